@@ -1,0 +1,40 @@
+# segwork: two commands do all the set-up.
+#   make report   create .venv, install segwork, run the report on the built-in data
+#   make test     the same set-up, then the whole test suite
+# Re-runnable: an existing .venv is reused; it is re-installed only when pyproject.toml changes.
+
+# The first interpreter found that is Python >= 3.11 (override: make PYTHON=/path/to/python3.12 ...).
+PYTHON ?= $(shell for p in python3 python3.14 python3.13 python3.12 python3.11 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.segwork-installed
+KERNEL_NAME := segwork
+
+.PHONY: setup report test lab benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: segwork needs Python >= 3.11 (none found on PATH; set PYTHON=...)" >&2; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --user --name $(KERNEL_NAME) --display-name "Python (segwork .venv)" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/segwork report --dataset synthetic --output reports
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,384 @@
+"""Built-in data: a synthetic CRM data set with ground truth, and CDNOW.
+
+``make_crm`` is segwork's embedded default. It plants customer segments that
+differ in how customers buy (a buy-till-you-die process: each customer buys at
+an individual Poisson rate and, after each purchase, leaves for good with an
+individual probability), how much they spend, what and where they buy, what
+they need (a survey) and, weakly, who they are (profile). Because the truth is
+known, every method can be checked against it.
+
+``load_cdnow`` reads the CDNOW transaction data used throughout the CLV
+literature (Fader, Hardie & Lee 2005), shipped in ``data/``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .io import read_transactions
+
+__all__ = [
+    "Dataset",
+    "SegmentSpec",
+    "DEFAULT_SEGMENTS",
+    "CATEGORIES",
+    "CHANNELS",
+    "SURVEY_ITEMS",
+    "make_crm",
+    "load_cdnow",
+    "load_dataset",
+    "data_dir",
+]
+
+CATEGORIES = ("groceries", "electronics", "fashion", "home", "beauty", "gifts")
+CHANNELS = ("store", "web", "app", "phone")
+NEEDS = ("price_sensitivity", "service_expectation", "convenience", "innovation")
+
+#: Survey items: column -> (latent need it measures, wording shown to customers).
+SURVEY_ITEMS: dict[str, tuple[str, str]] = {
+    "q01_compare_prices": ("price_sensitivity", "I compare prices before I buy"),
+    "q02_discounts_decide": ("price_sensitivity", "Discounts decide where I shop"),
+    "q03_cheapest_option": ("price_sensitivity", "I buy the cheapest option that does the job"),
+    "q04_personal_advice": ("service_expectation", "Personal advice matters to me"),
+    "q05_fast_complaints": ("service_expectation", "I expect complaints to be solved quickly"),
+    "q06_pay_for_service": ("service_expectation", "I pay more for good service"),
+    "q07_fast_delivery": ("convenience", "Fast delivery matters to me"),
+    "q08_shop_anytime": ("convenience", "I shop when and where it suits me"),
+    "q09_easy_returns": ("convenience", "Easy returns make me buy"),
+    "q10_try_new_first": ("innovation", "I like to be the first to try new products"),
+    "q11_follow_tech": ("innovation", "I follow new technology"),
+    "q12_newest_models": ("innovation", "I buy the newest models"),
+}
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """How one planted segment behaves.
+
+    Rates are per week; ``dropout`` is the mean probability of leaving after a
+    purchase (BG/NBD's p); ``spend`` is the mean amount per transaction.
+    Heterogeneity within the segment: purchase rates are gamma distributed
+    with shape ``rate_shape`` around ``rate``; dropout is beta distributed
+    with concentration ``dropout_conc``.
+    """
+
+    name: str
+    share: float
+    rate: float
+    dropout: float
+    spend: float
+    category: str
+    channel: str
+    needs: tuple[float, float, float, float]  # mean latent needs, in NEEDS order (z units)
+    b2b_share: float = 0.1
+    rate_shape: float = 4.0
+    dropout_conc: float = 20.0
+    spend_cv: float = 0.25  # between-customer variation of mean spend
+
+
+DEFAULT_SEGMENTS: tuple[SegmentSpec, ...] = (
+    SegmentSpec("loyal premium", 0.15, 0.35, 0.02, 140.0, "home", "store",
+                (-1.0, 1.5, 0.0, 0.2), b2b_share=0.25),
+    SegmentSpec("bargain hunters", 0.25, 0.45, 0.06, 22.0, "groceries", "web",
+                (1.6, -0.5, 0.2, -0.5)),
+    SegmentSpec("convenience seekers", 0.20, 0.25, 0.04, 55.0, "fashion", "app",
+                (0.0, 0.0, 1.6, 0.3)),
+    SegmentSpec("tech enthusiasts", 0.15, 0.15, 0.04, 260.0, "electronics", "web",
+                (-0.3, 0.2, 0.2, 1.7), b2b_share=0.3),
+    SegmentSpec("occasional gifters", 0.25, 0.08, 0.15, 60.0, "gifts", "phone",
+                (0.2, -0.3, -0.8, -0.6)),
+)
+
+
+@dataclass
+class Dataset:
+    """A customer data set as the rest of segwork uses it.
+
+    Attributes
+    ----------
+    transactions: canonical transactions (see :mod:`segwork.io`).
+    customers: one row per customer (profile), or ``None``.
+    survey: needs survey answers for a sample of customers, or ``None``.
+    truth: the planted ground truth indexed by ``customer_id``, or ``None``.
+    name: a short name for reports.
+    observation_start, observation_end: the observation window (inclusive days).
+    currency: the currency of ``amount``.
+    """
+
+    transactions: pd.DataFrame
+    customers: pd.DataFrame | None = None
+    survey: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None
+    name: str = "data"
+    observation_start: pd.Timestamp | None = None
+    observation_end: pd.Timestamp | None = None
+    currency: str = "EUR"
+    segments: tuple = field(default=(), repr=False)
+    cleaning_report: object = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.observation_start is None:
+            self.observation_start = self.transactions["date"].min().normalize()
+        if self.observation_end is None:
+            self.observation_end = self.transactions["date"].max().normalize()
+
+    @property
+    def n_customers(self) -> int:
+        return int(self.transactions["customer_id"].nunique())
+
+
+def make_crm(
+    n_customers: int = 20_000,
+    seed: int = 0,
+    *,
+    start: str = "2023-01-01",
+    end: str = "2024-12-31",
+    survey_fraction: float = 0.3,
+    segments: tuple[SegmentSpec, ...] = DEFAULT_SEGMENTS,
+) -> Dataset:
+    """Generate a synthetic CRM data set with planted segments and ground truth.
+
+    Parameters
+    ----------
+    n_customers: how many customers (every one buys at least once).
+    seed: seed of the random generator; the same seed gives identical frames.
+    start, end: the observation window (inclusive). Customers are acquired
+        over its first 80 %.
+    survey_fraction: share of customers who answered the needs survey.
+    segments: the planted segments (see :data:`DEFAULT_SEGMENTS`).
+
+    Returns
+    -------
+    Dataset with ``customers``, ``transactions``, ``survey`` and ``truth``.
+    ``truth`` is indexed by ``customer_id`` with columns ``segment``,
+    ``purchase_rate`` (per week), ``dropout_prob`` (per purchase),
+    ``mean_spend`` (per transaction), ``alive`` (still a customer at ``end``)
+    and ``dropout_date``.
+    """
+    if n_customers < 1:
+        raise DataError(f"make_crm: n_customers={n_customers} must be at least 1")
+    rng = np.random.default_rng(seed)
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    span_days = (end_ts - start_ts).days + 1
+    if span_days < 28:
+        raise DataError(f"make_crm: the window {start}..{end} must span at least 4 weeks")
+
+    shares = np.array([s.share for s in segments], dtype=float)
+    seg = rng.choice(len(segments), size=n_customers, p=shares / shares.sum())
+    spec = {k: np.array([getattr(s, k) for s in segments]) for k in
+            ("rate", "dropout", "spend", "b2b_share", "rate_shape", "dropout_conc", "spend_cv")}
+
+    # Individual parameters: gamma rates, beta dropout, lognormal mean spend.
+    shape = spec["rate_shape"][seg]
+    lam = rng.gamma(shape, spec["rate"][seg] / shape)  # per week
+    conc = spec["dropout_conc"][seg]
+    p = rng.beta(spec["dropout"][seg] * conc, (1 - spec["dropout"][seg]) * conc)
+    cv = spec["spend_cv"][seg]
+    mean_spend = spec["spend"][seg] * rng.lognormal(-0.5 * cv**2, cv)
+
+    # Acquisition: uniform over the first 80 % of the window; first purchase that day.
+    first_day = rng.integers(0, int(span_days * 0.8), size=n_customers)
+
+    # Buy till you die: after every purchase the customer leaves with prob p;
+    # otherwise the next purchase comes after an exponential gap (rate lam).
+    cust_idx = [np.arange(n_customers)]
+    days = [first_day.astype(float)]
+    t = first_day.astype(float)
+    alive_idx = np.arange(n_customers)
+    dropout_day = np.full(n_customers, np.inf)
+    while alive_idx.size:
+        leaves = rng.random(alive_idx.size) < p[alive_idx]
+        dropout_day[alive_idx[leaves]] = t[alive_idx[leaves]]
+        alive_idx = alive_idx[~leaves]
+        gap = rng.exponential(7.0 / lam[alive_idx])
+        t[alive_idx] = t[alive_idx] + gap
+        in_window = t[alive_idx] < span_days
+        alive_idx = alive_idx[in_window]
+        cust_idx.append(alive_idx)
+        days.append(t[alive_idx].copy())
+    cust = np.concatenate(cust_idx)
+    day = np.floor(np.concatenate(days)).astype(int)
+
+    # Spend: gamma around the customer's mean (shape 6: coefficient of variation 0.41).
+    amount = np.round(rng.gamma(6.0, mean_spend[cust] / 6.0), 2)
+    amount = np.maximum(amount, 0.5)
+    seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
+    seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
+    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), 0.75)
+    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), 0.75)
+    quantity = 1 + rng.poisson(0.6, size=cust.size)
+
+    ids = np.array([f"C{i + 1:06d}" for i in range(n_customers)], dtype=object)
+    transactions = pd.DataFrame({
+        "customer_id": pd.Series(ids[cust], dtype=str),
+        "date": start_ts + pd.to_timedelta(day, unit="D"),
+        "amount": amount,
+        "quantity": quantity.astype(float),
+        "category": pd.Series(np.array(CATEGORIES, dtype=object)[category], dtype=str),
+        "channel": pd.Series(np.array(CHANNELS, dtype=object)[channel], dtype=str),
+    })
+    transactions = transactions.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
+    transactions = transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
+
+    customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day)
+    survey = _make_survey(rng, ids, seg, segments, survey_fraction)
+
+    drop_date = pd.Series(start_ts + pd.to_timedelta(np.where(np.isfinite(dropout_day), np.floor(dropout_day), 0), unit="D"))
+    drop_date[~np.isfinite(dropout_day)] = pd.NaT
+    truth = pd.DataFrame({
+        "segment": pd.Categorical.from_codes(seg, [s.name for s in segments]),
+        "purchase_rate": lam,
+        "dropout_prob": p,
+        "mean_spend": mean_spend,
+        "alive": ~np.isfinite(dropout_day),
+        "dropout_date": drop_date.to_numpy(),
+    }, index=pd.Index(ids.astype(str), name="customer_id"))
+    return Dataset(
+        transactions=transactions, customers=customers, survey=survey, truth=truth,
+        name=f"synthetic CRM (n={n_customers:,}, seed={seed})",
+        observation_start=start_ts, observation_end=end_ts, segments=tuple(segments),
+    )
+
+
+def _preferred_choice(rng, preferred: np.ndarray, n_options: int, p_pref: float) -> np.ndarray:
+    """Pick ``preferred`` with probability ``p_pref``, else any other option uniformly."""
+    other = (preferred + rng.integers(1, n_options, size=preferred.size)) % n_options
+    return np.where(rng.random(preferred.size) < p_pref, preferred, other)
+
+
+def _make_customers(rng, ids, seg, b2b_share, start_ts, end_ts, first_day) -> pd.DataFrame:
+    n = ids.size
+    is_b2b = rng.random(n) < b2b_share[seg]
+    age_bands = np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"], dtype=object)
+    # Age leans with the segment (weak a priori signal): segment k shifts the band.
+    age_idx = np.clip(np.round(rng.normal(1.2 + 0.6 * seg, 1.3)), 0, 5).astype(int)
+    sizes = np.array(["small", "medium", "large"], dtype=object)
+    industries = np.array(["retail", "manufacturing", "services", "public sector", "technology"], dtype=object)
+    regions = np.array(["north", "south", "east", "west", "central"], dtype=object)
+    acq = np.array(["search", "referral", "social", "tv", "email"], dtype=object)
+    contact = np.array(["email", "phone", "sms", "post"], dtype=object)
+    birthday = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 365 * 55, n), unit="D")
+    has_contract = rng.random(n) < 0.3
+    contract_end = end_ts + pd.to_timedelta(rng.integers(-180, 365, n), unit="D")
+    signup = start_ts + pd.to_timedelta(first_day, unit="D")
+    acq_p = np.array([[0.3, 0.3, 0.1, 0.1, 0.2], [0.3, 0.1, 0.3, 0.1, 0.2], [0.2, 0.1, 0.4, 0.1, 0.2],
+                      [0.4, 0.2, 0.2, 0.1, 0.1], [0.2, 0.2, 0.1, 0.4, 0.1]])
+    acq_idx = np.array([rng.choice(5, p=acq_p[s % 5]) for s in seg]) if n < 2000 else _vector_choice(rng, acq_p[seg % 5])
+    frame = pd.DataFrame({
+        "customer_id": pd.Series(ids, dtype=str),
+        "signup_date": signup,
+        "customer_type": np.where(is_b2b, "B2B", "B2C"),
+        "age_band": np.where(is_b2b, None, age_bands[age_idx]),
+        "company_size": np.where(is_b2b, sizes[rng.integers(0, 3, n)], None),
+        "industry": np.where(is_b2b, industries[rng.integers(0, 5, n)], None),
+        "region": regions[rng.integers(0, 5, n)],
+        "acquisition_channel": acq[acq_idx],
+        "preferred_contact": contact[rng.integers(0, 4, n)],
+        "email_opt_in": rng.random(n) < 0.6,
+        "birthday": pd.Series(birthday).where(~is_b2b),
+        "contract_end": pd.Series(contract_end).where(has_contract),
+    })
+    for col in ("customer_type", "age_band", "company_size", "industry", "region",
+                "acquisition_channel", "preferred_contact"):
+        frame[col] = frame[col].astype("category")
+    return frame
+
+
+def _vector_choice(rng, probs: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of ``probs`` (rows sum to 1)."""
+    cum = probs.cumsum(axis=1)
+    u = rng.random(probs.shape[0])[:, None]
+    return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
+
+
+def _make_survey(rng, ids, seg, segments, fraction) -> pd.DataFrame:
+    n = ids.size
+    m = int(round(n * fraction))
+    who = np.sort(rng.choice(n, size=m, replace=False)) if m else np.array([], dtype=int)
+    need_means = np.array([s.needs for s in segments])
+    latent = need_means[seg[who]] + rng.normal(0, 0.6, size=(m, len(NEEDS)))
+    cols = {"customer_id": pd.Series(ids[who], dtype=str)}
+    for item, (need, _text) in SURVEY_ITEMS.items():
+        k = NEEDS.index(need)
+        score = 3 + 0.9 * latent[:, k] + rng.normal(0, 0.6, m)
+        cols[item] = np.clip(np.round(score), 1, 5).astype(int)
+    # Satisfaction (1-5) and likelihood to recommend (0-10) follow service fit.
+    base = 3.4 + 0.3 * latent[:, 1] - 0.2 * latent[:, 0] + rng.normal(0, 0.8, m)
+    cols["satisfaction"] = np.clip(np.round(base), 1, 5).astype(int)
+    cols["recommend"] = np.clip(np.round(2 * base + 0.5 + rng.normal(0, 1.0, m)), 0, 10).astype(int)
+    return pd.DataFrame(cols)
+
+
+# --------------------------------------------------------------------------- CDNOW
+
+
+def data_dir() -> Path:
+    """The folder with the shipped data (``$SEGWORK_DATA`` overrides it)."""
+    env = os.environ.get("SEGWORK_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+_CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
+
+
+def load_cdnow(kind: str = "master") -> pd.DataFrame:
+    """Load the CDNOW transactions (Fader, Hardie & Lee 2005).
+
+    Parameters
+    ----------
+    kind: ``"master"`` (23,570 customers who first bought in 1997-Q1, 69,659
+        transactions, 1997-01-01..1998-06-30) or ``"sample"`` (the 1/10
+        sample of 2,357 customers used in the BG/NBD papers).
+
+    Returns
+    -------
+    DataFrame with columns ``customer_id`` (string, the master id), ``date``,
+    ``quantity`` (CDs bought) and ``amount`` (US dollars), one row per
+    transaction record as in the file (no cleaning: the files are clean).
+    """
+    if kind not in _CDNOW_FILES:
+        raise ValueError(f"load_cdnow: kind={kind!r}; use 'master' or 'sample'")
+    path = data_dir() / _CDNOW_FILES[kind]
+    if not path.exists():
+        raise DataError(f"{path}: CDNOW {kind} file not found; see data/README.md for where it comes from")
+    names = (["customer_id", "sample_id", "date", "quantity", "amount"] if kind == "sample"
+             else ["customer_id", "date", "quantity", "amount"])
+    df = pd.read_csv(path, sep=r"\s+", header=None if kind == "sample" else 0, names=names,
+                     dtype={"customer_id": str, "sample_id": str, "date": str})
+    df["date"] = pd.to_datetime(df["date"], format="%Y%m%d")
+    df["quantity"] = df["quantity"].astype(float)
+    df["amount"] = df["amount"].astype(float)
+    df["customer_id"] = df["customer_id"].astype(str)
+    return df[["customer_id", "date", "quantity", "amount"]]
+
+
+# --------------------------------------------------------------------------- by name
+
+
+def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: int = 0, **read_kwargs) -> Dataset:
+    """A :class:`Dataset` by name: ``"synthetic"``, ``"cdnow"``, ``"cdnow_sample"``, or a file path.
+
+    A file goes through :func:`segwork.io.read_transactions` (``read_kwargs``
+    are passed on); its cleaning report is kept in ``dataset.cleaning_report``.
+    """
+    if name == "synthetic":
+        return make_crm(n_customers=n_customers, seed=seed)
+    if name in ("cdnow", "cdnow_master", "cdnow_sample"):
+        kind = "sample" if name == "cdnow_sample" else "master"
+        return Dataset(
+            transactions=load_cdnow(kind), name=f"CDNOW {kind}", currency="USD",
+            observation_start=pd.Timestamp("1997-01-01"), observation_end=pd.Timestamp("1998-06-30"),
+        )
+    path = Path(name)
+    if not path.exists():
+        raise DataError(f"{name}: not a built-in data set (synthetic, cdnow, cdnow_sample) and no such file")
+    tx, report = read_transactions(path, **read_kwargs)
+    return Dataset(transactions=tx, name=path.name, cleaning_report=report)

@@ -1,0 +1,2 @@
+"""Figures for transaction and customer analysis (notebook 01)."""
+__all__: list[str] = []
