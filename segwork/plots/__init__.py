@@ -3,7 +3,11 @@
 Modules: ``data`` (transaction and customer analysis), ``clv`` (model fit and
 validation), ``segments`` (segmentation profiles and comparisons).
 """
+from . import clv as _clv
+from . import data as _data
+from . import segments as _segments
+from .clv import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
-from .data import __all__ as _data_all
+from .segments import *  # noqa: F401,F403
 
-__all__ = [*_data_all]
+__all__ = [*_data.__all__, *_clv.__all__, *_segments.__all__]
