@@ -1,0 +1,99 @@
+"""The customer table: one row per customer, ready to segment.
+
+It joins what segwork knows about each customer:
+
+* behaviour from transactions: RFM (in days), tenure, spend statistics, the
+  category mix and the channel mix (shares of the customer's transactions);
+* the profile (``customers``: customer type, age band, region, ...);
+* survey answers (``survey``: needs items, satisfaction, likelihood to recommend),
+  missing for customers who did not answer.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .rfm import rfm_summary
+
+__all__ = ["customer_table", "BEHAVIOUR_COLUMNS"]
+
+#: Behaviour columns every customer table has (money in the data's currency, time in days).
+BEHAVIOUR_COLUMNS = (
+    "frequency",            # repeat purchase days
+    "recency",              # days from first to last purchase
+    "T",                    # days from first purchase to the observation end (tenure)
+    "monetary_value",       # mean value of repeat purchase days (0 without repeats)
+    "days_since_last",      # days from the last purchase to the observation end
+    "n_transactions",       # transaction lines
+    "revenue",              # total amount
+    "mean_amount",          # mean amount per transaction line
+    "purchase_rate",        # purchase days per 30 days of tenure
+)
+
+
+def _mix(transactions: pd.DataFrame, column: str, prefix: str) -> pd.DataFrame:
+    """Share of each customer's transactions per value of ``column`` (rows sum to 1)."""
+    counts = pd.crosstab(transactions["customer_id"], transactions[column].astype(str))
+    shares = counts.div(counts.sum(axis=1), axis=0)
+    shares.columns = [f"{prefix}{c}" for c in shares.columns]
+    return shares
+
+
+def customer_table(
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    survey: pd.DataFrame | None = None,
+    *,
+    observation_end=None,
+) -> pd.DataFrame:
+    """One row per customer with behaviour, profile and survey columns.
+
+    Parameters
+    ----------
+    transactions: canonical transactions (``customer_id``, ``date``, ``amount``;
+        optional ``category`` and ``channel`` give the mix columns).
+    customers: optional profile table with a ``customer_id`` column.
+    survey: optional survey answers with a ``customer_id`` column.
+    observation_end: last observed day (default: the last transaction date).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (customers with at least one
+    transaction up to ``observation_end``). Columns: :data:`BEHAVIOUR_COLUMNS`;
+    ``cat_<category>`` and ``ch_<channel>`` shares when those columns exist;
+    the profile columns; the survey columns and ``has_survey`` when a survey
+    is given.
+    """
+    for name, frame in (("customers", customers), ("survey", survey)):
+        if frame is not None and "customer_id" not in frame.columns:
+            raise DataError(f"customer_table: the {name} table has no 'customer_id' column "
+                            f"(columns: {', '.join(map(str, frame.columns))})")
+    rfm = rfm_summary(transactions, observation_end=observation_end, time_unit="days")
+    tx = transactions
+    if observation_end is not None:
+        tx = tx[tx["date"] <= pd.Timestamp(observation_end)]
+    by_customer = tx.groupby("customer_id", sort=True, observed=True)["amount"]
+    table = rfm.copy()
+    table["days_since_last"] = table["T"] - table["recency"]
+    table["n_transactions"] = by_customer.size().reindex(table.index).to_numpy()
+    table["revenue"] = by_customer.sum().reindex(table.index).to_numpy()
+    table["mean_amount"] = table["revenue"] / table["n_transactions"]
+    table["purchase_rate"] = (table["frequency"] + 1) / np.maximum(table["T"], 1.0) * 30.0
+    for column, prefix in (("category", "cat_"), ("channel", "ch_")):
+        if column in tx.columns:
+            table = table.join(_mix(tx, column, prefix), how="left")
+    if customers is not None:
+        profile = customers.drop_duplicates("customer_id").set_index("customer_id")
+        profile.index = profile.index.astype(str)
+        clash = [c for c in profile.columns if c in table.columns]
+        if clash:
+            raise DataError(f"customer_table: customers column {clash[0]!r} clashes with a behaviour column; rename it")
+        table = table.join(profile, how="left")
+    if survey is not None:
+        answers = survey.drop_duplicates("customer_id").set_index("customer_id")
+        answers.index = answers.index.astype(str)
+        table = table.join(answers, how="left")
+        table["has_survey"] = table.index.isin(answers.index)
+    table.index.name = "customer_id"
+    return table
