@@ -1,2 +1,57 @@
-"""segwork: customer segmentation and customer lifetime value (CLV) workbench."""
+"""segwork: customer segmentation and customer lifetime value (CLV) workbench.
+
+The data flow, one way::
+
+    segwork.io.read_transactions   -> canonical, cleaned transactions (+ cleaning report)
+    segwork.rfm_summary            -> one row per customer (calibration / holdout)
+    segwork.features.customer_table-> RFM + profile + survey, ready to segment
+    segwork.clv                    -> BG/NBD, Pareto/NBD, Gamma-Gamma, sBG ... -> CLV, P(alive)
+    segwork.segment                -> segmentations (a priori, RFM, value, needs, clustering, relationship)
+    segwork.compare                -> compare segmentations; segwork.act -> targeting, strategies
+    notebooks/ (papermill)         -> reports/
+"""
+from __future__ import annotations
+
+from .errors import ConvergenceError, DataError, NotFittedError, ReportError
+from .features import customer_table, rfm_summary
+from .io import CleaningRules, read_transactions
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "DataError",
+    "ConvergenceError",
+    "NotFittedError",
+    "ReportError",
+    "CleaningRules",
+    "read_transactions",
+    "rfm_summary",
+    "customer_table",
+    "compare",
+    "Segmentation",
+    "datasets",
+    "clv",
+    "segment",
+    "plots",
+]
+
+# Heavier parts load on first use, so `import segwork` stays quick.
+_LAZY = {
+    "compare": ("segwork.comparison", "compare"),
+    "Segmentation": ("segwork.segment.base", "Segmentation"),
+}
+_SUBMODULES = {"datasets", "clv", "segment", "plots", "report", "act", "comparison", "features", "io"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"segwork.{name}")
+    raise AttributeError(f"module 'segwork' has no attribute {name!r}")

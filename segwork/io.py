@@ -567,7 +567,7 @@ def clean_transactions(
         df["date"] = raw["date"]
     else:
         fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
-        df["date"] = pd.to_datetime(raw["date"], errors="coerce", format=fmt, dayfirst=dayfirst)
+        df["date"] = _parse_dates(raw["date"], fmt, dayfirst)
     if getattr(df["date"].dt, "tz", None) is not None:
         df["date"] = df["date"].dt.tz_localize(None)
     for col in ("quantity", "price"):
@@ -635,6 +635,17 @@ def clean_transactions(
     report.last_date = out["date"].max()
     report.revenue = float(out["amount"].sum())
     return out, report
+
+
+def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
+    """Parse dates; with an inferred format, values in another format are parsed one by one."""
+    parsed = pd.to_datetime(values, errors="coerce", format=fmt, dayfirst=dayfirst)
+    if fmt is None:
+        retry = parsed.isna() & values.notna()
+        if retry.any():
+            parsed = parsed.copy()
+            parsed[retry] = pd.to_datetime(values[retry], errors="coerce", format="mixed", dayfirst=dayfirst)
+    return parsed
 
 
 def _row_number(label, layout: str) -> str:

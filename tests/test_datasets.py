@@ -1,0 +1,102 @@
+"""Built-in data: make_crm (deterministic, with consistent ground truth) and CDNOW."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from segwork import DataError
+from segwork.datasets import CATEGORIES, CHANNELS, SURVEY_ITEMS, load_cdnow, load_dataset, make_crm
+
+
+@pytest.fixture(scope="module")
+def crm():
+    return make_crm(n_customers=4000, seed=7)
+
+
+def test_same_seed_same_frames_other_seed_other_frames(crm):
+    again = make_crm(n_customers=4000, seed=7)
+    for name in ("customers", "transactions", "survey", "truth"):
+        pd.testing.assert_frame_equal(getattr(crm, name), getattr(again, name), obj=name)
+    other = make_crm(n_customers=4000, seed=8)
+    assert not crm.transactions["amount"].equals(other.transactions["amount"])
+
+
+def test_schema(crm):
+    tx, cust, truth = crm.transactions, crm.customers, crm.truth
+    assert list(tx.columns[:3]) == ["customer_id", "date", "amount"]
+    assert {"category", "channel", "invoice_id", "quantity"} <= set(tx.columns)
+    assert set(tx["category"]) <= set(CATEGORIES) and set(tx["channel"]) <= set(CHANNELS)
+    assert cust["customer_id"].is_unique and len(cust) == 4000
+    for col in ("signup_date", "customer_type", "age_band", "company_size", "industry", "region",
+                "acquisition_channel", "preferred_contact", "birthday", "contract_end"):
+        assert col in cust.columns, col
+    b2b = cust["customer_type"] == "B2B"
+    assert cust.loc[b2b, "industry"].notna().all() and cust.loc[~b2b, "industry"].isna().all()
+    assert cust.loc[~b2b, "age_band"].notna().all() and cust.loc[b2b, "age_band"].isna().all()
+    assert truth.index.name == "customer_id" and "segment" in truth.columns
+    assert set(truth.index) == set(cust["customer_id"]) == set(tx["customer_id"])  # everyone buys once at least
+    assert tx["date"].between(crm.observation_start, crm.observation_end).all()
+    assert (tx["amount"] > 0).all()
+    survey = crm.survey
+    assert set(SURVEY_ITEMS) <= set(survey.columns)
+    assert survey[list(SURVEY_ITEMS)].isin(range(1, 6)).all().all()
+    assert survey["recommend"].between(0, 10).all()
+    assert len(survey) == pytest.approx(0.3 * 4000, abs=1)
+
+
+def test_first_purchase_is_the_signup_day(crm):
+    first = crm.transactions.groupby("customer_id")["date"].min()
+    signup = crm.customers.set_index("customer_id")["signup_date"]
+    assert (first == signup.reindex(first.index)).all()
+
+
+def test_dead_customers_never_buy_after_dropping_out(crm):
+    last = crm.transactions.groupby("customer_id")["date"].max()
+    dead = crm.truth[~crm.truth["alive"]]
+    assert len(dead) > 0
+    assert (last.reindex(dead.index) <= dead["dropout_date"]).all()
+
+
+def test_observed_behaviour_follows_the_planted_truth(crm):
+    """Segments' observed purchase rates and spend rank like the true parameters."""
+    tx, truth = crm.transactions, crm.truth
+    per = tx.groupby("customer_id").agg(n=("amount", "size"), spend=("amount", "mean"))
+    per = per.join(truth)
+    # mean spend per customer tracks the true mean spend
+    assert np.corrcoef(np.log(per["spend"]), np.log(per["mean_spend"]))[0, 1] > 0.8
+    by_seg = per.groupby("segment", observed=True).agg(
+        n=("n", "mean"), rate=("purchase_rate", "mean"), p=("dropout_prob", "mean"))
+    # expected purchases grow with rate and shrink with dropout: rank by rate / p-ish lifetime
+    assert spearmanr(by_seg["n"], by_seg["rate"] / (by_seg["p"] + by_seg["rate"] * 0.05)).statistic > 0.6
+
+
+def test_make_crm_rejects_nonsense():
+    with pytest.raises(DataError, match="n_customers"):
+        make_crm(n_customers=0)
+
+
+def test_cdnow_master_and_sample():
+    master, sample = load_cdnow("master"), load_cdnow("sample")
+    assert list(master.columns) == ["customer_id", "date", "quantity", "amount"]
+    assert len(master) == 69_659 and master["customer_id"].nunique() == 23_570
+    assert master["date"].min() == pd.Timestamp("1997-01-01") and master["date"].max() == pd.Timestamp("1998-06-30")
+    assert len(sample) == 6_919 and sample["customer_id"].nunique() == 2_357
+    # the sample is a subset of the master's customers, with the same transactions
+    sub = master[master["customer_id"].isin(set(sample["customer_id"]))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sub.sort_values(["customer_id", "date", "amount"]).reset_index(drop=True),
+                                  sample.sort_values(["customer_id", "date", "amount"]).reset_index(drop=True))
+    with pytest.raises(ValueError, match="kind"):
+        load_cdnow("full")
+
+
+def test_load_dataset_by_name(tmp_path):
+    assert load_dataset("cdnow_sample").n_customers == 2_357
+    assert load_dataset("synthetic", n_customers=500, seed=1).truth is not None
+    path = tmp_path / "t.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-01,3\n")
+    ds = load_dataset(str(path))
+    assert ds.cleaning_report.rows_kept == 1 and ds.customers is None
+    with pytest.raises(DataError, match="not a built-in data set"):
+        load_dataset("no-such-data")
