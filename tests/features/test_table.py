@@ -1,0 +1,61 @@
+"""customer_table: behaviour from transactions joined with profile and survey."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwork import DataError
+from segwork.datasets import make_crm
+from segwork.features import BEHAVIOUR_COLUMNS, customer_table
+
+
+@pytest.fixture(scope="module")
+def crm():
+    return make_crm(n_customers=1500, seed=3)
+
+
+@pytest.fixture(scope="module")
+def table(crm):
+    return customer_table(crm.transactions, crm.customers, crm.survey)
+
+
+def test_one_row_per_customer_with_every_block(crm, table):
+    assert table.index.is_unique and set(table.index) == set(crm.customers["customer_id"])
+    assert set(BEHAVIOUR_COLUMNS) <= set(table.columns)
+    assert {"customer_type", "region", "q01_compare_prices", "satisfaction", "has_survey"} <= set(table.columns)
+    assert table["has_survey"].sum() == len(crm.survey)
+    assert table.loc[~table["has_survey"], "q01_compare_prices"].isna().all()
+
+
+def test_behaviour_matches_a_direct_computation(crm, table):
+    tx = crm.transactions
+    direct = tx.groupby("customer_id").agg(n=("amount", "size"), revenue=("amount", "sum"), last=("date", "max"))
+    direct = direct.reindex(table.index)
+    assert (table["n_transactions"] == direct["n"]).all()
+    np.testing.assert_allclose(table["revenue"], direct["revenue"])
+    days_since = (tx["date"].max() - direct["last"]).dt.days
+    np.testing.assert_allclose(table["days_since_last"], days_since)
+
+
+def test_mix_shares_sum_to_one_and_match_counts(crm, table):
+    cat = table.filter(like="cat_")
+    ch = table.filter(like="ch_")
+    np.testing.assert_allclose(cat.sum(axis=1), 1.0)
+    np.testing.assert_allclose(ch.sum(axis=1), 1.0)
+    one = table.index[0]
+    mine = crm.transactions[crm.transactions["customer_id"] == one]
+    assert table.at[one, "ch_web"] == pytest.approx((mine["channel"] == "web").mean())
+
+
+def test_transactions_alone_and_observation_end(crm):
+    t = customer_table(crm.transactions, observation_end="2023-06-30")
+    assert "region" not in t.columns and "has_survey" not in t.columns
+    first = crm.transactions.groupby("customer_id")["date"].min()
+    assert set(t.index) == set(first[first <= "2023-06-30"].index)
+    assert (t["T"] <= (pd.Timestamp("2023-06-30") - pd.Timestamp("2023-01-01")).days).all()
+
+
+def test_profile_without_customer_id_is_rejected(crm):
+    with pytest.raises(DataError, match="customers table has no 'customer_id'"):
+        customer_table(crm.transactions, crm.customers.drop(columns="customer_id"))
