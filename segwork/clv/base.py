@@ -1,0 +1,387 @@
+"""The shared base of the CLV models: fitting, standard errors, summary, input checks.
+
+Every model in :mod:`segwork.clv` is a maximum-likelihood model whose
+parameters are all positive. The base class
+
+* optimises the parameters on a **log scale** (so they stay positive) from a
+  deterministic, data-driven start with ``scipy.optimize.minimize``
+  (L-BFGS-B, falling back to BFGS), using the model's **analytic gradient**
+  where it has one (a central finite difference otherwise);
+* fits on the **unique rows** of the sufficient statistics with their counts
+  as weights: the likelihood depends on a customer only through e.g.
+  ``(frequency, recency, T)``, so a million customers collapse to a few
+  thousand distinct rows;
+* adds an optional ``penalizer``: an L2 penalty on the *log* parameters,
+  ``penalizer * sum(log(theta) ** 2)``, added to the *mean* negative
+  log-likelihood per customer (the scale of ``lifetimes``' ``penalizer_coef``;
+  unlike ``lifetimes``, which penalises ``theta ** 2`` and so only pulls
+  parameters down, the log penalty pulls them towards 1 from both sides and
+  keeps them away from 0 and infinity);
+* stores ``params_`` (a dict), ``log_likelihood_`` (the **total**
+  log-likelihood, in the data's own time units, comparable with published
+  values; without the penalty) and the covariance of the log parameters from
+  the observed information (the inverse Hessian of the minimised objective
+  at the optimum, by central differences of the gradient);
+* raises :class:`~segwork.errors.ConvergenceError` naming what to try when the
+  optimiser fails or a parameter runs off to 0 or infinity. A fit never ends
+  with NaN or infinite parameters.
+
+Standard errors in :meth:`BaseModel.summary` use the delta method
+(``se(theta) = theta * se(log theta)``); the 95 % interval is computed on the
+log scale and transformed back (``exp(log theta +- 1.96 se(log theta))``), so
+it is asymmetric and never includes values <= 0.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from ..errors import ConvergenceError, DataError, NotFittedError
+
+__all__ = ["BaseModel", "compress"]
+
+#: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
+#: an optimum on a bound means the data cannot pin that parameter down.
+_LOG_BOUND = 30.0
+_Z95 = 1.959963984540054
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _single_threaded_blas():
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def compress(columns: dict[str, np.ndarray], weights: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Collapse rows with identical values in ``columns``, summing ``weights``.
+
+    Returns ``(data, counts)``: ``data[name]`` holds the unique rows' values
+    (in order of first appearance), ``data[name + "_levels"]`` the distinct
+    values of that column and ``data[name + "_codes"]`` each unique row's
+    position in them (so a model can evaluate expensive functions of one
+    column once per distinct value); ``counts`` the summed weights. Hash-based
+    (``pandas.factorize``), linear in the number of rows.
+    """
+    codes, levels = [], []
+    for values in columns.values():
+        c, u = pd.factorize(np.asarray(values, dtype=np.float64))
+        codes.append(c.astype(np.int64))
+        levels.append(np.asarray(u, dtype=np.float64))
+    sizes = [len(u) for u in levels]
+    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0 ** 62:
+        key = codes[0]
+        for c, size in zip(codes[1:], sizes[1:]):
+            key = key * size + c
+        row_code, key_levels = pd.factorize(key)
+        first = np.zeros(len(key_levels), dtype=np.int64)
+        # index of the first row of each unique key (for decoding the columns)
+        first[row_code[::-1]] = np.arange(len(key) - 1, -1, -1)
+    else:  # pragma: no cover - astronomically many distinct values
+        frame = pd.DataFrame({str(i): c for i, c in enumerate(codes)})
+        row_code = frame.groupby(list(frame), sort=False).ngroup().to_numpy()
+        first = np.zeros(row_code.max() + 1, dtype=np.int64)
+        first[row_code[::-1]] = np.arange(len(row_code) - 1, -1, -1)
+    counts = np.bincount(row_code, weights=np.asarray(weights, dtype=np.float64), minlength=len(first))
+    keep = counts > 0
+    data: dict[str, np.ndarray] = {}
+    for name, c, u in zip(columns, codes, levels):
+        cu = c[first][keep]
+        data[name] = u[cu]
+        data[name + "_levels"] = u
+        data[name + "_codes"] = cu
+    return data, counts[keep]
+
+
+def dot(u, v) -> float:
+    """``sum(u * v)`` without BLAS: ``np.dot`` hands 1-d products to threaded BLAS,
+    whose threads stall for tens of milliseconds on a busy 2-core machine."""
+    return float(np.add.reduce(np.multiply(u, v)))
+
+
+def _as_float_array(values, name: str, model: str) -> np.ndarray:
+    """A 1-d float array from a list, array or Series; DataError if not numeric."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        try:
+            arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataError(f"{model}: {name} must be numeric, got dtype {values.dtype}") from None
+    else:
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{model}: {name} must be numeric (e.g. a column of the rfm_summary table)") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise DataError(f"{model}: {name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _label(index, pos: int) -> str:
+    """How to name row ``pos`` in a message: its index label if there is one."""
+    if index is not None:
+        return f"customer {index[pos]!r}"
+    return f"row {pos}"
+
+
+def check_columns(model: str, columns: dict[str, object], weights=None) -> tuple[dict[str, np.ndarray], np.ndarray, object]:
+    """Common checks: numeric, same length, finite, non-negative; weights >= 0.
+
+    Returns the float arrays, the weights (ones if ``None``) and the index of
+    the first pandas input (for messages), or ``None``.
+    """
+    index = next((v.index for v in columns.values() if isinstance(v, pd.Series)), None)
+    arrays = {name: _as_float_array(v, name, model) for name, v in columns.items()}
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise DataError(f"{model}: inputs have different lengths {lengths}; pass one value per customer in each")
+    n = next(iter(lengths.values()))
+    if n == 0:
+        raise DataError(f"{model}: no customers (empty input)")
+    if index is not None and len(index) != n:
+        index = None
+    for name, a in arrays.items():
+        bad = ~np.isfinite(a)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{model}: {name} has {int(bad.sum())} missing or infinite value(s) (e.g. {_label(index, pos)}: "
+                f"{name}={a[pos]!r}); drop or fill those customers before fitting"
+            )
+        neg = a < 0
+        if neg.any():
+            pos = int(np.flatnonzero(neg)[0])
+            raise DataError(
+                f"{model}: {name} has {int(neg.sum())} negative value(s) (e.g. {_label(index, pos)}: {name}={a[pos]:g}); "
+                f"{name} counts time or purchases and must be >= 0"
+            )
+    if weights is None:
+        w = np.ones(n)
+    else:
+        w = _as_float_array(weights, "weights", model)
+        if len(w) != n:
+            raise DataError(f"{model}: weights has length {len(w)} but the data has {n} rows")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise DataError(f"{model}: weights must be finite and >= 0 (number of customers per row)")
+        if w.sum() <= 0:
+            raise DataError(f"{model}: all weights are 0: no customers to fit")
+    return arrays, w, index
+
+
+def check_integer(model: str, name: str, a: np.ndarray, index) -> None:
+    """``a`` must hold whole numbers (counts)."""
+    frac = a != np.round(a)
+    if frac.any():
+        pos = int(np.flatnonzero(frac)[0])
+        raise DataError(
+            f"{model}: {name} must be whole numbers (a count), got {a[pos]:g} for {_label(index, pos)}"
+        )
+
+
+def wrap_like(result: np.ndarray, *inputs, name: str | None = None):
+    """Return ``result`` as a Series if an input was one (same index), as a float if all were scalars."""
+    for v in inputs:
+        if isinstance(v, pd.Series) and np.shape(result) == (len(v),):
+            return pd.Series(result, index=v.index, name=name)
+    if all(np.ndim(v) == 0 for v in inputs) and np.size(result) == 1:
+        return float(np.asarray(result).reshape(-1)[0])
+    return result
+
+
+# --------------------------------------------------------------------------- the base
+
+
+class BaseModel:
+    """Shared machinery of segwork's maximum-likelihood CLV models.
+
+    Subclasses define ``_param_names`` and ``_loglik(params, data)`` which
+    returns the per-row log-likelihood and, if available, its gradient with
+    respect to the (natural-scale) parameters as an array of shape
+    ``(n_params, n_rows)`` (``None`` -> numerical gradient).
+    """
+
+    _param_names: tuple[str, ...] = ()
+    _fit_signature = "fit(...)"
+
+    def __init__(self, penalizer: float = 0.0):
+        self.penalizer = penalizer
+
+    # ----------------------------------------------------------------- interface
+    def _loglik(self, params: np.ndarray, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- state
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet: call {self._fit_signature} before using it."
+            )
+
+    def _params(self) -> tuple[float, ...]:
+        self._check_fitted()
+        return tuple(self.params_[k] for k in self._param_names)
+
+    def __repr__(self) -> str:
+        if hasattr(self, "params_"):
+            inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            return f"{type(self).__name__}({inner})"
+        pen = f"penalizer={self.penalizer!r}" if self.penalizer else ""
+        return f"{type(self).__name__}({pen})"
+
+    # ----------------------------------------------------------------- objective
+    def _total_loglik(self, params: np.ndarray, data, weights) -> tuple[float, np.ndarray | None]:
+        with np.errstate(all="ignore"):
+            ll, grad = self._loglik(params, data)
+            total = float(np.add.reduce(weights * ll))
+            g = None if grad is None else np.add.reduce(grad * weights, axis=1)
+        return total, g
+
+    def _objective_factory(self, data, weights) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """f(log params) = -mean LL + penalty and its gradient on the log scale."""
+        n = float(weights.sum())
+        pen = float(self.penalizer or 0.0)
+        k = len(self._param_names)
+
+        def value(logp: np.ndarray) -> float:
+            total, _ = self._total_loglik(np.exp(logp), data, weights)
+            return -total / n + pen * float(np.sum(logp * logp))
+
+        def fun(logp: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(logp)
+            total, g = self._total_loglik(params, data, weights)
+            f = -total / n + pen * float(np.sum(logp * logp))
+            if not np.isfinite(f):
+                return 1e300, np.zeros(k)
+            if g is None:  # central differences on the log scale
+                g_log = np.empty(k)
+                for i in range(k):
+                    h = 1e-6 * max(1.0, abs(logp[i]))
+                    e = np.zeros(k)
+                    e[i] = h
+                    g_log[i] = (value(logp + e) - value(logp - e)) / (2 * h)
+                return f, g_log
+            g_log = -(g * params) / n + 2 * pen * logp
+            if not np.isfinite(g_log).all():
+                return 1e300, np.zeros(k)
+            return f, g_log
+
+        return fun
+
+    def _optimise(self, data: dict[str, np.ndarray], weights: np.ndarray, x0: np.ndarray) -> None:
+        """Minimise the objective from ``x0`` (natural scale); set the fitted attributes."""
+        # The optimiser's tiny vector products gain nothing from BLAS threads and
+        # stall on a busy machine: run them single-threaded.
+        with _single_threaded_blas():
+            self._optimise_impl(data, weights, x0)
+
+    def _optimise_impl(self, data, weights, x0) -> None:
+        name = type(self).__name__
+        fun = self._objective_factory(data, weights)
+        logp0 = np.log(np.asarray(x0, dtype=np.float64))
+        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(logp0)
+        res = optimize.minimize(
+            fun, logp0, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+        gnorm = float(np.max(np.abs(fun(res.x)[1])))
+        if not (np.isfinite(res.x).all() and gnorm < 1e-5):
+            # L-BFGS-B can stop early when the line search runs out of precision: polish with BFGS.
+            res2 = optimize.minimize(fun, res.x if np.isfinite(res.x).all() else logp0, jac=True, method="BFGS",
+                                     options={"maxiter": 5000, "gtol": 1e-9})
+            if np.isfinite(res2.fun) and res2.fun <= res.fun + 1e-12:
+                res = res2
+            gnorm = float(np.max(np.abs(fun(res.x)[1])))
+        logp = np.asarray(res.x, dtype=np.float64)
+        hint = (
+            f"try {name}(penalizer=0.001) (or larger) to keep the parameters finite, "
+            "check that the inputs are in the units you think (e.g. weeks), and that the data has enough "
+            "repeat purchases"
+        )
+        if not np.isfinite(logp).all() or not np.isfinite(res.fun) or res.fun >= 1e299:
+            raise ConvergenceError(f"{name}.fit did not converge (the likelihood became non-finite); {hint}.")
+        at_bound = np.abs(logp) > _LOG_BOUND - 1.0
+        if at_bound.any():
+            which = ", ".join(f"{p}={np.exp(v):.3g}" for p, v in zip(self._param_names, logp) if abs(v) > _LOG_BOUND - 1)
+            raise ConvergenceError(
+                f"{name}.fit did not converge: {which} ran off towards {'0' if logp[at_bound][0] < 0 else 'infinity'} "
+                f"(the data cannot identify it); {hint}."
+            )
+        if gnorm > 1e-4:
+            raise ConvergenceError(
+                f"{name}.fit did not converge (largest gradient {gnorm:.2g} after {res.nit} iterations: "
+                f"{res.message}); {hint}."
+            )
+        params = np.exp(logp)
+        self.params_ = {k: float(v) for k, v in zip(self._param_names, params)}
+        total, _ = self._total_loglik(params, data, weights)
+        self.log_likelihood_ = float(total)
+        self.n_customers_ = float(weights.sum())
+        self.n_rows_ = int(len(weights))
+        self.n_iter_ = int(res.nit)
+        self._log_params = logp
+        self._cov_log = self._covariance(fun, logp, float(weights.sum()))
+
+    def _covariance(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
+        """Inverse of the observed information (Hessian of the total objective) on the log scale."""
+        k = len(logp)
+        hess = np.empty((k, k))
+        for i in range(k):
+            h = 1e-4 * max(1.0, abs(logp[i]))
+            e = np.zeros(k)
+            e[i] = h
+            hess[i] = (fun(logp + e)[1] - fun(logp - e)[1]) / (2 * h)
+        hess = 0.5 * (hess + hess.T) * n  # mean objective -> total
+        try:
+            cov = np.linalg.inv(hess)
+        except np.linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+        if not (np.isfinite(cov).all() and (np.diag(cov) > 0).all()):
+            warnings.warn(
+                f"{type(self).__name__}: the observed information is singular at the optimum; "
+                "standard errors are not available (the parameters are poorly identified by these data)",
+                RuntimeWarning, stacklevel=3,
+            )
+            cov = np.full((k, k), np.nan)
+        return cov
+
+    # ----------------------------------------------------------------- results
+    def summary(self) -> pd.DataFrame:
+        """Estimates with standard errors and 95 % intervals.
+
+        Returns a DataFrame indexed by parameter name with columns
+        ``estimate``, ``std_error`` (delta method from the log scale:
+        ``estimate * se(log estimate)``), ``lower_95`` and ``upper_95``
+        (``exp(log estimate -+ 1.96 se(log estimate))``: computed on the log
+        scale and transformed back). Standard errors come from the observed
+        information (inverse Hessian) of the minimised objective.
+        """
+        self._check_fitted()
+        est = np.array([self.params_[k] for k in self._param_names])
+        se_log = np.sqrt(np.diag(self._cov_log))
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "std_error": est * se_log,
+                "lower_95": np.exp(self._log_params - _Z95 * se_log),
+                "upper_95": np.exp(self._log_params + _Z95 * se_log),
+            },
+            index=pd.Index(self._param_names, name="parameter"),
+        )
+
+    @property
+    def covariance_(self) -> pd.DataFrame:
+        """Covariance matrix of the *log* parameters (inverse observed information)."""
+        self._check_fitted()
+        names = [f"log_{k}" for k in self._param_names]
+        return pd.DataFrame(self._cov_log, index=names, columns=names)
