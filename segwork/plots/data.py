@@ -1,2 +1,186 @@
-"""Figures for transaction and customer analysis (notebook 01)."""
-__all__: list[str] = []
+"""Figures for transaction and customer analysis (notebook 01).
+
+One function per figure. Each takes the tidy table made by the matching
+function in :mod:`segwork.explore`, draws on ``ax`` (a new figure when
+``None``) and returns the matplotlib Axes. Nothing is shown or saved here.
+"""
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+__all__ = [
+    "plot_monthly_customers",
+    "plot_monthly_revenue",
+    "plot_purchase_counts",
+    "plot_interpurchase_days",
+    "plot_revenue_concentration",
+    "plot_cohort_retention",
+]
+
+_NEW, _RETURNING, _LINE = "#4c72b0", "#a1c9f4", "#c44e52"
+
+
+def _axes(ax, size=(8, 3.8)):
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def _thousands(x, _pos=None) -> str:
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.1f}M"
+    if abs(x) >= 1e3:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:.0f}"
+
+
+def _month_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def plot_monthly_customers(monthly: pd.DataFrame, ax=None):
+    """Active customers per month, split into new and returning (stacked bars).
+
+    ``monthly``: output of :func:`segwork.explore.monthly_activity`.
+    """
+    ax = _axes(ax)
+    x = pd.to_datetime(monthly["month"])
+    ax.bar(x, monthly["returning_customers"], width=25, align="edge", color=_RETURNING, label="returning")
+    ax.bar(x, monthly["new_customers"], width=25, align="edge", bottom=monthly["returning_customers"],
+           color=_NEW, label="new (first purchase)")
+    _month_axis(ax)
+    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_ylabel("customers who bought")
+    ax.set_title("Active customers per month")
+    ax.legend(frameon=False, loc="upper left")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_monthly_revenue(monthly: pd.DataFrame, ax=None, currency: str = ""):
+    """Revenue per month (line with markers) and transactions on a second axis.
+
+    ``monthly``: output of :func:`segwork.explore.monthly_activity`.
+    """
+    ax = _axes(ax)
+    x = pd.to_datetime(monthly["month"]) + pd.Timedelta(days=14)
+    ax.plot(x, monthly["revenue"], marker="o", color=_NEW, label="revenue")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_ylabel(f"revenue per month{(' (' + currency + ')') if currency else ''}")
+    ax2 = ax.twinx()
+    ax2.plot(x, monthly["transactions"], ls="--", color="0.45", label="transactions")
+    ax2.set_ylim(bottom=0)
+    ax2.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax2.set_ylabel("transactions per month")
+    _month_axis(ax)
+    ax.set_title("Revenue and transactions per month")
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], frameon=False, loc="upper left")
+    sns.despine(ax=ax, right=False)
+    return ax
+
+
+def plot_purchase_counts(distribution: pd.DataFrame, ax=None):
+    """Bars of the share of customers by number of purchases.
+
+    ``distribution``: output of :func:`segwork.explore.purchase_count_distribution`;
+    a pooled last bar (``capped``) is labelled ``N+``.
+    """
+    ax = _axes(ax)
+    labels = [f"{p}+" if c else str(p) for p, c in zip(distribution["purchases"], distribution["capped"])]
+    ax.bar(labels, distribution["share"], color=_NEW)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("purchases (days with a purchase) per customer")
+    ax.set_ylabel("share of customers")
+    ax.set_title("How often customers buy")
+    if len(labels) > 25:
+        ax.set_xticks(ax.get_xticks()[::2])
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_interpurchase_days(gaps: pd.Series, ax=None, max_days: float | None = None):
+    """Histogram of days between consecutive purchases, with the median marked.
+
+    ``gaps``: output of :func:`segwork.explore.interpurchase_days`. Gaps above
+    ``max_days`` (default: the 99th percentile) are left out of the picture,
+    not of the median.
+    """
+    ax = _axes(ax)
+    gaps = pd.Series(gaps, dtype=float)
+    if gaps.empty:
+        ax.text(0.5, 0.5, "no repeat purchases", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    limit = float(np.nanpercentile(gaps, 99)) if max_days is None else float(max_days)
+    shown = gaps[gaps <= limit]
+    sns.histplot(x=shown, bins=min(60, max(10, int(limit // 7) or 10)), color=_NEW, ax=ax, stat="percent")
+    median = float(gaps.median())
+    ax.axvline(median, color=_LINE, lw=2, label=f"median {median:.0f} days")
+    ax.set_xlabel("days between two purchases of the same customer")
+    ax.set_ylabel("% of repeat purchases")
+    ax.set_title("Inter-purchase times")
+    ax.legend(frameon=False)
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_revenue_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None):
+    """The Pareto (Lorenz) curve: cumulative revenue share against customer share.
+
+    ``curve``: output of :func:`segwork.explore.revenue_concentration`. The
+    dashed diagonal is "every customer brings the same"; the marker reads off
+    the revenue share of the top ``top`` of customers.
+    """
+    ax = _axes(ax, size=(5.2, 5))
+    ax.plot(curve["customer_share"], curve["revenue_share"], color=_NEW, lw=2, label="customers ranked by revenue")
+    ax.plot([0, 1], [0, 1], ls="--", color="0.6", label="equal revenue per customer")
+    y = float(np.interp(top, curve["customer_share"], curve["revenue_share"]))
+    ax.plot([top, top, 0], [0, y, y], color=_LINE, lw=1)
+    ax.scatter([top], [y], color=_LINE, zorder=3)
+    ax.annotate(f"top {top:.0%} bring {y:.0%}", (top, y), xytext=(10, -18), textcoords="offset points",
+                color=_LINE)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("share of customers (largest first)")
+    ax.set_ylabel("share of revenue")
+    ax.set_title("Revenue concentration (Pareto curve)")
+    ax.legend(frameon=False, loc="lower right")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_cohort_retention(table: pd.DataFrame, ax=None, max_months: int | None = 24):
+    """Heatmap: rows are acquisition months, columns months since the first purchase.
+
+    ``table``: output of :func:`segwork.explore.cohort_retention`. Cell colour
+    (and text, when the table is small) is the share of the cohort that bought
+    in that month; blank cells are not observed yet.
+    """
+    shares = table.drop(columns=["size"], errors="ignore")
+    if max_months is not None:
+        shares = shares.loc[:, [c for c in shares.columns if int(c) <= max_months]]
+    # Month 0 is 100 % by definition; leave it out so the colour scale shows retention.
+    shares = shares.drop(columns=[0], errors="ignore")
+    n_rows, n_cols = shares.shape
+    ax = _axes(ax, size=(min(14, 2 + 0.45 * n_cols), min(10, 1.5 + 0.3 * max(n_rows, 3))))
+    labels = [f"{idx} (n={int(n):,})" for idx, n in zip(table.index, table["size"])] if "size" in table else None
+    annot = n_rows * n_cols <= 200
+    sns.heatmap(shares.astype(float), ax=ax, cmap="Blues", vmin=0,
+                vmax=float(np.nanmax(shares.to_numpy(dtype=float))) if shares.notna().any().any() else 1,
+                annot=annot, fmt=".0%", annot_kws={"size": 7}, cbar_kws={"label": "share still buying",
+                                                                         "format": PercentFormatter(1.0, 0)},
+                yticklabels=labels if labels is not None else "auto")
+    ax.set_xlabel("months since first purchase")
+    ax.set_ylabel("acquisition cohort (first purchase month)")
+    ax.set_title("Cohort retention: share of each cohort buying k months later")
+    return ax

@@ -1,0 +1,283 @@
+"""The run's ``index.html``: the comparison report that links every notebook page.
+
+:func:`build_index` turns a run record (``run.json``) and the notebooks'
+``metrics.json`` files into one self-contained HTML page (inline CSS, no
+scripts): the data set and parameters, the key numbers of the data, the
+comparison of segmentation approaches (``09_compare_segmentations``, key
+``comparison``), the CLV models on the holdout (``05_clv_models``, key
+``holdout``), the relationship types with their expected profit effects
+(``06_value_segmentation``, key ``relationship_types``), and each notebook's
+status, time and page. A section whose notebook did not run, was skipped or
+saved no such table says so.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .._atomic import atomic_write_text
+from .metrics import METRICS_FILE
+
+__all__ = ["SECTIONS", "build_index", "write_index", "load_run_metrics", "as_table", "format_value"]
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+#: The comparison sections of the index: (id, heading, notebook, metrics key, what it is, how to read it).
+SECTIONS = [
+    {
+        "id": "segmentations",
+        "heading": "Segmentation approaches compared",
+        "notebook": "09_compare_segmentations",
+        "key": "comparison",
+        "intro": "Every segmentation approach of this run, side by side. One row per approach.",
+        "read": ("Read across a row to judge one approach, down a column to compare them. Segments must be "
+                 "big enough to act on (smallest share), distinct (silhouette), reproducible (stability) and "
+                 "useful: they should separate customer value (variance of CLV explained) and response (lift). "
+                 "On synthetic data, agreement with the planted segments (ARI vs truth, 1 = perfect, 0 = chance) "
+                 "shows which approach recovers them. Bold marks the best value of a column."),
+        "higher_better": ["silhouette", "stability", "variance_explained_clv", "lift", "ari_truth",
+                          "ari", "nmi_truth", "calinski_harabasz"],
+        "lower_better": ["davies_bouldin"],
+    },
+    {
+        "id": "clv",
+        "heading": "CLV models on the holdout period",
+        "notebook": "05_clv_models",
+        "key": "holdout",
+        "intro": ("The customer lifetime value models were fitted on a calibration period and asked to "
+                  "predict the following holdout period, which they did not see."),
+        "read": ("Lower errors (MAE, RMSE) mean closer predictions per customer; a total close to the actual "
+                 "total means the model gets the size of the future business right. Bold marks the best value "
+                 "of a column."),
+        "higher_better": ["r2", "correlation", "spearman", "auc"],
+        "lower_better": ["mae", "rmse", "mape", "bias", "mae_transactions", "rmse_transactions", "mae_value",
+                         "rmse_value", "log_loss", "brier"],
+    },
+    {
+        "id": "relationships",
+        "heading": "Relationship types and expected profit effects",
+        "notebook": "06_value_segmentation",
+        "key": "relationship_types",
+        "intro": ("Customers classified by relationship: prospective, loyal, vulnerable (valuable but at risk) "
+                  "and win-back (lapsed but had value), each with its strategy."),
+        "read": ("The profit effects are assumptions from CRM studies (for example +15-20 % from churn "
+                 "reduction among vulnerable customers), applied to this data to size each opportunity; "
+                 "change them in the notebook's parameters rather than reading them as forecasts."),
+        "higher_better": [],
+        "lower_better": [],
+    },
+]
+
+#: Plain-language names of metric columns (unknown columns are shown as they are).
+COLUMN_LABELS = {
+    "segmentation": "approach", "approach": "approach", "method": "method", "model": "model",
+    "n_segments": "segments", "smallest_share": "smallest segment", "largest_share": "largest segment",
+    "silhouette": "silhouette", "stability": "stability", "variance_explained_clv": "CLV variance explained",
+    "lift": "lift", "ari_truth": "ARI vs truth", "share": "share", "customers": "customers",
+    "n_customers": "customers", "expected_profit_effect": "expected profit effect",
+}
+
+_DATA_KEYS = [
+    ("n_customers", "customers"), ("n_transactions", "transactions"), ("revenue", "revenue"),
+    ("first_date", "first day"), ("last_date", "last day"), ("top20_revenue_share", "revenue from the top 20 % of customers"),
+    ("repeat_customer_share", "customers who bought again"),
+    ("median_interpurchase_days", "median days between purchases"),
+]
+
+
+def load_run_metrics(run_dir: str | Path, names: list[str]) -> dict[str, dict | None]:
+    """Each notebook's ``metrics.json`` (``<run>/<name>/metrics.json`` or ``<run>/<name>.metrics.json``), or None."""
+    run_dir = Path(run_dir)
+    out: dict[str, dict | None] = {}
+    for name in names:
+        out[name] = None
+        for path in (run_dir / name / METRICS_FILE, run_dir / f"{name}.metrics.json"):
+            if path.is_file():
+                try:
+                    out[name] = json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:
+                    out[name] = {"unreadable": f"{path.name} is not valid JSON"}
+                break
+    return out
+
+
+def format_value(value: Any, column: str = "") -> str:
+    """A cell as text: thousands separators, 3 significant digits, shares as percentages."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        col = column.lower()
+        if (col.endswith("share") or col.endswith("_pct_share") or col.startswith("share")) and -1.0 <= value <= 1.0:
+            return f"{value:.1%}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        if value == 0:
+            return "0"
+        return f"{value:.3g}"
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str)
+        return text if len(text) <= 120 else text[:117] + "..."
+    return str(value)
+
+
+def as_table(value: Any, first_column: str = "name") -> dict | None:
+    """Turn a metrics value into ``{"columns": [...], "rows": [[...], ...]}`` (raw values), or None.
+
+    Accepts a list of records, a mapping of name -> record, or a mapping of
+    name -> scalar (two columns).
+    """
+    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        columns: list[str] = []
+        for rec in value:
+            columns += [c for c in rec if c not in columns]
+        return {"columns": columns, "rows": [[rec.get(c) for c in columns] for rec in value]}
+    if isinstance(value, dict) and value:
+        if all(isinstance(v, dict) for v in value.values()):
+            columns = [first_column]
+            for rec in value.values():
+                columns += [c for c in rec if c not in columns]
+            return {"columns": columns,
+                    "rows": [[k] + [rec.get(c) for c in columns[1:]] for k, rec in value.items()]}
+        return {"columns": [first_column, "value"], "rows": [[k, v] for k, v in value.items()]}
+    return None
+
+
+def _best_cells(table: dict, higher: list[str], lower: list[str]) -> set[tuple[int, int]]:
+    best = set()
+    for j, col in enumerate(table["columns"]):
+        key = col.lower()
+        sign = 1 if key in higher else -1 if key in lower else 0
+        if not sign:
+            continue
+        values = [(i, row[j]) for i, row in enumerate(table["rows"])
+                  if isinstance(row[j], (int, float)) and not isinstance(row[j], bool)
+                  and math.isfinite(row[j])]
+        if len(values) < 2:
+            continue
+        target = (max if sign > 0 else min)(v for _, v in values)
+        best.update((i, j) for i, v in values if v == target)
+    return best
+
+
+def _render_table(value: Any, higher=(), lower=(), first_column: str = "name") -> dict | None:
+    table = as_table(value, first_column)
+    if table is None:
+        return None
+    best = _best_cells(table, [h.lower() for h in higher], [lw.lower() for lw in lower])
+    numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in table["rows"])
+               for j in range(len(table["columns"]))]
+    return {
+        "columns": [{"key": c, "label": COLUMN_LABELS.get(c, c.replace("_", " ")), "numeric": numeric[j]}
+                    for j, c in enumerate(table["columns"])],
+        "rows": [[{"text": format_value(v, table["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
+                  for j, v in enumerate(row)] for i, row in enumerate(table["rows"])],
+    }
+
+
+def _flat_numbers(metrics: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """Scalar metrics (nested dicts flattened two levels) as (name, text) pairs; lists are left out."""
+    items = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and depth < 2:
+            items += _flat_numbers(value, f"{name}.", depth + 1)
+        elif isinstance(value, (list, dict)):
+            continue
+        else:
+            items.append((name, format_value(value, key)))
+    return items
+
+
+def _section_state(nb: dict | None, metrics: dict | None, key: str) -> tuple[str, str]:
+    """(state, text): state is 'ok', 'missing', 'skipped', 'failed' or 'absent'."""
+    if nb is None:
+        return "missing", "its notebook is not part of this run"
+    if nb.get("status") == "failed":
+        return "failed", "its notebook failed in this run"
+    if nb.get("status") != "ok":
+        return "missing", "its notebook did not run (an earlier notebook failed)"
+    if metrics is None:
+        return "absent", "its notebook saved no metrics.json"
+    if "skipped" in metrics:
+        return "skipped", f"its notebook skipped this analysis: {metrics['skipped']}"
+    if key not in metrics:
+        return "absent", f"its notebook saved no '{key}' table in metrics.json"
+    return "ok", ""
+
+
+def _fmt_seconds(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "–"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+    return f"{seconds:.1f} s"
+
+
+def build_index(record: dict, run_dir: str | Path) -> str:
+    """The HTML of the run's index page (see the module docstring)."""
+    import jinja2
+
+    run_dir = Path(run_dir)
+    notebooks = record.get("notebooks", [])
+    by_name = {nb["name"]: nb for nb in notebooks}
+    metrics = load_run_metrics(run_dir, [nb["name"] for nb in notebooks])
+    longest = max([nb.get("seconds") or 0 for nb in notebooks] + [1e-9])
+
+    sections = []
+    for spec in SECTIONS:
+        nb = by_name.get(spec["notebook"])
+        m = metrics.get(spec["notebook"])
+        state, note = _section_state(nb, m, spec["key"])
+        table = _render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"]) if state == "ok" else None
+        if state == "ok" and table is None:
+            state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
+        sections.append({**spec, "state": state, "note": note, "table": table,
+                         "href": nb.get("html") if nb and nb.get("status") == "ok" else None})
+
+    data_nb = next((nb for nb in notebooks if nb["name"].startswith("01_")), None)
+    data_metrics = metrics.get(data_nb["name"]) if data_nb else None
+    data_numbers = []
+    if data_metrics and "skipped" not in data_metrics:
+        for key, label in _DATA_KEYS:
+            if key in data_metrics:
+                data_numbers.append({"label": label, "text": format_value(data_metrics[key], key)})
+
+    rows = []
+    for i, nb in enumerate(notebooks, 1):
+        m = metrics.get(nb["name"])
+        rows.append({
+            **nb,
+            "number": i,
+            "time": _fmt_seconds(nb.get("seconds")),
+            "overhead": _fmt_seconds(nb.get("overhead_seconds")),
+            "bar": round(100 * (nb.get("seconds") or 0) / longest),
+            "skipped": (m or {}).get("skipped") if isinstance(m, dict) else None,
+            "numbers": _flat_numbers(m) if isinstance(m, dict) else [],
+        })
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    template = env.get_template("index.html.j2")
+    return template.render(
+        run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
+        data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
+        parameters=record.get("parameters", []),
+        total=_fmt_seconds(record.get("seconds")),
+        notebooks_seconds=_fmt_seconds(sum(nb.get("seconds") or 0 for nb in notebooks)),
+    )
+
+
+def write_index(record: dict, run_dir: str | Path) -> Path:
+    """Write ``<run_dir>/index.html`` atomically; returns its path."""
+    path = Path(run_dir) / "index.html"
+    atomic_write_text(path, build_index(record, run_dir))
+    return path

@@ -1,0 +1,221 @@
+"""Report parameters: read what each notebook declares, check what the user gives.
+
+Every report notebook declares its parameters in its first code cell, tagged
+``parameters``, as literal assignments (``n_customers = 20000``). The type of
+a parameter is the type of that literal. User values come from a YAML file
+(``-f params.yaml``), from ``-p NAME VALUE`` (parsed as a YAML scalar:
+``2000`` is an int, ``0.5`` a float, ``true`` a bool, anything else text) and
+from ``--dataset``; later sources win. All of them are checked here, before
+any notebook runs, so a typo fails in a second, not after ten minutes.
+"""
+from __future__ import annotations
+
+import ast
+import datetime
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import DataError
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "RUNNER_PARAMETERS",
+    "NotebookParameter",
+    "inspect_parameters",
+    "parse_cli_value",
+    "load_params_file",
+    "check_value",
+    "resolve_dataset",
+    "resolve_parameters",
+]
+
+BUILTIN_DATASETS = ("synthetic", "cdnow", "cdnow_sample")
+#: Parameters the runner sets itself; users cannot.
+RUNNER_PARAMETERS = ("output_dir",)
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text",
+               list: "a list like [1, 2]", dict: "a mapping like {a: 1}"}
+
+
+@dataclass(frozen=True)
+class NotebookParameter:
+    """One parameter as a notebook declares it.
+
+    ``default`` is the Python value of the literal (or its source text when it
+    is not a literal, then ``type`` is ``None`` and any value is accepted).
+    ``type`` is ``None`` also when the default is ``None``.
+    """
+
+    name: str
+    notebook: str
+    default: Any
+    type: type | None
+    source: str
+    help: str = ""
+
+
+def inspect_parameters(path: str | Path) -> dict[str, NotebookParameter]:
+    """The parameters the notebook at ``path`` declares (via :func:`papermill.inspect_notebook`)."""
+    import papermill
+
+    path = Path(path)
+    try:
+        raw = papermill.inspect_notebook(str(path))
+    except Exception as exc:  # papermill raises several types for unreadable notebooks
+        raise DataError(f"{path.name}: cannot read its parameters cell ({type(exc).__name__}: {exc})") from None
+    params = {}
+    for name, info in raw.items():
+        source = str(info.get("default", ""))
+        try:
+            default = ast.literal_eval(source)
+            kind = None if default is None else type(default)
+        except (ValueError, SyntaxError):
+            default, kind = source, None
+        params[name] = NotebookParameter(name=name, notebook=path.stem, default=default, type=kind,
+                                         source=source, help=str(info.get("help", "") or ""))
+    return params
+
+
+def parse_cli_value(text: str) -> Any:
+    """Parse a ``-p`` value like a YAML scalar: ``12`` -> 12, ``0.5`` -> 0.5, ``true`` -> True, else the text.
+
+    Lists and mappings in YAML flow style (``[3, 4, 5]``) are parsed too.
+    """
+    stripped = text.strip()
+    if stripped in ("None", "null", "~"):
+        return None
+    if not stripped:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return text  # a date stays text; notebooks parse dates themselves
+    return value
+
+
+def load_params_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) file mapping parameter names to values."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataError(f"-f {path}: cannot read the parameters file ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise DataError(f"-f {path}: not valid YAML{at}; write one 'name: value' per line") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise DataError(f"-f {path}: expected a mapping of parameter names to values, e.g. 'n_customers: 2000'")
+    # YAML reads 2024-01-31 as a date; notebooks take dates as text.
+    return {k: v.isoformat() if isinstance(v, (datetime.date, datetime.datetime)) else v for k, v in data.items()}
+
+
+def check_value(param: NotebookParameter, value: Any, raw_text: str | None = None) -> Any:
+    """Return ``value`` converted to the parameter's type, or raise :class:`DataError`.
+
+    ``raw_text`` is the text typed on the command line: for a text parameter
+    it is used as is (so ``-p label 2024`` gives ``"2024"``).
+    """
+    kind = param.type
+    if kind is None:
+        return value
+    if kind is str:
+        if raw_text is not None:
+            return raw_text
+        if isinstance(value, str):
+            return value
+    elif kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind in (list, tuple):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+    elif kind is dict:
+        if isinstance(value, dict):
+            return value
+    else:
+        return value
+    shown = raw_text if raw_text is not None else repr(value)
+    raise DataError(
+        f"parameter {param.name}: expected {_TYPE_WORDS.get(kind, kind.__name__)} "
+        f"({param.notebook} declares {param.name} = {param.source}), got {shown!r}"
+    )
+
+
+def resolve_dataset(value: Any) -> str:
+    """A built-in data set name as is, or a file path made absolute (notebooks run in another folder)."""
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"dataset {value!r}: give a built-in name ({', '.join(BUILTIN_DATASETS)}) or a file path")
+    if value in BUILTIN_DATASETS or value == "cdnow_master":
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise DataError(f"--dataset {value}: not a built-in data set ({', '.join(BUILTIN_DATASETS)}) "
+                        "and no such file")
+    return str(path.resolve())
+
+
+def resolve_parameters(
+    declared: dict[str, dict[str, NotebookParameter]],
+    overrides: dict[str, tuple[Any, str | None, str]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Check the user's values against every notebook and build each notebook's parameters.
+
+    Parameters
+    ----------
+    declared: notebook stem -> its parameters (see :func:`inspect_parameters`).
+    overrides: name -> (value, raw command-line text or None, where it came from).
+
+    Returns
+    -------
+    (per_notebook, effective): ``per_notebook`` maps a notebook stem to the
+    values to inject (only names it declares; ``output_dir`` is added by the
+    runner); ``effective`` maps every overridden name to its checked value.
+
+    Raises
+    ------
+    DataError: an unknown name (declared by no notebook), a parameter the
+    runner sets, or a value of the wrong type.
+    """
+    known = sorted({name for params in declared.values() for name in params})
+    for name, (_value, _raw, origin) in overrides.items():
+        if name in RUNNER_PARAMETERS:
+            raise DataError(f"{origin} {name}: {name} is set by the runner (each notebook's artefact "
+                            "folder); choose where runs go with --output DIR")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise DataError(f"{origin} {name}: unknown parameter, no notebook declares it; {hint}"
+                            f"known parameters: {', '.join(n for n in known if n not in RUNNER_PARAMETERS)}")
+    per_notebook: dict[str, dict[str, Any]] = {}
+    effective: dict[str, Any] = {}
+    for stem, params in declared.items():
+        values = {}
+        for name, (value, raw, _origin) in overrides.items():
+            if name not in params:
+                continue
+            checked = check_value(params[name], value, raw)
+            if name == "dataset":
+                checked = resolve_dataset(checked)
+            values[name] = checked
+            effective[name] = checked
+        per_notebook[stem] = values
+    for name, (value, raw, _origin) in overrides.items():
+        effective.setdefault(name, value if raw is None else raw)
+    return per_notebook, effective
