@@ -10,6 +10,13 @@ Lee 2005) and the ``lifetimes`` conventions:
 * ``T`` is the time from the first purchase to the end of the period;
 * ``monetary_value`` is the mean value of the repeat purchase days (the first
   purchase is excluded), 0 for customers without repeat purchases.
+
+Speed: the work is a handful of vectorised passes over the rows (``bincount``,
+``minimum.at``, one integer sort) after turning customer ids into integer codes.
+The codes come for free from a categorical column and cheaply from ids already
+sorted (what :func:`segwork.io.read_transactions` and
+:func:`segwork.datasets.make_crm` return); other ids are hashed once with
+:func:`pandas.factorize`. See ``benchmarks/bench_rfm.py`` for measured figures.
 """
 from __future__ import annotations
 
@@ -23,17 +30,114 @@ __all__ = ["rfm_summary", "TIME_UNITS"]
 #: Days per time unit. Weeks are exact (days / 7), as in the CDNOW papers.
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
 
+_NO_DAY = np.iinfo(np.int64).max  # "no purchase yet" sentinel for per-customer minima
+
 
 def _time_unit_days(time_unit: str) -> float:
     try:
         return TIME_UNITS[time_unit]
-    except KeyError:
-        raise DataError(f"time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}") from None
+    except (KeyError, TypeError):
+        raise DataError(f"rfm_summary: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}") from None
 
 
-def _day_number(values, what: str) -> np.ndarray:
-    """Dates as whole days since 1970-01-01 (int64)."""
-    return np.asarray(values, dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+def _day_numbers(dates: pd.Series, date_col: str) -> np.ndarray:
+    """Calendar days since 1970-01-01 (int64) of a datetime column; time of day is dropped.
+
+    Time-zone aware dates count in their own (local) calendar.
+    """
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        example = dates.iloc[0] if len(dates) else None
+        raise DataError(
+            f"rfm_summary: column {date_col!r} must hold dates, got dtype {dates.dtype} "
+            f"(e.g. {example!r}); read the data with segwork.io.read_transactions or convert with pd.to_datetime"
+        )
+    if dates.isna().any():
+        row = dates.index[dates.isna().to_numpy()][0]
+        raise DataError(f"rfm_summary: column {date_col!r} has a missing date (row {row!r}); clean with segwork.io.read_transactions")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    return dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _day_number_of(value, name: str) -> int:
+    """One date-like value (str, Timestamp, date) as days since 1970-01-01."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"rfm_summary: {name}={value!r} is not a date ({exc})") from None
+    if ts is pd.NaT:
+        raise DataError(f"rfm_summary: {name} is missing (NaT); give a date such as '1997-09-30'")
+    if ts.tz is not None:
+        ts = ts.tz_localize(None)
+    return int(np.datetime64(ts.to_datetime64(), "D").astype(np.int64))
+
+
+def _date_text(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+def _amounts(transactions: pd.DataFrame, amount_col: str) -> np.ndarray:
+    amount = transactions[amount_col]
+    try:
+        values = amount.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"rfm_summary: column {amount_col!r} must hold numbers, got dtype {amount.dtype}; "
+            "read the data with segwork.io.read_transactions"
+        ) from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = amount.index[bad][0]
+        raise DataError(
+            f"rfm_summary: column {amount_col!r} has a missing or non-finite value {amount.loc[row]!r} "
+            f"(row {row!r}); clean with segwork.io.read_transactions"
+        )
+    return values
+
+
+def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes 0..n-1 of the customer ids and the ids in sorted order (``uniques[codes] == ids``).
+
+    Three routes, fastest first: a categorical column already has codes; ids
+    sorted as :func:`segwork.io.read_transactions` leaves them are split where
+    they change; anything else is hashed by :func:`pandas.factorize`.
+    """
+    if ids.isna().any():
+        row = ids.index[ids.isna().to_numpy()][0]
+        raise DataError(f"rfm_summary: column {customer_col!r} has a missing customer id (row {row!r}); clean with segwork.io.read_transactions")
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy().astype(np.intp)
+        categories = ids.cat.categories
+        if not categories.is_monotonic_increasing:
+            order = categories.argsort()
+            rank = np.empty(len(order), dtype=np.intp)
+            rank[order] = np.arange(len(order))
+            codes, categories = rank[codes], categories[order]
+        return codes, categories
+    values = ids.array
+    try:  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
+        is_sorted = not np.asarray(values[1:] < values[:-1], dtype=bool).any()
+    except TypeError:  # ids of mixed types that cannot be ordered
+        is_sorted = False
+    if is_sorted:
+        changes = np.asarray(values[1:] != values[:-1], dtype=bool)
+        codes = np.zeros(len(values), dtype=np.intp)
+        np.cumsum(changes, out=codes[1:])
+        return codes, pd.Index(values.take(np.flatnonzero(np.r_[True, changes])))
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.intp, copy=False), pd.Index(uniques)
+
+
+def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (customer code, day) pairs, as two arrays sorted by customer then day."""
+    width = last_day - first_day + 1
+    if (int(codes.max()) + 1) * width >= 2**62:
+        raise DataError("rfm_summary: too many customers times days to summarise in one call; split the customers")
+    key = codes.astype(np.int64) * width + (day - first_day)
+    if not (key[1:] >= key[:-1]).all():  # rows sorted by customer then date need no sort
+        key = np.sort(key)
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    return key // width, key % width + first_day
 
 
 def rfm_summary(
@@ -52,7 +156,10 @@ def rfm_summary(
     ----------
     transactions:
         Canonical transactions (see :mod:`segwork.io`): at least
-        ``customer_id`` and ``date``; ``amount`` for the monetary columns.
+        ``customer_id`` and ``date`` (datetime; time of day is ignored);
+        ``amount`` (money, finite) for the monetary columns. Row order does
+        not matter; ids sorted (as ``read_transactions`` leaves them) or
+        categorical are fastest.
     observation_end:
         Last day observed (inclusive). Transactions after it are ignored.
         Default: the last transaction date.
@@ -63,110 +170,112 @@ def rfm_summary(
         ``observation_end``. Customers whose first purchase comes after it are
         left out (they are not yet customers in calibration).
     time_unit:
-        ``"days"`` or ``"weeks"`` (days / 7) for recency, T and durations.
+        ``"days"`` or ``"weeks"`` (exactly days / 7) for recency, T and durations.
     customer_col, date_col, amount_col:
         Column names, if not canonical. ``amount_col=None`` skips money.
 
     Returns
     -------
-    DataFrame indexed by ``customer_id`` (sorted), with columns
-    ``frequency`` (repeat purchase days), ``recency`` and ``T`` (in
+    DataFrame indexed by ``customer_id`` (string, sorted), with columns
+    ``frequency`` (int, repeat purchase days), ``recency`` and ``T`` (in
     ``time_unit``), ``monetary_value`` (mean value per repeat purchase day, the
-    data's currency); with ``calibration_end`` also ``frequency_holdout``
-    (purchase days in the holdout), ``monetary_value_holdout`` (mean value per
-    holdout purchase day, 0 if none) and ``duration_holdout`` (holdout length
-    in ``time_unit``).
+    data's currency, 0 without repeat purchases); with ``calibration_end`` also
+    ``frequency_holdout`` (int, purchase days in the holdout),
+    ``monetary_value_holdout`` (mean value per holdout purchase day, 0 if
+    none) and ``duration_holdout`` (holdout length in ``time_unit``).
+
+    Raises
+    ------
+    DataError
+        A column is missing or of the wrong type, a value is missing, or the
+        period ends do not fit the data.
     """
     unit = _time_unit_days(time_unit)
-    for col in (customer_col, date_col) + ((amount_col,) if amount_col else ()):
+    if not isinstance(transactions, pd.DataFrame):
+        raise DataError(f"rfm_summary: transactions must be a pandas DataFrame, got {type(transactions).__name__}")
+    needed = (customer_col, date_col) + ((amount_col,) if amount_col else ())
+    for col in needed:
         if col not in transactions.columns:
-            raise DataError(f"rfm_summary: column {col!r} is missing (columns: {', '.join(map(str, transactions.columns))})")
-    dates = transactions[date_col]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        raise DataError(
-            f"rfm_summary: column {date_col!r} must hold dates, got dtype {dates.dtype} "
-            f"(e.g. {dates.iloc[0]!r}); read the data with segwork.io.read_transactions"
-        )
+            raise DataError(
+                f"rfm_summary: column {col!r} is missing (columns: {', '.join(map(str, transactions.columns))}); "
+                f"pass {'customer_col' if col == customer_col else 'date_col' if col == date_col else 'amount_col'}= "
+                "to name it, or read the data with segwork.io.read_transactions"
+            )
     if len(transactions) == 0:
         raise DataError("rfm_summary: no transactions")
-    if dates.isna().any():
-        raise DataError(f"rfm_summary: column {date_col!r} has missing dates; clean with segwork.io.read_transactions")
 
-    day = _day_number(dates, date_col)
-    if amount_col:
-        amount = transactions[amount_col].to_numpy(dtype=np.float64, na_value=np.nan)
-        if not np.isfinite(amount).all():
-            bad = transactions[amount_col][~np.isfinite(amount)].iloc[0]
-            raise DataError(f"rfm_summary: column {amount_col!r} has a non-finite value {bad!r}; clean with segwork.io.read_transactions")
-    else:
-        amount = np.zeros(len(day))
+    day = _day_numbers(transactions[date_col], date_col)
+    amount = _amounts(transactions, amount_col) if amount_col else None
+    codes, ids = _factorize_ids(transactions[customer_col], customer_col)
 
-    obs_end = int(day.max()) if observation_end is None else int(_day_number([pd.Timestamp(observation_end)], "observation_end")[0])
-    cal_end = obs_end if calibration_end is None else int(_day_number([pd.Timestamp(calibration_end)], "calibration_end")[0])
+    first_tx, last_tx = int(day.min()), int(day.max())
+    obs_end = last_tx if observation_end is None else _day_number_of(observation_end, "observation_end")
+    cal_end = obs_end if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
     if cal_end > obs_end:
-        raise DataError(f"rfm_summary: calibration_end {pd.Timestamp(calibration_end).date()} is after observation_end")
-    if cal_end < day.min():
-        raise DataError(f"rfm_summary: calibration_end {pd.Timestamp(calibration_end).date()} is before the first transaction")
+        raise DataError(
+            f"rfm_summary: calibration_end {_date_text(cal_end)} is after observation_end {_date_text(obs_end)}"
+            + (" (the last transaction date)" if observation_end is None else "")
+            + "; choose an earlier calibration_end or a later observation_end"
+        )
+    if cal_end < first_tx:
+        what = "calibration_end" if calibration_end is not None else "observation_end"
+        raise DataError(
+            f"rfm_summary: {what} {_date_text(cal_end)} is before the first transaction ({_date_text(first_tx)}); "
+            "no customer has a purchase in the period"
+        )
+    if last_tx > obs_end:  # drop what happened after the observation period
+        keep = day <= obs_end
+        codes, day = codes[keep], day[keep]
+        amount = amount[keep] if amount is not None else None
 
-    keep = day <= obs_end
-    codes, uniques = pd.factorize(transactions[customer_col], sort=True)
-    if (codes < 0).any():
-        raise DataError(f"rfm_summary: column {customer_col!r} has missing customer ids")
-    codes, day, amount = codes[keep], day[keep], amount[keep]
+    n = len(ids)
+    in_cal = day <= cal_end
+    has_holdout = not in_cal.all()
+    c_codes, c_day = (codes[in_cal], day[in_cal]) if has_holdout else (codes, day)
 
-    # One record per (customer, purchase day), ordered by customer then day.
-    d0 = int(day.min())
-    width = obs_end - d0 + 1
-    key = codes.astype(np.int64) * width + (day - d0)
-    order = np.argsort(key, kind="stable")
-    key_sorted = key[order]
-    starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
-    day_key = key_sorted[starts]
-    day_value = np.add.reduceat(amount[order], starts) if len(starts) else np.array([])
-    cust = day_key // width
-    pday = day_key % width + d0
+    # First and last calibration purchase day of each customer.
+    first = np.full(n, _NO_DAY, dtype=np.int64)
+    np.minimum.at(first, c_codes, c_day)
+    last = np.full(n, -_NO_DAY, dtype=np.int64)
+    np.maximum.at(last, c_codes, c_day)
+    is_customer = first != _NO_DAY
 
-    in_cal = pday <= cal_end
-    n_cust = len(uniques)
+    # Purchase days: distinct (customer, day) pairs, counted in calibration and holdout.
+    pair_cust, pair_day = _distinct_days(codes, day, first_tx, obs_end)
+    pair_in_cal = pair_day <= cal_end
+    cal_days = np.bincount(pair_cust[pair_in_cal], minlength=n)
+    frequency = cal_days - 1
 
-    # Calibration statistics per customer.
-    c_cust, c_day, c_val = cust[in_cal], pday[in_cal], day_value[in_cal]
-    n_days = np.bincount(c_cust, minlength=n_cust)
-    has_cal = n_days > 0
-    first_pos = np.cumsum(n_days) - n_days  # index of each customer's first record
-    last_pos = first_pos + n_days - 1
-    first = np.where(has_cal, c_day[np.minimum(first_pos, max(len(c_day) - 1, 0))] if len(c_day) else 0, 0)
-    last = np.where(has_cal, c_day[np.clip(last_pos, 0, max(len(c_day) - 1, 0))] if len(c_day) else 0, 0)
-    total = np.bincount(c_cust, weights=c_val, minlength=n_cust)
-    first_val = np.where(has_cal, c_val[np.minimum(first_pos, max(len(c_val) - 1, 0))] if len(c_val) else 0, 0)
-    frequency = n_days - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (total - first_val) / np.maximum(frequency, 1), 0.0)
-
-    out = pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": (last - first) / unit,
-            "T": (cal_end - first) / unit,
-            "monetary_value": monetary,
-        },
-        index=pd.Index(uniques, name="customer_id"),
-    )
-    if not amount_col:
-        out = out.drop(columns="monetary_value")
+    columns = {
+        "frequency": frequency,
+        "recency": (last - first) / unit,
+        "T": (cal_end - first) / unit,
+    }
+    if amount is not None:
+        # Repeat purchases are the calibration rows after the customer's first day.
+        repeat = in_cal & (day > first[codes])
+        repeat_value = np.bincount(codes, weights=np.where(repeat, amount, 0.0), minlength=n)
+        columns["monetary_value"] = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
     if calibration_end is not None:
-        h_cust, h_val = cust[~in_cal], day_value[~in_cal]
-        f_h = np.bincount(h_cust, minlength=n_cust)
-        s_h = np.bincount(h_cust, weights=h_val, minlength=n_cust)
-        out["frequency_holdout"] = f_h
-        if amount_col:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["monetary_value_holdout"] = np.where(f_h > 0, s_h / np.maximum(f_h, 1), 0.0)
-        out["duration_holdout"] = (obs_end - cal_end) / unit
-        out = out[has_cal]
-    else:
-        out = out[has_cal]
+        holdout_days = np.bincount(pair_cust[~pair_in_cal], minlength=n)
+        columns["frequency_holdout"] = holdout_days
+        if amount is not None:
+            holdout_value = np.bincount(codes, weights=np.where(in_cal, 0.0, amount), minlength=n)
+            columns["monetary_value_holdout"] = np.where(holdout_days > 0, holdout_value / np.maximum(holdout_days, 1), 0.0)
+        columns["duration_holdout"] = np.full(n, (obs_end - cal_end) / unit)
+
+    index = ids[is_customer]
+    if index.dtype != "str":
+        index = index.astype(str)
+        if index.has_duplicates:
+            same = index[index.duplicated()][0]
+            raise DataError(
+                f"rfm_summary: column {customer_col!r} holds different ids that read the same as text "
+                f"({same!r}, e.g. 1 and '1'); make the ids strings first"
+            )
+    index.name = "customer_id"
+    out = pd.DataFrame({name: values[is_customer] for name, values in columns.items()}, index=index)
     out["frequency"] = out["frequency"].astype(np.int64)
-    out.index = out.index.astype(str)
-    out.index.name = "customer_id"
+    if "frequency_holdout" in out:
+        out["frequency_holdout"] = out["frequency_holdout"].astype(np.int64)
     return out
