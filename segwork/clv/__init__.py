@@ -2,5 +2,7 @@
 contractual retention (sBG), customer lifetime value and calibration/holdout validation."""
 from .base import BaseModel
 from .beta_geo import BetaGeo
+from .gamma_gamma import GammaGamma
+from .value import customer_lifetime_value, historical_value
 
-__all__ = ["BaseModel", "BetaGeo"]
+__all__ = ["BaseModel", "BetaGeo", "GammaGamma", "customer_lifetime_value", "historical_value"]

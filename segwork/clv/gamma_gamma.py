@@ -1,0 +1,136 @@
+"""Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005; Colombo & Jiang 1999).
+
+The story, for a student:
+
+* each purchase of a customer has a random value, gamma distributed with
+  shape ``p`` around the customer's own mean; so a customer's *average* over
+  ``x`` purchases gets closer to their true mean as ``x`` grows;
+* customers' true means differ: the gamma scale parameter ``nu`` follows a
+  gamma distribution with shape ``q`` and rate ``v`` across customers;
+* spend is assumed independent of how often a customer buys (check it: the
+  correlation between frequency and average spend should be near 0).
+
+The expected average spend of a customer is a weighted average of the
+population mean ``p v / (q - 1)`` and the customer's own observed average,
+with more weight on the latter the more purchases we have seen.
+
+Reference: P. S. Fader, B. G. S. Hardie and K. L. Lee (2005), "RFM and CLV:
+using iso-value curves for customer base analysis", *Journal of Marketing
+Research* 42(4), 415-430; B. Hardie's note 025 "The gamma-gamma model of
+monetary value".
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.special import gammaln, psi
+
+from .base import BaseModel, _label, check_columns, check_integer, compress, dot, wrap_like
+from ..errors import DataError
+
+__all__ = ["GammaGamma"]
+
+
+class GammaGamma(BaseModel):
+    """Gamma-Gamma spend model: expected average value per purchase.
+
+    Fit on repeat buyers: ``frequency`` (repeat purchases, x >= 1) and
+    ``monetary_value`` (their mean value, the first purchase excluded, as in
+    :func:`segwork.features.rfm_summary`). Rows with ``frequency == 0`` carry
+    no spend information and are left out of the fit (their number is kept
+    in ``n_excluded_``).
+
+    Attributes (after ``fit``)
+    --------------------------
+    params_: dict with ``p``, ``q``, ``v`` (``v`` in the data's currency).
+    log_likelihood_: total log-likelihood of the repeat buyers' mean spends.
+    """
+
+    _param_names = ("p", "q", "v")
+    _fit_signature = "fit(frequency, monetary_value)"
+
+    def fit(self, frequency, monetary_value, weights=None):
+        """Fit on the repeat buyers.
+
+        Parameters
+        ----------
+        frequency: repeat purchases per customer (whole numbers >= 0).
+        monetary_value: mean value of those repeat purchases (> 0 where
+            frequency > 0; ignored where frequency is 0).
+        weights: optional number of customers per row.
+
+        Returns
+        -------
+        self, with ``params_``, ``log_likelihood_``, ``n_customers_`` (repeat
+        buyers used) and ``n_excluded_`` (rows with frequency 0).
+        """
+        name = "GammaGamma.fit"
+        arrays, w, index = check_columns(name, {"frequency": frequency, "monetary_value": monetary_value}, weights)
+        x, m = arrays["frequency"], arrays["monetary_value"]
+        check_integer(name, "frequency", x, index)
+        rep = (x > 0) & (w > 0)
+        bad = rep & (m <= 0)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{name}: monetary_value must be > 0 for repeat buyers; {int(bad.sum())} have 0 "
+                f"(e.g. {_label(index, pos)}: frequency={x[pos]:g}, monetary_value={m[pos]:g}); "
+                "drop returns/zero-value purchases or those customers first"
+            )
+        n_rep = float(w[rep].sum())
+        if n_rep < 2:
+            raise DataError(
+                f"{name}: needs at least 2 repeat buyers (frequency > 0), got {n_rep:g}; "
+                "spend per purchase cannot be estimated from one-time buyers"
+            )
+        if np.unique(m[rep]).size < 2:
+            raise DataError(f"{name}: every repeat buyer has the same monetary_value {m[rep][0]:g}; "
+                            "spend heterogeneity cannot be estimated")
+        self.n_excluded_ = float(w[~rep].sum())
+        data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
+        mean_spend = dot(counts, data["m"]) / counts.sum()
+        self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+        if self.params_["q"] <= 1:
+            warnings.warn(
+                f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
+                "expected_spend of customers without repeat purchases is undefined (NaN)",
+                RuntimeWarning, stacklevel=2,
+            )
+        return self
+
+    def _loglik(self, params, data):
+        p, q, v = params
+        x, m = data["x"], data["m"]
+        px = p * x
+        lvxm = np.log(v + x * m)
+        ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+              + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * lvxm)
+        d_common = psi(px + q)
+        grad = np.empty((3, len(x)))
+        grad[0] = x * (d_common - psi(px) + np.log(m) + np.log(x) - lvxm)
+        grad[1] = d_common - psi(q) + np.log(v) - lvxm
+        grad[2] = q / v - (px + q) / (v + x * m)
+        return ll, grad
+
+    def expected_spend(self, frequency, monetary_value):
+        """Expected mean value of a customer's future purchases (the data's currency).
+
+        ``p (v + x m) / (p x + q - 1)``: for ``frequency == 0`` the population
+        mean ``p v / (q - 1)``. Returns a float, an array or a Series
+        (indexed like the input).
+        """
+        p, q, v = self._params()
+        x = np.asarray(frequency.to_numpy() if hasattr(frequency, "to_numpy") else frequency, dtype=np.float64)
+        m = np.asarray(monetary_value.to_numpy() if hasattr(monetary_value, "to_numpy") else monetary_value,
+                       dtype=np.float64)
+        x, m = np.broadcast_arrays(x, m)
+        with np.errstate(all="ignore"):
+            denom = p * x + q - 1
+            value = np.where(denom > 0, p * (v + x * np.where(x > 0, m, 0.0)) / denom, np.nan)
+        return wrap_like(value, frequency, monetary_value, name="expected_spend")
+
+    def population_mean_spend(self) -> float:
+        """Mean spend per purchase across the population, ``p v / (q - 1)`` (NaN if q <= 1)."""
+        p, q, v = self._params()
+        return float(p * v / (q - 1)) if q > 1 else float("nan")

@@ -1,0 +1,143 @@
+"""Customer lifetime value: discounted expected margin from a transaction and a spend model.
+
+CLV is "a prediction of the net profit attributed to the entire future
+relationship with a particular customer". Here it is computed over a finite
+``horizon`` in months, month by month:
+
+``CLV = margin * sum_{i=1..horizon} spend * (E[X(t_i)] - E[X(t_{i-1})]) / (1 + d)^i``
+
+* ``E[X(t)]`` is the transaction model's expected number of purchases in the
+  next ``t`` time units given the customer's history (``expected_purchases``);
+* ``t_i`` is the end of month ``i`` in the model's time unit: one month is
+  ``365.25 / 12 = 30.4375`` days, i.e. ``4.348`` weeks;
+* ``spend`` is the spend model's expected value per purchase
+  (``GammaGamma.expected_spend``), in the data's currency;
+* ``d`` is the discount rate *per month*; purchases in month ``i`` are
+  discounted by ``(1 + d)^i`` (end of month);
+* ``margin`` is the share of revenue that is profit (1 = revenue).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..features.rfm import TIME_UNITS
+from .base import compress
+
+__all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH"]
+
+#: Days per month used to turn the horizon in months into model time units.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def _check_summary(summary: pd.DataFrame, needed: list[str], where: str) -> None:
+    if not isinstance(summary, pd.DataFrame):
+        raise DataError(f"{where}: summary must be a DataFrame from segwork.features.rfm_summary, got {type(summary).__name__}")
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise DataError(
+            f"{where}: summary is missing column(s) {missing} (columns: {', '.join(map(str, summary.columns))}); "
+            "build it with segwork.features.rfm_summary"
+        )
+
+
+def customer_lifetime_value(
+    transaction_model,
+    spend_model,
+    summary: pd.DataFrame,
+    horizon: int = 12,
+    time_unit: str = "weeks",
+    discount_rate: float = 0.01,
+    margin: float = 1.0,
+) -> pd.Series:
+    """Discounted expected margin of each customer over the next ``horizon`` months.
+
+    Parameters
+    ----------
+    transaction_model: a fitted :class:`BetaGeo`, :class:`ModifiedBetaGeo`
+        or :class:`ParetoNBD` (anything with
+        ``expected_purchases(t, frequency, recency, T)``), fitted on data in
+        ``time_unit``.
+    spend_model: a fitted :class:`GammaGamma` (anything with
+        ``expected_spend(frequency, monetary_value)``), or a number: a
+        constant value per purchase.
+    summary: the RFM summary the models describe (columns ``frequency``,
+        ``recency``, ``T`` in ``time_unit``, and ``monetary_value`` for a
+        spend model), indexed by ``customer_id``.
+    horizon: months ahead (whole number >= 1).
+    time_unit: the unit of ``recency``/``T`` in ``summary`` and of the
+        models' rates: ``"weeks"`` or ``"days"``. A month is 30.4375 days
+        (4.348 weeks).
+    discount_rate: per month (e.g. 0.01 = 1 % a month, about 12.7 % a year).
+    margin: profit share of revenue (1.0 = value in revenue).
+
+    Returns
+    -------
+    Series ``clv`` indexed like ``summary``, in the data's currency.
+    """
+    where = "customer_lifetime_value"
+    if time_unit not in TIME_UNITS:
+        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
+    if not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    if not np.isfinite(discount_rate) or discount_rate <= -1:
+        raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    needed = ["frequency", "recency", "T"]
+    constant_spend = isinstance(spend_model, numbers.Real)
+    if not constant_spend:
+        needed.append("monetary_value")
+    _check_summary(summary, needed, where)
+    if not hasattr(transaction_model, "expected_purchases"):
+        raise DataError(f"{where}: transaction_model must be a fitted BetaGeo/ModifiedBetaGeo/ParetoNBD")
+
+    x = summary["frequency"].to_numpy(dtype=np.float64)
+    tx = summary["recency"].to_numpy(dtype=np.float64)
+    T = summary["T"].to_numpy(dtype=np.float64)
+    if constant_spend:
+        spend = np.full(len(summary), float(spend_model))
+    else:
+        spend = np.asarray(spend_model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=np.float64)
+
+    # The expected purchases depend on a customer only through (x, t_x, T): evaluate once per triple.
+    data, _ = compress({"x": x, "tx": tx, "T": T}, np.ones(len(x)))
+    key = pd.MultiIndex.from_arrays([data["x"], data["tx"], data["T"]])
+    rows = key.get_indexer(pd.MultiIndex.from_arrays([x, tx, T]))
+    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    cum_prev = np.zeros(len(data["x"]))
+    value_per_purchase = np.zeros(len(data["x"]))  # discounted purchases per triple
+    for i in range(1, horizon + 1):
+        cum = np.asarray(transaction_model.expected_purchases(i * months_per_unit, data["x"], data["tx"], data["T"]),
+                         dtype=np.float64)
+        value_per_purchase += (cum - cum_prev) / (1.0 + discount_rate) ** i
+        cum_prev = cum
+    clv = margin * spend * value_per_purchase[rows]
+    return pd.Series(clv, index=summary.index, name="clv")
+
+
+def historical_value(
+    transactions: pd.DataFrame,
+    margin: float = 1.0,
+    *,
+    customer_col: str = "customer_id",
+    amount_col: str = "amount",
+) -> pd.Series:
+    """Margin to date per customer: ``margin * sum(amount)`` over all their transactions.
+
+    Returns a Series ``historical_value`` indexed by ``customer_id`` (sorted),
+    in the data's currency; a simple, model-free value for value tiers.
+    """
+    where = "historical_value"
+    for col in (customer_col, amount_col):
+        if col not in transactions.columns:
+            raise DataError(f"{where}: column {col!r} is missing (columns: {', '.join(map(str, transactions.columns))})")
+    amount = pd.to_numeric(transactions[amount_col], errors="coerce")
+    if amount.isna().any():
+        pos = int(np.flatnonzero(amount.isna().to_numpy())[0])
+        raise DataError(f"{where}: column {amount_col!r} has a missing or non-numeric value "
+                        f"{transactions[amount_col].iloc[pos]!r}; clean with segwork.io.read_transactions")
+    out = (amount * margin).groupby(transactions[customer_col].astype(str)).sum().sort_index()
+    out.index.name = "customer_id"
+    return out.rename("historical_value")

@@ -1,0 +1,102 @@
+"""Gamma-Gamma spend model: published CDNOW estimates from raw data, gradient, properties."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import approx_fprime
+
+from segwork.clv import GammaGamma
+from segwork.clv.base import compress
+from segwork.errors import DataError, NotFittedError
+
+
+@pytest.fixture(scope="module")
+def gg(cdnow):
+    return GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+
+
+def test_reproduces_fader_hardie_lee_2005_iso_value(gg, cdnow):
+    # "RFM and CLV: using iso-value curves", JMR 42(4): p = 6.25, q = 3.74, gamma = 15.44,
+    # fitted on the 946 repeat buyers of the CDNOW sample (39-week calibration).
+    assert gg.n_customers_ == 946
+    assert gg.n_excluded_ == len(cdnow) - 946
+    for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
+        assert gg.params_[k] == pytest.approx(v, abs=0.006), k
+
+
+def test_gradient_matches_numerical(cdnow):
+    rep = cdnow[cdnow["frequency"] > 0]
+    data, w = compress({"x": rep["frequency"].to_numpy(float), "m": rep["monetary_value"].to_numpy(float)},
+                       np.ones(len(rep)))
+    model = GammaGamma()
+    for p in ([6.0, 3.5, 15.0], [1.0, 1.5, 3.0], [20.0, 8.0, 60.0]):
+        p = np.array(p)
+        g = model._total_loglik(p, data, w)[1]
+        num = approx_fprime(p, lambda q: model._total_loglik(q, data, w)[0], 1e-7 * p)
+        np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-3)
+
+
+def test_expected_spend_shrinks_to_population_mean(gg):
+    p, q, v = gg.params_["p"], gg.params_["q"], gg.params_["v"]
+    pop = p * v / (q - 1)
+    assert gg.expected_spend(0, 123.0) == pytest.approx(pop)
+    assert gg.population_mean_spend() == pytest.approx(pop)
+    # one purchase at 100: between the population mean and 100; many purchases: close to 100
+    e1, e50 = gg.expected_spend(1, 100.0), gg.expected_spend(50, 100.0)
+    assert pop < e1 < e50 < 100.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.integers(1, 50), m=st.floats(0.5, 5000))
+def test_expected_spend_is_a_weighted_average(gg_hyp, x, m):
+    pop = gg_hyp.population_mean_spend()
+    e = gg_hyp.expected_spend(x, m)
+    assert min(pop, m) - 1e-9 <= e <= max(pop, m) + 1e-9
+    assert gg_hyp.expected_spend(x, m * 1.1) >= e
+
+
+@pytest.fixture(scope="module")
+def gg_hyp(cdnow):
+    return GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+
+
+def test_series_in_series_out(gg, cdnow):
+    e = gg.expected_spend(cdnow["frequency"], cdnow["monetary_value"])
+    assert isinstance(e, pd.Series) and e.index.equals(cdnow.index) and np.isfinite(e).all()
+
+
+def test_summary_finite(gg):
+    s = gg.summary()
+    assert np.isfinite(s.to_numpy()).all() and (s["std_error"] > 0).all()
+
+
+def test_weights_equivalence(cdnow):
+    rep = cdnow[cdnow["frequency"] > 0]
+    grouped = rep.groupby(["frequency", "monetary_value"]).size().rename("n").reset_index()
+    a = GammaGamma().fit(rep["frequency"], rep["monetary_value"])
+    b = GammaGamma().fit(grouped["frequency"], grouped["monetary_value"], weights=grouped["n"])
+    for k in a.params_:
+        assert a.params_[k] == pytest.approx(b.params_[k], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "x, m, match",
+    [
+        ([1, 2, 3], [10.0, 0.0, 5.0], "monetary_value must be > 0 for repeat buyers"),
+        ([0, 0, 1], [0.0, 0.0, 5.0], "at least 2 repeat buyers"),
+        ([1, 2], [10.0, -3.0], "negative"),
+        ([1, 2], [10.0, np.inf], "missing or infinite"),
+        ([2, 3], [7.0, 7.0], "same monetary_value"),
+    ],
+)
+def test_bad_input(x, m, match):
+    with pytest.raises(DataError, match=match):
+        GammaGamma().fit(x, m)
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError, match=r"fit\(frequency, monetary_value\)"):
+        GammaGamma().expected_spend(1, 10.0)
