@@ -89,7 +89,7 @@ def _amounts(transactions: pd.DataFrame, amount_col: str) -> np.ndarray:
     if bad.any():
         row = amount.index[bad][0]
         raise DataError(
-            f"rfm_summary: column {amount_col!r} has a missing or non-finite value {amount.loc[row]!r} "
+            f"rfm_summary: column {amount_col!r} has a missing or non-finite value {float(values[bad][0])!r} "
             f"(row {row!r}); clean with segwork.io.read_transactions"
         )
     return values
