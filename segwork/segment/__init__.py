@@ -1,4 +1,41 @@
-"""Segmentation approaches; each produces a :class:`~segwork.segment.base.Segmentation`."""
-from .base import Segmentation, nps, segment_profile
+"""Segmentation approaches; each produces a :class:`~segwork.segment.base.Segmentation`.
 
-__all__ = ["Segmentation", "nps", "segment_profile"]
+==============  ======================================  =====================================
+approach        function                                 module
+==============  ======================================  =====================================
+a priori        :func:`apriori_segmentation`             :mod:`segwork.segment.apriori`
+RFM             :func:`rfm_segmentation`                 :mod:`segwork.segment.rfm`
+value tiers     :func:`value_segmentation`               :mod:`segwork.segment.value`
+relationship    :func:`relationship_segmentation`        :mod:`segwork.segment.relationship`
+behavioural     ``behavioural_segmentation``             :mod:`segwork.segment.clustering`
+needs-based     ``needs_segmentation``                   :mod:`segwork.segment.needs`
+all defaults    :func:`default_segmentations`            :mod:`segwork.segment.defaults`
+==============  ======================================  =====================================
+"""
+from .apriori import AprioriSegmenter, apriori_segmentation, default_rules, grid_rules, parse_condition
+from .base import Segmentation, nps, segment_profile
+from .defaults import default_segmentations, prepare_table
+from .relationship import RELATIONSHIP_TYPES, RelationshipTyper, relationship_segmentation, relationship_summary
+from .rfm import DEFAULT_SEGMENT_MAP, RFMSegmenter, rfm_scores, rfm_segmentation, segment_grid
+from .value import ValueTiers, concentration_curve, predict_clv, top_share, value_segmentation
+
+__all__ = [
+    "Segmentation", "nps", "segment_profile",
+    "AprioriSegmenter", "apriori_segmentation", "default_rules", "grid_rules", "parse_condition",
+    "RFMSegmenter", "rfm_segmentation", "rfm_scores", "segment_grid", "DEFAULT_SEGMENT_MAP",
+    "ValueTiers", "value_segmentation", "concentration_curve", "top_share", "predict_clv",
+    "RelationshipTyper", "relationship_segmentation", "relationship_summary", "RELATIONSHIP_TYPES",
+    "default_segmentations", "prepare_table",
+]
+
+# The clustering helper's approaches, exported when their modules exist.
+try:
+    from .clustering import behavioural_segmentation  # noqa: F401
+    __all__.append("behavioural_segmentation")
+except ImportError:  # pragma: no cover - during parallel development
+    pass
+try:
+    from .needs import needs_segmentation  # noqa: F401
+    __all__.append("needs_segmentation")
+except ImportError:  # pragma: no cover
+    pass

@@ -38,6 +38,7 @@ __all__ = [
     "value_segmentation",
     "concentration_curve",
     "top_share",
+    "predict_clv",
     "DEFAULT_TIERS",
     "NEGATIVE_TIER",
 ]
@@ -291,3 +292,57 @@ def concentration_curve(values: pd.Series | np.ndarray, points: Sequence[float] 
 def top_share(values: pd.Series | np.ndarray, share: float = 0.2) -> float:
     """Share of the total value brought by the best ``share`` of customers (e.g. the top 20 %)."""
     return float(concentration_curve(values, [share])["value_share"].iloc[0])
+
+
+def predict_clv(
+    table: pd.DataFrame,
+    *,
+    horizon: int = 12,
+    discount_rate: float = 0.01,
+    margin: float = 1.0,
+) -> pd.DataFrame:
+    """P(alive) and predicted CLV per customer of a customer table (BG/NBD + Gamma-Gamma).
+
+    Fits :class:`segwork.clv.BetaGeo` on the table's ``frequency``,
+    ``recency`` and ``T`` (converted from days to weeks) and
+    :class:`segwork.clv.GammaGamma` on the repeat buyers' ``monetary_value``,
+    then :func:`segwork.clv.customer_lifetime_value`.
+
+    Parameters
+    ----------
+    table: customer table (see :func:`segwork.features.customer_table`).
+    horizon: months ahead; discount_rate: per month; margin: profit share of revenue.
+
+    Returns
+    -------
+    DataFrame indexed like ``table`` with ``p_alive`` (0..1) and ``clv``
+    (discounted expected margin over ``horizon`` months, the data's currency).
+
+    Raises
+    ------
+    DataError / ConvergenceError from the models (e.g. no repeat buyers).
+    """
+    from ..clv import BetaGeo, GammaGamma, customer_lifetime_value
+
+    for col in ("frequency", "recency", "T", "monetary_value"):
+        if col not in table.columns:
+            raise DataError(f"predict_clv: column {col!r} is missing; build the table with segwork.features.customer_table")
+    summary = pd.DataFrame({
+        "frequency": table["frequency"].to_numpy(dtype=float),
+        "recency": table["recency"].to_numpy(dtype=float) / 7.0,
+        "T": table["T"].to_numpy(dtype=float) / 7.0,
+        "monetary_value": table["monetary_value"].to_numpy(dtype=float),
+    }, index=table.index)
+    bg = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
+    p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
+    # Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases were worth 0
+    # (e.g. free items) are left out of the fit and predicted from it like everyone else.
+    repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+    if repeat.sum() >= 2:
+        gg = GammaGamma().fit(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
+        spend = gg
+    else:  # no spend model without repeat buyers: the mean transaction amount stands in
+        spend = float(table["mean_amount"].mean()) if "mean_amount" in table.columns else 0.0
+    clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
+                                  discount_rate=discount_rate, margin=margin)
+    return pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)

@@ -1,0 +1,181 @@
+"""Relationship-type strategies and their assumed profit effects.
+
+Each relationship type (see :mod:`segwork.segment.relationship`) calls for its
+own strategy, stated by its targeting, positioning, offer, cost and benefit,
+and communication (CRM.md). Each comes with the profit effect that CRM
+studies report for it:
+
+=============  ===========================================  ===============
+type           strategy                                     assumed effect
+=============  ===========================================  ===============
+Prospective    convert first-time buyers (acquisition)      +3 to 4 %
+Loyal          cross-selling and up-selling, rewards        +2 to 3 %
+Vulnerable     churn reduction, service recovery            +15 to 20 %
+Win-back       win-back offers to lapsed valuable buyers    +10 to 20 %
+=============  ===========================================  ===============
+
+These percentages are **assumptions to show and to change, not laws**: they
+are the figures CRM studies report, not something segwork estimates from your
+data. Change them with :func:`with_effects` (or build your own
+:class:`Strategy`) and every summary that uses them says which figures it
+used. The implied profit gain of a type is ``effect x the type's margin``
+(see :func:`segwork.segment.relationship.relationship_summary`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+
+import pandas as pd
+
+from ..errors import DataError
+
+__all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects"]
+
+#: Where the default effect figures come from.
+EFFECT_SOURCE = ("CRM studies as summarised in the CRM brief (CRM.md): assumed figures, shown as such; "
+                 "change them with segwork.act.strategies.with_effects")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """What to do with one relationship type, and the profit effect assumed for it.
+
+    Attributes
+    ----------
+    relationship: the type's name (``"Loyal"``...).
+    goal: the strategy in a few words.
+    targeting: whom to aim at, and how to pick them.
+    positioning: what the company should mean to them.
+    offer: what to offer.
+    cost_benefit: what it costs, what it brings, and the limit on spending.
+    communication: channel, timing and tone.
+    effect_low, effect_high: the assumed profit effect as fractions of the
+        type's margin (0.15 = +15 %); 0 when no effect is assumed.
+    effect_basis: what the effect comes from (shown next to the figure).
+    """
+
+    relationship: str
+    goal: str
+    targeting: str
+    positioning: str
+    offer: str
+    cost_benefit: str
+    communication: str
+    effect_low: float
+    effect_high: float
+    effect_basis: str
+
+    @property
+    def assumed_effect(self) -> str:
+        """The effect range as text, e.g. ``"+15-20 % (assumed)"``."""
+        if self.effect_low == 0 and self.effect_high == 0:
+            return "none assumed"
+        lo, hi = 100 * self.effect_low, 100 * self.effect_high
+        rng = f"+{lo:g} %" if lo == hi else f"+{lo:g}-{hi:g} %"
+        return f"{rng} (assumed)"
+
+
+DEFAULT_STRATEGIES: dict[str, Strategy] = {
+    "Prospective": Strategy(
+        relationship="Prospective",
+        goal="acquisition: turn first-time buyers into repeat customers",
+        targeting="customers with one purchase, made recently; rank them by predicted value and by how they "
+                  "first heard of the company (the acquisition channel that brings the best customers)",
+        positioning="the easy, low-risk choice for the next purchase",
+        offer="a welcome or second-purchase incentive, onboarding help, a product matched to the first purchase",
+        cost_benefit="spend per prospect at most a fraction of the CLV of a converted repeat buyer; most will not "
+                     "convert, so keep the cost per contact low",
+        communication="an onboarding series in the first weeks after the first purchase, in the channel the "
+                      "customer opted in to (permission marketing)",
+        effect_low=0.03, effect_high=0.04,
+        effect_basis="more prospects converted into customers",
+    ),
+    "Loyal": Strategy(
+        relationship="Loyal",
+        goal="cross-selling and up-selling, rewards",
+        targeting="active customers (high P(alive)) who buy often; pick the products they do not buy yet from "
+                  "their category mix",
+        positioning="a partner who knows them: recognition rather than discounts",
+        offer="complementary products (cross-selling: 'would you like fries with that?'), upgrades (up-selling: "
+              "'super-size it?'), loyalty rewards, early access",
+        cost_benefit="low cost per contact and high response; avoid blanket discounts, which give away margin they "
+                     "would have paid anyway",
+        communication="personalised and permission-based; event-based at key moments (birthday, contract end, "
+                      "season)",
+        effect_low=0.02, effect_high=0.03,
+        effect_basis="cross- and up-selling to loyal customers",
+    ),
+    "Vulnerable": Strategy(
+        relationship="Vulnerable",
+        goal="churn reduction and service recovery",
+        targeting="valuable customers whose probability of being alive is falling (they have gone quiet for "
+                  "longer than their own rhythm); first those with the highest CLV at stake",
+        positioning="we value you and fix what went wrong",
+        offer="a personal retention offer, a service call, a satisfaction follow-up on recent complaints",
+        cost_benefit="worth up to the margin expected to be saved (CLV x the chance the action keeps the customer); "
+                     "the most profitable of the four when aimed well",
+        communication="personal (account manager, call centre) and prompt: triggered by the lapse event",
+        effect_low=0.15, effect_high=0.20,
+        effect_basis="churn reduction among vulnerable customers",
+    ),
+    "Win-back": Strategy(
+        relationship="Win-back",
+        goal="win back lapsed customers who had value",
+        targeting="lapsed customers (low P(alive), or a single old purchase) with high past value",
+        positioning="come back: here is what has changed",
+        offer="a strong, time-limited win-back offer; ask why they left (customer defection analysis)",
+        cost_benefit="one or two contacts, then stop: most lapsed customers will not return, so cap the cost per "
+                     "customer well below their past yearly margin",
+        communication="direct (e-mail, post) with a clear deadline, where permission allows",
+        effect_low=0.10, effect_high=0.20,
+        effect_basis="customers won back",
+    ),
+    "Other": Strategy(
+        relationship="Other",
+        goal="serve at low cost",
+        targeting="no targeted spend: customers outside the four types (lapsed with little value, or alive but "
+                  "buying rarely and for little)",
+        positioning="convenient self-service",
+        offer="the standard offer; mass-marketing content only",
+        cost_benefit="keep the cost to serve below the small margin they bring",
+        communication="low-cost digital channels, only with permission",
+        effect_low=0.0, effect_high=0.0,
+        effect_basis="no effect assumed",
+    ),
+}
+
+
+def with_effects(strategies: Mapping[str, Strategy] | None = None, **effects: tuple[float, float]) -> dict[str, Strategy]:
+    """A copy of ``strategies`` (default :data:`DEFAULT_STRATEGIES`) with changed assumed effects.
+
+    Keyword names are the types with spaces and hyphens as underscores,
+    values ``(low, high)`` fractions, e.g. ``with_effects(Vulnerable=(0.05, 0.10),
+    Win_back=(0.02, 0.05))``.
+    """
+    out = dict(DEFAULT_STRATEGIES if strategies is None else strategies)
+    lookup = {k.replace("-", "_").replace(" ", "_").lower(): k for k in out}
+    for key, value in effects.items():
+        name = lookup.get(key.lower())
+        if name is None:
+            raise DataError(f"with_effects: unknown relationship type {key!r}; known: {', '.join(out)}")
+        try:
+            low, high = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise DataError(f"with_effects: {key}= must be a (low, high) pair of fractions, e.g. (0.15, 0.20)") from None
+        if not 0 <= low <= high:
+            raise DataError(f"with_effects: {key}=({low}, {high}) must satisfy 0 <= low <= high (fractions: 0.15 = 15 %)")
+        out[name] = replace(out[name], effect_low=low, effect_high=high)
+    return out
+
+
+def strategy_table(strategies: Mapping[str, Strategy] | None = None) -> pd.DataFrame:
+    """The strategies as a table: one row per relationship type, with the assumed effect as text."""
+    strategies = DEFAULT_STRATEGIES if strategies is None else strategies
+    rows = []
+    for name, s in strategies.items():
+        row = asdict(s)
+        row["relationship"] = name
+        row["assumed_effect"] = s.assumed_effect
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("relationship")

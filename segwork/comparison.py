@@ -1,0 +1,285 @@
+"""Compare segmentations of the same customers: size balance, validity, stability, business separation.
+
+A segmentation is useful when its segments are big enough to act on, differ
+in how customers buy and in what they are worth, and do not change when the
+data are resampled. :func:`compare` puts every approach on one table:
+
+==================  ===========================================================
+column              meaning
+==================  ===========================================================
+method              how the segmentation was made
+customers           customers labelled (and found in the data)
+n_segments          segments with at least one customer
+smallest_share      share of customers in the smallest non-empty segment
+entropy             size balance: Shannon entropy of the shares / log(n_segments)
+                    (1 = equal sizes; NaN with a single segment)
+silhouette          mean silhouette on a common standardised feature space
+                    (see :func:`comparison_features`), on a seeded sample
+stability           from the segmentation's ``params["stability"]`` (bootstrap
+                    adjusted Rand, set by the clustering approaches), else NaN
+eta2_<v>            share of the variance of ``v`` lying between segments
+                    (eta squared = between sum of squares / total), for
+                    ``clv`` (when the data have it), ``revenue``, ``purchase_rate``
+best_segment        the segment with the highest mean value (CLV when
+                    available, else revenue)
+best_lift           its mean value / the overall mean value
+lift_on             the value used for the lift (``clv`` or ``revenue``)
+ari_truth           adjusted Rand index against ``truth`` (only with ``truth``)
+nmi_truth           normalised mutual information against ``truth``
+==================  ===========================================================
+
+``data`` is either a data set (a :class:`segwork.datasets.Dataset` such as
+``make_crm(...)``; its customer table is built with
+:func:`segwork.features.customer_table` and, when the CLV models fit,
+``p_alive`` and ``clv`` are added by
+:func:`segwork.segment.defaults.prepare_table`) or a customer table used as
+given (its ``clv`` column, if any, is used).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, pairwise_distances, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+from .errors import DataError
+from .segment.base import Segmentation
+
+__all__ = ["compare", "agreement", "crosstab", "comparison_features", "eta_squared", "size_entropy"]
+
+#: Behaviour columns of the common feature space, and whether they are logged (skewed money / counts).
+_FEATURES = (
+    ("revenue", True),
+    ("mean_amount", True),
+    ("frequency", True),
+    ("purchase_rate", True),
+    ("days_since_last", False),
+    ("T", False),
+)
+
+
+def _as_dict(segmentations) -> dict[str, Segmentation]:
+    if isinstance(segmentations, Segmentation):
+        segmentations = [segmentations]
+    if isinstance(segmentations, Mapping):
+        items = dict(segmentations)
+    elif isinstance(segmentations, Sequence) and not isinstance(segmentations, str):
+        items = {s.name: s for s in segmentations}
+    else:
+        raise DataError("compare: give a dict name -> Segmentation or a list of Segmentation objects")
+    if not items:
+        raise DataError("compare: no segmentations given")
+    for name, seg in items.items():
+        if not isinstance(seg, Segmentation):
+            raise DataError(f"compare: {name!r} is a {type(seg).__name__}, not a Segmentation")
+    return items
+
+
+def _table(data) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "transactions"):
+        from .segment.defaults import prepare_table
+
+        return prepare_table(data)
+    raise DataError(f"compare: data must be a Dataset (e.g. make_crm()) or a customer table, got {type(data).__name__}")
+
+
+def comparison_features(table: pd.DataFrame) -> pd.DataFrame:
+    """The common feature space on which every segmentation is judged (standardised).
+
+    Columns: log(1 + x) of ``revenue``, ``mean_amount``, ``frequency`` and
+    ``purchase_rate``; ``days_since_last`` and tenure ``T`` (days); the
+    category and channel mix (``cat_*``, ``ch_*``) when present. Each column
+    is standardised to mean 0 and variance 1; constant columns are left out.
+    """
+    cols = {}
+    for col, log in _FEATURES:
+        if col in table.columns:
+            x = pd.to_numeric(table[col], errors="coerce").astype(float)
+            cols[col] = np.log1p(x.clip(lower=0)) if log else x
+    for col in table.columns:
+        if str(col).startswith(("cat_", "ch_")):
+            cols[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    if not cols:
+        raise DataError("comparison_features: the table has none of the behaviour columns "
+                        f"({', '.join(c for c, _ in _FEATURES)}); build it with segwork.features.customer_table")
+    frame = pd.DataFrame(cols, index=table.index).fillna(0.0)
+    frame = frame.loc[:, frame.std(ddof=0) > 0]
+    if frame.shape[1] == 0:
+        raise DataError("comparison_features: every behaviour column is constant; nothing to compare on")
+    return pd.DataFrame(StandardScaler().fit_transform(frame), index=frame.index, columns=frame.columns)
+
+
+def eta_squared(values: pd.Series | np.ndarray, labels: pd.Series | np.ndarray) -> float:
+    """Share of the variance of ``values`` between the groups of ``labels`` (0..1; NaN if constant)."""
+    y = np.asarray(values, dtype=float)
+    g = pd.factorize(np.asarray(labels, dtype=object))[0]
+    ok = np.isfinite(y)
+    y, g = y[ok], g[ok]
+    total = ((y - y.mean()) ** 2).sum()
+    if y.size == 0 or total == 0:
+        return float("nan")
+    sums = np.bincount(g, weights=y)
+    counts = np.bincount(g)
+    means = sums[counts > 0] / counts[counts > 0]
+    between = (counts[counts > 0] * (means - y.mean()) ** 2).sum()
+    return float(between / total)
+
+
+def size_entropy(labels: pd.Series | np.ndarray) -> float:
+    """Normalised Shannon entropy of the segment shares: 1 = all segments the same size (NaN if one segment)."""
+    counts = pd.Series(np.asarray(labels, dtype=object)).value_counts().to_numpy(dtype=float)
+    counts = counts[counts > 0]
+    if counts.size < 2:
+        return float("nan")
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum() / np.log(counts.size))
+
+
+def compare(
+    segmentations: Mapping[str, Segmentation] | Sequence[Segmentation],
+    data,
+    truth: pd.Series | None = None,
+    *,
+    sample: int = 5000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per segmentation with size balance, validity, stability and business separation.
+
+    Parameters
+    ----------
+    segmentations: dict name -> :class:`Segmentation` (or a list; names from ``.name``).
+    data: a data set (e.g. ``make_crm()``) or a customer table (see the module docs).
+    truth: optional true segment per customer (Series indexed by customer_id);
+        adds ``ari_truth`` and ``nmi_truth``.
+    sample: customers of the data drawn (without replacement, ``seed``) for
+        the silhouette; each segmentation is scored on those it labels.
+    seed: seed of that sample.
+
+    Returns
+    -------
+    DataFrame indexed by ``segmentation`` (the dict keys) with the columns
+    listed in the module docs. Metrics use the customers both labelled and in
+    the data.
+    """
+    segs = _as_dict(segmentations)
+    table = _table(data)
+    table = table.copy()
+    table.index = table.index.astype(str)
+    features = comparison_features(table)
+    value_col = "clv" if "clv" in table.columns and table["clv"].notna().any() else "revenue"
+    separation = [c for c in ("clv", "revenue", "purchase_rate") if c in table.columns]
+    if truth is not None:
+        if not isinstance(truth, pd.Series):
+            raise DataError("compare: truth must be a Series of true segment labels indexed by customer_id")
+        truth = truth.copy()
+        truth.index = truth.index.astype(str)
+    # One seeded sample of customers and their distances, shared by every segmentation.
+    rng = np.random.default_rng(seed)
+    pos = np.arange(len(table)) if len(table) <= sample else np.sort(rng.choice(len(table), size=sample, replace=False))
+    sample_ids = table.index[pos]
+    distances = pairwise_distances(features.to_numpy()[pos])
+    rows = []
+    for name, seg in segs.items():
+        labels = seg.labels.astype(str)
+        common = labels.index.intersection(table.index)
+        if len(common) == 0:
+            raise DataError(f"compare: segmentation {name!r} labels none of the customers of the data "
+                            f"(e.g. label {labels.index[0]!r}, data {table.index[0]!r})")
+        lab = labels.loc[common]
+        shares = lab.value_counts(normalize=True)
+        row = {
+            "segmentation": name,
+            "method": seg.method,
+            "customers": len(common),
+            "n_segments": int(shares.size),
+            "smallest_share": float(shares.min()),
+            "entropy": size_entropy(lab),
+        }
+        inside = sample_ids.isin(common)
+        y = lab.reindex(sample_ids[inside]).to_numpy()
+        n_lab = len(set(y))
+        row["silhouette"] = (float(silhouette_score(distances[np.ix_(inside, inside)], y, metric="precomputed"))
+                             if 2 <= n_lab <= inside.sum() - 1 else float("nan"))
+        stab = seg.params.get("stability") if isinstance(seg.params, dict) else None
+        try:
+            row["stability"] = float(stab) if stab is not None else float("nan")
+        except (TypeError, ValueError):
+            row["stability"] = float("nan")
+        sub = table.loc[common]
+        for col in separation:
+            row[f"eta2_{col}"] = eta_squared(sub[col], lab)
+        means = sub[value_col].groupby(lab.to_numpy()).mean()
+        overall = sub[value_col].mean()
+        row["best_segment"] = str(means.idxmax())
+        row["best_lift"] = float(means.max() / overall) if overall > 0 else float("nan")
+        row["lift_on"] = value_col
+        if truth is not None:
+            both = common.intersection(truth.index)
+            if len(both) == 0:
+                raise DataError(f"compare: truth labels none of the customers of segmentation {name!r}")
+            t = truth.loc[both].astype(str).to_numpy()
+            p = lab.loc[both].to_numpy()
+            row["ari_truth"] = float(adjusted_rand_score(t, p))
+            row["nmi_truth"] = float(normalized_mutual_info_score(t, p))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("segmentation")
+
+
+def _labels(x) -> pd.Series:
+    if isinstance(x, Segmentation):
+        return x.labels.astype(str).rename(x.name)
+    if isinstance(x, pd.Series):
+        s = x.astype(str)
+        s.index = s.index.astype(str)
+        return s
+    raise DataError(f"expected a Segmentation or a Series of labels, got {type(x).__name__}")
+
+
+def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation], metric: str = "ari") -> pd.DataFrame:
+    """Pairwise agreement between segmentations on their common customers.
+
+    ``metric``: ``"ari"`` (adjusted Rand index: 1 = the same partition, about
+    0 = no more agreement than chance) or ``"nmi"`` (normalised mutual
+    information, 0..1). Returns a square DataFrame indexed and columned by
+    the segmentation names.
+    """
+    funcs = {"ari": adjusted_rand_score, "nmi": normalized_mutual_info_score}
+    if metric not in funcs:
+        raise DataError(f"agreement: metric={metric!r}; use 'ari' or 'nmi'")
+    segs = _as_dict(segmentations)
+    names = list(segs)
+    out = pd.DataFrame(np.nan, index=pd.Index(names, name="segmentation"), columns=names)
+    labels = {n: _labels(s) for n, s in segs.items()}
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            common = labels[a].index.intersection(labels[b].index)
+            v = funcs[metric](labels[a].loc[common].to_numpy(), labels[b].loc[common].to_numpy()) if len(common) else np.nan
+            out.loc[a, b] = out.loc[b, a] = float(v)
+    return out
+
+
+def crosstab(a, b, normalize: bool | str = False) -> pd.DataFrame:
+    """Customers in each pair of segments of two segmentations (or label Series), on their common customers.
+
+    ``normalize``: ``False`` (counts), ``"index"`` (each row sums to 1: where
+    the customers of a segment of ``a`` go in ``b``), ``"columns"`` or ``"all"``.
+    """
+    la, lb = _labels(a), _labels(b)
+    common = la.index.intersection(lb.index)
+    if len(common) == 0:
+        raise DataError("crosstab: the two segmentations have no customer in common")
+    ra = la.loc[common].rename(la.name or "a")
+    rb = lb.loc[common].rename(lb.name or "b")
+    if la.name == lb.name:
+        ra, rb = ra.rename(f"{la.name} (a)"), rb.rename(f"{lb.name} (b)")
+    tab = pd.crosstab(ra, rb, normalize=normalize)
+    # keep the segment order of Segmentation inputs
+    if isinstance(a, Segmentation):
+        tab = tab.reindex([s for s in a.segments if s in tab.index])
+    if isinstance(b, Segmentation):
+        tab = tab.reindex(columns=[s for s in b.segments if s in tab.columns])
+    return tab
