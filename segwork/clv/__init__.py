@@ -3,6 +3,11 @@ contractual retention (sBG), customer lifetime value and calibration/holdout val
 from .base import BaseModel
 from .beta_geo import BetaGeo
 from .gamma_gamma import GammaGamma
+from .modified_beta_geo import ModifiedBetaGeo
+from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value, historical_value
 
-__all__ = ["BaseModel", "BetaGeo", "GammaGamma", "customer_lifetime_value", "historical_value"]
+__all__ = [
+    "BaseModel", "BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "GammaGamma",
+    "customer_lifetime_value", "historical_value",
+]

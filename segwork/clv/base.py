@@ -213,6 +213,8 @@ class BaseModel:
 
     _param_names: tuple[str, ...] = ()
     _fit_signature = "fit(...)"
+    #: False for models whose ``_loglik`` returns no gradient (numerical differences are used).
+    _has_gradient = True
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
@@ -276,6 +278,7 @@ class BaseModel:
                 return 1e300, np.zeros(k)
             return f, g_log
 
+        fun.value = value  # type: ignore[attr-defined]
         return fun
 
     def _optimise(self, data: dict[str, np.ndarray], weights: np.ndarray, x0: np.ndarray) -> None:
@@ -333,14 +336,31 @@ class BaseModel:
         self._cov_log = self._covariance(fun, logp, float(weights.sum()))
 
     def _covariance(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
-        """Inverse of the observed information (Hessian of the total objective) on the log scale."""
+        """Inverse of the observed information (Hessian of the total objective) on the log scale.
+
+        Central differences of the analytic gradient when the model has one;
+        otherwise second differences of the objective itself.
+        """
         k = len(logp)
         hess = np.empty((k, k))
-        for i in range(k):
-            h = 1e-4 * max(1.0, abs(logp[i]))
-            e = np.zeros(k)
-            e[i] = h
-            hess[i] = (fun(logp + e)[1] - fun(logp - e)[1]) / (2 * h)
+        steps = 1e-4 * np.maximum(1.0, np.abs(logp))
+        if self._has_gradient:
+            for i in range(k):
+                e = np.zeros(k)
+                e[i] = steps[i]
+                hess[i] = (fun(logp + e)[1] - fun(logp - e)[1]) / (2 * steps[i])
+        else:
+            f = fun.value
+            f0 = f(logp)
+            eye = np.diag(10 * steps)
+            steps = 10 * steps
+            for i in range(k):
+                hess[i, i] = (f(logp + eye[i]) - 2 * f0 + f(logp - eye[i])) / steps[i] ** 2
+                for j in range(i):
+                    hess[i, j] = hess[j, i] = (
+                        f(logp + eye[i] + eye[j]) - f(logp + eye[i] - eye[j])
+                        - f(logp - eye[i] + eye[j]) + f(logp - eye[i] - eye[j])
+                    ) / (4 * steps[i] * steps[j])
         hess = 0.5 * (hess + hess.T) * n  # mean objective -> total
         try:
             cov = np.linalg.inv(hess)

@@ -52,15 +52,20 @@ class BetaGeo(TransactionModel):
 
     _param_names = ("r", "alpha", "a", "b")
 
+    #: 0 for the BG/NBD (dropout only after repeat purchases); 1 for the MBG/NBD,
+    #: where a customer may also leave right after the first purchase.
+    _shift = 0
+
     def _loglik(self, params, data):
         r, alpha, a, b = params
         x, tx, T = data["x"], data["tx"], data["T"]
-        rep = x > 0
-        xm = np.maximum(x, 1.0)
+        sh = self._shift
+        xs = x + sh
+        bx1 = b + np.maximum(xs, 1.0) - 1  # b + x - 1 (BG/NBD) or b + x (MBG/NBD)
         A1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        A2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        A2 = gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs)
         A3 = -(r + x) * np.log(alpha + T)
-        A4 = np.where(rep, np.log(a) - np.log(b + xm - 1) - (r + x) * np.log(alpha + tx), -np.inf)
+        A4 = np.where(xs > 0, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + tx), -np.inf)
         m = np.maximum(A3, A4)
         e3, e4 = np.exp(A3 - m), np.exp(A4 - m)
         ll = A1 + A2 + m + np.log(e3 + e4)
@@ -69,8 +74,8 @@ class BetaGeo(TransactionModel):
         grad = np.empty((4, len(x)))
         grad[0] = psi(r + x) - psi(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
         grad[1] = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + tx)
-        grad[2] = psi(a + b) - psi(a + b + x) + w4 / a
-        grad[3] = psi(a + b) + psi(b + x) - psi(b) - psi(a + b + x) - w4 / (b + xm - 1)
+        grad[2] = psi(a + b) - psi(a + b + xs) + w4 / a
+        grad[3] = psi(a + b) + psi(b + xs) - psi(b) - psi(a + b + xs) - w4 / bx1
         return ll, grad
 
     def _total_loglik(self, params, data, weights):
@@ -83,16 +88,18 @@ class BetaGeo(TransactionModel):
         ltl, itx = np.log(alpha + data["tx_levels"]), data["tx_codes"]
         lTl, iT = np.log(alpha + data["T_levels"]), data["T_codes"]
         x = data["x"]
+        sh = self._shift
+        xls = xl + sh
         with np.errstate(all="ignore"):
             wx = np.bincount(ix, weights=weights, minlength=len(xl))  # customers per frequency
             la = np.log(alpha)
             const = _dot(wx, gammaln(r + xl) - gammaln(r) + r * la
-                           + gammaln(a + b) + gammaln(b + xl) - gammaln(b) - gammaln(a + b + xl))
-            lbx = np.log(b + np.maximum(xl, 1.0) - 1.0)
+                         + gammaln(a + b) + gammaln(b + xls) - gammaln(b) - gammaln(a + b + xls))
+            lbx = np.log(b + np.maximum(xls, 1.0) - 1.0)
             rx = r + x
             lT, ltx = lTl[iT], ltl[itx]
             A3 = -rx * lT
-            A4 = np.where(x > 0, np.log(a) - lbx[ix] - rx * ltx, -np.inf)
+            A4 = np.where(x + sh > 0, np.log(a) - lbx[ix] - rx * ltx, -np.inf)
             m = np.maximum(A3, A4)
             e3, e4 = np.exp(A3 - m), np.exp(A4 - m)
             s = e3 + e4
@@ -103,9 +110,9 @@ class BetaGeo(TransactionModel):
             g[0] = _dot(wx, psi(r + xl) - psi(r) + la) - _dot(w3, lT) - _dot(w4, ltx)
             g[1] = r / alpha * wx.sum() - _dot(w3 * rx, np.exp(-lT)) - _dot(w4 * rx, np.exp(-ltx))
             sw4 = w4.sum()
-            g[2] = _dot(wx, psi(a + b) - psi(a + b + xl)) + sw4 / a
+            g[2] = _dot(wx, psi(a + b) - psi(a + b + xls)) + sw4 / a
             w4x = np.bincount(ix, weights=w4, minlength=len(xl))
-            g[3] = _dot(wx, psi(a + b) + psi(b + xl) - psi(b) - psi(a + b + xl)) - _dot(w4x, np.exp(-lbx))
+            g[3] = _dot(wx, psi(a + b) + psi(b + xls) - psi(b) - psi(a + b + xls)) - _dot(w4x, np.exp(-lbx))
         return float(total), g
 
     # ----------------------------------------------------------------- predictions

@@ -92,8 +92,12 @@ class TransactionModel(BaseModel):
         """
         x, tx, t, w = self._validate(frequency, recency, T, weights)
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
-        self._optimise(data, counts, self._start(data, counts))
+        self._optimise(self._prepare(data), counts, self._start(data, counts))
         return self
+
+    def _prepare(self, data: dict) -> dict:
+        """Hook: add precomputed helpers to the compressed data (default: none)."""
+        return data
 
     def _start(self, data, w) -> np.ndarray:
         """A deterministic start: r = 1 with alpha matching the mean repeat purchase rate; other params 1."""
