@@ -56,7 +56,9 @@ def _day_numbers(dates: pd.Series, date_col: str) -> np.ndarray:
         raise DataError(f"rfm_summary: column {date_col!r} has a missing date (row {row!r}); clean with segwork.io.read_transactions")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
-    return dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+    values = dates.to_numpy()
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0]))
+    return values.view(np.int64) // per_day  # floor division: times before 1970 still fall on their own day
 
 
 def _day_number_of(value, name: str) -> int:
@@ -115,15 +117,17 @@ def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.In
             codes, categories = rank[codes], categories[order]
         return codes, categories
     values = ids.array
-    try:  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
-        is_sorted = not np.asarray(values[1:] < values[:-1], dtype=bool).any()
-    except TypeError:  # ids of mixed types that cannot be ordered
-        is_sorted = False
-    if is_sorted:
+    if len(values) > 1:  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
         changes = np.asarray(values[1:] != values[:-1], dtype=bool)
-        codes = np.zeros(len(values), dtype=np.intp)
-        np.cumsum(changes, out=codes[1:])
-        return codes, pd.Index(values.take(np.flatnonzero(np.r_[True, changes])))
+        runs = pd.Index(values.take(np.flatnonzero(np.r_[True, changes])))
+        try:
+            is_sorted = bool(np.asarray(runs[1:] > runs[:-1], dtype=bool).all())
+        except TypeError:  # ids of mixed types that cannot be ordered
+            is_sorted = False
+        if is_sorted:
+            codes = np.zeros(len(values), dtype=np.intp)
+            np.cumsum(changes, out=codes[1:])
+            return codes, runs
     codes, uniques = pd.factorize(ids, sort=True)
     return codes.astype(np.intp, copy=False), pd.Index(uniques)
 
@@ -134,8 +138,10 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day:
     if (int(codes.max()) + 1) * width >= 2**62:
         raise DataError("rfm_summary: too many customers times days to summarise in one call; split the customers")
     key = codes.astype(np.int64) * width + (day - first_day)
-    if not (key[1:] >= key[:-1]).all():  # rows sorted by customer then date need no sort
-        key = np.sort(key)
+    if (key[1:] >= key[:-1]).all():  # rows sorted by customer then date: no sort needed
+        new = np.r_[True, key[1:] != key[:-1]]
+        return codes[new], day[new]
+    key = np.sort(key)
     key = key[np.r_[True, key[1:] != key[:-1]]]
     return key // width, key % width + first_day
 

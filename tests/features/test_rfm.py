@@ -114,7 +114,7 @@ def transaction_tables(draw, max_rows: int = 40):
     return tx, cal, obs
 
 
-PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPS
