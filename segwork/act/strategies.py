@@ -146,17 +146,19 @@ DEFAULT_STRATEGIES: dict[str, Strategy] = {
 }
 
 
-def with_effects(strategies: Mapping[str, Strategy] | None = None, **effects: tuple[float, float]) -> dict[str, Strategy]:
+def with_effects(strategies: Mapping[str, Strategy] | None = None, effects: Mapping | None = None,
+                 **kw_effects: tuple[float, float]) -> dict[str, Strategy]:
     """A copy of ``strategies`` (default :data:`DEFAULT_STRATEGIES`) with changed assumed effects.
 
-    Keyword names are the types with spaces and hyphens as underscores,
-    values ``(low, high)`` fractions, e.g. ``with_effects(Vulnerable=(0.05, 0.10),
-    Win_back=(0.02, 0.05))``.
+    Give ``effects`` as a mapping ``{type: (low, high)}`` (fractions, e.g.
+    ``{"Win-back": (0.02, 0.05)}``) and/or as keywords with spaces and hyphens
+    written as underscores: ``with_effects(Vulnerable=(0.05, 0.10), Win_back=(0.02, 0.05))``.
     """
     out = dict(DEFAULT_STRATEGIES if strategies is None else strategies)
     lookup = {k.replace("-", "_").replace(" ", "_").lower(): k for k in out}
-    for key, value in effects.items():
-        name = lookup.get(key.lower())
+    items = {**dict(effects or {}), **kw_effects}
+    for key, value in items.items():
+        name = lookup.get(str(key).replace("-", "_").replace(" ", "_").lower())
         if name is None:
             raise DataError(f"with_effects: unknown relationship type {key!r}; known: {', '.join(out)}")
         try:

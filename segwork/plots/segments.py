@@ -22,6 +22,7 @@ __all__ = [
     "plot_profit_effects",
     "plot_comparison",
     "plot_crosstab",
+    "plot_agreement",
 ]
 
 _CUSTOMERS, _REVENUE, _LINE = "#4c72b0", "#dd8452", "#c44e52"
@@ -210,4 +211,21 @@ def plot_crosstab(table: pd.DataFrame, ax=None, normalize: bool = True, title: s
     ax.set_xlabel(str(table.columns.name or ""))
     ax.set_ylabel(str(table.index.name or ""))
     ax.set_title(title or f"{table.index.name} x {table.columns.name}" + (" (row shares)" if normalize else ""))
+    return ax
+
+
+def plot_agreement(matrix: pd.DataFrame, ax=None, metric: str = "adjusted Rand index",
+                   title: str = "How much the segmentations agree"):
+    """Heatmap of pairwise agreement between segmentations (:func:`segwork.comparison.agreement`).
+
+    1 on the diagonal; about 0 means two segmentations group customers no
+    more alike than chance, i.e. they answer different questions.
+    """
+    n = len(matrix)
+    ax = _axes(ax, size=(max(4.5, 0.8 * n + 2.5), max(3.5, 0.6 * n + 1.5)))
+    sns.heatmap(matrix.astype(float), annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
+                cbar_kws={"label": metric}, annot_kws={"fontsize": 8})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(title)
     return ax

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ConvergenceError, DataError
 from .base import Segmentation
 
-__all__ = ["default_segmentations", "prepare_table", "APPROACHES"]
+__all__ = ["default_segmentations", "prepare_table", "APPROACHES", "DEFAULT_APPROACHES"]
 
 #: The approaches in the order they are built (and shown), with what each needs.
 APPROACHES = {
@@ -75,7 +75,11 @@ def _optional(module: str, name: str):
         return None
 
 
-def default_segmentations(data, seed: int = 0) -> dict[str, Segmentation]:
+#: The approaches built when none are named (the Gaussian mixture is left out: slower, and close to k-means).
+DEFAULT_APPROACHES = ("apriori", "rfm", "value", "relationship", "kmeans", "needs")
+
+
+def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, Segmentation]:
     """Build every segmentation approach with its default settings.
 
     Parameters
@@ -83,6 +87,8 @@ def default_segmentations(data, seed: int = 0) -> dict[str, Segmentation]:
     data: a ``make_crm``-like :class:`~segwork.datasets.Dataset` (or a
         customer table from :func:`prepare_table`).
     seed: random state of the approaches that draw random numbers (clustering).
+    approaches: names from :data:`APPROACHES` to build (default
+        :data:`DEFAULT_APPROACHES`: all but ``gmm``).
 
     Returns
     -------
@@ -97,31 +103,35 @@ def default_segmentations(data, seed: int = 0) -> dict[str, Segmentation]:
     from .rfm import rfm_segmentation
     from .value import value_segmentation
 
+    wanted = list(DEFAULT_APPROACHES if approaches is None else approaches)
+    unknown = [a for a in wanted if a not in APPROACHES]
+    if unknown:
+        raise DataError(f"default_segmentations: unknown approach {unknown[0]!r}; choose from {', '.join(APPROACHES)}")
     table = prepare_table(data)
     has_profile = (getattr(data, "customers", None) is not None if not isinstance(data, pd.DataFrame)
                    else "customer_type" in table.columns)
     has_survey = ("has_survey" in table.columns and bool(table["has_survey"].any()))
     out: dict[str, Segmentation] = {}
-    if has_profile:
+    if "apriori" in wanted and has_profile:
         try:
             out["apriori"] = apriori_segmentation(table)
         except DataError as exc:  # a profile without the default columns: no default rules
             warnings.warn(f"default_segmentations: a priori left out ({exc})", UserWarning, stacklevel=2)
-    out["rfm"] = rfm_segmentation(table)
-    if "clv" in table.columns:
-        out["value"] = value_segmentation(table, table["clv"].rename("predicted CLV"), name="value")
-    else:
-        out["value"] = value_segmentation(table, "revenue", name="value")
-    out["relationship"] = relationship_segmentation(table)
+    if "rfm" in wanted:
+        out["rfm"] = rfm_segmentation(table)
+    if "value" in wanted:
+        if "clv" in table.columns:
+            out["value"] = value_segmentation(table, table["clv"].rename("clv"), name="value")
+        else:
+            out["value"] = value_segmentation(table, "revenue", name="value")
+    if "relationship" in wanted:
+        out["relationship"] = relationship_segmentation(table)
     behavioural = _optional("clustering", "behavioural_segmentation")
-    if behavioural is not None:
-        out["kmeans"] = behavioural(table, method="kmeans", random_state=seed)
-        try:
-            out["gmm"] = behavioural(table, method="gmm", random_state=seed)
-        except (DataError, ValueError, ConvergenceError) as exc:
-            warnings.warn(f"default_segmentations: gmm left out ({exc})", UserWarning, stacklevel=2)
+    for method in ("kmeans", "gmm"):
+        if method in wanted and behavioural is not None:
+            out[method] = behavioural(table, method=method, random_state=seed)
     needs = _optional("needs", "needs_segmentation")
-    if needs is not None and has_survey:
+    if "needs" in wanted and needs is not None and has_survey:
         out["needs"] = needs(table, random_state=seed)
     for name, seg in out.items():
         seg.name = name

@@ -199,7 +199,11 @@ class ValueTiers:
 
 
 class _TableValueAssigner:
-    """Assigns new customers of a customer table by their value column (or a value function)."""
+    """Assigns new customers of a customer table by their value column.
+
+    The column is the one the tiers were built on (a column name, or the name
+    of the value Series, e.g. ``clv``), else a column called ``value``.
+    """
 
     def __init__(self, tiers: ValueTiers, column: str | None, margin: float):
         self.tiers = tiers
@@ -207,10 +211,12 @@ class _TableValueAssigner:
         self.margin = margin
 
     def assign(self, table: pd.DataFrame) -> pd.Series:
-        if self.column is None:
-            raise DataError("this value segmentation was built on a value Series (e.g. predicted CLV); to assign new "
-                            "customers give them a 'value' column with the same kind of value")
-        col = self.column if self.column in table.columns else "value"
+        names = [c for c in (self.column, "value") if c]
+        col = next((c for c in names if c in table.columns), None)
+        if col is None:
+            raise DataError("value segmentation assign: the new customers need a column "
+                            + " or ".join(repr(c) for c in names)
+                            + " with the same kind of value the tiers were built on")
         values = _value_series(table, col) * self.margin
         return self.tiers.assign_values(values)
 
@@ -247,7 +253,7 @@ def value_segmentation(
     table = table.copy()
     table["value"] = values
     order = list(fitted.counts_.index)
-    column = value if isinstance(value, str) else None
+    column = value if isinstance(value, str) else (str(value.name) if value.name is not None else None)
     what = f"{value} x {margin:g}" if isinstance(value, str) else (value.name or "value")
     return Segmentation(
         fitted.labels_, name=name, method=f"value tiers by {what}",

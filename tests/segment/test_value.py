@@ -1,0 +1,137 @@
+"""Value tiers and the concentration curve, against direct computations."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segwork.datasets import make_crm
+from segwork.errors import DataError, NotFittedError
+from segwork.features import customer_table
+from segwork.segment import Segmentation, ValueTiers, concentration_curve, predict_clv, top_share, value_segmentation
+from segwork.segment.value import DEFAULT_TIERS, NEGATIVE_TIER
+
+
+@pytest.fixture(scope="module")
+def table():
+    data = make_crm(n_customers=2000, seed=8)
+    return customer_table(data.transactions, data.customers)
+
+
+def test_tier_shares_match_the_configured_shares(table):
+    seg = value_segmentation(table)
+    n = len(table)
+    for name, share in DEFAULT_TIERS:
+        assert abs(seg.sizes[name] - share * n) <= 1
+    assert NEGATIVE_TIER not in seg.segments  # no negative value in revenue
+    # a better tier never holds a lower value
+    rev = table["revenue"]
+    names = [name for name, _ in DEFAULT_TIERS]
+    for better, worse in zip(names, names[1:]):
+        assert rev[seg.labels == better].min() >= rev[seg.labels == worse].max()
+    # the top 1 % are exactly the 20 highest revenues
+    assert set(seg.labels.index[seg.labels == "Top 1 %"]) == set(rev.nlargest(20).index)
+    assert seg.profile.loc["Top 1 %", "revenue_share"] == pytest.approx(rev.nlargest(20).sum() / rev.sum())
+
+
+def test_custom_tiers_and_margin(table):
+    tiers = [("A", 0.2), ("B", 0.3), ("C", 0.5)]
+    seg = value_segmentation(table, "revenue", tiers=tiers, margin=0.3, name="margin tiers")
+    assert seg.name == "margin tiers" and seg.segments == ["A", "B", "C"]
+    assert np.allclose(seg.params["value"], 0.3 * table["revenue"])
+    assert [seg.sizes[t] for t, _ in tiers] == [400, 600, 1000]
+
+
+def test_negative_values_get_their_own_tier(table):
+    value = (table["revenue"] - 300).rename("revenue - cost to serve")
+    seg = value_segmentation(table, value)
+    neg = value < 0
+    assert ((seg.labels == NEGATIVE_TIER) == neg).all()
+    m = int((~neg).sum())
+    for name, share in DEFAULT_TIERS:  # shares apply to the others
+        assert abs(seg.sizes[name] - share * m) <= 1
+    assert seg.segments[-1] == NEGATIVE_TIER
+    assert seg.description.loc[NEGATIVE_TIER, "max_value"] < 0
+
+
+def test_assign_uses_the_fitted_thresholds(table):
+    seg = value_segmentation(table)
+    again = seg.assign(table)
+    assert (again == seg.labels.astype(str)).all()  # revenues are distinct enough: no tie at a threshold here
+    new = pd.DataFrame({"revenue": [1e9, 0.0, -5.0]}, index=["rich", "zero", "owes"])
+    assert seg.assign(new).tolist() == ["Top 1 %", "Low 50 %", NEGATIVE_TIER]
+    clv_based = value_segmentation(table, table["revenue"].rename("clv"))
+    with pytest.raises(DataError, match="need a column .clv. or .value."):
+        clv_based.assign(new.drop(columns=["revenue"]))
+    assert clv_based.assign(new.rename(columns={"revenue": "value"})).tolist()[0] == "Top 1 %"
+
+
+def test_errors(table):
+    with pytest.raises(DataError, match="add up to 1"):
+        value_segmentation(table, tiers=[("a", 0.5), ("b", 0.4)])
+    with pytest.raises(DataError, match="positive"):
+        value_segmentation(table, tiers=[("a", 1.2), ("b", -0.2)])
+    with pytest.raises(DataError, match="fewer than the 4 tiers"):
+        value_segmentation(table.iloc[:3])
+    const = table.assign(revenue=10.0)
+    with pytest.raises(DataError, match="same value"):
+        value_segmentation(const)
+    with pytest.raises(DataError, match="no value for 1 customer"):
+        value_segmentation(table, table["revenue"].iloc[1:])
+    with pytest.raises(DataError, match="'profit' is not in the customer table"):
+        value_segmentation(table, "profit")
+    with pytest.raises(DataError, match="missing"):
+        value_segmentation(table, table["revenue"].where(table.index != table.index[0]))
+    with pytest.raises(NotFittedError):
+        ValueTiers().assign_values([1.0])
+
+
+def test_concentration_curve_against_direct_sums(table):
+    rev = table["revenue"]
+    curve = concentration_curve(rev, [0.0, 0.01, 0.2, 0.5, 1.0])
+    ordered = rev.sort_values(ascending=False)
+    n = len(rev)
+    for q, share in zip(curve["customer_share"], curve["value_share"]):
+        assert share == pytest.approx(ordered.iloc[: round(q * n)].sum() / rev.sum())
+    assert top_share(rev, 0.2) == pytest.approx(ordered.iloc[:400].sum() / rev.sum())
+    assert curve["value_share"].iloc[0] == 0 and curve["value_share"].iloc[-1] == pytest.approx(1)
+    assert len(concentration_curve(rev, 11)) == 11
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=2, max_size=200).filter(lambda v: sum(v) > 0))
+def test_concentration_curve_is_increasing_concave_and_above_the_diagonal(values):
+    curve = concentration_curve(np.array(values), 21)
+    y = curve["value_share"].to_numpy()
+    assert (np.diff(y) >= -1e-12).all()
+    assert (y >= curve["customers"].to_numpy() / len(values) - 1e-9).all()  # best first: never below the diagonal
+    full = concentration_curve(np.array(values), np.arange(len(values) + 1) / len(values))["value_share"].to_numpy()
+    assert (np.diff(np.diff(full)) <= 1e-9).all()  # each next customer adds no more than the previous
+
+
+def test_concentration_curve_errors():
+    with pytest.raises(DataError, match="positive total"):
+        concentration_curve([-1.0, 0.5])
+    with pytest.raises(DataError, match="between 0 and 1"):
+        concentration_curve([1.0, 2.0], [1.5])
+    with pytest.raises(DataError, match="no values"):
+        concentration_curve([])
+
+
+def test_predict_clv_columns(table):
+    out = predict_clv(table)
+    assert list(out.columns) == ["p_alive", "clv"] and out.index.equals(table.index)
+    assert out["p_alive"].between(0, 1).all() and (out["clv"] >= 0).all()
+    assert (out.loc[table["frequency"] == 0, "p_alive"] == 1).all()  # BG/NBD: one-time buyers are alive
+    # more recent repeat buyers (same frequency) are more likely alive
+    f3 = table[table["frequency"] == 3]
+    assert np.corrcoef(f3["days_since_last"], out.loc[f3.index, "p_alive"])[0, 1] < -0.5
+
+
+def test_save_load(table, tmp_path):
+    seg = value_segmentation(table)
+    back = Segmentation.load(seg.save(tmp_path / "v.seg"))
+    pd.testing.assert_series_equal(back.labels, seg.labels)
+    assert (back.assign(table) == seg.assign(table)).all()
