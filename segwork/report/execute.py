@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,41 @@ __all__ = ["IPCKernelManager", "run_notebook", "failure_message", "source_cell_i
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager that talks to the kernel over local IPC sockets instead of TCP ports.
 
-    The kernel is reachable only by this user on this machine, and ipykernel
-    does not warn about plain-text TCP.
+    The kernel is reachable only by this user on this machine, kernels side
+    by side cannot race for ports, and ipykernel does not warn about
+    plain-text TCP. When ``kernel_log`` (a class attribute; see
+    :func:`_manager_logging_to`) is set, the kernel process's own output
+    (start-up and shutdown chatter, crash messages; not the notebook's
+    outputs) goes to that file instead of the terminal.
     """
+
+    kernel_log: str | None = None
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if not self.kernel_log:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        with open(self.kernel_log, "ab") as log:  # the kernel keeps its own copy of the handle
+            kw["stdout"] = kw["stderr"] = log
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     @default("transport")
     def _default_transport(self):
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self):
+        # One socket path prefix per kernel, outside the notebooks folder (the default is ./kernel-ipc,
+        # shared by kernels running side by side).
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        folder = Path(jupyter_runtime_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"segwork-{uuid.uuid4().hex[:12]}-ipc")
+
+
+def _manager_logging_to(path: Path) -> type[IPCKernelManager]:
+    """An :class:`IPCKernelManager` subclass whose kernels write their own output to ``path``."""
+    return type("IPCKernelManager", (IPCKernelManager,), {"kernel_log": str(path)})
 
 
 def source_cell_index(source_nb: dict, executed_index: int) -> int:
@@ -108,19 +137,25 @@ def run_notebook(task: dict) -> dict:
     out_nb = run_dir / f"{name}.ipynb"
     record: dict[str, Any] = {"name": name, "notebook": out_nb.name, "status": "failed"}
     source_nb = json.loads(source.read_text(encoding="utf-8"))
-    Path(task["parameters"]["output_dir"]).mkdir(parents=True, exist_ok=True)
+    artefacts = Path(task["parameters"]["output_dir"])
+    artefacts.mkdir(parents=True, exist_ok=True)
+    kernel_log = artefacts / "kernel.log"
     started = time.perf_counter()
     try:
         nb = papermill.execute_notebook(
             str(source), str(out_nb), parameters=task["parameters"], kernel_name=task.get("kernel_name", "python3"),
             cwd=str(task["cwd"]), progress_bar=task.get("progress", False), log_output=task.get("log_output", False),
-            kernel_manager_class=IPCKernelManager,
+            kernel_manager_class=_manager_logging_to(kernel_log),
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none escapes a worker
         record["execute_seconds"] = round(time.perf_counter() - started, 3)
         record["seconds"] = record["execute_seconds"]
         record["error"], record["cell"] = failure_message(name, exc, source_nb)
+        if kernel_log.is_file() and kernel_log.stat().st_size:
+            record["kernel_log"] = str(kernel_log.relative_to(run_dir))
         return record
+    if kernel_log.is_file() and not kernel_log.read_text(errors="replace").strip(" \n"):
+        kernel_log.unlink()
     executed = time.perf_counter()
     record["execute_seconds"] = round(executed - started, 3)
     cells = _cell_seconds(nb)

@@ -32,6 +32,7 @@ SECTIONS = [
         "heading": "Segmentation approaches compared",
         "notebook": "09_compare_segmentations",
         "key": "comparison",
+        "first_column": "approach",
         "intro": "Every segmentation approach of this run, side by side. One row per approach.",
         "read": ("Read across a row to judge one approach, down a column to compare them. Segments must be "
                  "big enough to act on (smallest share), distinct (silhouette), reproducible (stability) and "
@@ -47,6 +48,7 @@ SECTIONS = [
         "heading": "CLV models on the holdout period",
         "notebook": "05_clv_models",
         "key": "holdout",
+        "first_column": "model",
         "intro": ("The customer lifetime value models were fitted on a calibration period and asked to "
                   "predict the following holdout period, which they did not see."),
         "read": ("Lower errors (MAE, RMSE) mean closer predictions per customer; a total close to the actual "
@@ -61,6 +63,7 @@ SECTIONS = [
         "heading": "Relationship types and expected profit effects",
         "notebook": "06_value_segmentation",
         "key": "relationship_types",
+        "first_column": "type",
         "intro": ("Customers classified by relationship: prospective, loyal, vulnerable (valuable but at risk) "
                   "and win-back (lapsed but had value), each with its strategy."),
         "read": ("The profit effects are assumptions from CRM studies (for example +15-20 % from churn "
@@ -237,7 +240,8 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         nb = by_name.get(spec["notebook"])
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
-        table = _render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"]) if state == "ok" else None
+        table = (_render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"], spec["first_column"])
+                 if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,

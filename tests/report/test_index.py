@@ -1,0 +1,183 @@
+"""The index page: the run's data set and parameters, the comparison tables, links, and honest gaps."""
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from segwork.report.index import as_table, build_index, format_value, load_run_metrics
+
+
+class Tables(HTMLParser):
+    """Collect every table as rows of (text, classes) cells, and every link target."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.links, self._cell, self._classes = [], [], None, ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell, self._classes = [], attrs.get("class") or ""
+        elif tag == "a":
+            self.links.append(attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append(("".join(self._cell).strip(), self._classes))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(html: str) -> Tables:
+    parser = Tables()
+    parser.feed(html)
+    return parser
+
+
+def section(html: str, section_id: str) -> str:
+    start = html.index(f'<section id="{section_id}">')
+    return html[start:html.index("</section>", start)]
+
+
+def nb(name, status="ok", seconds=1.0, **extra):
+    return {"name": name, "title": name.replace("_", " "), "status": status, "seconds": seconds,
+            "html": f"{name}.html" if status == "ok" else None, "overhead_seconds": 0.5, "warnings": 0, **extra}
+
+
+def write_metrics(run: Path, name: str, metrics: dict) -> None:
+    (run / name).mkdir(parents=True, exist_ok=True)
+    (run / name / "metrics.json").write_text(json.dumps(metrics))
+
+
+COMPARISON = [
+    {"segmentation": "a priori", "n_segments": 4, "smallest_share": 0.12, "silhouette": 0.05, "ari_truth": 0.08},
+    {"segmentation": "k-means <RFM>", "n_segments": 5, "smallest_share": 0.09, "silhouette": 0.41, "ari_truth": 0.62},
+    {"segmentation": "needs-based", "n_segments": 5, "smallest_share": 0.15, "silhouette": 0.22, "ari_truth": 0.71},
+]
+HOLDOUT = {"BG/NBD": {"mae": 1.20, "rmse": 2.0}, "Pareto/NBD": {"mae": 1.10, "rmse": 2.1}}
+RELATIONSHIPS = [{"type": "vulnerable", "customers": 1200, "expected_profit_effect": "+15-20 %"},
+                 {"type": "loyal", "customers": 5000, "expected_profit_effect": "+2-3 %"}]
+
+
+@pytest.fixture
+def full_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_metrics(run, "01_data_overview", {"n_customers": 2000, "revenue": 123456.7, "top20_revenue_share": 0.66,
+                                            "first_date": "2023-01-01", "currency": "EUR"})
+    write_metrics(run, "05_clv_models", {"holdout": HOLDOUT, "n_holdout_customers": 2000})
+    write_metrics(run, "06_value_segmentation", {"relationship_types": RELATIONSHIPS})
+    write_metrics(run, "09_compare_segmentations", {"comparison": COMPARISON})
+    record = {
+        "run_id": "20250101-000000-synthetic", "status": "ok", "created": "2025-01-01T00:00:00", "seconds": 42.0,
+        "dataset": "synthetic", "dataset_label": "synthetic CRM data (2,000 customers, seed 0)",
+        "parameters": [{"name": "n_customers", "value": "2000", "source": "-p", "notebooks": "all"}],
+        "jobs": 1, "command": "segwork report -p n_customers 2000", "segwork_version": "0", "python": "3",
+        "notebooks": [nb("01_data_overview", seconds=5.0), nb("05_clv_models", seconds=10.0),
+                      nb("06_value_segmentation"), nb("09_compare_segmentations")],
+    }
+    return run, record
+
+
+def test_index_shows_data_set_parameters_and_every_comparison(full_run):
+    run, record = full_run
+    html = build_index(record, run)
+    assert "synthetic CRM data (2,000 customers, seed 0)" in html
+    params = parse(section(html, "about")).tables[0]
+    assert [c[0] for c in params[1]] == ["n_customers", "2000", "-p", "all"]
+
+    seg = parse(section(html, "segmentations")).tables[0]
+    assert len(seg) == 1 + len(COMPARISON)
+    names = [row[0][0] for row in seg[1:]]
+    assert names == ["a priori", "k-means <RFM>", "needs-based"]  # escaped in HTML, read back as text
+    header = [c[0] for c in seg[0]]
+    ari = header.index("ARI vs truth")
+    sil = header.index("silhouette")
+    # the best value of a column is marked: highest ARI (needs-based), highest silhouette (k-means)
+    assert "best" in seg[3][ari][1] and "best" not in seg[2][ari][1]
+    assert "best" in seg[2][sil][1] and "best" not in seg[3][sil][1]
+    assert seg[1][header.index("smallest segment")][0] == "12.0%"
+    assert "How to read it" in section(html, "segmentations")
+
+    clv = parse(section(html, "clv")).tables[0]
+    rows = {row[0][0]: row for row in clv[1:]}
+    mae = [c[0] for c in clv[0]].index("mae")
+    assert "best" in rows["Pareto/NBD"][mae][1] and "best" not in rows["BG/NBD"][mae][1]
+
+    rel = parse(section(html, "relationships")).tables[0]
+    assert [row[0][0] for row in rel[1:]] == ["vulnerable", "loyal"]
+    assert "+15-20 %" in section(html, "relationships")
+
+
+def test_index_links_every_notebook_and_is_self_contained(full_run):
+    run, record = full_run
+    html = build_index(record, run)
+    links = parse(html).links
+    for entry in record["notebooks"]:
+        assert f"{entry['name']}.html" in links
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    table = parse(section(html, "notebooks")).tables[0]
+    assert table[1][3][0] == "5.0 s" and table[2][3][0] == "10.0 s"
+    assert table[-1][3][0] == "17.0 s"  # the total of all notebooks
+
+
+def test_missing_skipped_and_failed_sections_say_so(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_metrics(run, "06_value_segmentation", {"skipped": "CDNOW has no customer profiles"})
+    record = {
+        "run_id": "r", "status": "failed", "error": "notebook 05_clv_models.ipynb failed in cell 4 (fit()): ValueError: x",
+        "dataset": "cdnow", "dataset_label": "CDNOW", "notebooks": [
+            nb("05_clv_models", status="failed", error="notebook 05_clv_models.ipynb failed in cell 4"),
+            nb("06_value_segmentation")],
+    }
+    html = build_index(record, run)
+    assert "This run failed." in html and "failed in cell 4" in html
+    assert "its notebook failed in this run" in section(html, "clv")
+    assert "skipped this analysis: CDNOW has no customer profiles" in section(html, "relationships")
+    assert "not part of this run" in section(html, "segmentations")
+    assert "No data overview in this run" in section(html, "data")
+    assert "05_clv_models.html" not in parse(html).links  # no link to a page that was not made
+
+
+def test_a_table_key_that_is_not_a_table_is_reported(tmp_path):
+    run = tmp_path / "run"
+    write_metrics(run, "09_compare_segmentations", {"comparison": "oops"})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x",
+                        "notebooks": [nb("09_compare_segmentations")]}, run)
+    assert "is not a table" in section(html, "segmentations")
+
+
+def test_metrics_beside_the_folder_are_found_too(tmp_path):
+    (tmp_path / "02_x.metrics.json").write_text('{"a": 1}')
+    (tmp_path / "03_y").mkdir()
+    (tmp_path / "03_y" / "metrics.json").write_text("{broken")
+    got = load_run_metrics(tmp_path, ["02_x", "03_y", "04_z"])
+    assert got["02_x"] == {"a": 1} and "unreadable" in got["03_y"] and got["04_z"] is None
+
+
+@pytest.mark.parametrize("value, column, text", [
+    (1234567, "n", "1,234,567"), (0.6625, "top20_revenue_share", "66.2%"), (0.6625, "silhouette", "0.662"),
+    (123456.7, "revenue", "123,457"), (14.0, "days", "14"), (None, "x", "–"), (float("nan"), "x", "–"),
+    (True, "x", "yes"), ("text", "x", "text"),
+])
+def test_format_value(value, column, text):
+    assert format_value(value, column) == text
+
+
+def test_as_table_shapes():
+    assert as_table([{"a": 1}, {"a": 2, "b": 3}]) == {"columns": ["a", "b"], "rows": [[1, None], [2, 3]]}
+    assert as_table({"m1": {"mae": 1}, "m2": {"mae": 2}}, "model") == {
+        "columns": ["model", "mae"], "rows": [["m1", 1], ["m2", 2]]}
+    assert as_table({"x": 1, "y": 2}) == {"columns": ["name", "value"], "rows": [["x", 1], ["y", 2]]}
+    assert as_table("nope") is None and as_table([]) is None
