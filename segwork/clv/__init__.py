@@ -1,16 +1,55 @@
-"""CLV models: transaction models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB), spend (Gamma-Gamma),
-contractual retention (sBG), customer lifetime value and calibration/holdout validation."""
+"""CLV models and what they are used for.
+
+Transaction models (who buys again, how often, who has left):
+``BetaGeo`` (BG/NBD), ``ModifiedBetaGeo`` (MBG/NBD), ``ParetoNBD``,
+``BetaGeoBetaBinom`` (BG/BB, discrete opportunities); spend: ``GammaGamma``;
+contractual retention: ``ShiftedBetaGeometric`` (sBG). All fit by maximum
+likelihood on a shared base (:mod:`segwork.clv.base`).
+
+Value: :func:`customer_lifetime_value`, :func:`historical_value`.
+Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
+diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
+:func:`simulate_bg_nbd`.
+"""
 from .base import BaseModel
 from .beta_geo import BetaGeo
 from .bgbb import BetaGeoBetaBinom
+from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
 from .gamma_gamma import GammaGamma
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .sbg import ShiftedBetaGeometric
+from .simulate import simulate_bg_nbd
+from .validation import (
+    compare_models,
+    cumulative_repeat_transactions,
+    holdout_by_frequency,
+    holdout_errors,
+    holdout_predictions,
+    spend_errors,
+    spend_holdout,
+)
 from .value import customer_lifetime_value, historical_value
 
 __all__ = [
-    "BaseModel", "BetaGeo", "ModifiedBetaGeo", "ParetoNBD", "BetaGeoBetaBinom", "GammaGamma",
+    "BaseModel",
+    "BetaGeo",
+    "ModifiedBetaGeo",
+    "ParetoNBD",
+    "BetaGeoBetaBinom",
+    "GammaGamma",
     "ShiftedBetaGeometric",
-    "customer_lifetime_value", "historical_value",
+    "customer_lifetime_value",
+    "historical_value",
+    "holdout_predictions",
+    "holdout_by_frequency",
+    "holdout_errors",
+    "compare_models",
+    "spend_holdout",
+    "spend_errors",
+    "cumulative_repeat_transactions",
+    "period_transactions",
+    "p_alive_matrix",
+    "expected_purchases_matrix",
+    "simulate_bg_nbd",
 ]

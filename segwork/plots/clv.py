@@ -1,2 +1,151 @@
-"""Figures for clv (one function per figure; each returns the Axes)."""
-__all__: list[str] = []
+"""Figures for the CLV models (notebook 05).
+
+One function per figure. Each takes the tidy table made by the matching
+function in :mod:`segwork.clv.diagnostics` / :mod:`segwork.clv.validation`
+(or a CLV Series), draws on ``ax`` (a new figure when ``None``) and returns
+the matplotlib Axes. Nothing is shown or saved here.
+"""
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+__all__ = [
+    "plot_period_transactions",
+    "plot_calibration_vs_holdout",
+    "plot_p_alive_matrix",
+    "plot_expected_purchases_matrix",
+    "plot_cumulative_transactions",
+    "plot_clv_distribution",
+]
+
+_ACTUAL, _MODEL, _MARK = "#4c72b0", "#dd8452", "#7f7f7f"
+
+
+def _axes(ax, size=(7, 3.8)):
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def plot_period_transactions(table: pd.DataFrame, ax=None):
+    """Customers by number of repeat purchases in calibration: actual vs model (grouped bars).
+
+    ``table``: output of :func:`segwork.clv.diagnostics.period_transactions`.
+    """
+    ax = _axes(ax)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["actual"], width=0.4, color=_ACTUAL, label="actual")
+    ax.bar(x + 0.2, table["model"], width=0.4, color=_MODEL, label="model")
+    ax.set_xticks(x, table.index.astype(str))
+    ax.set_xlabel("repeat purchases in calibration")
+    ax.set_ylabel("customers")
+    ax.set_title("Frequency of repeat purchases: actual vs model")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_calibration_vs_holdout(by_frequency: pd.DataFrame, ax=None):
+    """Mean holdout purchases by calibration frequency: actual vs predicted.
+
+    ``by_frequency``: output of :func:`segwork.clv.validation.holdout_by_frequency`.
+    """
+    ax = _axes(ax)
+    x = np.arange(len(by_frequency))
+    ax.plot(x, by_frequency["actual"], marker="o", color=_ACTUAL, label="actual")
+    ax.plot(x, by_frequency["predicted"], marker="s", ls="--", color=_MODEL, label="model")
+    ax.set_xticks(x, by_frequency.index.astype(str))
+    ax.set_xlabel("repeat purchases in calibration")
+    ax.set_ylabel("mean purchases in holdout")
+    ax.set_title("Conditional expectations: calibration vs holdout")
+    ax.legend(frameon=False)
+    return ax
+
+
+def _matrix(matrix: pd.DataFrame, ax, cmap: str, label: str, title: str, vmin=None, vmax=None):
+    ax = _axes(ax, size=(7, 4.5))
+    freq = matrix.columns.to_numpy(dtype=float)
+    rec = matrix.index.to_numpy(dtype=float)
+    df = (freq[1] - freq[0]) / 2 if len(freq) > 1 else 0.5
+    dr = (rec[1] - rec[0]) / 2 if len(rec) > 1 else 0.5
+    im = ax.imshow(
+        np.ma.masked_invalid(matrix.to_numpy(dtype=float)), origin="lower", aspect="auto", cmap=cmap,
+        extent=(freq[0] - df, freq[-1] + df, rec[0] - dr, rec[-1] + dr), vmin=vmin, vmax=vmax,
+        interpolation="nearest",
+    )
+    ax.figure.colorbar(im, ax=ax, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("repeat purchases (frequency)")
+    ax.set_ylabel("recency (time of last purchase)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_p_alive_matrix(matrix: pd.DataFrame, ax=None):
+    """Heatmap of P(alive) over frequency (x) and recency (y).
+
+    ``matrix``: output of :func:`segwork.clv.diagnostics.p_alive_matrix`
+    (recency in rows, frequency in columns).
+    """
+    return _matrix(matrix, ax, "RdYlGn", "P(alive)", "Probability a customer is still alive", vmin=0, vmax=1)
+
+
+def plot_expected_purchases_matrix(matrix: pd.DataFrame, ax=None, horizon_label: str = "next period"):
+    """Heatmap of expected future purchases over frequency (x) and recency (y).
+
+    ``matrix``: output of :func:`segwork.clv.diagnostics.expected_purchases_matrix`.
+    """
+    return _matrix(matrix, ax, "viridis", f"expected purchases ({horizon_label})",
+                   f"Expected purchases in the {horizon_label}")
+
+
+def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
+    """Cumulative repeat purchases over calendar time, actual vs model, with the calibration end marked.
+
+    ``tracking``: output of :func:`segwork.clv.validation.cumulative_repeat_transactions`.
+    """
+    ax = _axes(ax, size=(8, 3.8))
+    dates = pd.to_datetime(tracking["date"])
+    ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
+    ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
+    hold = tracking["period"].eq("holdout").to_numpy()
+    if hold.any() and not hold.all():
+        first = int(np.flatnonzero(hold)[0])
+        ax.axvline(dates.iloc[first - 1], color=_MARK, ls=":", lw=1)
+        ax.text(dates.iloc[first - 1], ax.get_ylim()[1] * 0.97, " holdout ->", va="top", color=_MARK, fontsize=9)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_ylabel("cumulative repeat purchases")
+    ax.set_title("Tracking: cumulative repeat purchases")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
+    """Histogram of customer lifetime values (log-scaled value axis), with the mean and median marked.
+
+    ``clv``: a Series of per-customer values, e.g. from
+    :func:`segwork.clv.customer_lifetime_value`.
+    """
+    ax = _axes(ax)
+    values = pd.Series(clv, dtype=float).dropna()
+    positive = values[values > 0]
+    floor = max(float(positive.quantile(0.001)), 1e-2) if len(positive) else 1e-2
+    shown = values.clip(lower=floor)
+    bins = np.geomspace(floor, max(float(shown.max()), floor * 10), 40)
+    ax.hist(shown, bins=bins, color=_ACTUAL, alpha=0.85)
+    ax.set_xscale("log")
+    unit = f" ({currency})" if currency else ""
+    for stat, style in (("mean", "--"), ("median", ":")):
+        v = float(getattr(values, stat)())
+        if v > 0:
+            ax.axvline(v, color=_MODEL, ls=style, lw=1.5, label=f"{stat} {v:,.1f}")
+    ax.set_xlabel(f"customer lifetime value{unit}, log scale")
+    ax.set_ylabel("customers")
+    ax.set_title("Distribution of customer lifetime value")
+    ax.legend(frameon=False)
+    return ax

@@ -1,0 +1,259 @@
+"""Calibration / holdout validation of the CLV models.
+
+The models are fitted on a calibration period; the holdout period after it
+shows how well they forecast customers they have never seen buy in it:
+
+* per customer: predicted vs actual holdout purchases (:func:`holdout_predictions`);
+* by calibration frequency 0, 1, ..., 7+ (:func:`holdout_by_frequency`), the
+  classic "conditional expectations" check of Fader, Hardie & Lee (2005);
+* error measures: MAE, RMSE and the aggregate forecast error in % of the
+  actual total (:func:`holdout_errors`), and one table row per model
+  (:func:`compare_models`);
+* the same for spend (:func:`spend_holdout`, :func:`spend_errors`);
+* cumulative repeat transactions over calendar time, actual vs model
+  (:func:`cumulative_repeat_transactions`), the "tracking plot".
+
+All functions take the summary from
+``segwork.features.rfm_summary(..., calibration_end=...)`` (columns
+``frequency``, ``recency``, ``T``, ``frequency_holdout``,
+``duration_holdout``, and for spend ``monetary_value`` and
+``monetary_value_holdout``) and return DataFrames or dicts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..features.rfm import TIME_UNITS
+
+__all__ = [
+    "holdout_predictions",
+    "holdout_by_frequency",
+    "holdout_errors",
+    "compare_models",
+    "spend_holdout",
+    "spend_errors",
+    "cumulative_repeat_transactions",
+]
+
+
+def _need(summary: pd.DataFrame, cols, where: str) -> None:
+    if not isinstance(summary, pd.DataFrame):
+        raise DataError(f"{where}: summary must be a DataFrame from segwork.features.rfm_summary")
+    missing = [c for c in cols if c not in summary.columns]
+    if missing:
+        raise DataError(
+            f"{where}: summary has no column(s) {missing}; build it with "
+            "segwork.features.rfm_summary(..., calibration_end=...) to get the holdout columns"
+        )
+
+
+def holdout_predictions(model, summary: pd.DataFrame) -> pd.DataFrame:
+    """Predicted vs actual purchases in the holdout, one row per customer.
+
+    Returns a DataFrame indexed like ``summary`` with ``frequency`` (in
+    calibration), ``actual`` (holdout purchases, ``frequency_holdout``),
+    ``predicted`` (``model.expected_purchases(duration_holdout, ...)``) and
+    ``p_alive`` (at the end of calibration).
+    """
+    _need(summary, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"], "holdout_predictions")
+    args = (summary["frequency"], summary["recency"], summary["T"])
+    return pd.DataFrame(
+        {
+            "frequency": summary["frequency"],
+            "actual": summary["frequency_holdout"].astype(float),
+            "predicted": np.asarray(model.expected_purchases(summary["duration_holdout"], *args), dtype=float),
+            "p_alive": np.asarray(model.p_alive(*args), dtype=float),
+        },
+        index=summary.index,
+    )
+
+
+def _frequency_bin(freq: pd.Series, max_frequency: int) -> pd.Categorical:
+    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    codes = np.minimum(freq.to_numpy(dtype=np.int64), max_frequency)
+    return pd.Categorical.from_codes(codes, labels, ordered=True)
+
+
+def holdout_by_frequency(predictions: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+    """Mean actual vs predicted holdout purchases by calibration frequency (0, 1, ..., ``max_frequency``+).
+
+    ``predictions`` from :func:`holdout_predictions`. Returns a DataFrame
+    indexed by ``frequency`` (labels ``"0"`` .. ``"7+"``) with
+    ``n_customers``, ``actual`` and ``predicted`` (means per customer).
+    """
+    bins = _frequency_bin(predictions["frequency"], max_frequency)
+    grouped = predictions.groupby(bins, observed=False)
+    out = pd.DataFrame({
+        "n_customers": grouped.size(),
+        "actual": grouped["actual"].mean(),
+        "predicted": grouped["predicted"].mean(),
+    })
+    out.index = pd.Index([str(i) for i in out.index], name="frequency")
+    return out
+
+
+def holdout_errors(predictions: pd.DataFrame) -> dict:
+    """Error measures of the holdout forecast.
+
+    Returns a dict: ``mae`` and ``rmse`` (per customer, purchases),
+    ``actual_total``, ``predicted_total`` and ``aggregate_error_pct``
+    (``100 * (predicted_total - actual_total) / actual_total``; negative =
+    under-forecast), ``n_customers``.
+    """
+    err = predictions["predicted"] - predictions["actual"]
+    actual_total = float(predictions["actual"].sum())
+    predicted_total = float(predictions["predicted"].sum())
+    return {
+        "n_customers": int(len(predictions)),
+        "mae": float(err.abs().mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "actual_total": actual_total,
+        "predicted_total": predicted_total,
+        "aggregate_error_pct": float(100 * (predicted_total - actual_total) / actual_total) if actual_total else float("nan"),
+    }
+
+
+def compare_models(models: dict, summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per fitted transaction model: fit and holdout accuracy.
+
+    ``models`` maps a display name to a fitted model. Returns a DataFrame
+    with columns ``model``, ``n_params``, ``log_likelihood``, ``mae``,
+    ``rmse``, ``actual_total``, ``predicted_total``, ``aggregate_error_pct``
+    (in the order given).
+    """
+    rows = []
+    for name, model in models.items():
+        errors = holdout_errors(holdout_predictions(model, summary))
+        rows.append({
+            "model": name,
+            "n_params": len(model.params_),
+            "log_likelihood": float(model.log_likelihood_),
+            "mae": errors["mae"],
+            "rmse": errors["rmse"],
+            "actual_total": errors["actual_total"],
+            "predicted_total": errors["predicted_total"],
+            "aggregate_error_pct": errors["aggregate_error_pct"],
+        })
+    return pd.DataFrame(rows)
+
+
+def spend_holdout(spend_model, summary: pd.DataFrame) -> pd.DataFrame:
+    """Predicted vs actual mean spend per purchase in the holdout, for customers who bought in it.
+
+    Returns a DataFrame indexed by customer with ``frequency``,
+    ``frequency_holdout``, ``actual`` (``monetary_value_holdout``) and
+    ``predicted`` (``spend_model.expected_spend(frequency, monetary_value)``),
+    in the data's currency.
+    """
+    _need(summary, ["frequency", "monetary_value", "frequency_holdout", "monetary_value_holdout"], "spend_holdout")
+    bought = summary[summary["frequency_holdout"] > 0]
+    return pd.DataFrame(
+        {
+            "frequency": bought["frequency"],
+            "frequency_holdout": bought["frequency_holdout"],
+            "actual": bought["monetary_value_holdout"].astype(float),
+            "predicted": np.asarray(spend_model.expected_spend(bought["frequency"], bought["monetary_value"]),
+                                    dtype=float),
+        },
+        index=bought.index,
+    )
+
+
+def spend_errors(spend: pd.DataFrame) -> dict:
+    """Error measures of the spend forecast (from :func:`spend_holdout`).
+
+    ``mae`` / ``rmse`` of the mean spend per customer (currency),
+    ``actual_revenue`` and ``predicted_revenue`` (mean spend x actual holdout
+    purchases, summed) and ``aggregate_error_pct`` of the latter.
+    """
+    err = spend["predicted"] - spend["actual"]
+    actual = float((spend["actual"] * spend["frequency_holdout"]).sum())
+    predicted = float((spend["predicted"] * spend["frequency_holdout"]).sum())
+    return {
+        "n_customers": int(len(spend)),
+        "mae": float(err.abs().mean()) if len(spend) else float("nan"),
+        "rmse": float(np.sqrt((err**2).mean())) if len(spend) else float("nan"),
+        "actual_revenue": actual,
+        "predicted_revenue": predicted,
+        "aggregate_error_pct": float(100 * (predicted - actual) / actual) if actual else float("nan"),
+    }
+
+
+def cumulative_repeat_transactions(
+    transactions: pd.DataFrame,
+    model,
+    *,
+    calibration_end=None,
+    observation_end=None,
+    time_unit: str = "weeks",
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+) -> pd.DataFrame:
+    """Cumulative repeat purchases of the cohort over calendar time, actual vs the model.
+
+    Purchases are counted per day as in ``rfm_summary`` (a customer's first
+    purchase day is not a repeat purchase). The model's curve is
+    ``sum_i E[X(t - first_i)]`` over customers (the unconditional
+    expectation ``model.expected_purchases_new`` from each customer's first
+    purchase), so it uses no information from the data after fitting.
+
+    Parameters
+    ----------
+    transactions: canonical transactions.
+    model: a transaction model fitted in ``time_unit`` (BetaGeo, ModifiedBetaGeo, ParetoNBD).
+    calibration_end: only customers whose first purchase is on or before it
+        (the fitted cohort) are counted; also marks the periods in the result.
+    observation_end: last day (default: the last transaction).
+    time_unit: ``"weeks"`` (one row per week) or ``"days"``.
+
+    Returns
+    -------
+    DataFrame with ``date`` (end of each period: every ``time_unit`` from
+    the cohort's first purchase, plus the calibration and observation ends),
+    ``t`` (time units since the first purchase of the cohort), ``actual`` and ``predicted`` (cumulative
+    repeat purchases), and ``period`` (``"calibration"`` / ``"holdout"``).
+    """
+    where = "cumulative_repeat_transactions"
+    if time_unit not in TIME_UNITS:
+        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
+    for col in (customer_col, date_col):
+        if col not in transactions.columns:
+            raise DataError(f"{where}: column {col!r} is missing")
+    days = transactions[date_col].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    cust = pd.factorize(transactions[customer_col])[0]
+    obs_end = int(days.max()) if observation_end is None else int(
+        np.datetime64(pd.Timestamp(observation_end).date(), "D").astype(np.int64))
+    keep = days <= obs_end
+    pairs = pd.DataFrame({"c": cust[keep], "d": days[keep]}).drop_duplicates()
+    first = pairs.groupby("c")["d"].transform("min").to_numpy()
+    if calibration_end is not None:
+        cal_end = int(np.datetime64(pd.Timestamp(calibration_end).date(), "D").astype(np.int64))
+        in_cohort = first <= cal_end
+        pairs, first = pairs[in_cohort], first[in_cohort]
+    else:
+        cal_end = obs_end
+    repeat_days = np.sort(pairs["d"].to_numpy()[pairs["d"].to_numpy() > first])
+    births = pairs.groupby("c")["d"].min().to_numpy()
+    start = int(births.min())
+    step = int(TIME_UNITS[time_unit])
+    grid = np.arange(start + step, obs_end + 1, step)
+    grid = np.union1d(grid, [cal_end, obs_end])  # also at the calibration and observation ends
+    grid = grid[grid > start]
+    actual = np.searchsorted(repeat_days, grid, side="right")
+    # model: customers grouped by first-purchase day
+    b_days, b_count = np.unique(births, return_counts=True)
+    age = (grid[:, None] - b_days[None, :]) / TIME_UNITS[time_unit]  # time units since each birth day
+    pos = age > 0
+    expected = np.zeros_like(age)
+    expected[pos] = np.asarray(model.expected_purchases_new(age[pos]), dtype=float)
+    predicted = expected @ b_count
+    dates = pd.to_datetime(grid.astype("datetime64[D]"))
+    return pd.DataFrame({
+        "date": dates,
+        "t": (grid - start) / TIME_UNITS[time_unit],
+        "actual": actual.astype(float),
+        "predicted": predicted,
+        "period": np.where(grid <= cal_end, "calibration", "holdout"),
+    })

@@ -1,0 +1,148 @@
+"""Calibration/holdout validation, diagnostics tables and the CLV figures."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from segwork.clv import (  # noqa: E402
+    BetaGeo,
+    GammaGamma,
+    ModifiedBetaGeo,
+    compare_models,
+    cumulative_repeat_transactions,
+    customer_lifetime_value,
+    expected_purchases_matrix,
+    holdout_by_frequency,
+    holdout_errors,
+    holdout_predictions,
+    p_alive_matrix,
+    period_transactions,
+    spend_errors,
+    spend_holdout,
+)
+from segwork.errors import DataError  # noqa: E402
+from segwork.plots import clv as clv_plots  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bg(cdnow):
+    return BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+
+
+@pytest.fixture(scope="module")
+def preds(bg, cdnow):
+    return holdout_predictions(bg, cdnow)
+
+
+def test_holdout_predictions_and_errors_by_hand(preds, bg, cdnow):
+    assert preds.index.equals(cdnow.index)
+    np.testing.assert_array_equal(preds["actual"], cdnow["frequency_holdout"])
+    row = cdnow.iloc[0]
+    assert preds["predicted"].iloc[0] == pytest.approx(
+        bg.expected_purchases(39.0, row["frequency"], row["recency"], row["T"]))
+    e = holdout_errors(preds)
+    diff = preds["predicted"].to_numpy() - cdnow["frequency_holdout"].to_numpy()
+    assert e["mae"] == pytest.approx(np.abs(diff).mean())
+    assert e["rmse"] == pytest.approx(np.sqrt((diff**2).mean()))
+    assert e["actual_total"] == cdnow["frequency_holdout"].sum() == 1882  # distinct purchase days, weeks 40-78
+    assert e["aggregate_error_pct"] == pytest.approx(100 * (diff.sum()) / 1882)
+
+
+def test_holdout_by_frequency(preds, cdnow):
+    table = holdout_by_frequency(preds, max_frequency=7)
+    assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert table["n_customers"].sum() == len(cdnow)
+    assert table.loc["0", "n_customers"] == (cdnow["frequency"] == 0).sum() == 1411
+    top = cdnow[cdnow["frequency"] >= 7]
+    assert table.loc["7+", "actual"] == pytest.approx(top["frequency_holdout"].mean())
+    # the model tracks the rise of holdout purchases with calibration frequency (FHL 2005, Fig. 4)
+    assert np.corrcoef(table["actual"], table["predicted"])[0, 1] > 0.98
+
+
+def test_compare_models(bg, cdnow):
+    table = compare_models({"BG/NBD": bg, "MBG/NBD": ModifiedBetaGeo().fit(
+        cdnow["frequency"], cdnow["recency"], cdnow["T"])}, cdnow)
+    assert list(table["model"]) == ["BG/NBD", "MBG/NBD"]
+    assert {"log_likelihood", "mae", "rmse", "aggregate_error_pct"} <= set(table.columns)
+    assert table.loc[0, "log_likelihood"] == pytest.approx(bg.log_likelihood_)
+
+
+def test_spend_holdout(cdnow):
+    gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+    sp = spend_holdout(gg, cdnow)
+    assert len(sp) == (cdnow["frequency_holdout"] > 0).sum()
+    e = spend_errors(sp)
+    actual_rev = (cdnow["monetary_value_holdout"] * cdnow["frequency_holdout"]).sum()
+    assert e["actual_revenue"] == pytest.approx(actual_rev)
+    # holdout revenue of the sample's customers, from the raw transactions
+    assert abs(e["aggregate_error_pct"]) < 20
+
+
+def test_holdout_needs_holdout_columns(bg, cdnow):
+    with pytest.raises(DataError, match="calibration_end"):
+        holdout_predictions(bg, cdnow.drop(columns="frequency_holdout"))
+
+
+def test_cumulative_repeat_transactions(bg, cdnow, cdnow_tx):
+    tr = cumulative_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30", observation_end="1998-06-30")
+    assert tr["actual"].is_monotonic_increasing and tr["predicted"].is_monotonic_increasing
+    # the actual curve ends at all repeat purchase days (calibration + holdout), counted from raw data
+    assert tr["actual"].iloc[-1] == cdnow["frequency"].sum() + cdnow["frequency_holdout"].sum()
+    at_cal = tr[tr["period"] == "calibration"].iloc[-1]
+    assert at_cal["date"] == pd.Timestamp("1997-09-30")
+    assert at_cal["actual"] == cdnow["frequency"].sum()
+    # the model's curve is the sum over customers of E[X(age)]: check one point by hand
+    first = cdnow_tx.groupby("customer_id")["date"].min()
+    row = tr.iloc[20]
+    age = ((row["date"] - first).dt.days / 7).to_numpy()
+    expected = np.sum(bg.expected_purchases_new(age[age > 0]))
+    assert row["predicted"] == pytest.approx(expected, rel=1e-10)
+    assert abs(tr["predicted"].iloc[-1] / tr["actual"].iloc[-1] - 1) < 0.1
+
+
+def test_period_transactions(bg, cdnow):
+    t1 = period_transactions(bg, cdnow, random_state=1)
+    t2 = period_transactions(bg, cdnow, random_state=1)
+    pd.testing.assert_frame_equal(t1, t2)
+    assert t1["actual"].sum() == len(cdnow)
+    assert t1["model"].sum() == pytest.approx(len(cdnow))
+    assert t1.loc["0", "actual"] == 1411
+    # the fitted BG/NBD reproduces the histogram closely (FHL 2005, Fig. 3)
+    assert (np.abs(t1["model"] - t1["actual"]) / len(cdnow) < 0.02).all()
+
+
+def test_matrices(bg):
+    pa = p_alive_matrix(bg, max_frequency=10, T=39, n_recency=20)
+    assert pa.shape == (20, 11)
+    assert np.isnan(pa.iloc[1:, 0]).all() and pa.iloc[0, 0] == 1.0
+    vals = pa.iloc[:, 1:].to_numpy()
+    assert (vals >= 0).all() and (vals <= 1).all()
+    assert (np.diff(vals, axis=0) >= -1e-12).all()  # more recent -> more alive
+    ep = expected_purchases_matrix(bg, 10.0, max_frequency=10, T=39, n_recency=20)
+    assert ep.iloc[-1, 10] > ep.iloc[-1, 1]  # recent frequent buyers buy most
+
+
+def test_figures_return_axes(bg, cdnow, cdnow_tx):
+    gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+    tables = [
+        (clv_plots.plot_period_transactions, period_transactions(bg, cdnow, n_draws=2)),
+        (clv_plots.plot_calibration_vs_holdout, holdout_by_frequency(holdout_predictions(bg, cdnow))),
+        (clv_plots.plot_p_alive_matrix, p_alive_matrix(bg, max_frequency=5, T=39, n_recency=5)),
+        (clv_plots.plot_expected_purchases_matrix, expected_purchases_matrix(bg, 10, max_frequency=5, T=39,
+                                                                             n_recency=5)),
+        (clv_plots.plot_cumulative_transactions,
+         cumulative_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30")),
+        (clv_plots.plot_clv_distribution, customer_lifetime_value(bg, gg, cdnow)),
+    ]
+    for fn, data in tables:
+        ax = fn(data)
+        assert isinstance(ax, plt.Axes) and ax.get_title()
+        fig, given = plt.subplots()
+        assert fn(data, ax=given) is given
+        plt.close("all")
+    assert set(clv_plots.__all__) == {fn.__name__ for fn, _ in tables}
