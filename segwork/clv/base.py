@@ -21,7 +21,7 @@ parameters are all positive. The base class
   log-likelihood, in the data's own time units, comparable with published
   values; without the penalty) and the covariance of the log parameters from
   the observed information (the inverse Hessian of the minimised objective
-  at the optimum, by central differences of the gradient);
+  at the optimum, by central differences; computed when first needed);
 * raises :class:`~segwork.errors.ConvergenceError` naming what to try when the
   optimiser fails or a parameter runs off to 0 or infinity. A fit never ends
   with NaN or infinite parameters.
@@ -249,8 +249,12 @@ class BaseModel:
             g = None if grad is None else np.add.reduce(grad * weights, axis=1)
         return total, g
 
-    def _objective_factory(self, data, weights) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-        """f(log params) = -mean LL + penalty and its gradient on the log scale."""
+    def _objective_factory(self, data, weights, central: bool = True) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """f(log params) = -mean LL + penalty and its gradient on the log scale.
+
+        Without an analytic gradient: central (``central=True``) or forward
+        differences of f on the log scale.
+        """
         n = float(weights.sum())
         pen = float(self.penalizer or 0.0)
         k = len(self._param_names)
@@ -265,13 +269,16 @@ class BaseModel:
             f = -total / n + pen * float(np.sum(logp * logp))
             if not np.isfinite(f):
                 return 1e300, np.zeros(k)
-            if g is None:  # central differences on the log scale
+            if g is None:  # finite differences on the log scale
                 g_log = np.empty(k)
                 for i in range(k):
-                    h = 1e-6 * max(1.0, abs(logp[i]))
+                    h = (1e-6 if central else 1e-7) * max(1.0, abs(logp[i]))
                     e = np.zeros(k)
                     e[i] = h
-                    g_log[i] = (value(logp + e) - value(logp - e)) / (2 * h)
+                    if central:
+                        g_log[i] = (value(logp + e) - value(logp - e)) / (2 * h)
+                    else:
+                        g_log[i] = (value(logp + e) - f) / h
                 return f, g_log
             g_log = -(g * params) / n + 2 * pen * logp
             if not np.isfinite(g_log).all():
@@ -293,6 +300,15 @@ class BaseModel:
         fun = self._objective_factory(data, weights)
         logp0 = np.log(np.asarray(x0, dtype=np.float64))
         bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(logp0)
+        if not self._has_gradient:
+            # Numerical gradient: approach the optimum with cheap forward differences (k + 1
+            # evaluations per gradient), then polish below with central differences (2k + 1).
+            rough = optimize.minimize(
+                self._objective_factory(data, weights, central=False), logp0, jac=True, method="L-BFGS-B",
+                bounds=bounds, options={"maxiter": 5000, "ftol": 1e-12, "gtol": 1e-7, "maxcor": 20},
+            )
+            if np.isfinite(rough.x).all() and np.isfinite(rough.fun) and rough.fun < 1e299:
+                logp0 = rough.x
         res = optimize.minimize(
             fun, logp0, jac=True, method="L-BFGS-B", bounds=bounds,
             options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
@@ -333,7 +349,18 @@ class BaseModel:
         self.n_rows_ = int(len(weights))
         self.n_iter_ = int(res.nit)
         self._log_params = logp
-        self._cov_log = self._covariance(fun, logp, float(weights.sum()))
+        # The observed information is computed when first asked for (summary(), covariance_):
+        # a fit used only for predictions does not pay for the Hessian.
+        self._fit_data = (data, weights)
+        self._cov_cache = None
+
+    def _cov_log(self) -> np.ndarray:
+        if getattr(self, "_cov_cache", None) is None:
+            data, weights = self._fit_data
+            with _single_threaded_blas():
+                fun = self._objective_factory(data, weights)
+                self._cov_cache = self._covariance(fun, self._log_params, float(weights.sum()))
+        return self._cov_cache
 
     def _covariance(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
         """Inverse of the observed information (Hessian of the total objective) on the log scale.
@@ -370,7 +397,7 @@ class BaseModel:
             warnings.warn(
                 f"{type(self).__name__}: the observed information is singular at the optimum; "
                 "standard errors are not available (the parameters are poorly identified by these data)",
-                RuntimeWarning, stacklevel=3,
+                RuntimeWarning, stacklevel=4,
             )
             cov = np.full((k, k), np.nan)
         return cov
@@ -388,7 +415,7 @@ class BaseModel:
         """
         self._check_fitted()
         est = np.array([self.params_[k] for k in self._param_names])
-        se_log = np.sqrt(np.diag(self._cov_log))
+        se_log = np.sqrt(np.diag(self._cov_log()))
         return pd.DataFrame(
             {
                 "estimate": est,
@@ -404,4 +431,4 @@ class BaseModel:
         """Covariance matrix of the *log* parameters (inverse observed information)."""
         self._check_fitted()
         names = [f"log_{k}" for k in self._param_names]
-        return pd.DataFrame(self._cov_log, index=names, columns=names)
+        return pd.DataFrame(self._cov_log(), index=names, columns=names)
