@@ -1,0 +1,88 @@
+"""Notebooks 02, 03, 06 and 09 run through papermill on small parameters; checks on their metrics.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pm = pytest.importorskip("papermill")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def run(name: str, tmp_path: Path, **parameters) -> dict:
+    out = tmp_path / name
+    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(tmp_path / f"{name}.out.ipynb"),
+                        parameters={"output_dir": str(out), **parameters}, kernel_name="python3",
+                        cwd=str(NOTEBOOKS), progress_bar=False)
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_02_apriori(tmp_path):
+    m = run("02_apriori_segmentation", tmp_path, n_customers=1500, seed=2)
+    assert m["n_customers"] == 1500 and m["n_segments"] == 18
+    assert sum(r["customers"] for r in m["segments"]) == 1500
+    assert m["unseen_assigned"] == 1  # the notebook's demo customer with a new region
+    assert m["ari_truth"] < 0.2 and m["eta2_revenue"] < 0.2  # profile rules say little about behaviour
+
+
+@pytest.mark.slow
+def test_02_skips_without_profiles(tmp_path):
+    m = run("02_apriori_segmentation", tmp_path, dataset="cdnow_sample")
+    assert "no customer profiles" in m["skipped"]
+
+
+@pytest.mark.slow
+def test_03_rfm(tmp_path):
+    m = run("03_rfm_segmentation", tmp_path, n_customers=1500, seed=2)
+    assert m["n_customers"] == 1500
+    assert sum(m["segment_shares"].values()) == pytest.approx(1)
+    alive = m["alive_share_by_segment"]
+    assert alive["Champions"] > 0.8 > 0.3 > alive["Lost"]
+    assert m["champions_revenue_share"] > m["segment_shares"]["Champions"]
+
+
+@pytest.mark.slow
+def test_06_value_and_relationship_types(tmp_path):
+    m = run("06_value_segmentation", tmp_path, n_customers=1500, seed=2)
+    tiers = {r["tier"]: r for r in m["value_tiers"]}
+    assert tiers["Top 1 %"]["customers"] == 15 and tiers["Low 50 %"]["customers"] == 750
+    assert 0.2 < m["top20_value_share"] <= 1
+    types = {r["relationship"]: r for r in m["relationship_types"]}
+    assert set(types) <= {"Prospective", "Loyal", "Vulnerable", "Win-back", "Other"}
+    assert sum(r["customers"] for r in types.values()) == 1500
+    assert types["Vulnerable"]["effect_low"] == 0.15 and types["Vulnerable"]["assumed_effect"] == "+15-20 % (assumed)"
+    assert types["Loyal"]["implied_gain_high"] == pytest.approx(0.03 * types["Loyal"]["segment_margin"])
+    assert m["alive_share_by_type"]["Win-back"] < 0.2 and m["alive_share_by_type"]["Loyal"] > 0.8
+
+
+@pytest.mark.slow
+def test_06_changed_effects_and_cdnow(tmp_path):
+    m = run("06_value_segmentation", tmp_path, dataset="cdnow_sample", value_basis="historical",
+            effects={"Vulnerable": [0.05, 0.05]})
+    types = {r["relationship"]: r for r in m["relationship_types"]}
+    assert types["Vulnerable"]["implied_gain_low"] == pytest.approx(0.05 * types["Vulnerable"]["segment_margin"])
+    assert m["value_basis"] == "historical margin" and m["n_customers"] == 2357
+
+
+@pytest.mark.slow
+def test_09_compare(tmp_path):
+    m = run("09_compare_segmentations", tmp_path, n_customers=1500, seed=2)
+    rows = {r["segmentation"]: r for r in m["comparison"]}
+    assert {"apriori", "rfm", "value", "relationship"} <= set(rows) == set(m["approaches"])
+    for r in rows.values():
+        assert r["customers"] == 1500 and -1 <= r["ari_truth"] <= 1
+    assert m["best_ari_truth"] == max(r["ari_truth"] for r in rows.values())
+    if "kmeans" in rows:  # the clustering aligned with the generating process recovers the planted segments
+        assert m["best_ari_truth_approach"] == "kmeans" and m["best_ari_truth"] > 0.7
+    agree = {r["segmentation"]: r for r in m["agreement"]}
+    assert all(agree[n][n] == pytest.approx(1) for n in rows)
+
+
+@pytest.mark.slow
+def test_09_compares_what_exists_on_cdnow(tmp_path):
+    m = run("09_compare_segmentations", tmp_path, dataset="cdnow_sample", approaches=["rfm", "value", "relationship"])
+    assert m["approaches"] == ["rfm", "value", "relationship"]
+    assert all("ari_truth" not in r for r in m["comparison"])  # no truth: no column
