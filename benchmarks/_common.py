@@ -69,8 +69,13 @@ def machine_info() -> dict:
     import pandas
     import scipy
 
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
     return {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "load_average_1_5_15min": load,  # the machine is shared: a high load slows both sides
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "platform": platform.platform(),

@@ -52,7 +52,8 @@ def _seconds(x) -> str:
 
 def _machine_line(m: dict) -> str:
     return (f"{m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('platform')}, Python {m.get('python')}, "
-            f"numpy {m.get('numpy')}, pandas {m.get('pandas')}, scipy {m.get('scipy')}")
+            f"numpy {m.get('numpy')}, pandas {m.get('pandas')}, scipy {m.get('scipy')}"
+            + (f", load average {m['load_average_1_5_15min'][0]} at the end" if m.get("load_average_1_5_15min") else ""))
 
 
 def render(scripts: list[Path], failed: dict[str, str]) -> str:

@@ -119,14 +119,14 @@ def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.In
     values = ids.array
     if len(values) > 1:  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
         changes = np.asarray(values[1:] != values[:-1], dtype=bool)
-        runs = pd.Index(values.take(np.flatnonzero(np.r_[True, changes])))
+        starts = np.flatnonzero(np.r_[True, changes])
+        runs = pd.Index(values.take(starts))
         try:
             is_sorted = bool(np.asarray(runs[1:] > runs[:-1], dtype=bool).all())
         except TypeError:  # ids of mixed types that cannot be ordered
             is_sorted = False
         if is_sorted:
-            codes = np.zeros(len(values), dtype=np.intp)
-            np.cumsum(changes, out=codes[1:])
+            codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(values)]))
             return codes, runs
     codes, uniques = pd.factorize(ids, sort=True)
     return codes.astype(np.intp, copy=False), pd.Index(uniques)
@@ -137,7 +137,7 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day:
     width = last_day - first_day + 1
     if (int(codes.max()) + 1) * width >= 2**62:
         raise DataError("rfm_summary: too many customers times days to summarise in one call; split the customers")
-    key = codes.astype(np.int64) * width + (day - first_day)
+    key = codes.astype(np.int64, copy=False) * width + (day - first_day)
     if (key[1:] >= key[:-1]).all():  # rows sorted by customer then date: no sort needed
         new = np.r_[True, key[1:] != key[:-1]]
         return codes[new], day[new]
@@ -236,7 +236,7 @@ def rfm_summary(
 
     n = len(ids)
     in_cal = day <= cal_end
-    has_holdout = not in_cal.all()
+    has_holdout = not in_cal.all()  # otherwise skip the masks below
     c_codes, c_day = (codes[in_cal], day[in_cal]) if has_holdout else (codes, day)
 
     # First and last calibration purchase day of each customer.
@@ -248,8 +248,13 @@ def rfm_summary(
 
     # Purchase days: distinct (customer, day) pairs, counted in calibration and holdout.
     pair_cust, pair_day = _distinct_days(codes, day, first_tx, obs_end)
-    pair_in_cal = pair_day <= cal_end
-    cal_days = np.bincount(pair_cust[pair_in_cal], minlength=n)
+    if has_holdout:
+        pair_in_cal = pair_day <= cal_end
+        cal_days = np.bincount(pair_cust[pair_in_cal], minlength=n)
+        holdout_days = np.bincount(pair_cust[~pair_in_cal], minlength=n)
+    else:
+        cal_days = np.bincount(pair_cust, minlength=n)
+        holdout_days = np.zeros(n, dtype=np.int64)
     frequency = cal_days - 1
 
     columns = {
@@ -259,14 +264,15 @@ def rfm_summary(
     }
     if amount is not None:
         # Repeat purchases are the calibration rows after the customer's first day.
-        repeat = in_cal & (day > first[codes])
+        repeat = day > first[codes]
+        if has_holdout:
+            repeat &= in_cal
         repeat_value = np.bincount(codes, weights=np.where(repeat, amount, 0.0), minlength=n)
         columns["monetary_value"] = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
     if calibration_end is not None:
-        holdout_days = np.bincount(pair_cust[~pair_in_cal], minlength=n)
         columns["frequency_holdout"] = holdout_days
         if amount is not None:
-            holdout_value = np.bincount(codes, weights=np.where(in_cal, 0.0, amount), minlength=n)
+            holdout_value = np.bincount(codes, weights=np.where(in_cal, 0.0, amount), minlength=n) if has_holdout else np.zeros(n)
             columns["monetary_value_holdout"] = np.where(holdout_days > 0, holdout_value / np.maximum(holdout_days, 1), 0.0)
         columns["duration_holdout"] = np.full(n, (obs_end - cal_end) / unit)
 
