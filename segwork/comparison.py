@@ -199,10 +199,12 @@ def compare(
             "smallest_share": float(shares.min()),
             "entropy": size_entropy(lab),
         }
-        inside = sample_ids.isin(common)
-        y = lab.reindex(sample_ids[inside]).to_numpy()
+        y = lab.reindex(sample_ids)
+        inside = y.notna().to_numpy()
+        y = y.to_numpy()[inside]
+        dist = distances if inside.all() else distances[np.ix_(inside, inside)]
         n_lab = len(set(y))
-        row["silhouette"] = (float(silhouette_score(distances[np.ix_(inside, inside)], y, metric="precomputed"))
+        row["silhouette"] = (float(silhouette_score(dist, y, metric="precomputed"))
                              if 2 <= n_lab <= inside.sum() - 1 else float("nan"))
         stab = seg.params.get("stability") if isinstance(seg.params, dict) else None
         try:
