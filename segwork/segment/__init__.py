@@ -28,14 +28,17 @@ __all__ = [
     "default_segmentations", "prepare_table",
 ]
 
-# The clustering helper's approaches, exported when their modules exist.
+# Behavioural clustering, model selection and needs-based segmentation (their own modules).
 try:
-    from .clustering import behavioural_segmentation  # noqa: F401
-    __all__.append("behavioural_segmentation")
-except ImportError:  # pragma: no cover - during parallel development
+    from .clustering import (GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter,  # noqa: F401
+                             KPrototypesSegmenter, behavioural_segmentation, make_segmenter)
+    from .selection import choose_k, select_k, stability  # noqa: F401
+    __all__ += ["behavioural_segmentation", "make_segmenter", "KMeansSegmenter", "GaussianMixtureSegmenter",
+                "KPrototypesSegmenter", "HDBSCANSegmenter", "select_k", "choose_k", "stability"]
+except ImportError:  # pragma: no cover - while the modules are being written
     pass
 try:
-    from .needs import needs_segmentation  # noqa: F401
-    __all__.append("needs_segmentation")
+    from .needs import NeedsSegmenter, needs_segmentation  # noqa: F401
+    __all__ += ["needs_segmentation", "NeedsSegmenter"]
 except ImportError:  # pragma: no cover
     pass
