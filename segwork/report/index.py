@@ -20,7 +20,7 @@ from typing import Any
 from .._atomic import atomic_write_text
 from .metrics import METRICS_FILE
 
-__all__ = ["SECTIONS", "build_index", "write_index", "load_run_metrics", "as_table", "format_value"]
+__all__ = ["SECTIONS", "build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -33,14 +33,19 @@ SECTIONS = [
         "notebook": "09_compare_segmentations",
         "key": "comparison",
         "first_column": "approach",
+        "order": ["segmentation", "approach", "n_segments", "smallest_share", "ari_truth", "nmi_truth",
+                  "silhouette", "stability", "variance_explained_clv", "eta2_clv", "eta2_revenue",
+                  "eta2_purchase_rate", "lift", "best_lift", "best_segment"],
         "intro": "Every segmentation approach of this run, side by side. One row per approach.",
         "read": ("Read across a row to judge one approach, down a column to compare them. Segments must be "
                  "big enough to act on (smallest share), distinct (silhouette), reproducible (stability) and "
-                 "useful: they should separate customer value (variance of CLV explained) and response (lift). "
+                 "useful: they should separate customer value (η², the share of the variance of CLV or revenue "
+                 "that the segments explain) and response (lift of the best segment). "
                  "On synthetic data, agreement with the planted segments (ARI vs truth, 1 = perfect, 0 = chance) "
                  "shows which approach recovers them. Bold marks the best value of a column."),
         "higher_better": ["silhouette", "stability", "variance_explained_clv", "lift", "ari_truth",
-                          "ari", "nmi_truth", "calinski_harabasz"],
+                          "ari", "nmi_truth", "calinski_harabasz", "eta2_clv", "eta2_revenue",
+                          "eta2_purchase_rate", "best_lift"],
         "lower_better": ["davies_bouldin"],
     },
     {
@@ -49,6 +54,7 @@ SECTIONS = [
         "notebook": "05_clv_models",
         "key": "holdout",
         "first_column": "model",
+        "order": ["model", "name"],
         "intro": ("The customer lifetime value models were fitted on a calibration period and asked to "
                   "predict the following holdout period, which they did not see."),
         "read": ("Lower errors (MAE, RMSE) mean closer predictions per customer; a total close to the actual "
@@ -64,6 +70,9 @@ SECTIONS = [
         "notebook": "06_value_segmentation",
         "key": "relationship_types",
         "first_column": "type",
+        "order": ["relationship", "relationship_type", "type", "customers", "share", "mean_clv", "mean_p_alive",
+                  "revenue_share", "assumed_effect", "effect_low", "effect_high", "implied_gain_low",
+                  "implied_gain_high", "strategy"],
         "intro": ("Customers classified by relationship: prospective, loyal, vulnerable (valuable but at risk) "
                   "and win-back (lapsed but had value), each with its strategy."),
         "read": ("The profit effects are assumptions from CRM studies (for example +15-20 % from churn "
@@ -79,8 +88,13 @@ COLUMN_LABELS = {
     "segmentation": "approach", "approach": "approach", "method": "method", "model": "model",
     "n_segments": "segments", "smallest_share": "smallest segment", "largest_share": "largest segment",
     "silhouette": "silhouette", "stability": "stability", "variance_explained_clv": "CLV variance explained",
-    "lift": "lift", "ari_truth": "ARI vs truth", "share": "share", "customers": "customers",
-    "n_customers": "customers", "expected_profit_effect": "expected profit effect",
+    "lift": "lift", "ari_truth": "ARI vs truth", "nmi_truth": "NMI vs truth", "share": "share",
+    "customers": "customers", "n_customers": "customers", "expected_profit_effect": "expected profit effect",
+    "eta2_clv": "η² CLV", "eta2_revenue": "η² revenue", "eta2_purchase_rate": "η² purchase rate",
+    "best_lift": "best lift", "best_segment": "best segment", "lift_on": "lift on", "mean_clv": "mean CLV",
+    "mean_p_alive": "mean P(alive)", "revenue_share": "revenue share", "assumed_effect": "assumed effect",
+    "effect_low": "effect low", "effect_high": "effect high", "implied_gain_low": "implied gain low",
+    "implied_gain_high": "implied gain high", "segment_margin": "segment margin",
 }
 
 _DATA_KEYS = [
@@ -171,17 +185,36 @@ def _best_cells(table: dict, higher: list[str], lower: list[str]) -> set[tuple[i
     return best
 
 
-def _render_table(value: Any, higher=(), lower=(), first_column: str = "name") -> dict | None:
+def _is_long_text(rows: list, j: int) -> bool:
+    texts = [r[j] for r in rows if isinstance(r[j], str)]
+    return bool(texts) and sum(len(t) for t in texts) / len(texts) > 30
+
+
+def order_columns(table: dict, order=()) -> dict:
+    """Columns in ``order`` first (those present), then other short columns, then long text columns."""
+    cols = table["columns"]
+    first = [c for c in order if c in cols]
+    rest = [c for c in cols if c not in first]
+    short = [c for c in rest if not _is_long_text(table["rows"], cols.index(c))]
+    new = first + short + [c for c in rest if c not in short]
+    idx = [cols.index(c) for c in new]
+    return {"columns": new, "rows": [[row[i] for i in idx] for row in table["rows"]]}
+
+
+def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=()) -> dict | None:
     table = as_table(value, first_column)
     if table is None:
         return None
+    table = order_columns(table, [first_column, *order])
     best = _best_cells(table, [h.lower() for h in higher], [lw.lower() for lw in lower])
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in table["rows"])
                for j in range(len(table["columns"]))]
+    long_text = [_is_long_text(table["rows"], j) for j in range(len(table["columns"]))]
     return {
         "columns": [{"key": c, "label": COLUMN_LABELS.get(c, c.replace("_", " ")), "numeric": numeric[j]}
                     for j, c in enumerate(table["columns"])],
-        "rows": [[{"text": format_value(v, table["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
+        "rows": [[{"text": format_value(v, table["columns"][j]), "best": (i, j) in best, "numeric": numeric[j],
+                   "long": long_text[j]}
                   for j, v in enumerate(row)] for i, row in enumerate(table["rows"])],
     }
 
@@ -240,8 +273,8 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         nb = by_name.get(spec["notebook"])
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
-        table = (_render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"], spec["first_column"])
-                 if state == "ok" else None)
+        table = (_render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"], spec["first_column"],
+                               spec.get("order", ())) if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,
@@ -253,6 +286,8 @@ def build_index(record: dict, run_dir: str | Path) -> str:
     if data_metrics and "skipped" not in data_metrics:
         for key, label in _DATA_KEYS:
             if key in data_metrics:
+                if key == "revenue" and data_metrics.get("currency"):
+                    label = f"revenue ({data_metrics['currency']})"
                 data_numbers.append({"label": label, "text": format_value(data_metrics[key], key)})
 
     rows = []

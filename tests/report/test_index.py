@@ -181,3 +181,15 @@ def test_as_table_shapes():
         "columns": ["model", "mae"], "rows": [["m1", 1], ["m2", 2]]}
     assert as_table({"x": 1, "y": 2}) == {"columns": ["name", "value"], "rows": [["x", 1], ["y", 2]]}
     assert as_table("nope") is None and as_table([]) is None
+
+
+def test_columns_saved_in_alphabetical_order_are_put_in_reading_order(tmp_path):
+    """save_metrics sorts keys; the index still shows the approach first and long prose last."""
+    run = tmp_path / "run"
+    records = [{"ari_truth": 0.5, "method": "a long description of how the segments were made, in words",
+                "n_segments": 4, "segmentation": "rfm", "zeta": 1.0}]
+    write_metrics(run, "09_compare_segmentations", {"comparison": json.loads(json.dumps(records, sort_keys=True))})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x",
+                        "notebooks": [nb("09_compare_segmentations")]}, run)
+    header = [c[0] for c in parse(section(html, "segmentations")).tables[0][0]]
+    assert header == ["approach", "segments", "ARI vs truth", "zeta", "method"]
