@@ -1,0 +1,58 @@
+"""Notebook 05 (CLV models) through papermill on small parameters; checks on its metrics.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pm = pytest.importorskip("papermill")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NAME = "05_clv_models"
+
+
+def run(tmp_path: Path, **parameters) -> dict:
+    out = tmp_path / NAME
+    pm.execute_notebook(str(NOTEBOOKS / f"{NAME}.ipynb"), str(tmp_path / f"{NAME}.out.ipynb"),
+                        parameters={"output_dir": str(out), **parameters}, kernel_name="python3",
+                        cwd=str(NOTEBOOKS), progress_bar=False)
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_05_on_synthetic(tmp_path):
+    m = run(tmp_path, n_customers=2000, seed=3, horizon=6)
+    table = {r["model"]: r for r in m["holdout"]}
+    assert set(table) == {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+    for row in table.values():
+        assert row["mae"] > 0 and row["rmse"] >= row["mae"] and row["log_likelihood"] < 0
+        assert abs(row["aggregate_error_pct"]) < 25
+    assert m["best_model"] == min(table.values(), key=lambda r: r["mae"])["model"]
+    assert set(m["params"]["BG/NBD"]) == {"r", "alpha", "a", "b"}
+    assert set(m["params"]["Pareto/NBD"]) == {"r", "alpha", "s", "beta"}
+    # the models recover the planted behaviour
+    truth = {r["model"]: r for r in m["truth"]["table"]}
+    assert truth["MBG/NBD"]["p_alive_auc"] > 0.75 and truth["Pareto/NBD"]["p_alive_auc"] > 0.75
+    assert all(r["rate_spearman"] > 0.6 for r in truth.values())
+    assert m["truth"]["spend_spearman"] > 0.5
+    clv = m["clv_summary"]
+    assert clv["horizon_months"] == 6 and clv["customers"] == 2000
+    assert 0 < clv["median"] < clv["mean"] and clv["total"] == pytest.approx(clv["mean"] * 2000)
+    assert sum(r["n_customers"] for r in m["holdout_by_frequency"]) == m["n_customers"]
+
+
+@pytest.mark.slow
+def test_05_on_cdnow_sample(tmp_path):
+    m = run(tmp_path, dataset="cdnow_sample")
+    # the published 39 + 39 week split, and the published BG/NBD estimates (FHL 2005)
+    assert m["calibration_end"] == "1997-09-30" and m["n_customers"] == 2357
+    bg = m["params"]["BG/NBD"]
+    assert bg["r"] == pytest.approx(0.243, abs=6e-4) and bg["b"] == pytest.approx(2.426, abs=6e-4)
+    assert m["log_likelihood"]["BG/NBD"] == pytest.approx(-9582.4, abs=0.1)
+    assert m["params"]["Pareto/NBD"]["alpha"] == pytest.approx(10.578, rel=1e-3)
+    assert {r["model"] for r in m["holdout"]} == {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+    assert m["holdout"][0]["actual_total"] == 1882
+    assert m["spend"]["params"]["p"] == pytest.approx(6.25, abs=0.006)
+    assert m["truth"] == {}  # no ground truth for CDNOW
+    assert m["clv_summary"]["currency"] == "USD" and m["clv_summary"]["mean"] > 0
