@@ -54,6 +54,20 @@ def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _month_codes(transactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(month code per row, customer code per row, first month code per row); month code = year * 12 + month - 1."""
+    dates = transactions["date"]
+    month = (dates.dt.year * 12 + dates.dt.month - 1).to_numpy(dtype=np.int64)
+    customer, _uniques = pd.factorize(transactions["customer_id"])
+    first = pd.Series(month).groupby(customer).transform("min").to_numpy()
+    return month, customer, first
+
+
+def _month_start(codes) -> pd.DatetimeIndex:
+    codes = np.asarray(codes, dtype=np.int64)
+    return pd.DatetimeIndex(pd.to_datetime(pd.DataFrame({"year": codes // 12, "month": codes % 12 + 1, "day": 1})))
+
+
 def monthly_activity(transactions: pd.DataFrame) -> pd.DataFrame:
     """Customers, transactions and revenue per calendar month.
 
@@ -67,26 +81,23 @@ def monthly_activity(transactions: pd.DataFrame) -> pd.DataFrame:
     (active - new), ``transactions`` (rows) and ``revenue`` (sum of amount).
     """
     tx = _check(transactions, "monthly_activity")
-    month = tx["date"].dt.to_period("M")
-    first = month.groupby(tx["customer_id"]).transform("min")
-    frame = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(), "month": month.to_numpy(),
-                          "new": (month == first).to_numpy(), "amount": tx["amount"].to_numpy()})
-    g = frame.groupby("month")
+    month, customer, first = _month_codes(tx)
+    frame = pd.DataFrame({"c": customer, "m": month, "new": month == first,
+                          "amount": tx["amount"].to_numpy(dtype=float)})
+    visits = frame.drop_duplicates(["c", "m"])
+    full = np.arange(month.min(), month.max() + 1)
     out = pd.DataFrame({
-        "active_customers": g["customer_id"].nunique(),
-        "new_customers": frame[frame["new"]].groupby("month")["customer_id"].nunique(),
-        "transactions": g.size(),
-        "revenue": g["amount"].sum(),
-    })
-    full = pd.period_range(month.min(), month.max(), freq="M")
-    out = out.reindex(full).fillna(0)
+        "active_customers": visits.groupby("m").size(),
+        "new_customers": visits[visits["new"]].groupby("m").size(),
+        "transactions": frame.groupby("m").size(),
+        "revenue": frame.groupby("m")["amount"].sum(),
+    }).reindex(full).fillna(0)
     for col in ("active_customers", "new_customers", "transactions"):
         out[col] = out[col].astype(int)
     out["returning_customers"] = out["active_customers"] - out["new_customers"]
-    out.index = out.index.to_timestamp()
-    out.index.name = "month"
-    return out.reset_index()[["month", "active_customers", "new_customers", "returning_customers",
-                              "transactions", "revenue"]]
+    out.insert(0, "month", _month_start(full))
+    return out.reset_index(drop=True)[["month", "active_customers", "new_customers", "returning_customers",
+                                       "transactions", "revenue"]]
 
 
 def purchase_count_distribution(transactions: pd.DataFrame, cap: int | None = 20) -> pd.DataFrame:
@@ -181,25 +192,21 @@ def cohort_retention(transactions: pd.DataFrame, max_months: int | None = None) 
     acquired in that month) in front.
     """
     tx = _check(transactions, "cohort_retention")
-    month = tx["date"].dt.to_period("M")
-    cohort = month.groupby(tx["customer_id"]).transform("min")
-    age = (month.dt.year - cohort.dt.year) * 12 + (month.dt.month - cohort.dt.month)
-    frame = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(), "cohort": cohort.to_numpy(),
-                          "age": age.to_numpy()})
-    active = frame.drop_duplicates().groupby(["cohort", "age"]).size().unstack("age")
-    size = frame.drop_duplicates("customer_id").groupby("cohort").size()
-    last = month.max()
+    month, customer, first = _month_codes(tx)
+    frame = pd.DataFrame({"c": customer, "cohort": first, "age": month - first}).drop_duplicates()
+    active = frame.groupby(["cohort", "age"]).size().unstack("age")
+    size = frame.drop_duplicates("c").groupby("cohort").size()
+    last = int(month.max())
     horizon = int(active.columns.max())
     if max_months is not None:
         horizon = min(horizon, int(max_months))
     cols = list(range(horizon + 1))
-    active = active.reindex(columns=cols)
-    share = active.div(size, axis=0)
+    share = active.reindex(columns=cols).div(size, axis=0)
     # Cells never observed (after the last month) are NaN; observed months without buyers are 0.
-    observed = np.array([[(c + k) <= last for k in cols] for c in share.index])
+    observed = (share.index.to_numpy()[:, None] + np.array(cols)[None, :]) <= last
     share = share.where(~observed | share.notna(), 0.0).where(observed)
     share.insert(0, "size", size.astype(int))
-    share.index = share.index.astype(str)
+    share.index = pd.Index(_month_start(share.index).strftime("%Y-%m"), dtype=str)
     share.index.name = "cohort"
     share.columns.name = "months_since_first_purchase"
     return share
