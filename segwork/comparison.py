@@ -223,8 +223,8 @@ def compare(
             both = common.intersection(truth.index)
             if len(both) == 0:
                 raise DataError(f"compare: truth labels none of the customers of segmentation {name!r}")
-            t = truth.loc[both].astype(str).to_numpy()
-            p = lab.loc[both].to_numpy()
+            t = pd.factorize(truth.loc[both].astype(str).to_numpy())[0]
+            p = pd.factorize(lab.loc[both].to_numpy())[0]
             row["ari_truth"] = float(adjusted_rand_score(t, p))
             row["nmi_truth"] = float(normalized_mutual_info_score(t, p))
         rows.append(row)
@@ -256,10 +256,17 @@ def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation]
     names = list(segs)
     out = pd.DataFrame(np.nan, index=pd.Index(names, name="segmentation"), columns=names)
     labels = {n: _labels(s) for n, s in segs.items()}
+    same_customers = all(labels[n].index.equals(labels[names[0]].index) for n in names)
+    # integer codes once per segmentation: the metrics are much faster on ints than on strings
+    codes = {n: pd.factorize(labels[n].to_numpy())[0] for n in names} if same_customers else None
     for i, a in enumerate(names):
         for b in names[i:]:
-            common = labels[a].index.intersection(labels[b].index)
-            v = funcs[metric](labels[a].loc[common].to_numpy(), labels[b].loc[common].to_numpy()) if len(common) else np.nan
+            if same_customers:
+                v = funcs[metric](codes[a], codes[b])
+            else:
+                common = labels[a].index.intersection(labels[b].index)
+                v = (funcs[metric](pd.factorize(labels[a].loc[common].to_numpy())[0],
+                                   pd.factorize(labels[b].loc[common].to_numpy())[0]) if len(common) else np.nan)
             out.loc[a, b] = out.loc[b, a] = float(v)
     return out
 
