@@ -346,9 +346,12 @@ class AprioriSegmenter:
         for r in self.rules_:
             for col, values in _category_values(r["where"]).items():
                 named.setdefault(col, set()).update(map(str, values))
-        self.seen_ = {col: set(_as_text(table[col]).dropna().unique()) for col in named}
+        # only category-like columns can meet "unseen categories"; numbers are compared as numbers
+        self.seen_ = {col: set(_as_text(table[col]).dropna().unique()) for col in named if _is_categorical(table[col])}
         for r in self.rules_:
             for col, values in _category_values(r["where"]).items():
+                if col not in self.seen_:
+                    continue
                 absent = [v for v in values if str(v) not in self.seen_[col]]
                 if absent:
                     warnings.warn(f"a priori rule {r['name']!r}: value {absent[0]!r} never occurs in column {col!r} "

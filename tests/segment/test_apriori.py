@@ -191,3 +191,14 @@ def test_save_load_round_trip(table, tmp_path):
     pd.testing.assert_series_equal(back.labels, seg.labels)
     pd.testing.assert_series_equal(back.assign(table.iloc[:50]), seg.assign(table.iloc[:50]))
     assert back.description.equals(seg.description)
+
+
+def test_numbers_are_not_categories_at_assign(table):
+    seg = apriori_segmentation(table, {"one-time": "frequency = 0", "B2B": "customer_type = B2B"})
+    new = table.iloc[:3].copy()
+    new["frequency"] = [0, 999, 5]  # 999 never occurred, but it is a number, not an unseen category
+    new["customer_type"] = new["customer_type"].astype(object)
+    new.iloc[:, new.columns.get_loc("customer_type")] = ["B2C", "B2C", "B2B"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert seg.assign(new).tolist() == ["one-time", "Other", "B2B"]
