@@ -9,6 +9,7 @@ process and report back.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -42,10 +43,12 @@ class IPCKernelManager(AsyncKernelManager):
 
     @default("transport")
     def _default_transport(self):
-        return "ipc"
+        return "tcp" if os.name == "nt" else "ipc"  # Windows has no IPC sockets
 
     @default("ip")
     def _default_ip(self):
+        if self.transport != "ipc":
+            return "127.0.0.1"
         # One socket path prefix per kernel, outside the notebooks folder (the default is ./kernel-ipc,
         # shared by kernels running side by side).
         from jupyter_core.paths import jupyter_runtime_dir
