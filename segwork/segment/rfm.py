@@ -32,17 +32,16 @@ https://CRAN.R-project.org/package=rfm). The published tables overlap (rules
 are tried in order); :data:`DEFAULT_SEGMENT_MAP` resolves them into a grid in
 which every one of the 25 (R, FM) cells has exactly one name:
 
-========  =====================================================
-R \\ FM   1              2              3          4          5
-========  =====================================================
-5         New            Potential l.   Potential  Champions  Champions
-4         Promising      Potential l.   Potential  Loyal      Champions
-3         About to sleep About to sleep Need att.  Loyal      Loyal
-2         Hibernating    Hibernating    At risk    At risk    Cannot lose
-1         Lost           Lost           At risk    At risk    Cannot lose
-========  =====================================================
+::
 
-(R 4, FM 5 is Champions; R 4, FM 4 Loyal.) The map is configurable: give a
+    R \\ FM  1               2                   3                   4           5
+    5        New             Potential loyalist  Potential loyalist  Champions   Champions
+    4        Promising       Potential loyalist  Potential loyalist  Loyal       Champions
+    3        About to sleep  About to sleep      Need attention      Loyal       Loyal
+    2        Hibernating     Hibernating         At risk             At risk     Cannot lose them
+    1        Lost            Lost                At risk             At risk     Cannot lose them
+
+The map is configurable: give a
 list of ``{"name", "r": (lo, hi), "fm": (lo, hi)}`` rules (tried in order) or
 a mapping ``{(r, fm): name}``; every combination must get a name.
 """
