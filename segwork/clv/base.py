@@ -47,6 +47,9 @@ __all__ = ["BaseModel", "compress"]
 #: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
 #: an optimum on a bound means the data cannot pin that parameter down.
 _LOG_BOUND = 30.0
+#: A fitted parameter beyond 1e8 or below 1e-8 has run off towards infinity or 0: the data
+#: cannot pin it down (e.g. nobody ever seems to leave), and predictions would rest on a limit.
+_RUNAWAY = float(np.log(1e8))
 _Z95 = 1.959963984540054
 
 
@@ -329,17 +332,18 @@ class BaseModel:
         )
         if not np.isfinite(logp).all() or not np.isfinite(res.fun) or res.fun >= 1e299:
             raise ConvergenceError(f"{name}.fit did not converge (the likelihood became non-finite); {hint}.")
-        at_bound = np.abs(logp) > _LOG_BOUND - 1.0
-        if at_bound.any():
-            which = ", ".join(f"{p}={np.exp(v):.3g}" for p, v in zip(self._param_names, logp) if abs(v) > _LOG_BOUND - 1)
+        runaway = np.abs(logp) > _RUNAWAY
+        if runaway.any():
+            which = ", ".join(f"{p}={np.exp(v):.3g} (towards {'0' if v < 0 else 'infinity'})"
+                              for p, v in zip(self._param_names, logp) if abs(v) > _RUNAWAY)
             raise ConvergenceError(
-                f"{name}.fit did not converge: {which} ran off towards {'0' if logp[at_bound][0] < 0 else 'infinity'} "
-                f"(the data cannot identify it); {hint}."
+                f"{name}.fit did not converge: {which} ran off (the data cannot identify it, e.g. nobody seems "
+                f"to leave or everybody buys at the same pace); {hint}."
             )
         if gnorm > 1e-4:
             raise ConvergenceError(
-                f"{name}.fit did not converge (largest gradient {gnorm:.2g} after {res.nit} iterations: "
-                f"{res.message}); {hint}."
+                f"{name}.fit did not converge (largest gradient {gnorm:.2g} on the log scale: {res.message}); "
+                f"{hint}."
             )
         params = np.exp(logp)
         self.params_ = {k: float(v) for k, v in zip(self._param_names, params)}
