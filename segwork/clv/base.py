@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from sklearn.base import BaseEstimator
 
 from ..errors import ConvergenceError, DataError, NotFittedError
 
@@ -205,8 +206,11 @@ def wrap_like(result: np.ndarray, *inputs, name: str | None = None):
 # --------------------------------------------------------------------------- the base
 
 
-class BaseModel:
+class BaseModel(BaseEstimator):
     """Shared machinery of segwork's maximum-likelihood CLV models.
+
+    A scikit-learn ``BaseEstimator`` for ``get_params`` / ``set_params`` /
+    ``sklearn.base.clone`` (the only hyperparameter is ``penalizer``).
 
     Subclasses define ``_param_names`` and ``_loglik(params, data)`` which
     returns the per-row log-likelihood and, if available, its gradient with

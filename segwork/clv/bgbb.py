@@ -19,10 +19,10 @@ analysis in a discrete-time noncontractual setting", *Marketing Science*
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, psi
+from scipy.special import betaln, gammaln, psi
 
 from ..errors import DataError
-from .base import BaseModel, _label, check_columns, check_integer, compress, dot, wrap_like
+from .base import BaseModel, _label, check_columns, check_integer, compress, wrap_like
 
 __all__ = ["BetaGeoBetaBinom"]
 

@@ -79,6 +79,10 @@ class TransactionModel(BaseModel):
         weights: optional number of customers per row (e.g. when the rows
             are already unique ``(frequency, recency, T)`` triples).
 
+        Customers with ``T == 0`` (first purchase on the last day) are
+        accepted: without repeat purchases they add nothing to the
+        likelihood. ``T == 0`` for everybody is a DataError.
+
         Returns
         -------
         self, with ``params_``, ``log_likelihood_`` (total, in the data's

@@ -220,3 +220,15 @@ def test_fit_on_arbitrary_data_is_finite_or_raises(data, n):
         return
     assert all(np.isfinite(v) and v > 0 for v in m.params_.values())
     assert np.isfinite(m.log_likelihood_)
+
+
+def test_estimator_contract(cdnow):
+    from sklearn.base import clone
+
+    m = BetaGeo(penalizer=0.05)
+    assert m.get_params() == {"penalizer": 0.05}
+    assert not hasattr(m, "params_")  # __init__ only stores the hyperparameter
+    fitted = m.fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    assert fitted is m
+    c = clone(m)
+    assert c.penalizer == 0.05 and not hasattr(c, "params_")
