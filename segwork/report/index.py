@@ -54,14 +54,17 @@ SECTIONS = [
         "notebook": "05_clv_models",
         "key": "holdout",
         "first_column": "model",
-        "order": ["model", "name"],
+        "order": ["model", "name", "mae", "rmse", "predicted_total", "actual_total", "aggregate_error_pct",
+                  "log_likelihood"],
+        "closer_to_zero": ["aggregate_error_pct", "bias", "total_error_pct"],
         "intro": ("The customer lifetime value models were fitted on a calibration period and asked to "
                   "predict the following holdout period, which they did not see."),
-        "read": ("Lower errors (MAE, RMSE) mean closer predictions per customer; a total close to the actual "
-                 "total means the model gets the size of the future business right. Bold marks the best value "
-                 "of a column."),
-        "higher_better": ["r2", "correlation", "spearman", "auc"],
-        "lower_better": ["mae", "rmse", "mape", "bias", "mae_transactions", "rmse_transactions", "mae_value",
+        "read": ("Lower errors (MAE, RMSE: the typical miss per customer, in purchases) mean closer predictions "
+                 "per customer; a predicted total close to the actual total (total error % near 0) means the "
+                 "model gets the size of the future business right; a higher log-likelihood means a better fit "
+                 "to the calibration data. Bold marks the best value of a column."),
+        "higher_better": ["r2", "correlation", "spearman", "auc", "log_likelihood"],
+        "lower_better": ["mae", "rmse", "mape", "mae_transactions", "rmse_transactions", "mae_value",
                          "rmse_value", "log_loss", "brier"],
     },
     {
@@ -95,6 +98,8 @@ COLUMN_LABELS = {
     "mean_p_alive": "mean P(alive)", "revenue_share": "revenue share", "assumed_effect": "assumed effect",
     "effect_low": "effect low", "effect_high": "effect high", "implied_gain_low": "implied gain low",
     "implied_gain_high": "implied gain high", "segment_margin": "segment margin",
+    "predicted_total": "predicted total", "actual_total": "actual total", "aggregate_error_pct": "total error %",
+    "log_likelihood": "log-likelihood", "mae": "MAE", "rmse": "RMSE",
 }
 
 _DATA_KEYS = [
@@ -168,20 +173,26 @@ def as_table(value: Any, first_column: str = "name") -> dict | None:
     return None
 
 
-def _best_cells(table: dict, higher: list[str], lower: list[str]) -> set[tuple[int, int]]:
+def _best_cells(table: dict, higher: list[str], lower: list[str], closer_to_zero=()) -> set[tuple[int, int]]:
+    """(row, column) of the best value in each column that has a direction (ties all marked)."""
     best = set()
     for j, col in enumerate(table["columns"]):
         key = col.lower()
-        sign = 1 if key in higher else -1 if key in lower else 0
-        if not sign:
+        if key in higher:
+            score = lambda v: v  # noqa: E731
+        elif key in lower:
+            score = lambda v: -v  # noqa: E731
+        elif key in closer_to_zero:
+            score = lambda v: -abs(v)  # noqa: E731
+        else:
             continue
         values = [(i, row[j]) for i, row in enumerate(table["rows"])
                   if isinstance(row[j], (int, float)) and not isinstance(row[j], bool)
                   and math.isfinite(row[j])]
         if len(values) < 2:
             continue
-        target = (max if sign > 0 else min)(v for _, v in values)
-        best.update((i, j) for i, v in values if v == target)
+        target = max(score(v) for _, v in values)
+        best.update((i, j) for i, v in values if score(v) == target)
     return best
 
 
@@ -193,7 +204,7 @@ def _is_long_text(rows: list, j: int) -> bool:
 def order_columns(table: dict, order=()) -> dict:
     """Columns in ``order`` first (those present), then other short columns, then long text columns."""
     cols = table["columns"]
-    first = [c for c in order if c in cols]
+    first = [c for c in dict.fromkeys(order) if c in cols]
     rest = [c for c in cols if c not in first]
     short = [c for c in rest if not _is_long_text(table["rows"], cols.index(c))]
     new = first + short + [c for c in rest if c not in short]
@@ -201,21 +212,32 @@ def order_columns(table: dict, order=()) -> dict:
     return {"columns": new, "rows": [[row[i] for i in idx] for row in table["rows"]]}
 
 
-def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=()) -> dict | None:
+def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=(),
+                  closer_to_zero=()) -> dict | None:
+    """The table for the template: short columns as a table, long prose columns as notes under it."""
     table = as_table(value, first_column)
     if table is None:
         return None
     table = order_columns(table, [first_column, *order])
-    best = _best_cells(table, [h.lower() for h in higher], [lw.lower() for lw in lower])
-    numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in table["rows"])
-               for j in range(len(table["columns"]))]
     long_text = [_is_long_text(table["rows"], j) for j in range(len(table["columns"]))]
+    if len(long_text) > 1 and long_text[0]:
+        long_text[0] = False  # the name column stays in the table
+    keep = [j for j, is_long in enumerate(long_text) if not is_long]
+    prose = [j for j, is_long in enumerate(long_text) if is_long]
+    short = {"columns": [table["columns"][j] for j in keep], "rows": [[r[j] for j in keep] for r in table["rows"]]}
+    best = _best_cells(short, [h.lower() for h in higher], [lw.lower() for lw in lower],
+                       [z.lower() for z in closer_to_zero])
+    numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
+               for j in range(len(short["columns"]))]
+    label = lambda c: COLUMN_LABELS.get(c, c.replace("_", " "))  # noqa: E731
     return {
-        "columns": [{"key": c, "label": COLUMN_LABELS.get(c, c.replace("_", " ")), "numeric": numeric[j]}
-                    for j, c in enumerate(table["columns"])],
-        "rows": [[{"text": format_value(v, table["columns"][j]), "best": (i, j) in best, "numeric": numeric[j],
-                   "long": long_text[j]}
-                  for j, v in enumerate(row)] for i, row in enumerate(table["rows"])],
+        "columns": [{"key": c, "label": label(c), "numeric": numeric[j]} for j, c in enumerate(short["columns"])],
+        "rows": [[{"text": format_value(v, short["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
+                  for j, v in enumerate(row)] for i, row in enumerate(short["rows"])],
+        "notes": [{"name": format_value(row[0]),
+                   "fields": [(label(table["columns"][j]), format_value(row[j])) for j in prose
+                             if row[j] not in (None, "")]}
+                  for row in table["rows"]] if prose else [],
     }
 
 
@@ -274,7 +296,7 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
         table = (_render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"], spec["first_column"],
-                               spec.get("order", ())) if state == "ok" else None)
+                               spec.get("order", ()), spec.get("closer_to_zero", ())) if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,
@@ -309,7 +331,9 @@ def build_index(record: dict, run_dir: str | Path) -> str:
     return template.render(
         run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
         data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
-        parameters=record.get("parameters", []),
+        parameters=[{**p, "main": p.get("source") != "default" or p.get("notebooks") == "all"
+                     or p.get("name") in ("dataset", "n_customers", "seed")}
+                    for p in record.get("parameters", [])],
         total=_fmt_seconds(record.get("seconds")),
         notebooks_seconds=_fmt_seconds(sum(nb.get("seconds") or 0 for nb in notebooks)),
     )

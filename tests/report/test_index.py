@@ -111,7 +111,7 @@ def test_index_shows_data_set_parameters_and_every_comparison(full_run):
 
     clv = parse(section(html, "clv")).tables[0]
     rows = {row[0][0]: row for row in clv[1:]}
-    mae = [c[0] for c in clv[0]].index("mae")
+    mae = [c[0] for c in clv[0]].index("MAE")
     assert "best" in rows["Pareto/NBD"][mae][1] and "best" not in rows["BG/NBD"][mae][1]
 
     rel = parse(section(html, "relationships")).tables[0]
@@ -191,5 +191,23 @@ def test_columns_saved_in_alphabetical_order_are_put_in_reading_order(tmp_path):
     write_metrics(run, "09_compare_segmentations", {"comparison": json.loads(json.dumps(records, sort_keys=True))})
     html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x",
                         "notebooks": [nb("09_compare_segmentations")]}, run)
-    header = [c[0] for c in parse(section(html, "segmentations")).tables[0][0]]
-    assert header == ["approach", "segments", "ARI vs truth", "zeta", "method"]
+    part = section(html, "segmentations")
+    header = [c[0] for c in parse(part).tables[0][0]]
+    assert header == ["approach", "segments", "ARI vs truth", "zeta"]
+    assert "method:</span> a long description" in part  # prose goes under the table
+
+
+def test_prose_columns_become_notes_and_signed_errors_are_best_near_zero(tmp_path):
+    run = tmp_path / "run"
+    holdout = [{"model": "A", "mae": 2.0, "aggregate_error_pct": -0.5,
+                "note": "a long explanation of the model that would make the table far too wide"},
+               {"model": "B", "mae": 1.0, "aggregate_error_pct": 3.0, "note": "short but still long enough, really"}]
+    write_metrics(run, "05_clv_models", {"holdout": holdout})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "notebooks": [nb("05_clv_models")]}, run)
+    part = section(html, "clv")
+    table = parse(part).tables[0]
+    header = [c[0] for c in table[0]]
+    assert header == ["model", "MAE", "total error %"]  # the name once, prose out of the table
+    rows = {r[0][0]: r for r in table[1:]}
+    assert "best" in rows["B"][1][1] and "best" in rows["A"][2][1]  # lowest MAE; total error closest to 0
+    assert '<dl class="notes">' in part and "far too wide" in part
