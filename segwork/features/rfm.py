@@ -97,6 +97,20 @@ def _amounts(transactions: pd.DataFrame, amount_col: str) -> np.ndarray:
     return values
 
 
+def _looks_sorted(values) -> bool:
+    """False if an evenly spaced sample of ``values`` is out of order (then they are not sorted).
+
+    A cheap test that spares unsorted ids a full pass before they are hashed.
+    """
+    if len(values) < 2:
+        return False
+    probe = values.take(np.unique(np.linspace(0, len(values) - 1, num=1025).astype(np.intp)))
+    try:
+        return bool(np.asarray(probe[1:] >= probe[:-1], dtype=bool).all())
+    except TypeError:  # ids of mixed types that cannot be ordered
+        return False
+
+
 def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.Index]:
     """Integer codes 0..n-1 of the customer ids and the ids in sorted order (``uniques[codes] == ids``).
 
@@ -117,7 +131,7 @@ def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.In
             codes, categories = rank[codes], categories[order]
         return codes, categories
     values = ids.array
-    if len(values) > 1:  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
+    if _looks_sorted(values):  # ids sorted as read_transactions leaves them: each run of equal ids is one customer
         changes = np.asarray(values[1:] != values[:-1], dtype=bool)
         starts = np.flatnonzero(np.r_[True, changes])
         runs = pd.Index(values.take(starts))

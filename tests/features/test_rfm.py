@@ -292,3 +292,24 @@ def test_late_first_purchases_are_excluded(small_tx):
     assert list(out.index) == ["a"]  # b first buys on 2020-01-15, after the calibration end
     assert out.loc["a", "frequency"] == 0 and out.loc["a", "frequency_holdout"] == 1
     assert out.loc["a", "monetary_value_holdout"] == 2.0
+
+
+def test_large_tables_sorted_nearly_sorted_and_unsorted_agree():
+    """Sorted ids take a fast path; one out-of-order pair (between sampled rows) must not fool it."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    tx = pd.DataFrame({
+        "customer_id": pd.array([f"c{i:04d}" for i in rng.integers(0, 800, n)], dtype="str"),
+        "date": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
+        "amount": rng.integers(1, 10_000, n) / 100.0,
+    }).sort_values(["customer_id", "date"], ignore_index=True)
+    expected = reference_summary(tx, pd.Timestamp("2022-08-31"), pd.Timestamp("2022-10-27"), 1.0)
+    sampled = set(np.linspace(0, n - 1, num=1025).astype(int))
+    i = next(i for i in range(n - 1) if i not in sampled and i + 1 not in sampled
+             and tx["customer_id"][i] != tx["customer_id"][i + 1])
+    swapped = tx.iloc[list(range(i)) + [i + 1, i] + list(range(i + 2, n))].reset_index(drop=True)
+    for table in (tx, swapped, tx.sample(frac=1.0, random_state=1)):
+        out = rfm_summary(table, calibration_end="2022-08-31", observation_end="2022-10-27")
+        assert list(out.index) == list(expected.index)
+        for col in expected.columns:
+            np.testing.assert_allclose(out[col].to_numpy(), expected[col].to_numpy(dtype=float), rtol=1e-12, err_msg=col)
