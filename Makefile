@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/segwork report --dataset synthetic --output reports
+	$(BIN)/segwork report --dataset synthetic --output reports --jobs 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
