@@ -195,10 +195,18 @@ def _int_seed(random_state) -> int | None:
 
 
 class _KPrototypesStep(ClusterMixin, BaseEstimator):
-    """kmodes' k-prototypes on [scaled numeric | categorical codes], fitted on a seeded sample."""
+    """kmodes' k-prototypes on [scaled numeric | categorical codes], fitted on a seeded sample.
 
-    def __init__(self, n_clusters=5, n_categorical=0, gamma=None, n_init=1, max_iter=100,
-                 max_fit_samples=2000, random_state=0):
+    kmodes starts the numeric prototypes at random normal draws, which often
+    ends in a poor local optimum with one run. Here the prototypes start from
+    a k-means++ k-means (``n_init`` runs) in the space where squared Euclidean
+    distance equals the k-prototypes cost (numeric columns, and one-hot
+    categories times ``sqrt(gamma / 2)``): the cluster means of the numeric
+    columns and modes of the categories. kmodes then refines them.
+    """
+
+    def __init__(self, n_clusters=5, n_categorical=0, gamma=None, n_init=4, max_iter=100,
+                 max_fit_samples=5000, random_state=0):
         self.n_clusters = n_clusters
         self.n_categorical = n_categorical
         self.gamma = gamma
@@ -219,11 +227,29 @@ class _KPrototypesStep(ClusterMixin, BaseEstimator):
         rows = np.arange(X.shape[0])
         if self.max_fit_samples and X.shape[0] > self.max_fit_samples:
             rows = np.sort(rng.choice(X.shape[0], self.max_fit_samples, replace=False))
-        self.model_ = KPrototypes(n_clusters=self.n_clusters, gamma=self.gamma, n_init=self.n_init,
-                                  max_iter=self.max_iter, init="Cao", random_state=_int_seed(rng), n_jobs=1)
+        Xs = X[rows]
+        p = X.shape[1] - self.n_categorical
+        num, cat = Xs[:, :p], Xs[:, p:]
+        # kmodes' default weight: half the mean standard deviation of the numeric columns
+        gamma = float(self.gamma) if self.gamma is not None else (0.5 * float(num.std(axis=0).mean()) if p else 1.0)
+        onehot = OneHotEncoder(sparse_output=False).fit_transform(cat)
+        seed = _int_seed(rng)
+        start = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=seed)
+        start.fit(np.hstack([num, np.sqrt(gamma / 2.0) * onehot]))
+        groups = start.labels_
+        num_init = np.vstack([num[groups == c].mean(axis=0) for c in range(self.n_clusters)])
+        cat_init = np.zeros((self.n_clusters, self.n_categorical), dtype=int)
+        for j in range(self.n_categorical):
+            values = np.unique(cat[:, j])  # kmodes encodes a column as the index in its sorted unique values
+            for c in range(self.n_clusters):
+                members = cat[groups == c, j]
+                uniq, counts = np.unique(members, return_counts=True)
+                cat_init[c, j] = np.searchsorted(values, uniq[np.argmax(counts)])
+        self.model_ = KPrototypes(n_clusters=self.n_clusters, gamma=gamma, init=[num_init, cat_init], n_init=1,
+                                  max_iter=self.max_iter, random_state=seed, n_jobs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.model_.fit(X[rows], categorical=self._categorical(X))
+            self.model_.fit(Xs, categorical=self._categorical(X))
         self.gamma_ = float(self.model_.gamma)
         self.labels_ = self.predict(X)
         return self
@@ -560,14 +586,15 @@ class KPrototypesSegmenter(_BaseSegmenter):
     (default: half the mean standard deviation of the numeric columns, kmodes'
     rule). Fitted on a seeded sample of at most ``max_fit_samples`` rows (the
     algorithm is slow in pure Python); every row is then assigned to its
-    nearest prototype. With no categorical column k-prototypes *is* k-means,
+    nearest prototype. The prototypes start from a k-means++ k-means with
+    ``n_init`` runs in the equivalent one-hot space, then kmodes refines them. With no categorical column k-prototypes *is* k-means,
     and sklearn's KMeans runs instead (``algorithm_ == "kmeans"``).
     """
 
     _encoding = "ordinal"
 
-    def __init__(self, n_clusters=5, *, log_columns="auto", gamma=None, n_init=1, max_iter=100,
-                 max_fit_samples=2000, random_state=0):
+    def __init__(self, n_clusters=5, *, log_columns="auto", gamma=None, n_init=4, max_iter=100,
+                 max_fit_samples=5000, random_state=0):
         self.n_clusters = n_clusters
         self.log_columns = log_columns
         self.gamma = gamma
