@@ -139,17 +139,18 @@ def plot_loadings(loadings: pd.DataFrame, *, ax=None):
     return ax
 
 
-def plot_segment_bars(profile: pd.DataFrame, column: str, *, ax=None, reference: float | None = None):
+def plot_segment_bars(profile: pd.DataFrame, column: str, *, ax=None, reference: float | None = None,
+                      reference_label: str = "all customers"):
     """One horizontal bar per segment for a profile column (e.g. ``satisfaction`` or ``nps``).
 
-    ``reference`` draws a vertical line (e.g. the overall mean).
+    ``reference`` draws a vertical line (e.g. the overall mean) labelled ``reference_label``.
     """
     ax = _axes(ax)
     values = profile[column].astype(float)
     colors = ["tab:red" if v < 0 else "tab:green" for v in values.fillna(0)]
     ax.barh([str(i) for i in values.index], values.to_numpy(), color=colors)
     if reference is not None and np.isfinite(reference):
-        ax.axvline(reference, color="black", linestyle="--", linewidth=1, label=f"all customers {reference:.2f}")
+        ax.axvline(reference, color="black", linestyle="--", linewidth=1, label=f"{reference_label} {reference:.2f}")
         ax.legend(loc="best", fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel(column.replace("_", " "))
