@@ -29,7 +29,9 @@ __all__ = [
     "rfm_summary",
     "customer_table",
     "compare",
+    "agreement",
     "Segmentation",
+    "default_segmentations",
     "datasets",
     "clv",
     "segment",
@@ -39,9 +41,11 @@ __all__ = [
 # Heavier parts load on first use, so `import segwork` stays quick.
 _LAZY = {
     "compare": ("segwork.comparison", "compare"),
+    "agreement": ("segwork.comparison", "agreement"),
     "Segmentation": ("segwork.segment.base", "Segmentation"),
+    "default_segmentations": ("segwork.segment.defaults", "default_segmentations"),
 }
-_SUBMODULES = {"datasets", "clv", "segment", "plots", "report", "act", "comparison", "features", "io"}
+_SUBMODULES = {"datasets", "clv", "segment", "plots", "report", "act", "comparison", "features", "io", "explore"}
 
 
 def __getattr__(name: str):

@@ -1,13 +1,16 @@
 """Figures: one function per figure; each takes tidy data and returns the matplotlib Axes.
 
 Modules: ``data`` (transaction and customer analysis), ``clv`` (model fit and
-validation), ``segments`` (segmentation profiles and comparisons).
+validation), ``segments`` (segmentation profiles and comparisons), ``clusters``
+(model selection, centres, needs loadings).
 """
+from . import clusters as _clusters
 from . import clv as _clv
 from . import data as _data
 from . import segments as _segments
+from .clusters import *  # noqa: F401,F403
 from .clv import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .segments import *  # noqa: F401,F403
 
-__all__ = [*_data.__all__, *_clv.__all__, *_segments.__all__]
+__all__ = [*_data.__all__, *_clv.__all__, *_segments.__all__, *_clusters.__all__]

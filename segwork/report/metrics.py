@@ -29,7 +29,8 @@ METRICS_FILE = "metrics.json"
 def to_jsonable(value: Any) -> Any:
     """Convert numpy / pandas values into plain JSON types."""
     if isinstance(value, pd.DataFrame):
-        frame = value.reset_index() if not isinstance(value.index, pd.RangeIndex) else value
+        plain = isinstance(value.index, pd.RangeIndex) and value.index.name is None
+        frame = value if plain else value.reset_index()
         return [to_jsonable(r) for r in frame.to_dict(orient="records")]
     if isinstance(value, pd.Series):
         return {str(k): to_jsonable(v) for k, v in value.items()}

@@ -28,17 +28,12 @@ __all__ = [
     "default_segmentations", "prepare_table",
 ]
 
-# Behavioural clustering, model selection and needs-based segmentation (their own modules).
-try:
-    from .clustering import (GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter,  # noqa: F401
-                             KPrototypesSegmenter, behavioural_segmentation, make_segmenter)
-    from .selection import choose_k, select_k, stability  # noqa: F401
-    __all__ += ["behavioural_segmentation", "make_segmenter", "KMeansSegmenter", "GaussianMixtureSegmenter",
-                "KPrototypesSegmenter", "HDBSCANSegmenter", "select_k", "choose_k", "stability"]
-except ImportError:  # pragma: no cover - while the modules are being written
-    pass
-try:
-    from .needs import NeedsSegmenter, needs_segmentation  # noqa: F401
-    __all__ += ["needs_segmentation", "NeedsSegmenter"]
-except ImportError:  # pragma: no cover
-    pass
+# Behavioural clustering, model selection and needs-based segmentation.
+from .clustering import (GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter,  # noqa: E402
+                         KPrototypesSegmenter, behavioural_segmentation, make_segmenter)
+from .needs import NeedsSegmenter, needs_segmentation  # noqa: E402
+from .selection import choose_k, select_k, stability  # noqa: E402
+
+__all__ += ["behavioural_segmentation", "make_segmenter", "KMeansSegmenter", "GaussianMixtureSegmenter",
+            "KPrototypesSegmenter", "HDBSCANSegmenter", "select_k", "choose_k", "stability",
+            "needs_segmentation", "NeedsSegmenter"]
