@@ -13,6 +13,7 @@ import json
 import sys
 
 from .errors import DataError, ReportError
+from .io import CleaningRules
 
 __all__ = ["main", "build_parser"]
 
@@ -42,9 +43,8 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _add_read_options(p: argparse.ArgumentParser) -> None:
-    from .io import CleaningRules
-
+def add_read_options(p) -> None:
+    """Options that say how to read a transaction file (``segwork data validate``, ``segwork report``)."""
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
     p.add_argument("--decimal", help="decimal mark, '.' or ',' (default: detected)")
     p.add_argument("--encoding", help="text encoding (default: UTF-8, else cp1252)")
@@ -60,8 +60,6 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
 
 
 def _rules_from_args(args):
-    from .io import CleaningRules
-
     kwargs = {rule: getattr(args, f"rule_{rule}") for rule in CleaningRules().rule_names
               if getattr(args, f"rule_{rule}", None)}
     if args.observation_end:
@@ -72,15 +70,24 @@ def _rules_from_args(args):
         raise _UsageError(str(exc)) from None
 
 
+def read_options_from_args(args) -> dict:
+    """The :func:`segwork.io.read_transactions` keywords the user set with :func:`add_read_options`."""
+    options = {
+        "columns": _parse_mapping(args.map) or None, "layout": None if args.layout == "auto" else args.layout,
+        "sep": args.sep, "decimal": args.decimal, "encoding": args.encoding, "date_format": args.date_format,
+        "dayfirst": args.dayfirst or None,
+        "sheet_name": (int(args.sheet) if str(args.sheet).isdigit() else args.sheet) if args.sheet != 0 else None,
+    }
+    rules = _rules_from_args(args)
+    if rules != CleaningRules():
+        options["rules"] = rules
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _cmd_data_validate(args) -> int:
     from .io import read_transactions
 
-    sheet = int(args.sheet) if str(args.sheet).isdigit() else args.sheet
-    _tx, report = read_transactions(
-        args.path, columns=_parse_mapping(args.map), layout=args.layout, rules=_rules_from_args(args),
-        sep=args.sep, decimal=args.decimal, encoding=args.encoding, date_format=args.date_format,
-        dayfirst=args.dayfirst, sheet_name=sheet,
-    )
+    _tx, report = read_transactions(args.path, **read_options_from_args(args))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return EXIT_OK
 
@@ -97,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = data_sub.add_parser("validate", help="read, validate and clean a transaction file; print the cleaning report")
     validate.add_argument("path", help="CSV, TSV, Parquet or Excel file")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_read_options(validate)
+    add_read_options(validate)
     validate.set_defaults(func=_cmd_data_validate)
 
     from .report import add_report_parser

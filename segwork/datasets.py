@@ -12,6 +12,7 @@ literature (Fader, Hardie & Lee 2005), shipped in ``data/``.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .io import read_transactions
+from .io import CleaningReport, read_transactions
 
 __all__ = [
     "Dataset",
@@ -326,6 +327,9 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data"
 
 
+#: Beside a transaction file prepared by the report runner: the cleaning report of the original file.
+PREPARED_REPORT = "cleaning_report.json"
+
 _CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
 
 
@@ -368,6 +372,9 @@ def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: in
 
     A file goes through :func:`segwork.io.read_transactions` (``read_kwargs``
     are passed on); its cleaning report is kept in ``dataset.cleaning_report``.
+    For a Parquet file with a ``cleaning_report.json`` beside it (what
+    ``segwork report --dataset PATH`` prepares in its run folder), that saved
+    report of the original file is kept instead.
     """
     if name == "synthetic":
         return make_crm(n_customers=n_customers, seed=seed)
@@ -381,4 +388,9 @@ def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: in
     if not path.exists():
         raise DataError(f"{name}: not a built-in data set (synthetic, cdnow, cdnow_sample) and no such file")
     tx, report = read_transactions(path, **read_kwargs)
+    saved = path.with_name(PREPARED_REPORT)
+    if path.suffix == ".parquet" and saved.exists():
+        # A file the report runner prepared: keep the cleaning report of the user's original file.
+        report = CleaningReport.from_dict(json.loads(saved.read_text()))
+        return Dataset(transactions=tx, name=Path(report.source).name, cleaning_report=report)
     return Dataset(transactions=tx, name=path.name, cleaning_report=report)

@@ -170,7 +170,7 @@ class RuleResult:
     rule: str
     action: str
     rows: int
-    example: dict | None = None
+    example: dict | str | None = None
 
     @property
     def description(self) -> str:
@@ -234,6 +234,18 @@ class CleaningReport:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "CleaningReport":
+        """Rebuild a report saved with :meth:`to_dict` (examples come back as text)."""
+        ts = lambda v: None if v is None else pd.Timestamp(v)  # noqa: E731
+        return cls(
+            source=data["source"], layout=data["layout"], rows_read=int(data["rows_read"]),
+            rows_kept=int(data["rows_kept"]), customers=int(data["customers"]),
+            first_date=ts(data.get("first_date")), last_date=ts(data.get("last_date")),
+            revenue=float(data.get("revenue", 0.0)),
+            rules=[RuleResult(r["rule"], r["action"], int(r["rows"]), r.get("example")) for r in data["rules"]],
+        )
+
     def __str__(self) -> str:
         lines = [
             f"source      {self.source} (layout: {self.layout})",
@@ -254,7 +266,9 @@ class CleaningReport:
         return "\n".join(lines)
 
 
-def _format_example(row: Mapping) -> str:
+def _format_example(row: Mapping | str) -> str:
+    if isinstance(row, str):
+        return row
     parts = []
     for key, value in row.items():
         if isinstance(value, float) and np.isnan(value):

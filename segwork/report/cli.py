@@ -14,6 +14,8 @@ _EPILOG = """examples:
   segwork report -p n_customers 2000 --only 01     a quick look at the data overview
   segwork report -f params.yaml --jobs 2           parameters from a YAML file, two notebooks at a time
   segwork report --list                            the notebooks and their parameters
+  segwork report --dataset export.csv --sep ';' --map Kunde=customer_id --map Datum=date --map Betrag=amount
+                                                   your own transaction file, read like 'segwork data validate'
 """
 
 
@@ -42,6 +44,10 @@ def add_report_parser(subparsers):
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
+    from ..cli import add_read_options
+
+    add_read_options(p.add_argument_group(
+        "reading a transaction file (--dataset PATH): the same options as 'segwork data validate'"))
     p.set_defaults(func=_run)
     return p
 
@@ -64,6 +70,9 @@ def _run(args) -> int:
         return 0
     command = "segwork report" + (" " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2
                                   and sys.argv[1] == "report" else "")
+    from ..cli import read_options_from_args
+
     run_report(**common, output=args.output, jobs=args.jobs, kernel_name=args.kernel,
-               progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command)
+               progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command,
+               read_options=read_options_from_args(args))
     return 0

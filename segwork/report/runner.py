@@ -137,6 +137,33 @@ def _dataset_label(plan: _Plan) -> tuple[str, str]:
     return str(dataset), Path(str(dataset)).name
 
 
+def _read_dataset_file(dataset: str, read_options: Mapping[str, Any] | None):
+    """Read, validate and clean a transaction file once; ``None`` for a built-in data set."""
+    if dataset in (*params_mod.BUILTIN_DATASETS, "cdnow_master"):
+        if read_options:
+            raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply to "
+                            f"--dataset PATH, not to the built-in data set {dataset!r}")
+        return None
+    from ..io import read_transactions
+
+    return read_transactions(dataset, **dict(read_options or {}))
+
+
+def _write_prepared(run_dir: Path, transactions, report) -> Path:
+    """Write the canonical transactions and their cleaning report into ``<run>/data/`` (atomically)."""
+    import io
+    import json
+
+    from .._atomic import atomic_write_bytes, atomic_write_text
+    from ..datasets import PREPARED_REPORT
+
+    buffer = io.BytesIO()
+    transactions.to_parquet(buffer, index=False)
+    path = atomic_write_bytes(run_dir / "data" / "transactions.parquet", buffer.getvalue())
+    atomic_write_text(run_dir / "data" / PREPARED_REPORT, json.dumps(report.to_dict(), indent=2) + "\n")
+    return path
+
+
 def _now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -154,6 +181,7 @@ def run_report(
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
     command: str | None = None,
+    read_options: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run the notebook suite and write a new run folder under ``output``.
 
@@ -171,6 +199,11 @@ def run_report(
     kernel_name: the Jupyter kernel to execute with.
     progress: show a per-cell progress bar for each notebook.
     echo: where the per-notebook progress lines go (``None``: silent).
+    read_options: how to read a transaction file given as ``dataset``: keyword
+        arguments of :func:`segwork.io.read_transactions` (``columns``, ``sep``,
+        ``rules``, ...). The file is read, validated and cleaned once, before any
+        notebook runs; the notebooks get the canonical table
+        (``<run>/data/transactions.parquet``) and its cleaning report.
 
     Returns
     -------
@@ -188,6 +221,7 @@ def run_report(
                        notebooks_dir=notebooks_dir)
     output = Path(output).resolve()
     dataset_value, label = _dataset_label(plan)
+    prepared = _read_dataset_file(dataset_value, read_options)  # bad data stops here, before any run folder
     run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(dataset_value))
     started = time.perf_counter()
     from .. import __version__
@@ -203,6 +237,14 @@ def run_report(
                        "parameters": plan.per_notebook[p.stem]} for p in plan.notebooks],
         "error": None,
     }
+    if prepared is not None:
+        prepared_path = _write_prepared(run_dir, *prepared)
+        record["cleaning"] = prepared[1].to_dict()
+        for values in plan.per_notebook.values():
+            if "dataset" in values:
+                values["dataset"] = str(prepared_path)
+        say(f"read {dataset_value}: {prepared[1].rows_kept:,} of {prepared[1].rows_read:,} rows kept, "
+            f"{prepared[1].customers:,} customers -> {prepared_path}")
     runfolder.write_record(run_dir, record)
     tasks = []
     for i, path in enumerate(plan.notebooks):

@@ -1,0 +1,49 @@
+"""`segwork report --dataset PATH`: the file is read once, up front, with the user's reading options."""
+from __future__ import annotations
+
+import json
+
+LOAD = ("from segwork.datasets import load_dataset\nfrom segwork.report import save_metrics\n"
+        "d = load_dataset(dataset)\nr = d.cleaning_report\n"
+        "save_metrics({'rows': len(d.transactions), 'revenue': float(d.transactions['amount'].sum()),\n"
+        "              'source': r.source, 'read': r.rows_read, 'duplicates': next(x.rows for x in r.rules\n"
+        "              if x.rule == 'duplicates'), 'name': d.name}, output_dir)")
+PARAMS = 'dataset = "synthetic"\noutput_dir = "."'
+EXPORT = "Kunde;Datum;Betrag\nK1;2024-01-05;1,50\nK1;2024-01-05;1,50\nK2;2024-02-01;10,00\n"
+
+
+def test_a_mapped_semicolon_file_is_read_once_and_notebooks_see_its_cleaning_report(tmp_path, make_nb, run_cli):
+    notebooks = tmp_path / "nbs"
+    make_nb(notebooks / "01_load.ipynb", PARAMS, LOAD)
+    export = tmp_path / "export.csv"
+    export.write_bytes(EXPORT.encode("cp1252"))
+    res = run_cli("report", "--dataset", str(export), "--notebooks", str(notebooks), "--output", str(tmp_path / "out"),
+                  "--no-progress", "--map", "Kunde=customer_id", "--map", "Datum=date", "--map", "Betrag=amount")
+    assert res.returncode == 0, res.stderr
+    run = (tmp_path / "out" / "latest").resolve()
+    metrics = json.loads((run / "01_load" / "metrics.json").read_text())
+    # the original file's report, not that of the prepared Parquet copy
+    assert metrics == {"rows": 2, "revenue": 11.5, "source": str(export), "read": 3, "duplicates": 1,
+                       "name": "export.csv"}
+    record = json.loads((run / "run.json").read_text())
+    assert record["cleaning"]["rows_kept"] == 2 and (run / "data" / "transactions.parquet").exists()
+    assert export.read_bytes() == EXPORT.encode("cp1252")  # the input is never modified
+
+
+def test_an_unusable_file_stops_before_any_run_folder(tmp_path, make_nb, run_cli):
+    notebooks = tmp_path / "nbs"
+    make_nb(notebooks / "01_load.ipynb", PARAMS, LOAD)
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT)
+    res = run_cli("report", "--dataset", str(export), "--notebooks", str(notebooks), "--output", str(tmp_path / "out"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "'customer_id' is missing" in res.stderr and "--map" in res.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_reading_options_need_a_file(tmp_path, make_nb, run_cli):
+    notebooks = tmp_path / "nbs"
+    make_nb(notebooks / "01_load.ipynb", PARAMS, LOAD)
+    res = run_cli("report", "--dataset", "cdnow", "--sep", ";", "--notebooks", str(notebooks),
+                  "--output", str(tmp_path / "out"))
+    assert res.returncode == 2 and "only apply to --dataset PATH" in res.stderr
