@@ -7,9 +7,10 @@ Inputs are the tidy tables segwork produces: the selection table of
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from ._style import axes
 
 __all__ = [
     "plot_k_selection",
@@ -27,12 +28,7 @@ _CRITERIA = {  # column -> (label, higher is better)
     "davies_bouldin": ("Davies-Bouldin (flipped)", False),
     "bic": ("BIC (flipped)", False),
 }
-
-
-def _axes(ax):
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
-    return ax
+_SIZE = (7, 4)
 
 
 def plot_k_selection(scores: pd.DataFrame, *, chosen_k: int | None = None, ax=None):
@@ -43,7 +39,7 @@ def plot_k_selection(scores: pd.DataFrame, *, chosen_k: int | None = None, ax=No
     flipped so that every line peaks at the k it prefers. ``chosen_k`` draws
     a vertical line.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     for col, (label, higher) in _CRITERIA.items():
         if col not in scores.columns or scores[col].isna().all():
             continue
@@ -88,8 +84,7 @@ def plot_centroid_heatmap(centroids_z: pd.DataFrame, *, vmax: float = 2.5, ax=No
     below (in standard deviations of all customers). ``centroids_z`` is
     ``segmentation.params["centroids_z"]``.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(6, 0.45 * centroids_z.shape[1] + 3), 0.5 * centroids_z.shape[0] + 2))
+    ax = axes(ax, (max(6, 0.45 * centroids_z.shape[1] + 3), 0.5 * centroids_z.shape[0] + 2))
     _heatmap(ax, centroids_z, vmax=vmax, fmt=".1f")
     ax.set_title("Segment centres (z-scores vs all customers)")
     return ax
@@ -97,7 +92,7 @@ def plot_centroid_heatmap(centroids_z: pd.DataFrame, *, vmax: float = 2.5, ax=No
 
 def plot_method_scores(table: pd.DataFrame, *, metric: str = "ari_truth", ax=None):
     """One bar per method for ``metric`` (a column of ``table``, methods as the index)."""
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     values = table[metric].astype(float)
     bars = ax.barh([str(i) for i in values.index], values.to_numpy(), color="tab:blue")
     for bar, v in zip(bars, values.to_numpy()):
@@ -114,7 +109,7 @@ def plot_stability(scores: pd.DataFrame, *, ax=None):
 
     ``scores``: tidy, with columns ``method`` and ``ari`` (one row per resample).
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     methods = list(dict.fromkeys(scores["method"]))
     means = [scores.loc[scores["method"] == m, "ari"].mean() for m in methods]
     ax.bar(range(len(methods)), means, color="tab:gray", alpha=0.5, label="mean")
@@ -132,8 +127,7 @@ def plot_stability(scores: pd.DataFrame, *, ax=None):
 
 def plot_loadings(loadings: pd.DataFrame, *, ax=None):
     """Factor loadings: rows = survey items, columns = factors (red = agrees with the factor)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.9 * loadings.shape[1] + 4, 0.35 * loadings.shape[0] + 1.5))
+    ax = axes(ax, (0.9 * loadings.shape[1] + 4, 0.35 * loadings.shape[0] + 1.5))
     _heatmap(ax, loadings, vmax=1.0, fmt=".2f")
     ax.set_title("Factor loadings of the survey items")
     return ax
@@ -145,7 +139,7 @@ def plot_segment_bars(profile: pd.DataFrame, column: str, *, ax=None, reference:
 
     ``reference`` draws a vertical line (e.g. the overall mean) labelled ``reference_label``.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     values = profile[column].astype(float)
     colors = ["tab:red" if v < 0 else "tab:green" for v in values.fillna(0)]
     ax.barh([str(i) for i in values.index], values.to_numpy(), color=colors)
@@ -164,7 +158,7 @@ def plot_coverage(coverage: pd.DataFrame, *, ax=None):
     ``coverage``: one row per segment, one column per source (e.g.
     ``survey`` and ``behaviour``), values = customers.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     left = np.zeros(len(coverage))
     for col in coverage.columns:
         values = coverage[col].to_numpy(dtype=float)

@@ -7,11 +7,11 @@ the matplotlib Axes. Nothing is shown or saved here.
 """
 from __future__ import annotations
 
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
+
+from ._style import BLUE, GREY, ORANGE, axes, month_axis
 
 __all__ = [
     "plot_period_transactions",
@@ -22,13 +22,8 @@ __all__ = [
     "plot_clv_distribution",
 ]
 
-_ACTUAL, _MODEL, _MARK = "#4c72b0", "#dd8452", "#7f7f7f"
-
-
-def _axes(ax, size=(7, 3.8)):
-    if ax is None:
-        _fig, ax = plt.subplots(figsize=size)
-    return ax
+_ACTUAL, _MODEL, _MARK = BLUE, ORANGE, GREY
+_SIZE = (7, 3.8)
 
 
 def plot_period_transactions(table: pd.DataFrame, ax=None):
@@ -36,7 +31,7 @@ def plot_period_transactions(table: pd.DataFrame, ax=None):
 
     ``table``: output of :func:`segwork.clv.diagnostics.period_transactions`.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     x = np.arange(len(table))
     ax.bar(x - 0.2, table["actual"], width=0.4, color=_ACTUAL, label="actual")
     ax.bar(x + 0.2, table["model"], width=0.4, color=_MODEL, label="model")
@@ -53,7 +48,7 @@ def plot_calibration_vs_holdout(by_frequency: pd.DataFrame, ax=None):
 
     ``by_frequency``: output of :func:`segwork.clv.validation.holdout_by_frequency`.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     x = np.arange(len(by_frequency))
     ax.plot(x, by_frequency["actual"], marker="o", color=_ACTUAL, label="actual")
     ax.plot(x, by_frequency["predicted"], marker="s", ls="--", color=_MODEL, label="model")
@@ -66,7 +61,7 @@ def plot_calibration_vs_holdout(by_frequency: pd.DataFrame, ax=None):
 
 
 def _matrix(matrix: pd.DataFrame, ax, cmap: str, label: str, title: str, vmin=None, vmax=None):
-    ax = _axes(ax, size=(7, 4.5))
+    ax = axes(ax, (7, 4.5))
     freq = matrix.columns.to_numpy(dtype=float)
     rec = matrix.index.to_numpy(dtype=float)
     df = (freq[1] - freq[0]) / 2 if len(freq) > 1 else 0.5
@@ -107,7 +102,7 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
 
     ``tracking``: output of :func:`segwork.clv.validation.cumulative_repeat_transactions`.
     """
-    ax = _axes(ax, size=(8, 3.8))
+    ax = axes(ax, (8, 3.8))
     dates = pd.to_datetime(tracking["date"])
     ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
     ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
@@ -116,9 +111,7 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
         first = int(np.flatnonzero(hold)[0])
         ax.axvline(dates.iloc[first - 1], color=_MARK, ls=":", lw=1)
         ax.text(dates.iloc[first - 1], ax.get_ylim()[1] * 0.97, " holdout ->", va="top", color=_MARK, fontsize=9)
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    month_axis(ax)
     ax.set_ylabel("cumulative repeat purchases")
     ax.set_title("Tracking: cumulative repeat purchases")
     ax.legend(frameon=False, loc="upper left")
@@ -131,7 +124,7 @@ def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
     ``clv``: a Series of per-customer values, e.g. from
     :func:`segwork.clv.customer_lifetime_value`.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     values = pd.Series(clv, dtype=float).dropna()
     positive = values[values > 0]
     floor = max(float(positive.quantile(0.001)), 1e-2) if len(positive) else 1e-2

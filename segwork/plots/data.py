@@ -6,12 +6,12 @@ function in :mod:`segwork.explore`, draws on ``ax`` (a new figure when
 """
 from __future__ import annotations
 
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
+
+from ._style import BLUE, RED, axes, month_axis, percent_ticks, short_number_ticks
 
 __all__ = [
     "plot_monthly_customers",
@@ -22,27 +22,8 @@ __all__ = [
     "plot_cohort_retention",
 ]
 
-_NEW, _RETURNING, _LINE = "#4c72b0", "#a1c9f4", "#c44e52"
-
-
-def _axes(ax, size=(8, 3.8)):
-    if ax is None:
-        _fig, ax = plt.subplots(figsize=size)
-    return ax
-
-
-def _thousands(x, _pos=None) -> str:
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:.1f}M"
-    if abs(x) >= 1e3:
-        return f"{x / 1e3:.0f}k"
-    return f"{x:.0f}"
-
-
-def _month_axis(ax) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+_NEW, _RETURNING, _LINE = BLUE, "#a1c9f4", RED
+_SIZE = (8, 3.8)
 
 
 def plot_monthly_customers(monthly: pd.DataFrame, ax=None):
@@ -50,13 +31,13 @@ def plot_monthly_customers(monthly: pd.DataFrame, ax=None):
 
     ``monthly``: output of :func:`segwork.explore.monthly_activity`.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     x = pd.to_datetime(monthly["month"])
     ax.bar(x, monthly["returning_customers"], width=25, align="edge", color=_RETURNING, label="returning")
     ax.bar(x, monthly["new_customers"], width=25, align="edge", bottom=monthly["returning_customers"],
            color=_NEW, label="new (first purchase)")
-    _month_axis(ax)
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    month_axis(ax)
+    short_number_ticks(ax.yaxis)
     ax.set_ylabel("customers who bought")
     ax.set_title("Active customers per month")
     ax.legend(frameon=False, loc="upper left")
@@ -69,18 +50,18 @@ def plot_monthly_revenue(monthly: pd.DataFrame, ax=None, currency: str = ""):
 
     ``monthly``: output of :func:`segwork.explore.monthly_activity`.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     x = pd.to_datetime(monthly["month"]) + pd.Timedelta(days=14)
     ax.plot(x, monthly["revenue"], marker="o", color=_NEW, label="revenue")
     ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    short_number_ticks(ax.yaxis)
     ax.set_ylabel(f"revenue per month{(' (' + currency + ')') if currency else ''}")
     ax2 = ax.twinx()
     ax2.plot(x, monthly["transactions"], ls="--", color="0.45", label="transactions")
     ax2.set_ylim(bottom=0)
-    ax2.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    short_number_ticks(ax2.yaxis)
     ax2.set_ylabel("transactions per month")
-    _month_axis(ax)
+    month_axis(ax)
     ax.set_title("Revenue and transactions per month")
     lines = ax.get_lines() + ax2.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], frameon=False, loc="upper left")
@@ -94,10 +75,10 @@ def plot_purchase_counts(distribution: pd.DataFrame, ax=None):
     ``distribution``: output of :func:`segwork.explore.purchase_count_distribution`;
     a pooled last bar (``capped``) is labelled ``N+``.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     labels = [f"{p}+" if c else str(p) for p, c in zip(distribution["purchases"], distribution["capped"])]
     ax.bar(labels, distribution["share"], color=_NEW)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_ticks(ax.yaxis)
     ax.set_xlabel("purchases (days with a purchase) per customer")
     ax.set_ylabel("share of customers")
     ax.set_title("How often customers buy")
@@ -114,7 +95,7 @@ def plot_interpurchase_days(gaps: pd.Series, ax=None, max_days: float | None = N
     ``max_days`` (default: the 99th percentile) are left out of the picture,
     not of the median.
     """
-    ax = _axes(ax)
+    ax = axes(ax, _SIZE)
     gaps = pd.Series(gaps, dtype=float)
     if gaps.empty:
         ax.text(0.5, 0.5, "no repeat purchases", ha="center", va="center", transform=ax.transAxes)
@@ -139,7 +120,7 @@ def plot_revenue_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None):
     dashed diagonal is "every customer brings the same"; the marker reads off
     the revenue share of the top ``top`` of customers.
     """
-    ax = _axes(ax, size=(5.2, 5))
+    ax = axes(ax, (5.2, 5))
     ax.plot(curve["customer_share"], curve["revenue_share"], color=_NEW, lw=2, label="customers ranked by revenue")
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", label="equal revenue per customer")
     y = float(np.interp(top, curve["customer_share"], curve["revenue_share"]))
@@ -147,8 +128,7 @@ def plot_revenue_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None):
     ax.scatter([top], [y], color=_LINE, zorder=3)
     ax.annotate(f"top {top:.0%} bring {y:.0%}", (top, y), xytext=(10, -18), textcoords="offset points",
                 color=_LINE)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_ticks(ax.xaxis, ax.yaxis)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("share of customers (largest first)")
@@ -172,7 +152,7 @@ def plot_cohort_retention(table: pd.DataFrame, ax=None, max_months: int | None =
     # Month 0 is 100 % by definition; leave it out so the colour scale shows retention.
     shares = shares.drop(columns=[0], errors="ignore")
     n_rows, n_cols = shares.shape
-    ax = _axes(ax, size=(min(14, 2 + 0.45 * n_cols), min(10, 1.5 + 0.3 * max(n_rows, 3))))
+    ax = axes(ax, (min(14, 2 + 0.45 * n_cols), min(10, 1.5 + 0.3 * max(n_rows, 3))))
     labels = [f"{idx} (n={int(n):,})" for idx, n in zip(table.index, table["size"])] if "size" in table else None
     annot = n_rows * n_cols <= 200
     sns.heatmap(shares.astype(float), ax=ax, cmap="Blues", vmin=0,

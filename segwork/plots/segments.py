@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
+
+from ._style import BLUE, ORANGE, RED, axes, percent_ticks, short_number, short_number_ticks
 
 __all__ = [
     "plot_segment_sizes",
@@ -25,21 +26,7 @@ __all__ = [
     "plot_agreement",
 ]
 
-_CUSTOMERS, _REVENUE, _LINE = "#4c72b0", "#dd8452", "#c44e52"
-
-
-def _axes(ax, size=(8, 4)):
-    if ax is None:
-        _fig, ax = plt.subplots(figsize=size)
-    return ax
-
-
-def _money(x, _pos=None) -> str:
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:.1f}M"
-    if abs(x) >= 1e3:
-        return f"{x / 1e3:.0f}k"
-    return f"{x:.0f}"
+_CUSTOMERS, _REVENUE, _LINE = BLUE, ORANGE, RED
 
 
 def plot_segment_sizes(profile: pd.DataFrame, ax=None, title: str = "Segment sizes and revenue share"):
@@ -52,7 +39,7 @@ def plot_segment_sizes(profile: pd.DataFrame, ax=None, title: str = "Segment siz
     """
     rows = profile.index.astype(str)
     n = len(rows)
-    ax = _axes(ax, size=(8, max(2.5, 0.42 * n + 1)))
+    ax = axes(ax, (8, max(2.5, 0.42 * n + 1)))
     y = np.arange(n)
     h = 0.4
     ax.barh(y - h / 2, profile["share"], height=h, color=_CUSTOMERS, label="customers")
@@ -60,7 +47,7 @@ def plot_segment_sizes(profile: pd.DataFrame, ax=None, title: str = "Segment siz
         ax.barh(y + h / 2, profile["revenue_share"], height=h, color=_REVENUE, label="revenue")
     ax.set_yticks(y, rows)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_ticks(ax.xaxis)
     ax.set_xlabel("share of all customers / of all revenue")
     ax.set_title(title)
     ax.legend(frameon=False, loc="lower right")
@@ -80,7 +67,7 @@ def plot_rfm_heatmap(scores: pd.DataFrame, grid: pd.DataFrame | None = None, ax=
     """
     counts = pd.crosstab(scores["R"], scores["FM"]).reindex(index=range(5, 0, -1), columns=range(1, 6), fill_value=0)
     share = counts / counts.to_numpy().sum()
-    ax = _axes(ax, size=(8, 5.5))
+    ax = axes(ax, (8, 5.5))
     annot = share.map(lambda v: f"{v:.1%}")
     if grid is not None:
         g = grid.reindex(index=share.index, columns=share.columns)
@@ -101,7 +88,7 @@ def plot_value_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None, val
     diagonal is "every customer is worth the same"; the marker reads off the
     share of value of the top ``top`` of customers.
     """
-    ax = _axes(ax, size=(5.2, 5))
+    ax = axes(ax, (5.2, 5))
     ax.plot(curve["customer_share"], curve["value_share"], color=_CUSTOMERS, lw=2,
             label=f"customers ranked by {value_label}")
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", label=f"equal {value_label} per customer")
@@ -109,8 +96,7 @@ def plot_value_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None, val
     ax.plot([top, top, 0], [0, y, y], color=_LINE, lw=1)
     ax.scatter([top], [y], color=_LINE, zorder=3)
     ax.annotate(f"top {top:.0%} bring {y:.0%}", (top, y), xytext=(10, -18), textcoords="offset points", color=_LINE)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_ticks(ax.xaxis, ax.yaxis)
     ax.set_xlim(0, 1)
     ax.set_ylim(min(0.0, float(curve["value_share"].min())), max(1.01, float(curve["value_share"].max()) + 0.01))
     ax.set_xlabel(f"share of customers (highest {value_label} first)")
@@ -127,7 +113,7 @@ def plot_relationship_summary(summary: pd.DataFrame, ax=None, title: str = "Rela
     ``summary``: :func:`segwork.segment.relationship_summary` (index = type;
     ``share``, ``revenue_share``, ``assumed_effect``).
     """
-    ax = _axes(ax, size=(8, 4))
+    ax = axes(ax, (8, 4))
     x = np.arange(len(summary))
     w = 0.38
     ax.bar(x - w / 2, summary["share"], width=w, color=_CUSTOMERS, label="customers")
@@ -137,7 +123,7 @@ def plot_relationship_summary(summary: pd.DataFrame, ax=None, title: str = "Rela
         ax.text(i, top * 1.05, str(text).replace(" (assumed)", ""), ha="center", va="bottom", fontsize=8, color="0.3")
     ax.set_xticks(x, summary.index.astype(str))
     ax.set_ylim(0, top * 1.18)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_ticks(ax.yaxis)
     ax.set_ylabel("share")
     ax.set_title(title + " (text: assumed profit effect of the strategy)")
     ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
@@ -153,7 +139,7 @@ def plot_profit_effects(summary: pd.DataFrame, ax=None, currency: str = "",
     ``implied_gain_low`` and ``implied_gain_high``. Types with no assumed
     effect show no bar.
     """
-    ax = _axes(ax, size=(8, 3.2))
+    ax = axes(ax, (8, 3.2))
     y = np.arange(len(summary))
     lo = summary["implied_gain_low"].to_numpy(dtype=float)
     hi = summary["implied_gain_high"].to_numpy(dtype=float)
@@ -161,10 +147,10 @@ def plot_profit_effects(summary: pd.DataFrame, ax=None, currency: str = "",
     ax.barh(y, lo, height=0.5, color=_REVENUE, alpha=0.3)
     for i, (a, b) in enumerate(zip(lo, hi)):
         if b > 0:
-            ax.text(b, i, f"  {_money(a)}-{_money(b)} {currency}".rstrip(), va="center", fontsize=8)
+            ax.text(b, i, f"  {short_number(a)}-{short_number(b)} {currency}".rstrip(), va="center", fontsize=8)
     ax.set_yticks(y, summary.index.astype(str))
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(FuncFormatter(_money))
+    short_number_ticks(ax.xaxis)
     ax.set_xlabel(f"implied profit gain {('(' + currency + ')') if currency else ''}: assumed effect x segment margin")
     ax.set_xlim(0, max(float(np.nanmax(hi)) * 1.3, 1.0))
     ax.set_title(title)
@@ -186,7 +172,7 @@ def plot_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | None = No
     frame = comparison[metrics].copy()
     frame.index = frame.index.astype(str)
     tidy = frame.reset_index(names="segmentation").melt("segmentation", var_name="metric", value_name="value")
-    ax = _axes(ax, size=(8.5, max(3.0, 0.16 * len(tidy) + 1.5)))
+    ax = axes(ax, (8.5, max(3.0, 0.16 * len(tidy) + 1.5)))
     sns.barplot(tidy, y="segmentation", x="value", hue="metric", ax=ax, orient="h")
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_xlabel("metric value (higher is better; 1 = perfect)")
@@ -205,7 +191,7 @@ def plot_crosstab(table: pd.DataFrame, ax=None, normalize: bool = True, title: s
     counts). A segmentation that refines another has one dark cell per row.
     """
     shown = table.div(table.sum(axis=1).replace(0, np.nan), axis=0) if normalize else table
-    ax = _axes(ax, size=(max(5.0, 0.9 * shown.shape[1] + 3), max(3.0, 0.45 * shown.shape[0] + 1.5)))
+    ax = axes(ax, (max(5.0, 0.9 * shown.shape[1] + 3), max(3.0, 0.45 * shown.shape[0] + 1.5)))
     sns.heatmap(shown, annot=True, fmt=".0%" if normalize else "d", cmap="Blues", cbar=False, ax=ax,
                 linewidths=0.5, linecolor="white", annot_kws={"fontsize": 8})
     ax.set_xlabel(str(table.columns.name or ""))
@@ -222,7 +208,7 @@ def plot_agreement(matrix: pd.DataFrame, ax=None, metric: str = "adjusted Rand i
     more alike than chance, i.e. they answer different questions.
     """
     n = len(matrix)
-    ax = _axes(ax, size=(max(4.5, 0.8 * n + 2.5), max(3.5, 0.6 * n + 1.5)))
+    ax = axes(ax, (max(4.5, 0.8 * n + 2.5), max(3.5, 0.6 * n + 1.5)))
     sns.heatmap(matrix.astype(float), annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
                 cbar_kws={"label": metric}, annot_kws={"fontsize": 8})
     ax.set_xlabel("")
