@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .segment.value import concentration_curve
 
 __all__ = [
     "monthly_activity",
@@ -43,6 +44,11 @@ def _check(transactions: pd.DataFrame, what: str) -> pd.DataFrame:
     if transactions.empty:
         raise DataError(f"{what}: the transaction table is empty")
     return transactions
+
+
+def _revenue_per_customer(transactions: pd.DataFrame) -> np.ndarray:
+    """Total amount per customer (one number per customer, in no particular order)."""
+    return transactions.groupby("customer_id", observed=True)["amount"].sum().to_numpy()
 
 
 def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
@@ -148,18 +154,14 @@ def revenue_concentration(transactions: pd.DataFrame, points: int | None = 201) 
     Parameters
     ----------
     points: number of evenly spaced customer shares to return (``None``: one
-        row per customer, plus the origin).
+        row per customer, plus the origin); each row counts the best
+        ``round(customer_share * n)`` customers, as
+        :func:`segwork.segment.concentration_curve`, which draws the curve.
     """
-    tx = _check(transactions, "revenue_concentration")
-    per_customer = np.sort(tx.groupby("customer_id", observed=True)["amount"].sum().to_numpy())[::-1]
-    n = per_customer.size
-    cum = np.concatenate([[0.0], np.cumsum(per_customer)]) / per_customer.sum()
-    x = np.arange(n + 1) / n
-    if points is not None:
-        grid = np.linspace(0.0, 1.0, points)
-        cum = np.interp(grid, x, cum)
-        x = grid
-    return pd.DataFrame({"customer_share": x, "revenue_share": cum})
+    per_customer = _revenue_per_customer(_check(transactions, "revenue_concentration"))
+    shares = np.arange(per_customer.size + 1) / per_customer.size if points is None else points
+    curve = concentration_curve(per_customer, shares)
+    return curve[["customer_share", "value_share"]].rename(columns={"value_share": "revenue_share"})
 
 
 def top_share(transactions: pd.DataFrame, top: float = 0.2) -> float:
@@ -171,9 +173,9 @@ def top_share(transactions: pd.DataFrame, top: float = 0.2) -> float:
     tx = _check(transactions, "top_share")
     if not 0 < top <= 1:
         raise DataError(f"top_share: top={top!r} must be a fraction in (0, 1], e.g. 0.2 for the top 20 %")
-    per_customer = np.sort(tx.groupby("customer_id", observed=True)["amount"].sum().to_numpy())[::-1]
+    per_customer = _revenue_per_customer(tx)
     k = max(1, math.ceil(top * per_customer.size - 1e-9))
-    return float(per_customer[:k].sum() / per_customer.sum())
+    return float(concentration_curve(per_customer, [k / per_customer.size])["value_share"].iloc[0])
 
 
 def cohort_retention(transactions: pd.DataFrame, max_months: int | None = None) -> pd.DataFrame:

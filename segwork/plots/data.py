@@ -12,6 +12,7 @@ import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
 from ._style import BLUE, RED, axes, month_axis, percent_ticks, short_number_ticks
+from .segments import plot_value_concentration
 
 __all__ = [
     "plot_monthly_customers",
@@ -118,25 +119,11 @@ def plot_revenue_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None):
 
     ``curve``: output of :func:`segwork.explore.revenue_concentration`. The
     dashed diagonal is "every customer brings the same"; the marker reads off
-    the revenue share of the top ``top`` of customers.
+    the revenue share of the top ``top`` of customers. Drawn by
+    :func:`segwork.plots.plot_value_concentration`.
     """
-    ax = axes(ax, (5.2, 5))
-    ax.plot(curve["customer_share"], curve["revenue_share"], color=_NEW, lw=2, label="customers ranked by revenue")
-    ax.plot([0, 1], [0, 1], ls="--", color="0.6", label="equal revenue per customer")
-    y = float(np.interp(top, curve["customer_share"], curve["revenue_share"]))
-    ax.plot([top, top, 0], [0, y, y], color=_LINE, lw=1)
-    ax.scatter([top], [y], color=_LINE, zorder=3)
-    ax.annotate(f"top {top:.0%} bring {y:.0%}", (top, y), xytext=(10, -18), textcoords="offset points",
-                color=_LINE)
-    percent_ticks(ax.xaxis, ax.yaxis)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("share of customers (largest first)")
-    ax.set_ylabel("share of revenue")
-    ax.set_title("Revenue concentration (Pareto curve)")
-    ax.legend(frameon=False, loc="lower right")
-    sns.despine(ax=ax)
-    return ax
+    return plot_value_concentration(curve.rename(columns={"revenue_share": "value_share"}), top=top, ax=ax,
+                                    value_label="revenue", title="Revenue concentration (Pareto curve)")
 
 
 def plot_cohort_retention(table: pd.DataFrame, ax=None, max_months: int | None = 24):
