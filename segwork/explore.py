@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ._checks import require_columns
 from .errors import DataError
 from .segment.value import concentration_curve
 
@@ -33,14 +34,8 @@ _REQUIRED = ("customer_id", "date", "amount")
 
 
 def _check(transactions: pd.DataFrame, what: str) -> pd.DataFrame:
-    if not isinstance(transactions, pd.DataFrame):
-        raise DataError(f"{what}: expected a DataFrame of transactions, got {type(transactions).__name__}")
-    missing = [c for c in _REQUIRED if c not in transactions.columns]
-    if missing:
-        raise DataError(
-            f"{what}: transactions lack column(s) {missing}; read them with "
-            "segwork.io.read_transactions to get the canonical columns customer_id, date, amount"
-        )
+    require_columns(transactions, _REQUIRED, what, "read them with segwork.io.read_transactions to get the "
+                    "canonical columns customer_id, date, amount", what="transactions")
     if transactions.empty:
         raise DataError(f"{what}: the transaction table is empty")
     return transactions

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 
@@ -38,15 +39,7 @@ __all__ = [
 ]
 
 
-def _need(summary: pd.DataFrame, cols, where: str) -> None:
-    if not isinstance(summary, pd.DataFrame):
-        raise DataError(f"{where}: summary must be a DataFrame from segwork.features.rfm_summary")
-    missing = [c for c in cols if c not in summary.columns]
-    if missing:
-        raise DataError(
-            f"{where}: summary has no column(s) {missing}; build it with "
-            "segwork.features.rfm_summary(..., calibration_end=...) to get the holdout columns"
-        )
+_HOLDOUT_HINT = "build it with segwork.features.rfm_summary(..., calibration_end=...) to get the holdout columns"
 
 
 def holdout_predictions(model, summary: pd.DataFrame) -> pd.DataFrame:
@@ -57,7 +50,8 @@ def holdout_predictions(model, summary: pd.DataFrame) -> pd.DataFrame:
     ``predicted`` (``model.expected_purchases(duration_holdout, ...)``) and
     ``p_alive`` (at the end of calibration).
     """
-    _need(summary, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"], "holdout_predictions")
+    require_columns(summary, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"],
+                    "holdout_predictions", _HOLDOUT_HINT, what="summary")
     args = (summary["frequency"], summary["recency"], summary["T"])
     return pd.DataFrame(
         {
@@ -147,7 +141,8 @@ def spend_holdout(spend_model, summary: pd.DataFrame) -> pd.DataFrame:
     ``predicted`` (``spend_model.expected_spend(frequency, monetary_value)``),
     in the data's currency.
     """
-    _need(summary, ["frequency", "monetary_value", "frequency_holdout", "monetary_value_holdout"], "spend_holdout")
+    require_columns(summary, ["frequency", "monetary_value", "frequency_holdout", "monetary_value_holdout"],
+                    "spend_holdout", _HOLDOUT_HINT, what="summary")
     bought = summary[summary["frequency_holdout"] > 0]
     return pd.DataFrame(
         {
@@ -218,9 +213,7 @@ def cumulative_repeat_transactions(
     where = "cumulative_repeat_transactions"
     if time_unit not in TIME_UNITS:
         raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
-    for col in (customer_col, date_col):
-        if col not in transactions.columns:
-            raise DataError(f"{where}: column {col!r} is missing")
+    require_columns(transactions, (customer_col, date_col), where, what="transactions")
     days = transactions[date_col].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
     cust = pd.factorize(transactions[customer_col])[0]
     obs_end = int(days.max()) if observation_end is None else int(

@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
@@ -31,17 +32,6 @@ __all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH"]
 
 #: Days per month used to turn the horizon in months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
-
-
-def _check_summary(summary: pd.DataFrame, needed: list[str], where: str) -> None:
-    if not isinstance(summary, pd.DataFrame):
-        raise DataError(f"{where}: summary must be a DataFrame from segwork.features.rfm_summary, got {type(summary).__name__}")
-    missing = [c for c in needed if c not in summary.columns]
-    if missing:
-        raise DataError(
-            f"{where}: summary is missing column(s) {missing} (columns: {', '.join(map(str, summary.columns))}); "
-            "build it with segwork.features.rfm_summary"
-        )
 
 
 def customer_lifetime_value(
@@ -89,7 +79,7 @@ def customer_lifetime_value(
     constant_spend = isinstance(spend_model, numbers.Real)
     if not constant_spend:
         needed.append("monetary_value")
-    _check_summary(summary, needed, where)
+    require_columns(summary, needed, where, "build it with segwork.features.rfm_summary", what="summary")
     if not hasattr(transaction_model, "expected_purchases"):
         raise DataError(f"{where}: transaction_model must be a fitted BetaGeo/ModifiedBetaGeo/ParetoNBD")
 
@@ -130,9 +120,7 @@ def historical_value(
     in the data's currency; a simple, model-free value for value tiers.
     """
     where = "historical_value"
-    for col in (customer_col, amount_col):
-        if col not in transactions.columns:
-            raise DataError(f"{where}: column {col!r} is missing (columns: {', '.join(map(str, transactions.columns))})")
+    require_columns(transactions, (customer_col, amount_col), where, what="transactions")
     amount = pd.to_numeric(transactions[amount_col], errors="coerce")
     if amount.isna().any():
         pos = int(np.flatnonzero(amount.isna().to_numpy())[0])

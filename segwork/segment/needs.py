@@ -40,6 +40,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 
+from .._checks import require_columns
 from ..datasets import SURVEY_ITEMS
 from ..errors import DataError, NotFittedError
 from .base import Segmentation
@@ -271,10 +272,8 @@ class NeedsAssigner:
             out[answered] = [self.names[int(c)] for c in codes]
         rest = ~answered
         if rest.any() and self.classifier is not None:
-            missing = [c for c in self.behaviour_features if c not in table.columns]
-            if missing:
-                raise DataError(f"assign: customers without survey answers are assigned from behaviour, but "
-                                f"column {missing[0]!r} is missing; build the table with customer_table")
+            require_columns(table, self.behaviour_features, "assign", "customers without survey answers are "
+                            "assigned from behaviour; build the table with customer_table", what="new customers")
             out[rest] = self.classifier.predict(table.loc[rest, self.behaviour_features])
         return pd.Series(out, index=table.index, name="segment")
 

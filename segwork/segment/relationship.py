@@ -46,6 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..act.strategies import DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy
 from ..errors import DataError, NotFittedError
 from .base import Segmentation
@@ -58,13 +59,11 @@ RELATIONSHIP_TYPES = ("Prospective", "Loyal", "Vulnerable", "Win-back", "Other")
 _NEEDED = ("frequency", "recency", "T", "days_since_last", "purchase_rate")
 
 
+_TABLE_HINT = "build it with segwork.features.customer_table"
+
+
 def _check_table(table: pd.DataFrame, value: str, where: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise DataError(f"{where}: give a customer table (segwork.features.customer_table)")
-    missing = [c for c in (*_NEEDED, value) if c not in table.columns]
-    if missing:
-        raise DataError(f"{where}: column {missing[0]!r} is not in the customer table "
-                        f"(available: {', '.join(map(str, table.columns))}); build it with segwork.features.customer_table")
+    require_columns(table, (*_NEEDED, value), where, _TABLE_HINT, what="customer table")
 
 
 class RelationshipTyper:
@@ -243,8 +242,7 @@ def relationship_summary(
     strategies = DEFAULT_STRATEGIES if strategies is None else strategies
     labels = segmentation.labels if isinstance(segmentation, Segmentation) else segmentation
     labels = labels.astype(str)
-    if "revenue" not in table.columns:
-        raise DataError("relationship_summary: the table has no 'revenue' column; build it with segwork.features.customer_table")
+    require_columns(table, ["revenue"], "relationship_summary", _TABLE_HINT, what="customer table")
     sub = table.reindex(labels.index)
     groups = sub.groupby(labels.to_numpy(), sort=False)
     order = [t for t in RELATIONSHIP_TYPES if t in set(labels)] + sorted(set(labels) - set(RELATIONSHIP_TYPES))

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..errors import DataError, NotFittedError
 from .base import Segmentation
 
@@ -330,9 +331,8 @@ def predict_clv(
     """
     from ..clv import BetaGeo, GammaGamma, customer_lifetime_value
 
-    for col in ("frequency", "recency", "T", "monetary_value"):
-        if col not in table.columns:
-            raise DataError(f"predict_clv: column {col!r} is missing; build the table with segwork.features.customer_table")
+    require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
+                    "build the table with segwork.features.customer_table", what="customer table")
     summary = pd.DataFrame({
         "frequency": table["frequency"].to_numpy(dtype=float),
         "recency": table["recency"].to_numpy(dtype=float) / 7.0,

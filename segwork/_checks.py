@@ -1,0 +1,36 @@
+"""Input checks shared by the public functions (boundary checks: what, where, how to fix)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .errors import DataError
+
+
+def require_columns(frame, columns: Iterable[str], where: str, hint: str = "", *, what: str = "table") -> pd.DataFrame:
+    """Check that ``frame`` is a DataFrame holding every one of ``columns``; return it unchanged.
+
+    Parameters
+    ----------
+    frame: the input to check.
+    columns: the column names it must have.
+    where: the function (or method) being called, named first in the message.
+    hint: how to get a right input (e.g. which segwork function builds it); appended to the message.
+    what: what the input is, in words ("transactions", "summary", "customer table").
+
+    Raises
+    ------
+    DataError
+        ``frame`` is not a DataFrame, or lacks some of ``columns``: the message
+        names ``where``, the missing columns, the columns present and ``hint``.
+    """
+    fix = f"; {hint}" if hint else ""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{where}: expected the {what} as a pandas DataFrame, got {type(frame).__name__}{fix}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        verb = "lack" if what.endswith("s") else "lacks"  # "the transactions lack", "the summary lacks"
+        raise DataError(f"{where}: the {what} {verb} column(s) {missing} "
+                        f"(columns: {', '.join(map(str, frame.columns))}){fix}")
+    return frame
