@@ -1,28 +1,14 @@
 """Notebook 05 (CLV models) through papermill on small parameters; checks on its metrics.json."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-pm = pytest.importorskip("papermill")
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAME = "05_clv_models"
 
 
-def run(tmp_path: Path, **parameters) -> dict:
-    out = tmp_path / NAME
-    pm.execute_notebook(str(NOTEBOOKS / f"{NAME}.ipynb"), str(tmp_path / f"{NAME}.out.ipynb"),
-                        parameters={"output_dir": str(out), **parameters}, kernel_name="python3",
-                        cwd=str(NOTEBOOKS), progress_bar=False)
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.slow
-def test_05_on_synthetic(tmp_path):
-    m = run(tmp_path, n_customers=2000, seed=3, horizon=6)
+def test_05_on_synthetic(run_notebook):
+    m = run_notebook(NAME, n_customers=2000, seed=3, horizon=6)
     table = {r["model"]: r for r in m["holdout"]}
     assert set(table) == {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
     for row in table.values():
@@ -43,8 +29,8 @@ def test_05_on_synthetic(tmp_path):
 
 
 @pytest.mark.slow
-def test_05_on_cdnow_sample(tmp_path):
-    m = run(tmp_path, dataset="cdnow_sample")
+def test_05_on_cdnow_sample(run_notebook):
+    m = run_notebook(NAME, dataset="cdnow_sample")
     # the published 39 + 39 week split, and the published BG/NBD estimates (FHL 2005)
     assert m["calibration_end"] == "1997-09-30" and m["n_customers"] == 2357
     bg = m["params"]["BG/NBD"]

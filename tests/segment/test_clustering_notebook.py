@@ -1,26 +1,14 @@
 """Notebook 04 (behavioural clustering) through papermill on small parameters; checks on its metrics.json."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-pm = pytest.importorskip("papermill")
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_clustering_segmentation.ipynb"
-
-
-def run(tmp_path: Path, **parameters) -> dict:
-    out = tmp_path / "out"
-    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "04.out.ipynb"), parameters={"output_dir": str(out), **parameters},
-                        kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False)
-    return json.loads((out / "metrics.json").read_text())
+NAME = "04_clustering_segmentation"
 
 
 @pytest.mark.slow
-def test_04_on_synthetic(tmp_path):
-    m = run(tmp_path, n_customers=2000, seed=1, k_max=7, n_resamples=2)
+def test_04_on_synthetic(run_notebook):
+    m = run_notebook(NAME, n_customers=2000, seed=1, k_max=7, n_resamples=2)
     assert m["n_customers"] == 2000
     assert m["chosen_k"] == 5 and [r["k"] for r in m["k_selection"]] == list(range(2, 8))
     assert set(m["ari_truth"]) == {"kmeans", "gmm", "kprototypes", "hdbscan"}
@@ -33,8 +21,8 @@ def test_04_on_synthetic(tmp_path):
 
 
 @pytest.mark.slow
-def test_04_on_transactions_only(tmp_path):
-    m = run(tmp_path, dataset="cdnow_sample", k_max=5, n_resamples=2)
+def test_04_on_transactions_only(run_notebook):
+    m = run_notebook(NAME, dataset="cdnow_sample", k_max=5, n_resamples=2)
     assert "skipped" not in m and "ari_truth" not in m
     assert m["n_customers"] == 2357
     assert [r["method"] for r in m["methods"]] == ["kmeans", "gmm", "hdbscan"]  # no categories: no k-prototypes

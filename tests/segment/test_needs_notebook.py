@@ -1,26 +1,14 @@
 """Notebook 07 (needs-based segmentation) through papermill on small parameters; checks on its metrics.json."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-pm = pytest.importorskip("papermill")
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "07_needs_segmentation.ipynb"
-
-
-def run(tmp_path: Path, **parameters) -> dict:
-    out = tmp_path / "out"
-    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "07.out.ipynb"), parameters={"output_dir": str(out), **parameters},
-                        kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False)
-    return json.loads((out / "metrics.json").read_text())
+NAME = "07_needs_segmentation"
 
 
 @pytest.mark.slow
-def test_07_on_synthetic(tmp_path):
-    m = run(tmp_path, n_customers=3000, seed=2, n_resamples=2)
+def test_07_on_synthetic(run_notebook):
+    m = run_notebook(NAME, n_customers=3000, seed=2, n_resamples=2)
     assert m["n_customers"] == 3000 and m["n_respondents"] == 900  # 30 % answer the survey
     assert m["n_factors"] == 4
     assert sorted(m["factor_names"]) == ["convenience", "innovation", "price sensitivity", "service expectation"]
@@ -35,6 +23,6 @@ def test_07_on_synthetic(tmp_path):
 
 
 @pytest.mark.slow
-def test_07_skips_without_survey(tmp_path):
-    m = run(tmp_path, dataset="cdnow_sample")
+def test_07_skips_without_survey(run_notebook):
+    m = run_notebook(NAME, dataset="cdnow_sample")
     assert "no needs survey" in m["skipped"]

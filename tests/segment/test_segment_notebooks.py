@@ -1,27 +1,11 @@
 """Notebooks 02, 03, 06 and 09 run through papermill on small parameters; checks on their metrics.json."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-pm = pytest.importorskip("papermill")
-
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-
-
-def run(name: str, tmp_path: Path, **parameters) -> dict:
-    out = tmp_path / name
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(tmp_path / f"{name}.out.ipynb"),
-                        parameters={"output_dir": str(out), **parameters}, kernel_name="python3",
-                        cwd=str(NOTEBOOKS), progress_bar=False)
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.slow
-def test_02_apriori(tmp_path):
-    m = run("02_apriori_segmentation", tmp_path, n_customers=1500, seed=2)
+def test_02_apriori(run_notebook):
+    m = run_notebook("02_apriori_segmentation", n_customers=1500, seed=2)
     assert m["n_customers"] == 1500 and m["n_segments"] == 18
     assert sum(r["customers"] for r in m["segments"]) == 1500
     assert m["unseen_assigned"] == 1  # the notebook's demo customer with a new region
@@ -29,14 +13,14 @@ def test_02_apriori(tmp_path):
 
 
 @pytest.mark.slow
-def test_02_skips_without_profiles(tmp_path):
-    m = run("02_apriori_segmentation", tmp_path, dataset="cdnow_sample")
+def test_02_skips_without_profiles(run_notebook):
+    m = run_notebook("02_apriori_segmentation", dataset="cdnow_sample")
     assert "no customer profiles" in m["skipped"]
 
 
 @pytest.mark.slow
-def test_03_rfm(tmp_path):
-    m = run("03_rfm_segmentation", tmp_path, n_customers=1500, seed=2)
+def test_03_rfm(run_notebook):
+    m = run_notebook("03_rfm_segmentation", n_customers=1500, seed=2)
     assert m["n_customers"] == 1500
     assert sum(m["segment_shares"].values()) == pytest.approx(1)
     alive = m["alive_share_by_segment"]
@@ -45,8 +29,8 @@ def test_03_rfm(tmp_path):
 
 
 @pytest.mark.slow
-def test_06_value_and_relationship_types(tmp_path):
-    m = run("06_value_segmentation", tmp_path, n_customers=1500, seed=2)
+def test_06_value_and_relationship_types(run_notebook):
+    m = run_notebook("06_value_segmentation", n_customers=1500, seed=2)
     tiers = {r["tier"]: r for r in m["value_tiers"]}
     assert tiers["Top 1 %"]["customers"] == 15 and tiers["Low 50 %"]["customers"] == 750
     assert 0.2 < m["top20_value_share"] <= 1
@@ -59,8 +43,8 @@ def test_06_value_and_relationship_types(tmp_path):
 
 
 @pytest.mark.slow
-def test_06_changed_effects_and_cdnow(tmp_path):
-    m = run("06_value_segmentation", tmp_path, dataset="cdnow_sample", value_basis="historical",
+def test_06_changed_effects_and_cdnow(run_notebook):
+    m = run_notebook("06_value_segmentation", dataset="cdnow_sample", value_basis="historical",
             effects={"Vulnerable": [0.05, 0.05]})
     types = {r["relationship"]: r for r in m["relationship_types"]}
     assert types["Vulnerable"]["implied_gain_low"] == pytest.approx(0.05 * types["Vulnerable"]["segment_margin"])
@@ -68,9 +52,9 @@ def test_06_changed_effects_and_cdnow(tmp_path):
 
 
 @pytest.mark.slow
-def test_09_compare(tmp_path):
+def test_09_compare(run_notebook):
     # needs-based is left out to keep the run short (it is tested with the needs module)
-    m = run("09_compare_segmentations", tmp_path, n_customers=1500, seed=2,
+    m = run_notebook("09_compare_segmentations", n_customers=1500, seed=2,
             approaches=["apriori", "rfm", "value", "relationship", "kmeans"])
     rows = {r["segmentation"]: r for r in m["comparison"]}
     assert {"apriori", "rfm", "value", "relationship"} <= set(rows) == set(m["approaches"])
@@ -84,7 +68,7 @@ def test_09_compare(tmp_path):
 
 
 @pytest.mark.slow
-def test_09_compares_what_exists_on_cdnow(tmp_path):
-    m = run("09_compare_segmentations", tmp_path, dataset="cdnow_sample", approaches=["rfm", "value", "relationship"])
+def test_09_compares_what_exists_on_cdnow(run_notebook):
+    m = run_notebook("09_compare_segmentations", dataset="cdnow_sample", approaches=["rfm", "value", "relationship"])
     assert m["approaches"] == ["rfm", "value", "relationship"]
     assert all("ari_truth" not in r for r in m["comparison"])  # no truth: no column
