@@ -1,4 +1,4 @@
-"""Fixtures shared by all tests: notebook runs.
+"""Fixtures shared by all tests: notebook runs, and synthetic CRM data with its customer table.
 
 (Tests run with ``--import-mode=importlib``, so shared helpers are fixtures here, not modules to import.)
 """
@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+from segwork.datasets import make_crm
+from segwork.features import customer_table
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -31,3 +34,18 @@ def run_notebook(tmp_path):
 
     return run
 
+
+@pytest.fixture(scope="module")
+def data(crm_size):
+    """A synthetic CRM data set (:func:`segwork.datasets.make_crm`), once per test module.
+
+    Its size is the module's ``crm_size`` fixture: ``(n_customers, seed)``.
+    """
+    n_customers, seed = crm_size
+    return make_crm(n_customers=n_customers, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def table(data):
+    """The customer table of ``data``: behaviour, profiles and survey answers, one row per customer."""
+    return customer_table(data.transactions, data.customers, data.survey)

@@ -6,30 +6,24 @@ import pandas as pd
 import pytest
 
 from segwork import DataError
-from segwork.datasets import make_crm
 from segwork.features import BEHAVIOUR_COLUMNS, customer_table
 
 
 @pytest.fixture(scope="module")
-def crm():
-    return make_crm(n_customers=1500, seed=3)
+def crm_size():
+    return 1500, 3  # customers, seed: the `data` and `table` fixtures (tests/conftest.py) are made at this size
 
 
-@pytest.fixture(scope="module")
-def table(crm):
-    return customer_table(crm.transactions, crm.customers, crm.survey)
-
-
-def test_one_row_per_customer_with_every_block(crm, table):
-    assert table.index.is_unique and set(table.index) == set(crm.customers["customer_id"])
+def test_one_row_per_customer_with_every_block(data, table):
+    assert table.index.is_unique and set(table.index) == set(data.customers["customer_id"])
     assert set(BEHAVIOUR_COLUMNS) <= set(table.columns)
     assert {"customer_type", "region", "q01_compare_prices", "satisfaction", "has_survey"} <= set(table.columns)
-    assert table["has_survey"].sum() == len(crm.survey)
+    assert table["has_survey"].sum() == len(data.survey)
     assert table.loc[~table["has_survey"], "q01_compare_prices"].isna().all()
 
 
-def test_behaviour_matches_a_direct_computation(crm, table):
-    tx = crm.transactions
+def test_behaviour_matches_a_direct_computation(data, table):
+    tx = data.transactions
     direct = tx.groupby("customer_id").agg(n=("amount", "size"), revenue=("amount", "sum"), last=("date", "max"))
     direct = direct.reindex(table.index)
     assert (table["n_transactions"] == direct["n"]).all()
@@ -38,24 +32,24 @@ def test_behaviour_matches_a_direct_computation(crm, table):
     np.testing.assert_allclose(table["days_since_last"], days_since)
 
 
-def test_mix_shares_sum_to_one_and_match_counts(crm, table):
+def test_mix_shares_sum_to_one_and_match_counts(data, table):
     cat = table.filter(like="cat_")
     ch = table.filter(like="ch_")
     np.testing.assert_allclose(cat.sum(axis=1), 1.0)
     np.testing.assert_allclose(ch.sum(axis=1), 1.0)
     one = table.index[0]
-    mine = crm.transactions[crm.transactions["customer_id"] == one]
+    mine = data.transactions[data.transactions["customer_id"] == one]
     assert table.at[one, "ch_web"] == pytest.approx((mine["channel"] == "web").mean())
 
 
-def test_transactions_alone_and_observation_end(crm):
-    t = customer_table(crm.transactions, observation_end="2023-06-30")
+def test_transactions_alone_and_observation_end(data):
+    t = customer_table(data.transactions, observation_end="2023-06-30")
     assert "region" not in t.columns and "has_survey" not in t.columns
-    first = crm.transactions.groupby("customer_id")["date"].min()
+    first = data.transactions.groupby("customer_id")["date"].min()
     assert set(t.index) == set(first[first <= "2023-06-30"].index)
     assert (t["T"] <= (pd.Timestamp("2023-06-30") - pd.Timestamp("2023-01-01")).days).all()
 
 
-def test_profile_without_customer_id_is_rejected(crm):
+def test_profile_without_customer_id_is_rejected(data):
     with pytest.raises(DataError, match="customers table has no 'customer_id'"):
-        customer_table(crm.transactions, crm.customers.drop(columns="customer_id"))
+        customer_table(data.transactions, data.customers.drop(columns="customer_id"))

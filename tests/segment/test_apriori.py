@@ -17,9 +17,8 @@ from segwork.segment.apriori import AGE_GROUPS, format_condition, parse_conditio
 
 
 @pytest.fixture(scope="module")
-def table():
-    data = make_crm(n_customers=1500, seed=11)
-    return customer_table(data.transactions, data.customers, data.survey)
+def crm_size():
+    return 1500, 11  # customers, seed: the `data` and `table` fixtures (tests/conftest.py) are made at this size
 
 
 def _text(s: pd.Series) -> pd.Series:

@@ -25,13 +25,8 @@ from segwork.segment.naming import AVERAGE_NAME, name_segments
 
 
 @pytest.fixture(scope="module")
-def data():
-    return make_crm(n_customers=2500, seed=3)
-
-
-@pytest.fixture(scope="module")
-def table(data):
-    return customer_table(data.transactions, data.customers, data.survey)
+def crm_size():
+    return 2500, 3  # customers, seed: the `data` and `table` fixtures (tests/conftest.py) are made at this size
 
 
 @pytest.fixture(scope="module")

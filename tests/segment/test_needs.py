@@ -16,13 +16,8 @@ ITEMS = list(SURVEY_ITEMS)
 
 
 @pytest.fixture(scope="module")
-def data():
-    return make_crm(n_customers=3000, seed=5)
-
-
-@pytest.fixture(scope="module")
-def table(data):
-    return customer_table(data.transactions, data.customers, data.survey)
+def crm_size():
+    return 3000, 5  # customers, seed: the `data` and `table` fixtures (tests/conftest.py) are made at this size
 
 
 @pytest.fixture(scope="module")
