@@ -118,21 +118,22 @@ class BetaGeo(TransactionModel):
     # ----------------------------------------------------------------- predictions
     def _log_odds_dead(self, x, tx, T):
         r, alpha, a, b = self._params()
-        xm = np.maximum(x, 1.0)
+        xs = x + self._shift  # purchases after which the customer may have left
         with np.errstate(divide="ignore"):
-            lo = np.log(a) - np.log(b + xm - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-        return np.where(x > 0, lo, -np.inf)
+            lo = np.log(a) - np.log(b + np.maximum(xs, 1.0) - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.where(xs > 0, lo, -np.inf)  # BG/NBD: no repeat purchase, no chance to leave yet
 
     def _p_alive(self, x, tx, T):
         return expit(-self._log_odds_dead(x, tx, T))
 
     def _conditional_expected(self, t, x, tx, T):
         r, alpha, a, b = self._params()
+        sh = self._shift
         z = t / (alpha + T + t)
-        hyp = hyp2f1_safe(r + x, b + x, a + b + x - 1, z)
+        hyp = hyp2f1_safe(r + x, b + x + sh, a + b + x + (sh - 1), z)
         with np.errstate(all="ignore"):
             bracket = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-            value = (a + b + x - 1) / (a - 1) * bracket
+            value = (a + b + x + (sh - 1)) / (a - 1) * bracket
         return np.where(t > 0, value * self._p_alive(x, tx, T), 0.0)
 
     def _unconditional_expected(self, t):
@@ -147,5 +148,7 @@ class BetaGeo(TransactionModel):
         lam = rng.gamma(r, 1.0 / alpha, size=T.shape)
         p = np.clip(rng.beta(a, b, size=T.shape), 1e-12, 1.0)
         n = rng.poisson(lam * T)
-        last = rng.geometric(p)  # the repeat purchase after which the customer leaves (1, 2, ...)
+        # The repeat purchase after which the customer leaves: 1, 2, ... (BG/NBD); 0, 1, ... (MBG/NBD,
+        # who may leave right after the first purchase).
+        last = rng.geometric(p) - self._shift
         return np.minimum(n, last)

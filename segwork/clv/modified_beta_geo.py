@@ -14,7 +14,6 @@ conditional expectation from U. Wagner and D. Hoppe (2008).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from ._special import hyp2f1_safe
 from .beta_geo import BetaGeo
@@ -30,23 +29,9 @@ class ModifiedBetaGeo(BetaGeo):
     per purchase, the first one included).
     """
 
+    #: Dropout may follow the first purchase too: P(alive), the conditional
+    #: expectation and the simulation follow from this in :class:`BetaGeo`.
     _shift = 1
-
-    def _log_odds_dead(self, x, tx, T):
-        r, alpha, a, b = self._params()
-        return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-
-    def _p_alive(self, x, tx, T):
-        return expit(-self._log_odds_dead(x, tx, T))
-
-    def _conditional_expected(self, t, x, tx, T):
-        r, alpha, a, b = self._params()
-        z = t / (alpha + T + t)
-        hyp = hyp2f1_safe(r + x, b + x + 1, a + b + x, z)
-        with np.errstate(all="ignore"):
-            bracket = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-            value = (a + b + x) / (a - 1) * bracket
-        return np.where(t > 0, value * self._p_alive(x, tx, T), 0.0)
 
     def _unconditional_expected(self, t):
         r, alpha, a, b = self._params()
@@ -54,11 +39,3 @@ class ModifiedBetaGeo(BetaGeo):
         with np.errstate(all="ignore"):
             value = b / (a - 1) * (1.0 - np.exp(r * (np.log(alpha) - np.log(alpha + t))) * hyp)
         return np.where(t > 0, value, 0.0)
-
-    def _sample_frequency(self, T, rng):
-        r, alpha, a, b = self._params()
-        lam = rng.gamma(r, 1.0 / alpha, size=T.shape)
-        p = np.clip(rng.beta(a, b, size=T.shape), 1e-12, 1.0)
-        n = rng.poisson(lam * T)
-        last = rng.geometric(p) - 1  # may leave right after the first purchase (0 repeat purchases)
-        return np.minimum(n, last)
