@@ -42,3 +42,19 @@ def test_05_on_cdnow_sample(run_notebook):
     assert m["spend"]["params"]["p"] == pytest.approx(6.25, abs=0.006)
     assert m["truth"] == {}  # no ground truth for CDNOW
     assert m["clv_summary"]["currency"] == "USD" and m["clv_summary"]["mean"] > 0
+
+
+@pytest.mark.slow
+def test_05_on_cdnow_master_leaves_zero_spend_repeaters_out_of_the_spend_fit(run_notebook):
+    """The master file has $0 records: a repeat buyer whose repeat purchases are all $0 cannot be in Gamma-Gamma."""
+    from segwork.datasets import load_cdnow
+    from segwork.features import rfm_summary
+
+    m = run_notebook(NAME, dataset="cdnow")
+    summary = rfm_summary(load_cdnow("master"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    repeaters = summary["frequency"] > 0
+    zero = int((repeaters & (summary["monetary_value"] <= 0)).sum())
+    assert zero > 0  # the case this test is about exists in the raw data
+    assert m["spend"]["zero_spend_repeaters"] == zero
+    assert m["spend"]["fitted_customers"] == int(repeaters.sum()) - zero
+    assert m["n_customers"] == 23_570 and m["clv_summary"]["mean"] > 0
