@@ -72,7 +72,10 @@ def customer_table(
     rfm = rfm_summary(transactions, observation_end=observation_end, time_unit="days")
     tx = transactions
     if observation_end is not None:
-        tx = tx[tx["date"] <= pd.Timestamp(observation_end)]
+        # whole days, as rfm_summary counts them: a purchase at 15:00 on the last day is in
+        tx = tx[tx["date"].dt.normalize() <= pd.Timestamp(observation_end).normalize()]
+    # rfm_summary's index is the id as text; group on the same text so integer ids line up
+    tx = tx.assign(customer_id=tx["customer_id"].astype(str))
     by_customer = tx.groupby("customer_id", sort=True, observed=True)["amount"]
     table = rfm.copy()
     table["days_since_last"] = table["T"] - table["recency"]

@@ -53,3 +53,19 @@ def test_transactions_alone_and_observation_end(data):
 def test_profile_without_customer_id_is_rejected(data):
     with pytest.raises(DataError, match="customers table has no 'customer_id'"):
         customer_table(data.transactions, data.customers.drop(columns="customer_id"))
+
+
+def test_integer_ids_and_times_of_day_on_the_last_day():
+    """Ids as numbers and purchases later in the day than midnight of observation_end still count."""
+    tx = pd.DataFrame({
+        "customer_id": [1, 1, 2, 3],
+        "date": pd.to_datetime(["2024-01-01 09:00", "2024-01-10 18:30", "2024-01-05 00:00", "2024-01-10 15:00"]),
+        "amount": [10.0, 20.0, 5.0, 7.0],
+        "channel": ["web", "store", "web", "app"],
+    })
+    t = customer_table(tx, observation_end="2024-01-10")
+    assert list(t.index) == ["1", "2", "3"]
+    assert t["n_transactions"].tolist() == [2, 1, 1]
+    assert t["revenue"].tolist() == [30.0, 5.0, 7.0]
+    assert t.loc["1", "ch_store"] == 0.5 and t.loc["3", "ch_app"] == 1.0
+    assert not t.isna().any().any()
