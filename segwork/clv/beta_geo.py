@@ -144,6 +144,17 @@ class BetaGeo(TransactionModel):
         return np.where(t > 0, value, 0.0)
 
     def _sample_frequency(self, T, rng):
+        n, last = self._sample_latent(T, rng)
+        return np.minimum(n, last)
+
+    def _sample_latent(self, T, rng):
+        """Draw each customer's purchases-if-alive ``n`` in ``(0, T]`` and the repeat purchase ``last``
+        after which they leave; the observed frequency is ``min(n, last)``, alive at T iff ``n < last``.
+
+        ``T`` is an array of observation times (in the unit of ``alpha``); ``rng`` a numpy Generator.
+        The draws, in this order: rate, dropout probability, Poisson count, geometric dropout point
+        (:func:`segwork.clv.simulate.simulate_bg_nbd` relies on the same stream).
+        """
         r, alpha, a, b = self._params()
         lam = rng.gamma(r, 1.0 / alpha, size=T.shape)
         p = np.clip(rng.beta(a, b, size=T.shape), 1e-12, 1.0)
@@ -151,4 +162,4 @@ class BetaGeo(TransactionModel):
         # The repeat purchase after which the customer leaves: 1, 2, ... (BG/NBD); 0, 1, ... (MBG/NBD,
         # who may leave right after the first purchase).
         last = rng.geometric(p) - self._shift
-        return np.minimum(n, last)
+        return n, last

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .beta_geo import BetaGeo
+
 __all__ = ["simulate_bg_nbd"]
 
 
@@ -45,10 +47,9 @@ def simulate_bg_nbd(
     T = np.broadcast_to(np.asarray(T, dtype=np.float64), (n_customers,)).copy()
     if round_to:
         T = np.floor(T / round_to + 1e-9) * round_to
-    lam = rng.gamma(r, 1.0 / alpha, size=n_customers)
-    p = np.clip(rng.beta(a, b, size=n_customers), 1e-12, 1.0)
-    n = rng.poisson(lam * T)
-    last = rng.geometric(p)
+    model = BetaGeo()
+    model.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
+    n, last = model._sample_latent(T, rng)  # the model's own draws: purchases if alive, dropout point
     x = np.minimum(n, last)
     alive = n < last
     rec = np.zeros(n_customers)
