@@ -26,6 +26,11 @@ from .base import BaseModel, _label, check_columns, check_integer, compress, wra
 
 __all__ = ["BetaGeoBetaBinom"]
 
+#: |gamma - 1| below this uses the gamma -> 1 limit formulas: (1 - e^(B-A)) / (gamma - 1) divides a
+#: difference of gammaln values (absolute error ~1e-14) by gamma - 1, so it loses precision near 1;
+#: the limit formula's own error is O(|gamma - 1|).
+_GAMMA_ONE = 1e-8
+
 
 class BetaGeoBetaBinom(BaseModel):
     """BG/BB model of repeat transactions over discrete opportunities (non-contractual).
@@ -157,8 +162,10 @@ class BetaGeoBetaBinom(BaseModel):
                   + gammaln(gamma + delta) - gammaln(1 + delta))
             A = gammaln(1 + delta + n) - gammaln(gamma + delta + n)
             B = gammaln(1 + delta + n + t_) - gammaln(gamma + delta + n + t_)
-            bracket_over = -np.expm1(B - A) / (gamma - 1) if gamma != 1 else (
-                psi(delta + n + 1 + t_) - psi(delta + n + 1))  # limit gamma -> 1 of (e^A - e^B)/(gamma-1) / e^A
+            if abs(gamma - 1.0) < _GAMMA_ONE:  # limit gamma -> 1 of (e^A - e^B)/(gamma-1) / e^A
+                bracket_over = psi(delta + n + 1 + t_) - psi(delta + n + 1)
+            else:
+                bracket_over = -np.expm1(B - A) / (gamma - 1)
             value = delta * np.exp(la + A - self._log_lik_of(x, tx, n)) * bracket_over
         value = np.where(t_ > 0, value, 0.0).reshape(shape)
         return wrap_like(value, frequency, recency, n_periods, t, name="expected_purchases")
@@ -169,8 +176,8 @@ class BetaGeoBetaBinom(BaseModel):
         n = np.asarray(n_periods, dtype=np.float64)
         with np.errstate(all="ignore"):
             D = gammaln(gamma + delta) - gammaln(gamma + delta + n) + gammaln(1 + delta + n) - gammaln(1 + delta)
-            if gamma != 1:
-                value = alpha / (alpha + beta) * delta / (gamma - 1) * -np.expm1(D)
-            else:
+            if abs(gamma - 1.0) < _GAMMA_ONE:  # the limit gamma -> 1
                 value = alpha / (alpha + beta) * delta * (psi(1 + delta + n) - psi(1 + delta))
+            else:
+                value = alpha / (alpha + beta) * delta / (gamma - 1) * -np.expm1(D)
         return wrap_like(np.where(n > 0, value, 0.0), n_periods, name="expected_purchases")

@@ -224,3 +224,29 @@ def test_not_fitted():
         ShiftedBetaGeometric().survival(3)
     with pytest.raises(NotFittedError, match="n_periods"):
         BetaGeoBetaBinom().p_alive(1, 1, 6)
+
+
+def _bgbb_at(gamma):
+    m = BetaGeoBetaBinom()
+    m.params_ = {"alpha": 1.204, "beta": 0.750, "gamma": gamma, "delta": 2.783}
+    return m
+
+
+def test_bgbb_expectations_continuous_at_gamma_one():
+    # gamma = 1 has its own limit formulas; next to 1 the general ones divide by gamma - 1.
+    x, tx, n, t = np.array([0, 2, 5, 6]), np.array([0, 4, 5, 6]), np.array([6, 6, 6, 6]), np.array([1, 5, 10, 30])
+
+    def both(g):
+        m = _bgbb_at(g)
+        return np.concatenate([m.expected_purchases(t, x, tx, n), m.expected_purchases_new(t)])
+
+    at_one = both(1.0)
+    assert np.isfinite(at_one).all() and (at_one > 0).all()
+    for g in (1 - 1e-10, 1 + 1e-10):
+        np.testing.assert_allclose(both(g), at_one, rtol=1e-8)
+    # the limit formula itself: the general formula's central average at 1 +- h is f(1) + O(h^2)
+    h = 1e-4
+    np.testing.assert_allclose((both(1 - h) + both(1 + h)) / 2, at_one, rtol=1e-7)
+    # just outside the limit band the general branch still agrees (its cancellation error there is ~1e-6)
+    for g in (1 - 2e-8, 1 + 2e-8):
+        np.testing.assert_allclose(both(g), at_one, rtol=5e-6)
