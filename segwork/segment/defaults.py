@@ -6,7 +6,6 @@ comparison report use: one call builds each approach the data allow, so that
 """
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import pandas as pd
@@ -67,14 +66,6 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     return table
 
 
-def _optional(module: str, name: str):
-    """A function of an approach module that may not exist yet (None if it does not)."""
-    try:
-        return getattr(importlib.import_module(f"segwork.segment.{module}"), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 #: The approaches built when none are named (the Gaussian mixture is left out: slower, and close to k-means).
 DEFAULT_APPROACHES = ("apriori", "rfm", "value", "relationship", "kmeans", "needs")
 
@@ -94,11 +85,12 @@ def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, 
     -------
     dict name -> :class:`Segmentation`, in the order of :data:`APPROACHES`.
     Approaches that lack their inputs are left out: ``apriori`` without a
-    customers (profile) table, ``needs`` without a survey; ``kmeans``/``gmm``
-    and ``needs`` when their modules are not available. The value tiers use
+    customers (profile) table, ``needs`` without a survey. The value tiers use
     predicted CLV when the CLV models fit, else historical revenue.
     """
     from .apriori import apriori_segmentation
+    from .clustering import behavioural_segmentation
+    from .needs import needs_segmentation
     from .relationship import relationship_segmentation
     from .rfm import rfm_segmentation
     from .value import value_segmentation
@@ -126,13 +118,11 @@ def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, 
             out["value"] = value_segmentation(table, "revenue", name="value")
     if "relationship" in wanted:
         out["relationship"] = relationship_segmentation(table)
-    behavioural = _optional("clustering", "behavioural_segmentation")
     for method in ("kmeans", "gmm"):
-        if method in wanted and behavioural is not None:
-            out[method] = behavioural(table, method=method, random_state=seed)
-    needs = _optional("needs", "needs_segmentation")
-    if "needs" in wanted and needs is not None and has_survey:
-        out["needs"] = needs(table, random_state=seed)
+        if method in wanted:
+            out[method] = behavioural_segmentation(table, method=method, random_state=seed)
+    if "needs" in wanted and has_survey:
+        out["needs"] = needs_segmentation(table, random_state=seed)
     for name, seg in out.items():
         seg.name = name
     return out
