@@ -168,7 +168,8 @@ def check_columns(model: str, columns: dict[str, object], weights=None) -> tuple
             pos = int(np.flatnonzero(neg)[0])
             raise DataError(
                 f"{model}: {name} has {int(neg.sum())} negative value(s) (e.g. {_label(index, pos)}: {name}={a[pos]:g}); "
-                f"{name} counts time or purchases and must be >= 0"
+                f"{name} must be >= 0 (times, purchase counts and mean spends cannot be negative); "
+                "correct or drop those customers"
             )
     if weights is None:
         w = np.ones(n)

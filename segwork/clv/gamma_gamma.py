@@ -37,57 +37,72 @@ class GammaGamma(BaseModel):
 
     Fit on repeat buyers: ``frequency`` (repeat purchases, x >= 1) and
     ``monetary_value`` (their mean value, the first purchase excluded, as in
-    :func:`segwork.features.rfm_summary`). Rows with ``frequency == 0`` carry
-    no spend information and are left out of the fit (their number is kept
-    in ``n_excluded_``).
+    :func:`segwork.features.rfm_summary`). Pass the whole summary: ``fit``
+    leaves out the rows the model cannot describe and counts them:
+
+    * ``frequency == 0``: no repeat purchase, so no spend information;
+    * repeat buyers with ``monetary_value == 0`` (e.g. only free or fully
+      refunded repeat purchases): a gamma-distributed spend is > 0, so the
+      model has no place for them (counted in ``n_zero_spend_``).
+
+    A *negative* ``monetary_value`` is treated as a data error
+    (:class:`~segwork.errors.DataError`): it means refunds were booked as
+    purchases and exceed them, which should be netted out or dropped while
+    preparing the data, not silently ignored.
 
     Attributes (after ``fit``)
     --------------------------
     params_: dict with ``p``, ``q``, ``v`` (``v`` in the data's currency).
     log_likelihood_: total log-likelihood of the repeat buyers' mean spends.
+    n_customers_: customers used (repeat buyers with monetary_value > 0).
+    n_excluded_: customers left out (frequency 0, or zero spend).
+    n_zero_spend_: repeat buyers left out because their monetary_value is 0.
     """
 
     _param_names = ("p", "q", "v")
     _fit_signature = "fit(frequency, monetary_value)"
 
     def fit(self, frequency, monetary_value, weights=None):
-        """Fit on the repeat buyers.
+        """Fit on the repeat buyers with a positive mean spend.
 
         Parameters
         ----------
         frequency: repeat purchases per customer (whole numbers >= 0).
-        monetary_value: mean value of those repeat purchases (> 0 where
-            frequency > 0; ignored where frequency is 0).
+        monetary_value: mean value of those repeat purchases, in the data's
+            currency (>= 0; ignored where frequency is 0; repeat buyers with
+            0 are left out and counted).
         weights: optional number of customers per row.
 
         Returns
         -------
         self, with ``params_``, ``log_likelihood_``, ``n_customers_`` (repeat
-        buyers used) and ``n_excluded_`` (rows with frequency 0).
+        buyers used), ``n_excluded_`` (customers left out: frequency 0 or
+        monetary_value 0) and ``n_zero_spend_`` (repeat buyers left out for
+        monetary_value 0); counts are weighted (numbers of customers).
+
+        Raises
+        ------
+        DataError: negative or missing values, fewer than 2 usable repeat
+            buyers, or no spread in their monetary_value.
         """
         name = "GammaGamma.fit"
         arrays, w, index = check_columns(name, {"frequency": frequency, "monetary_value": monetary_value}, weights)
         x, m = arrays["frequency"], arrays["monetary_value"]
         check_integer(name, "frequency", x, index)
-        rep = (x > 0) & (w > 0)
-        bad = rep & (m <= 0)
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{name}: monetary_value must be > 0 for repeat buyers; {int(bad.sum())} have 0 "
-                f"(e.g. {_label(index, pos)}: frequency={x[pos]:g}, monetary_value={m[pos]:g}); "
-                "drop returns/zero-value purchases or those customers first"
-            )
+        zero = (x > 0) & (m <= 0)  # m < 0 was rejected by check_columns
+        rep = (x > 0) & (m > 0) & (w > 0)
         n_rep = float(w[rep].sum())
         if n_rep < 2:
             raise DataError(
-                f"{name}: needs at least 2 repeat buyers (frequency > 0), got {n_rep:g}; "
-                "spend per purchase cannot be estimated from one-time buyers"
+                f"{name}: needs at least 2 repeat buyers (frequency > 0) with monetary_value > 0, got {n_rep:g} "
+                f"({float(w[zero].sum()):g} more with monetary_value 0); "
+                "spend per purchase cannot be estimated from one-time or zero-spend buyers"
             )
         if np.unique(m[rep]).size < 2:
             raise DataError(f"{name}: every repeat buyer has the same monetary_value {m[rep][0]:g}; "
                             "spend heterogeneity cannot be estimated")
         self.n_excluded_ = float(w[~rep].sum())
+        self.n_zero_spend_ = float(w[zero].sum())
         data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
         mean_spend = dot(counts, data["m"]) / counts.sum()
         self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))

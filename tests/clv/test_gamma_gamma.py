@@ -23,6 +23,7 @@ def test_reproduces_fader_hardie_lee_2005_iso_value(gg, cdnow):
     # fitted on the 946 repeat buyers of the CDNOW sample (39-week calibration).
     assert gg.n_customers_ == 946
     assert gg.n_excluded_ == len(cdnow) - 946
+    assert gg.n_zero_spend_ == ((cdnow["frequency"] > 0) & (cdnow["monetary_value"] == 0)).sum()
     for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
         assert gg.params_[k] == pytest.approx(v, abs=0.006), k
 
@@ -82,10 +83,27 @@ def test_weights_equivalence(cdnow):
         assert a.params_[k] == pytest.approx(b.params_[k], rel=1e-6)
 
 
+def test_zero_spend_repeaters_are_left_out_and_counted(gg, cdnow):
+    # 30 repeat buyers whose repeat purchases were all $0 (and 5 more one-time buyers): the model has no
+    # place for a 0 mean spend, so fit leaves them out, counts them and learns exactly what it learns without them.
+    extra = pd.DataFrame({"frequency": np.r_[np.arange(1, 31), np.zeros(5, int)], "monetary_value": 0.0},
+                         index=[f"Z{i}" for i in range(35)])
+    data = pd.concat([cdnow[["frequency", "monetary_value"]], extra])
+    model = GammaGamma().fit(data["frequency"], data["monetary_value"])
+    assert model.n_zero_spend_ == gg.n_zero_spend_ + 30
+    assert model.n_excluded_ == gg.n_excluded_ + 35
+    assert model.n_customers_ == gg.n_customers_ == len(data) - model.n_excluded_
+    for k in gg.params_:
+        assert model.params_[k] == pytest.approx(gg.params_[k], rel=1e-9), k
+    # counts are numbers of customers when rows carry weights
+    w = GammaGamma().fit([1, 2, 3, 4, 0], [10.0, 0.0, 5.0, 8.0, 0.0], weights=[1, 7, 2, 1, 3])
+    assert (w.n_zero_spend_, w.n_excluded_, w.n_customers_) == (7, 10, 4)
+
+
 @pytest.mark.parametrize(
     "x, m, match",
     [
-        ([1, 2, 3], [10.0, 0.0, 5.0], "monetary_value must be > 0 for repeat buyers"),
+        ([1, 2, 3], [0.0, 0.0, 5.0], "at least 2 repeat buyers .*monetary_value > 0.*2 more with monetary_value 0"),
         ([0, 0, 1], [0.0, 0.0, 5.0], "at least 2 repeat buyers"),
         ([1, 2], [10.0, -3.0], "negative"),
         ([1, 2], [10.0, np.inf], "missing or infinite"),
