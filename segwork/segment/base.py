@@ -194,11 +194,14 @@ class Segmentation:
         """Share of customers per segment."""
         return self.sizes / self.sizes.sum()
 
-    def crosstab(self, other: "Segmentation") -> pd.DataFrame:
-        """Customers in each pair of segments of this and another segmentation (common customers)."""
-        common = self.labels.index.intersection(other.labels.index)
-        return pd.crosstab(self.labels.loc[common].rename(self.name),
-                           other.labels.loc[common].rename(other.name))
+    def crosstab(self, other: "Segmentation", normalize: bool | str = False) -> pd.DataFrame:
+        """Customers in each pair of segments of this and another segmentation (common customers).
+
+        Same as :func:`segwork.comparison.crosstab` ``(self, other, normalize)``.
+        """
+        from ..comparison import crosstab
+
+        return crosstab(self, other, normalize=normalize)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {v:,}" for k, v in self.sizes.items())

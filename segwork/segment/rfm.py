@@ -302,9 +302,7 @@ def rfm_segmentation(
     seg = RFMSegmenter(segment_map, columns).fit(table)
     names = list(dict.fromkeys(seg.grid_.values()))
     order = [s for s in SEGMENT_ORDER if s in names] + [s for s in names if s not in SEGMENT_ORDER]
-    grid = pd.DataFrame([[seg.grid_[(r, fm)] for fm in range(1, N_SCORES + 1)] for r in range(N_SCORES, 0, -1)],
-                        index=pd.Index(range(N_SCORES, 0, -1), name="R"),
-                        columns=pd.Index(range(1, N_SCORES + 1), name="FM"))
+    grid = segment_grid(segment_map)
     return Segmentation(
         seg.labels_, name=name, method="RFM quintile scores + R x FM segment map",
         description={"edges": seg.describe(), "map": grid}, assigner=seg, table=table, order=order,
