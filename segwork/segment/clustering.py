@@ -1019,7 +1019,8 @@ def compare_methods(
     Returns ``(table, segmentations)``: the table has one row per method
     (index ``method``) with ``k``, ``silhouette``, ``calinski_harabasz``,
     ``davies_bouldin``, ``stability``, ``smallest_share``, ``unclustered_share``,
-    ``seconds`` (wall time of the build) and, when ``truth`` (true segment
+    ``seconds`` (wall time of the build: varies run to run, keep it out of saved
+    results) and, when ``truth`` (true segment
     per customer) is given, ``ari_truth`` (adjusted Rand on the customers in
     both).
     """
