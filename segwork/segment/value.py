@@ -327,7 +327,9 @@ def predict_clv(
 
     Raises
     ------
-    DataError / ConvergenceError from the models (e.g. no repeat buyers).
+    DataError / ConvergenceError from the models (e.g. no repeat buyers);
+    DataError when fewer than 2 repeat buyers have a positive spend and the
+    table has no ``mean_amount`` to stand in for the spend model.
     """
     from ..clv import BetaGeo, GammaGamma, customer_lifetime_value
 
@@ -347,8 +349,13 @@ def predict_clv(
     if repeat.sum() >= 2:
         gg = GammaGamma().fit(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
         spend = gg
-    else:  # no spend model without repeat buyers: the mean transaction amount stands in
-        spend = float(table["mean_amount"].mean()) if "mean_amount" in table.columns else 0.0
+    elif "mean_amount" in table.columns:  # no spend model without repeat buyers: the mean transaction amount stands in
+        spend = float(table["mean_amount"].mean())
+    else:
+        raise DataError(f"predict_clv: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
+                        "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
+                        "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
+                        "or use a longer observation period with more repeat buyers")
     clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
                                   discount_rate=discount_rate, margin=margin)
     return pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)

@@ -130,6 +130,19 @@ def test_predict_clv_columns(table):
     assert np.corrcoef(f3["days_since_last"], out.loc[f3.index, "p_alive"])[0, 1] < -0.5
 
 
+def test_predict_clv_without_a_spend_model_says_so(table):
+    # a single repeat buyer with a positive spend: no Gamma-Gamma fit; without mean_amount nothing stands in
+    t = table.drop(columns="mean_amount").copy()
+    repeat = t.index[t["frequency"] > 0]
+    t.loc[repeat[1:], "monetary_value"] = 0.0
+    with pytest.raises(DataError, match="repeat buyer.*mean_amount"):
+        predict_clv(t)
+    # with mean_amount the mean transaction amount stands in: CLV is positive, not silently 0
+    t2 = table.copy()
+    t2.loc[repeat[1:], "monetary_value"] = 0.0
+    assert (predict_clv(t2)["clv"] > 0).any()
+
+
 def test_save_load(table, tmp_path):
     seg = value_segmentation(table)
     back = Segmentation.load(seg.save(tmp_path / "v.seg"))
