@@ -14,7 +14,9 @@ call for different strategies (see :mod:`segwork.act.strategies`):
 * **Other**: the rest (lapsed with little value; alive but buying rarely).
 
 P(alive) comes from a BG/NBD model (:class:`segwork.clv.BetaGeo`) fitted on
-the table's ``frequency``, ``recency`` and ``T`` (in weeks): the probability
+the table's ``frequency``, ``recency`` and ``T`` (in weeks): the table's own
+``p_alive`` column when it has one (as :func:`segwork.segment.prepare_table`
+adds, from the same model), else a fit made here: the probability
 that the customer has not silently left, given how often they bought and how
 long they have been quiet *for their own rhythm*. BG/NBD lets customers leave
 only after a repeat purchase, so it gives one-time buyers P(alive) = 1; for
@@ -50,6 +52,7 @@ from .._checks import require_columns
 from ..act.strategies import DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy
 from ..errors import DataError, NotFittedError
 from .base import Segmentation
+from .value import bg_nbd_inputs
 
 __all__ = ["RelationshipTyper", "relationship_segmentation", "relationship_summary", "RELATIONSHIP_TYPES"]
 
@@ -80,21 +83,29 @@ class RelationshipTyper:
     value_quantile: the value cut as a quantile of the value (0.5 = median).
     rate_quantile: the "buying often" cut as a quantile of the purchase rate
         of repeat buyers.
+    model: a fitted :class:`segwork.clv.BetaGeo` (time in weeks) giving
+        P(alive). None (default): use the table's ``p_alive`` column when it
+        has one (e.g. from :func:`segwork.segment.prepare_table`, which fits
+        the same BG/NBD), else fit BG/NBD on the table.
 
     Attributes (after ``fit``)
     --------------------------
-    model_ (the fitted BG/NBD), value_cut_, rate_cut_, p_alive_ (Series),
-    labels_, and :meth:`describe` (the rules with the fitted cuts).
+    value_cut_, rate_cut_, p_alive_ (Series), p_alive_source_ ("model",
+    "table" or "fitted"), labels_, and :meth:`describe` (the rules with the
+    fitted cuts). ``model_`` is the BG/NBD; when ``p_alive`` was taken from
+    the table it is fitted on the same inputs the first time it is needed
+    (P(alive) of new customers).
     """
 
     def __init__(self, p_loyal: float = 0.7, p_lapsed: float = 0.3, recent_days: float = 180,
-                 value: str = "revenue", value_quantile: float = 0.5, rate_quantile: float = 0.5):
+                 value: str = "revenue", value_quantile: float = 0.5, rate_quantile: float = 0.5, model=None):
         self.p_loyal = p_loyal
         self.p_lapsed = p_lapsed
         self.recent_days = recent_days
         self.value = value
         self.value_quantile = value_quantile
         self.rate_quantile = rate_quantile
+        self.model = model
 
     def _validate_params(self) -> None:
         if not 0 <= self.p_lapsed <= self.p_loyal <= 1:
@@ -107,9 +118,7 @@ class RelationshipTyper:
             raise DataError(f"RelationshipTyper: recent_days={self.recent_days} must be >= 0 (days)")
 
     def fit(self, table: pd.DataFrame) -> "RelationshipTyper":
-        """Fit BG/NBD on the table, learn the value and rate cuts, and type the customers."""
-        from ..clv import BetaGeo
-
+        """Get P(alive) (``model``, the table's ``p_alive``, or a BG/NBD fit), learn the cuts, type the customers."""
         self._validate_params()
         _check_table(table, self.value, "RelationshipTyper.fit")
         if len(table) < len(RELATIONSHIP_TYPES):
@@ -121,21 +130,46 @@ class RelationshipTyper:
         if value.isna().any():
             bad = value.index[value.isna()][0]
             raise DataError(f"RelationshipTyper.fit: the value column {self.value!r} is missing for customer {bad!r}")
-        self.model_ = BetaGeo().fit(table["frequency"], table["recency"] / 7.0, table["T"] / 7.0)
+        for name in ("model_", "_inputs_"):
+            self.__dict__.pop(name, None)
+        given = table["p_alive"] if "p_alive" in table.columns else None
+        if self.model is not None:
+            self.model_, self.p_alive_source_ = self.model, "model"
+        elif given is not None and np.isfinite(pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)).all():
+            # same BG/NBD as predict_clv's: reuse its P(alive); keep the inputs to fit it if new customers need it
+            self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "table"
+        else:
+            self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "fitted"
+            self._bg_nbd()
         self.value_cut_ = float(value.quantile(self.value_quantile))
         repeat = table["frequency"] > 0
         rates = table.loc[repeat, "purchase_rate"] if repeat.any() else table["purchase_rate"]
         self.rate_cut_ = float(rates.quantile(self.rate_quantile))
-        self.p_alive_ = self.p_alive(table)
+        if self.p_alive_source_ == "table":
+            self.p_alive_ = pd.Series(given.to_numpy(dtype=float), index=table.index, name="p_alive")
+        else:
+            self.p_alive_ = self._p_alive(table)
         self.labels_ = self._type(table, self.p_alive_)
         return self
 
+    def _bg_nbd(self):
+        """The BG/NBD model: ``model``, or fitted (once) on the inputs kept at ``fit``."""
+        if "model_" not in self.__dict__:
+            from ..clv import BetaGeo
+
+            x = self._inputs_
+            self.model_ = BetaGeo().fit(x["frequency"], x["recency"], x["T"])
+        return self.model_
+
     def p_alive(self, table: pd.DataFrame) -> pd.Series:
-        """P(alive) of (new) customers from the fitted BG/NBD model."""
-        if not hasattr(self, "model_"):
+        """P(alive) of (new) customers from the BG/NBD model (``frequency``, ``recency``, ``T`` in days)."""
+        if not hasattr(self, "labels_"):
             raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
-        p = self.model_.p_alive(table["frequency"].to_numpy(dtype=float), table["recency"].to_numpy(dtype=float) / 7.0,
-                                table["T"].to_numpy(dtype=float) / 7.0)
+        return self._p_alive(table)
+
+    def _p_alive(self, table: pd.DataFrame) -> pd.Series:
+        x = bg_nbd_inputs(table)
+        p = self._bg_nbd().p_alive(x["frequency"].to_numpy(), x["recency"].to_numpy(), x["T"].to_numpy())
         return pd.Series(np.asarray(p, dtype=float), index=table.index, name="p_alive")
 
     def _type(self, table: pd.DataFrame, p: pd.Series) -> pd.Series:
@@ -159,7 +193,7 @@ class RelationshipTyper:
 
     def assign(self, table: pd.DataFrame) -> pd.Series:
         """Relationship types of (new) customers, with the fitted model and cuts."""
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "labels_"):
             raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
         _check_table(table, self.value, "RelationshipTyper.assign")
         return self._type(table, self.p_alive(table))
@@ -168,7 +202,7 @@ class RelationshipTyper:
 
     def describe(self) -> pd.DataFrame:
         """The typing rules with the fitted cuts, one row per type, in order."""
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "labels_"):
             raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
         v, r = f"{self.value} >= {self.value_cut_:,.2f}", f"purchase_rate >= {self.rate_cut_:.3g} per 30 days"
         lapsed = f"(p_alive < {self.p_lapsed:g} with repeat purchases, or one purchase > {self.recent_days:g} days ago)"
@@ -192,15 +226,22 @@ def relationship_segmentation(
     value_quantile: float = 0.5,
     rate_quantile: float = 0.5,
     name: str = "relationship",
+    model=None,
 ) -> Segmentation:
     """Relationship types of the customers of a customer table (see the module docs).
 
+    P(alive) comes from ``model`` (a fitted BG/NBD, weeks) when given, else
+    the table's ``p_alive`` column when present (as
+    :func:`segwork.segment.prepare_table` adds), else a BG/NBD fitted here
+    (see :class:`RelationshipTyper`).
+
     Returns a :class:`Segmentation` named ``name`` with the types as labels;
-    ``description`` is the rule table; ``params`` holds the settings, the cuts
-    and ``p_alive`` (Series). The profile includes the mean ``clv`` when the
+    ``description`` is the rule table; ``params`` holds the settings, the cuts,
+    ``p_alive`` (Series) and ``p_alive_source``. The profile includes the mean ``clv`` when the
     table has a ``clv`` column (see :func:`segwork.segment.value.predict_clv`).
     """
-    typer = RelationshipTyper(p_loyal, p_lapsed, recent_days, value, value_quantile, rate_quantile).fit(table)
+    typer = RelationshipTyper(p_loyal, p_lapsed, recent_days, value, value_quantile, rate_quantile,
+                              model=model).fit(table)
     profile_table = table.copy()
     profile_table["p_alive"] = typer.p_alive_
     return Segmentation(
@@ -208,7 +249,7 @@ def relationship_segmentation(
         description=typer.describe(), assigner=typer, table=profile_table, order=list(RELATIONSHIP_TYPES),
         params={"p_loyal": p_loyal, "p_lapsed": p_lapsed, "recent_days": recent_days, "value": value,
                 "value_cut": typer.value_cut_, "rate_cut": typer.rate_cut_, "p_alive": typer.p_alive_,
-                "bg_nbd_params": dict(typer.model_.params_)},
+                "p_alive_source": typer.p_alive_source_},
     )
 
 

@@ -301,6 +301,24 @@ def top_share(values: pd.Series | np.ndarray, share: float = 0.2) -> float:
     return float(concentration_curve(values, [share])["value_share"].iloc[0])
 
 
+def bg_nbd_inputs(table: pd.DataFrame) -> pd.DataFrame:
+    """The BG/NBD inputs of a customer table: ``frequency`` and ``recency``, ``T`` converted from days to weeks.
+
+    The customer table measures ``recency`` and ``T`` in days; the BG/NBD
+    fits of this package (:func:`predict_clv`, the relationship typer) work
+    in weeks (``segwork.features.TIME_UNITS["weeks"]`` days each). Returns a
+    float DataFrame indexed like ``table``.
+    """
+    from ..features import TIME_UNITS
+
+    week = TIME_UNITS["weeks"]
+    return pd.DataFrame({
+        "frequency": table["frequency"].to_numpy(dtype=float),
+        "recency": table["recency"].to_numpy(dtype=float) / week,
+        "T": table["T"].to_numpy(dtype=float) / week,
+    }, index=table.index)
+
+
 def predict_clv(
     table: pd.DataFrame,
     *,
@@ -335,12 +353,8 @@ def predict_clv(
 
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
                     "build the table with segwork.features.customer_table", what="customer table")
-    summary = pd.DataFrame({
-        "frequency": table["frequency"].to_numpy(dtype=float),
-        "recency": table["recency"].to_numpy(dtype=float) / 7.0,
-        "T": table["T"].to_numpy(dtype=float) / 7.0,
-        "monetary_value": table["monetary_value"].to_numpy(dtype=float),
-    }, index=table.index)
+    summary = bg_nbd_inputs(table)
+    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
     p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     # Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases were worth 0

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from segwork.act.strategies import with_effects
-from segwork.clv import BetaGeo
 from segwork.datasets import make_crm
 from segwork.errors import DataError, NotFittedError
 from segwork.segment import (RELATIONSHIP_TYPES, RelationshipTyper, Segmentation, prepare_table,
@@ -42,11 +41,24 @@ def test_types_agree_with_who_is_truly_alive(crm):
     assert by_type["Win-back"] < by_type["Vulnerable"] < by_type["Loyal"]
 
 
-def test_p_alive_is_the_bg_nbd_of_the_table_in_weeks(crm):
+def test_p_alive_is_prepare_tables_and_not_refitted(crm):
     _, table, seg = crm
-    bg = BetaGeo().fit(table["frequency"], table["recency"] / 7, table["T"] / 7)
-    direct = bg.p_alive(table["frequency"], table["recency"] / 7, table["T"] / 7)
-    assert np.allclose(seg.params["p_alive"].to_numpy(), np.asarray(direct), atol=1e-8)
+    # the P(alive) that prepare_table computed (BG/NBD in weeks) is the one used: no second fit
+    pd.testing.assert_series_equal(seg.params["p_alive"], table["p_alive"], check_names=False)
+    assert seg.params["p_alive_source"] == "table"
+    # without that column the typer fits the same model itself and agrees
+    bare = table.drop(columns=["p_alive", "clv"])
+    refit = relationship_segmentation(bare)
+    assert refit.params["p_alive_source"] == "fitted"
+    assert np.allclose(refit.params["p_alive"].to_numpy(), table["p_alive"].to_numpy(), atol=1e-8)
+    pd.testing.assert_series_equal(refit.labels, seg.labels)
+    # a given model is used as is (here one fitted on other customers: a different P(alive))
+    other = prepare_table(make_crm(n_customers=500, seed=77))
+    typer = RelationshipTyper(model=seg.assigner._bg_nbd()).fit(bare)
+    assert typer.p_alive_source_ == "model" and typer.model_ is seg.assigner.model_
+    given = relationship_segmentation(bare, model=RelationshipTyper().fit(other.drop(columns="p_alive")).model_)
+    assert given.params["p_alive_source"] == "model"
+    assert not np.allclose(given.params["p_alive"].to_numpy(), table["p_alive"].to_numpy(), atol=1e-6)
 
 
 def test_each_type_meets_its_rule(crm):
