@@ -153,6 +153,16 @@ def compare(
     ----------
     segmentations: dict name -> :class:`Segmentation` (or a list; names from ``.name``).
     data: a data set (e.g. ``make_crm()``) or a customer table (see the module docs).
+        A data set is turned into a table with
+        :func:`segwork.segment.prepare_table`, which builds the customer table
+        and fits the CLV models again: when you already have the prepared
+        table (e.g. the one given to
+        :func:`~segwork.segment.default_segmentations`), pass it instead to
+        avoid that recomputation::
+
+            table = prepare_table(data)
+            segs = default_segmentations(table, seed=0)
+            compare(segs, table, truth=data.truth["segment"])
     truth: optional true segment per customer (Series indexed by customer_id);
         adds ``ari_truth`` and ``nmi_truth``.
     sample: customers of the data drawn (without replacement, ``seed``) for

@@ -76,7 +76,10 @@ def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, 
     Parameters
     ----------
     data: a ``make_crm``-like :class:`~segwork.datasets.Dataset` (or a
-        customer table from :func:`prepare_table`).
+        customer table from :func:`prepare_table`). A data set is prepared
+        here (customer table + CLV models); to reuse that work, call
+        ``table = prepare_table(data)`` yourself and pass ``table`` both here
+        and to :func:`segwork.compare` (which would otherwise prepare it again).
     seed: random state of the approaches that draw random numbers (clustering).
     approaches: names from :data:`APPROACHES` to build (default
         :data:`DEFAULT_APPROACHES`: all but ``gmm``).
