@@ -41,7 +41,6 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.cluster import HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
@@ -884,7 +883,7 @@ def behavioural_segmentation(
 
 def _behavioural_segmentation(table, method, k, k_range, features, random_state, n_resamples,
                               stability_sample, silhouette_sample, selection_sample, params) -> Segmentation:
-    from .selection import choose_k, select_k, stability
+    from .selection import choose_k, cluster_quality, select_k, stability
 
     if method not in METHODS:
         raise DataError(f"behavioural_segmentation: method={method!r}; use one of {', '.join(METHODS)}")
@@ -941,7 +940,7 @@ def _behavioural_segmentation(table, method, k, k_range, features, random_state,
     centres.index.name = "segment"
     centres = centres.sort_values("customers", ascending=False, kind="stable")
 
-    quality = _quality(estimator, X, labels, silhouette_sample, random_state)
+    quality = cluster_quality(estimator.preprocess(X), labels, silhouette_sample, random_state)
     stab, stab_scores = float("nan"), []
     if n_resamples and n_resamples > 0:
         stab, stab_scores = stability(X, clone(estimator), n_resamples=n_resamples, max_samples=stability_sample,
@@ -982,21 +981,6 @@ def _behavioural_segmentation(table, method, k, k_range, features, random_state,
         params=run,
         fallback=UNSEEN_FALLBACK,
     )
-
-
-def _quality(estimator, X, labels, silhouette_sample, random_state) -> dict:
-    """Silhouette (on a seeded sample), Calinski-Harabasz and Davies-Bouldin of a fit (noise left out)."""
-    Z = estimator.preprocess(X)
-    keep = labels != -1
-    out = {"silhouette": float("nan"), "calinski_harabasz": float("nan"), "davies_bouldin": float("nan")}
-    if len(set(labels[keep])) < 2 or keep.sum() <= len(set(labels[keep])):
-        return out
-    Zk, lk = Z[keep], labels[keep]
-    sample = min(silhouette_sample, len(lk)) if silhouette_sample else None
-    out["silhouette"] = float(silhouette_score(Zk, lk, sample_size=sample, random_state=random_state))
-    out["calinski_harabasz"] = float(calinski_harabasz_score(Zk, lk))
-    out["davies_bouldin"] = float(davies_bouldin_score(Zk, lk))
-    return out
 
 
 def compare_methods(

@@ -34,7 +34,6 @@ from sklearn.decomposition import FactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -374,7 +373,7 @@ def needs_segmentation(
 
 def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonrespondents, behaviour_features,
                         cv_folds, n_resamples, stability_sample, silhouette_sample) -> Segmentation:
-    from .selection import choose_k, select_k, stability
+    from .selection import choose_k, cluster_quality, select_k, stability
 
     if nonrespondents not in ("behaviour", "unknown"):
         raise DataError(f"needs_segmentation: nonrespondents={nonrespondents!r}; use 'behaviour' or 'unknown'")
@@ -460,13 +459,7 @@ def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonre
     desc = desc.sort_values("respondents", ascending=False, kind="stable")
     order = list(desc.index) + ([UNKNOWN] if (out == UNKNOWN).any() else [])
 
-    Zs = estimator.preprocess(R[items])
-    sil_n = min(silhouette_sample, n) if silhouette_sample else None
-    quality = {"silhouette": float("nan"), "calinski_harabasz": float("nan"), "davies_bouldin": float("nan")}
-    if 2 <= len(set(labels)) < n:
-        quality = {"silhouette": float(silhouette_score(Zs, labels, sample_size=sil_n, random_state=random_state)),
-                   "calinski_harabasz": float(calinski_harabasz_score(Zs, labels)),
-                   "davies_bouldin": float(davies_bouldin_score(Zs, labels))}
+    quality = cluster_quality(estimator.preprocess(R[items]), labels, silhouette_sample, random_state)
     stab, stab_scores = float("nan"), []
     if n_resamples and n_resamples > 0:
         stab, stab_scores = stability(R[items], clone(estimator), n_resamples=n_resamples,

@@ -31,7 +31,30 @@ from sklearn.metrics import (
 
 from ..errors import DataError
 
-__all__ = ["select_k", "choose_k", "stability", "CRITERIA"]
+__all__ = ["select_k", "choose_k", "stability", "cluster_quality", "CRITERIA"]
+
+def cluster_quality(Z, labels, silhouette_sample: int | None = 3000, random_state: int = 0) -> dict:
+    """Internal validity of a partition of the points ``Z`` (the space the clusters live in).
+
+    Returns ``silhouette`` (on a seeded sample of at most ``silhouette_sample``
+    points; ``None``/0 uses every point), ``calinski_harabasz`` and
+    ``davies_bouldin``. Noise points (label -1, HDBSCAN) are left out. All
+    three are NaN unless there are at least 2 clusters and more points than
+    clusters.
+    """
+    labels = np.asarray(labels)
+    keep = labels != -1
+    Zk, lk = np.asarray(Z)[keep], labels[keep]
+    out = {"silhouette": float("nan"), "calinski_harabasz": float("nan"), "davies_bouldin": float("nan")}
+    found = len(set(lk.tolist()))
+    if found < 2 or len(lk) <= found:
+        return out
+    sample = min(silhouette_sample, len(lk)) if silhouette_sample else None
+    out["silhouette"] = float(silhouette_score(Zk, lk, sample_size=sample, random_state=random_state))
+    out["calinski_harabasz"] = float(calinski_harabasz_score(Zk, lk))
+    out["davies_bouldin"] = float(davies_bouldin_score(Zk, lk))
+    return out
+
 
 #: Selection criteria and whether higher values are better.
 CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False, "bic": False}
@@ -104,10 +127,7 @@ def select_k(
         row = {"k": k, "silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan,
                "bic": np.nan, "inertia": float(getattr(est.model_, "inertia_", np.nan)), "n_found": found}
         if 2 <= found < n:
-            Z = est.preprocess(X)
-            row["silhouette"] = float(silhouette_score(Z, labels, sample_size=sil_size, random_state=random_state))
-            row["calinski_harabasz"] = float(calinski_harabasz_score(Z, labels))
-            row["davies_bouldin"] = float(davies_bouldin_score(Z, labels))
+            row.update(cluster_quality(est.preprocess(X), labels, sil_size, random_state))
         if hasattr(est, "bic"):
             row["bic"] = est.bic(X)
         rows.append(row)
