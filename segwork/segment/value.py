@@ -357,12 +357,11 @@ def predict_clv(
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
     p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
-    # Gamma-Gamma needs a positive mean spend: repeat buyers whose repeat purchases were worth 0
-    # (e.g. free items) are left out of the fit and predicted from it like everyone else.
+    # GammaGamma.fit itself leaves out one-time buyers and repeat buyers whose repeat purchases were worth 0;
+    # everyone is predicted from the fitted model.
     repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
     if repeat.sum() >= 2:
-        gg = GammaGamma().fit(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
-        spend = gg
+        spend = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
     elif "mean_amount" in table.columns:  # no spend model without repeat buyers: the mean transaction amount stands in
         spend = float(table["mean_amount"].mean())
     else:
