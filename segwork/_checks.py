@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils.validation import check_is_fitted
 
-from .errors import DataError
+from .errors import DataError, NotFittedError
 
 
 def require_columns(frame, columns: Iterable[str], where: str, hint: str = "", *, what: str = "table") -> pd.DataFrame:
@@ -34,3 +36,16 @@ def require_columns(frame, columns: Iterable[str], where: str, hint: str = "", *
         raise DataError(f"{where}: the {what} {verb} column(s) {missing} "
                         f"(columns: {', '.join(map(str, frame.columns))}){fix}")
     return frame
+
+
+def check_fitted(estimator, attributes: str | Iterable[str] | None = None, call: str = "fit(...)") -> None:
+    """Raise :class:`~segwork.errors.NotFittedError` unless ``estimator`` is fitted.
+
+    Built on :func:`sklearn.utils.validation.check_is_fitted`: fitted means it
+    has ``attributes`` (default: any attribute ending in ``_``). The message
+    names the class and says what to call (``call``, e.g. ``"fit(table)"``).
+    """
+    try:
+        check_is_fitted(estimator, attributes)
+    except _SklearnNotFittedError:
+        raise NotFittedError(f"This {type(estimator).__name__} is not fitted yet; call {call} first.") from None

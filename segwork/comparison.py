@@ -15,8 +15,8 @@ entropy             size balance: Shannon entropy of the shares / log(n_segments
                     (1 = equal sizes; NaN with a single segment)
 silhouette          mean silhouette on a common standardised feature space
                     (see :func:`comparison_features`), on a seeded sample
-stability           from the segmentation's ``params["stability"]`` (bootstrap
-                    adjusted Rand, set by the clustering approaches), else NaN
+stability           the segmentation's ``stability`` (bootstrap adjusted Rand,
+                    measured by the clustering approaches), else NaN
 eta2_<v>            share of the variance of ``v`` lying between segments
                     (eta squared = between sum of squares / total), for
                     ``clv`` (when the data have it), ``revenue``, ``purchase_rate``
@@ -45,7 +45,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, p
 from sklearn.preprocessing import StandardScaler
 
 from .errors import DataError
-from .segment.base import Segmentation
+from .segment.base import Segmentation, as_labels, crosstab
 
 __all__ = ["compare", "agreement", "crosstab", "comparison_features", "eta_squared", "size_entropy"]
 
@@ -177,16 +177,12 @@ def compare(
     """
     segs = _as_dict(segmentations)
     table = _table(data)
-    table = table.copy()
-    table.index = table.index.astype(str)
     features = comparison_features(table)
     value_col = "clv" if "clv" in table.columns and table["clv"].notna().any() else "revenue"
     separation = [c for c in ("clv", "revenue", "purchase_rate") if c in table.columns]
     if truth is not None:
         if not isinstance(truth, pd.Series):
             raise DataError("compare: truth must be a Series of true segment labels indexed by customer_id")
-        truth = truth.copy()
-        truth.index = truth.index.astype(str)
     # One seeded sample of customers and their distances, shared by every segmentation.
     rng = np.random.default_rng(seed)
     pos = np.arange(len(table)) if len(table) <= sample else np.sort(rng.choice(len(table), size=sample, replace=False))
@@ -216,11 +212,7 @@ def compare(
         n_lab = len(set(y))
         row["silhouette"] = (float(silhouette_score(dist, y, metric="precomputed"))
                              if 2 <= n_lab <= inside.sum() - 1 else float("nan"))
-        stab = seg.params.get("stability") if isinstance(seg.params, dict) else None
-        try:
-            row["stability"] = float(stab) if stab is not None else float("nan")
-        except (TypeError, ValueError):
-            row["stability"] = float("nan")
+        row["stability"] = float("nan") if seg.stability is None else float(seg.stability)
         sub = table.loc[common]
         for col in separation:
             row[f"eta2_{col}"] = eta_squared(sub[col], lab)
@@ -241,16 +233,6 @@ def compare(
     return pd.DataFrame(rows).set_index("segmentation")
 
 
-def _labels(x) -> pd.Series:
-    if isinstance(x, Segmentation):
-        return x.labels.astype(str).rename(x.name)
-    if isinstance(x, pd.Series):
-        s = x.astype(str)
-        s.index = s.index.astype(str)
-        return s
-    raise DataError(f"expected a Segmentation or a Series of labels, got {type(x).__name__}")
-
-
 def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation], metric: str = "ari") -> pd.DataFrame:
     """Pairwise agreement between segmentations on their common customers.
 
@@ -265,7 +247,7 @@ def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation]
     segs = _as_dict(segmentations)
     names = list(segs)
     out = pd.DataFrame(np.nan, index=pd.Index(names, name="segmentation"), columns=names)
-    labels = {n: _labels(s) for n, s in segs.items()}
+    labels = {n: as_labels(s) for n, s in segs.items()}
     same_customers = all(labels[n].index.equals(labels[names[0]].index) for n in names)
     # integer codes once per segmentation: the metrics are much faster on ints than on strings
     codes = {n: pd.factorize(labels[n].to_numpy())[0] for n in names} if same_customers else None
@@ -279,26 +261,3 @@ def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation]
                                    pd.factorize(labels[b].loc[common].to_numpy())[0]) if len(common) else np.nan)
             out.loc[a, b] = out.loc[b, a] = float(v)
     return out
-
-
-def crosstab(a, b, normalize: bool | str = False) -> pd.DataFrame:
-    """Customers in each pair of segments of two segmentations (or label Series), on their common customers.
-
-    ``normalize``: ``False`` (counts), ``"index"`` (each row sums to 1: where
-    the customers of a segment of ``a`` go in ``b``), ``"columns"`` or ``"all"``.
-    """
-    la, lb = _labels(a), _labels(b)
-    common = la.index.intersection(lb.index)
-    if len(common) == 0:
-        raise DataError("crosstab: the two segmentations have no customer in common")
-    ra = la.loc[common].rename(la.name or "a")
-    rb = lb.loc[common].rename(lb.name or "b")
-    if la.name == lb.name:
-        ra, rb = ra.rename(f"{la.name} (a)"), rb.rename(f"{lb.name} (b)")
-    tab = pd.crosstab(ra, rb, normalize=normalize)
-    # keep the segment order of Segmentation inputs
-    if isinstance(a, Segmentation):
-        tab = tab.reindex([s for s in a.segments if s in tab.index])
-    if isinstance(b, Segmentation):
-        tab = tab.reindex(columns=[s for s in b.segments if s in tab.columns])
-    return tab

@@ -71,14 +71,13 @@ def select_targets(
                         f"(available: {', '.join(map(str, table.columns))}); prepare_table adds 'clv'")
     if cost_per_contact < 0:
         raise DataError(f"select_targets: cost_per_contact={cost_per_contact} must be >= 0")
-    frame = pd.DataFrame({"value": pd.to_numeric(table[value], errors="coerce")}, index=table.index.astype(str))
+    frame = pd.DataFrame({"value": pd.to_numeric(table[value], errors="coerce")}, index=table.index)
     if frame["value"].isna().any():
         bad = frame.index[frame["value"].isna()][0]
         raise DataError(f"select_targets: the value of customer {bad!r} is missing")
     if segmentation is not None:
         labels = segmentation.labels if isinstance(segmentation, Segmentation) else segmentation
         labels = labels.astype(str)
-        labels.index = labels.index.astype(str)
         frame["segment"] = labels.reindex(frame.index)
         if segments is not None:
             unknown = sorted(set(segments) - set(labels))
@@ -92,7 +91,6 @@ def select_targets(
         if opt_in_column not in table.columns:
             raise DataError(f"select_targets: the opt-in column {opt_in_column!r} is not in the table")
         allowed = table[opt_in_column].astype("boolean").fillna(False).astype(bool)
-        allowed.index = allowed.index.astype(str)
         frame = frame[allowed.reindex(frame.index).to_numpy()]
     if isinstance(response_rate, Mapping):
         rates = frame["segment"].map({str(k): float(v) for k, v in response_rate.items()}).fillna(0.0)

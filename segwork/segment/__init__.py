@@ -11,16 +11,23 @@ behavioural     ``behavioural_segmentation``             :mod:`segwork.segment.c
 needs-based     ``needs_segmentation``                   :mod:`segwork.segment.needs`
 all defaults    :func:`default_segmentations`            :mod:`segwork.segment.defaults`
 ==============  ======================================  =====================================
+
+Shared by the clustering approaches: :mod:`~segwork.segment.preprocess`
+(columns, transforms, the preprocessing pipeline, thread limits),
+:mod:`~segwork.segment.estimators` (the scikit-learn clustering estimators)
+and :mod:`~segwork.segment.selection` (choose k, fit, assess).
+Every approach returns a :class:`Segmentation` whose ``predict(table)``
+names the segments of new customers with the fitted segmenter.
 """
 from .apriori import AprioriSegmenter, apriori_segmentation, default_rules, grid_rules, parse_condition
-from .base import Segmentation, nps, segment_profile
+from .base import Segmentation, crosstab, nps, segment_profile
 from .defaults import default_segmentations, prepare_table
 from .relationship import RELATIONSHIP_TYPES, RelationshipTyper, relationship_segmentation, relationship_summary
 from .rfm import DEFAULT_SEGMENT_MAP, RFMSegmenter, rfm_scores, rfm_segmentation, segment_grid
 from .value import ValueTiers, concentration_curve, predict_clv, top_share, value_segmentation
 
 __all__ = [
-    "Segmentation", "nps", "segment_profile",
+    "Segmentation", "nps", "segment_profile", "crosstab",
     "AprioriSegmenter", "apriori_segmentation", "default_rules", "grid_rules", "parse_condition",
     "RFMSegmenter", "rfm_segmentation", "rfm_scores", "segment_grid", "DEFAULT_SEGMENT_MAP",
     "ValueTiers", "value_segmentation", "concentration_curve", "top_share", "predict_clv",
@@ -29,11 +36,12 @@ __all__ = [
 ]
 
 # Behavioural clustering, model selection and needs-based segmentation.
-from .clustering import (GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter,  # noqa: E402
-                         KPrototypesSegmenter, behavioural_segmentation, make_segmenter)
+from .clustering import behavioural_segmentation  # noqa: E402
+from .estimators import (GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter,  # noqa: E402
+                         KPrototypesSegmenter, make_segmenter)
 from .needs import NeedsSegmenter, needs_segmentation  # noqa: E402
-from .selection import choose_k, select_k, stability  # noqa: E402
+from .selection import Assessment, ClusterQuality, choose_k, fit_and_assess, select_k, stability  # noqa: E402
 
 __all__ += ["behavioural_segmentation", "make_segmenter", "KMeansSegmenter", "GaussianMixtureSegmenter",
-            "KPrototypesSegmenter", "HDBSCANSegmenter", "select_k", "choose_k", "stability",
-            "needs_segmentation", "NeedsSegmenter"]
+            "KPrototypesSegmenter", "HDBSCANSegmenter", "select_k", "choose_k", "stability", "fit_and_assess",
+            "Assessment", "ClusterQuality", "needs_segmentation", "NeedsSegmenter"]

@@ -30,10 +30,10 @@ mapping ``{name: where}`` (kept in order).
 New customers and unseen categories
 -----------------------------------
 :class:`AprioriSegmenter` remembers, for each column a rule compares with
-categories, the values seen at fit time. When :meth:`AprioriSegmenter.assign`
+categories, the values seen at fit time. When :meth:`AprioriSegmenter.predict`
 meets a value it has not seen (a new region, say), the customer goes to the
-named ``fallback`` segment (by default the remainder) and is counted in
-``last_unseen_`` (and a warning says how many).
+named ``fallback`` segment (by default the remainder) and a warning says how
+many; :meth:`AprioriSegmenter.unseen_categories` lists them.
 """
 from __future__ import annotations
 
@@ -44,8 +44,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
-from ..errors import DataError, NotFittedError
+from .._checks import check_fitted
+from ..errors import DataError
 from .base import Segmentation
 
 __all__ = [
@@ -307,7 +309,7 @@ def _category_values(where: Mapping[str, Any]) -> dict[str, list]:
 # --------------------------------------------------------------------------- estimator
 
 
-class AprioriSegmenter:
+class AprioriSegmenter(BaseEstimator):
     """Assign customers to named segments by ordered rules over known characteristics.
 
     Parameters
@@ -322,9 +324,7 @@ class AprioriSegmenter:
     --------------------------
     rules_: the normalised rules, ``columns_`` the columns they use,
     ``seen_``: column -> set of values seen at fit, ``segments_`` the segment
-    order (rule order, then the remainder), ``labels_`` the fitted labels,
-    ``last_unseen_``: after :meth:`assign`, a DataFrame (column, value,
-    customers) of the unseen categories met.
+    order (rule order, then the remainder), ``labels_`` the fitted labels.
     """
 
     def __init__(self, rules=None, remainder: str = "Other", fallback: str | None = None):
@@ -386,12 +386,13 @@ class AprioriSegmenter:
             done |= hit
         return pd.Series(labels, index=table.index, name="segment")
 
-    def assign(self, table: pd.DataFrame) -> pd.Series:
-        """Segment names for (new) customers; unseen categories go to the fallback and are counted."""
-        if not hasattr(self, "rules_"):
-            raise NotFittedError("This AprioriSegmenter is not fitted yet; call fit(table) first.")
-        self._check_columns(table)
-        labels = self._label(table)
+    def unseen_categories(self, table: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Customers of ``table`` with a category not seen at fit, in a column a rule compares.
+
+        Returns ``(mask, report)``: a boolean array (True = has an unseen
+        value) and a DataFrame with ``column``, ``value``, ``customers``.
+        """
+        check_fitted(self, "rules_", "fit(table)")
         unseen = np.zeros(len(table), dtype=bool)
         rows = []
         for col, seen in self.seen_.items():
@@ -401,21 +402,25 @@ class AprioriSegmenter:
                 unseen |= new.to_numpy()
                 for value, count in values[new].value_counts().items():
                     rows.append({"column": col, "value": value, "customers": int(count)})
+        return unseen, pd.DataFrame(rows, columns=["column", "value", "customers"])
+
+    def predict(self, table: pd.DataFrame) -> pd.Series:
+        """Segment names for (new) customers; unseen categories go to the fallback, with a warning."""
+        check_fitted(self, "rules_", "fit(table)")
+        self._check_columns(table)
+        labels = self._label(table)
+        unseen, report = self.unseen_categories(table)
         fb = self.fallback if self.fallback is not None else self.remainder
         labels[unseen] = fb
-        self.last_unseen_ = pd.DataFrame(rows, columns=["column", "value", "customers"])
         if unseen.any():
-            detail = ", ".join(f"{r['column']}={r['value']!r} ({r['customers']})" for r in rows[:5])
+            detail = ", ".join(f"{r.column}={r.value!r} ({r.customers})" for r in report.head(5).itertuples())
             warnings.warn(f"{int(unseen.sum())} customer(s) have categories not seen when the a priori segmentation "
                           f"was built ({detail}); they were assigned to {fb!r}", UserWarning, stacklevel=2)
         return labels
 
-    predict = assign
-
     def describe(self) -> pd.DataFrame:
         """The rules as a table: order, segment, condition (readable string)."""
-        if not hasattr(self, "rules_"):
-            raise NotFittedError("This AprioriSegmenter is not fitted yet; call fit(table) first.")
+        check_fitted(self, "rules_", "fit(table)")
         rows = [{"order": k + 1, "segment": r["name"], "rule": format_condition(r["where"])}
                 for k, r in enumerate(self.rules_)]
         rows.append({"order": len(rows) + 1, "segment": self.remainder, "rule": "(no rule matches)"})
@@ -523,19 +528,19 @@ def apriori_segmentation(
         with the columns the rules use.
     rules: the rules (see the module docs); default :func:`default_rules`.
     remainder: the segment of customers no rule matches.
-    fallback: where :meth:`Segmentation.assign` puts customers with categories
+    fallback: where :meth:`Segmentation.predict` puts customers with categories
         not seen here (default: the remainder); they are counted.
 
     Returns
     -------
     :class:`Segmentation` named ``name`` whose ``description`` is the rule
-    table and whose ``assign`` applies the same rules to new customers.
+    table and whose ``predict`` applies the same rules to new customers.
     """
     seg = AprioriSegmenter(rules, remainder=remainder, fallback=fallback).fit(table)
     fb = fallback if fallback is not None else remainder
     return Segmentation(
         seg.labels_, name=name, method="a priori rules over known characteristics",
-        description=seg.describe(), assigner=seg, table=table, order=seg.segments_,
+        description=seg.describe(), segmenter=seg, table=table, order=seg.segments_,
         params={"rules": [{"name": r["name"], "where": format_condition(r["where"])} for r in seg.rules_],
                 "remainder": remainder, "fallback": fb},
         fallback=fb,

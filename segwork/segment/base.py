@@ -2,30 +2,46 @@
 
 A segmentation is not an array of integers: it carries the segment of each
 customer by *name*, the segment sizes, a profile table per segment, a
-description of how it was made (rules, or centroids in original units) and a
-way to assign customers that were not seen when it was built.
+description of how it was made (rules, or centroids in original units) and the
+fitted segmenter, so that :meth:`Segmentation.predict` places customers that
+were not seen when it was built.
 """
 from __future__ import annotations
 
 import pickle
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_write_bytes
+from .._checks import require_columns
 from ..errors import DataError
 
-__all__ = ["Segmentation", "Assigner", "segment_profile", "nps"]
+if TYPE_CHECKING:
+    from .selection import Assessment
 
-_FORMAT = "segwork.Segmentation/1"
+__all__ = ["Segmentation", "Segmenter", "segment_profile", "nps", "code_names", "as_labels", "crosstab"]
+
+_FORMAT = "segwork.Segmentation/2"
 
 
-class Assigner(Protocol):
-    """Anything that maps a customer table to segment names (a Series indexed like the table)."""
+class Segmenter(Protocol):
+    """A fitted segmenter: ``predict(X)`` gives a segment name (rule-based) or an integer code (clustering) per row."""
 
-    def assign(self, table: pd.DataFrame) -> pd.Series: ...
+    def predict(self, X): ...
+
+
+def code_names(codes, names: Mapping[int, str]) -> np.ndarray:
+    """Segment names of integer segment codes (codes missing from ``names`` -> ``"cluster <code>"``)."""
+    codes = np.asarray(codes, dtype=int)
+    out = np.empty(codes.shape[0], dtype=object)
+    for code in np.unique(codes):
+        out[codes == code] = names.get(int(code), f"cluster {int(code)}")
+    return out
 
 
 def nps(recommend: pd.Series) -> float:
@@ -118,18 +134,31 @@ class Segmentation:
     name: a short name for the segmentation (e.g. ``"rfm"``).
     method: how it was made, in a few words (e.g. ``"RFM quintile scores + segment map"``).
     description: rules (DataFrame or text) or centroids in original units.
-    assigner: an object with ``assign(table) -> Series`` for unseen customers.
+    segmenter: the fitted segmenter (``predict``), used by :meth:`predict` for unseen customers.
+    features: the columns of a customer table the segmenter reads (None: the whole table).
+    segment_names: code -> segment name, when the segmenter predicts integer
+        codes (the clustering estimators; -1 = not placed, e.g. HDBSCAN noise).
+        None when it predicts names itself.
+    unplaced_model: a fitted model predicting segment names from the columns
+        ``unplaced_model.feature_names_in_`` for the customers the segmenter
+        does not place (code -1; e.g. needs: customers without survey answers).
     profile: the profile table (see :func:`segment_profile`); computed from
         ``table`` when not given.
     table: the customer table the segmentation was built on (used for the
         profile only; not stored).
     order: the segment order (default: by size).
-    params: the settings used (shown in reports).
-    fallback: the name given to customers no segment fits (for ``assign``).
+    params: the approach-specific settings and details (shown in reports).
+    fallback: the name :meth:`predict` gives customers no segment fits
+        (e.g. a category never seen when it was built).
+    assessment: for clustering approaches, how ``k`` was chosen and the
+        quality and stability of the fit (:class:`~segwork.segment.selection.Assessment`).
 
     Attributes
     ----------
-    labels, name, method, description, profile, params, segments, sizes, shares.
+    labels, name, method, description, segmenter, features, segment_names,
+    unplaced_model, profile, params, fallback, assessment; views segments,
+    sizes, shares, n_segments; ``selection``, ``quality``, ``stability``
+    (from ``assessment``; None without one).
     """
 
     def __init__(
@@ -139,12 +168,16 @@ class Segmentation:
         name: str,
         method: str,
         description: Any = None,
-        assigner: Assigner | None = None,
+        segmenter: Segmenter | None = None,
+        features: list[str] | None = None,
+        segment_names: Mapping[int, str] | None = None,
+        unplaced_model: Any = None,
         profile: pd.DataFrame | None = None,
         table: pd.DataFrame | None = None,
         order: list[str] | None = None,
         params: dict | None = None,
         fallback: str | None = None,
+        assessment: Assessment | None = None,
     ) -> None:
         if not isinstance(labels, pd.Series):
             raise TypeError("Segmentation: labels must be a pandas Series indexed by customer_id")
@@ -160,15 +193,18 @@ class Segmentation:
             unknown = sorted(set(names) - set(order))
             if unknown:
                 raise DataError(f"Segmentation {name!r}: label {unknown[0]!r} is not in the segment order {order}")
-        self.labels = pd.Series(pd.Categorical(names, categories=order), index=labels.index.astype(str),
-                                name="segment")
+        self.labels = pd.Series(pd.Categorical(names, categories=order), index=labels.index, name="segment")
         self.labels.index.name = "customer_id"
         self.name = name
         self.method = method
         self.description = description
-        self.assigner = assigner
+        self.segmenter = segmenter
+        self.features = None if features is None else list(features)
+        self.segment_names = None if segment_names is None else dict(segment_names)
+        self.unplaced_model = unplaced_model
         self.params = dict(params or {})
         self.fallback = fallback
+        self.assessment = assessment
         if profile is None and table is not None:
             profile = segment_profile(self.labels, table, order=order)
         self.profile = profile
@@ -194,13 +230,23 @@ class Segmentation:
         """Share of customers per segment."""
         return self.sizes / self.sizes.sum()
 
+    @property
+    def selection(self) -> pd.DataFrame | None:
+        """The k-selection table (scores per ``k``) of a clustering approach; None otherwise."""
+        return None if self.assessment is None else self.assessment.selection
+
+    @property
+    def quality(self):
+        """Silhouette, Calinski-Harabasz, Davies-Bouldin of a clustering approach (``ClusterQuality``); None otherwise."""
+        return None if self.assessment is None else self.assessment.quality
+
+    @property
+    def stability(self) -> float | None:
+        """Bootstrap stability (mean adjusted Rand) of a clustering approach (NaN if not measured); None otherwise."""
+        return None if self.assessment is None else self.assessment.stability
+
     def crosstab(self, other: "Segmentation", normalize: bool | str = False) -> pd.DataFrame:
-        """Customers in each pair of segments of this and another segmentation (common customers).
-
-        Same as :func:`segwork.comparison.crosstab` ``(self, other, normalize)``.
-        """
-        from ..comparison import crosstab
-
+        """Customers in each pair of segments of this and another segmentation (see :func:`crosstab`)."""
         return crosstab(self, other, normalize=normalize)
 
     def __repr__(self) -> str:
@@ -208,16 +254,57 @@ class Segmentation:
         return f"<Segmentation {self.name!r} ({self.method}); {self.n_segments} segments: {sizes}>"
 
     # ------------------------------------------------------------------ new customers
-    def assign(self, new_customers: pd.DataFrame) -> pd.Series:
-        """Segment names for customers not seen when this segmentation was built.
+    def predict(self, table: pd.DataFrame) -> pd.Series:
+        """Segment names for customers (e.g. not seen when this segmentation was built).
 
-        ``new_customers`` is a customer table with the columns the approach
-        uses (see the approach's docs). Returns a Series indexed like it.
+        ``table`` is a customer table with the columns the approach uses
+        (``features`` when set; see the approach's docs). The fitted
+        segmenter predicts names, or integer codes named by
+        ``segment_names``; customers with a category the segmenter never saw
+        go to ``fallback`` (with a warning), customers it does not place
+        (code -1) to ``unplaced_model`` when there is one.
+
+        Returns a Series of segment names (object dtype) indexed like ``table``.
+
+        Raises
+        ------
+        DataError
+            The segmentation has no segmenter, or ``table`` lacks a column it needs.
         """
-        if self.assigner is None:
-            raise DataError(f"Segmentation {self.name!r} cannot assign new customers: it was built without an assigner")
-        out = self.assigner.assign(new_customers)
-        return pd.Series(np.asarray(out, dtype=object), index=new_customers.index, name="segment")
+        if self.segmenter is None:
+            raise DataError(f"Segmentation {self.name!r} cannot predict new customers: it was built without "
+                            "a segmenter (pass segmenter= to Segmentation)")
+        where = f"Segmentation {self.name!r} predict"
+        X = table
+        if self.features is not None:
+            require_columns(table, self.features, where, "pass a customer table with the columns the segmentation "
+                            "was built on (NaN where unknown)", what="new customers")
+            X = table[self.features]
+        if self.segment_names is None:  # the segmenter names the segments itself
+            return pd.Series(np.asarray(self.segmenter.predict(X), dtype=object), index=table.index, name="segment")
+        out = np.full(len(table), self.fallback, dtype=object)
+        if len(table) == 0:
+            return pd.Series(out, index=table.index, name="segment")
+        place = np.ones(len(table), dtype=bool)
+        if hasattr(self.segmenter, "unseen_categories"):
+            unseen, counts = self.segmenter.unseen_categories(X)
+            if counts:
+                detail = ", ".join(f"{c}={v!r}: {n}" for (c, v), n in counts.items())
+                warnings.warn(f"{where}: {int(unseen.sum())} customer(s) have categories not seen when the "
+                              f"segmentation was built ({detail}); they go to {self.fallback!r}. "
+                              "Rebuild the segmentation with these customers to give them a segment.",
+                              UserWarning, stacklevel=2)
+            place = ~unseen
+        if place.any():
+            codes = np.asarray(self.segmenter.predict(X.loc[place]), dtype=int)
+            out[place] = code_names(codes, self.segment_names)
+            lost = np.flatnonzero(place)[codes == -1]
+            if lost.size and self.unplaced_model is not None:
+                cols = list(self.unplaced_model.feature_names_in_)
+                require_columns(table, cols, where, "customers the segmenter does not place are predicted from "
+                                "these columns; build the table with customer_table", what="new customers")
+                out[lost] = self.unplaced_model.predict(table.iloc[lost][cols])
+        return pd.Series(out, index=table.index, name="segment")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -240,3 +327,36 @@ class Segmentation:
         obj = cls.__new__(cls)
         obj.__dict__.update(payload["state"])
         return obj
+
+
+def as_labels(x) -> pd.Series:
+    """Segment names per customer of a :class:`Segmentation` or a Series of labels (as strings, named)."""
+    if isinstance(x, Segmentation):
+        return x.labels.astype(str).rename(x.name)
+    if isinstance(x, pd.Series):
+        return x.astype(str)
+    raise DataError(f"expected a Segmentation or a Series of labels, got {type(x).__name__}")
+
+
+def crosstab(a, b, normalize: bool | str = False) -> pd.DataFrame:
+    """Customers in each pair of segments of two segmentations (or label Series), on their common customers.
+
+    ``normalize``: ``False`` (counts), ``"index"`` (each row sums to 1: where
+    the customers of a segment of ``a`` go in ``b``), ``"columns"`` or ``"all"``.
+    Segmentation inputs keep their segment order.
+    """
+    la, lb = as_labels(a), as_labels(b)
+    common = la.index.intersection(lb.index)
+    if len(common) == 0:
+        raise DataError("crosstab: the two segmentations have no customer in common")
+    ra = la.loc[common].rename(la.name or "a")
+    rb = lb.loc[common].rename(lb.name or "b")
+    if la.name == lb.name:
+        ra, rb = ra.rename(f"{la.name} (a)"), rb.rename(f"{lb.name} (b)")
+    tab = pd.crosstab(ra, rb, normalize=normalize)
+    # keep the segment order of Segmentation inputs
+    if isinstance(a, Segmentation):
+        tab = tab.reindex([s for s in a.segments if s in tab.index])
+    if isinstance(b, Segmentation):
+        tab = tab.reindex(columns=[s for s in b.segments if s in tab.columns])
+    return tab

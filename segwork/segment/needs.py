@@ -14,7 +14,7 @@
    (:func:`segwork.segment.selection.select_k`).
 4. Each segment is named by its dominant needs (factor means in standard
    deviations of all respondents, see :mod:`segwork.segment.naming`).
-5. Customers who did not answer are assigned from their behaviour by a
+5. Customers who did not answer are placed from their behaviour by a
    classifier trained on the respondents (logistic regression on the
    behaviour columns, preprocessed like the behavioural clusters), when it
    predicts better than always guessing the largest segment
@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import FactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -39,14 +39,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, validate_data
 
-from .._checks import require_columns
+from .._checks import check_fitted
 from ..datasets import SURVEY_ITEMS
-from ..errors import DataError, NotFittedError
-from .base import Segmentation
-from .clustering import _auto_log_columns, _is_numeric, build_preprocessor, default_features, single_thread_below
+from ..errors import DataError
+from .base import Segmentation, code_names
 from .naming import name_segments
+from .preprocess import auto_log_columns, build_preprocessor, default_features, is_numeric, single_thread_below
+from .selection import fit_and_assess
 
-__all__ = ["NeedsSegmenter", "NeedsAssigner", "needs_segmentation", "survey_items", "name_factors",
+__all__ = ["NeedsSegmenter", "needs_segmentation", "survey_items", "name_factors",
            "kaiser_n_factors", "UNKNOWN"]
 
 #: Segment of customers without survey answers who cannot be assigned from behaviour.
@@ -64,7 +65,7 @@ def survey_items(table: pd.DataFrame) -> list[str]:
     known = [c for c in table.columns if c in SURVEY_ITEMS]
     if known:
         return known
-    return [c for c in table.columns if _ITEM_PATTERN.match(str(c)) and _is_numeric(table[c])]
+    return [c for c in table.columns if _ITEM_PATTERN.match(str(c)) and is_numeric(table[c])]
 
 
 def kaiser_n_factors(X: np.ndarray) -> int:
@@ -143,7 +144,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
             validate_data(self, X, reset=reset, skip_check_array=True)
             if reset:
                 self.columns_ = [str(c) for c in X.columns]
-            bad = [c for c in X.columns if not _is_numeric(X[c])]
+            bad = [c for c in X.columns if not is_numeric(X[c])]
             if bad:
                 raise DataError(f"{who}: survey item {bad[0]!r} is not numeric (e.g. {X[bad[0]].dropna().iloc[0]!r}); "
                                 "code the answers as numbers (e.g. 1-5)")
@@ -213,8 +214,7 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         return scores[:, self.order_]
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "kmeans_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X) with survey answers first.")
+        check_fitted(self, "kmeans_", "fit(X) with survey answers")
 
     def factor_scores(self, X) -> pd.DataFrame:
         """The latent needs of each row (factor scores; columns = factor names)."""
@@ -235,46 +235,14 @@ class NeedsSegmenter(ClusterMixin, BaseEstimator):
         return self.kmeans_
 
     def predict(self, X):
-        """Needs segment index of each row of answers."""
+        """Needs segment index of each row of answers; -1 for rows with no answer at all (not placed)."""
         self._check_fitted()
-        return self.kmeans_.predict(self._scores(self._array(X, reset=False))).astype(int)
-
-
-class NeedsAssigner:
-    """Assigns new customers to needs segments (picklable).
-
-    Customers with at least one answer are scored on the factors; the others
-    go through the behaviour classifier when there is one, else to ``unknown``.
-    """
-
-    def __init__(self, estimator: NeedsSegmenter, names: dict, items: list[str], classifier=None,
-                 behaviour_features: list[str] | None = None, unknown: str = UNKNOWN) -> None:
-        self.estimator = estimator
-        self.names = dict(names)
-        self.items = list(items)
-        self.classifier = classifier
-        self.behaviour_features = list(behaviour_features or [])
-        self.unknown = unknown
-
-    def assign(self, table: pd.DataFrame) -> pd.Series:
-        """Needs segment per row of ``table`` (items and, for non-respondents, the behaviour columns)."""
-        out = np.full(len(table), self.unknown, dtype=object)
-        present = [c for c in self.items if c in table.columns]
-        if present and len(present) < len(self.items):
-            missing = [c for c in self.items if c not in table.columns]
-            raise DataError(f"assign: the new customers have some survey items but not {missing[0]!r}; "
-                            f"pass all of {', '.join(self.items)} (NaN where unanswered)")
-        answered = (table[self.items].notna().any(axis=1).to_numpy() if present
-                    else np.zeros(len(table), dtype=bool))
+        arr = self._array(X, reset=False)
+        out = np.full(arr.shape[0], -1, dtype=int)
+        answered = ~np.isnan(arr).all(axis=1)
         if answered.any():
-            codes = self.estimator.predict(table.loc[answered, self.items])
-            out[answered] = [self.names[int(c)] for c in codes]
-        rest = ~answered
-        if rest.any() and self.classifier is not None:
-            require_columns(table, self.behaviour_features, "assign", "customers without survey answers are "
-                            "assigned from behaviour; build the table with customer_table", what="new customers")
-            out[rest] = self.classifier.predict(table.loc[rest, self.behaviour_features])
-        return pd.Series(out, index=table.index, name="segment")
+            out[answered] = self.kmeans_.predict(self._scores(arr[answered])).astype(int)
+        return out
 
 
 def _resolve_items(table: pd.DataFrame, items) -> list[str]:
@@ -302,9 +270,9 @@ def _behaviour_classifier(R: pd.DataFrame, y: np.ndarray, features: list[str], r
     if folds < 2 or counts.size < 2:
         return None, float("nan"), folds
     X = R[features]
-    numeric = [c for c in features if _is_numeric(X[c])]
+    numeric = [c for c in features if is_numeric(X[c])]
     categorical = [c for c in features if c not in numeric]
-    logs = _auto_log_columns(X, numeric)
+    logs = auto_log_columns(X, numeric)
     clf = Pipeline([("preprocess", build_preprocessor(numeric, logs, categorical)),
                     ("classify", LogisticRegression(max_iter=2000))])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
@@ -357,12 +325,16 @@ def needs_segmentation(
     Segmentation named ``"needs"``. ``description``: one row per segment
     with respondents, share of respondents, the mean factor scores (standard
     deviations) and the mean answer of each item (answer scale).
-    ``params``: items, ``n_factors``, ``factor_names``, ``loadings`` (items x
-    factors), ``k`` and how it was chosen, the selection table, silhouette,
-    stability, and the non-respondent handling: ``nonrespondents``
-    ("behaviour" or "unknown"), ``nonrespondent_note``, ``cv_accuracy``,
-    ``baseline_accuracy``, ``n_respondents``, ``n_assigned_from_behaviour``,
-    ``n_unknown``.
+    ``assessment`` (also ``selection``, ``quality``, ``stability``): ``k``
+    and how it was chosen, the selection table, silhouette, Calinski-Harabasz,
+    Davies-Bouldin, stability. ``params``: items, ``n_factors``,
+    ``factor_names``, ``loadings`` (items x factors), and the non-respondent
+    handling: ``nonrespondents`` ("behaviour" or "unknown"),
+    ``nonrespondent_note``, ``cv_accuracy``, ``baseline_accuracy``,
+    ``n_respondents``, ``n_assigned_from_behaviour``, ``n_unknown``.
+    ``predict(new_customers)`` scores customers with answers (all item
+    columns needed, NaN where unanswered) and places the others with the
+    behaviour classifier (``unplaced_model``) or as :data:`UNKNOWN`.
     """
     if not isinstance(table, pd.DataFrame):
         raise DataError("needs_segmentation: table must be a pandas DataFrame indexed by customer_id")
@@ -373,37 +345,17 @@ def needs_segmentation(
 
 def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonrespondents, behaviour_features,
                         cv_folds, n_resamples, stability_sample, silhouette_sample) -> Segmentation:
-    from .selection import choose_k, cluster_quality, select_k, stability
-
     if nonrespondents not in ("behaviour", "unknown"):
         raise DataError(f"needs_segmentation: nonrespondents={nonrespondents!r}; use 'behaviour' or 'unknown'")
     items = _resolve_items(table, items)
     answered = table[items].notna().any(axis=1)
     R = table.loc[answered]
     n = len(R)
-    estimator = NeedsSegmenter(n_factors=n_factors, random_state=random_state)
-    selection = None
-    if k is None:
-        ks = sorted({int(x) for x in k_range})
-        if not ks or ks[0] < 2:
-            raise DataError(f"needs_segmentation: k_range={list(k_range)} must hold integers >= 2")
-        if n <= ks[0]:
-            raise DataError(f"needs_segmentation: {n} respondents but at least {ks[0] + 1} are needed to choose "
-                            f"among k={ks[0]}..{ks[-1]} segments; collect more answers or pass k")
-        ks = [x for x in ks if x < n]
-        selection = select_k(R[items], estimator, ks, random_state=random_state,
-                             silhouette_sample=silhouette_sample)
-        k = choose_k(selection, criteria=("silhouette", "calinski_harabasz", "davies_bouldin"))
-        chosen_by = "mean rank of silhouette, calinski_harabasz, davies_bouldin"
-    else:
-        if int(k) != k or k < 2:
-            raise DataError(f"needs_segmentation: k={k!r} must be an integer >= 2")
-        k = int(k)
-        if n < k:
-            raise DataError(f"needs_segmentation: {n} respondents but k={k} segments; "
-                            "collect more answers or pass a smaller k")
-        chosen_by = "given"
-    estimator.set_params(n_clusters=k).fit(R[items])
+    estimator, assessment, _ = fit_and_assess(
+        R[items], NeedsSegmenter(n_factors=n_factors, random_state=random_state), k, k_range,
+        who="needs_segmentation", rows="respondents", more="collect more answers",
+        criteria=("silhouette", "calinski_harabasz", "davies_bouldin"), random_state=random_state,
+        n_resamples=n_resamples, stability_sample=stability_sample, silhouette_sample=silhouette_sample)
     scores = estimator.factor_scores(R[items])
     labels = estimator.labels_
 
@@ -441,9 +393,9 @@ def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonre
     if mode == "unknown" and nonrespondents == "behaviour":
         note = f"not assigned: {note}"
 
-    assigner = NeedsAssigner(estimator, names, items, clf, features if clf is not None else None)
-    out = pd.Series(UNKNOWN, index=table.index.astype(str), dtype=object)
-    out[answered.to_numpy()] = [names[int(c)] for c in labels]
+    segment_names = {-1: UNKNOWN, **names}
+    out = pd.Series(UNKNOWN, index=table.index, dtype=object)
+    out[answered.to_numpy()] = code_names(labels, segment_names)
     if non.any() and clf is not None:
         out[non.to_numpy()] = clf.predict(table.loc[non, features])
     n_from_behaviour = int(non.sum()) if clf is not None else 0
@@ -459,11 +411,6 @@ def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonre
     desc = desc.sort_values("respondents", ascending=False, kind="stable")
     order = list(desc.index) + ([UNKNOWN] if (out == UNKNOWN).any() else [])
 
-    quality = cluster_quality(estimator.preprocess(R[items]), labels, silhouette_sample, random_state)
-    stab, stab_scores = float("nan"), []
-    if n_resamples and n_resamples > 0:
-        stab, stab_scores = stability(R[items], clone(estimator), n_resamples=n_resamples,
-                                      max_samples=stability_sample, random_state=random_state, return_scores=True)
     params = {
         "items": items,
         "item_wording": {c: SURVEY_ITEMS[c][1] for c in items if c in SURVEY_ITEMS},
@@ -471,12 +418,6 @@ def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonre
         "n_factors_chosen_by": "Kaiser (eigenvalues > 1)" if n_factors is None else "given",
         "factor_names": list(estimator.factor_names_),
         "loadings": estimator.loadings_.copy(),
-        "k": int(k),
-        "k_chosen_by": chosen_by,
-        "selection": selection,
-        **quality,
-        "stability": stab,
-        "stability_scores": [float(v) for v in stab_scores],
         "centroids_z": z.rename(index=names),
         "random_state": random_state,
         "nonrespondents": mode,
@@ -491,5 +432,6 @@ def _needs_segmentation(table, k, n_factors, random_state, items, k_range, nonre
     method = (f"needs-based: factor analysis ({estimator.n_factors_} factors, "
               f"{estimator.rotation or 'no'} rotation) of {len(items)} survey items, k-means on the factor scores; "
               f"non-respondents {note}")
-    return Segmentation(out, name="needs", method=method, description=desc, assigner=assigner, table=table,
-                        order=order, params=params, fallback=UNKNOWN)
+    return Segmentation(out, name="needs", method=method, description=desc, segmenter=estimator, features=items,
+                        segment_names=segment_names, unplaced_model=clf, table=table, order=order, params=params,
+                        fallback=UNKNOWN, assessment=assessment)

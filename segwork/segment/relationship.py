@@ -34,7 +34,7 @@ with ``lapsed = (frequency > 0 and p_alive < p_lapsed) or (frequency = 0 and
 days_since_last > recent_days)``; the value cut is the ``value_quantile`` of
 the value (default the median of historical revenue), the rate cut the
 ``rate_quantile`` of the purchase rate (purchase days per 30 days) among
-repeat buyers. Cuts are learned at fit and reused by ``assign``.
+repeat buyers. Cuts are learned at fit and reused by ``predict``.
 
 Defaults: ``p_loyal = 0.7``, ``p_lapsed = 0.3``, ``recent_days = 180``. On
 ``make_crm`` (whose truth says who is still alive) about 95 % of the Win-back
@@ -47,10 +47,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from .._checks import require_columns
 from ..act.strategies import DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy
-from ..errors import DataError, NotFittedError
+from .._checks import check_fitted
+from ..errors import DataError
 from .base import Segmentation
 from .value import bg_nbd_inputs
 
@@ -69,7 +71,7 @@ def _check_table(table: pd.DataFrame, value: str, where: str) -> None:
     require_columns(table, (*_NEEDED, value), where, _TABLE_HINT, what="customer table")
 
 
-class RelationshipTyper:
+class RelationshipTyper(BaseEstimator):
     """Type each customer's relationship (Prospective, Loyal, Vulnerable, Win-back, Other).
 
     Parameters
@@ -163,8 +165,7 @@ class RelationshipTyper:
 
     def p_alive(self, table: pd.DataFrame) -> pd.Series:
         """P(alive) of (new) customers from the BG/NBD model (``frequency``, ``recency``, ``T`` in days)."""
-        if not hasattr(self, "labels_"):
-            raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
+        check_fitted(self, "labels_", "fit(table)")
         return self._p_alive(table)
 
     def _p_alive(self, table: pd.DataFrame) -> pd.Series:
@@ -191,19 +192,15 @@ class RelationshipTyper:
                            default="Other")
         return pd.Series(labels.astype(object), index=table.index, name="segment")
 
-    def assign(self, table: pd.DataFrame) -> pd.Series:
+    def predict(self, table: pd.DataFrame) -> pd.Series:
         """Relationship types of (new) customers, with the fitted model and cuts."""
-        if not hasattr(self, "labels_"):
-            raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
-        _check_table(table, self.value, "RelationshipTyper.assign")
+        check_fitted(self, "labels_", "fit(table)")
+        _check_table(table, self.value, "RelationshipTyper.predict")
         return self._type(table, self.p_alive(table))
-
-    predict = assign
 
     def describe(self) -> pd.DataFrame:
         """The typing rules with the fitted cuts, one row per type, in order."""
-        if not hasattr(self, "labels_"):
-            raise NotFittedError("This RelationshipTyper is not fitted yet; call fit(table) first.")
+        check_fitted(self, "labels_", "fit(table)")
         v, r = f"{self.value} >= {self.value_cut_:,.2f}", f"purchase_rate >= {self.rate_cut_:.3g} per 30 days"
         lapsed = f"(p_alive < {self.p_lapsed:g} with repeat purchases, or one purchase > {self.recent_days:g} days ago)"
         rows = [
@@ -246,7 +243,7 @@ def relationship_segmentation(
     profile_table["p_alive"] = typer.p_alive_
     return Segmentation(
         typer.labels_, name=name, method="relationship types from BG/NBD P(alive), recency and value",
-        description=typer.describe(), assigner=typer, table=profile_table, order=list(RELATIONSHIP_TYPES),
+        description=typer.describe(), segmenter=typer, table=profile_table, order=list(RELATIONSHIP_TYPES),
         params={"p_loyal": p_loyal, "p_lapsed": p_lapsed, "recent_days": recent_days, "value": value,
                 "value_cut": typer.value_cut_, "rate_cut": typer.rate_cut_, "p_alive": typer.p_alive_,
                 "p_alive_source": typer.p_alive_source_},

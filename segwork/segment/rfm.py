@@ -16,7 +16,7 @@ customers share the same frequency (all one-time buyers have frequency 0), so
 equal values can fall into neighbouring scores; this is the usual practice
 and keeps the fifths equal.
 
-For new customers (:meth:`RFMSegmenter.assign`) the fitted *edges* are used:
+For new customers (:meth:`RFMSegmenter.predict`) the fitted *edges* are used:
 ``edges_[c][k]`` is the largest value (for recency: the smallest number of
 days) that got score ``k + 1`` at fit time, and a new value gets the lowest
 score whose edge it does not pass. Customers whose value ties across an edge
@@ -51,8 +51,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
-from ..errors import DataError, NotFittedError
+from .._checks import check_fitted
+from ..errors import DataError
 from .base import Segmentation
 
 __all__ = [
@@ -153,7 +155,7 @@ def rfm_scores(values: pd.Series | np.ndarray, *, higher_is_better: bool = True,
     return (np.floor(rank * n_scores / n) + 1).astype(int)
 
 
-class RFMSegmenter:
+class RFMSegmenter(BaseEstimator):
     """RFM quintile scores and a named R x FM segment map.
 
     Parameters
@@ -235,14 +237,13 @@ class RFMSegmenter:
 
     def score(self, table: pd.DataFrame) -> pd.DataFrame:
         """R, F, M, FM and RFM scores of (new) customers from the fitted edges."""
-        if not hasattr(self, "edges_"):
-            raise NotFittedError("This RFMSegmenter is not fitted yet; call fit(table) first.")
+        check_fitted(self, "edges_", "fit(table)")
         scores = {}
         for key, letter in (("recency", "R"), ("frequency", "F"), ("monetary", "M")):
             x = _values(table, self.columns_[key], key)
             if np.isnan(x).any():
                 bad = table.index[np.isnan(x)][0]
-                raise DataError(f"RFM assign: the {key} column {self.columns_[key]!r} is missing for customer {bad!r}")
+                raise DataError(f"RFM predict: the {key} column {self.columns_[key]!r} is missing for customer {bad!r}")
             e = self.edges_[letter]
             if letter == "R":   # fewer days is better: score k while days >= edge k
                 s = 1 + np.searchsorted(-e, -x, side="left")
@@ -251,11 +252,9 @@ class RFMSegmenter:
             scores[letter] = s.astype(int)
         return self._frame(table.index, scores)
 
-    def assign(self, table: pd.DataFrame) -> pd.Series:
+    def predict(self, table: pd.DataFrame) -> pd.Series:
         """Segment names of (new) customers, scored with the fitted edges."""
         return self._names(self.score(table))
-
-    predict = assign
 
     def describe(self) -> pd.DataFrame:
         """What each score means in original units: the range of values it held at fit time.
@@ -263,8 +262,7 @@ class RFMSegmenter:
         One row per score (5 first); columns ``recency``, ``frequency``,
         ``monetary`` as ``"min - max"`` strings in the columns' units.
         """
-        if not hasattr(self, "ranges_"):
-            raise NotFittedError("This RFMSegmenter is not fitted yet; call fit(table) first.")
+        check_fitted(self, "ranges_", "fit(table)")
         rows = []
         for k in range(N_SCORES, 0, -1):
             row = {"score": k}
@@ -305,6 +303,6 @@ def rfm_segmentation(
     grid = segment_grid(segment_map)
     return Segmentation(
         seg.labels_, name=name, method="RFM quintile scores + R x FM segment map",
-        description={"edges": seg.describe(), "map": grid}, assigner=seg, table=table, order=order,
+        description={"edges": seg.describe(), "map": grid}, segmenter=seg, table=table, order=order,
         params={"columns": seg.columns_, "scores": seg.scores_},
     )

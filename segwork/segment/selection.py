@@ -13,11 +13,18 @@
   Segments that vanish when the data are resampled should not drive offers.
 
 All three accept the same ``X`` as the segmenters (a DataFrame of features
-or a numeric array) and any segmenter of :mod:`segwork.segment.clustering`.
+or a numeric array) and any segmenter of :mod:`segwork.segment.estimators`
+(or :class:`~segwork.segment.needs.NeedsSegmenter`).
+
+:func:`fit_and_assess` is the one "choose k, fit, assess" pipeline of the
+clustering approaches (behavioural and needs-based): it chooses ``k`` (or
+takes it), fits the segmenter, and returns it with an :class:`Assessment`
+(selection table, :class:`ClusterQuality`, bootstrap stability).
 """
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,30 +37,64 @@ from sklearn.metrics import (
 )
 
 from ..errors import DataError
+from .estimators import KMeansSegmenter
 
-__all__ = ["select_k", "choose_k", "stability", "cluster_quality", "CRITERIA"]
+__all__ = ["select_k", "choose_k", "stability", "cluster_quality", "fit_and_assess", "ClusterQuality", "Assessment",
+           "CRITERIA"]
 
-def cluster_quality(Z, labels, silhouette_sample: int | None = 3000, random_state: int = 0) -> dict:
+
+@dataclass(frozen=True)
+class ClusterQuality:
+    """Internal validity of a partition (see :func:`cluster_quality`); NaN when undefined."""
+
+    silhouette: float = float("nan")
+    calinski_harabasz: float = float("nan")
+    davies_bouldin: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What every clustering result has: how ``k`` was chosen, and how good and stable the fit is.
+
+    Attributes
+    ----------
+    k: number of segments found (clusters with customers; noise not counted).
+    chosen_by: how ``k`` was chosen ("given", "mean rank of ...", "density (HDBSCAN)").
+    selection: the :func:`select_k` table (indexed by ``k``), or None when ``k`` was not selected.
+    quality: silhouette, Calinski-Harabasz, Davies-Bouldin of the final fit.
+    stability: mean adjusted Rand index over bootstrap refits (NaN when not measured).
+    stability_scores: the adjusted Rand index of each resample (empty when not measured).
+    """
+
+    k: int
+    chosen_by: str
+    selection: pd.DataFrame | None
+    quality: ClusterQuality
+    stability: float = float("nan")
+    stability_scores: tuple[float, ...] = ()
+
+
+def cluster_quality(Z, labels, silhouette_sample: int | None = 3000, random_state: int = 0) -> ClusterQuality:
     """Internal validity of a partition of the points ``Z`` (the space the clusters live in).
 
-    Returns ``silhouette`` (on a seeded sample of at most ``silhouette_sample``
-    points; ``None``/0 uses every point), ``calinski_harabasz`` and
-    ``davies_bouldin``. Noise points (label -1, HDBSCAN) are left out. All
-    three are NaN unless there are at least 2 clusters and more points than
-    clusters.
+    Returns a :class:`ClusterQuality`: ``silhouette`` (on a seeded sample of
+    at most ``silhouette_sample`` points; ``None``/0 uses every point),
+    ``calinski_harabasz`` and ``davies_bouldin``. Noise points (label -1,
+    HDBSCAN) are left out. All three are NaN unless there are at least 2
+    clusters and more points than clusters.
     """
     labels = np.asarray(labels)
     keep = labels != -1
     Zk, lk = np.asarray(Z)[keep], labels[keep]
-    out = {"silhouette": float("nan"), "calinski_harabasz": float("nan"), "davies_bouldin": float("nan")}
     found = len(set(lk.tolist()))
     if found < 2 or len(lk) <= found:
-        return out
+        return ClusterQuality()
     sample = min(silhouette_sample, len(lk)) if silhouette_sample else None
-    out["silhouette"] = float(silhouette_score(Zk, lk, sample_size=sample, random_state=random_state))
-    out["calinski_harabasz"] = float(calinski_harabasz_score(Zk, lk))
-    out["davies_bouldin"] = float(davies_bouldin_score(Zk, lk))
-    return out
+    return ClusterQuality(
+        silhouette=float(silhouette_score(Zk, lk, sample_size=sample, random_state=random_state)),
+        calinski_harabasz=float(calinski_harabasz_score(Zk, lk)),
+        davies_bouldin=float(davies_bouldin_score(Zk, lk)),
+    )
 
 
 #: Selection criteria and whether higher values are better.
@@ -65,8 +106,6 @@ def _take(X, rows):
 
 
 def _default_estimator(random_state):
-    from .clustering import KMeansSegmenter
-
     return KMeansSegmenter(random_state=random_state)
 
 
@@ -85,7 +124,7 @@ def select_k(
     ----------
     X: the features (DataFrame or numeric array), one row per customer.
     estimator: an unfitted segmenter with ``n_clusters`` (default:
-        :class:`~segwork.segment.clustering.KMeansSegmenter`); it is cloned
+        :class:`~segwork.segment.estimators.KMeansSegmenter`); it is cloned
         for every ``k`` with ``random_state`` set.
     k_range: candidate numbers of segments (integers >= 2, below the number
         of rows).
@@ -127,7 +166,7 @@ def select_k(
         row = {"k": k, "silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan,
                "bic": np.nan, "inertia": float(getattr(est.model_, "inertia_", np.nan)), "n_found": found}
         if 2 <= found < n:
-            row.update(cluster_quality(est.preprocess(X), labels, sil_size, random_state))
+            row.update(asdict(cluster_quality(est.preprocess(X), labels, sil_size, random_state)))
         if hasattr(est, "bic"):
             row["bic"] = est.bic(X)
         rows.append(row)
@@ -213,3 +252,86 @@ def stability(
         scores[b] = adjusted_rand_score(ref_labels, est.predict(X))
     mean = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
     return (mean, scores) if return_scores else mean
+
+
+def fit_and_assess(
+    X,
+    estimator,
+    k: int | None = None,
+    k_range=range(2, 9),
+    *,
+    who: str,
+    rows: str = "customers",
+    more: str = "pass more customers",
+    criteria=None,
+    random_state: int = 0,
+    n_resamples: int = 5,
+    stability_sample: int | None = 3000,
+    silhouette_sample: int | None = 3000,
+    selection_sample: int | None = 50_000,
+):
+    """Choose ``k``, fit, assess: the one pipeline of the clustering approaches.
+
+    Parameters
+    ----------
+    X: the features (DataFrame or numeric array), one row per customer.
+    estimator: an unfitted segmenter; with ``n_clusters`` unless it finds the
+        number of segments itself (HDBSCAN: ``k`` is then ignored).
+    k: number of segments; None selects it over ``k_range`` with
+        :func:`select_k` and :func:`choose_k` (``criteria``).
+    who: the calling function, named first in error messages; ``rows``: what
+        a row is ("customers", "respondents"); ``more``: how to get more rows.
+    random_state: seed of every random step.
+    n_resamples: bootstrap resamples of :func:`stability` (0 skips it).
+    stability_sample, silhouette_sample, selection_sample: seeded row samples
+        bounding the cost of stability, silhouette and selection.
+
+    Returns
+    -------
+    ``(fitted estimator, Assessment, notes)``: ``notes`` lists what was
+    ignored (e.g. ``k`` for HDBSCAN).
+
+    Raises
+    ------
+    DataError
+        ``k_range`` or ``k`` is not integers >= 2, or there are too few rows.
+    """
+    n = len(X)
+    notes: list[str] = []
+    selection = None
+    if "n_clusters" not in estimator.get_params():
+        if k is not None:
+            notes.append(f"k={k} ignored: HDBSCAN finds the number of segments itself")
+        chosen_by = "density (HDBSCAN)"
+    elif k is None:
+        ks = sorted({int(x) for x in k_range})
+        if not ks or ks[0] < 2:
+            raise DataError(f"{who}: k_range={list(k_range)} must hold integers >= 2")
+        if n <= ks[0]:
+            raise DataError(f"{who}: {n} {rows} but at least {ks[0] + 1} are needed to choose among "
+                            f"k={ks[0]}..{ks[-1]} segments; {more} or pass k")
+        ks = [x for x in ks if x < n]
+        selection = select_k(X, estimator, ks, random_state=random_state, silhouette_sample=silhouette_sample,
+                             max_fit_samples=selection_sample)
+        k = choose_k(selection, criteria=criteria)
+        chosen_by = "mean rank of " + ", ".join(c for c in (criteria or CRITERIA)
+                                                if c in selection.columns and selection[c].notna().any())
+    else:
+        if int(k) != k or k < 2:
+            raise DataError(f"{who}: k={k!r} must be an integer >= 2")
+        k = int(k)
+        if n < k:
+            raise DataError(f"{who}: {n} {rows} but k={k} segments; {more} or pass a smaller k")
+        chosen_by = "given"
+    if "n_clusters" in estimator.get_params():
+        estimator.set_params(n_clusters=k)
+    estimator.fit(X)
+    labels = np.asarray(estimator.labels_)
+    quality = cluster_quality(estimator.preprocess(X), labels, silhouette_sample, random_state)
+    stab, scores = float("nan"), ()
+    if n_resamples and n_resamples > 0:
+        stab, values = stability(X, clone(estimator), n_resamples=n_resamples, max_samples=stability_sample,
+                                 random_state=random_state, return_scores=True)
+        scores = tuple(float(v) for v in values)
+    found = int(len(set(labels.tolist()) - {-1}))
+    return estimator, Assessment(found, chosen_by, selection, quality, stab, scores), notes

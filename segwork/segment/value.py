@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
-from .._checks import require_columns
-from ..errors import DataError, NotFittedError
+from .._checks import check_fitted, require_columns
+from ..errors import DataError
 from .base import Segmentation
 
 __all__ = [
@@ -67,8 +68,6 @@ def _value_series(table: pd.DataFrame | None, value, what: str = "value") -> pd.
     elif isinstance(value, pd.Series):
         s = value
         if table is not None:
-            s = s.copy()
-            s.index = s.index.astype(str)
             missing = table.index.difference(s.index)
             if len(missing):
                 raise DataError(f"value segmentation: the {what} Series has no value for {len(missing)} customer(s) "
@@ -117,7 +116,7 @@ def _rank_desc(x: np.ndarray) -> np.ndarray:
     return rank
 
 
-class ValueTiers:
+class ValueTiers(BaseEstimator):
     """Tiers of customers by value (share of customers per tier), plus a negative-margin tier.
 
     Parameters
@@ -125,8 +124,13 @@ class ValueTiers:
     tiers: ``(name, share)`` pairs, best first; shares add up to 1
         (default :data:`DEFAULT_TIERS`: top 1 %, next 19 %, middle 30 %, low 50 %).
     negative: the name of the tier of customers with a value below 0.
+    column: the value column ``fit`` / ``predict`` read from a customer table
+        (None: a column called ``value``).
+    margin: multiplies the value (e.g. 0.3 turns revenue into margin).
 
-    ``fit(values)`` takes a Series of values indexed by customer_id.
+    ``fit(X)`` and ``predict(X)`` take a customer table (the value is
+    ``X[column] * margin``, else ``X["value"] * margin``) or the values
+    themselves (a Series indexed by customer_id, or an array), times ``margin``.
 
     Attributes (after ``fit``)
     --------------------------
@@ -134,16 +138,31 @@ class ValueTiers:
     first, in the value's units), counts_ (customers per tier), labels_.
     """
 
-    def __init__(self, tiers=DEFAULT_TIERS, negative: str = NEGATIVE_TIER):
+    def __init__(self, tiers=DEFAULT_TIERS, negative: str = NEGATIVE_TIER, *, column: str | None = None,
+                 margin: float = 1.0):
         self.tiers = tiers
         self.negative = negative
+        self.column = column
+        self.margin = margin
 
-    def fit(self, values: pd.Series) -> "ValueTiers":
-        """Cut ``values`` (Series indexed by customer_id) into tiers."""
+    def _values(self, X) -> pd.Series:
+        """The value per row of ``X`` (a customer table, a Series or an array), times ``margin``."""
+        if isinstance(X, pd.DataFrame):
+            names = [c for c in (self.column, "value") if c]
+            col = next((c for c in names if c in X.columns), None)
+            if col is None:
+                raise DataError("value tiers: the customers need a column "
+                                + " or ".join(repr(c) for c in names)
+                                + " with the same kind of value the tiers were built on")
+            return _value_series(X, col) * self.margin
+        if not isinstance(X, pd.Series):
+            X = pd.Series(np.asarray(X, dtype=float))
+        return _value_series(None, X) * self.margin
+
+    def fit(self, X) -> "ValueTiers":
+        """Cut the values of ``X`` (a customer table, or values indexed by customer_id) into tiers."""
         self.tiers_ = _check_tiers(self.tiers)
-        if not isinstance(values, pd.Series):
-            values = pd.Series(np.asarray(values, dtype=float))
-        values = _value_series(None, values)
+        values = self._values(X)
         x = values.to_numpy(dtype=float)
         neg = x < 0
         pos = ~neg
@@ -175,10 +194,13 @@ class ValueTiers:
         self.counts_ = self.labels_.value_counts().reindex(order).fillna(0).astype(int)
         return self
 
-    def assign_values(self, values: pd.Series) -> pd.Series:
-        """Tier names for (new) values, by the fitted thresholds (negative values -> the negative tier)."""
-        if not hasattr(self, "thresholds_"):
-            raise NotFittedError("This ValueTiers is not fitted yet; call fit(values) first.")
+    def predict(self, X) -> pd.Series:
+        """Tier names for (new) customers or values, by the fitted thresholds (negative values -> the negative tier)."""
+        check_fitted(self, "thresholds_", "fit(values)")
+        if isinstance(X, pd.DataFrame):
+            values = self._values(X)
+        else:
+            values = (X if isinstance(X, pd.Series) else np.asarray(X, dtype=float)) * self.margin
         x = np.asarray(values, dtype=float)
         names = np.array([n for n, _ in self.tiers_], dtype=object)
         # tier i is the first whose threshold the value reaches
@@ -189,37 +211,13 @@ class ValueTiers:
 
     def describe(self) -> pd.DataFrame:
         """One row per tier: configured share (of non-negative customers), customers, share, value range at fit."""
-        if not hasattr(self, "thresholds_"):
-            raise NotFittedError("This ValueTiers is not fitted yet; call fit(values) first.")
+        check_fitted(self, "thresholds_", "fit(values)")
         shares = dict(self.tiers_)
         rows = [{"tier": name, "configured_share": shares.get(name, np.nan), "customers": int(count),
                  "share": count / self.counts_.sum(), "min_value": self.ranges_[name][0],
                  "max_value": self.ranges_[name][1]}
                 for name, count in self.counts_.items()]
         return pd.DataFrame(rows).set_index("tier")
-
-
-class _TableValueAssigner:
-    """Assigns new customers of a customer table by their value column.
-
-    The column is the one the tiers were built on (a column name, or the name
-    of the value Series, e.g. ``clv``), else a column called ``value``.
-    """
-
-    def __init__(self, tiers: ValueTiers, column: str | None, margin: float):
-        self.tiers = tiers
-        self.column = column
-        self.margin = margin
-
-    def assign(self, table: pd.DataFrame) -> pd.Series:
-        names = [c for c in (self.column, "value") if c]
-        col = next((c for c in names if c in table.columns), None)
-        if col is None:
-            raise DataError("value segmentation assign: the new customers need a column "
-                            + " or ".join(repr(c) for c in names)
-                            + " with the same kind of value the tiers were built on")
-        values = _value_series(table, col) * self.margin
-        return self.tiers.assign_values(values)
 
 
 def value_segmentation(
@@ -247,18 +245,19 @@ def value_segmentation(
     -------
     :class:`Segmentation` named ``name``; ``description`` is the tier table
     (configured share, customers, lowest value); ``params["value"]`` the
-    per-customer value used. ``assign`` needs the same value column.
+    per-customer value used. ``predict`` needs the same value column (or one called ``value``).
     """
-    values = _value_series(table, value) * float(margin)
-    fitted = ValueTiers(tiers, negative).fit(values)
+    column = value if isinstance(value, str) else (str(value.name) if value.name is not None else None)
+    raw = _value_series(table, value)
+    fitted = ValueTiers(tiers, negative, column=column, margin=float(margin)).fit(raw)
+    values = raw * float(margin)
     table = table.copy()
     table["value"] = values
     order = list(fitted.counts_.index)
-    column = value if isinstance(value, str) else (str(value.name) if value.name is not None else None)
     what = f"{value} x {margin:g}" if isinstance(value, str) else (value.name or "value")
     return Segmentation(
         fitted.labels_, name=name, method=f"value tiers by {what}",
-        description=fitted.describe(), assigner=_TableValueAssigner(fitted, column, float(margin)),
+        description=fitted.describe(), segmenter=fitted,
         table=table, order=order,
         params={"value": values, "value_name": str(what), "tiers": fitted.tiers_, "margin": float(margin)},
     )

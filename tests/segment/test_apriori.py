@@ -135,41 +135,42 @@ def test_bad_rule_lists():
         default_rules(t)
 
 
-def test_assign_new_customers_and_unseen_categories(table):
+def test_predict_new_customers_and_unseen_categories(table):
     seg = apriori_segmentation(table)
     other = make_crm(n_customers=400, seed=99)
     new = customer_table(other.transactions, other.customers)
     # known categories: the same rules give the same labels as building on the new customers
-    direct = apriori_segmentation(new, seg.assigner.rules_).labels.astype(str)
+    direct = apriori_segmentation(new, seg.segmenter.rules_).labels.astype(str)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assigned = seg.assign(new)
+        assigned = seg.predict(new)
     assert (assigned == direct).all()
-    assert seg.assigner.last_unseen_.empty
+    assert seg.segmenter.unseen_categories(new)[1].empty
     # an unseen region -> the named fallback, counted
     new = new.copy()
     new["region"] = new["region"].astype(object)
     moved = new.index[:7]
     new.loc[moved, "region"] = "mars"
     with pytest.warns(UserWarning, match=r"7 customer\(s\) have categories not seen.*region='mars' \(7\).*'Other'"):
-        assigned = seg.assign(new)
+        assigned = seg.predict(new)
     assert (assigned.loc[moved] == "Other").all()
     assert (assigned.drop(moved) == direct.drop(moved)).all()
-    report = seg.assigner.last_unseen_
+    mask, report = seg.segmenter.unseen_categories(new)
+    assert mask.sum() == 7
     assert report.to_dict("records") == [{"column": "region", "value": "mars", "customers": 7}]
 
 
-def test_named_fallback_and_missing_column_at_assign(table):
+def test_named_fallback_and_missing_column_at_predict(table):
     seg = apriori_segmentation(table, {"north": "region = north"}, fallback="Unknown")
     assert "Unknown" in seg.segments and seg.fallback == "Unknown"
     new = table.iloc[:5].copy()
     new["region"] = "atlantis"
     with pytest.warns(UserWarning):
-        assert (seg.assign(new) == "Unknown").all()
+        assert (seg.predict(new) == "Unknown").all()
     with pytest.raises(DataError, match="'region'"):
-        seg.assign(table.drop(columns=["region"]).iloc[:5])
+        seg.predict(table.drop(columns=["region"]).iloc[:5])
     with pytest.raises(NotFittedError, match="fit"):
-        AprioriSegmenter().assign(table)
+        AprioriSegmenter().predict(table)
 
 
 def test_grid_rules_cover_every_combination_present(table):
@@ -188,11 +189,11 @@ def test_save_load_round_trip(table, tmp_path):
     path = seg.save(tmp_path / "apriori.seg")
     back = Segmentation.load(path)
     pd.testing.assert_series_equal(back.labels, seg.labels)
-    pd.testing.assert_series_equal(back.assign(table.iloc[:50]), seg.assign(table.iloc[:50]))
+    pd.testing.assert_series_equal(back.predict(table.iloc[:50]), seg.predict(table.iloc[:50]))
     assert back.description.equals(seg.description)
 
 
-def test_numbers_are_not_categories_at_assign(table):
+def test_numbers_are_not_categories_at_predict(table):
     seg = apriori_segmentation(table, {"one-time": "frequency = 0", "B2B": "customer_type = B2B"})
     new = table.iloc[:3].copy()
     new["frequency"] = [0, 999, 5]  # 999 never occurred, but it is a number, not an unseen category
@@ -200,4 +201,4 @@ def test_numbers_are_not_categories_at_assign(table):
     new.iloc[:, new.columns.get_loc("customer_type")] = ["B2C", "B2C", "B2B"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert seg.assign(new).tolist() == ["one-time", "Other", "B2B"]
+        assert seg.predict(new).tolist() == ["one-time", "Other", "B2B"]

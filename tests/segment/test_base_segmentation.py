@@ -1,4 +1,4 @@
-"""The shared Segmentation result: names, sizes, profile, assign, save/load."""
+"""The shared Segmentation result: names, sizes, profile, predict, save/load."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +12,9 @@ from segwork.segment import Segmentation, nps, segment_profile
 
 
 class ByRegion:
-    """A picklable assigner for the tests: the segment is the region."""
+    """A picklable segmenter for the tests: the segment is the region."""
 
-    def assign(self, table):
+    def predict(self, table):
         return table["region"].astype(str).where(table["region"].notna(), "unknown")
 
 
@@ -24,7 +24,7 @@ def setup():
     table = customer_table(data.transactions, data.customers, data.survey)
     labels = table["region"].astype(str)
     return data, table, Segmentation(labels, name="region", method="a priori by region", table=table,
-                                     assigner=ByRegion(), params={"column": "region"})
+                                     segmenter=ByRegion(), params={"column": "region"})
 
 
 def test_names_sizes_and_order(setup):
@@ -62,7 +62,7 @@ def test_leading_attributes_name_over_represented_values():
     assert prof.loc["a", "leading_attributes"].startswith("kind=B2B (100%, x4.0)")
 
 
-def test_assign_save_and_load_round_trip(setup, tmp_path):
+def test_predict_save_and_load_round_trip(setup, tmp_path):
     _, table, seg = setup
     path = seg.save(tmp_path / "seg.pkl")
     again = Segmentation.load(path)
@@ -70,7 +70,7 @@ def test_assign_save_and_load_round_trip(setup, tmp_path):
     pd.testing.assert_frame_equal(again.profile, seg.profile)
     new = table.head(10).copy()
     new.index = [f"new{i}" for i in range(10)]
-    assert again.assign(new).tolist() == table.head(10)["region"].astype(str).tolist()
+    assert again.predict(new).tolist() == table.head(10)["region"].astype(str).tolist()
 
 
 def test_bad_labels_and_bad_files(tmp_path):
@@ -81,5 +81,5 @@ def test_bad_labels_and_bad_files(tmp_path):
     (tmp_path / "junk.pkl").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a segwork segmentation file"):
         Segmentation.load(tmp_path / "junk.pkl")
-    with pytest.raises(DataError, match="without an assigner"):
-        Segmentation(pd.Series(["a"], index=["x"]), name="s", method="m").assign(pd.DataFrame(index=["z"]))
+    with pytest.raises(DataError, match="without a segmenter"):
+        Segmentation(pd.Series(["a"], index=["x"]), name="s", method="m").predict(pd.DataFrame(index=["z"]))

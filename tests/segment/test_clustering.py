@@ -1,4 +1,4 @@
-"""Behavioural segmentation: recovery of planted segments, names, description, assign, errors, determinism."""
+"""Behavioural segmentation: recovery of planted segments, names, description, predict, errors, determinism."""
 from __future__ import annotations
 
 import warnings
@@ -44,12 +44,13 @@ def test_default_features_are_behaviour_and_mixes(table):
 
 def test_kmeans_recovers_planted_segments_at_2500(kmeans, data):
     truth = data.truth["segment"].reindex(kmeans.labels.index)
-    assert kmeans.params["k"] == 5  # chosen by the criteria over 2..8
+    assert kmeans.assessment.k == 5  # chosen by the criteria over 2..8
     assert adjusted_rand_score(truth, kmeans.labels) > 0.85
-    sel = kmeans.params["selection"]
+    sel = kmeans.selection
     assert list(sel.index) == list(range(2, 9)) and sel.loc[5, "mean_rank"] == sel["mean_rank"].min()
-    assert 0.9 < kmeans.params["stability"] <= 1.0
-    assert len(kmeans.params["stability_scores"]) == 3
+    assert 0.9 < kmeans.stability <= 1.0
+    assert len(kmeans.assessment.stability_scores) == 3
+    assert kmeans.quality.silhouette == kmeans.assessment.quality.silhouette > 0
 
 
 def test_names_read_the_centroids_in_original_units(kmeans, data):
@@ -80,16 +81,16 @@ def test_profile_and_order(kmeans, table):
     assert kmeans.sizes.is_monotonic_decreasing
 
 
-def test_assign_new_customers_matches_labels(kmeans, table):
+def test_predict_new_customers_matches_labels(kmeans, table):
     sample = table.sample(200, random_state=1)
-    assigned = kmeans.assign(sample)
+    assigned = kmeans.predict(sample)
     assert (assigned == kmeans.labels.loc[sample.index].astype(object)).all()
 
 
-def test_assign_on_new_data_set(kmeans):
+def test_predict_on_new_data_set(kmeans):
     other = make_crm(n_customers=600, seed=11)
     new = customer_table(other.transactions, other.customers, other.survey)
-    assigned = kmeans.assign(new)
+    assigned = kmeans.predict(new)
     assert set(assigned) <= set(kmeans.segments)
     truth = other.truth["segment"].reindex(new.index)
     assert adjusted_rand_score(truth, assigned) > 0.8
@@ -101,9 +102,10 @@ def test_unseen_category_goes_to_named_fallback_and_is_counted(table):
     new["region"] = new["region"].astype(object)
     new.loc[new.index[:3], "region"] = "atlantis"
     with pytest.warns(UserWarning, match=r"3 customer\(s\).*region='atlantis': 3.*Rebuild"):
-        out = seg.assign(new)
+        out = seg.predict(new)
     assert (out.iloc[:3] == UNSEEN_FALLBACK).all() and (out.iloc[3:] != UNSEEN_FALLBACK).all()
-    assert seg.assigner.last_unseen_ == {("region", "atlantis"): 3}
+    mask, counts = seg.segmenter.unseen_categories(new[seg.features])
+    assert counts == {("region", "atlantis"): 3} and mask[:3].all() and not mask[3:].any()
     assert seg.fallback == UNSEEN_FALLBACK
 
 
@@ -112,7 +114,7 @@ def test_save_and_load_round_trip(kmeans, table, tmp_path):
     back = Segmentation.load(path)
     assert back.labels.equals(kmeans.labels)
     pd.testing.assert_frame_equal(back.description, kmeans.description)
-    assert (back.assign(table.head(50)) == kmeans.assign(table.head(50))).all()
+    assert (back.predict(table.head(50)) == kmeans.predict(table.head(50))).all()
 
 
 def test_same_seed_same_segmentation(table):
@@ -120,20 +122,20 @@ def test_same_seed_same_segmentation(table):
     b = behavioural_segmentation(table, k=4, random_state=7, n_resamples=2)
     assert a.labels.equals(b.labels)
     pd.testing.assert_frame_equal(a.description, b.description)
-    assert a.params["stability_scores"] == b.params["stability_scores"]
+    assert a.assessment.stability_scores == b.assessment.stability_scores
 
 
 def test_hdbscan_noise_is_named_unclustered(table):
     seg = behavioural_segmentation(table, method="hdbscan", n_resamples=0)
     assert seg.params["n_unclustered"] == int((seg.labels == UNCLUSTERED).sum()) > 0
     assert UNCLUSTERED in seg.description.index
-    assert seg.params["k"] >= 2
+    assert seg.assessment.k >= 2
 
 
 def test_gmm_selection_includes_bic(table):
     seg = behavioural_segmentation(table, method="gmm", k_range=range(3, 7), n_resamples=0)
-    sel = seg.params["selection"]
-    assert sel["bic"].notna().all() and "bic" in seg.params["k_chosen_by"]
+    sel = seg.selection
+    assert sel["bic"].notna().all() and "bic" in seg.assessment.chosen_by
 
 
 def test_compare_methods_table(table, data):
@@ -184,9 +186,9 @@ def test_default_features_leave_out_constant_columns(table):
     assert "ch_web" not in seg.params["features"]
 
 
-def test_assign_without_a_feature_says_which(kmeans, table):
-    with pytest.raises(DataError, match=r"lack feature column 'revenue'"):
-        kmeans.assign(table.drop(columns=["revenue"]).head())
+def test_predict_without_a_feature_says_which(kmeans, table):
+    with pytest.raises(DataError, match=r"lack column\(s\) \['revenue'\]"):
+        kmeans.predict(table.drop(columns=["revenue"]).head())
 
 
 # ----------------------------------------------------------------------------- naming
@@ -222,5 +224,5 @@ def test_acceptance_default_kmeans_recovers_planted_segments_at_20000():
     t = customer_table(data.transactions, data.customers, data.survey)
     seg = behavioural_segmentation(t)
     truth = data.truth["segment"].reindex(seg.labels.index)
-    assert seg.params["k"] == 5
+    assert seg.assessment.k == 5
     assert adjusted_rand_score(truth, seg.labels) >= 0.8

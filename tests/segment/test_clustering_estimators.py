@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from segwork.errors import DataError, NotFittedError
-from segwork.segment.clustering import (
+from segwork.segment.estimators import (
     MINIBATCH_THRESHOLD,
     GaussianMixtureSegmenter,
     HDBSCANSegmenter,

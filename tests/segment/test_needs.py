@@ -60,7 +60,7 @@ def test_factor_names_fall_back_to_wording_and_columns():
 def test_segments_named_by_dominant_needs_and_match_truth(needs, data, table):
     r = table["has_survey"]
     truth = data.truth["segment"].reindex(table.index)
-    assert needs.params["k"] == 5
+    assert needs.assessment.k == 5
     assert adjusted_rand_score(truth[r], needs.labels[r]) > 0.4  # needs overlap between planted segments
     # the planted 'bargain hunters' (price sensitivity +1.6) sit mostly in a price-sensitive segment
     top = needs.labels[r & (truth == "bargain hunters")].value_counts().idxmax()
@@ -104,22 +104,22 @@ def test_profile_has_satisfaction_and_nps(needs):
     assert service and needs.profile.loc[service[0], "nps"] > needs.profile["nps"].min()
 
 
-def test_assign_new_customers(needs, table):
+def test_predict_new_customers(needs, table):
     sample = table.sample(300, random_state=2)
-    assert (needs.assign(sample) == needs.labels.loc[sample.index].astype(object)).all()
+    assert (needs.predict(sample) == needs.labels.loc[sample.index].astype(object)).all()
     other = make_crm(n_customers=500, seed=9)
     new = customer_table(other.transactions, other.customers, other.survey)
-    out = needs.assign(new)
+    out = needs.predict(new)
     assert set(out) <= set(needs.segments)
     # a customer who answered is scored from the answers, even with no behaviour column
     answered = new[new["has_survey"]][ITEMS].head(5)
-    assert (needs.assign(answered) == out.loc[answered.index]).all()
+    assert (needs.predict(answered) == out.loc[answered.index]).all()
 
 
 def test_save_load(needs, table, tmp_path):
     back = Segmentation.load(needs.save(tmp_path / "needs.pkl"))
     assert back.labels.equals(needs.labels)
-    assert (back.assign(table.head(40)) == needs.assign(table.head(40))).all()
+    assert (back.predict(table.head(40)) == needs.predict(table.head(40))).all()
 
 
 def test_deterministic(table):
@@ -142,8 +142,8 @@ def test_errors(table):
         needs_segmentation(few, k=5)
     with pytest.raises(DataError, match=r"nonrespondents='guess'"):
         needs_segmentation(table, nonrespondents="guess")
-    with pytest.raises(DataError, match=r"not 'q02_discounts_decide'"):
-        needs_segmentation(table, k=3, n_resamples=0).assign(table.drop(columns=["q02_discounts_decide"]).head())
+    with pytest.raises(DataError, match=r"lack column\(s\) \['q02_discounts_decide'\]"):
+        needs_segmentation(table, k=3, n_resamples=0).predict(table.drop(columns=["q02_discounts_decide"]).head())
 
 
 def test_segmenter_on_array_and_partial_answers():

@@ -54,8 +54,8 @@ def test_p_alive_is_prepare_tables_and_not_refitted(crm):
     pd.testing.assert_series_equal(refit.labels, seg.labels)
     # a given model is used as is (here one fitted on other customers: a different P(alive))
     other = prepare_table(make_crm(n_customers=500, seed=77))
-    typer = RelationshipTyper(model=seg.assigner._bg_nbd()).fit(bare)
-    assert typer.p_alive_source_ == "model" and typer.model_ is seg.assigner.model_
+    typer = RelationshipTyper(model=seg.segmenter._bg_nbd()).fit(bare)
+    assert typer.p_alive_source_ == "model" and typer.model_ is seg.segmenter.model_
     given = relationship_segmentation(bare, model=RelationshipTyper().fit(other.drop(columns="p_alive")).model_)
     assert given.params["p_alive_source"] == "model"
     assert not np.allclose(given.params["p_alive"].to_numpy(), table["p_alive"].to_numpy(), atol=1e-6)
@@ -117,11 +117,11 @@ def test_changed_assumptions_flow_into_the_summary(crm):
     assert changed.loc["Loyal", "implied_gain_low"] == default.loc["Loyal", "implied_gain_low"]
 
 
-def test_assign_new_customers(crm):
+def test_predict_new_customers(crm):
     _, table, seg = crm
-    assert (seg.assign(table) == seg.labels.astype(str)).all()
+    assert (seg.predict(table) == seg.labels.astype(str)).all()
     other = prepare_table(make_crm(n_customers=500, seed=77))
-    typed = seg.assign(other)
+    typed = seg.predict(other)
     assert set(typed) <= set(RELATIONSHIP_TYPES) and typed.index.equals(other.index)
 
 
@@ -136,8 +136,8 @@ def test_errors_and_determinism(crm, tmp_path):
     with pytest.raises(DataError, match="'margin2'"):
         relationship_segmentation(table, value="margin2")
     with pytest.raises(NotFittedError):
-        RelationshipTyper().assign(table)
+        RelationshipTyper().predict(table)
     again = relationship_segmentation(prepare_table(make_crm(n_customers=4000, seed=3)))
     pd.testing.assert_series_equal(again.labels, seg.labels)
     back = Segmentation.load(seg.save(tmp_path / "rel.seg"))
-    assert (back.assign(table) == seg.labels.astype(str)).all()
+    assert (back.predict(table) == seg.labels.astype(str)).all()

@@ -101,7 +101,7 @@ def test_custom_map_mapping_form_and_gaps():
         rfm_segmentation(t, gap)
 
 
-def test_assign_reproduces_fitted_scores_away_from_ties(table):
+def test_predict_reproduces_fitted_scores_away_from_ties(table):
     seg = RFMSegmenter().fit(table)
     again = seg.score(table)
     for letter, col in (("R", "days_since_last"), ("F", "frequency"), ("M", "revenue")):
@@ -111,14 +111,14 @@ def test_assign_reproduces_fitted_scores_away_from_ties(table):
         assert (again.loc[on_edge, letter] <= seg.scores_.loc[on_edge, letter]).all()
 
 
-def test_assign_new_customers_with_the_fitted_edges(table):
+def test_predict_new_customers_with_the_fitted_edges(table):
     seg = rfm_segmentation(table)
     new = pd.DataFrame({"days_since_last": [0.0, 10_000.0, 0.0], "frequency": [1000, 0, 0],
                         "revenue": [1e7, 0.0, 0.0]}, index=["n1", "n2", "n3"])
-    sc = seg.assigner.score(new)
+    sc = seg.segmenter.score(new)
     assert sc.loc["n1", ["R", "F", "M"]].tolist() == [5, 5, 5]
     assert sc.loc["n2", ["R", "F", "M"]].tolist() == [1, 1, 1]
-    assert seg.assign(new).tolist() == ["Champions", "Lost", "New"]
+    assert seg.predict(new).tolist() == ["Champions", "Lost", "New"]
 
 
 def test_errors(table):
@@ -141,7 +141,7 @@ def test_errors(table):
     with pytest.raises(DataError, match="unknown key"):
         rfm_segmentation(table, columns={"money": "revenue"})
     with pytest.raises(NotFittedError):
-        RFMSegmenter().assign(table)
+        RFMSegmenter().predict(table)
 
 
 def test_deterministic_and_save_load(table, tmp_path):
@@ -151,4 +151,4 @@ def test_deterministic_and_save_load(table, tmp_path):
     pd.testing.assert_series_equal(a.labels, b.labels)
     back = Segmentation.load(a.save(tmp_path / "rfm.seg"))
     pd.testing.assert_series_equal(back.labels, a.labels)
-    pd.testing.assert_series_equal(back.assign(table), a.assign(table))
+    pd.testing.assert_series_equal(back.predict(table), a.predict(table))

@@ -11,7 +11,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from segwork.errors import DataError
-from segwork.segment.clustering import GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter
+from segwork.segment.estimators import GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter
 from segwork.segment.selection import choose_k, select_k, stability
 
 

@@ -56,16 +56,16 @@ def test_negative_values_get_their_own_tier(table):
     assert seg.description.loc[NEGATIVE_TIER, "max_value"] < 0
 
 
-def test_assign_uses_the_fitted_thresholds(table):
+def test_predict_uses_the_fitted_thresholds(table):
     seg = value_segmentation(table)
-    again = seg.assign(table)
+    again = seg.predict(table)
     assert (again == seg.labels.astype(str)).all()  # revenues are distinct enough: no tie at a threshold here
     new = pd.DataFrame({"revenue": [1e9, 0.0, -5.0]}, index=["rich", "zero", "owes"])
-    assert seg.assign(new).tolist() == ["Top 1 %", "Low 50 %", NEGATIVE_TIER]
+    assert seg.predict(new).tolist() == ["Top 1 %", "Low 50 %", NEGATIVE_TIER]
     clv_based = value_segmentation(table, table["revenue"].rename("clv"))
     with pytest.raises(DataError, match="need a column .clv. or .value."):
-        clv_based.assign(new.drop(columns=["revenue"]))
-    assert clv_based.assign(new.rename(columns={"revenue": "value"})).tolist()[0] == "Top 1 %"
+        clv_based.predict(new.drop(columns=["revenue"]))
+    assert clv_based.predict(new.rename(columns={"revenue": "value"})).tolist()[0] == "Top 1 %"
 
 
 def test_errors(table):
@@ -85,7 +85,7 @@ def test_errors(table):
     with pytest.raises(DataError, match="missing"):
         value_segmentation(table, table["revenue"].where(table.index != table.index[0]))
     with pytest.raises(NotFittedError):
-        ValueTiers().assign_values([1.0])
+        ValueTiers().predict([1.0])
 
 
 def test_concentration_curve_against_direct_sums(table):
@@ -147,4 +147,4 @@ def test_save_load(table, tmp_path):
     seg = value_segmentation(table)
     back = Segmentation.load(seg.save(tmp_path / "v.seg"))
     pd.testing.assert_series_equal(back.labels, seg.labels)
-    assert (back.assign(table) == seg.assign(table)).all()
+    assert (back.predict(table) == seg.predict(table)).all()
