@@ -12,7 +12,7 @@ import segwork
 from segwork.comparison import agreement, compare, comparison_features, crosstab, eta_squared
 from segwork.datasets import make_crm
 from segwork.errors import DataError
-from segwork.segment import Segmentation
+from segwork.segment import Assessment, ClusterQuality, Segmentation
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +84,11 @@ def test_sampled_silhouette_is_seeded(small):
     assert not np.allclose(a, c)
 
 
-def test_stability_comes_from_params_and_partial_labels(small):
+def test_stability_comes_from_the_assessment_and_partial_labels(small):
     table, truth, segs = small
     lab = segs["by spend"].labels.iloc[:200]
-    part = Segmentation(lab, name="part", method="first 200", params={"stability": 0.93})
+    assessment = Assessment(k=3, chosen_by="given", selection=None, quality=ClusterQuality(), stability=0.93)
+    part = Segmentation(lab, name="part", method="first 200", assessment=assessment)
     out = compare({"part": part}, table, truth=truth.iloc[50:])
     assert out.loc["part", "stability"] == 0.93
     assert out.loc["part", "customers"] == 200

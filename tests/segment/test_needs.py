@@ -155,3 +155,16 @@ def test_segmenter_on_array_and_partial_answers():
     est = NeedsSegmenter(3).fit(X)
     assert est.n_factors_ == 2 and est.labels_.shape == (400,)
     assert np.isfinite(est.factor_scores(X).to_numpy()).all()
+
+
+def test_segmenter_leaves_rows_without_any_answer_unplaced():
+    rng = np.random.default_rng(1)
+    latent = rng.normal(size=(300, 2))
+    X = np.column_stack([latent[:, j // 3] + rng.normal(0, 0.3, 300) for j in range(6)])
+    est = NeedsSegmenter(3).fit(X)
+    new = X[:4].copy()
+    new[1] = np.nan  # no answer at all
+    new[2, :3] = np.nan  # partly answered: still scored
+    codes = est.predict(new)
+    assert codes[1] == -1 and set(codes[[0, 2, 3]]) <= {0, 1, 2}
+    assert codes[0] == est.predict(X[:1])[0]
