@@ -126,7 +126,7 @@ def _leading_attributes(seg: pd.Series, table: pd.DataFrame, n: int) -> pd.Serie
 
 
 class Segmentation:
-    """Customers grouped into named segments, with a profile and a way to assign new customers.
+    """Customers grouped into named segments, with a profile and the fitted segmenter that places new customers.
 
     Parameters
     ----------

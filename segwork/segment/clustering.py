@@ -244,7 +244,13 @@ def compare_methods(
     random_state: int = 0,
     **options,
 ) -> tuple[pd.DataFrame, dict[str, Segmentation]]:
-    """Build :func:`behavioural_segmentation` with several methods and tabulate them.
+    """Build :func:`behavioural_segmentation` with several methods and tabulate their assessments.
+
+    A thin table over each segmentation's ``assessment`` (the internal
+    validity each method reaches in its own preprocessed space, from
+    :func:`segwork.segment.selection.fit_and_assess`). To judge approaches on
+    one common feature space, and non-clustering ones too, use
+    :func:`segwork.comparison.compare` on the returned segmentations.
 
     ``k`` (None: each method selects its own) and ``options`` (e.g.
     ``n_resamples``) are passed to every method. k-prototypes is left out
