@@ -94,9 +94,9 @@ class RelationshipTyper(BaseEstimator):
     --------------------------
     value_cut_, rate_cut_, p_alive_ (Series), p_alive_source_ ("model",
     "table" or "fitted"), labels_, and :meth:`describe` (the rules with the
-    fitted cuts). ``model_`` is the BG/NBD; when ``p_alive`` was taken from
-    the table it is fitted on the same inputs the first time it is needed
-    (P(alive) of new customers).
+    fitted cuts). ``model_`` is the BG/NBD (given or fitted at ``fit``); when
+    ``p_alive`` was taken from the table there is none, and P(alive) of new
+    customers comes from a BG/NBD fitted on the same inputs at each call.
     """
 
     def __init__(self, p_loyal: float = 0.7, p_lapsed: float = 0.3, recent_days: float = 180,
@@ -142,7 +142,7 @@ class RelationshipTyper(BaseEstimator):
             self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "table"
         else:
             self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "fitted"
-            self._bg_nbd()
+            self.model_ = self._bg_nbd()
         self.value_cut_ = float(value.quantile(self.value_quantile))
         repeat = table["frequency"] > 0
         rates = table.loc[repeat, "purchase_rate"] if repeat.any() else table["purchase_rate"]
@@ -155,13 +155,18 @@ class RelationshipTyper(BaseEstimator):
         return self
 
     def _bg_nbd(self):
-        """The BG/NBD model: ``model``, or fitted (once) on the inputs kept at ``fit``."""
-        if "model_" not in self.__dict__:
-            from ..clv import BetaGeo
+        """The BG/NBD model: ``model_`` (given or fitted at ``fit``), else fitted now on the inputs kept at ``fit``.
 
-            x = self._inputs_
-            self.model_ = BetaGeo().fit(x["frequency"], x["recency"], x["T"])
-        return self.model_
+        The last case (P(alive) taken from the table) fits at every call and
+        stores nothing: no state is learned outside ``fit``. Pass ``model=``
+        to place new customers without that refit.
+        """
+        if "model_" in self.__dict__:
+            return self.model_
+        from ..clv import BetaGeo
+
+        x = self._inputs_
+        return BetaGeo().fit(x["frequency"], x["recency"], x["T"])
 
     def p_alive(self, table: pd.DataFrame) -> pd.Series:
         """P(alive) of (new) customers from the BG/NBD model (``frequency``, ``recency``, ``T`` in days)."""

@@ -54,8 +54,12 @@ def test_p_alive_is_prepare_tables_and_not_refitted(crm):
     pd.testing.assert_series_equal(refit.labels, seg.labels)
     # a given model is used as is (here one fitted on other customers: a different P(alive))
     other = prepare_table(make_crm(n_customers=500, seed=77))
-    typer = RelationshipTyper(model=seg.segmenter._bg_nbd()).fit(bare)
-    assert typer.p_alive_source_ == "model" and typer.model_ is seg.segmenter.model_
+    assert not hasattr(seg.segmenter, "model_")  # P(alive) from the table: no model learned, none stored later
+    seg.predict(table.head(5))
+    assert not hasattr(seg.segmenter, "model_")
+    model = refit.segmenter.model_
+    typer = RelationshipTyper(model=model).fit(bare)
+    assert typer.p_alive_source_ == "model" and typer.model_ is model
     given = relationship_segmentation(bare, model=RelationshipTyper().fit(other.drop(columns="p_alive")).model_)
     assert given.params["p_alive_source"] == "model"
     assert not np.allclose(given.params["p_alive"].to_numpy(), table["p_alive"].to_numpy(), atol=1e-6)
