@@ -5,8 +5,15 @@ customer table (:func:`segwork.features.customer_table`) and predicts from
 them; :func:`segwork.prepare.prepare_table` adds its two columns to the table
 every segmentation starts from. :func:`bg_nbd_inputs` converts the table's
 days into the weeks the BG/NBD fits of segwork work in.
+
+Heavy-tailed spend: when Gamma-Gamma finds ``q <= 1`` (infinite population
+mean spend), :func:`segwork.clv.customer_lifetime_value` applies its stated
+fallback (:data:`segwork.clv.value.SPEND_FALLBACK`) and says so in one
+warning; the prepared table's ``clv`` stays finite.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -70,6 +77,13 @@ def predict_clv(
     0..1; 1 for one-time buyers by the model's construction) and ``clv``
     (discounted expected margin over ``horizon`` months, the data's currency).
 
+    Heavy-tailed spend: when the Gamma-Gamma fit gives ``q <= 1`` (infinite
+    population mean spend), the customers whose expected spend is undefined
+    get the fallback of :func:`segwork.clv.customer_lifetime_value`
+    (:data:`segwork.clv.value.SPEND_FALLBACK`: the median observed mean spend
+    of the repeat buyers for customers without a repeat purchase) and one
+    ``UserWarning`` says how many and with which value; ``clv`` stays finite.
+
     Raises
     ------
     DataError: a missing column; from the models (e.g. no repeat buyers for
@@ -87,7 +101,10 @@ def predict_clv(
     # everyone is predicted from the fitted model.
     repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
     if repeat.sum() >= 2:
-        spend = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
+        with warnings.catch_warnings():
+            # q <= 1 is handled (and said, with what was done) by customer_lifetime_value
+            warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
+            spend = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
     elif "mean_amount" in table.columns:  # no spend model without repeat buyers: the mean transaction amount stands in
         spend = float(table["mean_amount"].mean())
     else:
