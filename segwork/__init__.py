@@ -6,6 +6,7 @@ The data flow, one way::
     segwork.rfm_summary            -> one row per customer (calibration / holdout)
     segwork.features.customer_table-> RFM + profile + survey, ready to segment
     segwork.clv                    -> BG/NBD, Pareto/NBD, Gamma-Gamma, sBG ... -> CLV, P(alive)
+    segwork.prepare_table          -> the prepared customer table (features + p_alive + clv)
     segwork.segment                -> segmentations (a priori, RFM, value, needs, clustering, relationship)
     segwork.compare                -> compare segmentations; segwork.act -> targeting, strategies
     notebooks/ (papermill)         -> reports/
@@ -28,6 +29,7 @@ __all__ = [
     "read_transactions",
     "rfm_summary",
     "customer_table",
+    "prepare_table",
     "compare",
     "agreement",
     "Segmentation",
@@ -40,12 +42,14 @@ __all__ = [
 
 # Heavier parts load on first use, so `import segwork` stays quick.
 _LAZY = {
+    "prepare_table": ("segwork.prepare", "prepare_table"),
     "compare": ("segwork.comparison", "compare"),
     "agreement": ("segwork.comparison", "agreement"),
     "Segmentation": ("segwork.segment.base", "Segmentation"),
     "default_segmentations": ("segwork.segment.defaults", "default_segmentations"),
 }
-_SUBMODULES = {"datasets", "clv", "segment", "plots", "report", "act", "comparison", "features", "io", "explore"}
+_SUBMODULES = {"datasets", "clv", "prepare", "segment", "plots", "report", "act", "comparison", "features", "io",
+               "explore"}
 
 
 def __getattr__(name: str):

@@ -28,12 +28,11 @@ ari_truth           adjusted Rand index against ``truth`` (only with ``truth``)
 nmi_truth           normalised mutual information against ``truth``
 ==================  ===========================================================
 
-``data`` is either a data set (a :class:`segwork.datasets.Dataset` such as
-``make_crm(...)``; its customer table is built with
-:func:`segwork.features.customer_table` and, when the CLV models fit,
-``p_alive`` and ``clv`` are added by
-:func:`segwork.segment.defaults.prepare_table`) or a customer table used as
-given (its ``clv`` column, if any, is used).
+``table`` is the prepared customer table, ``segwork.prepare_table(data)``
+(:mod:`segwork.prepare`), the same table the segmentations were built on; its
+``clv`` column, when present, is used. :func:`compare` fits no model: given a
+data set instead of the table it says to call :func:`segwork.prepare_table`
+first.
 """
 from __future__ import annotations
 
@@ -68,23 +67,20 @@ def _as_dict(segmentations) -> dict[str, Segmentation]:
     elif isinstance(segmentations, Sequence) and not isinstance(segmentations, str):
         items = {s.name: s for s in segmentations}
     else:
-        raise DataError("compare: give a dict name -> Segmentation or a list of Segmentation objects")
+        raise TypeError("compare: give a dict name -> Segmentation or a list of Segmentation objects")
     if not items:
-        raise DataError("compare: no segmentations given")
+        raise ValueError("compare: no segmentations given")
     for name, seg in items.items():
         if not isinstance(seg, Segmentation):
-            raise DataError(f"compare: {name!r} is a {type(seg).__name__}, not a Segmentation")
+            raise TypeError(f"compare: {name!r} is a {type(seg).__name__}, not a Segmentation")
     return items
 
 
-def _table(data) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "transactions"):
-        from .segment.defaults import prepare_table
-
-        return prepare_table(data)
-    raise DataError(f"compare: data must be a Dataset (e.g. make_crm()) or a customer table, got {type(data).__name__}")
+def _table(table) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    raise TypeError(f"compare: give the prepared customer table, got {type(table).__name__}; "
+                    "call table = segwork.prepare_table(data) first and pass the table")
 
 
 def comparison_features(table: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +137,7 @@ def size_entropy(labels: pd.Series | np.ndarray) -> float:
 
 def compare(
     segmentations: Mapping[str, Segmentation] | Sequence[Segmentation],
-    data,
+    table: pd.DataFrame,
     truth: pd.Series | None = None,
     *,
     sample: int = 5000,
@@ -152,20 +148,16 @@ def compare(
     Parameters
     ----------
     segmentations: dict name -> :class:`Segmentation` (or a list; names from ``.name``).
-    data: a data set (e.g. ``make_crm()``) or a customer table (see the module docs).
-        A data set is turned into a table with
-        :func:`segwork.segment.prepare_table`, which builds the customer table
-        and fits the CLV models again: when you already have the prepared
-        table (e.g. the one given to
-        :func:`~segwork.segment.default_segmentations`), pass it instead to
-        avoid that recomputation::
+    table: the prepared customer table indexed by ``customer_id``
+        (``segwork.prepare_table(data)``, see the module docs), the one the
+        segmentations were built on::
 
-            table = prepare_table(data)
-            segs = default_segmentations(table, seed=0)
-            compare(segs, table, truth=data.truth["segment"])
+            table = segwork.prepare_table(data)
+            segs = segwork.default_segmentations(table, seed=0)
+            segwork.compare(segs, table, truth=data.truth["segment"])
     truth: optional true segment per customer (Series indexed by customer_id);
         adds ``ari_truth`` and ``nmi_truth``.
-    sample: customers of the data drawn (without replacement, ``seed``) for
+    sample: customers of the table drawn (without replacement, ``seed``) for
         the silhouette; each segmentation is scored on those it labels.
     seed: seed of that sample.
 
@@ -173,16 +165,25 @@ def compare(
     -------
     DataFrame indexed by ``segmentation`` (the dict keys) with the columns
     listed in the module docs. Metrics use the customers both labelled and in
-    the data.
+    the table.
+
+    Raises
+    ------
+    TypeError: ``table`` is not a DataFrame (e.g. a Dataset: call
+        ``segwork.prepare_table(data)`` first), a segmentation is not a
+        :class:`Segmentation`, or ``truth`` is not a Series.
+    ValueError: no segmentations given.
+    DataError: the table lacks the behaviour columns, or a segmentation (or
+        ``truth``) labels none of the table's customers.
     """
     segs = _as_dict(segmentations)
-    table = _table(data)
+    table = _table(table)
     features = comparison_features(table)
     value_col = "clv" if "clv" in table.columns and table["clv"].notna().any() else "revenue"
     separation = [c for c in ("clv", "revenue", "purchase_rate") if c in table.columns]
     if truth is not None:
         if not isinstance(truth, pd.Series):
-            raise DataError("compare: truth must be a Series of true segment labels indexed by customer_id")
+            raise TypeError("compare: truth must be a Series of true segment labels indexed by customer_id")
     # One seeded sample of customers and their distances, shared by every segmentation.
     rng = np.random.default_rng(seed)
     pos = np.arange(len(table)) if len(table) <= sample else np.sort(rng.choice(len(table), size=sample, replace=False))
@@ -243,7 +244,7 @@ def agreement(segmentations: Mapping[str, Segmentation] | Sequence[Segmentation]
     """
     funcs = {"ari": adjusted_rand_score, "nmi": normalized_mutual_info_score}
     if metric not in funcs:
-        raise DataError(f"agreement: metric={metric!r}; use 'ari' or 'nmi'")
+        raise ValueError(f"agreement: metric={metric!r}; use 'ari' or 'nmi'")
     segs = _as_dict(segmentations)
     names = list(segs)
     out = pd.DataFrame(np.nan, index=pd.Index(names, name="segmentation"), columns=names)

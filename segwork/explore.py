@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import require_columns
 from .errors import DataError
-from .segment.value import concentration_curve
+from .features.concentration import concentration_curve
 
 __all__ = [
     "monthly_activity",
@@ -151,7 +151,7 @@ def revenue_concentration(transactions: pd.DataFrame, points: int | None = 201) 
     points: number of evenly spaced customer shares to return (``None``: one
         row per customer, plus the origin); each row counts the best
         ``round(customer_share * n)`` customers, as
-        :func:`segwork.segment.concentration_curve`, which draws the curve.
+        :func:`segwork.features.concentration_curve`, which draws the curve.
     """
     per_customer = _revenue_per_customer(_check(transactions, "revenue_concentration"))
     shares = np.arange(per_customer.size + 1) / per_customer.size if points is None else points

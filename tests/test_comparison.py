@@ -110,7 +110,7 @@ def test_agreement_and_crosstab(small):
     assert (tab.loc["c", "high"], tab.loc["a", "low"]) == (direct.loc["c", "high"], direct.loc["a", "low"])
     rows = crosstab(segs["true-ish"], segs["by spend"], normalize="index")
     assert np.allclose(rows.sum(axis=1), 1)
-    with pytest.raises(DataError, match="'ari' or 'nmi'"):
+    with pytest.raises(ValueError, match="'ari' or 'nmi'"):
         agreement(segs, metric="jaccard")
 
 
@@ -122,16 +122,16 @@ def test_eta_squared_edge_cases():
 
 def test_errors(small):
     table, _, segs = small
-    with pytest.raises(DataError, match="no segmentations"):
+    with pytest.raises(ValueError, match="no segmentations"):
         compare({}, table)
-    with pytest.raises(DataError, match="not a Segmentation"):
+    with pytest.raises(TypeError, match="not a Segmentation"):
         compare({"x": segs["random"].labels}, table)
     elsewhere = Segmentation(pd.Series(["a", "b"], index=["zz1", "zz2"]), name="z", method="m")
     with pytest.raises(DataError, match="labels none of the customers"):
         compare({"z": elsewhere}, table)
-    with pytest.raises(DataError, match="truth must be a Series"):
+    with pytest.raises(TypeError, match="truth must be a Series"):
         compare(segs, table, truth=list("abc"))
-    with pytest.raises(DataError, match="Dataset"):
+    with pytest.raises(TypeError, match="prepared customer table"):
         compare(segs, "data.csv")
     with pytest.raises(DataError, match="no customer in common"):
         crosstab(segs["random"], elsewhere)
@@ -139,12 +139,16 @@ def test_errors(small):
         comparison_features(pd.DataFrame({"x": [1, 2]}))
 
 
-def test_compare_on_a_dataset_is_the_top_level_compare():
-    from segwork.segment import rfm_segmentation, prepare_table
+def test_compare_takes_the_prepared_table_and_refuses_a_dataset():
+    from segwork.segment import rfm_segmentation
 
     data = make_crm(n_customers=800, seed=2)
-    seg = rfm_segmentation(prepare_table(data))
-    out = segwork.compare({"rfm": seg}, data, truth=data.truth["segment"])
-    assert out.loc["rfm", "lift_on"] == "clv"  # the data set's CLV was predicted
+    table = segwork.prepare_table(data)
+    seg = rfm_segmentation(table)
+    out = segwork.compare({"rfm": seg}, table, truth=data.truth["segment"])
+    assert out.loc["rfm", "lift_on"] == "clv"  # the prepared table's CLV is used
     assert out.loc["rfm", "customers"] == 800
     assert 0 <= out.loc["rfm", "eta2_clv"] <= 1 and -1 <= out.loc["rfm", "ari_truth"] <= 1
+    # compare fits no model: a data set is refused with the call that prepares it
+    with pytest.raises(TypeError, match=r"got Dataset; call table = segwork.prepare_table\(data\) first"):
+        segwork.compare({"rfm": seg}, data)

@@ -19,18 +19,23 @@ are the figures CRM studies report, not something segwork estimates from your
 data. Change them with :func:`with_effects` (or build your own
 :class:`Strategy`) and every summary that uses them says which figures it
 used. The implied profit gain of a type is ``effect x the type's margin``
-(see :func:`segwork.segment.relationship.relationship_summary`).
+(see :func:`relationship_summary`, which puts the strategies next to the
+types of a relationship segmentation, :mod:`segwork.segment.relationship`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..errors import DataError
+from ..segment.base import Segmentation
+from ..segment.relationship import RELATIONSHIP_TYPES
 
-__all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects"]
+__all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary"]
 
 #: Where the default effect figures come from.
 EFFECT_SOURCE = ("CRM studies as summarised in the CRM brief (CRM.md): assumed figures, shown as such; "
@@ -153,6 +158,9 @@ def with_effects(strategies: Mapping[str, Strategy] | None = None, effects: Mapp
     Give ``effects`` as a mapping ``{type: (low, high)}`` (fractions, e.g.
     ``{"Win-back": (0.02, 0.05)}``) and/or as keywords with spaces and hyphens
     written as underscores: ``with_effects(Vulnerable=(0.05, 0.10), Win_back=(0.02, 0.05))``.
+
+    Raises ValueError for an unknown type, a value that is not a
+    ``(low, high)`` pair, or one outside ``0 <= low <= high``.
     """
     out = dict(DEFAULT_STRATEGIES if strategies is None else strategies)
     lookup = {k.replace("-", "_").replace(" ", "_").lower(): k for k in out}
@@ -160,13 +168,13 @@ def with_effects(strategies: Mapping[str, Strategy] | None = None, effects: Mapp
     for key, value in items.items():
         name = lookup.get(str(key).replace("-", "_").replace(" ", "_").lower())
         if name is None:
-            raise DataError(f"with_effects: unknown relationship type {key!r}; known: {', '.join(out)}")
+            raise ValueError(f"with_effects: unknown relationship type {key!r}; known: {', '.join(out)}")
         try:
             low, high = (float(v) for v in value)
         except (TypeError, ValueError):
-            raise DataError(f"with_effects: {key}= must be a (low, high) pair of fractions, e.g. (0.15, 0.20)") from None
+            raise ValueError(f"with_effects: {key}= must be a (low, high) pair of fractions, e.g. (0.15, 0.20)") from None
         if not 0 <= low <= high:
-            raise DataError(f"with_effects: {key}=({low}, {high}) must satisfy 0 <= low <= high (fractions: 0.15 = 15 %)")
+            raise ValueError(f"with_effects: {key}=({low}, {high}) must satisfy 0 <= low <= high (fractions: 0.15 = 15 %)")
         out[name] = replace(out[name], effect_low=low, effect_high=high)
     return out
 
@@ -181,3 +189,60 @@ def strategy_table(strategies: Mapping[str, Strategy] | None = None) -> pd.DataF
         row["assumed_effect"] = s.assumed_effect
         rows.append(row)
     return pd.DataFrame(rows).set_index("relationship")
+
+
+def relationship_summary(
+    segmentation: Segmentation | pd.Series,
+    table: pd.DataFrame,
+    *,
+    strategies: Mapping[str, Strategy] | None = None,
+    margin: float = 1.0,
+) -> pd.DataFrame:
+    """The relationship-type summary: size, value, strategy and the assumed profit effect in money.
+
+    Parameters
+    ----------
+    segmentation: a relationship :class:`Segmentation` (or its labels).
+    table: the customer table (``revenue``; ``clv`` and ``p_alive`` when present).
+    strategies: type -> :class:`~segwork.act.strategies.Strategy` (default
+        :data:`~segwork.act.strategies.DEFAULT_STRATEGIES`).
+    margin: profit share of revenue, for the segment margin.
+
+    Returns
+    -------
+    DataFrame indexed by ``relationship`` (types in order) with ``customers``,
+    ``share``, ``revenue_share``, ``mean_clv`` (NaN without a ``clv``
+    column), ``mean_p_alive``, ``strategy`` (goal), ``offer``,
+    ``effect_low``/``effect_high`` (fractions), ``assumed_effect`` (text),
+    ``segment_margin`` (margin x the type's revenue to date, the data's
+    currency), ``implied_gain_low``/``implied_gain_high`` (= effect x
+    segment margin) and ``effect_source`` (the figures are assumptions).
+    """
+    strategies = DEFAULT_STRATEGIES if strategies is None else strategies
+    labels = segmentation.labels if isinstance(segmentation, Segmentation) else segmentation
+    labels = labels.astype(str)
+    require_columns(table, ["revenue"], "relationship_summary", "build it with segwork.prepare_table",
+                    what="customer table")
+    sub = table.reindex(labels.index)
+    groups = sub.groupby(labels.to_numpy(), sort=False)
+    order = [t for t in RELATIONSHIP_TYPES if t in set(labels)] + sorted(set(labels) - set(RELATIONSHIP_TYPES))
+    out = pd.DataFrame(index=pd.Index(order, name="relationship"))
+    out["customers"] = groups.size().reindex(order).fillna(0).astype(int)
+    out["share"] = out["customers"] / out["customers"].sum()
+    revenue = groups["revenue"].sum().reindex(order)
+    out["revenue_share"] = revenue / sub["revenue"].sum()
+    out["mean_clv"] = groups["clv"].mean().reindex(order) if "clv" in sub.columns else np.nan
+    out["mean_p_alive"] = groups["p_alive"].mean().reindex(order) if "p_alive" in sub.columns else np.nan
+    missing = [t for t in order if t not in strategies]
+    if missing:
+        raise DataError(f"relationship_summary: no strategy for type {missing[0]!r}; known: {', '.join(strategies)}")
+    out["strategy"] = [strategies[t].goal for t in order]
+    out["offer"] = [strategies[t].offer for t in order]
+    out["effect_low"] = [strategies[t].effect_low for t in order]
+    out["effect_high"] = [strategies[t].effect_high for t in order]
+    out["assumed_effect"] = [strategies[t].assumed_effect for t in order]
+    out["segment_margin"] = margin * revenue
+    out["implied_gain_low"] = out["effect_low"] * out["segment_margin"]
+    out["implied_gain_high"] = out["effect_high"] * out["segment_margin"]
+    out["effect_source"] = EFFECT_SOURCE
+    return out

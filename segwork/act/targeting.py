@@ -45,7 +45,7 @@ def select_targets(
     Parameters
     ----------
     table: customer table with the ``value`` column (e.g. from
-        :func:`segwork.segment.prepare_table`, which adds ``clv``).
+        :func:`segwork.prepare_table`, which adds ``clv``).
     segmentation: optional segments (a :class:`Segmentation` or labels) used
         to restrict to ``segments`` and for per-segment response rates.
     segments: only customers in these segments are candidates.

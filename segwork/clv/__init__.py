@@ -6,7 +6,9 @@ Transaction models (who buys again, how often, who has left):
 contractual retention: ``ShiftedBetaGeometric`` (sBG). All fit by maximum
 likelihood on a shared base (:mod:`segwork.clv.base`).
 
-Value: :func:`customer_lifetime_value`, :func:`historical_value`.
+Value: :func:`customer_lifetime_value`, :func:`historical_value`; fit and
+predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
+customer), :func:`bg_nbd_inputs`.
 Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
 diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
 :func:`simulate_bg_nbd`.
@@ -18,6 +20,7 @@ from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_trans
 from .gamma_gamma import GammaGamma
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
+from .predict import bg_nbd_inputs, predict_clv
 from .sbg import ShiftedBetaGeometric
 from .simulate import simulate_bg_nbd
 from .validation import (
@@ -41,6 +44,8 @@ __all__ = [
     "ShiftedBetaGeometric",
     "customer_lifetime_value",
     "historical_value",
+    "predict_clv",
+    "bg_nbd_inputs",
     "holdout_predictions",
     "holdout_by_frequency",
     "holdout_errors",

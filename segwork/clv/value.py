@@ -15,10 +15,30 @@ relationship with a particular customer". Here it is computed over a finite
 * ``d`` is the discount rate *per month*; purchases in month ``i`` are
   discounted by ``(1 + d)^i`` (end of month);
 * ``margin`` is the share of revenue that is profit (1 = revenue).
+
+Heavy-tailed spend
+------------------
+When the Gamma-Gamma fit finds ``q <= 1`` the population mean spend
+``p v / (q - 1)`` is infinite, so the model's expected spend is undefined for
+every customer without a repeat purchase (and, when ``p x + q <= 1``, for
+repeat buyers with few purchases). :func:`customer_lifetime_value` then keeps
+going with a stated fallback (:data:`SPEND_FALLBACK`) and one ``UserWarning``
+that says how many customers got which value:
+
+* customers without a repeat purchase get the **median** observed mean spend
+  (``monetary_value``) of the repeat buyers of ``summary`` with a positive
+  spend: a finite, robust stand-in for the infinite population mean, in the
+  slot the population mean takes in the Gamma-Gamma formula;
+* repeat buyers whose expected spend is undefined get their own observed mean
+  spend of repeat purchases (``monetary_value``).
+
+Everyone else keeps the Gamma-Gamma expected spend, so data with ``q > 1``
+give exactly the same CLV as without the fallback.
 """
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,10 +48,41 @@ from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
 
-__all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH"]
+__all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
 
 #: Days per month used to turn the horizon in months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
+
+#: What customer_lifetime_value does where the Gamma-Gamma expected spend is undefined (q <= 1).
+SPEND_FALLBACK = ("customers without a repeat purchase get the median observed mean spend of the repeat buyers; "
+                  "repeat buyers whose expected spend is undefined get their own observed mean spend")
+
+
+def _heavy_tail_spend(spend: np.ndarray, x: np.ndarray, m: np.ndarray, params: dict, where: str) -> np.ndarray:
+    """The expected spend with :data:`SPEND_FALLBACK` where Gamma-Gamma's is undefined (q <= 1), and one warning."""
+    undefined = ~np.isfinite(spend)
+    repeat = (x > 0) & (m > 0)
+    own = undefined & (x > 0)
+    others = undefined & ~own
+    if others.any() and not repeat.any():
+        raise DataError(f"{where}: the Gamma-Gamma spend model has q = {params['q']:.3g} <= 1 (infinite population "
+                        "mean spend), so customers without a repeat purchase have no expected spend, and the summary "
+                        "has no repeat buyer whose median spend could stand in; pass the summary the model was "
+                        "fitted on, or a constant spend per purchase as spend_model")
+    median = float(np.median(m[repeat])) if repeat.any() else float("nan")
+    out = np.where(own, m, spend)
+    out = np.where(others, median, out)
+    warnings.warn(
+        f"{where}: the Gamma-Gamma spend model has q = {params['q']:.3g} <= 1 (p = {params['p']:.3g}): spend is "
+        f"so heavy-tailed that the population mean spend is infinite and the expected spend of "
+        f"{int(undefined.sum())} of {x.size} customers is undefined. Their CLV uses a fallback: "
+        f"{int(others.sum())} customer(s) without a repeat purchase get the median observed mean spend of the "
+        f"repeat buyers ({median:,.2f}); {int(own.sum())} repeat buyer(s) get their own observed mean spend. "
+        "Treat their CLV as a rough figure; a longer observation period or capping extreme amounts gives the "
+        "spend model more to go on",
+        UserWarning, stacklevel=3,
+    )
+    return out
 
 
 def customer_lifetime_value(
@@ -53,7 +104,9 @@ def customer_lifetime_value(
         ``time_unit``.
     spend_model: a fitted :class:`GammaGamma` (anything with
         ``expected_spend(frequency, monetary_value)``), or a number: a
-        constant value per purchase.
+        constant value per purchase. With a Gamma-Gamma ``q <= 1`` the
+        customers whose expected spend is undefined get the fallback in the
+        module docs (:data:`SPEND_FALLBACK`), with a ``UserWarning``.
     summary: the RFM summary the models describe (columns ``frequency``,
         ``recency``, ``T`` in ``time_unit``, and ``monetary_value`` for a
         spend model), indexed by ``customer_id``.
@@ -67,6 +120,14 @@ def customer_lifetime_value(
     Returns
     -------
     Series ``clv`` indexed like ``summary``, in the data's currency.
+
+    Raises
+    ------
+    DataError: an unsupported ``time_unit``, a bad ``horizon`` or
+        ``discount_rate``, a missing column, a transaction model without
+        ``expected_purchases``; with Gamma-Gamma ``q <= 1``, customers
+        without a repeat purchase in a summary that has no repeat buyer to
+        take the median spend from.
     """
     where = "customer_lifetime_value"
     if time_unit not in TIME_UNITS:
@@ -90,6 +151,9 @@ def customer_lifetime_value(
         spend = np.full(len(summary), float(spend_model))
     else:
         spend = np.asarray(spend_model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=np.float64)
+        params = getattr(spend_model, "params_", None)
+        if isinstance(params, dict) and params.get("q", np.inf) <= 1 and not np.isfinite(spend).all():
+            spend = _heavy_tail_spend(spend, x, summary["monetary_value"].to_numpy(dtype=np.float64), params, where)
 
     # The expected purchases depend on a customer only through (x, t_x, T): evaluate once per triple.
     data, _ = compress({"x": x, "tx": tx, "T": T}, np.ones(len(x)))

@@ -84,7 +84,7 @@ def plot_value_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None, val
                              title: str | None = None):
     """The concentration (Lorenz) curve: share of value against share of customers, best first.
 
-    ``curve``: :func:`segwork.segment.concentration_curve`. The dashed
+    ``curve``: :func:`segwork.features.concentration_curve`. The dashed
     diagonal is "every customer is worth the same"; the marker reads off the
     share of value of the top ``top`` of customers.
     """
@@ -110,7 +110,7 @@ def plot_value_concentration(curve: pd.DataFrame, top: float = 0.2, ax=None, val
 def plot_relationship_summary(summary: pd.DataFrame, ax=None, title: str = "Relationship types"):
     """Bars per relationship type: share of customers and of revenue, with the assumed effect written above.
 
-    ``summary``: :func:`segwork.segment.relationship_summary` (index = type;
+    ``summary``: :func:`segwork.act.relationship_summary` (index = type;
     ``share``, ``revenue_share``, ``assumed_effect``).
     """
     ax = axes(ax, (8, 4))
@@ -135,7 +135,7 @@ def plot_profit_effects(summary: pd.DataFrame, ax=None, currency: str = "",
                         title: str = "Implied profit gain per relationship type (assumed effects)"):
     """Horizontal range bars: the implied gain (low to high assumed effect x segment margin) per type.
 
-    ``summary``: :func:`segwork.segment.relationship_summary` with
+    ``summary``: :func:`segwork.act.relationship_summary` with
     ``implied_gain_low`` and ``implied_gain_high``. Types with no assumed
     effect show no bar.
     """

@@ -18,21 +18,23 @@ Shared by the clustering approaches: :mod:`~segwork.segment.preprocess`
 and :mod:`~segwork.segment.selection` (choose k, fit, assess).
 Every approach returns a :class:`Segmentation` whose ``predict(table)``
 names the segments of new customers with the fitted segmenter.
+Every approach starts from the prepared customer table,
+``segwork.prepare_table(data)`` (:mod:`segwork.prepare`).
 """
 from .apriori import AprioriSegmenter, apriori_segmentation, default_rules, grid_rules, parse_condition
 from .base import Segmentation, crosstab, nps, segment_profile
-from .defaults import default_segmentations, prepare_table
-from .relationship import RELATIONSHIP_TYPES, RelationshipTyper, relationship_segmentation, relationship_summary
+from .defaults import default_segmentations
+from .relationship import RELATIONSHIP_TYPES, RelationshipTyper, relationship_segmentation
 from .rfm import DEFAULT_SEGMENT_MAP, RFMSegmenter, rfm_scores, rfm_segmentation, segment_grid
-from .value import ValueTiers, concentration_curve, predict_clv, top_share, value_segmentation
+from .value import ValueTiers, value_segmentation
 
 __all__ = [
     "Segmentation", "nps", "segment_profile", "crosstab",
     "AprioriSegmenter", "apriori_segmentation", "default_rules", "grid_rules", "parse_condition",
     "RFMSegmenter", "rfm_segmentation", "rfm_scores", "segment_grid", "DEFAULT_SEGMENT_MAP",
-    "ValueTiers", "value_segmentation", "concentration_curve", "top_share", "predict_clv",
-    "RelationshipTyper", "relationship_segmentation", "relationship_summary", "RELATIONSHIP_TYPES",
-    "default_segmentations", "prepare_table",
+    "ValueTiers", "value_segmentation",
+    "RelationshipTyper", "relationship_segmentation", "RELATIONSHIP_TYPES",
+    "default_segmentations",
 ]
 
 # Behavioural clustering, model selection and needs-based segmentation.

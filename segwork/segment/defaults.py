@@ -1,4 +1,4 @@
-"""Every segmentation approach with its default settings, on one data set.
+"""Every segmentation approach with its default settings, on one prepared customer table.
 
 :func:`default_segmentations` is what the comparison notebook (09) and the
 comparison report use: one call builds each approach the data allow, so that
@@ -10,10 +10,10 @@ import warnings
 
 import pandas as pd
 
-from ..errors import ConvergenceError, DataError
+from ..errors import DataError
 from .base import Segmentation
 
-__all__ = ["default_segmentations", "prepare_table", "APPROACHES", "DEFAULT_APPROACHES"]
+__all__ = ["default_segmentations", "APPROACHES", "DEFAULT_APPROACHES"]
 
 #: The approaches in the order they are built (and shown), with what each needs.
 APPROACHES = {
@@ -27,59 +27,23 @@ APPROACHES = {
 }
 
 
-def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0) -> pd.DataFrame:
-    """The customer table of a data set, with ``p_alive`` and ``clv`` when the CLV models fit.
-
-    Parameters
-    ----------
-    data: a :class:`segwork.datasets.Dataset` (``make_crm()``, ``load_dataset("cdnow")``, ...)
-        or a customer table (returned as is when it already has ``clv``).
-    horizon, discount_rate, margin: passed to :func:`segwork.segment.value.predict_clv`
-        (months, per month, profit share).
-
-    Returns
-    -------
-    The customer table (:func:`segwork.features.customer_table`, measured at
-    the data set's ``observation_end``) plus ``p_alive`` and ``clv``. When the
-    BG/NBD or Gamma-Gamma model cannot be fitted (e.g. no repeat buyers) the
-    two columns are left out and a warning says why.
-    """
-    from ..features import customer_table
-    from .value import predict_clv
-
-    if isinstance(data, pd.DataFrame):
-        table = data
-        if "clv" in table.columns:
-            return table
-    elif hasattr(data, "transactions"):
-        table = customer_table(data.transactions, getattr(data, "customers", None), getattr(data, "survey", None),
-                               observation_end=getattr(data, "observation_end", None))
-    else:
-        raise DataError(f"prepare_table: give a Dataset (e.g. segwork.datasets.make_crm()) or a customer table, "
-                        f"got {type(data).__name__}")
-    try:
-        value = predict_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin)
-    except (DataError, ConvergenceError) as exc:
-        warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=2)
-        return table
-    table = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
-    return table
-
-
 #: The approaches built when none are named (the Gaussian mixture is left out: slower, and close to k-means).
 DEFAULT_APPROACHES = ("apriori", "rfm", "value", "relationship", "kmeans", "needs")
 
 
-def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, Segmentation]:
+def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None) -> dict[str, Segmentation]:
     """Build every segmentation approach with its default settings.
 
     Parameters
     ----------
-    data: a ``make_crm``-like :class:`~segwork.datasets.Dataset` (or a
-        customer table from :func:`prepare_table`). A data set is prepared
-        here (customer table + CLV models); to reuse that work, call
-        ``table = prepare_table(data)`` yourself and pass ``table`` both here
-        and to :func:`segwork.compare` (which would otherwise prepare it again).
+    table: the prepared customer table, ``segwork.prepare_table(data)``
+        (indexed by ``customer_id``; behaviour columns, profile and survey
+        columns when the data set has them, ``p_alive`` and ``clv`` when the
+        CLV models fit). Pass the same table to :func:`segwork.compare`::
+
+            table = segwork.prepare_table(data)
+            segs = default_segmentations(table, seed=0)
+            segwork.compare(segs, table, truth=data.truth["segment"])
     seed: random state of the approaches that draw random numbers (clustering).
     approaches: names from :data:`APPROACHES` to build (default
         :data:`DEFAULT_APPROACHES`: all but ``gmm``).
@@ -87,9 +51,17 @@ def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, 
     Returns
     -------
     dict name -> :class:`Segmentation`, in the order of :data:`APPROACHES`.
-    Approaches that lack their inputs are left out: ``apriori`` without a
-    customers (profile) table, ``needs`` without a survey. The value tiers use
-    predicted CLV when the CLV models fit, else historical revenue.
+    Approaches that lack their inputs are left out: ``apriori`` without the
+    profile columns (``customer_type``), ``needs`` without survey answers
+    (``has_survey``). The value tiers use predicted CLV (``clv``) when the
+    table has it, else historical revenue.
+
+    Raises
+    ------
+    TypeError: ``table`` is not a DataFrame (e.g. a Dataset: prepare it first).
+    ValueError: an unknown approach name.
+    DataError: the DataFrame is not a customer table (no ``frequency``,
+        ``recency``, ``T``), and the approaches' own data errors.
     """
     from .apriori import apriori_segmentation
     from .clustering import behavioural_segmentation
@@ -98,13 +70,18 @@ def default_segmentations(data, seed: int = 0, *, approaches=None) -> dict[str, 
     from .rfm import rfm_segmentation
     from .value import value_segmentation
 
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"default_segmentations: give the prepared customer table, got {type(table).__name__}; "
+                        "call table = segwork.prepare_table(data) first and pass the table")
+    missing = [c for c in ("frequency", "recency", "T") if c not in table.columns]
+    if missing:
+        raise DataError(f"default_segmentations: the table has no {missing[0]!r} column, so it is not a customer "
+                        "table; call table = segwork.prepare_table(data) first and pass the table")
     wanted = list(DEFAULT_APPROACHES if approaches is None else approaches)
     unknown = [a for a in wanted if a not in APPROACHES]
     if unknown:
-        raise DataError(f"default_segmentations: unknown approach {unknown[0]!r}; choose from {', '.join(APPROACHES)}")
-    table = prepare_table(data)
-    has_profile = (getattr(data, "customers", None) is not None if not isinstance(data, pd.DataFrame)
-                   else "customer_type" in table.columns)
+        raise ValueError(f"default_segmentations: unknown approach {unknown[0]!r}; choose from {', '.join(APPROACHES)}")
+    has_profile = "customer_type" in table.columns
     has_survey = ("has_survey" in table.columns and bool(table["has_survey"].any()))
     out: dict[str, Segmentation] = {}
     if "apriori" in wanted and has_profile:

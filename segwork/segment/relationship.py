@@ -1,7 +1,8 @@
 """Relationship types: prospective, loyal, vulnerable, win-back, from P(alive), recency and value.
 
 Each customer's relationship with the company is in one of a few states that
-call for different strategies (see :mod:`segwork.act.strategies`):
+call for different strategies (see :mod:`segwork.act.strategies`, whose
+:func:`~segwork.act.relationship_summary` puts them next to the types):
 
 * **Prospective**: just became a customer: one purchase, made recently.
 * **Loyal**: alive and buying often: P(alive) high and a purchase rate at
@@ -15,7 +16,7 @@ call for different strategies (see :mod:`segwork.act.strategies`):
 
 P(alive) comes from a BG/NBD model (:class:`segwork.clv.BetaGeo`) fitted on
 the table's ``frequency``, ``recency`` and ``T`` (in weeks): the table's own
-``p_alive`` column when it has one (as :func:`segwork.segment.prepare_table`
+``p_alive`` column when it has one (as :func:`segwork.prepare_table`
 adds, from the same model), else a fit made here: the probability
 that the customer has not silently left, given how often they bought and how
 long they have been quiet *for their own rhythm*. BG/NBD lets customers leave
@@ -43,20 +44,17 @@ base rate is about 57 % alive); see the tests.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .._checks import require_columns
-from ..act.strategies import DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy
 from .._checks import check_fitted
+from ..clv.predict import bg_nbd_inputs
 from ..errors import DataError
 from .base import Segmentation
-from .value import bg_nbd_inputs
 
-__all__ = ["RelationshipTyper", "relationship_segmentation", "relationship_summary", "RELATIONSHIP_TYPES"]
+__all__ = ["RelationshipTyper", "relationship_segmentation", "RELATIONSHIP_TYPES"]
 
 #: The types, in display order.
 RELATIONSHIP_TYPES = ("Prospective", "Loyal", "Vulnerable", "Win-back", "Other")
@@ -87,7 +85,7 @@ class RelationshipTyper(BaseEstimator):
         of repeat buyers.
     model: a fitted :class:`segwork.clv.BetaGeo` (time in weeks) giving
         P(alive). None (default): use the table's ``p_alive`` column when it
-        has one (e.g. from :func:`segwork.segment.prepare_table`, which fits
+        has one (e.g. from :func:`segwork.prepare_table`, which fits
         the same BG/NBD), else fit BG/NBD on the table.
 
     Attributes (after ``fit``)
@@ -234,13 +232,13 @@ def relationship_segmentation(
 
     P(alive) comes from ``model`` (a fitted BG/NBD, weeks) when given, else
     the table's ``p_alive`` column when present (as
-    :func:`segwork.segment.prepare_table` adds), else a BG/NBD fitted here
+    :func:`segwork.prepare_table` adds), else a BG/NBD fitted here
     (see :class:`RelationshipTyper`).
 
     Returns a :class:`Segmentation` named ``name`` with the types as labels;
     ``description`` is the rule table; ``params`` holds the settings, the cuts,
     ``p_alive`` (Series) and ``p_alive_source``. The profile includes the mean ``clv`` when the
-    table has a ``clv`` column (see :func:`segwork.segment.value.predict_clv`).
+    table has a ``clv`` column (see :func:`segwork.clv.predict_clv`).
     """
     typer = RelationshipTyper(p_loyal, p_lapsed, recent_days, value, value_quantile, rate_quantile,
                               model=model).fit(table)
@@ -253,59 +251,3 @@ def relationship_segmentation(
                 "value_cut": typer.value_cut_, "rate_cut": typer.rate_cut_, "p_alive": typer.p_alive_,
                 "p_alive_source": typer.p_alive_source_},
     )
-
-
-def relationship_summary(
-    segmentation: Segmentation | pd.Series,
-    table: pd.DataFrame,
-    *,
-    strategies: Mapping[str, Strategy] | None = None,
-    margin: float = 1.0,
-) -> pd.DataFrame:
-    """The relationship-type summary: size, value, strategy and the assumed profit effect in money.
-
-    Parameters
-    ----------
-    segmentation: a relationship :class:`Segmentation` (or its labels).
-    table: the customer table (``revenue``; ``clv`` and ``p_alive`` when present).
-    strategies: type -> :class:`~segwork.act.strategies.Strategy` (default
-        :data:`~segwork.act.strategies.DEFAULT_STRATEGIES`).
-    margin: profit share of revenue, for the segment margin.
-
-    Returns
-    -------
-    DataFrame indexed by ``relationship`` (types in order) with ``customers``,
-    ``share``, ``revenue_share``, ``mean_clv`` (NaN without a ``clv``
-    column), ``mean_p_alive``, ``strategy`` (goal), ``offer``,
-    ``effect_low``/``effect_high`` (fractions), ``assumed_effect`` (text),
-    ``segment_margin`` (margin x the type's revenue to date, the data's
-    currency), ``implied_gain_low``/``implied_gain_high`` (= effect x
-    segment margin) and ``effect_source`` (the figures are assumptions).
-    """
-    strategies = DEFAULT_STRATEGIES if strategies is None else strategies
-    labels = segmentation.labels if isinstance(segmentation, Segmentation) else segmentation
-    labels = labels.astype(str)
-    require_columns(table, ["revenue"], "relationship_summary", _TABLE_HINT, what="customer table")
-    sub = table.reindex(labels.index)
-    groups = sub.groupby(labels.to_numpy(), sort=False)
-    order = [t for t in RELATIONSHIP_TYPES if t in set(labels)] + sorted(set(labels) - set(RELATIONSHIP_TYPES))
-    out = pd.DataFrame(index=pd.Index(order, name="relationship"))
-    out["customers"] = groups.size().reindex(order).fillna(0).astype(int)
-    out["share"] = out["customers"] / out["customers"].sum()
-    revenue = groups["revenue"].sum().reindex(order)
-    out["revenue_share"] = revenue / sub["revenue"].sum()
-    out["mean_clv"] = groups["clv"].mean().reindex(order) if "clv" in sub.columns else np.nan
-    out["mean_p_alive"] = groups["p_alive"].mean().reindex(order) if "p_alive" in sub.columns else np.nan
-    missing = [t for t in order if t not in strategies]
-    if missing:
-        raise DataError(f"relationship_summary: no strategy for type {missing[0]!r}; known: {', '.join(strategies)}")
-    out["strategy"] = [strategies[t].goal for t in order]
-    out["offer"] = [strategies[t].offer for t in order]
-    out["effect_low"] = [strategies[t].effect_low for t in order]
-    out["effect_high"] = [strategies[t].effect_high for t in order]
-    out["assumed_effect"] = [strategies[t].assumed_effect for t in order]
-    out["segment_margin"] = margin * revenue
-    out["implied_gain_low"] = out["effect_low"] * out["segment_margin"]
-    out["implied_gain_high"] = out["effect_high"] * out["segment_margin"]
-    out["effect_source"] = EFFECT_SOURCE
-    return out

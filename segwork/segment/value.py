@@ -1,4 +1,4 @@
-"""Value-based segmentation: tiers of customers by economic value, and the concentration curve.
+"""Value-based segmentation: tiers of customers by economic value.
 
 Customers of the same value level form a segment that can be treated
 distinctly: the few most valuable are served one by one, the long tail at low
@@ -18,14 +18,12 @@ others. New customers are placed by the value thresholds found at fit time.
 
 Concentration curve
 -------------------
-:func:`concentration_curve` gives, for each share of the best customers, the
+:func:`segwork.features.concentration_curve` gives, for each share of the best customers, the
 share of the total value they bring ("the top 20 % bring 62 % of the value"):
 the Lorenz curve read from the top. A straight diagonal means every customer
 is worth the same; the more the curve bows up, the more value is concentrated.
 """
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,9 +36,6 @@ from .base import Segmentation
 __all__ = [
     "ValueTiers",
     "value_segmentation",
-    "concentration_curve",
-    "top_share",
-    "predict_clv",
     "DEFAULT_TIERS",
     "NEGATIVE_TIER",
 ]
@@ -261,113 +256,3 @@ def value_segmentation(
         table=table, order=order,
         params={"value": values, "value_name": str(what), "tiers": fitted.tiers_, "margin": float(margin)},
     )
-
-
-def concentration_curve(values: pd.Series | np.ndarray, points: Sequence[float] | int = 101) -> pd.DataFrame:
-    """Share of the total value brought by the best customers, per share of customers.
-
-    Parameters
-    ----------
-    values: value per customer (any money unit; negative values allowed as
-        long as the total is positive).
-    points: the customer shares (0..1) to report, or a number of evenly
-        spaced points from 0 to 1.
-
-    Returns
-    -------
-    DataFrame with ``customer_share`` (the best x of customers, by value) and
-    ``value_share`` (their share of the total value); ``customers`` is the
-    number of customers counted (``round(customer_share * n)``).
-    """
-    x = np.sort(np.asarray(values, dtype=float))[::-1]
-    if x.size == 0:
-        raise DataError("concentration_curve: no values")
-    if not np.isfinite(x).all():
-        raise DataError("concentration_curve: values must be finite numbers")
-    total = x.sum()
-    if total <= 0:
-        raise DataError(f"concentration_curve: the total value is {total:g}; a share of it needs a positive total")
-    q = np.linspace(0.0, 1.0, int(points)) if np.isscalar(points) else np.asarray(points, dtype=float)
-    if ((q < 0) | (q > 1)).any():
-        raise DataError("concentration_curve: customer shares must lie between 0 and 1")
-    cum = np.concatenate([[0.0], np.cumsum(x)])
-    k = np.round(q * x.size).astype(int)
-    return pd.DataFrame({"customer_share": q, "customers": k, "value_share": cum[k] / total})
-
-
-def top_share(values: pd.Series | np.ndarray, share: float = 0.2) -> float:
-    """Share of the total value brought by the best ``share`` of customers (e.g. the top 20 %)."""
-    return float(concentration_curve(values, [share])["value_share"].iloc[0])
-
-
-def bg_nbd_inputs(table: pd.DataFrame) -> pd.DataFrame:
-    """The BG/NBD inputs of a customer table: ``frequency`` and ``recency``, ``T`` converted from days to weeks.
-
-    The customer table measures ``recency`` and ``T`` in days; the BG/NBD
-    fits of this package (:func:`predict_clv`, the relationship typer) work
-    in weeks (``segwork.features.TIME_UNITS["weeks"]`` days each). Returns a
-    float DataFrame indexed like ``table``.
-    """
-    from ..features import TIME_UNITS
-
-    week = TIME_UNITS["weeks"]
-    return pd.DataFrame({
-        "frequency": table["frequency"].to_numpy(dtype=float),
-        "recency": table["recency"].to_numpy(dtype=float) / week,
-        "T": table["T"].to_numpy(dtype=float) / week,
-    }, index=table.index)
-
-
-def predict_clv(
-    table: pd.DataFrame,
-    *,
-    horizon: int = 12,
-    discount_rate: float = 0.01,
-    margin: float = 1.0,
-) -> pd.DataFrame:
-    """P(alive) and predicted CLV per customer of a customer table (BG/NBD + Gamma-Gamma).
-
-    Fits :class:`segwork.clv.BetaGeo` on the table's ``frequency``,
-    ``recency`` and ``T`` (converted from days to weeks) and
-    :class:`segwork.clv.GammaGamma` on the repeat buyers' ``monetary_value``,
-    then :func:`segwork.clv.customer_lifetime_value`.
-
-    Parameters
-    ----------
-    table: customer table (see :func:`segwork.features.customer_table`).
-    horizon: months ahead; discount_rate: per month; margin: profit share of revenue.
-
-    Returns
-    -------
-    DataFrame indexed like ``table`` with ``p_alive`` (0..1) and ``clv``
-    (discounted expected margin over ``horizon`` months, the data's currency).
-
-    Raises
-    ------
-    DataError / ConvergenceError from the models (e.g. no repeat buyers);
-    DataError when fewer than 2 repeat buyers have a positive spend and the
-    table has no ``mean_amount`` to stand in for the spend model.
-    """
-    from ..clv import BetaGeo, GammaGamma, customer_lifetime_value
-
-    require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
-                    "build the table with segwork.features.customer_table", what="customer table")
-    summary = bg_nbd_inputs(table)
-    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
-    bg = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
-    p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
-    # GammaGamma.fit itself leaves out one-time buyers and repeat buyers whose repeat purchases were worth 0;
-    # everyone is predicted from the fitted model.
-    repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
-    if repeat.sum() >= 2:
-        spend = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
-    elif "mean_amount" in table.columns:  # no spend model without repeat buyers: the mean transaction amount stands in
-        spend = float(table["mean_amount"].mean())
-    else:
-        raise DataError(f"predict_clv: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
-                        "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
-                        "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
-                        "or use a longer observation period with more repeat buyers")
-    clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
-                                  discount_rate=discount_rate, margin=margin)
-    return pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)

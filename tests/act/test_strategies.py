@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from segwork.act import DEFAULT_STRATEGIES, strategy_table, with_effects
-from segwork.errors import DataError
 
 
 def test_every_strategy_states_its_parts():
@@ -29,11 +28,11 @@ def test_with_effects_changes_a_copy():
     assert (changed["Win-back"].effect_low, changed["Win-back"].effect_high) == (0.02, 0.05)
     assert changed["Loyal"].assumed_effect == "+1 % (assumed)"
     assert DEFAULT_STRATEGIES["Win-back"].effect_low == 0.10  # the defaults are untouched
-    with pytest.raises(DataError, match="unknown relationship type 'Churners'"):
+    with pytest.raises(ValueError, match="unknown relationship type 'Churners'"):
         with_effects(Churners=(0.1, 0.2))
-    with pytest.raises(DataError, match="low <= high"):
+    with pytest.raises(ValueError, match="low <= high"):
         with_effects(Loyal=(0.3, 0.2))
-    with pytest.raises(DataError, match="pair"):
+    with pytest.raises(ValueError, match="pair"):
         with_effects(Loyal=0.3)
 
 

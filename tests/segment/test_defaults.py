@@ -10,7 +10,8 @@ import pytest
 import segwork
 from segwork.datasets import make_crm
 from segwork.errors import DataError
-from segwork.segment import Segmentation, default_segmentations, prepare_table
+from segwork.prepare import prepare_table
+from segwork.segment import Segmentation, default_segmentations
 
 FAST = ["apriori", "rfm", "value", "relationship"]
 
@@ -20,8 +21,13 @@ def data():
     return make_crm(n_customers=1500, seed=21)
 
 
-def test_builds_each_approach_on_every_customer(data):
-    segs = default_segmentations(data, seed=0, approaches=FAST)
+@pytest.fixture(scope="module")
+def table(data):
+    return prepare_table(data)
+
+
+def test_builds_each_approach_on_every_customer(data, table):
+    segs = default_segmentations(table, seed=0, approaches=FAST)
     assert list(segs) == FAST
     ids = set(data.transactions["customer_id"].unique())
     for name, seg in segs.items():
@@ -31,30 +37,31 @@ def test_builds_each_approach_on_every_customer(data):
     assert segs["value"].params["value_name"] == "clv"  # predicted CLV when the models fit
 
 
-def test_approaches_lacking_inputs_are_left_out(data):
+def test_approaches_lacking_inputs_are_left_out(data, table):
     transactions_only = dataclasses.replace(data, customers=None, survey=None, truth=None)
-    segs = default_segmentations(transactions_only, approaches=FAST + ["needs"])
+    segs = default_segmentations(prepare_table(transactions_only), approaches=FAST + ["needs"])
     assert "apriori" not in segs and "needs" not in segs
     assert {"rfm", "value", "relationship"} <= set(segs)
-    with pytest.raises(DataError, match="unknown approach 'clusters'"):
-        default_segmentations(data, approaches=["clusters"])
+    with pytest.raises(ValueError, match="unknown approach 'clusters'"):
+        default_segmentations(table, approaches=["clusters"])
 
 
-def test_prepare_table_adds_value_columns_and_measures_at_the_window_end(data):
-    table = prepare_table(data)
-    assert {"p_alive", "clv"} <= set(table.columns)
-    last = data.transactions.groupby("customer_id")["date"].max()
-    expected = (pd.Timestamp(data.observation_end) - last).dt.days.astype(float)
-    assert (table["days_since_last"] == expected.reindex(table.index)).all()
-    assert prepare_table(table) is table  # a prepared table is used as it is
+def test_takes_the_prepared_table_only(data, table):
+    with pytest.raises(TypeError, match=r"got Dataset; call table = segwork.prepare_table\(data\) first"):
+        default_segmentations(data, approaches=FAST)
+    with pytest.raises(DataError, match="no 'frequency' column.*prepare_table"):
+        default_segmentations(data.transactions, approaches=FAST)
+    # no CLV columns (the models did not fit): the value tiers fall back to revenue
+    segs = default_segmentations(table.drop(columns=["p_alive", "clv"]), approaches=["value"])
+    assert segs["value"].params["value_name"] == "revenue x 1"
 
 
 def test_same_seed_same_labels():
     # kmeans and needs draw random numbers (initialisation, resampling): they catch a seed not passed on
     approaches = [*FAST, "kmeans", "needs"]
-    a = default_segmentations(make_crm(n_customers=800, seed=5), seed=1, approaches=approaches)
+    a = default_segmentations(prepare_table(make_crm(n_customers=800, seed=5)), seed=1, approaches=approaches)
     np.random.seed(12345)  # a different global random state must not matter
-    b = default_segmentations(make_crm(n_customers=800, seed=5), seed=1, approaches=approaches)
+    b = default_segmentations(prepare_table(make_crm(n_customers=800, seed=5)), seed=1, approaches=approaches)
     assert list(a) == list(b) == approaches
     for name in a:
         pd.testing.assert_series_equal(a[name].labels, b[name].labels)

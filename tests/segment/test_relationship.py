@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segwork.act.strategies import with_effects
+from segwork.act.strategies import relationship_summary, with_effects
 from segwork.datasets import make_crm
 from segwork.errors import DataError, NotFittedError
-from segwork.segment import (RELATIONSHIP_TYPES, RelationshipTyper, Segmentation, prepare_table,
-                             relationship_segmentation, relationship_summary)
+from segwork.prepare import prepare_table
+from segwork.segment import RELATIONSHIP_TYPES, RelationshipTyper, Segmentation, relationship_segmentation
 
 
 @pytest.fixture(scope="module")

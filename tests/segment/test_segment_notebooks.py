@@ -73,3 +73,22 @@ def test_09_compares_what_exists_on_cdnow(run_notebook):
     m = run_notebook("09_compare_segmentations", dataset="cdnow_sample", approaches=["rfm", "value", "relationship"])
     assert m["approaches"] == ["rfm", "value", "relationship"]
     assert all("ari_truth" not in r for r in m["comparison"])  # no truth: no column
+
+
+@pytest.mark.slow
+def test_06_runs_on_spend_heavy_tail_with_a_note(run_notebook):
+    # issue 13, kind 6: Gamma-Gamma q <= 1 on tests/data/spend_heavy_tail.csv; the one-time buyers get the stated
+    # spend fallback, the notebook runs to the end and says on the page what was done
+    import re
+    from pathlib import Path
+
+    import pandas as pd
+
+    csv = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
+    m = run_notebook("06_value_segmentation", dataset=str(csv))
+    assert m["n_customers"] == 400 and sum(r["customers"] for r in m["value_tiers"]) == 400
+    assert m["value_basis"].startswith("predicted CLV") and m["total_clv"] > 0
+    raw = pd.read_csv(csv, dtype={"customer_id": str}, parse_dates=["date"])
+    one_time = int((raw.groupby("customer_id")["date"].apply(lambda d: d.dt.normalize().nunique()) == 1).sum())
+    assert len(m["clv_notes"]) == 1 and re.search(r"q = 0\.\d+ <= 1", m["clv_notes"][0])
+    assert f"{one_time} customer(s) without a repeat purchase get the median" in m["clv_notes"][0]

@@ -12,8 +12,10 @@ import pytest  # noqa: E402
 from segwork.comparison import agreement, compare, crosstab  # noqa: E402
 from segwork.datasets import make_crm  # noqa: E402
 from segwork.plots import segments as plots  # noqa: E402
-from segwork.segment import (concentration_curve, prepare_table, relationship_segmentation,  # noqa: E402
-                             relationship_summary, rfm_segmentation, segment_grid, value_segmentation)
+from segwork.act import relationship_summary  # noqa: E402
+from segwork.features import concentration_curve  # noqa: E402
+from segwork.prepare import prepare_table  # noqa: E402
+from segwork.segment import relationship_segmentation, rfm_segmentation, segment_grid, value_segmentation  # noqa: E402
 
 
 @pytest.fixture(scope="module")

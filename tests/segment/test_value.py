@@ -1,16 +1,14 @@
-"""Value tiers and the concentration curve, against direct computations."""
+"""Value tiers, against direct computations."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from segwork.datasets import make_crm
 from segwork.errors import DataError, NotFittedError
 from segwork.features import customer_table
-from segwork.segment import Segmentation, ValueTiers, concentration_curve, predict_clv, top_share, value_segmentation
+from segwork.segment import Segmentation, ValueTiers, value_segmentation
 from segwork.segment.value import DEFAULT_TIERS, NEGATIVE_TIER
 
 
@@ -86,61 +84,6 @@ def test_errors(table):
         value_segmentation(table, table["revenue"].where(table.index != table.index[0]))
     with pytest.raises(NotFittedError):
         ValueTiers().predict([1.0])
-
-
-def test_concentration_curve_against_direct_sums(table):
-    rev = table["revenue"]
-    curve = concentration_curve(rev, [0.0, 0.01, 0.2, 0.5, 1.0])
-    ordered = rev.sort_values(ascending=False)
-    n = len(rev)
-    for q, share in zip(curve["customer_share"], curve["value_share"]):
-        assert share == pytest.approx(ordered.iloc[: round(q * n)].sum() / rev.sum())
-    assert top_share(rev, 0.2) == pytest.approx(ordered.iloc[:400].sum() / rev.sum())
-    assert curve["value_share"].iloc[0] == 0 and curve["value_share"].iloc[-1] == pytest.approx(1)
-    assert len(concentration_curve(rev, 11)) == 11
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=2, max_size=200).filter(lambda v: sum(v) > 0))
-def test_concentration_curve_is_increasing_concave_and_above_the_diagonal(values):
-    curve = concentration_curve(np.array(values), 21)
-    y = curve["value_share"].to_numpy()
-    assert (np.diff(y) >= -1e-12).all()
-    assert (y >= curve["customers"].to_numpy() / len(values) - 1e-9).all()  # best first: never below the diagonal
-    full = concentration_curve(np.array(values), np.arange(len(values) + 1) / len(values))["value_share"].to_numpy()
-    assert (np.diff(np.diff(full)) <= 1e-9).all()  # each next customer adds no more than the previous
-
-
-def test_concentration_curve_errors():
-    with pytest.raises(DataError, match="positive total"):
-        concentration_curve([-1.0, 0.5])
-    with pytest.raises(DataError, match="between 0 and 1"):
-        concentration_curve([1.0, 2.0], [1.5])
-    with pytest.raises(DataError, match="no values"):
-        concentration_curve([])
-
-
-def test_predict_clv_columns(table):
-    out = predict_clv(table)
-    assert list(out.columns) == ["p_alive", "clv"] and out.index.equals(table.index)
-    assert out["p_alive"].between(0, 1).all() and (out["clv"] >= 0).all()
-    assert (out.loc[table["frequency"] == 0, "p_alive"] == 1).all()  # BG/NBD: one-time buyers are alive
-    # more recent repeat buyers (same frequency) are more likely alive
-    f3 = table[table["frequency"] == 3]
-    assert np.corrcoef(f3["days_since_last"], out.loc[f3.index, "p_alive"])[0, 1] < -0.5
-
-
-def test_predict_clv_without_a_spend_model_says_so(table):
-    # a single repeat buyer with a positive spend: no Gamma-Gamma fit; without mean_amount nothing stands in
-    t = table.drop(columns="mean_amount").copy()
-    repeat = t.index[t["frequency"] > 0]
-    t.loc[repeat[1:], "monetary_value"] = 0.0
-    with pytest.raises(DataError, match="repeat buyer.*mean_amount"):
-        predict_clv(t)
-    # with mean_amount the mean transaction amount stands in: CLV is positive, not silently 0
-    t2 = table.copy()
-    t2.loc[repeat[1:], "monetary_value"] = 0.0
-    assert (predict_clv(t2)["clv"] > 0).any()
 
 
 def test_save_load(table, tmp_path):

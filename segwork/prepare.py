@@ -1,0 +1,104 @@
+"""The prepared customer table: the one table every segmentation, comparison and action starts from.
+
+:func:`prepare_table` turns a data set (or canonical transactions) into the
+customer table of :func:`segwork.features.customer_table` and adds the CLV
+columns of :func:`segwork.clv.predict_clv` (``p_alive``, ``clv``). The
+segmentation notebooks, :func:`segwork.segment.default_segmentations` and
+:func:`segwork.compare` take this table; fitting the CLV models happens here,
+once, and nowhere downstream.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import pandas as pd
+
+from .clv.predict import predict_clv
+from .errors import ConvergenceError, DataError
+from .features import customer_table
+
+__all__ = ["prepare_table"]
+
+_TABLE_COLUMNS = ("frequency", "recency", "T")
+_TRANSACTION_COLUMNS = ("customer_id", "date", "amount")
+
+
+def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0) -> pd.DataFrame:
+    """The customer table of a data set, with ``p_alive`` and ``clv`` when the CLV models fit.
+
+    Parameters
+    ----------
+    data: one of
+        * a :class:`segwork.datasets.Dataset` (``make_crm()``,
+          ``load_dataset("cdnow")``, ...): its transactions, profile
+          (``customers``) and ``survey``, measured at its ``observation_end``;
+        * canonical transactions (a DataFrame with ``customer_id``, ``date``,
+          ``amount``, as :func:`segwork.io.read_transactions` returns),
+          measured at the last transaction date;
+        * a customer table (``frequency``, ``recency``, ``T`` ...): the CLV
+          columns are added; a table that already has ``clv`` is returned as
+          it is (the same object).
+    horizon: months of CLV ahead (whole number >= 1).
+    discount_rate: per month (0.01 = 1 % a month).
+    margin: profit share of revenue (1.0 = CLV in revenue).
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (string), one row per customer with
+    a purchase up to the observation end: the columns of
+    :func:`segwork.features.customer_table` (``frequency`` in repeat purchase
+    days; ``recency``, ``T``, ``days_since_last`` in days; ``revenue``,
+    ``monetary_value``, ``mean_amount`` in the data's currency; profile and
+    survey columns when the data set has them) plus
+
+    * ``p_alive``: BG/NBD probability that the customer is still active (0..1);
+    * ``clv``: discounted expected margin over ``horizon`` months, in the
+      data's currency (see :func:`segwork.clv.predict_clv`, also for the
+      stated fallback when the spend is so heavy-tailed that Gamma-Gamma has
+      ``q <= 1``).
+
+    When the BG/NBD or Gamma-Gamma model cannot be fitted (e.g. no repeat
+    buyers, no convergence) the two columns are left out and a
+    ``UserWarning`` says why; everything downstream then works on revenue.
+
+    Raises
+    ------
+    TypeError: ``data`` is neither a Dataset nor a DataFrame.
+    ValueError: ``horizon`` not a whole number >= 1, ``discount_rate`` not a
+        finite rate > -1, or ``margin`` not a finite number.
+    DataError: a DataFrame that is neither canonical transactions nor a
+        customer table, or invalid transactions (from
+        :func:`segwork.features.customer_table`).
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise ValueError(f"prepare_table: horizon must be a whole number of months >= 1, got {horizon!r}")
+    if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
+        raise ValueError(f"prepare_table: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
+        raise ValueError(f"prepare_table: margin must be a finite profit share of revenue, got {margin!r}")
+    if isinstance(data, pd.DataFrame):
+        if all(c in data.columns for c in _TABLE_COLUMNS):
+            table = data
+            if "clv" in table.columns:
+                return table
+        elif all(c in data.columns for c in _TRANSACTION_COLUMNS):
+            table = customer_table(data)
+        else:
+            raise DataError(
+                "prepare_table: the DataFrame is neither canonical transactions (columns "
+                f"{', '.join(_TRANSACTION_COLUMNS)}) nor a customer table (columns {', '.join(_TABLE_COLUMNS)}); "
+                f"it has {', '.join(map(str, data.columns[:10]))}. Read a file with segwork.io.read_transactions")
+    elif hasattr(data, "transactions"):
+        table = customer_table(data.transactions, getattr(data, "customers", None), getattr(data, "survey", None),
+                               observation_end=getattr(data, "observation_end", None))
+    else:
+        raise TypeError(f"prepare_table: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
+                        f"or a customer table, got {type(data).__name__}")
+    try:
+        value = predict_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin)
+    except (DataError, ConvergenceError) as exc:
+        warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=2)
+        return table
+    return table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)

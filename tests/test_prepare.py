@@ -1,0 +1,57 @@
+"""prepare_table: the one prepared customer table (customer table + p_alive + clv) from a data set or transactions."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import segwork
+from segwork.clv import predict_clv
+from segwork.datasets import make_crm
+from segwork.errors import DataError
+from segwork.features import customer_table
+from segwork.prepare import prepare_table
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_crm(n_customers=1500, seed=21)
+
+
+def test_prepare_table_adds_value_columns_and_measures_at_the_window_end(data):
+    table = prepare_table(data)
+    assert {"p_alive", "clv"} <= set(table.columns)
+    assert table["p_alive"].between(0, 1).all() and np.isfinite(table["clv"]).all()
+    last = data.transactions.groupby("customer_id")["date"].max()
+    expected = (pd.Timestamp(data.observation_end) - last).dt.days.astype(float)
+    assert (table["days_since_last"] == expected.reindex(table.index)).all()
+    assert prepare_table(table) is table  # a prepared table is used as it is
+    assert segwork.prepare_table is prepare_table
+
+
+def test_transactions_and_a_customer_table_give_the_same_columns(data):
+    tx = data.transactions[data.transactions["date"] <= data.observation_end]
+    from_tx = prepare_table(tx, horizon=6, discount_rate=0.02, margin=0.5)
+    base = customer_table(tx)
+    pd.testing.assert_frame_equal(from_tx.drop(columns=["p_alive", "clv"]), base)
+    pd.testing.assert_frame_equal(from_tx[["p_alive", "clv"]],
+                                  predict_clv(base, horizon=6, discount_rate=0.02, margin=0.5))
+    pd.testing.assert_frame_equal(prepare_table(base, horizon=6, discount_rate=0.02, margin=0.5), from_tx)
+
+
+def test_refuses_what_it_cannot_prepare(data):
+    with pytest.raises(TypeError, match="give a Dataset.*got str"):
+        prepare_table("export.csv")
+    with pytest.raises(DataError, match="neither canonical transactions .* nor a customer table"):
+        prepare_table(pd.DataFrame({"x": [1]}))
+    for bad in ({"horizon": 0}, {"horizon": 2.5}, {"discount_rate": -1.0}, {"margin": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            prepare_table(data, **bad)
+
+
+def test_without_repeat_buyers_the_clv_columns_are_left_out_with_a_warning():
+    tx = pd.DataFrame({"customer_id": ["a", "b", "c"], "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+                       "amount": [10.0, 20.0, 30.0]})
+    with pytest.warns(UserWarning, match="no CLV columns"):
+        table = prepare_table(tx)
+    assert "clv" not in table.columns and len(table) == 3
