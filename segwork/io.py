@@ -661,13 +661,13 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- cleaning
 
 
-def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> str | None:
-    """The decimal mark the file's other evidence points to, for columns that prove none.
+def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tuple[str, str] | None:
+    """The decimal mark the file's other evidence points to, for columns that prove none, and why.
 
     A mark proven by the number columns (all agreeing) wins; else a ``;``
-    delimiter points to the decimal comma; else ``None`` (decimal point).
+    delimiter points to the decimal comma; else ``None`` (no evidence).
     """
-    proven = set()
+    proven = {}
     for col in numeric:
         values = raw[col]
         if pd.api.types.is_numeric_dtype(values):
@@ -675,10 +675,11 @@ def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> str
         uniques = pd.Series(pd.unique(values.dropna()), dtype=object).astype(str)
         mark = _Marks(_normalise_number_text(uniques)[0]).proven_decimal()
         if mark:
-            proven.add(mark)
+            proven.setdefault(mark, col)
     if len(proven) == 1:
-        return proven.pop()
-    return "," if sep == ";" else None
+        mark, col = proven.popitem()
+        return mark, f"column {col!r} proves this decimal mark"
+    return (",", "the ';' delimiter points to a decimal comma") if sep == ";" else None
 
 
 def _to_id(values: pd.Series) -> pd.Series:
@@ -852,21 +853,35 @@ def _parse_by_groups(parts: pd.DataFrame, date_fmt) -> pd.Series:
 def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source: str,
                         decisions: list) -> pd.Series:
     """Parse unique date strings (no missing values); returns datetime64 aligned with ``u``."""
+    def drop_offsets(text: pd.Series) -> pd.Series:
+        offsets = text.str.extract(_OFFSET)[1]
+        if offsets.notna().any():
+            seen = sorted(offsets.dropna().unique())
+            decisions.append(Decision(column, "time zone", "UTC offsets dropped after parsing: the local "
+                                      "calendar day and wall-clock time as written are kept",
+                                      f"offsets {', '.join(seen[:4])}{' ...' if len(seen) > 4 else ''}"))
+            text = text.str.replace(_OFFSET, r"\1", regex=True)
+        return text
+
     u = u.str.strip()
-    offsets = u.str.extract(_OFFSET)[1]
-    if offsets.notna().any():
-        seen = sorted(offsets.dropna().unique())
-        u = u.str.replace(_OFFSET, r"\1", regex=True)
-        decisions.append(Decision(column, "time zone", "UTC offsets dropped after parsing: the local "
-                                  "calendar day and wall-clock time as written are kept",
-                                  f"offsets {', '.join(seen[:4])}{' ...' if len(seen) > 4 else ''}"))
-    out = pd.Series(pd.to_datetime(u, format="ISO8601", errors="coerce").to_numpy(), index=u.index)
-    if getattr(out.dt, "tz", None) is not None:  # pragma: no cover - offsets are stripped above
-        out = out.dt.tz_localize(None)
+    try:  # the common case, ISO 8601 in one time zone or none, in one vectorised pass
+        iso = pd.to_datetime(u, format="ISO8601", errors="coerce")
+    except ValueError:  # offsets that change (daylight-saving time, several zones)
+        u = drop_offsets(u)
+        iso = pd.to_datetime(u, format="ISO8601", errors="coerce")
+    out = pd.Series(iso.to_numpy(), index=u.index) if getattr(iso.dt, "tz", None) is None else None
+    if out is None:  # one offset throughout: keep the wall-clock time as written
+        u = drop_offsets(u)
+        out = pd.Series(pd.to_datetime(u, format="ISO8601", errors="coerce").to_numpy(), index=u.index)
     out = out.astype("datetime64[us]")
     rest = u[out.isna()]
     if rest.empty:
         return out
+    stripped = drop_offsets(rest)
+    if not stripped.equals(rest):
+        u = u.copy()
+        u[stripped.index] = stripped
+        rest = stripped
 
     numeric = rest.str.extract(_NUMERIC_DMY)
     numeric["text"] = rest
@@ -885,7 +900,7 @@ def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source
             if len(day_proof) or len(month_proof):
                 dayfirst = bool(len(day_proof))
                 proof = (day_proof if dayfirst else month_proof).iloc[0]
-                evidence = f"{proof!r} proves it ({len(day_proof) or len(month_proof):,} such value(s))"
+                evidence = f"{proof!r} proves it; {len(day_proof) or len(month_proof):,} value(s) like it"
             else:
                 dayfirst = bool((numeric["s"] == ".").all())
                 evidence = ("ASSUMED: no value has a field above 12"
@@ -949,7 +964,7 @@ def _parse_numeric_dates(x: pd.Series, column: str, source: str, decisions: list
         out = pd.to_datetime(x, unit="ms", errors="coerce")
     else:
         out = pd.to_datetime(x, unit="s", errors="coerce")
-    decisions.append(Decision(column, "date form", f"read as {form}", f"e.g. {_py(ok.iloc[0])!r} -> "
+    decisions.append(Decision(column, "date form", f"read as {form}", f"e.g. {ok.iloc[0]:.15g} -> "
                               f"{out[ok.index[0]]}"))
     return out.astype("datetime64[us]")
 
@@ -994,6 +1009,10 @@ def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, c
                                      decisions=decisions)
         return out
 
+    if fmt is not None and kind != "string":  # numbers with an explicit format, e.g. 20140308.0 and '%Y%m%d'
+        number = pd.to_numeric(values, errors="coerce")
+        whole = number.where(number == np.floor(number))
+        values = whole.astype("Int64").astype("string").astype(object).where(whole.notna(), None)
     codes, uniques = pd.factorize(values)
     u = pd.Series(uniques, dtype=object).astype(str)
     if fmt is not None:
@@ -1043,20 +1062,20 @@ class _Marks:
     """The evidence about decimal and thousands marks in one column."""
 
     def __init__(self, u: pd.Series):
-        has_dot, has_comma = u.str.contains(".", regex=False), u.str.contains(",", regex=False)
-        both = has_dot & has_comma
-        last_dot = u.str.rfind(".") > u.str.rfind(",")
-        single = has_dot ^ has_comma
-        mark_count = u.str.count(r"[.,]")
-        after = u.str.len() - np.maximum(u.str.rfind("."), u.str.rfind(",")) - 1
-        three = single & (mark_count == 1) & (after == 3)
-        self.proof = {
-            ("decimal", "."): u[(both & last_dot) | (single & has_dot & (mark_count == 1) & (after != 3))],
-            ("decimal", ","): u[(both & ~last_dot) | (single & has_comma & (mark_count == 1) & (after != 3))],
-            ("thousands", "."): u[(both & ~last_dot) | (single & has_dot & (mark_count > 1))],
-            ("thousands", ","): u[(both & last_dot) | (single & has_comma & (mark_count > 1))],
-        }
-        self.ambiguous = {".": u[three & has_dot], ",": u[three & has_comma]}
+        self.proof, self.ambiguous = {}, {}
+        both = {}
+        for mark, other in ((".", ","), (",", ".")):
+            # both marks, well grouped: the last (``mark``) is the decimal, ``other`` groups thousands
+            both[mark] = u.str.match(rf"^\d{{1,3}}(?:{re.escape(other)}\d{{3}})+{re.escape(mark)}\d*$")
+        for mark, other in ((".", ","), (",", ".")):
+            m = re.escape(mark)
+            once = u.str.match(rf"^\d*{m}\d*$") & u.str.contains(r"\d")
+            # a possible thousands group: 3 digits after 1-3 digits not starting with 0 ('0.250' is a decimal)
+            group = u.str.match(rf"^[1-9]\d{{0,2}}{m}\d{{3}}$")
+            several = u.str.match(rf"^\d{{1,3}}(?:{m}\d{{3}}){{2,}}$")
+            self.proof[("decimal", mark)] = u[both[mark] | (once & ~group)]
+            self.proof[("thousands", mark)] = u[several | both[other]]
+            self.ambiguous[mark] = u[group]
 
     def proven_decimal(self) -> str | None:
         for mark in (".", ","):
@@ -1072,12 +1091,12 @@ class _Marks:
             return says_dot.iloc[0], says_comma.iloc[0]
         return None
 
-    def first_proof(self, decimal: str) -> str:
+    def first_proof_index(self, decimal: str):
         other = "," if decimal == "." else "."
         for key in (("decimal", decimal), ("thousands", other)):
             if len(self.proof[key]):
-                return self.proof[key].iloc[0]
-        return ""
+                return self.proof[key].index[0]
+        return None
 
 
 def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
@@ -1098,13 +1117,14 @@ def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
 
 
 def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "amount",
-               source: str = "<DataFrame>", hint: str | None = None, decisions: list | None = None) -> pd.Series:
+               source: str = "<DataFrame>", hint: tuple[str, str] | None = None, decisions: list | None = None) -> pd.Series:
     """Numbers written as text in any common local format -> float64 (NaN where not a number).
 
     ``decimal`` is the user's decimal mark (always honoured); otherwise the
-    column's values decide, and a column without proof takes ``hint`` (from
-    the other columns and the file's delimiter), recorded in ``decisions``.
-    Raises :class:`DataError` for a column that proves both marks decimal.
+    column's values decide, and a column without proof takes ``hint`` (mark,
+    reason: from the other columns or the file's delimiter), recorded in
+    ``decisions``. Raises :class:`DataError` for a column that proves both
+    marks decimal, or whose ``1.250``-like values no evidence can decide.
     """
     decisions = [] if decisions is None else decisions
     if pd.api.types.is_numeric_dtype(values):
@@ -1122,22 +1142,29 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
                 f"{clash[1]!r} a decimal comma; fix the file or pass decimal= (CLI: --decimal '.' or ',')"
             )
         if decimal is not None:
-            if len(marks.ambiguous["." if decimal == "," else ","]) or decimal == ",":
-                decisions.append(Decision(column, "number format",
-                                          f"decimal {decimal!r}, thousands {'.' if decimal == ',' else ','!r}",
-                                          f"{marks.first_proof(decimal)!r} proves it"))
+            proof = u[marks.first_proof_index(decimal)]
+            decisions.append(Decision(column, "number format",
+                                      f"decimal {decimal!r}, thousands {'.' if decimal == ',' else ','!r}",
+                                      f"{proof!r} proves it"))
         else:
             ambiguous = marks.ambiguous["."] if len(marks.ambiguous["."]) else marks.ambiguous[","]
             if len(ambiguous):
-                decimal = hint or "."
-                example = ambiguous.iloc[0]
-                value = example.replace("," if decimal == "." else ".", "").replace(",", ".")
+                example = u[ambiguous.index[0]]
+                if hint is None:
+                    raise DataError(
+                        f"{source}: column {column!r}: {example!r} can be a whole number with a thousands "
+                        f"mark or a decimal, and no value in the file proves which ({len(ambiguous):,} such "
+                        "value(s)); pass decimal= (CLI: --decimal ',' when '.' groups thousands, "
+                        "--decimal '.' when it is the decimal point)"
+                    )
+                decimal, why = hint
+                text = ambiguous.iloc[0]
+                value = float(text.replace("," if decimal == "." else ".", "").replace(",", "."))
                 decisions.append(Decision(
                     column, "number format",
-                    f"ASSUMED decimal {decimal!r}: {example!r} read as {float(value):g}",
-                    f"no value proves the marks ({len(ambiguous):,} value(s) like {example!r}); "
-                    + ("other columns / the ';' delimiter point to this mark" if hint else "no other evidence")
-                    + "; pass decimal= (CLI: --decimal) if wrong"))
+                    f"ASSUMED decimal {decimal!r}: {example!r} read as {value:g}",
+                    f"no value in the column proves the marks ({len(ambiguous):,} value(s) like {example!r}); "
+                    + why + "; pass decimal= (CLI: --decimal) if wrong"))
             else:
                 decimal = "."
     else:
