@@ -728,7 +728,7 @@ def clean_transactions(
     df["date"] = _parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
                               decisions=report.decisions)
     numeric = [c for c in ("quantity", "price", "amount") if c in raw.columns]
-    hint = None if decimal else _decimal_hint(raw, numeric, raw.attrs.get("sep"))
+    hint = None if decimal else (lambda: _decimal_hint(raw, numeric, raw.attrs.get("sep")))  # only when needed
     for col in numeric:
         df[col] = _to_number(raw[col], decimal, column=col, source=source, hint=hint,
                              decisions=report.decisions)
@@ -969,6 +969,20 @@ def _parse_numeric_dates(x: pd.Series, column: str, source: str, decisions: list
     return out.astype("datetime64[us]")
 
 
+def _iso_fast_path(values: pd.Series) -> pd.Series | None:
+    """The common case in one vectorised pass: every value ISO 8601, no time zone. Else ``None``."""
+    head = values.iloc[:1000].dropna()
+    try:
+        if head.empty or pd.to_datetime(head, format="ISO8601", errors="coerce").isna().any():
+            return None
+        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+    except ValueError:  # offsets that change: the careful path drops them
+        return None
+    if getattr(parsed.dt, "tz", None) is not None or (parsed.isna() & values.notna()).any():
+        return None
+    return parsed
+
+
 def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, column: str = "date",
                  source: str = "<DataFrame>", decisions: list | None = None) -> pd.Series:
     """Parse one date column with one convention, decided on its unique values.
@@ -1013,6 +1027,10 @@ def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, c
         number = pd.to_numeric(values, errors="coerce")
         whole = number.where(number == np.floor(number))
         values = whole.astype("Int64").astype("string").astype(object).where(whole.notna(), None)
+    if fmt is None and kind == "string":
+        fast = _iso_fast_path(values)
+        if fast is not None:
+            return fast
     codes, uniques = pd.factorize(values)
     u = pd.Series(uniques, dtype=object).astype(str)
     if fmt is not None:
@@ -1117,12 +1135,13 @@ def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
 
 
 def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "amount",
-               source: str = "<DataFrame>", hint: tuple[str, str] | None = None, decisions: list | None = None) -> pd.Series:
+               source: str = "<DataFrame>", hint=None, decisions: list | None = None) -> pd.Series:
     """Numbers written as text in any common local format -> float64 (NaN where not a number).
 
     ``decimal`` is the user's decimal mark (always honoured); otherwise the
     column's values decide, and a column without proof takes ``hint`` (mark,
-    reason: from the other columns or the file's delimiter), recorded in
+    reason, or a function returning them: from the other columns or the
+    file's delimiter), recorded in
     ``decisions``. Raises :class:`DataError` for a column that proves both
     marks decimal, or whose ``1.250``-like values no evidence can decide.
     """
@@ -1150,6 +1169,7 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
             ambiguous = marks.ambiguous["."] if len(marks.ambiguous["."]) else marks.ambiguous[","]
             if len(ambiguous):
                 example = u[ambiguous.index[0]]
+                hint = hint() if callable(hint) else hint
                 if hint is None:
                     raise DataError(
                         f"{source}: column {column!r}: {example!r} can be a whole number with a thousands "
