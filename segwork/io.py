@@ -15,12 +15,17 @@ channel     string      optional: sales channel (store, web, app, ...)
 invoice_id  string      optional: invoice / order number
 ========== =========== ===================================================
 
-``read_transactions`` accepts CSV (delimiter, decimal mark and encoding are
-detected or given), Parquet, Excel and in-memory DataFrames. It recognises the
-UCI "Online Retail II" and the CDNOW layouts as they are. Cleaning is explicit:
-each rule in :class:`CleaningRules` drops, keeps or rejects the rows it
-matches, and the returned :class:`CleaningReport` says how many rows each rule
-touched, with an example. Input files are only ever read.
+``read_transactions`` accepts CSV (delimiter and encoding detected or given),
+Parquet, Excel (every sheet in the recognised layout) and in-memory
+DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
+they are. Dates and numbers are read as real exports write them: one date form
+and one day/month convention per column, one decimal and thousands mark per
+column, each decided from the values that prove it (or refused in one line
+when the column contradicts itself), and each decision is recorded as a
+:class:`Decision` in the report. Cleaning is explicit: each rule in
+:class:`CleaningRules` drops, keeps or rejects the rows it matches, and the
+returned :class:`CleaningReport` says how many rows each rule touched, with an
+example. Input files are only ever read.
 """
 from __future__ import annotations
 
@@ -727,6 +732,10 @@ def clean_transactions(
     fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
     df["date"] = _parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
                               decisions=report.decisions)
+    if fmt and not date_format:
+        for d in report.decisions:
+            if d.topic == "date format":
+                d.evidence = f"the {layout} layout"
     numeric = [c for c in ("quantity", "price", "amount") if c in raw.columns]
     hint = None if decimal else (lambda: _decimal_hint(raw, numeric, raw.attrs.get("sep")))  # only when needed
     for col in numeric:
@@ -1146,8 +1155,21 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
     marks decimal, or whose ``1.250``-like values no evidence can decide.
     """
     decisions = [] if decisions is None else decisions
+    if decimal is not None and decimal not in (".", ","):
+        raise DataError(f"{source}: decimal={decimal!r} is not a decimal mark; use '.' or ','")
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):  # spreadsheet number cells
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if kind in ("mixed", "mixed-integer"):  # number cells and text cells: only the text needs deciding
+        is_num = values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+        out = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
+        text = ~is_num & values.notna()
+        if text.any():
+            out[text] = _to_number(values[text].astype(str), decimal, column=column, source=source, hint=hint,
+                                   decisions=decisions)
+        return out
     codes, uniques = pd.factorize(values)
     u = pd.Series(uniques, dtype=object).astype(str)
     t, negative, had_currency = _normalise_number_text(u)

@@ -360,3 +360,17 @@ def test_validate_prints_decisions_and_sheets():
     assert res.returncode == 0 and '"rows_read": 2' in res.stdout
     res = run("data", "validate", DATA / "dates_dayfirst_mixed.csv", "--dayfirst")
     assert res.returncode == 0 and "given by dayfirst" in res.stdout
+
+
+def test_workbook_number_cells_are_numbers_and_text_cells_are_decided(tmp_path):
+    raw = pd.DataFrame({"customer_id": ["a", "b", "c"], "date": ["2024-01-05"] * 3,
+                        "amount": [1250.5, "12,50", "1.000,25"]})
+    raw.to_excel(tmp_path / "t.xlsx", index=False)
+    tx, _ = read_transactions(tmp_path / "t.xlsx")
+    assert tx["amount"].tolist() == [1250.5, 12.5, 1000.25]
+
+
+def test_cdnow_yyyymmdd_is_recorded_as_the_layouts_format():
+    _, report = read_transactions(ROOT / "data" / "CDNOW_sample.txt", rules=KEEP)
+    (d,) = decisions(report, "date format")
+    assert d.decision == "'%Y%m%d'" and d.evidence == "the cdnow layout"
