@@ -816,6 +816,7 @@ _OFFSET = re.compile(r"(:\d{2}(?:[.,]\d+)?)\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d
 _TIME = r"(?:(?P<tsep>[ T]+)(?P<t>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[AaPp][Mm])?))?"
 _NUMERIC_DMY = re.compile(r"^(?P<a>\d{1,2})(?P<s>[/.\-])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _YMD = re.compile(r"^(?P<y>\d{4})(?P<s>[/.])(?P<a>\d{1,2})(?P=s)(?P<b>\d{1,2})" + _TIME + "$")
+_MONTH_FIRST_NAME = re.compile(r"^(?P<b>[A-Za-z]{3,9}) (?P<a>\d{1,2})(?P<s>,?) (?P<y>\d{4})" + _TIME + "$")
 _MONTH_NAME = re.compile(r"^(?P<a>\d{1,2})(?P<s>[ \-./])(?P<b>[A-Za-z]{3,9})(?P=s)(?P<y>\d{4}|\d{2})" + _TIME + "$")
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 
@@ -887,10 +888,13 @@ def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source
     if rest.empty:
         return out
     stripped = drop_offsets(rest)
-    if not stripped.equals(rest):
+    if not stripped.equals(rest):  # e.g. '2014-03-08 10:00:00 UTC', '08/03/2014 10:00 +0100'
         u = u.copy()
         u[stripped.index] = stripped
-        rest = stripped
+        out[stripped.index] = pd.to_datetime(stripped, format="ISO8601", errors="coerce").astype("datetime64[us]")
+        rest = u[out.isna()]
+        if rest.empty:
+            return out
 
     numeric = rest.str.extract(_NUMERIC_DMY)
     numeric["text"] = rest
@@ -931,6 +935,7 @@ def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source
         (_YMD, lambda r: f"%Y{r['s']}%m{r['s']}%d"),
         (_MONTH_NAME, lambda r: f"%d{r['s']}{'%b' if len(r['b']) == 3 else '%B'}{r['s']}"
                                 f"{'%Y' if len(r['y']) == 4 else '%y'}"),
+        (_MONTH_FIRST_NAME, lambda r: f"{'%b' if len(r['b']) == 3 else '%B'} %d{r['s']} %Y"),
     ):
         if rest.empty:
             break
@@ -1063,7 +1068,7 @@ def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, c
                 raise DataError(
                     f"{source}: column {column!r}: {failed_rows:,} of {int((codes >= 0).sum()):,} values are in "
                     f"no date form segwork reads, e.g. {failed.iloc[0]!r} (read are ISO 8601, D/M/Y or M/D/Y "
-                    "with / . -, Y/M/D, D-Mon-Y, YYYYMMDD, Excel serials, Unix time); pass date_format= "
+                    "with / . -, Y/M/D, D-Mon-Y, Mon D, Y, YYYYMMDD, Excel serials, Unix time); pass date_format= "
                     "(CLI: --date-format, e.g. '%B %d, %Y')"
                 )
     result = np.asarray(parsed.to_numpy(dtype="datetime64[us]"))
@@ -1081,7 +1086,8 @@ def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, c
 # thousands separators; currency symbols and codes are removed; ``(12,50)`` and
 # ``12,50-`` are negative. The strings are then converted vectorised.
 
-_CURRENCY = re.compile(r"[€$£¥₹₽¤]|^[A-Z]{3}\s*|\s*[A-Z]{3}$|^(?:Fr\.|kr\.?)\s*|\s*(?:Fr\.|kr\.?)$")
+_CURRENCY = re.compile(r"^(?:[A-Z]{1,3}\$|[A-Z]{3}|Fr\.|kr\.?|zł|Kč)\s*|\s*(?:[A-Z]{3}|Fr\.|kr\.?|zł|Kč)$"
+                       r"|[€$£¥₹₽¤]")
 _GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u202f'’](?=\d{3}(?:\D|$))")
 
 

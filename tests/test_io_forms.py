@@ -148,6 +148,10 @@ FORMS = {
     "two-digit years": (["08/03/14", "21/05/99"], ["2014-03-08", "1999-05-21"]),
     "DD-Mon-YYYY": (["08-Mar-2014", "21-May-2014"], ["2014-03-08", "2014-05-21"]),
     "D Month YY": (["8 March 14", "21 May 14"], ["2014-03-08", "2014-05-21"]),
+    "Mon D, YYYY": (["Mar 8, 2014", "May 21, 2014 13:45"], ["2014-03-08", "2014-05-21 13:45"]),
+    "ISO with a UTC word": (["2014-03-08 10:00:00 UTC", "2014-05-21 13:45:00 UTC"],
+                            ["2014-03-08 10:00", "2014-05-21 13:45"]),
+    "D/M/Y with offsets": (["08/03/2014 10:00 +0100", "21/05/2014 13:45 +0200"], ["2014-03-08 10:00", "2014-05-21 13:45"]),
     "YYYYMMDD integers": ([20140308, 20140521], ["2014-03-08", "2014-05-21"]),
     "Excel serials": ([41706, 41780.5], ["2014-03-08", "2014-05-21 12:00"]),
     "Unix seconds": ([1394236800, 1400630400], ["2014-03-08", "2014-05-21"]),
@@ -180,7 +184,7 @@ def test_numeric_date_forms_are_recorded():
 
 
 @pytest.mark.parametrize("values, fragment", [
-    (["March 8, 2014", "May 21, 2014", "2014-03-08"], "'March 8, 2014'"),
+    (["8th March 2014", "21st May 2014", "2014-03-08"], "'8th March 2014'"),
     (["10:15", "11:00"], "'10:15'"),
     ([123, 456], "123"),
     ([20140308, 1400630400], "not one date form"),
@@ -228,6 +232,10 @@ NUMBERS = {
     "leading zero proves the decimal": (",", ["0.250", "1.250"], [0.25, 1.25]),
     "several thousands dots": (",", ["1.234.567", "1.250"], [1234567, 1250]),
     "tab file with decimal comma": ("\t", ["12,5", "3"], [12.5, 3]),
+    "Brazilian real": (";", ["R$ 1.250,00", "R$ 9,90"], [1250, 9.9]),
+    "Scandinavian kroner": (";", ["kr 1 250,00", "99,50 kr"], [1250, 99.5]),
+    "currency code suffix": (",", ["12.50 EUR", "1250 EUR"], [12.5, 1250]),
+    "unicode minus": (";", ["\u221212,50", "3,00"], [-12.5, 3]),
 }
 
 
@@ -338,7 +346,7 @@ def run(*args):
 
 @pytest.mark.parametrize("rows", [
     "a,08/03/2014,1\nb,21/05/2014,1\nc,05/21/2014,1\n",  # both conventions
-    "a,March 8 2014,1\nb,May 21 2014,1\n",  # a form nobody guesses (pandas would warn here)
+    "a,8th of March 2014,1\nb,21st of May 2014,1\n",  # a form segwork does not read (pandas would warn here)
     "a,2024-01-05,12.5\nb,2024-01-05,\"12,50\"\n",  # two decimal marks
 ])
 def test_validate_refuses_with_exactly_one_stderr_line(tmp_path, rows):
