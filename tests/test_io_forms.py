@@ -382,3 +382,48 @@ def test_cdnow_yyyymmdd_is_recorded_as_the_layouts_format():
     _, report = read_transactions(ROOT / "data" / "CDNOW_sample.txt", rules=KEEP)
     (d,) = decisions(report, "date format")
     assert d.decision == "'%Y%m%d'" and d.evidence == "the cdnow layout"
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DAYS = st.dates(min_value=pd.Timestamp("1970-01-01").date(), max_value=pd.Timestamp("2060-12-31").date())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days=st.lists(DAYS, min_size=1, max_size=25), dayfirst=st.booleans(), sep=st.sampled_from("/-."))
+def test_property_numeric_dates_read_back_under_one_convention(days, dayfirst, sep):
+    fmt = sep.join(("%d", "%m", "%Y") if dayfirst else ("%m", "%d", "%Y"))
+    text = [d.strftime(fmt) for d in days]
+    truth = [pd.Timestamp(d) for d in days]
+    got, _ = dates_of(text, dayfirst=dayfirst)
+    assert got == truth
+    got, report = dates_of(text)
+    (d,) = decisions(report, "date convention")
+    proved = any(x.day > 12 and x.day != x.month for x in days)
+    if proved:
+        assert got == truth and not d.evidence.startswith("ASSUMED")
+    else:  # nothing proves it: the report says what was assumed
+        assert d.evidence.startswith("ASSUMED")
+        assert (got == truth) == (("day-first" in d.decision) == dayfirst or all(x.day == x.month for x in days))
+
+
+@settings(max_examples=60, deadline=None)
+@given(cents=st.lists(st.integers(min_value=1, max_value=10**10), min_size=1, max_size=20),
+       style=st.sampled_from(["de", "us", "ch", "fr"]))
+def test_property_local_number_formats_read_back_exactly(tmp_path_factory, cents, style):
+    sep, thousands, decimal = {"de": (";", ".", ","), "us": (",", ",", "."), "ch": (",", "'", "."),
+                               "fr": (";", " ", ",")}[style]
+
+    def fmt(c):
+        whole = f"{c // 100:,}".replace(",", thousands)
+        cell = f"{whole}{decimal}{c % 100:02d}"
+        return f'"{cell}"' if sep in cell else cell
+
+    body = "".join(sep.join((f"c{i}", "2024-01-05", fmt(c))) + "\n" for i, c in enumerate(cents))
+    path = write(tmp_path_factory.mktemp("n") / "t.csv", sep.join(("customer_id", "date", "amount")) + "\n" + body)
+    tx, _ = read_transactions(path, rules=KEEP)
+    got = tx.sort_values("customer_id", key=lambda s: s.str[1:].astype(int))["amount"].tolist()
+    assert got == pytest.approx([c / 100 for c in cents], rel=1e-12)
