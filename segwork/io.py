@@ -948,8 +948,7 @@ def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source
     return out
 
 
-def _parse_numeric_dates(x: pd.Series, column: str, source: str, decisions: list,
-                         excel: bool = False) -> pd.Series:
+def _parse_numeric_dates(x: pd.Series, column: str, source: str, decisions: list) -> pd.Series:
     """Numbers that are dates: YYYYMMDD, Excel serials, Unix seconds / milliseconds."""
     x = pd.to_numeric(x, errors="coerce").astype("float64")
     ok = x.dropna()
