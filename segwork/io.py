@@ -474,13 +474,15 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
     """One sheet when ``sheet_name`` is given; else every sheet in the first usable sheet's layout."""
     try:
         if sheet_name is not None:
-            try:
-                raw = pd.read_excel(path, sheet_name=sheet_name, dtype=object)
-            except (ValueError, IndexError, KeyError) as exc:
-                names = pd.ExcelFile(path).sheet_names
-                raise DataError(f"{path}: no sheet {sheet_name!r} ({_first_line(exc)}); the sheets are "
-                                f"{', '.join(map(repr, names))}; pass --sheet NAME") from None
-            raw.attrs["sheets_read"] = [str(sheet_name)]
+            with pd.ExcelFile(path) as book:
+                names = [str(n) for n in book.sheet_names]
+                if str(sheet_name) in names:  # a sheet named '2010' is meant by --sheet 2010
+                    sheet_name = str(sheet_name)
+                elif not (isinstance(sheet_name, int) and 0 <= sheet_name < len(names)):
+                    raise DataError(f"{path}: no sheet {sheet_name!r}; the sheets are "
+                                    f"{', '.join(map(repr, names))}; pass --sheet NAME or a 0-based number")
+                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object)
+            raw.attrs["sheets_read"] = [names[sheet_name] if isinstance(sheet_name, int) else sheet_name]
             return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
         sheets = pd.read_excel(path, sheet_name=None, dtype=object)
     except DataError:

@@ -324,6 +324,13 @@ def test_workbook_sheets_in_other_layouts_are_named_as_skipped(tmp_path):
     assert tx["customer_id"].tolist() == ["9"]
     with pytest.raises(DataError, match="no sheet 'Nope'.*'2010'"):
         read_transactions(path, sheet_name="Nope")
+    # a sheet named like a number is the sheet of that name; other numbers are positions
+    tx, report = read_transactions(path, sheet_name=2011)
+    assert tx["customer_id"].tolist() == ["2"] and report.sheets_read == ["2011"]
+    tx, report = read_transactions(path, sheet_name=1)
+    assert tx["customer_id"].tolist() == ["1"] and report.sheets_read == ["2010"]
+    with pytest.raises(DataError, match="no sheet 7"):
+        read_transactions(path, sheet_name=7)
 
 
 def test_canonical_workbook_with_yearly_sheets_and_error_rows_name_the_sheet(tmp_path):
