@@ -46,13 +46,17 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str]:
 def add_read_options(p) -> None:
     """Options that say how to read a transaction file (``segwork data validate``, ``segwork report``)."""
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
-    p.add_argument("--decimal", help="decimal mark, '.' or ',' (default: detected)")
+    p.add_argument("--decimal", choices=[".", ","],
+                   help="decimal mark, '.' or ',' (default: decided per column from values like 12,50 or 1.234,5)")
     p.add_argument("--encoding", help="text encoding (default: UTF-8, else cp1252)")
     p.add_argument("--layout", default="auto", help="auto, canonical, online_retail_ii, online_retail or cdnow")
     p.add_argument("--map", action="append", metavar="SRC=DST", help="map a source column to a canonical one (repeatable)")
-    p.add_argument("--date-format", help="strftime format of the date column (default: inferred)")
-    p.add_argument("--dayfirst", action="store_true", help="read ambiguous dates as day first (31/12/2024)")
-    p.add_argument("--sheet", default=0, help="Excel sheet name or number")
+    p.add_argument("--date-format", help="strftime format of the date column, e.g. '%%d/%%m/%%Y' "
+                   "(default: decided from the values; the report says which)")
+    p.add_argument("--dayfirst", action="store_true",
+                   help="read D/M/Y dates day first (default: decided from values such as 21/05/2014)")
+    p.add_argument("--sheet", help="Excel sheet name or 0-based number (default: every sheet in the layout "
+                   "of the first one; the report names the sheets skipped)")
     p.add_argument("--observation-end", help="drop rows dated after this day (YYYY-MM-DD)")
     for rule in CleaningRules().rule_names:
         p.add_argument(f"--{rule.replace('_', '-')}", choices=["drop", "keep", "error"], dest=f"rule_{rule}",
@@ -76,7 +80,7 @@ def read_options_from_args(args) -> dict:
         "columns": _parse_mapping(args.map) or None, "layout": None if args.layout == "auto" else args.layout,
         "sep": args.sep, "decimal": args.decimal, "encoding": args.encoding, "date_format": args.date_format,
         "dayfirst": args.dayfirst or None,
-        "sheet_name": (int(args.sheet) if str(args.sheet).isdigit() else args.sheet) if args.sheet != 0 else None,
+        "sheet_name": (int(args.sheet) if args.sheet.isdigit() else args.sheet) if args.sheet is not None else None,
     }
     rules = _rules_from_args(args)
     if rules != CleaningRules():

@@ -15,17 +15,24 @@ channel     string      optional: sales channel (store, web, app, ...)
 invoice_id  string      optional: invoice / order number
 ========== =========== ===================================================
 
-``read_transactions`` accepts CSV (delimiter, decimal mark and encoding are
-detected or given), Parquet, Excel and in-memory DataFrames. It recognises the
-UCI "Online Retail II" and the CDNOW layouts as they are. Cleaning is explicit:
-each rule in :class:`CleaningRules` drops, keeps or rejects the rows it
-matches, and the returned :class:`CleaningReport` says how many rows each rule
-touched, with an example. Input files are only ever read.
+``read_transactions`` accepts CSV (delimiter and encoding detected or given),
+Parquet, Excel (every sheet in the recognised layout) and in-memory
+DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
+they are. Dates and numbers are read as real exports write them: one date form
+and one day/month convention per column, one decimal and thousands mark per
+column, each decided from the values that prove it (or refused in one line
+when the column contradicts itself), and each decision is recorded as a
+:class:`Decision` in the report. Cleaning is explicit: each rule in
+:class:`CleaningRules` drops, keeps or rejects the rows it matches, and the
+returned :class:`CleaningReport` says how many rows each rule touched, with an
+example. Input files are only ever read.
 """
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -43,6 +50,7 @@ __all__ = [
     "CleaningRules",
     "CleaningReport",
     "RuleResult",
+    "Decision",
     "read_transactions",
     "clean_transactions",
 ]
@@ -178,6 +186,25 @@ class RuleResult:
 
 
 @dataclass
+class Decision:
+    """One reading decision about a column, and what it rests on.
+
+    ``column`` is the canonical column (or ``"(workbook)"``), ``topic`` what was
+    decided (``"date convention"``, ``"number format"``, ``"sheets"``, ...),
+    ``decision`` the outcome, ``evidence`` the value that proves it, or
+    ``"ASSUMED: ..."`` when no value could.
+    """
+
+    column: str
+    topic: str
+    decision: str
+    evidence: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.topic}: {self.decision}" + (f" ({self.evidence})" if self.evidence else "")
+
+
+@dataclass
 class CleaningReport:
     """The outcome of reading and cleaning one source.
 
@@ -189,6 +216,11 @@ class CleaningReport:
     rules: one :class:`RuleResult` per rule, in the order they ran.
     customers: distinct customers kept.
     first_date, last_date: the date range of the kept rows.
+    decisions: one :class:`Decision` per thing decided while reading (date
+        convention, decimal / thousands marks, time zones, sheets), with its evidence.
+    sheets_read, sheets_skipped: for workbooks, the sheets concatenated and the
+        ``(sheet, reason)`` pairs left out.
+    warnings: library warnings raised while reading (kept here, not printed).
     """
 
     source: str
@@ -200,6 +232,10 @@ class CleaningReport:
     first_date: pd.Timestamp | None = None
     last_date: pd.Timestamp | None = None
     revenue: float = 0.0
+    decisions: list[Decision] = field(default_factory=list)
+    sheets_read: list[str] = field(default_factory=list)
+    sheets_skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rule: rule, description, action, rows, example (as text)."""
@@ -232,6 +268,11 @@ class CleaningReport:
                  "example": None if r.example is None else _format_example(r.example)}
                 for r in self.rules
             ],
+            "decisions": [{"column": d.column, "topic": d.topic, "decision": d.decision, "evidence": d.evidence}
+                          for d in self.decisions],
+            "sheets_read": list(self.sheets_read),
+            "sheets_skipped": [{"sheet": n, "reason": r} for n, r in self.sheets_skipped],
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -244,6 +285,11 @@ class CleaningReport:
             first_date=ts(data.get("first_date")), last_date=ts(data.get("last_date")),
             revenue=float(data.get("revenue", 0.0)),
             rules=[RuleResult(r["rule"], r["action"], int(r["rows"]), r.get("example")) for r in data["rules"]],
+            decisions=[Decision(d["column"], d["topic"], d["decision"], d.get("evidence", ""))
+                       for d in data.get("decisions", [])],
+            sheets_read=list(data.get("sheets_read", [])),
+            sheets_skipped=[(d["sheet"], d["reason"]) for d in data.get("sheets_skipped", [])],
+            warnings=list(data.get("warnings", [])),
         )
 
     def __str__(self) -> str:
@@ -256,6 +302,15 @@ class CleaningReport:
         if self.first_date is not None:
             lines.append(f"date range  {self.first_date.date()} .. {self.last_date.date()}")
         lines.append(f"revenue     {self.revenue:,.2f}")
+        if self.sheets_read:
+            lines.append(f"sheets read {', '.join(repr(n) for n in self.sheets_read)}")
+        for sheet, reason in self.sheets_skipped:
+            lines.append(f"SHEET SKIPPED {sheet!r}: {reason}")
+        if self.decisions:
+            lines.append("reading decisions:")
+            lines.extend(f"  {d}" for d in self.decisions)
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
         lines.append("cleaning rules (in order):")
         for r in self.rules:
             verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
@@ -293,8 +348,8 @@ def read_transactions(
     decimal: str | None = None,
     encoding: str | None = None,
     date_format: str | None = None,
-    dayfirst: bool = False,
-    sheet_name: str | int = 0,
+    dayfirst: bool | None = None,
+    sheet_name: str | int | None = None,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Read a transaction source into the canonical table, cleaned and reported.
 
@@ -313,13 +368,25 @@ def read_transactions(
     rules:
         The :class:`CleaningRules`; defaults drop every problem row and report it.
     sep, decimal, encoding:
-        CSV dialect. ``None`` detects the delimiter (``, ; tab |``), the
-        decimal mark (``,`` when the delimiter is not a comma and numbers are
-        written like ``12,50``) and the encoding (UTF-8, else cp1252).
+        CSV dialect. ``None`` detects the delimiter (``, ; tab |``) and the
+        encoding (UTF-8, else cp1252). The decimal and thousands marks are
+        decided per numeric column from its values (``12,50`` or ``1.234,5``
+        prove a decimal comma, ``1.234.567`` a thousands dot); a column with
+        only ``1.250``-like values takes the mark the other columns or a ``;``
+        delimiter point to, recorded as an assumption in the report.
+        ``decimal=`` overrides the evidence.
     date_format, dayfirst:
-        How to parse dates; by default the format is inferred.
+        How to parse dates. By default each date column gets one form and one
+        convention, decided from its values: ISO 8601 (offsets dropped, the
+        local wall-clock time as written kept), ``D/M/Y`` or ``M/D/Y`` (a first
+        field above 12 proves day-first, a second one month-first; with no
+        proof month-first is assumed, day-first for ``DD.MM.YYYY``),
+        ``Y/M/D``, ``D-Mon-Y``, ``YYYYMMDD``, Excel serials and datetime cells,
+        Unix seconds / milliseconds. ``dayfirst=`` or ``date_format=`` decide instead.
     sheet_name:
-        The Excel sheet to read.
+        The Excel sheet to read (name or 0-based position). ``None`` reads every
+        sheet in the layout of the first usable sheet and concatenates them;
+        the other sheets are named in ``report.sheets_skipped``.
 
     Returns
     -------
@@ -332,9 +399,28 @@ def read_transactions(
     ------
     DataError
         When the source cannot be used at all: missing or empty file,
-        unreadable format, duplicate or missing required columns, or nothing
-        left after cleaning. The message names the file, column and value.
+        unreadable format, duplicate or missing required columns, a date
+        column mixing day-first and month-first values or in no known form,
+        a number column mixing decimal marks, or nothing left after cleaning.
+        The message names the file, column and value. Library warnings raised
+        while reading are collected in ``report.warnings``, not emitted.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tx, report = _read_transactions(source, columns=columns, layout=layout, rules=rules, sep=sep,
+                                        decimal=decimal, encoding=encoding, date_format=date_format,
+                                        dayfirst=dayfirst, sheet_name=sheet_name)
+    for w in caught:
+        if issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)):
+            continue  # about library internals, nothing the user can act on
+        text = f"{w.category.__name__}: {_first_line(w.message)}"
+        if text not in report.warnings:
+            report.warnings.append(text)
+    return tx, report
+
+
+def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
+                       sheet_name):
     rules = rules or CleaningRules()
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
@@ -343,15 +429,17 @@ def read_transactions(
     else:
         path = Path(source)
         name = str(path)
-        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name)
+        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name, columns)
     _check_duplicate_columns(raw.columns, name)
+    attrs = dict(raw.attrs)
     raw = _apply_layout(raw, detected, columns, name)
+    raw.attrs.update(attrs)
     return clean_transactions(
         raw, rules=rules, source=name, layout=detected, date_format=date_format, dayfirst=dayfirst
     )
 
 
-def _read_file(path, layout, sep, decimal, encoding, sheet_name):
+def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None):
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -366,19 +454,76 @@ def _read_file(path, layout, sep, decimal, encoding, sheet_name):
             raise DataError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
         return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        try:
-            raw = pd.read_excel(path, sheet_name=sheet_name, dtype=object)
-        except Exception as exc:
-            raise DataError(f"{path}: cannot read as Excel ({_first_line(exc)})") from None
-        return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
+        raw, detected = _read_workbook(path, layout, sheet_name, columns)
+        if decimal is not None:
+            raw.attrs["decimal"] = decimal
+        return raw, detected
     return _read_text(path, layout, sep, decimal, encoding)
+
+
+def _sheet_fits(cols, layout: str, columns) -> bool:
+    """Whether a sheet with these headers gives the required columns under ``layout``."""
+    names = {str(c).strip() for c in cols}
+    if layout in LAYOUTS:
+        names = {LAYOUTS[layout].get(c, c) for c in names}
+    names = {(columns or {}).get(c, c) for c in names}
+    return {"customer_id", "date"} <= names and ("amount" in names or {"quantity", "price"} <= names)
+
+
+def _read_workbook(path: Path, layout: str, sheet_name, columns):
+    """One sheet when ``sheet_name`` is given; else every sheet in the first usable sheet's layout."""
+    try:
+        if sheet_name is not None:
+            with pd.ExcelFile(path) as book:
+                names = [str(n) for n in book.sheet_names]
+                if str(sheet_name) in names:  # a sheet named '2010' is meant by --sheet 2010
+                    sheet_name = str(sheet_name)
+                elif not (isinstance(sheet_name, int) and 0 <= sheet_name < len(names)):
+                    raise DataError(f"{path}: no sheet {sheet_name!r}; the sheets are "
+                                    f"{', '.join(map(repr, names))}; pass --sheet NAME or a 0-based number")
+                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object)
+            raw.attrs["sheets_read"] = [names[sheet_name] if isinstance(sheet_name, int) else sheet_name]
+            return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as Excel ({_first_line(exc)})") from None
+    chosen, skipped, ref_layout, ref_cols = [], [], None, None
+    for name, frame in sheets.items():
+        cols = [str(c).strip() for c in frame.columns]
+        found = _detect_layout(cols) if layout == "auto" else layout
+        if frame.dropna(how="all").empty:
+            skipped.append((str(name), "empty"))
+        elif not _sheet_fits(cols, found, columns):
+            skipped.append((str(name), f"not a transaction layout (columns: {', '.join(cols[:8])})"))
+        elif ref_layout is None:
+            chosen, ref_layout, ref_cols = [name], found, set(cols)
+        elif found != ref_layout or (found == "canonical" and set(cols) != ref_cols):
+            skipped.append((str(name), f"another layout ({found}) than sheet {chosen[0]!r} ({ref_layout})"))
+        else:
+            chosen.append(name)
+    if not chosen:  # nothing usable: read the first sheet so the column error names its columns
+        name = next(iter(sheets))
+        raw = sheets[name]
+        skipped = [s for s in skipped if s[0] != str(name)]
+        chosen, ref_layout = [name], (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
+    elif len(chosen) == 1:
+        raw = sheets[chosen[0]]
+    else:
+        raw = pd.concat({str(n): sheets[n].rename(columns=lambda c: str(c).strip()) for n in chosen},
+                        names=["sheet", None])
+    raw.attrs["sheets_read"] = [str(n) for n in chosen]
+    raw.attrs["sheets_skipped"] = skipped
+    return raw, ref_layout
 
 
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
 
 
 def _read_text(path, layout, sep, decimal, encoding):
-    head = path.open("rb").read(64 * 1024)
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
     if b"\x00" in head:
         raise DataError(
             f"{path}: looks like a binary file, not CSV text; save it as CSV, Parquet or Excel"
@@ -412,8 +557,6 @@ def _read_text(path, layout, sep, decimal, encoding):
         sep = _sniff_sep(lines, path)
     header = next(csv.reader([lines[0]], delimiter=sep))
     _check_duplicate_columns(header, str(path))
-    if decimal is None:
-        decimal = "," if sep != "," and _uses_decimal_comma(lines[1:200], sep) else "."
     try:
         raw = pd.read_csv(
             path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
@@ -426,8 +569,9 @@ def _read_text(path, layout, sep, decimal, encoding):
     if raw.empty:
         raise DataError(f"{path}: has a header but no transaction rows")
     detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
-    if decimal != ".":
+    if decimal is not None:
         raw.attrs["decimal"] = decimal
+    raw.attrs["sep"] = sep
     return raw, detected
 
 
@@ -460,16 +604,6 @@ def _sniff_sep(lines: list[str], path: Path) -> str:
                 "pass sep= (',' ';' tab '|')"
             ) from None
         return best
-
-
-_DECIMAL_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
-
-
-def _uses_decimal_comma(lines: list[str], sep: str) -> bool:
-    hits = 0
-    for row in csv.reader(lines, delimiter=sep if len(sep) == 1 else ","):
-        hits += sum(bool(_DECIMAL_COMMA.match(cell.strip())) for cell in row)
-    return hits >= max(1, len(lines) // 2)
 
 
 def _detect_layout(cols: list) -> str:
@@ -534,13 +668,25 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- cleaning
 
 
-def _to_number(values: pd.Series, decimal: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
-    text = values.astype("string").str.strip()
-    if decimal == ",":
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tuple[str, str] | None:
+    """The decimal mark the file's other evidence points to, for columns that prove none, and why.
+
+    A mark proven by the number columns (all agreeing) wins; else a ``;``
+    delimiter points to the decimal comma; else ``None`` (no evidence).
+    """
+    proven = {}
+    for col in numeric:
+        values = raw[col]
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        uniques = pd.Series(pd.unique(values.dropna()), dtype=object).astype(str)
+        mark = _Marks(_normalise_number_text(uniques)[0]).proven_decimal()
+        if mark:
+            proven.setdefault(mark, col)
+    if len(proven) == 1:
+        mark, col = proven.popitem()
+        return mark, f"column {col!r} proves this decimal mark"
+    return (",", "the ';' delimiter points to a decimal comma") if sep == ";" else None
 
 
 def _to_id(values: pd.Series) -> pd.Series:
@@ -562,34 +708,42 @@ def clean_transactions(
     source: str = "<DataFrame>",
     layout: str = "canonical",
     date_format: str | None = None,
-    dayfirst: bool = False,
+    dayfirst: bool | None = None,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Apply the cleaning rules to a frame that already has canonical column names.
 
     ``raw`` needs ``customer_id``, ``date`` and either ``amount`` or both
-    ``quantity`` and ``price``. See :func:`read_transactions` for the output.
+    ``quantity`` and ``price``. See :func:`read_transactions` for the output,
+    how dates and numbers are decided and the errors raised.
     """
     rules = rules or CleaningRules()
-    decimal = raw.attrs.get("decimal", ".")
-    report = CleaningReport(source=source, layout=layout, rows_read=len(raw))
+    decimal = raw.attrs.get("decimal")
+    report = CleaningReport(source=source, layout=layout, rows_read=len(raw),
+                            sheets_read=list(raw.attrs.get("sheets_read", [])),
+                            sheets_skipped=list(raw.attrs.get("sheets_skipped", [])))
+    if len(report.sheets_read) > 1 or report.sheets_skipped:
+        report.decisions.append(Decision(
+            "(workbook)", "sheets", f"read {len(report.sheets_read)}: {', '.join(map(repr, report.sheets_read))}",
+            "skipped " + "; ".join(f"{n!r} ({r})" for n, r in report.sheets_skipped) if report.sheets_skipped
+            else "all sheets share the layout"))
     if raw.empty:
         raise DataError(f"{source}: no transaction rows to read")
 
     df = pd.DataFrame(index=raw.index)
     df["customer_id"] = _to_id(raw["customer_id"])
-    if pd.api.types.is_datetime64_any_dtype(raw["date"]):
-        df["date"] = raw["date"]
-    else:
-        fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
-        df["date"] = _parse_dates(raw["date"], fmt, dayfirst)
-    if getattr(df["date"].dt, "tz", None) is not None:
-        df["date"] = df["date"].dt.tz_localize(None)
-    for col in ("quantity", "price"):
-        if col in raw.columns:
-            df[col] = _to_number(raw[col], decimal)
-    if "amount" in raw.columns:
-        df["amount"] = _to_number(raw["amount"], decimal)
-    else:
+    fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
+    df["date"] = _parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
+                              decisions=report.decisions)
+    if fmt and not date_format:
+        for d in report.decisions:
+            if d.topic == "date format":
+                d.evidence = f"the {layout} layout"
+    numeric = [c for c in ("quantity", "price", "amount") if c in raw.columns]
+    hint = None if decimal else (lambda: _decimal_hint(raw, numeric, raw.attrs.get("sep")))  # only when needed
+    for col in numeric:
+        df[col] = _to_number(raw[col], decimal, column=col, source=source, hint=hint,
+                             decisions=report.decisions)
+    if "amount" not in raw.columns:
         df["amount"] = df["quantity"] * df["price"]
     for col in ("product", "category", "channel", "invoice_id"):
         if col in raw.columns:
@@ -651,21 +805,439 @@ def clean_transactions(
     return out, report
 
 
-def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool) -> pd.Series:
-    """Parse dates; with an inferred format, values in another format are parsed one by one."""
-    parsed = pd.to_datetime(values, errors="coerce", format=fmt, dayfirst=dayfirst)
-    if fmt is None:
-        retry = parsed.isna() & values.notna()
-        if retry.any():
-            parsed = parsed.copy()
-            parsed[retry] = pd.to_datetime(values[retry], errors="coerce", format="mixed", dayfirst=dayfirst)
+# --------------------------------------------------------------------------- dates
+#
+# Dates are decided per column, on the column's unique values, and then parsed
+# vectorised by pandas with an explicit format per form: ISO 8601 (with or
+# without time, ``T``, ``Z``, fractions, offsets), ``D/M/Y`` or ``M/D/Y`` with
+# ``/ . -`` and two- or four-digit years, ``Y/M/D``, ``D-Mon-Y``, ``YYYYMMDD``
+# numbers, Excel serial day numbers, Unix epoch seconds or milliseconds and true
+# datetime cells. Whatever is decided is recorded in the cleaning report.
+
+_OFFSET = re.compile(r"(:\d{2}(?:[.,]\d+)?)\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})$")
+_TIME = r"(?:(?P<tsep>[ T]+)(?P<t>\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[AaPp][Mm])?))?"
+_NUMERIC_DMY = re.compile(r"^(?P<a>\d{1,2})(?P<s>[/.\-])(?P<b>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})" + _TIME + "$")
+_YMD = re.compile(r"^(?P<y>\d{4})(?P<s>[/.])(?P<a>\d{1,2})(?P=s)(?P<b>\d{1,2})" + _TIME + "$")
+_MONTH_FIRST_NAME = re.compile(r"^(?P<b>[A-Za-z]{3,9}) (?P<a>\d{1,2})(?P<s>,?) (?P<y>\d{4})" + _TIME + "$")
+_MONTH_NAME = re.compile(r"^(?P<a>\d{1,2})(?P<s>[ \-./])(?P<b>[A-Za-z]{3,9})(?P=s)(?P<y>\d{4}|\d{2})" + _TIME + "$")
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+
+#: numeric date forms: name -> (lowest, highest) value, inclusive
+_NUMERIC_FORMS = {
+    "YYYYMMDD integers": (1900_01_01, 2100_12_31),
+    "Excel serial day numbers (1900 date system)": (10_000, 100_000),  # 1927-05-18 .. 2173-10-14
+    "Unix time in seconds (UTC)": (1e8, 1e10),  # 1973 .. 2286
+    "Unix time in milliseconds (UTC)": (1e11, 1e13),
+}
+
+
+def _time_format(t: str, tsep: str) -> str:
+    """strftime format of one time part, e.g. ``'14:15:00.5'`` -> ``' %H:%M:%S.%f'``."""
+    if not t:
+        return ""
+    ampm = re.search(r"\s?[AaPp][Mm]$", t)
+    core = t[: ampm.start()] if ampm else t
+    fmt = "%H:%M" if core.count(":") == 1 else "%H:%M:%S"
+    frac = re.search(r"([.,])\d+$", core)
+    if frac:
+        fmt += frac.group(1) + "%f"
+    if ampm:
+        fmt = fmt.replace("%H", "%I") + (" %p" if ampm.group(0).startswith(" ") else "%p")
+    return (tsep if tsep.strip() else " ") + fmt
+
+
+def _parse_by_groups(parts: pd.DataFrame, date_fmt) -> pd.Series:
+    """Parse ``parts['text']`` with one explicit format per (date form, time form) group."""
+    tsep = parts["tsep"].fillna("")
+    tkey = parts["t"].fillna("").str.replace(r"\d", "9", regex=True)
+    key = parts["s"] + "|" + parts["y"].str.len().astype(str) + "|" + tsep + "|" + tkey
+    if "b" in parts and parts["b"].dtype == object:
+        key = key + "|" + parts["b"].str.len().astype(str).where(parts["b"].str.isalpha(), "")
+    out = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[us]")
+    for k, idx in key.groupby(key).groups.items():
+        first = parts.loc[idx[0]]
+        fmt = date_fmt(first) + _time_format(first["t"] if isinstance(first["t"], str) else "",
+                                             first["tsep"] if isinstance(first["tsep"], str) else "")
+        out.loc[idx] = pd.to_datetime(parts.loc[idx, "text"], format=fmt, errors="coerce").astype("datetime64[us]")
+    return out
+
+
+def _parse_date_strings(u: pd.Series, dayfirst: bool | None, column: str, source: str,
+                        decisions: list) -> pd.Series:
+    """Parse unique date strings (no missing values); returns datetime64 aligned with ``u``."""
+    def drop_offsets(text: pd.Series) -> pd.Series:
+        offsets = text.str.extract(_OFFSET)[1]
+        if offsets.notna().any():
+            seen = sorted(offsets.dropna().unique())
+            decisions.append(Decision(column, "time zone", "UTC offsets dropped after parsing: the local "
+                                      "calendar day and wall-clock time as written are kept",
+                                      f"offsets {', '.join(seen[:4])}{' ...' if len(seen) > 4 else ''}"))
+            text = text.str.replace(_OFFSET, r"\1", regex=True)
+        return text
+
+    u = u.str.strip()
+    try:  # the common case, ISO 8601 in one time zone or none, in one vectorised pass
+        iso = pd.to_datetime(u, format="ISO8601", errors="coerce")
+    except ValueError:  # offsets that change (daylight-saving time, several zones)
+        u = drop_offsets(u)
+        iso = pd.to_datetime(u, format="ISO8601", errors="coerce")
+    out = pd.Series(iso.to_numpy(), index=u.index) if getattr(iso.dt, "tz", None) is None else None
+    if out is None:  # one offset throughout: keep the wall-clock time as written
+        u = drop_offsets(u)
+        out = pd.Series(pd.to_datetime(u, format="ISO8601", errors="coerce").to_numpy(), index=u.index)
+    out = out.astype("datetime64[us]")
+    rest = u[out.isna()]
+    if rest.empty:
+        return out
+    stripped = drop_offsets(rest)
+    if not stripped.equals(rest):  # e.g. '2014-03-08 10:00:00 UTC', '08/03/2014 10:00 +0100'
+        u = u.copy()
+        u[stripped.index] = stripped
+        out[stripped.index] = pd.to_datetime(stripped, format="ISO8601", errors="coerce").astype("datetime64[us]")
+        rest = u[out.isna()]
+        if rest.empty:
+            return out
+
+    numeric = rest.str.extract(_NUMERIC_DMY)
+    numeric["text"] = rest
+    numeric = numeric[numeric["a"].notna()]
+    if not numeric.empty:
+        a, b = numeric["a"].astype(int), numeric["b"].astype(int)
+        day_proof, month_proof = numeric["text"][(a > 12) & (b <= 12)], numeric["text"][(b > 12) & (a <= 12)]
+        if dayfirst is None:
+            if len(day_proof) and len(month_proof):
+                raise DataError(
+                    f"{source}: column {column!r} mixes day-first and month-first dates: "
+                    f"{day_proof.iloc[0]!r} can only be day-first, {month_proof.iloc[0]!r} only month-first; "
+                    "fix the file, or pass the convention with date_format= / dayfirst= "
+                    "(CLI: --date-format '%d/%m/%Y' or --dayfirst)"
+                )
+            if len(day_proof) or len(month_proof):
+                dayfirst = bool(len(day_proof))
+                proof = (day_proof if dayfirst else month_proof).iloc[0]
+                evidence = f"{proof!r} proves it; {len(day_proof) or len(month_proof):,} value(s) like it"
+            else:
+                dayfirst = bool((numeric["s"] == ".").all())
+                evidence = ("ASSUMED: no value has a field above 12"
+                            + (" ('.' separators are written day-first)" if dayfirst else "")
+                            + "; pass dayfirst= / --dayfirst or date_format= if this is wrong")
+        else:
+            evidence = "given by dayfirst="
+        decisions.append(Decision(column, "date convention", "day-first (D/M/Y)" if dayfirst else
+                                  "month-first (M/D/Y)", evidence))
+        if (numeric["y"].str.len() == 2).any():
+            decisions.append(Decision(column, "two-digit years", "69-99 read as 19xx, 00-68 as 20xx",
+                                      f"e.g. {numeric['text'][numeric['y'].str.len() == 2].iloc[0]!r}"))
+        order = ("%d", "%m") if dayfirst else ("%m", "%d")
+        out.loc[numeric.index] = _parse_by_groups(
+            numeric, lambda r: f"{order[0]}{r['s']}{order[1]}{r['s']}{'%Y' if len(r['y']) == 4 else '%y'}")
+        rest = u[out.isna()]
+
+    for pattern, date_fmt in (
+        (_YMD, lambda r: f"%Y{r['s']}%m{r['s']}%d"),
+        (_MONTH_NAME, lambda r: f"%d{r['s']}{'%b' if len(r['b']) == 3 else '%B'}{r['s']}"
+                                f"{'%Y' if len(r['y']) == 4 else '%y'}"),
+        (_MONTH_FIRST_NAME, lambda r: f"{'%b' if len(r['b']) == 3 else '%B'} %d{r['s']} %Y"),
+    ):
+        if rest.empty:
+            break
+        parts = rest.str.extract(pattern)
+        parts["text"] = rest
+        parts = parts[parts["s"].notna()]
+        if not parts.empty:
+            out.loc[parts.index] = _parse_by_groups(parts, date_fmt)
+            rest = u[out.isna()]
+    return out
+
+
+def _parse_numeric_dates(x: pd.Series, column: str, source: str, decisions: list) -> pd.Series:
+    """Numbers that are dates: YYYYMMDD, Excel serials, Unix seconds / milliseconds."""
+    x = pd.to_numeric(x, errors="coerce").astype("float64")
+    ok = x.dropna()
+    if ok.empty:
+        return pd.Series(pd.NaT, index=x.index, dtype="datetime64[us]")
+    forms = {name for name, (lo, hi) in _NUMERIC_FORMS.items() if ((ok >= lo) & (ok <= hi)).any()}
+    inside = pd.Series(False, index=ok.index)
+    for name in forms:
+        lo, hi = _NUMERIC_FORMS[name]
+        inside |= (ok >= lo) & (ok <= hi)
+    if len(forms) != 1 or not inside.all():
+        odd = ok[~inside].iloc[0] if not inside.all() else ok.iloc[0]
+        raise DataError(
+            f"{source}: column {column!r} holds numbers that are not one date form segwork reads "
+            f"(e.g. {_py(odd)!r}; forms found: {', '.join(sorted(forms)) or 'none'}; read are "
+            f"{', '.join(_NUMERIC_FORMS)}); write the dates as text YYYY-MM-DD or pass date_format= "
+            "(CLI: --date-format)"
+        )
+    form = forms.pop()
+    if form.startswith("YYYYMMDD"):
+        whole = x.where(x == np.floor(x))
+        out = pd.to_datetime(whole.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
+    elif form.startswith("Excel"):
+        out = pd.to_datetime(x, unit="D", origin="1899-12-30", errors="coerce")
+    elif "milliseconds" in form:
+        out = pd.to_datetime(x, unit="ms", errors="coerce")
+    else:
+        out = pd.to_datetime(x, unit="s", errors="coerce")
+    decisions.append(Decision(column, "date form", f"read as {form}", f"e.g. {ok.iloc[0]:.15g} -> "
+                              f"{out[ok.index[0]]}"))
+    return out.astype("datetime64[us]")
+
+
+def _iso_fast_path(values: pd.Series) -> pd.Series | None:
+    """The common case in one vectorised pass: every value ISO 8601, no time zone. Else ``None``."""
+    head = values.iloc[:1000].dropna()
+    try:
+        if head.empty or pd.to_datetime(head, format="ISO8601", errors="coerce").isna().any():
+            return None
+        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+    except ValueError:  # offsets that change: the careful path drops them
+        return None
+    if getattr(parsed.dt, "tz", None) is not None or (parsed.isna() & values.notna()).any():
+        return None
     return parsed
+
+
+def _parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool | None, *, column: str = "date",
+                 source: str = "<DataFrame>", decisions: list | None = None) -> pd.Series:
+    """Parse one date column with one convention, decided on its unique values.
+
+    Returns naive ``datetime64`` (offsets dropped, local wall-clock time kept);
+    values that fit no form are ``NaT`` (the ``unparseable_date`` rule then
+    applies). Raises :class:`DataError` for a column that mixes day-first and
+    month-first values, for numbers that are no date form, and for a column
+    where most values are in a form segwork does not read.
+    """
+    decisions = [] if decisions is None else decisions
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            decisions.append(Decision(column, "time zone", f"time zone {values.dt.tz} dropped: wall-clock time kept",
+                                      "datetime values with a time zone"))
+            values = values.dt.tz_localize(None)
+        return values
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "empty":
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal") and fmt is None:
+        return _parse_numeric_dates(values, column, source, decisions)
+    if kind not in ("string", "integer", "floating", "mixed-integer-float", "decimal"):
+        # Excel: true datetime cells, numbers (serials) and text in one column
+        is_dt = values.map(lambda v: isinstance(v, (_dt.date, np.datetime64)))
+        is_num = values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)) & values.notna()
+        out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+        if is_dt.any():
+            cells = pd.to_datetime(values[is_dt], errors="coerce", utc=False)
+            if getattr(cells.dt, "tz", None) is not None:
+                cells = cells.dt.tz_localize(None)
+            out[is_dt] = cells.astype("datetime64[us]")
+        if is_num.any():
+            out[is_num] = _parse_numeric_dates(values[is_num], column, source, decisions)
+        text = values.notna() & ~is_dt & ~is_num
+        if text.any():
+            out[text] = _parse_dates(values[text].astype(str), fmt, dayfirst, column=column, source=source,
+                                     decisions=decisions)
+        return out
+
+    if fmt is not None and kind != "string":  # numbers with an explicit format, e.g. 20140308.0 and '%Y%m%d'
+        number = pd.to_numeric(values, errors="coerce")
+        whole = number.where(number == np.floor(number))
+        values = whole.astype("Int64").astype("string").astype(object).where(whole.notna(), None)
+    if fmt is None and kind == "string":
+        fast = _iso_fast_path(values)
+        if fast is not None:
+            return fast
+    codes, uniques = pd.factorize(values)
+    u = pd.Series(uniques, dtype=object).astype(str)
+    if fmt is not None:
+        if "%z" in fmt or "%Z" in fmt:
+            fmt = re.sub(r"\s*%[zZ]", "", fmt)
+            u = u.str.strip().str.replace(_OFFSET, r"\1", regex=True)
+            decisions.append(Decision(column, "time zone", "UTC offsets dropped after parsing: local time kept",
+                                      f"date_format={fmt!r}"))
+        parsed = pd.Series(pd.to_datetime(u.str.strip(), format=fmt, errors="coerce").to_numpy(), index=u.index)
+        decisions.append(Decision(column, "date format", f"{fmt!r}", "given by date_format="))
+    else:
+        sample = u.head(200).str.strip()
+        if sample.str.match(_NUMBER).all():
+            parsed = _parse_numeric_dates(u, column, source, decisions)
+        else:
+            parsed = _parse_date_strings(u, dayfirst, column, source, decisions)
+        failed = u[parsed.isna()]
+        if len(failed) and len(values):
+            failed_rows = int(np.isin(codes, failed.index.to_numpy()).sum())
+            if failed_rows * 2 > int((codes >= 0).sum()):
+                raise DataError(
+                    f"{source}: column {column!r}: {failed_rows:,} of {int((codes >= 0).sum()):,} values are in "
+                    f"no date form segwork reads, e.g. {failed.iloc[0]!r} (read are ISO 8601, D/M/Y or M/D/Y "
+                    "with / . -, Y/M/D, D-Mon-Y, Mon D, Y, YYYYMMDD, Excel serials, Unix time); pass date_format= "
+                    "(CLI: --date-format, e.g. '%B %d, %Y')"
+                )
+    result = np.asarray(parsed.to_numpy(dtype="datetime64[us]"))
+    taken = result[np.where(codes >= 0, codes, 0)] if len(result) else np.full(len(codes), np.datetime64("NaT", "us"))
+    taken[codes < 0] = np.datetime64("NaT")
+    return pd.Series(taken, index=values.index)
+
+
+# --------------------------------------------------------------------------- numbers
+#
+# Decimal and thousands marks are decided per column on its unique values:
+# three digits after a mark can be a thousands group; any other count of digits
+# after a mark makes it the decimal mark; a value with both marks proves both
+# (the last one is the decimal). Spaces and apostrophes between digit groups are
+# thousands separators; currency symbols and codes are removed; ``(12,50)`` and
+# ``12,50-`` are negative. The strings are then converted vectorised.
+
+_CURRENCY = re.compile(r"^(?:[A-Z]{1,3}\$|[A-Z]{3}|Fr\.|kr\.?|zł|Kč)\s*|\s*(?:[A-Z]{3}|Fr\.|kr\.?|zł|Kč)$"
+                       r"|[€$£¥₹₽¤]")
+_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u202f'’](?=\d{3}(?:\D|$))")
+
+
+class _Marks:
+    """The evidence about decimal and thousands marks in one column."""
+
+    def __init__(self, u: pd.Series):
+        self.proof, self.ambiguous = {}, {}
+        both = {}
+        for mark, other in ((".", ","), (",", ".")):
+            # both marks, well grouped: the last (``mark``) is the decimal, ``other`` groups thousands
+            both[mark] = u.str.match(rf"^\d{{1,3}}(?:{re.escape(other)}\d{{3}})+{re.escape(mark)}\d*$")
+        for mark, other in ((".", ","), (",", ".")):
+            m = re.escape(mark)
+            once = u.str.match(rf"^\d*{m}\d*$") & u.str.contains(r"\d")
+            # a possible thousands group: 3 digits after 1-3 digits not starting with 0 ('0.250' is a decimal)
+            group = u.str.match(rf"^[1-9]\d{{0,2}}{m}\d{{3}}$")
+            several = u.str.match(rf"^\d{{1,3}}(?:{m}\d{{3}}){{2,}}$")
+            self.proof[("decimal", mark)] = u[both[mark] | (once & ~group)]
+            self.proof[("thousands", mark)] = u[several | both[other]]
+            self.ambiguous[mark] = u[group]
+
+    def proven_decimal(self) -> str | None:
+        for mark in (".", ","):
+            other = "," if mark == "." else "."
+            if len(self.proof[("decimal", mark)]) or len(self.proof[("thousands", other)]):
+                return mark
+        return None
+
+    def contradiction(self) -> tuple[str, str] | None:
+        says_dot = pd.concat([self.proof[("decimal", ".")], self.proof[("thousands", ",")]])
+        says_comma = pd.concat([self.proof[("decimal", ",")], self.proof[("thousands", ".")]])
+        if len(says_dot) and len(says_comma):
+            return says_dot.iloc[0], says_comma.iloc[0]
+        return None
+
+    def first_proof_index(self, decimal: str):
+        other = "," if decimal == "." else "."
+        for key in (("decimal", decimal), ("thousands", other)):
+            if len(self.proof[key]):
+                return self.proof[key].index[0]
+        return None
+
+
+def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
+    """Strip currency, spaces and sign; returns (digits-and-marks text, negative mask, had currency)."""
+    t = u.str.strip()
+    currency = t.str.contains(_CURRENCY)
+    had_currency = bool(currency.any())
+    if had_currency:
+        t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
+    t = t.str.replace("\u2212", "-", regex=False)
+    paren = t.str.match(r"^\(.*\)$")
+    trailing = t.str.match(r"^[^-]*\d-$")
+    leading = t.str.startswith("-")
+    t = t.str.replace(r"^\(|\)$", "", regex=True).str.replace(r"^[+-]|-$", "", regex=True).str.strip()
+    t = t.str.replace(_CURRENCY, "", regex=True).str.strip() if had_currency else t
+    t = t.str.replace(_GROUP_SPACE, "", regex=True)
+    return t, (paren | trailing | leading), had_currency
+
+
+def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "amount",
+               source: str = "<DataFrame>", hint=None, decisions: list | None = None) -> pd.Series:
+    """Numbers written as text in any common local format -> float64 (NaN where not a number).
+
+    ``decimal`` is the user's decimal mark (always honoured); otherwise the
+    column's values decide, and a column without proof takes ``hint`` (mark,
+    reason, or a function returning them: from the other columns or the
+    file's delimiter), recorded in
+    ``decisions``. Raises :class:`DataError` for a column that proves both
+    marks decimal, or whose ``1.250``-like values no evidence can decide.
+    """
+    decisions = [] if decisions is None else decisions
+    if decimal is not None and decimal not in (".", ","):
+        raise DataError(f"{source}: decimal={decimal!r} is not a decimal mark; use '.' or ','")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):  # spreadsheet number cells
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if kind in ("mixed", "mixed-integer"):  # number cells and text cells: only the text needs deciding
+        is_num = values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+        out = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
+        text = ~is_num & values.notna()
+        if text.any():
+            out[text] = _to_number(values[text].astype(str), decimal, column=column, source=source, hint=hint,
+                                   decisions=decisions)
+        return out
+    codes, uniques = pd.factorize(values)
+    u = pd.Series(uniques, dtype=object).astype(str)
+    t, negative, had_currency = _normalise_number_text(u)
+    marks = _Marks(t)
+    if decimal is None:
+        clash = marks.contradiction()
+        decimal = marks.proven_decimal()
+        if clash:
+            raise DataError(
+                f"{source}: column {column!r} mixes decimal marks: {clash[0]!r} has a decimal point, "
+                f"{clash[1]!r} a decimal comma; fix the file or pass decimal= (CLI: --decimal '.' or ',')"
+            )
+        if decimal is not None:
+            proof = u[marks.first_proof_index(decimal)]
+            decisions.append(Decision(column, "number format",
+                                      f"decimal {decimal!r}, thousands {'.' if decimal == ',' else ','!r}",
+                                      f"{proof!r} proves it"))
+        else:
+            ambiguous = marks.ambiguous["."] if len(marks.ambiguous["."]) else marks.ambiguous[","]
+            if len(ambiguous):
+                example = u[ambiguous.index[0]]
+                hint = hint() if callable(hint) else hint
+                if hint is None:
+                    raise DataError(
+                        f"{source}: column {column!r}: {example!r} can be a whole number with a thousands "
+                        f"mark or a decimal, and no value in the file proves which ({len(ambiguous):,} such "
+                        "value(s)); pass decimal= (CLI: --decimal ',' when '.' groups thousands, "
+                        "--decimal '.' when it is the decimal point)"
+                    )
+                decimal, why = hint
+                text = ambiguous.iloc[0]
+                value = float(text.replace("," if decimal == "." else ".", "").replace(",", "."))
+                decisions.append(Decision(
+                    column, "number format",
+                    f"ASSUMED decimal {decimal!r}: {example!r} read as {value:g}",
+                    f"no value in the column proves the marks ({len(ambiguous):,} value(s) like {example!r}); "
+                    + why + "; pass decimal= (CLI: --decimal) if wrong"))
+            else:
+                decimal = "."
+    else:
+        decisions.append(Decision(column, "number format", f"decimal {decimal!r}", "given by decimal="))
+    if had_currency:
+        decisions.append(Decision(column, "currency", "currency symbols / codes removed",
+                                  f"e.g. {u[u.str.contains(_CURRENCY)].iloc[0]!r}"))
+    thousands = "," if decimal == "." else "."
+    d, th = re.escape(decimal), re.escape(thousands)
+    valid = t.str.match(rf"^(?:\d{{1,3}}(?:{th}\d{{3}})+|\d+)?(?:{d}\d+)?(?:[eE][+-]?\d+)?$") & t.str.contains(r"\d")
+    plain = t.str.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False)
+    number = pd.to_numeric(plain.where(valid), errors="coerce").astype("float64")
+    number = number.where(~negative, -number).to_numpy()
+    taken = number[np.where(codes >= 0, codes, 0)] if len(number) else np.full(len(codes), np.nan)
+    taken[codes < 0] = np.nan
+    return pd.Series(taken, index=values.index, dtype="float64")
 
 
 def _row_number(label, layout: str) -> str:
     """The 1-based line number in a file with a header, for messages."""
     if isinstance(label, (int, np.integer)):
         return str(int(label) + (1 if layout == "cdnow" else 2))
+    if isinstance(label, tuple) and len(label) == 2 and isinstance(label[1], (int, np.integer)):
+        return f"{int(label[1]) + 2} of sheet {label[0]!r}"
     return repr(label)
 
 
