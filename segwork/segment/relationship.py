@@ -92,9 +92,9 @@ class RelationshipTyper(BaseEstimator):
     --------------------------
     value_cut_, rate_cut_, p_alive_ (Series), p_alive_source_ ("model",
     "table" or "fitted"), labels_, and :meth:`describe` (the rules with the
-    fitted cuts). ``model_`` is the BG/NBD (given or fitted at ``fit``); when
-    ``p_alive`` was taken from the table there is none, and P(alive) of new
-    customers comes from a BG/NBD fitted on the same inputs at each call.
+    fitted cuts). ``model_`` is the BG/NBD (given, or fitted at ``fit`` on the
+    table's histories, also when the labels use the table's ``p_alive``);
+    ``predict`` takes P(alive) of new customers from it.
     """
 
     def __init__(self, p_loyal: float = 0.7, p_lapsed: float = 0.3, recent_days: float = 180,
@@ -130,17 +130,19 @@ class RelationshipTyper(BaseEstimator):
         if value.isna().any():
             bad = value.index[value.isna()][0]
             raise DataError(f"RelationshipTyper.fit: the value column {self.value!r} is missing for customer {bad!r}")
-        for name in ("model_", "_inputs_"):
-            self.__dict__.pop(name, None)
         given = table["p_alive"] if "p_alive" in table.columns else None
         if self.model is not None:
             self.model_, self.p_alive_source_ = self.model, "model"
-        elif given is not None and np.isfinite(pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)).all():
-            # same BG/NBD as predict_clv's: reuse its P(alive); keep the inputs to fit it if new customers need it
-            self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "table"
         else:
-            self._inputs_, self.p_alive_source_ = bg_nbd_inputs(table), "fitted"
-            self.model_ = self._bg_nbd()
+            # Fitted here even when the table brings P(alive) (the same BG/NBD as predict_clv's, so the
+            # same numbers): fitting on unique histories takes milliseconds, and predict then places
+            # new customers without refitting.
+            from ..clv import BetaGeo
+
+            x = bg_nbd_inputs(table)
+            self.model_ = BetaGeo().fit(x["frequency"], x["recency"], x["T"])
+            usable = given is not None and np.isfinite(pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)).all()
+            self.p_alive_source_ = "table" if usable else "fitted"
         self.value_cut_ = float(value.quantile(self.value_quantile))
         repeat = table["frequency"] > 0
         rates = table.loc[repeat, "purchase_rate"] if repeat.any() else table["purchase_rate"]
@@ -152,20 +154,6 @@ class RelationshipTyper(BaseEstimator):
         self.labels_ = self._type(table, self.p_alive_)
         return self
 
-    def _bg_nbd(self):
-        """The BG/NBD model: ``model_`` (given or fitted at ``fit``), else fitted now on the inputs kept at ``fit``.
-
-        The last case (P(alive) taken from the table) fits at every call and
-        stores nothing: no state is learned outside ``fit``. Pass ``model=``
-        to place new customers without that refit.
-        """
-        if "model_" in self.__dict__:
-            return self.model_
-        from ..clv import BetaGeo
-
-        x = self._inputs_
-        return BetaGeo().fit(x["frequency"], x["recency"], x["T"])
-
     def p_alive(self, table: pd.DataFrame) -> pd.Series:
         """P(alive) of (new) customers from the BG/NBD model (``frequency``, ``recency``, ``T`` in days)."""
         check_fitted(self, "labels_", "fit(table)")
@@ -173,7 +161,7 @@ class RelationshipTyper(BaseEstimator):
 
     def _p_alive(self, table: pd.DataFrame) -> pd.Series:
         x = bg_nbd_inputs(table)
-        p = self._bg_nbd().p_alive(x["frequency"].to_numpy(), x["recency"].to_numpy(), x["T"].to_numpy())
+        p = self.model_.p_alive(x["frequency"].to_numpy(), x["recency"].to_numpy(), x["T"].to_numpy())
         return pd.Series(np.asarray(p, dtype=float), index=table.index, name="p_alive")
 
     def _type(self, table: pd.DataFrame, p: pd.Series) -> pd.Series:

@@ -54,9 +54,10 @@ def test_p_alive_is_prepare_tables_and_not_refitted(crm):
     pd.testing.assert_series_equal(refit.labels, seg.labels)
     # a given model is used as is (here one fitted on other customers: a different P(alive))
     other = prepare_table(make_crm(n_customers=500, seed=77))
-    assert not hasattr(seg.segmenter, "model_")  # P(alive) from the table: no model learned, none stored later
-    seg.predict(table.head(5))
-    assert not hasattr(seg.segmenter, "model_")
+    # the model learned at fit (for new customers) is the one behind the table's P(alive): predict agrees
+    assert np.allclose(seg.segmenter.p_alive(table).to_numpy(), table["p_alive"].to_numpy(), atol=1e-8)
+    pd.testing.assert_series_equal(seg.predict(table.head(50)).astype(str), seg.labels.head(50).astype(str),
+                                   check_names=False, check_categorical=False)
     model = refit.segmenter.model_
     typer = RelationshipTyper(model=model).fit(bare)
     assert typer.p_alive_source_ == "model" and typer.model_ is model
