@@ -328,9 +328,9 @@ def run_report(
     output = Path(output).resolve()
     main = plan.dataset
     started = time.perf_counter()
-    if read_options and (main is None or main.builtin is not None):
+    if read_options and main is None:
         raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply to "
-                        f"--dataset PATH, not to the built-in data set {main.dataset if main else 'synthetic'!r}")
+                        "--dataset PATH, and no notebook of this run takes a data set")
     # Bad data stops here, before any run folder exists.
     loaded = {src: src.load(read_options) for src in dict.fromkeys(plan.sources.values())}
     run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(main.dataset if main else None))
