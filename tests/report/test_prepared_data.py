@@ -62,3 +62,19 @@ def test_about_this_run_lists_only_the_parameters_that_applied(tmp_path, make_nb
     assert rows["dataset"]["notebooks"] == "all" and rows["k"]["notebooks"] == "02"
     synthetic = {r["name"]: r for r in _parameter_table(plan_report(dataset="synthetic", notebooks_dir=nbs))}
     assert synthetic["n_customers"]["notebooks"] == synthetic["seed"]["notebooks"] == "all"
+
+
+def test_notebooks_on_different_data_get_one_prepared_folder_each(tmp_path, make_nb):
+    from segwork.report.runner import _data_folders
+
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "01_a.ipynb", PARAMS, "pass")
+    make_nb(nbs / "02_b.ipynb", PARAMS.replace("n_customers = 100", "n_customers = 200"), "pass")
+    make_nb(nbs / "03_c.ipynb", 'output_dir = "."', "pass")  # no data set at all
+    plan = plan_report(notebooks_dir=nbs)
+    assert set(plan.sources) == {"01_a", "02_b"}
+    assert dict(plan.sources["02_b"].values) == {"n_customers": 200, "seed": 0}
+    folders = _data_folders(plan.sources.values(), tmp_path / "run")
+    assert sorted(str(p.relative_to(tmp_path / "run")) for p in folders.values()) == ["data/1", "data/2"]
+    same = plan_report(notebooks_dir=nbs, parameters=[("n_customers", "50")])
+    assert _data_folders(same.sources.values(), tmp_path / "run") == {same.dataset: tmp_path / "run" / "data"}
