@@ -3,14 +3,24 @@
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
 
+This module owns every subcommand: it parses the arguments and calls down
+into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
+imports it.
+
 Usage errors and unusable input print one line ``error: ...`` to stderr and
-exit with status 2; no traceback is shown.
+exit with status 2: no traceback, and no library warning before it (warnings
+raised while a command runs are held back and shown only when it succeeds;
+what the user must know about the data is in the cleaning report). A failed
+report run prints one line and exits 1.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import shlex
 import sys
+import warnings
 
 from .errors import DataError, ReportError
 from .io import CleaningRules
@@ -111,28 +121,136 @@ def build_parser() -> argparse.ArgumentParser:
     add_read_options(validate)
     validate.set_defaults(func=_cmd_data_validate)
 
-    from .report import add_report_parser
-
-    add_report_parser(sub)
+    _add_report_parser(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+# --------------------------------------------------------------------------- segwork report
+
+_REPORT_EPILOG = """examples:
+  segwork report                                   all notebooks on the built-in synthetic data
+  segwork report --dataset cdnow --output reports  the CDNOW data
+  segwork report -p n_customers 2000 --only 01     a quick look at the data overview
+  segwork report -f params.yaml --jobs 2           parameters from a YAML file, two notebooks at a time
+  segwork report --list                            the notebooks and their parameters
+  segwork report --dataset export.csv --sep ';' --map Kunde=customer_id --map Datum=date --map Betrag=amount
+                                                   your own transaction file, read like 'segwork data validate'
+"""
+
+
+def _jobs(text: str) -> int:
+    from .report.parameters import check_jobs
+
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        func = getattr(args, "func", None)
-        if func is None:
-            parser.print_help(sys.stderr)
-            return EXIT_USAGE
-        return func(args)
-    except (_UsageError, DataError, ReportError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE if not isinstance(exc, ReportError) else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return check_jobs(text)
+    except ValueError as exc:
+        raise _UsageError(f"segwork report: {exc}") from None
+
+
+def _add_report_parser(subparsers) -> argparse.ArgumentParser:
+    from .datasets import DATASETS
+
+    names = ", ".join(d.name for d in DATASETS.values() if d.listed)
+    p = subparsers.add_parser(
+        "report", help="run the notebooks with papermill and render the HTML report",
+        description=("Execute the notebooks in order into a new run folder under --output, render each "
+                     "without code, write index.html and point OUTPUT/latest at the run."),
+        epilog=_REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dataset", metavar="NAME|PATH",
+                   help=f"{names} or a transaction file (default: the notebooks' own, synthetic)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
+                   help="set a notebook parameter; VALUE is read like YAML (2000, 0.5, true, text); repeatable")
+    p.add_argument("-f", "--parameters-file", metavar="PARAMS.yaml", dest="params_file",
+                   help="a YAML file of 'name: value' lines (-p and --dataset override it)")
+    p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
+                   help="run only these notebooks (01, 01_data_overview or data_overview)")
+    p.add_argument("--output", default="reports", metavar="DIR",
+                   help="folder for run folders and the 'latest' pointer (default: reports)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks to run at a time (default: 1)")
+    p.add_argument("--notebooks", metavar="DIR", help="folder with the NN_topic.ipynb notebooks (default: the checkout's)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
+    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
+    p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
+    add_read_options(p.add_argument_group(
+        "reading a transaction file (--dataset PATH): the same options as 'segwork data validate'"))
+    p.set_defaults(func=_cmd_report)
+    return p
+
+
+def _cmd_report(args) -> int:
+    from .report.runner import plan_report, run_report
+
+    plan = plan_report(dataset=args.dataset, parameters=args.parameters or [], params_file=args.params_file,
+                       only=args.only, notebooks_dir=args.notebooks)
+    if args.list:
+        print(f"notebooks in {plan.notebooks_dir}:")
+        for path in plan.notebooks:
+            print(f"  {path.stem}")
+            for param in plan.declared[path.stem].values():
+                value = plan.per_notebook[path.stem].get(param.name, param.source)
+                print(f"      {param.name} = {value}" + (f"   # {param.help}" if param.help else ""))
+        return EXIT_OK
+    command = "segwork report" + (" " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2
+                                  and sys.argv[1] == "report" else "")
+    run_report(plan=plan, output=args.output, jobs=args.jobs, kernel_name=args.kernel,
+               progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command,
+               read_options=read_options_from_args(args))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- main
+
+
+class _HeldLogs(logging.Handler):
+    """Holds library log records (WARNING and up) while a command runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.held: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.held.append(record)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Warnings and library log messages raised while the command runs are held
+    back: after a success they are shown as usual; after a refusal (exit 2)
+    or a failed run (exit 1) only the one ``error:`` line is printed.
+    """
+    held_logs = _HeldLogs()
+    root = logging.getLogger()
+    root.addHandler(held_logs)
+    status = EXIT_FAILED
+    with warnings.catch_warnings(record=True) as held_warnings:
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            func = getattr(args, "func", None)
+            if func is None:
+                parser.print_help(sys.stderr)
+                status = EXIT_USAGE
+            else:
+                status = func(args)
+        except (_UsageError, DataError, ReportError) as exc:
+            status = EXIT_USAGE if not isinstance(exc, ReportError) else EXIT_FAILED
+            held_warnings.clear()
+            held_logs.held.clear()
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+        except KeyboardInterrupt:
+            held_warnings.clear()
+            held_logs.held.clear()
+            print("error: interrupted", file=sys.stderr)
+            status = 130
+        finally:
+            root.removeHandler(held_logs)
+    for w in held_warnings:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+    for record in held_logs.held:
+        logging.getLogger(record.name).handle(record)
+    return status
 
 
 def _one_line(exc: BaseException) -> str:

@@ -9,11 +9,21 @@ known, every method can be checked against it.
 
 ``load_cdnow`` reads the CDNOW transaction data used throughout the CLV
 literature (Fader, Hardie & Lee 2005), shipped in ``data/``.
+
+:data:`DATASETS` is the one registry of built-in data set names; everything
+that accepts a data set name (``load_dataset``, ``segwork report --dataset``,
+the notebooks) reads it. :func:`save_prepared` / :func:`load_prepared` write a
+resolved :class:`Dataset` (canonical tables, cleaning report) to a folder and
+read it back as it was, without reading or cleaning anything again: the
+report runner resolves the data set once and every notebook loads that folder.
 """
 from __future__ import annotations
 
+import dataclasses
+import io as _bytes_io
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from ._atomic import atomic_write_bytes, atomic_write_text
 from .io import CleaningReport, read_transactions
 
 __all__ = [
@@ -34,6 +45,13 @@ __all__ = [
     "load_cdnow",
     "load_dataset",
     "data_dir",
+    "BuiltinDataset",
+    "DATASETS",
+    "builtin_dataset",
+    "save_prepared",
+    "load_prepared",
+    "is_prepared",
+    "PREPARED_MANIFEST",
 ]
 
 CATEGORIES = ("groceries", "electronics", "fashion", "home", "beauty", "gifts")
@@ -327,9 +345,6 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data"
 
 
-#: Beside a transaction file prepared by the report runner: the cleaning report of the original file.
-PREPARED_REPORT = "cleaning_report.json"
-
 _CDNOW_FILES = {"master": "CDNOW_master.txt", "sample": "CDNOW_sample.txt"}
 
 
@@ -364,33 +379,179 @@ def load_cdnow(kind: str = "master") -> pd.DataFrame:
     return df[["customer_id", "date", "quantity", "amount"]]
 
 
+# --------------------------------------------------------------------------- the registry
+
+
+def _load_cdnow_dataset(kind: str) -> Dataset:
+    return Dataset(
+        transactions=load_cdnow(kind), name=f"CDNOW {kind}", currency="USD",
+        observation_start=pd.Timestamp("1997-01-01"), observation_end=pd.Timestamp("1998-06-30"),
+    )
+
+
+def _synthetic_label(n_customers: int | None = None, seed: int | None = None) -> str:
+    extra = ", ".join(x for x in (f"{n_customers:,} customers" if isinstance(n_customers, int) else "",
+                                  f"seed {seed}" if seed is not None else "") if x)
+    return f"synthetic CRM data ({extra})" if extra else "synthetic CRM data"
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """One built-in data set of :data:`DATASETS`.
+
+    Attributes
+    ----------
+    name: the name users type (``--dataset NAME``, ``load_dataset(NAME)``).
+    load: builds the :class:`Dataset`; takes the keywords named in ``parameters``.
+    parameters: the :func:`load_dataset` keywords this data set uses
+        (``n_customers`` and ``seed`` for the synthetic data; none for CDNOW).
+    label: a one-line description for reports; takes the same keywords.
+    listed: shown in the lists of names in messages (aliases are not).
+    """
+
+    name: str
+    load: Callable[..., Dataset]
+    label: Callable[..., str]
+    parameters: tuple[str, ...] = ()
+    listed: bool = True
+
+    def describe(self, **values) -> str:
+        """The label, given the values of (some of) ``parameters``; others are ignored."""
+        return self.label(**{k: v for k, v in values.items() if k in self.parameters})
+
+
+#: The built-in data sets by name: the one list every part of segwork reads.
+DATASETS: Mapping[str, BuiltinDataset] = {d.name: d for d in (
+    BuiltinDataset("synthetic", lambda n_customers=20_000, seed=0: make_crm(n_customers=n_customers, seed=seed),
+                   _synthetic_label, ("n_customers", "seed")),
+    BuiltinDataset("cdnow", lambda: _load_cdnow_dataset("master"), lambda: "CDNOW (master, 23,570 customers)"),
+    BuiltinDataset("cdnow_master", lambda: _load_cdnow_dataset("master"),
+                   lambda: "CDNOW (master, 23,570 customers)", listed=False),
+    BuiltinDataset("cdnow_sample", lambda: _load_cdnow_dataset("sample"),
+                   lambda: "CDNOW (1/10 sample, 2,357 customers)"),
+)}
+
+
+def builtin_dataset(name: object) -> BuiltinDataset | None:
+    """The :data:`DATASETS` entry called ``name``, or ``None`` (a path, or not a name)."""
+    return DATASETS.get(name) if isinstance(name, str) else None
+
+
+def _names() -> str:
+    return ", ".join(d.name for d in DATASETS.values() if d.listed)
+
+
+# --------------------------------------------------------------------------- prepared data
+
+#: The file that marks a prepared-data folder and holds what is not a table.
+PREPARED_MANIFEST = "dataset.json"
+_PREPARED_FORMAT = "segwork-prepared-dataset"
+_PREPARED_VERSION = 1
+_TABLES = ("transactions", "customers", "survey", "truth")
+
+
+def save_prepared(dataset: Dataset, folder: str | Path) -> Path:
+    """Write ``dataset`` to ``folder`` so that :func:`load_prepared` gives it back unchanged.
+
+    Writes ``transactions.parquet`` (and ``customers``, ``survey``, ``truth``
+    when present) and ``dataset.json``: the name, observation window,
+    currency, planted segment specs and the cleaning report of the original
+    source. Each file is written atomically; the manifest last, so a folder
+    with a manifest is complete. Returns ``folder``.
+    """
+    folder = Path(folder)
+    files = {}
+    for table in _TABLES:
+        frame = getattr(dataset, table)
+        if frame is None:
+            continue
+        buffer = _bytes_io.BytesIO()
+        frame.to_parquet(buffer, index=table == "truth")
+        atomic_write_bytes(folder / f"{table}.parquet", buffer.getvalue())
+        files[table] = f"{table}.parquet"
+    report = dataset.cleaning_report
+    manifest = {
+        "format": _PREPARED_FORMAT, "version": _PREPARED_VERSION, "name": dataset.name,
+        "observation_start": str(pd.Timestamp(dataset.observation_start)),
+        "observation_end": str(pd.Timestamp(dataset.observation_end)),
+        "currency": dataset.currency, "tables": files,
+        "segments": [dataclasses.asdict(s) for s in dataset.segments],
+        "cleaning_report": None if report is None else report.to_dict(),
+    }
+    atomic_write_text(folder / PREPARED_MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
+def is_prepared(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by :func:`save_prepared`."""
+    return (Path(path) / PREPARED_MANIFEST).is_file()
+
+
+def load_prepared(folder: str | Path) -> Dataset:
+    """The :class:`Dataset` saved in ``folder`` by :func:`save_prepared`, as it was saved.
+
+    The tables are read as they are (they were validated and cleaned before
+    they were saved); the cleaning report comes back in
+    ``dataset.cleaning_report``.
+
+    Raises
+    ------
+    DataError: ``folder`` holds no ``dataset.json`` of this format, or a table is missing.
+    """
+    folder = Path(folder)
+    path = folder / PREPARED_MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder}: not a prepared data folder ({PREPARED_MANIFEST} unreadable: {exc}); "
+                        "write one with segwork.datasets.save_prepared") from None
+    if manifest.get("format") != _PREPARED_FORMAT or manifest.get("version") != _PREPARED_VERSION:
+        raise DataError(f"{path}: not a segwork prepared data set of version {_PREPARED_VERSION}; "
+                        "prepare it again with segwork.datasets.save_prepared")
+    tables = {}
+    for table, name in manifest["tables"].items():
+        try:
+            tables[table] = pd.read_parquet(folder / name)
+        except OSError as exc:
+            raise DataError(f"{folder / name}: the {table} table of this prepared data set cannot be read "
+                            f"({exc}); prepare it again") from None
+    report = manifest.get("cleaning_report")
+    return Dataset(
+        **tables, name=manifest["name"], currency=manifest["currency"],
+        observation_start=pd.Timestamp(manifest["observation_start"]),
+        observation_end=pd.Timestamp(manifest["observation_end"]),
+        segments=tuple(SegmentSpec(**{**s, "needs": tuple(s["needs"])}) for s in manifest["segments"]),
+        cleaning_report=None if report is None else CleaningReport.from_dict(report),
+    )
+
+
 # --------------------------------------------------------------------------- by name
 
 
 def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: int = 0, **read_kwargs) -> Dataset:
-    """A :class:`Dataset` by name: ``"synthetic"``, ``"cdnow"``, ``"cdnow_sample"``, or a file path.
+    """A :class:`Dataset` by name (see :data:`DATASETS`), a prepared folder, or a transaction file.
 
-    A file goes through :func:`segwork.io.read_transactions` (``read_kwargs``
-    are passed on); its cleaning report is kept in ``dataset.cleaning_report``.
-    For a Parquet file with a ``cleaning_report.json`` beside it (what
-    ``segwork report --dataset PATH`` prepares in its run folder), that saved
-    report of the original file is kept instead.
+    - a name of :data:`DATASETS`: ``"synthetic"`` (``make_crm(n_customers, seed)``),
+      ``"cdnow"``, ``"cdnow_sample"``;
+    - a folder written by :func:`save_prepared` (what ``segwork report``
+      puts in ``<run>/data/``): loaded as saved by :func:`load_prepared`,
+      without reading or cleaning again; ``n_customers`` and ``seed`` do not apply;
+    - a file: read, validated and cleaned by :func:`segwork.io.read_transactions`
+      (``read_kwargs`` are passed on); its cleaning report is kept in
+      ``dataset.cleaning_report``.
+
+    Raises
+    ------
+    DataError: neither a built-in name nor an existing file or prepared folder.
     """
-    if name == "synthetic":
-        return make_crm(n_customers=n_customers, seed=seed)
-    if name in ("cdnow", "cdnow_master", "cdnow_sample"):
-        kind = "sample" if name == "cdnow_sample" else "master"
-        return Dataset(
-            transactions=load_cdnow(kind), name=f"CDNOW {kind}", currency="USD",
-            observation_start=pd.Timestamp("1997-01-01"), observation_end=pd.Timestamp("1998-06-30"),
-        )
+    entry = builtin_dataset(name)
+    if entry is not None:
+        values = {"n_customers": n_customers, "seed": seed}
+        return entry.load(**{k: values[k] for k in entry.parameters})
     path = Path(name)
+    if path.is_dir() and is_prepared(path):
+        return load_prepared(path)
     if not path.exists():
-        raise DataError(f"{name}: not a built-in data set (synthetic, cdnow, cdnow_sample) and no such file")
+        raise DataError(f"{name}: not a built-in data set ({_names()}) and no such file")
     tx, report = read_transactions(path, **read_kwargs)
-    saved = path.with_name(PREPARED_REPORT)
-    if path.suffix == ".parquet" and saved.exists():
-        # A file the report runner prepared: keep the cleaning report of the user's original file.
-        report = CleaningReport.from_dict(json.loads(saved.read_text()))
-        return Dataset(transactions=tx, name=Path(report.source).name, cleaning_report=report)
     return Dataset(transactions=tx, name=path.name, cleaning_report=report)

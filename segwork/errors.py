@@ -32,4 +32,24 @@ class NotFittedError(_SklearnNotFittedError):
 
 
 class ReportError(RuntimeError):
-    """A report run failed: the message names the notebook, the cell and the error."""
+    """A report run failed: the message names the notebook, the cell and the error.
+
+    The parts of the message are kept as fields for code that reacts to the
+    failure; ``str()`` stays the one-line message. A field is ``None`` where
+    it does not apply (a failure outside any notebook, or outside a cell).
+
+    Attributes
+    ----------
+    notebook: the failing notebook's stem (``"05_clv_models"``), or ``None``.
+    cell: the 1-based index of the failing cell in the source notebook, or ``None``.
+    ename: the exception class name raised in the cell (``"ValueError"``), or ``None``.
+    evalue: that exception's message, or ``None``.
+    """
+
+    def __init__(self, message: str, *, notebook: str | None = None, cell: int | None = None,
+                 ename: str | None = None, evalue: str | None = None) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue

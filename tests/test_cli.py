@@ -68,3 +68,66 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     assert_one_line_error(run("data", "validate"), "path")
     assert_one_line_error(run("data", "validate", RETAIL, "--map", "nonsense"), "--map")
     assert_one_line_error(run("data", "validate", RETAIL, "--missing-customer-id", "keep"), "not possible")
+
+
+#: Run the CLI in a subprocess after making the reader emit a library warning and a log message, as
+#: pandas or openpyxl can, so the test sees whether anything but the one error line reaches stderr.
+NOISY = """
+import logging, sys, warnings
+import segwork.io as io
+real = io.read_transactions
+def noisy(*args, **kwargs):
+    warnings.warn("Could not infer format, so each element will be parsed individually", UserWarning)
+    logging.getLogger("openpyxl").warning("Workbook contains no default style")
+    return real(*args, **kwargs)
+io.read_transactions = noisy
+from segwork.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_noisy(*args):
+    return subprocess.run([sys.executable, "-c", NOISY, *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_a_refused_input_prints_exactly_one_line_even_after_library_warnings(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("client,date,amount\nA,2024-01-01,1\n")
+    assert_one_line_error(run_noisy("data", "validate", bad), "bad.csv", "'customer_id'")
+    out = tmp_path / "out"
+    assert_one_line_error(run_noisy("report", "--dataset", bad, "--output", out, "--no-progress"),
+                          "bad.csv", "'customer_id'")
+    assert not out.exists() or not any(out.iterdir())  # refused before any run folder
+
+
+def test_warnings_of_a_successful_command_are_still_shown(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("customer_id,date,amount\nA,2024-01-01,1\n")
+    res = run_noisy("data", "validate", good, "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["rows_kept"] == 1
+    assert "Could not infer format" in res.stderr and "no default style" in res.stderr
+
+
+def test_report_usage_errors_exit_2_with_one_line(tmp_path):
+    assert_one_line_error(run("report", "--jobs", "0"), "--jobs 0", "1 or more")
+    assert_one_line_error(run("report", "--jobs", "two"), "--jobs two")
+    assert_one_line_error(run("report", "-p", "n_customerz", "10", "--output", tmp_path), "did you mean n_customers")
+    assert_one_line_error(run("report", "--dataset", "nowhere.csv", "--output", tmp_path),
+                          "not a built-in data set (synthetic, cdnow, cdnow_sample)")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_cli_is_one_module_and_the_report_package_does_not_import_it():
+    import ast
+
+    assert not (ROOT / "segwork" / "report" / "cli.py").exists()
+    for path in (ROOT / "segwork" / "report").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"] + [f"{node.module or ''}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("cli" in n.strip(".").split(".") for n in names), (path, names)

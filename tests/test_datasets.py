@@ -100,3 +100,66 @@ def test_load_dataset_by_name(tmp_path):
     assert ds.cleaning_report.rows_kept == 1 and ds.customers is None
     with pytest.raises(DataError, match="not a built-in data set"):
         load_dataset("no-such-data")
+
+
+# --------------------------------------------------------------------------- registry and prepared data
+
+
+def test_one_registry_of_names_that_load_dataset_reads():
+    from segwork.datasets import DATASETS
+
+    assert {"synthetic", "cdnow", "cdnow_sample"} <= set(DATASETS)
+    assert DATASETS["synthetic"].parameters == ("n_customers", "seed") and DATASETS["cdnow"].parameters == ()
+    assert DATASETS["synthetic"].describe(n_customers=3000, seed=4) == "synthetic CRM data (3,000 customers, seed 4)"
+    assert DATASETS["cdnow"].describe(n_customers=3000, seed=4) == "CDNOW (master, 23,570 customers)"
+    with pytest.raises(DataError, match="synthetic, cdnow, cdnow_sample"):  # the message lists the registry
+        load_dataset("no-such-data")
+
+
+@pytest.mark.parametrize("make", [lambda: make_crm(n_customers=800, seed=3), lambda: load_dataset("cdnow_sample")],
+                         ids=["synthetic", "cdnow_sample"])
+def test_prepared_folder_gives_the_dataset_back_unchanged(tmp_path, make):
+    from segwork.datasets import is_prepared, load_prepared, save_prepared
+
+    data = make()
+    folder = save_prepared(data, tmp_path / "data")
+    assert is_prepared(folder) and not is_prepared(tmp_path)
+    back = load_prepared(folder)
+    for name in ("transactions", "customers", "survey", "truth"):
+        if getattr(data, name) is None:
+            assert getattr(back, name) is None
+        else:
+            pd.testing.assert_frame_equal(getattr(back, name), getattr(data, name), check_exact=True, obj=name)
+    assert (back.name, back.currency, back.observation_start, back.observation_end, back.segments) == (
+        data.name, data.currency, data.observation_start, data.observation_end, data.segments)
+
+
+def test_a_prepared_file_is_not_read_or_cleaned_again_and_keeps_its_cleaning_report(tmp_path, monkeypatch):
+    import segwork.datasets as datasets_mod
+    from segwork.datasets import save_prepared
+
+    path = tmp_path / "export.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-01,3\nA,2024-01-01,3\nB,2024-02-01,-1\nB,2024-03-01,5\n")
+    original = load_dataset(str(path))
+    folder = save_prepared(original, tmp_path / "prepared")
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("read_transactions called on a prepared data set")
+
+    monkeypatch.setattr(datasets_mod, "read_transactions", refuse)
+    back = load_dataset(str(folder), n_customers=5, seed=9)  # the synthetic keywords do not apply
+    pd.testing.assert_frame_equal(back.transactions, original.transactions, check_exact=True)
+    report = back.cleaning_report
+    assert report.source == str(path) and report.rows_read == 4 and report.rows_kept == 2
+    assert {r.rule: r.rows for r in report.rules}["duplicates"] == 1
+    assert back.name == "export.csv"
+
+
+def test_a_folder_that_is_not_prepared_is_refused(tmp_path):
+    from segwork.datasets import load_prepared
+
+    with pytest.raises(DataError, match="not a prepared data folder"):
+        load_prepared(tmp_path)
+    (tmp_path / "dataset.json").write_text('{"format": "other"}')
+    with pytest.raises(DataError, match="not a segwork prepared data set"):
+        load_prepared(tmp_path)

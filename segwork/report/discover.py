@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import DataError
 
 __all__ = ["NOTEBOOK_PATTERN", "default_notebooks_dir", "discover_notebooks", "select_notebooks",
-           "notebook_title", "notebook_dependencies"]
+           "notebook_title", "notebook_metadata", "names_used", "index_layout", "SECTION_FIELDS"]
 
 #: A report notebook: two digits, an underscore, a topic (``01_data_overview.ipynb``).
 NOTEBOOK_PATTERN = re.compile(r"^\d{2}_[\w\-]+\.ipynb$")
@@ -80,11 +80,85 @@ def notebook_title(path: str | Path) -> str:
     return Path(path).stem
 
 
-def notebook_dependencies(path: str | Path) -> list[str]:
-    """Notebooks (stems) this one reads artefacts from, from ``metadata.segwork.depends_on``.
-
-    Only ``--jobs N`` uses it: such a notebook starts after those have finished.
-    """
+def notebook_metadata(path: str | Path) -> dict:
+    """The notebook's ``metadata.segwork`` mapping (empty when it declares none)."""
     meta = _read(Path(path)).get("metadata", {}).get("segwork", {})
-    deps = meta.get("depends_on", []) if isinstance(meta, dict) else []
-    return [str(d).removesuffix(".ipynb") for d in deps]
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def names_used(path: str | Path, *, ignore_calls: tuple[str, ...] = ("load_dataset",)) -> frozenset[str]:
+    """The variable names the notebook's code reads, outside its ``parameters`` cell.
+
+    Names read only as arguments of a call to one of ``ignore_calls`` are
+    left out: ``load_dataset(dataset, n_customers=n_customers, seed=seed)``
+    uses ``n_customers`` and ``seed`` only to build a data set, so they do not
+    apply when the data set is not one that takes them (see
+    :data:`segwork.datasets.DATASETS`). Cells that are not valid Python
+    (IPython magics) are skipped.
+    """
+    import ast
+
+    used: set[str] = set()
+
+    class _Visitor(ast.NodeVisitor):
+        def visit_Call(self, node: ast.Call) -> None:
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if called in ignore_calls:
+                self.visit(func)
+                return
+            self.generic_visit(node)
+
+        def visit_Name(self, node: ast.Name) -> None:
+            if isinstance(node.ctx, ast.Load):
+                used.add(node.id)
+
+    for cell in _read(Path(path)).get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(source) if isinstance(source, list) else source)
+        except SyntaxError:
+            continue
+        _Visitor().visit(tree)
+    return frozenset(used)
+
+
+#: What a notebook may declare in ``metadata.segwork.index_section`` (``id``, ``heading`` and ``key`` required).
+SECTION_FIELDS = {
+    "id": "the HTML id of the section", "heading": "its heading", "key": "the metrics.json key of its table",
+    "rank": "its place among the sections (lowest first; then notebook order)",
+    "first_column": "the name of the first column when the table is a mapping of rows",
+    "order": "columns shown first, in this order", "intro": "what the table is", "read": "how to read it",
+    "higher_better": "columns whose highest value is marked best", "lower_better": "... lowest value",
+    "closer_to_zero": "... value closest to 0", "labels": "column -> plain-language header",
+}
+
+
+def index_layout(paths: list[Path]) -> dict:
+    """What the run's index shows, as the notebooks declare it in their ``metadata.segwork``.
+
+    - ``index_section`` (see :data:`SECTION_FIELDS`): a comparison table of the
+      index, read from the notebook's ``metrics.json`` under ``key``;
+    - ``index_numbers``: ``{"heading", "numbers": [{"key", "label", "unit_key"?}, ...]}``,
+      the key numbers of the data (the first notebook that declares them).
+
+    Returns ``{"sections": [...], "numbers": {...} or None}``, each with the
+    declaring notebook's stem under ``"notebook"``; sections sorted by ``rank``.
+    Raises :class:`DataError` for a section without ``id``, ``heading`` or ``key``.
+    """
+    sections, numbers = [], None
+    for order, path in enumerate(paths):
+        meta = notebook_metadata(path)
+        section = meta.get("index_section")
+        if section is not None:
+            missing = [k for k in ("id", "heading", "key") if not isinstance(section, dict) or k not in section]
+            if missing:
+                raise DataError(f"{Path(path).name}: metadata.segwork.index_section needs {', '.join(missing)}; "
+                                f"fields: {', '.join(SECTION_FIELDS)}")
+            sections.append((section.get("rank", float("inf")), order, {**section, "notebook": Path(path).stem}))
+        declared = meta.get("index_numbers")
+        if numbers is None and isinstance(declared, dict):
+            numbers = {**declared, "notebook": Path(path).stem}
+    return {"sections": [s for _rank, _order, s in sorted(sections, key=lambda t: t[:2])], "numbers": numbers}

@@ -1,10 +1,11 @@
-"""Execute one notebook with papermill and describe the outcome in plain data.
+"""Execute one notebook with papermill and describe the outcome.
 
-:func:`run_notebook` is what a report worker does for one notebook: execute it
-into the run folder, render its HTML, and return a small JSON-able record
-(status, times, and on failure one message naming the notebook, the cell and
-the error). It never raises for a failing notebook, so it can run in another
-process and report back.
+:func:`run_notebook` is what a report worker does for one notebook: execute
+the :class:`NotebookTask` into the run folder, render its HTML, and return a
+:class:`NotebookResult` (status, times, and on failure one message naming the
+notebook, the cell and the error, with those parts as fields). It never
+raises for a failing notebook, so it can run in another process and report
+back; both classes are plain picklable data.
 """
 from __future__ import annotations
 
@@ -12,13 +13,107 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
-__all__ = ["IPCKernelManager", "run_notebook", "failure_message", "source_cell_index"]
+__all__ = ["IPCKernelManager", "NotebookTask", "NotebookResult", "Failure", "run_notebook", "failure_message",
+           "source_cell_index"]
+
+
+@dataclass(frozen=True)
+class NotebookTask:
+    """What a worker needs to execute one notebook of a run.
+
+    Attributes
+    ----------
+    index: the notebook's 0-based position in the run.
+    name: its stem (``"05_clv_models"``).
+    source: the source ``.ipynb``.
+    run_dir: the run folder; the executed notebook and its HTML go there.
+    parameters: the values papermill injects, ``output_dir`` included.
+    cwd: the working directory of the kernel.
+    kernel_name: the Jupyter kernel.
+    title: the heading of the HTML page.
+    progress: ``False``, or tqdm options for papermill's per-cell progress bar.
+    log_output: echo the cells' output to the terminal.
+    """
+
+    index: int
+    name: str
+    source: Path
+    run_dir: Path
+    parameters: Mapping[str, Any]
+    cwd: Path
+    kernel_name: str = "python3"
+    title: str = ""
+    progress: bool | Mapping[str, Any] = False
+    log_output: bool = False
+
+    @property
+    def output_dir(self) -> Path:
+        """The notebook's artefact folder (its ``output_dir`` parameter)."""
+        return Path(self.parameters["output_dir"])
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a notebook failed: the one-line message and its parts (``None`` where they do not apply)."""
+
+    message: str
+    cell: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+
+
+@dataclass
+class NotebookResult:
+    """The outcome of :func:`run_notebook`; :meth:`to_record` is its entry in ``run.json``.
+
+    Times are wall-clock seconds: ``seconds`` (execution + rendering),
+    ``execute_seconds``, ``cells_seconds`` (sum of cell run times),
+    ``overhead_seconds`` (kernel start and stop: execution minus cells),
+    ``render_seconds``. ``notebook`` and ``html`` are file names in the run
+    folder; ``warnings`` counts stderr outputs hidden from the page.
+    """
+
+    name: str
+    status: str = "failed"
+    notebook: str | None = None
+    seconds: float = 0.0
+    execute_seconds: float | None = None
+    cells_seconds: float | None = None
+    overhead_seconds: float | None = None
+    render_seconds: float | None = None
+    html: str | None = None
+    figures: list = field(default_factory=list)
+    warnings: int = 0
+    kernel_log: str | None = None
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def error(self) -> str | None:
+        """The one-line failure message, or ``None``."""
+        return None if self.failure is None else self.failure.message
+
+    def to_record(self) -> dict:
+        """The JSON-able fields for ``run.json`` (unset ones left out; the failure flattened)."""
+        record = {k: v for k, v in asdict(self).items() if k != "failure" and v is not None}
+        if not self.ok:
+            record.pop("figures", None)
+            record.pop("warnings", None)
+        if self.failure is not None:
+            record.update(error=self.failure.message, cell=self.failure.cell, ename=self.failure.ename,
+                          evalue=self.failure.evalue)
+        return record
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -89,20 +184,25 @@ def _first_line(source: Any) -> str:
 
 def failure_message(name: str, exc: BaseException, source_nb: dict | None = None) -> tuple[str, int | None]:
     """One line naming the notebook, the failing cell and the error; plus the 1-based cell number (or None)."""
+    failure = describe_failure(name, exc, source_nb)
+    return failure.message, failure.cell
+
+
+def describe_failure(name: str, exc: BaseException, source_nb: dict | None = None) -> Failure:
+    """The :class:`Failure` of notebook ``name`` that raised ``exc`` (papermill's error, or any other)."""
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
         number = source_cell_index(source_nb or {}, exc.cell_index) + 1
         evalue = " ".join(str(exc.evalue).split())
-        if len(evalue) > 300:
-            evalue = evalue[:297] + "..."
+        shown = evalue if len(evalue) <= 300 else evalue[:297] + "..."
         count = f"In [{exc.exec_count}]: " if exc.exec_count is not None else ""
-        return (f"notebook {name}.ipynb failed in cell {number} ({count}{_first_line(exc.source)}): "
-                f"{exc.ename}: {evalue}", number)
+        return Failure(f"notebook {name}.ipynb failed in cell {number} ({count}{_first_line(exc.source)}): "
+                       f"{exc.ename}: {shown}", number, exc.ename, evalue)
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"notebook {name}.ipynb could not be executed: {type(exc).__name__}: {text}", None
+    shown = text if len(text) <= 300 else text[:297] + "..."
+    return Failure(f"notebook {name}.ipynb could not be executed: {type(exc).__name__}: {shown}", None,
+                   type(exc).__name__, text)
 
 
 def _cell_seconds(nb) -> float:
@@ -114,69 +214,53 @@ def _cell_seconds(nb) -> float:
     return total
 
 
-def run_notebook(task: dict) -> dict:
-    """Execute and render one notebook; return its record.
-
-    ``task`` keys: ``name`` (stem), ``source`` (path), ``run_dir``,
-    ``parameters`` (dict, ``output_dir`` included), ``cwd``, ``kernel_name``,
-    ``progress`` (bool or a dict of tqdm options), ``log_output`` (bool),
-    ``title`` (for the HTML page).
-
-    The record holds ``name``, ``status`` (``"ok"`` or ``"failed"``),
-    ``seconds`` (wall time: execution + rendering), ``execute_seconds``,
-    ``cells_seconds`` (sum of cell run times), ``overhead_seconds`` (kernel
-    start and stop: execution minus cells), ``render_seconds``, ``notebook``
-    and ``html`` (file names in the run folder), ``figures``, ``warnings``
-    (stderr outputs hidden from the HTML) and, on failure, ``error`` and
-    ``cell``.
-    """
+def run_notebook(task: NotebookTask) -> NotebookResult:
+    """Execute and render one notebook; return its :class:`NotebookResult` (never raises for a failing notebook)."""
     import papermill
 
     from .render import extract_figures, render_html
 
-    name = task["name"]
-    run_dir = Path(task["run_dir"])
-    source = Path(task["source"])
+    name = task.name
+    run_dir = Path(task.run_dir)
     out_nb = run_dir / f"{name}.ipynb"
-    record: dict[str, Any] = {"name": name, "notebook": out_nb.name, "status": "failed"}
-    source_nb = json.loads(source.read_text(encoding="utf-8"))
-    artefacts = Path(task["parameters"]["output_dir"])
+    result = NotebookResult(name=name, notebook=out_nb.name)
+    source_nb = json.loads(Path(task.source).read_text(encoding="utf-8"))
+    artefacts = task.output_dir
     artefacts.mkdir(parents=True, exist_ok=True)
     kernel_log = artefacts / "kernel.log"
     started = time.perf_counter()
     try:
         nb = papermill.execute_notebook(
-            str(source), str(out_nb), parameters=task["parameters"], kernel_name=task.get("kernel_name", "python3"),
-            cwd=str(task["cwd"]), progress_bar=task.get("progress", False), log_output=task.get("log_output", False),
-            kernel_manager_class=_manager_logging_to(kernel_log),
+            str(task.source), str(out_nb), parameters=dict(task.parameters), kernel_name=task.kernel_name,
+            cwd=str(task.cwd), progress_bar=dict(task.progress) if isinstance(task.progress, Mapping)
+            else task.progress, log_output=task.log_output, kernel_manager_class=_manager_logging_to(kernel_log),
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none escapes a worker
-        record["execute_seconds"] = round(time.perf_counter() - started, 3)
-        record["seconds"] = record["execute_seconds"]
-        record["error"], record["cell"] = failure_message(name, exc, source_nb)
+        result.execute_seconds = round(time.perf_counter() - started, 3)
+        result.seconds = result.execute_seconds
+        result.failure = describe_failure(name, exc, source_nb)
         if kernel_log.is_file() and kernel_log.stat().st_size:
-            record["kernel_log"] = str(kernel_log.relative_to(run_dir))
-        return record
+            result.kernel_log = str(kernel_log.relative_to(run_dir))
+        return result
     if kernel_log.is_file() and not kernel_log.read_text(errors="replace").strip(" \n"):
         kernel_log.unlink()
     executed = time.perf_counter()
-    record["execute_seconds"] = round(executed - started, 3)
+    result.execute_seconds = round(executed - started, 3)
     cells = _cell_seconds(nb)
-    record["cells_seconds"] = round(cells, 3)
-    record["overhead_seconds"] = round(max(0.0, record["execute_seconds"] - cells), 3)
+    result.cells_seconds = round(cells, 3)
+    result.overhead_seconds = round(max(0.0, result.execute_seconds - cells), 3)
     try:
         html = run_dir / f"{name}.html"
-        info = render_html(nb, html, title=task.get("title", name), index_href="index.html",
-                           run_name=run_dir.name)
-        record["figures"] = extract_figures(nb, Path(task["parameters"]["output_dir"]) / "figures")
+        info = render_html(nb, html, title=task.title or name, index_href="index.html", run_name=run_dir.name)
+        result.figures = extract_figures(nb, artefacts / "figures")
     except Exception as exc:  # noqa: BLE001
-        record["seconds"] = round(time.perf_counter() - started, 3)
-        record["error"] = f"notebook {name}.ipynb ran but its HTML could not be rendered: {type(exc).__name__}: {exc}"
-        record["cell"] = None
-        return record
-    record["html"] = html.name
-    record["warnings"] = info["hidden_stderr"]
-    record["render_seconds"] = round(time.perf_counter() - executed, 3)
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    record["status"] = "ok"
-    return record
+        result.seconds = round(time.perf_counter() - started, 3)
+        result.failure = Failure(f"notebook {name}.ipynb ran but its HTML could not be rendered: "
+                                 f"{type(exc).__name__}: {exc}", None, type(exc).__name__, str(exc))
+        return result
+    result.html = html.name
+    result.warnings = info["hidden_stderr"]
+    result.render_seconds = round(time.perf_counter() - executed, 3)
+    result.seconds = round(time.perf_counter() - started, 3)
+    result.status = "ok"
+    return result

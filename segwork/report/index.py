@@ -2,13 +2,14 @@
 
 :func:`build_index` turns a run record (``run.json``) and the notebooks'
 ``metrics.json`` files into one self-contained HTML page (inline CSS, no
-scripts): the data set and parameters, the key numbers of the data, the
-comparison of segmentation approaches (``09_compare_segmentations``, key
-``comparison``), the CLV models on the holdout (``05_clv_models``, key
-``holdout``), the relationship types with their expected profit effects
-(``06_value_segmentation``, key ``relationship_types``), and each notebook's
-status, time and page. A section whose notebook did not run, was skipped or
-saved no such table says so.
+scripts): the data set and parameters, the key numbers of the data, one
+comparison table per section, and each notebook's status, time and page.
+
+What the sections and key numbers are is not written here: each notebook
+declares them in its ``metadata.segwork`` (``index_section``,
+``index_numbers``; see :func:`segwork.report.discover.index_layout`), and
+the runner copies that layout into ``run.json`` under ``"index"``. A section
+whose notebook did not run, was skipped or saved no such table says so.
 """
 from __future__ import annotations
 
@@ -20,94 +21,9 @@ from typing import Any
 from .._atomic import atomic_write_text
 from .metrics import METRICS_FILE
 
-__all__ = ["SECTIONS", "build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
+__all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-#: The comparison sections of the index: (id, heading, notebook, metrics key, what it is, how to read it).
-SECTIONS = [
-    {
-        "id": "segmentations",
-        "heading": "Segmentation approaches compared",
-        "notebook": "09_compare_segmentations",
-        "key": "comparison",
-        "first_column": "approach",
-        "order": ["segmentation", "approach", "n_segments", "smallest_share", "ari_truth", "nmi_truth",
-                  "silhouette", "stability", "variance_explained_clv", "eta2_clv", "eta2_revenue",
-                  "eta2_purchase_rate", "lift", "best_lift", "best_segment"],
-        "intro": "Every segmentation approach of this run, side by side. One row per approach.",
-        "read": ("Read across a row to judge one approach, down a column to compare them. Segments must be "
-                 "big enough to act on (smallest share), distinct (silhouette), reproducible (stability) and "
-                 "useful: they should separate customer value (η², the share of the variance of CLV or revenue "
-                 "that the segments explain) and response (lift of the best segment). "
-                 "On synthetic data, agreement with the planted segments (ARI vs truth, 1 = perfect, 0 = chance) "
-                 "shows which approach recovers them. Bold marks the best value of a column."),
-        "higher_better": ["silhouette", "stability", "variance_explained_clv", "lift", "ari_truth",
-                          "ari", "nmi_truth", "calinski_harabasz", "eta2_clv", "eta2_revenue",
-                          "eta2_purchase_rate", "best_lift"],
-        "lower_better": ["davies_bouldin"],
-    },
-    {
-        "id": "clv",
-        "heading": "CLV models on the holdout period",
-        "notebook": "05_clv_models",
-        "key": "holdout",
-        "first_column": "model",
-        "order": ["model", "name", "mae", "rmse", "predicted_total", "actual_total", "aggregate_error_pct",
-                  "log_likelihood"],
-        "closer_to_zero": ["aggregate_error_pct", "bias", "total_error_pct"],
-        "intro": ("The customer lifetime value models were fitted on a calibration period and asked to "
-                  "predict the following holdout period, which they did not see."),
-        "read": ("Lower errors (MAE, RMSE: the typical miss per customer, in purchases) mean closer predictions "
-                 "per customer; a predicted total close to the actual total (total error % near 0) means the "
-                 "model gets the size of the future business right; a higher log-likelihood means a better fit "
-                 "to the calibration data. Bold marks the best value of a column."),
-        "higher_better": ["r2", "correlation", "spearman", "auc", "log_likelihood"],
-        "lower_better": ["mae", "rmse", "mape", "mae_transactions", "rmse_transactions", "mae_value",
-                         "rmse_value", "log_loss", "brier"],
-    },
-    {
-        "id": "relationships",
-        "heading": "Relationship types and expected profit effects",
-        "notebook": "06_value_segmentation",
-        "key": "relationship_types",
-        "first_column": "type",
-        "order": ["relationship", "relationship_type", "type", "customers", "share", "mean_clv", "mean_p_alive",
-                  "revenue_share", "assumed_effect", "effect_low", "effect_high", "implied_gain_low",
-                  "implied_gain_high", "strategy"],
-        "intro": ("Customers classified by relationship: prospective, loyal, vulnerable (valuable but at risk) "
-                  "and win-back (lapsed but had value), each with its strategy."),
-        "read": ("The profit effects are assumptions from CRM studies (for example +15-20 % from churn "
-                 "reduction among vulnerable customers), applied to this data to size each opportunity; "
-                 "change them in the notebook's parameters rather than reading them as forecasts."),
-        "higher_better": [],
-        "lower_better": [],
-    },
-]
-
-#: Plain-language names of metric columns (unknown columns are shown as they are).
-COLUMN_LABELS = {
-    "segmentation": "approach", "approach": "approach", "method": "method", "model": "model",
-    "n_segments": "segments", "smallest_share": "smallest segment", "largest_share": "largest segment",
-    "silhouette": "silhouette", "stability": "stability", "variance_explained_clv": "CLV variance explained",
-    "lift": "lift", "ari_truth": "ARI vs truth", "nmi_truth": "NMI vs truth", "share": "share",
-    "customers": "customers", "n_customers": "customers", "expected_profit_effect": "expected profit effect",
-    "eta2_clv": "η² CLV", "eta2_revenue": "η² revenue", "eta2_purchase_rate": "η² purchase rate",
-    "best_lift": "best lift", "best_segment": "best segment", "lift_on": "lift on", "mean_clv": "mean CLV",
-    "mean_p_alive": "mean P(alive)", "revenue_share": "revenue share", "assumed_effect": "assumed effect",
-    "effect_low": "effect low", "effect_high": "effect high", "implied_gain_low": "implied gain low",
-    "implied_gain_high": "implied gain high", "segment_margin": "segment margin",
-    "predicted_total": "predicted total", "actual_total": "actual total", "aggregate_error_pct": "total error %",
-    "log_likelihood": "log-likelihood", "mae": "MAE", "rmse": "RMSE",
-}
-
-_DATA_KEYS = [
-    ("n_customers", "customers"), ("n_transactions", "transactions"), ("revenue", "revenue"),
-    ("first_date", "first day"), ("last_date", "last day"), ("top20_revenue_share", "revenue from the top 20 % of customers"),
-    ("repeat_customer_share", "customers who bought again"),
-    ("median_interpurchase_days", "median days between purchases"),
-]
 
 
 def load_run_metrics(run_dir: str | Path, names: list[str]) -> dict[str, dict | None]:
@@ -213,7 +129,7 @@ def order_columns(table: dict, order=()) -> dict:
 
 
 def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=(),
-                  closer_to_zero=()) -> dict | None:
+                  closer_to_zero=(), labels: dict | None = None) -> dict | None:
     """The table for the template: short columns as a table, long prose columns as notes under it."""
     table = as_table(value, first_column)
     if table is None:
@@ -229,7 +145,8 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
                        [z.lower() for z in closer_to_zero])
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
-    label = lambda c: COLUMN_LABELS.get(c, c.replace("_", " "))  # noqa: E731
+    labels = labels or {}
+    label = lambda c: labels.get(c, c.replace("_", " "))  # noqa: E731
     return {
         "columns": [{"key": c, "label": label(c), "numeric": numeric[j]} for j, c in enumerate(short["columns"])],
         "rows": [[{"text": format_value(v, short["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
@@ -284,32 +201,39 @@ def build_index(record: dict, run_dir: str | Path) -> str:
     """The HTML of the run's index page (see the module docstring)."""
     import jinja2
 
+    from ..datasets import DATASETS
+
+    data_parameters = {"dataset", *(n for entry in DATASETS.values() for n in entry.parameters)}
     run_dir = Path(run_dir)
     notebooks = record.get("notebooks", [])
     by_name = {nb["name"]: nb for nb in notebooks}
     metrics = load_run_metrics(run_dir, [nb["name"] for nb in notebooks])
     longest = max([nb.get("seconds") or 0 for nb in notebooks] + [1e-9])
 
+    layout = record.get("index") or {}
     sections = []
-    for spec in SECTIONS:
+    for spec in layout.get("sections", []):
         nb = by_name.get(spec["notebook"])
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
-        table = (_render_table(m[spec["key"]], spec["higher_better"], spec["lower_better"], spec["first_column"],
-                               spec.get("order", ()), spec.get("closer_to_zero", ())) if state == "ok" else None)
+        table = (_render_table(m[spec["key"]], spec.get("higher_better", ()), spec.get("lower_better", ()),
+                               spec.get("first_column", "name"), spec.get("order", ()),
+                               spec.get("closer_to_zero", ()), spec.get("labels")) if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,
                          "href": nb.get("html") if nb and nb.get("status") == "ok" else None})
 
-    data_nb = next((nb for nb in notebooks if nb["name"].startswith("01_")), None)
+    numbers_spec = layout.get("numbers") or {}
+    data_nb = by_name.get(numbers_spec.get("notebook"))
     data_metrics = metrics.get(data_nb["name"]) if data_nb else None
     data_numbers = []
     if data_metrics and "skipped" not in data_metrics:
-        for key, label in _DATA_KEYS:
+        for item in numbers_spec.get("numbers", []):
+            key, label = item["key"], item.get("label", item["key"])
             if key in data_metrics:
-                if key == "revenue" and data_metrics.get("currency"):
-                    label = f"revenue ({data_metrics['currency']})"
+                if data_metrics.get(item.get("unit_key")):
+                    label = f"{label} ({data_metrics[item['unit_key']]})"
                 data_numbers.append({"label": label, "text": format_value(data_metrics[key], key)})
 
     rows = []
@@ -331,8 +255,9 @@ def build_index(record: dict, run_dir: str | Path) -> str:
     return template.render(
         run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
         data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
+        data_notebook=numbers_spec.get("notebook"), data_heading=numbers_spec.get("heading", "The data at a glance"),
         parameters=[{**p, "main": p.get("source") != "default" or p.get("notebooks") == "all"
-                     or p.get("name") in ("dataset", "n_customers", "seed")}
+                     or p.get("name") in data_parameters}
                     for p in record.get("parameters", [])],
         total=_fmt_seconds(record.get("seconds")),
         notebooks_seconds=_fmt_seconds(sum(nb.get("seconds") or 0 for nb in notebooks)),

@@ -22,7 +22,6 @@ import yaml
 from ..errors import DataError
 
 __all__ = [
-    "BUILTIN_DATASETS",
     "RUNNER_PARAMETERS",
     "NotebookParameter",
     "inspect_parameters",
@@ -31,9 +30,9 @@ __all__ = [
     "check_value",
     "resolve_dataset",
     "resolve_parameters",
+    "check_jobs",
 ]
 
-BUILTIN_DATASETS = ("synthetic", "cdnow", "cdnow_sample")
 #: Parameters the runner sets itself; users cannot.
 RUNNER_PARAMETERS = ("output_dir",)
 
@@ -159,15 +158,21 @@ def check_value(param: NotebookParameter, value: Any, raw_text: str | None = Non
 
 
 def resolve_dataset(value: Any) -> str:
-    """A built-in data set name as is, or a file path made absolute (notebooks run in another folder)."""
+    """A built-in data set name (:data:`segwork.datasets.DATASETS`) as is, or a file path made absolute.
+
+    Paths are made absolute because the notebooks run in another folder.
+    Raises :class:`DataError` for a value that is neither.
+    """
+    from ..datasets import DATASETS
+
+    names = ", ".join(d.name for d in DATASETS.values() if d.listed)
     if not isinstance(value, str) or not value.strip():
-        raise DataError(f"dataset {value!r}: give a built-in name ({', '.join(BUILTIN_DATASETS)}) or a file path")
-    if value in BUILTIN_DATASETS or value == "cdnow_master":
+        raise DataError(f"dataset {value!r}: give a built-in name ({names}) or a file path")
+    if value in DATASETS:
         return value
     path = Path(value).expanduser()
     if not path.is_file():
-        raise DataError(f"--dataset {value}: not a built-in data set ({', '.join(BUILTIN_DATASETS)}) "
-                        "and no such file")
+        raise DataError(f"--dataset {value}: not a built-in data set ({names}) and no such file")
     return str(path.resolve())
 
 
@@ -219,3 +224,16 @@ def resolve_parameters(
     for name, (value, raw, _origin) in overrides.items():
         effective.setdefault(name, value if raw is None else raw)
     return per_notebook, effective
+
+
+def check_jobs(jobs: object) -> int:
+    """``jobs`` if it is a whole number of at least 1, else :class:`ValueError` naming ``--jobs``.
+
+    The one check of ``segwork report --jobs`` and ``run_report(jobs=...)``
+    (a usage error, so not a :class:`DataError`).
+    """
+    if isinstance(jobs, str) and jobs.strip().lstrip("+").isdigit():
+        jobs = int(jobs)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"--jobs {jobs}: give a whole number of notebooks to run at a time, 1 or more")
+    return jobs

@@ -4,8 +4,14 @@ The steps, each in its own module:
 
 1. :mod:`.discover` finds ``notebooks/NN_*.ipynb`` and applies ``--only``;
 2. :mod:`.parameters` checks every user value against the notebooks'
-   ``parameters`` cells (before anything runs);
-3. :mod:`.runfolder` creates ``<output>/<run-id>/``;
+   ``parameters`` cells (before anything runs); the result is an immutable
+   :class:`ReportPlan`;
+3. the data set is resolved once: a built-in one is built (the synthetic data
+   with the run's ``n_customers`` and ``seed``), a file is read, validated
+   and cleaned (a bad file stops here, before any run folder exists);
+   :mod:`.runfolder` creates ``<output>/<run-id>/`` and
+   :func:`segwork.datasets.save_prepared` writes the data set to
+   ``<run>/data/``, which every notebook loads as its ``dataset``;
 4. :mod:`.execute` runs each notebook with papermill (one after the other, or
    ``jobs`` at a time in worker processes) and :mod:`.render` writes its HTML;
 5. :mod:`.index` writes ``index.html``; :mod:`.runfolder` points
@@ -26,14 +32,17 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
 from ..errors import DataError, ReportError
 from . import discover, parameters as params_mod, runfolder
-from .execute import run_notebook
+from .execute import NotebookResult, NotebookTask, run_notebook
 from .index import write_index
+from .parameters import check_jobs
 
-__all__ = ["RunResult", "run_report", "plan_report"]
+__all__ = ["RunResult", "ReportPlan", "DataSource", "Override", "run_report", "plan_report"]
 
 
 @dataclass
@@ -49,61 +58,191 @@ class RunResult:
         return self.run_dir / "index.html"
 
 
-@dataclass
-class _Plan:
-    notebooks: list[Path]
-    declared: dict[str, dict[str, params_mod.NotebookParameter]]
-    per_notebook: dict[str, dict[str, Any]]
-    overrides: dict[str, tuple[Any, str | None, str]]
-    effective: dict[str, Any]
+@dataclass(frozen=True)
+class Override:
+    """A value the user set: the checked value, the text typed after ``-p`` (or None) and where it came from."""
+
+    value: Any
+    raw: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The data set a notebook runs on, as the runner resolves it once for the run.
+
+    ``dataset`` is a name of :data:`segwork.datasets.DATASETS` or an absolute
+    file path; ``values`` are the built-in's parameters (for the synthetic
+    data, ``n_customers`` and ``seed``) as ``(name, value)`` pairs.
+    """
+
+    dataset: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def builtin(self) -> BuiltinDataset | None:
+        return DATASETS.get(self.dataset)
+
+    @property
+    def label(self) -> str:
+        """A one-line description: ``synthetic CRM data (3,000 customers, seed 4)``, a file's name."""
+        entry = self.builtin
+        return entry.describe(**dict(self.values)) if entry else Path(self.dataset).name
+
+    def load(self, read_options: Mapping[str, Any] | None = None) -> Dataset:
+        """Build or read the data set (a file: read, validated and cleaned with ``read_options``)."""
+        if self.builtin is not None:
+            if read_options:
+                raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply "
+                                f"to --dataset PATH, not to the built-in data set {self.dataset!r}")
+            return load_dataset(self.dataset, **dict(self.values))
+        return load_dataset(self.dataset, **dict(read_options or {}))
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What a run will do, checked before anything runs; immutable once made.
+
+    Attributes
+    ----------
+    notebooks: the selected notebooks, in order.
+    declared: notebook stem -> its declared parameters.
+    per_notebook: notebook stem -> the user's values it takes (without ``output_dir``).
+    overrides: name -> the :class:`Override` the user gave.
+    effective: name -> the checked value of every override.
+    notebooks_dir: the notebooks folder.
+    sources: notebook stem -> the :class:`DataSource` it runs on (notebooks with a ``dataset`` parameter).
+    uses: notebook stem -> the names its code reads outside its parameters cell
+        (see :func:`.discover.names_used`).
+    index: what the index page shows, as the notebooks of the folder declare it
+        (see :func:`.discover.index_layout`); read-only, :meth:`index_dict` gives a plain copy.
+    """
+
+    notebooks: tuple[Path, ...]
+    declared: Mapping[str, Mapping[str, params_mod.NotebookParameter]]
+    per_notebook: Mapping[str, Mapping[str, Any]]
+    overrides: Mapping[str, Override]
+    effective: Mapping[str, Any]
     notebooks_dir: Path
+    sources: Mapping[str, DataSource]
+    uses: Mapping[str, frozenset[str]]
+    index: Mapping[str, Any]
+
+    def index_dict(self) -> dict:
+        """:attr:`index` as plain JSON-able dicts and lists (for ``run.json``)."""
+        return _thaw(self.index)
+
+    @property
+    def dataset(self) -> DataSource | None:
+        """The data set of the run (that of its first notebook with one), or ``None``."""
+        return next(iter(self.sources.values()), None)
 
 
-def _collect_overrides(dataset, parameters, params_file) -> dict[str, tuple[Any, str | None, str]]:
-    """name -> (value, raw text or None, origin); later sources win: -f, then -p, then --dataset."""
-    overrides: dict[str, tuple[Any, str | None, str]] = {}
+def _freeze(value):
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value):
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _collect_overrides(dataset, parameters, params_file) -> dict[str, Override]:
+    """name -> Override; later sources win: -f, then -p, then --dataset."""
+    overrides: dict[str, Override] = {}
     if params_file:
         for name, value in params_mod.load_params_file(params_file).items():
-            overrides[name] = (value, None, f"-f {Path(params_file).name}:")
+            overrides[name] = Override(value, None, f"-f {Path(params_file).name}:")
     if isinstance(parameters, Mapping):
-        items: Iterable = parameters.items()
-        typed = True
+        for name, value in parameters.items():
+            overrides[name] = Override(value, None, "parameter")
     else:
-        items, typed = (parameters or []), False
-    for name, value in items:
-        if typed:
-            overrides[name] = (value, None, "parameter")
-        else:
-            overrides[name] = (params_mod.parse_cli_value(str(value)), str(value), "-p")
+        for name, value in parameters or []:
+            overrides[name] = Override(params_mod.parse_cli_value(str(value)), str(value), "-p")
     if dataset is not None:
-        overrides["dataset"] = (str(dataset), str(dataset), "--dataset")
+        overrides["dataset"] = Override(str(dataset), str(dataset), "--dataset")
     return overrides
 
 
+def _value(declared: Mapping[str, params_mod.NotebookParameter], given: Mapping[str, Any], name: str):
+    """The value a notebook runs with: the user's, else its declared default (None if not a literal)."""
+    if name in given:
+        return given[name]
+    param = declared.get(name)
+    return param.default if param is not None and param.type is not None else None
+
+
+def _source(declared, given) -> DataSource | None:
+    """The data set a notebook runs on, or None when it has no ``dataset`` or it is neither a name nor a given file."""
+    if "dataset" not in declared:
+        return None
+    dataset = _value(declared, given, "dataset")
+    entry = DATASETS.get(dataset) if isinstance(dataset, str) else None
+    if entry is not None:
+        values = tuple((n, v) for n in entry.parameters if (v := _value(declared, given, n)) is not None)
+        return DataSource(dataset, values)
+    if "dataset" in given:  # a file the user gave; resolve_parameters made it absolute and checked it exists
+        return DataSource(str(dataset))
+    return None
+
+
 def plan_report(*, dataset: str | None = None, parameters=None, params_file=None, only=None,
-                notebooks_dir=None) -> _Plan:
+                notebooks_dir=None) -> ReportPlan:
     """Find the notebooks and check all parameters; raises :class:`DataError` on any problem, runs nothing."""
     folder = Path(notebooks_dir).resolve() if notebooks_dir else discover.default_notebooks_dir()
     all_notebooks = discover.discover_notebooks(folder)
     selected = discover.select_notebooks(all_notebooks, only)
     declared_all = {p.stem: params_mod.inspect_parameters(p) for p in all_notebooks}
     overrides = _collect_overrides(dataset, parameters, params_file)
-    per_notebook, effective = params_mod.resolve_parameters(declared_all, overrides)
-    declared = {p.stem: declared_all[p.stem] for p in selected}
-    return _Plan(selected, declared, {p.stem: per_notebook[p.stem] for p in selected}, overrides, effective,
-                 folder)
+    per_notebook, effective = params_mod.resolve_parameters(
+        declared_all, {k: (o.value, o.raw, o.origin) for k, o in overrides.items()})
+    stems = [p.stem for p in selected]
+    sources = {s: src for s in stems if (src := _source(declared_all[s], per_notebook[s])) is not None}
+    frozen = lambda mapping: MappingProxyType(dict(mapping))  # noqa: E731
+    return ReportPlan(
+        notebooks=tuple(selected),
+        declared=frozen({s: frozen(declared_all[s]) for s in stems}),
+        per_notebook=frozen({s: frozen(per_notebook[s]) for s in stems}),
+        overrides=frozen(overrides), effective=frozen(effective), notebooks_dir=folder,
+        sources=frozen(sources), uses=frozen({p.stem: discover.names_used(p) for p in selected}),
+        index=_freeze(discover.index_layout(all_notebooks)),
+    )
 
 
-def _parameter_table(plan: _Plan) -> list[dict]:
-    """One row per parameter the run's notebooks declare: value, who set it, which notebooks use it."""
+def _applies(plan: ReportPlan, stem: str, name: str) -> bool:
+    """Whether parameter ``name`` of notebook ``stem`` matters in this run.
+
+    A parameter of a built-in data set (``n_customers``, ``seed``) applies
+    when the notebook's data set takes it, or when the notebook's code uses
+    it for something else too (``seed`` of a clustering step).
+    """
+    data_parameters = {n for entry in DATASETS.values() for n in entry.parameters}
+    if name not in data_parameters:
+        return True
+    source = plan.sources.get(stem)
+    takes = source is not None and source.builtin is not None and name in source.builtin.parameters
+    return takes or name in plan.uses.get(stem, frozenset())
+
+
+def _parameter_table(plan: ReportPlan) -> list[dict]:
+    """One row per parameter that applies in this run: value, who set it, which notebooks use it."""
     rows = []
     names: list[str] = []
     for params in plan.declared.values():
         names += [n for n in params if n not in names and n not in params_mod.RUNNER_PARAMETERS]
     for name in names:
-        users = [stem for stem, params in plan.declared.items() if name in params]
+        users = [stem for stem, params in plan.declared.items() if name in params and _applies(plan, stem, name)]
+        if not users:
+            continue
         if name in plan.overrides:
-            value, source = plan.effective.get(name), plan.overrides[name][2].rstrip(":")
+            value, source = plan.effective.get(name), plan.overrides[name].origin.rstrip(":")
         else:
             defaults = {plan.declared[s][name].source for s in users}
             value = defaults.pop() if len(defaults) == 1 else "per notebook: " + ", ".join(
@@ -114,58 +253,16 @@ def _parameter_table(plan: _Plan) -> list[dict]:
     return rows
 
 
-def _effective(plan: _Plan, name: str, fallback=None):
-    if name in plan.effective:
-        return plan.effective[name]
-    for params in plan.declared.values():
-        if name in params and params[name].type is not None:
-            return params[name].default
-    return fallback
-
-
-def _dataset_label(plan: _Plan) -> tuple[str, str]:
-    dataset = _effective(plan, "dataset", "synthetic")
-    n, seed = _effective(plan, "n_customers"), _effective(plan, "seed")
-    if dataset == "synthetic":
-        extra = ", ".join(x for x in (f"{n:,} customers" if isinstance(n, int) else "",
-                                      f"seed {seed}" if seed is not None else "") if x)
-        return str(dataset), f"synthetic CRM data ({extra})" if extra else "synthetic CRM data"
-    if dataset in ("cdnow", "cdnow_master"):
-        return str(dataset), "CDNOW (master, 23,570 customers)"
-    if dataset == "cdnow_sample":
-        return str(dataset), "CDNOW (1/10 sample, 2,357 customers)"
-    return str(dataset), Path(str(dataset)).name
-
-
-def _read_dataset_file(dataset: str, read_options: Mapping[str, Any] | None):
-    """Read, validate and clean a transaction file once; ``None`` for a built-in data set."""
-    if dataset in (*params_mod.BUILTIN_DATASETS, "cdnow_master"):
-        if read_options:
-            raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply to "
-                            f"--dataset PATH, not to the built-in data set {dataset!r}")
-        return None
-    from ..io import read_transactions
-
-    return read_transactions(dataset, **dict(read_options or {}))
-
-
-def _write_prepared(run_dir: Path, transactions, report) -> Path:
-    """Write the canonical transactions and their cleaning report into ``<run>/data/`` (atomically)."""
-    import io
-    import json
-
-    from .._atomic import atomic_write_bytes, atomic_write_text
-    from ..datasets import PREPARED_REPORT
-
-    buffer = io.BytesIO()
-    transactions.to_parquet(buffer, index=False)
-    path = atomic_write_bytes(run_dir / "data" / "transactions.parquet", buffer.getvalue())
-    atomic_write_text(run_dir / "data" / PREPARED_REPORT, json.dumps(report.to_dict(), indent=2) + "\n")
-    return path
-
-
 def _now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _data_folders(sources: Iterable[DataSource], run_dir: Path) -> dict[DataSource, Path]:
+    """``<run>/data`` for the run's data set; ``<run>/data/1``, ``/2`` ... when notebooks run on different ones."""
+    distinct = list(dict.fromkeys(sources))
+    if len(distinct) == 1:
+        return {distinct[0]: run_dir / "data"}
+    return {src: run_dir / "data" / str(i) for i, src in enumerate(distinct, 1)}
 
 
 def run_report(
@@ -182,13 +279,15 @@ def run_report(
     echo: Callable[[str], None] | None = print,
     command: str | None = None,
     read_options: Mapping[str, Any] | None = None,
+    plan: ReportPlan | None = None,
 ) -> RunResult:
     """Run the notebook suite and write a new run folder under ``output``.
 
     Parameters
     ----------
-    dataset: ``synthetic``, ``cdnow``, ``cdnow_sample`` or a transaction file
-        (sets every notebook's ``dataset`` parameter). ``None``: the notebooks' default.
+    dataset: a name of :data:`segwork.datasets.DATASETS` (``synthetic``,
+        ``cdnow``, ``cdnow_sample``) or a transaction file (sets every
+        notebook's ``dataset`` parameter). ``None``: the notebooks' default.
     parameters: ``[(name, text), ...]`` as typed after ``-p`` (parsed like YAML
         scalars), or a mapping of name -> Python value.
     params_file: a YAML file of ``name: value`` lines.
@@ -201,9 +300,15 @@ def run_report(
     echo: where the per-notebook progress lines go (``None``: silent).
     read_options: how to read a transaction file given as ``dataset``: keyword
         arguments of :func:`segwork.io.read_transactions` (``columns``, ``sep``,
-        ``rules``, ...). The file is read, validated and cleaned once, before any
-        notebook runs; the notebooks get the canonical table
-        (``<run>/data/transactions.parquet``) and its cleaning report.
+        ``rules``, ...).
+    plan: a plan made by :func:`plan_report` (then ``dataset``, ``parameters``,
+        ``params_file``, ``only`` and ``notebooks_dir`` are not used).
+
+    The data set is resolved once, before any notebook runs: built (synthetic
+    data, with the run's ``n_customers`` and ``seed``) or read, validated and
+    cleaned (a file), and saved with :func:`segwork.datasets.save_prepared`
+    into ``<run>/data/``; each notebook's ``dataset`` is that folder, which
+    :func:`segwork.datasets.load_dataset` loads without cleaning again.
 
     Returns
     -------
@@ -211,87 +316,98 @@ def run_report(
 
     Raises
     ------
-    DataError: bad parameters or notebooks folder (nothing has run).
-    ReportError: a notebook failed; the message names it, the cell and the error.
+    DataError: bad parameters, data or notebooks folder (nothing has run, no run folder exists).
+    ValueError: ``jobs`` is not a whole number of at least 1.
+    ReportError: a notebook failed; the message names it, the cell and the error (also as fields).
     """
     say = echo or (lambda _msg: None)
-    if not isinstance(jobs, int) or jobs < 1:
-        raise DataError(f"--jobs {jobs}: give a whole number of notebooks to run at a time, 1 or more")
-    plan = plan_report(dataset=dataset, parameters=parameters, params_file=params_file, only=only,
-                       notebooks_dir=notebooks_dir)
+    check_jobs(jobs)
+    if plan is None:
+        plan = plan_report(dataset=dataset, parameters=parameters, params_file=params_file, only=only,
+                           notebooks_dir=notebooks_dir)
     output = Path(output).resolve()
-    dataset_value, label = _dataset_label(plan)
-    prepared = _read_dataset_file(dataset_value, read_options)  # bad data stops here, before any run folder
-    run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(dataset_value))
+    main = plan.dataset
     started = time.perf_counter()
+    if read_options and main is None:
+        raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply to "
+                        "--dataset PATH, and no notebook of this run takes a data set")
+    # Bad data stops here, before any run folder exists.
+    loaded = {src: src.load(read_options) for src in dict.fromkeys(plan.sources.values())}
+    run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(main.dataset if main else None))
+    folders = _data_folders(loaded, run_dir)
+    for src, data in loaded.items():
+        save_prepared(data, folders[src])
+    prepare_seconds = round(time.perf_counter() - started, 3)
     from .. import __version__
 
     record: dict[str, Any] = {
         "run_id": run_dir.name, "status": "running", "created": _now(), "finished": None, "seconds": None,
-        "dataset": dataset_value, "dataset_label": label, "parameters": _parameter_table(plan),
+        "dataset": main.dataset if main else None, "dataset_label": main.label if main else "(no data set)",
+        "parameters": _parameter_table(plan),
         "overrides": {k: plan.effective.get(k) for k in plan.overrides},
         "notebooks_dir": str(plan.notebooks_dir), "output": str(output), "jobs": jobs,
         "kernel": kernel_name, "command": command or "segwork report",
         "segwork_version": __version__, "python": platform.python_version(), "platform": platform.platform(),
+        "index": plan.index_dict(),
+        "prepared_data": {str(folders[src].relative_to(run_dir)): src.label for src in loaded},
+        "prepare_seconds": prepare_seconds,
         "notebooks": [{"name": p.stem, "title": discover.notebook_title(p), "status": "not run",
-                       "parameters": plan.per_notebook[p.stem]} for p in plan.notebooks],
+                       "parameters": dict(plan.per_notebook[p.stem])} for p in plan.notebooks],
         "error": None,
     }
-    if prepared is not None:
-        prepared_path = _write_prepared(run_dir, *prepared)
-        record["cleaning"] = prepared[1].to_dict()
-        for values in plan.per_notebook.values():
-            if "dataset" in values:
-                values["dataset"] = str(prepared_path)
-        say(f"read {dataset_value}: {prepared[1].rows_kept:,} of {prepared[1].rows_read:,} rows kept, "
-            f"{prepared[1].customers:,} customers -> {prepared_path}")
+    if main is not None and loaded[main].cleaning_report is not None:
+        report = loaded[main].cleaning_report
+        record["cleaning"] = report.to_dict()
+        say(f"read {main.dataset}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
+            f"{report.customers:,} customers -> {folders[main]}")
     runfolder.write_record(run_dir, record)
     tasks = []
     for i, path in enumerate(plan.notebooks):
         values = dict(plan.per_notebook[path.stem])
+        if path.stem in plan.sources:
+            values["dataset"] = str(folders[plan.sources[path.stem]])
         values["output_dir"] = str(run_dir / path.stem)
-        tasks.append({
-            "index": i, "name": path.stem, "source": str(path), "run_dir": str(run_dir), "parameters": values,
-            "cwd": str(plan.notebooks_dir), "kernel_name": kernel_name, "title": record["notebooks"][i]["title"],
-            "deps": discover.notebook_dependencies(path),
-            "progress": ({"desc": f"  {path.stem}", "leave": jobs == 1}
-                         if progress else False),
-        })
+        tasks.append(NotebookTask(
+            index=i, name=path.stem, source=path, run_dir=run_dir, parameters=values, cwd=plan.notebooks_dir,
+            kernel_name=kernel_name, title=record["notebooks"][i]["title"],
+            progress={"desc": f"  {path.stem}", "leave": jobs == 1} if progress else False,
+        ))
     n = len(tasks)
+    label = record["dataset_label"]
     say(f"segwork report: {n} notebook{'s' if n != 1 else ''} on {label} -> {run_dir}")
 
-    def finished(result: dict) -> None:
-        record["notebooks"][next(t["index"] for t in tasks if t["name"] == result["name"])].update(result)
-        i = next(t["index"] for t in tasks if t["name"] == result["name"]) + 1
-        if result["status"] == "ok":
-            extra = f", kernel start/stop {result.get('overhead_seconds', 0):.1f} s"
-            warn = f", {result['warnings']} warning(s) hidden from the page" if result.get("warnings") else ""
-            say(f"[{i}/{n}] {result['name']}: ok in {result['seconds']:.1f} s{extra}{warn}")
+    def finished(task: NotebookTask, result: NotebookResult) -> None:
+        record["notebooks"][task.index].update(result.to_record())
+        if result.ok:
+            extra = f", kernel start/stop {result.overhead_seconds or 0:.1f} s"
+            warn = f", {result.warnings} warning(s) hidden from the page" if result.warnings else ""
+            say(f"[{task.index + 1}/{n}] {result.name}: ok in {result.seconds:.1f} s{extra}{warn}")
         else:
-            say(f"[{i}/{n}] {result['name']}: FAILED after {result.get('seconds', 0):.1f} s")
+            say(f"[{task.index + 1}/{n}] {result.name}: FAILED after {result.seconds:.1f} s")
         runfolder.write_record(run_dir, record)
 
-    error: str | None = None
+    failed: NotebookResult | None = None
     try:
         if jobs == 1:
             for task in tasks:
-                say(f"[{task['index'] + 1}/{n}] {task['name']} ...")
+                say(f"[{task.index + 1}/{n}] {task.name} ...")
                 result = run_notebook(task)
-                finished(result)
-                if result["status"] != "ok":
-                    error = result["error"]
+                finished(task, result)
+                if not result.ok:
+                    failed = result
                     break
         else:
-            error = _run_parallel(tasks, jobs, finished, say)
+            failed = _run_parallel(tasks, jobs, finished, say)
     except KeyboardInterrupt:
-        error = "interrupted by the user"
-        _fail(run_dir, record, error, started, output)
+        _fail(run_dir, record, "interrupted by the user", started, output)
         raise
-    if error:
-        failed_dir = _fail(run_dir, record, error, started, output)
+    if failed is not None:
+        failed_dir = _fail(run_dir, record, failed.error, started, output)
         previous = runfolder.resolve_latest(output)
         kept = f"{output.name}/latest still points at {previous.name}" if previous else "no earlier good run"
-        raise ReportError(f"{error}; the partial run is in {failed_dir} (marked failed); {kept}")
+        f = failed.failure
+        raise ReportError(f"{f.message}; the partial run is in {failed_dir} (marked failed); {kept}",
+                          notebook=failed.name, cell=f.cell, ename=f.ename, evalue=f.evalue)
 
     record["status"] = "ok"
     record["finished"] = _now()
@@ -306,7 +422,8 @@ def run_report(
         record["status"] = "running"
         error = f"the notebooks ran but the report could not be finished: {type(exc).__name__}: {exc}"
         failed_dir = _fail(run_dir, record, error, started, output)
-        raise ReportError(f"{error}; the partial run is in {failed_dir} (marked failed)") from exc
+        raise ReportError(f"{error}; the partial run is in {failed_dir} (marked failed)",
+                          ename=type(exc).__name__, evalue=str(exc)) from exc
     say(f"done in {record['seconds']:.1f} s: {index}")
     say(f"{latest} -> {run_dir.name}")
     return RunResult(run_dir=run_dir, record=record, latest=latest)
@@ -325,30 +442,24 @@ def _fail(run_dir: Path, record: dict, error: str, started: float, output: Path)
     return runfolder.mark_failed(run_dir, error)
 
 
-def _run_parallel(tasks: list[dict], jobs: int, finished: Callable[[dict], None], say) -> str | None:
-    """Run tasks ``jobs`` at a time in worker processes; a task waits for its ``deps``. Returns the first error."""
-    names = {t["name"] for t in tasks}
+def _run_parallel(tasks: list[NotebookTask], jobs: int,
+                  finished: Callable[[NotebookTask, NotebookResult], None], say) -> NotebookResult | None:
+    """Run tasks ``jobs`` at a time in worker processes; returns the first failed result (then starts no more)."""
+    from .execute import Failure
+
     pending = list(tasks)
-    done: set[str] = set()
-    error = None
+    failed: NotebookResult | None = None
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
         running: dict = {}
         while pending or running:
-            if error is None:
-                for task in list(pending):
-                    if len(running) >= jobs:
-                        break
-                    if all(d in done or d not in names for d in task["deps"]):
-                        say(f"[{task['index'] + 1}/{len(tasks)}] {task['name']} started")
-                        running[pool.submit(run_notebook, task)] = task
-                        pending.remove(task)
-            else:
+            while failed is None and pending and len(running) < jobs:
+                task = pending.pop(0)
+                say(f"[{task.index + 1}/{len(tasks)}] {task.name} started")
+                running[pool.submit(run_notebook, task)] = task
+            if failed is not None:
                 pending.clear()
             if not running:
-                if pending and error is None:
-                    error = ("cannot order the notebooks: " + ", ".join(t["name"] for t in pending)
-                             + " wait for each other (metadata.segwork.depends_on); run with --jobs 1")
                 break
             complete, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in complete:
@@ -356,12 +467,10 @@ def _run_parallel(tasks: list[dict], jobs: int, finished: Callable[[dict], None]
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - a worker process died
-                    result = {"name": task["name"], "status": "failed", "seconds": 0.0,
-                              "error": f"notebook {task['name']}.ipynb: its worker process failed "
-                                       f"({type(exc).__name__}: {exc})", "cell": None}
-                finished(result)
-                if result["status"] == "ok":
-                    done.add(task["name"])
-                elif error is None:
-                    error = result["error"]
-    return error
+                    result = NotebookResult(name=task.name, failure=Failure(
+                        f"notebook {task.name}.ipynb: its worker process failed ({type(exc).__name__}: {exc})",
+                        None, type(exc).__name__, str(exc)))
+                finished(task, result)
+                if not result.ok and failed is None:
+                    failed = result
+    return failed

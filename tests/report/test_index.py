@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from segwork.report.discover import discover_notebooks, index_layout
 from segwork.report.index import as_table, build_index, format_value, load_run_metrics
+
+#: The sections and key numbers the shipped notebooks declare in their metadata (what the runner puts in run.json).
+LAYOUT = index_layout(discover_notebooks(Path(__file__).resolve().parents[2] / "notebooks"))
 
 
 class Tables(HTMLParser):
@@ -83,6 +87,7 @@ def full_run(tmp_path):
         "dataset": "synthetic", "dataset_label": "synthetic CRM data (2,000 customers, seed 0)",
         "parameters": [{"name": "n_customers", "value": "2000", "source": "-p", "notebooks": "all"}],
         "jobs": 1, "command": "segwork report -p n_customers 2000", "segwork_version": "0", "python": "3",
+        "index": LAYOUT,
         "notebooks": [nb("01_data_overview", seconds=5.0), nb("05_clv_models", seconds=10.0),
                       nb("06_value_segmentation"), nb("09_compare_segmentations")],
     }
@@ -137,7 +142,7 @@ def test_missing_skipped_and_failed_sections_say_so(tmp_path):
     write_metrics(run, "06_value_segmentation", {"skipped": "CDNOW has no customer profiles"})
     record = {
         "run_id": "r", "status": "failed", "error": "notebook 05_clv_models.ipynb failed in cell 4 (fit()): ValueError: x",
-        "dataset": "cdnow", "dataset_label": "CDNOW", "notebooks": [
+        "dataset": "cdnow", "dataset_label": "CDNOW", "index": LAYOUT, "notebooks": [
             nb("05_clv_models", status="failed", error="notebook 05_clv_models.ipynb failed in cell 4"),
             nb("06_value_segmentation")],
     }
@@ -153,7 +158,7 @@ def test_missing_skipped_and_failed_sections_say_so(tmp_path):
 def test_a_table_key_that_is_not_a_table_is_reported(tmp_path):
     run = tmp_path / "run"
     write_metrics(run, "09_compare_segmentations", {"comparison": "oops"})
-    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x",
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
                         "notebooks": [nb("09_compare_segmentations")]}, run)
     assert "is not a table" in section(html, "segmentations")
 
@@ -189,7 +194,7 @@ def test_columns_saved_in_alphabetical_order_are_put_in_reading_order(tmp_path):
     records = [{"ari_truth": 0.5, "method": "a long description of how the segments were made, in words",
                 "n_segments": 4, "segmentation": "rfm", "zeta": 1.0}]
     write_metrics(run, "09_compare_segmentations", {"comparison": json.loads(json.dumps(records, sort_keys=True))})
-    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x",
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
                         "notebooks": [nb("09_compare_segmentations")]}, run)
     part = section(html, "segmentations")
     header = [c[0] for c in parse(part).tables[0][0]]
@@ -203,7 +208,8 @@ def test_prose_columns_become_notes_and_signed_errors_are_best_near_zero(tmp_pat
                 "note": "a long explanation of the model that would make the table far too wide"},
                {"model": "B", "mae": 1.0, "aggregate_error_pct": 3.0, "note": "short but still long enough, really"}]
     write_metrics(run, "05_clv_models", {"holdout": holdout})
-    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "notebooks": [nb("05_clv_models")]}, run)
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("05_clv_models")]}, run)
     part = section(html, "clv")
     table = parse(part).tables[0]
     header = [c[0] for c in table[0]]
@@ -211,3 +217,52 @@ def test_prose_columns_become_notes_and_signed_errors_are_best_near_zero(tmp_pat
     rows = {r[0][0]: r for r in table[1:]}
     assert "best" in rows["B"][1][1] and "best" in rows["A"][2][1]  # lowest MAE; total error closest to 0
     assert '<dl class="notes">' in part and "far too wide" in part
+
+
+def test_the_shipped_notebooks_declare_the_three_sections_and_the_data_numbers():
+    assert [(s["id"], s["notebook"], s["key"]) for s in LAYOUT["sections"]] == [
+        ("segmentations", "09_compare_segmentations", "comparison"), ("clv", "05_clv_models", "holdout"),
+        ("relationships", "06_value_segmentation", "relationship_types")]
+    assert LAYOUT["numbers"]["notebook"] == "01_data_overview"
+    assert {"n_customers", "revenue", "top20_revenue_share"} <= {n["key"] for n in LAYOUT["numbers"]["numbers"]}
+
+
+def test_index_py_names_no_notebook_and_no_metric_key():
+    source = (Path(__file__).resolve().parents[2] / "segwork" / "report" / "index.py").read_text()
+    for stem in [p.stem for p in discover_notebooks(Path(__file__).resolve().parents[2] / "notebooks")]:
+        assert stem not in source and f'"{stem[:3]}' not in source, stem
+    for key in ("comparison", "holdout", "relationship_types", "top20_revenue_share", "n_transactions", "ari_truth"):
+        assert f'"{key}"' not in source, key
+
+
+def test_a_section_declared_by_any_notebook_is_rendered(tmp_path, make_nb):
+    """A new notebook adds its own table to the index through its metadata alone."""
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "03_churn.ipynb", 'output_dir = "."', "pass", metadata={"segwork": {"index_section": {
+        "id": "churn", "heading": "Churn models", "key": "scores", "first_column": "model", "rank": 1,
+        "intro": "Churn models compared.", "read": "Higher AUC is better.", "higher_better": ["auc"],
+        "labels": {"auc": "AUC"}}}})
+    make_nb(nbs / "01_data.ipynb", 'output_dir = "."', "pass", metadata={"segwork": {"index_numbers": {
+        "heading": "Data", "numbers": [{"key": "rows", "label": "rows"}, {"key": "sales", "label": "sales",
+                                                                           "unit_key": "currency"}]}}})
+    run = tmp_path / "run"
+    write_metrics(run, "03_churn", {"scores": {"logit": {"auc": 0.71}, "forest": {"auc": 0.78}}})
+    write_metrics(run, "01_data", {"rows": 1234, "sales": 99.5, "currency": "CHF"})
+    layout = index_layout(discover_notebooks(nbs))
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": layout,
+                        "notebooks": [nb("01_data"), nb("03_churn")]}, run)
+    table = parse(section(html, "churn")).tables[0]
+    assert [c[0] for c in table[0]] == ["model", "AUC"]
+    rows = {r[0][0]: r for r in table[1:]}
+    assert "best" in rows["forest"][1][1] and "best" not in rows["logit"][1][1]
+    data = section(html, "data")
+    assert "1,234" in data and "sales (CHF)" in data and 'href="01_data.html"' in data
+
+
+def test_a_section_without_its_key_is_refused(tmp_path, make_nb):
+    from segwork.errors import DataError
+
+    make_nb(tmp_path / "01_x.ipynb", 'output_dir = "."', "pass",
+            metadata={"segwork": {"index_section": {"id": "x", "heading": "X"}}})
+    with pytest.raises(DataError, match="01_x.ipynb.*needs key"):
+        index_layout(discover_notebooks(tmp_path))

@@ -150,27 +150,42 @@ def test_a_failing_notebook_names_the_cell_and_keeps_the_last_good_run(tmp_path,
     assert not (failed[0] / "03_after.ipynb").exists()
 
 
-def test_parallel_jobs_keep_order_and_wait_for_dependencies(tmp_path, make_nb, run_cli):
+def test_parallel_jobs_keep_notebook_order(tmp_path, make_nb, run_cli):
     nbs = tmp_path / "nbs"
-    save = SAVE.format("{'value': value}")
+    save = SAVE.replace("json.dumps({})", "json.dumps({'value': value})")
     make_nb(nbs / "01_a.ipynb", 'value = 1\noutput_dir = "."', "import time\ntime.sleep(1)", save)
     make_nb(nbs / "02_b.ipynb", 'value = 2\noutput_dir = "."', save)
-    reader = ("import json, pathlib\n"
-              "first = json.loads((pathlib.Path(output_dir).parent / '01_a' / 'metrics.json').read_text())\n"
-              + SAVE.format("{'value': first['value'] + value}"))
-    make_nb(nbs / "03_c.ipynb", 'value = 10\noutput_dir = "."', reader,
-            metadata={"segwork": {"depends_on": ["01_a"]}})
+    make_nb(nbs / "03_c.ipynb", 'value = 10\noutput_dir = "."', save)
     out = tmp_path / "reports"
     proc = run_cli("report", "--notebooks", str(nbs), "--output", str(out), "--jobs", "2", "-p", "value", "5",
                    "--no-progress")
     assert proc.returncode == 0, proc.stderr
     run = (out / "latest").resolve()
     values = [json.loads((run / n / "metrics.json").read_text())["value"] for n in ("01_a", "02_b", "03_c")]
-    assert values == [5, 5, 10]  # 03 read 01's artefact: it waited for it
+    assert values == [5, 5, 5]
     record = json.loads((run / "run.json").read_text())
     assert [n["name"] for n in record["notebooks"]] == ["01_a", "02_b", "03_c"]
     html = (run / "index.html").read_text()
     assert html.index("01_a.html") < html.index("02_b.html") < html.index("03_c.html")
+
+
+def test_report_error_carries_notebook_cell_and_error_as_fields(tmp_path, make_nb):
+    from segwork.errors import ReportError
+    from segwork.report import run_report
+
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "01_ok.ipynb", 'output_dir = "."', "x = 1")
+    make_nb(nbs / "02_fail.ipynb", 'output_dir = "."', "x = 1", "raise KeyError('no such column: spend')")
+    source = nbformat.read(str(nbs / "02_fail.ipynb"), as_version=4)
+    failing_cell = next(i for i, c in enumerate(source.cells) if "no such column" in c.source) + 1
+    with pytest.raises(ReportError) as info:
+        run_report(notebooks_dir=nbs, output=tmp_path / "out", progress=False, echo=None)
+    err = info.value
+    assert (err.notebook, err.cell, err.ename) == ("02_fail", failing_cell, "KeyError")
+    assert "no such column: spend" in err.evalue
+    assert "\n" not in str(err) and str(err).startswith(f"notebook 02_fail.ipynb failed in cell {failing_cell} ")
+    record = json.loads(next((tmp_path / "out").glob("*-failed/run.json")).read_text())
+    assert record["notebooks"][1]["ename"] == "KeyError" and record["notebooks"][1]["cell"] == failing_cell
 
 
 def test_notebook_01_on_cdnow_sample(tmp_path):
