@@ -37,15 +37,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segwork.cli",),
 )
 
-#: Edges (importer, imported) that break the order and are removed on other branches of issue 8.
-#: The lead empties this set after merging them; an entry whose import is gone fails the test below.
-KNOWN_UNTIL_MERGE: frozenset[tuple[str, str]] = frozenset({
-    # report/cli.py imports the read options of cli.py (upward; a circle cli -> report -> report.cli -> cli):
-    # the one-CLI-module branch removes it.
-    ("segwork.report.cli", "segwork.cli"),
-})
-
-
 def _modules(package: Path) -> dict[str, tuple[Path, bool]]:
     """Dotted module name -> (file, is a package __init__)."""
     out = {}
@@ -149,10 +140,6 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-def without_known(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {a: {b for b in targets if (a, b) not in KNOWN_UNTIL_MERGE} for a, targets in graph.items()}
-
-
 @pytest.fixture(scope="module")
 def graph():
     return import_graph()
@@ -174,18 +161,13 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones(graph):
 
 
 def test_no_import_against_the_layer_order(graph):
-    bad = upward_imports(without_known(graph))
+    bad = upward_imports(graph)
     assert not bad, "imports against the layer order (see LAYERS):\n" + "\n".join(bad)
 
 
 def test_no_import_circles(graph):
-    found = cycles(without_known(graph))
+    found = cycles(graph)
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
-
-
-def test_known_exceptions_still_exist(graph):
-    gone = sorted(f"{a} -> {b}" for a, b in KNOWN_UNTIL_MERGE if b not in graph.get(a, set()))
-    assert not gone, f"these imports are gone: remove them from KNOWN_UNTIL_MERGE: {gone}"
 
 
 def test_the_checks_catch_an_upward_import_and_a_circle(tmp_path):
