@@ -5,7 +5,7 @@ The data flow, one way::
     segwork.io.read_transactions   -> canonical, cleaned transactions (+ cleaning report)
     segwork.rfm_summary            -> one row per customer (calibration / holdout)
     segwork.features.customer_table-> RFM + profile + survey, ready to segment
-    segwork.clv                    -> BG/NBD, Pareto/NBD, Gamma-Gamma, sBG ... -> CLV, P(alive)
+    segwork.clv                    -> BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma, sBG ... -> CLV, P(alive)
     segwork.prepare_table          -> the prepared customer table (features + p_alive + clv)
     segwork.segment                -> segmentations (a priori, RFM, value, needs, clustering, relationship)
     segwork.compare                -> compare segmentations; segwork.act -> targeting, strategies

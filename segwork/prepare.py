@@ -15,7 +15,7 @@ import warnings
 
 import pandas as pd
 
-from .clv.predict import predict_clv
+from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, predict_clv
 from .errors import ConvergenceError, DataError
 from .features import customer_table
 
@@ -25,7 +25,8 @@ _TABLE_COLUMNS = ("frequency", "recency", "T")
 _TRANSACTION_COLUMNS = ("customer_id", "date", "amount")
 
 
-def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0) -> pd.DataFrame:
+def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                  transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> pd.DataFrame:
     """The customer table of a data set, with ``p_alive`` and ``clv`` when the CLV models fit.
 
     Parameters
@@ -43,6 +44,12 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     horizon: months of CLV ahead (whole number >= 1).
     discount_rate: per month (0.01 = 1 % a month).
     margin: profit share of revenue (1.0 = CLV in revenue).
+    transaction_model: the model behind ``p_alive`` and the expected
+        purchases in ``clv``: ``"mbgnbd"`` (default, MBG/NBD: one-time
+        buyers can leave, so their P(alive) falls with the time since their
+        purchase), ``"paretonbd"``, or ``"bgnbd"`` (BG/NBD: every one-time
+        buyer has P(alive) = 1 by the model's construction; averages of it
+        over groups with one-time buyers overstate who is alive).
 
     Returns
     -------
@@ -53,21 +60,30 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     ``monetary_value``, ``mean_amount`` in the data's currency; profile and
     survey columns when the data set has them) plus
 
-    * ``p_alive``: BG/NBD probability that the customer is still active (0..1);
+    * ``p_alive``: probability that the customer is still active (0..1),
+      from ``transaction_model``;
     * ``clv``: discounted expected margin over ``horizon`` months, in the
       data's currency (see :func:`segwork.clv.predict_clv`, also for the
       stated fallback when the spend is so heavy-tailed that Gamma-Gamma has
       ``q <= 1``).
 
-    When the BG/NBD or Gamma-Gamma model cannot be fitted (e.g. no repeat
-    buyers, no convergence) the two columns are left out and a
-    ``UserWarning`` says why; everything downstream then works on revenue.
+    ``table.attrs`` name the model: ``transaction_model`` (the key) and
+    ``p_alive_model`` (e.g. ``"MBG/NBD"``; figures and tables label P(alive)
+    with it).
+
+    When the transaction model does not converge, it is refitted with a small
+    penalizer and a ``UserWarning`` says so (see
+    :func:`segwork.clv.fit_transaction_model`). When the models cannot be
+    fitted at all (e.g. no repeat buyers, no convergence even penalized) the
+    two columns are left out and a ``UserWarning`` says why; everything
+    downstream then works on revenue.
 
     Raises
     ------
     TypeError: ``data`` is neither a Dataset nor a DataFrame.
     ValueError: ``horizon`` not a whole number >= 1, ``discount_rate`` not a
-        finite rate > -1, or ``margin`` not a finite number.
+        finite rate > -1, ``margin`` not a finite number, or an unknown
+        ``transaction_model``.
     DataError: a DataFrame that is neither canonical transactions nor a
         customer table, or invalid transactions (from
         :func:`segwork.features.customer_table`).
@@ -78,6 +94,9 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         raise ValueError(f"prepare_table: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
     if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
         raise ValueError(f"prepare_table: margin must be a finite profit share of revenue, got {margin!r}")
+    if transaction_model not in TRANSACTION_MODELS:
+        raise ValueError(f"prepare_table: transaction_model={transaction_model!r} is not known; use one of "
+                         f"{', '.join(repr(k) for k in TRANSACTION_MODELS)}")
     if isinstance(data, pd.DataFrame):
         if all(c in data.columns for c in _TABLE_COLUMNS):
             table = data
@@ -97,8 +116,11 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         raise TypeError(f"prepare_table: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
                         f"or a customer table, got {type(data).__name__}")
     try:
-        value = predict_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin)
+        value = predict_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                            transaction_model=transaction_model)
     except (DataError, ConvergenceError) as exc:
         warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=2)
         return table
-    return table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
+    out = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
+    out.attrs.update(value.attrs)
+    return out

@@ -191,6 +191,28 @@ def strategy_table(strategies: Mapping[str, Strategy] | None = None) -> pd.DataF
     return pd.DataFrame(rows).set_index("relationship")
 
 
+def _mean_p_alive(segmentation, sub: pd.DataFrame, labels: pd.Series, order: list):
+    """Mean P(alive) per type and the label of the model behind it (see :func:`relationship_summary`)."""
+    params = segmentation.params if isinstance(segmentation, Segmentation) else {}
+    p = params.get("p_alive") if isinstance(params.get("p_alive"), pd.Series) else None
+    if p is not None:
+        model = params.get("p_alive_model") or sub.attrs.get("p_alive_model") or "model not stated"
+        p = p.reindex(labels.index)
+    elif "p_alive" in sub.columns:
+        p, model = sub["p_alive"], sub.attrs.get("p_alive_model", "model not stated")
+    else:
+        return np.nan, ""
+    p = pd.to_numeric(p, errors="coerce")
+    if str(model).startswith("BG/NBD"):
+        # BG/NBD: P(alive) = 1 for every one-time buyer by construction; its mean over them says nothing
+        if "frequency" in sub.columns:
+            p = p.where(sub["frequency"].to_numpy() > 0)
+            model = f"{model}, repeat buyers only (one-time buyers have P(alive) = 1 by construction)"
+        else:
+            model = f"{model} (one-time buyers have P(alive) = 1 by construction)"
+    return p.groupby(labels.to_numpy(), sort=False).mean().reindex(order), model
+
+
 def relationship_summary(
     segmentation: Segmentation | pd.Series,
     table: pd.DataFrame,
@@ -204,6 +226,9 @@ def relationship_summary(
     ----------
     segmentation: a relationship :class:`Segmentation` (or its labels).
     table: the customer table (``revenue``; ``clv`` and ``p_alive`` when present).
+        ``mean_p_alive`` averages the P(alive) that typed the customers
+        (the segmentation's ``params["p_alive"]`` when it has one, else the
+        table's ``p_alive``).
     strategies: type -> :class:`~segwork.act.strategies.Strategy` (default
         :data:`~segwork.act.strategies.DEFAULT_STRATEGIES`).
     margin: profit share of revenue, for the segment margin.
@@ -212,7 +237,10 @@ def relationship_summary(
     -------
     DataFrame indexed by ``relationship`` (types in order) with ``customers``,
     ``share``, ``revenue_share``, ``mean_clv`` (NaN without a ``clv``
-    column), ``mean_p_alive``, ``strategy`` (goal), ``offer``,
+    column), ``mean_p_alive``, ``p_alive_model`` (the model behind it, e.g.
+    ``"MBG/NBD"``; with the BG/NBD, which gives every one-time buyer
+    P(alive) = 1 by construction, the mean is over repeat buyers only and the
+    label says so; NaN for a type of one-time buyers only), ``strategy`` (goal), ``offer``,
     ``effect_low``/``effect_high`` (fractions), ``assumed_effect`` (text),
     ``segment_margin`` (margin x the type's revenue to date, the data's
     currency), ``implied_gain_low``/``implied_gain_high`` (= effect x
@@ -232,7 +260,7 @@ def relationship_summary(
     revenue = groups["revenue"].sum().reindex(order)
     out["revenue_share"] = revenue / sub["revenue"].sum()
     out["mean_clv"] = groups["clv"].mean().reindex(order) if "clv" in sub.columns else np.nan
-    out["mean_p_alive"] = groups["p_alive"].mean().reindex(order) if "p_alive" in sub.columns else np.nan
+    out["mean_p_alive"], out["p_alive_model"] = _mean_p_alive(segmentation, sub, labels, order)
     missing = [t for t in order if t not in strategies]
     if missing:
         raise DataError(f"relationship_summary: no strategy for type {missing[0]!r}; known: {', '.join(strategies)}")

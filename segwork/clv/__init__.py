@@ -8,7 +8,7 @@ likelihood on a shared base (:mod:`segwork.clv.base`).
 
 Value: :func:`customer_lifetime_value`, :func:`historical_value`; fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
-customer), :func:`bg_nbd_inputs`.
+customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`bg_nbd_inputs`.
 Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
 diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
 :func:`simulate_bg_nbd`.
@@ -20,12 +20,19 @@ from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_trans
 from .gamma_gamma import GammaGamma
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
-from .predict import bg_nbd_inputs, predict_clv
+from .predict import (
+    TRANSACTION_MODELS,
+    bg_nbd_inputs,
+    fit_transaction_model,
+    predict_clv,
+    transaction_model_label,
+)
 from .sbg import ShiftedBetaGeometric
 from .simulate import simulate_bg_nbd
 from .validation import (
     compare_models,
     cumulative_repeat_transactions,
+    fit_models,
     holdout_by_frequency,
     holdout_errors,
     holdout_predictions,
@@ -46,10 +53,14 @@ __all__ = [
     "historical_value",
     "predict_clv",
     "bg_nbd_inputs",
+    "fit_transaction_model",
+    "transaction_model_label",
+    "TRANSACTION_MODELS",
     "holdout_predictions",
     "holdout_by_frequency",
     "holdout_errors",
     "compare_models",
+    "fit_models",
     "spend_holdout",
     "spend_errors",
     "cumulative_repeat_transactions",

@@ -1,10 +1,24 @@
-"""P(alive) and predicted CLV of every customer of a customer table: fit BG/NBD and Gamma-Gamma, then apply.
+"""P(alive) and predicted CLV of every customer of a customer table: fit a transaction model and Gamma-Gamma, then apply.
 
 :func:`predict_clv` is the one place where segwork fits the CLV models on a
 customer table (:func:`segwork.features.customer_table`) and predicts from
 them; :func:`segwork.prepare.prepare_table` adds its two columns to the table
 every segmentation starts from. :func:`bg_nbd_inputs` converts the table's
-days into the weeks the BG/NBD fits of segwork work in.
+days into the weeks the transaction-model fits of segwork work in;
+:func:`fit_transaction_model` fits the transaction model (the same one for
+``predict_clv`` and the relationship typer).
+
+Which transaction model: the MBG/NBD by default (:data:`TRANSACTION_MODELS`).
+The BG/NBD lets customers leave only after a *repeat* purchase, so it gives
+every one-time buyer P(alive) = 1 by construction: averaged over a group of
+customers, that number reads as "the lapsed one-time buyers are alive" (issue
+13, kind 8). In the MBG/NBD (and the Pareto/NBD) one-time buyers can leave
+too, so their P(alive) falls with the time since their purchase.
+
+Non-convergence: when the unpenalized fit does not converge (e.g. the MBG/NBD
+``a, b -> 0`` on data where some customers seem to leave at once and the rest
+never), :func:`fit_transaction_model` refits with the smallest penalizer of
+:data:`FALLBACK_PENALIZERS` that converges and says so in one ``UserWarning``.
 
 Heavy-tailed spend: when Gamma-Gamma finds ``q <= 1`` (infinite population
 mean spend), :func:`segwork.clv.customer_lifetime_value` applies its stated
@@ -21,11 +35,93 @@ import pandas as pd
 from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
+from ..errors import ConvergenceError
 from .beta_geo import BetaGeo
 from .gamma_gamma import GammaGamma
+from .modified_beta_geo import ModifiedBetaGeo
+from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
-__all__ = ["predict_clv", "bg_nbd_inputs"]
+__all__ = ["predict_clv", "bg_nbd_inputs", "fit_transaction_model", "transaction_model_label", "TRANSACTION_MODELS",
+           "DEFAULT_TRANSACTION_MODEL"]
+
+#: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
+TRANSACTION_MODELS = {
+    "mbgnbd": (ModifiedBetaGeo, "MBG/NBD"),
+    "bgnbd": (BetaGeo, "BG/NBD"),
+    "paretonbd": (ParetoNBD, "Pareto/NBD"),
+}
+#: The default: a model in which one-time buyers can leave (see the module docs).
+DEFAULT_TRANSACTION_MODEL = "mbgnbd"
+#: Penalizers tried, smallest first, when the unpenalized fit does not converge.
+FALLBACK_PENALIZERS = (0.001, 0.01)
+
+
+def _model_key(transaction_model: str, where: str) -> str:
+    key = str(transaction_model).lower().replace("/", "").replace("-", "").replace("_", "")
+    if key not in TRANSACTION_MODELS:
+        raise DataError(f"{where}: transaction_model={transaction_model!r} is not known; use one of "
+                        f"{', '.join(repr(k) for k in TRANSACTION_MODELS)}")
+    return key
+
+
+def transaction_model_label(model) -> str:
+    """The name of a fitted transaction model for tables and figures, e.g. ``"MBG/NBD"`` or ``"MBG/NBD (penalizer 0.001)"``.
+
+    ``model``: a fitted :class:`BetaGeo`, :class:`ModifiedBetaGeo` or
+    :class:`ParetoNBD` (the most derived class decides the name).
+    """
+    name = type(model).__name__
+    for cls, label in TRANSACTION_MODELS.values():
+        if type(model) is cls:
+            name = label
+            break
+    pen = float(getattr(model, "penalizer", 0.0) or 0.0)
+    return f"{name} (penalizer {pen:g})" if pen else name
+
+
+def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_TRANSACTION_MODEL):
+    """Fit the transaction model on a customer table's histories (weeks), refitting with a penalizer if needed.
+
+    Parameters
+    ----------
+    table: customer table with ``frequency``, ``recency`` and ``T`` (days),
+        converted to weeks by :func:`bg_nbd_inputs`.
+    transaction_model: a key of :data:`TRANSACTION_MODELS`: ``"mbgnbd"``
+        (default; one-time buyers can leave), ``"bgnbd"`` (one-time buyers
+        have P(alive) = 1 by construction) or ``"paretonbd"``.
+
+    Returns
+    -------
+    The fitted model (time in weeks). When the unpenalized fit raises
+    :class:`~segwork.errors.ConvergenceError`, the first penalizer of
+    :data:`FALLBACK_PENALIZERS` whose fit converges is used (``model.penalizer``
+    says which) and one ``UserWarning`` names the model, the reason and the
+    penalizer.
+
+    Raises
+    ------
+    DataError: an unknown ``transaction_model``; from the model's ``fit``.
+    ConvergenceError: no fit converged, not even penalized (the message of
+        the unpenalized fit).
+    """
+    key = _model_key(transaction_model, "fit_transaction_model")
+    cls, label = TRANSACTION_MODELS[key]
+    x = bg_nbd_inputs(table)
+    args = (x["frequency"], x["recency"], x["T"])
+    try:
+        return cls().fit(*args)
+    except ConvergenceError as first:
+        for pen in FALLBACK_PENALIZERS:
+            try:
+                model = cls(penalizer=pen).fit(*args)
+            except ConvergenceError:
+                continue
+            warnings.warn(f"{label}: the unpenalized fit did not converge ({str(first).split(';')[0]}); "
+                          f"refitted with penalizer={pen:g} (an L2 penalty on the log parameters), whose P(alive) "
+                          f"and expected purchases are used", UserWarning, stacklevel=2)
+            return model
+        raise
 
 
 def bg_nbd_inputs(table: pd.DataFrame) -> pd.DataFrame:
@@ -51,14 +147,16 @@ def predict_clv(
     horizon: int = 12,
     discount_rate: float = 0.01,
     margin: float = 1.0,
+    transaction_model: str = DEFAULT_TRANSACTION_MODEL,
 ) -> pd.DataFrame:
-    """P(alive) and predicted CLV per customer of a customer table (BG/NBD + Gamma-Gamma).
+    """P(alive) and predicted CLV per customer of a customer table (MBG/NBD by default + Gamma-Gamma).
 
-    Fits :class:`segwork.clv.BetaGeo` on the table's ``frequency``,
-    ``recency`` and ``T`` (converted from days to weeks, :func:`bg_nbd_inputs`)
-    and :class:`segwork.clv.GammaGamma` on the repeat buyers'
-    ``monetary_value``, then :func:`segwork.clv.customer_lifetime_value`
-    (Fader, Hardie & Lee 2005).
+    Fits the transaction model (:func:`fit_transaction_model`; default
+    :class:`segwork.clv.ModifiedBetaGeo`, Batislam et al. 2007) on the
+    table's ``frequency``, ``recency`` and ``T`` (converted from days to
+    weeks, :func:`bg_nbd_inputs`) and :class:`segwork.clv.GammaGamma` on the
+    repeat buyers' ``monetary_value``, then
+    :func:`segwork.clv.customer_lifetime_value` (Fader, Hardie & Lee 2005).
 
     Parameters
     ----------
@@ -70,12 +168,17 @@ def predict_clv(
     horizon: months ahead (whole number >= 1).
     discount_rate: per month (0.01 = 1 % a month).
     margin: profit share of revenue (1.0 = CLV in revenue).
+    transaction_model: ``"mbgnbd"`` (default), ``"bgnbd"`` or
+        ``"paretonbd"`` (see :data:`TRANSACTION_MODELS`).
 
     Returns
     -------
-    DataFrame indexed like ``table`` with ``p_alive`` (BG/NBD P(alive),
-    0..1; 1 for one-time buyers by the model's construction) and ``clv``
-    (discounted expected margin over ``horizon`` months, the data's currency).
+    DataFrame indexed like ``table`` with ``p_alive`` (P(alive) from the
+    transaction model, 0..1; with ``"bgnbd"`` 1 for every one-time buyer by
+    the model's construction) and ``clv`` (discounted expected margin over
+    ``horizon`` months, the data's currency). ``attrs`` name the model:
+    ``transaction_model`` (the key) and ``p_alive_model`` (the label of
+    :func:`transaction_model_label`, with the penalizer if one was needed).
 
     Heavy-tailed spend: when the Gamma-Gamma fit gives ``q <= 1`` (infinite
     population mean spend), the customers whose expected spend is undefined
@@ -89,13 +192,14 @@ def predict_clv(
     DataError: a missing column; from the models (e.g. no repeat buyers for
         BG/NBD); when fewer than 2 repeat buyers have a positive spend and
         the table has no ``mean_amount`` to stand in for the spend model.
-    ConvergenceError: when a model fit does not converge.
+    ConvergenceError: when the transaction model does not converge even
+        penalized (see :func:`fit_transaction_model`).
     """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
                     "build the table with segwork.features.customer_table", what="customer table")
     summary = bg_nbd_inputs(table)
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
-    bg = BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
+    bg = fit_transaction_model(table, transaction_model)
     p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     # GammaGamma.fit itself leaves out one-time buyers and repeat buyers whose repeat purchases were worth 0;
     # everyone is predicted from the fitted model.
@@ -114,4 +218,7 @@ def predict_clv(
                         "or use a longer observation period with more repeat buyers")
     clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
                                   discount_rate=discount_rate, margin=margin)
-    return pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
+    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
+    out.attrs.update({"transaction_model": _model_key(transaction_model, "predict_clv"),
+                      "p_alive_model": transaction_model_label(bg)})
+    return out

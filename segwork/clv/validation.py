@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import require_columns
-from ..errors import DataError
+from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "holdout_by_frequency",
     "holdout_errors",
     "compare_models",
+    "fit_models",
     "spend_holdout",
     "spend_errors",
     "cumulative_repeat_transactions",
@@ -109,13 +110,55 @@ def holdout_errors(predictions: pd.DataFrame) -> dict:
     }
 
 
-def compare_models(models: dict, summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per fitted transaction model: fit and holdout accuracy.
+def fit_models(candidates: dict, frequency, recency, T) -> tuple[dict, dict]:
+    """Fit each candidate transaction model; keep going past one that does not converge.
 
-    ``models`` maps a display name to a fitted model. Returns a DataFrame
-    with columns ``model``, ``n_params``, ``log_likelihood``, ``mae``,
-    ``rmse``, ``actual_total``, ``predicted_total``, ``aggregate_error_pct``
-    (in the order given).
+    A comparison of models should not stop because one of them cannot be
+    fitted on the data (e.g. the MBG/NBD's ``a, b -> 0``): the failure is
+    itself a result. No penalizer is added here: a penalized fit is a
+    different estimator, and comparing it on likelihood with unpenalized
+    ones would hide that the data cannot identify the model.
+
+    Parameters
+    ----------
+    candidates: display name -> unfitted model (e.g. ``{"BG/NBD": BetaGeo()}``).
+    frequency, recency, T: the calibration summary's columns, as for ``fit``.
+
+    Returns
+    -------
+    ``(models, not_converged)``: display name -> fitted model, for those that
+    converged (in the order given); display name -> the
+    :class:`~segwork.errors.ConvergenceError` message, for the others.
+    Pass both to :func:`compare_models`.
+
+    Raises
+    ------
+    ConvergenceError: no candidate converged (all the messages, one per model).
+    DataError: from ``fit`` (invalid histories), at the first model.
+    """
+    models, not_converged = {}, {}
+    for name, model in candidates.items():
+        try:
+            models[name] = model.fit(frequency, recency, T)
+        except ConvergenceError as exc:
+            not_converged[name] = str(exc)
+    if not models:
+        raise ConvergenceError("no transaction model converged: "
+                               + " | ".join(f"{name}: {msg}" for name, msg in not_converged.items()))
+    return models, not_converged
+
+
+def compare_models(models: dict, summary: pd.DataFrame, not_converged: dict | None = None) -> pd.DataFrame:
+    """One row per transaction model: fit and holdout accuracy, or why it could not be fitted.
+
+    ``models`` maps a display name to a fitted model; ``not_converged`` (as
+    :func:`fit_models` returns) a display name to the reason its fit did not
+    converge. Returns a DataFrame with columns ``model``, ``n_params``,
+    ``log_likelihood``, ``mae``, ``rmse``, ``actual_total``,
+    ``predicted_total``, ``aggregate_error_pct`` (in the order given, the
+    models that did not converge last with NaN figures) and, when
+    ``not_converged`` is not empty, ``status`` (``"converged"`` or
+    ``"not converged: <reason>"``).
     """
     rows = []
     for name, model in models.items():
@@ -130,7 +173,13 @@ def compare_models(models: dict, summary: pd.DataFrame) -> pd.DataFrame:
             "predicted_total": errors["predicted_total"],
             "aggregate_error_pct": errors["aggregate_error_pct"],
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if not_converged:
+        table["status"] = "converged"
+        failed = pd.DataFrame({"model": list(not_converged),
+                               "status": [f"not converged: {msg.split(';')[0]}" for msg in not_converged.values()]})
+        table = pd.concat([table, failed], ignore_index=True)
+    return table
 
 
 def spend_holdout(spend_model, summary: pd.DataFrame) -> pd.DataFrame:

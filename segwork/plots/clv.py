@@ -79,13 +79,20 @@ def _matrix(matrix: pd.DataFrame, ax, cmap: str, label: str, title: str, vmin=No
     return ax
 
 
-def plot_p_alive_matrix(matrix: pd.DataFrame, ax=None):
+def plot_p_alive_matrix(matrix: pd.DataFrame, ax=None, model: str | None = None):
     """Heatmap of P(alive) over frequency (x) and recency (y).
 
     ``matrix``: output of :func:`segwork.clv.diagnostics.p_alive_matrix`
-    (recency in rows, frequency in columns).
+    (recency in rows, frequency in columns). ``model``: the name of the model
+    that produced it (e.g. ``"MBG/NBD"``), put in the colour bar and the
+    title; for the BG/NBD the title adds that the frequency-0 column is 1 by
+    the model's construction (nobody leaves before a repeat purchase).
     """
-    return _matrix(matrix, ax, "RdYlGn", "P(alive)", "Probability a customer is still alive", vmin=0, vmax=1)
+    label = f"P(alive), {model}" if model else "P(alive)"
+    title = "Probability a customer is still alive" + (f" ({model})" if model else "")
+    if model and str(model).startswith("BG/NBD"):
+        title += "\n(frequency 0: 1 by construction, BG/NBD lets nobody leave before a repeat purchase)"
+    return _matrix(matrix, ax, "RdYlGn", label, title, vmin=0, vmax=1)
 
 
 def plot_expected_purchases_matrix(matrix: pd.DataFrame, ax=None, horizon_label: str = "next period"):

@@ -76,7 +76,10 @@ def segment_profile(
     DataFrame indexed by ``segment`` with ``customers``, ``share`` (of
     customers), ``revenue_share`` (share of ``value_column``), mean
     ``frequency``, ``days_since_last``, ``monetary_value``, ``revenue``, mean
-    ``clv`` (when present), ``leading_attributes`` (categorical profile values
+    ``clv`` and ``p_alive`` (when present; ``attrs["p_alive_model"]`` names
+    the model from the table's ``attrs``, and with the BG/NBD, which gives
+    one-time buyers P(alive) = 1 by construction, the mean is over repeat
+    buyers only), ``leading_attributes`` (categorical profile values
     most over-represented in the segment, with their lift) and, where a
     survey exists, ``satisfaction`` (mean) and ``nps``.
     """
@@ -88,9 +91,18 @@ def segment_profile(
     if value_column in table.columns:
         total = table[value_column].sum()
         out["revenue_share"] = groups[value_column].sum() / total if total else np.nan
-    for col in ("frequency", "days_since_last", "monetary_value", "revenue", "clv", "p_alive"):
+    for col in ("frequency", "days_since_last", "monetary_value", "revenue", "clv"):
         if col in table.columns:
             out[col] = groups[col].mean()
+    if "p_alive" in table.columns:
+        model = table.attrs.get("p_alive_model", "model not stated")
+        p_alive = pd.to_numeric(table["p_alive"], errors="coerce")
+        if str(model).startswith("BG/NBD") and "frequency" in table.columns:
+            # BG/NBD: every one-time buyer has P(alive) = 1 by construction; averaging it in says nothing
+            p_alive = p_alive.where(table["frequency"] > 0)
+            model = f"{model}, repeat buyers only (one-time buyers have P(alive) = 1 by construction)"
+        out["p_alive"] = p_alive.groupby(seg, sort=False).mean()
+        out.attrs["p_alive_model"] = model
     out["leading_attributes"] = _leading_attributes(seg, table, n_attributes)
     if "satisfaction" in table.columns:
         out["satisfaction"] = groups["satisfaction"].mean()

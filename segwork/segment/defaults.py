@@ -19,7 +19,7 @@ __all__ = ["default_segmentations", "APPROACHES", "DEFAULT_APPROACHES"]
 APPROACHES = {
     "apriori": "a priori rules over the profile (needs the customers table: customer_type, company_size, age_band, region)",
     "rfm": "RFM quintile scores and the R x FM segment map (transactions only)",
-    "value": "value tiers by predicted CLV (BG/NBD + Gamma-Gamma; historical revenue if the models cannot be fitted)",
+    "value": "value tiers by predicted CLV (MBG/NBD + Gamma-Gamma; historical revenue if the models cannot be fitted)",
     "relationship": "relationship types from P(alive), recency and value (transactions only)",
     "kmeans": "behavioural clustering, KMeans with k chosen by the clustering helper's model selection",
     "gmm": "behavioural clustering, Gaussian mixture",

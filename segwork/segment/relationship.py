@@ -14,14 +14,19 @@ call for different strategies (see :mod:`segwork.act.strategies`, whose
   value.
 * **Other**: the rest (lapsed with little value; alive but buying rarely).
 
-P(alive) comes from a BG/NBD model (:class:`segwork.clv.BetaGeo`) fitted on
-the table's ``frequency``, ``recency`` and ``T`` (in weeks): the table's own
-``p_alive`` column when it has one (as :func:`segwork.prepare_table`
-adds, from the same model), else a fit made here: the probability
-that the customer has not silently left, given how often they bought and how
-long they have been quiet *for their own rhythm*. BG/NBD lets customers leave
-only after a repeat purchase, so it gives one-time buyers P(alive) = 1; for
-them the time since their single purchase decides instead (``recent_days``).
+P(alive) comes from a transaction model fitted on the table's ``frequency``,
+``recency`` and ``T`` (in weeks): by default the MBG/NBD
+(:class:`segwork.clv.ModifiedBetaGeo`), the model :func:`segwork.prepare_table`
+uses for the table's ``p_alive`` column (the typer takes that column when the
+table names the same model in ``table.attrs["transaction_model"]``), else a
+fit made here: the probability that the customer has not silently left, given
+how often they bought and how long they have been quiet *for their own
+rhythm*. In the MBG/NBD one-time buyers can leave as well, so their P(alive)
+falls with the time since their purchase and a type's mean P(alive) can be
+read as it is shown (the BG/NBD, ``transaction_model="bgnbd"``, gives every
+one-time buyer P(alive) = 1 by construction). One-time buyers are still typed
+by the time since their single purchase (``recent_days``), which a reader
+can check directly.
 
 Rules, tried in this order (first match wins)::
 
@@ -44,13 +49,16 @@ base rate is about 57 % alive); see the tests.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .._checks import require_columns
 from .._checks import check_fitted
-from ..clv.predict import bg_nbd_inputs
+from ..clv.predict import (DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, bg_nbd_inputs, fit_transaction_model,
+                           transaction_model_label)
 from ..errors import DataError
 from .base import Segmentation
 
@@ -83,22 +91,32 @@ class RelationshipTyper(BaseEstimator):
     value_quantile: the value cut as a quantile of the value (0.5 = median).
     rate_quantile: the "buying often" cut as a quantile of the purchase rate
         of repeat buyers.
-    model: a fitted :class:`segwork.clv.BetaGeo` (time in weeks) giving
-        P(alive). None (default): use the table's ``p_alive`` column when it
-        has one (e.g. from :func:`segwork.prepare_table`, which fits
-        the same BG/NBD), else fit BG/NBD on the table.
+    model: a fitted :class:`segwork.clv.ModifiedBetaGeo`,
+        :class:`~segwork.clv.BetaGeo` or :class:`~segwork.clv.ParetoNBD`
+        (time in weeks) giving P(alive). None (default): fit
+        ``transaction_model`` on the table, and use the table's ``p_alive``
+        column when it has one from the same model.
+    transaction_model: ``"mbgnbd"``, ``"bgnbd"`` or ``"paretonbd"`` (see
+        :data:`segwork.clv.TRANSACTION_MODELS`). None (default): the model
+        the table names in ``attrs["transaction_model"]`` (as
+        :func:`segwork.prepare_table` sets), else ``"mbgnbd"``.
 
     Attributes (after ``fit``)
     --------------------------
     value_cut_, rate_cut_, p_alive_ (Series), p_alive_source_ ("model",
-    "table" or "fitted"), labels_, and :meth:`describe` (the rules with the
-    fitted cuts). ``model_`` is the BG/NBD (given, or fitted at ``fit`` on the
-    table's histories, also when the labels use the table's ``p_alive``);
-    ``predict`` takes P(alive) of new customers from it.
+    "table" or "fitted"), p_alive_model_ (the model's label, e.g.
+    ``"MBG/NBD"``), labels_, and :meth:`describe` (the rules with the fitted
+    cuts). ``model_`` is the transaction model (given, or fitted at ``fit``
+    on the table's histories, also when the labels use the table's
+    ``p_alive``); ``predict`` takes P(alive) of new customers from it.
+    A table ``p_alive`` column that does not state its model (no
+    ``attrs["transaction_model"]``) is used as it is when
+    ``transaction_model`` is None, labelled "the table's p_alive".
     """
 
     def __init__(self, p_loyal: float = 0.7, p_lapsed: float = 0.3, recent_days: float = 180,
-                 value: str = "revenue", value_quantile: float = 0.5, rate_quantile: float = 0.5, model=None):
+                 value: str = "revenue", value_quantile: float = 0.5, rate_quantile: float = 0.5, model=None,
+                 transaction_model: str | None = None):
         self.p_loyal = p_loyal
         self.p_lapsed = p_lapsed
         self.recent_days = recent_days
@@ -106,6 +124,7 @@ class RelationshipTyper(BaseEstimator):
         self.value_quantile = value_quantile
         self.rate_quantile = rate_quantile
         self.model = model
+        self.transaction_model = transaction_model
 
     def _validate_params(self) -> None:
         if not 0 <= self.p_lapsed <= self.p_loyal <= 1:
@@ -116,9 +135,12 @@ class RelationshipTyper(BaseEstimator):
                 raise DataError(f"RelationshipTyper: {name}={q} must lie between 0 and 1")
         if not self.recent_days >= 0:
             raise DataError(f"RelationshipTyper: recent_days={self.recent_days} must be >= 0 (days)")
+        if self.transaction_model is not None and self.transaction_model not in TRANSACTION_MODELS:
+            raise DataError(f"RelationshipTyper: transaction_model={self.transaction_model!r} is not known; use one "
+                            f"of {', '.join(repr(k) for k in TRANSACTION_MODELS)}")
 
     def fit(self, table: pd.DataFrame) -> "RelationshipTyper":
-        """Get P(alive) (``model``, the table's ``p_alive``, or a BG/NBD fit), learn the cuts, type the customers."""
+        """Get P(alive) (``model``, the table's ``p_alive``, or a transaction-model fit), learn the cuts, type the customers."""
         self._validate_params()
         _check_table(table, self.value, "RelationshipTyper.fit")
         if len(table) < len(RELATIONSHIP_TYPES):
@@ -131,18 +153,29 @@ class RelationshipTyper(BaseEstimator):
             bad = value.index[value.isna()][0]
             raise DataError(f"RelationshipTyper.fit: the value column {self.value!r} is missing for customer {bad!r}")
         given = table["p_alive"] if "p_alive" in table.columns else None
+        stated = table.attrs.get("transaction_model")
         if self.model is not None:
             self.model_, self.p_alive_source_ = self.model, "model"
+            self.p_alive_model_ = transaction_model_label(self.model)
         else:
-            # Fitted here even when the table brings P(alive) (the same BG/NBD as predict_clv's, so the
+            key = self.transaction_model or stated or DEFAULT_TRANSACTION_MODEL
+            usable = (given is not None
+                      and np.isfinite(pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)).all()
+                      and (stated == key or (stated is None and self.transaction_model is None)))
+            # Fitted here even when the table brings P(alive) (the same model as predict_clv's, so the
             # same numbers): fitting on unique histories takes milliseconds, and predict then places
-            # new customers without refitting.
-            from ..clv import BetaGeo
-
-            x = bg_nbd_inputs(table)
-            self.model_ = BetaGeo().fit(x["frequency"], x["recency"], x["T"])
-            usable = given is not None and np.isfinite(pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)).all()
+            # new customers without refitting. A penalized refit was already said by prepare_table.
+            with warnings.catch_warnings():
+                if usable:
+                    warnings.simplefilter("ignore", UserWarning)
+                self.model_ = fit_transaction_model(table, key)
             self.p_alive_source_ = "table" if usable else "fitted"
+            if usable and stated is None:
+                self.p_alive_model_ = "the table's p_alive (model not stated)"
+            elif usable:
+                self.p_alive_model_ = table.attrs.get("p_alive_model", transaction_model_label(self.model_))
+            else:
+                self.p_alive_model_ = transaction_model_label(self.model_)
         self.value_cut_ = float(value.quantile(self.value_quantile))
         repeat = table["frequency"] > 0
         rates = table.loc[repeat, "purchase_rate"] if repeat.any() else table["purchase_rate"]
@@ -155,7 +188,7 @@ class RelationshipTyper(BaseEstimator):
         return self
 
     def p_alive(self, table: pd.DataFrame) -> pd.Series:
-        """P(alive) of (new) customers from the BG/NBD model (``frequency``, ``recency``, ``T`` in days)."""
+        """P(alive) of (new) customers from the fitted transaction model (``frequency``, ``recency``, ``T`` in days)."""
         check_fitted(self, "labels_", "fit(table)")
         return self._p_alive(table)
 
@@ -193,14 +226,16 @@ class RelationshipTyper(BaseEstimator):
         """The typing rules with the fitted cuts, one row per type, in order."""
         check_fitted(self, "labels_", "fit(table)")
         v, r = f"{self.value} >= {self.value_cut_:,.2f}", f"purchase_rate >= {self.rate_cut_:.3g} per 30 days"
-        lapsed = f"(p_alive < {self.p_lapsed:g} with repeat purchases, or one purchase > {self.recent_days:g} days ago)"
+        pa = f"p_alive ({self.p_alive_model_})"
+        lapsed = f"({pa} < {self.p_lapsed:g} with repeat purchases, or one purchase > {self.recent_days:g} days ago)"
         rows = [
             ("Prospective", f"one purchase, made at most {self.recent_days:g} days ago"),
             ("Win-back", f"lapsed {lapsed} and {v}"),
-            ("Loyal", f"repeat buyer, p_alive >= {self.p_loyal:g} and ({r} or {v})"),
-            ("Vulnerable", f"repeat buyer, {self.p_lapsed:g} <= p_alive < {self.p_loyal:g} and {v}"),
+            ("Loyal", f"repeat buyer, {pa} >= {self.p_loyal:g} and ({r} or {v})"),
+            ("Vulnerable", f"repeat buyer, {self.p_lapsed:g} <= {pa} < {self.p_loyal:g} and {v}"),
             ("Other", "the rest"),
         ]
+
         return pd.DataFrame(rows, columns=["relationship", "rule"]).set_index("relationship")
 
 
@@ -215,27 +250,31 @@ def relationship_segmentation(
     rate_quantile: float = 0.5,
     name: str = "relationship",
     model=None,
+    transaction_model: str | None = None,
 ) -> Segmentation:
     """Relationship types of the customers of a customer table (see the module docs).
 
-    P(alive) comes from ``model`` (a fitted BG/NBD, weeks) when given, else
-    the table's ``p_alive`` column when present (as
-    :func:`segwork.prepare_table` adds), else a BG/NBD fitted here
-    (see :class:`RelationshipTyper`).
+    P(alive) comes from ``model`` (a fitted transaction model, weeks) when
+    given, else the table's ``p_alive`` column when present and from
+    ``transaction_model`` (as :func:`segwork.prepare_table` adds; MBG/NBD by
+    default), else a ``transaction_model`` fitted here (see
+    :class:`RelationshipTyper`).
 
     Returns a :class:`Segmentation` named ``name`` with the types as labels;
     ``description`` is the rule table; ``params`` holds the settings, the cuts,
-    ``p_alive`` (Series) and ``p_alive_source``. The profile includes the mean ``clv`` when the
+    ``p_alive`` (Series), ``p_alive_source`` and ``p_alive_model`` (the
+    model's label, e.g. ``"MBG/NBD"``). The profile includes the mean ``clv`` when the
     table has a ``clv`` column (see :func:`segwork.clv.predict_clv`).
     """
     typer = RelationshipTyper(p_loyal, p_lapsed, recent_days, value, value_quantile, rate_quantile,
-                              model=model).fit(table)
+                              model=model, transaction_model=transaction_model).fit(table)
     profile_table = table.copy()
     profile_table["p_alive"] = typer.p_alive_
+    profile_table.attrs["p_alive_model"] = typer.p_alive_model_
     return Segmentation(
-        typer.labels_, name=name, method="relationship types from BG/NBD P(alive), recency and value",
+        typer.labels_, name=name, method=f"relationship types from {typer.p_alive_model_} P(alive), recency and value",
         description=typer.describe(), segmenter=typer, table=profile_table, order=list(RELATIONSHIP_TYPES),
         params={"p_loyal": p_loyal, "p_lapsed": p_lapsed, "recent_days": recent_days, "value": value,
                 "value_cut": typer.value_cut_, "rate_cut": typer.rate_cut_, "p_alive": typer.p_alive_,
-                "p_alive_source": typer.p_alive_source_},
+                "p_alive_source": typer.p_alive_source_, "p_alive_model": typer.p_alive_model_},
     )

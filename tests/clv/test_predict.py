@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segwork.clv import BetaGeo, GammaGamma, bg_nbd_inputs, customer_lifetime_value, predict_clv
+from segwork.clv import (BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, bg_nbd_inputs, customer_lifetime_value,
+                         fit_transaction_model, predict_clv)
 from segwork.clv.value import SPEND_FALLBACK
 from segwork.features import rfm_summary
 from segwork.datasets import make_crm
-from segwork.errors import DataError
+from segwork.errors import ConvergenceError, DataError
 from segwork.features import customer_table
 from segwork.io import read_transactions
 from segwork.prepare import prepare_table
@@ -43,10 +44,35 @@ def test_predict_clv_columns(table):
     out = predict_clv(table)
     assert list(out.columns) == ["p_alive", "clv"] and out.index.equals(table.index)
     assert out["p_alive"].between(0, 1).all() and (out["clv"] >= 0).all()
-    assert (out.loc[table["frequency"] == 0, "p_alive"] == 1).all()  # BG/NBD: one-time buyers are alive
     # more recent repeat buyers (same frequency) are more likely alive
     f3 = table[table["frequency"] == 3]
     assert np.corrcoef(f3["days_since_last"], out.loc[f3.index, "p_alive"])[0, 1] < -0.5
+    # the default model (MBG/NBD) lets one-time buyers leave: their P(alive) is below 1 and falls as the purchase ages
+    assert out.attrs == {"transaction_model": "mbgnbd", "p_alive_model": "MBG/NBD"}
+    one = table[table["frequency"] == 0]
+    assert len(one) > 50 and (out.loc[one.index, "p_alive"] < 1).all()
+    assert np.corrcoef(one["days_since_last"], out.loc[one.index, "p_alive"])[0, 1] < -0.9
+    # BG/NBD on request: one-time buyers are alive by the model's construction, and the attrs say which model
+    bg = predict_clv(table, transaction_model="bgnbd")
+    assert (bg.loc[one.index, "p_alive"] == 1).all() and bg.attrs["p_alive_model"] == "BG/NBD"
+
+
+@pytest.mark.parametrize("key, cls", [("mbgnbd", ModifiedBetaGeo), ("bgnbd", BetaGeo), ("paretonbd", ParetoNBD)])
+def test_predict_clv_uses_the_named_transaction_model(table, key, cls):
+    sub = table.iloc[:600]
+    out = predict_clv(sub, transaction_model=key)
+    x = bg_nbd_inputs(sub)
+    model = cls().fit(x["frequency"], x["recency"], x["T"])
+    np.testing.assert_allclose(out["p_alive"].to_numpy(), model.p_alive(x["frequency"], x["recency"], x["T"]),
+                               rtol=1e-12)
+    assert out.attrs["transaction_model"] == key
+
+
+def test_unknown_transaction_model_is_refused(table):
+    with pytest.raises(DataError, match="transaction_model='bgbb'.*'mbgnbd'"):
+        predict_clv(table, transaction_model="bgbb")
+    with pytest.raises(ValueError, match="transaction_model='nope'"):
+        prepare_table(table, transaction_model="nope")
 
 
 def test_predict_clv_without_a_spend_model_says_so(table):
@@ -65,12 +91,12 @@ def test_predict_clv_without_a_spend_model_says_so(table):
 
 
 def test_no_fallback_when_the_mean_spend_is_finite(table):
-    # q > 1: predict_clv is BG/NBD + Gamma-Gamma + customer_lifetime_value, nothing else, and warns nothing
+    # q > 1: predict_clv is MBG/NBD + Gamma-Gamma + customer_lifetime_value, nothing else, and warns nothing
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = predict_clv(table, horizon=6, discount_rate=0.02, margin=0.4)
     x = bg_nbd_inputs(table)
-    bg = BetaGeo().fit(x["frequency"], x["recency"], x["T"])
+    bg = ModifiedBetaGeo().fit(x["frequency"], x["recency"], x["T"])
     gg = GammaGamma().fit(table["frequency"], table["monetary_value"])
     assert gg.params_["q"] > 1
     x["monetary_value"] = table["monetary_value"].to_numpy()
@@ -97,7 +123,7 @@ def test_spend_heavy_tail_gives_finite_clv_with_the_stated_fallback(heavy):
     with pytest.warns(RuntimeWarning, match="infinite"):  # the fit itself is right and says so
         assert GammaGamma().fit(table["frequency"], table["monetary_value"]).params_["q"] <= 1
     with pytest.warns(UserWarning, match=r"q = 0\.\d+ <= 1.*median observed mean spend of the repeat buyers") as rec:
-        out = predict_clv(table)
+        out = predict_clv(table, transaction_model="bgnbd")  # BG/NBD converges here unpenalized: compared directly
     assert not any("undefined (NaN)" in str(w.message) for w in rec)  # the model's NaN warning is replaced
     assert np.isfinite(out["clv"]).all() and (out["clv"] > 0).all()
 
@@ -159,3 +185,35 @@ def test_repeat_buyers_with_an_undefined_expected_spend_keep_their_own_mean_spen
     np.testing.assert_allclose(spend[:3], [60.0, 30.0, 50.0], rtol=1e-12)
     np.testing.assert_allclose(spend[3], 0.2 * (10 + 3 * 70) / (0.2 * 3 + 0.5 - 1), rtol=1e-12)  # model, defined
     assert "median" in SPEND_FALLBACK
+
+
+def test_mbg_nbd_that_does_not_converge_is_refitted_penalized_and_said(heavy):
+    # issue 13 (open fault): on this file the MBG/NBD runs off to a, b -> 0; the prepared table must not lose P(alive)
+    table = customer_table(heavy)
+    x = bg_nbd_inputs(table)
+    with pytest.raises(ConvergenceError, match="towards 0"):
+        ModifiedBetaGeo().fit(x["frequency"], x["recency"], x["T"])
+    with pytest.warns(UserWarning, match=r"MBG/NBD: the unpenalized fit did not converge .*penalizer=0\.001"):
+        model = fit_transaction_model(table)
+    assert isinstance(model, ModifiedBetaGeo) and model.penalizer == 0.001
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        prepared = prepare_table(heavy)
+    assert any("penalizer=0.001" in str(w.message) for w in rec)
+    assert prepared.attrs["p_alive_model"] == "MBG/NBD (penalizer 0.001)"
+    penalized = ModifiedBetaGeo(penalizer=0.001).fit(x["frequency"], x["recency"], x["T"])
+    np.testing.assert_allclose(prepared["p_alive"].to_numpy(),
+                               penalized.p_alive(x["frequency"], x["recency"], x["T"]), rtol=1e-12)
+    one = prepared["frequency"] == 0
+    assert (prepared.loc[one, "p_alive"] < 1).all() and np.isfinite(prepared["clv"]).all()
+
+
+def test_no_convergence_even_penalized_leaves_the_clv_columns_out_with_a_warning(heavy, monkeypatch):
+    import segwork.clv.predict as predict_module
+
+    monkeypatch.setattr(predict_module, "FALLBACK_PENALIZERS", ())
+    with pytest.raises(ConvergenceError, match="ModifiedBetaGeo.fit did not converge"):
+        fit_transaction_model(customer_table(heavy))
+    with pytest.warns(UserWarning, match="no CLV columns .*ModifiedBetaGeo.fit did not converge"):
+        table = prepare_table(heavy)
+    assert "p_alive" not in table.columns and "clv" not in table.columns
