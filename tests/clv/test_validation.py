@@ -146,3 +146,45 @@ def test_figures_return_axes(bg, cdnow, cdnow_tx):
         assert fn(data, ax=given) is given
         plt.close("all")
     assert set(clv_plots.__all__) == {fn.__name__ for fn, _ in tables}
+
+
+def test_p_alive_figure_names_its_model(bg, cdnow):
+    pa = p_alive_matrix(bg, max_frequency=5, T=39, n_recency=5)
+    assert pa[0].iloc[0] == 1.0  # BG/NBD: frequency 0 (recency 0) is alive by construction
+    ax = clv_plots.plot_p_alive_matrix(pa, model="BG/NBD")
+    assert "(BG/NBD)" in ax.get_title() and "by construction" in ax.get_title()
+    assert ax.figure.axes[-1].get_ylabel() == "P(alive), BG/NBD"  # the colour bar
+    plt.close(ax.figure)
+    mbg = ModifiedBetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    pm = p_alive_matrix(mbg, max_frequency=5, T=39, n_recency=5)
+    assert pm[0].iloc[0] < 1  # MBG/NBD: one-time buyers can leave
+    ax = clv_plots.plot_p_alive_matrix(pm, model="MBG/NBD")
+    assert "(MBG/NBD)" in ax.get_title() and "by construction" not in ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_a_model_that_does_not_converge_is_reported_not_fatal(cdnow):
+    # the field case of issue 13 on which MBG/NBD runs off to a, b -> 0 (notebook 05 used to stop there)
+    from pathlib import Path
+
+    from segwork.clv import ParetoNBD, fit_models
+    from segwork.errors import ConvergenceError
+    from segwork.features import rfm_summary
+    from segwork.io import read_transactions
+
+    tx, _ = read_transactions(Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv")
+    summary = rfm_summary(tx, calibration_end="2023-12-31", observation_end=tx["date"].max(), time_unit="weeks")
+    candidates = {"BG/NBD": BetaGeo(), "MBG/NBD": ModifiedBetaGeo(), "Pareto/NBD": ParetoNBD()}
+    models, failed = fit_models(candidates, summary["frequency"], summary["recency"], summary["T"])
+    assert list(failed) == ["MBG/NBD"] and "towards 0" in failed["MBG/NBD"]
+    assert list(models) == ["BG/NBD", "Pareto/NBD"]
+    table = compare_models(models, summary, failed)
+    assert list(table["model"]) == ["BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    assert table.loc[2, "status"].startswith("not converged: ModifiedBetaGeo.fit did not converge")
+    assert table.loc[2, ["mae", "log_likelihood"]].isna().all() and table.loc[:1, "mae"].notna().all()
+    assert (table.loc[:1, "status"] == "converged").all()
+    # nothing converged: one error with every model's reason
+    with pytest.raises(ConvergenceError, match="no transaction model converged: MBG/NBD: "):
+        fit_models({"MBG/NBD": ModifiedBetaGeo()}, summary["frequency"], summary["recency"], summary["T"])
+    # without failures the table is as before (no status column)
+    assert "status" not in compare_models(models, summary).columns

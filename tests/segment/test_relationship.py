@@ -146,3 +146,90 @@ def test_errors_and_determinism(crm, tmp_path):
     pd.testing.assert_series_equal(again.labels, seg.labels)
     back = Segmentation.load(seg.save(tmp_path / "rel.seg"))
     assert (back.predict(table) == seg.labels.astype(str)).all()
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    from segwork.datasets import load_dataset
+
+    return load_dataset("cdnow")
+
+
+def test_cdnow_mean_p_alive_reads_as_shown(cdnow):
+    """Issue 13, kind 8: the type means of P(alive) on CDNOW must not say that lapsed customers are the more alive.
+
+    The root, reproduced: under the BG/NBD every one-time buyer has P(alive) = 1 by construction, so averaging the
+    BG/NBD P(alive) over a type full of long-lapsed one-time buyers (Win-back) gives more than over the Vulnerable
+    repeat buyers. The prepared table's default model (MBG/NBD) lets one-time buyers leave, and the summary says
+    which model it shows.
+    """
+    import segwork
+    from segwork.act import relationship_summary as summary_of
+
+    bg_table = segwork.prepare_table(cdnow, transaction_model="bgnbd")
+    one = bg_table["frequency"] == 0
+    assert one.mean() > 0.5 and (bg_table.loc[one, "p_alive"] == 1).all()  # the root
+    bg_seg = segwork.segment.relationship_segmentation(bg_table)
+    naive = bg_table["p_alive"].groupby(bg_seg.labels.astype(str)).mean()
+    assert naive["Win-back"] > naive["Vulnerable"]  # the misleading ordering the report showed
+    bg_summary = summary_of(bg_seg, bg_table)  # BG/NBD on request: its means leave the one-time buyers out and say so
+    assert bg_summary["p_alive_model"].str.contains("repeat buyers only").all()
+    repeat_mean = bg_table.loc[~one, "p_alive"].groupby(bg_seg.labels[~one].astype(str)).mean()
+    assert bg_summary.loc["Win-back", "mean_p_alive"] == pytest.approx(repeat_mean["Win-back"])
+
+    table = segwork.prepare_table(cdnow)
+    assert table.attrs["p_alive_model"] == "MBG/NBD"
+    seg = segwork.segment.relationship_segmentation(table)
+    summary = summary_of(seg, table)
+    assert (summary["p_alive_model"] == "MBG/NBD").all()
+    mean = summary["mean_p_alive"]
+    assert mean["Win-back"] < mean["Vulnerable"] < mean["Loyal"]
+    # ... because the lapsed one-time buyers (on CDNOW every one bought over 180 days ago) are no longer counted
+    # alive: P(alive) < 1, and the older the single purchase, the lower it is
+    assert (table.loc[one, "days_since_last"] > 180).all() and (table.loc[one, "p_alive"] < 0.5).all()
+    assert table.loc[one, "p_alive"].corr(table.loc[one, "days_since_last"], method="spearman") < -0.9
+    # the same numbers directly from the table and the labels
+    direct = table["p_alive"].groupby(seg.labels.astype(str)).mean()
+    for t in summary.index:
+        assert mean[t] == pytest.approx(direct[t])
+    assert "MBG/NBD" in seg.method and seg.description["rule"].str.contains(r"p_alive \(MBG/NBD\)").any()
+    assert seg.profile.attrs["p_alive_model"] == "MBG/NBD"
+
+
+def test_typer_fits_the_model_the_table_names(crm):
+    _, table, seg = crm
+    assert table.attrs["transaction_model"] == "mbgnbd"
+    assert seg.params["p_alive_source"] == "table" and seg.params["p_alive_model"] == "MBG/NBD"
+    from segwork.clv import ModifiedBetaGeo
+
+    assert type(seg.segmenter.model_) is ModifiedBetaGeo
+    # another model asked for explicitly: fitted here, not the table's column, and named
+    bg = relationship_segmentation(table, transaction_model="bgnbd")
+    assert bg.params["p_alive_source"] == "fitted" and bg.params["p_alive_model"] == "BG/NBD"
+    one = table["frequency"] == 0
+    assert (bg.params["p_alive"][one] == 1).all() and (table.loc[one, "p_alive"] < 1).all()
+    # a p_alive column that does not state its model is used as given, and labelled so
+    unstated = table.copy()
+    unstated.attrs = {}
+    plain = relationship_segmentation(unstated)
+    assert plain.params["p_alive_source"] == "table" and "not stated" in plain.params["p_alive_model"]
+    with pytest.raises(DataError, match="transaction_model='xyz'"):
+        relationship_segmentation(table, transaction_model="xyz")
+
+
+def test_profiles_name_the_model_and_leave_bg_nbd_one_time_buyers_out(crm):
+    data, table, seg = crm
+    from segwork.segment import segment_profile
+
+    labels = seg.labels
+    prof = segment_profile(labels, table)
+    assert prof.attrs["p_alive_model"] == "MBG/NBD"
+    lab = labels.astype(str)
+    for t in prof.index:
+        assert prof.loc[t, "p_alive"] == pytest.approx(table.loc[lab == t, "p_alive"].mean())
+    bg_table = prepare_table(data, transaction_model="bgnbd")
+    bg_prof = segment_profile(labels, bg_table)
+    assert "repeat buyers only" in bg_prof.attrs["p_alive_model"]
+    repeat = bg_table["frequency"] > 0
+    assert bg_prof.loc["Loyal", "p_alive"] == pytest.approx(bg_table.loc[(lab == "Loyal") & repeat, "p_alive"].mean())
+    assert np.isnan(bg_prof.loc["Prospective", "p_alive"])  # one-time buyers only: no BG/NBD P(alive) worth showing
