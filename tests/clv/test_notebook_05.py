@@ -58,3 +58,20 @@ def test_05_on_cdnow_master_leaves_zero_spend_repeaters_out_of_the_spend_fit(run
     assert m["spend"]["zero_spend_repeaters"] == zero
     assert m["spend"]["fitted_customers"] == int(repeaters.sum()) - zero
     assert m["n_customers"] == 23_570 and m["clv_summary"]["mean"] > 0
+
+
+@pytest.mark.slow
+def test_05_reports_a_model_that_does_not_converge_and_goes_on(run_notebook):
+    """Issue 13 (open fault): on this file the MBG/NBD runs off to a -> 0; the comparison lists it and goes on."""
+    from pathlib import Path
+
+    csv = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
+    m = run_notebook(NAME, dataset=str(csv))
+    assert list(m["not_converged"]) == ["MBG/NBD"] and "towards 0" in m["not_converged"]["MBG/NBD"]
+    rows = {r["model"]: r for r in m["holdout"]}
+    assert set(rows) == {"BG/NBD", "MBG/NBD", "Pareto/NBD"}
+    assert rows["MBG/NBD"]["status"].startswith("not converged: ModifiedBetaGeo.fit did not converge")
+    assert rows["MBG/NBD"]["mae"] is None  # no figures for it
+    assert rows["BG/NBD"]["status"] == rows["Pareto/NBD"]["status"] == "converged"
+    assert m["best_model"] in {"BG/NBD", "Pareto/NBD"} and set(m["params"]) == {"BG/NBD", "Pareto/NBD"}
+    assert m["clv_summary"]["customers"] == 400 and m["clv_summary"]["total"] > 0
