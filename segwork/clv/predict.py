@@ -1,4 +1,4 @@
-"""P(alive) and predicted CLV of every customer of a customer table: fit a transaction model and Gamma-Gamma, then apply.
+"""P(alive) and predicted CLV of every customer of a customer table: fit the CLV models, then apply.
 
 :func:`predict_clv` is the one place where segwork fits the CLV models on a
 customer table (:func:`segwork.features.customer_table`) and predicts from
@@ -33,9 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .._checks import require_columns
-from ..errors import DataError
+from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
-from ..errors import ConvergenceError
 from .beta_geo import BetaGeo
 from .gamma_gamma import GammaGamma
 from .modified_beta_geo import ModifiedBetaGeo
@@ -66,7 +65,9 @@ def _model_key(transaction_model: str, where: str) -> str:
 
 
 def transaction_model_label(model) -> str:
-    """The name of a fitted transaction model for tables and figures, e.g. ``"MBG/NBD"`` or ``"MBG/NBD (penalizer 0.001)"``.
+    """The name of a fitted transaction model for tables and figures.
+
+    E.g. ``"MBG/NBD"``, or ``"MBG/NBD (penalizer 0.001)"`` for a penalized fit.
 
     ``model``: a fitted :class:`BetaGeo`, :class:`ModifiedBetaGeo` or
     :class:`ParetoNBD` (the most derived class decides the name).

@@ -141,7 +141,7 @@ class RelationshipTyper(BaseEstimator):
                             f"of {', '.join(repr(k) for k in TRANSACTION_MODELS)}")
 
     def fit(self, table: pd.DataFrame) -> "RelationshipTyper":
-        """Get P(alive) (``model``, the table's ``p_alive``, or a transaction-model fit), learn the cuts, type the customers."""
+        """Get P(alive) (``model``, the table's ``p_alive``, or a model fit), learn the cuts, type the customers."""
         self._validate_params()
         _check_table(table, self.value, "RelationshipTyper.fit")
         if len(table) < len(RELATIONSHIP_TYPES):
