@@ -27,6 +27,7 @@ from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
+from .transaction import check_history
 
 __all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH"]
 
@@ -67,6 +68,13 @@ def customer_lifetime_value(
     Returns
     -------
     Series ``clv`` indexed like ``summary``, in the data's currency.
+
+    Raises
+    ------
+    DataError: bad arguments, missing columns, or a history the models' ``fit``
+        refuses (recency > T, e.g. recency in days with T in weeks; recency > 0
+        without a repeat purchase; negative or missing values), naming the
+        customer (:func:`segwork.clv.transaction.check_history`).
     """
     where = "customer_lifetime_value"
     if time_unit not in TIME_UNITS:
@@ -83,9 +91,8 @@ def customer_lifetime_value(
     if not hasattr(transaction_model, "expected_purchases"):
         raise DataError(f"{where}: transaction_model must be a fitted BetaGeo/ModifiedBetaGeo/ParetoNBD")
 
-    x = summary["frequency"].to_numpy(dtype=np.float64)
-    tx = summary["recency"].to_numpy(dtype=np.float64)
-    T = summary["T"].to_numpy(dtype=np.float64)
+    # The same check as the models' fit (and every prediction), here naming the customer of the summary.
+    x, tx, T, _, _ = check_history(where, summary["frequency"], summary["recency"], summary["T"])
     if constant_spend:
         spend = np.full(len(summary), float(spend_model))
     else:
