@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import hyp2f1
 
-__all__ = ["hyp2f1_safe", "log_hyp2f1_one"]
+__all__ = ["hyp2f1_safe", "log_hyp2f1", "log_hyp2f1_one"]
 
 
 def hyp2f1_safe(a, b, c, z):
@@ -107,3 +107,57 @@ def _log_hyp2f1_one_series(b, c, z):
             term = term * ((b + n) / (c + n) * z)
             total = total + term
     return np.log(total)
+
+
+def log_hyp2f1(a, b, c, z, max_terms: int = 1_000_000):
+    """``(log|2F1(a, b; c; z)|, sign)`` for 0 <= z < 1 by the power series summed on the log scale.
+
+    For ``a, b > 0`` and ``c`` not a non-positive integer (the cases of the BG/NBD, MBG/NBD and sBG
+    expressions). Every term is kept as a logarithm and a sign, and the positive and the negative terms
+    are summed separately relative to their running maximum, so large parameters (frequencies in the
+    thousands) neither overflow nor lose the small terms; the terms are positive once ``c + k > 0``, so
+    cancellation is limited to the first ``-c`` terms. The sum stops when the remaining terms, bounded by
+    a geometric series, are below 1e-17 of it; about ``max(a, b) z / (1 - z) + 40 / (1 - z)`` terms.
+    Elements that have not converged after ``max_terms`` terms are NaN. Broadcasts its arguments.
+    """
+    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    shape = a.shape
+    a, b, c, z = (v.reshape(-1).copy() for v in (a, b, c, z))
+    n = a.size
+    log_z = np.log(np.where(z > 0, z, 1.0))
+    log_t = np.zeros(n)  # log |term k|
+    sgn = np.ones(n)  # sign of term k
+    mpos, spos = np.zeros(n), np.ones(n)  # positive terms: running max and sum relative to it
+    mneg, sneg = np.full(n, -np.inf), np.zeros(n)
+    active = np.flatnonzero(z > 0)
+    k = 0
+    with np.errstate(all="ignore"):
+        while active.size and k < max_terms:
+            ai, bi, ci = a[active] + k, b[active] + k, c[active] + k
+            ratio = ai * bi / (ci * (k + 1.0))
+            lt = log_t[active] + np.log(np.abs(ratio)) + log_z[active]
+            sg = sgn[active] * np.sign(ratio)
+            log_t[active], sgn[active] = lt, sg
+            for m_arr, s_arr, pick in ((mpos, spos, sg > 0), (mneg, sneg, sg < 0)):
+                idx = active[pick]
+                if idx.size:
+                    m_old, l_new = m_arr[idx], lt[pick]
+                    up = l_new > m_old
+                    s_arr[idx] = np.where(up, s_arr[idx] * np.exp(m_old - l_new) + 1.0,
+                                          s_arr[idx] + np.exp(l_new - m_old))
+                    m_arr[idx] = np.where(up, l_new, m_old)
+            k += 1
+            # the next ratio; once it is < 1 and every later one stays below max(it, z), the tail is geometric
+            nxt = (ai + 1.0) * (bi + 1.0) / ((ci + 1.0) * (k + 1.0)) * z[active]
+            bound = np.maximum(np.abs(nxt), z[active])
+            total = mpos[active] + np.log(spos[active])
+            done = (ci + 1.0 > 0) & (nxt > 0) & (bound < 1.0) & \
+                   (lt + np.log(np.abs(nxt)) - np.log1p(-bound) < total + np.log(1e-17))
+            active = active[~done]
+        lp = mpos + np.log(spos)
+        ln = np.where(sneg > 0, mneg + np.log(sneg), -np.inf)
+        sign = np.where(lp >= ln, 1.0, -1.0)
+        hi, lo = np.maximum(lp, ln), np.minimum(lp, ln)
+        out = hi + np.log1p(-np.exp(lo - hi))
+    out[active] = np.nan
+    return out.reshape(shape), sign.reshape(shape)

@@ -158,8 +158,8 @@ class BetaGeoBetaBinom(BaseModel):
             raise DataError(f"{where}: frequency, recency, n_periods (and t) must have the same length or be "
                             "scalars") from None
         x, tx, n, _ = check_bgbb_history(where, frequency, recency, n_periods, broadcast=True)
-        size = int(np.prod(shape))
-        out = [np.broadcast_to(a, (size,)) if a.size == 1 and size != 1 else a for a in (x, tx, n)]
+        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))
+        out = [np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, n)]
         if t is not None:
             out.insert(0, np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1))
         return out, shape

@@ -156,8 +156,8 @@ class TransactionModel(BaseModel):
             raise DataError(f"{where}: frequency, recency, T (and t) must have the same length (one value per "
                             "customer) or be scalars") from None
         x, tx, T_, _, _ = check_history(where, frequency, recency, T, broadcast=True)
-        n = int(np.prod(shape))
-        x, tx, T_ = (np.broadcast_to(a, (n,)) if a.size == 1 and n != 1 else a for a in (x, tx, T_))
+        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))  # the history's own shape
+        x, tx, T_ = (np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, T_))
         t_ = None if t is None else np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1)
         self._warn_other_unit(where, T_)
         return t_, x, tx, T_, shape

@@ -103,13 +103,14 @@ def customer_lifetime_value(
     key = pd.MultiIndex.from_arrays([data["x"], data["tx"], data["T"]])
     rows = key.get_indexer(pd.MultiIndex.from_arrays([x, tx, T]))
     months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
-    cum_prev = np.zeros(len(data["x"]))
-    value_per_purchase = np.zeros(len(data["x"]))  # discounted purchases per triple
-    for i in range(1, horizon + 1):
-        cum = np.asarray(transaction_model.expected_purchases(i * months_per_unit, data["x"], data["tx"], data["T"]),
-                         dtype=np.float64)
-        value_per_purchase += (cum - cum_prev) / (1.0 + discount_rate) ** i
-        cum_prev = cum
+    # One call for all months (the model's special functions run once over months x triples).
+    t = np.arange(1, horizon + 1, dtype=np.float64)[:, None] * months_per_unit
+    cum = np.asarray(transaction_model.expected_purchases(t, data["x"][None, :], data["tx"][None, :],
+                                                          data["T"][None, :]), dtype=np.float64)
+    cum = np.broadcast_to(cum, (horizon, len(data["x"])))
+    per_month = np.diff(cum, axis=0, prepend=0.0)
+    discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
+    value_per_purchase = (per_month / discount).sum(axis=0)  # discounted purchases per triple
     clv = margin * spend * value_per_purchase[rows]
     return pd.Series(clv, index=summary.index, name="clv")
 

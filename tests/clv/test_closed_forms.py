@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segwork.clv import ParetoNBD
+from segwork.clv import BetaGeo, ModifiedBetaGeo, ParetoNBD
 from segwork.clv._special import log_hyp2f1_one
 
 mp = pytest.importorskip("mpmath")
@@ -169,3 +169,65 @@ def test_field_case_pareto_frequent_buyers():
     pa = np.asarray(fit.p_alive(x, t_x, T))
     assert np.isfinite(pa).all() and ((pa >= 0) & (pa <= 1)).all()
     assert np.isfinite(np.asarray(fit.expected_purchases(30.0, x, t_x, T))).all()
+
+
+# ----------------------------------------------------------------------------- BG/NBD and MBG/NBD
+
+def _bg_expected_reference(r, alpha, a, b, x, tx, T, t, shift):
+    """E[Y(t) | x, t_x, T] from the model's definition, without a hypergeometric function (30 digits).
+
+    Alive at T, a customer's p is Beta(a, b + x + shift) and lambda Gamma(r + x, alpha + T) distributed;
+    given both, E[Y(t)] = (1 - exp(-lambda p t)) / p (geometric dropout after each purchase). Averaging
+    over lambda: (1 - (1 + p t / (alpha + T))^-(r + x)) / p; over p: mpmath's quadrature in
+    y = log(p / (1 - p)). Times P(alive) (Fader, Hardie & Lee 2005, eq. 10 with Hardie's note 021).
+    """
+    mp.mp.dps = 30
+    r, alpha, a, b, x, tx, T, t = (mp.mpf(float(v)) for v in (r, alpha, a, b, x, tx, T, t))
+    bp = b + x + shift
+    u = t / (alpha + T)
+    log_beta = mp.loggamma(a) + mp.loggamma(bp) - mp.loggamma(a + bp)
+
+    def f(y):  # p = 1 / (1 + e^-y), dp = p (1 - p) dy
+        log_p, log_q = -mp.log1p(mp.exp(-y)), -mp.log1p(mp.exp(y))  # log p, log(1 - p) without rounding
+        p = mp.exp(log_p)
+        g = -mp.expm1(-(r + x) * mp.log1p(p * u)) / p
+        return g * mp.exp(a * log_p + bp * log_q - log_beta)
+
+    mode = mp.log(a / bp)
+    width = 4 + 40 / mp.sqrt(min(a, bp))
+    J = mp.quad(f, [-mp.inf] + [mode + width * j for j in range(-10, 11)] + [mp.inf])
+    if x + shift > 0:
+        odds = a / (b + max(x + shift, 1) - 1) * ((alpha + T) / (alpha + tx)) ** (r + x)
+        J = J / (1 + odds)
+    return J
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("M, shift", [(BetaGeo, 0), (ModifiedBetaGeo, 1)])
+def test_bg_nbd_expected_purchases_match_the_definition(M, shift):
+    rng = np.random.default_rng(21)
+    for _ in range(25):
+        r, alpha, a, b = 10 ** rng.uniform(-2, 2, 4)
+        x = int(10 ** rng.uniform(0, 3.3)) if rng.random() < 0.8 else 0
+        T = 10 ** rng.uniform(0, 2.5)
+        tx = float(np.round(T * rng.uniform(), 2)) if x else 0.0
+        t = 10 ** rng.uniform(-1, 2)
+        m = M()
+        m.params_ = {"r": r, "alpha": alpha, "a": a, "b": b}
+        got = m.expected_purchases(t, x, tx, T)
+        ref = float(_bg_expected_reference(r, alpha, a, b, x, tx, T, t, shift))
+        assert np.isfinite(got), (r, alpha, a, b, x, tx, T, t)
+        assert got == pytest.approx(ref, rel=1e-7, abs=1e-300), (r, alpha, a, b, x, tx, T, t)
+
+
+def test_bg_nbd_expectation_continuous_at_a_equal_one():
+    # (a + b + x - 1) / (a - 1) [1 - ...]: a = 1 is a removable singularity
+    for M in (BetaGeo, ModifiedBetaGeo):
+        vals = []
+        for a in (1.0 - 1e-4, 1.0, 1.0 + 1e-4):
+            m = M()
+            m.params_ = {"r": 0.25, "alpha": 4.4, "a": a, "b": 2.4}
+            vals.append((m.expected_purchases(39.0, 3, 20.0, 38.0), m.expected_purchases_new(39.0)))
+        for i in range(2):
+            assert np.isfinite(vals[1][i])
+            assert vals[1][i] == pytest.approx(0.5 * (vals[0][i] + vals[2][i]), rel=1e-6)
