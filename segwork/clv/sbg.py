@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import betaln, psi
 
 from ..errors import DataError
-from ._special import hyp2f1_safe
+from ._special import log_hyp2f1_one
 from .base import BaseModel, check_horizon, wrap_like
 
 __all__ = ["ShiftedBetaGeometric"]
@@ -149,7 +149,7 @@ class ShiftedBetaGeometric(BaseModel):
         alpha, beta = self._params()
         if not discount_rate > 0:
             raise DataError(f"discount_rate must be > 0 per period, got {discount_rate!r}")
-        return float(hyp2f1_safe(1.0, beta, alpha + beta, 1.0 / (1.0 + discount_rate)))
+        return float(np.exp(log_hyp2f1_one(beta, alpha + beta, 1.0 / (1.0 + discount_rate))))
 
     def discounted_expected_residual_lifetime(self, discount_rate: float, renewals=0):
         """DERL: expected discounted number of further payments of a customer who has made ``renewals`` renewals.
@@ -165,6 +165,8 @@ class ShiftedBetaGeometric(BaseModel):
         if not discount_rate > 0:
             raise DataError(f"discount_rate must be > 0 per period, got {discount_rate!r}")
         n = self._periods("discounted_expected_residual_lifetime", renewals, 0) + 1.0
-        value = (beta + n - 1) / (alpha + beta + n - 1) * hyp2f1_safe(1.0, beta + n, alpha + beta + n,
-                                                                      1.0 / (1.0 + discount_rate))
+        # 2F1(1, b; c; z) with b < c: positive terms, evaluated on the log scale (no overflow for large
+        # beta + n or a discount rate near 0; scipy's hyp2f1 is unreliable there)
+        value = (beta + n - 1) / (alpha + beta + n - 1) * np.exp(
+            log_hyp2f1_one(beta + n, alpha + beta + n, 1.0 / (1.0 + discount_rate)))
         return wrap_like(value, renewals, name="derl")

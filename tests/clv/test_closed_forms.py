@@ -231,3 +231,34 @@ def test_bg_nbd_expectation_continuous_at_a_equal_one():
         for i in range(2):
             assert np.isfinite(vals[1][i])
             assert vals[1][i] == pytest.approx(0.5 * (vals[0][i] + vals[2][i]), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- sBG
+
+@pytest.mark.parametrize("alpha, beta", [(0.7, 1.2), (1e-3, 1e-3), (50.0, 1e4), (1e4, 0.5), (0.3, 3000.0)])
+@pytest.mark.parametrize("d", [0.5, 0.1, 0.01])
+def test_sbg_derl_matches_the_discounted_sum(alpha, beta, d):
+    """DERL = sum_k P(T > n + k | T > n - 1) / (1 + d)^k, summed directly in 30 digits (Fader & Hardie 2010)."""
+    from segwork.clv import ShiftedBetaGeometric
+
+    m = ShiftedBetaGeometric()
+    m.params_ = {"alpha": alpha, "beta": beta}
+    mp.mp.dps = 30
+    a, b, D = mp.mpf(alpha), mp.mpf(beta), mp.mpf(d)
+    for renewals in (0, 5, 200):
+        n = renewals + 1
+        # survival ratio S(n + k) / S(n - 1) = prod_{j = n-1}^{n+k-1} (b + j) / (a + b + j)
+        ratio = (b + n - 1) / (a + b + n - 1)
+        total, k = mp.mpf(0), 0
+        while True:
+            total += ratio / (1 + D) ** k
+            k += 1
+            step = (b + n - 1 + k) / (a + b + n - 1 + k)
+            ratio *= step
+            if ratio / (1 + D) ** k < mp.mpf(10) ** -22 * total * (1 - step / (1 + D)):
+                break
+        got = m.discounted_expected_residual_lifetime(d, renewals=renewals)
+        assert got == pytest.approx(float(total), rel=1e-10), (alpha, beta, d, renewals)
+    # DEL = 1 + DERL(0) / (1 + d): the first payment is certain
+    assert m.discounted_expected_lifetime(d) == pytest.approx(1 + m.discounted_expected_residual_lifetime(d) / (1 + d),
+                                                             rel=1e-12)
