@@ -7,7 +7,7 @@ __all__ = ["log_hyp2f1", "log_hyp2f1_one"]
 
 
 def log_hyp2f1_one(b, c, z, max_iter: int = 200_000):
-    """log 2F1(1, b; c; z) for 0 <= z < 1, c > 1 and real b with b < c, evaluated on the log scale.
+    """log 2F1(1, b; c; z) for 0 <= z < 1, c > 0 and real b with b < c, evaluated on the log scale.
 
     Uses the continued fraction of the incomplete beta function (DLMF 8.17.22,
     evaluated with the modified Lentz method as in Numerical Recipes' ``betacf``):

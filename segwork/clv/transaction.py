@@ -114,12 +114,17 @@ class TransactionModel(BaseModel):
         Returns
         -------
         self, with ``params_``, ``log_likelihood_`` (total, in the data's
-        units), ``n_customers_`` and :meth:`summary`.
+        units), ``n_customers_``, ``T_range_`` (shortest and longest ``T``
+        fitted, used to warn when predictions get histories in another time
+        unit) and :meth:`summary`.
 
         Raises
         ------
         DataError: unusable input (missing or negative values, recency > T,
-            no repeat purchases at all, fewer than 2 customers, ...).
+            no repeat purchases at all, fewer than 2 customers, ...); the
+            history checks are :func:`check_history`, which every prediction
+            (``p_alive``, ``expected_purchases``, ``customer_lifetime_value``)
+            applies too.
         ConvergenceError: the optimiser failed; the message says what to try.
         """
         x, tx, t, w = self._validate(frequency, recency, T, weights)
