@@ -91,7 +91,7 @@ def _log_hyp2f1_one_series(b, c, z):
     return np.log(total)
 
 
-def log_hyp2f1(a, b, c, z, max_terms: int = 1_000_000):
+def log_hyp2f1(a, b, c, z, max_terms: int = 200_000):
     """``(log|2F1(a, b; c; z)|, sign)`` for 0 <= z < 1 by the power series summed on the log scale.
 
     For ``a, b > 0`` and ``c`` not a non-positive integer (the cases of the BG/NBD, MBG/NBD and sBG

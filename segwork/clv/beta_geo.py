@@ -133,15 +133,16 @@ class BetaGeo(TransactionModel):
         Evaluated on the log scale (:func:`segwork.clv._special.log_hyp2f1`), with the 2F1 in whichever
         of its two forms has no large cancelling terms: as written (positive terms when ``a + bp > 1``)
         or after Euler's transformation, ``(1 - z)^(a - 1) 2F1(a + bp - 1 - n, a - 1; a + bp - 1; z)``,
-        whose terms stay small when ``a + bp - 1 >= n`` (frequent buyers with long horizons no longer
-        overflow). ``1 - X`` is ``-expm1(log X)``. ``a = 1`` is a removable singularity: within 5e-7
+        choosing the one whose terms grow less (frequent buyers with long horizons no longer overflow). ``1 - X`` is ``-expm1(log X)``. ``a = 1`` is a removable singularity: within 5e-7
         of it the mean of the values at ``1 -+ 1e-6`` is used (error ~1e-10).
         """
         if abs(a - 1.0) < 5e-7:
             return 0.5 * (BetaGeo._bracket(1.0 - 1e-6, n, bp, z) + BetaGeo._bracket(1.0 + 1e-6, n, bp, z))
         n, bp, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (n, bp, z)))
         c = a + bp - 1.0
-        euler = c - n >= -1.0
+        # Euler's form when its parameters are not negative below -1 (no large alternating terms) and its
+        # terms grow less (A B z / c: the leading ratio) than those of the form as written, or c <= 0
+        euler = (c - n >= -1.0) & ((np.abs((c - n) * (a - 1.0)) <= n * bp) | (c <= 0))
         A, B = np.where(euler, c - n, n), np.where(euler, a - 1.0, bp)
         with np.errstate(all="ignore"):
             # scipy's hyp2f1 where its parameters are moderate (fast; checked against the model's definition

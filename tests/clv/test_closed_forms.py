@@ -262,3 +262,16 @@ def test_sbg_derl_matches_the_discounted_sum(alpha, beta, d):
     # DEL = 1 + DERL(0) / (1 + d): the first payment is certain
     assert m.discounted_expected_lifetime(d) == pytest.approx(1 + m.discounted_expected_residual_lifetime(d) / (1 + d),
                                                              rel=1e-12)
+
+
+@pytest.mark.parametrize("M, shift", [(BetaGeo, 0), (ModifiedBetaGeo, 1)])
+def test_bg_nbd_frequent_buyers_long_horizons(M, shift):
+    # 2F1(r + x, b + x; a + b + x - 1; z) with x in the thousands and z near 1 overflowed or gave NaN
+    cases = [(0.0046, 1.45, 7130.0, 0.14, 1270, 0.084, 0.206, 304.0), (0.243, 4.414, 0.793, 2.426, 2000, 300.0, 310.0, 260.0),
+             (3.0, 7.0, 2.0, 50.0, 900, 480.0, 500.0, 520.0)]
+    for r, alpha, a, b, x, tx, T, t in cases:
+        m = M()
+        m.params_ = {"r": r, "alpha": alpha, "a": a, "b": b}
+        got = m.expected_purchases(t, x, tx, T)
+        ref = float(_bg_expected_reference(r, alpha, a, b, x, tx, T, t, shift))
+        assert np.isfinite(got) and got == pytest.approx(ref, rel=1e-7, abs=1e-300), (r, alpha, a, b, x, tx, T, t)
