@@ -275,3 +275,40 @@ def test_bg_nbd_frequent_buyers_long_horizons(M, shift):
         got = m.expected_purchases(t, x, tx, T)
         ref = float(_bg_expected_reference(r, alpha, a, b, x, tx, T, t, shift))
         assert np.isfinite(got) and got == pytest.approx(ref, rel=1e-7, abs=1e-300), (r, alpha, a, b, x, tx, T, t)
+
+
+# ----------------------------------------------------------------------------- Gamma-Gamma
+
+@pytest.mark.slow
+def test_gamma_gamma_likelihood_and_expected_spend_match_the_definition():
+    """The mean spend m of x purchases is Gamma(p x, rate x nu) given nu ~ Gamma(q, rate v) (Fader, Hardie &
+    Lee 2005; Colombo & Jiang 1999): the marginal density by mpmath's quadrature over nu (30 digits), and
+    E[spend | x, m] = E[p / nu | x, m] by the same quadrature."""
+    from segwork.clv import GammaGamma
+
+    rng = np.random.default_rng(31)
+    mp.mp.dps = 30
+    for _ in range(25):
+        p, q, v = 10 ** rng.uniform(-3, 4, 3)
+        q = q + 1.0  # q > 1: a finite population mean (q <= 1 is another issue's subject)
+        x = int(10 ** rng.uniform(0, 3.3))
+        m = 10 ** rng.uniform(-2, 4)
+        P, Q, V, X, Mv = (mp.mpf(float(u)) for u in (p, q, v, x, m))
+
+        def log_joint(nu):  # log[Gamma(m; p x, x nu) Gamma(nu; q, v)]
+            return (P * X * mp.log(X * nu) + (P * X - 1) * mp.log(Mv) - X * nu * Mv - mp.loggamma(P * X)
+                    + Q * mp.log(V) + (Q - 1) * mp.log(nu) - V * nu - mp.loggamma(Q))
+
+        mode = (P * X + Q - 1) / (X * Mv + V)  # of the integrand in nu (the posterior of nu)
+        sd = mp.sqrt(P * X + Q) / (X * Mv + V)
+        near0 = [sd * mp.mpf(10) ** -j for j in range(0, 30, 2)]  # shape p x + q may be < 1: mass near 0
+        pts = sorted({mp.mpf(0), *near0, *[mode + sd * j for j in range(-40, 41, 4) if mode + sd * j > 0], mp.inf})
+        peak = log_joint(mode)
+        dens = mp.quad(lambda nu: mp.exp(log_joint(nu) - peak), pts)
+        mean = mp.quad(lambda nu: P / nu * mp.exp(log_joint(nu) - peak), pts) / dens
+        gg = GammaGamma()
+        gg.params_ = {"p": p, "q": q, "v": v}
+        ll = float(gg._loglik(np.array([p, q, v]), {"x": np.array([float(x)]), "m": np.array([m])})[0][0])
+        assert ll == pytest.approx(float(peak + mp.log(dens)), rel=1e-9, abs=1e-9), (p, q, v, x, m)
+        # (the reference integrand is singular at nu = 0 when p x + q < 2: its quadrature is good to ~1e-6)
+        assert gg.expected_spend(x, m) == pytest.approx(float(mean), rel=1e-6), (p, q, v, x, m)
