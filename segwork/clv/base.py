@@ -184,6 +184,33 @@ def check_columns(model: str, columns: dict[str, object], weights=None) -> tuple
     return arrays, w, index
 
 
+def broadcast_columns(where: str, columns: dict[str, object]) -> dict[str, object]:
+    """Broadcast prediction inputs against each other (a scalar with a column) into flat columns.
+
+    Keeps a pandas index (for messages naming the customer) when a Series
+    input has the broadcast length. DataError when the shapes do not fit.
+    """
+    index = next((v.index for v in columns.values() if isinstance(v, pd.Series)), None)
+    try:
+        arrs = np.broadcast_arrays(*(np.asarray(v.to_numpy() if isinstance(v, (pd.Series, pd.Index)) else v,
+                                                dtype=np.float64) for v in columns.values()))
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {', '.join(columns)} must be numbers with one value per customer (the same "
+                        "length) or scalars") from None
+    return {k: (pd.Series(a.reshape(-1), index=index) if index is not None and a.size == len(index)
+                else a.reshape(-1)) for k, a in zip(columns, arrs)}
+
+
+def check_horizon(where: str, t) -> np.ndarray:
+    """A prediction horizon (time ahead, periods, opportunities): finite and >= 0; DataError otherwise."""
+    arr = np.asarray(t.to_numpy() if isinstance(t, (pd.Series, pd.Index)) else t, dtype=np.float64)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        raise DataError(f"{where}: the horizon t must be finite and >= 0 (time ahead in the model's unit), "
+                        f"got {arr[bad].reshape(-1)[0]!r}")
+    return arr
+
+
 def check_integer(model: str, name: str, a: np.ndarray, index) -> None:
     """``a`` must hold whole numbers (counts)."""
     frac = a != np.round(a)

@@ -20,9 +20,9 @@ from B. Hardie's note 021.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, gammaln, psi
+from scipy.special import expit, gammaln, hyp2f1, psi
 
-from ._special import hyp2f1_safe
+from ._special import log_hyp2f1
 from .base import dot as _dot
 from .transaction import TransactionModel
 
@@ -126,21 +126,49 @@ class BetaGeo(TransactionModel):
     def _p_alive(self, x, tx, T):
         return expit(-self._log_odds_dead(x, tx, T))
 
+    @staticmethod
+    def _bracket(a, n, bp, z):
+        """``[1 - (1 - z)^n 2F1(n, bp; a + bp - 1; z)] / (a - 1)``, the common part of the BG/NBD and MBG/NBD expectations.
+
+        Evaluated on the log scale (:func:`segwork.clv._special.log_hyp2f1`), with the 2F1 in whichever
+        of its two forms has no large cancelling terms: as written (positive terms when ``a + bp > 1``)
+        or after Euler's transformation, ``(1 - z)^(a - 1) 2F1(a + bp - 1 - n, a - 1; a + bp - 1; z)``,
+        choosing the one whose terms grow less (frequent buyers with long horizons no longer overflow). ``1 - X`` is ``-expm1(log X)``. ``a = 1`` is a removable singularity: within 5e-7
+        of it the mean of the values at ``1 -+ 1e-6`` is used (error ~1e-10).
+        """
+        if abs(a - 1.0) < 5e-7:
+            return 0.5 * (BetaGeo._bracket(1.0 - 1e-6, n, bp, z) + BetaGeo._bracket(1.0 + 1e-6, n, bp, z))
+        n, bp, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (n, bp, z)))
+        c = a + bp - 1.0
+        # Euler's form when its parameters are not negative below -1 (no large alternating terms) and its
+        # terms grow less (A B z / c: the leading ratio) than those of the form as written, or c <= 0
+        euler = (c - n >= -1.0) & ((np.abs((c - n) * (a - 1.0)) <= n * bp) | (c <= 0))
+        A, B = np.where(euler, c - n, n), np.where(euler, a - 1.0, bp)
+        with np.errstate(all="ignore"):
+            # scipy's hyp2f1 where its parameters are moderate (fast; checked against the model's definition
+            # in tests/clv/test_closed_forms.py), the log-scale series elsewhere or where scipy gives no value
+            fast = (np.abs(A) <= 50) & (np.abs(B) <= 50) & (c <= 50) & (c > 0)
+            lin = np.where(fast, hyp2f1(np.where(fast, A, 0.0), np.where(fast, B, 0.0), np.where(fast, c, 1.0),
+                                        np.where(fast, z, 0.0)), np.nan)
+            ok = fast & np.isfinite(lin) & (lin > 0)
+            lf, sign = np.log(np.where(ok, lin, 1.0)), np.ones(lin.shape)
+            slow = ~ok
+            if slow.any():
+                lf[slow], sign[slow] = log_hyp2f1(A[slow], B[slow], c[slow], z[slow])
+            log_x = np.where(euler, (a - 1.0), n) * np.log1p(-z) + lf
+            one_minus_x = np.where(sign > 0, -np.expm1(log_x), 1.0 + np.exp(log_x))
+            return np.where(z > 0, one_minus_x / (a - 1.0), 0.0)
+
     def _conditional_expected(self, t, x, tx, T):
         r, alpha, a, b = self._params()
         sh = self._shift
         z = t / (alpha + T + t)
-        hyp = hyp2f1_safe(r + x, b + x + sh, a + b + x + (sh - 1), z)
-        with np.errstate(all="ignore"):
-            bracket = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-            value = (a + b + x + (sh - 1)) / (a - 1) * bracket
+        value = (a + b + x + (sh - 1)) * self._bracket(a, r + x, b + x + sh, z)
         return np.where(t > 0, value * self._p_alive(x, tx, T), 0.0)
 
     def _unconditional_expected(self, t):
         r, alpha, a, b = self._params()
-        hyp = hyp2f1_safe(r, b, a + b - 1, t / (alpha + t))
-        with np.errstate(all="ignore"):
-            value = (a + b - 1) / (a - 1) * (1.0 - np.exp(r * (np.log(alpha) - np.log(alpha + t))) * hyp)
+        value = (a + b - 1) * self._bracket(a, r, b, t / (alpha + t))
         return np.where(t > 0, value, 0.0)
 
     def _sample_frequency(self, T, rng):

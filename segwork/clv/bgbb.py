@@ -22,14 +22,45 @@ import numpy as np
 from scipy.special import betaln, gammaln, psi
 
 from ..errors import DataError
-from .base import BaseModel, _label, check_columns, check_integer, compress, wrap_like
+from .base import BaseModel, _label, broadcast_columns, check_columns, check_horizon, check_integer, compress, wrap_like
 
-__all__ = ["BetaGeoBetaBinom"]
+__all__ = ["BetaGeoBetaBinom", "check_bgbb_history"]
 
 #: |gamma - 1| below this uses the gamma -> 1 limit formulas: (1 - e^(B-A)) / (gamma - 1) divides a
 #: difference of gammaln values (absolute error ~1e-14) by gamma - 1, so it loses precision near 1;
 #: the limit formula's own error is O(|gamma - 1|).
 _GAMMA_ONE = 1e-8
+
+
+def check_bgbb_history(where: str, frequency, recency, n_periods, weights=None, broadcast: bool = False):
+    """The one check of BG/BB histories ``(frequency, recency, n_periods)``, used by ``fit`` and the predictions.
+
+    Whole numbers, finite, >= 0, ``n_periods >= 1``, ``frequency <= recency
+    <= n_periods`` and ``recency == 0`` without repeat transactions;
+    DataError naming the first offending customer (index label or row)
+    otherwise. ``broadcast=True`` broadcasts scalars against columns first.
+    Returns float arrays ``(x, t_x, n, weights)``.
+    """
+    columns = {"frequency": frequency, "recency": recency, "n_periods": n_periods}
+    if broadcast:
+        columns = broadcast_columns(where, columns)
+    arrays, w, index = check_columns(where, columns, weights)
+    x, tx, n = arrays["frequency"], arrays["recency"], arrays["n_periods"]
+    for col, a in arrays.items():
+        check_integer(where, col, a, index)
+    for bad, what in (
+        (n < 1, "n_periods must be >= 1"),
+        (tx > n, "recency (opportunity of the last transaction) cannot exceed n_periods"),
+        (x > tx, "frequency cannot exceed recency (one transaction per opportunity at most)"),
+        ((x == 0) & (tx > 0), "recency must be 0 without repeat transactions"),
+    ):
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where}: {what}; {int(bad.sum())} row(s) break this (e.g. {_label(index, pos)}: "
+                f"frequency={x[pos]:g}, recency={tx[pos]:g}, n_periods={n[pos]:g})"
+            )
+    return x, tx, n, w
 
 
 class BetaGeoBetaBinom(BaseModel):
@@ -57,23 +88,7 @@ class BetaGeoBetaBinom(BaseModel):
             column of ``data/donations.csv``).
         """
         name = "BetaGeoBetaBinom.fit"
-        arrays, w, index = check_columns(name, {"frequency": frequency, "recency": recency, "n_periods": n_periods},
-                                         weights)
-        x, tx, n = arrays["frequency"], arrays["recency"], arrays["n_periods"]
-        for col, a in arrays.items():
-            check_integer(name, col, a, index)
-        for bad, what in (
-            (n < 1, "n_periods must be >= 1"),
-            (tx > n, "recency (opportunity of the last transaction) cannot exceed n_periods"),
-            (x > tx, "frequency cannot exceed recency (one transaction per opportunity at most)"),
-            ((x == 0) & (tx > 0), "recency must be 0 without repeat transactions"),
-        ):
-            if bad.any():
-                pos = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    f"{name}: {what}; {int(bad.sum())} row(s) break this (e.g. {_label(index, pos)}: "
-                    f"frequency={x[pos]:g}, recency={tx[pos]:g}, n_periods={n[pos]:g})"
-                )
+        x, tx, n, w = check_bgbb_history(name, frequency, recency, n_periods, weights)
         live = w > 0
         if w[live].sum() < 2:
             raise DataError(f"{name}: needs at least 2 customers, got {w[live].sum():g}")
@@ -132,12 +147,22 @@ class BetaGeoBetaBinom(BaseModel):
         return ll, grad
 
     # ----------------------------------------------------------------- predictions
-    @staticmethod
-    def _flat(*values):
-        """1-d float arrays of the broadcast inputs, and the broadcast shape."""
-        arrs = np.broadcast_arrays(*[np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float64)
-                                     for v in values])
-        return [a.reshape(-1) for a in arrs], arrs[0].shape
+    def _flat(self, method, frequency, recency, n_periods, t=None):
+        """Checked history (the same check as ``fit``) as flat float arrays, ``t`` first if given, and the shape."""
+        self._check_fitted()
+        where = f"BetaGeoBetaBinom.{method}"
+        values = [frequency, recency, n_periods] + ([] if t is None else [check_horizon(where, t)])
+        try:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+        except ValueError:
+            raise DataError(f"{where}: frequency, recency, n_periods (and t) must have the same length or be "
+                            "scalars") from None
+        x, tx, n, _ = check_bgbb_history(where, frequency, recency, n_periods, broadcast=True)
+        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))
+        out = [np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, n)]
+        if t is not None:
+            out.insert(0, np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1))
+        return out, shape
 
     def _log_lik_of(self, x, tx, n):
         terms, _, _ = self._terms(np.array(self._params()), x, tx, n)
@@ -146,8 +171,8 @@ class BetaGeoBetaBinom(BaseModel):
 
     def p_alive(self, frequency, recency, n_periods):
         """Probability that the customer is alive at the next opportunity (n + 1)."""
+        (x, tx, n), shape = self._flat("p_alive", frequency, recency, n_periods)
         alpha, beta, gamma, delta = self._params()
-        (x, tx, n), shape = self._flat(frequency, recency, n_periods)
         log_alive = (betaln(alpha + x, beta + n - x) - betaln(alpha, beta)
                      + betaln(gamma, delta + n + 1) - betaln(gamma, delta))
         out = np.clip(np.exp(log_alive - self._log_lik_of(x, tx, n)), 0.0, 1.0)
@@ -155,8 +180,8 @@ class BetaGeoBetaBinom(BaseModel):
 
     def expected_purchases(self, t, frequency, recency, n_periods):
         """Expected transactions in the next ``t`` opportunities (n+1 .. n+t), given the history."""
+        (t_, x, tx, n), shape = self._flat("expected_purchases", frequency, recency, n_periods, t)
         alpha, beta, gamma, delta = self._params()
-        (t_, x, tx, n), shape = self._flat(t, frequency, recency, n_periods)
         with np.errstate(all="ignore"):
             la = (betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta)
                   + gammaln(gamma + delta) - gammaln(1 + delta))
@@ -173,7 +198,7 @@ class BetaGeoBetaBinom(BaseModel):
     def expected_purchases_new(self, n_periods):
         """Expected transactions of a new customer in the first ``n_periods`` opportunities."""
         alpha, beta, gamma, delta = self._params()
-        n = np.asarray(n_periods, dtype=np.float64)
+        n = check_horizon("BetaGeoBetaBinom.expected_purchases_new", n_periods)
         with np.errstate(all="ignore"):
             D = gammaln(gamma + delta) - gammaln(gamma + delta + n) + gammaln(1 + delta + n) - gammaln(1 + delta)
             if abs(gamma - 1.0) < _GAMMA_ONE:  # the limit gamma -> 1

@@ -61,8 +61,10 @@ def p_alive_matrix(model, max_frequency: int = 20, T: float = 39.0, n_recency: i
     with recency > 0) are NaN.
     """
     freq, rec, F, R = _grid(max_frequency, T, n_recency)
-    values = np.asarray(model.p_alive(F.ravel(), R.ravel(), np.full(F.size, T)), dtype=float).reshape(F.shape)
-    values[(F == 0) & (R > 0)] = np.nan
+    impossible = (F == 0) & (R > 0)  # not a history: the model refuses it; shown as NaN
+    values = np.asarray(model.p_alive(F.ravel(), np.where(impossible, 0.0, R).ravel(), np.full(F.size, T)),
+                        dtype=float).reshape(F.shape)
+    values[impossible] = np.nan
     return pd.DataFrame(values, index=pd.Index(np.round(rec, 6), name="recency"),
                         columns=pd.Index(freq, name="frequency"))
 
@@ -71,8 +73,9 @@ def expected_purchases_matrix(model, t: float, max_frequency: int = 20, T: float
                               n_recency: int = 40) -> pd.DataFrame:
     """Expected purchases in the next ``t`` time units over the frequency x recency grid (see :func:`p_alive_matrix`)."""
     freq, rec, F, R = _grid(max_frequency, T, n_recency)
-    values = np.asarray(model.expected_purchases(t, F.ravel(), R.ravel(), np.full(F.size, T)),
-                        dtype=float).reshape(F.shape)
-    values[(F == 0) & (R > 0)] = np.nan
+    impossible = (F == 0) & (R > 0)
+    values = np.asarray(model.expected_purchases(t, F.ravel(), np.where(impossible, 0.0, R).ravel(),
+                                                 np.full(F.size, T)), dtype=float).reshape(F.shape)
+    values[impossible] = np.nan
     return pd.DataFrame(values, index=pd.Index(np.round(rec, 6), name="recency"),
                         columns=pd.Index(freq, name="frequency"))

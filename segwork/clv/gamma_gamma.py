@@ -26,10 +26,26 @@ import warnings
 import numpy as np
 from scipy.special import gammaln, psi
 
-from .base import BaseModel, _label, check_columns, check_integer, compress, dot, wrap_like
+from .base import BaseModel, broadcast_columns, check_columns, check_integer, compress, dot, wrap_like
 from ..errors import DataError
 
-__all__ = ["GammaGamma"]
+__all__ = ["GammaGamma", "check_spend_history"]
+
+
+def check_spend_history(where: str, frequency, monetary_value, weights=None, broadcast: bool = False):
+    """The one check of ``(frequency, monetary_value)``, used by ``fit`` and ``expected_spend``.
+
+    Numeric, finite, >= 0 (a negative mean spend means refunds exceeding
+    purchases: net them out first), whole-number frequency; DataError naming
+    the customer otherwise. Returns float arrays ``(x, m, weights)``.
+    """
+    columns = {"frequency": frequency, "monetary_value": monetary_value}
+    if broadcast:
+        columns = broadcast_columns(where, columns)
+    arrays, w, index = check_columns(where, columns, weights)
+    x, m = arrays["frequency"], arrays["monetary_value"]
+    check_integer(where, "frequency", x, index)
+    return x, m, w
 
 
 class GammaGamma(BaseModel):
@@ -86,9 +102,7 @@ class GammaGamma(BaseModel):
             buyers, or no spread in their monetary_value.
         """
         name = "GammaGamma.fit"
-        arrays, w, index = check_columns(name, {"frequency": frequency, "monetary_value": monetary_value}, weights)
-        x, m = arrays["frequency"], arrays["monetary_value"]
-        check_integer(name, "frequency", x, index)
+        x, m, w = check_spend_history(name, frequency, monetary_value, weights)
         zero = (x > 0) & (m <= 0)  # m < 0 was rejected by check_columns
         rep = (x > 0) & (m > 0) & (w > 0)
         n_rep = float(w[rep].sum())
@@ -134,15 +148,18 @@ class GammaGamma(BaseModel):
         ``p (v + x m) / (p x + q - 1)``: for ``frequency == 0`` the population
         mean ``p v / (q - 1)``. Returns a float, an array or a Series
         (indexed like the input).
+
+        Raises DataError for inputs ``fit`` would refuse (missing, negative,
+        fractional frequency), naming the customer.
         """
         p, q, v = self._params()
-        x = np.asarray(frequency.to_numpy() if hasattr(frequency, "to_numpy") else frequency, dtype=np.float64)
-        m = np.asarray(monetary_value.to_numpy() if hasattr(monetary_value, "to_numpy") else monetary_value,
-                       dtype=np.float64)
-        x, m = np.broadcast_arrays(x, m)
+        shape = np.broadcast_shapes(np.shape(frequency), np.shape(monetary_value))
+        x, m, _ = check_spend_history("GammaGamma.expected_spend", frequency, monetary_value, broadcast=True)
+        x, m = (np.broadcast_to(a, (int(np.prod(shape)),)) for a in (x, m))
         with np.errstate(all="ignore"):
             denom = p * x + q - 1
             value = np.where(denom > 0, p * (v + x * np.where(x > 0, m, 0.0)) / denom, np.nan)
+        value = value.reshape(shape)
         return wrap_like(value, frequency, monetary_value, name="expected_spend")
 
     def population_mean_spend(self) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._special import hyp2f1_safe
 from .beta_geo import BetaGeo
 
 __all__ = ["ModifiedBetaGeo"]
@@ -34,8 +33,7 @@ class ModifiedBetaGeo(BetaGeo):
     _shift = 1
 
     def _unconditional_expected(self, t):
+        # b / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b + 1; a + b; t / (alpha + t))]
         r, alpha, a, b = self._params()
-        hyp = hyp2f1_safe(r, b + 1, a + b, t / (alpha + t))
-        with np.errstate(all="ignore"):
-            value = b / (a - 1) * (1.0 - np.exp(r * (np.log(alpha) - np.log(alpha + t))) * hyp)
+        value = b * self._bracket(a, r, b + 1.0, t / (alpha + t))
         return np.where(t > 0, value, 0.0)

@@ -10,11 +10,16 @@ The story, for a student:
   distributed across customers with shape ``s`` and rate ``beta``); unlike the
   BG/NBD, dropout can happen at any time, not only right after a purchase.
 
-The likelihood needs the Gauss hypergeometric function; we use the
-formulation of Fader, Hardie & Lee's MATLAB note (2005), computed on the log
-scale (the difference of the two 2F1 terms with ``log1p``; the sum with
-``logaddexp``), with ``scipy.special.hyp2f1``. The gradient is numerical
-(central differences of the log-likelihood on the log-parameter scale).
+The likelihood needs the Gauss hypergeometric function. Fader, Hardie &
+Lee's MATLAB note (2005) writes it as 2F1(r+s+x, .; r+s+x+1; z), which grows
+like (1 - z)^(1 - r - x) and overflows in linear space for frequent buyers
+who leave slowly (large x, alpha far from beta). We evaluate the same
+integral after Euler's transformation, 2F1(1, .; r+s+x+1; z), whose terms are
+positive and bounded, with a continued fraction on the log scale (see
+``_log_a0``); the difference of the two terms with ``expm1``/``log1p``, the
+sum with ``logaddexp``. Checked against mpmath at high precision in
+tests/clv/test_closed_forms.py. The gradient is numerical (central
+differences of the log-likelihood on the log-parameter scale).
 
 References: D. C. Schmittlein, D. G. Morrison and R. Colombo (1987),
 "Counting your customers: who are they and what will they do next?",
@@ -29,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln
 
-from ._special import hyp2f1_safe
+from ._special import log_hyp2f1_one
 from .transaction import TransactionModel
 
 __all__ = ["ParetoNBD"]
@@ -70,30 +75,56 @@ class ParetoNBD(TransactionModel):
         return start
 
     @staticmethod
-    def _log_f(r, alpha, s, beta, x, t):
-        """log[2F1(k, b; k + 1; z(t)) / (base + t)^k] of FHL's MATLAB note, k = r + s + x."""
-        k = r + s + x
-        if alpha >= beta:
-            b, base, diff = s + 1.0, alpha, alpha - beta
-        else:
-            b, base, diff = r + x, beta, beta - alpha
-        return np.log(hyp2f1_safe(k, b, k + 1.0, diff / (base + t))) - k * np.log(base + t)
+    def _bases(r, alpha, s, beta, x):
+        """The smaller base ``p`` with its exponent ``e_p`` and the larger ``q`` with ``e_q``.
+
+        The death-time integral ``I(t1, t2) = int_t1^t2 (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) dtau``
+        has one factor per base: ``r + x`` belongs to ``alpha``, ``s + 1`` to ``beta``.
+        """
+        if alpha <= beta:
+            return alpha, r + x, beta, s + 1.0 + 0.0 * x
+        return beta, s + 1.0 + 0.0 * x, alpha, r + x
+
+    @classmethod
+    def _log_h(cls, r, alpha, s, beta, x, t):
+        """log 2F1(1, e_q; r + s + x + 1; (q - p) / (q + t)) (see :meth:`_log_a0`)."""
+        p, e_p, q, e_q = cls._bases(r, alpha, s, beta, x)
+        return log_hyp2f1_one(e_q, r + s + x + 1.0, (q - p) / (q + t))
 
     @classmethod
     def _log_a0(cls, r, alpha, s, beta, x, tx, T, pairs=None):
-        """log of FHL's A0 (the integral over death times between t_x and T), -inf where t_x == T."""
+        """log of FHL's A0 = (r + s + x) I(t_x, T), the integral over death times between t_x and T; -inf where t_x == T.
+
+        With ``G(t) = I(t, inf)`` and the smaller base ``p`` (exponent ``e_p``), the larger ``q`` (``e_q``),
+        ``k = r + s + x``:
+
+        ``G(t) = (p + t)^(1 - e_p) (q + t)^(-e_q) / k * 2F1(1, e_q; k + 1; (q - p) / (q + t))``
+
+        (Fader & Hardie 2005's expression after Euler's transformation). Its 2F1 has positive
+        terms and lies between 1 and ``k / (e_p - 1)``, so unlike FHL's form (whose 2F1 grows like
+        ``(1 - z)^(1 - e_p)`` and overflows for frequent buyers) it is evaluated without overflow, on the
+        log scale (:func:`segwork.clv._special.log_hyp2f1_one`); ``alpha == beta`` gives ``z = 0`` (no
+        special case). ``A0 = k G(t_x) (1 - G(T) / G(t_x))`` with the ratio's powers taken as
+        ``log1p((T - t_x) / (base + t_x))``, so short gaps ``T - t_x`` keep their precision.
+        """
+        p, e_p, q, e_q = cls._bases(r, alpha, s, beta, x)
         if pairs is None:
-            l1 = cls._log_f(r, alpha, s, beta, x, tx)
-            l2 = cls._log_f(r, alpha, s, beta, x, T)
+            h1 = cls._log_h(r, alpha, s, beta, x, tx)
+            h2 = cls._log_h(r, alpha, s, beta, x, T)
         else:
             (c1, x1, t1), (c2, x2, t2) = pairs
-            l1 = cls._log_f(r, alpha, s, beta, x1, t1)[c1]
-            l2 = cls._log_f(r, alpha, s, beta, x2, t2)[c2]
+            h1 = cls._log_h(r, alpha, s, beta, x1, t1)[c1]
+            h2 = cls._log_h(r, alpha, s, beta, x2, t2)[c2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = l1 + np.log1p(-np.exp(np.minimum(l2 - l1, 0.0)))
+            gap = T - tx
+            log_g1 = (1.0 - e_p) * np.log(p + tx) - e_q * np.log(q + tx) + h1  # log(k G(t_x))
+            delta = (1.0 - e_p) * np.log1p(gap / (p + tx)) - e_q * np.log1p(gap / (q + tx)) + h2 - h1
+            out = log_g1 + np.log(-np.expm1(np.minimum(delta, 0.0)))
         return np.where(T > tx, out, -np.inf)
 
     def _loglik(self, params, data):
+        if "x_levels" in data and "pair_tx" in data:
+            return self._loglik_levels(params, data), None
         r, alpha, s, beta = params
         x, tx, T = data["x"], data["tx"], data["T"]
         log_t1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
@@ -101,6 +132,30 @@ class ParetoNBD(TransactionModel):
         log_t2 = np.log(s / (r + s + x)) + self._log_a0(r, alpha, s, beta, x, tx, T, pairs)
         ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.logaddexp(log_t1, log_t2)
         return ll, None
+
+    def _loglik_levels(self, params, data):
+        """The same log-likelihood as :meth:`_loglik` on the compressed fit data, with the logarithms
+        taken once per distinct frequency, recency and T, and the 2F1 once per distinct (x, t) pair."""
+        r, alpha, s, beta = params
+        x, tx, T = data["x"], data["tx"], data["T"]
+        xl, ix = data["x_levels"], data["x_codes"]
+        itx, iT = data["tx_codes"], data["T_codes"]
+        la_tx, lb_tx = np.log(alpha + data["tx_levels"])[itx], np.log(beta + data["tx_levels"])[itx]
+        la_T, lb_T = np.log(alpha + data["T_levels"])[iT], np.log(beta + data["T_levels"])[iT]
+        _, e_pl, _, e_ql = self._bases(r, alpha, s, beta, xl)
+        e_p, e_q = e_pl[ix], e_ql[ix]
+        lp_tx, lq_tx, lp_T, lq_T = (la_tx, lb_tx, la_T, lb_T) if alpha <= beta else (lb_tx, la_tx, lb_T, la_T)
+        (c1, x1, t1), (c2, x2, t2) = data["pair_tx"], data["pair_T"]
+        h1 = self._log_h(r, alpha, s, beta, x1, t1)[c1]
+        h2 = self._log_h(r, alpha, s, beta, x2, t2)[c2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_g1 = (1.0 - e_p) * lp_tx - e_q * lq_tx + h1
+            delta = (1.0 - e_p) * (lp_T - lp_tx) - e_q * (lq_T - lq_tx) + h2 - h1
+            log_a0 = np.where(T > tx, log_g1 + np.log(-np.expm1(np.minimum(delta, 0.0))), -np.inf)
+            log_share = np.log(s / (r + s + xl))
+            const = (gammaln(r + xl) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + log_share)[ix]
+            log_t1 = -(r + x) * la_T - s * lb_T - log_share[ix]
+            return const + np.logaddexp(log_t1, log_a0)
 
     # ----------------------------------------------------------------- predictions
     def _log_alive_odds(self, x, tx, T):

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.special import betaln, psi
 
 from ..errors import DataError
-from ._special import hyp2f1_safe
-from .base import BaseModel, wrap_like
+from ._special import log_hyp2f1_one
+from .base import BaseModel, check_horizon, wrap_like
 
 __all__ = ["ShiftedBetaGeometric"]
 
@@ -101,10 +101,21 @@ class ShiftedBetaGeometric(BaseModel):
         return ll, grad
 
     # ----------------------------------------------------------------- predictions
+    @staticmethod
+    def _periods(method: str, t, minimum: int) -> np.ndarray:
+        """Periods given to a prediction: finite numbers >= ``minimum``; DataError naming the value otherwise."""
+        where = f"ShiftedBetaGeometric.{method}"
+        t_ = check_horizon(where, t)
+        low = t_ < minimum
+        if low.any():
+            raise DataError(f"{where}: periods must be >= {minimum} (counted from the start of the contract), "
+                            f"got {t_[low].reshape(-1)[0]:g}")
+        return t_
+
     def survival(self, t):
         """Share of the cohort still alive after ``t`` periods: ``B(alpha, beta + t) / B(alpha, beta)``."""
         alpha, beta = self._params()
-        t_ = np.asarray(t, dtype=np.float64)
+        t_ = self._periods("survival", t, 0)
         return wrap_like(np.exp(betaln(alpha, beta + t_) - betaln(alpha, beta)), t, name="survival")
 
     def retention_rate(self, t):
@@ -114,17 +125,18 @@ class ShiftedBetaGeometric(BaseModel):
         cancellation-prone customers leave first.
         """
         alpha, beta = self._params()
-        t_ = np.asarray(t, dtype=np.float64)
+        t_ = self._periods("retention_rate", t, 1)
         return wrap_like((beta + t_ - 1) / (alpha + beta + t_ - 1), t, name="retention_rate")
 
     def churn_probability(self, t):
         """P(a new customer cancels in period ``t``) = ``B(alpha + 1, beta + t - 1) / B(alpha, beta)``."""
         alpha, beta = self._params()
-        t_ = np.asarray(t, dtype=np.float64)
+        t_ = self._periods("churn_probability", t, 1)
         return wrap_like(np.exp(betaln(alpha + 1, beta + t_ - 1) - betaln(alpha, beta)), t, name="churn_probability")
 
     def expected_survivors(self, periods, cohort_size=None):
         """Expected customers alive at the start of periods ``0..periods`` (cohort size first)."""
+        self._check_fitted()
         size = float(self.survivors_[0] if cohort_size is None else cohort_size)
         return size * np.asarray(self.survival(np.arange(periods + 1)), dtype=np.float64)
 
@@ -137,7 +149,7 @@ class ShiftedBetaGeometric(BaseModel):
         alpha, beta = self._params()
         if not discount_rate > 0:
             raise DataError(f"discount_rate must be > 0 per period, got {discount_rate!r}")
-        return float(hyp2f1_safe(1.0, beta, alpha + beta, 1.0 / (1.0 + discount_rate)))
+        return float(np.exp(log_hyp2f1_one(beta, alpha + beta, 1.0 / (1.0 + discount_rate))))
 
     def discounted_expected_residual_lifetime(self, discount_rate: float, renewals=0):
         """DERL: expected discounted number of further payments of a customer who has made ``renewals`` renewals.
@@ -152,7 +164,9 @@ class ShiftedBetaGeometric(BaseModel):
         alpha, beta = self._params()
         if not discount_rate > 0:
             raise DataError(f"discount_rate must be > 0 per period, got {discount_rate!r}")
-        n = np.asarray(renewals, dtype=np.float64) + 1.0
-        value = (beta + n - 1) / (alpha + beta + n - 1) * hyp2f1_safe(1.0, beta + n, alpha + beta + n,
-                                                                      1.0 / (1.0 + discount_rate))
+        n = self._periods("discounted_expected_residual_lifetime", renewals, 0) + 1.0
+        # 2F1(1, b; c; z) with b < c: positive terms, evaluated on the log scale (no overflow for large
+        # beta + n or a discount rate near 0; scipy's hyp2f1 is unreliable there)
+        value = (beta + n - 1) / (alpha + beta + n - 1) * np.exp(
+            log_hyp2f1_one(beta + n, alpha + beta + n, 1.0 / (1.0 + discount_rate)))
         return wrap_like(value, renewals, name="derl")

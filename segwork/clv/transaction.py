@@ -12,13 +12,61 @@ prediction of a fitted model is in that unit.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .base import BaseModel, _label, check_columns, check_integer, compress, dot, wrap_like
+from .base import (BaseModel, _label, broadcast_columns, check_columns, check_horizon, check_integer, compress,
+                   dot, wrap_like)
 
-__all__ = ["TransactionModel"]
+__all__ = ["TransactionModel", "check_history"]
+
+
+def check_history(where: str, frequency, recency, T, weights=None, broadcast: bool = False):
+    """The one check of ``(frequency, recency, T)`` histories, used by ``fit`` and by every prediction.
+
+    Refuses (:class:`~segwork.errors.DataError`, naming the first offending
+    customer by its index label, or its row, and the fix) what no customer can
+    have: missing, infinite or negative values (a negative ``T``), a
+    fractional ``frequency``, ``recency > T`` (the usual sign of a unit
+    mix-up, e.g. recency in days with T in weeks, or of a different period
+    end) and ``recency > 0`` without a repeat purchase.
+
+    ``broadcast=True`` (predictions) first broadcasts the inputs against each
+    other (a scalar with a column is allowed). Returns float arrays
+    ``(frequency, recency, T, weights, index)``; ``recency`` is clipped to
+    ``T`` within a relative tolerance of 1e-9 (rounding); ``index`` is the
+    first pandas index among the inputs (or None).
+    """
+    columns = {"frequency": frequency, "recency": recency, "T": T}
+    if broadcast:
+        columns = broadcast_columns(where, columns)
+        if len(next(iter(columns.values()))) == 0:
+            empty = np.zeros(0)
+            return empty, empty, empty, empty, None
+    arrays, w, index = check_columns(where, columns, weights)
+    x, tx, t = arrays["frequency"], arrays["recency"], arrays["T"]
+    check_integer(where, "frequency", x, index)
+    tol = 1e-9 * np.maximum(t, 1.0)
+    late = tx > t + tol
+    if late.any():
+        pos = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"{where}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {_label(index, pos)}: "
+            f"recency={tx[pos]:g}, T={t[pos]:g}); recency (first to last purchase) cannot exceed T (first "
+            "purchase to the end of the period): check that both are in the same time unit and computed at "
+            "the same period end (segwork.features.rfm_summary does this)"
+        )
+    odd = (x == 0) & (tx > 0)
+    if odd.any():
+        pos = int(np.flatnonzero(odd)[0])
+        raise DataError(
+            f"{where}: {int(odd.sum())} customer(s) have no repeat purchase (frequency 0) but recency > 0 "
+            f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
+        )
+    return x, np.minimum(tx, t), t, w, index
 
 
 class TransactionModel(BaseModel):
@@ -29,27 +77,7 @@ class TransactionModel(BaseModel):
     # ----------------------------------------------------------------- fitting
     def _validate(self, frequency, recency, T, weights):
         name = f"{type(self).__name__}.fit"
-        arrays, w, index = check_columns(name, {"frequency": frequency, "recency": recency, "T": T}, weights)
-        x, tx, t = arrays["frequency"], arrays["recency"], arrays["T"]
-        check_integer(name, "frequency", x, index)
-        tol = 1e-9 * np.maximum(t, 1.0)
-        late = tx > t + tol
-        if late.any():
-            pos = int(np.flatnonzero(late)[0])
-            raise DataError(
-                f"{name}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {_label(index, pos)}: "
-                f"recency={tx[pos]:g}, T={t[pos]:g}); recency (first to last purchase) cannot exceed T (first "
-                "purchase to the end of the period): check that both are in the same time unit and computed at "
-                "the same period end (segwork.features.rfm_summary does this)"
-            )
-        odd = (x == 0) & (tx > 0)
-        if odd.any():
-            pos = int(np.flatnonzero(odd)[0])
-            raise DataError(
-                f"{name}: {int(odd.sum())} customer(s) have no repeat purchase (frequency 0) but recency > 0 "
-                f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
-            )
-        tx = np.minimum(tx, t)
+        x, tx, t, w, _ = check_history(name, frequency, recency, T, weights)
         live = w > 0
         n_customers = float(w[live].sum())
         if n_customers < 2:
@@ -86,15 +114,21 @@ class TransactionModel(BaseModel):
         Returns
         -------
         self, with ``params_``, ``log_likelihood_`` (total, in the data's
-        units), ``n_customers_`` and :meth:`summary`.
+        units), ``n_customers_``, ``T_range_`` (shortest and longest ``T``
+        fitted, used to warn when predictions get histories in another time
+        unit) and :meth:`summary`.
 
         Raises
         ------
         DataError: unusable input (missing or negative values, recency > T,
-            no repeat purchases at all, fewer than 2 customers, ...).
+            no repeat purchases at all, fewer than 2 customers, ...); the
+            history checks are :func:`check_history`, which every prediction
+            (``p_alive``, ``expected_purchases``, ``customer_lifetime_value``)
+            applies too.
         ConvergenceError: the optimiser failed; the message says what to try.
         """
         x, tx, t, w = self._validate(frequency, recency, T, weights)
+        self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
         self._optimise(self._prepare(data), counts, self._start(data, counts))
         return self
@@ -112,10 +146,45 @@ class TransactionModel(BaseModel):
         return start
 
     # ----------------------------------------------------------------- shared predictions
-    @staticmethod
-    def _arrays(*values):
-        arrs = [np.asarray(v.to_numpy() if isinstance(v, pd.Series) else v, dtype=np.float64) for v in values]
-        return np.broadcast_arrays(*arrs)
+    def _history(self, method: str, frequency, recency, T, t=None):
+        """Check a history given to a prediction (the same check as ``fit``) and a horizon ``t``.
+
+        Returns ``(t, x, tx, T)`` as flat float arrays broadcast against each
+        other, and the broadcast shape.
+        """
+        self._check_fitted()
+        where = f"{type(self).__name__}.{method}"
+        values = [frequency, recency, T] + ([] if t is None else [check_horizon(where, t)])
+        try:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+        except ValueError:
+            raise DataError(f"{where}: frequency, recency, T (and t) must have the same length (one value per "
+                            "customer) or be scalars") from None
+        x, tx, T_, _, _ = check_history(where, frequency, recency, T, broadcast=True)
+        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))  # the history's own shape
+        x, tx, T_ = (np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, T_))
+        t_ = None if t is None else np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1)
+        self._warn_other_unit(where, T_)
+        return t_, x, tx, T_, shape
+
+    def _warn_other_unit(self, where: str, T) -> None:
+        """Warn (never refuse) when the histories look like another time unit than the fitted ones.
+
+        Observation times far beyond any seen in ``fit`` are valid for some
+        customers (old customers, a later period end), but when the median
+        ``T`` is more than 5 times the longest fitted ``T``, the summary was
+        most likely computed in another unit (days for a model fitted in
+        weeks: 7 times). Only a warning: such data may be valid.
+        """
+        fitted = getattr(self, "T_range_", None)
+        if fitted is None or len(T) < 2 or fitted[1] <= 0:
+            return
+        if float(np.median(T)) > 5.0 * fitted[1]:
+            warnings.warn(
+                f"{where}: most T are more than 5 times the longest T seen in fit ({fitted[1]:g}); the histories "
+                "are probably in another time unit than the model (e.g. days for a model fitted in weeks): "
+                "compute them in the model's unit", RuntimeWarning, stacklevel=3,
+            )
 
     def expected_purchases(self, t, frequency, recency, T):
         """Expected repeat purchases in the next ``t`` time units, given a customer's history.
@@ -123,22 +192,31 @@ class TransactionModel(BaseModel):
         ``t`` may be a scalar or one value per customer; all in the model's
         time unit. Returns a float, an array or a Series (indexed like the
         input Series).
+
+        Raises DataError for a history ``fit`` would refuse (see
+        :func:`check_history`) or a negative ``t``.
         """
-        self._check_fitted()
-        t_, x, tx, T_ = self._arrays(t, frequency, recency, T)
-        return wrap_like(self._conditional_expected(t_, x, tx, T_), frequency, recency, T, t, name="expected_purchases")
+        t_, x, tx, T_, shape = self._history("expected_purchases", frequency, recency, T, t)
+        out = self._conditional_expected(t_, x, tx, T_).reshape(shape)
+        return wrap_like(out, frequency, recency, T, t, name="expected_purchases")
 
     def expected_purchases_new(self, t):
-        """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer."""
+        """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer.
+
+        Raises DataError for a negative or non-finite ``t``.
+        """
         self._check_fitted()
-        t_ = np.asarray(t, dtype=np.float64)
+        t_ = check_horizon(f"{type(self).__name__}.expected_purchases_new", t)
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
     def p_alive(self, frequency, recency, T):
-        """Probability that a customer with this history is still alive (has not dropped out) at ``T``."""
-        self._check_fitted()
-        x, tx, T_ = self._arrays(frequency, recency, T)
-        return wrap_like(np.clip(self._p_alive(x, tx, T_), 0.0, 1.0), frequency, recency, T, name="p_alive")
+        """Probability that a customer with this history is still alive (has not dropped out) at ``T``.
+
+        Raises DataError for a history ``fit`` would refuse (see :func:`check_history`).
+        """
+        _, x, tx, T_, shape = self._history("p_alive", frequency, recency, T)
+        out = np.clip(self._p_alive(x, tx, T_), 0.0, 1.0).reshape(shape)
+        return wrap_like(out, frequency, recency, T, name="p_alive")
 
     def sample_frequency(self, T, random_state=None) -> np.ndarray:
         """Simulated repeat-purchase counts for customers observed for ``T`` time units each.
@@ -147,8 +225,9 @@ class TransactionModel(BaseModel):
         population distributions. Used for the period-transactions fit.
         """
         self._check_fitted()
+        T_ = check_horizon(f"{type(self).__name__}.sample_frequency", T)
         rng = np.random.default_rng(random_state)
-        return self._sample_frequency(np.asarray(T, dtype=np.float64), rng)
+        return self._sample_frequency(T_, rng)
 
     # subclasses
     def _conditional_expected(self, t, x, tx, T):  # pragma: no cover - abstract

@@ -47,6 +47,7 @@ from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
+from .transaction import check_history
 
 __all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
 
@@ -125,9 +126,12 @@ def customer_lifetime_value(
     ------
     DataError: an unsupported ``time_unit``, a bad ``horizon`` or
         ``discount_rate``, a missing column, a transaction model without
-        ``expected_purchases``; with Gamma-Gamma ``q <= 1``, customers
-        without a repeat purchase in a summary that has no repeat buyer to
-        take the median spend from.
+        ``expected_purchases``; a history the models' ``fit`` refuses
+        (recency > T, e.g. recency in days with T in weeks; recency > 0
+        without a repeat purchase; negative or missing values), naming the
+        customer (:func:`segwork.clv.transaction.check_history`); with
+        Gamma-Gamma ``q <= 1``, customers without a repeat purchase in a
+        summary that has no repeat buyer to take the median spend from.
     """
     where = "customer_lifetime_value"
     if time_unit not in TIME_UNITS:
@@ -144,9 +148,8 @@ def customer_lifetime_value(
     if not hasattr(transaction_model, "expected_purchases"):
         raise DataError(f"{where}: transaction_model must be a fitted BetaGeo/ModifiedBetaGeo/ParetoNBD")
 
-    x = summary["frequency"].to_numpy(dtype=np.float64)
-    tx = summary["recency"].to_numpy(dtype=np.float64)
-    T = summary["T"].to_numpy(dtype=np.float64)
+    # The same check as the models' fit (and every prediction), here naming the customer of the summary.
+    x, tx, T, _, _ = check_history(where, summary["frequency"], summary["recency"], summary["T"])
     if constant_spend:
         spend = np.full(len(summary), float(spend_model))
     else:
@@ -160,13 +163,14 @@ def customer_lifetime_value(
     key = pd.MultiIndex.from_arrays([data["x"], data["tx"], data["T"]])
     rows = key.get_indexer(pd.MultiIndex.from_arrays([x, tx, T]))
     months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
-    cum_prev = np.zeros(len(data["x"]))
-    value_per_purchase = np.zeros(len(data["x"]))  # discounted purchases per triple
-    for i in range(1, horizon + 1):
-        cum = np.asarray(transaction_model.expected_purchases(i * months_per_unit, data["x"], data["tx"], data["T"]),
-                         dtype=np.float64)
-        value_per_purchase += (cum - cum_prev) / (1.0 + discount_rate) ** i
-        cum_prev = cum
+    # One call for all months (the model's special functions run once over months x triples).
+    t = np.arange(1, horizon + 1, dtype=np.float64)[:, None] * months_per_unit
+    cum = np.asarray(transaction_model.expected_purchases(t, data["x"][None, :], data["tx"][None, :],
+                                                          data["T"][None, :]), dtype=np.float64)
+    cum = np.broadcast_to(cum, (horizon, len(data["x"])))
+    per_month = np.diff(cum, axis=0, prepend=0.0)
+    discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
+    value_per_purchase = (per_month / discount).sum(axis=0)  # discounted purchases per triple
     clv = margin * spend * value_per_purchase[rows]
     return pd.Series(clv, index=summary.index, name="clv")
 
