@@ -910,7 +910,7 @@ def _behavioural_segmentation(table, method, k, k_range, features, random_state,
         selection = select_k(X, estimator, ks, random_state=random_state,
                              silhouette_sample=silhouette_sample, max_fit_samples=selection_sample)
         k = choose_k(selection)
-        chosen_by = "mean rank of " + ", ".join(c for c in ("silhouette", "calinski_harabasz", "davies_bouldin", "bic")
+        chosen_by = "mean rank of " + ", ".join(c for c in ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "gap", "prediction_strength")
                                                 if c in selection.columns and selection[c].notna().any())
     else:
         if int(k) != k or k < 2:
