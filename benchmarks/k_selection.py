@@ -31,7 +31,7 @@ from sklearn.metrics import adjusted_rand_score
 from segwork.datasets import make_crm
 from segwork.features import customer_table
 from segwork.segment.clustering import GaussianMixtureSegmenter, KMeansSegmenter, default_features
-from segwork.segment.selection import choose_k, rank_k, select_k
+from segwork.segment.selection import _mean_rank, rank_k, select_k
 
 OLD = ["silhouette", "calinski_harabasz", "davies_bouldin", "bic"]
 
@@ -56,7 +56,8 @@ def evaluate(X, truth, method, seed):
     t0 = time.perf_counter()
     scores = select_k(X, segmenter(method), range(2, 9), random_state=seed)
     seconds = time.perf_counter() - t0
-    old = choose_k(scores, OLD)
+    old_rank = _mean_rank(scores, OLD)
+    old = int(min(k for k, r in old_rank.items() if r == old_rank.min()))  # the old tie rule: smaller k
     ranking = rank_k(scores)
     ari = {}
     for k in {old, ranking.k, 5}:
