@@ -159,6 +159,7 @@ def make_crm(
     end: str = "2024-12-31",
     survey_fraction: float = 0.3,
     segments: tuple[SegmentSpec, ...] = DEFAULT_SEGMENTS,
+    separation: float = 1.0,
 ) -> Dataset:
     """Generate a synthetic CRM data set with planted segments and ground truth.
 
@@ -170,6 +171,19 @@ def make_crm(
         over its first 80 %.
     survey_fraction: share of customers who answered the needs survey.
     segments: the planted segments (see :data:`DEFAULT_SEGMENTS`).
+    separation: how far apart the planted segments are, in [0, 1]. 1 (the
+        default) uses ``segments`` as given (the same frames as before this
+        parameter existed, for the same seed). Below 1 every segment-level
+        parameter is pulled toward the share-weighted mean over the segments,
+        ``m + separation * (x_s - m)``: the purchase rate and the mean spend on
+        the log scale, the dropout probability on the logit scale, the B2B
+        share and the mean latent needs on their own scale; the 75 %
+        preference for the segment's category and channel moves toward the
+        uniform choice, and the lean of age band and acquisition channel with
+        the segment shrinks alike. 0 = no segment structure (every customer
+        drawn from the same population; ``truth["segment"]`` is then only a
+        label). Used to test how methods and the choice of k degrade as
+        segments overlap.
 
     Returns
     -------
@@ -186,6 +200,11 @@ def make_crm(
     span_days = (end_ts - start_ts).days + 1
     if span_days < 28:
         raise DataError(f"make_crm: the window {start}..{end} must span at least 4 weeks")
+    if not 0.0 <= separation <= 1.0:
+        raise DataError(f"make_crm: separation={separation!r} must be in [0, 1] "
+                        "(1 = the planted segments as given, 0 = no segment structure)")
+    if separation != 1.0:
+        segments = _shrink_segments(segments, separation)
 
     shares = np.array([s.share for s in segments], dtype=float)
     seg = rng.choice(len(segments), size=n_customers, p=shares / shares.sum())
@@ -228,8 +247,13 @@ def make_crm(
     amount = np.maximum(amount, 0.5)
     seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
     seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
-    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), 0.75)
-    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), 0.75)
+    if separation == 1.0:
+        p_cat = p_ch = 0.75
+    else:  # toward the uniform choice among the options
+        p_cat = 1 / len(CATEGORIES) + separation * (0.75 - 1 / len(CATEGORIES))
+        p_ch = 1 / len(CHANNELS) + separation * (0.75 - 1 / len(CHANNELS))
+    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
+    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
     quantity = 1 + rng.poisson(0.6, size=cust.size)
 
     ids = np.array([f"C{i + 1:06d}" for i in range(n_customers)], dtype=object)
@@ -245,7 +269,7 @@ def make_crm(
     transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
     transactions = transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
 
-    customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day)
+    customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day, separation)
     survey = _make_survey(rng, ids, seg, segments, survey_fraction)
 
     drop_date = pd.Series(start_ts + pd.to_timedelta(np.where(np.isfinite(dropout_day), np.floor(dropout_day), 0), unit="D"))
@@ -271,12 +295,36 @@ def _preferred_choice(rng, preferred: np.ndarray, n_options: int, p_pref: float)
     return np.where(rng.random(preferred.size) < p_pref, preferred, other)
 
 
-def _make_customers(rng, ids, seg, b2b_share, start_ts, end_ts, first_day) -> pd.DataFrame:
+def _shrink_segments(segments: tuple[SegmentSpec, ...], separation: float) -> tuple[SegmentSpec, ...]:
+    """``segments`` pulled toward their share-weighted mean (see ``make_crm(separation=)``)."""
+    from dataclasses import replace
+
+    w = np.array([s.share for s in segments], dtype=float)
+    w = w / w.sum()
+
+    def pull(values, to=lambda v: v, back=lambda v: v):
+        t = to(np.asarray(values, dtype=float))
+        m = np.tensordot(w, t, axes=1)
+        return back(m + separation * (t - m))
+
+    logit, expit = (lambda v: np.log(v / (1 - v))), (lambda v: 1 / (1 + np.exp(-v)))
+    rate = pull([s.rate for s in segments], np.log, np.exp)
+    spend = pull([s.spend for s in segments], np.log, np.exp)
+    dropout = pull([s.dropout for s in segments], logit, expit)
+    b2b = pull([s.b2b_share for s in segments])
+    needs = pull([s.needs for s in segments])
+    return tuple(replace(s, rate=float(rate[i]), spend=float(spend[i]), dropout=float(dropout[i]),
+                         b2b_share=float(b2b[i]), needs=tuple(float(v) for v in needs[i]))
+                 for i, s in enumerate(segments))
+
+
+def _make_customers(rng, ids, seg, b2b_share, start_ts, end_ts, first_day, separation=1.0) -> pd.DataFrame:
     n = ids.size
     is_b2b = rng.random(n) < b2b_share[seg]
     age_bands = np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"], dtype=object)
     # Age leans with the segment (weak a priori signal): segment k shifts the band.
-    age_idx = np.clip(np.round(rng.normal(1.2 + 0.6 * seg, 1.3)), 0, 5).astype(int)
+    lean = seg if separation == 1.0 else separation * seg + (1 - separation) * seg.mean()
+    age_idx = np.clip(np.round(rng.normal(1.2 + 0.6 * lean, 1.3)), 0, 5).astype(int)
     sizes = np.array(["small", "medium", "large"], dtype=object)
     industries = np.array(["retail", "manufacturing", "services", "public sector", "technology"], dtype=object)
     regions = np.array(["north", "south", "east", "west", "central"], dtype=object)
@@ -288,6 +336,8 @@ def _make_customers(rng, ids, seg, b2b_share, start_ts, end_ts, first_day) -> pd
     signup = start_ts + pd.to_timedelta(first_day, unit="D")
     acq_p = np.array([[0.3, 0.3, 0.1, 0.1, 0.2], [0.3, 0.1, 0.3, 0.1, 0.2], [0.2, 0.1, 0.4, 0.1, 0.2],
                       [0.4, 0.2, 0.2, 0.1, 0.1], [0.2, 0.2, 0.1, 0.4, 0.1]])
+    if separation != 1.0:  # every row toward the mean row
+        acq_p = acq_p.mean(axis=0) + separation * (acq_p - acq_p.mean(axis=0))
     acq_idx = np.array([rng.choice(5, p=acq_p[s % 5]) for s in seg]) if n < 2000 else _vector_choice(rng, acq_p[seg % 5])
     frame = pd.DataFrame({
         "customer_id": pd.Series(ids, dtype=str),

@@ -163,3 +163,54 @@ def test_a_folder_that_is_not_prepared_is_refused(tmp_path):
     (tmp_path / "dataset.json").write_text('{"format": "other"}')
     with pytest.raises(DataError, match="not a segwork prepared data set"):
         load_prepared(tmp_path)
+
+
+def test_separation_one_is_the_default_data_and_the_identity_on_segments():
+    from segwork.datasets import DEFAULT_SEGMENTS, _shrink_segments
+
+    a, b = make_crm(n_customers=500, seed=3), make_crm(n_customers=500, seed=3, separation=1.0)
+    for name in ("customers", "transactions", "survey", "truth"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
+    # The shrinking formula itself is the identity at 1 (the default path does not even call it).
+    for s, t in zip(DEFAULT_SEGMENTS, _shrink_segments(DEFAULT_SEGMENTS, 1.0)):
+        for field in ("rate", "spend", "dropout", "b2b_share"):
+            assert getattr(t, field) == pytest.approx(getattr(s, field), rel=1e-12)
+        assert np.allclose(t.needs, s.needs, rtol=0, atol=1e-12)
+
+
+def _eta_squared(values, groups) -> float:
+    """Share of the variance of ``values`` between the groups (correlation ratio squared)."""
+    frame = pd.DataFrame({"v": np.asarray(values, float), "g": np.asarray(groups)})
+    means = frame.groupby("g")["v"].transform("mean")
+    return float(((means - frame["v"].mean()) ** 2).sum() / ((frame["v"] - frame["v"].mean()) ** 2).sum())
+
+
+def test_separation_shrinks_the_segments_toward_each_other(n=3000):
+    planted = {}
+    for sep in (1.0, 0.5, 0.0):
+        d = make_crm(n_customers=n, seed=11, separation=sep)
+        truth, tx = d.truth, d.transactions
+        seg = truth["segment"].astype(str)
+        cat_of = {s.name: s.category for s in d.segments}
+        tx_seg = seg.reindex(tx["customer_id"]).to_numpy()
+        survey = d.survey.set_index("customer_id")
+        planted[sep] = {
+            "rate": _eta_squared(np.log(truth["purchase_rate"]), seg),
+            "spend": _eta_squared(np.log(truth["mean_spend"]), seg),
+            "dropout": _eta_squared(truth["dropout_prob"], seg),
+            "needs": _eta_squared(survey["q01_compare_prices"], seg.reindex(survey.index)),
+            "category": float(np.mean(tx["category"].to_numpy() == pd.Series(tx_seg).map(cat_of).to_numpy())),
+        }
+    for key in planted[1.0]:
+        assert planted[1.0][key] > planted[0.5][key] > planted[0.0][key], (key, planted)
+    for key in ("rate", "spend", "dropout", "needs"):
+        assert planted[0.0][key] < 0.01, (key, planted[0.0])
+    assert planted[1.0]["category"] == pytest.approx(0.75, abs=0.02)
+    assert planted[0.0]["category"] == pytest.approx(1 / len(CATEGORIES), abs=0.02)
+
+
+def test_separation_outside_zero_one_is_refused():
+    with pytest.raises(DataError, match="separation"):
+        make_crm(n_customers=50, separation=1.5)
+    with pytest.raises(DataError, match="separation"):
+        make_crm(n_customers=50, separation=-0.1)

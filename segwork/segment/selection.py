@@ -4,9 +4,14 @@
   ``k`` and scores each fit with the internal validity criteria of
   scikit-learn: silhouette (higher is better; computed on a seeded sample of
   customers for speed), Calinski-Harabasz (higher is better), Davies-Bouldin
-  (lower is better) and, for mixtures, BIC (lower is better).
-* :func:`choose_k` picks the ``k`` with the best mean rank over those
-  criteria (ties: the smaller ``k``): no single criterion decides.
+  (lower is better), for mixtures BIC (lower is better), the gap statistic
+  (Tibshirani, Walther & Hastie 2001; higher is better) and the prediction
+  strength (Tibshirani & Walther 2005; higher is better), both on seeded
+  samples.
+* :func:`rank_k` ranks the ``k`` by their mean rank over those criteria and
+  returns the table, the chosen ``k`` and the runner-up; :func:`choose_k`
+  returns its ``k``. No single criterion decides; ties go to the higher
+  prediction strength, then head-to-head, and only then to the smaller ``k``.
 * :func:`stability` refits the segmenter on bootstrap resamples and measures
   how well each refit reproduces the original segments (adjusted Rand index:
   1 = the same partition, about 0 = no better than chance, negative = worse).
@@ -39,8 +44,8 @@ from sklearn.metrics import (
 from ..errors import DataError
 from .estimators import KMeansSegmenter
 
-__all__ = ["select_k", "choose_k", "stability", "cluster_quality", "fit_and_assess", "ClusterQuality", "Assessment",
-           "CRITERIA"]
+__all__ = ["select_k", "choose_k", "rank_k", "KRanking", "stability", "cluster_quality", "fit_and_assess",
+           "ClusterQuality", "Assessment", "CRITERIA"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,109 @@ def cluster_quality(Z, labels, silhouette_sample: int | None = 3000, random_stat
     )
 
 
-#: Selection criteria and whether higher values are better.
-CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False, "bic": False}
+#: Selection criteria and whether higher values are better. Silhouette, Calinski-Harabasz and
+#: Davies-Bouldin reward a coarse split of overlapping groups; the gap statistic and the
+#: prediction strength compare with data without clusters and with another sample, and do not.
+CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False, "bic": False,
+            "gap": True, "prediction_strength": True}
+
+#: Breaks ties of the mean rank (after it: head-to-head over the criteria, then the smaller k).
+TIE_BREAK = "prediction_strength"
 
 
 def _take(X, rows):
     return X.iloc[rows] if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)[rows]
+
+
+#: Gap statistic: number of uniform reference data sets, and the seeded sample of customers it is computed on.
+GAP_REFERENCES = 10
+GAP_SAMPLE = 2000
+
+
+def _gap(Z, labels, k, state: dict, random_state: int) -> dict:
+    """Gap statistic of one partition of ``Z`` (Tibshirani, Walther & Hastie 2001, JRSS B 63:411).
+
+    ``gap = mean_b log W*_b - log W``: ``W`` is the pooled within-cluster sum
+    of squares of the partition on a seeded sample of :data:`GAP_SAMPLE`
+    points, ``W*_b`` that of k-means (one start) on :data:`GAP_REFERENCES`
+    reference sets drawn uniformly in the box aligned with the sample's
+    principal components (their reference (b)); ``gap_se = sd_b(log W*_b)
+    * sqrt(1 + 1/B)``. ``state`` keeps the sample and references so every
+    ``k`` is compared with the same ones. Higher gap = more structure than
+    in data without clusters.
+    """
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    Z, labels = np.asarray(Z, dtype=float), np.asarray(labels)
+    if "rows" not in state:
+        rng = np.random.default_rng([int(random_state), 2001])
+        n = len(Z)
+        rows = np.sort(rng.choice(n, GAP_SAMPLE, replace=False)) if n > GAP_SAMPLE else np.arange(n)
+        centred = Z[rows] - Z[rows].mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        P = centred @ vt.T
+        lo, hi = P.min(axis=0), P.max(axis=0)
+        state.update(rows=rows, refs=[rng.uniform(lo, hi, size=P.shape) for _ in range(GAP_REFERENCES)])
+    Zs, ls = Z[state["rows"]], labels[state["rows"]]
+    Zs, ls = Zs[ls != -1], ls[ls != -1]
+    tiny = np.finfo(float).tiny
+    w = sum(float(((Zs[ls == c] - Zs[ls == c].mean(axis=0)) ** 2).sum()) for c in np.unique(ls))
+    with threadpool_limits(limits=1):
+        ref = np.array([np.log(max(KMeans(k, n_init=1, random_state=int(random_state) + b).fit(R).inertia_, tiny))
+                        for b, R in enumerate(state["refs"])])
+    return {"gap": float(ref.mean() - np.log(max(w, tiny))), "gap_se": float(ref.std() * np.sqrt(1 + 1 / len(ref)))}
+
+
+#: Prediction strength: random halvings of a seeded sample of at most this many customers.
+STRENGTH_SPLITS = 3
+STRENGTH_SAMPLE = 2000
+
+
+def _prediction_strength(X, estimator, k, random_state: int) -> float:
+    """Prediction strength of ``k`` segments (Tibshirani & Walther 2005, JCGS 14:511).
+
+    A seeded sample of at most :data:`STRENGTH_SAMPLE` customers is split at
+    random into halves A and B, :data:`STRENGTH_SPLITS` times. The segmenter
+    is fitted on each half; for every segment of B's own fit, the share of
+    its pairs of customers that A's fit also puts together (A's ``predict``)
+    is computed, and the weakest segment's share is the strength of the
+    split. Returns the mean over splits, in [0, 1]: near 1 when the ``k``
+    segments are reproducible from another sample, low when some segment is
+    an artefact of one sample. Unlike silhouette and Calinski-Harabasz it
+    does not reward a coarse split of overlapping groups for being coarse.
+    NaN when a fit fails (e.g. a column constant in one half).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # small fits: threads cost more than they save
+        return _prediction_strength_1(X, estimator, k, random_state)
+
+
+def _prediction_strength_1(X, estimator, k, random_state: int) -> float:
+    rng = np.random.default_rng([int(random_state), 2005])
+    n = len(X)
+    rows = np.sort(rng.choice(n, STRENGTH_SAMPLE, replace=False)) if n > STRENGTH_SAMPLE else np.arange(n)
+    values = []
+    for split in range(STRENGTH_SPLITS):
+        perm = rng.permutation(rows)
+        half_a, half_b = _take(X, np.sort(perm[: len(perm) // 2])), _take(X, np.sort(perm[len(perm) // 2:]))
+        try:
+            fit_a = clone(estimator).set_params(n_clusters=k, random_state=int(random_state) + split).fit(half_a)
+            fit_b = clone(estimator).set_params(n_clusters=k, random_state=int(random_state) + split).fit(half_b)
+        except DataError:
+            return float("nan")
+        own, predicted = np.asarray(fit_b.labels_), np.asarray(fit_a.predict(half_b))
+        shares = []
+        for c in set(own.tolist()) - {-1}:
+            members = predicted[own == c]
+            m = len(members)
+            if m >= 2:
+                counts = np.unique(members, return_counts=True)[1].astype(float)
+                shares.append(float((counts * (counts - 1)).sum() / (m * (m - 1))))
+        if shares:
+            values.append(min(shares))
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _default_estimator(random_state):
@@ -137,6 +239,10 @@ def select_k(
     -------
     DataFrame indexed by ``k`` with ``silhouette``, ``calinski_harabasz``,
     ``davies_bouldin``, ``bic`` (NaN unless the segmenter has ``bic``),
+    ``gap`` and ``gap_se`` (gap statistic and its standard error, on a
+    seeded sample of :data:`GAP_SAMPLE` rows), ``prediction_strength``
+    (in [0, 1], :data:`STRENGTH_SPLITS` halvings of a seeded sample of
+    :data:`STRENGTH_SAMPLE` rows; NaN if a half cannot be fitted),
     ``inertia`` (k-means only), ``n_found`` (clusters that received
     customers) and ``mean_rank`` (see :func:`choose_k`). The metrics are
     computed in the segmenter's preprocessed space (``preprocess``).
@@ -157,6 +263,7 @@ def select_k(
         X = _take(X, np.sort(rng.choice(n, max_fit_samples, replace=False)))
         n = max_fit_samples
     sil_size = min(silhouette_sample, n) if silhouette_sample else None
+    gap_state = {}  # the gap statistic's sample rows and reference data sets, shared by every k
     rows = []
     for k in ks:
         est = clone(estimator).set_params(n_clusters=k, random_state=random_state)
@@ -164,9 +271,12 @@ def select_k(
         labels = np.asarray(est.labels_)
         found = len(set(labels.tolist()) - {-1})
         row = {"k": k, "silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan,
-               "bic": np.nan, "inertia": float(getattr(est.model_, "inertia_", np.nan)), "n_found": found}
+               "bic": np.nan, "gap": np.nan, "gap_se": np.nan, "prediction_strength": np.nan, "inertia": float(getattr(est.model_, "inertia_", np.nan)), "n_found": found}
         if 2 <= found < n:
-            row.update(asdict(cluster_quality(est.preprocess(X), labels, sil_size, random_state)))
+            Z = est.preprocess(X)
+            row.update(asdict(cluster_quality(Z, labels, sil_size, random_state)))
+            row.update(_gap(Z, labels, k, gap_state, random_state))
+            row["prediction_strength"] = _prediction_strength(X, estimator, k, random_state)
         if hasattr(est, "bic"):
             row["bic"] = est.bic(X)
         rows.append(row)
@@ -176,24 +286,140 @@ def select_k(
 
 
 def _mean_rank(scores: pd.DataFrame, criteria) -> pd.Series:
+    return _ranks(scores, criteria).mean(axis=1)
+
+
+def _ranks(scores: pd.DataFrame, criteria) -> pd.DataFrame:
+    unknown = [c for c in (criteria or ()) if c not in CRITERIA]
+    if unknown:
+        raise DataError(f"choose_k: unknown criterion {unknown[0]!r}; use some of {', '.join(CRITERIA)}")
     criteria = [c for c in (criteria or CRITERIA) if c in scores.columns and scores[c].notna().any()]
     if not criteria:
         raise DataError("choose_k: the scores hold no criterion values "
                         f"({', '.join(CRITERIA)}); every fit found fewer than 2 clusters")
-    ranks = pd.DataFrame({c: scores[c].rank(ascending=not CRITERIA[c], method="min", na_option="bottom")
-                          for c in criteria})
-    return ranks.mean(axis=1)
+    return pd.DataFrame({c: scores[c].rank(ascending=not CRITERIA[c], method="min", na_option="bottom")
+                         for c in criteria})
+
+
+@dataclass(frozen=True)
+class KRanking:
+    """How :func:`rank_k` chose the number of segments.
+
+    Attributes
+    ----------
+    k: the chosen number of segments.
+    runner_up: the second-best ``k`` (None when only one ``k`` was scored).
+    table: DataFrame indexed by ``k`` (best first): each criterion's value,
+        its rank (``rank_<criterion>``, 1 = best; NaN values rank last),
+        ``mean_rank`` (the combined score, lower is better), ``place`` (1 =
+        chosen, 2 = runner-up, ...) and ``decided_by`` (what separated this
+        ``k`` from the next one: ``"mean rank"``, the tie-break criterion,
+        ``"head-to-head"`` or ``"smaller k"``).
+    criteria: the criteria averaged.
+    tied: the ``k`` values that shared the best mean rank, in their final order
+        (one value = no tie).
+    """
+
+    k: int
+    runner_up: int | None
+    table: pd.DataFrame
+    criteria: tuple
+    tied: tuple
+
+    def summary(self) -> str:
+        """One line for a report: the choice, the runner-up and how close it was."""
+        t = self.table
+        line = f"k={self.k} (mean rank {t.loc[self.k, 'mean_rank']:.2f} over {', '.join(self.criteria)})"
+        if self.runner_up is not None:
+            line += f"; runner-up k={self.runner_up} (mean rank {t.loc[self.runner_up, 'mean_rank']:.2f})"
+        if len(self.tied) > 1:
+            line += (f"; k={', '.join(map(str, self.tied))} tied on mean rank, decided by "
+                     f"{t.loc[self.k, 'decided_by']}")
+        return line
+
+
+def rank_k(scores: pd.DataFrame, criteria=None) -> KRanking:
+    """Rank the candidate numbers of segments in ``scores`` (from :func:`select_k`).
+
+    Rule: the best (lowest) mean rank over ``criteria`` (default: every
+    criterion of :data:`CRITERIA` with values in ``scores``). Internal
+    validity indices disagree and several of them (silhouette,
+    Calinski-Harabasz, Davies-Bouldin) favour few segments when groups
+    overlap (Milligan & Cooper 1985, Psychometrika 50:159); the gap statistic
+    (Tibshirani, Walther & Hastie 2001) and the prediction strength
+    (Tibshirani & Walther 2005) measure structure against data without
+    clusters and reproducibility on another sample, and balance them. A
+    tie on the mean rank goes to the higher :data:`TIE_BREAK` value
+    (prediction strength: the more reproducible partition), then to the
+    ``k`` that beats the others on more criteria (head-to-head), and only
+    then to the smaller ``k``; ``decided_by`` in the table says which.
+
+    Parameters
+    ----------
+    scores: DataFrame indexed by ``k`` with criterion columns.
+    criteria: a subset of :data:`CRITERIA`; unknown names raise DataError.
+
+    Returns
+    -------
+    :class:`KRanking` with the chosen ``k``, the runner-up and the table.
+
+    Raises
+    ------
+    DataError: no criterion has a value (every fit found fewer than 2 clusters).
+    """
+    ranks = _ranks(scores, criteria)
+    used = tuple(ranks.columns)
+    mean = ranks.mean(axis=1)
+    tie = scores[TIE_BREAK] if TIE_BREAK in scores.columns else pd.Series(np.nan, index=scores.index)
+
+    def wins(a, b):  # criteria on which k=a ranks strictly better than k=b, minus the reverse
+        return int((ranks.loc[a] < ranks.loc[b]).sum() - (ranks.loc[a] > ranks.loc[b]).sum())
+
+    def key(k):  # ascending sort key: mean rank, then tie-break (higher better, NaN last), then k
+        t = tie.get(k, np.nan)
+        return (round(float(mean[k]), 12), -float(t) if pd.notna(t) else np.inf)
+
+    order = sorted(scores.index, key=lambda k: (key(k), int(k)))
+    # Head-to-head among k's still level after the tie-break (stable, so the smaller k stays first on a draw).
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and key(order[j + 1]) == key(order[i]):
+            j += 1
+        group = order[i:j + 1]
+        if len(group) > 1:
+            score = {k: sum(wins(k, other) for other in group if other != k) for k in group}
+            order[i:j + 1] = sorted(group, key=lambda k: (-score[k], int(k)))
+        i = j + 1
+
+    def decided(a, b):
+        if key(a)[0] != key(b)[0]:
+            return "mean rank"
+        if key(a) != key(b):
+            return TIE_BREAK
+        return "head-to-head" if wins(a, b) > 0 else "smaller k"
+
+    table = pd.concat([scores.loc[order, list(used)], ranks.loc[order].add_prefix("rank_")], axis=1)
+    if TIE_BREAK in scores.columns and TIE_BREAK not in used:
+        table[TIE_BREAK] = scores.loc[order, TIE_BREAK]
+    table["mean_rank"] = mean.loc[order]
+    table["place"] = np.arange(1, len(order) + 1)
+    table["decided_by"] = [decided(a, b) for a, b in zip(order[:-1], order[1:])] + [""]
+    table.index.name = "k"
+    best = float(mean[order[0]])
+    tied = tuple(int(k) for k in order if round(float(mean[k]), 12) == round(best, 12))
+    return KRanking(k=int(order[0]), runner_up=int(order[1]) if len(order) > 1 else None, table=table,
+                    criteria=used, tied=tied)
 
 
 def choose_k(scores: pd.DataFrame, criteria=None) -> int:
-    """The ``k`` with the best (lowest) mean rank over the criteria; ties go to the smaller ``k``.
+    """The ``k`` chosen by :func:`rank_k` (best mean rank over the criteria; ties by
+    prediction strength, then head-to-head, then the smaller ``k``).
 
     ``criteria``: a subset of :data:`CRITERIA` (default: every criterion
-    with values in ``scores``).
+    with values in ``scores``). Use :func:`rank_k` for the table and the runner-up.
     """
-    rank = _mean_rank(scores, criteria)
-    best = rank.min()
-    return int(min(k for k, r in rank.items() if r == best))
+    return rank_k(scores, criteria).k
 
 
 def stability(
@@ -313,9 +539,8 @@ def fit_and_assess(
         ks = [x for x in ks if x < n]
         selection = select_k(X, estimator, ks, random_state=random_state, silhouette_sample=silhouette_sample,
                              max_fit_samples=selection_sample)
-        k = choose_k(selection, criteria=criteria)
-        chosen_by = "mean rank of " + ", ".join(c for c in (criteria or CRITERIA)
-                                                if c in selection.columns and selection[c].notna().any())
+        ranking = rank_k(selection, criteria=criteria)
+        k, chosen_by = ranking.k, ranking.summary()
     else:
         if int(k) != k or k < 2:
             raise DataError(f"{who}: k={k!r} must be an integer >= 2")

@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies
 
 from segwork.errors import DataError
 from segwork.segment.estimators import GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter
-from segwork.segment.selection import choose_k, select_k, stability
+from segwork.segment.selection import choose_k, rank_k, select_k, stability
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +113,78 @@ def test_selection_errors():
         select_k(X, HDBSCANSegmenter(), [2])
     with pytest.raises(DataError, match=r"n_resamples=0 must be a positive integer"):
         stability(X, KMeansSegmenter(2), n_resamples=0)
+
+
+# --------------------------------------------------------------------------- choosing k under overlap
+
+def _scores(**columns):
+    return pd.DataFrame(columns, index=pd.Index([2, 3, 4, 5], name="k"))
+
+
+def test_a_tie_goes_to_the_more_reproducible_k_not_the_smaller():
+    # silhouette / CH / DB: ranks k2 (1, 1, 3), k3 (3, 3, 4), k4 (4, 4, 2), k5 (2, 2, 1): k2 and k5 tie at 5/3.
+    scores = _scores(silhouette=[0.40, 0.30, 0.20, 0.35], calinski_harabasz=[900.0, 700.0, 600.0, 800.0],
+                     davies_bouldin=[1.25, 1.3, 1.2, 1.0], prediction_strength=[0.70, 0.60, 0.50, 0.90])
+    old = ["silhouette", "calinski_harabasz", "davies_bouldin"]
+    ranking = rank_k(scores, old)
+    assert ranking.tied == (5, 2)  # in their final order
+    assert (ranking.k, ranking.runner_up) == (5, 2) and choose_k(scores, old) == 5
+    assert ranking.table.loc[5, "decided_by"] == "prediction_strength"
+    assert ranking.table.loc[5, "mean_rank"] == ranking.table.loc[2, "mean_rank"] == pytest.approx(5 / 3)
+    assert list(ranking.table["place"]) == [1, 2, 3, 4]
+    # The ranks in the table are the criteria ranked by hand (1 = best, DB lower is better).
+    assert ranking.table.loc[[2, 3, 4, 5], "rank_davies_bouldin"].tolist() == [3, 4, 2, 1]
+    assert "runner-up k=2" in ranking.summary() and "tied" in ranking.summary()
+    # Without a tie-break value: head-to-head (k2 is better than k5 on 2 of 3 criteria).
+    h2h = rank_k(scores.drop(columns="prediction_strength"))
+    assert h2h.k == 2 and h2h.table.loc[2, "decided_by"] == "head-to-head"
+    # A head-to-head draw (k3, k4: silhouette equal, CH for 4, DB for 3): the smaller k, and the table says so.
+    draw = rank_k(pd.DataFrame({"silhouette": [0.3, 0.5, 0.5], "calinski_harabasz": [10.0, 20.0, 30.0],
+                                "davies_bouldin": [1.0, 0.8, 0.9]}, index=pd.Index([2, 3, 4], name="k")))
+    assert (draw.k, draw.runner_up) == (3, 4) and draw.table.loc[3, "decided_by"] == "smaller k"
+
+
+def test_rank_k_refuses_an_unknown_criterion():
+    with pytest.raises(DataError, match="unknown criterion 'ari'"):
+        rank_k(_scores(silhouette=[0.1, 0.2, 0.3, 0.4]), ["ari"])
+
+
+def test_gap_and_prediction_strength_in_select_k_are_seeded(blobs):
+    X, _ = blobs
+    a = select_k(X, KMeansSegmenter(log_columns=None), range(2, 7), random_state=5)
+    b = select_k(X, KMeansSegmenter(log_columns=None), range(2, 7), random_state=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert a[["gap", "gap_se", "prediction_strength"]].notna().all().all()
+    # Four well-separated blobs: both new criteria peak at the true k.
+    assert a["gap"].idxmax() == 4 and a["prediction_strength"].loc[4] > 0.95
+
+
+def test_overlapping_blobs_true_k_where_the_old_rule_took_fewer():
+    """Independent generator: 5 isotropic Gaussian groups, overlapping (k-means at k=5: ARI about 0.95,
+    at k=4 about 0.78 against the planted groups). A regression case, kept because silhouette/CH/DB alone
+    choose 4 on it; on other seeds of this generator the new rule also stops short of 5 at times (see
+    benchmarks/k_selection.py), but it never chose a k with a lower ARI than the old rule there."""
+    X, y = make_blobs(n_samples=2000, centers=5, n_features=4, cluster_std=2.0, center_box=(-6, 6), random_state=4)
+    X = pd.DataFrame(X, columns=list("abcd"))
+    scores = select_k(X, KMeansSegmenter(log_columns=None), range(2, 9), random_state=0)
+    ranking = rank_k(scores)
+    assert ranking.k == 5
+    labels = KMeansSegmenter(ranking.k, log_columns=None).fit(X).labels_
+    assert adjusted_rand_score(y, labels) > 0.85
+    assert choose_k(scores, ["silhouette", "calinski_harabasz", "davies_bouldin"]) != 5  # what the old rule did
+
+
+@pytest.mark.parametrize("separation, min_ari", [(1.0, 0.85), (0.5, 0.55)])
+def test_make_crm_separations_choose_k_with_high_ari(separation, min_ari):
+    from segwork.datasets import make_crm
+    from segwork.features import customer_table
+    from segwork.segment.preprocess import default_features
+
+    data = make_crm(3000, seed=1, separation=separation)
+    t = customer_table(data.transactions, data.customers, data.survey, observation_end=data.observation_end)
+    X = t[default_features(t, "kmeans")]
+    scores = select_k(X, KMeansSegmenter(), range(2, 9), random_state=0)
+    k = choose_k(scores)
+    truth = data.truth["segment"].reindex(t.index).astype(str)
+    assert 4 <= k <= 7
+    assert adjusted_rand_score(truth, KMeansSegmenter(k).fit(X).labels_) > min_ari
