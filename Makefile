@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: segwork needs Python >= 3.11 (none found on PATH; set PYTHON=...)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# PYTHONWARNINGS=ignore: setuptools' editable build prints a banner on every install (no mode avoids it).
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL_NAME) --display-name "Python (segwork .venv)" >/dev/null
 	@touch $(STAMP)
 

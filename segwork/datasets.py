@@ -36,6 +36,7 @@ from .io import CleaningReport, read_transactions
 
 __all__ = [
     "Dataset",
+    "UNSTATED_CURRENCY",
     "SegmentSpec",
     "DEFAULT_SEGMENTS",
     "CATEGORIES",
@@ -114,6 +115,10 @@ DEFAULT_SEGMENTS: tuple[SegmentSpec, ...] = (
 )
 
 
+#: The currency label of data whose currency is not known (a user's transaction file).
+UNSTATED_CURRENCY = "the file's currency"
+
+
 @dataclass
 class Dataset:
     """A customer data set as the rest of segwork uses it.
@@ -126,7 +131,9 @@ class Dataset:
     truth: the planted ground truth indexed by ``customer_id``, or ``None``.
     name: a short name for reports.
     observation_start, observation_end: the observation window (inclusive days).
-    currency: the currency of ``amount``.
+    currency: the currency of ``amount`` as a label for reports: a code
+        (``"EUR"``, ``"USD"``) where it is known, else :data:`UNSTATED_CURRENCY`
+        (a transaction file does not say its currency; segwork never guesses one).
     """
 
     transactions: pd.DataFrame
@@ -136,7 +143,7 @@ class Dataset:
     name: str = "data"
     observation_start: pd.Timestamp | None = None
     observation_end: pd.Timestamp | None = None
-    currency: str = "EUR"
+    currency: str = UNSTATED_CURRENCY
     segments: tuple = field(default=(), repr=False)
     cleaning_report: object = field(default=None, repr=False)
 
@@ -285,7 +292,7 @@ def make_crm(
     return Dataset(
         transactions=transactions, customers=customers, survey=survey, truth=truth,
         name=f"synthetic CRM (n={n_customers:,}, seed={seed})",
-        observation_start=start_ts, observation_end=end_ts, segments=tuple(segments),
+        observation_start=start_ts, observation_end=end_ts, segments=tuple(segments), currency="EUR",
     )
 
 

@@ -1193,7 +1193,7 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
             proof = u[marks.first_proof_index(decimal)]
             decisions.append(Decision(column, "number format",
                                       f"decimal {decimal!r}, thousands {'.' if decimal == ',' else ','!r}",
-                                      f"{proof!r} proves it"))
+                                      f"{proof!r} proves the decimal mark; the thousands mark is then the other"))
         else:
             ambiguous = marks.ambiguous["."] if len(marks.ambiguous["."]) else marks.ambiguous[","]
             if len(ambiguous):

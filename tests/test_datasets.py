@@ -214,3 +214,15 @@ def test_separation_outside_zero_one_is_refused():
         make_crm(n_customers=50, separation=1.5)
     with pytest.raises(DataError, match="separation"):
         make_crm(n_customers=50, separation=-0.1)
+
+
+def test_a_files_currency_is_not_guessed(tmp_path):
+    from segwork.datasets import UNSTATED_CURRENCY
+
+    path = tmp_path / "dollars.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-02,$12.50\nA,2024-02-03,$7.25\nB,2024-01-05,$3.00\n")
+    data = load_dataset(str(path))
+    assert data.currency == UNSTATED_CURRENCY != "EUR"
+    assert data.transactions["amount"].sum() == pytest.approx(22.75)
+    assert make_crm(n_customers=20, seed=0).currency == "EUR"
+    assert load_dataset("cdnow_sample").currency == "USD"
