@@ -18,7 +18,42 @@ import pandas as pd
 from ..errors import DataError
 from .base import BaseModel, _label, check_columns, check_integer, compress, dot, wrap_like
 
-__all__ = ["TransactionModel"]
+__all__ = ["TransactionModel", "check_histories"]
+
+
+def check_histories(where: str, frequency, recency, T, weights=None):
+    """The checks every ``fit(frequency, recency, T)`` makes on customer histories, for use before predicting too.
+
+    Numeric, same length, finite, non-negative (:func:`check_columns`);
+    ``frequency`` whole numbers; ``recency <= T`` (one time unit, one period
+    end); ``recency == 0`` when ``frequency == 0``. Messages name ``where``
+    and the first customer at fault (the index label of a Series input).
+
+    Returns ``(frequency, recency, T, weights, index)`` as float arrays
+    (``weights`` ones when None) and the index of the first Series input or
+    None. Raises DataError.
+    """
+    arrays, w, index = check_columns(where, {"frequency": frequency, "recency": recency, "T": T}, weights)
+    x, tx, t = arrays["frequency"], arrays["recency"], arrays["T"]
+    check_integer(where, "frequency", x, index)
+    tol = 1e-9 * np.maximum(t, 1.0)
+    late = tx > t + tol
+    if late.any():
+        pos = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"{where}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {_label(index, pos)}: "
+            f"recency={tx[pos]:g}, T={t[pos]:g}); recency (first to last purchase) cannot exceed T (first "
+            "purchase to the end of the period): check that both are in the same time unit and computed at "
+            "the same period end (segwork.features.rfm_summary does this)"
+        )
+    odd = (x == 0) & (tx > 0)
+    if odd.any():
+        pos = int(np.flatnonzero(odd)[0])
+        raise DataError(
+            f"{where}: {int(odd.sum())} customer(s) have no repeat purchase (frequency 0) but recency > 0 "
+            f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
+        )
+    return x, tx, t, w, index
 
 
 class TransactionModel(BaseModel):
@@ -29,26 +64,7 @@ class TransactionModel(BaseModel):
     # ----------------------------------------------------------------- fitting
     def _validate(self, frequency, recency, T, weights):
         name = f"{type(self).__name__}.fit"
-        arrays, w, index = check_columns(name, {"frequency": frequency, "recency": recency, "T": T}, weights)
-        x, tx, t = arrays["frequency"], arrays["recency"], arrays["T"]
-        check_integer(name, "frequency", x, index)
-        tol = 1e-9 * np.maximum(t, 1.0)
-        late = tx > t + tol
-        if late.any():
-            pos = int(np.flatnonzero(late)[0])
-            raise DataError(
-                f"{name}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {_label(index, pos)}: "
-                f"recency={tx[pos]:g}, T={t[pos]:g}); recency (first to last purchase) cannot exceed T (first "
-                "purchase to the end of the period): check that both are in the same time unit and computed at "
-                "the same period end (segwork.features.rfm_summary does this)"
-            )
-        odd = (x == 0) & (tx > 0)
-        if odd.any():
-            pos = int(np.flatnonzero(odd)[0])
-            raise DataError(
-                f"{name}: {int(odd.sum())} customer(s) have no repeat purchase (frequency 0) but recency > 0 "
-                f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
-            )
+        x, tx, t, w, _index = check_histories(name, frequency, recency, T, weights)
         tx = np.minimum(tx, t)
         live = w > 0
         n_customers = float(w[live].sum())
