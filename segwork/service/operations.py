@@ -9,11 +9,14 @@ with lxml to the WSDL's element names. Refusals raise
 becomes a Client fault with the library's own message (e.g. recency > T,
 checked by :func:`segwork.clv.transaction.check_histories`, the check every
 ``fit`` makes).
+
+No ``warnings.catch_warnings`` here: it changes process-wide state and the
+server answers from several threads (``segwork serve`` ignores warnings for
+the whole process; what a client must know is in the answer or the fault).
 """
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,11 @@ __all__ = ["OPERATIONS", "call"]
 
 _BEHAVIOUR = ("frequency", "recency", "T", "monetary_value", "days_since_last", "n_transactions", "revenue",
               "mean_amount", "purchase_rate", "p_alive", "clv")
+
+
+#: Behaviour columns a summary derives approximately (n_transactions = frequency + 1, mean_amount = revenue over
+#: that) and a client may give exactly as attributes (customers with several transactions on one day).
+_SUMMARY_EXTRAS = ("n_transactions", "mean_amount")
 
 
 def _q(name: str) -> str:
@@ -109,12 +117,10 @@ def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = 
     else:
         out["expected_spend"] = np.asarray(spend.expected_spend(summary["frequency"], summary["monetary_value"]),
                                            dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out["clv"] = customer_lifetime_value(
-            model, spend, summary, horizon=horizon, time_unit="weeks",
-            discount_rate=float(settings["discount_rate"] if discount_rate is None else discount_rate),
-            margin=float(settings["margin"] if margin is None else margin)).to_numpy()
+    out["clv"] = customer_lifetime_value(
+        model, spend, summary, horizon=horizon, time_unit="weeks",
+        discount_rate=float(settings["discount_rate"] if discount_rate is None else discount_rate),
+        margin=float(settings["margin"] if margin is None else margin)).to_numpy()
     return out
 
 
@@ -237,6 +243,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
                            f"{as_of}; give transactions dated up to asOf")
     table = table.reindex(order)
     known = store.table
+    summary_ids = {row[0] for row in summaries}
     for col in (seg.features or []):  # mix shares of categories / channels a customer never bought in are 0
         if col not in table.columns and col.startswith(("cat_", "ch_")):
             table[col] = 0.0
@@ -247,7 +254,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
                                    dtype=float if numeric else object)
     for cid, attrs in attributes.items():
         for name, value in attrs.items():
-            if name in _BEHAVIOUR:
+            if name in _BEHAVIOUR and not (name in _SUMMARY_EXTRAS and cid in summary_ids):
                 raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r}: attribute {name!r} is "
                                    "computed by the service; give it in the summary or as transactions")
             if name not in table.columns:
@@ -275,18 +282,31 @@ def segment_customers(store: ModelStore, request) -> etree._Element:
     name = _text(request, "segmentation")
     seg = _segmentation(store, name)
     table = _customers_table(store, request, seg)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        labels = seg.predict(table)
+    labels = seg.predict(table)
+    distance = _distances(seg, table)
     position = {s: i for i, s in enumerate(seg.segments)}
     resp = _response("SegmentCustomers")
     _add(resp, "segmentation", name)
-    for cid, label in zip(table.index, labels.to_numpy()):
+    for i, (cid, label) in enumerate(zip(table.index, labels.to_numpy())):
         a = etree.SubElement(resp, _q("assignment"))
         _add(a, "customerId", str(cid))
         _add(a, "segmentId", str(position.get(str(label), -1)))
         _add(a, "segmentName", str(label))
+        if distance is not None and np.isfinite(distance[i]):
+            _add(a, "distance", float(distance[i]))
     return resp
+
+
+def _distances(seg, table: pd.DataFrame) -> np.ndarray | None:
+    """For a centroid clustering (k-means): each customer's distance to the nearest centre, in the
+    standardized feature space the clustering works in (the centre of the segment it is placed in); else None."""
+    segmenter = seg.segmenter
+    if seg.features is None or not hasattr(segmenter, "preprocess"):
+        return None
+    model = getattr(segmenter, "model_", None)
+    if not hasattr(model, "cluster_centers_") or not hasattr(model, "transform"):
+        return None
+    return np.asarray(model.transform(segmenter.preprocess(table[seg.features])), dtype=float).min(axis=1)
 
 
 def predict_customer_value(store: ModelStore, request) -> etree._Element:

@@ -73,6 +73,19 @@ BAD = {
     "unknown segment": (_env("<tns:SelectCampaignTargets><tns:segmentation>rfm</tns:segmentation><tns:segment>Nope"
                              "</tns:segment><tns:costPerContact>1</tns:costPerContact><tns:margin>1</tns:margin>"
                              "</tns:SelectCampaignTargets>"), "InvalidRequest", (500,)),
+    "computed attribute": (_env("<tns:SegmentCustomers><tns:segmentation>rfm</tns:segmentation><tns:customer>"
+                                "<tns:customerId>N</tns:customerId><tns:summary><tns:frequency>1</tns:frequency>"
+                                "<tns:recency>5</tns:recency><tns:T>9</tns:T><tns:monetaryValue>3</tns:monetaryValue>"
+                                "<tns:revenue>6</tns:revenue></tns:summary><tns:attribute><tns:name>clv</tns:name>"
+                                "<tns:value>1e9</tns:value></tns:attribute></tns:customer></tns:SegmentCustomers>"),
+                           "InvalidRequest", (500,)),
+    "purchases after asOf": (_env("<tns:SegmentCustomers><tns:segmentation>rfm</tns:segmentation>"
+                                  "<tns:asOf>2024-01-01</tns:asOf><tns:customer><tns:customerId>N</tns:customerId>"
+                                  "<tns:transactions><tns:transaction><tns:date>2024-05-01</tns:date><tns:amount>3"
+                                  "</tns:amount></tns:transaction></tns:transactions></tns:customer><tns:customer><tns:customerId>M"
+                                  "</tns:customerId><tns:transactions><tns:transaction><tns:date>2023-05-01</tns:date>"
+                                  "<tns:amount>3</tns:amount></tns:transaction></tns:transactions></tns:customer>"
+                                  "</tns:SegmentCustomers>"), "InvalidCustomer", (500,)),
     "batch too large": (_env(_predict(*[_history(cid=f"c{i}") for i in range(MAX_BATCH + 1)])), "BatchTooLarge",
                         (500,)),
     "xxe local file": (_env("<tns:GetCustomerView><tns:customerId>&x;</tns:customerId></tns:GetCustomerView>",

@@ -156,3 +156,36 @@ def test_responses_validate_against_the_wsdl_schema(server, op_xml):
     body = etree.fromstring(r.content, safe_parser()).find(f"{{{SOAP11_ENV}}}Body")
     schema = compile_schema()
     assert schema.validate(body[0]), schema.error_log
+
+
+def test_segment_customers_gives_kmeans_distances_to_the_centre(client, store):
+    rows = store.table.iloc[:12]
+    customers = [{"customerId": cid, "summary": {
+        "frequency": int(r.frequency), "recency": float(r.recency), "T": float(r["T"]),
+        "monetaryValue": float(r.monetary_value), "revenue": float(r.revenue)},
+        "attribute": [{"name": c, "value": repr(float(r[c]))} for c in store.segmentations["kmeans"].features
+                      if c.startswith(("cat_", "ch_")) or c == "mean_amount"]} for cid, r in rows.iterrows()]
+    r = client.service.SegmentCustomers(segmentation="kmeans", customer=customers)
+    seg = store.segmentations["kmeans"]
+    assert [a["segmentName"] for a in r["assignment"]] == seg.predict(rows).astype(str).tolist()
+    km = seg.segmenter.model_
+    X = seg.segmenter.preprocess(rows[seg.features])
+    expected = np.sqrt(((X[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
+    r = client.service.SegmentCustomers(segmentation="rfm", customer=customers[:2])
+    assert all(a["distance"] is None for a in r["assignment"])
+
+
+def test_many_clients_at_once_get_correct_answers(server, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    zeep = pytest.importorskip("zeep")
+    ids = list(store.table.index[:40])
+
+    def ask(cid):
+        c = zeep.Client(f"{server}?wsdl")
+        return cid, c.service.GetCustomerView(customerId=cid)["clv"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(pool.map(ask, ids))
+    np.testing.assert_allclose([answers[c] for c in ids], store.table.loc[ids, "clv"], rtol=1e-12)
