@@ -201,21 +201,23 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     """A customer table for the customers of a SegmentCustomers request (transactions or summaries + attributes)."""
     as_of = _text(request, "asOf") or (store.manifest.get("date_range") or [None, None])[1]
     tx_rows, summaries, attributes, order = [], [], {}, []
-    for c in request.iterfind(_q("customer")):
-        cid = c.findtext(_q("customerId")).strip()
+    q_summary = _q("summary")
+    # One pass over each customer's child elements; the schema fixed their order (customerId, transactions |
+    # summary, attribute*; summary fields in the order of tns:Summary; attribute = name, value).
+    for c in request.iterchildren(_q("customer")):
+        kids = list(c.iterchildren(tag=etree.Element))
+        cid = kids[0].text.strip()
         if cid in attributes:
             raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r} is given twice")
         order.append(cid)
-        attributes[cid] = {a.findtext(_q("name")).strip(): a.findtext(_q("value")) for a in c.iterfind(_q("attribute"))}
-        txs = c.find(_q("transactions"))
-        if txs is not None:
-            for t in txs.iterfind(_q("transaction")):
+        attributes[cid] = {a[0].text.strip(): a[1].text
+                           for a in (list(k.iterchildren(tag=etree.Element)) for k in kids[2:])}
+        if kids[1].tag == q_summary:
+            summaries.append([cid] + [float(x.text) for x in kids[1].iterchildren(tag=etree.Element)])
+        else:
+            for t in kids[1].iterchildren(tag=etree.Element):
                 tx_rows.append((cid, t.findtext(_q("date")), float(t.findtext(_q("amount"))),
                                 t.findtext(_q("category")), t.findtext(_q("channel"))))
-        else:
-            s = c.find(_q("summary"))
-            summaries.append([cid] + [float(s.findtext(_q(n))) for n in ("frequency", "recency", "T", "monetaryValue",
-                                                                         "revenue")])
     parts = []
     if tx_rows:
         tx = pd.DataFrame(tx_rows, columns=["customer_id", "date", "amount", "category", "channel"])
@@ -247,30 +249,35 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     for col in (seg.features or []):  # mix shares of categories / channels a customer never bought in are 0
         if col not in table.columns and col.startswith(("cat_", "ch_")):
             table[col] = 0.0
+    given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
+    for name in given.columns:
+        if name in _BEHAVIOUR:
+            holders = given.index[given[name].notna()]
+            if name not in _SUMMARY_EXTRAS or not set(holders) <= summary_ids:
+                bad = holders[0] if name not in _SUMMARY_EXTRAS else next(c for c in holders if c not in summary_ids)
+                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} is "
+                                   "computed by the service; give it in the summary or as transactions")
+        values = given[name]
+        numeric = name in _SUMMARY_EXTRAS or name.startswith(("cat_", "ch_")) or (
+            name in known.columns and pd.api.types.is_numeric_dtype(known[name])
+            and not pd.api.types.is_bool_dtype(known[name]))
+        if numeric:
+            converted = pd.to_numeric(values, errors="coerce")
+            wrong = converted.isna() & values.notna()
+            if wrong.any():
+                bad = wrong.index[wrong.to_numpy()][0]
+                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} must "
+                                   f"be a number, got {values[bad]!r}")
+            values = converted.astype(float)
+        if name in table.columns:  # a summary's exact value replaces the derived one where given
+            table[name] = values.where(values.notna(), table[name])
+        else:
+            table[name] = values
     for col in known.columns:  # profile and survey fields not given: unknown (NaN), as Segmentation.predict asks
         if col not in table.columns and col not in _BEHAVIOUR and not col.startswith(("cat_", "ch_")):
             numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
             table[col] = pd.Series(np.nan if numeric else None, index=table.index,
                                    dtype=float if numeric else object)
-    for cid, attrs in attributes.items():
-        for name, value in attrs.items():
-            if name in _BEHAVIOUR and not (name in _SUMMARY_EXTRAS and cid in summary_ids):
-                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r}: attribute {name!r} is "
-                                   "computed by the service; give it in the summary or as transactions")
-            if name not in table.columns:
-                table[name] = pd.Series(pd.NA, index=table.index, dtype=object)
-            if name in known.columns and pd.api.types.is_numeric_dtype(known[name]) \
-                    and not pd.api.types.is_bool_dtype(known[name]):
-                try:
-                    value = float(value)
-                except (TypeError, ValueError):
-                    raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r}: attribute {name!r} "
-                                       f"must be a number, got {value!r}") from None
-            table.at[cid, name] = value
-    for name in set().union(*attributes.values()) if attributes else ():
-        if name in known.columns and pd.api.types.is_numeric_dtype(known[name]) \
-                and not pd.api.types.is_bool_dtype(known[name]):
-            table[name] = pd.to_numeric(table[name], errors="coerce")
     days = table[["frequency", "recency", "T", "monetary_value"]]
     values = _value_columns(store, days)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
