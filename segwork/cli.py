@@ -248,8 +248,14 @@ def _cmd_models_build(args) -> int:
     from .datasets import load_dataset
     from .service.store import build_models
 
+    from pathlib import Path
+
+    from .datasets import builtin_dataset
+
     dataset = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
-    out = build_models(dataset, args.output, seed=args.seed, source=args.dataset)
+    # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
+    source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
+    out = build_models(dataset, args.output, seed=args.seed, source=source)
     print(f"models written to {out}")
     return EXIT_OK
 

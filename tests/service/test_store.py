@@ -94,3 +94,14 @@ def test_models_build_command(tmp_path, capsys):
     assert load_models(out).manifest["n_customers"] == 800
     assert main(["models", "build", "--dataset", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_models_build_from_a_file_records_its_name_not_its_path(tmp_path, crm):
+    path = tmp_path / "deep" / "export.csv"
+    path.parent.mkdir()
+    tx = crm.transactions
+    tx[tx["customer_id"].isin(tx["customer_id"].unique()[:600])][["customer_id", "date", "amount"]].to_csv(
+        path, index=False)
+    assert main(["models", "build", "--dataset", str(path), "--output", str(tmp_path / "m")]) == 0
+    manifest = load_models(tmp_path / "m").manifest
+    assert manifest["dataset"] == "export.csv" and str(tmp_path) not in json.dumps(manifest)
