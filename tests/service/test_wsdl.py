@@ -4,6 +4,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from segwork.service.contract import (SOAP11_ENV, TNS, WSDL_NS, XSD_NS, compile_schema, operation_names,
@@ -88,3 +89,23 @@ def test_served_wsdl_differs_only_in_the_endpoint_address():
 def test_the_wsdl_ships_as_package_data():
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert "service/*.wsdl" in pyproject["tool"]["setuptools"]["package-data"]["segwork"]
+
+
+def test_xmlschema_reads_the_wsdl_strictly_and_resolves_every_part():
+    """An independent reader: xmlschema's Wsdl11Document validates the file against the WSDL 1.1 schema and
+    resolves every message part to an element of the inline schema (only local files, everything defused)."""
+    wsdl = pytest.importorskip("xmlschema.extras.wsdl")
+    import segwork.service
+
+    doc = wsdl.Wsdl11Document(str(Path(segwork.service.__file__).parent / "segmentation.wsdl"), allow="local",
+                              defuse="always", validation="strict")
+    (port_type,) = doc.port_types.values()
+    assert {key[0] for key in port_type.operations} == ISSUE_OPERATIONS
+    for op in port_type.operations.values():
+        assert op.input.message is not None and op.output.message is not None
+        assert set(op.faults) == {"SegmentationFault"}
+    (binding,) = doc.bindings.values()
+    assert binding.soap_style == "document" and binding.soap_transport == "http://schemas.xmlsoap.org/soap/http"
+    for message in doc.messages.values():
+        (part,) = message.parts.values()
+        assert part.__class__.__name__ == "XsdElement"
