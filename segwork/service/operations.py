@@ -132,6 +132,7 @@ def _strategy(relationship: str):
 
 
 def list_segmentations(store: ModelStore, request) -> etree._Element:
+    """ListSegmentations: the manifest (data set, period, build time, version) and each segmentation's name, method, size."""
     m = store.manifest
     resp = _response("ListSegmentations")
     _add(resp, "dataset", str(m.get("dataset")))
@@ -155,6 +156,9 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
 
 
 def get_segment_profiles(store: ModelStore, request) -> etree._Element:
+    """GetSegmentProfiles: size, share, mean CLV and P(alive) per segment (from the prepared table), the
+    profile's leading attributes, and a strategy (relationship types: ``relationship_summary``; other
+    segmentations: the strategy of the relationship type most of the segment's customers have)."""
     name = _text(request, "segmentation")
     seg = _segmentation(store, name)
     table = store.table
@@ -286,6 +290,8 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
 
 
 def segment_customers(store: ModelStore, request) -> etree._Element:
+    """SegmentCustomers: a customer table of the request's customers (``customer_table`` of their
+    transactions, or their summaries), P(alive)/CLV from the stored models, then ``Segmentation.predict``."""
     name = _text(request, "segmentation")
     seg = _segmentation(store, name)
     table = _customers_table(store, request, seg)
@@ -317,6 +323,9 @@ def _distances(seg, table: pd.DataFrame) -> np.ndarray | None:
 
 
 def predict_customer_value(store: ModelStore, request) -> etree._Element:
+    """PredictCustomerValue: histories checked like ``fit`` checks them, converted to weeks, then the stored
+    transaction model's P(alive) and expected purchases over ``horizon`` months, the spend model's expected
+    spend and ``customer_lifetime_value`` (the data's currency)."""
     unit = _text(request, "timeUnit")
     horizon = int(_text(request, "horizon"))
     discount = _text(request, "discountRate")
@@ -343,6 +352,8 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
 
 
 def classify_relationship(store: ModelStore, request) -> etree._Element:
+    """ClassifyRelationship: the stored relationship typer's ``predict`` (its fitted model and cuts) on
+    histories in days; days since last purchase = T - recency, purchase rate as ``customer_table`` defines it."""
     seg = _segmentation(store, "relationship")
     hist = _histories(request, "ClassifyRelationship", extra=("revenue",))
     hist["days_since_last"] = hist["T"] - hist["recency"]
@@ -367,6 +378,7 @@ def classify_relationship(store: ModelStore, request) -> etree._Element:
 
 
 def select_campaign_targets(store: ModelStore, request) -> etree._Element:
+    """SelectCampaignTargets: ``segwork.act.select_targets`` on the prepared table with its ``clv``."""
     seg = _segmentation(store, _text(request, "segmentation"))
     segments = [s.text.strip() for s in request.iterfind(_q("segment"))] or None
     budget = _text(request, "budget")
@@ -402,6 +414,8 @@ def _attribute_text(value) -> str | None:
 
 
 def get_customer_view(store: ModelStore, request) -> etree._Element:
+    """GetCustomerView: one row of the prepared table, the customer's segment in every segmentation, the
+    relationship type and its strategy; profile and survey fields as name/value attributes."""
     cid = _text(request, "customerId")
     if cid not in store.table.index:
         raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "

@@ -57,6 +57,7 @@ LOL = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1,
 BAD = {
     "malformed": (b"<soap:Envelope><unclosed>", "MalformedRequest", (400,)),
     "not xml": (b"hello", "MalformedRequest", (400,)),
+    "deep nesting": (_env("<a>" * 5000 + "</a>" * 5000), "MalformedRequest", (400,)),
     "not an envelope": (f'<tns:ListSegmentations xmlns:tns="{TNS}"/>'.encode(), "NotAnEnvelope", (400,)),
     "soap 1.2": (_env("<tns:ListSegmentations/>", ns=SOAP12_ENV), "VersionMismatch", (500,)),
     "unknown operation": (_env("<tns:DeleteAllCustomers/>"), "UnknownOperation", (500,)),
