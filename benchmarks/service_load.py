@@ -85,6 +85,7 @@ def main(argv=None) -> int:
                             stderr=subprocess.PIPE, text=True)
     try:
         assert "ready" in proc.stderr.readline()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # a full pipe must never block the server
         rss_start = _rss_kib(proc.pid)
 
         # 1. the large batch

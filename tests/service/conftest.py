@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,7 @@ def server(models_dir):
         [sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), "--host", "127.0.0.1",
          "--port", str(port), "--max-body-bytes", str(MAX_BODY), "--max-batch", str(MAX_BATCH), "--workers", "4"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    drain = None
     try:
         line = proc.stderr.readline()
         if "ready" not in line:
@@ -61,6 +62,9 @@ def server(models_dir):
             pytest.fail(f"segwork serve did not start: {line}{proc.stderr.read()}")
         url = f"http://127.0.0.1:{port}/"
         assert line.count("\n") == 1 and url in line
+        # keep reading the server's stderr so that a full pipe can never block it
+        drain = threading.Thread(target=proc.stderr.read, daemon=True)
+        drain.start()
         yield url
     finally:
         proc.terminate()
@@ -68,6 +72,9 @@ def server(models_dir):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
+            proc.wait(timeout=10)
+        if drain is not None:
+            drain.join(timeout=10)
         proc.stderr.close()
 
 
