@@ -2,6 +2,8 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
+    segwork models build --dataset NAME|PATH --output DIR [--seed N]
+    segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--max-body-bytes N] [--workers N]
 
 This module owns every subcommand: it parses the arguments and calls down
 into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=_cmd_data_validate)
 
     _add_report_parser(sub)
+    _add_service_parsers(sub)
     return parser
 
 
@@ -196,6 +199,73 @@ def _cmd_report(args) -> int:
     run_report(plan=plan, output=args.output, jobs=args.jobs, kernel_name=args.kernel,
                progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command,
                read_options=read_options_from_args(args))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- segwork models / serve
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def _add_service_parsers(subparsers) -> None:
+    models = subparsers.add_parser("models", help="build the models the segmentation service serves")
+    models_sub = models.add_subparsers(dest="models_command", parser_class=_Parser)
+    build = models_sub.add_parser(
+        "build", help="prepare the data, build the default segmentations and CLV models, write them with a manifest",
+        description="Writes DIR atomically: table.parquet, clv.json, segmentations/*.pkl and manifest.json "
+                    "(segwork version, data set, date range, creation time, SHA-256 of every file).")
+    build.add_argument("--dataset", required=True, metavar="NAME|PATH",
+                       help="a built-in data set (synthetic, cdnow, ...), a prepared folder or a transaction file")
+    build.add_argument("--output", required=True, metavar="DIR", help="the model folder to write")
+    build.add_argument("--seed", type=int, default=0, help="random state of the clustering (default 0)")
+    build.add_argument("--n-customers", type=_positive, default=20_000,
+                       help="customers of the synthetic data set (default 20000)")
+    build.set_defaults(func=_cmd_models_build)
+
+    serve = subparsers.add_parser("serve", help="serve the segmentation service (SOAP 1.1, WSDL at /?wsdl)",
+                                  description="Serves a model folder until stopped (Ctrl-C).")
+    serve.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free one)")
+    serve.add_argument("--max-body-bytes", type=_positive, default=16 * 1024 * 1024, metavar="N",
+                       help="largest request accepted, in bytes (default 16 MiB)")
+    serve.add_argument("--max-batch", type=_positive, default=10_000, metavar="N",
+                       help="most customers in one request (default 10000)")
+    serve.add_argument("--workers", type=_positive, default=4, metavar="N",
+                       help="worker threads; the models are loaded once and shared (default 4)")
+    serve.set_defaults(func=_cmd_serve)
+
+
+def _cmd_models_build(args) -> int:
+    from .datasets import load_dataset
+    from .service.store import build_models
+
+    from pathlib import Path
+
+    from .datasets import builtin_dataset
+
+    dataset = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
+    # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
+    source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
+    out = build_models(dataset, args.output, seed=args.seed, source=source)
+    print(f"models written to {out}")
+    return EXIT_OK
+
+
+def _cmd_serve(args) -> int:
+    from .service.server import serve
+
+    warnings.simplefilter("ignore")  # nothing is held back while serving (it would grow without end)
+    serve(args.models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, workers=args.workers,
+          max_batch=args.max_batch)
     return EXIT_OK
 
 

@@ -1,0 +1,13 @@
+"""The customer segmentation service: a WSDL 1.1 contract and a SOAP 1.1 server over the built models.
+
+Modules, one job each:
+
+* :mod:`~segwork.service.contract`: the WSDL file (``segmentation.wsdl``) and the schema compiled from it;
+* :mod:`~segwork.service.store`: build, write and load-with-verification the model folder;
+* :mod:`~segwork.service.operations`: the operations, calling the library functions notebooks call;
+* :mod:`~segwork.service.faults`: SOAP 1.1 Faults;
+* :mod:`~segwork.service.app`: the WSGI application (size limit, safe parsing, validation, dispatch);
+* :mod:`~segwork.service.server`: waitress around the app (``segwork serve``).
+
+See ``segwork/service/README.md`` for the operations and example envelopes.
+"""

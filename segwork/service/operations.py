@@ -1,0 +1,468 @@
+"""The operations of the segmentation service: a validated request element in, a response element out.
+
+Each operation reads the parameters from the request element (already
+validated against the WSDL's schema, so present and of the right type),
+calls the same library functions a notebook calls on the loaded
+:class:`~segwork.service.store.ModelStore`, and builds the response element
+with lxml to the WSDL's element names. Refusals raise
+:class:`~segwork.service.faults.ServiceFault`; a library :class:`DataError`
+becomes a Client fault with the library's own message (e.g. recency > T,
+checked by :func:`segwork.clv.transaction.check_history`, the check every
+``fit`` makes).
+
+No ``warnings.catch_warnings`` here: it changes process-wide state and the
+server answers from several threads (``segwork serve`` ignores warnings for
+the whole process; what a client must know is in the answer or the fault).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from ..act.strategies import DEFAULT_STRATEGIES, relationship_summary
+from ..act.targeting import select_targets
+from ..clv.predict import transaction_model_label
+from ..clv.transaction import check_history
+from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
+from ..errors import DataError
+from ..features.rfm import TIME_UNITS
+from ..features.table import customer_table
+from .contract import TNS
+from .faults import ServiceFault
+from .store import ModelStore
+
+__all__ = ["OPERATIONS", "call"]
+
+_BEHAVIOUR = ("frequency", "recency", "T", "monetary_value", "days_since_last", "n_transactions", "revenue",
+              "mean_amount", "purchase_rate", "p_alive", "clv")
+
+
+#: Behaviour columns a summary derives approximately (n_transactions = frequency + 1, mean_amount = revenue over
+#: that) and a client may give exactly as attributes (customers with several transactions on one day).
+_SUMMARY_EXTRAS = ("n_transactions", "mean_amount")
+
+
+def _q(name: str) -> str:
+    return f"{{{TNS}}}{name}"
+
+
+def _num(x) -> str:
+    """xs:double text (NaN, INF, -INF spelled as XML Schema spells them)."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "INF" if x > 0 else "-INF"
+    return repr(x)
+
+
+def _add(parent, name: str, text) -> etree._Element:
+    el = etree.SubElement(parent, _q(name))
+    el.text = text if isinstance(text, str) else _num(text)
+    return el
+
+
+def _response(op: str) -> etree._Element:
+    return etree.Element(_q(f"{op}Response"), nsmap={"tns": TNS})
+
+
+def _text(el, name: str, default=None):
+    v = el.findtext(_q(name))
+    return default if v is None else v.strip()
+
+
+def _segmentation(store: ModelStore, name: str):
+    seg = store.segmentations.get(name)
+    if seg is None:
+        raise ServiceFault("UnknownSegmentation", f"no segmentation named {name!r}; this service has "
+                           f"{', '.join(store.segmentations)} (see ListSegmentations)")
+    return seg
+
+
+def _histories(request, where: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The customer histories of a request (``customer`` elements of type History), checked like ``fit`` checks."""
+    rows, ids = [], []
+    for c in request.iterfind(_q("customer")):
+        ids.append(c.findtext(_q("customerId")).strip())
+        rows.append([float(c.findtext(_q(n))) for n in ("frequency", "recency", "T", "monetaryValue", *extra)])
+    frame = pd.DataFrame(rows, index=pd.Index(ids, name="customer_id"),
+                         columns=["frequency", "recency", "T", "monetary_value", *[e.lower() for e in extra]])
+    dup = frame.index[frame.index.duplicated()]
+    if len(dup):
+        raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
+    check_history(where, frame["frequency"], frame["recency"], frame["T"])
+    return frame
+
+
+def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = None, discount_rate=None,
+                   margin=None) -> pd.DataFrame:
+    """P(alive), expected purchases, expected spend and CLV of histories in days, from the stored models."""
+    settings = store.clv_settings
+    horizon = int(settings["horizon"] if horizon is None else horizon)
+    week = TIME_UNITS["weeks"]
+    summary = pd.DataFrame({"frequency": days["frequency"].to_numpy(dtype=float),
+                            "recency": days["recency"].to_numpy(dtype=float) / week,
+                            "T": days["T"].to_numpy(dtype=float) / week,
+                            "monetary_value": days["monetary_value"].to_numpy(dtype=float)}, index=days.index)
+    model, spend = store.transaction_model, store.spend_model
+    out = pd.DataFrame(index=days.index)
+    out["p_alive"] = np.asarray(model.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
+    out["expected_purchases"] = np.asarray(model.expected_purchases(
+        horizon * DAYS_PER_MONTH / week, summary["frequency"], summary["recency"], summary["T"]), dtype=float)
+    if isinstance(spend, (int, float)):
+        out["expected_spend"] = float(spend)
+    else:
+        out["expected_spend"] = np.asarray(spend.expected_spend(summary["frequency"], summary["monetary_value"]),
+                                           dtype=float)
+    out["clv"] = customer_lifetime_value(
+        model, spend, summary, horizon=horizon, time_unit="weeks",
+        discount_rate=float(settings["discount_rate"] if discount_rate is None else discount_rate),
+        margin=float(settings["margin"] if margin is None else margin)).to_numpy()
+    return out
+
+
+def _strategy(relationship: str):
+    return DEFAULT_STRATEGIES.get(relationship)
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def list_segmentations(store: ModelStore, request) -> etree._Element:
+    """ListSegmentations: the manifest (data set, period, build time, version) and each segmentation's name, method, size."""
+    m = store.manifest
+    resp = _response("ListSegmentations")
+    _add(resp, "dataset", str(m.get("dataset")))
+    start, end = (m.get("date_range") or [None, None])[:2]
+    if start:
+        _add(resp, "periodStart", start)
+    if end:
+        _add(resp, "periodEnd", end)
+    _add(resp, "created", str(m["created"]))
+    _add(resp, "segworkVersion", str(m["segwork_version"]))
+    _add(resp, "customers", str(len(store.table)))
+    spend = "Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else "constant spend"
+    _add(resp, "valueModel", f"{transaction_model_label(store.transaction_model)} + {spend}, "
+                             f"CLV over {store.clv_settings['horizon']} months")
+    for name, seg in store.segmentations.items():
+        info = etree.SubElement(resp, _q("segmentation"))
+        _add(info, "name", name)
+        _add(info, "method", str(seg.method))
+        _add(info, "segments", str(seg.n_segments))
+    return resp
+
+
+def get_segment_profiles(store: ModelStore, request) -> etree._Element:
+    """GetSegmentProfiles: size, share, mean CLV and P(alive) per segment (from the prepared table), the
+    profile's leading attributes, and a strategy (relationship types: ``relationship_summary``; other
+    segmentations: the strategy of the relationship type most of the segment's customers have)."""
+    name = _text(request, "segmentation")
+    seg = _segmentation(store, name)
+    table = store.table
+    labels = seg.labels.astype(str)
+    value_col = "clv" if "clv" in table.columns else "revenue"
+    sub = table.reindex(labels.index)
+    mean_value = sub[value_col].groupby(labels.to_numpy()).mean()
+    mean_p = sub["p_alive"].groupby(labels.to_numpy()).mean() if "p_alive" in sub.columns else None
+    rel = store.segmentations.get("relationship")
+    strategies: dict[str, str] = {}
+    if name == "relationship" or rel is None:
+        if name == "relationship":
+            summary = relationship_summary(seg, table)
+            strategies = {t: f"{row.strategy}; offer: {row.offer}" for t, row in summary.iterrows()}
+    else:  # the strategy of the relationship type most of the segment's customers have
+        both = pd.crosstab(labels, rel.labels.astype(str).reindex(labels.index))
+        for s in both.index:
+            t = both.loc[s].idxmax()
+            st = _strategy(t)
+            if st is not None:
+                strategies[s] = f"{st.goal} (the strategy for {t}, the relationship type of most of its customers)"
+    profile = seg.profile if seg.profile is not None else pd.DataFrame()
+    resp = _response("GetSegmentProfiles")
+    _add(resp, "segmentation", name)
+    _add(resp, "method", str(seg.method))
+    _add(resp, "valueMeasure", f"mean {value_col} per customer (the data's currency)")
+    sizes, shares = seg.sizes, seg.shares
+    for i, s in enumerate(seg.segments):
+        el = etree.SubElement(resp, _q("segment"))
+        _add(el, "segmentId", str(i))
+        _add(el, "name", s)
+        _add(el, "size", str(int(sizes[s])))
+        _add(el, "share", float(shares[s]))
+        _add(el, "meanValue", float(mean_value.get(s, float("nan"))))
+        if mean_p is not None:
+            _add(el, "meanPAlive", float(mean_p.get(s, float("nan"))))
+        desc = profile["leading_attributes"].get(s) if "leading_attributes" in profile.columns else None
+        _add(el, "description", "" if desc is None or (isinstance(desc, float) and math.isnan(desc)) else str(desc))
+        _add(el, "strategy", strategies.get(s, "no strategy stated"))
+    return resp
+
+
+def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
+    """A customer table for the customers of a SegmentCustomers request (transactions or summaries + attributes)."""
+    as_of = _text(request, "asOf") or (store.manifest.get("date_range") or [None, None])[1]
+    tx_rows, summaries, attributes, order = [], [], {}, []
+    q_summary = _q("summary")
+    # One pass over each customer's child elements; the schema fixed their order (customerId, transactions |
+    # summary, attribute*; summary fields in the order of tns:Summary; attribute = name, value).
+    for c in request.iterchildren(_q("customer")):
+        kids = list(c.iterchildren(tag=etree.Element))
+        cid = kids[0].text.strip()
+        if cid in attributes:
+            raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r} is given twice")
+        order.append(cid)
+        attributes[cid] = {a[0].text.strip(): a[1].text
+                           for a in (list(k.iterchildren(tag=etree.Element)) for k in kids[2:])}
+        if kids[1].tag == q_summary:
+            summaries.append([cid] + [float(x.text) for x in kids[1].iterchildren(tag=etree.Element)])
+        else:
+            for t in kids[1].iterchildren(tag=etree.Element):
+                tx_rows.append((cid, t.findtext(_q("date")), float(t.findtext(_q("amount"))),
+                                t.findtext(_q("category")), t.findtext(_q("channel"))))
+    parts = []
+    if tx_rows:
+        tx = pd.DataFrame(tx_rows, columns=["customer_id", "date", "amount", "category", "channel"])
+        tx["date"] = pd.to_datetime(tx["date"].str.slice(0, 10))
+        for col in ("category", "channel"):
+            if tx[col].isna().all():
+                tx = tx.drop(columns=col)
+            else:
+                tx[col] = tx[col].fillna("unknown")
+        parts.append(customer_table(tx, observation_end=as_of))
+    if summaries:
+        s = pd.DataFrame(summaries, columns=["customer_id", "frequency", "recency", "T", "monetary_value",
+                                             "revenue"]).set_index("customer_id")
+        check_history("SegmentCustomers", s["frequency"], s["recency"], s["T"])
+        s["days_since_last"] = s["T"] - s["recency"]
+        s["n_transactions"] = s["frequency"] + 1
+        s["mean_amount"] = s["revenue"] / s["n_transactions"]
+        # the purchase rate as segwork.features.customer_table defines it: purchase days per 30 days of tenure
+        s["purchase_rate"] = (s["frequency"] + 1) / np.maximum(s["T"], 1.0) * 30.0
+        parts.append(s)
+    table = pd.concat(parts) if len(parts) > 1 else parts[0]
+    missing = [c for c in order if c not in table.index]
+    if missing:
+        raise ServiceFault("InvalidCustomer", f"SegmentCustomers: customer {missing[0]!r} has no purchase up to "
+                           f"{as_of}; give transactions dated up to asOf")
+    table = table.reindex(order)
+    known = store.table
+    summary_ids = {row[0] for row in summaries}
+    for col in (seg.features or []):  # mix shares of categories / channels a customer never bought in are 0
+        if col not in table.columns and col.startswith(("cat_", "ch_")):
+            table[col] = 0.0
+    given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
+    for name in given.columns:
+        if name in _BEHAVIOUR:
+            holders = given.index[given[name].notna()]
+            if name not in _SUMMARY_EXTRAS or not set(holders) <= summary_ids:
+                bad = holders[0] if name not in _SUMMARY_EXTRAS else next(c for c in holders if c not in summary_ids)
+                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} is "
+                                   "computed by the service; give it in the summary or as transactions")
+        values = given[name]
+        numeric = name in _SUMMARY_EXTRAS or name.startswith(("cat_", "ch_")) or (
+            name in known.columns and pd.api.types.is_numeric_dtype(known[name])
+            and not pd.api.types.is_bool_dtype(known[name]))
+        if numeric:
+            converted = pd.to_numeric(values, errors="coerce")
+            wrong = converted.isna() & values.notna()
+            if wrong.any():
+                bad = wrong.index[wrong.to_numpy()][0]
+                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} must "
+                                   f"be a number, got {values[bad]!r}")
+            values = converted.astype(float)
+        if name in table.columns:  # a summary's exact value replaces the derived one where given
+            table[name] = values.where(values.notna(), table[name])
+        else:
+            table[name] = values
+    for col in known.columns:  # profile and survey fields not given: unknown (NaN), as Segmentation.predict asks
+        if col not in table.columns and col not in _BEHAVIOUR and not col.startswith(("cat_", "ch_")):
+            numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
+            table[col] = pd.Series(np.nan if numeric else None, index=table.index,
+                                   dtype=float if numeric else object)
+    days = table[["frequency", "recency", "T", "monetary_value"]]
+    values = _value_columns(store, days)
+    table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
+    table.attrs.update(known.attrs)
+    return table
+
+
+def segment_customers(store: ModelStore, request) -> etree._Element:
+    """SegmentCustomers: a customer table of the request's customers (``customer_table`` of their
+    transactions, or their summaries), P(alive)/CLV from the stored models, then ``Segmentation.predict``."""
+    name = _text(request, "segmentation")
+    seg = _segmentation(store, name)
+    table = _customers_table(store, request, seg)
+    labels = seg.predict(table)
+    distance = _distances(seg, table)
+    position = {s: i for i, s in enumerate(seg.segments)}
+    resp = _response("SegmentCustomers")
+    _add(resp, "segmentation", name)
+    for i, (cid, label) in enumerate(zip(table.index, labels.to_numpy())):
+        a = etree.SubElement(resp, _q("assignment"))
+        _add(a, "customerId", str(cid))
+        _add(a, "segmentId", str(position.get(str(label), -1)))
+        _add(a, "segmentName", str(label))
+        if distance is not None and np.isfinite(distance[i]):
+            _add(a, "distance", float(distance[i]))
+    return resp
+
+
+def _distances(seg, table: pd.DataFrame) -> np.ndarray | None:
+    """For a centroid clustering (k-means): each customer's distance to the nearest centre, in the
+    standardized feature space the clustering works in (the centre of the segment it is placed in); else None."""
+    segmenter = seg.segmenter
+    if seg.features is None or not hasattr(segmenter, "preprocess"):
+        return None
+    model = getattr(segmenter, "model_", None)
+    if not hasattr(model, "cluster_centers_") or not hasattr(model, "transform"):
+        return None
+    return np.asarray(model.transform(segmenter.preprocess(table[seg.features])), dtype=float).min(axis=1)
+
+
+def predict_customer_value(store: ModelStore, request) -> etree._Element:
+    """PredictCustomerValue: histories checked like ``fit`` checks them, converted to weeks, then the stored
+    transaction model's P(alive) and expected purchases over ``horizon`` months, the spend model's expected
+    spend and ``customer_lifetime_value`` (the data's currency)."""
+    unit = _text(request, "timeUnit")
+    horizon = int(_text(request, "horizon"))
+    discount = _text(request, "discountRate")
+    margin = _text(request, "margin")
+    hist = _histories(request, "PredictCustomerValue")
+    factor = TIME_UNITS[unit]  # days per unit
+    days = hist.copy()
+    days["recency"] = hist["recency"] * factor
+    days["T"] = hist["T"] * factor
+    v = _value_columns(store, days, horizon, None if discount is None else float(discount),
+                       None if margin is None else float(margin))
+    resp = _response("PredictCustomerValue")
+    _add(resp, "model", transaction_model_label(store.transaction_model)
+         + (" + Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else " + constant spend"))
+    _add(resp, "horizon", str(horizon))
+    for cid, row in zip(v.index, v.itertuples(index=False)):
+        el = etree.SubElement(resp, _q("value"))
+        _add(el, "customerId", str(cid))
+        _add(el, "expectedPurchases", row.expected_purchases)
+        _add(el, "pAlive", row.p_alive)
+        _add(el, "expectedSpend", row.expected_spend)
+        _add(el, "clv", row.clv)
+    return resp
+
+
+def classify_relationship(store: ModelStore, request) -> etree._Element:
+    """ClassifyRelationship: the stored relationship typer's ``predict`` (its fitted model and cuts) on
+    histories in days; days since last purchase = T - recency, purchase rate as ``customer_table`` defines it."""
+    seg = _segmentation(store, "relationship")
+    hist = _histories(request, "ClassifyRelationship", extra=("revenue",))
+    hist["days_since_last"] = hist["T"] - hist["recency"]
+    hist["n_transactions"] = hist["frequency"] + 1
+    # the purchase rate as segwork.features.customer_table defines it: purchase days per 30 days of tenure
+    hist["purchase_rate"] = (hist["frequency"] + 1) / np.maximum(hist["T"], 1.0) * 30.0
+    typer = seg.segmenter
+    types = seg.predict(hist)
+    p = typer.p_alive(hist)
+    resp = _response("ClassifyRelationship")
+    _add(resp, "model", str(getattr(typer, "p_alive_model_", transaction_model_label(typer.model_))))
+    for cid in hist.index:
+        t = str(types[cid])
+        st = _strategy(t)
+        el = etree.SubElement(resp, _q("relationship"))
+        _add(el, "customerId", str(cid))
+        _add(el, "relationship", t)
+        _add(el, "pAlive", float(p[cid]))
+        _add(el, "strategy", st.goal if st else "no strategy stated")
+        _add(el, "offer", st.offer if st else "")
+    return resp
+
+
+def select_campaign_targets(store: ModelStore, request) -> etree._Element:
+    """SelectCampaignTargets: ``segwork.act.select_targets`` on the prepared table with its ``clv``."""
+    seg = _segmentation(store, _text(request, "segmentation"))
+    segments = [s.text.strip() for s in request.iterfind(_q("segment"))] or None
+    budget = _text(request, "budget")
+    max_contacts = _text(request, "maxContacts")
+    targets = select_targets(store.table, seg, segments=segments, value="clv",
+                             response_rate=float(_text(request, "responseRate", "0.05")),
+                             cost_per_contact=float(_text(request, "costPerContact")),
+                             margin_on_value=float(_text(request, "margin")),
+                             budget=None if budget is None else float(budget),
+                             max_contacts=None if max_contacts is None else int(max_contacts))
+    resp = _response("SelectCampaignTargets")
+    _add(resp, "contacts", str(len(targets)))
+    _add(resp, "totalExpectedProfit", float(targets["expected_profit"].sum()) if len(targets) else 0.0)
+    for rank, (cid, row) in enumerate(targets.iterrows(), start=1):
+        el = etree.SubElement(resp, _q("target"))
+        _add(el, "rank", str(rank))
+        _add(el, "customerId", str(cid))
+        _add(el, "segment", str(row["segment"]))
+        _add(el, "value", float(row["value"]))
+        _add(el, "expectedProfit", float(row["expected_profit"]))
+        _add(el, "cumulativeProfit", float(row["cumulative_profit"]))
+    return resp
+
+
+def _attribute_text(value) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return str(value)
+
+
+def get_customer_view(store: ModelStore, request) -> etree._Element:
+    """GetCustomerView: one row of the prepared table, the customer's segment in every segmentation, the
+    relationship type and its strategy; profile and survey fields as name/value attributes."""
+    cid = _text(request, "customerId")
+    if cid not in store.table.index:
+        raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "
+                           f"built from ({store.manifest.get('dataset')})")
+    row = store.table.loc[cid]
+    rel = store.segmentations.get("relationship")
+    relationship = str(rel.labels[cid]) if rel is not None else "unknown"
+    st = _strategy(relationship)
+    resp = _response("GetCustomerView")
+    _add(resp, "customerId", cid)
+    _add(resp, "frequency", str(int(row["frequency"])))
+    for el, col in (("recency", "recency"), ("T", "T"), ("daysSinceLast", "days_since_last"),
+                    ("monetaryValue", "monetary_value"), ("revenue", "revenue"), ("pAlive", "p_alive"),
+                    ("clv", "clv")):
+        _add(resp, el, float(row[col]))
+    _add(resp, "relationship", relationship)
+    _add(resp, "strategy", st.goal if st else "no strategy stated")
+    for name, seg in store.segmentations.items():
+        m = etree.SubElement(resp, _q("membership"))
+        _add(m, "segmentation", name)
+        _add(m, "segment", str(seg.labels[cid]))
+    for col, value in row.items():
+        if col in _BEHAVIOUR:
+            continue
+        text = _attribute_text(value)
+        if text is not None:
+            a = etree.SubElement(resp, _q("attribute"))
+            _add(a, "name", str(col))
+            _add(a, "value", text)
+    return resp
+
+
+#: operation name -> function(store, request element) -> response element.
+OPERATIONS = {
+    "SegmentCustomers": segment_customers,
+    "GetSegmentProfiles": get_segment_profiles,
+    "PredictCustomerValue": predict_customer_value,
+    "ClassifyRelationship": classify_relationship,
+    "SelectCampaignTargets": select_campaign_targets,
+    "GetCustomerView": get_customer_view,
+    "ListSegmentations": list_segmentations,
+}
+
+
+def call(store: ModelStore, op: str, request) -> etree._Element:
+    """Run operation ``op`` on a validated request element; library data errors become Client faults."""
+    try:
+        return OPERATIONS[op](store, request)
+    except DataError as exc:
+        raise ServiceFault("InvalidRequest", str(exc)) from None

@@ -1,0 +1,284 @@
+"""The model folder the segmentation service serves: build it, write it atomically, load it verified.
+
+``segwork models build`` calls :func:`build_models`; ``segwork serve`` calls
+:func:`load_models` once per worker. A model folder holds
+
+=======================  ==========================================================  ===========
+file                     content                                                     format
+=======================  ==========================================================  ===========
+``table.parquet``        the prepared customer table (:func:`segwork.prepare_table`)  Parquet
+``clv.json``             the fitted CLV models: the transaction model's and the      JSON
+                         Gamma-Gamma's ``params_``, horizon, discount rate, margin
+``segmentations/*.pkl``  the default segmentations (:meth:`Segmentation.save`)        pickle
+``manifest.json``        segwork version, data set, its date range, creation time,   JSON
+                         the SHA-256 of every file above
+=======================  ==========================================================  ===========
+
+Safe formats where they exist: tables in Parquet and model parameters in JSON
+load without running code. The segmentations hold fitted scikit-learn
+estimators, for which pickle is the only complete format; unpickling runs
+code, so :func:`load_models` checks every file's SHA-256 against the manifest
+*before* it unpickles anything, and refuses a folder whose files do not match.
+(The hash protects against a damaged or edited file, not against someone who
+can rewrite the manifest as well: serve only folders you built.)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..clv.gamma_gamma import GammaGamma
+from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, bg_nbd_inputs, fit_transaction_model
+from ..errors import DataError
+from ..prepare import prepare_table
+from ..segment.base import Segmentation
+from ..segment.defaults import default_segmentations
+
+__all__ = ["build_models", "load_models", "ModelStore", "FORMAT", "FORMAT_VERSION", "file_sha256"]
+
+#: What a manifest says it is, and the version of the folder layout this code reads.
+FORMAT = "segwork-models"
+FORMAT_VERSION = 1
+_TABLE = "table.parquet"
+_CLV = "clv.json"
+_SEGMENTATIONS = "segmentations"
+_MANIFEST = "manifest.json"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(str(version).split(".")[:2])
+
+
+@dataclass
+class ModelStore:
+    """A loaded, verified model folder (what the service answers from).
+
+    Attributes
+    ----------
+    folder: where it was loaded from.
+    manifest: the manifest (dict, as written by :func:`build_models`).
+    table: the prepared customer table, indexed by ``customer_id`` (string).
+    segmentations: name -> :class:`~segwork.segment.base.Segmentation`.
+    transaction_model: the fitted transaction model (time unit weeks).
+    spend_model: the fitted :class:`~segwork.clv.GammaGamma`, or a number
+        (a constant spend per purchase when Gamma-Gamma could not be fitted).
+    clv_settings: ``horizon`` (months), ``discount_rate`` (per month),
+        ``margin`` the table's ``clv`` was computed with.
+    """
+
+    folder: Path
+    manifest: dict
+    table: pd.DataFrame
+    segmentations: dict[str, Segmentation]
+    transaction_model: object
+    spend_model: object
+    clv_settings: dict = field(default_factory=dict)
+
+
+def _fit_clv_models(table: pd.DataFrame, transaction_model: str) -> tuple[object, object]:
+    """The two models :func:`segwork.clv.predict_clv` fits, fitted the same way (weeks; repeat buyers for spend)."""
+    model = fit_transaction_model(table, transaction_model)
+    summary = bg_nbd_inputs(table)
+    monetary = table["monetary_value"].to_numpy(dtype=float)
+    repeat = (summary["frequency"].to_numpy() > 0) & (monetary > 0)
+    if repeat.sum() >= 2:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
+            spend = GammaGamma().fit(summary["frequency"], pd.Series(monetary, index=table.index))
+    else:
+        spend = float(table["mean_amount"].mean())
+    return model, spend
+
+
+def _clv_document(model, spend, transaction_model: str, settings: dict) -> dict:
+    cls, label = TRANSACTION_MODELS[transaction_model]
+    doc = {
+        "time_unit": "weeks",
+        "transaction_model": {"key": transaction_model, "class": cls.__name__, "label": label,
+                              "penalizer": float(getattr(model, "penalizer", 0.0) or 0.0),
+                              "params": {k: float(v) for k, v in model.params_.items()}},
+        **settings,
+    }
+    if isinstance(spend, GammaGamma):
+        doc["spend_model"] = {"class": "GammaGamma", "params": {k: float(v) for k, v in spend.params_.items()}}
+    else:
+        doc["spend_model"] = {"constant": float(spend)}
+    return doc
+
+
+def _models_from_document(doc: dict, where: str):
+    try:
+        tm = doc["transaction_model"]
+        cls, _label = TRANSACTION_MODELS[tm["key"]]
+        model = cls(penalizer=float(tm["penalizer"]))
+        model.params_ = {k: float(v) for k, v in tm["params"].items()}
+        if set(model.params_) != set(model._param_names):
+            raise KeyError("params")
+        sm = doc["spend_model"]
+        if "constant" in sm:
+            spend = float(sm["constant"])
+        else:
+            spend = GammaGamma()
+            spend.params_ = {k: float(sm["params"][k]) for k in ("p", "q", "v")}
+        settings = {k: doc[k] for k in ("horizon", "discount_rate", "margin")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{where}: the CLV model file is incomplete ({exc}); rebuild with 'segwork models build'") from None
+    return model, spend, settings
+
+
+def _date_range(dataset) -> list[str]:
+    start = getattr(dataset, "observation_start", None)
+    end = getattr(dataset, "observation_end", None)
+    return [pd.Timestamp(start).date().isoformat() if start is not None else None,
+            pd.Timestamp(end).date().isoformat() if end is not None else None]
+
+
+def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | None = None,
+                 horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                 transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Path:
+    """Build the model folder the service serves, and write it atomically.
+
+    Parameters
+    ----------
+    dataset: a :class:`segwork.datasets.Dataset` (``load_dataset(name)``).
+    output: the folder to write. Written to a temporary folder beside it and
+        renamed into place; an existing model folder (one with a manifest) is
+        replaced, any other non-empty folder is refused.
+    seed: random state of the segmentations that draw random numbers.
+    source: how the data set was named (recorded in the manifest; default
+        ``dataset.name``).
+    horizon, discount_rate, margin, transaction_model: as for
+        :func:`segwork.prepare_table`.
+
+    Returns the folder. Raises DataError when ``output`` is a non-empty
+    folder that is not a model folder, and the data errors of
+    :func:`segwork.prepare_table` / :func:`segwork.segment.default_segmentations`.
+    """
+    output = Path(output)
+    if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / _MANIFEST).exists())):
+        raise DataError(f"{output}: exists and is not a segwork model folder; choose a new --output folder")
+    table = prepare_table(dataset, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                          transaction_model=transaction_model)
+    if "clv" not in table.columns:
+        raise DataError(f"{source or dataset.name}: the CLV models cannot be fitted on this data set, so there is "
+                        "nothing to serve for PredictCustomerValue; use data with repeat buyers")
+    segmentations = default_segmentations(table, seed=seed)
+    model, spend = _fit_clv_models(table, transaction_model)
+    settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    try:
+        table.to_parquet(tmp / _TABLE)
+        (tmp / _CLV).write_text(json.dumps(_clv_document(model, spend, transaction_model, settings), indent=2))
+        (tmp / _SEGMENTATIONS).mkdir()
+        for name, seg in segmentations.items():
+            seg.save(tmp / _SEGMENTATIONS / f"{name}.pkl")
+        files = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "segwork_version": __version__,
+            "dataset": source or dataset.name, "dataset_name": dataset.name,
+            "date_range": _date_range(dataset), "currency": getattr(dataset, "currency", None),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
+            "n_customers": int(len(table)), "table_attrs": {k: str(v) for k, v in table.attrs.items()},
+            "segmentations": list(segmentations), "files": files,
+            "note": "segmentations/*.pkl are pickles (fitted scikit-learn estimators); load_models checks "
+                    "their SHA-256 here before unpickling",
+        }
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2))
+        os.chmod(tmp, 0o755)
+        if output.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".old", dir=output.parent))
+            os.rename(output, old / "x")
+            os.rename(tmp, output)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return output
+
+
+def _read_manifest(folder: Path) -> dict:
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such model folder; build one with 'segwork models build --dataset NAME "
+                        f"--output {folder}'")
+    path = folder / _MANIFEST
+    if not path.is_file():
+        raise DataError(f"{folder}: not a model folder (no {_MANIFEST}); build one with 'segwork models build'")
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise DataError(f"{path}: not valid JSON; rebuild the folder with 'segwork models build'") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DataError(f"{path}: not a segwork model manifest; rebuild the folder with 'segwork models build'")
+    if manifest.get("format_version") != FORMAT_VERSION or \
+            _major_minor(manifest.get("segwork_version", "")) != _major_minor(__version__):
+        raise DataError(f"{folder}: built by segwork {manifest.get('segwork_version')!r} (layout "
+                        f"{manifest.get('format_version')!r}); this is segwork {__version__} (layout "
+                        f"{FORMAT_VERSION}): rebuild it with 'segwork models build'")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or _TABLE not in files or _CLV not in files or not manifest.get("segmentations"):
+        raise DataError(f"{path}: incomplete manifest (no file list, table, CLV models or segmentations); "
+                        "rebuild the folder with 'segwork models build'")
+    return manifest
+
+
+def load_models(folder: str | Path) -> ModelStore:
+    """Load a model folder written by :func:`build_models`, after checking it.
+
+    Checks, in this order, before anything is unpickled: the manifest is
+    there and of this layout and segwork version (same major.minor); every
+    file it lists is there (incomplete folder) with the SHA-256 it records
+    (tampered or damaged file). Then reads the Parquet table, the JSON model
+    parameters and the pickled segmentations.
+
+    Raises DataError with one line naming the folder, what is wrong and the
+    fix (rebuild with ``segwork models build``).
+    """
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    files = manifest["files"]
+    for rel, digest in files.items():
+        path = folder / rel
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not path.is_file():
+            raise DataError(f"{folder}: incomplete model folder, {rel} is missing; rebuild it with "
+                            "'segwork models build'")
+        if file_sha256(path) != digest:
+            raise DataError(f"{folder}: {rel} does not match the SHA-256 in the manifest (changed or damaged "
+                            "after it was built); not loaded. Rebuild the folder with 'segwork models build'")
+    for name in manifest["segmentations"]:
+        if f"{_SEGMENTATIONS}/{name}.pkl" not in files:
+            raise DataError(f"{folder}: incomplete model folder, segmentation {name!r} is not in the manifest; "
+                            "rebuild it with 'segwork models build'")
+    table = pd.read_parquet(folder / _TABLE)
+    table.index = table.index.astype(str)
+    table.attrs = dict(manifest.get("table_attrs") or {})
+    model, spend, settings = _models_from_document(json.loads((folder / _CLV).read_text()), str(folder))
+    segmentations = {name: Segmentation.load(folder / _SEGMENTATIONS / f"{name}.pkl")
+                     for name in manifest["segmentations"]}
+    return ModelStore(folder=folder, manifest=manifest, table=table, segmentations=segmentations,
+                      transaction_model=model, spend_model=spend, clv_settings=settings)
+
+

@@ -1,0 +1,84 @@
+"""Fixtures of the service tests: a model folder built from make_crm, and the real server serving it.
+
+The server is ``segwork serve`` in a subprocess on 127.0.0.1 and a free port, started once per session
+and stopped at the end; it is ready when it prints its one ready line.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from segwork.datasets import make_crm
+from segwork.service.store import build_models, load_models
+
+ROOT = Path(__file__).resolve().parents[2]
+N_CUSTOMERS = 1_500
+MAX_BODY = 200_000
+MAX_BATCH = 50
+
+
+@pytest.fixture(scope="session")
+def crm():
+    return make_crm(n_customers=N_CUSTOMERS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, crm):
+    return build_models(crm, tmp_path_factory.mktemp("service") / "models", seed=0, source="synthetic")
+
+
+@pytest.fixture(scope="session")
+def store(models_dir):
+    """The model folder loaded in the test process (what the answers are checked against)."""
+    return load_models(models_dir)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(models_dir):
+    """``http://127.0.0.1:PORT/`` of a running ``segwork serve`` (max body 200,000 bytes, batches of 50)."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), "--host", "127.0.0.1",
+         "--port", str(port), "--max-body-bytes", str(MAX_BODY), "--max-batch", str(MAX_BATCH), "--workers", "4"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    drain = None
+    try:
+        line = proc.stderr.readline()
+        if "ready" not in line:
+            proc.kill()
+            pytest.fail(f"segwork serve did not start: {line}{proc.stderr.read()}")
+        url = f"http://127.0.0.1:{port}/"
+        assert line.count("\n") == 1 and url in line
+        # keep reading the server's stderr so that a full pipe can never block it
+        drain = threading.Thread(target=proc.stderr.read, daemon=True)
+        drain.start()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait(timeout=10)
+        if drain is not None:
+            drain.join(timeout=10)
+        proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    zeep = pytest.importorskip("zeep")
+    return zeep.Client(f"{server}?wsdl")

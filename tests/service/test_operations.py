@@ -1,0 +1,191 @@
+"""Every operation called with zeep, a real SOAP client reading the served WSDL; answers checked against the library.
+
+The expected values come from the library functions on the same data (the
+loaded model folder, ``store``): the segmentations' labels and ``predict``,
+the prepared table's ``p_alive`` and ``clv`` (fitted by prepare_table when the
+folder was built), :func:`segwork.act.select_targets`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from lxml import etree
+
+from segwork.act.targeting import select_targets
+from segwork.features import customer_table
+from segwork.service.contract import SOAP11_ENV, TNS, compile_schema, safe_parser
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def test_wsdl_is_served_with_the_real_endpoint(server):
+    r = requests.get(f"{server}?wsdl", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml")
+    assert f'location="{server}"'.encode() in r.content
+
+
+def test_list_segmentations_without_arguments(client, store):
+    r = client.service.ListSegmentations()
+    assert [s["name"] for s in r["segmentation"]] == list(store.segmentations)
+    assert [s["segments"] for s in r["segmentation"]] == [s.n_segments for s in store.segmentations.values()]
+    assert r["customers"] == len(store.table) == 1_500
+    assert str(r["periodEnd"]) == store.manifest["date_range"][1]
+    assert "MBG/NBD" in r["valueModel"]
+
+
+@pytest.mark.parametrize("name", ["rfm", "relationship", "kmeans"])
+def test_get_segment_profiles(client, store, name):
+    seg = store.segmentations[name]
+    r = client.service.GetSegmentProfiles(segmentation=name)
+    assert [s["name"] for s in r["segment"]] == seg.segments
+    assert [s["size"] for s in r["segment"]] == seg.sizes.tolist()
+    assert sum(s["share"] for s in r["segment"]) == pytest.approx(1.0)
+    labels = seg.labels.astype(str)
+    expected = store.table["clv"].groupby(labels.reindex(store.table.index).to_numpy()).mean()
+    for s in r["segment"]:
+        if s["size"]:
+            assert s["meanValue"] == pytest.approx(expected[s["name"]], rel=1e-9)
+        assert s["strategy"]
+
+
+def test_predict_customer_value_matches_the_prepared_table_in_days_and_weeks(client, store):
+    rows = store.table.iloc[::75]
+    customers = [{"customerId": cid, "frequency": int(r.frequency), "recency": float(r.recency), "T": float(r["T"]),
+                  "monetaryValue": float(r.monetary_value)} for cid, r in rows.iterrows()]
+    r = client.service.PredictCustomerValue(timeUnit="days", horizon=12, customer=customers)
+    got = pd.DataFrame([{k: v[k] for k in ("customerId", "pAlive", "clv", "expectedPurchases", "expectedSpend")}
+                        for v in r["value"]]).set_index("customerId")
+    np.testing.assert_allclose(got["pAlive"], rows["p_alive"], rtol=1e-9)
+    np.testing.assert_allclose(got["clv"], rows["clv"], rtol=1e-6)
+    assert (got["expectedPurchases"] >= 0).all() and (got["expectedSpend"] > 0).all()
+    weeks = [{**c, "recency": c["recency"] / 7, "T": c["T"] / 7} for c in customers]
+    r2 = client.service.PredictCustomerValue(timeUnit="weeks", horizon=12, customer=weeks)
+    np.testing.assert_allclose([v["clv"] for v in r2["value"]], got["clv"], rtol=1e-6)
+
+
+def test_classify_relationship_matches_the_relationship_segmentation(client, store):
+    rows = store.table.iloc[::30]
+    customers = [{"customerId": cid, "frequency": int(r.frequency), "recency": float(r.recency), "T": float(r["T"]),
+                  "monetaryValue": float(r.monetary_value), "revenue": float(r.revenue)} for cid, r in rows.iterrows()]
+    r = client.service.ClassifyRelationship(customer=customers)
+    got = {v["customerId"]: v["relationship"] for v in r["relationship"]}
+    expected = store.segmentations["relationship"].labels.astype(str)
+    assert got == {cid: expected[cid] for cid in rows.index}
+    assert len(set(got.values())) >= 3
+
+
+@pytest.mark.parametrize("name", ["rfm", "value", "relationship", "kmeans", "apriori"])
+def test_segment_customers_from_transactions_matches_the_library(client, store, crm, name):
+    ids = list(store.table.index[::60])
+    tx = crm.transactions[crm.transactions["customer_id"].isin(ids)]
+    profile = crm.customers.set_index("customer_id").loc[ids]
+    customers = []
+    for cid in ids:
+        own = tx[tx["customer_id"] == cid]
+        attrs = [{"name": c, "value": str(profile.at[cid, c])} for c in ("customer_type", "age_band", "region",
+                                                                         "company_size")
+                 if not pd.isna(profile.at[cid, c])]
+        customers.append({"customerId": cid, "attribute": attrs, "transactions": {"transaction": [
+            {"date": d.date(), "amount": float(a), "category": c, "channel": ch}
+            for d, a, c, ch in zip(own["date"], own["amount"], own["category"], own["channel"])]}})
+    r = client.service.SegmentCustomers(segmentation=name, customer=customers)
+    got = {a["customerId"]: a["segmentName"] for a in r["assignment"]}
+    seg = store.segmentations[name]
+    # the library on the same customers: the customer table of their transactions, the models' CLV
+    expected = seg.predict(store.table.loc[ids])
+    assert got == expected.astype(str).to_dict()
+    assert all(a["segmentId"] == seg.segments.index(a["segmentName"]) for a in r["assignment"])
+    own_table = customer_table(tx, observation_end=crm.observation_end)
+    pd.testing.assert_series_equal(own_table.loc[ids, "revenue"], store.table.loc[ids, "revenue"],
+                                   check_names=False, check_index_type=False)
+
+
+def test_segment_customers_from_summaries(client, store):
+    rows = store.table.iloc[:10]
+    customers = [{"customerId": f"new-{cid}", "summary": {
+        "frequency": int(r.frequency), "recency": float(r.recency), "T": float(r["T"]),
+        "monetaryValue": float(r.monetary_value), "revenue": float(r.revenue)}} for cid, r in rows.iterrows()]
+    r = client.service.SegmentCustomers(segmentation="rfm", customer=customers)
+    expected = store.segmentations["rfm"].predict(rows).astype(str).tolist()
+    assert [a["segmentName"] for a in r["assignment"]] == expected
+
+
+def test_select_campaign_targets_matches_select_targets(client, store):
+    seg = store.segmentations["relationship"]
+    r = client.service.SelectCampaignTargets(segmentation="relationship", segment=["Loyal", "Vulnerable"],
+                                             costPerContact=2.0, margin=0.3, responseRate=0.1, budget=100.0)
+    expected = select_targets(store.table, seg, segments=["Loyal", "Vulnerable"], response_rate=0.1,
+                              cost_per_contact=2.0, margin_on_value=0.3, budget=100.0)
+    assert r["contacts"] == len(expected) == 50
+    assert [t["customerId"] for t in r["target"]] == list(expected.index)
+    np.testing.assert_allclose([t["expectedProfit"] for t in r["target"]], expected["expected_profit"], rtol=1e-9)
+    assert r["totalExpectedProfit"] == pytest.approx(expected["expected_profit"].sum())
+
+
+def test_get_customer_view(client, store):
+    cid = store.table.index[7]
+    r = client.service.GetCustomerView(customerId=cid)
+    row = store.table.loc[cid]
+    assert r["frequency"] == row["frequency"] and r["clv"] == pytest.approx(row["clv"])
+    assert r["pAlive"] == pytest.approx(row["p_alive"])
+    assert {m["segmentation"]: m["segment"] for m in r["membership"]} == \
+        {n: str(s.labels[cid]) for n, s in store.segmentations.items()}
+    assert r["relationship"] == str(store.segmentations["relationship"].labels[cid]) and r["strategy"]
+    attrs = {a["name"]: a["value"] for a in r["attribute"]}
+    assert attrs["customer_type"] == row["customer_type"]
+
+
+def _post(server, op_xml: str):
+    env = (f'<soap:Envelope xmlns:soap="{SOAP11_ENV}" xmlns:tns="{TNS}"><soap:Body>{op_xml}</soap:Body>'
+           '</soap:Envelope>')
+    return requests.post(server, data=env.encode(), headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+
+
+@pytest.mark.parametrize("op_xml", [
+    "<tns:ListSegmentations/>",
+    "<tns:GetSegmentProfiles><tns:segmentation>needs</tns:segmentation></tns:GetSegmentProfiles>",
+    "<tns:GetCustomerView><tns:customerId>C000002</tns:customerId></tns:GetCustomerView>",
+    "<tns:SelectCampaignTargets><tns:segmentation>value</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
+    "<tns:margin>0.5</tns:margin><tns:maxContacts>5</tns:maxContacts></tns:SelectCampaignTargets>",
+])
+def test_responses_validate_against_the_wsdl_schema(server, op_xml):
+    r = _post(server, op_xml)
+    assert r.status_code == 200, r.text
+    body = etree.fromstring(r.content, safe_parser()).find(f"{{{SOAP11_ENV}}}Body")
+    schema = compile_schema()
+    assert schema.validate(body[0]), schema.error_log
+
+
+def test_segment_customers_gives_kmeans_distances_to_the_centre(client, store):
+    rows = store.table.iloc[:12]
+    customers = [{"customerId": cid, "summary": {
+        "frequency": int(r.frequency), "recency": float(r.recency), "T": float(r["T"]),
+        "monetaryValue": float(r.monetary_value), "revenue": float(r.revenue)},
+        "attribute": [{"name": c, "value": repr(float(r[c]))} for c in store.segmentations["kmeans"].features
+                      if c.startswith(("cat_", "ch_")) or c == "mean_amount"]} for cid, r in rows.iterrows()]
+    r = client.service.SegmentCustomers(segmentation="kmeans", customer=customers)
+    seg = store.segmentations["kmeans"]
+    assert [a["segmentName"] for a in r["assignment"]] == seg.predict(rows).astype(str).tolist()
+    km = seg.segmenter.model_
+    X = seg.segmenter.preprocess(rows[seg.features])
+    expected = np.sqrt(((X[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
+    r = client.service.SegmentCustomers(segmentation="rfm", customer=customers[:2])
+    assert all(a["distance"] is None for a in r["assignment"])
+
+
+def test_many_clients_at_once_get_correct_answers(server, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    zeep = pytest.importorskip("zeep")
+    ids = list(store.table.index[:40])
+
+    def ask(cid):
+        c = zeep.Client(f"{server}?wsdl")
+        return cid, c.service.GetCustomerView(customerId=cid)["clv"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(pool.map(ask, ids))
+    np.testing.assert_allclose([answers[c] for c in ids], store.table.loc[ids, "clv"], rtol=1e-12)
