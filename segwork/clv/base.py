@@ -41,7 +41,8 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
 
-from ..errors import ConvergenceError, DataError, NotFittedError
+from .._checks import check_fitted
+from ..errors import ConvergenceError, DataError
 
 __all__ = ["BaseModel", "compress"]
 
@@ -260,10 +261,7 @@ class BaseModel(BaseEstimator):
 
     # ----------------------------------------------------------------- state
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet: call {self._fit_signature} before using it."
-            )
+        check_fitted(self, "params_", self._fit_signature)
 
     def _params(self) -> tuple[float, ...]:
         self._check_fitted()

@@ -272,8 +272,7 @@ def load_models(folder: str | Path) -> ModelStore:
         if f"{_SEGMENTATIONS}/{name}.pkl" not in files:
             raise DataError(f"{folder}: incomplete model folder, segmentation {name!r} is not in the manifest; "
                             "rebuild it with 'segwork models build'")
-    table = pd.read_parquet(folder / _TABLE)
-    table.index = table.index.astype(str)
+    table = pd.read_parquet(folder / _TABLE)  # ids as prepare_table wrote them (strings): trusted
     table.attrs = dict(manifest.get("table_attrs") or {})
     model, spend, settings = _models_from_document(json.loads((folder / _CLV).read_text()), str(folder))
     segmentations = {name: Segmentation.load(folder / _SEGMENTATIONS / f"{name}.pkl")
