@@ -247,6 +247,8 @@ def _parameter_table(plan: ReportPlan) -> list[dict]:
             defaults = {plan.declared[s][name].source for s in users}
             value = defaults.pop() if len(defaults) == 1 else "per notebook: " + ", ".join(
                 f"{s[:2]}={plan.declared[s][name].source}" for s in users)
+            if value == "None":  # the notebook derives the value itself (e.g. calibration_end); its page says which
+                value = "None (derived in the notebook; its page shows the value used)"
             source = "default"
         shown = ", ".join(s[:2] for s in users) if len(users) < len(plan.declared) else "all"
         rows.append({"name": name, "value": str(value), "source": source, "notebooks": shown})
@@ -375,6 +377,11 @@ def run_report(
     n = len(tasks)
     label = record["dataset_label"]
     say(f"segwork report: {n} notebook{'s' if n != 1 else ''} on {label} -> {run_dir}")
+    shown = {row["name"] for row in record["parameters"]}
+    for name in plan.overrides:
+        if name not in shown and name not in params_mod.RUNNER_PARAMETERS:
+            say(f"note: {name} does not apply to this run ({label}; notebooks "
+                f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored")
 
     def finished(task: NotebookTask, result: NotebookResult) -> None:
         record["notebooks"][task.index].update(result.to_record())

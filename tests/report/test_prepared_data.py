@@ -54,12 +54,14 @@ def test_the_plan_cannot_be_changed_after_it_is_made(tiny_notebooks):
 def test_about_this_run_lists_only_the_parameters_that_applied(tmp_path, make_nb):
     nbs = tmp_path / "nbs"
     make_nb(nbs / "01_data.ipynb", PARAMS, "d = load_dataset(dataset, n_customers=n_customers, seed=seed)")
-    make_nb(nbs / "02_cluster.ipynb", PARAMS + "\nk = 3",
+    make_nb(nbs / "02_cluster.ipynb", PARAMS + "\nk = 3\nk_max = None",
             "d = load_dataset(dataset, n_customers=n_customers, seed=seed)", "fit(d, k=k, random_state=seed)")
     rows = {r["name"]: r for r in _parameter_table(plan_report(dataset="cdnow", notebooks_dir=nbs))}
     assert "n_customers" not in rows  # builds synthetic data only
     assert rows["seed"]["notebooks"] == "02"  # 02 seeds its clustering too
     assert rows["dataset"]["notebooks"] == "all" and rows["k"]["notebooks"] == "02"
+    # a None default is one the notebook derives: the table says so instead of a bare "None"
+    assert rows["k_max"]["value"].startswith("None (derived in the notebook")
     synthetic = {r["name"]: r for r in _parameter_table(plan_report(dataset="synthetic", notebooks_dir=nbs))}
     assert synthetic["n_customers"]["notebooks"] == synthetic["seed"]["notebooks"] == "all"
 
@@ -78,3 +80,14 @@ def test_notebooks_on_different_data_get_one_prepared_folder_each(tmp_path, make
     assert sorted(str(p.relative_to(tmp_path / "run")) for p in folders.values()) == ["data/1", "data/2"]
     same = plan_report(notebooks_dir=nbs, parameters=[("n_customers", "50")])
     assert _data_folders(same.sources.values(), tmp_path / "run") == {same.dataset: tmp_path / "run" / "data"}
+
+
+@pytest.mark.slow
+def test_a_parameter_that_applies_nowhere_is_named_not_dropped_silently(tmp_path, make_nb, run_cli):
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "01_a.ipynb", PARAMS, LOAD)
+    res = run_cli("report", "--notebooks", str(nbs), "--output", str(tmp_path / "out"), "--no-progress",
+                  "--dataset", "cdnow_sample", "-p", "n_customers", "300")
+    assert res.returncode == 0, res.stderr
+    assert "note: n_customers does not apply to this run" in res.stdout
+    assert "note: dataset" not in res.stdout  # what applied is not flagged
