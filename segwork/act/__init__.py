@@ -1,7 +1,13 @@
-"""Acting on segments: relationship-type strategies (with assumed profit effects) and campaign targeting."""
+"""Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
+from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
+                         segment_response)
+from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
+                         purchase_labels)
 from .strategies import (DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy, relationship_summary, strategy_table,
                          with_effects)
 from .targeting import select_targets
 
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
-           "select_targets"]
+           "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
+           "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
+           "oracle_propensity"]
