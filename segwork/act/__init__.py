@@ -1,4 +1,5 @@
 """Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
+from .crosssell import RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
                          segment_response)
 from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
@@ -10,4 +11,5 @@ from .targeting import select_targets
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
            "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
            "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
-           "oracle_propensity"]
+           "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k",
+           "RECOMMEND_METHODS"]
