@@ -7,9 +7,10 @@ from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propens
 from .strategies import (DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy, relationship_summary, strategy_table,
                          with_effects)
 from .targeting import select_targets
+from .triggers import EVENT_ACTIONS, triggers
 
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
            "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
            "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k",
-           "RECOMMEND_METHODS"]
+           "RECOMMEND_METHODS", "EVENT_ACTIONS", "triggers"]
