@@ -1,0 +1,33 @@
+"""Notebook 08 (campaigns) through papermill; checks on its metrics.json against figures computed here."""
+from __future__ import annotations
+
+import pytest
+
+NAME = "08_campaigns"
+
+
+@pytest.mark.slow
+def test_08_on_synthetic(run_notebook):
+    from segwork.act import lift_at, oracle_propensity, purchase_labels
+    from segwork.datasets import make_crm
+
+    m = run_notebook(NAME, n_customers=3000, seed=2)
+    assert m["calibration_end"] == "2024-05-01" and m["horizon_days"] == 30
+    ds = make_crm(3000, seed=2)
+    y = purchase_labels(ds.transactions, "2024-05-01", 30)
+    assert m["base_rate"] == pytest.approx(y.mean())
+    assert m["perfect_lift"] == pytest.approx(1 / y.mean())
+    oracle = lift_at(y, oracle_propensity(ds.truth, "2024-05-01").reindex(y.index))
+    assert m["top_decile_lift_oracle"] == pytest.approx(oracle)
+    assert 1.5 < m["top_decile_lift"] <= m["perfect_lift"] and 0.7 < m["auc"] < 1
+    assert m["best_model"] in {r["score"] for r in m["targeting"]}
+    assert 0 < m["popularity_hit_rate_at_3"] <= 1 and 0 < m["crosssell_hit_rate_at_3"] <= 1
+    assert m["n_triggers"] > 0 and m["left_out_no_permission"] > 0
+
+
+@pytest.mark.slow
+def test_08_on_cdnow_sample(run_notebook):
+    m = run_notebook(NAME, dataset="cdnow_sample")
+    assert m["crosssell"] == {"skipped": "no categories"} and m["n_triggers"] == 0
+    assert "top_decile_lift_oracle" not in m
+    assert 1 < m["top_decile_lift"] <= m["perfect_lift"]
