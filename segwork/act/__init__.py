@@ -1,4 +1,5 @@
 """Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
+from .campaign import DEFAULT_UPLIFT, campaign_results, simulate_campaign
 from .channels import channel_effectiveness, preferred_contact
 from .crosssell import RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
@@ -15,4 +16,4 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "triggers", "channel_effectiveness",
-           "preferred_contact"]
+           "preferred_contact", "DEFAULT_UPLIFT", "simulate_campaign", "campaign_results"]
