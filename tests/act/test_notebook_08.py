@@ -23,11 +23,14 @@ def test_08_on_synthetic(run_notebook):
     assert m["best_model"] in {r["score"] for r in m["targeting"]}
     assert 0 < m["popularity_hit_rate_at_3"] <= 1 and 0 < m["crosssell_hit_rate_at_3"] <= 1
     assert m["n_triggers"] > 0 and m["left_out_no_permission"] > 0
+    low, high = m["campaign_uplift_ci"]
+    assert low < m["campaign_uplift"] < high and low <= m["campaign_uplift_planted"] <= high
+    assert {r["acquisition_channel"] for r in m["channels"]} == set(ds.customers["acquisition_channel"].astype(str))
 
 
 @pytest.mark.slow
 def test_08_on_cdnow_sample(run_notebook):
     m = run_notebook(NAME, dataset="cdnow_sample")
     assert m["crosssell"] == {"skipped": "no categories"} and m["n_triggers"] == 0
-    assert "top_decile_lift_oracle" not in m
+    assert "top_decile_lift_oracle" not in m and "campaign_uplift" not in m and "channels" not in m
     assert 1 < m["top_decile_lift"] <= m["perfect_lift"]
