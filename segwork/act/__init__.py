@@ -2,6 +2,7 @@
 from .campaign import DEFAULT_UPLIFT, campaign_results, simulate_campaign
 from .channels import channel_effectiveness, preferred_contact
 from .crosssell import RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend
+from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
                          segment_response)
 from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
@@ -18,4 +19,4 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "triggers", "channel_effectiveness",
            "preferred_contact", "DEFAULT_UPLIFT", "simulate_campaign", "campaign_results",
-           "customer_view"]
+           "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
