@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "RECOMMEND_METHODS"]
+__all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell", "RECOMMEND_METHODS"]
 
 RECOMMEND_METHODS = ("rules", "cooccurrence", "popularity")
 
@@ -213,3 +213,50 @@ def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, 
     all_items = tx[item].astype(str).nunique()
     return {"hit_rate": hits["customer_id"].nunique() / n, "n_customers": int(n),
             "coverage": recs["item"].nunique() / all_items, "k": int(recs["rank"].max())}
+
+
+def upsell(transactions: pd.DataFrame, segments: pd.Series, *, cutoff=None, item: str = "category",
+           ratio: float = 0.5, min_purchases: int = 2) -> pd.DataFrame:
+    """Up-sell candidates: customers whose spend per purchase in an item is well below their segment's typical spend.
+
+    For each (customer, item) with at least ``min_purchases`` purchase rows up
+    to ``cutoff``, the customer's mean amount per purchase is compared with
+    the median of those means over the customers of the same segment
+    buying that item; a candidate spends less than ``ratio`` x that median.
+
+    Parameters
+    ----------
+    transactions: canonical transactions with ``amount`` and ``item``.
+    segments: segment label per customer_id.
+    cutoff: last day used (inclusive); None = all.
+    ratio: in (0, 1]; min_purchases: >= 1.
+
+    Returns
+    -------
+    DataFrame, biggest gap first, with ``customer_id``, ``segment``, ``item``,
+    ``n_purchases``, ``mean_spend``, ``segment_median_spend`` and ``gap``
+    (= segment median - customer mean, per purchase, the data's currency).
+
+    Raises DataError for no ``item`` / ``amount`` column, bad ratio or
+    min_purchases.
+    """
+    if not 0 < ratio <= 1:
+        raise DataError(f"upsell: ratio={ratio!r} must lie in (0, 1]")
+    if isinstance(min_purchases, bool) or int(min_purchases) != min_purchases or min_purchases < 1:
+        raise DataError(f"upsell: min_purchases={min_purchases!r} must be a whole number >= 1")
+    tx = _history(transactions, item, cutoff, "upsell")
+    if "amount" not in tx.columns:
+        raise DataError("upsell: the transactions have no 'amount' column")
+    frame = pd.DataFrame({"customer_id": tx["customer_id"].astype(str), "item": tx[item].astype(str),
+                          "amount": tx["amount"].astype(float)})
+    per = frame.groupby(["customer_id", "item"]).agg(n_purchases=("amount", "size"), mean_spend=("amount", "mean"))
+    per = per[per["n_purchases"] >= min_purchases].reset_index()
+    seg = segments.astype(str)
+    seg.index = seg.index.astype(str)
+    per["segment"] = per["customer_id"].map(seg)
+    per = per.dropna(subset=["segment"])
+    per["segment_median_spend"] = per.groupby(["segment", "item"])["mean_spend"].transform("median")
+    per["gap"] = per["segment_median_spend"] - per["mean_spend"]
+    out = per[per["mean_spend"] < ratio * per["segment_median_spend"]]
+    cols = ["customer_id", "segment", "item", "n_purchases", "mean_spend", "segment_median_spend", "gap"]
+    return out.sort_values("gap", ascending=False, kind="stable")[cols].reset_index(drop=True)

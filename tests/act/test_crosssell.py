@@ -53,3 +53,20 @@ def test_bad_input(tx):
         hit_rate_at_k(rec, tx, cutoff="2024-01-31", end="2024-02-01")
     with pytest.raises(DataError, match="min_support"):
         association_rules_table(tx, min_support=0)
+
+
+def test_upsell_by_hand():
+    from segwork.act.crosssell import upsell
+
+    tx = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+                       "date": pd.to_datetime(["2024-01-01"] * 8),
+                       "category": ["x"] * 8, "amount": [10.0, 10, 100, 100, 90, 110, 5, 5]})
+    seg = pd.Series({"a": "s", "b": "s", "c": "s", "d": "t"})
+    out = upsell(tx, seg)
+    # segment s: means a 10, b 100, c 100 -> median 100; a is below 0.5 x 100 with a gap of 90; d alone in t
+    assert out["customer_id"].tolist() == ["a"] and out["gap"].item() == pytest.approx(90)
+    assert out["segment_median_spend"].item() == 100
+    with pytest.raises(DataError, match="no categories"):
+        upsell(tx.drop(columns="category"), seg)
+    with pytest.raises(DataError, match="ratio"):
+        upsell(tx, seg, ratio=2)
