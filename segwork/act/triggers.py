@@ -9,9 +9,15 @@ Events (CRM.md "Acting on segments"; issue 9):
 * ``purchase_anniversary`` -- a whole number of years since the first purchase;
 * ``lapse`` -- at ``window_start`` the customer has gone without a purchase
   for longer than ``lapse_factor`` times their own mean inter-purchase time
-  (customers with at least two purchase days; dated ``window_start``).
-
-Seasonal and regional holiday events are not built yet.
+  (customers with at least two purchase days; dated ``window_start``);
+* ``p_alive_drop`` -- P(alive) fell below ``p_alive_threshold`` since the
+  last run (``p_alive_previous`` at or above it, ``p_alive_current`` below);
+  dated ``window_start``;
+* ``seasonal`` -- a date of ``seasonal_events`` (month, day, name,
+  regions) in the window, for every customer whose profile ``region`` is
+  listed (``None`` = every region). The default calendar
+  :data:`SEASONAL_EVENTS` is generic (no country's public holidays are
+  assumed); pass your own.
 """
 from __future__ import annotations
 
@@ -22,7 +28,14 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["EVENT_ACTIONS", "triggers"]
+__all__ = ["EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers"]
+
+#: (month, day, event name, regions or None for all): a generic calendar; replace it with the business's own.
+SEASONAL_EVENTS: tuple[tuple[int, int, str, tuple[str, ...] | None], ...] = (
+    (2, 14, "Valentine's Day", None),
+    (11, 29, "Black Friday (approximate: fourth Friday of November)", None),
+    (12, 1, "Christmas season opens", None),
+)
 
 #: Recommended action per event.
 EVENT_ACTIONS: dict[str, str] = {
@@ -30,6 +43,8 @@ EVENT_ACTIONS: dict[str, str] = {
     "contract_end": "call to renew the contract before it ends",
     "purchase_anniversary": "thank for the year together; loyalty offer",
     "lapse": "win-back contact: ask why, offer an incentive",
+    "p_alive_drop": "retention contact before the customer is lost",
+    "seasonal": "seasonal offer in the customer's favourite category",
 }
 
 _COLUMNS = ["customer_id", "date", "event", "reason", "segment", "relationship", "action"]
@@ -54,6 +69,8 @@ def _anniversaries(dates: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> 
 def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_start, window_end, *,
              segments: pd.Series | None = None, relationships: pd.Series | None = None,
              contract_lead_days: int = 60, lapse_factor: float = 2.0,
+             p_alive_previous: pd.Series | None = None, p_alive_current: pd.Series | None = None,
+             p_alive_threshold: float = 0.5, seasonal_events=SEASONAL_EVENTS,
              actions: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Dated customer events between ``window_start`` and ``window_end`` (inclusive), with actions.
 
@@ -67,6 +84,10 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
     segments, relationships: optional labels per customer_id, copied to the rows.
     contract_lead_days: days before ``contract_end`` the renewal event fires.
     lapse_factor: lapse when days since last purchase > factor x own mean gap.
+    p_alive_previous, p_alive_current: P(alive) per customer_id at the last
+        run and now (both or neither); ``p_alive_threshold`` in (0, 1).
+    seasonal_events: (month, day, name, regions) rows; ``()`` = none. Needs
+        a ``region`` profile column when a row names regions.
     actions: event -> recommended action (default :data:`EVENT_ACTIONS`).
 
     Returns
@@ -127,6 +148,33 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
         parts.append(pd.DataFrame({"customer_id": lapsed.index[lapsed], "date": start, "event": "lapse",
                                    "reason": [f"{s} days since the last purchase, usual gap {m:.0f} days"
                                               for s, m in zip(since[lapsed], gap[lapsed])]}))
+    if (p_alive_previous is None) != (p_alive_current is None):
+        raise DataError("triggers: pass both p_alive_previous and p_alive_current (the last run's and today's)")
+    if p_alive_previous is not None:
+        if not 0 < p_alive_threshold < 1:
+            raise DataError(f"triggers: p_alive_threshold={p_alive_threshold!r} must lie in (0, 1)")
+        prev = p_alive_previous.set_axis(p_alive_previous.index.astype(str))
+        cur = p_alive_current.set_axis(p_alive_current.index.astype(str)).reindex(prev.index)
+        crossed = (prev >= p_alive_threshold) & (cur < p_alive_threshold)
+        parts.append(pd.DataFrame({"customer_id": crossed.index[crossed], "date": start, "event": "p_alive_drop",
+                                   "reason": [f"P(alive) fell from {a:.2f} to {b:.2f} (threshold {p_alive_threshold})"
+                                              for a, b in zip(prev[crossed], cur[crossed])]}))
+    if seasonal_events and customers is not None:
+        prof = customers.set_index(customers["customer_id"].astype(str))
+        region = prof["region"].astype(str) if "region" in prof.columns else None
+        for month, day, name, regions in seasonal_events:
+            for year in range(start.year, end.year + 1):
+                when = pd.Timestamp(year=year, month=month, day=day)
+                if not start <= when <= end:
+                    continue
+                if regions is None:
+                    who = prof.index
+                elif region is None:
+                    raise DataError(f"triggers: the seasonal event {name!r} is for regions {list(regions)} but the "
+                                    "customers table has no 'region' column")
+                else:
+                    who = region.index[region.isin(list(regions))]
+                parts.append(pd.DataFrame({"customer_id": who, "date": when, "event": "seasonal", "reason": name}))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=_COLUMNS)

@@ -47,3 +47,20 @@ def test_bad_window(data):
         triggers(tx, cust, "2024-06-30", "2024-06-01")
     with pytest.raises(DataError, match="not two dates"):
         triggers(tx, cust, "soon", "2024-06-01")
+
+
+def test_p_alive_drop_and_seasonal(data):
+    tx, cust = data
+    cust = cust.assign(region=["north", "south", "north"])
+    out = triggers(tx, cust, "2024-12-01", "2024-12-01", lapse_factor=1e6,
+                   p_alive_previous=pd.Series({"a": 0.6, "b": 0.4, "c": 0.9}),
+                   p_alive_current=pd.Series({"a": 0.3, "b": 0.2, "c": 0.7}),
+                   seasonal_events=((12, 1, "winter sale", ("north",)),))
+    got = set(map(tuple, out[["customer_id", "event"]].to_numpy()))
+    assert got == {("a", "p_alive_drop"), ("a", "seasonal"), ("c", "seasonal")}
+    assert "0.60 to 0.30" in out.loc[out["event"] == "p_alive_drop", "reason"].item()
+    with pytest.raises(DataError, match="both"):
+        triggers(tx, cust, "2024-12-01", "2024-12-01", p_alive_previous=pd.Series({"a": 0.6}))
+    with pytest.raises(DataError, match="region"):
+        triggers(tx, cust.drop(columns="region"), "2024-12-01", "2024-12-01",
+                 seasonal_events=((12, 1, "winter sale", ("north",)),))
