@@ -4,6 +4,7 @@
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
     segwork models build --dataset NAME|PATH --output DIR [--seed N]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--max-body-bytes N] [--workers N]
+    segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
 
 This module owns every subcommand: it parses the arguments and calls down
 into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_report_parser(sub)
     _add_service_parsers(sub)
+    _add_export_parser(sub)
     return parser
 
 
@@ -266,6 +268,36 @@ def _cmd_serve(args) -> int:
     warnings.simplefilter("ignore")  # nothing is held back while serving (it would grow without end)
     serve(args.models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, workers=args.workers,
           max_batch=args.max_batch)
+    return EXIT_OK
+
+
+def _add_export_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="write segment memberships, a target list or a trigger list for a CRM (CSV or Parquet)",
+        description="Columns, types and units: segwork.act.export.EXPORT_SCHEMAS. Targets and triggers are made "
+                    "on the data's last day for the next --days days.")
+    p.add_argument("kind", choices=["segments", "targets", "triggers"])
+    p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
+    p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
+    p.add_argument("--seed", type=int, default=0, help="random seed (synthetic data, clustering; default 0)")
+    p.add_argument("--n-customers", type=_positive, default=20_000,
+                   help="customers of the synthetic data set (default 20000)")
+    p.add_argument("--days", type=_positive, default=30, help="campaign / trigger period in days (default 30)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args) -> int:
+    from pathlib import Path
+
+    from .act.export import export_frame, write_export
+    from .datasets import load_dataset
+
+    if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
+        raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
+    data = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
+    frame = export_frame(args.kind, data, seed=args.seed, horizon_days=args.days)
+    out = write_export(frame, args.output)
+    print(f"{len(frame)} rows of {args.kind} written to {out}")
     return EXIT_OK
 
 

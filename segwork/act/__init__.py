@@ -1,7 +1,23 @@
-"""Acting on segments: relationship-type strategies (with assumed profit effects) and campaign targeting."""
+"""Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
+from .campaign import DEFAULT_UPLIFT, campaign_results, simulate_campaign
+from .channels import channel_effectiveness, preferred_contact
+from .crosssell import (RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
+                        upsell)
+from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
+from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
+                         segment_response)
+from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
+                         purchase_labels)
 from .strategies import (DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy, relationship_summary, strategy_table,
                          with_effects)
 from .targeting import select_targets
+from .triggers import EVENT_ACTIONS, SEASONAL_EVENTS, triggers
+from .view import customer_view
 
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
-           "select_targets"]
+           "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
+           "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
+           "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell",
+           "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
+           "preferred_contact", "DEFAULT_UPLIFT", "simulate_campaign", "campaign_results",
+           "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]

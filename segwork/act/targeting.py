@@ -9,10 +9,21 @@ profit of contacting a customer is
 
 where ``value`` is what a response is worth (by default the customer's
 predicted CLV, already a margin when it was computed with a margin) and
-``response_rate`` the assumed probability that the customer responds, per
-segment or the same for everyone. Customers are ranked by expected profit;
-those with a positive expected profit are selected, optionally capped by a
-budget or a number of contacts.
+``response_rate`` the probability that the contact makes the customer buy.
+It is either assumed (per segment or the same for everyone) or, better,
+estimated per customer from a purchase-propensity score
+(:mod:`segwork.act.propensity`):
+
+``response_rate = p_buy x incremental_share``
+
+where ``incremental_share`` is the share of the predicted purchases the
+contact causes (1 = every predicted purchase is credited to the campaign,
+an upper bound; a campaign with a control group measures it, CRM.md
+"Measuring what was done"). Customers are ranked by expected incremental
+profit; selection stops where the expected margin no longer covers the
+contact cost (expected profit <= 0), optionally earlier at a budget or a
+number of contacts. Customers without permission for the channel are left
+out and counted (``result.attrs["left_out_no_permission"]``).
 """
 from __future__ import annotations
 
@@ -39,6 +50,8 @@ def select_targets(
     budget: float | None = None,
     max_contacts: int | None = None,
     opt_in_column: str | None = None,
+    propensity: str | pd.Series | None = None,
+    incremental_share: float = 1.0,
 ) -> pd.DataFrame:
     """Rank customers by the expected profit of contacting them and select the campaign targets.
 
@@ -58,13 +71,29 @@ def select_targets(
     budget: maximum total contact cost; ``max_contacts``: maximum number of
         contacts. Best expected profit first.
     opt_in_column: a boolean column; customers without permission are left
-        out (permission marketing), e.g. ``"email_opt_in"``.
+        out (permission marketing), e.g. ``"email_opt_in"``; their number is
+        in ``result.attrs["left_out_no_permission"]``.
+    propensity: P(buy in the campaign period) per customer (0..1): a column
+        of ``table`` or a Series indexed by customer_id, e.g.
+        ``clv_propensity(...)["p_buy"]``. Replaces ``response_rate`` (which
+        must then stay at its default); every candidate needs a score.
+    incremental_share: share (0..1] of the predicted purchases caused by
+        the contact; only with ``propensity``.
 
     Returns
     -------
     DataFrame of the selected customers, best first, indexed by
     customer_id, with ``segment`` (when given), ``value``,
-    ``response_rate``, ``expected_profit`` and ``cumulative_profit``.
+    ``response_rate``, ``expected_profit`` and ``cumulative_profit``; with
+    ``propensity`` also ``p_buy``. ``attrs``: ``left_out_no_permission``
+    (int), ``n_candidates`` (before the profit cut) and ``n_unprofitable``.
+
+    Raises
+    ------
+    DataError: a column is missing, a value or score is missing or outside
+        0..1, an unknown segment, negative cost, per-segment rates without a
+        segmentation, or both ``propensity`` and a non-default
+        ``response_rate``.
     """
     if value not in table.columns:
         raise DataError(f"select_targets: the value column {value!r} is not in the table "
@@ -87,12 +116,33 @@ def select_targets(
             frame = frame[frame["segment"].isin(segments)]
     elif segments is not None or isinstance(response_rate, Mapping):
         raise DataError("select_targets: segments and per-segment response rates need a segmentation")
+    left_out = 0
     if opt_in_column is not None:
         if opt_in_column not in table.columns:
             raise DataError(f"select_targets: the opt-in column {opt_in_column!r} is not in the table")
-        allowed = table[opt_in_column].astype("boolean").fillna(False).astype(bool)
-        frame = frame[allowed.reindex(frame.index).to_numpy()]
-    if isinstance(response_rate, Mapping):
+        allowed = table[opt_in_column].astype("boolean").fillna(False).astype(bool).reindex(frame.index).to_numpy()
+        left_out = int((~allowed).sum())
+        frame = frame[allowed]
+    if propensity is not None:
+        if isinstance(response_rate, Mapping) or response_rate != 0.05:
+            raise DataError("select_targets: give either propensity or response_rate, not both")
+        if not 0 < incremental_share <= 1:
+            raise DataError(f"select_targets: incremental_share={incremental_share} must lie in (0, 1]")
+        if isinstance(propensity, str):
+            if propensity not in table.columns:
+                raise DataError(f"select_targets: the propensity column {propensity!r} is not in the table "
+                                "(segwork.act.propensity computes p_buy)")
+            score = table[propensity]
+        else:
+            score = propensity
+        score = pd.to_numeric(score.reindex(frame.index), errors="coerce")
+        if score.isna().any():
+            raise DataError(f"select_targets: customer {score.index[score.isna()][0]!r} has no propensity score")
+        if ((score < 0) | (score > 1)).any():
+            raise DataError("select_targets: propensity scores must lie between 0 and 1 (a probability)")
+        frame["p_buy"] = score.astype(float)
+        rates = frame["p_buy"] * float(incremental_share)
+    elif isinstance(response_rate, Mapping):
         rates = frame["segment"].map({str(k): float(v) for k, v in response_rate.items()}).fillna(0.0)
     else:
         rates = pd.Series(float(response_rate), index=frame.index)
@@ -100,7 +150,9 @@ def select_targets(
         raise DataError("select_targets: response rates must lie between 0 and 1")
     frame["response_rate"] = rates
     frame["expected_profit"] = rates * frame["value"] * margin_on_value - cost_per_contact
+    n_candidates = len(frame)
     frame = frame[frame["expected_profit"] > 0].sort_values("expected_profit", ascending=False, kind="stable")
+    n_unprofitable = n_candidates - len(frame)
     if budget is not None:
         n = int(np.floor(budget / cost_per_contact)) if cost_per_contact > 0 else len(frame)
         frame = frame.iloc[:max(n, 0)]
@@ -108,4 +160,6 @@ def select_targets(
         frame = frame.iloc[:max(int(max_contacts), 0)]
     frame["cumulative_profit"] = frame["expected_profit"].cumsum()
     frame.index.name = "customer_id"
+    frame.attrs = {"left_out_no_permission": left_out, "n_candidates": n_candidates,
+                   "n_unprofitable": n_unprofitable}
     return frame

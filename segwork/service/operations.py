@@ -24,6 +24,7 @@ from lxml import etree
 
 from ..act.strategies import DEFAULT_STRATEGIES, relationship_summary
 from ..act.targeting import select_targets
+from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
 from ..clv.transaction import check_history
 from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
@@ -414,33 +415,34 @@ def _attribute_text(value) -> str | None:
 
 
 def get_customer_view(store: ModelStore, request) -> etree._Element:
-    """GetCustomerView: one row of the prepared table, the customer's segment in every segmentation, the
-    relationship type and its strategy; profile and survey fields as name/value attributes."""
+    """GetCustomerView: :func:`segwork.act.customer_view` on the prepared table and every segmentation: the
+    customer's figures, segment in every segmentation, relationship type and its strategy; profile, permission,
+    mix and survey fields as name/value attributes."""
     cid = _text(request, "customerId")
     if cid not in store.table.index:
         raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "
                            f"built from ({store.manifest.get('dataset')})")
-    row = store.table.loc[cid]
-    rel = store.segmentations.get("relationship")
-    relationship = str(rel.labels[cid]) if rel is not None else "unknown"
-    st = _strategy(relationship)
+    view = customer_view(cid, store.table, store.segmentations)
+    figures = {**view["history"], **view["value"]}
+    relationship = view["relationship"] if "relationship" in store.segmentations else "unknown"
     resp = _response("GetCustomerView")
     _add(resp, "customerId", cid)
-    _add(resp, "frequency", str(int(row["frequency"])))
+    _add(resp, "frequency", str(int(figures["frequency"])))
     for el, col in (("recency", "recency"), ("T", "T"), ("daysSinceLast", "days_since_last"),
                     ("monetaryValue", "monetary_value"), ("revenue", "revenue"), ("pAlive", "p_alive"),
                     ("clv", "clv")):
-        _add(resp, el, float(row[col]))
+        _add(resp, el, float(figures[col]))
     _add(resp, "relationship", relationship)
-    _add(resp, "strategy", st.goal if st else "no strategy stated")
-    for name, seg in store.segmentations.items():
+    _add(resp, "strategy", view["strategy"] or "no strategy stated")
+    for name, label in view["segments"].items():
         m = etree.SubElement(resp, _q("membership"))
         _add(m, "segmentation", name)
-        _add(m, "segment", str(seg.labels[cid]))
-    for col, value in row.items():
-        if col in _BEHAVIOUR:
+        _add(m, "segment", label)
+    attributes = {**view["profile"], **view["permissions"], **view["mix"]}
+    for col in store.table.columns:
+        if col in _BEHAVIOUR or col not in attributes:
             continue
-        text = _attribute_text(value)
+        text = _attribute_text(attributes[col])
         if text is not None:
             a = etree.SubElement(resp, _q("attribute"))
             _add(a, "name", str(col))

@@ -53,3 +53,36 @@ def test_errors(table, labels):
         select_targets(table, segments=["a"])
     with pytest.raises(DataError, match="between 0 and 1"):
         select_targets(table, response_rate=1.5)
+
+
+def test_propensity_replaces_assumed_rate(table):
+    p = pd.Series(np.linspace(0.05, 0.5, 10), index=table.index)
+    out = select_targets(table, propensity=p, incremental_share=0.5, cost_per_contact=4.0,
+                         opt_in_column="email_opt_in")
+    allowed = table["email_opt_in"].fillna(False).astype(bool)
+    expected = (p * 0.5 * table["clv"] - 4.0)[allowed]
+    chosen = expected[expected > 0].sort_values(ascending=False)
+    assert list(out.index) == list(chosen.index)
+    assert np.allclose(out["expected_profit"], chosen)
+    assert np.allclose(out["p_buy"], p[chosen.index])
+    # stops where the expected margin no longer covers the contact cost
+    assert (out["response_rate"] * out["value"] > 4.0).all()
+    assert out.attrs["left_out_no_permission"] == 3
+    assert out.attrs["n_unprofitable"] == int((expected <= 0).sum())
+
+
+def test_propensity_from_column_and_budget(table):
+    t = table.assign(p_buy=0.2)
+    out = select_targets(t, propensity="p_buy", cost_per_contact=2.0, budget=7.0)
+    assert len(out) == 3 and out["value"].iloc[0] == 1000
+
+
+def test_propensity_bad_input(table):
+    with pytest.raises(DataError, match="not both"):
+        select_targets(table, propensity=pd.Series(0.1, index=table.index), response_rate=0.2)
+    with pytest.raises(DataError, match="no propensity score"):
+        select_targets(table, propensity=pd.Series(0.1, index=table.index[:3]))
+    with pytest.raises(DataError, match="between 0 and 1"):
+        select_targets(table, propensity=pd.Series(1.5, index=table.index))
+    with pytest.raises(DataError, match="not in the table"):
+        select_targets(table, propensity="p_buy")

@@ -219,10 +219,10 @@ def test_prose_columns_become_notes_and_signed_errors_are_best_near_zero(tmp_pat
     assert '<dl class="notes">' in part and "far too wide" in part
 
 
-def test_the_shipped_notebooks_declare_the_three_sections_and_the_data_numbers():
+def test_the_shipped_notebooks_declare_the_four_sections_and_the_data_numbers():
     assert [(s["id"], s["notebook"], s["key"]) for s in LAYOUT["sections"]] == [
         ("segmentations", "09_compare_segmentations", "comparison"), ("clv", "05_clv_models", "holdout"),
-        ("relationships", "06_value_segmentation", "relationship_types")]
+        ("relationships", "06_value_segmentation", "relationship_types"), ("campaigns", "08_campaigns", "campaigns")]
     assert LAYOUT["numbers"]["notebook"] == "01_data_overview"
     assert {"n_customers", "revenue", "top20_revenue_share"} <= {n["key"] for n in LAYOUT["numbers"]["numbers"]}
 

@@ -14,6 +14,7 @@ import requests
 from lxml import etree
 
 from segwork.act.targeting import select_targets
+from segwork.act.view import customer_view
 from segwork.features import customer_table
 from segwork.service.contract import SOAP11_ENV, TNS, compile_schema, safe_parser
 
@@ -135,6 +136,11 @@ def test_get_customer_view(client, store):
     assert r["relationship"] == str(store.segmentations["relationship"].labels[cid]) and r["strategy"]
     attrs = {a["name"]: a["value"] for a in r["attribute"]}
     assert attrs["customer_type"] == row["customer_type"]
+    # the service answers from segwork.act.customer_view: every non-behaviour column with a value, as before
+    view = customer_view(cid, store.table, store.segmentations)
+    shown = {**view["profile"], **view["permissions"], **view["mix"]}
+    assert set(attrs) == {c for c in shown if c in store.table.columns}
+    assert r["strategy"] == view["strategy"]
 
 
 def _post(server, op_xml: str):

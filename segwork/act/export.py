@@ -1,0 +1,122 @@
+"""Export for a CRM: segment memberships, target lists and trigger lists as CSV or Parquet with a fixed schema.
+
+:data:`EXPORT_SCHEMAS` documents every column (type, unit, meaning); the
+frames :func:`export_frame` returns have exactly those columns in that
+order, so a CRM import can be set up once. ``segwork export`` writes them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+
+__all__ = ["EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
+
+EXPORT_KINDS = ("segments", "targets", "triggers")
+
+#: kind -> column -> (type, unit, meaning).
+EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "segments": {
+        "customer_id": ("string", "", "the customer's id in the source data"),
+        "segmentation": ("string", "", "the segmentation (rfm, value, relationship, clustering, ...)"),
+        "segment": ("string", "", "the customer's segment in it"),
+    },
+    "targets": {
+        "rank": ("int", "", "1 = best expected incremental profit"),
+        "customer_id": ("string", "", "the customer's id"),
+        "p_buy": ("float", "probability 0..1", "P(purchase in the campaign period), transaction model"),
+        "value": ("float", "currency", "mean spend per purchase, the data's currency"),
+        "expected_profit": ("float", "currency", "p_buy x incremental share x value x margin - cost per contact"),
+        "cumulative_profit": ("float", "currency", "running total of expected_profit down the list"),
+    },
+    "triggers": {
+        "customer_id": ("string", "", "the customer's id"),
+        "date": ("date", "YYYY-MM-DD", "when to act"),
+        "event": ("string", "", "birthday, contract_end, purchase_anniversary or lapse"),
+        "reason": ("string", "", "why, with the numbers"),
+        "segment": ("string", "", "the customer's RFM segment"),
+        "relationship": ("string", "", "relationship type (empty when not computed)"),
+        "action": ("string", "", "the recommended action"),
+    },
+}
+
+
+def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: int = 30,
+                 cost_per_contact: float = 1.0, margin: float = 0.3, incremental_share: float = 0.2) -> pd.DataFrame:
+    """The export table of one kind for a data set.
+
+    Parameters
+    ----------
+    kind: ``"segments"`` (every default segmentation of the prepared table),
+        ``"targets"`` (customers worth contacting for the next
+        ``horizon_days``, scored by MBG/NBD; e-mail permission respected when
+        the profile has ``email_opt_in``) or ``"triggers"`` (events in the
+        ``horizon_days`` after ``cutoff``).
+    data: a :class:`segwork.datasets.Dataset`.
+    seed: random state of the clustering segmentations.
+    cutoff: the day the lists are made (default: the data's last day).
+    cost_per_contact (currency), margin (share of revenue),
+    incremental_share (0..1): the targeting assumptions.
+
+    Returns a DataFrame with the columns of ``EXPORT_SCHEMAS[kind]``.
+
+    Raises DataError for an unknown kind, or what the underlying steps raise
+    (e.g. triggers without customer profiles).
+    """
+    if kind not in EXPORT_KINDS:
+        raise DataError(f"export: unknown kind {kind!r}; choose one of {', '.join(EXPORT_KINDS)}")
+    tx = data.transactions
+    cut = pd.Timestamp(cutoff).normalize() if cutoff is not None else tx["date"].max().normalize()
+    if kind == "segments":
+        from ..prepare import prepare_table
+        from ..segment import default_segmentations
+
+        table = prepare_table(data)
+        segs = default_segmentations(table, seed=seed)
+        parts = [pd.DataFrame({"customer_id": s.labels.index.astype(str), "segmentation": name,
+                               "segment": s.labels.astype(str).to_numpy()}) for name, s in segs.items()]
+        out = pd.concat(parts, ignore_index=True)
+    elif kind == "targets":
+        from ..features import customer_table
+        from .propensity import clv_propensity
+        from .targeting import select_targets
+
+        table = customer_table(tx, data.customers, observation_end=cut)
+        p = clv_propensity(tx, cut, horizon_days)["p_buy"]
+        opt = "email_opt_in" if "email_opt_in" in table.columns else None
+        sel = select_targets(table, value="mean_amount", propensity=p, incremental_share=incremental_share,
+                             margin_on_value=margin, cost_per_contact=cost_per_contact, opt_in_column=opt)
+        out = sel.reset_index()
+        out.insert(0, "rank", range(1, len(out) + 1))
+    else:
+        from ..features import customer_table
+        from ..segment import rfm_segmentation
+        from .triggers import triggers
+
+        if data.customers is None:
+            raise DataError("export triggers: the data set has no customer profiles (birthdays, contract ends); "
+                            "use a data set with a customers table")
+        table = customer_table(tx, data.customers, observation_end=cut)
+        out = triggers(tx, data.customers, cut + pd.Timedelta(days=1), cut + pd.Timedelta(days=horizon_days),
+                       segments=rfm_segmentation(table).labels)
+        out["date"] = pd.to_datetime(out["date"]).dt.date
+    cols = list(EXPORT_SCHEMAS[kind])
+    return out[cols].reset_index(drop=True)
+
+
+def write_export(frame: pd.DataFrame, path) -> Path:
+    """Write an export table to ``path``: ``.csv`` (UTF-8, comma, no index) or ``.parquet``.
+
+    Returns the path. Raises DataError for another suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        raise DataError(f"export: {path.name!r} must end in .csv or .parquet")
+    return path

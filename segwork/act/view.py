@@ -1,0 +1,92 @@
+"""Single customer view: everything known about one customer in one place (CRM.md "Acting on segments")."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..errors import DataError
+from ..segment.base import Segmentation
+from .strategies import DEFAULT_STRATEGIES, Strategy
+
+__all__ = ["HISTORY_COLUMNS", "VALUE_COLUMNS", "customer_view"]
+
+#: Transaction-history summary columns of the prepared table (days, the data's currency).
+HISTORY_COLUMNS = ("n_transactions", "revenue", "mean_amount", "days_since_last", "T")
+#: RFM and model columns (frequency in repeat purchase days, recency/T in days, money in the data's currency).
+VALUE_COLUMNS = ("frequency", "recency", "monetary_value", "purchase_rate", "p_alive", "clv", "expected_purchases",
+                 "p_buy")
+
+
+def customer_view(customer_id, table: pd.DataFrame,
+                  segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
+                  relationship: str = "relationship", strategies: Mapping[str, Strategy] | None = None,
+                  triggers: pd.DataFrame | None = None, recommendations: pd.DataFrame | None = None) -> dict:
+    """One customer's profile, permissions, history, value, segments, relationship, triggers and offers.
+
+    Parameters
+    ----------
+    customer_id: the customer (compared as text with the table's index).
+    table: the prepared customer table (:func:`segwork.prepare_table`),
+        indexed by customer_id; optional ``expected_purchases`` / ``p_buy``
+        columns (from :mod:`segwork.act.propensity`) are shown too.
+    segmentations: name -> :class:`Segmentation` or label Series.
+    relationship: the name of the relationship-type segmentation among them.
+    strategies: relationship type -> :class:`Strategy` (default
+        :data:`DEFAULT_STRATEGIES`).
+    triggers: rows of :func:`segwork.act.triggers` (pending events).
+    recommendations: rows of :func:`segwork.act.recommend` (offers).
+
+    Returns
+    -------
+    dict with ``customer_id``; ``profile`` (column -> value, the table's
+    non-behaviour columns, survey answers included); ``permissions``
+    (``*_opt_in`` columns -> bool); ``mix`` (``cat_*`` / ``ch_*`` shares of
+    purchases by category and channel, 0..1);
+    ``history`` and ``value`` (:data:`HISTORY_COLUMNS`, :data:`VALUE_COLUMNS`
+    present in the table -> float); ``segments`` (segmentation name -> label);
+    ``relationship`` (type or None), ``strategy`` (goal or None), ``offer``;
+    ``triggers`` and ``recommendations`` (lists of row dicts, empty when
+    none are given).
+
+    Raises
+    ------
+    DataError: the customer is not in the table (naming it and the fix).
+    """
+    cid = str(customer_id)
+    index = table.index.astype(str)
+    if cid not in index:
+        raise DataError(f"customer_view: no customer {cid!r} in the table ({len(table)} customers); "
+                        "check the id, or prepare the table from data that includes them")
+    row = table.iloc[index.get_loc(cid)]
+    behaviour = set(HISTORY_COLUMNS) | set(VALUE_COLUMNS)
+    permissions = {c: bool(row[c]) for c in table.columns if str(c).endswith("_opt_in") and pd.notna(row[c])}
+    mix = {str(c): float(row[c]) for c in table.columns if str(c).startswith(("cat_", "ch_")) and pd.notna(row[c])}
+    profile = {}
+    for c in table.columns:
+        if c in behaviour or c in permissions or c in mix:
+            continue
+        v = row[c]
+        if v is None or v is pd.NA or (not isinstance(v, str) and pd.isna(v)):
+            continue
+        profile[str(c)] = v
+    history = {c: float(row[c]) for c in HISTORY_COLUMNS if c in table.columns}
+    value = {c: float(row[c]) for c in VALUE_COLUMNS if c in table.columns}
+    segments = {}
+    for name, seg in (segmentations or {}).items():
+        labels = seg.labels if isinstance(seg, Segmentation) else seg
+        labels = labels.copy()
+        labels.index = labels.index.astype(str)
+        segments[str(name)] = str(labels[cid]) if cid in labels.index else None
+    rel = segments.get(relationship)
+    st = (DEFAULT_STRATEGIES if strategies is None else strategies).get(rel) if rel is not None else None
+
+    def rows(frame):
+        if frame is None or len(frame) == 0:
+            return []
+        return frame[frame["customer_id"].astype(str) == cid].to_dict("records")
+
+    return {"customer_id": cid, "profile": profile, "permissions": permissions, "mix": mix, "history": history,
+            "value": value,
+            "segments": segments, "relationship": rel, "strategy": st.goal if st else None,
+            "offer": st.offer if st else None, "triggers": rows(triggers), "recommendations": rows(recommendations)}

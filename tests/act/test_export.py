@@ -1,0 +1,49 @@
+"""segwork export: the documented schema, permission respected, one-line errors."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from segwork.act.export import EXPORT_SCHEMAS, export_frame
+from segwork.cli import main
+from segwork.datasets import make_crm
+from segwork.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def crm():
+    return make_crm(1500, seed=4)
+
+
+def test_targets_and_triggers_follow_the_schema(crm):
+    t = export_frame("targets", crm)
+    assert list(t.columns) == list(EXPORT_SCHEMAS["targets"])
+    assert t["rank"].tolist() == list(range(1, len(t) + 1)) and (t["expected_profit"] > 0).all()
+    opted = set(crm.customers.loc[crm.customers["email_opt_in"], "customer_id"].astype(str))
+    assert set(t["customer_id"]) <= opted and t["p_buy"].between(0, 1).all()
+    tr = export_frame("triggers", crm)
+    assert list(tr.columns) == list(EXPORT_SCHEMAS["triggers"]) and len(tr) > 0
+    last = crm.transactions["date"].max().normalize()
+    assert (pd.to_datetime(tr["date"]) > last).all()
+
+
+def test_cli_writes_csv_and_parquet(tmp_path, capsys):
+    assert main(["export", "targets", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
+                 "--output", str(tmp_path / "t.csv")]) == 0
+    t = pd.read_csv(tmp_path / "t.csv")
+    assert list(t.columns) == list(EXPORT_SCHEMAS["targets"])
+    assert main(["export", "segments", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
+                 "--output", str(tmp_path / "s.parquet")]) == 0
+    s = pd.read_parquet(tmp_path / "s.parquet")
+    assert list(s.columns) == list(EXPORT_SCHEMAS["segments"])
+    assert s.groupby("segmentation")["customer_id"].nunique().eq(800).all()
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["export", "targets", "--dataset", "synthetic", "--output", str(tmp_path / "t.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and ".csv or .parquet" in err
+    assert main(["export", "triggers", "--dataset", "cdnow_sample", "--output", str(tmp_path / "t.csv")]) == 2
+    assert "no customer profiles" in capsys.readouterr().err
+    with pytest.raises(DataError, match="unknown kind"):
+        export_frame("everything", make_crm(200, seed=0))
