@@ -256,12 +256,39 @@ class TransactionModel(BaseModel):
     def _index_of(self, *inputs):
         return next((v.index for v in inputs if isinstance(v, pd.Series)), None)
 
-    def expected_purchases(self, t, frequency, recency, T, covariates=None):
+    def _with_interval(self, method, point, call, interval, n_draws, seed, aggregate, name):
+        """Point prediction with lower/upper columns from parameter draws (:mod:`segwork.clv.intervals`)."""
+        from .intervals import _check_level, quantile_interval, sampled_models
+
+        where = f"{type(self).__name__}.{method}"
+        _check_level(where, interval)
+        pt = np.asarray(point, dtype=np.float64).reshape(-1)
+        samples = np.empty((int(n_draws), pt.size), dtype=np.float64 if pt.size < 10_000 else np.float32)
+        for i, m in enumerate(sampled_models(self, n_draws, seed)):
+            samples[i] = np.asarray(call(m), dtype=np.float64).reshape(-1)
+        if aggregate:
+            return quantile_interval(where, [pt.sum()], samples.sum(axis=1, dtype=np.float64)[:, None], interval,
+                                     name, index=pd.Index(["total"])).iloc[0]
+        index = point.index if isinstance(point, pd.Series) else None
+        return quantile_interval(where, pt, samples, interval, name, index=index)
+
+    def expected_purchases(self, t, frequency, recency, T, covariates=None, *, interval=None, aggregate=False,
+                           n_draws=200, seed=0):
         """Expected repeat purchases in the next ``t`` time units, given a customer's history.
 
         ``t`` may be a scalar or one value per customer; all in the model's
         time unit. Returns a float, an array or a Series (indexed like the
         input Series).
+
+        ``covariates``: the customers' covariates, required for (and only
+        for) a model fitted with covariates.
+
+        ``interval=0.9``: a DataFrame with ``expected_purchases``, ``lower``
+        and ``upper`` (the central 90 % of the prediction over ``n_draws``
+        parameter draws from the MLE's asymptotic distribution, seeded by
+        ``seed``; see :mod:`segwork.clv.intervals`: parameter uncertainty
+        only). ``aggregate=True`` (with ``interval``): one row (a Series) for
+        the sum over all customers (e.g. total holdout purchases).
 
         Raises DataError for a history ``fit`` would refuse (see
         :func:`check_history`) or a negative ``t``.
@@ -270,7 +297,12 @@ class TransactionModel(BaseModel):
         groups = self._per_customer("expected_purchases", covariates, self._index_of(frequency, recency, T),
                                     len(x))
         out = self._apply(groups, lambda m, *a: m._conditional_expected(*a), t_, x, tx, T_).reshape(shape)
-        return wrap_like(out, frequency, recency, T, t, name="expected_purchases")
+        out = wrap_like(out, frequency, recency, T, t, name="expected_purchases")
+        if interval is None:
+            return out
+        return self._with_interval(
+            "expected_purchases", out, lambda m: m.expected_purchases(t, frequency, recency, T, covariates),
+            interval, n_draws, seed, aggregate, "expected_purchases")
 
     def expected_purchases_new(self, t, covariates=None):
         """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer.
@@ -305,15 +337,23 @@ class TransactionModel(BaseModel):
             out = pd.concat([out, covariate_summary(self)])
         return out
 
-    def p_alive(self, frequency, recency, T, covariates=None):
+    def p_alive(self, frequency, recency, T, covariates=None, *, interval=None, aggregate=False, n_draws=200,
+                seed=0):
         """Probability that a customer with this history is still alive (has not dropped out) at ``T``.
+
+        ``covariates``, ``interval``, ``aggregate`` (the expected number of
+        customers alive), ``n_draws``, ``seed``: as in :meth:`expected_purchases`.
 
         Raises DataError for a history ``fit`` would refuse (see :func:`check_history`).
         """
         _, x, tx, T_, shape = self._history("p_alive", frequency, recency, T)
         groups = self._per_customer("p_alive", covariates, self._index_of(frequency, recency, T), len(x))
         out = np.clip(self._apply(groups, lambda m, *a: m._p_alive(*a), x, tx, T_), 0.0, 1.0).reshape(shape)
-        return wrap_like(out, frequency, recency, T, name="p_alive")
+        out = wrap_like(out, frequency, recency, T, name="p_alive")
+        if interval is None:
+            return out
+        return self._with_interval("p_alive", out, lambda m: m.p_alive(frequency, recency, T, covariates),
+                                   interval, n_draws, seed, aggregate, "p_alive")
 
     def sample_frequency(self, T, random_state=None) -> np.ndarray:
         """Simulated repeat-purchase counts for customers observed for ``T`` time units each.
