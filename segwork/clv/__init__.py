@@ -6,7 +6,10 @@ Transaction models (who buys again, how often, who has left):
 contractual retention: ``ShiftedBetaGeometric`` (sBG). All fit by maximum
 likelihood on a shared base (:mod:`segwork.clv.base`).
 
-Value: :func:`customer_lifetime_value`, :func:`historical_value`; fit and
+Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_customer_value`
+(a customer not yet acquired); covariates: ``fit(..., covariates=X)`` on ``BetaGeo`` and
+``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions
+(:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
 customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`bg_nbd_inputs`.
 Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
@@ -39,7 +42,7 @@ from .validation import (
     spend_errors,
     spend_holdout,
 )
-from .value import customer_lifetime_value, historical_value
+from .value import customer_lifetime_value, historical_value, new_customer_value
 
 __all__ = [
     "BaseModel",
@@ -51,6 +54,7 @@ __all__ = [
     "ShiftedBetaGeometric",
     "customer_lifetime_value",
     "historical_value",
+    "new_customer_value",
     "predict_clv",
     "bg_nbd_inputs",
     "fit_transaction_model",

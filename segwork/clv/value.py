@@ -49,7 +49,7 @@ from ..features.rfm import TIME_UNITS
 from .base import compress
 from .transaction import check_history
 
-__all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
+__all__ = ["customer_lifetime_value", "historical_value", "new_customer_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
 
 #: Days per month used to turn the horizon in months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
@@ -240,3 +240,71 @@ def historical_value(
     out = (amount * margin).groupby(transactions[customer_col].astype(str)).sum().sort_index()
     out.index.name = "customer_id"
     return out.rename("historical_value")
+
+
+def new_customer_value(
+    transaction_model,
+    spend_model,
+    horizon: int = 12,
+    time_unit: str = "weeks",
+    discount_rate: float = 0.01,
+    margin: float = 1.0,
+    *,
+    acquired_in: int = 0,
+    include_first_purchase: bool = True,
+    covariates: pd.DataFrame | None = None,
+):
+    """Expected discounted value of a customer not yet acquired (the unconditional expectation).
+
+    A customer acquired (first purchase) at the end of month ``acquired_in``
+    from now, followed for ``horizon`` months after that:
+
+    ``value = margin * spend * [1{first} / (1 + d)^k + sum_{i=1..horizon} (E[X(t_i)] - E[X(t_{i-1})]) / (1 + d)^(k + i)]``
+
+    with ``k = acquired_in``, ``E[X(t)]`` the transaction model's expected
+    repeat purchases within ``t`` of the first purchase for a new customer
+    (``expected_purchases_new``: BG/NBD eq. 7 of Fader, Hardie & Lee 2005;
+    Pareto/NBD: Schmittlein et al. 1987), ``t_i`` the end of month ``i`` in
+    the model's time unit (a month is 30.4375 days) and ``spend`` the
+    population mean spend per purchase (``GammaGamma.population_mean_spend``)
+    or a constant. ``include_first_purchase`` counts the acquisition purchase
+    itself (at month ``k``).
+
+    ``covariates``: for a model fitted with covariates, one row per profile
+    (e.g. per acquisition channel): returns a Series indexed like it (the
+    value of a new customer with those covariates). Otherwise returns a float.
+
+    Raises DataError for a bad horizon, discount rate, time unit or
+    ``acquired_in``, or a spend model with an infinite mean spend (q <= 1).
+    """
+    where = "new_customer_value"
+    if time_unit not in TIME_UNITS:
+        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
+    if not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    if not isinstance(acquired_in, numbers.Integral) or acquired_in < 0:
+        raise DataError(f"{where}: acquired_in must be a whole number of months >= 0, got {acquired_in!r}")
+    if not np.isfinite(discount_rate) or discount_rate <= -1:
+        raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    if isinstance(spend_model, numbers.Real):
+        spend = float(spend_model)
+    else:
+        spend = float(spend_model.population_mean_spend())
+        if not np.isfinite(spend):
+            raise DataError(f"{where}: the spend model's population mean spend is infinite (Gamma-Gamma q <= 1); "
+                            "pass a constant spend per purchase instead")
+    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    steps = [transaction_model.expected_purchases_new(i * months_per_unit, covariates=covariates)
+             if covariates is not None else transaction_model.expected_purchases_new(i * months_per_unit)
+             for i in range(1, horizon + 1)]
+    cum = np.array([np.asarray(s, dtype=np.float64).reshape(-1) for s in steps])
+    per_month = np.diff(cum, axis=0, prepend=0.0)
+    k = acquired_in
+    discount = (1.0 + discount_rate) ** (k + np.arange(1, horizon + 1, dtype=np.float64))[:, None]
+    value = (per_month / discount).sum(axis=0)
+    if include_first_purchase:
+        value = value + 1.0 / (1.0 + discount_rate) ** k
+    value = margin * spend * value
+    if covariates is not None:
+        return pd.Series(value, index=covariates.index, name="new_customer_value")
+    return float(value[0])
