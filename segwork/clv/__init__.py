@@ -1,7 +1,7 @@
 """CLV models and what they are used for.
 
 Transaction models (who buys again, how often, who has left):
-``BetaGeo`` (BG/NBD), ``ModifiedBetaGeo`` (MBG/NBD), ``ParetoNBD``,
+``BetaGeo`` (BG/NBD), ``ModifiedBetaGeo`` (MBG/NBD), ``ParetoNBD``, ``GGomNBD`` (GGom/NBD),
 ``BetaGeoBetaBinom`` (BG/BB, discrete opportunities); spend: ``GammaGamma``;
 contractual retention: ``ShiftedBetaGeometric`` (sBG). All fit by maximum
 likelihood on a shared base (:mod:`segwork.clv.base`).
@@ -21,6 +21,7 @@ from .beta_geo import BetaGeo
 from .bgbb import BetaGeoBetaBinom
 from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
 from .gamma_gamma import GammaGamma
+from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .predict import (
@@ -49,6 +50,7 @@ __all__ = [
     "BetaGeo",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "GGomNBD",
     "BetaGeoBetaBinom",
     "GammaGamma",
     "ShiftedBetaGeometric",
