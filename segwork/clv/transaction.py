@@ -144,7 +144,7 @@ class TransactionModel(BaseModel):
             non-finite or constant covariates and unmatched customers are a
             DataError.
         """
-        for attr in ("covariates_", "coef_", "_cov_full", "_theta"):
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
@@ -230,9 +230,14 @@ class TransactionModel(BaseModel):
                             "(a DataFrame indexed by customer_id) for these customers")
         from .covariates import per_customer_params
 
-        Z = design.transform(where, covariates, index, n)
-        codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([Z[:, j] for j in range(Z.shape[1])]))
-        Zu = np.array([list(u) for u in uniq], dtype=np.float64).reshape(len(uniq), Z.shape[1])
+        cache = getattr(self, "_z_cache", None)  # set by _with_interval while it draws (same inputs every draw)
+        if cache is not None and cache[0] is covariates and cache[1] is index and cache[2] == n:
+            codes, Zu = cache[3], cache[4]
+        else:
+            Z = design.transform(where, covariates, index, n)
+            codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([Z[:, j] for j in range(Z.shape[1])]))
+            Zu = np.array([list(u) for u in uniq], dtype=np.float64).reshape(len(uniq), Z.shape[1])
+            self._z_groups = (codes, Zu)
         base = np.array([self.params_[k] for k in self._param_names])
         coef = self.coef_.to_numpy().reshape(len(self._covariate_links), -1)
         P = per_customer_params(self, base, coef, Zu)
@@ -256,7 +261,8 @@ class TransactionModel(BaseModel):
     def _index_of(self, *inputs):
         return next((v.index for v in inputs if isinstance(v, pd.Series)), None)
 
-    def _with_interval(self, method, point, call, interval, n_draws, seed, aggregate, name):
+    def _with_interval(self, method, point, call, interval, n_draws, seed, aggregate, name, covariates=None,
+                       index_in=None, n_in=None):
         """Point prediction with lower/upper columns from parameter draws (:mod:`segwork.clv.intervals`)."""
         from .intervals import _check_level, quantile_interval, sampled_models
 
@@ -264,8 +270,14 @@ class TransactionModel(BaseModel):
         _check_level(where, interval)
         pt = np.asarray(point, dtype=np.float64).reshape(-1)
         samples = np.empty((int(n_draws), pt.size), dtype=np.float64 if pt.size < 10_000 else np.float32)
-        for i, m in enumerate(sampled_models(self, n_draws, seed)):
-            samples[i] = np.asarray(call(m), dtype=np.float64).reshape(-1)
+        if covariates is not None and getattr(self, "_z_groups", None) is not None:
+            # the covariate rows were just checked and grouped for the point prediction: reuse them in every draw
+            self._z_cache = (covariates, index_in, n_in, *self._z_groups)
+        try:
+            for i, m in enumerate(sampled_models(self, n_draws, seed)):
+                samples[i] = np.asarray(call(m), dtype=np.float64).reshape(-1)
+        finally:
+            self.__dict__.pop("_z_cache", None)
         if aggregate:
             return quantile_interval(where, [pt.sum()], samples.sum(axis=1, dtype=np.float64)[:, None], interval,
                                      name, index=pd.Index(["total"])).iloc[0]
@@ -302,7 +314,8 @@ class TransactionModel(BaseModel):
             return out
         return self._with_interval(
             "expected_purchases", out, lambda m: m.expected_purchases(t, frequency, recency, T, covariates),
-            interval, n_draws, seed, aggregate, "expected_purchases")
+            interval, n_draws, seed, aggregate, "expected_purchases", covariates,
+            self._index_of(frequency, recency, T), len(x))
 
     def expected_purchases_new(self, t, covariates=None):
         """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer.
@@ -353,7 +366,8 @@ class TransactionModel(BaseModel):
         if interval is None:
             return out
         return self._with_interval("p_alive", out, lambda m: m.p_alive(frequency, recency, T, covariates),
-                                   interval, n_draws, seed, aggregate, "p_alive")
+                                   interval, n_draws, seed, aggregate, "p_alive", covariates,
+                                   self._index_of(frequency, recency, T), len(x))
 
     def sample_frequency(self, T, random_state=None) -> np.ndarray:
         """Simulated repeat-purchase counts for customers observed for ``T`` time units each.

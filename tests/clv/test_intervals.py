@@ -88,5 +88,14 @@ def test_intervals_with_covariates(sim):
     out = m.expected_purchases(10, d.frequency.head(800), d.recency.head(800), d["T"].head(800),
                                covariates=X.head(800), interval=0.9, n_draws=30, seed=0)
     assert np.isfinite(out.to_numpy()).all() and (out["lower"] <= out["upper"]).all()
+    # the draws reuse the checked covariate groups: the same as drawing the models one by one
+    from segwork.clv.intervals import sampled_models
+
+    f, r, T, Xh = d.frequency.head(800), d.recency.head(800), d["T"].head(800), X.head(800)
+    slow = np.array([mm.expected_purchases(10, f, r, T, covariates=Xh).to_numpy()
+                     for mm in sampled_models(m, 30, 0)])
+    np.testing.assert_allclose(out["upper"], np.quantile(slow, 0.95, axis=0), rtol=1e-10)
+    flipped = 1.0 - Xh  # no stale groups after the interval call
+    assert not np.allclose(m.p_alive(f, r, T, covariates=flipped), m.p_alive(f, r, T, covariates=Xh))
     clv = customer_lifetime_value(m, 20.0, d.head(800), covariates=X.head(800), horizon=3)
     np.testing.assert_allclose(clv.to_numpy() > 0, True)
