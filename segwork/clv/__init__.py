@@ -1,12 +1,15 @@
 """CLV models and what they are used for.
 
 Transaction models (who buys again, how often, who has left):
-``BetaGeo`` (BG/NBD), ``ModifiedBetaGeo`` (MBG/NBD), ``ParetoNBD``,
+``BetaGeo`` (BG/NBD), ``ModifiedBetaGeo`` (MBG/NBD), ``ParetoNBD``, ``GGomNBD`` (GGom/NBD),
 ``BetaGeoBetaBinom`` (BG/BB, discrete opportunities); spend: ``GammaGamma``;
 contractual retention: ``ShiftedBetaGeometric`` (sBG). All fit by maximum
 likelihood on a shared base (:mod:`segwork.clv.base`).
 
-Value: :func:`customer_lifetime_value`, :func:`historical_value`; fit and
+Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_customer_value`
+(a customer not yet acquired); covariates: ``fit(..., covariates=X)`` on ``BetaGeo`` and
+``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions
+(:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
 customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`bg_nbd_inputs`.
 Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
@@ -18,6 +21,7 @@ from .beta_geo import BetaGeo
 from .bgbb import BetaGeoBetaBinom
 from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
 from .gamma_gamma import GammaGamma
+from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .predict import (
@@ -39,18 +43,20 @@ from .validation import (
     spend_errors,
     spend_holdout,
 )
-from .value import customer_lifetime_value, historical_value
+from .value import customer_lifetime_value, historical_value, new_customer_value
 
 __all__ = [
     "BaseModel",
     "BetaGeo",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "GGomNBD",
     "BetaGeoBetaBinom",
     "GammaGamma",
     "ShiftedBetaGeometric",
     "customer_lifetime_value",
     "historical_value",
+    "new_customer_value",
     "predict_clv",
     "bg_nbd_inputs",
     "fit_transaction_model",

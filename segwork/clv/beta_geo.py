@@ -51,6 +51,9 @@ class BetaGeo(TransactionModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    # covariates (segwork.clv.covariates): alpha_i = alpha exp(-g_purchase'z), a_i = a exp(g_a'z), b_i = b exp(g_b'z)
+    _covariate_links = (("alpha", -1), ("a", 1), ("b", 1))
+    _covariate_groups = ("purchase", "dropout_a", "dropout_b")
 
     #: 0 for the BG/NBD (dropout only after repeat purchases); 1 for the MBG/NBD,
     #: where a customer may also leave right after the first purchase.

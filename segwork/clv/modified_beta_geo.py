@@ -31,6 +31,9 @@ class ModifiedBetaGeo(BetaGeo):
     #: Dropout may follow the first purchase too: P(alive), the conditional
     #: expectation and the simulation follow from this in :class:`BetaGeo`.
     _shift = 1
+    #: Covariates are offered on the BG/NBD and Pareto/NBD only (the MBG/NBD form is untested).
+    _covariate_links = ()
+    _covariate_groups = ()
 
     def _unconditional_expected(self, t):
         # b / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b + 1; a + b; t / (alpha + t))]

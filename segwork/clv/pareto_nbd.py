@@ -57,6 +57,9 @@ class ParetoNBD(TransactionModel):
 
     _param_names = ("r", "alpha", "s", "beta")
     _has_gradient = False
+    # covariates (segwork.clv.covariates): alpha_i = alpha exp(-g_purchase'z), beta_i = beta exp(-g_dropout'z)
+    _covariate_links = (("alpha", -1), ("beta", -1))
+    _covariate_groups = ("purchase", "dropout")
 
     def _prepare(self, data):
         # The 2F1 terms depend on (x, t_x) and on (x, T): evaluate them once per distinct pair.
@@ -81,9 +84,14 @@ class ParetoNBD(TransactionModel):
         The death-time integral ``I(t1, t2) = int_t1^t2 (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) dtau``
         has one factor per base: ``r + x`` belongs to ``alpha``, ``s + 1`` to ``beta``.
         """
-        if alpha <= beta:
-            return alpha, r + x, beta, s + 1.0 + 0.0 * x
-        return beta, s + 1.0 + 0.0 * x, alpha, r + x
+        if np.ndim(alpha) == 0 and np.ndim(beta) == 0:
+            if alpha <= beta:
+                return alpha, r + x, beta, s + 1.0 + 0.0 * x
+            return beta, s + 1.0 + 0.0 * x, alpha, r + x
+        # per-customer parameters (covariates): choose the bases row by row
+        first = alpha <= beta
+        e_a, e_b = r + x, s + 1.0 + 0.0 * x
+        return np.where(first, alpha, beta), np.where(first, e_a, e_b), np.where(first, beta, alpha), np.where(first, e_b, e_a)
 
     @classmethod
     def _log_h(cls, r, alpha, s, beta, x, t):

@@ -12,6 +12,7 @@ prediction of a fitted model is in that unit.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -75,9 +76,9 @@ class TransactionModel(BaseModel):
     _fit_signature = "fit(frequency, recency, T)"
 
     # ----------------------------------------------------------------- fitting
-    def _validate(self, frequency, recency, T, weights):
+    def _validate(self, frequency, recency, T, weights, with_index: bool = False):
         name = f"{type(self).__name__}.fit"
-        x, tx, t, w, _ = check_history(name, frequency, recency, T, weights)
+        x, tx, t, w, index = check_history(name, frequency, recency, T, weights)
         live = w > 0
         n_customers = float(w[live].sum())
         if n_customers < 2:
@@ -92,9 +93,16 @@ class TransactionModel(BaseModel):
                 f"{name}: no customer made a repeat purchase (frequency is 0 for all {n_customers:g} customers); "
                 "purchase rates and dropout cannot be estimated: use a longer calibration period"
             )
+        if with_index:
+            return x, tx, t, w, index
         return x, tx, t, w
 
-    def fit(self, frequency, recency, T, weights=None):
+    #: Which parameters covariates act on, with the sign of the exponent (see :mod:`segwork.clv.covariates`);
+    #: empty for models without covariate support.
+    _covariate_links: tuple[tuple[str, int], ...] = ()
+    _covariate_groups: tuple[str, ...] = ()
+
+    def fit(self, frequency, recency, T, weights=None, covariates=None):
         """Fit the model by maximum likelihood.
 
         Parameters
@@ -126,7 +134,27 @@ class TransactionModel(BaseModel):
             (``p_alive``, ``expected_purchases``, ``customer_lifetime_value``)
             applies too.
         ConvergenceError: the optimiser failed; the message says what to try.
+
+        covariates: optional DataFrame of time-invariant customer covariates
+            indexed by customer_id (matched to the index of the inputs when
+            they are Series, by position otherwise); BG/NBD and Pareto/NBD
+            only. See :mod:`segwork.clv.covariates` for the model form; the
+            coefficients are in ``coef_`` and :meth:`summary`, and every
+            prediction then needs the customers' covariates too. Missing,
+            non-finite or constant covariates and unmatched customers are a
+            DataError.
         """
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups"):
+            self.__dict__.pop(attr, None)
+        if covariates is not None:
+            if not self._covariate_links:
+                raise DataError(f"{type(self).__name__}.fit: covariates are supported by BetaGeo and ParetoNBD "
+                                "only; fit without covariates (or per group)")
+            from .covariates import CovariateDesign, fit_with_covariates
+
+            x, tx, t, w, index = self._validate(frequency, recency, T, weights, with_index=True)
+            design = CovariateDesign(f"{type(self).__name__}.fit", covariates, index, len(x))
+            return fit_with_covariates(self, x, tx, t, w, design)
         x, tx, t, w = self._validate(frequency, recency, T, weights)
         self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
@@ -186,37 +214,160 @@ class TransactionModel(BaseModel):
                 "compute them in the model's unit", RuntimeWarning, stacklevel=3,
             )
 
-    def expected_purchases(self, t, frequency, recency, T):
+    def _per_customer(self, method, covariates, index, n):
+        """Models (copies with per-group parameters) and row groups for predictions with covariates.
+
+        Returns None for a model fitted without covariates (DataError if covariates were passed anyway).
+        """
+        where = f"{type(self).__name__}.{method}"
+        design = getattr(self, "covariates_", None)
+        if design is None:
+            if covariates is not None:
+                raise DataError(f"{where}: this model was fitted without covariates; do not pass covariates")
+            return None
+        if covariates is None:
+            raise DataError(f"{where}: the model was fitted with covariates {design.columns_}; pass covariates= "
+                            "(a DataFrame indexed by customer_id) for these customers")
+        from .covariates import per_customer_params
+
+        cache = getattr(self, "_z_cache", None)  # set by _with_interval while it draws (same inputs every draw)
+        if cache is not None and cache[0] is covariates and cache[1] is index and cache[2] == n:
+            codes, Zu = cache[3], cache[4]
+        else:
+            Z = design.transform(where, covariates, index, n)
+            codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([Z[:, j] for j in range(Z.shape[1])]))
+            Zu = np.array([list(u) for u in uniq], dtype=np.float64).reshape(len(uniq), Z.shape[1])
+            self._z_groups = (codes, Zu)
+        base = np.array([self.params_[k] for k in self._param_names])
+        coef = self.coef_.to_numpy().reshape(len(self._covariate_links), -1)
+        P = per_customer_params(self, base, coef, Zu)
+        groups = []
+        for g in range(len(Zu)):
+            m = copy.copy(self)
+            m.params_ = {k: float(P[j, g]) for j, k in enumerate(self._param_names)}
+            groups.append((m, codes == g))
+        return groups
+
+    def _apply(self, groups, fn, *arrays):
+        """``fn(model, *arrays)`` per covariate group (or once for the plain model)."""
+        if groups is None:
+            return fn(self, *arrays)
+        out = np.empty(len(arrays[0]))
+        for m, rows in groups:
+            if rows.any():
+                out[rows] = fn(m, *(a[rows] for a in arrays))
+        return out
+
+    def _index_of(self, *inputs):
+        return next((v.index for v in inputs if isinstance(v, pd.Series)), None)
+
+    def _with_interval(self, method, point, call, interval, n_draws, seed, aggregate, name, covariates=None,
+                       index_in=None, n_in=None):
+        """Point prediction with lower/upper columns from parameter draws (:mod:`segwork.clv.intervals`)."""
+        from .intervals import _check_level, quantile_interval, sampled_models
+
+        where = f"{type(self).__name__}.{method}"
+        _check_level(where, interval)
+        pt = np.asarray(point, dtype=np.float64).reshape(-1)
+        samples = np.empty((int(n_draws), pt.size), dtype=np.float64 if pt.size < 10_000 else np.float32)
+        if covariates is not None and getattr(self, "_z_groups", None) is not None:
+            # the covariate rows were just checked and grouped for the point prediction: reuse them in every draw
+            self._z_cache = (covariates, index_in, n_in, *self._z_groups)
+        try:
+            for i, m in enumerate(sampled_models(self, n_draws, seed)):
+                samples[i] = np.asarray(call(m), dtype=np.float64).reshape(-1)
+        finally:
+            self.__dict__.pop("_z_cache", None)
+        if aggregate:
+            return quantile_interval(where, [pt.sum()], samples.sum(axis=1, dtype=np.float64)[:, None], interval,
+                                     name, index=pd.Index(["total"])).iloc[0]
+        index = point.index if isinstance(point, pd.Series) else None
+        return quantile_interval(where, pt, samples, interval, name, index=index)
+
+    def expected_purchases(self, t, frequency, recency, T, covariates=None, *, interval=None, aggregate=False,
+                           n_draws=200, seed=0):
         """Expected repeat purchases in the next ``t`` time units, given a customer's history.
 
         ``t`` may be a scalar or one value per customer; all in the model's
         time unit. Returns a float, an array or a Series (indexed like the
         input Series).
 
+        ``covariates``: the customers' covariates, required for (and only
+        for) a model fitted with covariates.
+
+        ``interval=0.9``: a DataFrame with ``expected_purchases``, ``lower``
+        and ``upper`` (the central 90 % of the prediction over ``n_draws``
+        parameter draws from the MLE's asymptotic distribution, seeded by
+        ``seed``; see :mod:`segwork.clv.intervals`: parameter uncertainty
+        only). ``aggregate=True`` (with ``interval``): one row (a Series) for
+        the sum over all customers (e.g. total holdout purchases).
+
         Raises DataError for a history ``fit`` would refuse (see
         :func:`check_history`) or a negative ``t``.
         """
         t_, x, tx, T_, shape = self._history("expected_purchases", frequency, recency, T, t)
-        out = self._conditional_expected(t_, x, tx, T_).reshape(shape)
-        return wrap_like(out, frequency, recency, T, t, name="expected_purchases")
+        groups = self._per_customer("expected_purchases", covariates, self._index_of(frequency, recency, T),
+                                    len(x))
+        out = self._apply(groups, lambda m, *a: m._conditional_expected(*a), t_, x, tx, T_).reshape(shape)
+        out = wrap_like(out, frequency, recency, T, t, name="expected_purchases")
+        if interval is None:
+            return out
+        return self._with_interval(
+            "expected_purchases", out, lambda m: m.expected_purchases(t, frequency, recency, T, covariates),
+            interval, n_draws, seed, aggregate, "expected_purchases", covariates,
+            self._index_of(frequency, recency, T), len(x))
 
-    def expected_purchases_new(self, t):
+    def expected_purchases_new(self, t, covariates=None):
         """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer.
 
         Raises DataError for a negative or non-finite ``t``.
         """
         self._check_fitted()
         t_ = check_horizon(f"{type(self).__name__}.expected_purchases_new", t)
+        if covariates is not None or getattr(self, "covariates_", None) is not None:
+            if np.ndim(t_) != 0:
+                raise DataError(f"{type(self).__name__}.expected_purchases_new: with covariates t must be a scalar "
+                                "(one horizon for every covariate row)")
+            n = len(covariates) if covariates is not None else 0
+            groups = self._per_customer("expected_purchases_new", covariates, None, n)
+            out = self._apply(groups, lambda m, tt: m._unconditional_expected(tt), np.full(n, float(t_)))
+            return pd.Series(out, index=covariates.index, name="expected_purchases")
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
-    def p_alive(self, frequency, recency, T):
+    def summary(self) -> pd.DataFrame:
+        """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
+
+        A model fitted with covariates adds one row per coefficient, named
+        ``purchase:<column>``, ``dropout:<column>`` (Pareto/NBD) or
+        ``dropout_a:`` / ``dropout_b:`` (BG/NBD), with linear-scale Wald
+        intervals; the baseline rows are those of a customer with all
+        covariates 0.
+        """
+        out = super().summary()
+        if getattr(self, "covariates_", None) is not None:
+            from .covariates import covariate_summary
+
+            out = pd.concat([out, covariate_summary(self)])
+        return out
+
+    def p_alive(self, frequency, recency, T, covariates=None, *, interval=None, aggregate=False, n_draws=200,
+                seed=0):
         """Probability that a customer with this history is still alive (has not dropped out) at ``T``.
+
+        ``covariates``, ``interval``, ``aggregate`` (the expected number of
+        customers alive), ``n_draws``, ``seed``: as in :meth:`expected_purchases`.
 
         Raises DataError for a history ``fit`` would refuse (see :func:`check_history`).
         """
         _, x, tx, T_, shape = self._history("p_alive", frequency, recency, T)
-        out = np.clip(self._p_alive(x, tx, T_), 0.0, 1.0).reshape(shape)
-        return wrap_like(out, frequency, recency, T, name="p_alive")
+        groups = self._per_customer("p_alive", covariates, self._index_of(frequency, recency, T), len(x))
+        out = np.clip(self._apply(groups, lambda m, *a: m._p_alive(*a), x, tx, T_), 0.0, 1.0).reshape(shape)
+        out = wrap_like(out, frequency, recency, T, name="p_alive")
+        if interval is None:
+            return out
+        return self._with_interval("p_alive", out, lambda m: m.p_alive(frequency, recency, T, covariates),
+                                   interval, n_draws, seed, aggregate, "p_alive", covariates,
+                                   self._index_of(frequency, recency, T), len(x))
 
     def sample_frequency(self, T, random_state=None) -> np.ndarray:
         """Simulated repeat-purchase counts for customers observed for ``T`` time units each.

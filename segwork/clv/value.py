@@ -49,7 +49,7 @@ from ..features.rfm import TIME_UNITS
 from .base import compress
 from .transaction import check_history
 
-__all__ = ["customer_lifetime_value", "historical_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
+__all__ = ["customer_lifetime_value", "historical_value", "new_customer_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
 
 #: Days per month used to turn the horizon in months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
@@ -94,6 +94,12 @@ def customer_lifetime_value(
     time_unit: str = "weeks",
     discount_rate: float = 0.01,
     margin: float = 1.0,
+    covariates: pd.DataFrame | None = None,
+    *,
+    interval: float | None = None,
+    aggregate: bool = False,
+    n_draws: int = 200,
+    seed=0,
 ) -> pd.Series:
     """Discounted expected margin of each customer over the next ``horizon`` months.
 
@@ -117,10 +123,20 @@ def customer_lifetime_value(
         (4.348 weeks).
     discount_rate: per month (e.g. 0.01 = 1 % a month, about 12.7 % a year).
     margin: profit share of revenue (1.0 = value in revenue).
+    covariates: the customers' covariates (DataFrame indexed by
+        customer_id) when the transaction model was fitted with covariates.
+    interval: e.g. ``0.9``: also return ``lower`` and ``upper``, the central
+        90 % of the CLV over ``n_draws`` joint draws of the transaction and
+        spend models' parameters from their asymptotic distributions (seeded
+        by ``seed``; parameter uncertainty only, see
+        :mod:`segwork.clv.intervals`). ``aggregate=True``: one Series
+        (``clv``, ``lower``, ``upper``) for the total over the customers of
+        ``summary`` (e.g. a segment).
 
     Returns
     -------
-    Series ``clv`` indexed like ``summary``, in the data's currency.
+    Series ``clv`` indexed like ``summary``, in the data's currency; with
+    ``interval`` a DataFrame with ``clv``, ``lower``, ``upper``.
 
     Raises
     ------
@@ -134,6 +150,25 @@ def customer_lifetime_value(
         summary that has no repeat buyer to take the median spend from.
     """
     where = "customer_lifetime_value"
+    if interval is not None:
+        from .intervals import _check_level, quantile_interval, sampled_models
+
+        _check_level(where, interval)
+        args = dict(summary=summary, horizon=horizon, time_unit=time_unit, discount_rate=discount_rate,
+                    margin=margin, covariates=covariates)
+        point = customer_lifetime_value(transaction_model, spend_model, **args)
+        s_tx, s_spend = np.random.SeedSequence(seed).spawn(2)
+        tx_draws = sampled_models(transaction_model, n_draws, np.random.default_rng(s_tx))
+        sp_draws = (sampled_models(spend_model, n_draws, np.random.default_rng(s_spend))
+                    if hasattr(spend_model, "_log_params") else [spend_model] * int(n_draws))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the point estimate already warned about a fallback
+            samples = np.array([customer_lifetime_value(mt, ms, **args).to_numpy()
+                                for mt, ms in zip(tx_draws, sp_draws)])
+        if aggregate:
+            return quantile_interval(where, [point.sum()], samples.sum(axis=1)[:, None], interval, "clv",
+                                     index=pd.Index(["total"])).iloc[0]
+        return quantile_interval(where, point.to_numpy(), samples, interval, "clv", index=summary.index)
     if time_unit not in TIME_UNITS:
         raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
     if not isinstance(horizon, numbers.Integral) or horizon < 1:
@@ -158,18 +193,26 @@ def customer_lifetime_value(
         if isinstance(params, dict) and params.get("q", np.inf) <= 1 and not np.isfinite(spend).all():
             spend = _heavy_tail_spend(spend, x, summary["monetary_value"].to_numpy(dtype=np.float64), params, where)
 
+    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
+    if covariates is not None or getattr(transaction_model, "covariates_", None) is not None:
+        # per-customer parameters: month by month on the customers themselves (matched by customer_id)
+        cum = np.array([np.asarray(transaction_model.expected_purchases(
+            i * months_per_unit, summary["frequency"], summary["recency"], summary["T"], covariates=covariates),
+            dtype=np.float64) for i in range(1, horizon + 1)])
+        per_month = np.diff(cum, axis=0, prepend=0.0)
+        clv = margin * spend * (per_month / discount).sum(axis=0)
+        return pd.Series(clv, index=summary.index, name="clv")
     # The expected purchases depend on a customer only through (x, t_x, T): evaluate once per triple.
     data, _ = compress({"x": x, "tx": tx, "T": T}, np.ones(len(x)))
     key = pd.MultiIndex.from_arrays([data["x"], data["tx"], data["T"]])
     rows = key.get_indexer(pd.MultiIndex.from_arrays([x, tx, T]))
-    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
     # One call for all months (the model's special functions run once over months x triples).
     t = np.arange(1, horizon + 1, dtype=np.float64)[:, None] * months_per_unit
     cum = np.asarray(transaction_model.expected_purchases(t, data["x"][None, :], data["tx"][None, :],
                                                           data["T"][None, :]), dtype=np.float64)
     cum = np.broadcast_to(cum, (horizon, len(data["x"])))
     per_month = np.diff(cum, axis=0, prepend=0.0)
-    discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
     value_per_purchase = (per_month / discount).sum(axis=0)  # discounted purchases per triple
     clv = margin * spend * value_per_purchase[rows]
     return pd.Series(clv, index=summary.index, name="clv")
@@ -197,3 +240,71 @@ def historical_value(
     out = (amount * margin).groupby(transactions[customer_col].astype(str)).sum().sort_index()
     out.index.name = "customer_id"
     return out.rename("historical_value")
+
+
+def new_customer_value(
+    transaction_model,
+    spend_model,
+    horizon: int = 12,
+    time_unit: str = "weeks",
+    discount_rate: float = 0.01,
+    margin: float = 1.0,
+    *,
+    acquired_in: int = 0,
+    include_first_purchase: bool = True,
+    covariates: pd.DataFrame | None = None,
+):
+    """Expected discounted value of a customer not yet acquired (the unconditional expectation).
+
+    A customer acquired (first purchase) at the end of month ``acquired_in``
+    from now, followed for ``horizon`` months after that:
+
+    ``value = margin * spend * [1{first} / (1 + d)^k + sum_{i=1..horizon} (E[X(t_i)] - E[X(t_{i-1})]) / (1 + d)^(k + i)]``
+
+    with ``k = acquired_in``, ``E[X(t)]`` the transaction model's expected
+    repeat purchases within ``t`` of the first purchase for a new customer
+    (``expected_purchases_new``: BG/NBD eq. 7 of Fader, Hardie & Lee 2005;
+    Pareto/NBD: Schmittlein et al. 1987), ``t_i`` the end of month ``i`` in
+    the model's time unit (a month is 30.4375 days) and ``spend`` the
+    population mean spend per purchase (``GammaGamma.population_mean_spend``)
+    or a constant. ``include_first_purchase`` counts the acquisition purchase
+    itself (at month ``k``).
+
+    ``covariates``: for a model fitted with covariates, one row per profile
+    (e.g. per acquisition channel): returns a Series indexed like it (the
+    value of a new customer with those covariates). Otherwise returns a float.
+
+    Raises DataError for a bad horizon, discount rate, time unit or
+    ``acquired_in``, or a spend model with an infinite mean spend (q <= 1).
+    """
+    where = "new_customer_value"
+    if time_unit not in TIME_UNITS:
+        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
+    if not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    if not isinstance(acquired_in, numbers.Integral) or acquired_in < 0:
+        raise DataError(f"{where}: acquired_in must be a whole number of months >= 0, got {acquired_in!r}")
+    if not np.isfinite(discount_rate) or discount_rate <= -1:
+        raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    if isinstance(spend_model, numbers.Real):
+        spend = float(spend_model)
+    else:
+        spend = float(spend_model.population_mean_spend())
+        if not np.isfinite(spend):
+            raise DataError(f"{where}: the spend model's population mean spend is infinite (Gamma-Gamma q <= 1); "
+                            "pass a constant spend per purchase instead")
+    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    steps = [transaction_model.expected_purchases_new(i * months_per_unit, covariates=covariates)
+             if covariates is not None else transaction_model.expected_purchases_new(i * months_per_unit)
+             for i in range(1, horizon + 1)]
+    cum = np.array([np.asarray(s, dtype=np.float64).reshape(-1) for s in steps])
+    per_month = np.diff(cum, axis=0, prepend=0.0)
+    k = acquired_in
+    discount = (1.0 + discount_rate) ** (k + np.arange(1, horizon + 1, dtype=np.float64))[:, None]
+    value = (per_month / discount).sum(axis=0)
+    if include_first_purchase:
+        value = value + 1.0 / (1.0 + discount_rate) ** k
+    value = margin * spend * value
+    if covariates is not None:
+        return pd.Series(value, index=covariates.index, name="new_customer_value")
+    return float(value[0])
