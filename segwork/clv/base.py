@@ -212,6 +212,28 @@ def check_horizon(where: str, t) -> np.ndarray:
     return arr
 
 
+def broadcast_history(where: str, history: dict, check, t=None):
+    """A history given to a prediction, checked by ``check`` and broadcast against a horizon ``t``.
+
+    ``history``: name -> values (scalars, arrays or Series, one value per
+    customer); ``check()`` runs the model's history check (the same as
+    ``fit``'s) and returns one checked flat array per name. Returns ``(t,
+    arrays, shape)``: ``t`` (None when not given) and the arrays as flat float
+    arrays broadcast against each other, and the broadcast shape. Raises
+    DataError when the inputs cannot be broadcast or a horizon is negative.
+    """
+    values = list(history.values()) + ([] if t is None else [check_horizon(where, t)])
+    try:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    except ValueError:
+        raise DataError(f"{where}: {', '.join(history)} (and t) must have the same length (one value per "
+                        "customer) or be scalars") from None
+    own = np.broadcast_shapes(*(np.shape(v) for v in history.values()))  # the history's own shape
+    arrays = [np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in check()]
+    t_ = None if t is None else np.broadcast_to(np.asarray(values[-1], dtype=np.float64), shape).reshape(-1)
+    return t_, arrays, shape
+
+
 def check_integer(model: str, name: str, a: np.ndarray, index) -> None:
     """``a`` must hold whole numbers (counts)."""
     frac = a != np.round(a)

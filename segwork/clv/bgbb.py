@@ -22,7 +22,8 @@ import numpy as np
 from scipy.special import betaln, gammaln, psi
 
 from ..errors import DataError
-from .base import BaseModel, _label, broadcast_columns, check_columns, check_horizon, check_integer, compress, wrap_like
+from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
+                   check_integer, compress, wrap_like)
 
 __all__ = ["BetaGeoBetaBinom", "check_bgbb_history"]
 
@@ -151,18 +152,10 @@ class BetaGeoBetaBinom(BaseModel):
         """Checked history (the same check as ``fit``) as flat float arrays, ``t`` first if given, and the shape."""
         self._check_fitted()
         where = f"BetaGeoBetaBinom.{method}"
-        values = [frequency, recency, n_periods] + ([] if t is None else [check_horizon(where, t)])
-        try:
-            shape = np.broadcast_shapes(*(np.shape(v) for v in values))
-        except ValueError:
-            raise DataError(f"{where}: frequency, recency, n_periods (and t) must have the same length or be "
-                            "scalars") from None
-        x, tx, n, _ = check_bgbb_history(where, frequency, recency, n_periods, broadcast=True)
-        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))
-        out = [np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, n)]
-        if t is not None:
-            out.insert(0, np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1))
-        return out, shape
+        t_, arrays, shape = broadcast_history(
+            where, {"frequency": frequency, "recency": recency, "n_periods": n_periods},
+            lambda: check_bgbb_history(where, frequency, recency, n_periods, broadcast=True)[:3], t)
+        return ([] if t_ is None else [t_]) + arrays, shape
 
     def _log_lik_of(self, x, tx, n):
         terms, _, _ = self._terms(np.array(self._params()), x, tx, n)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .base import (BaseModel, _label, broadcast_columns, check_columns, check_horizon, check_integer, compress,
-                   dot, wrap_like)
+from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
+                   check_integer, compress, dot, wrap_like)
 
 __all__ = ["TransactionModel", "check_history"]
 
@@ -182,16 +182,9 @@ class TransactionModel(BaseModel):
         """
         self._check_fitted()
         where = f"{type(self).__name__}.{method}"
-        values = [frequency, recency, T] + ([] if t is None else [check_horizon(where, t)])
-        try:
-            shape = np.broadcast_shapes(*(np.shape(v) for v in values))
-        except ValueError:
-            raise DataError(f"{where}: frequency, recency, T (and t) must have the same length (one value per "
-                            "customer) or be scalars") from None
-        x, tx, T_, _, _ = check_history(where, frequency, recency, T, broadcast=True)
-        own = np.broadcast_shapes(*(np.shape(v) for v in values[:3]))  # the history's own shape
-        x, tx, T_ = (np.broadcast_to(a.reshape(own), shape).reshape(-1) for a in (x, tx, T_))
-        t_ = None if t is None else np.broadcast_to(np.asarray(values[3], dtype=np.float64), shape).reshape(-1)
+        t_, (x, tx, T_), shape = broadcast_history(
+            where, {"frequency": frequency, "recency": recency, "T": T},
+            lambda: check_history(where, frequency, recency, T, broadcast=True)[:3], t)
         self._warn_other_unit(where, T_)
         return t_, x, tx, T_, shape
 
