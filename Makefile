@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# PYTHONWARNINGS=ignore: setuptools' editable build prints a banner on every install (no mode avoids it).
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test,scale]'
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL_NAME) --display-name "Python (segwork .venv)" >/dev/null
 	@touch $(STAMP)
 

@@ -17,7 +17,8 @@ def _name(requirement: str) -> str:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_names = {_name(r) for r in project["dependencies"]}
-    pip_names |= {_name(r) for r in project["optional-dependencies"]["test"]}
+    for extra in ("test", "scale"):
+        pip_names |= {_name(r) for r in project["optional-dependencies"][extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_names = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
     for extra in env["dependencies"]:
