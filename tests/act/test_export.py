@@ -25,6 +25,14 @@ def test_targets_and_triggers_follow_the_schema(crm):
     assert list(tr.columns) == list(EXPORT_SCHEMAS["triggers"]) and len(tr) > 0
     last = crm.transactions["date"].max().normalize()
     assert (pd.to_datetime(tr["date"]) > last).all()
+    assert set(tr["customer_id"]) <= opted and tr.attrs["left_out_no_permission"] > 0
+
+
+def test_the_channel_chooses_the_permission(crm):
+    t = export_frame("targets", crm, channel="post")
+    posted = set(crm.customers.loc[crm.customers["post_opt_in"], "customer_id"].astype(str))
+    assert set(t["customer_id"]) <= posted
+    assert t.attrs["left_out_no_permission"] == len(crm.customers) - len(posted)
 
 
 def test_cli_writes_csv_and_parquet(tmp_path, capsys):
