@@ -110,7 +110,9 @@ class SegmentSpec:
     purchase (BG/NBD's p); ``spend`` is the mean amount per transaction.
     Heterogeneity within the segment: purchase rates are gamma distributed
     with shape ``rate_shape`` around ``rate``; dropout is beta distributed
-    with concentration ``dropout_conc``.
+    with concentration ``dropout_conc``. ``campaign_uplift`` is the true
+    added response probability of a contact in the built-in campaign (for
+    customers still alive; see :func:`plant_campaign`).
     """
 
     name: str

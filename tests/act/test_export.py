@@ -37,9 +37,12 @@ def test_the_channel_chooses_the_permission(crm):
 
 def test_cli_writes_csv_and_parquet(tmp_path, capsys):
     assert main(["export", "targets", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
-                 "--output", str(tmp_path / "t.csv")]) == 0
+                 "--output", str(tmp_path / "t.csv"), "--channel", "post"]) == 0
+    assert "left out without post permission" in capsys.readouterr().out
     t = pd.read_csv(tmp_path / "t.csv")
     assert list(t.columns) == list(EXPORT_SCHEMAS["targets"])
+    posted = make_crm(800, seed=1).customers.set_index("customer_id")["post_opt_in"]
+    assert posted[t["customer_id"]].all()
     assert main(["export", "segments", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
                  "--output", str(tmp_path / "s.parquet")]) == 0
     s = pd.read_parquet(tmp_path / "s.parquet")
