@@ -283,6 +283,9 @@ def _add_export_parser(subparsers) -> None:
     p.add_argument("--n-customers", type=_positive, default=20_000,
                    help="customers of the synthetic data set (default 20000)")
     p.add_argument("--days", type=_positive, default=30, help="campaign / trigger period in days (default 30)")
+    p.add_argument("--channel", choices=["email", "sms", "phone", "post"], default="email",
+                   help="contact channel of targets and triggers: customers without its opt-in are left out "
+                        "(default email)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -295,9 +298,11 @@ def _cmd_export(args) -> int:
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
     data = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
-    frame = export_frame(args.kind, data, seed=args.seed, horizon_days=args.days)
+    frame = export_frame(args.kind, data, seed=args.seed, horizon_days=args.days, channel=args.channel)
     out = write_export(frame, args.output)
-    print(f"{len(frame)} rows of {args.kind} written to {out}")
+    left_out = frame.attrs.get("left_out_no_permission", 0)
+    note = f" ({left_out} customers left out without {args.channel} permission)" if left_out else ""
+    print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
     return EXIT_OK
 
 

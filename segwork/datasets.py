@@ -42,7 +42,12 @@ __all__ = [
     "CATEGORIES",
     "CHANNELS",
     "SURVEY_ITEMS",
+    "CATEGORY_AFFINITY",
+    "SECONDARY_SHARE",
+    "CONTACT_CHANNELS",
+    "OPT_IN_RATES",
     "make_crm",
+    "plant_campaign",
     "load_cdnow",
     "load_dataset",
     "data_dir",
@@ -57,6 +62,27 @@ __all__ = [
 
 CATEGORIES = ("groceries", "electronics", "fashion", "home", "beauty", "gifts")
 CHANNELS = ("store", "web", "app", "phone")
+
+#: Cross-category affinity: primary category -> P(a customer's personal secondary category). Each row is an
+#: assumption of the simulation, made to look like retail baskets: who buys electronics also furnishes a home and
+#: buys gifts; groceries go with household and personal-care goods; fashion with beauty; home with groceries and
+#: electronics; beauty with fashion; gifts with fashion and beauty. Rows sum to 1 over the other categories.
+CATEGORY_AFFINITY: dict[str, dict[str, float]] = {
+    "groceries": {"home": 0.45, "beauty": 0.35, "gifts": 0.10, "fashion": 0.05, "electronics": 0.05},
+    "electronics": {"home": 0.40, "gifts": 0.35, "fashion": 0.10, "groceries": 0.10, "beauty": 0.05},
+    "fashion": {"beauty": 0.50, "gifts": 0.25, "home": 0.10, "groceries": 0.10, "electronics": 0.05},
+    "home": {"groceries": 0.35, "electronics": 0.35, "gifts": 0.15, "fashion": 0.10, "beauty": 0.05},
+    "beauty": {"fashion": 0.50, "gifts": 0.25, "groceries": 0.15, "home": 0.05, "electronics": 0.05},
+    "gifts": {"fashion": 0.30, "beauty": 0.30, "electronics": 0.20, "home": 0.10, "groceries": 0.10},
+}
+#: Share of a customer's purchases outside their segment's category that go to their secondary category.
+SECONDARY_SHARE = 0.6
+
+#: Contact channels of the profile (``preferred_contact``); each has a ``<channel>_opt_in`` permission flag.
+CONTACT_CHANNELS = ("email", "phone", "sms", "post")
+#: P(opt-in) per contact channel: (for a customer who prefers another channel, for one who prefers this one).
+#: ``email_opt_in`` is 0.6 for everyone (drawn before the other flags existed; kept so frames stay the same).
+OPT_IN_RATES: dict[str, tuple[float, float]] = {"sms": (0.25, 0.8), "phone": (0.2, 0.75), "post": (0.4, 0.85)}
 NEEDS = ("price_sensitivity", "service_expectation", "convenience", "innovation")
 
 #: Survey items: column -> (latent need it measures, wording shown to customers).
@@ -84,7 +110,9 @@ class SegmentSpec:
     purchase (BG/NBD's p); ``spend`` is the mean amount per transaction.
     Heterogeneity within the segment: purchase rates are gamma distributed
     with shape ``rate_shape`` around ``rate``; dropout is beta distributed
-    with concentration ``dropout_conc``.
+    with concentration ``dropout_conc``. ``campaign_uplift`` is the true
+    added response probability of a contact in the built-in campaign (for
+    customers still alive; see :func:`plant_campaign`).
     """
 
     name: str
@@ -99,19 +127,20 @@ class SegmentSpec:
     rate_shape: float = 4.0
     dropout_conc: float = 20.0
     spend_cv: float = 0.25  # between-customer variation of mean spend
+    campaign_uplift: float = 0.05  # true added response probability of the built-in campaign (alive customers)
 
 
 DEFAULT_SEGMENTS: tuple[SegmentSpec, ...] = (
     SegmentSpec("loyal premium", 0.15, 0.35, 0.02, 140.0, "home", "store",
-                (-1.0, 1.5, 0.0, 0.2), b2b_share=0.25),
+                (-1.0, 1.5, 0.0, 0.2), b2b_share=0.25, campaign_uplift=0.02),
     SegmentSpec("bargain hunters", 0.25, 0.45, 0.06, 22.0, "groceries", "web",
-                (1.6, -0.5, 0.2, -0.5)),
+                (1.6, -0.5, 0.2, -0.5), campaign_uplift=0.08),
     SegmentSpec("convenience seekers", 0.20, 0.25, 0.04, 55.0, "fashion", "app",
-                (0.0, 0.0, 1.6, 0.3)),
+                (0.0, 0.0, 1.6, 0.3), campaign_uplift=0.05),
     SegmentSpec("tech enthusiasts", 0.15, 0.15, 0.04, 260.0, "electronics", "web",
-                (-0.3, 0.2, 0.2, 1.7), b2b_share=0.3),
+                (-0.3, 0.2, 0.2, 1.7), b2b_share=0.3, campaign_uplift=0.04),
     SegmentSpec("occasional gifters", 0.25, 0.08, 0.15, 60.0, "gifts", "phone",
-                (0.2, -0.3, -0.8, -0.6)),
+                (0.2, -0.3, -0.8, -0.6), campaign_uplift=0.10),
 )
 
 
@@ -134,6 +163,10 @@ class Dataset:
     currency: the currency of ``amount`` as a label for reports: a code
         (``"EUR"``, ``"USD"``) where it is known, else :data:`UNSTATED_CURRENCY`
         (a transaction file does not say its currency; segwork never guesses one).
+    campaign: a past campaign with a random control group, as a CRM exports
+        it (one row per customer in it: ``customer_id``, ``campaign_date``,
+        ``channel``, ``group`` ``"treatment"``/``"control"``, ``responded``),
+        or ``None``. See :func:`plant_campaign`.
     """
 
     transactions: pd.DataFrame
@@ -146,6 +179,7 @@ class Dataset:
     currency: str = UNSTATED_CURRENCY
     segments: tuple = field(default=(), repr=False)
     cleaning_report: object = field(default=None, repr=False)
+    campaign: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.observation_start is None:
@@ -194,11 +228,37 @@ def make_crm(
 
     Returns
     -------
-    Dataset with ``customers``, ``transactions``, ``survey`` and ``truth``.
-    ``truth`` is indexed by ``customer_id`` with columns ``segment``,
-    ``purchase_rate`` (per week), ``dropout_prob`` (per purchase),
-    ``mean_spend`` (per transaction), ``alive`` (still a customer at ``end``)
-    and ``dropout_date``.
+    Dataset with ``customers``, ``transactions``, ``survey``, ``truth`` and
+    ``campaign``. ``truth`` is indexed by ``customer_id`` with columns
+    ``segment``, ``purchase_rate`` (per week), ``dropout_prob`` (per
+    purchase), ``mean_spend`` (per transaction), ``alive`` (still a customer
+    at ``end``), ``dropout_date`` and, for the customers in the campaign
+    (NaN for the others), ``campaign_p_control``, ``campaign_p_treatment``
+    and ``campaign_true_uplift`` (probabilities of a response in its window).
+
+    Categories: a transaction is in the segment's category with probability
+    0.75; otherwise, with probability :data:`SECONDARY_SHARE`, in the
+    customer's personal secondary category (drawn once per customer from the
+    row of :data:`CATEGORY_AFFINITY` of the segment's category), else in any
+    other category uniformly. So customers who share a favourite category
+    also share likely second categories: a cross-category affinity that
+    association rules and co-occurrence can learn and popularity cannot.
+
+    Permissions: ``customers`` has ``email_opt_in`` (60 % of everyone) and
+    ``sms_opt_in``, ``phone_opt_in``, ``post_opt_in`` (likelier for the
+    customer's ``preferred_contact``, :data:`OPT_IN_RATES`).
+
+    The campaign: an e-mail campaign on the day at 60 % of the window
+    (2024-03-14 for the default window) with a 30-day response window (shorter
+    when the window ends earlier), a random 20 % control group and a true
+    uplift per segment (``SegmentSpec.campaign_uplift``); see
+    :func:`plant_campaign`.
+
+    Reproducibility: the same seed gives identical frames. The secondary
+    categories, the sms/phone/post permissions and the campaign are drawn
+    from a second generator (``default_rng([seed, 1])``), so adding them left
+    every other value as it was, except the ``category`` of the transactions
+    outside the segment's category (moved to the secondary one).
     """
     if n_customers < 1:
         raise DataError(f"make_crm: n_customers={n_customers} must be at least 1")
@@ -262,6 +322,13 @@ def make_crm(
     category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
     channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
     quantity = 1 + rng.poisson(0.6, size=cust.size)
+    # Cross-category affinity: every new draw from here on comes from a second generator, so that the
+    # frames drawn above (and the customers, survey and truth below) stay those of earlier versions.
+    extra = np.random.default_rng([seed, 1])
+    affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
+    secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
+    to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
+    category = np.where(to_secondary, secondary[cust], category)
 
     ids = np.array([f"C{i + 1:06d}" for i in range(n_customers)], dtype=object)
     transactions = pd.DataFrame({
@@ -278,6 +345,9 @@ def make_crm(
 
     customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day, separation)
     survey = _make_survey(rng, ids, seg, segments, survey_fraction)
+    preferred = customers["preferred_contact"].astype(str).to_numpy()
+    for ch, (p_other, p_preferred) in OPT_IN_RATES.items():
+        customers[f"{ch}_opt_in"] = extra.random(n_customers) < np.where(preferred == ch, p_preferred, p_other)
 
     drop_date = pd.Series(start_ts + pd.to_timedelta(np.where(np.isfinite(dropout_day), np.floor(dropout_day), 0), unit="D"))
     drop_date[~np.isfinite(dropout_day)] = pd.NaT
@@ -289,11 +359,97 @@ def make_crm(
         "alive": ~np.isfinite(dropout_day),
         "dropout_date": drop_date.to_numpy(),
     }, index=pd.Index(ids.astype(str), name="customer_id"))
+    campaign_day = start_ts + pd.Timedelta(days=int(0.6 * span_days))
+    campaign, planted = plant_campaign(customers, truth, campaign_day, window_days=min(30, (end_ts - campaign_day).days),
+                                       uplift={s.name: s.campaign_uplift for s in segments}, seed=extra)
+    truth = truth.join(planted)
     return Dataset(
         transactions=transactions, customers=customers, survey=survey, truth=truth,
         name=f"synthetic CRM (n={n_customers:,}, seed={seed})",
         observation_start=start_ts, observation_end=end_ts, segments=tuple(segments), currency="EUR",
+        campaign=campaign,
     )
+
+
+def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channel: str = "email",
+                   window_days: int = 30, control_share: float = 0.2, uplift: Mapping[str, float] | None = None,
+                   seed: int | np.random.Generator = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A past campaign with a random control group and a known true uplift (what ``make_crm`` builds in).
+
+    Who is in it: every customer acquired before ``date`` (``signup_date <
+    date``) with permission for ``channel`` (``<channel>_opt_in`` true);
+    the company cannot know who has already left, so lapsed customers are in
+    it too. A random ``control_share`` of them is not contacted (control);
+    the rest are contacted (treatment). A customer's chance to respond within
+    ``window_days`` without a contact is their true chance of buying in that
+    time, ``p_control = alive x (1 - exp(-purchase_rate x window_days / 7))``
+    (Poisson purchases at the weekly rate; ``alive``: no dropout up to
+    ``date``); with a contact ``p_treatment = min(1, p_control + alive x
+    uplift[segment])``. The response is the campaign's own record (e.g. a
+    redeemed coupon), drawn here; it is not added to the transactions.
+
+    Parameters
+    ----------
+    customers: profile with ``customer_id``, ``signup_date`` and the
+        ``<channel>_opt_in`` flag (``make_crm(...).customers``).
+    truth: indexed by customer_id with ``segment``, ``purchase_rate`` (per
+        week) and ``dropout_date`` (``make_crm(...).truth``).
+    date: the campaign day; window_days: the response window, days >= 1.
+    channel: one of :data:`CONTACT_CHANNELS`.
+    control_share: share held out as control, in (0, 1).
+    uplift: segment -> true added response probability (0..1); segments
+        missing from it get 0; default: each planted segment's
+        ``SegmentSpec.campaign_uplift`` of :data:`DEFAULT_SEGMENTS`.
+    seed: seed or numpy Generator of the group and response draws.
+
+    Returns
+    -------
+    ``(campaign, planted)``: ``campaign`` has one row per customer in the
+    campaign (sorted by id) with ``customer_id``, ``campaign_date``,
+    ``channel``, ``group`` (``"treatment"``/``"control"``) and ``responded``
+    (bool), what a CRM export holds; ``planted`` is indexed by customer_id
+    (the campaign's customers) with ``campaign_p_control``,
+    ``campaign_p_treatment`` and ``campaign_true_uplift`` (probabilities
+    0..1; the truth, which real data never has).
+
+    Raises
+    ------
+    DataError: an unknown channel, a missing column, a share outside (0, 1),
+        a window < 1 day, or nobody with permission acquired before ``date``.
+    """
+    if channel not in CONTACT_CHANNELS:
+        raise DataError(f"plant_campaign: channel={channel!r} is not one of {', '.join(CONTACT_CHANNELS)}")
+    flag = f"{channel}_opt_in"
+    for frame, name, cols in ((customers, "customers", ("customer_id", "signup_date", flag)),
+                              (truth, "truth", ("segment", "purchase_rate", "dropout_date"))):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise DataError(f"plant_campaign: the {name} table has no column {missing[0]!r} "
+                            "(pass make_crm(...).customers and make_crm(...).truth)")
+    if not 0 < control_share < 1:
+        raise DataError(f"plant_campaign: control_share={control_share!r} must lie strictly between 0 and 1")
+    if isinstance(window_days, bool) or int(window_days) != window_days or window_days < 1:
+        raise DataError(f"plant_campaign: window_days={window_days!r} must be a whole number of days >= 1")
+    day = pd.Timestamp(date).normalize()
+    eligible = customers[customers[flag].astype(bool).to_numpy() & (customers["signup_date"] < day).to_numpy()]
+    ids = pd.Index(sorted(eligible["customer_id"].astype(str)), name="customer_id")
+    if len(ids) == 0:
+        raise DataError(f"plant_campaign: no customer acquired before {day.date()} has opted in to {channel}")
+    rng = np.random.default_rng(seed)
+    t = truth.set_axis(truth.index.astype(str)).reindex(ids)
+    effect = dict((s.name, s.campaign_uplift) for s in DEFAULT_SEGMENTS) if uplift is None else dict(uplift)
+    alive = (t["dropout_date"].isna() | (t["dropout_date"] > day)).to_numpy()
+    p0 = alive * -np.expm1(-t["purchase_rate"].to_numpy(dtype=float) * int(window_days) / 7.0)
+    up = t["segment"].astype(str).map(effect).fillna(0.0).to_numpy(dtype=float)
+    p1 = np.minimum(1.0, p0 + alive * up)
+    control = rng.random(len(ids)) < control_share
+    responded = rng.random(len(ids)) < np.where(control, p0, p1)
+    campaign = pd.DataFrame({"customer_id": pd.Series(ids, dtype=str), "campaign_date": day,
+                             "channel": channel, "group": np.where(control, "control", "treatment"),
+                             "responded": responded})
+    planted = pd.DataFrame({"campaign_p_control": p0, "campaign_p_treatment": p1,
+                            "campaign_true_uplift": p1 - p0}, index=ids)
+    return campaign, planted
 
 
 def _preferred_choice(rng, preferred: np.ndarray, n_options: int, p_pref: float) -> np.ndarray:
@@ -504,14 +660,14 @@ def _names() -> str:
 PREPARED_MANIFEST = "dataset.json"
 _PREPARED_FORMAT = "segwork-prepared-dataset"
 _PREPARED_VERSION = 1
-_TABLES = ("transactions", "customers", "survey", "truth")
+_TABLES = ("transactions", "customers", "survey", "truth", "campaign")
 
 
 def save_prepared(dataset: Dataset, folder: str | Path) -> Path:
     """Write ``dataset`` to ``folder`` so that :func:`load_prepared` gives it back unchanged.
 
-    Writes ``transactions.parquet`` (and ``customers``, ``survey``, ``truth``
-    when present) and ``dataset.json``: the name, observation window,
+    Writes ``transactions.parquet`` (and ``customers``, ``survey``, ``truth``,
+    ``campaign`` when present) and ``dataset.json``: the name, observation window,
     currency, planted segment specs and the cleaning report of the original
     source. Each file is written atomically; the manifest last, so a folder
     with a manifest is complete. Returns ``folder``.

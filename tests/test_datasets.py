@@ -17,7 +17,7 @@ def crm():
 
 def test_same_seed_same_frames_other_seed_other_frames(crm):
     again = make_crm(n_customers=4000, seed=7)
-    for name in ("customers", "transactions", "survey", "truth"):
+    for name in ("customers", "transactions", "survey", "truth", "campaign"):
         pd.testing.assert_frame_equal(getattr(crm, name), getattr(again, name), obj=name)
     other = make_crm(n_customers=4000, seed=8)
     assert not crm.transactions["amount"].equals(other.transactions["amount"])
@@ -30,7 +30,8 @@ def test_schema(crm):
     assert set(tx["category"]) <= set(CATEGORIES) and set(tx["channel"]) <= set(CHANNELS)
     assert cust["customer_id"].is_unique and len(cust) == 4000
     for col in ("signup_date", "customer_type", "age_band", "company_size", "industry", "region",
-                "acquisition_channel", "preferred_contact", "birthday", "contract_end"):
+                "acquisition_channel", "preferred_contact", "birthday", "contract_end",
+                "email_opt_in", "sms_opt_in", "phone_opt_in", "post_opt_in"):
         assert col in cust.columns, col
     b2b = cust["customer_type"] == "B2B"
     assert cust.loc[b2b, "industry"].notna().all() and cust.loc[~b2b, "industry"].isna().all()
@@ -70,6 +71,42 @@ def test_observed_behaviour_follows_the_planted_truth(crm):
         n=("n", "mean"), rate=("purchase_rate", "mean"), p=("dropout_prob", "mean"))
     # expected purchases grow with rate and shrink with dropout: rank by rate / p-ish lifetime
     assert spearmanr(by_seg["n"], by_seg["rate"] / (by_seg["p"] + by_seg["rate"] * 0.05)).statistic > 0.6
+
+
+def test_non_preferred_purchases_follow_the_category_affinity(crm):
+    """Outside the segment's category, purchases lean to the affinity row: (1 - q) / 5 + q x affinity (q = SECONDARY_SHARE)."""
+    from segwork.datasets import CATEGORY_AFFINITY, SECONDARY_SHARE
+
+    main_category = {s.name: s.category for s in crm.segments}
+    home = crm.truth["segment"].astype(str).map(main_category)
+    tx = crm.transactions.assign(home=crm.transactions["customer_id"].map(home))
+    other = tx[tx["category"] != tx["home"]]
+    for cat, row in CATEGORY_AFFINITY.items():
+        assert cat not in row and sum(row.values()) == pytest.approx(1.0)
+        got = other.loc[other["home"] == cat, "category"].value_counts(normalize=True)
+        if got.empty:  # no segment has this category as its own
+            continue
+        expected = pd.Series({j: (1 - SECONDARY_SHARE) / 5 + SECONDARY_SHARE * a for j, a in row.items()})
+        assert np.abs(got.reindex(expected.index).fillna(0) - expected).max() < 0.05, cat
+    # a customer's own categories stay few: the secondary is personal, not the affinity row spread over everyone
+    counts = pd.crosstab(other["customer_id"], other["category"])
+    top_share = counts.max(axis=1) / counts.sum(axis=1)
+    assert top_share[counts.sum(axis=1) >= 5].mean() > 0.6
+
+
+def test_permissions_per_contact_channel(crm):
+    from segwork.datasets import CONTACT_CHANNELS, OPT_IN_RATES
+
+    cust = crm.customers
+    assert set(cust["preferred_contact"].astype(str)) == set(CONTACT_CHANNELS)
+    for ch in CONTACT_CHANNELS:
+        flag = cust[f"{ch}_opt_in"]
+        assert flag.dtype == bool
+        if ch in OPT_IN_RATES:
+            pref = cust["preferred_contact"].astype(str) == ch
+            low, high = OPT_IN_RATES[ch]
+            assert flag[pref].mean() == pytest.approx(high, abs=0.05)
+            assert flag[~pref].mean() == pytest.approx(low, abs=0.05)
 
 
 def test_make_crm_rejects_nonsense():
@@ -125,7 +162,7 @@ def test_prepared_folder_gives_the_dataset_back_unchanged(tmp_path, make):
     folder = save_prepared(data, tmp_path / "data")
     assert is_prepared(folder) and not is_prepared(tmp_path)
     back = load_prepared(folder)
-    for name in ("transactions", "customers", "survey", "truth"):
+    for name in ("transactions", "customers", "survey", "truth", "campaign"):
         if getattr(data, name) is None:
             assert getattr(back, name) is None
         else:

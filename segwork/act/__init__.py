@@ -1,6 +1,6 @@
 """Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
-from .campaign import DEFAULT_UPLIFT, campaign_results, simulate_campaign
-from .channels import channel_effectiveness, preferred_contact
+from .campaign import campaign_results, planted_uplift
+from .channels import channel_effectiveness, opt_in_column, permitted, preferred_contact
 from .crosssell import (RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
 from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
@@ -19,5 +19,5 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
-           "preferred_contact", "DEFAULT_UPLIFT", "simulate_campaign", "campaign_results",
+           "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
            "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]

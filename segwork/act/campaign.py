@@ -12,10 +12,10 @@ proportions, ``uplift +- z * sqrt(p1 (1 - p1) / n1 + p0 (1 - p0) / n0)``
 **incremental profit** ``uplift x n_treatment x value_per_response -
 cost_per_contact x n_treatment`` (CRM.md "Measuring what was done").
 
-:func:`simulate_campaign` plants such a campaign on synthetic data (from
-``make_crm(...).truth``) with a known true uplift per segment, so that
-:func:`campaign_results` can be checked against it. ``make_crm`` itself is
-not changed (its frames for a seed stay as they are).
+``make_crm`` builds such a campaign in (``Dataset.campaign``, made by
+:func:`segwork.datasets.plant_campaign`) with a known true uplift per
+segment in its ``truth``; :func:`planted_uplift` reads it so that
+:func:`campaign_results` can be checked against it.
 """
 from __future__ import annotations
 
@@ -27,65 +27,46 @@ from scipy import stats
 
 from ..errors import DataError
 
-__all__ = ["DEFAULT_UPLIFT", "simulate_campaign", "campaign_results"]
+__all__ = ["campaign_results", "planted_uplift"]
 
-#: True uplift (added response probability) per planted segment of make_crm, an assumption of the simulation.
-DEFAULT_UPLIFT: dict[str, float] = {"loyal premium": 0.02, "bargain hunters": 0.08, "convenience seekers": 0.05,
-                                    "tech enthusiasts": 0.04, "occasional gifters": 0.10}
-
-
-def simulate_campaign(truth: pd.DataFrame, date, *, window_days: int = 30, control_share: float = 0.2,
-                      uplift: Mapping[str, float] | None = None, seed: int = 0) -> pd.DataFrame:
-    """A past campaign on synthetic customers: random control group, responses with a planted uplift.
-
-    Every customer alive at ``date`` (truth's ``dropout_date``) is in the
-    campaign; a random ``control_share`` of them is not contacted. A
-    customer's response probability without contact is their true chance of
-    buying within ``window_days``, ``p0 = 1 - exp(-purchase_rate x days / 7)``;
-    with contact ``p1 = min(1, p0 + uplift[segment])``.
+def planted_uplift(campaign: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """The true uplift planted in a synthetic campaign, per segment and overall (what :func:`campaign_results` estimates).
 
     Parameters
     ----------
-    truth: ``make_crm(...).truth`` (``segment``, ``purchase_rate`` per
-        week, ``dropout_date``), indexed by customer_id.
-    date: the campaign date; window_days: the response window in days.
-    control_share: share held out as control, in (0, 1).
-    uplift: segment -> added response probability (default
-        :data:`DEFAULT_UPLIFT`; segments missing from it get 0).
-    seed: seed of the group draw and the responses (same seed, same frame).
+    campaign: one row per customer in the campaign with ``customer_id``
+        (``make_crm(...).campaign``) and optional ``segment`` (else the
+        planted ``truth["segment"]`` is used).
+    truth: ``make_crm(...).truth`` with ``campaign_true_uplift`` (added
+        response probability of a contact, 0..1), indexed by customer_id.
 
     Returns
     -------
-    DataFrame indexed by customer_id with ``segment``, ``group``
-    (``"treatment"``/``"control"``), ``responded`` (bool), ``p_control``,
-    ``p_treatment`` and ``true_uplift`` (= p_treatment - p_control).
-    ``attrs["true_uplift"]``: the planted mean uplift over the treatment group.
+    Float Series indexed by segment plus ``"all"``: the mean true uplift
+    over the campaign's customers (the average effect a random control group
+    lets one estimate), named ``planted_uplift``.
 
-    Raises DataError for a truth table without those columns or a bad share.
+    Raises DataError when truth has no planted campaign, the campaign has no
+    ``customer_id``, or a campaign customer has no planted uplift.
     """
-    needed = {"segment", "purchase_rate", "dropout_date"}
-    if not isinstance(truth, pd.DataFrame) or not needed <= set(truth.columns):
-        raise DataError("simulate_campaign: needs make_crm's truth table (segment, purchase_rate, dropout_date)")
-    if not 0 < control_share < 1:
-        raise DataError(f"simulate_campaign: control_share={control_share!r} must lie strictly between 0 and 1")
-    ts = pd.Timestamp(date).normalize()
-    alive = truth["dropout_date"].isna() | (truth["dropout_date"] > ts)
-    t = truth[alive]
-    if len(t) == 0:
-        raise DataError(f"simulate_campaign: no customer is alive on {ts.date()}")
-    rng = np.random.default_rng(seed)
-    seg = t["segment"].astype(str)
-    up = seg.map(dict(DEFAULT_UPLIFT if uplift is None else uplift)).fillna(0.0).to_numpy(dtype=float)
-    p0 = -np.expm1(-t["purchase_rate"].to_numpy(dtype=float) * window_days / 7.0)
-    p1 = np.minimum(1.0, p0 + up)
-    control = rng.random(len(t)) < control_share
-    p = np.where(control, p0, p1)
-    out = pd.DataFrame({"segment": seg.to_numpy(), "group": np.where(control, "control", "treatment"),
-                        "responded": rng.random(len(t)) < p, "p_control": p0, "p_treatment": p1,
-                        "true_uplift": p1 - p0}, index=t.index.astype(str))
-    out.index.name = "customer_id"
-    out.attrs["true_uplift"] = float(out.loc[~control, "true_uplift"].mean())
-    return out
+    if "customer_id" not in campaign.columns:
+        raise DataError("planted_uplift: the campaign has no 'customer_id' column (use make_crm(...).campaign)")
+    if "campaign_true_uplift" not in truth.columns:
+        raise DataError("planted_uplift: truth has no 'campaign_true_uplift' column; only make_crm's truth knows "
+                        "the planted uplift (real data has none)")
+    t = truth.set_axis(truth.index.astype(str))
+    ids = campaign["customer_id"].astype(str)
+    up = t["campaign_true_uplift"].reindex(ids)
+    if up.isna().any():
+        raise DataError(f"planted_uplift: customer {ids[up.isna().to_numpy()].iloc[0]!r} of the campaign has no "
+                        "planted uplift in truth; pass the truth of the same data set")
+    seg = (campaign["segment"].astype(str).to_numpy() if "segment" in campaign.columns
+           else t["segment"].astype(str).reindex(ids).to_numpy())
+    up = pd.Series(up.to_numpy(dtype=float), index=ids.to_numpy())
+    out = up.groupby(seg).mean()
+    out.loc["all"] = float(up.mean())
+    out.index.name = "segment"
+    return out.rename("planted_uplift")
 
 
 def _row(resp: pd.Series, group: pd.Series, z: float, value: float, cost: float, planned_rate) -> dict:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["channel_effectiveness", "preferred_contact"]
+__all__ = ["channel_effectiveness", "preferred_contact", "opt_in_column", "permitted"]
 
 
 def channel_effectiveness(table: pd.DataFrame, channel: str = "acquisition_channel", *,
@@ -80,3 +80,45 @@ def preferred_contact(table: pd.DataFrame, segments: pd.Series, column: str = "p
     shares["customers"] = seg.value_counts().reindex(shares.index)
     shares.index.name = "segment"
     return shares
+
+
+def opt_in_column(channel: str) -> str:
+    """The permission column of a contact channel: ``"email"`` -> ``"email_opt_in"`` (make_crm's naming).
+
+    Raises DataError when ``channel`` is not a non-empty text.
+    """
+    if not isinstance(channel, str) or not channel.strip():
+        raise DataError(f"opt_in_column: channel={channel!r} must name a contact channel (email, phone, sms, post)")
+    return f"{channel.strip()}_opt_in"
+
+
+def permitted(table: pd.DataFrame, channel: str | None = None, *, column: str | None = None,
+              where: str = "permitted") -> pd.Series:
+    """Whether each customer gave permission to be contacted through a channel (permission marketing).
+
+    Parameters
+    ----------
+    table: customer rows with the permission column (booleans; missing = no permission).
+    channel: the campaign's contact channel, e.g. ``"email"`` (column
+        ``email_opt_in``, see :func:`opt_in_column`); or
+    column: the permission column by name. Give one; both must agree.
+    where: the caller's name for the error messages.
+
+    Returns a boolean Series with the index of ``table``.
+
+    Raises DataError when neither or two different columns are named, or the
+    column is missing (the message lists the permission columns there are).
+    """
+    if channel is None and column is None:
+        raise DataError(f"{where}: name the contact channel (channel='email') or the permission column")
+    if channel is not None:
+        col = opt_in_column(channel)
+        if column is not None and column != col:
+            raise DataError(f"{where}: channel={channel!r} means the permission column {col!r}, but "
+                            f"opt_in_column={column!r} was given; give one of them")
+        column = col
+    if column not in table.columns:
+        have = [str(c) for c in table.columns if str(c).endswith("_opt_in")]
+        raise DataError(f"{where}: the permission column {column!r} is not in the table (permission columns: "
+                        f"{', '.join(have) or 'none'}); the customer profile must say who opted in to the channel")
+    return table[column].astype("boolean").fillna(False).astype(bool)

@@ -44,26 +44,32 @@ EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
 
 
 def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: int = 30,
-                 cost_per_contact: float = 1.0, margin: float = 0.3, incremental_share: float = 0.2) -> pd.DataFrame:
+                 cost_per_contact: float = 1.0, margin: float = 0.3, incremental_share: float = 0.2,
+                 channel: str = "email") -> pd.DataFrame:
     """The export table of one kind for a data set.
 
     Parameters
     ----------
     kind: ``"segments"`` (every default segmentation of the prepared table),
         ``"targets"`` (customers worth contacting for the next
-        ``horizon_days``, scored by MBG/NBD; e-mail permission respected when
-        the profile has ``email_opt_in``) or ``"triggers"`` (events in the
-        ``horizon_days`` after ``cutoff``).
+        ``horizon_days``, scored by MBG/NBD) or ``"triggers"`` (events in the
+        ``horizon_days`` after ``cutoff``). Both respect the permission for
+        ``channel`` when the data has customer profiles.
     data: a :class:`segwork.datasets.Dataset`.
     seed: random state of the clustering segmentations.
     cutoff: the day the lists are made (default: the data's last day).
     cost_per_contact (currency), margin (share of revenue),
     incremental_share (0..1): the targeting assumptions.
+    channel: the contact channel of the list (``email``, ``sms``, ``phone``,
+        ``post``): customers without ``<channel>_opt_in`` are left out (their
+        number is in ``result.attrs["left_out_no_permission"]``). Data without
+        customer profiles (CDNOW) carries no permissions; nobody is left out.
 
     Returns a DataFrame with the columns of ``EXPORT_SCHEMAS[kind]``.
 
     Raises DataError for an unknown kind, or what the underlying steps raise
-    (e.g. triggers without customer profiles).
+    (e.g. triggers without customer profiles, a profile without the
+    channel's permission column).
     """
     if kind not in EXPORT_KINDS:
         raise DataError(f"export: unknown kind {kind!r}; choose one of {', '.join(EXPORT_KINDS)}")
@@ -78,6 +84,7 @@ def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: i
         parts = [pd.DataFrame({"customer_id": s.labels.index.astype(str), "segmentation": name,
                                "segment": s.labels.astype(str).to_numpy()}) for name, s in segs.items()]
         out = pd.concat(parts, ignore_index=True)
+        left_out = 0
     elif kind == "targets":
         from ..features import customer_table
         from .propensity import clv_propensity
@@ -85,9 +92,10 @@ def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: i
 
         table = customer_table(tx, data.customers, observation_end=cut)
         p = clv_propensity(tx, cut, horizon_days)["p_buy"]
-        opt = "email_opt_in" if "email_opt_in" in table.columns else None
         sel = select_targets(table, value="mean_amount", propensity=p, incremental_share=incremental_share,
-                             margin_on_value=margin, cost_per_contact=cost_per_contact, opt_in_column=opt)
+                             margin_on_value=margin, cost_per_contact=cost_per_contact,
+                             channel=channel if data.customers is not None else None)
+        left_out = sel.attrs["left_out_no_permission"]
         out = sel.reset_index()
         out.insert(0, "rank", range(1, len(out) + 1))
     else:
@@ -100,10 +108,13 @@ def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: i
                             "use a data set with a customers table")
         table = customer_table(tx, data.customers, observation_end=cut)
         out = triggers(tx, data.customers, cut + pd.Timedelta(days=1), cut + pd.Timedelta(days=horizon_days),
-                       segments=rfm_segmentation(table).labels)
+                       segments=rfm_segmentation(table).labels, channel=channel)
+        left_out = out.attrs["left_out_no_permission"]
         out["date"] = pd.to_datetime(out["date"]).dt.date
     cols = list(EXPORT_SCHEMAS[kind])
-    return out[cols].reset_index(drop=True)
+    out = out[cols].reset_index(drop=True)
+    out.attrs = {"left_out_no_permission": int(left_out)}
+    return out
 
 
 def write_export(frame: pd.DataFrame, path) -> Path:

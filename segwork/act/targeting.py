@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..segment.base import Segmentation
+from .channels import permitted
 
 __all__ = ["select_targets"]
 
@@ -50,6 +51,7 @@ def select_targets(
     budget: float | None = None,
     max_contacts: int | None = None,
     opt_in_column: str | None = None,
+    channel: str | None = None,
     propensity: str | pd.Series | None = None,
     incremental_share: float = 1.0,
 ) -> pd.DataFrame:
@@ -73,6 +75,8 @@ def select_targets(
     opt_in_column: a boolean column; customers without permission are left
         out (permission marketing), e.g. ``"email_opt_in"``; their number is
         in ``result.attrs["left_out_no_permission"]``.
+    channel: the campaign's contact channel (``"email"``, ``"sms"``,
+        ``"phone"``, ``"post"``): the same as ``opt_in_column="<channel>_opt_in"``.
     propensity: P(buy in the campaign period) per customer (0..1): a column
         of ``table`` or a Series indexed by customer_id, e.g.
         ``clv_propensity(...)["p_buy"]``. Replaces ``response_rate`` (which
@@ -92,8 +96,8 @@ def select_targets(
     ------
     DataError: a column is missing, a value or score is missing or outside
         0..1, an unknown segment, negative cost, per-segment rates without a
-        segmentation, or both ``propensity`` and a non-default
-        ``response_rate``.
+        segmentation, both ``propensity`` and a non-default
+        ``response_rate``, or a channel without its permission column.
     """
     if value not in table.columns:
         raise DataError(f"select_targets: the value column {value!r} is not in the table "
@@ -117,10 +121,9 @@ def select_targets(
     elif segments is not None or isinstance(response_rate, Mapping):
         raise DataError("select_targets: segments and per-segment response rates need a segmentation")
     left_out = 0
-    if opt_in_column is not None:
-        if opt_in_column not in table.columns:
-            raise DataError(f"select_targets: the opt-in column {opt_in_column!r} is not in the table")
-        allowed = table[opt_in_column].astype("boolean").fillna(False).astype(bool).reindex(frame.index).to_numpy()
+    if opt_in_column is not None or channel is not None:
+        allowed = permitted(table, channel, column=opt_in_column, where="select_targets")
+        allowed = allowed.reindex(frame.index).to_numpy()
         left_out = int((~allowed).sum())
         frame = frame[allowed]
     if propensity is not None:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .channels import permitted
 
 __all__ = ["EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers"]
 
@@ -71,7 +72,7 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
              contract_lead_days: int = 60, lapse_factor: float = 2.0,
              p_alive_previous: pd.Series | None = None, p_alive_current: pd.Series | None = None,
              p_alive_threshold: float = 0.5, seasonal_events=SEASONAL_EVENTS,
-             actions: Mapping[str, str] | None = None) -> pd.DataFrame:
+             actions: Mapping[str, str] | None = None, channel: str | None = None) -> pd.DataFrame:
     """Dated customer events between ``window_start`` and ``window_end`` (inclusive), with actions.
 
     Parameters
@@ -89,6 +90,11 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
     seasonal_events: (month, day, name, regions) rows; ``()`` = none. Needs
         a ``region`` profile column when a row names regions.
     actions: event -> recommended action (default :data:`EVENT_ACTIONS`).
+    channel: the contact channel the actions go out by (``"email"``,
+        ``"sms"``, ``"phone"``, ``"post"``): events of customers without
+        ``<channel>_opt_in`` in ``customers`` are left out; how many customers
+        that left out is in ``result.attrs["left_out_no_permission"]``.
+        None = no permission filter (attrs count 0).
 
     Returns
     -------
@@ -100,7 +106,8 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
     Raises
     ------
     DataError: window end before start, a date that is not a date, missing
-        columns, negative lead time or a lapse factor <= 0.
+        columns, negative lead time, a lapse factor <= 0, or a ``channel``
+        without customer profiles or without its permission column.
     """
     try:
         start, end = pd.Timestamp(window_start).normalize(), pd.Timestamp(window_end).normalize()
@@ -115,6 +122,12 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
         if col not in transactions.columns:
             raise DataError(f"triggers: the transactions have no {col!r} column")
     actions = dict(EVENT_ACTIONS if actions is None else actions)
+    allowed = None
+    if channel is not None:
+        if customers is None:
+            raise DataError(f"triggers: channel={channel!r} needs the customers table with the permission flags")
+        allowed = permitted(customers, channel, where="triggers")
+        allowed.index = customers["customer_id"].astype(str) if "customer_id" in customers.columns else allowed.index
     parts = []
     if customers is not None:
         if "customer_id" not in customers.columns:
@@ -177,11 +190,20 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
                 parts.append(pd.DataFrame({"customer_id": who, "date": when, "event": "seasonal", "reason": name}))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=_COLUMNS)
+        out = pd.DataFrame(columns=_COLUMNS)
+        out.attrs["left_out_no_permission"] = 0
+        return out
     out = pd.concat(parts, ignore_index=True)[["customer_id", "date", "event", "reason"]]
+    left_out = 0
+    if allowed is not None:
+        ok = out["customer_id"].astype(str).map(allowed).fillna(False).astype(bool)
+        left_out = int(out.loc[~ok, "customer_id"].nunique())
+        out = out[ok.to_numpy()]
     out["date"] = pd.to_datetime(out["date"])
     out["segment"] = out["customer_id"].map(segments.astype(str)) if segments is not None else np.nan
     out["relationship"] = (out["customer_id"].map(relationships.astype(str)) if relationships is not None
                            else np.nan)
     out["action"] = out["event"].map(actions)
-    return out.sort_values(["date", "customer_id", "event"], kind="stable").reset_index(drop=True)[_COLUMNS]
+    out = out.sort_values(["date", "customer_id", "event"], kind="stable").reset_index(drop=True)[_COLUMNS]
+    out.attrs["left_out_no_permission"] = left_out
+    return out

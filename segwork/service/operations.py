@@ -35,7 +35,7 @@ from .contract import TNS
 from .faults import ServiceFault
 from .store import ModelStore
 
-__all__ = ["OPERATIONS", "call"]
+__all__ = ["OPERATIONS", "call", "purchase_propensity"]
 
 _BEHAVIOUR = ("frequency", "recency", "T", "monetary_value", "days_since_last", "n_transactions", "revenue",
               "mean_amount", "purchase_rate", "p_alive", "clv")
@@ -378,14 +378,47 @@ def classify_relationship(store: ModelStore, request) -> etree._Element:
     return resp
 
 
+def purchase_propensity(store: ModelStore, horizon_days: int = 30) -> pd.Series:
+    """P(purchase in the next ``horizon_days`` days) of every customer of the served table.
+
+    The served transaction model's expected purchases ``E`` in the period
+    (from the table's frequency, recency and T in days, converted to the
+    model's weeks) give ``p_buy = 1 - exp(-E)``, the same score as
+    :func:`segwork.act.clv_propensity` at the data's last day.
+
+    Returns a float Series (0..1) named ``p_buy`` indexed like ``store.table``.
+    Raises DataError for ``horizon_days`` < 1.
+    """
+    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
+        raise DataError(f"purchase_propensity: horizon_days={horizon_days!r} must be a whole number of days >= 1")
+    t = store.table
+    week = TIME_UNITS["weeks"]
+    expected = np.asarray(store.transaction_model.expected_purchases(
+        int(horizon_days) / week, t["frequency"].to_numpy(dtype=float), t["recency"].to_numpy(dtype=float) / week,
+        t["T"].to_numpy(dtype=float) / week), dtype=float)
+    return pd.Series(-np.expm1(-expected), index=t.index, name="p_buy")
+
+
 def select_campaign_targets(store: ModelStore, request) -> etree._Element:
-    """SelectCampaignTargets: ``segwork.act.select_targets`` on the prepared table with its ``clv``."""
+    """SelectCampaignTargets: ``segwork.act.select_targets`` on the prepared table with its ``clv``.
+
+    With ``responseRate`` the assumed rate is used (as before); without it
+    each customer's :func:`purchase_propensity` for ``horizonDays`` (default
+    30) times ``incrementalShare`` (default 1). ``channel`` leaves out
+    customers without its permission flag and reports how many.
+    """
     seg = _segmentation(store, _text(request, "segmentation"))
     segments = [s.text.strip() for s in request.iterfind(_q("segment"))] or None
     budget = _text(request, "budget")
     max_contacts = _text(request, "maxContacts")
-    targets = select_targets(store.table, seg, segments=segments, value="clv",
-                             response_rate=float(_text(request, "responseRate", "0.05")),
+    rate = _text(request, "responseRate")
+    channel = _text(request, "channel")
+    if rate is not None:
+        score = {"response_rate": float(rate)}
+    else:
+        score = {"propensity": purchase_propensity(store, int(_text(request, "horizonDays", "30"))),
+                 "incremental_share": float(_text(request, "incrementalShare", "1"))}
+    targets = select_targets(store.table, seg, segments=segments, value="clv", **score, channel=channel,
                              cost_per_contact=float(_text(request, "costPerContact")),
                              margin_on_value=float(_text(request, "margin")),
                              budget=None if budget is None else float(budget),
@@ -401,6 +434,10 @@ def select_campaign_targets(store: ModelStore, request) -> etree._Element:
         _add(el, "value", float(row["value"]))
         _add(el, "expectedProfit", float(row["expected_profit"]))
         _add(el, "cumulativeProfit", float(row["cumulative_profit"]))
+        if "p_buy" in targets.columns:
+            _add(el, "pBuy", float(row["p_buy"]))
+    if channel is not None:
+        _add(resp, "leftOutNoPermission", str(int(targets.attrs["left_out_no_permission"])))
     return resp
 
 

@@ -34,3 +34,18 @@ def test_preferred_contact(table):
     assert out.loc["y", "phone"] == pytest.approx(2 / 3) and out.loc["y", "customers"] == 3
     with pytest.raises(DataError, match="preferred_contact"):
         preferred_contact(table.drop(columns="preferred_contact"), seg)
+
+
+def test_permitted_and_opt_in_column():
+    from segwork.act.channels import opt_in_column, permitted
+
+    t = pd.DataFrame({"sms_opt_in": [True, None, False]}, index=["a", "b", "c"])
+    assert opt_in_column("sms") == "sms_opt_in"
+    assert permitted(t, "sms").tolist() == [True, False, False]  # unknown permission is no permission
+    assert permitted(t, column="sms_opt_in").index.tolist() == ["a", "b", "c"]
+    with pytest.raises(DataError, match="'email_opt_in'.*sms_opt_in"):
+        permitted(t, "email")
+    with pytest.raises(DataError, match="name the contact channel"):
+        permitted(t)
+    with pytest.raises(DataError, match="contact channel"):
+        opt_in_column("")

@@ -25,13 +25,24 @@ def test_targets_and_triggers_follow_the_schema(crm):
     assert list(tr.columns) == list(EXPORT_SCHEMAS["triggers"]) and len(tr) > 0
     last = crm.transactions["date"].max().normalize()
     assert (pd.to_datetime(tr["date"]) > last).all()
+    assert set(tr["customer_id"]) <= opted and tr.attrs["left_out_no_permission"] > 0
+
+
+def test_the_channel_chooses_the_permission(crm):
+    t = export_frame("targets", crm, channel="post")
+    posted = set(crm.customers.loc[crm.customers["post_opt_in"], "customer_id"].astype(str))
+    assert set(t["customer_id"]) <= posted
+    assert t.attrs["left_out_no_permission"] == len(crm.customers) - len(posted)
 
 
 def test_cli_writes_csv_and_parquet(tmp_path, capsys):
     assert main(["export", "targets", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
-                 "--output", str(tmp_path / "t.csv")]) == 0
+                 "--output", str(tmp_path / "t.csv"), "--channel", "post"]) == 0
+    assert "left out without post permission" in capsys.readouterr().out
     t = pd.read_csv(tmp_path / "t.csv")
     assert list(t.columns) == list(EXPORT_SCHEMAS["targets"])
+    posted = make_crm(800, seed=1).customers.set_index("customer_id")["post_opt_in"]
+    assert posted[t["customer_id"]].all()
     assert main(["export", "segments", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
                  "--output", str(tmp_path / "s.parquet")]) == 0
     s = pd.read_parquet(tmp_path / "s.parquet")

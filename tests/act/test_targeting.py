@@ -86,3 +86,16 @@ def test_propensity_bad_input(table):
         select_targets(table, propensity=pd.Series(1.5, index=table.index))
     with pytest.raises(DataError, match="not in the table"):
         select_targets(table, propensity="p_buy")
+
+
+def test_channel_names_the_permission_column(table):
+    sms = table.assign(sms_opt_in=[False] * 5 + [True] * 5)
+    by_channel = select_targets(sms, response_rate=0.5, channel="email")
+    by_column = select_targets(sms, response_rate=0.5, opt_in_column="email_opt_in")
+    pd.testing.assert_frame_equal(by_channel, by_column)
+    out = select_targets(sms, response_rate=0.5, channel="sms")
+    assert set(out.index) <= {f"c{i}" for i in range(5, 10)} and out.attrs["left_out_no_permission"] == 5
+    with pytest.raises(DataError, match="'post_opt_in'.*email_opt_in, sms_opt_in"):
+        select_targets(sms, response_rate=0.5, channel="post")
+    with pytest.raises(DataError, match="give one of them"):
+        select_targets(sms, response_rate=0.5, channel="sms", opt_in_column="email_opt_in")

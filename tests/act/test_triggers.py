@@ -64,3 +64,19 @@ def test_p_alive_drop_and_seasonal(data):
     with pytest.raises(DataError, match="region"):
         triggers(tx, cust.drop(columns="region"), "2024-12-01", "2024-12-01",
                  seasonal_events=((12, 1, "winter sale", ("north",)),))
+
+
+def test_channel_permission_leaves_customers_out_and_counts_them(data):
+    tx, cust = data
+    everyone = triggers(tx, cust, "2024-06-01", "2024-06-30")
+    assert everyone.attrs["left_out_no_permission"] == 0
+    out = triggers(tx, cust.assign(sms_opt_in=[True, False, None]), "2024-06-01", "2024-06-30", channel="sms")
+    assert set(out["customer_id"]) == {"a"} and out.attrs["left_out_no_permission"] == 1  # b has events, no permission
+    pd.testing.assert_frame_equal(out, everyone[everyone["customer_id"] == "a"].reset_index(drop=True))
+    with pytest.raises(DataError, match="'sms_opt_in'"):
+        triggers(tx, cust, "2024-06-01", "2024-06-30", channel="sms")
+    with pytest.raises(DataError, match="customers table"):
+        triggers(tx, None, "2024-06-01", "2024-06-30", channel="sms")
+    empty = triggers(tx, cust.assign(sms_opt_in=False), "2024-06-01", "2024-06-30", channel="sms",
+                     seasonal_events=())
+    assert len(empty) == 0 and empty.attrs["left_out_no_permission"] == 2

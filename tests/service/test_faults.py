@@ -74,6 +74,13 @@ BAD = {
     "unknown segment": (_env("<tns:SelectCampaignTargets><tns:segmentation>rfm</tns:segmentation><tns:segment>Nope"
                              "</tns:segment><tns:costPerContact>1</tns:costPerContact><tns:margin>1</tns:margin>"
                              "</tns:SelectCampaignTargets>"), "InvalidRequest", (500,)),
+    "channel without permission column": (_env(
+        "<tns:SelectCampaignTargets><tns:segmentation>rfm</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
+        "<tns:margin>1</tns:margin><tns:channel>fax</tns:channel></tns:SelectCampaignTargets>"), "InvalidRequest", (500,)),
+    "zero incremental share": (_env(
+        "<tns:SelectCampaignTargets><tns:segmentation>rfm</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
+        "<tns:margin>1</tns:margin><tns:incrementalShare>0</tns:incrementalShare></tns:SelectCampaignTargets>"),
+        "InvalidRequest", (500,)),
     "computed attribute": (_env("<tns:SegmentCustomers><tns:segmentation>rfm</tns:segmentation><tns:customer>"
                                 "<tns:customerId>N</tns:customerId><tns:summary><tns:frequency>1</tns:frequency>"
                                 "<tns:recency>5</tns:recency><tns:T>9</tns:T><tns:monetaryValue>3</tns:monetaryValue>"

@@ -15,6 +15,7 @@ from lxml import etree
 
 from segwork.act.targeting import select_targets
 from segwork.act.view import customer_view
+from segwork.errors import DataError
 from segwork.features import customer_table
 from segwork.service.contract import SOAP11_ENV, TNS, compile_schema, safe_parser
 
@@ -125,6 +126,32 @@ def test_select_campaign_targets_matches_select_targets(client, store):
     assert r["totalExpectedProfit"] == pytest.approx(expected["expected_profit"].sum())
 
 
+def test_select_campaign_targets_by_purchase_propensity_and_permission(client, store, crm):
+    """Without responseRate the ranking is P(buy in 30 days) from the served model, recounted with clv_propensity."""
+    from segwork.act.propensity import clv_propensity
+    from segwork.service.operations import purchase_propensity
+
+    last = crm.transactions["date"].max().normalize()
+    p = clv_propensity(crm.transactions, last, 30)["p_buy"]
+    served = purchase_propensity(store, 30)
+    np.testing.assert_allclose(served.reindex(p.index), p, rtol=1e-6)  # the served model is the same fit
+    seg = store.segmentations["rfm"]
+    r = client.service.SelectCampaignTargets(segmentation="rfm", costPerContact=1.0, margin=0.3, channel="sms",
+                                             incrementalShare=0.2, maxContacts=40)
+    expected = select_targets(store.table, seg, propensity=served, incremental_share=0.2, cost_per_contact=1.0,
+                              margin_on_value=0.3, max_contacts=40, opt_in_column="sms_opt_in")
+    assert [t["customerId"] for t in r["target"]] == list(expected.index) and len(expected) == 40
+    np.testing.assert_allclose([t["pBuy"] for t in r["target"]], served[expected.index], rtol=1e-9)
+    np.testing.assert_allclose([t["expectedProfit"] for t in r["target"]],
+                               served[expected.index] * 0.2 * store.table.loc[expected.index, "clv"] * 0.3 - 1.0,
+                               rtol=1e-9)
+    sms = store.table["sms_opt_in"].astype(bool)
+    assert sms[expected.index].all() and r["leftOutNoPermission"] == int((~sms).sum())
+    assert purchase_propensity(store, 90).gt(served).all()  # a longer period, a likelier purchase
+    with pytest.raises(DataError, match="horizon_days"):
+        purchase_propensity(store, 0)
+
+
 def test_get_customer_view(client, store):
     cid = store.table.index[7]
     r = client.service.GetCustomerView(customerId=cid)
@@ -155,6 +182,9 @@ def _post(server, op_xml: str):
     "<tns:GetCustomerView><tns:customerId>C000002</tns:customerId></tns:GetCustomerView>",
     "<tns:SelectCampaignTargets><tns:segmentation>value</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
     "<tns:margin>0.5</tns:margin><tns:maxContacts>5</tns:maxContacts></tns:SelectCampaignTargets>",
+    "<tns:SelectCampaignTargets><tns:segmentation>value</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
+    "<tns:margin>0.5</tns:margin><tns:maxContacts>5</tns:maxContacts><tns:channel>email</tns:channel>"
+    "<tns:horizonDays>60</tns:horizonDays></tns:SelectCampaignTargets>",
 ])
 def test_responses_validate_against_the_wsdl_schema(server, op_xml):
     r = _post(server, op_xml)
