@@ -64,6 +64,10 @@ def parameter_draws(model, n_draws: int = 200, seed=0) -> np.ndarray:
     if not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
         raise DataError(f"{name}: n_draws must be a whole number >= 2, got {n_draws!r}")
     rng = np.random.default_rng(seed)
+    if getattr(model, "unidentified_", ()):
+        # a fit at a limit of the model: the covariance covers the identified directions only (singular),
+        # which a Cholesky factor cannot take; the parameters at the limit stay at their estimate
+        return rng.multivariate_normal(mean, cov, size=int(n_draws), method="eigh")
     return rng.multivariate_normal(mean, cov, size=int(n_draws), method="cholesky")
 
 
