@@ -523,7 +523,19 @@ class BaseModel(BaseEstimator):
         self.unidentified_ = unidentified
 
     def _cov_log(self) -> np.ndarray:
-        return self._cov_cache
+        cov = getattr(self, "_cov_cache", None)
+        if cov is None and getattr(self, "_fit_data", None) is not None:
+            # a model fitted (and stored) before fit computed the covariance: compute and check it now
+            data, weights = self._fit_data
+            n = float(weights.sum())
+            with _single_threaded_blas():
+                fun = self._objective_factory(data, weights)
+                cov, self.unidentified_ = check_identification(
+                    type(self).__name__, self._param_names, self._log_params,
+                    self._hessian(fun, self._log_params, n), lambda v: fun.value(v) * n, n, self._limit_params,
+                    self._limit_note, f"try {type(self).__name__}(penalizer=0.001)")
+            self._cov_cache = cov
+        return cov
 
     def _hessian(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
         """Hessian of the total objective (``n`` times the mean objective ``fun``) on the log scale.

@@ -51,15 +51,19 @@ def test_a_penalizer_fixes_the_review_case():
     assert all(1e-3 < v < 1e3 for v in m.params_.values())
 
 
-def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
-    # everybody buys steadily until the end: nobody seems to leave (a -> 0 / b -> infinity for the BG/NBD);
-    # the purchase rate is still well identified by 400 customers
-    rng = np.random.default_rng(3)
-    n = 400
+def _nobody_leaves(n=400, seed=3):
+    """Everybody buys steadily until the end (gamma rates r = 2, alpha = 4): nobody seems to leave."""
+    rng = np.random.default_rng(seed)
     T = rng.uniform(20, 40, n)
     lam = rng.gamma(2.0, 1 / 4.0, n)
     x = rng.poisson(lam * T)
     tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    return x, tx, T
+
+
+def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
+    # nobody leaves: a -> 0 / b -> infinity for the BG/NBD; the purchase rate is still identified by 400 customers
+    x, tx, T = _nobody_leaves()
     with pytest.warns(IdentificationWarning, match=r"BetaGeo: .*a=.*b=.* not identified.*nobody leaves"):
         m = BetaGeo().fit(x, tx, T)
     assert set(m.unidentified_) == {"a", "b"}
@@ -75,6 +79,18 @@ def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
     assert np.isfinite(p).all() and p.min() > 0.99
     iv = m.expected_purchases(10.0, x[:5], tx[:5], T[:5], interval=0.9, n_draws=50)
     assert np.isfinite(iv.to_numpy()).all() and (iv["lower"] <= iv["expected_purchases"]).all()
+
+
+def test_the_covariate_fit_goes_through_the_same_check():
+    x, tx, T = _nobody_leaves()
+    z = pd.DataFrame({"group": np.where(np.arange(len(x)) % 2 == 0, "a", "b")})
+    with pytest.warns(IdentificationWarning, match=r"BetaGeo \(with covariates\): .*not identified") as rec:
+        m = BetaGeo().fit(x, tx, T, covariates=z)
+    assert len([w for w in rec if issubclass(w.category, IdentificationWarning)]) == 1  # the plain start is silent
+    assert {"a", "b"} <= set(m.unidentified_) and "purchase:group[b]" not in m.unidentified_
+    s = m.summary()
+    assert not np.isinf(s.to_numpy()).any()
+    assert np.isfinite(s.loc["purchase:group[b]"]).all() and s.loc[["a", "b"], "std_error"].isna().all()
 
 
 def test_gamma_gamma_homogeneous_spend_limit_warns():
@@ -110,8 +126,9 @@ def test_published_fits_emit_no_warning(cdnow):
         gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
         bb = BetaGeoBetaBinom().fit(donations["frequency"], donations["recency"], donations["periods"],
                                     donations["weights"])
-        sbg = ShiftedBetaGeometric().fit([1000, 631, 468, 382, 326, 289, 262, 241])
-    for m in (gg, bb, sbg):
+        sbg = [ShiftedBetaGeometric().fit(c) for c in ([1000, 631, 468, 382, 326, 289, 262, 241],
+                                                       [1000, 869, 743, 653, 593, 551, 517, 491])]
+    for m in (gg, bb, *sbg):
         assert m.unidentified_ == () and np.isfinite(m.summary().to_numpy()).all()
 
 
