@@ -271,11 +271,11 @@ _FLAT_LL = 0.05
 _LOADS = 0.2
 
 
-def check_identification(name: str, names, theta: np.ndarray, hess: np.ndarray, total_objective, n: float,
+def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray, total_objective, n: float,
                          limit_params=(), limit_note: str = "", hint: str = ""):
     """Is the optimum pinned down by the data? The one identification check of every fit.
 
-    ``theta``: the fitted vector (log parameters, then any covariate
+    ``where``: the fit, for messages (``"BetaGeo.fit"``); ``theta``: the fitted vector (log parameters, then any covariate
     coefficients) named by ``names``; ``hess``: the Hessian of the total
     objective (negative log-likelihood plus penalty) at ``theta``;
     ``total_objective(theta)``: that objective; ``n``: the number of customers.
@@ -320,14 +320,14 @@ def check_identification(name: str, names, theta: np.ndarray, hess: np.ndarray, 
     values = ", ".join(f"{p}={_show(p, v)}" for p, v, m in zip(names, theta, moving) if m)
     if moving.any() and not all(p in limit_params for p, m in zip(names, moving) if m):
         raise ConvergenceError(
-            f"{name}.fit did not converge: the likelihood is flat along {values} (changing them by a factor of "
+            f"{where} did not converge: the likelihood is flat along {values} (changing them by a factor of "
             f"10 changes the log-likelihood by less than {_FLAT_LL:g}), so these {n:g} customers cannot pin "
             f"them down and the estimates are one arbitrary point of a ridge; fit on more data (more customers "
             f"or a longer calibration period) or {hint}"
         )
     if moving.any():
         warnings.warn(
-            f"{name}: {values} are not identified by these data (the likelihood is flat towards "
+            f"{where}: {values} are not identified by these data (the likelihood is flat towards "
             f"{limit_note or 'a limit of the model'}); the fit is that limit and its predictions are usable, "
             "but these parameters have no standard errors or intervals (NaN in summary())",
             IdentificationWarning, stacklevel=5,
@@ -343,7 +343,7 @@ def check_identification(name: str, names, theta: np.ndarray, hess: np.ndarray, 
         if np.isfinite(cov).all() and (np.diag(cov) > 0).all():
             return cov, ()
     warnings.warn(
-        f"{name}: the observed information is singular at the optimum; the point estimate stands but "
+        f"{where}: the observed information is singular at the optimum; the point estimate stands but "
         "standard errors and intervals are not available (the parameters are poorly identified by these "
         "data: more data or a penalizer helps)", IdentificationWarning, stacklevel=5,
     )
@@ -510,7 +510,7 @@ class BaseModel(BaseEstimator):
         with _single_threaded_blas():
             hess = self._hessian(fun, logp, n)
             cov, unidentified = check_identification(
-                name, self._param_names, logp, hess, lambda v: fun.value(v) * n, n, self._limit_params,
+                f"{name}.fit", self._param_names, logp, hess, lambda v: fun.value(v) * n, n, self._limit_params,
                 self._limit_note, hint)
         self.params_ = {k: float(v) for k, v in zip(self._param_names, params)}
         total, _ = self._total_loglik(params, data, weights)
@@ -531,7 +531,7 @@ class BaseModel(BaseEstimator):
             with _single_threaded_blas():
                 fun = self._objective_factory(data, weights)
                 cov, self.unidentified_ = check_identification(
-                    type(self).__name__, self._param_names, self._log_params,
+                    f"{type(self).__name__}.fit", self._param_names, self._log_params,
                     self._hessian(fun, self._log_params, n), lambda v: fun.value(v) * n, n, self._limit_params,
                     self._limit_note, f"try {type(self).__name__}(penalizer=0.001)")
             self._cov_cache = cov

@@ -265,7 +265,7 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
         hess = 0.5 * (hess + hess.T) * n
         names = list(model._param_names) + labels
         limit = tuple(model._limit_params) + tuple(lab for lab in labels if lab.startswith("dropout"))
-        cov, unidentified = check_identification(f"{name} (with covariates)", names, theta, hess,
+        cov, unidentified = check_identification(f"{name}.fit with covariates", names, theta, hess,
                                                  lambda v: fun(v)[0] * n, n, limit, model._limit_note, hint)
     model.params_ = {kname: float(v) for kname, v in zip(model._param_names, base)}
     model.coef_ = pd.Series(coef.reshape(-1), index=pd.Index(labels, name="coefficient"), name="estimate")

@@ -64,7 +64,7 @@ def _nobody_leaves(n=400, seed=3):
 def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
     # nobody leaves: a -> 0 / b -> infinity for the BG/NBD; the purchase rate is still identified by 400 customers
     x, tx, T = _nobody_leaves()
-    with pytest.warns(IdentificationWarning, match=r"BetaGeo: .*a=.*b=.* not identified.*nobody leaves"):
+    with pytest.warns(IdentificationWarning, match=r"BetaGeo\.fit: .*a=.*b=.* not identified.*nobody leaves"):
         m = BetaGeo().fit(x, tx, T)
     assert set(m.unidentified_) == {"a", "b"}
     s = m.summary()
@@ -84,7 +84,7 @@ def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
 def test_the_covariate_fit_goes_through_the_same_check():
     x, tx, T = _nobody_leaves()
     z = pd.DataFrame({"group": np.where(np.arange(len(x)) % 2 == 0, "a", "b")})
-    with pytest.warns(IdentificationWarning, match=r"BetaGeo \(with covariates\): .*not identified") as rec:
+    with pytest.warns(IdentificationWarning, match=r"BetaGeo\.fit with covariates: .*not identified") as rec:
         m = BetaGeo().fit(x, tx, T, covariates=z)
     assert len([w for w in rec if issubclass(w.category, IdentificationWarning)]) == 1  # the plain start is silent
     assert {"a", "b"} <= set(m.unidentified_) and "purchase:group[b]" not in m.unidentified_
@@ -95,7 +95,7 @@ def test_the_covariate_fit_goes_through_the_same_check():
 
 def test_gamma_gamma_homogeneous_spend_limit_warns():
     # three repeat buyers: the spread between customers cannot be told from the spread within them
-    with pytest.warns(IdentificationWarning, match=r"GammaGamma: .*q=.* not identified.*same expected spend"):
+    with pytest.warns(IdentificationWarning, match=r"GammaGamma\.fit: .*q=.* not identified.*same expected spend"):
         m = GammaGamma().fit([2, 3, 1], [10.0, 12.0, 30.0])
     assert {"q", "v"} <= set(m.unidentified_)
     assert not np.isinf(m.summary().to_numpy()).any()
