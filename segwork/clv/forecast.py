@@ -74,10 +74,11 @@ def _history_frame(where: str, frequency, recency, T) -> tuple[pd.Index, np.ndar
     return index, x, tx, t
 
 
-def _cumulative(model, ends, x, tx, T, covariates) -> np.ndarray:
+def _cumulative(model, ends, x, tx, T, covariates, given=None) -> np.ndarray:
     """``E[X(T, T + t_k)]`` for every customer (rows) and period end (columns), shape ``(n, K)``.
 
-    Without covariates the expectation is computed once per distinct history ``(x, t_x, T)``.
+    Without covariates the expectation is computed once per distinct history ``(x, t_x, T)``; with them
+    on the histories as ``given`` (Series keep their index, which matches the covariates' rows).
     """
     if covariates is None:
         codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([x, tx, T]))
@@ -85,6 +86,7 @@ def _cumulative(model, ends, x, tx, T, covariates) -> np.ndarray:
         out = np.column_stack([np.asarray(model.expected_purchases(t, ux, utx, uT), dtype=np.float64).reshape(-1)
                                for t in ends])
         return out[codes]
+    x, tx, T = given if given is not None else (x, tx, T)
     return np.column_stack([np.asarray(model.expected_purchases(t, x, tx, T, covariates), dtype=np.float64)
                             .reshape(-1) for t in ends])
 
@@ -134,7 +136,7 @@ def expected_purchases_by_period(model, frequency, recency, T, periods, *, perio
     where = "expected_purchases_by_period"
     ends = _period_ends(where, periods, period_length)
     index, x, tx, t = _history_frame(where, frequency, recency, T)
-    values = _increments(_cumulative(model, ends, x, tx, t, covariates))
+    values = _increments(_cumulative(model, ends, x, tx, t, covariates, (frequency, recency, T)))
     return pd.DataFrame(values, index=index, columns=pd.Index(ends, name="period_end"))
 
 
@@ -168,13 +170,14 @@ def aggregate_purchases_by_period(model, frequency, recency, T, periods, *, peri
     where = "aggregate_purchases_by_period"
     ends = _period_ends(where, periods, period_length)
     index, x, tx, t = _history_frame(where, frequency, recency, T)
-    per_period = _increments(_cumulative(model, ends, x, tx, t, covariates)).sum(axis=0)
+    given = (frequency, recency, T)
+    per_period = _increments(_cumulative(model, ends, x, tx, t, covariates, given)).sum(axis=0)
     out = pd.DataFrame({"period_start": np.r_[0.0, ends[:-1]], "expected_purchases": per_period,
                         "cumulative": np.cumsum(per_period)}, index=pd.Index(ends, name="period_end"))
     if interval is None:
         return out
     level = _check_level(where, interval)
-    draws = np.stack([_increments(_cumulative(m, ends, x, tx, t, covariates)).sum(axis=0)
+    draws = np.stack([_increments(_cumulative(m, ends, x, tx, t, covariates, given)).sum(axis=0)
                       for m in sampled_models(model, n_draws, seed)])
     q = [(1 - level) / 2, (1 + level) / 2]
     out["lower"], out["upper"] = np.quantile(draws, q, axis=0)

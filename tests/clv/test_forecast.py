@@ -110,6 +110,29 @@ def test_aggregate_interval(cdnow):
     assert out["cumulative_upper"].iloc[-1] == pytest.approx(whole["upper"], rel=1e-9)
 
 
+def test_with_covariates_the_rows_are_matched_by_customer_id():
+    rng = np.random.default_rng(5)
+    n = 600
+    group = np.where(rng.random(n) < 0.5, "web", "store")
+    lam = rng.gamma(1.0, 1 / np.where(group == "web", 2.0, 6.0))  # web customers buy 3 times as often
+    T = rng.uniform(20, 40, n)
+    end = np.minimum(T, rng.exponential(30, n))
+    x = rng.poisson(lam * end)
+    tx = np.where(x > 0, end * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    ids = pd.Index([f"C{i}" for i in range(n)], name="customer_id")
+    f, r, TT = (pd.Series(v, index=ids) for v in (x, tx, T))
+    z = pd.DataFrame({"channel": group}, index=ids)
+    m = BetaGeo().fit(f, r, TT, covariates=z)
+    shuffled = z.sample(frac=1.0, random_state=1)  # the covariates in another order
+    per = expected_purchases_by_period(m, f, r, TT, 6, period_length=4.0, covariates=shuffled)
+    whole = m.expected_purchases(24.0, f, r, TT, covariates=z)
+    np.testing.assert_allclose(per.sum(axis=1), whole, atol=1e-9)
+    total = aggregate_purchases_by_period(m, f, r, TT, 6, period_length=4.0, covariates=shuffled, interval=0.8,
+                                          n_draws=5)
+    assert total["cumulative"].iloc[-1] == pytest.approx(whole.sum(), rel=1e-12)
+    assert (total["lower"] <= total["expected_purchases"]).all() and (total["expected_purchases"] <= total["upper"]).all()
+
+
 @pytest.mark.parametrize("periods, match", [(0, "whole number >= 1"), (2.5, "whole number"),
                                             ([4.0, 2.0], "increasing"), ([0.0, 1.0], "> 0"), ([], "increasing")])
 def test_bad_periods(periods, match):
