@@ -77,16 +77,19 @@ def _history_frame(where: str, frequency, recency, T) -> tuple[pd.Index, np.ndar
 def _cumulative(model, ends, x, tx, T, covariates, given=None) -> np.ndarray:
     """``E[X(T, T + t_k)]`` for every customer (rows) and period end (columns), shape ``(n, K)``.
 
-    Without covariates the expectation is computed once per distinct history ``(x, t_x, T)``; with them
-    on the histories as ``given`` (Series keep their index, which matches the covariates' rows).
+    The first period end is computed on the histories as ``given`` (the model checks them there and names
+    an offending customer by its index label; Series keep their index, which matches the covariates'
+    rows). Without covariates the other period ends are computed once per distinct history ``(x, t_x, T)``.
     """
+    given = given if given is not None else (x, tx, T)
     if covariates is None:
+        first = np.asarray(model.expected_purchases(ends[0], *given), dtype=np.float64).reshape(-1)
         codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([x, tx, T]))
         ux, utx, uT = (np.asarray(uniq.get_level_values(i), dtype=np.float64) for i in range(3))
-        out = np.column_stack([np.asarray(model.expected_purchases(t, ux, utx, uT), dtype=np.float64).reshape(-1)
-                               for t in ends])
-        return out[codes]
-    x, tx, T = given if given is not None else (x, tx, T)
+        rest = [np.asarray(model.expected_purchases(t, ux, utx, uT), dtype=np.float64).reshape(-1)[codes]
+                for t in ends[1:]]
+        return np.column_stack([first, *rest])
+    x, tx, T = given
     return np.column_stack([np.asarray(model.expected_purchases(t, x, tx, T, covariates), dtype=np.float64)
                             .reshape(-1) for t in ends])
 

@@ -143,6 +143,14 @@ def test_bad_periods(periods, match):
         expected_purchases_by_period(m, [1], [2.0], [5.0], 3, period_length=-1)
 
 
+def test_a_history_the_model_refuses_names_the_customer():
+    m = _model(BetaGeo, FIXED[0][1])
+    ids = pd.Index(["A", "B", "C"], name="customer_id")
+    f, r, T = (pd.Series(v, index=ids) for v in ([1, 2, 0], [3.0, 9.0, 0.0], [10.0, 8.0, 5.0]))
+    with pytest.raises(DataError, match="recency is larger than T.*customer 'B'"):
+        expected_purchases_by_period(m, f, r, T, 4)
+
+
 def test_incremental_tracking_counts_the_raw_transactions(cdnow_tx):
     m = _model(BetaGeo, FIXED[0][1])
     kw = dict(calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="weeks")
