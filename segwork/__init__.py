@@ -13,7 +13,7 @@ The data flow, one way::
 """
 from __future__ import annotations
 
-from .errors import ConvergenceError, DataError, NotFittedError, ReportError
+from .errors import ConvergenceError, DataError, IdentificationWarning, NotFittedError, ReportError
 from .features import customer_table, rfm_summary
 from .io import CleaningRules, read_transactions
 
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "DataError",
     "ConvergenceError",
+    "IdentificationWarning",
     "NotFittedError",
     "ReportError",
     "CleaningRules",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-__all__ = ["DataError", "ConvergenceError", "NotFittedError", "ReportError"]
+__all__ = ["DataError", "ConvergenceError", "IdentificationWarning", "NotFittedError", "ReportError"]
 
 
 class DataError(ValueError):
@@ -20,6 +20,15 @@ class DataError(ValueError):
 
 class ConvergenceError(RuntimeError):
     """A model's optimiser did not converge; the message suggests what to try."""
+
+
+class IdentificationWarning(UserWarning):
+    """A fitted model's point estimate is usable but some parameters are not pinned down by the data.
+
+    E.g. the likelihood is flat towards a limit of the model (nobody leaves,
+    no ageing) or the observed information is singular: the message names the
+    parameters whose standard errors and intervals are not available (NaN).
+    """
 
 
 class NotFittedError(_SklearnNotFittedError):

@@ -12,7 +12,9 @@ Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_cus
 (:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
 customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`bg_nbd_inputs`.
-Validation (calibration / holdout): :mod:`segwork.clv.validation`; model
+Per-period forecasts (each week or month of a horizon, per customer and in total) and the
+incremental tracking: :mod:`segwork.clv.forecast`. Validation (calibration / holdout):
+:mod:`segwork.clv.validation`; model
 diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
 :func:`simulate_bg_nbd`.
 """
@@ -20,6 +22,7 @@ from .base import BaseModel
 from .beta_geo import BetaGeo
 from .bgbb import BetaGeoBetaBinom
 from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
+from .forecast import aggregate_purchases_by_period, expected_purchases_by_period, incremental_repeat_transactions
 from .gamma_gamma import GammaGamma
 from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
@@ -70,6 +73,9 @@ __all__ = [
     "spend_holdout",
     "spend_errors",
     "cumulative_repeat_transactions",
+    "incremental_repeat_transactions",
+    "expected_purchases_by_period",
+    "aggregate_purchases_by_period",
     "period_transactions",
     "p_alive_matrix",
     "expected_purchases_matrix",

@@ -21,10 +21,18 @@ parameters are all positive. The base class
   log-likelihood, in the data's own time units, comparable with published
   values; without the penalty) and the covariance of the log parameters from
   the observed information (the inverse Hessian of the minimised objective
-  at the optimum, by central differences; computed when first needed);
+  at the optimum, by central differences, computed in every fit);
 * raises :class:`~segwork.errors.ConvergenceError` naming what to try when the
-  optimiser fails or a parameter runs off to 0 or infinity. A fit never ends
-  with NaN or infinite parameters.
+  optimiser fails, a parameter runs off to 0 or infinity (beyond 1e-8 / 1e8),
+  or the likelihood is flat along a direction (the data cannot pin the
+  parameters down: typical of tiny or degenerate data, where estimates such
+  as r ~ 1e7 are one arbitrary point of a ridge); when the flat direction
+  is a usable limit of the model (its ``_limit_params``, e.g. the dropout
+  process: "nobody leaves"), or the Hessian is singular, it warns instead
+  (:class:`~segwork.errors.IdentificationWarning`) and the standard errors
+  of the parameters concerned are NaN (``unidentified_``). All in
+  :func:`check_identification`, shared with the covariate fit. A fit never
+  ends with NaN or infinite parameters.
 
 Standard errors in :meth:`BaseModel.summary` use the delta method
 (``se(theta) = theta * se(log theta)``); the 95 % interval is computed on the
@@ -42,9 +50,9 @@ from scipy import optimize
 from sklearn.base import BaseEstimator
 
 from .._checks import check_fitted
-from ..errors import ConvergenceError, DataError
+from ..errors import ConvergenceError, DataError, IdentificationWarning
 
-__all__ = ["BaseModel", "compress"]
+__all__ = ["BaseModel", "compress", "check_identification"]
 
 #: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
 #: an optimum on a bound means the data cannot pin that parameter down.
@@ -254,6 +262,99 @@ def wrap_like(result: np.ndarray, *inputs, name: str | None = None):
     return result
 
 
+#: Identification (:func:`check_identification`): moving the log parameters by log(10) (a factor of 10)
+#: along a direction and the total objective rises by less than _FLAT_LL either way: a flat likelihood,
+#: the data cannot tell those values apart (a likelihood ratio of exp(0.05), far inside any interval).
+_FLAT_STEP = float(np.log(10.0))
+_FLAT_LL = 0.05
+#: A parameter takes part in a flat direction when its share of the unit direction is at least this.
+_LOADS = 0.2
+
+
+def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray, total_objective, n: float,
+                         limit_params=(), limit_note: str = "", hint: str = ""):
+    """Is the optimum pinned down by the data? The one identification check of every fit.
+
+    ``where``: the fit, for messages (``"BetaGeo.fit"``); ``theta``: the fitted vector (log parameters, then any covariate
+    coefficients) named by ``names``; ``hess``: the Hessian of the total
+    objective (negative log-likelihood plus penalty) at ``theta``;
+    ``total_objective(theta)``: that objective; ``n``: the number of customers.
+
+    Detects a **flat likelihood**: along each eigen-direction of ``hess`` (or
+    each axis when it is not finite) the objective is evaluated a factor of 10
+    away (``theta +- log(10) v``); when it rises by less than 0.05 either way,
+    the parameters taking part in ``v`` (``|v_j| >= 0.2``) cannot be told
+    apart over a factor of 10 (the optimum is on a ridge or runs off towards a
+    limit, typically to extreme values such as r ~ 1e7 on tiny data). Then
+
+    * if all of them are in ``limit_params`` (e.g. the dropout parameters, a
+      flat ridge towards "nobody leaves" or "no ageing"), the fit is that
+      limit and its predictions are usable: an
+      :class:`~segwork.errors.IdentificationWarning` names them, and their
+      standard errors are NaN; the covariance is the inverse of the
+      information on the other directions only (so intervals describe the
+      identified part);
+    * otherwise :class:`~segwork.errors.ConvergenceError`, naming the
+      parameters, their values and what to do (``hint``: more data, a penalizer).
+
+    A **singular Hessian** without a flat direction (not finite or not
+    positive definite) gives the IdentificationWarning and an all-NaN covariance.
+
+    Returns ``(cov, unidentified)``: the covariance of ``theta`` (inverse
+    observed information) and the tuple of names without standard errors.
+    """
+    k = len(theta)
+    names = list(names)
+    finite = bool(np.isfinite(hess).all())
+    lam, vecs = (np.linalg.eigh(hess) if finite else (np.full(k, np.nan), np.eye(k)))
+    f0 = float(total_objective(theta))
+    flat = np.zeros(k, dtype=bool)
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            if finite and 0.5 * lam[i] * _FLAT_STEP ** 2 > 1e3 * _FLAT_LL:
+                continue  # clearly curved: no need to look
+            rise = [float(total_objective(theta + sgn * _FLAT_STEP * vecs[:, i])) - f0 for sgn in (1.0, -1.0)]
+            rise = [r if np.isfinite(r) else np.inf for r in rise]
+            flat[i] = max(rise) < _FLAT_LL
+    moving = (np.abs(vecs[:, flat]) >= _LOADS).any(axis=1) if flat.any() else np.zeros(k, dtype=bool)
+    values = ", ".join(f"{p}={_show(p, v)}" for p, v, m in zip(names, theta, moving) if m)
+    if moving.any() and not all(p in limit_params for p, m in zip(names, moving) if m):
+        raise ConvergenceError(
+            f"{where} did not converge: the likelihood is flat along {values} (changing them by a factor of "
+            f"10 changes the log-likelihood by less than {_FLAT_LL:g}), so these {n:g} customers cannot pin "
+            f"them down and the estimates are one arbitrary point of a ridge; fit on more data (more customers "
+            f"or a longer calibration period) or {hint}"
+        )
+    if moving.any():
+        warnings.warn(
+            f"{where}: {values} are not identified by these data (the likelihood is flat towards "
+            f"{limit_note or 'a limit of the model'}); the fit is that limit and its predictions are usable, "
+            "but these parameters have no standard errors or intervals (NaN in summary())",
+            IdentificationWarning, stacklevel=5,
+        )
+        keep = ~flat
+        with np.errstate(all="ignore"):
+            cov = (vecs[:, keep] / lam[keep]) @ vecs[:, keep].T
+        if not (np.isfinite(cov).all() and (lam[keep] > 0).all()):
+            cov = np.full((k, k), np.nan)
+        return cov, tuple(p for p, m in zip(names, moving) if m)
+    if finite and (lam > 0).all():
+        cov = np.linalg.inv(hess)
+        if np.isfinite(cov).all() and (np.diag(cov) > 0).all():
+            return cov, ()
+    warnings.warn(
+        f"{where}: the observed information is singular at the optimum; the point estimate stands but "
+        "standard errors and intervals are not available (the parameters are poorly identified by these "
+        "data: more data or a penalizer helps)", IdentificationWarning, stacklevel=5,
+    )
+    return np.full((k, k), np.nan), tuple(names)
+
+
+def _show(name: str, v: float) -> str:
+    """A parameter for a message: a log parameter as its value, a covariate coefficient (has ':') as is."""
+    return f"{v:.3g}" if ":" in name else f"{np.exp(v):.3g}"
+
+
 # --------------------------------------------------------------------------- the base
 
 
@@ -273,6 +374,11 @@ class BaseModel(BaseEstimator):
     _fit_signature = "fit(...)"
     #: False for models whose ``_loglik`` returns no gradient (numerical differences are used).
     _has_gradient = True
+    #: Parameters whose flat likelihood towards 0 or infinity is a usable limit of the model (e.g. the
+    #: dropout parameters: "nobody leaves"); a flat ridge in any other parameter is a ConvergenceError.
+    _limit_params: tuple[str, ...] = ()
+    #: What that limit means, for the warning (see :func:`check_identification`).
+    _limit_note = ""
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
@@ -398,28 +504,41 @@ class BaseModel(BaseEstimator):
                 f"{hint}."
             )
         params = np.exp(logp)
+        n = float(weights.sum())
+        # Identification, checked at every fit (a Hessian costs ~2k gradients, a small part of the fit):
+        # raises ConvergenceError when the data cannot pin the fit down, warns when only a limit is reached.
+        with _single_threaded_blas():
+            hess = self._hessian(fun, logp, n)
+            cov, unidentified = check_identification(
+                f"{name}.fit", self._param_names, logp, hess, lambda v: fun.value(v) * n, n, self._limit_params,
+                self._limit_note, hint)
         self.params_ = {k: float(v) for k, v in zip(self._param_names, params)}
         total, _ = self._total_loglik(params, data, weights)
         self.log_likelihood_ = float(total)
-        self.n_customers_ = float(weights.sum())
+        self.n_customers_ = n
         self.n_rows_ = int(len(weights))
         self.n_iter_ = int(res.nit)
         self._log_params = logp
-        # The observed information is computed when first asked for (summary(), covariance_):
-        # a fit used only for predictions does not pay for the Hessian.
-        self._fit_data = (data, weights)
-        self._cov_cache = None
+        self._cov_cache = cov
+        self.unidentified_ = unidentified
 
     def _cov_log(self) -> np.ndarray:
-        if getattr(self, "_cov_cache", None) is None:
+        cov = getattr(self, "_cov_cache", None)
+        if cov is None and getattr(self, "_fit_data", None) is not None:
+            # a model fitted (and stored) before fit computed the covariance: compute and check it now
             data, weights = self._fit_data
+            n = float(weights.sum())
             with _single_threaded_blas():
                 fun = self._objective_factory(data, weights)
-                self._cov_cache = self._covariance(fun, self._log_params, float(weights.sum()))
-        return self._cov_cache
+                cov, self.unidentified_ = check_identification(
+                    f"{type(self).__name__}.fit", self._param_names, self._log_params,
+                    self._hessian(fun, self._log_params, n), lambda v: fun.value(v) * n, n, self._limit_params,
+                    self._limit_note, f"try {type(self).__name__}(penalizer=0.001)")
+            self._cov_cache = cov
+        return cov
 
-    def _covariance(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
-        """Inverse of the observed information (Hessian of the total objective) on the log scale.
+    def _hessian(self, fun, logp: np.ndarray, n: float) -> np.ndarray:
+        """Hessian of the total objective (``n`` times the mean objective ``fun``) on the log scale.
 
         Central differences of the analytic gradient when the model has one;
         otherwise second differences of the objective itself.
@@ -444,19 +563,7 @@ class BaseModel(BaseEstimator):
                         f(logp + eye[i] + eye[j]) - f(logp + eye[i] - eye[j])
                         - f(logp - eye[i] + eye[j]) + f(logp - eye[i] - eye[j])
                     ) / (4 * steps[i] * steps[j])
-        hess = 0.5 * (hess + hess.T) * n  # mean objective -> total
-        try:
-            cov = np.linalg.inv(hess)
-        except np.linalg.LinAlgError:
-            cov = np.full((k, k), np.nan)
-        if not (np.isfinite(cov).all() and (np.diag(cov) > 0).all()):
-            warnings.warn(
-                f"{type(self).__name__}: the observed information is singular at the optimum; "
-                "standard errors are not available (the parameters are poorly identified by these data)",
-                RuntimeWarning, stacklevel=4,
-            )
-            cov = np.full((k, k), np.nan)
-        return cov
+        return 0.5 * (hess + hess.T) * n  # mean objective -> total
 
     # ----------------------------------------------------------------- results
     def summary(self) -> pd.DataFrame:
@@ -471,7 +578,9 @@ class BaseModel(BaseEstimator):
         """
         self._check_fitted()
         est = np.array([self.params_[k] for k in self._param_names])
-        se_log = np.sqrt(np.diag(self._cov_log()))
+        with np.errstate(invalid="ignore"):
+            se_log = np.sqrt(np.diag(self._cov_log()))
+        se_log = np.where(np.isin(self._param_names, getattr(self, "unidentified_", ())), np.nan, se_log)
         return pd.DataFrame(
             {
                 "estimate": est,

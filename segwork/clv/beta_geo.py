@@ -54,6 +54,9 @@ class BetaGeo(TransactionModel):
     # covariates (segwork.clv.covariates): alpha_i = alpha exp(-g_purchase'z), a_i = a exp(g_a'z), b_i = b exp(g_b'z)
     _covariate_links = (("alpha", -1), ("a", 1), ("b", 1))
     _covariate_groups = ("purchase", "dropout_a", "dropout_b")
+    _limit_params = ("a", "b")
+    _limit_note = ("a limit of the dropout process (a -> 0: nobody leaves; b -> 0: everybody leaves at once; "
+                   "a, b -> infinity: the same dropout probability for every customer)")
 
     #: 0 for the BG/NBD (dropout only after repeat purchases); 1 for the MBG/NBD,
     #: where a customer may also leave right after the first purchase.

@@ -75,6 +75,8 @@ class BetaGeoBetaBinom(BaseModel):
     """
 
     _param_names = ("alpha", "beta", "gamma", "delta")
+    _limit_params = ("gamma", "delta")
+    _limit_note = "a limit of the dropout process (gamma -> 0: nobody leaves; or everybody leaves at once)"
     _fit_signature = "fit(frequency, recency, n_periods)"
 
     def fit(self, frequency, recency, n_periods, weights=None):

@@ -42,13 +42,14 @@ order is the reference, named in the column names ``channel[web]`` etc.).
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from ..errors import ConvergenceError, DataError
-from .base import _LOG_BOUND, _RUNAWAY, _Z95, _single_threaded_blas, compress
+from ..errors import ConvergenceError, DataError, IdentificationWarning
+from .base import _LOG_BOUND, _RUNAWAY, _Z95, _single_threaded_blas, check_identification, compress
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params"]
 
@@ -178,7 +179,11 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
     plain = copy.deepcopy(model)
     for attr in ("covariates_", "coef_"):
         plain.__dict__.pop(attr, None)
-    plain.fit(x, tx, T, weights=w)  # the start (and a check that the plain model is identified)
+    with warnings.catch_warnings():
+        # the start (and a check that the plain model is identified); a limit it reaches is reported by
+        # the covariate fit's own identification check below, once
+        warnings.simplefilter("ignore", IdentificationWarning)
+        plain.fit(x, tx, T, weights=w)
     Z = design.Z_
     p = Z.shape[1]
     k = len(model._param_names)
@@ -247,8 +252,22 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
     if gnorm > 1e-4:
         raise ConvergenceError(f"{name}.fit with covariates did not converge (largest gradient {gnorm:.2g}); {hint}")
     base, coef = unpack(theta)
-    model.params_ = {kname: float(v) for kname, v in zip(model._param_names, base)}
     labels = coefficient_labels(model, design.names_)
+    # observed information of the full vector (log baseline parameters, coefficients), checked as every fit
+    m = len(theta)
+    hess = np.empty((m, m))
+    steps = 1e-4 * np.maximum(1.0, np.abs(theta))
+    with _single_threaded_blas():
+        for i in range(m):
+            e = np.zeros(m)
+            e[i] = steps[i]
+            hess[i] = (fun(theta + e)[1] - fun(theta - e)[1]) / (2 * steps[i])
+        hess = 0.5 * (hess + hess.T) * n
+        names = list(model._param_names) + labels
+        limit = tuple(model._limit_params) + tuple(lab for lab in labels if lab.startswith("dropout"))
+        cov, unidentified = check_identification(f"{name}.fit with covariates", names, theta, hess,
+                                                 lambda v: fun(v)[0] * n, n, limit, model._limit_note, hint)
+    model.params_ = {kname: float(v) for kname, v in zip(model._param_names, base)}
     model.coef_ = pd.Series(coef.reshape(-1), index=pd.Index(labels, name="coefficient"), name="estimate")
     model.covariates_ = design
     model.log_likelihood_ = float(total(theta, with_grad=False)[0])
@@ -258,22 +277,7 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
     model.T_range_ = plain.T_range_
     model._log_params = theta[:k]
     model._theta = theta
-    # observed information of the full vector (log baseline parameters, coefficients)
-    m = len(theta)
-    hess = np.empty((m, m))
-    steps = 1e-4 * np.maximum(1.0, np.abs(theta))
-    with _single_threaded_blas():
-        for i in range(m):
-            e = np.zeros(m)
-            e[i] = steps[i]
-            hess[i] = (fun(theta + e)[1] - fun(theta - e)[1]) / (2 * steps[i])
-    hess = 0.5 * (hess + hess.T) * n
-    try:
-        cov = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        cov = np.full((m, m), np.nan)
-    if not (np.isfinite(cov).all() and (np.diag(cov) > 0).all()):
-        cov = np.full((m, m), np.nan)
+    model.unidentified_ = unidentified
     model._cov_full = cov
     model._cov_cache = cov[:k, :k]
     model._fit_data = None
@@ -283,7 +287,9 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
 def covariate_summary(model) -> pd.DataFrame:
     """Rows for the coefficients: estimate, std_error, Wald 95 % interval (linear scale)."""
     k = len(model._param_names)
-    se = np.sqrt(np.diag(model._cov_full))[k:]
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(model._cov_full))[k:]
+    se = np.where(np.isin(model.coef_.index, getattr(model, "unidentified_", ())), np.nan, se)
     est = model.coef_.to_numpy()
     return pd.DataFrame({"estimate": est, "std_error": se, "lower_95": est - _Z95 * se,
                          "upper_95": est + _Z95 * se}, index=model.coef_.index.rename("parameter"))

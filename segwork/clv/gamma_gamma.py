@@ -76,6 +76,9 @@ class GammaGamma(BaseModel):
     """
 
     _param_names = ("p", "q", "v")
+    _limit_params = ("p", "q", "v")
+    _limit_note = ("q, v -> infinity with v / q fixed: every customer has the same expected spend per purchase; "
+                   "or p -> infinity, v -> 0 with p / v fixed: every purchase of a customer has the same value")
     _fit_signature = "fit(frequency, monetary_value)"
 
     def fit(self, frequency, monetary_value, weights=None):

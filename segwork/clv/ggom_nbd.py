@@ -78,6 +78,9 @@ class GGomNBD(TransactionModel):
     """
 
     _param_names = ("r", "alpha", "b", "s", "beta")
+    _limit_params = ("b", "s", "beta")
+    _limit_note = ("a limit of the dropout process (b -> 0 with beta / b fixed: the Pareto/NBD, no ageing; "
+                   "or nobody leaves)")
     _has_gradient = False
 
     def _start(self, data, w):

@@ -51,6 +51,10 @@ def parameter_draws(model, n_draws: int = 200, seed=0) -> np.ndarray:
     From the normal with the fitted vector as mean and the inverse observed
     information as covariance. ConvergenceError when that covariance is not
     available (singular information: the data do not pin the parameters down).
+    For a fit at a usable limit of the model (``model.unidentified_``, see
+    :func:`segwork.clv.base.check_identification`) the covariance spans the
+    identified directions only: the parameters at the limit stay at their
+    estimate in every draw.
     """
     model._check_fitted()
     if getattr(model, "_cov_full", None) is not None and getattr(model, "covariates_", None) is not None:
@@ -64,6 +68,10 @@ def parameter_draws(model, n_draws: int = 200, seed=0) -> np.ndarray:
     if not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
         raise DataError(f"{name}: n_draws must be a whole number >= 2, got {n_draws!r}")
     rng = np.random.default_rng(seed)
+    if getattr(model, "unidentified_", ()):
+        # a fit at a limit of the model: the covariance covers the identified directions only (singular),
+        # which a Cholesky factor cannot take; the parameters at the limit stay at their estimate
+        return rng.multivariate_normal(mean, cov, size=int(n_draws), method="eigh")
     return rng.multivariate_normal(mean, cov, size=int(n_draws), method="cholesky")
 
 

@@ -60,6 +60,8 @@ class ParetoNBD(TransactionModel):
     # covariates (segwork.clv.covariates): alpha_i = alpha exp(-g_purchase'z), beta_i = beta exp(-g_dropout'z)
     _covariate_links = (("alpha", -1), ("beta", -1))
     _covariate_groups = ("purchase", "dropout")
+    _limit_params = ("s", "beta")
+    _limit_note = "a limit of the dropout process (s -> 0 or beta -> infinity: nobody leaves)"
 
     def _prepare(self, data):
         # The 2F1 terms depend on (x, t_x) and on (x, T): evaluate them once per distinct pair.

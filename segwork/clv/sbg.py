@@ -41,6 +41,9 @@ class ShiftedBetaGeometric(BaseModel):
     """
 
     _param_names = ("alpha", "beta")
+    _limit_params = ("alpha", "beta")
+    _limit_note = ("alpha, beta -> infinity with alpha / (alpha + beta) fixed: every customer has the same "
+                   "churn probability (a geometric survival curve)")
     _fit_signature = "fit(survivors)"
 
     def fit(self, survivors, weights=None):

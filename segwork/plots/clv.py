@@ -19,6 +19,7 @@ __all__ = [
     "plot_p_alive_matrix",
     "plot_expected_purchases_matrix",
     "plot_cumulative_transactions",
+    "plot_incremental_transactions",
     "plot_clv_distribution",
 ]
 
@@ -113,14 +114,39 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
     dates = pd.to_datetime(tracking["date"])
     ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
     ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
-    hold = tracking["period"].eq("holdout").to_numpy()
+    _mark_holdout(ax, dates, tracking["period"])
+    month_axis(ax)
+    ax.set_ylabel("cumulative repeat purchases")
+    ax.set_title("Tracking: cumulative repeat purchases")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def _mark_holdout(ax, dates: pd.Series, period: pd.Series) -> None:
+    """A dotted line at the last calibration date and "holdout ->" after it (when both periods are shown)."""
+    hold = period.eq("holdout").to_numpy()
     if hold.any() and not hold.all():
         first = int(np.flatnonzero(hold)[0])
         ax.axvline(dates.iloc[first - 1], color=_MARK, ls=":", lw=1)
         ax.text(dates.iloc[first - 1], ax.get_ylim()[1] * 0.97, " holdout ->", va="top", color=_MARK, fontsize=9)
+
+
+def plot_incremental_transactions(tracking: pd.DataFrame, ax=None):
+    """Repeat purchases per period over calendar time, actual vs model, with the calibration end marked.
+
+    ``tracking``: output of :func:`segwork.clv.forecast.incremental_repeat_transactions`
+    (one row per week or day; drawn at each period's end). The counterpart of
+    :func:`plot_cumulative_transactions`.
+    """
+    ax = axes(ax, (8, 3.8))
+    dates = pd.to_datetime(tracking["date"])
+    ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
+    ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
+    ax.set_ylim(bottom=0)
+    _mark_holdout(ax, dates, tracking["period"])
     month_axis(ax)
-    ax.set_ylabel("cumulative repeat purchases")
-    ax.set_title("Tracking: cumulative repeat purchases")
+    ax.set_ylabel("repeat purchases per period")
+    ax.set_title("Tracking: repeat purchases per period")
     ax.legend(frameon=False, loc="upper left")
     return ax
 

@@ -15,6 +15,7 @@ from segwork.clv import (  # noqa: E402
     ModifiedBetaGeo,
     compare_models,
     cumulative_repeat_transactions,
+    incremental_repeat_transactions,
     customer_lifetime_value,
     expected_purchases_matrix,
     holdout_by_frequency,
@@ -137,6 +138,8 @@ def test_figures_return_axes(bg, cdnow, cdnow_tx):
                                                                              n_recency=5)),
         (clv_plots.plot_cumulative_transactions,
          cumulative_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30")),
+        (clv_plots.plot_incremental_transactions,
+         incremental_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30")),
         (clv_plots.plot_clv_distribution, customer_lifetime_value(bg, gg, cdnow)),
     ]
     for fn, data in tables:
