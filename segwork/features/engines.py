@@ -644,14 +644,36 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
             cols["amount"] = transactions[amount_col]
         con.register("tx", pd.DataFrame(cols, copy=False))
         amount = "CAST(amount AS DOUBLE)" if amount_col else "0.0"
-        rows = f"SELECT customer_id, CAST(date AS TIMESTAMP) AS date, {amount} AS amount, 1 AS copies FROM tx"
-        check = con.execute(
-            "SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if(amount IS NULL OR NOT "
-            f"isfinite(amount)), min(CAST(date AS DATE) - DATE '1970-01-01'), max(CAST(date AS DATE) - DATE '1970-01-01') FROM ({rows})").fetchone()
-        if check[0] or check[1] is None:
+        bad = con.execute(f"SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if({amount} IS NULL "
+                          f"OR NOT isfinite({amount})) FROM tx").fetchone()[0]
+        if bad:
             return None
-        cal = obs_end if cal_end is None else cal_end
-        agg = con.execute(_aggregate_sql(rows, cal, obs_end)).df()
+        where = "" if obs_end is None else f"WHERE CAST(date AS DATE) <= DATE '{np.datetime64(int(obs_end), 'D')}'"
+        split = cal_end is not None and (obs_end is None or cal_end < obs_end)
+        cal = "true" if not split else f"day <= {int(cal_end)}"
+        hold = "false" if not split else f"day > {int(cal_end)}"
+        f = (lambda cond: f" FILTER (WHERE {cond})") if split else (lambda cond: "")  # noqa: E731
+        # one scan: per (customer, day), then per customer (filters only when there is a holdout period)
+        agg = con.execute(f"""
+            WITH per_day AS (
+                SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day, sum({amount}) AS v, count(*) AS n
+                FROM tx {where} GROUP BY ALL
+            )
+            SELECT customer_id,
+                   min(day){f(cal)} AS first_day, max(day){f(cal)} AS last_day,
+                   count(*){f(cal)} AS cal_days, {"count(*)" + f(hold) if split else "0"} AS holdout_days,
+                   coalesce(sum(v){f(cal)}, 0) AS cal_value, coalesce(arg_min(v, day){f(cal)}, 0) AS first_value,
+                   {"coalesce(sum(v)" + f(hold) + ", 0)" if split else "0.0"} AS holdout_value,
+                   sum(n) AS n_rows, sum(v) AS revenue, min(day) AS any_first, max(day) AS any_last
+            FROM per_day GROUP BY customer_id
+        """).df()
+        if agg.empty:  # every purchase after observation_end: the caller names the first one
+            first_tx = con.execute("SELECT min(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]
+            return Aggregated(_finish_aggregate(agg.iloc[:0]), int(first_tx), int(first_tx), None, {})
+        first_tx, last_tx = int(agg["any_first"].min()), int(agg["any_last"].max())
+        if obs_end is not None:
+            last_tx = max(last_tx, int(con.execute(
+                "SELECT max(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]))
         agg = agg[agg["cal_days"] > 0]
     finally:
         con.close()
@@ -663,7 +685,7 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
         if text.duplicated().any():
             return None  # the pandas path names the clash
         agg["customer_id"] = text
-    return Aggregated(_finish_aggregate(agg, sort=not native), int(check[1]), int(check[2]), None, {})
+    return Aggregated(_finish_aggregate(agg, sort=not native), first_tx, last_tx, None, {})
 
 
 # --------------------------------------------------------------------------- Dask
