@@ -15,7 +15,7 @@ they read and clean the transactions with the rules of
   shuffles the rows by customer and aggregates each customer on one worker;
   only the per-customer result is collected.
 
-All three return the same per-customer aggregate (:func:`customer_aggregates`),
+All three return the same per-customer aggregate (:class:`Aggregated`),
 from which ``rfm_summary`` and ``customer_table`` build their columns with
 one code path, and the same :class:`~segwork.io.CleaningReport` counts.
 
@@ -55,8 +55,9 @@ from ..io import (
     _format_example,
 )
 
-__all__ = ["ENGINES", "TransactionSource", "resolve_source", "customer_aggregates", "choose_engine",
-           "AGGREGATE_COLUMNS"]
+__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
+           "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
 _INSTALL = "pip install 'segwork[scale]'"
@@ -275,7 +276,8 @@ class _DuckPlan:
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {self.scan}").fetchall()
         except Exception as exc:  # duckdb raises its own error types
-            raise DataError(f"{source.name}: cannot read as {source.kind} ({str(exc).splitlines()[0]})") from None
+            raise DataError(f"{source.name}: DuckDB cannot read it as {source.kind} ({str(exc).splitlines()[0]}); "
+                            "engine='pandas' reads more encodings and forms") from None
         raw_types = {str(r[0]).strip(): str(r[1]) for r in described}
         raw_names = {str(r[0]).strip(): str(r[0]) for r in described}
         layout = _detect_layout(list(raw_types))
@@ -567,6 +569,9 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
                     f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM (SELECT *, "
                     f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows})) {where} GROUP BY ALL").df()
         return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
+    except _need("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
+        raise DataError(f"{source.name}: DuckDB cannot read the files ({str(exc).strip().splitlines()[0]}); "
+                        "engine='pandas' reads more encodings and forms") from None
     finally:
         con.close()
 

@@ -205,7 +205,9 @@ def rfm_summary(
         cleaned and aggregated in DuckDB, only the per-customer result is
         loaded) or ``"dask"`` (Parquet partitions on a ``dask.distributed``
         cluster). Default: ``"duckdb"`` for a path, ``"pandas"`` for a
-        DataFrame. All give the same frame. ``duckdb`` and ``dask`` need
+        DataFrame (a DataFrame in memory is summarised faster by pandas than
+        by DuckDB's scan of it on 2 cores: ``benchmarks/bench_engines.py``).
+        All give the same frame. ``duckdb`` and ``dask`` need
         ``pip install 'segwork[scale]'`` (else ImportError saying so).
     rules:
         :class:`segwork.io.CleaningRules` for a path input (default: drop

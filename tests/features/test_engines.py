@@ -163,6 +163,21 @@ def test_without_the_extra_one_line_says_what_to_install(monkeypatch, parquet_di
     with pytest.raises(ImportError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
                                           r"pip install 'segwork\[scale\]'$"):
         rfm_summary(parquet_dir)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"^engine='dask' needs distributed, which is not installed: "
+                                          r"pip install 'segwork\[scale\]'$"):
+        rfm_summary(parquet_dir, engine="dask")
+
+
+def test_dask_without_a_client_says_how_to_start_one(monkeypatch, parquet_dir):
+    distributed = pytest.importorskip("distributed")
+
+    def no_client():
+        raise ValueError("No global client found and no address provided")
+
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    with pytest.raises(DataError, match=r"engine='dask' found no running dask.distributed client.*scheduler="):
+        rfm_summary(parquet_dir, engine="dask")
 
 
 @pytest.mark.parametrize("ids", ["str", "int", "categorical"])
