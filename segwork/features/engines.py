@@ -55,7 +55,7 @@ from ..io import (
     _format_example,
 )
 
-__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
+__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
            "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
@@ -494,13 +494,24 @@ class Aggregated:
     mix: dict
 
 
+#: DuckDB settings every connection of the engine gets, e.g. ``{"memory_limit": "6GB", "threads": 2,
+#: "temp_directory": "/scratch/duckdb"}`` (DuckDB's defaults when absent: 80 % of RAM, all cores, a
+#: ``.tmp`` folder). Above ``memory_limit`` DuckDB spills its hash tables to ``temp_directory``.
+DUCKDB_CONFIG: dict[str, object] = {}
+
+
 def _connect(threads: int | None = None, memory_limit: str | None = None):
     duckdb = _need("duckdb", "duckdb")
     con = duckdb.connect(":memory:")
+    settings = dict(DUCKDB_CONFIG)
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        settings["threads"] = int(threads)
     if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        settings["memory_limit"] = memory_limit
+    for key, value in settings.items():
+        if not str(key).replace("_", "").isalnum():
+            raise DataError(f"DUCKDB_CONFIG: {key!r} is not a DuckDB setting name")
+        con.execute(f"SET {key} = {int(value) if isinstance(value, int) else _lit(str(value))}")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con

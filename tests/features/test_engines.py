@@ -53,7 +53,11 @@ def test_duckdb_equals_pandas_on_parquet(parquet_dir, period):
     assert expected.attrs["cleaning_report"].rules[5].rows == 3  # the planted duplicates
 
 
-def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, crm_tx):
+def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, crm_tx, monkeypatch):
+    from segwork.features import engines
+
+    monkeypatch.setitem(engines.DUCKDB_CONFIG, "memory_limit", "500MB")
+    monkeypatch.setitem(engines.DUCKDB_CONFIG, "threads", 1)
     got = segwork.rfm_summary(parquet_dir + "/*.parquet", observation_end="2024-12-31", time_unit="weeks")
     assert got.attrs["cleaning_report"].source.endswith("*.parquet")
     direct = rfm_summary(crm_tx, observation_end="2024-12-31", time_unit="weeks")
