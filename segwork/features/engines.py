@@ -55,7 +55,7 @@ from ..io import (
     _format_example,
 )
 
-__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
+__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
            "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
@@ -499,6 +499,10 @@ class Aggregated:
 #: ``.tmp`` folder). Above ``memory_limit`` DuckDB spills its hash tables to ``temp_directory``.
 DUCKDB_CONFIG: dict[str, object] = {}
 
+#: Transaction rows per DuckDB pass: larger inputs are aggregated in ceil(rows / ROWS_PER_PASS) passes over
+#: disjoint hash buckets of customers, which bounds the hash tables (duplicates, customer-days) of one pass.
+ROWS_PER_PASS = 50_000_000
+
 
 def _connect(threads: int | None = None, memory_limit: str | None = None):
     duckdb = _need("duckdb", "duckdb")
@@ -554,18 +558,23 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
         # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
         # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
-        rows = f"SELECT * FROM norm WHERE {survivors}"
-        if rules.duplicates == "keep":
-            rows = f"SELECT *, 1 AS copies FROM ({rows})"
-        else:
-            rows = f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
+        # Large inputs run in passes over disjoint sets of customers (hash buckets), so that the hash tables of
+        # one pass stay within memory; each pass re-reads only the needed columns of the files.
+        passes = max(1, -(-report.rows_read // int(ROWS_PER_PASS)))
+        bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
+
+        def rows_of(i: int) -> str:
+            rows = f"SELECT * FROM norm WHERE {survivors}{bucket(i)}"
+            if rules.duplicates == "keep":
+                return f"SELECT *, 1 AS copies FROM ({rows})"
+            return f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
         rule_end = None
         if rules.observation_end is not None:
             rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
                            .astype(np.int64))
-        per_customer = con.execute(_aggregate_sql(
-            rows, obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
-            drop_after=rules.after_observation_end == "drop")).df()
+        per_customer = pd.concat([con.execute(_aggregate_sql(
+            rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
+            drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
         after_example = lambda: _example(  # noqa: E731
             con, f"SELECT * FROM norm WHERE {survivors} AND date >= TIMESTAMP "
                  f"{_lit(str(np.datetime64(rule_end + 1, 'D')))}", list(plan.select))
@@ -576,9 +585,10 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
                 keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]
                 obs = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
                 where = ("WHERE " + " AND ".join(obs)) if obs else ""
-                mixes[column] = con.execute(  # one row per kept (distinct) transaction line
+                mixes[column] = pd.concat([con.execute(  # one row per kept (distinct) transaction line
                     f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM (SELECT *, "
-                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows})) {where} GROUP BY ALL").df()
+                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows_of(i)})) {where} GROUP BY ALL").df()
+                    for i in range(passes)], ignore_index=True)
         return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
     except _need("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
         raise DataError(f"{source.name}: DuckDB cannot read the files ({str(exc).strip().splitlines()[0]}); "
