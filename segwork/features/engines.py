@@ -172,10 +172,20 @@ def choose_engine(source, engine: str | None) -> str:
 # --------------------------------------------------------------------------- pandas
 
 
-def read_source_pandas(source: TransactionSource, *, rules: CleaningRules | None, columns=None):
-    """All files of ``source`` read by :func:`segwork.io.read_transactions` as one table (cleaned once)."""
+def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
+    """The transactions of a path, folder or glob read by :func:`segwork.io.read_transactions` (cleaned once).
+
+    One file of any kind ``read_transactions`` reads (CSV, CDNOW text, Excel,
+    Parquet) is read as it is; the files of a folder or glob are read one by
+    one and cleaned together. Returns ``(transactions, report)``.
+    """
     from ..io import _apply_layout, _check_duplicate_columns, _read_file, clean_transactions, read_transactions
 
+    if not isinstance(source, TransactionSource):
+        name = str(source)
+        if not isinstance(source, (list, tuple)) and not any(ch in name for ch in "*?[") and not Path(name).is_dir():
+            return read_transactions(source, rules=rules, columns=columns)
+        source = resolve_source(source)
     if len(source.files) == 1:
         return read_transactions(source.files[0], rules=rules, columns=columns)
     frames, layouts = [], set()
@@ -303,6 +313,8 @@ class _DuckPlan:
                 raise DataError(
                     f"{source.name}: required column {col!r} is missing (columns: {', '.join(raw_types)}); "
                     f"rename it in the file or map it, e.g. columns={{'<your column>': {col!r}}}"
+                    + ("; a file without a header (the CDNOW text layout) needs engine='pandas'"
+                       if source.kind == "csv" else "")
                 )
         self.canon = canon
         self.raw_names = raw_names
@@ -895,3 +907,12 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     agg, first_tx, last_tx = _close_report(report, per_customer, rules, source.name, rule_end)
     mixes_out = {column: frame for column, frame in zip([c for c in mix if c in meta.columns], mix_frames)}
     return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes_out)
+
+
+def pandas_aggregate(tx: pd.DataFrame, *, report: CleaningReport | None, cal_end: int | None, obs_end: int | None,
+                     mix=()) -> Aggregated:
+    """:class:`Aggregated` of clean canonical transactions in memory (the pandas engine of ``aggregate_source``)."""
+    day = _day_of(tx["date"])
+    agg = pandas_aggregate_frame(tx, obs_end if cal_end is None else cal_end, obs_end)
+    mixes = {c: _mix_of_partition(tx, c, obs_end, None, True, False) for c in mix if c in tx.columns}
+    return Aggregated(_finish_aggregate(agg), int(day.min()), int(day.max()), report, mixes)

@@ -244,3 +244,17 @@ def test_dask_dirty_parquet_counts_and_scheduler_address(dask_client, dirty_csv,
         assert getattr(have, field) == getattr(want, field), field
     with pytest.raises(DataError, match="engine='dask' reads Parquet"):
         rfm_summary(dirty_csv, engine="dask")
+
+
+def test_aggregate_source_same_on_pandas_and_duckdb(parquet_dir):
+    from segwork.features.rfm import aggregate_source
+
+    kw = dict(calibration_end="2024-06-30", observation_end="2024-10-31", mix=("category", "channel"))
+    a, b = aggregate_source(parquet_dir, engine="pandas", **kw), aggregate_source(parquet_dir, engine="duckdb", **kw)
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    assert (a.first_tx, a.last_tx) == (b.first_tx, b.last_tx)
+    key = ["customer_id", "value"]
+    for column in ("category", "channel"):
+        left = a.mix[column].assign(value=a.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
+        right = b.mix[column].assign(value=b.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(left, right, check_dtype=False)
