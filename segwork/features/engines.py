@@ -247,13 +247,18 @@ def _id_sql(col: str, t: str) -> str:
         c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
     elif not _is_text(t):
         c = f"CAST({c} AS VARCHAR)"
-    t = f"trim({c})"
+    t = _trim(c)
     return f"nullif(CASE WHEN contains({t}, '.') THEN regexp_replace({t}, '^(\\d+)\\.0+$', '\\1') ELSE {t} END, '')"
 
 
 def _text_sql(col: str, t: str) -> str:
     c = _q(col) if _is_text(t) else f"CAST({_q(col)} AS VARCHAR)"
-    return f"trim({c})"
+    return _trim(c)
+
+
+def _trim(c: str) -> str:
+    """Whitespace stripped as Python's str.strip does for the usual characters (space, tab, newlines, NBSP)."""
+    return f"trim({c}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160))"
 
 
 def _number_sql(col: str, t: str) -> str:
@@ -350,13 +355,26 @@ class _DuckPlan:
                 checks.append((col, "number"))
         for col, what in checks:
             src = _q(self.raw_names[self.canon[col]])
-            target = "TIMESTAMP" if what == "date" else "DOUBLE"
+            v = f"trim({src})"
+            if what == "date":
+                unread = f"TRY_CAST({v} AS TIMESTAMP) IS NULL"
+            else:  # read_transactions' plain numbers: digits, one decimal point with digits after, an exponent
+                unread = f"NOT regexp_full_match({v}, '[+-]?(\\d+(\\.\\d+)?|\\.\\d+)([eE][+-]?\\d+)?')"
             row = self.con.execute(
-                f"SELECT {src} FROM {self.scan} WHERE {src} IS NOT NULL AND TRY_CAST(trim({src}) AS {target}) IS NULL "
+                f"SELECT {src} FROM {self.scan} WHERE {src} IS NOT NULL AND {unread} "
                 f"AND regexp_matches({src}, '[0-9]') LIMIT 1").fetchone()
+            if row is None and what == "number":
+                # '1.250' alone can be 1250 with a thousands dot: read_transactions decides it from other values
+                # (or a ';' delimiter); SQL reads it as 1.25, so it must be proven by a value like '12.50'
+                ambiguous, proof = self.con.execute(
+                    f"SELECT any_value({src}) FILTER (WHERE regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')), "
+                    f"count_if(contains({v}, '.') AND NOT regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')) "
+                    f"FROM {self.scan}").fetchone()
+                row = (ambiguous,) if ambiguous is not None and not proof else None
             if row is not None:
                 form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
-                        else "plain numbers with a decimal point (1234.50)")
+                        else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
+                             "value looks like 1.250")
                 raise DataError(
                     f"{self.source.name}: column {col!r} has the value {row[0]!r}, which the duckdb engine cannot "
                     f"read like read_transactions does (it reads {form}); use engine='pandas' for this file, "

@@ -151,6 +151,14 @@ def test_error_rules_and_forms_only_pandas_reads(dirty_csv, tmp_path):
     money.write_text("customer_id,date,amount\n1,2024-01-01,\"1.234,50\"\n")
     with pytest.raises(DataError, match=r"column 'amount' has the value '1.234,50'"):
         rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id;date;amount\n1;2024-01-01;1.250\n2;2024-01-02;2.500\n")  # ';': 1250 in pandas
+    with pytest.raises(DataError, match=r"column 'amount' has the value '(1.250|2.500)'.*12.50"):
+        rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id,date,amount\n1,2024-01-01,1.250\n2,2024-01-02,2.50\n1,2024-01-03,12.\n")
+    with pytest.raises(DataError, match=r"column 'amount' has the value '12.'"):
+        rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id,date,amount\n\t1 ,2024-01-01,1.250\n2,2024-01-02,2.50\n1,2024-01-03,3\n")
+    pd.testing.assert_frame_equal(rfm_summary(money, engine="duckdb"), rfm_summary(money, engine="pandas"))
 
 
 def test_errors_name_file_and_column(tmp_path, parquet_dir):
