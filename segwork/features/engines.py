@@ -33,6 +33,17 @@ says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
 the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
 unparseable and count as such, as in ``read_transactions``. The report's
 examples are *a* matching row, not necessarily the first one in file order.
+Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
+customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
+``temp_directory``.
+
+The Dask engine cleans each Parquet row group with
+:func:`segwork.io.clean_transactions` itself, so text columns are decided per
+row group (a row group whose ``1.250``-like amounts nothing proves is refused
+there even if another row group would prove them), and duplicates are judged
+on the cleaned columns, which do not include ``price`` (rows equal in every
+other column, amount included, but with different ``price`` count as
+duplicates; ``read_transactions`` and DuckDB keep both).
 """
 from __future__ import annotations
 
