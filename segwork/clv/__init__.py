@@ -40,6 +40,7 @@ from .validation import (
     holdout_by_frequency,
     holdout_errors,
     holdout_predictions,
+    holdout_total_interval,
     spend_errors,
     spend_holdout,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "holdout_by_frequency",
     "holdout_errors",
     "compare_models",
+    "holdout_total_interval",
     "fit_models",
     "spend_holdout",
     "spend_errors",
