@@ -27,7 +27,7 @@ def test_05_on_synthetic(run_notebook):
     assert 0 < clv["median"] < clv["mean"] and clv["total"] == pytest.approx(clv["mean"] * 2000)
     assert sum(r["n_customers"] for r in m["holdout_by_frequency"]) == m["n_customers"]
     # the holdout total's 90 % interval brackets the best model's forecast; the actual total is the raw count
-    ti = m["holdout_total_interval"]
+    ti = m["holdout_total_interval"][0]
     assert ti["model"] == m["best_model"] and ti["lower"] < ti["predicted_total"] < ti["upper"]
     assert ti["actual_total"] == table[m["best_model"]]["actual_total"]
     assert ti["covered"] == (ti["lower"] <= ti["actual_total"] <= ti["upper"])
@@ -60,9 +60,9 @@ def test_05_on_cdnow_sample(run_notebook):
     assert m["holdout"][0]["actual_total"] == 1882
     # GGom/NBD on CDNOW: the Pareto/NBD's optimum (no ageing of dropout; Bemmaor & Glady 2012, Table 2)
     assert m["log_likelihood"]["GGom/NBD"] == pytest.approx(-9594.98, abs=0.005)
-    assert m["holdout_total_interval"]["actual_total"] == 1882
+    assert m["holdout_total_interval"][0]["actual_total"] == 1882
     # no customer profiles on CDNOW: the covariate section says why it is skipped
-    assert "no customer profiles" in m["covariate_effects"]
+    assert "no customer profiles" in m["covariate_effects"]["skipped"]
     assert m["spend"]["params"]["p"] == pytest.approx(6.25, abs=0.006)
     assert m["truth"] == {}  # no ground truth for CDNOW
     assert m["clv_summary"]["currency"] == "USD" and m["clv_summary"]["mean"] > 0
