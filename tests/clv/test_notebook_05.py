@@ -14,7 +14,9 @@ def test_05_on_synthetic(run_notebook):
     for row in table.values():
         assert row["mae"] > 0 and row["rmse"] >= row["mae"] and row["log_likelihood"] < 0
         assert abs(row["aggregate_error_pct"]) < 25
-    assert m["best_model"] == min(table.values(), key=lambda r: r["mae"])["model"]
+    # lowest MAE, fewer parameters on a tie to 6 decimals (GGom/NBD at its boundary ties with the Pareto/NBD)
+    rank = {name: (round(r["mae"], 6), len(m["params"][name])) for name, r in table.items()}
+    assert m["best_model"] == min(rank, key=rank.get)
     assert set(m["params"]["BG/NBD"]) == {"r", "alpha", "a", "b"}
     assert set(m["params"]["Pareto/NBD"]) == {"r", "alpha", "s", "beta"}
     # the models recover the planted behaviour
