@@ -14,9 +14,10 @@ def test_05_on_synthetic(run_notebook):
     for row in table.values():
         assert row["mae"] > 0 and row["rmse"] >= row["mae"] and row["log_likelihood"] < 0
         assert abs(row["aggregate_error_pct"]) < 25
-    # lowest MAE, fewer parameters on a tie to 6 decimals (GGom/NBD at its boundary ties with the Pareto/NBD)
-    rank = {name: (round(r["mae"], 6), len(m["params"][name])) for name, r in table.items()}
-    assert m["best_model"] == min(rank, key=rank.get)
+    # lowest MAE, fewer parameters on a tie within 0.001 % (GGom/NBD at its boundary ties with the Pareto/NBD)
+    low = min(r["mae"] for r in table.values())
+    tied = [name for name, r in table.items() if r["mae"] <= low * (1 + 1e-5)]
+    assert m["best_model"] == min(tied, key=lambda name: (len(m["params"][name]), table[name]["mae"]))
     assert set(m["params"]["BG/NBD"]) == {"r", "alpha", "a", "b"}
     assert set(m["params"]["Pareto/NBD"]) == {"r", "alpha", "s", "beta"}
     # the models recover the planted behaviour
@@ -77,6 +78,7 @@ def test_05_on_cdnow_master_leaves_zero_spend_repeaters_out_of_the_spend_fit(run
     from segwork.features import rfm_summary
 
     m = run_notebook(NAME, dataset="cdnow")
+    assert m["best_model"] == "Pareto/NBD"  # not the GGom/NBD, which ties with it at its boundary b -> 0
     summary = rfm_summary(load_cdnow("master"), calibration_end="1997-09-30", observation_end="1998-06-30")
     repeaters = summary["frequency"] > 0
     zero = int((repeaters & (summary["monetary_value"] <= 0)).sum())
