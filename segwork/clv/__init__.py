@@ -43,6 +43,7 @@ from .validation import (
     holdout_by_frequency,
     holdout_errors,
     holdout_predictions,
+    holdout_total_interval,
     spend_errors,
     spend_holdout,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "holdout_by_frequency",
     "holdout_errors",
     "compare_models",
+    "holdout_total_interval",
     "fit_models",
     "spend_holdout",
     "spend_errors",

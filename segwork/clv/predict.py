@@ -37,6 +37,7 @@ from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
 from .beta_geo import BetaGeo
 from .gamma_gamma import GammaGamma
+from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
@@ -49,6 +50,7 @@ TRANSACTION_MODELS = {
     "mbgnbd": (ModifiedBetaGeo, "MBG/NBD"),
     "bgnbd": (BetaGeo, "BG/NBD"),
     "paretonbd": (ParetoNBD, "Pareto/NBD"),
+    "ggomnbd": (GGomNBD, "GGom/NBD"),
 }
 #: The default: a model in which one-time buyers can leave (see the module docs).
 DEFAULT_TRANSACTION_MODEL = "mbgnbd"
@@ -90,7 +92,8 @@ def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_
         converted to weeks by :func:`bg_nbd_inputs`.
     transaction_model: a key of :data:`TRANSACTION_MODELS`: ``"mbgnbd"``
         (default; one-time buyers can leave), ``"bgnbd"`` (one-time buyers
-        have P(alive) = 1 by construction) or ``"paretonbd"``.
+        have P(alive) = 1 by construction), ``"paretonbd"`` or ``"ggomnbd"``
+        (the GGom/NBD: dropout that can speed up or slow down with age).
 
     Returns
     -------

@@ -141,6 +141,7 @@ def index_layout(paths: list[Path]) -> dict:
 
     - ``index_section`` (see :data:`SECTION_FIELDS`): a comparison table of the
       index, read from the notebook's ``metrics.json`` under ``key``;
+      ``index_sections``: a list of further such tables from the same notebook;
     - ``index_numbers``: ``{"heading", "numbers": [{"key", "label", "unit_key"?}, ...]}``,
       the key numbers of the data (the first notebook that declares them).
 
@@ -151,8 +152,9 @@ def index_layout(paths: list[Path]) -> dict:
     sections, numbers = [], None
     for order, path in enumerate(paths):
         meta = notebook_metadata(path)
-        section = meta.get("index_section")
-        if section is not None:
+        declared_sections = [meta["index_section"]] if meta.get("index_section") is not None else []
+        declared_sections += list(meta.get("index_sections") or [])
+        for section in declared_sections:
             missing = [k for k in ("id", "heading", "key") if not isinstance(section, dict) or k not in section]
             if missing:
                 raise DataError(f"{Path(path).name}: metadata.segwork.index_section needs {', '.join(missing)}; "

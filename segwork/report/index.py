@@ -186,6 +186,8 @@ def _section_state(nb: dict | None, metrics: dict | None, key: str) -> tuple[str
         return "skipped", f"its notebook skipped this analysis: {metrics['skipped']}"
     if key not in metrics:
         return "absent", f"its notebook saved no '{key}' table in metrics.json"
+    if isinstance(metrics[key], dict) and set(metrics[key]) == {"skipped"}:  # this one analysis skipped, and why
+        return "skipped", f"its notebook skipped this analysis: {metrics[key]['skipped']}"
     return "ok", ""
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segwork.clv import (BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, bg_nbd_inputs, customer_lifetime_value,
-                         fit_transaction_model, predict_clv)
+from segwork.clv import (BetaGeo, GammaGamma, GGomNBD, ModifiedBetaGeo, ParetoNBD, bg_nbd_inputs,
+                         customer_lifetime_value, fit_transaction_model, predict_clv)
 from segwork.clv.value import SPEND_FALLBACK
 from segwork.features import rfm_summary
 from segwork.datasets import make_crm
@@ -57,7 +57,8 @@ def test_predict_clv_columns(table):
     assert (bg.loc[one.index, "p_alive"] == 1).all() and bg.attrs["p_alive_model"] == "BG/NBD"
 
 
-@pytest.mark.parametrize("key, cls", [("mbgnbd", ModifiedBetaGeo), ("bgnbd", BetaGeo), ("paretonbd", ParetoNBD)])
+@pytest.mark.parametrize("key, cls", [("mbgnbd", ModifiedBetaGeo), ("bgnbd", BetaGeo), ("paretonbd", ParetoNBD),
+                                      ("ggomnbd", GGomNBD)])
 def test_predict_clv_uses_the_named_transaction_model(table, key, cls):
     sub = table.iloc[:600]
     out = predict_clv(sub, transaction_model=key)
@@ -66,6 +67,8 @@ def test_predict_clv_uses_the_named_transaction_model(table, key, cls):
     np.testing.assert_allclose(out["p_alive"].to_numpy(), model.p_alive(x["frequency"], x["recency"], x["T"]),
                                rtol=1e-12)
     assert out.attrs["transaction_model"] == key
+    assert out.attrs["p_alive_model"] == {"mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD",
+                                          "ggomnbd": "GGom/NBD"}[key]
 
 
 def test_unknown_transaction_model_is_refused(table):

@@ -191,3 +191,21 @@ def test_a_model_that_does_not_converge_is_reported_not_fatal(cdnow):
         fit_models({"MBG/NBD": ModifiedBetaGeo()}, summary["frequency"], summary["recency"], summary["T"])
     # without failures the table is as before (no status column)
     assert "status" not in compare_models(models, summary).columns
+
+
+def test_holdout_total_interval_on_unique_histories_equals_the_per_customer_aggregate(bg, cdnow):
+    """The weighted computation on unique histories gives the same draws' totals as summing every customer."""
+    from segwork.clv import holdout_total_interval
+
+    got = holdout_total_interval(bg, cdnow, interval=0.9, n_draws=50, seed=4)
+    direct = bg.expected_purchases(cdnow["duration_holdout"], cdnow["frequency"], cdnow["recency"], cdnow["T"],
+                                   interval=0.9, aggregate=True, n_draws=50, seed=4)
+    assert got["predicted_total"] == pytest.approx(direct["expected_purchases"], rel=1e-10)
+    assert got["lower"] == pytest.approx(direct["lower"], rel=1e-9)
+    assert got["upper"] == pytest.approx(direct["upper"], rel=1e-9)
+    assert got["actual_total"] == cdnow["frequency_holdout"].sum() == 1882
+    assert got["covered"] == (got["lower"] <= 1882 <= got["upper"])
+    with pytest.raises(DataError, match="interval"):
+        holdout_total_interval(bg, cdnow, interval=90)
+    with pytest.raises(DataError, match="holdout"):
+        holdout_total_interval(bg, cdnow.drop(columns="frequency_holdout"))

@@ -219,9 +219,11 @@ def test_prose_columns_become_notes_and_signed_errors_are_best_near_zero(tmp_pat
     assert '<dl class="notes">' in part and "far too wide" in part
 
 
-def test_the_shipped_notebooks_declare_the_four_sections_and_the_data_numbers():
+def test_the_shipped_notebooks_declare_the_sections_and_the_data_numbers():
     assert [(s["id"], s["notebook"], s["key"]) for s in LAYOUT["sections"]] == [
         ("segmentations", "09_compare_segmentations", "comparison"), ("clv", "05_clv_models", "holdout"),
+        ("clv_intervals", "05_clv_models", "holdout_total_interval"),
+        ("clv_covariates", "05_clv_models", "covariate_effects"),
         ("relationships", "06_value_segmentation", "relationship_types"), ("campaigns", "08_campaigns", "campaigns")]
     assert LAYOUT["numbers"]["notebook"] == "01_data_overview"
     assert {"n_customers", "revenue", "top20_revenue_share"} <= {n["key"] for n in LAYOUT["numbers"]["numbers"]}
@@ -266,3 +268,30 @@ def test_a_section_without_its_key_is_refused(tmp_path, make_nb):
             metadata={"segwork": {"index_section": {"id": "x", "heading": "X"}}})
     with pytest.raises(DataError, match="01_x.ipynb.*needs key"):
         index_layout(discover_notebooks(tmp_path))
+
+
+def test_clv_sections_show_the_interval_and_the_covariate_effects_or_why_skipped(tmp_path):
+    """Notebook 05 declares three sections (index_sections): holdout, its total's interval, channel effects."""
+    ids = [s["id"] for s in LAYOUT["sections"] if s["notebook"] == "05_clv_models"]
+    assert ids == ["clv", "clv_intervals", "clv_covariates"]
+    run = tmp_path / "run"
+    interval = {"model": "BG/NBD", "interval": 0.9, "predicted_total": 1653.4, "lower": 1546.2, "upper": 1798.3,
+                "actual_total": 1882.0, "covered": False}
+    effects = [{"channel": "email", "customers": 272, "purchase_multiplier": 1.0, "new_customer_clv": 760.0},
+               {"channel": "tv", "customers": 301, "purchase_multiplier": 0.66, "purchase_multiplier_low": 0.55,
+                "purchase_multiplier_high": 0.80, "new_customer_clv": 359.0}]
+    write_metrics(run, "05_clv_models", {"holdout": [], "holdout_total_interval": [interval],
+                                         "covariate_effects": effects})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("05_clv_models")]}, run)
+    rows = parse(section(html, "clv_intervals")).tables[0]
+    assert [c[0] for c in rows[0]][:5] == ["model", "predicted total", "90 % low", "90 % high", "actual total"]
+    assert [c[0] for c in rows[1]][:6] == ["BG/NBD", "1,653", "1,546", "1,798", "1,882", "no"]
+    rows = parse(section(html, "clv_covariates")).tables[0]
+    assert [r[0][0] for r in rows[1:]] == ["email", "tv"] and "purchase rate x" in [c[0] for c in rows[0]]
+    # CDNOW: no profiles, the section says why instead of a table
+    write_metrics(run, "05_clv_models", {"holdout": [], "holdout_total_interval": [interval],
+                                         "covariate_effects": {"skipped": "no customer profiles"}})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("05_clv_models")]}, run)
+    assert "skipped this analysis: no customer profiles" in section(html, "clv_covariates")
