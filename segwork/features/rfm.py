@@ -169,13 +169,20 @@ def rfm_summary(
     customer_col: str = "customer_id",
     date_col: str = "date",
     amount_col: str | None = "amount",
+    engine: str | None = None,
+    rules=None,
+    scheduler=None,
 ) -> pd.DataFrame:
     """Summarise transactions into one row per customer (frequency, recency, T, monetary value).
 
     Parameters
     ----------
     transactions:
-        Canonical transactions (see :mod:`segwork.io`): at least
+        A DataFrame, or a path, a folder or a glob (or a list of them) of
+        Parquet or CSV files, read and cleaned with the rules of
+        :func:`segwork.io.read_transactions` (see :mod:`segwork.features.engines`
+        for what the out-of-core engines read). A DataFrame holds canonical
+        transactions (see :mod:`segwork.io`): at least
         ``customer_id`` and ``date`` (datetime; time of day is ignored);
         ``amount`` (money, finite) for the monetary columns. Row order does
         not matter; ids sorted (as ``read_transactions`` leaves them) or
@@ -193,6 +200,20 @@ def rfm_summary(
         ``"days"`` or ``"weeks"`` (exactly days / 7) for recency, T and durations.
     customer_col, date_col, amount_col:
         Column names, if not canonical. ``amount_col=None`` skips money.
+    engine:
+        ``"pandas"`` (in memory), ``"duckdb"`` (out of core: the files are
+        cleaned and aggregated in DuckDB, only the per-customer result is
+        loaded) or ``"dask"`` (Parquet partitions on a ``dask.distributed``
+        cluster). Default: ``"duckdb"`` for a path, ``"pandas"`` for a
+        DataFrame. All give the same frame. ``duckdb`` and ``dask`` need
+        ``pip install 'segwork[scale]'`` (else ImportError saying so).
+    rules:
+        :class:`segwork.io.CleaningRules` for a path input (default: drop
+        every problem row). The cleaning report is in
+        ``result.attrs["cleaning_report"]``.
+    scheduler:
+        ``engine="dask"`` only: a ``distributed.Client``, a scheduler address
+        (``"tcp://host:8786"``), or ``None`` for the active client.
 
     Returns
     -------
@@ -208,11 +229,39 @@ def rfm_summary(
     ------
     DataError
         A column is missing or of the wrong type, a value is missing, or the
-        period ends do not fit the data.
+        period ends do not fit the data; for a path also what
+        :func:`segwork.io.read_transactions` raises (naming file, column, value).
+    ImportError
+        ``engine="duckdb"``/``"dask"`` without the ``scale`` extra.
     """
     unit = _time_unit_days(time_unit)
     if not isinstance(transactions, pd.DataFrame):
-        raise DataError(f"rfm_summary: transactions must be a pandas DataFrame, got {type(transactions).__name__}")
+        from .engines import is_path_like
+
+        if not is_path_like(transactions):
+            raise DataError(f"rfm_summary: transactions must be a pandas DataFrame or a path, folder or glob of "
+                            f"Parquet/CSV files, got {type(transactions).__name__}")
+        names = {customer_col: "customer_id", date_col: "date"} | ({amount_col: "amount"} if amount_col else {})
+        from .engines import choose_engine, read_source_pandas, resolve_source
+
+        if choose_engine(transactions, engine) == "pandas":
+            tx, report = read_source_pandas(resolve_source(transactions), rules=rules,
+                                            columns={k: v for k, v in names.items() if k != v} or None)
+            out = rfm_summary(tx, observation_end=observation_end, calibration_end=calibration_end,
+                              time_unit=time_unit, amount_col="amount" if amount_col else None)
+            out.attrs["cleaning_report"] = report
+            return out
+        agg = aggregate_source(transactions, engine=engine, rules=rules, scheduler=scheduler,
+                               columns={k: v for k, v in names.items() if k != v} or None,
+                               observation_end=observation_end, calibration_end=calibration_end)
+        return rfm_from_aggregate(agg, observation_end=observation_end, calibration_end=calibration_end,
+                                  time_unit=time_unit, monetary=amount_col is not None)
+    if engine not in (None, "auto", "pandas"):
+        summary = _frame_on_engine(transactions, engine=engine, observation_end=observation_end,
+                                   calibration_end=calibration_end, time_unit=time_unit, customer_col=customer_col,
+                                   date_col=date_col, amount_col=amount_col)
+        if summary is not None:
+            return summary
     needed = (customer_col, date_col) + ((amount_col,) if amount_col else ())
     for col in needed:
         if col not in transactions.columns:
@@ -305,3 +354,111 @@ def rfm_summary(
     if "frequency_holdout" in out:
         out["frequency_holdout"] = out["frequency_holdout"].astype(np.int64)
     return out
+
+
+def _period_days(observation_end, calibration_end) -> tuple[int | None, int | None]:
+    obs = None if observation_end is None else _day_number_of(observation_end, "observation_end")
+    cal = None if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
+    if obs is not None and cal is not None and cal > obs:
+        raise DataError(f"rfm_summary: calibration_end {_date_text(cal)} is after observation_end {_date_text(obs)}; "
+                        "choose an earlier calibration_end or a later observation_end")
+    return obs, cal
+
+
+def aggregate_source(source, *, engine=None, rules=None, scheduler=None, columns=None, observation_end=None,
+                     calibration_end=None, mix=()):
+    """Clean the transactions of a path, folder or glob and aggregate them per customer with ``engine``.
+
+    Returns :class:`segwork.features.engines.Aggregated`. ``engine="pandas"``
+    reads with :func:`segwork.io.read_transactions` and aggregates in pandas;
+    ``"duckdb"`` and ``"dask"`` see :mod:`segwork.features.engines`.
+    """
+    from . import engines
+
+    obs, cal = _period_days(observation_end, calibration_end)
+    src = engines.resolve_source(source)
+    engine = engines.choose_engine(source, engine)
+    if engine == "duckdb":
+        return engines.duckdb_aggregate(src, rules=rules, columns=columns, cal_end=cal, obs_end=obs, mix=mix)
+    if engine == "dask":
+        return engines.dask_aggregate(src, rules=rules, columns=columns, cal_end=cal, obs_end=obs, mix=mix,
+                                      scheduler=scheduler)
+    tx, report = engines.read_source_pandas(src, rules=rules, columns=columns)
+    return engines.pandas_aggregate(tx, report=report, cal_end=cal, obs_end=obs, mix=mix)
+
+
+def rfm_from_aggregate(agg, *, observation_end=None, calibration_end=None, time_unit: str = "days",
+                       monetary: bool = True) -> pd.DataFrame:
+    """The :func:`rfm_summary` frame from a per-customer aggregate of any engine (same columns and dtypes)."""
+    unit = _time_unit_days(time_unit)
+    first_tx, last_tx = agg.first_tx, agg.last_tx
+    obs_end = last_tx if observation_end is None else _day_number_of(observation_end, "observation_end")
+    cal_end = obs_end if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
+    if cal_end > obs_end:
+        raise DataError(
+            f"rfm_summary: calibration_end {_date_text(cal_end)} is after observation_end {_date_text(obs_end)}"
+            + (" (the last transaction date)" if observation_end is None else "")
+            + "; choose an earlier calibration_end or a later observation_end"
+        )
+    if cal_end < first_tx:
+        what = "calibration_end" if calibration_end is not None else "observation_end"
+        raise DataError(
+            f"rfm_summary: {what} {_date_text(cal_end)} is before the first transaction ({_date_text(first_tx)}); "
+            "no customer has a purchase in the period"
+        )
+    c = agg.customers
+    first = c["first_day"].to_numpy()
+    frequency = c["cal_days"].to_numpy() - 1
+    columns = {
+        "frequency": frequency,
+        "recency": (c["last_day"].to_numpy() - first) / unit,
+        "T": (cal_end - first) / unit,
+    }
+    if monetary:
+        repeat_value = c["cal_value"].to_numpy() - c["first_value"].to_numpy()
+        columns["monetary_value"] = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
+    if calibration_end is not None:
+        holdout_days = c["holdout_days"].to_numpy()
+        columns["frequency_holdout"] = holdout_days
+        if monetary:
+            columns["monetary_value_holdout"] = np.where(
+                holdout_days > 0, c["holdout_value"].to_numpy() / np.maximum(holdout_days, 1), 0.0)
+        columns["duration_holdout"] = np.full(len(c), (obs_end - cal_end) / unit)
+    out = pd.DataFrame(columns, index=c.index.copy())
+    out.index.name = "customer_id"
+    out["frequency"] = out["frequency"].astype(np.int64)
+    if "frequency_holdout" in out:
+        out["frequency_holdout"] = out["frequency_holdout"].astype(np.int64)
+    if agg.report is not None:
+        out.attrs["cleaning_report"] = agg.report
+    return out
+
+
+def _frame_on_engine(transactions: pd.DataFrame, *, engine, observation_end, calibration_end, time_unit,
+                     customer_col, date_col, amount_col) -> pd.DataFrame | None:
+    """A DataFrame summarised by DuckDB (its pandas scan); ``None`` sends it down the pandas path.
+
+    The pandas path handles what needs its row-naming errors (missing values,
+    ids that clash as text) and time-zone aware dates (counted in their local calendar).
+    """
+    from . import engines
+
+    if engine == "dask":
+        raise DataError("rfm_summary: engine='dask' reads Parquet files (a path, folder or glob); for a DataFrame "
+                        "use engine='pandas' or 'duckdb', or write it to Parquet first")
+    engines.choose_engine(transactions, engine)  # names an unknown engine
+    needed = (customer_col, date_col) + ((amount_col,) if amount_col else ())
+    if any(col not in transactions.columns for col in needed) or len(transactions) == 0:
+        return None
+    dates = transactions[date_col]
+    if not pd.api.types.is_datetime64_any_dtype(dates) or getattr(dates.dt, "tz", None) is not None:
+        return None
+    if amount_col and not pd.api.types.is_numeric_dtype(transactions[amount_col]):
+        return None
+    obs, cal = _period_days(observation_end, calibration_end)
+    agg = engines.duckdb_aggregate_frame(transactions, customer_col=customer_col, date_col=date_col,
+                                         amount_col=amount_col, cal_end=cal, obs_end=obs)
+    if agg is None:
+        return None
+    return rfm_from_aggregate(agg, observation_end=observation_end, calibration_end=calibration_end,
+                              time_unit=time_unit, monetary=amount_col is not None)

@@ -1,0 +1,633 @@
+"""Engines that aggregate transactions per customer: pandas (in memory), DuckDB (out of core), Dask (a cluster).
+
+:func:`segwork.rfm_summary` and :func:`segwork.features.customer_table` take a
+DataFrame, or a path, a folder or a glob of Parquet or CSV files. For a path
+they read and clean the transactions with the rules of
+:func:`segwork.io.read_transactions` and aggregate them per customer:
+
+* ``engine="pandas"`` reads everything with :func:`~segwork.io.read_transactions`
+  and aggregates in memory (up to a few million transactions);
+* ``engine="duckdb"`` (the default for a path) cleans and aggregates in
+  DuckDB SQL straight from the files; only the per-customer result comes back
+  to pandas, so the transactions never have to fit in memory;
+* ``engine="dask"`` cleans each Parquet partition on the workers of a
+  ``dask.distributed`` cluster (the active client, or ``scheduler=ADDRESS``),
+  shuffles the rows by customer and aggregates each customer on one worker;
+  only the per-customer result is collected.
+
+All three return the same per-customer aggregate (:func:`customer_aggregates`),
+from which ``rfm_summary`` and ``customer_table`` build their columns with
+one code path, and the same :class:`~segwork.io.CleaningReport` counts.
+
+What the out-of-core engines read the way ``read_transactions`` does
+--------------------------------------------------------------------
+Typed Parquet columns (string / integer / float ids; date or timestamp
+dates; numeric amounts) and text (CSV, or Parquet string columns) with ISO 8601
+dates and plain numbers (``12.50``, ``-3``, ``1e3``). The cleaning rules, their
+order, their counts and ``"drop"`` / ``"keep"`` / ``"error"`` are the same.
+What needs ``read_transactions``' deciding code is refused with a
+:class:`~segwork.errors.DataError` that names the file, column and value and
+says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
+``20201231`` numbers, Excel serials, Unix time), numbers in a local form
+(``1.234,50``, ``(12.50)``, ``12 €``), dates with a time zone, Excel files and
+the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
+unparseable and count as such, as in ``read_transactions``. The report's
+examples are *a* matching row, not necessarily the first one in file order.
+"""
+from __future__ import annotations
+
+import glob as _glob
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..io import (
+    _RULE_TEXT,
+    LAYOUTS,
+    CleaningReport,
+    CleaningRules,
+    RuleResult,
+    _detect_layout,
+    _format_example,
+)
+
+__all__ = ["ENGINES", "TransactionSource", "resolve_source", "customer_aggregates", "choose_engine",
+           "AGGREGATE_COLUMNS"]
+
+ENGINES = ("pandas", "duckdb", "dask")
+_INSTALL = "pip install 'segwork[scale]'"
+_PARQUET = (".parquet", ".pq")
+_CSV = (".csv", ".tsv", ".txt")
+
+#: Columns of the per-customer aggregate every engine returns (index: customer_id as text, sorted).
+AGGREGATE_COLUMNS = (
+    "first_day",     # int64: first calibration purchase day (days since 1970-01-01)
+    "last_day",      # int64: last calibration purchase day
+    "cal_days",      # int64: distinct calibration purchase days
+    "holdout_days",  # int64: distinct purchase days after calibration_end, up to observation_end
+    "cal_value",     # float64: money of the calibration rows
+    "first_value",   # float64: money of the rows on first_day
+    "holdout_value",  # float64: money of the holdout rows
+    "n_rows",        # int64: transaction lines up to observation_end (both periods)
+    "revenue",       # float64: money of those lines
+)
+
+
+def _need(module: str, engine: str):
+    """Import an optional dependency of an engine, or raise one line saying what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"engine={engine!r} needs {module.split('.')[0]}, which is not installed: {_INSTALL}") from None
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class TransactionSource:
+    """Files to read as one transaction table.
+
+    ``name`` is what the user gave (path, folder or glob, as text); ``files``
+    the matching files (sorted); ``kind`` ``"parquet"`` or ``"csv"``.
+    """
+
+    name: str
+    files: tuple[Path, ...]
+    kind: str
+
+
+def resolve_source(source) -> TransactionSource:
+    """The files behind a path, a folder (every Parquet, else every CSV file in it, recursively) or a glob.
+
+    Raises :class:`DataError` when nothing matches, when Parquet and CSV files
+    are mixed, or for a file type the engines do not read.
+    """
+    if isinstance(source, (list, tuple)):
+        parts = [resolve_source(s) for s in source]
+        kinds = {p.kind for p in parts}
+        if len(kinds) > 1:
+            raise DataError(f"{', '.join(p.name for p in parts)}: mixes Parquet and CSV files; give one kind")
+        return TransactionSource(", ".join(p.name for p in parts), tuple(f for p in parts for f in p.files), kinds.pop())
+    name = str(source)
+    path = Path(source)
+    if any(ch in name for ch in "*?["):
+        files = sorted(Path(f) for f in _glob.glob(name, recursive=True) if Path(f).is_file())
+        if not files:
+            raise DataError(f"{name}: the pattern matches no file; check the folder and the pattern")
+    elif path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _PARQUET)
+        if not files:
+            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _CSV)
+        if not files:
+            raise DataError(f"{name}: the folder holds no .parquet or .csv file")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise DataError(f"{name}: no such file or folder; check the path")
+    suffixes = {f.suffix.lower() for f in files}
+    if suffixes <= set(_PARQUET):
+        kind = "parquet"
+    elif suffixes <= set(_CSV):
+        kind = "csv"
+    else:
+        odd = sorted(suffixes - set(_PARQUET) - set(_CSV)) or sorted(suffixes)
+        raise DataError(
+            f"{name}: {'mixes Parquet and CSV files' if not (suffixes - set(_PARQUET) - set(_CSV)) else f'{odd[0]!r} files are not read by the out-of-core engines'}"
+            "; give Parquet or CSV files (Excel and other files: engine='pandas')"
+        )
+    empty = [f for f in files if f.stat().st_size == 0]
+    if empty:
+        raise DataError(f"{empty[0]}: the file is empty; it needs a header and at least one transaction")
+    return TransactionSource(name, tuple(files), kind)
+
+
+def is_path_like(source) -> bool:
+    """True for what :func:`resolve_source` takes (str, os.PathLike, or a list of them)."""
+    import os
+
+    if isinstance(source, (list, tuple)):
+        return bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
+    return isinstance(source, (str, os.PathLike))
+
+
+def choose_engine(source, engine: str | None) -> str:
+    """The engine to use: the one asked for, else ``duckdb`` for a path and ``pandas`` for a DataFrame."""
+    if engine is None or engine == "auto":
+        if isinstance(source, pd.DataFrame):
+            return "pandas"
+        return "duckdb"
+    if engine not in ENGINES:
+        raise DataError(f"engine={engine!r} is not one of {ENGINES}")
+    return engine
+
+
+# --------------------------------------------------------------------------- pandas
+
+
+def read_source_pandas(source: TransactionSource, *, rules: CleaningRules | None, columns=None):
+    """All files of ``source`` read by :func:`segwork.io.read_transactions` as one table (cleaned once)."""
+    from ..io import _apply_layout, _check_duplicate_columns, _read_file, clean_transactions, read_transactions
+
+    if len(source.files) == 1:
+        return read_transactions(source.files[0], rules=rules, columns=columns)
+    frames, layouts = [], set()
+    for f in source.files:
+        raw, detected = _read_file(f, "auto", None, None, None, None, columns)
+        _check_duplicate_columns(raw.columns, str(f))
+        layouts.add(detected)
+        frames.append(_apply_layout(raw, detected, columns, str(f)))
+    if len(layouts) > 1:
+        raise DataError(f"{source.name}: the files are in different layouts ({', '.join(sorted(layouts))}); "
+                        "read them separately")
+    raw = pd.concat(frames, ignore_index=True)
+    return clean_transactions(raw, rules=rules, source=source.name, layout=layouts.pop())
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+_NULLS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]  # read_transactions' CSV missing values
+
+
+def _duckdb_scan(source: TransactionSource, *, sep: str | None = None) -> str:
+    files = "[" + ", ".join(_lit(str(f)) for f in source.files) + "]"
+    if source.kind == "parquet":
+        return f"read_parquet({files}, union_by_name = true)"
+    opts = ["header = true", "all_varchar = true", "union_by_name = true",
+            "nullstr = [" + ", ".join(_lit(v) for v in _NULLS) + "]"]
+    if sep is not None:
+        opts.append(f"delim = {_lit(sep)}")
+    return f"read_csv({files}, {', '.join(opts)})"
+
+
+def _is_text(t: str) -> bool:
+    return t.upper().startswith("VARCHAR")
+
+
+def _is_number(t: str) -> bool:
+    t = t.upper()
+    return t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL")
+
+
+def _is_float(t: str) -> bool:
+    return t.upper() in ("FLOAT", "DOUBLE", "REAL") or t.upper().startswith("DECIMAL")
+
+
+def _id_sql(col: str, t: str) -> str:
+    """SQL for io._to_id: text ids stripped, '13085.0' -> '13085', '' -> missing."""
+    c = _q(col)
+    if _is_float(t):
+        c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
+    elif not _is_text(t):
+        c = f"CAST({c} AS VARCHAR)"
+    return f"nullif(regexp_replace(trim({c}), '^(\\d+)\\.0+$', '\\1'), '')"
+
+
+def _text_sql(col: str, t: str) -> str:
+    c = _q(col) if _is_text(t) else f"CAST({_q(col)} AS VARCHAR)"
+    return f"trim({c})"
+
+
+def _number_sql(col: str, t: str) -> str:
+    if _is_number(t):
+        return f"CAST({_q(col)} AS DOUBLE)"
+    if _is_text(t):
+        return f"TRY_CAST(trim({_q(col)}) AS DOUBLE)"
+    raise DataError(f"column {col!r} has type {t}, not a number; engine='pandas' reads it")
+
+
+def _date_sql(col: str, t: str, source_name: str) -> str:
+    u = t.upper()
+    if u in ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATETIME"):
+        return f"CAST({_q(col)} AS TIMESTAMP)"
+    if _is_text(t):
+        return f"TRY_CAST(trim({_q(col)}) AS TIMESTAMP)"
+    if u.startswith("TIMESTAMP WITH TIME ZONE") or u == "TIMESTAMPTZ":
+        raise DataError(f"{source_name}: column {col!r} holds dates with a time zone ({t}); the duckdb engine does "
+                        "not drop time zones the way read_transactions does: use engine='pandas' or store local dates")
+    raise DataError(f"{source_name}: column {col!r} holds {t} values, not dates in a form the duckdb engine reads "
+                    "(numbers such as 20201231, Excel serials or Unix time); use engine='pandas'")
+
+
+class _DuckPlan:
+    """The SQL of one source: column types, the normalised rows and the rule conditions."""
+
+    def __init__(self, con, source: TransactionSource, rules: CleaningRules, columns=None, sep=None):
+        self.con, self.source, self.rules = con, source, rules
+        self.scan = _duckdb_scan(source, sep=sep)
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {self.scan}").fetchall()
+        except Exception as exc:  # duckdb raises its own error types
+            raise DataError(f"{source.name}: cannot read as {source.kind} ({str(exc).splitlines()[0]})") from None
+        raw_types = {str(r[0]).strip(): str(r[1]) for r in described}
+        raw_names = {str(r[0]).strip(): str(r[0]) for r in described}
+        layout = _detect_layout(list(raw_types))
+        self.layout = layout
+        rename = dict(LAYOUTS.get(layout, {}))
+        if columns:
+            missing = [c for c in columns if c not in raw_types and c not in rename.values()]
+            if missing:
+                raise DataError(f"{source.name}: column mapping names column {missing[0]!r}, which is not in the "
+                                f"files (columns: {', '.join(raw_types)})")
+        canon = {}  # canonical name -> source column
+        for col in raw_types:
+            name = rename.get(col, col)
+            name = (columns or {}).get(col, (columns or {}).get(name, name))
+            if name in canon:
+                raise DataError(f"{source.name}: duplicate column name {name!r}; each column must have a unique "
+                                "name (rename one in the file or pass columns=)")
+            canon[name] = col
+        if "amount" not in canon and not {"quantity", "price"} <= set(canon):
+            canon.setdefault("amount", None)
+        for col in ("customer_id", "date", "amount"):
+            if canon.get(col) is None:
+                raise DataError(
+                    f"{source.name}: required column {col!r} is missing (columns: {', '.join(raw_types)}); "
+                    f"rename it in the file or map it, e.g. columns={{'<your column>': {col!r}}}"
+                )
+        self.canon = canon
+        self.raw_names = raw_names
+        self.types = {name: raw_types[src] for name, src in canon.items() if src is not None}
+        q = lambda name: raw_names[canon[name]]  # noqa: E731  the source column of a canonical one
+        sel = {"customer_id": _id_sql(q("customer_id"), self.types["customer_id"]),
+               "date": _date_sql(q("date"), self.types["date"], source.name)}
+        for col in ("quantity", "price", "amount"):
+            if col in canon:
+                sel[col] = _number_sql(q(col), self.types[col])
+        if "amount" not in canon:
+            sel["amount"] = f"({sel['quantity']} * {sel['price']})"
+        for col in ("product", "category", "channel"):
+            if col in canon:
+                sel[col] = _text_sql(q(col), self.types[col])
+        if "invoice_id" in canon:
+            sel["invoice_id"] = _id_sql(q("invoice_id"), self.types["invoice_id"])
+        self.select = sel
+        self.raw_cols = [raw_names[c] for c in raw_types][:8]
+
+    # The normalised rows, with the raw columns for examples.
+    def normalised(self) -> str:
+        cols = ", ".join(f"{expr} AS {_q(name)}" for name, expr in self.select.items())
+        return f"SELECT {cols} FROM {self.scan}"
+
+    def check_forms(self) -> None:
+        """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix)."""
+        checks = []
+        if _is_text(self.types["date"]):
+            checks.append(("date", "date"))
+        for col in ("quantity", "price", "amount"):
+            if col in self.types and _is_text(self.types[col]):
+                checks.append((col, "number"))
+        for col, what in checks:
+            src = _q(self.raw_names[self.canon[col]])
+            target = "TIMESTAMP" if what == "date" else "DOUBLE"
+            row = self.con.execute(
+                f"SELECT {src} FROM {self.scan} WHERE {src} IS NOT NULL AND TRY_CAST(trim({src}) AS {target}) IS NULL "
+                f"AND regexp_matches({src}, '[0-9]') LIMIT 1").fetchone()
+            if row is not None:
+                form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
+                        else "plain numbers with a decimal point (1234.50)")
+                raise DataError(
+                    f"{self.source.name}: column {col!r} has the value {row[0]!r}, which the duckdb engine cannot "
+                    f"read like read_transactions does (it reads {form}); use engine='pandas' for this file, "
+                    "or convert the column"
+                )
+
+    def conditions(self) -> dict[str, str]:
+        """Each rule's SQL condition on the normalised rows (before the rule order is applied)."""
+        cond = {
+            "missing_customer_id": "customer_id IS NULL",
+            "unparseable_date": "date IS NULL",
+            "bad_amount": "(amount IS NULL OR NOT isfinite(amount))",
+        }
+        returns = []
+        if "invoice_id" in self.select:
+            returns.append("coalesce(starts_with(upper(invoice_id), 'C'), false)")
+        if "quantity" in self.select:
+            returns.append("coalesce(quantity < 0, false)")
+        cond["returns"] = "(" + " OR ".join(returns) + ")" if returns else "false"
+        cond["non_positive_amount"] = "amount <= 0"
+        return cond
+
+
+def _example(con, sql: str, cols: list[str]) -> dict | None:
+    row = con.execute(sql + " LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return {c: (v.item() if isinstance(v, np.generic) else v) for c, v in zip(cols, row)}
+
+
+def _rule_error(source: str, rule: str, n: int, example, col: str):
+    return DataError(
+        f"{source}: {n:,} row(s) with {_RULE_TEXT[rule]} (column {col}), e.g. {_format_example(example or {})}; "
+        f"fix the file or set CleaningRules({rule}='drop')"
+    )
+
+
+_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "bad_amount": "amount",
+                "returns": "invoice_id/quantity", "non_positive_amount": "amount", "duplicates": "all columns",
+                "after_observation_end": "date"}
+
+
+def _aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, by: str = "customer_id") -> str:
+    """Per-customer aggregate SQL over ``rows`` (columns customer_id, day, amount)."""
+    cal = "true" if cal_end is None else f"day <= {int(cal_end)}"
+    obs = "" if obs_end is None else f"WHERE day <= {int(obs_end)}"
+    return f"""
+        WITH per_day AS (
+            SELECT {by} AS customer_id, day, sum(amount) AS v, count(*) AS n
+            FROM ({rows}) {obs} GROUP BY ALL
+        )
+        SELECT customer_id,
+               min(day) FILTER (WHERE {cal}) AS first_day,
+               max(day) FILTER (WHERE {cal}) AS last_day,
+               count(*) FILTER (WHERE {cal}) AS cal_days,
+               count(*) FILTER (WHERE NOT ({cal})) AS holdout_days,
+               coalesce(sum(v) FILTER (WHERE {cal}), 0) AS cal_value,
+               coalesce(arg_min(v, day) FILTER (WHERE {cal}), 0) AS first_value,
+               coalesce(sum(v) FILTER (WHERE NOT ({cal})), 0) AS holdout_value,
+               sum(n) AS n_rows,
+               sum(v) AS revenue
+        FROM per_day GROUP BY customer_id
+        HAVING count(*) FILTER (WHERE {cal}) > 0
+    """
+
+
+def _finish_aggregate(frame: pd.DataFrame, sort: bool = True) -> pd.DataFrame:
+    out = frame.set_index("customer_id")
+    if sort:
+        out = out.sort_index()
+    out.index = pd.Index(out.index.astype(str), name="customer_id")
+    for col in ("first_day", "last_day", "cal_days", "holdout_days", "n_rows"):
+        out[col] = out[col].astype(np.int64)
+    for col in ("cal_value", "first_value", "holdout_value", "revenue"):
+        out[col] = out[col].astype(np.float64)
+    return out[list(AGGREGATE_COLUMNS)]
+
+
+@dataclass
+class Aggregated:
+    """What an engine returns: the per-customer aggregate and what surrounds it.
+
+    ``customers``: :data:`AGGREGATE_COLUMNS` indexed by ``customer_id`` (text,
+    sorted), customers with a calibration purchase only; ``first_tx`` /
+    ``last_tx``: first and last purchase day of all kept rows; ``report``: the
+    :class:`CleaningReport` (``None`` for a DataFrame input); ``mix``: per
+    column (``category``, ``channel``) a customers x values count table when
+    asked for.
+    """
+
+    customers: pd.DataFrame
+    first_tx: int
+    last_tx: int
+    report: CleaningReport | None
+    mix: dict
+
+
+def _connect(threads: int | None = None, memory_limit: str | None = None):
+    duckdb = _need("duckdb", "duckdb")
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None = None, columns=None,
+                     cal_end: int | None = None, obs_end: int | None = None, mix=(),
+                     threads: int | None = None, memory_limit: str | None = None) -> Aggregated:
+    """Clean and aggregate the files of ``source`` in DuckDB (see the module docstring for what it reads).
+
+    ``cal_end`` / ``obs_end`` are day numbers (days since 1970-01-01,
+    inclusive) or ``None`` (no limit). Raises :class:`DataError` as
+    ``read_transactions`` does, and for value forms only ``engine='pandas'`` reads.
+    """
+    rules = rules or CleaningRules()
+    con = _connect(threads, memory_limit)
+    try:
+        plan = _DuckPlan(con, source, rules, columns)
+        plan.check_forms()
+        con.execute(f"CREATE TEMP VIEW norm AS {plan.normalised()}")
+        cond = plan.conditions()
+        report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
+        # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
+        row_rules = ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount")
+        dropped, where = [], {}
+        for rule in row_rules:
+            where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
+            if getattr(rules, rule) == "drop":
+                dropped.append(f"({cond[rule]})")
+        counts = con.execute(f"SELECT count(*), {', '.join(f'count_if({where[r]})' for r in row_rules)} FROM norm").fetchone()
+        report.rows_read = int(counts[0])
+        if report.rows_read == 0:
+            raise DataError(f"{source.name}: no transaction rows to read")
+        for i, rule in enumerate(row_rules):
+            n = int(counts[i + 1])
+            example = _example(con, f"SELECT * FROM norm WHERE {where[rule]}", list(plan.select)) if n else None
+            report.rules.append(RuleResult(rule, getattr(rules, rule), n, example))
+            if n and getattr(rules, rule) == "error":
+                raise _rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
+        survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
+        rows = f"SELECT * FROM norm WHERE {survivors}"
+        if rules.duplicates == "drop":
+            rows = f"SELECT DISTINCT * FROM ({rows})"
+        elif rules.duplicates == "error":
+            n = con.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM ({rows}))) "
+                            f"FROM ({rows})").fetchone()[0]
+            if n:
+                raise _rule_error(source.name, "duplicates", int(n), None, "all columns")
+        end_sql = None
+        if rules.observation_end is not None:
+            end_ts = pd.Timestamp(rules.observation_end) + pd.Timedelta(days=1) - pd.Timedelta(1)
+            end_sql = f"date > TIMESTAMP {_lit(end_ts.strftime('%Y-%m-%d %H:%M:%S.%f'))}"
+        con.execute(f"CREATE TEMP VIEW kept AS SELECT *, CAST(date AS DATE) - DATE '1970-01-01' AS day, "
+                    f"{end_sql or 'false'} AS after_end FROM ({rows})")
+        totals = con.execute("SELECT count(*), count_if(after_end) FROM kept").fetchone()
+        rows_deduped, n_after = int(totals[0]), int(totals[1])
+        rows_clean = report.rows_read - sum(r.rows for r in report.rules if r.action == "drop")
+        dup = rows_clean - rows_deduped if rules.duplicates == "drop" else 0
+        report.rules.append(RuleResult("duplicates", rules.duplicates, dup, None))
+        if rules.observation_end is not None:
+            example = _example(con, "SELECT * EXCLUDE (day, after_end) FROM kept WHERE after_end",
+                               list(plan.select)) if n_after else None
+            report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, n_after, example))
+            if n_after and rules.after_observation_end == "error":
+                raise _rule_error(source.name, "after_observation_end", n_after, example, "date")
+        else:
+            report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, 0, None))
+        final = "SELECT * FROM kept" + (" WHERE NOT after_end" if rules.observation_end is not None
+                                        and rules.after_observation_end == "drop" else "")
+        summary = con.execute(f"SELECT count(*), count(DISTINCT customer_id), min(date), max(date), sum(amount), "
+                              f"min(day), max(day) FROM ({final})").fetchone()
+        if not summary[0]:
+            raise DataError(
+                f"{source.name}: no rows left after cleaning ({report.rows_read:,} read); "
+                + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
+                + ". Check the column mapping and the cleaning rules"
+            )
+        report.rows_kept, report.customers = int(summary[0]), int(summary[1])
+        report.first_date, report.last_date = pd.Timestamp(summary[2]), pd.Timestamp(summary[3])
+        report.revenue = float(summary[4])
+        first_tx, last_tx = int(summary[5]), int(summary[6])
+        cal = obs_end if cal_end is None else cal_end
+        agg = con.execute(_aggregate_sql(final, cal, obs_end)).df()
+        mixes = {}
+        for column in mix:
+            if column in plan.select:
+                obs = "" if obs_end is None else f"WHERE day <= {int(obs_end)}"
+                counts = con.execute(f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM ({final}) {obs} "
+                                     "GROUP BY ALL").df()
+                mixes[column] = counts
+        return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- pandas aggregate (Dask partitions)
+
+
+def _day_of(dates: pd.Series) -> np.ndarray:
+    values = dates.to_numpy()
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0]))
+    return values.view(np.int64) // per_day
+
+
+def pandas_aggregate_frame(tx: pd.DataFrame, cal_end: int | None, obs_end: int | None) -> pd.DataFrame:
+    """:data:`AGGREGATE_COLUMNS` of clean canonical rows (``customer_id`` text, ``date``, ``amount``), in pandas.
+
+    Customers without a calibration purchase are left out. Used on each
+    customer-partition of the Dask engine.
+    """
+    day = _day_of(tx["date"])
+    frame = pd.DataFrame({"customer_id": tx["customer_id"].to_numpy(), "day": day,
+                          "amount": tx["amount"].to_numpy(dtype=np.float64)})
+    if obs_end is not None:
+        frame = frame[frame["day"] <= obs_end]
+    pairs = frame.groupby(["customer_id", "day"], sort=True).agg(v=("amount", "sum"), n=("amount", "size"))
+    pairs = pairs.reset_index()
+    cal = np.ones(len(pairs), dtype=bool) if cal_end is None else (pairs["day"] <= cal_end).to_numpy()
+    pairs["cal_day"] = pairs["day"].where(cal)
+    pairs["is_cal"] = cal.astype(np.int64)
+    pairs["is_hold"] = (~cal).astype(np.int64)
+    pairs["cal_v"] = pairs["v"].where(cal, 0.0)
+    pairs["hold_v"] = pairs["v"].where(~cal, 0.0)
+    g = pairs.groupby("customer_id", sort=True)
+    out = pd.DataFrame({
+        "first_day": g["cal_day"].min(),
+        "last_day": g["cal_day"].max(),
+        "cal_days": g["is_cal"].sum(),
+        "holdout_days": g["is_hold"].sum(),
+        "cal_value": g["cal_v"].sum(),
+        "holdout_value": g["hold_v"].sum(),
+        "n_rows": g["n"].sum(),
+        "revenue": g["v"].sum(),
+    })
+    out = out[out["cal_days"] > 0]
+    # pairs are sorted by customer and day: the first calibration pair of a customer is its first day
+    firsts = pairs[cal].drop_duplicates("customer_id", keep="first").set_index("customer_id")["v"]
+    out["first_value"] = firsts.reindex(out.index).to_numpy()
+    out = out.reset_index()
+    return out if len(out) else _empty_aggregate()
+
+
+def _empty_aggregate() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=np.float64 if "value" in c or c == "revenue" else np.int64)
+                          for c in AGGREGATE_COLUMNS})
+    frame.insert(0, "customer_id", pd.Series(dtype=str))
+    return frame
+
+
+# --------------------------------------------------------------------------- DataFrame input on DuckDB
+
+
+def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str | None,
+                           cal_end: int | None, obs_end: int | None, threads: int | None = None) -> Aggregated | None:
+    """:data:`AGGREGATE_COLUMNS` of an in-memory, already clean table, aggregated by DuckDB's pandas scan.
+
+    The caller (``rfm_summary``) has checked the columns and the date dtype.
+    Returns ``None`` when a value is missing or not finite, so that the
+    caller's pandas path raises its usual error naming the row. Ids are sorted
+    in their own type and then turned into text, as the pandas path does.
+    """
+    con = _connect(threads)
+    try:
+        cols = {"customer_id": transactions[customer_col], "date": transactions[date_col]}
+        if amount_col:
+            cols["amount"] = transactions[amount_col]
+        con.register("tx", pd.DataFrame(cols, copy=False))
+        amount = "CAST(amount AS DOUBLE)" if amount_col else "0.0"
+        rows = (f"SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day, {amount} AS amount FROM tx")
+        check = con.execute(
+            f"SELECT count_if(customer_id IS NULL) + count_if(day IS NULL) + count_if(amount IS NULL OR NOT isfinite(amount)), "
+            f"min(day), max(day) FROM ({rows})").fetchone()
+        if check[0] or check[1] is None:
+            return None
+        cal = obs_end if cal_end is None else cal_end
+        agg = con.execute(_aggregate_sql(rows, cal, obs_end)).df()
+    finally:
+        con.close()
+    native = not pd.api.types.is_string_dtype(agg["customer_id"]) or isinstance(agg["customer_id"].dtype,
+                                                                                 pd.CategoricalDtype)
+    if native:
+        agg = agg.sort_values("customer_id", kind="stable")  # ids sorted in their own type, as pandas.factorize(sort=True)
+        text = agg["customer_id"].astype(str)
+        if text.duplicated().any():
+            return None  # the pandas path names the clash
+        agg["customer_id"] = text
+    return Aggregated(_finish_aggregate(agg, sort=not native), int(check[1]), int(check[2]), None, {})

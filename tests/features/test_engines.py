@@ -1,0 +1,166 @@
+"""rfm_summary / customer_table from files: pandas, DuckDB and Dask engines give the same frame and report.
+
+The reference is always the pandas engine (read_transactions + the in-memory
+summary, itself tested against published values in test_rfm.py); the dirty
+file's expected counts are written by hand from the rows below.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import segwork
+from segwork.datasets import make_crm
+from segwork.errors import DataError
+from segwork.features import customer_table, rfm_summary
+from segwork.io import CleaningRules
+
+pytest.importorskip("duckdb")
+
+PERIODS = [
+    dict(time_unit="days"),
+    dict(time_unit="weeks", observation_end="2024-10-31"),
+    dict(time_unit="weeks", calibration_end="2024-06-30", observation_end="2024-10-31"),
+    dict(time_unit="days", calibration_end="2024-03-31"),
+]
+
+
+@pytest.fixture(scope="module")
+def crm_tx() -> pd.DataFrame:
+    return make_crm(n_customers=400, seed=5).transactions
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(crm_tx, tmp_path_factory) -> str:
+    """The transactions shuffled into 4 Parquet files (partitions), with a few exact duplicate rows."""
+    folder = tmp_path_factory.mktemp("parquet")
+    rows = pd.concat([crm_tx, crm_tx.iloc[[3, 50, 50]]]).sample(frac=1.0, random_state=1).reset_index(drop=True)
+    for i, idx in enumerate(np.array_split(np.arange(len(rows)), 4)):
+        rows.iloc[idx].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return str(folder)
+
+
+@pytest.mark.parametrize("period", PERIODS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+def test_duckdb_equals_pandas_on_parquet(parquet_dir, period):
+    expected = rfm_summary(parquet_dir, engine="pandas", **period)
+    got = rfm_summary(parquet_dir, engine="duckdb", **period)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs["cleaning_report"].to_frame()["rows"].tolist() == \
+        expected.attrs["cleaning_report"].to_frame()["rows"].tolist()
+    assert expected.attrs["cleaning_report"].rules[5].rows == 3  # the planted duplicates
+
+
+def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, crm_tx):
+    got = segwork.rfm_summary(parquet_dir + "/*.parquet", observation_end="2024-12-31", time_unit="weeks")
+    assert got.attrs["cleaning_report"].source.endswith("*.parquet")
+    direct = rfm_summary(crm_tx, observation_end="2024-12-31", time_unit="weeks")
+    pd.testing.assert_frame_equal(got, direct)
+
+
+DIRTY_CSV = """customer_id,date,amount,quantity,invoice_id,category
+1,2024-01-02,10.5,1,A1,x
+1,2024-01-02,10.5,1,A1,x
+1,2024-01-02 15:30,4,2,A2,y
+ 1 ,2024-02-10,7.25,1,A3,x
+,2024-01-05,3,1,A4,x
+NA,2024-01-05,3,1,A4,x
+2.0,2024-01-03,20,1,A5,y
+2,unknown,20,1,A6,y
+2,2024-03-01,abc,1,A7,y
+2,2024-03-02,,1,A7,y
+2,2024-03-03,5,1,C8,y
+2,2024-03-04,5,-1,A9,y
+3,2024-01-09,0,1,A10,x
+3,2024-01-10,-2,1,A11,x
+3,2024-01-11,9,1,A12,x
+3,2024-01-11,9,1,A12,x
+4,2024-05-01,8,1,A13,x
+4,2024-07-01,8,1,A14,x
+"""
+
+#: rows each rule drops in DIRTY_CSV, counted by hand (rules in their order)
+DIRTY_COUNTS = {"missing_customer_id": 2, "unparseable_date": 1, "bad_amount": 2, "returns": 2,
+                "non_positive_amount": 2, "duplicates": 2, "after_observation_end": 1}
+
+
+@pytest.fixture()
+def dirty_csv(tmp_path):
+    path = tmp_path / "dirty.csv"
+    path.write_text(DIRTY_CSV)
+    return path
+
+
+def test_dirty_file_same_counts_and_frame(dirty_csv, tmp_path):
+    rules = CleaningRules(observation_end="2024-06-30")
+    expected = rfm_summary(dirty_csv, engine="pandas", rules=rules)
+    got = rfm_summary(dirty_csv, engine="duckdb", rules=rules)
+    pd.testing.assert_frame_equal(got, expected)
+    want, have = expected.attrs["cleaning_report"], got.attrs["cleaning_report"]
+    assert {r.rule: r.rows for r in want.rules} == DIRTY_COUNTS
+    assert {r.rule: r.rows for r in have.rules} == DIRTY_COUNTS
+    for field in ("rows_read", "rows_kept", "customers", "first_date", "last_date"):
+        assert getattr(have, field) == getattr(want, field), field
+    assert have.revenue == pytest.approx(want.revenue)
+    assert list(got.index) == ["1", "2", "3", "4"]
+    # the same rows as Parquet text columns: 'NA' is now an id (no CSV missing-value markers), the rest as before
+    pq = tmp_path / "dirty.parquet"
+    pd.read_csv(dirty_csv, dtype=str, keep_default_na=False).to_parquet(pq, index=False)
+    expected = rfm_summary(pq, engine="pandas", rules=rules)
+    got = rfm_summary(pq, engine="duckdb", rules=rules)
+    pd.testing.assert_frame_equal(got, expected)
+    assert "NA" in got.index
+    assert [r.rows for r in got.attrs["cleaning_report"].rules] == \
+        [r.rows for r in expected.attrs["cleaning_report"].rules] == [1, 1, 2, 2, 2, 2, 1]
+
+
+def test_error_rules_and_forms_only_pandas_reads(dirty_csv, tmp_path):
+    with pytest.raises(DataError, match=r"dirty.csv: 2 row\(s\) with returns"):
+        rfm_summary(dirty_csv, engine="duckdb", rules=CleaningRules(returns="error"))
+    local = tmp_path / "local.csv"
+    local.write_text("customer_id,date,amount\n1,31/01/2024,10\n2,2024-01-02,5\n")
+    with pytest.raises(DataError, match=r"local.csv: column 'date' has the value '31/01/2024'.*engine='pandas'"):
+        rfm_summary(local, engine="duckdb")
+    assert list(rfm_summary(local, engine="pandas").index) == ["1", "2"]
+    money = tmp_path / "money.csv"
+    money.write_text("customer_id,date,amount\n1,2024-01-01,\"1.234,50\"\n")
+    with pytest.raises(DataError, match=r"column 'amount' has the value '1.234,50'"):
+        rfm_summary(money, engine="duckdb")
+
+
+def test_errors_name_file_and_column(tmp_path, parquet_dir):
+    with pytest.raises(DataError, match=r"nothing-\*\.parquet: the pattern matches no file"):
+        rfm_summary(str(tmp_path / "nothing-*.parquet"))
+    with pytest.raises(DataError, match="no such file or folder"):
+        rfm_summary(tmp_path / "missing.parquet")
+    bad = tmp_path / "noamount.csv"
+    bad.write_text("customer_id,date,value\n1,2024-01-01,3\n")
+    with pytest.raises(DataError, match=r"noamount.csv: required column 'amount' is missing \(columns: "
+                                        r"customer_id, date, value\)"):
+        rfm_summary(bad, engine="duckdb")
+    got = rfm_summary(bad, engine="duckdb", amount_col="value")
+    assert got.loc["1", "monetary_value"] == 0.0
+    with pytest.raises(DataError, match="engine='spark' is not one of"):
+        rfm_summary(parquet_dir, engine="spark")
+
+
+def test_without_the_extra_one_line_says_what_to_install(monkeypatch, parquet_dir):
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
+    with pytest.raises(ImportError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
+                                          r"pip install 'segwork\[scale\]'$"):
+        rfm_summary(parquet_dir)
+
+
+@pytest.mark.parametrize("ids", ["str", "int", "categorical"])
+def test_dataframe_on_duckdb_equals_pandas(crm_tx, ids):
+    tx = crm_tx.sample(frac=1.0, random_state=2)  # a raw, unsorted log
+    if ids == "int":
+        tx = tx.assign(customer_id=tx["customer_id"].str[1:].astype(int))
+    elif ids == "categorical":
+        tx = tx.assign(customer_id=tx["customer_id"].astype("category"))
+    for period in PERIODS:
+        pd.testing.assert_frame_equal(rfm_summary(tx, engine="duckdb", **period), rfm_summary(tx, **period))
+    with pytest.raises(DataError, match="missing customer id"):  # the pandas path's error, naming the row
+        rfm_summary(tx.assign(customer_id=tx["customer_id"].where(np.arange(len(tx)) != 7)), engine="duckdb")
