@@ -180,6 +180,9 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786) for the notebooks' Dask steps: checked first, "
+                        "given to the kernels as DASK_SCHEDULER_ADDRESS and to notebooks with a 'scheduler' parameter")
     add_read_options(p.add_argument_group(
         "reading a transaction file (--dataset PATH): the same options as 'segwork data validate'"))
     p.set_defaults(func=_cmd_report)
@@ -203,7 +206,7 @@ def _cmd_report(args) -> int:
                                   and sys.argv[1] == "report" else "")
     run_report(plan=plan, output=args.output, jobs=args.jobs, kernel_name=args.kernel,
                progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command,
-               read_options=read_options_from_args(args))
+               read_options=read_options_from_args(args), scheduler=args.scheduler)
     return EXIT_OK
 
 

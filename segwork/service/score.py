@@ -447,6 +447,11 @@ def _client(scheduler: str | None):
     try:
         return get_client(), False
     except ValueError:
+        import dask
+
+        address = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS (segwork report --scheduler)
+        if address:
+            return _client(address)
         return Client(processes=True), True
 
 
@@ -516,7 +521,9 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         (partition by partition on a ``dask.distributed`` cluster) or
         ``"pandas"`` (all transactions in memory).
     scheduler: address of a running Dask scheduler (``tcp://host:8786``);
-        engine ``"dask"`` only (default: the active client, else a local cluster).
+        engine ``"dask"`` only (default: the active client, else dask's
+        ``scheduler-address`` setting / ``DASK_SCHEDULER_ADDRESS``, else a new
+        local cluster).
     chunk_size: customers per chunk (>= 1); for Dask, the shuffle makes at
         least ``customers / chunk_size`` partitions.
     as_of: the day the histories end (``T`` and recency are measured to it;
