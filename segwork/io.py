@@ -709,12 +709,15 @@ def clean_transactions(
     layout: str = "canonical",
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    allow_empty: bool = False,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Apply the cleaning rules to a frame that already has canonical column names.
 
     ``raw`` needs ``customer_id``, ``date`` and either ``amount`` or both
     ``quantity`` and ``price``. See :func:`read_transactions` for the output,
-    how dates and numbers are decided and the errors raised.
+    how dates and numbers are decided and the errors raised. ``allow_empty``
+    returns an empty table instead of raising when no row is left (one
+    partition of many, as the Dask engine cleans them).
     """
     rules = rules or CleaningRules()
     decimal = raw.attrs.get("decimal")
@@ -790,7 +793,7 @@ def clean_transactions(
 
     keep = ["customer_id", "date", "amount"] + [c for c in OPTIONAL_COLUMNS if c in df.columns]
     out = df[keep].sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
-    if out.empty:
+    if out.empty and not allow_empty:
         raise DataError(
             f"{source}: no rows left after cleaning ({report.rows_read:,} read); "
             + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)

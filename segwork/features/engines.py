@@ -37,6 +37,7 @@ examples are *a* matching row, not necessarily the first one in file order.
 from __future__ import annotations
 
 import glob as _glob
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -235,7 +236,8 @@ def _id_sql(col: str, t: str) -> str:
         c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
     elif not _is_text(t):
         c = f"CAST({c} AS VARCHAR)"
-    return f"nullif(regexp_replace(trim({c}), '^(\\d+)\\.0+$', '\\1'), '')"
+    t = f"trim({c})"
+    return f"nullif(CASE WHEN contains({t}, '.') THEN regexp_replace({t}, '^(\\d+)\\.0+$', '\\1') ELSE {t} END, '')"
 
 
 def _text_sql(col: str, t: str) -> str:
@@ -383,32 +385,84 @@ _RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date"
                 "after_observation_end": "date"}
 
 
-def _aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, by: str = "customer_id") -> str:
-    """Per-customer aggregate SQL over ``rows`` (columns customer_id, day, amount)."""
-    cal = "true" if cal_end is None else f"day <= {int(cal_end)}"
-    obs = "" if obs_end is None else f"WHERE day <= {int(obs_end)}"
+def _aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, *, rule_end: int | None = None,
+                   drop_after: bool = True) -> str:
+    """Per-customer aggregate SQL over ``rows`` (columns customer_id, date, amount, copies; one row per distinct row).
+
+    ``cal_end`` / ``obs_end``: the summary's period ends (day numbers, ``None``
+    = no limit); ``rule_end``: the cleaning rule's observation end (its rows
+    after are counted, and dropped when ``drop_after``). Besides
+    :data:`AGGREGATE_COLUMNS` the result has what the cleaning report needs:
+    ``kept_*`` over every kept row, ``dup_rows`` (copies beyond the first) and
+    ``after_rows``. One row per customer with any clean row.
+    """
+    kept = "true" if rule_end is None or not drop_after else f"day <= {int(rule_end)}"
+    inside = f"{kept}" + ("" if obs_end is None else f" AND day <= {int(obs_end)}")
+    cal = inside + ("" if cal_end is None else f" AND day <= {int(cal_end)}")
+    hold = inside + ("" if cal_end is None else f" AND day > {int(cal_end)}") if cal_end is not None else "false"
+    after = "false" if rule_end is None else f"day > {int(rule_end)}"
     return f"""
         WITH per_day AS (
-            SELECT {by} AS customer_id, day, sum(amount) AS v, count(*) AS n
-            FROM ({rows}) {obs} GROUP BY ALL
+            SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day,
+                   sum(amount) AS v, count(*) AS n, sum(copies) AS c, min(date) AS mind, max(date) AS maxd
+            FROM ({rows}) GROUP BY ALL
         )
         SELECT customer_id,
                min(day) FILTER (WHERE {cal}) AS first_day,
                max(day) FILTER (WHERE {cal}) AS last_day,
                count(*) FILTER (WHERE {cal}) AS cal_days,
-               count(*) FILTER (WHERE NOT ({cal})) AS holdout_days,
+               count(*) FILTER (WHERE {hold}) AS holdout_days,
                coalesce(sum(v) FILTER (WHERE {cal}), 0) AS cal_value,
                coalesce(arg_min(v, day) FILTER (WHERE {cal}), 0) AS first_value,
-               coalesce(sum(v) FILTER (WHERE NOT ({cal})), 0) AS holdout_value,
-               sum(n) AS n_rows,
-               sum(v) AS revenue
+               coalesce(sum(v) FILTER (WHERE {hold}), 0) AS holdout_value,
+               coalesce(sum(n) FILTER (WHERE {inside}), 0) AS n_rows,
+               coalesce(sum(v) FILTER (WHERE {inside}), 0) AS revenue,
+               coalesce(sum(n) FILTER (WHERE {kept}), 0) AS kept_rows,
+               coalesce(sum(v) FILTER (WHERE {kept}), 0) AS kept_revenue,
+               min(mind) FILTER (WHERE {kept}) AS kept_min_date,
+               max(maxd) FILTER (WHERE {kept}) AS kept_max_date,
+               min(day) FILTER (WHERE {kept}) AS kept_min_day,
+               max(day) FILTER (WHERE {kept}) AS kept_max_day,
+               sum(c - n) AS dup_rows,
+               coalesce(sum(n) FILTER (WHERE {after}), 0) AS after_rows
         FROM per_day GROUP BY customer_id
-        HAVING count(*) FILTER (WHERE {cal}) > 0
     """
 
 
+def _close_report(report: CleaningReport, per_customer: pd.DataFrame, rules: CleaningRules, name: str,
+                  rule_end: int | None, after_example=lambda: None) -> tuple[pd.DataFrame, int, int]:
+    """Fill the report's duplicates / after_observation_end rules and totals from a per-customer aggregate.
+
+    ``per_customer`` has the columns of :func:`_aggregate_sql`. Raises the
+    rules' ``"error"`` and "no rows left" as ``read_transactions`` does.
+    Returns the calibration customers, the first and the last kept day.
+    """
+    dup = int(per_customer["dup_rows"].sum())
+    if rules.duplicates == "error" and dup:
+        raise _rule_error(name, "duplicates", dup, None, "all columns")
+    report.rules.append(RuleResult("duplicates", rules.duplicates, dup if rules.duplicates != "keep" else 0, None))
+    n_after = int(per_customer["after_rows"].sum()) if rule_end is not None else 0
+    example = after_example() if n_after else None
+    report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, n_after, example))
+    if n_after and rules.after_observation_end == "error":
+        raise _rule_error(name, "after_observation_end", n_after, example, "date")
+    kept = per_customer[per_customer["kept_rows"] > 0]
+    if kept.empty:
+        raise DataError(
+            f"{name}: no rows left after cleaning ({report.rows_read:,} read); "
+            + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
+            + ". Check the column mapping and the cleaning rules"
+        )
+    report.rows_kept, report.customers = int(kept["kept_rows"].sum()), len(kept)
+    report.first_date = pd.Timestamp(kept["kept_min_date"].min())
+    report.last_date = pd.Timestamp(kept["kept_max_date"].max())
+    report.revenue = float(kept["kept_revenue"].sum())
+    first_tx, last_tx = int(kept["kept_min_day"].min()), int(kept["kept_max_day"].max())
+    return per_customer[per_customer["cal_days"] > 0], first_tx, last_tx
+
+
 def _finish_aggregate(frame: pd.DataFrame, sort: bool = True) -> pd.DataFrame:
-    out = frame.set_index("customer_id")
+    out = frame[["customer_id", *AGGREGATE_COLUMNS]].set_index("customer_id")
     if sort:
         out = out.sort_index()
     out.index = pd.Index(out.index.astype(str), name="customer_id")
@@ -446,6 +500,7 @@ def _connect(threads: int | None = None, memory_limit: str | None = None):
     if memory_limit:
         con.execute(f"SET memory_limit = {_lit(memory_limit)}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -484,56 +539,33 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
             if n and getattr(rules, rule) == "error":
                 raise _rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
+        # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
+        # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
         rows = f"SELECT * FROM norm WHERE {survivors}"
-        if rules.duplicates == "drop":
-            rows = f"SELECT DISTINCT * FROM ({rows})"
-        elif rules.duplicates == "error":
-            n = con.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM ({rows}))) "
-                            f"FROM ({rows})").fetchone()[0]
-            if n:
-                raise _rule_error(source.name, "duplicates", int(n), None, "all columns")
-        end_sql = None
-        if rules.observation_end is not None:
-            end_ts = pd.Timestamp(rules.observation_end) + pd.Timedelta(days=1) - pd.Timedelta(1)
-            end_sql = f"date > TIMESTAMP {_lit(end_ts.strftime('%Y-%m-%d %H:%M:%S.%f'))}"
-        con.execute(f"CREATE TEMP VIEW kept AS SELECT *, CAST(date AS DATE) - DATE '1970-01-01' AS day, "
-                    f"{end_sql or 'false'} AS after_end FROM ({rows})")
-        totals = con.execute("SELECT count(*), count_if(after_end) FROM kept").fetchone()
-        rows_deduped, n_after = int(totals[0]), int(totals[1])
-        rows_clean = report.rows_read - sum(r.rows for r in report.rules if r.action == "drop")
-        dup = rows_clean - rows_deduped if rules.duplicates == "drop" else 0
-        report.rules.append(RuleResult("duplicates", rules.duplicates, dup, None))
-        if rules.observation_end is not None:
-            example = _example(con, "SELECT * EXCLUDE (day, after_end) FROM kept WHERE after_end",
-                               list(plan.select)) if n_after else None
-            report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, n_after, example))
-            if n_after and rules.after_observation_end == "error":
-                raise _rule_error(source.name, "after_observation_end", n_after, example, "date")
+        if rules.duplicates == "keep":
+            rows = f"SELECT *, 1 AS copies FROM ({rows})"
         else:
-            report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, 0, None))
-        final = "SELECT * FROM kept" + (" WHERE NOT after_end" if rules.observation_end is not None
-                                        and rules.after_observation_end == "drop" else "")
-        summary = con.execute(f"SELECT count(*), count(DISTINCT customer_id), min(date), max(date), sum(amount), "
-                              f"min(day), max(day) FROM ({final})").fetchone()
-        if not summary[0]:
-            raise DataError(
-                f"{source.name}: no rows left after cleaning ({report.rows_read:,} read); "
-                + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
-                + ". Check the column mapping and the cleaning rules"
-            )
-        report.rows_kept, report.customers = int(summary[0]), int(summary[1])
-        report.first_date, report.last_date = pd.Timestamp(summary[2]), pd.Timestamp(summary[3])
-        report.revenue = float(summary[4])
-        first_tx, last_tx = int(summary[5]), int(summary[6])
-        cal = obs_end if cal_end is None else cal_end
-        agg = con.execute(_aggregate_sql(final, cal, obs_end)).df()
+            rows = f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
+        rule_end = None
+        if rules.observation_end is not None:
+            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
+                           .astype(np.int64))
+        per_customer = con.execute(_aggregate_sql(
+            rows, obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
+            drop_after=rules.after_observation_end == "drop")).df()
+        after_example = lambda: _example(  # noqa: E731
+            con, f"SELECT * FROM norm WHERE {survivors} AND date >= TIMESTAMP "
+                 f"{_lit(str(np.datetime64(rule_end + 1, 'D')))}", list(plan.select))
+        agg, first_tx, last_tx = _close_report(report, per_customer, rules, source.name, rule_end, after_example)
         mixes = {}
         for column in mix:
             if column in plan.select:
-                obs = "" if obs_end is None else f"WHERE day <= {int(obs_end)}"
-                counts = con.execute(f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM ({final}) {obs} "
-                                     "GROUP BY ALL").df()
-                mixes[column] = counts
+                keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]
+                obs = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
+                where = ("WHERE " + " AND ".join(obs)) if obs else ""
+                mixes[column] = con.execute(  # one row per kept (distinct) transaction line
+                    f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM (SELECT *, "
+                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows})) {where} GROUP BY ALL").df()
         return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
     finally:
         con.close()
@@ -612,14 +644,15 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
             cols["amount"] = transactions[amount_col]
         con.register("tx", pd.DataFrame(cols, copy=False))
         amount = "CAST(amount AS DOUBLE)" if amount_col else "0.0"
-        rows = (f"SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day, {amount} AS amount FROM tx")
+        rows = f"SELECT customer_id, CAST(date AS TIMESTAMP) AS date, {amount} AS amount, 1 AS copies FROM tx"
         check = con.execute(
-            f"SELECT count_if(customer_id IS NULL) + count_if(day IS NULL) + count_if(amount IS NULL OR NOT isfinite(amount)), "
-            f"min(day), max(day) FROM ({rows})").fetchone()
+            "SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if(amount IS NULL OR NOT "
+            f"isfinite(amount)), min(CAST(date AS DATE) - DATE '1970-01-01'), max(CAST(date AS DATE) - DATE '1970-01-01') FROM ({rows})").fetchone()
         if check[0] or check[1] is None:
             return None
         cal = obs_end if cal_end is None else cal_end
         agg = con.execute(_aggregate_sql(rows, cal, obs_end)).df()
+        agg = agg[agg["cal_days"] > 0]
     finally:
         con.close()
     native = not pd.api.types.is_string_dtype(agg["customer_id"]) or isinstance(agg["customer_id"].dtype,
@@ -631,3 +664,186 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
             return None  # the pandas path names the clash
         agg["customer_id"] = text
     return Aggregated(_finish_aggregate(agg, sort=not native), int(check[1]), int(check[2]), None, {})
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+def _dask_client(scheduler):
+    """(client, close_after): the client given, one connected to the address given, or the active one."""
+    distributed = _need("distributed", "dask")
+    _need("dask.dataframe", "dask")
+    if scheduler is None:
+        try:
+            return distributed.get_client(), False
+        except ValueError:
+            raise DataError("engine='dask' found no running dask.distributed client: start one "
+                            "(distributed.Client() or Client(LocalCluster(...))) or pass scheduler='tcp://host:8786'"
+                            ) from None
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
+    if isinstance(scheduler, str):
+        try:
+            return distributed.Client(scheduler, timeout="10s", set_as_default=False), True
+        except (OSError, TimeoutError) as exc:
+            raise DataError(f"scheduler={scheduler!r}: cannot connect to a dask scheduler there "
+                            f"({str(exc).splitlines()[0]}); check the address and that the scheduler runs") from None
+    raise DataError(f"scheduler= must be a distributed.Client, an address such as 'tcp://host:8786' or None, "
+                    f"got {type(scheduler).__name__}")
+
+
+def _clean_piece(path: str, row_group: int, layout: str, columns, rules: CleaningRules):
+    """One Parquet row group read and cleaned by read_transactions' rules (on a worker): (frame, report dict)."""
+    import pyarrow.parquet as pq
+
+    from ..io import _apply_layout, clean_transactions
+
+    raw = pq.ParquetFile(path).read_row_group(row_group).to_pandas()
+    raw = _apply_layout(raw, layout, columns, path)
+    if raw.empty:
+        return None, None
+    # duplicates and the observation end are decided after the shuffle, over all partitions
+    local = replace(rules, duplicates="keep", after_observation_end="keep", observation_end=None)
+    frame, report = clean_transactions(raw, rules=local, source=path, layout=layout, allow_empty=True)
+    return frame, report.to_dict()
+
+
+def _piece_frame(piece):
+    return piece[0]
+
+
+def _piece_report(piece):
+    return piece[1]
+
+
+def _customers_of_partition(part: pd.DataFrame, cal: int | None, obs_end: int | None, rule_end: int | None,
+                            drop_after: bool, dedupe: bool) -> pd.DataFrame:
+    """The per-customer columns of :func:`_aggregate_sql` for one partition holding all rows of its customers."""
+    dup = part.duplicated(keep="first").to_numpy() if dedupe else np.zeros(len(part), dtype=bool)
+    ids = part["customer_id"].astype(str)
+    dup_rows = pd.Series(dup.astype(np.int64), index=ids.to_numpy()).groupby(level=0).sum()
+    rows = part[~dup]
+    day = _day_of(rows["date"])
+    after = (day > rule_end) if rule_end is not None else np.zeros(len(rows), dtype=bool)
+    kept = ~after if (rule_end is not None and drop_after) else np.ones(len(rows), dtype=bool)
+    k = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(), "day": day,
+                      "date": rows["date"].to_numpy(), "amount": rows["amount"].to_numpy(dtype=np.float64),
+                      "after": after.astype(np.int64)})
+    g_all = k.groupby("customer_id", sort=False)
+    g = k[kept].groupby("customer_id", sort=False)
+    out = pd.DataFrame(index=dup_rows.index.rename("customer_id"))
+    out["kept_rows"] = g.size().reindex(out.index, fill_value=0).astype(np.int64)
+    out["kept_revenue"] = g["amount"].sum().reindex(out.index, fill_value=0.0)
+    out["kept_min_date"] = g["date"].min().reindex(out.index)
+    out["kept_max_date"] = g["date"].max().reindex(out.index)
+    out["kept_min_day"] = g["day"].min().reindex(out.index)
+    out["kept_max_day"] = g["day"].max().reindex(out.index)
+    out["dup_rows"] = dup_rows.astype(np.int64)
+    out["after_rows"] = g_all["after"].sum().reindex(out.index, fill_value=0).astype(np.int64)
+    clean = rows[kept]
+    agg = (pandas_aggregate_frame(clean, cal, obs_end) if len(clean) else _empty_aggregate()).set_index("customer_id")
+    agg.index = agg.index.astype(str)
+    for col in AGGREGATE_COLUMNS:
+        out[col] = agg[col].reindex(out.index, fill_value=0).to_numpy()
+    return out.reset_index()
+
+
+def _mix_of_partition(part: pd.DataFrame, column: str, obs_end: int | None, rule_end: int | None,
+                      drop_after: bool, dedupe: bool) -> pd.DataFrame:
+    rows = part[~part.duplicated(keep="first")] if dedupe else part
+    day = _day_of(rows["date"])
+    keep = np.ones(len(rows), dtype=bool)
+    if rule_end is not None and drop_after:
+        keep &= day <= rule_end
+    if obs_end is not None:
+        keep &= day <= obs_end
+    rows = rows[keep]
+    counts = rows.groupby([rows["customer_id"].astype(str), rows[column].astype("string")], dropna=False,
+                          sort=False).size()
+    return pd.DataFrame({"customer_id": counts.index.get_level_values(0).astype(str),
+                         "value": counts.index.get_level_values(1).astype("string"),
+                         "n": counts.to_numpy().astype(np.int64)})
+
+
+def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = None, columns=None,
+                   cal_end: int | None = None, obs_end: int | None = None, mix=(), scheduler=None) -> Aggregated:
+    """Clean and aggregate Parquet files on a ``dask.distributed`` cluster; only per-customer rows are collected.
+
+    Each Parquet row group is one partition, cleaned on a worker by
+    :func:`segwork.io.clean_transactions` (so dates and numbers are decided as
+    ``read_transactions`` decides them, per partition); rows are then
+    shuffled by customer, so that exact duplicates (which share a customer)
+    meet in one partition, and each partition aggregates its customers.
+    ``scheduler``: a ``distributed.Client``, an address, or ``None`` for the
+    active client. Raises :class:`DataError` for CSV input (write Parquet),
+    no client, or what ``read_transactions`` raises (naming the file).
+    """
+    import dask
+    import pyarrow.parquet as pq
+
+    from ..io import _apply_layout
+
+    rules = rules or CleaningRules()
+    if source.kind != "parquet":
+        raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
+                        "or use engine='duckdb'")
+    client, close = _dask_client(scheduler)
+    dd = _need("dask.dataframe", "dask")
+    try:
+        pieces, layout = [], None
+        for f in source.files:
+            try:
+                meta_file = pq.ParquetFile(f)
+            except Exception as exc:  # pyarrow raises many types
+                raise DataError(f"{f}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
+            names = [str(n) for n in meta_file.schema_arrow.names]
+            found = _detect_layout(names)
+            if layout is None:
+                layout = found
+                _apply_layout(pd.DataFrame(columns=names), layout, columns, str(f))  # names a missing column
+            pieces += [(str(f), i) for i in range(meta_file.metadata.num_row_groups)]
+        delayed_clean = dask.delayed(_clean_piece, pure=True)
+        cleaned = [delayed_clean(path, i, layout, columns, rules) for path, i in pieces]
+        frames = [dask.delayed(_piece_frame, pure=True)(c) for c in cleaned]
+        reports = [dask.delayed(_piece_report, pure=True)(c) for c in cleaned]
+        if not pieces:
+            raise DataError(f"{source.name}: no transaction rows to read")
+        meta, _ = _clean_piece(*pieces[0], layout, columns, rules)  # the cleaned columns and dtypes
+        if meta is None:
+            raise DataError(f"{pieces[0][0]}: no transaction rows to read")
+        meta = meta.iloc[:0]
+        ddf = dd.from_delayed(frames, meta=meta, verify_meta=False)
+        ddf = ddf.shuffle(on="customer_id", npartitions=max(1, min(len(pieces), 4 * len(client.nthreads() or [1]))))
+        rule_end = None
+        if rules.observation_end is not None:
+            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
+                           .astype(np.int64))
+        drop_after, dedupe = rules.after_observation_end == "drop", rules.duplicates != "keep"
+        cal = obs_end if cal_end is None else cal_end
+        out_meta = _customers_of_partition(meta, cal, obs_end, rule_end, drop_after, dedupe)
+        per_customer = ddf.map_partitions(_customers_of_partition, cal, obs_end, rule_end, drop_after, dedupe,
+                                          meta=out_meta)
+        mixes = [ddf.map_partitions(_mix_of_partition, column, obs_end, rule_end, drop_after, dedupe,
+                                    meta=_mix_of_partition(meta, column, obs_end, rule_end, drop_after, dedupe))
+                 for column in mix if column in meta.columns]
+        with warnings.catch_warnings():  # the cleaning reports are delayed objects next to the frames: say nothing
+            warnings.filterwarnings("ignore", message="Computing mixed collections")
+            results = dask.compute(per_customer, *mixes, *reports, scheduler=client.get)
+    finally:
+        if close:
+            client.close()
+    per_customer, mix_frames = results[0], results[1:1 + len(mixes)]
+    part_reports = [CleaningReport.from_dict(r) for r in results[1 + len(mixes):] if r is not None]
+    report = CleaningReport(source=source.name, layout=layout, rows_read=sum(r.rows_read for r in part_reports))
+    for rule in ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount"):
+        hits = [x for r in part_reports for x in r.rules if x.rule == rule]
+        example = next((x.example for x in hits if x.example is not None), None)
+        report.rules.append(RuleResult(rule, getattr(rules, rule), sum(x.rows for x in hits), example))
+    for r in part_reports:
+        report.decisions += [d for d in r.decisions if str(d) not in {str(x) for x in report.decisions}]
+        report.warnings += [w for w in r.warnings if w not in report.warnings]
+    if report.rows_read == 0:
+        raise DataError(f"{source.name}: no transaction rows to read")
+    agg, first_tx, last_tx = _close_report(report, per_customer, rules, source.name, rule_end)
+    mixes_out = {column: frame for column, frame in zip([c for c in mix if c in meta.columns], mix_frames)}
+    return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes_out)

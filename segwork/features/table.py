@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .rfm import rfm_summary
+from .rfm import aggregate_source, rfm_from_aggregate, rfm_summary
 
 __all__ = ["customer_table", "BEHAVIOUR_COLUMNS"]
 
@@ -40,22 +40,41 @@ def _mix(transactions: pd.DataFrame, column: str, prefix: str) -> pd.DataFrame:
     return shares
 
 
+def _mix_from_counts(counts: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """:func:`_mix` from per (customer, value) counts (columns customer_id, value, n) of an engine."""
+    counts = counts[counts["value"].notna()]
+    table = counts.pivot_table(index="customer_id", columns="value", values="n", aggfunc="sum", fill_value=0)
+    table = table.sort_index(axis=1)
+    shares = table.div(table.sum(axis=1), axis=0).astype(np.float64)
+    shares.columns = [f"{prefix}{c}" for c in shares.columns]
+    shares.index = pd.Index(shares.index.astype(str), name="customer_id")
+    return shares
+
+
 def customer_table(
-    transactions: pd.DataFrame,
+    transactions,
     customers: pd.DataFrame | None = None,
     survey: pd.DataFrame | None = None,
     *,
     observation_end=None,
+    engine: str | None = None,
+    rules=None,
+    scheduler=None,
 ) -> pd.DataFrame:
     """One row per customer with behaviour, profile and survey columns.
 
     Parameters
     ----------
     transactions: canonical transactions (``customer_id``, ``date``, ``amount``;
-        optional ``category`` and ``channel`` give the mix columns).
+        optional ``category`` and ``channel`` give the mix columns), or a
+        path, folder or glob of Parquet / CSV files (read and cleaned with
+        the rules of :func:`segwork.io.read_transactions`; the report is in
+        ``result.attrs["cleaning_report"]``).
     customers: optional profile table with a ``customer_id`` column.
     survey: optional survey answers with a ``customer_id`` column.
     observation_end: last observed day (default: the last transaction date).
+    engine, rules, scheduler: as in :func:`segwork.features.rfm_summary`
+        (``"duckdb"`` is the default for a path; all engines give the same table).
 
     Returns
     -------
@@ -69,6 +88,28 @@ def customer_table(
         if frame is not None and "customer_id" not in frame.columns:
             raise DataError(f"customer_table: the {name} table has no 'customer_id' column "
                             f"(columns: {', '.join(map(str, frame.columns))})")
+    if not isinstance(transactions, pd.DataFrame):
+        from .engines import choose_engine, read_source_pandas, resolve_source
+
+        if choose_engine(transactions, engine) == "pandas":
+            tx, report = read_source_pandas(resolve_source(transactions), rules=rules)
+            table = customer_table(tx, customers, survey, observation_end=observation_end)
+        else:
+            agg = aggregate_source(transactions, engine=engine, rules=rules, scheduler=scheduler,
+                                   observation_end=observation_end, mix=("category", "channel"))
+            table = rfm_from_aggregate(agg, observation_end=observation_end, time_unit="days")
+            report = table.attrs.pop("cleaning_report", None)
+            table["days_since_last"] = table["T"] - table["recency"]
+            table["n_transactions"] = agg.customers["n_rows"].to_numpy()
+            table["revenue"] = agg.customers["revenue"].to_numpy()
+            table["mean_amount"] = table["revenue"] / table["n_transactions"]
+            table["purchase_rate"] = (table["frequency"] + 1) / np.maximum(table["T"], 1.0) * 30.0
+            for column, prefix in (("category", "cat_"), ("channel", "ch_")):
+                if column in agg.mix:
+                    table = table.join(_mix_from_counts(agg.mix[column], prefix), how="left")
+            table = _join_profile_and_survey(table, customers, survey)
+        table.attrs["cleaning_report"] = report
+        return table
     rfm = rfm_summary(transactions, observation_end=observation_end, time_unit="days")
     tx = transactions
     if observation_end is not None:
@@ -86,6 +127,10 @@ def customer_table(
     for column, prefix in (("category", "cat_"), ("channel", "ch_")):
         if column in tx.columns:
             table = table.join(_mix(tx, column, prefix), how="left")
+    return _join_profile_and_survey(table, customers, survey)
+
+
+def _join_profile_and_survey(table: pd.DataFrame, customers, survey) -> pd.DataFrame:
     if customers is not None:
         profile = customers.drop_duplicates("customer_id").set_index("customer_id")
         profile.index = profile.index.astype(str)

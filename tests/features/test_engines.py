@@ -60,6 +60,18 @@ def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, cr
     pd.testing.assert_frame_equal(got, direct)
 
 
+def test_customer_table_from_files_same_table(parquet_dir, crm_tx):
+    data = make_crm(n_customers=400, seed=5)
+    expected = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31", engine="pandas")
+    got = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31")
+    pd.testing.assert_frame_equal(got, expected)
+    assert {"cat_" + c for c in crm_tx["category"].unique()} <= set(got.columns)
+    assert got.attrs["cleaning_report"].rules[5].rows == 3
+    # and it is the in-memory table of the same (duplicate-free) rows
+    direct = customer_table(crm_tx, data.customers, data.survey, observation_end="2024-10-31")
+    pd.testing.assert_frame_equal(got, direct)
+
+
 DIRTY_CSV = """customer_id,date,amount,quantity,invoice_id,category
 1,2024-01-02,10.5,1,A1,x
 1,2024-01-02,10.5,1,A1,x
@@ -164,3 +176,45 @@ def test_dataframe_on_duckdb_equals_pandas(crm_tx, ids):
         pd.testing.assert_frame_equal(rfm_summary(tx, engine="duckdb", **period), rfm_summary(tx, **period))
     with pytest.raises(DataError, match="missing customer id"):  # the pandas path's error, naming the row
         rfm_summary(tx.assign(customer_id=tx["customer_id"].where(np.arange(len(tx)) != 7)), engine="duckdb")
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_equals_pandas_and_duckdb(dask_client, parquet_dir):
+    for period in (PERIODS[0], PERIODS[2]):  # days, whole period; weeks with calibration / holdout
+        expected = rfm_summary(parquet_dir, engine="pandas", **period)
+        got = rfm_summary(parquet_dir, engine="dask", **period)
+        pd.testing.assert_frame_equal(got, expected)
+        pd.testing.assert_frame_equal(got, rfm_summary(parquet_dir, engine="duckdb", **period))
+        assert [r.rows for r in got.attrs["cleaning_report"].rules] == \
+            [r.rows for r in expected.attrs["cleaning_report"].rules]
+    table = customer_table(parquet_dir, observation_end="2024-10-31", engine="dask")
+    pd.testing.assert_frame_equal(table, customer_table(parquet_dir, observation_end="2024-10-31", engine="pandas"))
+
+
+def test_dask_dirty_parquet_counts_and_scheduler_address(dask_client, dirty_csv, tmp_path):
+    raw = pd.read_csv(dirty_csv, dtype=str, keep_default_na=False)
+    raw.iloc[:9].to_parquet(tmp_path / "dirty-a.parquet", index=False)
+    raw.iloc[9:].to_parquet(tmp_path / "dirty-b.parquet", index=False)
+    rules = CleaningRules(observation_end="2024-06-30")
+    expected = rfm_summary(str(tmp_path / "dirty-*.parquet"), engine="pandas", rules=rules)
+    got = rfm_summary(str(tmp_path / "dirty-*.parquet"), engine="dask", rules=rules,
+                      scheduler=dask_client.scheduler.address)
+    pd.testing.assert_frame_equal(got, expected)
+    want, have = expected.attrs["cleaning_report"], got.attrs["cleaning_report"]
+    assert [r.rows for r in have.rules] == [r.rows for r in want.rules] == [1, 1, 2, 2, 2, 2, 1]
+    for field in ("rows_read", "rows_kept", "customers", "first_date", "last_date"):
+        assert getattr(have, field) == getattr(want, field), field
+    with pytest.raises(DataError, match="engine='dask' reads Parquet"):
+        rfm_summary(dirty_csv, engine="dask")
