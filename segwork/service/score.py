@@ -369,7 +369,8 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
                             "canonical columns customer_id, date, amount (see segwork data validate --map)")
-        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), max(date) FROM {src}").fetchone()
+        last_date = "max(date)" if kind == "parquet" else "max(TRY_CAST(date AS TIMESTAMP))"
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM {src}").fetchone()
         if not n_customers:
             raise DataError(f"{files[0]}: no transaction with a customer id")
         end = as_of if as_of is not None else _day(last)
@@ -383,17 +384,18 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
             bar = _Progress(len(parts), progress)
             customers = 0
             for part in parts:
-                raw = con.execute(f"SELECT * FROM read_parquet('{part}/*.parquet', "
-                                  "hive_partitioning = false)").df()
-                tx = _clean(raw, end, str(files[0]) if len(files) == 1 else f"{len(files)} files")
-                if tx.empty:
+                # cleaned and aggregated in DuckDB (segwork.features.customer_table, engine="duckdb"): only the
+                # part's per-customer rows come into pandas
+                table = customer_table(str(part / "*.parquet"), observation_end=end, engine="duckdb")
+                table.attrs.pop("cleaning_report", None)
+                if table.empty:
                     bar.step(0)
                     continue
-                scores = score_table(store, _chunk_table(tx, end))
+                scores = score_table(store, table)
                 out.write(scores)
                 customers += len(scores)
                 bar.step(len(scores))
-                del raw, tx, scores
+                del table, scores
             bar.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
