@@ -342,7 +342,7 @@ def main(argv=None) -> int:
         if "score" in steps or "score-dask" in steps:
             models_folder(data_dir)
         plan = []
-        if "rfm" in steps or not (work / "rfm.parquet").exists():
+        if "rfm" in steps or (("fit" in steps or "kmeans" in steps) and not (work / "rfm.parquet").exists()):
             plan.append("rfm")
         plan += [s for s in ("fit", "kmeans", "score", "score-dask") if s in steps]
         for step in plan:
