@@ -273,7 +273,8 @@ def _row(res: dict, n_tx: int, peer: dict | None = None) -> dict:
         check += f"; goal < {goal[0]:.0f} s" + (f", < {goal[1]:.0f} GiB" if goal[1] else "") + (": met" if met else ": MISSED")
     row = {"case": res["step"], "size": size, "segwork_s": res.get("seconds"), "peer": None, "peer_s": None,
            "check": check, "n_tx": n_tx, "n_customers": n_c, "peak_gib": res.get("peak_gib"),
-           "error": res.get("error")}
+           "error": res.get("error"), "load_1min": round(os.getloadavg()[0], 2),
+           "measured": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     if peer is not None:
         row["peer"] = "engine='pandas' (read_transactions + rfm_summary)"
         row["peer_s"] = peer.get("seconds")
