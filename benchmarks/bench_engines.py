@@ -70,7 +70,9 @@ def _row(step: str, size: str, a: dict, b: dict, check: str) -> dict:
     ratio = a["best_s"] / b["best_s"]
     print(f"{step:<38} {size:<34} pandas {a['best_s']:7.2f} s {a['peak_rss_mib']:7.0f} MiB   "
           f"duckdb {b['best_s']:7.2f} s {b['peak_rss_mib']:7.0f} MiB   pandas/duckdb {ratio:5.2f}x", flush=True)
-    return {"case": step, "size": size, "pandas_s": a["best_s"], "pandas_times_s": a["times_s"],
+    # run_all.py's contract: segwork_s is the DuckDB engine, the "peer" the pandas engine of the same call
+    return {"case": step, "size": size, "segwork_s": b["best_s"], "peer": "engine='pandas'", "peer_s": a["best_s"],
+            "ratio": ratio, "pandas_s": a["best_s"], "pandas_times_s": a["times_s"],
             "pandas_peak_rss_mib": a["peak_rss_mib"], "duckdb_s": b["best_s"], "duckdb_times_s": b["times_s"],
             "duckdb_peak_rss_mib": b["peak_rss_mib"], "ratio_pandas_over_duckdb": ratio, "check": check}
 
@@ -117,7 +119,8 @@ def main(argv=None) -> int:
     if args.quick:
         print("--quick: nothing written")
         return 0
-    notes = ["Each engine in a fresh process: peak RSS is ru_maxrss of that process (input frame included for "
+    notes = ["segwork (s) is engine='duckdb', peer (s) engine='pandas' of the same rfm_summary call. "
+             "Each engine in a fresh process: peak RSS is ru_maxrss of that process (input frame included for "
              "the in-memory log). Best of 3 runs (log) / 1 run (Parquet). 2 cores shared with other work."]
     path = write_results("engines", rows, command=".venv/bin/python benchmarks/bench_engines.py", notes=notes)
     print(f"wrote {path}")

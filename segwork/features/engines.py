@@ -15,7 +15,7 @@ they read and clean the transactions with the rules of
   shuffles the rows by customer and aggregates each customer on one worker;
   only the per-customer result is collected.
 
-All three return the same per-customer aggregate (:func:`customer_aggregates`),
+All three return the same per-customer aggregate (:class:`Aggregated`),
 from which ``rfm_summary`` and ``customer_table`` build their columns with
 one code path, and the same :class:`~segwork.io.CleaningReport` counts.
 
@@ -33,6 +33,17 @@ says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
 the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
 unparseable and count as such, as in ``read_transactions``. The report's
 examples are *a* matching row, not necessarily the first one in file order.
+Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
+customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
+``temp_directory``.
+
+The Dask engine cleans each Parquet row group with
+:func:`segwork.io.clean_transactions` itself, so text columns are decided per
+row group (a row group whose ``1.250``-like amounts nothing proves is refused
+there even if another row group would prove them), and duplicates are judged
+on the cleaned columns, which do not include ``price`` (rows equal in every
+other column, amount included, but with different ``price`` count as
+duplicates; ``read_transactions`` and DuckDB keep both).
 """
 from __future__ import annotations
 
@@ -55,8 +66,9 @@ from ..io import (
     _format_example,
 )
 
-__all__ = ["ENGINES", "TransactionSource", "resolve_source", "customer_aggregates", "choose_engine",
-           "AGGREGATE_COLUMNS"]
+__all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
+           "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
 _INSTALL = "pip install 'segwork[scale]'"
@@ -171,10 +183,20 @@ def choose_engine(source, engine: str | None) -> str:
 # --------------------------------------------------------------------------- pandas
 
 
-def read_source_pandas(source: TransactionSource, *, rules: CleaningRules | None, columns=None):
-    """All files of ``source`` read by :func:`segwork.io.read_transactions` as one table (cleaned once)."""
+def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
+    """The transactions of a path, folder or glob read by :func:`segwork.io.read_transactions` (cleaned once).
+
+    One file of any kind ``read_transactions`` reads (CSV, CDNOW text, Excel,
+    Parquet) is read as it is; the files of a folder or glob are read one by
+    one and cleaned together. Returns ``(transactions, report)``.
+    """
     from ..io import _apply_layout, _check_duplicate_columns, _read_file, clean_transactions, read_transactions
 
+    if not isinstance(source, TransactionSource):
+        name = str(source)
+        if not isinstance(source, (list, tuple)) and not any(ch in name for ch in "*?[") and not Path(name).is_dir():
+            return read_transactions(source, rules=rules, columns=columns)
+        source = resolve_source(source)
     if len(source.files) == 1:
         return read_transactions(source.files[0], rules=rules, columns=columns)
     frames, layouts = [], set()
@@ -236,13 +258,18 @@ def _id_sql(col: str, t: str) -> str:
         c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
     elif not _is_text(t):
         c = f"CAST({c} AS VARCHAR)"
-    t = f"trim({c})"
+    t = _trim(c)
     return f"nullif(CASE WHEN contains({t}, '.') THEN regexp_replace({t}, '^(\\d+)\\.0+$', '\\1') ELSE {t} END, '')"
 
 
 def _text_sql(col: str, t: str) -> str:
     c = _q(col) if _is_text(t) else f"CAST({_q(col)} AS VARCHAR)"
-    return f"trim({c})"
+    return _trim(c)
+
+
+def _trim(c: str) -> str:
+    """Whitespace stripped as Python's str.strip does for the usual characters (space, tab, newlines, NBSP)."""
+    return f"trim({c}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160))"
 
 
 def _number_sql(col: str, t: str) -> str:
@@ -275,7 +302,8 @@ class _DuckPlan:
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {self.scan}").fetchall()
         except Exception as exc:  # duckdb raises its own error types
-            raise DataError(f"{source.name}: cannot read as {source.kind} ({str(exc).splitlines()[0]})") from None
+            raise DataError(f"{source.name}: DuckDB cannot read it as {source.kind} ({str(exc).splitlines()[0]}); "
+                            "engine='pandas' reads more encodings and forms") from None
         raw_types = {str(r[0]).strip(): str(r[1]) for r in described}
         raw_names = {str(r[0]).strip(): str(r[0]) for r in described}
         layout = _detect_layout(list(raw_types))
@@ -301,6 +329,8 @@ class _DuckPlan:
                 raise DataError(
                     f"{source.name}: required column {col!r} is missing (columns: {', '.join(raw_types)}); "
                     f"rename it in the file or map it, e.g. columns={{'<your column>': {col!r}}}"
+                    + ("; a file without a header (the CDNOW text layout) needs engine='pandas'"
+                       if source.kind == "csv" else "")
                 )
         self.canon = canon
         self.raw_names = raw_names
@@ -336,13 +366,26 @@ class _DuckPlan:
                 checks.append((col, "number"))
         for col, what in checks:
             src = _q(self.raw_names[self.canon[col]])
-            target = "TIMESTAMP" if what == "date" else "DOUBLE"
+            v = f"trim({src})"
+            if what == "date":
+                unread = f"TRY_CAST({v} AS TIMESTAMP) IS NULL"
+            else:  # read_transactions' plain numbers: digits, one decimal point with digits after, an exponent
+                unread = f"NOT regexp_full_match({v}, '[+-]?(\\d+(\\.\\d+)?|\\.\\d+)([eE][+-]?\\d+)?')"
             row = self.con.execute(
-                f"SELECT {src} FROM {self.scan} WHERE {src} IS NOT NULL AND TRY_CAST(trim({src}) AS {target}) IS NULL "
+                f"SELECT {src} FROM {self.scan} WHERE {src} IS NOT NULL AND {unread} "
                 f"AND regexp_matches({src}, '[0-9]') LIMIT 1").fetchone()
+            if row is None and what == "number":
+                # '1.250' alone can be 1250 with a thousands dot: read_transactions decides it from other values
+                # (or a ';' delimiter); SQL reads it as 1.25, so it must be proven by a value like '12.50'
+                ambiguous, proof = self.con.execute(
+                    f"SELECT any_value({src}) FILTER (WHERE regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')), "
+                    f"count_if(contains({v}, '.') AND NOT regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')) "
+                    f"FROM {self.scan}").fetchone()
+                row = (ambiguous,) if ambiguous is not None and not proof else None
             if row is not None:
                 form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
-                        else "plain numbers with a decimal point (1234.50)")
+                        else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
+                             "value looks like 1.250")
                 raise DataError(
                     f"{self.source.name}: column {col!r} has the value {row[0]!r}, which the duckdb engine cannot "
                     f"read like read_transactions does (it reads {form}); use engine='pandas' for this file, "
@@ -492,13 +535,28 @@ class Aggregated:
     mix: dict
 
 
+#: DuckDB settings every connection of the engine gets, e.g. ``{"memory_limit": "6GB", "threads": 2,
+#: "temp_directory": "/scratch/duckdb"}`` (DuckDB's defaults when absent: 80 % of RAM, all cores, a
+#: ``.tmp`` folder). Above ``memory_limit`` DuckDB spills its hash tables to ``temp_directory``.
+DUCKDB_CONFIG: dict[str, object] = {}
+
+#: Transaction rows per DuckDB pass: larger inputs are aggregated in ceil(rows / ROWS_PER_PASS) passes over
+#: disjoint hash buckets of customers, which bounds the hash tables (duplicates, customer-days) of one pass.
+ROWS_PER_PASS = 50_000_000
+
+
 def _connect(threads: int | None = None, memory_limit: str | None = None):
     duckdb = _need("duckdb", "duckdb")
     con = duckdb.connect(":memory:")
+    settings = dict(DUCKDB_CONFIG)
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        settings["threads"] = int(threads)
     if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        settings["memory_limit"] = memory_limit
+    for key, value in settings.items():
+        if not str(key).replace("_", "").isalnum():
+            raise DataError(f"DUCKDB_CONFIG: {key!r} is not a DuckDB setting name")
+        con.execute(f"SET {key} = {int(value) if isinstance(value, int) else _lit(str(value))}")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
     return con
@@ -541,18 +599,23 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
         # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
         # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
-        rows = f"SELECT * FROM norm WHERE {survivors}"
-        if rules.duplicates == "keep":
-            rows = f"SELECT *, 1 AS copies FROM ({rows})"
-        else:
-            rows = f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
+        # Large inputs run in passes over disjoint sets of customers (hash buckets), so that the hash tables of
+        # one pass stay within memory; each pass re-reads only the needed columns of the files.
+        passes = max(1, -(-report.rows_read // int(ROWS_PER_PASS)))
+        bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
+
+        def rows_of(i: int) -> str:
+            rows = f"SELECT * FROM norm WHERE {survivors}{bucket(i)}"
+            if rules.duplicates == "keep":
+                return f"SELECT *, 1 AS copies FROM ({rows})"
+            return f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
         rule_end = None
         if rules.observation_end is not None:
             rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
                            .astype(np.int64))
-        per_customer = con.execute(_aggregate_sql(
-            rows, obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
-            drop_after=rules.after_observation_end == "drop")).df()
+        per_customer = pd.concat([con.execute(_aggregate_sql(
+            rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
+            drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
         after_example = lambda: _example(  # noqa: E731
             con, f"SELECT * FROM norm WHERE {survivors} AND date >= TIMESTAMP "
                  f"{_lit(str(np.datetime64(rule_end + 1, 'D')))}", list(plan.select))
@@ -563,10 +626,14 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
                 keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]
                 obs = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
                 where = ("WHERE " + " AND ".join(obs)) if obs else ""
-                mixes[column] = con.execute(  # one row per kept (distinct) transaction line
+                mixes[column] = pd.concat([con.execute(  # one row per kept (distinct) transaction line
                     f"SELECT customer_id, {_q(column)} AS value, count(*) AS n FROM (SELECT *, "
-                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows})) {where} GROUP BY ALL").df()
+                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows_of(i)})) {where} GROUP BY ALL").df()
+                    for i in range(passes)], ignore_index=True)
         return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
+    except _need("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
+        raise DataError(f"{source.name}: DuckDB cannot read the files ({str(exc).strip().splitlines()[0]}); "
+                        "engine='pandas' reads more encodings and forms") from None
     finally:
         con.close()
 
@@ -644,14 +711,36 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
             cols["amount"] = transactions[amount_col]
         con.register("tx", pd.DataFrame(cols, copy=False))
         amount = "CAST(amount AS DOUBLE)" if amount_col else "0.0"
-        rows = f"SELECT customer_id, CAST(date AS TIMESTAMP) AS date, {amount} AS amount, 1 AS copies FROM tx"
-        check = con.execute(
-            "SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if(amount IS NULL OR NOT "
-            f"isfinite(amount)), min(CAST(date AS DATE) - DATE '1970-01-01'), max(CAST(date AS DATE) - DATE '1970-01-01') FROM ({rows})").fetchone()
-        if check[0] or check[1] is None:
+        bad = con.execute(f"SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if({amount} IS NULL "
+                          f"OR NOT isfinite({amount})) FROM tx").fetchone()[0]
+        if bad:
             return None
-        cal = obs_end if cal_end is None else cal_end
-        agg = con.execute(_aggregate_sql(rows, cal, obs_end)).df()
+        where = "" if obs_end is None else f"WHERE CAST(date AS DATE) <= DATE '{np.datetime64(int(obs_end), 'D')}'"
+        split = cal_end is not None and (obs_end is None or cal_end < obs_end)
+        cal = "true" if not split else f"day <= {int(cal_end)}"
+        hold = "false" if not split else f"day > {int(cal_end)}"
+        f = (lambda cond: f" FILTER (WHERE {cond})") if split else (lambda cond: "")  # noqa: E731
+        # one scan: per (customer, day), then per customer (filters only when there is a holdout period)
+        agg = con.execute(f"""
+            WITH per_day AS (
+                SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day, sum({amount}) AS v, count(*) AS n
+                FROM tx {where} GROUP BY ALL
+            )
+            SELECT customer_id,
+                   min(day){f(cal)} AS first_day, max(day){f(cal)} AS last_day,
+                   count(*){f(cal)} AS cal_days, {"count(*)" + f(hold) if split else "0"} AS holdout_days,
+                   coalesce(sum(v){f(cal)}, 0) AS cal_value, coalesce(arg_min(v, day){f(cal)}, 0) AS first_value,
+                   {"coalesce(sum(v)" + f(hold) + ", 0)" if split else "0.0"} AS holdout_value,
+                   sum(n) AS n_rows, sum(v) AS revenue, min(day) AS any_first, max(day) AS any_last
+            FROM per_day GROUP BY customer_id
+        """).df()
+        if agg.empty:  # every purchase after observation_end: the caller names the first one
+            first_tx = con.execute("SELECT min(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]
+            return Aggregated(_finish_aggregate(agg.iloc[:0]), int(first_tx), int(first_tx), None, {})
+        first_tx, last_tx = int(agg["any_first"].min()), int(agg["any_last"].max())
+        if obs_end is not None:
+            last_tx = max(last_tx, int(con.execute(
+                "SELECT max(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]))
         agg = agg[agg["cal_days"] > 0]
     finally:
         con.close()
@@ -663,7 +752,7 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
         if text.duplicated().any():
             return None  # the pandas path names the clash
         agg["customer_id"] = text
-    return Aggregated(_finish_aggregate(agg, sort=not native), int(check[1]), int(check[2]), None, {})
+    return Aggregated(_finish_aggregate(agg, sort=not native), first_tx, last_tx, None, {})
 
 
 # --------------------------------------------------------------------------- Dask
@@ -847,3 +936,12 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     agg, first_tx, last_tx = _close_report(report, per_customer, rules, source.name, rule_end)
     mixes_out = {column: frame for column, frame in zip([c for c in mix if c in meta.columns], mix_frames)}
     return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes_out)
+
+
+def pandas_aggregate(tx: pd.DataFrame, *, report: CleaningReport | None, cal_end: int | None, obs_end: int | None,
+                     mix=()) -> Aggregated:
+    """:class:`Aggregated` of clean canonical transactions in memory (the pandas engine of ``aggregate_source``)."""
+    day = _day_of(tx["date"])
+    agg = pandas_aggregate_frame(tx, obs_end if cal_end is None else cal_end, obs_end)
+    mixes = {c: _mix_of_partition(tx, c, obs_end, None, True, False) for c in mix if c in tx.columns}
+    return Aggregated(_finish_aggregate(agg), int(day.min()), int(day.max()), report, mixes)

@@ -205,7 +205,9 @@ def rfm_summary(
         cleaned and aggregated in DuckDB, only the per-customer result is
         loaded) or ``"dask"`` (Parquet partitions on a ``dask.distributed``
         cluster). Default: ``"duckdb"`` for a path, ``"pandas"`` for a
-        DataFrame. All give the same frame. ``duckdb`` and ``dask`` need
+        DataFrame (a DataFrame in memory is summarised faster by pandas than
+        by DuckDB's scan of it on 2 cores: ``benchmarks/bench_engines.py``).
+        All give the same frame. ``duckdb`` and ``dask`` need
         ``pip install 'segwork[scale]'`` (else ImportError saying so).
     rules:
         :class:`segwork.io.CleaningRules` for a path input (default: drop
@@ -242,10 +244,10 @@ def rfm_summary(
             raise DataError(f"rfm_summary: transactions must be a pandas DataFrame or a path, folder or glob of "
                             f"Parquet/CSV files, got {type(transactions).__name__}")
         names = {customer_col: "customer_id", date_col: "date"} | ({amount_col: "amount"} if amount_col else {})
-        from .engines import choose_engine, read_source_pandas, resolve_source
+        from .engines import choose_engine, read_source_pandas
 
         if choose_engine(transactions, engine) == "pandas":
-            tx, report = read_source_pandas(resolve_source(transactions), rules=rules,
+            tx, report = read_source_pandas(transactions, rules=rules,
                                             columns={k: v for k, v in names.items() if k != v} or None)
             out = rfm_summary(tx, observation_end=observation_end, calibration_end=calibration_end,
                               time_unit=time_unit, amount_col="amount" if amount_col else None)
@@ -376,14 +378,14 @@ def aggregate_source(source, *, engine=None, rules=None, scheduler=None, columns
     from . import engines
 
     obs, cal = _period_days(observation_end, calibration_end)
-    src = engines.resolve_source(source)
     engine = engines.choose_engine(source, engine)
     if engine == "duckdb":
-        return engines.duckdb_aggregate(src, rules=rules, columns=columns, cal_end=cal, obs_end=obs, mix=mix)
+        return engines.duckdb_aggregate(engines.resolve_source(source), rules=rules, columns=columns, cal_end=cal,
+                                        obs_end=obs, mix=mix)
     if engine == "dask":
-        return engines.dask_aggregate(src, rules=rules, columns=columns, cal_end=cal, obs_end=obs, mix=mix,
-                                      scheduler=scheduler)
-    tx, report = engines.read_source_pandas(src, rules=rules, columns=columns)
+        return engines.dask_aggregate(engines.resolve_source(source), rules=rules, columns=columns, cal_end=cal,
+                                      obs_end=obs, mix=mix, scheduler=scheduler)
+    tx, report = engines.read_source_pandas(source, rules=rules, columns=columns)
     return engines.pandas_aggregate(tx, report=report, cal_end=cal, obs_end=obs, mix=mix)
 
 

@@ -89,10 +89,10 @@ def customer_table(
             raise DataError(f"customer_table: the {name} table has no 'customer_id' column "
                             f"(columns: {', '.join(map(str, frame.columns))})")
     if not isinstance(transactions, pd.DataFrame):
-        from .engines import choose_engine, read_source_pandas, resolve_source
+        from .engines import choose_engine, read_source_pandas
 
         if choose_engine(transactions, engine) == "pandas":
-            tx, report = read_source_pandas(resolve_source(transactions), rules=rules)
+            tx, report = read_source_pandas(transactions, rules=rules)
             table = customer_table(tx, customers, survey, observation_end=observation_end)
         else:
             agg = aggregate_source(transactions, engine=engine, rules=rules, scheduler=scheduler,

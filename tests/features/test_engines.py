@@ -53,7 +53,12 @@ def test_duckdb_equals_pandas_on_parquet(parquet_dir, period):
     assert expected.attrs["cleaning_report"].rules[5].rows == 3  # the planted duplicates
 
 
-def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, crm_tx):
+def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, crm_tx, monkeypatch):
+    from segwork.features import engines
+
+    monkeypatch.setitem(engines.DUCKDB_CONFIG, "memory_limit", "500MB")
+    monkeypatch.setitem(engines.DUCKDB_CONFIG, "threads", 1)
+    monkeypatch.setattr(engines, "ROWS_PER_PASS", 1000)  # several passes over customer buckets
     got = segwork.rfm_summary(parquet_dir + "/*.parquet", observation_end="2024-12-31", time_unit="weeks")
     assert got.attrs["cleaning_report"].source.endswith("*.parquet")
     direct = rfm_summary(crm_tx, observation_end="2024-12-31", time_unit="weeks")
@@ -64,6 +69,12 @@ def test_customer_table_from_files_same_table(parquet_dir, crm_tx):
     data = make_crm(n_customers=400, seed=5)
     expected = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31", engine="pandas")
     got = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31")
+    with pytest.MonkeyPatch.context() as mp:
+        from segwork.features import engines
+
+        mp.setattr(engines, "ROWS_PER_PASS", 1500)
+        pd.testing.assert_frame_equal(customer_table(parquet_dir, data.customers, data.survey,
+                                                     observation_end="2024-10-31"), expected)
     pd.testing.assert_frame_equal(got, expected)
     assert {"cat_" + c for c in crm_tx["category"].unique()} <= set(got.columns)
     assert got.attrs["cleaning_report"].rules[5].rows == 3
@@ -140,6 +151,14 @@ def test_error_rules_and_forms_only_pandas_reads(dirty_csv, tmp_path):
     money.write_text("customer_id,date,amount\n1,2024-01-01,\"1.234,50\"\n")
     with pytest.raises(DataError, match=r"column 'amount' has the value '1.234,50'"):
         rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id;date;amount\n1;2024-01-01;1.250\n2;2024-01-02;2.500\n")  # ';': 1250 in pandas
+    with pytest.raises(DataError, match=r"column 'amount' has the value '(1.250|2.500)'.*12.50"):
+        rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id,date,amount\n1,2024-01-01,1.250\n2,2024-01-02,2.50\n1,2024-01-03,12.\n")
+    with pytest.raises(DataError, match=r"column 'amount' has the value '12.'"):
+        rfm_summary(money, engine="duckdb")
+    money.write_text("customer_id,date,amount\n\t1 ,2024-01-01,1.250\n2,2024-01-02,2.50\n1,2024-01-03,3\n")
+    pd.testing.assert_frame_equal(rfm_summary(money, engine="duckdb"), rfm_summary(money, engine="pandas"))
 
 
 def test_errors_name_file_and_column(tmp_path, parquet_dir):
@@ -163,6 +182,21 @@ def test_without_the_extra_one_line_says_what_to_install(monkeypatch, parquet_di
     with pytest.raises(ImportError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
                                           r"pip install 'segwork\[scale\]'$"):
         rfm_summary(parquet_dir)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"^engine='dask' needs distributed, which is not installed: "
+                                          r"pip install 'segwork\[scale\]'$"):
+        rfm_summary(parquet_dir, engine="dask")
+
+
+def test_dask_without_a_client_says_how_to_start_one(monkeypatch, parquet_dir):
+    distributed = pytest.importorskip("distributed")
+
+    def no_client():
+        raise ValueError("No global client found and no address provided")
+
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    with pytest.raises(DataError, match=r"engine='dask' found no running dask.distributed client.*scheduler="):
+        rfm_summary(parquet_dir, engine="dask")
 
 
 @pytest.mark.parametrize("ids", ["str", "int", "categorical"])
@@ -218,3 +252,17 @@ def test_dask_dirty_parquet_counts_and_scheduler_address(dask_client, dirty_csv,
         assert getattr(have, field) == getattr(want, field), field
     with pytest.raises(DataError, match="engine='dask' reads Parquet"):
         rfm_summary(dirty_csv, engine="dask")
+
+
+def test_aggregate_source_same_on_pandas_and_duckdb(parquet_dir):
+    from segwork.features.rfm import aggregate_source
+
+    kw = dict(calibration_end="2024-06-30", observation_end="2024-10-31", mix=("category", "channel"))
+    a, b = aggregate_source(parquet_dir, engine="pandas", **kw), aggregate_source(parquet_dir, engine="duckdb", **kw)
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    assert (a.first_tx, a.last_tx) == (b.first_tx, b.last_tx)
+    key = ["customer_id", "value"]
+    for column in ("category", "channel"):
+        left = a.mix[column].assign(value=a.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
+        right = b.mix[column].assign(value=b.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(left, right, check_dtype=False)
