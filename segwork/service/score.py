@@ -360,9 +360,11 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple
 
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
-    duckdb = _duckdb()
+    _duckdb()
+    from ..features.engines import _connect
+
     src = _duckdb_source(files, kind)
-    con = duckdb.connect()
+    con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         missing = [c for c in ("customer_id", "date", "amount") if c not in cols]
