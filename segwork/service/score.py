@@ -31,7 +31,6 @@ file in the output's folder, renamed into place at the end.
 """
 from __future__ import annotations
 
-import glob as _glob
 import math
 import os
 import shutil
@@ -53,7 +52,7 @@ from .operations import _value_columns
 from .store import ModelStore, load_models
 
 __all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
-           "PROPENSITY_DAYS", "resolve_files"]
+           "PROPENSITY_DAYS"]
 
 #: The engines of :func:`score_transactions`.
 ENGINES = ("pandas", "duckdb", "dask")
@@ -61,36 +60,7 @@ ENGINES = ("pandas", "duckdb", "dask")
 DEFAULT_CHUNK_SIZE = 1_000_000
 #: The purchase-propensity window of the ``p_buy_30d`` column, in days.
 PROPENSITY_DAYS = 30
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 _WEEK = 7.0
-
-
-def resolve_files(path: str | os.PathLike) -> tuple[list[str], str]:
-    """The files a transaction path names, and their format (``"parquet"`` or ``"csv"``).
-
-    ``path`` is a file, a folder (every ``*.parquet`` / ``*.csv`` file in it,
-    recursively) or a glob (``data/2024-*.parquet``). Raises DataError when
-    it matches no file, or matches files of both formats.
-    """
-    text = os.fspath(path)
-    p = Path(text)
-    if p.is_dir():
-        files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _SUFFIXES
-                       and not f.name.startswith("."))
-    elif p.is_file():
-        files = [text]
-    else:
-        files = sorted(f for f in _glob.glob(text, recursive=True) if Path(f).is_file())
-    if not files:
-        raise DataError(f"{text}: no transaction file matches (give a Parquet/CSV file, a folder of them or a glob "
-                        "such as 'tx/*.parquet')")
-    kinds = {_SUFFIXES.get(Path(f).suffix.lower()) for f in files}
-    if None in kinds:
-        bad = next(f for f in files if Path(f).suffix.lower() not in _SUFFIXES)
-        raise DataError(f"{bad}: not a Parquet or CSV file (suffix {Path(bad).suffix!r}); give .parquet or .csv files")
-    if len(kinds) > 1:
-        raise DataError(f"{text}: matches both Parquet and CSV files; give one format (e.g. '{text}/*.parquet')")
-    return files, kinds.pop()
 
 
 # --------------------------------------------------------------------------- the scores of one chunk
@@ -552,7 +522,10 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         raise DataError(f"score: a scheduler address is used by engine 'dask' only (engine is {engine!r}); "
                         "add --engine dask")
     store = models if isinstance(models, ModelStore) else load_models(models)
-    files, kind = resolve_files(transactions)
+    from ..features.engines import resolve_source
+
+    source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
+    files, kind = [str(f) for f in source.files], source.kind
     output = Path(output)
     if output.suffix.lower() not in (".parquet", ".pq"):
         raise DataError(f"score: {output.name!r} must end in .parquet")

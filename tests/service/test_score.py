@@ -149,7 +149,7 @@ def test_bad_input_is_one_error_line_exit_2_and_the_old_output_stays(case, model
     if case == "no models folder":
         models, expected = tmp_path / "nowhere", "no such model folder"
     elif case == "no file matches":
-        transactions, expected = tmp_path / "tx-*.parquet", "no transaction file matches"
+        transactions, expected = tmp_path / "tx-*.parquet", "matches no file"
     elif case == "other segwork version":
         models, expected = _old_version(models_dir, tmp_path), "built by segwork '0.0.1'"
     elif case == "no amount column":
