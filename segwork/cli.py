@@ -5,6 +5,8 @@
     segwork models build --dataset NAME|PATH --output DIR [--seed N]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--max-body-bytes N] [--workers N]
     segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
+    segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
+                  [--scheduler ADDRESS] [--chunk-size N] [--as-of YYYY-MM-DD]
 
 This module owns every subcommand: it parses the arguments and calls down
 into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_service_parsers(sub)
     _add_export_parser(sub)
+    _add_score_parser(sub)
     return parser
 
 
@@ -177,6 +180,9 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786) for the notebooks' Dask steps: checked first, "
+                        "given to the kernels as DASK_SCHEDULER_ADDRESS and to notebooks with a 'scheduler' parameter")
     add_read_options(p.add_argument_group(
         "reading a transaction file (--dataset PATH): the same options as 'segwork data validate'"))
     p.set_defaults(func=_cmd_report)
@@ -200,7 +206,7 @@ def _cmd_report(args) -> int:
                                   and sys.argv[1] == "report" else "")
     run_report(plan=plan, output=args.output, jobs=args.jobs, kernel_name=args.kernel,
                progress=not args.no_progress, echo=lambda msg: print(msg, flush=True), command=command,
-               read_options=read_options_from_args(args))
+               read_options=read_options_from_args(args), scheduler=args.scheduler)
     return EXIT_OK
 
 
@@ -303,6 +309,54 @@ def _cmd_export(args) -> int:
     left_out = frame.attrs.get("left_out_no_permission", 0)
     note = f" ({left_out} customers left out without {args.channel} permission)" if left_out else ""
     print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- segwork score
+
+_SCORE_EPILOG = """examples:
+  segwork score --models models --transactions 'tx/*.parquet' --output scores.parquet
+  segwork score --models models --transactions tx/ --output scores.parquet --engine dask --scheduler tcp://10.0.0.5:8786
+"""
+
+
+def _add_score_parser(subparsers) -> None:
+    from .service.score import DEFAULT_CHUNK_SIZE, ENGINES
+
+    p = subparsers.add_parser(
+        "score", help="score every customer of a transaction log with a model folder (segments, P(alive), CLV)",
+        description="Aggregates the transactions chunk by chunk of customers, scores each chunk with the models "
+                    "'segwork models build' saved (nothing is refitted) and writes one Parquet file atomically. "
+                    "Columns: segwork.service.score.score_table.",
+        epilog=_SCORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
+    p.add_argument("--transactions", required=True, metavar="PATH",
+                   help="a Parquet or CSV file, a folder of them or a glob ('tx/*.parquet'), canonical columns")
+    p.add_argument("--output", required=True, metavar="FILE.parquet", help="the scores to write")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="duckdb (default without --scheduler: out of core on this machine), dask (partitions on a cluster) or pandas "
+                        "(everything in memory)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask)")
+    p.add_argument("--chunk-size", type=_positive, default=DEFAULT_CHUNK_SIZE, metavar="N",
+                   help=f"customers per chunk (default {DEFAULT_CHUNK_SIZE:,})")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD",
+                   help="the day the histories end; later transactions are ignored (default: the last date)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line per chunk on stderr")
+    p.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(args) -> int:
+    from .service.score import score_transactions
+
+    engine = args.engine or ("dask" if args.scheduler else "duckdb")
+    result = score_transactions(args.models, args.transactions, args.output, engine=engine,
+                                scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
+                                progress=not args.no_progress)
+    for name, why in result.skipped.items():
+        print(f"segmentation {name!r} not scored: {why}", file=sys.stderr)
+    print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunks, histories to "
+          f"{result.observation_end}) in {result.seconds:.1f} s; written to {result.output}")
     return EXIT_OK
 
 

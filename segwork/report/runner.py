@@ -24,8 +24,10 @@ the cell and the error.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import multiprocessing
+import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -282,6 +284,7 @@ def run_report(
     command: str | None = None,
     read_options: Mapping[str, Any] | None = None,
     plan: ReportPlan | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run the notebook suite and write a new run folder under ``output``.
 
@@ -305,6 +308,11 @@ def run_report(
         ``rules``, ...).
     plan: a plan made by :func:`plan_report` (then ``dataset``, ``parameters``,
         ``params_file``, ``only`` and ``notebooks_dir`` are not used).
+    scheduler: address of a running Dask scheduler (``tcp://host:8786``),
+        checked before anything runs. The notebook kernels get it as
+        ``DASK_SCHEDULER_ADDRESS`` (dask's ``scheduler-address`` setting, which
+        ``distributed.Client()`` and the ``engine="dask"`` steps connect to) and
+        as the ``scheduler`` parameter of the notebooks that declare one.
 
     The data set is resolved once, before any notebook runs: built (synthetic
     data, with the run's ``n_customers`` and ``seed``) or read, validated and
@@ -333,6 +341,8 @@ def run_report(
     if read_options and main is None:
         raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply to "
                         "--dataset PATH, and no notebook of this run takes a data set")
+    if scheduler:
+        check_scheduler(scheduler)
     # Bad data stops here, before any run folder exists.
     loaded = {src: src.load(read_options) for src in dict.fromkeys(plan.sources.values())}
     run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(main.dataset if main else None))
@@ -357,6 +367,8 @@ def run_report(
                        "parameters": dict(plan.per_notebook[p.stem])} for p in plan.notebooks],
         "error": None,
     }
+    if scheduler:
+        record["scheduler"] = scheduler
     if main is not None and loaded[main].cleaning_report is not None:
         report = loaded[main].cleaning_report
         record["cleaning"] = report.to_dict()
@@ -369,6 +381,8 @@ def run_report(
         if path.stem in plan.sources:
             values["dataset"] = str(folders[plan.sources[path.stem]])
         values["output_dir"] = str(run_dir / path.stem)
+        if scheduler and "scheduler" in plan.declared[path.stem]:
+            values["scheduler"] = scheduler
         tasks.append(NotebookTask(
             index=i, name=path.stem, source=path, run_dir=run_dir, parameters=values, cwd=plan.notebooks_dir,
             kernel_name=kernel_name, title=record["notebooks"][i]["title"],
@@ -395,16 +409,17 @@ def run_report(
 
     failed: NotebookResult | None = None
     try:
-        if jobs == 1:
-            for task in tasks:
-                say(f"[{task.index + 1}/{n}] {task.name} ...")
-                result = run_notebook(task)
-                finished(task, result)
-                if not result.ok:
-                    failed = result
-                    break
-        else:
-            failed = _run_parallel(tasks, jobs, finished, say)
+        with _scheduler_environment(scheduler):
+            if jobs == 1:
+                for task in tasks:
+                    say(f"[{task.index + 1}/{n}] {task.name} ...")
+                    result = run_notebook(task)
+                    finished(task, result)
+                    if not result.ok:
+                        failed = result
+                        break
+            else:
+                failed = _run_parallel(tasks, jobs, finished, say)
     except KeyboardInterrupt:
         _fail(run_dir, record, "interrupted by the user", started, output)
         raise
@@ -434,6 +449,45 @@ def run_report(
     say(f"done in {record['seconds']:.1f} s: {index}")
     say(f"{latest} -> {run_dir.name}")
     return RunResult(run_dir=run_dir, record=record, latest=latest)
+
+
+def check_scheduler(address: str) -> str:
+    """``address`` when a Dask scheduler answers there (10 s), else DataError with one line saying what to do."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise DataError("--scheduler needs dask and distributed; install them with pip install 'segwork[scale]'") \
+            from None
+    try:
+        if address.startswith("tcp://"):  # a refused or unreachable port fails at once, not after the timeout
+            import socket
+            from urllib.parse import urlsplit
+
+            where = urlsplit(address)
+            socket.create_connection((where.hostname, where.port or 8786), timeout=5).close()
+        with Client(address, timeout="10s"):
+            pass
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DataError(f"no Dask scheduler answers at {address} ({type(exc).__name__}: {exc}); start one "
+                        "(dask scheduler) or give the right --scheduler address") from None
+    return address
+
+
+@contextlib.contextmanager
+def _scheduler_environment(address: str | None):
+    """``DASK_SCHEDULER_ADDRESS`` set for the notebook kernels (they inherit this process's environment)."""
+    if not address:
+        yield
+        return
+    old = os.environ.get("DASK_SCHEDULER_ADDRESS")
+    os.environ["DASK_SCHEDULER_ADDRESS"] = address
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("DASK_SCHEDULER_ADDRESS", None)
+        else:
+            os.environ["DASK_SCHEDULER_ADDRESS"] = old
 
 
 def _fail(run_dir: Path, record: dict, error: str, started: float, output: Path) -> Path:

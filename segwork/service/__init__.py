@@ -7,7 +7,9 @@ Modules, one job each:
 * :mod:`~segwork.service.operations`: the operations, calling the library functions notebooks call;
 * :mod:`~segwork.service.faults`: SOAP 1.1 Faults;
 * :mod:`~segwork.service.app`: the WSGI application (size limit, safe parsing, validation, dispatch);
-* :mod:`~segwork.service.server`: waitress around the app (``segwork serve``).
+* :mod:`~segwork.service.server`: waitress around the app (``segwork serve``);
+* :mod:`~segwork.service.score`: the batch twin of the service, every customer of a transaction log scored
+  with the same model folder, chunk by chunk (``segwork score``).
 
 See ``segwork/service/README.md`` for the operations and example envelopes.
 """

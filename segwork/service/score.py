@@ -1,0 +1,552 @@
+"""Bulk scoring: every customer of a transaction log scored with a saved model folder, chunk by chunk.
+
+``segwork score --models DIR --transactions PATH --output scores.parquet`` calls
+:func:`score_transactions`. It is the batch twin of the segmentation service:
+the same :class:`~segwork.service.store.ModelStore` (models fitted once by
+``segwork models build``), the same value formulas
+(:func:`segwork.service.operations._value_columns`) and the same
+``Segmentation.predict``; nothing is refitted. This is how a CRM refreshes
+the scores of millions of customers each night.
+
+How the work is cut (never more than one chunk of customers in pandas):
+
+* ``engine="pandas"``: the transactions are read into memory
+  (:func:`segwork.io.read_transactions`); customers are scored in chunks of
+  ``chunk_size``.
+* ``engine="duckdb"``: DuckDB reads the Parquet/CSV files and writes them
+  once, hash-partitioned by customer, to a temporary folder beside the
+  output (``ceil(customers / chunk_size)`` parts; every transaction of a
+  customer lands in the same part). Each part is then aggregated, scored and
+  appended to the output. Peak memory is one part, not the whole log.
+* ``engine="dask"``: on a ``dask.distributed`` cluster (``scheduler``
+  address, else the active client, else a local one), the transactions are
+  read as a Dask DataFrame, shuffled by customer, and each partition is
+  aggregated and scored on the workers; the client appends the partitions to
+  the output as they finish.
+
+Each chunk goes through :func:`score_table`, so every engine gives the same
+scores for the same customer (floating-point sums in another order aside).
+The output is written atomically: Parquet, chunk by chunk, to a temporary
+file in the output's folder, renamed into place at the end.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..features import customer_table
+from ..io import read_transactions
+from ..segment.apriori import AprioriSegmenter
+from .operations import _value_columns
+from .store import ModelStore, load_models
+
+__all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
+           "PROPENSITY_DAYS"]
+
+#: The engines of :func:`score_transactions`.
+ENGINES = ("pandas", "duckdb", "dask")
+#: Customers per chunk (about 1-2 GB of pandas working memory at 10 transactions per customer).
+DEFAULT_CHUNK_SIZE = 1_000_000
+#: The purchase-propensity window of the ``p_buy_30d`` column, in days.
+PROPENSITY_DAYS = 30
+_WEEK = 7.0
+
+
+# --------------------------------------------------------------------------- the scores of one chunk
+
+
+def _scorable(store: ModelStore) -> tuple[dict, dict[str, str]]:
+    """The segmentations a transaction log can place, and why the others are left out."""
+    use, skipped = {}, {}
+    for name, seg in store.segmentations.items():
+        if isinstance(seg.segmenter, AprioriSegmenter):
+            skipped[name] = ("its rules read the customer profile (customer type, age band, region ...), "
+                             "which a transaction log does not carry")
+        else:
+            use[name] = seg
+    return use, skipped
+
+
+def _score_columns(store: ModelStore) -> list[str]:
+    use, _ = _scorable(store)
+    return (["frequency", "recency", "T", "monetary_value", "expected_purchases", "p_alive", "expected_spend",
+             "clv", f"p_buy_{PROPENSITY_DAYS}d"]
+            + [("relationship_type" if n == "relationship" else f"segment_{n}") for n in use])
+
+
+def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
+    """Scores of customers from their customer table, with the stored models (nothing is refitted).
+
+    Parameters
+    ----------
+    store: a loaded model folder (:func:`segwork.service.store.load_models`).
+    table: customer table of :func:`segwork.features.customer_table` (days;
+        ``cat_*`` / ``ch_*`` mix columns when the transactions have category /
+        channel), indexed by ``customer_id``.
+
+    Returns
+    -------
+    DataFrame indexed by ``customer_id`` (the table's order):
+
+    * ``frequency`` (repeat purchase days), ``recency``, ``T`` (days),
+      ``monetary_value`` (mean repeat-purchase-day value, data's currency):
+      the history scored;
+    * ``expected_purchases``: purchase days expected in the store's CLV
+      horizon (``clv_settings["horizon"]`` months), from the stored
+      transaction model;
+    * ``p_alive`` (0..1); ``expected_spend`` per purchase (Gamma-Gamma, or the
+      stored constant); ``clv``: discounted margin over the horizon, as
+      :func:`segwork.clv.value.customer_lifetime_value` computes it;
+    * ``p_buy_30d``: purchase propensity, P(at least one purchase in the next
+      30 days) = 1 - exp(-E[purchases in 30 days]), the formula of
+      :func:`segwork.act.propensity.clv_propensity` on the stored model (the
+      trained :class:`~segwork.act.PropensityClassifier` is not part of a
+      model folder, so it is not offered);
+    * ``relationship_type`` (the ``relationship`` segmentation) and
+      ``segment_<name>`` for every other stored segmentation a transaction
+      log can place (``apriori`` is left out: it needs the profile). Profile
+      and survey columns are unknown (NaN), as the service treats them: the
+      needs segmentation then places customers from behaviour, as it does
+      for customers who did not answer the survey.
+
+    Raises DataError when the table lacks a column a segmentation uses.
+    """
+    use, _ = _scorable(store)
+    table = table.copy()
+    known = store.table
+    for col in known.columns:
+        if col in table.columns:
+            continue
+        if col.startswith(("cat_", "ch_")):
+            table[col] = 0.0  # a category / channel the chunk's customers never bought in
+        elif col not in ("p_alive", "clv"):
+            numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
+            table[col] = pd.Series(np.nan if numeric else None, index=table.index,
+                                   dtype=float if numeric else object)
+    values = _value_columns(store, table[["frequency", "recency", "T", "monetary_value"]])
+    table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
+    table.attrs.update(known.attrs)
+    model = store.transaction_model
+    soon = np.asarray(model.expected_purchases(PROPENSITY_DAYS / _WEEK, table["frequency"].to_numpy(dtype=float),
+                                               table["recency"].to_numpy(dtype=float) / _WEEK,
+                                               table["T"].to_numpy(dtype=float) / _WEEK), dtype=float)
+    out = table[["frequency", "recency", "T", "monetary_value"]].astype(float)
+    for col in ("expected_purchases", "p_alive", "expected_spend", "clv"):
+        out[col] = values[col].to_numpy(dtype=float)
+    out[f"p_buy_{PROPENSITY_DAYS}d"] = -np.expm1(-soon)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*categories not seen.*", category=UserWarning)
+        for name, seg in use.items():
+            col = "relationship_type" if name == "relationship" else f"segment_{name}"
+            out[col] = seg.predict(table).astype(str).to_numpy()
+    out.index.name = "customer_id"
+    return out
+
+
+def _chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
+    """Customer table of one chunk of canonical, cleaned transactions (days)."""
+    return customer_table(tx, observation_end=observation_end)
+
+
+def _clean(frame: pd.DataFrame, observation_end, where: str) -> pd.DataFrame:
+    """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep."""
+    from ..io import CleaningRules
+
+    try:
+        tx, _report = read_transactions(frame, layout="canonical",
+                                        rules=CleaningRules(observation_end=observation_end))
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    return tx
+
+
+# --------------------------------------------------------------------------- output
+
+
+class _ParquetOut:
+    """Parquet written chunk by chunk to a temporary file beside ``path``; :meth:`commit` renames it into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.writer = None
+        self.schema = None
+        self.rows = 0
+
+    def write(self, scores: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = scores.reset_index()
+        if self.writer is None:
+            self.schema = pa.Schema.from_pandas(frame, preserve_index=False)
+            # strings as strings whatever pandas inferred for the first chunk
+            self.schema = pa.schema([pa.field(f.name, pa.string()) if f.name == "customer_id" or
+                                     pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                                     or pa.types.is_null(f.type) else f for f in self.schema]).remove_metadata()
+            self.writer = pq.ParquetWriter(self.tmp, self.schema)
+        self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+        self.rows += len(frame)
+
+    def commit(self, empty: pd.DataFrame) -> None:
+        if self.writer is None:
+            self.write(empty)
+        self.writer.close()
+        os.chmod(self.tmp, 0o666 & ~_umask())
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - the write already failed; the temp file goes anyway
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --------------------------------------------------------------------------- engines
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`score_transactions` wrote: ``output`` path, ``customers`` scored, ``chunks``,
+    ``observation_end`` (the day the histories end), ``engine``, ``seconds``, the segmentations
+    ``skipped`` with the reason."""
+
+    output: Path
+    customers: int
+    chunks: int
+    observation_end: str
+    engine: str
+    seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class _Progress:
+    """One line per chunk on stderr (tqdm when it is installed and stderr is a terminal)."""
+
+    def __init__(self, total: int, enabled: bool, what: str = "chunk") -> None:
+        self.enabled, self.total, self.done, self.what, self.t0 = enabled, total, 0, what, time.perf_counter()
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, unit=what, file=sys.stderr)
+            except ImportError:  # pragma: no cover - tqdm comes with papermill
+                self.bar = None
+
+    def step(self, customers: int) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(customers=customers)
+        else:
+            print(f"score: {self.what} {self.done}/{self.total}: {customers:,} customers "
+                  f"({time.perf_counter() - self.t0:.1f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _day(value) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise DataError(f"score: as_of={value!r} is not a date; give one such as 2024-12-31")
+    return ts.normalize()
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - the extra is installed in CI
+        raise DataError("score: engine='duckdb' needs DuckDB; install it with pip install 'segwork[scale]'") from None
+    return duckdb
+
+
+def _duckdb_source(files: list[str], kind: str) -> str:
+    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    if kind == "parquet":
+        return f"read_parquet({listing}, union_by_name = true)"
+    # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions)
+    return f"read_csv({listing}, all_varchar = true, union_by_name = true)"
+
+
+def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple[int, int, str]:
+    frames = []
+    for f in files:
+        if kind == "parquet":
+            tx, _ = read_transactions(f, layout="canonical")
+        else:
+            tx, _ = read_transactions(f)
+        frames.append(tx)
+    tx = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if as_of is not None:
+        tx = tx[tx["date"].dt.normalize() <= as_of]
+    if tx.empty:
+        raise DataError(f"{files[0]}: no transaction left after cleaning" + (f" up to {as_of.date()}" if as_of else ""))
+    end = as_of if as_of is not None else tx["date"].max().normalize()
+    codes, uniques = pd.factorize(tx["customer_id"].astype(str))
+    n_chunks = max(1, math.ceil(len(uniques) / chunk_size))
+    bar = _Progress(n_chunks, progress)
+    customers = 0
+    chunk_of = codes // chunk_size
+    order = np.argsort(chunk_of, kind="stable")
+    bounds = np.searchsorted(chunk_of[order], np.arange(n_chunks + 1))
+    for i in range(n_chunks):
+        part = tx.iloc[order[bounds[i]:bounds[i + 1]]]
+        scores = score_table(store, _chunk_table(part, end))
+        out.write(scores)
+        customers += len(scores)
+        bar.step(len(scores))
+    bar.close()
+    return customers, n_chunks, str(end.date())
+
+
+def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
+    _duckdb()
+    from ..features.engines import _connect
+
+    src = _duckdb_source(files, kind)
+    con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
+    try:
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        missing = [c for c in ("customer_id", "date", "amount") if c not in cols]
+        if missing:
+            raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
+                            "canonical columns customer_id, date, amount (see segwork data validate --map)")
+        last_date = "max(date)" if kind == "parquet" else "max(TRY_CAST(date AS TIMESTAMP))"
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM {src}").fetchone()
+        if not n_customers:
+            raise DataError(f"{files[0]}: no transaction with a customer id")
+        end = as_of if as_of is not None else _day(last)
+        n_chunks = max(1, math.ceil(n_customers / chunk_size))
+        tmp = Path(tempfile.mkdtemp(prefix=".score-parts.", dir=tmp_parent))
+        try:
+            # one pass: every transaction of a customer into the same part
+            con.execute(f"COPY (SELECT *, CAST(hash(CAST(customer_id AS VARCHAR)) % {n_chunks} AS BIGINT) "
+                        f"AS _part FROM {src}) TO '{tmp}' (FORMAT parquet, PARTITION_BY (_part))")
+            parts = sorted(p for p in tmp.iterdir() if p.is_dir())
+            bar = _Progress(len(parts), progress)
+            customers = 0
+            for part in parts:
+                # cleaned and aggregated in DuckDB (segwork.features.customer_table, engine="duckdb"): only the
+                # part's per-customer rows come into pandas
+                table = customer_table(str(part / "*.parquet"), observation_end=end, engine="duckdb")
+                table.attrs.pop("cleaning_report", None)
+                if table.empty:
+                    bar.step(0)
+                    continue
+                scores = score_table(store, table)
+                out.write(scores)
+                customers += len(scores)
+                bar.step(len(scores))
+                del table, scores
+            bar.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        con.close()
+    return customers, n_chunks, str(end.date())
+
+
+def _slim(store: ModelStore) -> ModelStore:
+    """The store without its per-customer data (what a worker needs to score: models and segmenters)."""
+    import copy
+
+    segs = {}
+    for name, seg in store.segmentations.items():
+        s = copy.copy(seg)
+        if getattr(s, "labels", None) is not None:
+            s.labels = s.labels.iloc[:0]
+        segs[name] = s
+    return ModelStore(folder=store.folder, manifest=store.manifest, table=store.table.iloc[:0],
+                      segmentations=segs, transaction_model=store.transaction_model,
+                      spend_model=store.spend_model, clv_settings=store.clv_settings)
+
+
+def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str) -> pd.DataFrame:
+    """Score one Dask partition (all transactions of its customers): clean, aggregate, score."""
+    tx = _clean(raw.reset_index(drop=True), end, where)
+    if tx.empty:
+        return _empty_scores(store).reset_index()
+    return score_table(store, _chunk_table(tx, end)).reset_index()
+
+
+def _empty_scores(store: ModelStore) -> pd.DataFrame:
+    """No customers, the columns and dtypes of :func:`score_table` (numbers float, segment names text)."""
+    cols = _score_columns(store)
+    return pd.DataFrame({c: pd.Series(dtype=object if c.startswith(("segment_", "relationship")) else float)
+                         for c in cols}, index=pd.Index([], dtype=object, name="customer_id"))
+
+
+def _client(scheduler: str | None):
+    try:
+        from distributed import Client, get_client
+    except ImportError:  # pragma: no cover - the extra is installed in CI
+        raise DataError("score: engine='dask' needs dask and distributed; install them with "
+                        "pip install 'segwork[scale]'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s"), True
+        except (OSError, TimeoutError) as exc:
+            raise DataError(f"score: no Dask scheduler answers at {scheduler} ({exc}); start one "
+                            "(dask scheduler) or give the right --scheduler address") from None
+    try:
+        return get_client(), False
+    except ValueError:
+        import dask
+
+        address = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS (segwork report --scheduler)
+        if address:
+            return _client(address)
+        return Client(processes=True), True
+
+
+def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler) -> tuple[int, int, str]:
+    import dask.dataframe as dd
+    from distributed import as_completed
+
+    client, own = _client(scheduler)
+    try:
+        if kind == "parquet":
+            ddf = dd.read_parquet(files)
+        else:
+            ddf = dd.read_csv(files, dtype=str)
+        missing = [c for c in ("customer_id", "date", "amount") if c not in ddf.columns]
+        if missing:
+            raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "
+                            "score reads the canonical columns customer_id, date, amount")
+        ddf = ddf[ddf["customer_id"].notnull()]
+        if as_of is not None:
+            end = as_of
+        else:
+            last = ddf["date"].max().compute() if kind == "parquet" else pd.to_datetime(
+                ddf["date"].compute(), errors="coerce").max()
+            end = _day(last)
+        n_customers = int(ddf["customer_id"].nunique_approx().compute())
+        n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
+        ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))
+        shuffled = ddf.shuffle(on="customer_id", npartitions=n_parts)
+        meta = _empty_scores(store).reset_index()
+        where = str(files[0]) if len(files) == 1 else f"{len(files)} files"
+        slim = client.scatter(_slim(store), broadcast=True)
+        scored = shuffled.map_partitions(_score_partition, slim, end, where, meta=meta)
+        futures = client.compute(scored.to_delayed())
+        bar = _Progress(len(futures), progress, what="partition")
+        customers = 0
+        for fut in as_completed(futures):
+            part = fut.result()
+            fut.release()
+            if len(part):
+                out.write(part.set_index("customer_id"))
+            customers += len(part)
+            bar.step(len(part))
+        bar.close()
+    finally:
+        if own:
+            client.close()
+    return customers, n_parts, str(end.date())
+
+
+def score_transactions(models, transactions, output, *, engine: str = "duckdb", scheduler: str | None = None,
+                       chunk_size: int = DEFAULT_CHUNK_SIZE, as_of=None, progress: bool = True) -> ScoreResult:
+    """Score every customer of a transaction log with a model folder; write Parquet atomically.
+
+    Parameters
+    ----------
+    models: a folder written by ``segwork models build``
+        (:func:`segwork.service.store.build_models`), or a loaded
+        :class:`~segwork.service.store.ModelStore`.
+    transactions: a Parquet or CSV file, a folder of them, or a glob, with
+        the canonical columns (``customer_id``, ``date``, ``amount``;
+        ``category``, ``channel``, ``quantity``, ``invoice_id`` used when
+        present). Every chunk is cleaned with the default rules of
+        :func:`segwork.io.read_transactions`.
+    output: the Parquet file to write (replaced atomically; a failure leaves
+        an existing file as it was).
+    engine: ``"duckdb"`` (default; out of core on one machine), ``"dask"``
+        (partition by partition on a ``dask.distributed`` cluster) or
+        ``"pandas"`` (all transactions in memory).
+    scheduler: address of a running Dask scheduler (``tcp://host:8786``);
+        engine ``"dask"`` only (default: the active client, else dask's
+        ``scheduler-address`` setting / ``DASK_SCHEDULER_ADDRESS``, else a new
+        local cluster).
+    chunk_size: customers per chunk (>= 1); for Dask, the shuffle makes at
+        least ``customers / chunk_size`` partitions.
+    as_of: the day the histories end (``T`` and recency are measured to it;
+        later transactions are ignored). Default: the last transaction date.
+    progress: a line per chunk on stderr.
+
+    Returns a :class:`ScoreResult`. The file has one row per customer with
+    ``customer_id`` and the columns of :func:`score_table`, in chunk order
+    (not sorted).
+
+    Raises DataError (one line naming the path and the fix) for a missing,
+    incomplete, changed or other-version model folder, a path matching no
+    file, missing columns, an unknown engine or a bad ``chunk_size`` /
+    ``as_of``.
+    """
+    t0 = time.perf_counter()
+    if engine not in ENGINES:
+        raise DataError(f"score: engine={engine!r} is not known; use one of {', '.join(ENGINES)}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise DataError(f"score: chunk_size must be a whole number of customers >= 1, got {chunk_size!r}")
+    if scheduler and engine != "dask":
+        raise DataError(f"score: a scheduler address is used by engine 'dask' only (engine is {engine!r}); "
+                        "add --engine dask")
+    store = models if isinstance(models, ModelStore) else load_models(models)
+    from ..features.engines import resolve_source
+
+    source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
+    files, kind = [str(f) for f in source.files], source.kind
+    output = Path(output)
+    if output.suffix.lower() not in (".parquet", ".pq"):
+        raise DataError(f"score: {output.name!r} must end in .parquet")
+    if output.is_dir():
+        raise DataError(f"score: {output} is a folder; give a file name such as {output / 'scores.parquet'}")
+    day = None if as_of is None else _day(as_of)
+    _use, skipped = _scorable(store)
+    out = _ParquetOut(output)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            if engine == "pandas":
+                customers, chunks, end = _score_pandas(store, files, kind, day, chunk_size, out, progress)
+            elif engine == "duckdb":
+                customers, chunks, end = _score_duckdb(store, files, kind, day, chunk_size, out, progress,
+                                                       output.parent)
+            else:
+                customers, chunks, end = _score_dask(store, files, kind, day, chunk_size, out, progress, scheduler)
+        out.commit(_empty_scores(store))
+    except BaseException:
+        out.abort()
+        raise
+    return ScoreResult(output=output, customers=customers, chunks=chunks, observation_end=end, engine=engine,
+                       seconds=time.perf_counter() - t0, skipped=skipped)

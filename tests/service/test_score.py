@@ -1,0 +1,167 @@
+"""``segwork score``: bulk scores of a transaction log in Parquet parts, equal to the in-memory scores.
+
+The model folder is the service tests' (``models_dir``: make_crm with 1,500 customers, built once per
+session). The transactions it was built from are written to three Parquet files; scoring them with the
+folder's own models must give back what the build computed (``p_alive``, ``clv`` in the stored table,
+the segment labels of the stored segmentations), and every engine the same as the in-memory scoring.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwork.cli import main
+from segwork.features import customer_table
+from segwork.service.score import score_table, score_transactions
+
+pytest.importorskip("duckdb")
+
+
+@pytest.fixture(scope="module")
+def tx_dir(tmp_path_factory, crm):
+    """The build's transactions as three Parquet files, split across customers' histories (rows shuffled)."""
+    folder = tmp_path_factory.mktemp("score") / "tx"
+    folder.mkdir()
+    tx = crm.transactions.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(tx)), 3)):
+        tx.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def in_memory(store, crm):
+    """The scores of the whole log in one pandas table (the reference every engine must equal)."""
+    return score_table(store, customer_table(crm.transactions, observation_end=crm.observation_end))
+
+
+def _as_of(crm) -> str:
+    return str(pd.Timestamp(crm.observation_end).date())
+
+
+def _read(path, like: pd.DataFrame) -> pd.DataFrame:
+    out = pd.read_parquet(path)
+    assert out["customer_id"].is_unique
+    out = out.set_index("customer_id")
+    assert set(out.index) == set(like.index)
+    return out.reindex(like.index)
+
+
+def _at_a_value_threshold(store, clv: pd.Series, rtol: float) -> pd.Series:
+    """Customers whose CLV is (within rtol) a value-tier threshold: the build's edge customers.
+
+    The thresholds are the smallest CLV of each tier in the build, i.e. some customer's CLV exactly; summing
+    that customer's amounts in another order (DuckDB, shuffled files) moves it by an ulp and may cross it.
+    """
+    cuts = np.asarray(store.segmentations["value"].segmenter.thresholds_, dtype=float)
+    near = np.abs(clv.to_numpy()[:, None] - cuts[None, :]) <= rtol * np.abs(cuts)[None, :]
+    return pd.Series(near.any(axis=1), index=clv.index)
+
+
+def _assert_same(out: pd.DataFrame, ref: pd.DataFrame, rtol: float, store) -> None:
+    assert list(out.columns) == list(ref.columns)
+    edge = _at_a_value_threshold(store, ref["clv"], rtol)
+    assert edge.sum() <= len(store.segmentations["value"].segmenter.thresholds_)
+    for col in ref.columns:
+        if not pd.api.types.is_float_dtype(ref[col]):
+            same = out[col].astype(str) == ref[col].astype(str)
+            if col == "segment_value":
+                same |= edge
+            assert same.all(), (col, list(ref.index[~same.to_numpy()][:5]))
+        else:
+            np.testing.assert_allclose(out[col].to_numpy(), ref[col].to_numpy(), rtol=rtol, atol=0, err_msg=col)
+
+
+def test_in_memory_scores_give_back_what_the_build_computed(store, in_memory):
+    # independent of the scoring code: the build's own prepared table and segmentation labels
+    table = store.table.reindex(in_memory.index)
+    np.testing.assert_allclose(in_memory["p_alive"], table["p_alive"], rtol=1e-12)
+    np.testing.assert_allclose(in_memory["clv"], table["clv"], rtol=1e-12)
+    np.testing.assert_allclose(in_memory["frequency"], table["frequency"])
+    for name, column in (("value", "segment_value"), ("relationship", "relationship_type"),
+                         ("kmeans", "segment_kmeans")):
+        labels = store.segmentations[name].labels.astype(str).reindex(in_memory.index)
+        assert (in_memory[column] == labels).all(), name
+    # needs: the survey is not in a transaction log; non-respondents are placed from behaviour either way
+    quiet = ~table["has_survey"].astype(bool)
+    labels = store.segmentations["needs"].labels.astype(str).reindex(in_memory.index)
+    assert quiet.sum() > 100 and (in_memory.loc[quiet, "segment_needs"] == labels[quiet]).all()
+    assert "segment_apriori" not in in_memory.columns  # needs the profile
+    # propensity: 1 - exp(-E[purchases in 30 days]) is below the expected purchases of the 12-month horizon
+    assert ((in_memory["p_buy_30d"] > 0) & (in_memory["p_buy_30d"] < 1)).all()
+
+
+def test_cli_duckdb_in_chunks_equals_the_in_memory_scores(store, models_dir, tx_dir, crm, in_memory, tmp_path, capsys):
+    out = tmp_path / "scores.parquet"
+    status = main(["score", "--models", str(models_dir), "--transactions", str(tx_dir / "*.parquet"),
+                   "--output", str(out), "--chunk-size", "400", "--as-of", _as_of(crm)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "chunk 4/4" in captured.err  # 1,500 customers in 4 hash parts, one progress line each
+    assert f"{len(in_memory):,} customers scored" in captured.out
+    _assert_same(_read(out, in_memory), in_memory, rtol=1e-9, store=store)
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]  # no temp file or part folder left
+
+
+def test_pandas_engine_equals_the_in_memory_scores(store, models_dir, tx_dir, crm, in_memory, tmp_path):
+    result = score_transactions(models_dir, tx_dir, tmp_path / "s.parquet", engine="pandas", chunk_size=700,
+                                as_of=_as_of(crm), progress=False)
+    assert result.customers == len(in_memory) and result.chunks == 3
+    _assert_same(_read(tmp_path / "s.parquet", in_memory), in_memory, rtol=1e-9, store=store)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
+        yield c
+
+
+def test_dask_on_an_existing_cluster_equals_the_in_memory_scores(store, cluster, models_dir, tx_dir, crm, in_memory,
+                                                                   tmp_path, capsys):
+    out = tmp_path / "scores.parquet"
+    status = main(["score", "--models", str(models_dir), "--transactions", str(tx_dir), "--output", str(out),
+                   "--scheduler", cluster.scheduler_address, "--chunk-size", "500", "--as-of", _as_of(crm)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "(dask, " in captured.out and "score: partition 1/" in captured.err
+    _assert_same(_read(out, in_memory), in_memory, rtol=1e-6, store=store)
+
+
+def _old_version(models_dir, tmp_path):
+    copy = tmp_path / "old-models"
+    shutil.copytree(models_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["segwork_version"] = "0.0.1"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+@pytest.mark.parametrize("case", ["no models folder", "no file matches", "other segwork version",
+                                  "no amount column", "scheduler without dask"])
+def test_bad_input_is_one_error_line_exit_2_and_the_old_output_stays(case, models_dir, tx_dir, tmp_path, capsys):
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"yesterday's scores")
+    models, transactions, extra = models_dir, tx_dir, []
+    if case == "no models folder":
+        models, expected = tmp_path / "nowhere", "no such model folder"
+    elif case == "no file matches":
+        transactions, expected = tmp_path / "tx-*.parquet", "matches no file"
+    elif case == "other segwork version":
+        models, expected = _old_version(models_dir, tmp_path), "built by segwork '0.0.1'"
+    elif case == "no amount column":
+        transactions = tmp_path / "tx.parquet"
+        pd.read_parquet(tx_dir / "part-0.parquet").drop(columns="amount").to_parquet(transactions)
+        expected = "no 'amount' column"
+    else:
+        extra, expected = ["--engine", "duckdb", "--scheduler", "tcp://127.0.0.1:1"], "engine 'dask' only"
+    status = main(["score", "--models", str(models), "--transactions", str(transactions), "--output", str(out),
+                   "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
+    assert out.read_bytes() == b"yesterday's scores"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
