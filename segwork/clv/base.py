@@ -499,6 +499,11 @@ class BaseModel(BaseEstimator):
                 f"to leave or everybody buys at the same pace); {hint}."
             )
         if gnorm > 1e-4:
+            # a search that stalls on a flat ridge is reported as what it is (flat: not identified)
+            n = float(weights.sum())
+            with _single_threaded_blas():
+                check_identification(f"{name}.fit", self._param_names, logp, self._hessian(fun, logp, n),
+                                     lambda v: fun.value(v) * n, n, (), self._limit_note, hint)
             raise ConvergenceError(
                 f"{name}.fit did not converge (largest gradient {gnorm:.2g} on the log scale: {res.message}); "
                 f"{hint}."
