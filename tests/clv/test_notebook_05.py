@@ -33,6 +33,14 @@ def test_05_on_synthetic(run_notebook):
     ti = m["holdout_total_interval"][0]
     assert ti["model"] == m["best_model"] and ti["lower"] < ti["predicted_total"] < ti["upper"]
     assert ti["actual_total"] == table[m["best_model"]]["actual_total"]
+    # the monthly forecast: one row per month of the horizon, running total = sum of months, each month inside
+    # its interval, fewer purchases month after month (customers drop out; nobody new is counted)
+    months = m["purchases_by_month"]
+    assert len(months) == 6
+    expected = [r["expected_purchases"] for r in months]
+    assert months[-1]["cumulative"] == pytest.approx(sum(expected), rel=1e-9)
+    assert all(r["lower"] <= r["expected_purchases"] <= r["upper"] for r in months)
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(expected, expected[1:]))
     assert ti["covered"] == (ti["lower"] <= ti["actual_total"] <= ti["upper"])
     assert all(r["lower"] <= r["clv"] <= r["upper"] for r in m["clv_interval"]) and len(m["clv_interval"]) == 16
     # the acquisition channel as a covariate: one row per channel, the reference at multiplier 1, and the
