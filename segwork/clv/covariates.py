@@ -1,4 +1,4 @@
-"""Time-invariant customer covariates on the BG/NBD and Pareto/NBD (the standard "scale" form).
+"""Time-invariant customer covariates on the BG/NBD, Pareto/NBD and Gamma-Gamma (the standard "scale" form).
 
 Following Fader & Hardie's note "Incorporating time-invariant covariates into
 the Pareto/NBD and BG/NBD models" (2007) and CLVTools' static-covariate
@@ -17,6 +17,14 @@ heterogeneity parameters:
   with ``gamma_b' z``). CLVTools' BG/NBD form, one coefficient shared by ``a``
   and ``b``, is the special case ``gamma_a = gamma_b``.
 
+* Gamma-Gamma spend (Fader, Hardie & Lee 2005, "RFM and CLV: using
+  iso-value curves for customer base analysis", JMR 42(4); Hardie's note 025):
+  the scale of the gamma mixing distribution, ``v_i = v * exp(gamma_spend' z_i)``,
+  so a customer's expected mean spend per purchase ``p v_i / (q - 1)`` is
+  multiplied by ``exp(gamma_spend' z_i)`` (positive = spends more), in the
+  same scale form as the transaction models' covariates; ``p`` and ``q`` are
+  shared.
+
 ``r`` (and ``s``) are shared. The baseline parameters ``params_`` are those of
 a customer with ``z = 0``; with every coefficient 0 the model *is* the plain
 model (same likelihood, same predictions; tested).
@@ -24,9 +32,12 @@ model (same likelihood, same predictions; tested).
 Fitting: maximum likelihood over ``(log baseline parameters, coefficients)``
 with L-BFGS-B, started from the plain model's fit with zero coefficients
 (so the covariate fit's log-likelihood is never below the plain one). Rows
-are compressed on ``(frequency, recency, T, z)`` (categorical covariates
-compress well). The BG/NBD gradient is analytic (the chain rule on the plain
-model's per-row gradient); the Pareto/NBD's is by central differences, as
+are compressed on the model's data columns and ``z`` (``(frequency, recency,
+T, z)``, ``(frequency, monetary_value, z)`` for the Gamma-Gamma; categorical
+covariates compress well); one fitter, :func:`fit_with_covariates`, serves
+all three models, which differ only in ``_loglik`` and ``_covariate_links``.
+The BG/NBD and Gamma-Gamma gradients are analytic (the chain rule on the
+plain model's per-row gradient); the Pareto/NBD's is by central differences, as
 for the plain Pareto/NBD, but per row in the four natural parameters and then
 the same chain rule (so the cost does not grow with the number of
 coefficients). Standard errors: inverse observed information
@@ -34,7 +45,7 @@ coefficients). Standard errors: inverse observed information
 baseline parameters, linear for the coefficients).
 
 Covariates are a pandas DataFrame indexed like the customers (the index of
-the frequency/recency/T Series); numeric columns are used as they are,
+the frequency/recency/T or frequency/monetary_value Series); numeric columns are used as they are,
 categorical / string / boolean columns are one-hot encoded with
 scikit-learn's ``OneHotEncoder(drop="first")`` (the first level in sorted
 order is the reference, named in the column names ``channel[web]`` etc.).
@@ -51,7 +62,7 @@ from scipy import optimize
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 from .base import _LOG_BOUND, _RUNAWAY, _Z95, _single_threaded_blas, check_identification, compress
 
-__all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params"]
+__all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 
 
 class CovariateDesign:
@@ -160,6 +171,24 @@ class CovariateDesign:
         return self._matrix(where, frame)
 
 
+def prediction_matrix(model, where: str, covariates, index, n: int):
+    """``Z`` (shape ``(n, n_columns)``) for a prediction, or None for a model fitted without covariates.
+
+    DataError when covariates are passed to a model fitted without them, or
+    missing for a model fitted with them (and every check of
+    :meth:`CovariateDesign.transform`).
+    """
+    design = getattr(model, "covariates_", None)
+    if design is None:
+        if covariates is not None:
+            raise DataError(f"{where}: this model was fitted without covariates; do not pass covariates")
+        return None
+    if covariates is None:
+        raise DataError(f"{where}: the model was fitted with covariates {design.columns_}; pass covariates= "
+                        "(a DataFrame indexed by customer_id) for these customers")
+    return design.transform(where, covariates, index, n)
+
+
 def per_customer_params(model, base: np.ndarray, coef: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """Parameters per row, shape ``(n_params, n_rows)``: ``theta_j * exp(sign_j * Z @ gamma_j)``."""
     P = np.repeat(np.asarray(base, dtype=np.float64)[:, None], len(Z), axis=1)
@@ -173,8 +202,16 @@ def coefficient_labels(model, names) -> list[str]:
     return [f"{group}:{n}" for group in model._covariate_groups for n in names]
 
 
-def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
-    """Fit ``model`` (BetaGeo or ParetoNBD) with covariates; sets params_, coef_, log_likelihood_ etc."""
+def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
+    """Fit ``model`` (BetaGeo, ParetoNBD or GammaGamma) with covariates; sets params_, coef_, log_likelihood_ etc.
+
+    ``columns``: the model's data columns, in the order of its plain ``fit``
+    and keyed by the names its ``_loglik`` reads (``{"x", "tx", "T"}`` for the
+    transaction models, ``{"x", "m"}`` for the Gamma-Gamma), each a float
+    array of shape ``(n,)`` already checked, aligned with ``design.Z_`` and
+    ``w`` (customers per row). The plain fit on the same columns
+    (``plain.fit(*columns.values(), weights=w)``) is the start.
+    """
     name = type(model).__name__
     plain = copy.deepcopy(model)
     for attr in ("covariates_", "coef_"):
@@ -183,16 +220,16 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
         # the start (and a check that the plain model is identified); a limit it reaches is reported by
         # the covariate fit's own identification check below, once
         warnings.simplefilter("ignore", IdentificationWarning)
-        plain.fit(x, tx, T, weights=w)
+        plain.fit(*columns.values(), weights=w)
     Z = design.Z_
     p = Z.shape[1]
     k = len(model._param_names)
     L = len(model._covariate_links)
-    cols = {"x": x, "tx": tx, "T": T}
+    cols = dict(columns)
     cols.update({f"z{j}": Z[:, j] for j in range(p)})
     data, counts = compress(cols, w)
     Zu = np.column_stack([data[f"z{j}"] for j in range(p)])
-    rows = {"x": data["x"], "tx": data["tx"], "T": data["T"]}
+    rows = {c: data[c] for c in columns}
     n = float(counts.sum())
     pen = float(model.penalizer or 0.0)
 
@@ -274,7 +311,8 @@ def fit_with_covariates(model, x, tx, T, w, design: CovariateDesign):
     model.n_customers_ = n
     model.n_rows_ = int(len(counts))
     model.n_iter_ = int(res.nit)
-    model.T_range_ = plain.T_range_
+    if hasattr(plain, "T_range_"):
+        model.T_range_ = plain.T_range_
     model._log_params = theta[:k]
     model._theta = theta
     model.unidentified_ = unidentified

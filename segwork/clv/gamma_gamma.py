@@ -24,6 +24,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy.special import gammaln, psi
 
 from .base import BaseModel, broadcast_columns, check_columns, check_integer, compress, dot, wrap_like
@@ -32,12 +33,14 @@ from ..errors import DataError
 __all__ = ["GammaGamma", "check_spend_history"]
 
 
-def check_spend_history(where: str, frequency, monetary_value, weights=None, broadcast: bool = False):
+def check_spend_history(where: str, frequency, monetary_value, weights=None, broadcast: bool = False,
+                        with_index: bool = False):
     """The one check of ``(frequency, monetary_value)``, used by ``fit`` and ``expected_spend``.
 
     Numeric, finite, >= 0 (a negative mean spend means refunds exceeding
     purchases: net them out first), whole-number frequency; DataError naming
-    the customer otherwise. Returns float arrays ``(x, m, weights)``.
+    the customer otherwise. Returns float arrays ``(x, m, weights)`` (and the
+    customers' index, None for arrays, with ``with_index``).
     """
     columns = {"frequency": frequency, "monetary_value": monetary_value}
     if broadcast:
@@ -45,6 +48,8 @@ def check_spend_history(where: str, frequency, monetary_value, weights=None, bro
     arrays, w, index = check_columns(where, columns, weights)
     x, m = arrays["frequency"], arrays["monetary_value"]
     check_integer(where, "frequency", x, index)
+    if with_index:
+        return x, m, w, index
     return x, m, w
 
 
@@ -80,8 +85,11 @@ class GammaGamma(BaseModel):
     _limit_note = ("q, v -> infinity with v / q fixed: every customer has the same expected spend per purchase; "
                    "or p -> infinity, v -> 0 with p / v fixed: every purchase of a customer has the same value")
     _fit_signature = "fit(frequency, monetary_value)"
+    #: covariates act on the scale ``v`` (see :mod:`segwork.clv.covariates`): ``v_i = v exp(gamma' z_i)``
+    _covariate_links = (("v", 1),)
+    _covariate_groups = ("spend",)
 
-    def fit(self, frequency, monetary_value, weights=None):
+    def fit(self, frequency, monetary_value, weights=None, covariates=None):
         """Fit on the repeat buyers with a positive mean spend.
 
         Parameters
@@ -91,6 +99,20 @@ class GammaGamma(BaseModel):
             currency (>= 0; ignored where frequency is 0; repeat buyers with
             0 are left out and counted).
         weights: optional number of customers per row.
+        covariates: optional DataFrame of time-invariant customer covariates
+            ``z_i`` indexed by customer_id, one row for every customer of
+            ``frequency`` (matched by label when the inputs are Series, by
+            position otherwise; only the rows of the repeat buyers used are
+            fitted). Numeric columns are used as they are; categorical,
+            string and boolean columns are one-hot encoded with a named
+            reference level (:class:`segwork.clv.covariates.CovariateDesign`).
+            They act on the spend scale, ``v_i = v exp(gamma' z_i)``, so a
+            customer's expected mean spend per purchase ``p v_i / (q - 1)``
+            is multiplied by ``exp(gamma' z_i)`` (positive = spends more);
+            ``params_`` are then those of a customer with ``z = 0``, the
+            coefficients ``gamma`` are in ``coef_`` and in :meth:`summary`
+            (rows ``spend:<column>``), and :meth:`expected_spend` needs the
+            customers' covariates too.
 
         Returns
         -------
@@ -102,10 +124,18 @@ class GammaGamma(BaseModel):
         Raises
         ------
         DataError: negative or missing values, fewer than 2 usable repeat
-            buyers, or no spread in their monetary_value.
+            buyers, or no spread in their monetary_value; covariates with no
+            row for some customers, more than one row for a customer, missing
+            or non-finite values, a column constant over the repeat buyers
+            fitted, or linearly dependent columns (the same checks and
+            messages as the transaction models').
+        ConvergenceError: the covariate fit failed (the message says what to
+            try).
         """
         name = "GammaGamma.fit"
-        x, m, w = check_spend_history(name, frequency, monetary_value, weights)
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta"):
+            self.__dict__.pop(attr, None)
+        x, m, w, index = check_spend_history(name, frequency, monetary_value, weights, with_index=True)
         zero = (x > 0) & (m <= 0)  # m < 0 was rejected by check_columns
         rep = (x > 0) & (m > 0) & (w > 0)
         n_rep = float(w[rep].sum())
@@ -118,11 +148,23 @@ class GammaGamma(BaseModel):
         if np.unique(m[rep]).size < 2:
             raise DataError(f"{name}: every repeat buyer has the same monetary_value {m[rep][0]:g}; "
                             "spend heterogeneity cannot be estimated")
+        if covariates is not None:
+            from .covariates import CovariateDesign, fit_with_covariates
+
+            # every customer needs a row (as for the transaction models); the design (encoder levels, the
+            # constant-column check) is built on the repeat buyers the likelihood uses
+            frame = CovariateDesign._align(name, covariates, index, len(x)).iloc[np.flatnonzero(rep)]
+            design = CovariateDesign(name, frame, None if index is None else frame.index, len(frame))
         self.n_excluded_ = float(w[~rep].sum())
         self.n_zero_spend_ = float(w[zero].sum())
-        data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
-        mean_spend = dot(counts, data["m"]) / counts.sum()
-        self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+        if covariates is not None:
+            excluded = (self.n_excluded_, self.n_zero_spend_)
+            fit_with_covariates(self, {"x": x[rep], "m": m[rep]}, w[rep], design)
+            self.n_excluded_, self.n_zero_spend_ = excluded  # the plain start fit saw the repeat buyers only
+        else:
+            data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
+            mean_spend = dot(counts, data["m"]) / counts.sum()
+            self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
         if self.params_["q"] <= 1:
             warnings.warn(
                 f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
@@ -145,27 +187,73 @@ class GammaGamma(BaseModel):
         grad[2] = q / v - (px + q) / (v + x * m)
         return ll, grad
 
-    def expected_spend(self, frequency, monetary_value):
+    def expected_spend(self, frequency, monetary_value, covariates=None):
         """Expected mean value of a customer's future purchases (the data's currency).
 
-        ``p (v + x m) / (p x + q - 1)``: for ``frequency == 0`` the population
-        mean ``p v / (q - 1)``. Returns a float, an array or a Series
-        (indexed like the input).
+        ``p (v_i + x m) / (p x + q - 1)`` (Fader, Hardie & Lee 2005;
+        Hardie's note 025): for ``frequency == 0`` the population mean
+        ``p v_i / (q - 1)``. ``v_i = v`` for a model fitted without
+        covariates, ``v exp(gamma' z_i)`` with them. Returns a float, an array
+        or a Series (indexed like the input), shape of the broadcast inputs.
+
+        ``covariates``: the customers' covariates (DataFrame indexed by
+        customer_id, matched to the Series' index, by position for arrays),
+        required for (and only for) a model fitted with covariates.
 
         Raises DataError for inputs ``fit`` would refuse (missing, negative,
-        fractional frequency), naming the customer.
+        fractional frequency), naming the customer; for covariates: missing
+        where the model needs them (or passed to a model fitted without),
+        no row for a customer, a missing column, NaN, or a category level
+        not seen in fit.
         """
         p, q, v = self._params()
+        where = "GammaGamma.expected_spend"
         shape = np.broadcast_shapes(np.shape(frequency), np.shape(monetary_value))
-        x, m, _ = check_spend_history("GammaGamma.expected_spend", frequency, monetary_value, broadcast=True)
+        x, m, _, index = check_spend_history(where, frequency, monetary_value, broadcast=True, with_index=True)
         x, m = (np.broadcast_to(a, (int(np.prod(shape)),)) for a in (x, m))
+        v = self._customer_scale(where, covariates, index, len(x))
         with np.errstate(all="ignore"):
             denom = p * x + q - 1
             value = np.where(denom > 0, p * (v + x * np.where(x > 0, m, 0.0)) / denom, np.nan)
         value = value.reshape(shape)
         return wrap_like(value, frequency, monetary_value, name="expected_spend")
 
-    def population_mean_spend(self) -> float:
-        """Mean spend per purchase across the population, ``p v / (q - 1)`` (NaN if q <= 1)."""
-        p, q, v = self._params()
-        return float(p * v / (q - 1)) if q > 1 else float("nan")
+    def _customer_scale(self, where, covariates, index, n):
+        """``v`` (a float) without covariates, the per-customer ``v exp(Z gamma)`` (shape ``(n,)``) with them."""
+        v = self.params_["v"]
+        if getattr(self, "covariates_", None) is None and covariates is None:
+            return v
+        from .covariates import per_customer_params, prediction_matrix
+
+        Z = prediction_matrix(self, where, covariates, index, n)
+        base = np.array([self.params_[k] for k in self._param_names])
+        return per_customer_params(self, base, self.coef_.to_numpy().reshape(1, -1), Z)[self._param_names.index("v")]
+
+    def population_mean_spend(self, covariates=None):
+        """Mean spend per purchase across the population, ``p v / (q - 1)`` (NaN if q <= 1).
+
+        For a model fitted with covariates pass ``covariates`` (a DataFrame
+        of profiles): returns a Series, one mean per row, ``p v_i / (q - 1)``
+        with ``v_i = v exp(gamma' z_i)``; without them, a float.
+        """
+        p, q, _ = self._params()
+        if covariates is None and getattr(self, "covariates_", None) is None:
+            return float(p * self.params_["v"] / (q - 1)) if q > 1 else float("nan")
+        n = len(covariates) if covariates is not None else 0
+        v = self._customer_scale("GammaGamma.population_mean_spend", covariates, None, n)
+        out = p * v / (q - 1) if q > 1 else np.full(n, np.nan)
+        return pd.Series(out, index=covariates.index, name="mean_spend")
+
+    def summary(self) -> pd.DataFrame:
+        """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
+
+        A model fitted with covariates adds one row per coefficient, named
+        ``spend:<column>`` (linear-scale Wald interval); the rows of ``p``,
+        ``q``, ``v`` are then those of a customer with all covariates 0.
+        """
+        out = super().summary()
+        if getattr(self, "covariates_", None) is not None:
+            from .covariates import covariate_summary
+
+            out = pd.concat([out, covariate_summary(self)])
+        return out

@@ -149,12 +149,12 @@ class TransactionModel(BaseModel):
         if covariates is not None:
             if not self._covariate_links:
                 raise DataError(f"{type(self).__name__}.fit: covariates are supported by BetaGeo and ParetoNBD "
-                                "only; fit without covariates (or per group)")
+                                "only (and GammaGamma for spend); fit without covariates (or per group)")
             from .covariates import CovariateDesign, fit_with_covariates
 
             x, tx, t, w, index = self._validate(frequency, recency, T, weights, with_index=True)
             design = CovariateDesign(f"{type(self).__name__}.fit", covariates, index, len(x))
-            return fit_with_covariates(self, x, tx, t, w, design)
+            return fit_with_covariates(self, {"x": x, "tx": tx, "T": t}, w, design)
         x, tx, t, w = self._validate(frequency, recency, T, weights)
         self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
@@ -213,21 +213,15 @@ class TransactionModel(BaseModel):
         Returns None for a model fitted without covariates (DataError if covariates were passed anyway).
         """
         where = f"{type(self).__name__}.{method}"
-        design = getattr(self, "covariates_", None)
-        if design is None:
-            if covariates is not None:
-                raise DataError(f"{where}: this model was fitted without covariates; do not pass covariates")
-            return None
-        if covariates is None:
-            raise DataError(f"{where}: the model was fitted with covariates {design.columns_}; pass covariates= "
-                            "(a DataFrame indexed by customer_id) for these customers")
-        from .covariates import per_customer_params
+        from .covariates import per_customer_params, prediction_matrix
 
+        if getattr(self, "covariates_", None) is None or covariates is None:
+            return prediction_matrix(self, where, covariates, index, n)  # None, or the DataError saying why
         cache = getattr(self, "_z_cache", None)  # set by _with_interval while it draws (same inputs every draw)
         if cache is not None and cache[0] is covariates and cache[1] is index and cache[2] == n:
             codes, Zu = cache[3], cache[4]
         else:
-            Z = design.transform(where, covariates, index, n)
+            Z = prediction_matrix(self, where, covariates, index, n)
             codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([Z[:, j] for j in range(Z.shape[1])]))
             Zu = np.array([list(u) for u in uniq], dtype=np.float64).reshape(len(uniq), Z.shape[1])
             self._z_groups = (codes, Zu)

@@ -124,7 +124,9 @@ def customer_lifetime_value(
     discount_rate: per month (e.g. 0.01 = 1 % a month, about 12.7 % a year).
     margin: profit share of revenue (1.0 = value in revenue).
     covariates: the customers' covariates (DataFrame indexed by
-        customer_id) when the transaction model was fitted with covariates.
+        customer_id) when the transaction model or the Gamma-Gamma (or both)
+        was fitted with covariates; each model fitted with covariates gets
+        them (the columns it was fitted with), the other is used as it is.
     interval: e.g. ``0.9``: also return ``lower`` and ``upper``, the central
         90 % of the CLV over ``n_draws`` joint draws of the transaction and
         spend models' parameters from their asymptotic distributions (seeded
@@ -188,14 +190,17 @@ def customer_lifetime_value(
     if constant_spend:
         spend = np.full(len(summary), float(spend_model))
     else:
-        spend = np.asarray(spend_model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=np.float64)
+        spend_cov = {"covariates": covariates} if getattr(spend_model, "covariates_", None) is not None else {}
+        spend = np.asarray(spend_model.expected_spend(summary["frequency"], summary["monetary_value"], **spend_cov),
+                           dtype=np.float64)
         params = getattr(spend_model, "params_", None)
         if isinstance(params, dict) and params.get("q", np.inf) <= 1 and not np.isfinite(spend).all():
             spend = _heavy_tail_spend(spend, x, summary["monetary_value"].to_numpy(dtype=np.float64), params, where)
 
     months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
     discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
-    if covariates is not None or getattr(transaction_model, "covariates_", None) is not None:
+    tx_cov = getattr(transaction_model, "covariates_", None) is not None
+    if tx_cov or (covariates is not None and getattr(spend_model, "covariates_", None) is None):
         # per-customer parameters: month by month on the customers themselves (matched by customer_id)
         cum = np.array([np.asarray(transaction_model.expected_purchases(
             i * months_per_unit, summary["frequency"], summary["recency"], summary["T"], covariates=covariates),
@@ -270,9 +275,11 @@ def new_customer_value(
     or a constant. ``include_first_purchase`` counts the acquisition purchase
     itself (at month ``k``).
 
-    ``covariates``: for a model fitted with covariates, one row per profile
-    (e.g. per acquisition channel): returns a Series indexed like it (the
-    value of a new customer with those covariates). Otherwise returns a float.
+    ``covariates``: for a model fitted with covariates (the transaction
+    model, the Gamma-Gamma or both), one row per profile (e.g. per
+    acquisition channel): returns a Series indexed like it (the value of a
+    new customer with those covariates; the Gamma-Gamma's spend is then
+    ``population_mean_spend(covariates)``). Otherwise returns a float.
 
     Raises DataError for a bad horizon, discount rate, time unit or
     ``acquired_in``, or a spend model with an infinite mean spend (q <= 1).
@@ -289,13 +296,20 @@ def new_customer_value(
     if isinstance(spend_model, numbers.Real):
         spend = float(spend_model)
     else:
-        spend = float(spend_model.population_mean_spend())
-        if not np.isfinite(spend):
+        if getattr(spend_model, "covariates_", None) is not None:
+            spend = np.asarray(spend_model.population_mean_spend(covariates), dtype=np.float64)
+        else:
+            spend = float(spend_model.population_mean_spend())
+        if not np.isfinite(spend).all():
             raise DataError(f"{where}: the spend model's population mean spend is infinite (Gamma-Gamma q <= 1); "
                             "pass a constant spend per purchase instead")
     months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    # the covariates go to the transaction model when it was fitted with them (or nothing else takes them,
+    # so that it says they are not expected)
+    tx_cov = covariates is not None and (getattr(transaction_model, "covariates_", None) is not None
+                                         or getattr(spend_model, "covariates_", None) is None)
     steps = [transaction_model.expected_purchases_new(i * months_per_unit, covariates=covariates)
-             if covariates is not None else transaction_model.expected_purchases_new(i * months_per_unit)
+             if tx_cov else transaction_model.expected_purchases_new(i * months_per_unit)
              for i in range(1, horizon + 1)]
     cum = np.array([np.asarray(s, dtype=np.float64).reshape(-1) for s in steps])
     per_month = np.diff(cum, axis=0, prepend=0.0)
