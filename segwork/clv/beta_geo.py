@@ -157,7 +157,7 @@ class BetaGeo(TransactionModel):
             lin = np.where(fast, hyp2f1(np.where(fast, A, 0.0), np.where(fast, B, 0.0), np.where(fast, c, 1.0),
                                         np.where(fast, z, 0.0)), np.nan)
             ok = fast & np.isfinite(lin) & (lin > 0)
-            lf, sign = np.log(np.where(ok, lin, 1.0)), np.ones(lin.shape)
+            lf, sign = np.asarray(np.log(np.where(ok, lin, 1.0))), np.ones(lin.shape)  # 0-d stays an array
             slow = ~ok
             if slow.any():
                 lf[slow], sign[slow] = log_hyp2f1(A[slow], B[slow], c[slow], z[slow])

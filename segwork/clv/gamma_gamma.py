@@ -78,6 +78,10 @@ class GammaGamma(BaseModel):
     n_customers_: customers used (repeat buyers with monetary_value > 0).
     n_excluded_: customers left out (frequency 0, or zero spend).
     n_zero_spend_: repeat buyers left out because their monetary_value is 0.
+    coef_ (fitted with ``covariates``): Series of the spend coefficients
+        ``gamma``, index ``spend:<column>``; ``params_`` are then a customer's
+        with all covariates 0, and ``v_i = v exp(gamma' z_i)`` (see
+        :mod:`segwork.clv.covariates`).
     """
 
     _param_names = ("p", "q", "v")
