@@ -56,6 +56,13 @@ def test_05_on_synthetic(run_notebook):
     assert all(r["purchase_multiplier_low"] < r["purchase_multiplier"] < r["purchase_multiplier_high"]
                for c, r in eff.items() if c != "email")
     assert all(r["new_customer_clv"] > r["mean_spend"] > 0 for r in eff.values())
+    # spend per purchase through the Gamma-Gamma's covariate: the channel whose customers truly spend most
+    # (referral at this seed, recounted from the truth) is the estimate's highest too
+    assert eff["email"]["spend_multiplier"] == 1
+    assert all(r["spend_multiplier_low"] < r["spend_multiplier"] < r["spend_multiplier_high"]
+               for c, r in eff.items() if c != "email")
+    assert (max(eff, key=lambda c: eff[c]["spend_multiplier"])
+            == max(eff, key=lambda c: eff[c]["planted_spend_multiplier"]))
 
 
 @pytest.mark.slow
