@@ -327,7 +327,7 @@ class TransactionModel(BaseModel):
             return pd.Series(out, index=covariates.index, name="expected_purchases")
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, interval: str = "wald") -> pd.DataFrame:
         """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
 
         A model fitted with covariates adds one row per coefficient, named
@@ -336,7 +336,7 @@ class TransactionModel(BaseModel):
         intervals; the baseline rows are those of a customer with all
         covariates 0.
         """
-        out = super().summary()
+        out = super().summary(interval)
         if getattr(self, "covariates_", None) is not None:
             from .covariates import covariate_summary
 
