@@ -37,7 +37,10 @@ parameters are all positive. The base class
 Standard errors in :meth:`BaseModel.summary` use the delta method
 (``se(theta) = theta * se(log theta)``); the 95 % interval is computed on the
 log scale and transformed back (``exp(log theta +- 1.96 se(log theta))``), so
-it is asymmetric and never includes values <= 0.
+it is asymmetric and never includes values <= 0. :meth:`BaseModel.profile_interval`
+(and ``summary(interval="profile")``) gives profile-likelihood intervals
+instead, from constrained refits on the fit's compressed data, which every fit
+keeps (the unique rows and their counts).
 """
 from __future__ import annotations
 

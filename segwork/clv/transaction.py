@@ -144,7 +144,7 @@ class TransactionModel(BaseModel):
             non-finite or constant covariates and unmatched customers are a
             DataError.
         """
-        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups"):
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
