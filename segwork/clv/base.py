@@ -37,7 +37,10 @@ parameters are all positive. The base class
 Standard errors in :meth:`BaseModel.summary` use the delta method
 (``se(theta) = theta * se(log theta)``); the 95 % interval is computed on the
 log scale and transformed back (``exp(log theta +- 1.96 se(log theta))``), so
-it is asymmetric and never includes values <= 0.
+it is asymmetric and never includes values <= 0. :meth:`BaseModel.profile_interval`
+(and ``summary(interval="profile")``) gives profile-likelihood intervals
+instead, from constrained refits on the fit's compressed data, which every fit
+keeps (the unique rows and their counts).
 """
 from __future__ import annotations
 
@@ -526,6 +529,8 @@ class BaseModel(BaseEstimator):
         self._log_params = logp
         self._cov_cache = cov
         self.unidentified_ = unidentified
+        # the compressed data (unique rows and their counts), for profile_interval's constrained refits
+        self._fit_data = (data, weights)
 
     def _cov_log(self) -> np.ndarray:
         cov = getattr(self, "_cov_cache", None)
@@ -571,22 +576,42 @@ class BaseModel(BaseEstimator):
         return 0.5 * (hess + hess.T) * n  # mean objective -> total
 
     # ----------------------------------------------------------------- results
-    def summary(self) -> pd.DataFrame:
+    def summary(self, interval: str = "wald") -> pd.DataFrame:
         """Estimates with standard errors and 95 % intervals.
 
         Returns a DataFrame indexed by parameter name with columns
         ``estimate``, ``std_error`` (delta method from the log scale:
         ``estimate * se(log estimate)``), ``lower_95`` and ``upper_95``
-        (``exp(log estimate -+ 1.96 se(log estimate))``: computed on the log
-        scale and transformed back). Standard errors come from the observed
-        information (inverse Hessian) of the minimised objective.
+        (``exp(log estimate -+ 1.96 se(log estimate))``: the Wald interval
+        computed on the log scale and transformed back). Standard errors come
+        from the observed information (inverse Hessian) of the minimised
+        objective. All in each parameter's own unit.
+
+        ``interval="profile"`` adds ``profile_lower_95`` and
+        ``profile_upper_95``: the 95 % profile-likelihood interval of each
+        parameter (:meth:`profile_interval`; a few constrained refits per
+        parameter, so slower: ~0.4 s for the BG/NBD on CDNOW, about a
+        minute for the Pareto/NBD, whose gradient is numerical). The
+        default ``"wald"`` needs no refit. Measured coverage of the 95 %
+        intervals on simulated BG/NBD data
+        (``benchmarks/param_interval_coverage.py``, see benchmarks/README):
+        at 5,000 customers both are close to 95 % (Wald 93-96.5 %, profile
+        93-96 %); at 1,000 customers the Wald interval of the dropout
+        parameters over-covers and misses on one side only (``a``: 98 %),
+        the profile is closer to nominal and balanced (95.5 %).
+
+        Raises DataError for another ``interval``, and as
+        :meth:`profile_interval` does.
         """
         self._check_fitted()
+        if interval not in ("wald", "profile"):
+            raise DataError(f"{type(self).__name__}.summary: interval must be 'wald' (default, from the standard "
+                            f"errors) or 'profile' (profile likelihood), got {interval!r}")
         est = np.array([self.params_[k] for k in self._param_names])
         with np.errstate(invalid="ignore"):
             se_log = np.sqrt(np.diag(self._cov_log()))
         se_log = np.where(np.isin(self._param_names, getattr(self, "unidentified_", ())), np.nan, se_log)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "estimate": est,
                 "std_error": est * se_log,
@@ -595,6 +620,152 @@ class BaseModel(BaseEstimator):
             },
             index=pd.Index(self._param_names, name="parameter"),
         )
+        if interval == "profile":
+            bounds = [self.profile_interval(p, 0.95) for p in self._param_names]
+            out["profile_lower_95"] = [lo for lo, _ in bounds]
+            out["profile_upper_95"] = [hi for _, hi in bounds]
+        return out
+
+    def profile_interval(self, parameter: str, level: float = 0.95) -> tuple[float, float]:
+        """Profile-likelihood interval of one parameter: ``(lower, upper)`` in the parameter's own unit.
+
+        The set ``{theta_j : 2 [l_max - max_{others} l(theta_j, others)] <=
+        chi2_1(level)}`` (Venzon & Moolgavkar 1988, "A method for computing
+        profile-likelihood-based confidence intervals", *Applied Statistics*
+        37(1); Pawitan, *In All Likelihood*, 2001, sections 2.5 and 9), where
+        ``l`` is the total log-likelihood the fit maximised (minus the
+        ``penalizer`` term when there is one) and ``chi2_1(level)`` the
+        ``level`` quantile of the chi-squared distribution with 1 degree of
+        freedom (3.841 at 0.95). Unlike the Wald interval of :meth:`summary`
+        it does not assume the log-likelihood is quadratic, so it is
+        asymmetric where the likelihood is, and it is the same whether the
+        parameter is profiled on the log or the natural scale.
+
+        Each endpoint is a root of the profile, found with
+        ``scipy.optimize.brentq`` on the log scale (to 1e-10 in log theta_j)
+        after bracketing outwards from the Wald guess
+        ``log theta_j +- sqrt(chi2_1(level)) se(log theta_j)``; every
+        profile point is a refit of the other parameters with
+        ``scipy.optimize.minimize`` (L-BFGS-B, the model's gradient) with
+        ``theta_j`` held fixed, warm-started from the nearest point already
+        profiled.
+
+        Parameters
+        ----------
+        parameter: a name in ``params_`` (e.g. ``"a"``).
+        level: coverage, strictly between 0 and 1.
+
+        Returns
+        -------
+        ``(lower, upper)`` floats, containing the estimate. When the profile
+        never drops by ``chi2_1(level) / 2`` on one side before the parameter
+        reaches 1e-8 or 1e8 (the data set no limit on that side, e.g. a
+        parameter at a usable limit of the model, see ``unidentified_``),
+        that side is ``0.0`` (lower) or ``inf`` (upper) and an
+        :class:`~segwork.errors.IdentificationWarning` says so.
+
+        Raises
+        ------
+        NotFittedError: before ``fit``.
+        DataError: ``parameter`` is not one of the model's parameters, or
+            ``level`` is not in (0, 1), or the model was fitted with
+            covariates (profile intervals cover the models without; use the
+            Wald intervals of :meth:`summary`) or unpickled from a version
+            that did not keep its fit data (refit it).
+        """
+        self._check_fitted()
+        name = type(self).__name__
+        where = f"{name}.profile_interval"
+        if parameter not in self._param_names:
+            raise DataError(f"{where}: unknown parameter {parameter!r}; the parameters of {name} are "
+                            f"{', '.join(self._param_names)}")
+        try:
+            lvl = float(level)
+        except (TypeError, ValueError):
+            lvl = float("nan")
+        if not (0.0 < lvl < 1.0):
+            raise DataError(f"{where}: level must be a coverage strictly between 0 and 1 (e.g. 0.95), got {level!r}")
+        if getattr(self, "covariates_", None) is not None:
+            raise DataError(f"{where}: profile intervals are available for models fitted without covariates; for "
+                            "this fit use the Wald intervals of summary()")
+        fit_data = getattr(self, "_fit_data", None)
+        if fit_data is None:
+            raise DataError(f"{where}: this model does not hold its fit data (fitted by an older segwork version); "
+                            "refit it to compute profile intervals")
+        with _single_threaded_blas():
+            return self._profile_interval(parameter, lvl, fit_data, where)
+
+    def _profile_interval(self, parameter, level, fit_data, where):
+        from scipy.stats import chi2
+
+        data, weights = fit_data
+        n = float(weights.sum())
+        fun = self._objective_factory(data, weights)
+        k = len(self._param_names)
+        j = self._param_names.index(parameter)
+        theta = np.asarray(self._log_params, dtype=np.float64)
+        crit = float(chi2.ppf(level, 1))
+        f_max = fun.value(theta) * n  # total objective at the optimum: -l_max (+ penalty)
+        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * (k - 1)
+        solved: dict[float, np.ndarray] = {float(theta[j]): np.delete(theta, j)}
+
+        def excess(t: float) -> float:
+            """2 [l_max - profile l(t)] - chi2_1(level); t = log theta_j."""
+            if k == 1:
+                f = fun.value(np.array([t]))
+            else:
+                x0 = solved[min(solved, key=lambda s: abs(s - t))]
+
+                def g(x):
+                    f_, g_ = fun(np.insert(x, j, t))
+                    return f_, np.delete(g_, j)
+
+                res = optimize.minimize(g, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
+                if float(np.max(np.abs(g(res.x)[1]))) > 1e-6:  # line search out of precision: polish
+                    res2 = optimize.minimize(g, res.x, jac=True, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
+                    if np.isfinite(res2.fun) and res2.fun <= res.fun:
+                        res = res2
+                f = float(res.fun)
+                if f < 1e299 and np.isfinite(res.x).all():
+                    solved[float(t)] = np.asarray(res.x, dtype=np.float64)
+            if not np.isfinite(f) or f >= 1e299:
+                return np.inf  # the likelihood is 0 there: far outside any interval
+            return 2.0 * (f * n - f_max) - crit
+
+        se = float(np.sqrt(self._cov_log()[j, j])) if np.isfinite(self._cov_log()[j, j]) else np.nan
+        step0 = np.sqrt(crit) * se if np.isfinite(se) and se > 0 else np.log(2.0)
+        ends = []
+        for side in (-1.0, 1.0):
+            inner, step = float(theta[j]), max(step0, 1e-6)
+            limit = side * _RUNAWAY
+            root = None
+            while True:
+                t = float(np.clip(inner + side * step, -_RUNAWAY, _RUNAWAY))
+                e = excess(t)
+                shrink = 0
+                while e == np.inf and shrink < 40:  # the likelihood is 0 there: come back towards the estimate
+                    step, shrink = step / 2.0, shrink + 1
+                    t = float(np.clip(inner + side * step, -_RUNAWAY, _RUNAWAY))
+                    e = excess(t)
+                if e > 0:
+                    root = optimize.brentq(excess, min(inner, t), max(inner, t), xtol=1e-10, rtol=1e-12,
+                                           maxiter=200)
+                    break
+                if t == limit:
+                    break
+                inner, step = t, step * 2.0
+            if root is None:
+                warnings.warn(
+                    f"{where}: the profile likelihood of {parameter} does not fall by chi2_1({level:g}) / 2 "
+                    f"before {parameter} reaches {np.exp(limit):.0e}: the data set no "
+                    f"{'lower' if side < 0 else 'upper'} limit, reported as {0.0 if side < 0 else np.inf}",
+                    IdentificationWarning, stacklevel=4,
+                )
+                ends.append(0.0 if side < 0 else np.inf)
+            else:
+                ends.append(float(np.exp(root)))
+        return ends[0], ends[1]
 
     @property
     def covariance_(self) -> pd.DataFrame:

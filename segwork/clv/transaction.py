@@ -144,7 +144,7 @@ class TransactionModel(BaseModel):
             non-finite or constant covariates and unmatched customers are a
             DataError.
         """
-        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups"):
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
@@ -321,7 +321,7 @@ class TransactionModel(BaseModel):
             return pd.Series(out, index=covariates.index, name="expected_purchases")
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, interval: str = "wald") -> pd.DataFrame:
         """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
 
         A model fitted with covariates adds one row per coefficient, named
@@ -330,7 +330,7 @@ class TransactionModel(BaseModel):
         intervals; the baseline rows are those of a customer with all
         covariates 0.
         """
-        out = super().summary()
+        out = super().summary(interval)
         if getattr(self, "covariates_", None) is not None:
             from .covariates import covariate_summary
 
