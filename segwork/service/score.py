@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..clv.base import distinct_rows
 from ..clv.transaction import check_history
 from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
@@ -151,24 +152,6 @@ def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of equal values in all ``columns``: ``(rows, first)``, each row's group and each group's first row.
-
-    Hash-based (``pandas.factorize``, as :func:`segwork.clv.base.compress`), linear in the rows.
-    """
-    key, size = np.zeros(len(columns[0]), dtype=np.int64), 1
-    for values in columns:
-        codes, levels = pd.factorize(values)
-        if size * len(levels) >= 2 ** 62:  # keys would overflow: number the distinct keys so far first
-            key, seen = pd.factorize(key)
-            size = len(seen)
-        key, size = key * len(levels) + codes, size * len(levels)
-    rows, groups = pd.factorize(key)
-    first = np.zeros(len(groups), dtype=np.int64)
-    first[rows[::-1]] = np.arange(len(rows) - 1, -1, -1)
-    return rows, first
-
-
 def _values(store: ModelStore, days: pd.DataFrame) -> dict[str, np.ndarray]:
     """:func:`segwork.service.operations._value_columns` of customer histories in days (the same formulas and
     calls, so the same numbers) and the expected purchases in the next :data:`PROPENSITY_DAYS` days' propensity.
@@ -191,7 +174,7 @@ def _values(store: ModelStore, days: pd.DataFrame) -> dict[str, np.ndarray]:
     # the model's own check on every customer first (its message names the customer), then the distinct histories
     x, tx, T, _, _ = check_history(f"{type(model).__name__}.p_alive", summary["frequency"], summary["recency"],
                                    summary["T"])
-    rows, first = _distinct(x, tx, T)
+    rows, first = distinct_rows(x, tx, T)
     ux, utx, uT = x[first], tx[first], T[first]
     out = {"p_alive": np.asarray(model.p_alive(ux, utx, uT), dtype=float)[rows]}
     ahead = np.array([[horizon * DAYS_PER_MONTH / week], [PROPENSITY_DAYS / _WEEK]])
@@ -412,7 +395,9 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
             customers = 0
             for part in parts:
                 # cleaned and aggregated in DuckDB (segwork.features.customer_table, engine="duckdb"): only the
-                # part's per-customer rows come into pandas
+                # part's per-customer rows come into pandas. Not overlapped with the scoring of the previous part
+                # in a thread: DuckDB already keeps both cores busy, and the overlap measured no faster (2M
+                # transactions, 4 parts: 33-46 s against 31-33 s) while holding two DuckDB databases in memory.
                 table = customer_table(str(part / "*.parquet"), observation_end=end, engine="duckdb")
                 table.attrs.pop("cleaning_report", None)
                 if table.empty:
