@@ -147,7 +147,7 @@ def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
         warnings.filterwarnings("ignore", message=r".*categories not seen.*", category=UserWarning)
         for name, seg in use.items():
             col = "relationship_type" if name == "relationship" else f"segment_{name}"
-            out[col] = seg.predict(table).astype(str).to_numpy()
+            out[col] = seg.predict(table).astype(str).array  # str labels as they are (no round trip via object)
     out.index.name = "customer_id"
     return out
 
