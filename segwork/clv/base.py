@@ -55,7 +55,7 @@ from sklearn.base import BaseEstimator
 from .._checks import check_fitted
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 
-__all__ = ["BaseModel", "compress", "check_identification"]
+__all__ = ["BaseModel", "compress", "distinct_rows", "check_identification"]
 
 #: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
 #: an optimum on a bound means the data cannot pin that parameter down.
@@ -117,6 +117,28 @@ def compress(columns: dict[str, np.ndarray], weights: np.ndarray) -> tuple[dict[
         data[name + "_levels"] = u
         data[name + "_codes"] = cu
     return data, counts[keep]
+
+
+def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of rows with equal values in all ``columns`` (flat arrays of one length).
+
+    Returns ``(rows, first)``: each row's group number (groups numbered in
+    order of first appearance) and each group's first row, so that
+    ``f(*(c[first] for c in columns))[rows]`` is ``f(*columns)`` for any
+    elementwise ``f``, evaluated once per distinct row. Hash-based
+    (``pandas.factorize``, as :func:`compress`), linear in the rows.
+    """
+    key, size = np.zeros(len(columns[0]), dtype=np.int64), 1
+    for values in columns:
+        codes, levels = pd.factorize(np.asarray(values, dtype=np.float64))
+        if size * len(levels) >= 2 ** 62:  # the keys would overflow: number the distinct keys so far first
+            key, seen = pd.factorize(key)
+            size = len(seen)
+        key, size = key * len(levels) + codes, size * len(levels)
+    rows, groups = pd.factorize(key)
+    first = np.zeros(len(groups), dtype=np.int64)
+    first[rows[::-1]] = np.arange(len(rows) - 1, -1, -1)
+    return rows, first
 
 
 def dot(u, v) -> float:

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import expit, gammaln, hyp2f1, psi
 
 from ._special import log_hyp2f1
+from .base import distinct_rows
 from .base import dot as _dot
 from .transaction import TransactionModel
 
@@ -168,8 +169,12 @@ class BetaGeo(TransactionModel):
     def _conditional_expected(self, t, x, tx, T):
         r, alpha, a, b = self._params()
         sh = self._shift
-        z = t / (alpha + T + t)
-        value = (a + b + x + (sh - 1)) * self._bracket(a, r + x, b + x + sh, z)
+        # the 2F1 part depends on a customer through (x, T) only, not t_x: evaluated once per distinct (t, x, T)
+        # (the CLV's months x histories grid repeats it ~5x) and gathered back, the same numbers elementwise
+        rows, first = distinct_rows(t, x, T)
+        tu, xu, Tu = t[first], x[first], T[first]
+        z = tu / (alpha + Tu + tu)
+        value = ((a + b + xu + (sh - 1)) * self._bracket(a, r + xu, b + xu + sh, z))[rows]
         return np.where(t > 0, value * self._p_alive(x, tx, T), 0.0)
 
     def _unconditional_expected(self, t):

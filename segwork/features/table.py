@@ -33,11 +33,29 @@ BEHAVIOUR_COLUMNS = (
 
 
 def _mix(transactions: pd.DataFrame, column: str, prefix: str) -> pd.DataFrame:
-    """Share of each customer's transactions per value of ``column`` (rows sum to 1)."""
-    counts = pd.crosstab(transactions["customer_id"], transactions[column].astype(str))
-    shares = counts.div(counts.sum(axis=1), axis=0)
-    shares.columns = [f"{prefix}{c}" for c in shares.columns]
-    return shares
+    """Share of each customer's transactions per value of ``column`` (rows sum to 1).
+
+    Rows: the customers, sorted; columns ``<prefix><value>`` for each value
+    as text, sorted (rows whose value is missing are left out). The counts of
+    ``pd.crosstab(customer_id, column.astype(str))`` from
+    ``np.bincount`` on factorized codes: the same frame, without crosstab's
+    pivot (about 15 s per million rows and column in pandas 3).
+    """
+    raw, values = pd.factorize(transactions[column], use_na_sentinel=False)
+    # the values as text (what crosstab groups on), then sorted: distinct raw values may share one text
+    text_codes, names = pd.factorize(pd.Series(values).astype(str), sort=True)
+    codes = text_codes[raw]
+    ids = transactions["customer_id"]
+    if (codes < 0).any():  # a value missing as text too: crosstab leaves the row out
+        keep = codes >= 0
+        codes, ids = codes[keep], ids[keep]
+    customers, ids = pd.factorize(ids, sort=True)
+    n_values = len(names)
+    counts = np.bincount(customers * n_values + codes, minlength=len(ids) * n_values).reshape(len(ids), n_values)
+    shares = counts / counts.sum(axis=1, keepdims=True)
+    # the index as crosstab builds it (its dtype inferred from the ids: text ids give the str dtype)
+    return pd.DataFrame(shares, index=pd.Index(np.asarray(ids, dtype=object), name="customer_id"),
+                        columns=[f"{prefix}{c}" for c in names])
 
 
 def _mix_from_counts(counts: pd.DataFrame, prefix: str) -> pd.DataFrame:
