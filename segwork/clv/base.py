@@ -646,6 +646,11 @@ class BaseModel(BaseEstimator):
             bounds = [self.profile_interval(p, 0.95) for p in self._param_names]
             out["profile_lower_95"] = [lo for lo, _ in bounds]
             out["profile_upper_95"] = [hi for _, hi in bounds]
+        if getattr(self, "covariates_", None) is not None:
+            # a fit with covariates: one row per coefficient (``purchase:``, ``dropout:``/``dropout_a:``/
+            # ``dropout_b:``, ``spend:`` + column), linear-scale Wald intervals; the rows above are then
+            # those of a customer with every covariate 0
+            out = pd.concat([out, _covariate_summary(self)])
         return out
 
     def profile_interval(self, parameter: str, level: float = 0.95) -> tuple[float, float]:
@@ -795,3 +800,14 @@ class BaseModel(BaseEstimator):
         self._check_fitted()
         names = [f"log_{k}" for k in self._param_names]
         return pd.DataFrame(self._cov_log(), index=names, columns=names)
+
+
+def _covariate_summary(model) -> pd.DataFrame:
+    """Rows for the coefficients: estimate, std_error, Wald 95 % interval (linear scale)."""
+    k = len(model._param_names)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(model._cov_full))[k:]
+    se = np.where(np.isin(model.coef_.index, getattr(model, "unidentified_", ())), np.nan, se)
+    est = model.coef_.to_numpy()
+    return pd.DataFrame({"estimate": est, "std_error": se, "lower_95": est - _Z95 * se,
+                         "upper_95": est + _Z95 * se}, index=model.coef_.index.rename("parameter"))

@@ -60,7 +60,7 @@ import pandas as pd
 from scipy import optimize
 
 from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import _LOG_BOUND, _RUNAWAY, _Z95, _single_threaded_blas, check_identification, compress
+from .base import _LOG_BOUND, _RUNAWAY, _single_threaded_blas, check_identification, compress
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 
@@ -320,14 +320,3 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
     model._cov_cache = cov[:k, :k]
     model._fit_data = None
     return model
-
-
-def covariate_summary(model) -> pd.DataFrame:
-    """Rows for the coefficients: estimate, std_error, Wald 95 % interval (linear scale)."""
-    k = len(model._param_names)
-    with np.errstate(invalid="ignore"):
-        se = np.sqrt(np.diag(model._cov_full))[k:]
-    se = np.where(np.isin(model.coef_.index, getattr(model, "unidentified_", ())), np.nan, se)
-    est = model.coef_.to_numpy()
-    return pd.DataFrame({"estimate": est, "std_error": se, "lower_95": est - _Z95 * se,
-                         "upper_95": est + _Z95 * se}, index=model.coef_.index.rename("parameter"))

@@ -248,16 +248,3 @@ class GammaGamma(BaseModel):
         out = p * v / (q - 1) if q > 1 else np.full(n, np.nan)
         return pd.Series(out, index=covariates.index, name="mean_spend")
 
-    def summary(self) -> pd.DataFrame:
-        """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
-
-        A model fitted with covariates adds one row per coefficient, named
-        ``spend:<column>`` (linear-scale Wald interval); the rows of ``p``,
-        ``q``, ``v`` are then those of a customer with all covariates 0.
-        """
-        out = super().summary()
-        if getattr(self, "covariates_", None) is not None:
-            from .covariates import covariate_summary
-
-            out = pd.concat([out, covariate_summary(self)])
-        return out

@@ -321,22 +321,6 @@ class TransactionModel(BaseModel):
             return pd.Series(out, index=covariates.index, name="expected_purchases")
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
-    def summary(self, interval: str = "wald") -> pd.DataFrame:
-        """Estimates with standard errors and 95 % intervals (see :meth:`BaseModel.summary`).
-
-        A model fitted with covariates adds one row per coefficient, named
-        ``purchase:<column>``, ``dropout:<column>`` (Pareto/NBD) or
-        ``dropout_a:`` / ``dropout_b:`` (BG/NBD), with linear-scale Wald
-        intervals; the baseline rows are those of a customer with all
-        covariates 0.
-        """
-        out = super().summary(interval)
-        if getattr(self, "covariates_", None) is not None:
-            from .covariates import covariate_summary
-
-            out = pd.concat([out, covariate_summary(self)])
-        return out
-
     def p_alive(self, frequency, recency, T, covariates=None, *, interval=None, aggregate=False, n_draws=200,
                 seed=0):
         """Probability that a customer with this history is still alive (has not dropped out) at ``T``.
