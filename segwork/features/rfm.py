@@ -78,6 +78,25 @@ def _date_text(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
+def _period_ends(first_tx: int, last_tx: int, observation_end, calibration_end) -> tuple[int, int]:
+    """``(observation_end, calibration_end)`` as day numbers, checked against the data's first and last day."""
+    obs_end = last_tx if observation_end is None else _day_number_of(observation_end, "observation_end")
+    cal_end = obs_end if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
+    if cal_end > obs_end:
+        raise DataError(
+            f"rfm_summary: calibration_end {_date_text(cal_end)} is after observation_end {_date_text(obs_end)}"
+            + (" (the last transaction date)" if observation_end is None else "")
+            + "; choose an earlier calibration_end or a later observation_end"
+        )
+    if cal_end < first_tx:
+        what = "calibration_end" if calibration_end is not None else "observation_end"
+        raise DataError(
+            f"rfm_summary: {what} {_date_text(cal_end)} is before the first transaction ({_date_text(first_tx)}); "
+            "no customer has a purchase in the period"
+        )
+    return obs_end, cal_end
+
+
 def _amounts(transactions: pd.DataFrame, amount_col: str) -> np.ndarray:
     amount = transactions[amount_col]
     try:
@@ -280,20 +299,7 @@ def rfm_summary(
     codes, ids = _factorize_ids(transactions[customer_col], customer_col)
 
     first_tx, last_tx = int(day.min()), int(day.max())
-    obs_end = last_tx if observation_end is None else _day_number_of(observation_end, "observation_end")
-    cal_end = obs_end if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
-    if cal_end > obs_end:
-        raise DataError(
-            f"rfm_summary: calibration_end {_date_text(cal_end)} is after observation_end {_date_text(obs_end)}"
-            + (" (the last transaction date)" if observation_end is None else "")
-            + "; choose an earlier calibration_end or a later observation_end"
-        )
-    if cal_end < first_tx:
-        what = "calibration_end" if calibration_end is not None else "observation_end"
-        raise DataError(
-            f"rfm_summary: {what} {_date_text(cal_end)} is before the first transaction ({_date_text(first_tx)}); "
-            "no customer has a purchase in the period"
-        )
+    obs_end, cal_end = _period_ends(first_tx, last_tx, observation_end, calibration_end)
     if last_tx > obs_end:  # drop what happened after the observation period
         keep = day <= obs_end
         codes, day = codes[keep], day[keep]
@@ -394,20 +400,7 @@ def rfm_from_aggregate(agg, *, observation_end=None, calibration_end=None, time_
     """The :func:`rfm_summary` frame from a per-customer aggregate of any engine (same columns and dtypes)."""
     unit = _time_unit_days(time_unit)
     first_tx, last_tx = agg.first_tx, agg.last_tx
-    obs_end = last_tx if observation_end is None else _day_number_of(observation_end, "observation_end")
-    cal_end = obs_end if calibration_end is None else _day_number_of(calibration_end, "calibration_end")
-    if cal_end > obs_end:
-        raise DataError(
-            f"rfm_summary: calibration_end {_date_text(cal_end)} is after observation_end {_date_text(obs_end)}"
-            + (" (the last transaction date)" if observation_end is None else "")
-            + "; choose an earlier calibration_end or a later observation_end"
-        )
-    if cal_end < first_tx:
-        what = "calibration_end" if calibration_end is not None else "observation_end"
-        raise DataError(
-            f"rfm_summary: {what} {_date_text(cal_end)} is before the first transaction ({_date_text(first_tx)}); "
-            "no customer has a purchase in the period"
-        )
+    obs_end, cal_end = _period_ends(first_tx, last_tx, observation_end, calibration_end)
     c = agg.customers
     first = c["first_day"].to_numpy()
     frequency = c["cal_days"].to_numpy() - 1

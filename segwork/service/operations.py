@@ -98,21 +98,26 @@ def _histories(request, where: str, extra: tuple[str, ...] = ()) -> pd.DataFrame
     return frame
 
 
+def summary_in_weeks(days: pd.DataFrame) -> pd.DataFrame:
+    """``frequency``, ``recency``, ``T`` (weeks: the stored models' unit) and ``monetary_value`` of histories in days."""
+    week = TIME_UNITS["weeks"]
+    return pd.DataFrame({"frequency": days["frequency"].to_numpy(dtype=float),
+                         "recency": days["recency"].to_numpy(dtype=float) / week,
+                         "T": days["T"].to_numpy(dtype=float) / week,
+                         "monetary_value": days["monetary_value"].to_numpy(dtype=float)}, index=days.index)
+
+
 def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = None, discount_rate=None,
                    margin=None) -> pd.DataFrame:
     """P(alive), expected purchases, expected spend and CLV of histories in days, from the stored models."""
     settings = store.clv_settings
     horizon = int(settings["horizon"] if horizon is None else horizon)
-    week = TIME_UNITS["weeks"]
-    summary = pd.DataFrame({"frequency": days["frequency"].to_numpy(dtype=float),
-                            "recency": days["recency"].to_numpy(dtype=float) / week,
-                            "T": days["T"].to_numpy(dtype=float) / week,
-                            "monetary_value": days["monetary_value"].to_numpy(dtype=float)}, index=days.index)
+    summary = summary_in_weeks(days)
     model, spend = store.transaction_model, store.spend_model
     out = pd.DataFrame(index=days.index)
     out["p_alive"] = np.asarray(model.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     out["expected_purchases"] = np.asarray(model.expected_purchases(
-        horizon * DAYS_PER_MONTH / week, summary["frequency"], summary["recency"], summary["T"]), dtype=float)
+        horizon * DAYS_PER_MONTH / TIME_UNITS["weeks"], summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     if isinstance(spend, (int, float)):
         out["expected_spend"] = float(spend)
     else:

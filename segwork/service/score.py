@@ -52,6 +52,7 @@ from ..features import customer_table
 from ..features.rfm import TIME_UNITS
 from ..io import read_transactions
 from ..segment.apriori import AprioriSegmenter
+from .operations import summary_in_weeks
 from .store import ModelStore, load_models
 
 __all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
@@ -165,11 +166,7 @@ def _values(store: ModelStore, days: pd.DataFrame) -> dict[str, np.ndarray]:
     """
     settings = store.clv_settings
     horizon = int(settings["horizon"])
-    week = TIME_UNITS["weeks"]
-    summary = pd.DataFrame({"frequency": days["frequency"].to_numpy(dtype=float),
-                            "recency": days["recency"].to_numpy(dtype=float) / week,
-                            "T": days["T"].to_numpy(dtype=float) / week,
-                            "monetary_value": days["monetary_value"].to_numpy(dtype=float)}, index=days.index)
+    summary = summary_in_weeks(days)
     model, spend = store.transaction_model, store.spend_model
     # the model's own check on every customer first (its message names the customer), then the distinct histories
     x, tx, T, _, _ = check_history(f"{type(model).__name__}.p_alive", summary["frequency"], summary["recency"],
@@ -177,7 +174,7 @@ def _values(store: ModelStore, days: pd.DataFrame) -> dict[str, np.ndarray]:
     rows, first = distinct_rows(x, tx, T)
     ux, utx, uT = x[first], tx[first], T[first]
     out = {"p_alive": np.asarray(model.p_alive(ux, utx, uT), dtype=float)[rows]}
-    ahead = np.array([[horizon * DAYS_PER_MONTH / week], [PROPENSITY_DAYS / _WEEK]])
+    ahead = np.array([[horizon * DAYS_PER_MONTH / TIME_UNITS['weeks']], [PROPENSITY_DAYS / _WEEK]])
     ahead = np.asarray(model.expected_purchases(ahead, ux[None, :], utx[None, :], uT[None, :]), dtype=float)
     out["expected_purchases"] = ahead[0][rows]
     if isinstance(spend, (int, float)):
