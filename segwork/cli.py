@@ -307,7 +307,10 @@ def _cmd_export(args) -> int:
     frame = export_frame(args.kind, data, seed=args.seed, horizon_days=args.days, channel=args.channel)
     out = write_export(frame, args.output)
     left_out = frame.attrs.get("left_out_no_permission", 0)
-    note = f" ({left_out} customers left out without {args.channel} permission)" if left_out else ""
+    notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
+    if frame.attrs.get("n_unprofitable"):
+        notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
+    note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
     return EXIT_OK
 

@@ -137,19 +137,23 @@ class TransactionModel(BaseModel):
 
         covariates: optional DataFrame of time-invariant customer covariates
             indexed by customer_id (matched to the index of the inputs when
-            they are Series, by position otherwise); BG/NBD and Pareto/NBD
-            only. See :mod:`segwork.clv.covariates` for the model form; the
-            coefficients are in ``coef_`` and :meth:`summary`, and every
-            prediction then needs the customers' covariates too. Missing,
-            non-finite or constant covariates and unmatched customers are a
-            DataError.
+            they are Series, by position otherwise); among the transaction
+            models BG/NBD and Pareto/NBD take them (the spend model,
+            ``GammaGamma``, too). Numeric columns are used as they are;
+            text, categorical and boolean columns are one-hot encoded
+            (scikit-learn's ``OneHotEncoder``, the first level in sorted
+            order is the reference). See :mod:`segwork.clv.covariates` for
+            the model form; the coefficients are in ``coef_`` and
+            :meth:`summary`, and every prediction then needs the customers'
+            covariates too. Missing, non-finite or constant covariates and
+            unmatched customers are a DataError.
         """
         for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
                 raise DataError(f"{type(self).__name__}.fit: covariates are supported by BetaGeo and ParetoNBD "
-                                "only (and GammaGamma for spend); fit without covariates (or per group)")
+                                "(and GammaGamma for spend) only; fit without covariates (or per group)")
             from .covariates import CovariateDesign, fit_with_covariates
 
             x, tx, t, w, index = self._validate(frequency, recency, T, weights, with_index=True)
