@@ -152,8 +152,9 @@ class TransactionModel(BaseModel):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
-                raise DataError(f"{type(self).__name__}.fit: covariates are supported by BetaGeo and ParetoNBD "
-                                "(and GammaGamma for spend) only; fit without covariates (or per group)")
+                raise DataError(f"{type(self).__name__}.fit: covariates are supported by BetaGeo and ParetoNBD only "
+                                "among the transaction models (GammaGamma takes them for spend); fit without "
+                                "covariates (or per group)")
             from .covariates import CovariateDesign, fit_with_covariates
 
             x, tx, t, w, index = self._validate(frequency, recency, T, weights, with_index=True)
