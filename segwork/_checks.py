@@ -10,6 +10,18 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import DataError, NotFittedError
 
 
+def check_level(where: str, value, name: str = "interval", example: float = 0.9) -> float:
+    """``value`` as a float coverage level strictly between 0 and 1; DataError naming ``where`` and ``name``."""
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        level = float("nan")
+    if not (0.0 < level < 1.0):
+        raise DataError(f"{where}: {name} must be a coverage level strictly between 0 and 1 (e.g. {example}), "
+                        f"got {value!r}")
+    return level
+
+
 def require_columns(frame, columns: Iterable[str], where: str, hint: str = "", *, what: str = "table") -> pd.DataFrame:
     """Check that ``frame`` is a DataFrame holding every one of ``columns``; return it unchanged.
 

@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
 
-from .._checks import check_fitted
+from .._checks import check_fitted, check_level
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 
 __all__ = ["BaseModel", "compress", "distinct_rows", "check_identification"]
@@ -706,12 +706,7 @@ class BaseModel(BaseEstimator):
         if parameter not in self._param_names:
             raise DataError(f"{where}: unknown parameter {parameter!r}; the parameters of {name} are "
                             f"{', '.join(self._param_names)}")
-        try:
-            lvl = float(level)
-        except (TypeError, ValueError):
-            lvl = float("nan")
-        if not (0.0 < lvl < 1.0):
-            raise DataError(f"{where}: level must be a coverage strictly between 0 and 1 (e.g. 0.95), got {level!r}")
+        lvl = check_level(where, level, "level", 0.95)
         if getattr(self, "covariates_", None) is not None:
             raise DataError(f"{where}: profile intervals are available for models fitted without covariates; for "
                             "this fit use the Wald intervals of summary()")

@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._checks import check_level
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
-from .intervals import _check_level, sampled_models
+from .intervals import sampled_models
 from .validation import cumulative_repeat_transactions
 
 __all__ = ["expected_purchases_by_period", "aggregate_purchases_by_period", "incremental_repeat_transactions"]
@@ -179,7 +180,7 @@ def aggregate_purchases_by_period(model, frequency, recency, T, periods, *, peri
                         "cumulative": np.cumsum(per_period)}, index=pd.Index(ends, name="period_end"))
     if interval is None:
         return out
-    level = _check_level(where, interval)
+    level = check_level(where, interval)
     draws = np.stack([_increments(_cumulative(m, ends, x, tx, t, covariates, given)).sum(axis=0)
                       for m in sampled_models(model, n_draws, seed)])
     q = [(1 - level) / 2, (1 + level) / 2]

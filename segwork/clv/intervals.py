@@ -30,19 +30,10 @@ import copy
 import numpy as np
 import pandas as pd
 
+from .._checks import check_level
 from ..errors import ConvergenceError, DataError
 
 __all__ = ["parameter_draws", "sampled_models", "quantile_interval"]
-
-
-def _check_level(where: str, interval) -> float:
-    try:
-        level = float(interval)
-    except (TypeError, ValueError):
-        level = float("nan")
-    if not (0.0 < level < 1.0):
-        raise DataError(f"{where}: interval must be a coverage level between 0 and 1 (e.g. 0.9), got {interval!r}")
-    return level
 
 
 def parameter_draws(model, n_draws: int = 200, seed=0) -> np.ndarray:
@@ -89,7 +80,7 @@ def sampled_models(model, n_draws: int = 200, seed=0):
 
 def quantile_interval(where: str, point, samples: np.ndarray, interval, name: str, index=None) -> pd.DataFrame:
     """DataFrame ``{name, lower, upper}`` from the point prediction and per-draw predictions ``(n_draws, n)``."""
-    level = _check_level(where, interval)
+    level = check_level(where, interval)
     lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
     point = np.asarray(point, dtype=np.float64).reshape(-1)
     if index is None and isinstance(point, pd.Series):

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._checks import check_level
 from ..errors import DataError
 from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
@@ -256,10 +257,10 @@ class TransactionModel(BaseModel):
     def _with_interval(self, method, point, call, interval, n_draws, seed, aggregate, name, covariates=None,
                        index_in=None, n_in=None):
         """Point prediction with lower/upper columns from parameter draws (:mod:`segwork.clv.intervals`)."""
-        from .intervals import _check_level, quantile_interval, sampled_models
+        from .intervals import quantile_interval, sampled_models
 
         where = f"{type(self).__name__}.{method}"
-        _check_level(where, interval)
+        check_level(where, interval)
         pt = np.asarray(point, dtype=np.float64).reshape(-1)
         samples = np.empty((int(n_draws), pt.size), dtype=np.float64 if pt.size < 10_000 else np.float32)
         if covariates is not None and getattr(self, "_z_groups", None) is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._checks import require_columns
+from .._checks import check_level, require_columns
 from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
 
@@ -89,11 +89,11 @@ def holdout_total_interval(model, summary: pd.DataFrame, interval: float = 0.9, 
     covariance is not available.
     """
     from .base import compress
-    from .intervals import _check_level, sampled_models
+    from .intervals import sampled_models
 
     require_columns(summary, ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"],
                     "holdout_total_interval", _HOLDOUT_HINT, what="summary")
-    level = _check_level("holdout_total_interval", interval)
+    level = check_level("holdout_total_interval", interval)
     cols = {k: summary[k].to_numpy(dtype=np.float64) for k in ("frequency", "recency", "T", "duration_holdout")}
     data, counts = compress(cols, np.ones(len(summary)))
     args = (data["duration_holdout"], data["frequency"], data["recency"], data["T"])

@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._checks import require_columns
+from .._checks import check_level, require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
@@ -153,9 +153,9 @@ def customer_lifetime_value(
     """
     where = "customer_lifetime_value"
     if interval is not None:
-        from .intervals import _check_level, quantile_interval, sampled_models
+        from .intervals import quantile_interval, sampled_models
 
-        _check_level(where, interval)
+        check_level(where, interval)
         args = dict(summary=summary, horizon=horizon, time_unit=time_unit, discount_rate=discount_rate,
                     margin=margin, covariates=covariates)
         point = customer_lifetime_value(transaction_model, spend_model, **args)

@@ -121,7 +121,7 @@ def test_bad_input_raises_the_projects_errors(bg):
     with pytest.raises(DataError, match=r"unknown parameter 'beta'.*r, alpha, a, b"):
         bg.profile_interval("beta")
     for level in (0.0, 1.0, 1.5, -0.1, "high", None):
-        with pytest.raises(DataError, match="level must be a coverage strictly between 0 and 1"):
+        with pytest.raises(DataError, match="level must be a coverage level strictly between 0 and 1"):
             bg.profile_interval("a", level=level)
     with pytest.raises(DataError, match="interval must be 'wald'.*or 'profile'"):
         bg.summary(interval="bootstrap")
