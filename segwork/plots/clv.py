@@ -110,14 +110,21 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
 
     ``tracking``: output of :func:`segwork.clv.validation.cumulative_repeat_transactions`.
     """
+    return _tracking(tracking, ax, "cumulative repeat purchases", "Tracking: cumulative repeat purchases")
+
+
+def _tracking(tracking: pd.DataFrame, ax, ylabel: str, title: str, from_zero: bool = False):
+    """Actual vs model over calendar time, with the calibration end marked (both tracking plots)."""
     ax = axes(ax, (8, 3.8))
     dates = pd.to_datetime(tracking["date"])
     ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
     ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
+    if from_zero:
+        ax.set_ylim(bottom=0)
     _mark_holdout(ax, dates, tracking["period"])
     month_axis(ax)
-    ax.set_ylabel("cumulative repeat purchases")
-    ax.set_title("Tracking: cumulative repeat purchases")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(frameon=False, loc="upper left")
     return ax
 
@@ -138,17 +145,8 @@ def plot_incremental_transactions(tracking: pd.DataFrame, ax=None):
     (one row per week or day; drawn at each period's end). The counterpart of
     :func:`plot_cumulative_transactions`.
     """
-    ax = axes(ax, (8, 3.8))
-    dates = pd.to_datetime(tracking["date"])
-    ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
-    ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
-    ax.set_ylim(bottom=0)
-    _mark_holdout(ax, dates, tracking["period"])
-    month_axis(ax)
-    ax.set_ylabel("repeat purchases per period")
-    ax.set_title("Tracking: repeat purchases per period")
-    ax.legend(frameon=False, loc="upper left")
-    return ax
+    return _tracking(tracking, ax, "repeat purchases per period", "Tracking: repeat purchases per period",
+                     from_zero=True)
 
 
 def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
