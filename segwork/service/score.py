@@ -44,15 +44,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..clv.base import distinct_rows
-from ..clv.transaction import check_history
-from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
 from ..features import customer_table
-from ..features.rfm import TIME_UNITS
 from ..io import read_transactions
 from ..segment.apriori import AprioriSegmenter
-from .operations import summary_in_weeks
+from .operations import _value_columns
 from .store import ModelStore, load_models
 
 __all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
@@ -64,7 +60,6 @@ ENGINES = ("pandas", "duckdb", "dask")
 DEFAULT_CHUNK_SIZE = 1_000_000
 #: The purchase-propensity window of the ``p_buy_30d`` column, in days.
 PROPENSITY_DAYS = 30
-_WEEK = 7.0
 
 
 # --------------------------------------------------------------------------- the scores of one chunk
@@ -138,7 +133,7 @@ def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
             numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
             table[col] = pd.Series(np.nan if numeric else None, index=table.index,
                                    dtype=float if numeric else object)
-    values = _values(store, table)
+    values = _value_columns(store, table, propensity_days=PROPENSITY_DAYS)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
     table.attrs.update(known.attrs)
     out = table[["frequency", "recency", "T", "monetary_value"]].astype(float)
@@ -150,42 +145,6 @@ def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
             col = "relationship_type" if name == "relationship" else f"segment_{name}"
             out[col] = seg.predict(table).astype(str).array  # str labels as they are (no round trip via object)
     out.index.name = "customer_id"
-    return out
-
-
-def _values(store: ModelStore, days: pd.DataFrame) -> dict[str, np.ndarray]:
-    """:func:`segwork.service.operations._value_columns` of customer histories in days (the same formulas and
-    calls, so the same numbers) and the expected purchases in the next :data:`PROPENSITY_DAYS` days' propensity.
-
-    Cost: the transaction model depends on a customer only through ``(frequency, recency, T)``, so P(alive)
-    and the expected purchases (over the CLV horizon and the propensity window, in one call) are evaluated
-    once per distinct history and gathered back; the CLV does the same inside
-    :func:`segwork.clv.value.customer_lifetime_value`. Returns arrays (one value per row of ``days``):
-    ``p_alive``, ``expected_purchases``, ``expected_spend``, ``clv``, ``p_buy_<PROPENSITY_DAYS>d``.
-    Raises DataError, naming the customer, for a history the model refuses.
-    """
-    settings = store.clv_settings
-    horizon = int(settings["horizon"])
-    summary = summary_in_weeks(days)
-    model, spend = store.transaction_model, store.spend_model
-    # the model's own check on every customer first (its message names the customer), then the distinct histories
-    x, tx, T, _, _ = check_history(f"{type(model).__name__}.p_alive", summary["frequency"], summary["recency"],
-                                   summary["T"])
-    rows, first = distinct_rows(x, tx, T)
-    ux, utx, uT = x[first], tx[first], T[first]
-    out = {"p_alive": np.asarray(model.p_alive(ux, utx, uT), dtype=float)[rows]}
-    ahead = np.array([[horizon * DAYS_PER_MONTH / TIME_UNITS['weeks']], [PROPENSITY_DAYS / _WEEK]])
-    ahead = np.asarray(model.expected_purchases(ahead, ux[None, :], utx[None, :], uT[None, :]), dtype=float)
-    out["expected_purchases"] = ahead[0][rows]
-    if isinstance(spend, (int, float)):
-        out["expected_spend"] = np.full(len(summary), float(spend))
-    else:
-        out["expected_spend"] = np.asarray(spend.expected_spend(summary["frequency"], summary["monetary_value"]),
-                                           dtype=float)
-    out["clv"] = customer_lifetime_value(
-        model, spend, summary, horizon=horizon, time_unit="weeks", discount_rate=float(settings["discount_rate"]),
-        margin=float(settings["margin"])).to_numpy(dtype=float)
-    out[f"p_buy_{PROPENSITY_DAYS}d"] = -np.expm1(-ahead[1][rows])
     return out
 
 
