@@ -23,8 +23,8 @@ parameters are all positive. The base class
   the observed information (the inverse Hessian of the minimised objective
   at the optimum, by central differences, computed in every fit);
 * raises :class:`~segwork.errors.ConvergenceError` naming what to try when the
-  optimiser fails, a parameter runs off to 0 or infinity (beyond 1e-8 / 1e8),
-  or the likelihood is flat along a direction (the data cannot pin the
+  optimiser fails, a parameter runs off to 0 or infinity (beyond 1e-8 / 1e8)
+  anywhere but towards a usable limit of the model, or the likelihood is flat along a direction (the data cannot pin the
   parameters down: typical of tiny or degenerate data, where estimates such
   as r ~ 1e7 are one arbitrary point of a ridge); when the flat direction
   is a usable limit of the model (its ``_limit_params``, e.g. the dropout
@@ -297,7 +297,7 @@ _LOADS = 0.2
 
 
 def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray, total_objective, n: float,
-                         limit_params=(), limit_note: str = "", hint: str = ""):
+                         limit_params=(), limit_note: str = "", hint: str = "", ran_off=()):
     """Is the optimum pinned down by the data? The one identification check of every fit.
 
     ``where``: the fit, for messages (``"BetaGeo.fit"``); ``theta``: the fitted vector (log parameters, then any covariate
@@ -321,6 +321,16 @@ def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray,
       identified part);
     * otherwise :class:`~segwork.errors.ConvergenceError`, naming the
       parameters, their values and what to do (``hint``: more data, a penalizer).
+
+    ``ran_off``: the names of parameters that the optimiser left beyond
+    1e-8 / 1e8 (a covariate coefficient beyond +-49). Such a parameter is
+    a usable limit only when it is in ``limit_params`` **and** takes part in a
+    flat direction: then it is that limit, with the warning above, however far
+    along the ridge the optimiser happened to stop (which differs between CPUs
+    and BLAS builds). Otherwise it ran off where the data cannot follow, and
+    :class:`~segwork.errors.ConvergenceError` says so. This check runs after
+    the flatness check, never before it, so that the outcome does not depend on
+    the stopping point.
 
     A **singular Hessian** without a flat direction (not finite or not
     positive definite) gives the IdentificationWarning and an all-NaN covariance.
@@ -349,6 +359,14 @@ def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray,
             f"10 changes the log-likelihood by less than {_FLAT_LL:g}), so these {n:g} customers cannot pin "
             f"them down and the estimates are one arbitrary point of a ridge; fit on more data (more customers "
             f"or a longer calibration period) or {hint}"
+        )
+    stray = [p for p in ran_off if not (p in limit_params and moving[names.index(p)])]
+    if stray:
+        which = ", ".join(f"{p}={_show(p, theta[names.index(p)])} (towards "
+                          f"{'0' if theta[names.index(p)] < 0 else 'infinity'})" for p in stray)
+        raise ConvergenceError(
+            f"{where} did not converge: {which} ran off (the data cannot identify it, e.g. nobody seems "
+            f"to leave or everybody buys at the same pace); {hint}."
         )
     if moving.any():
         warnings.warn(
@@ -515,20 +533,16 @@ class BaseModel(BaseEstimator):
         )
         if not np.isfinite(logp).all() or not np.isfinite(res.fun) or res.fun >= 1e299:
             raise ConvergenceError(f"{name}.fit did not converge (the likelihood became non-finite); {hint}.")
-        runaway = np.abs(logp) > _RUNAWAY
-        if runaway.any():
-            which = ", ".join(f"{p}={np.exp(v):.3g} (towards {'0' if v < 0 else 'infinity'})"
-                              for p, v in zip(self._param_names, logp) if abs(v) > _RUNAWAY)
-            raise ConvergenceError(
-                f"{name}.fit did not converge: {which} ran off (the data cannot identify it, e.g. nobody seems "
-                f"to leave or everybody buys at the same pace); {hint}."
-            )
+        # Parameters beyond 1e-8 / 1e8: a usable limit of the model (e.g. a -> 0, "nobody leaves") or a
+        # parameter the data cannot follow; check_identification tells which, after its flatness check, so the
+        # outcome does not depend on how far along a flat ridge the optimiser got (CPU, BLAS).
+        ran_off = tuple(p for p, v in zip(self._param_names, logp) if abs(v) > _RUNAWAY)
         if gnorm > 1e-4:
             # a search that stalls on a flat ridge is reported as what it is (flat: not identified)
             n = float(weights.sum())
             with _single_threaded_blas():
                 check_identification(f"{name}.fit", self._param_names, logp, self._hessian(fun, logp, n),
-                                     lambda v: fun.value(v) * n, n, (), self._limit_note, hint)
+                                     lambda v: fun.value(v) * n, n, (), self._limit_note, hint, ran_off)
             raise ConvergenceError(
                 f"{name}.fit did not converge (largest gradient {gnorm:.2g} on the log scale: {res.message}); "
                 f"{hint}."
@@ -541,7 +555,7 @@ class BaseModel(BaseEstimator):
             hess = self._hessian(fun, logp, n)
             cov, unidentified = check_identification(
                 f"{name}.fit", self._param_names, logp, hess, lambda v: fun.value(v) * n, n, self._limit_params,
-                self._limit_note, hint)
+                self._limit_note, hint, ran_off)
         self.params_ = {k: float(v) for k, v in zip(self._param_names, params)}
         total, _ = self._total_loglik(params, data, weights)
         self.log_likelihood_ = float(total)

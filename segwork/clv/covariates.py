@@ -283,9 +283,6 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
     hint = (f"try {name}(penalizer=0.001), fewer or rescaled covariates (e.g. standardised), or more data")
     if not np.isfinite(theta).all() or res.fun >= 1e299:
         raise ConvergenceError(f"{name}.fit with covariates did not converge (non-finite likelihood); {hint}")
-    if (np.abs(theta[:k]) > _RUNAWAY).any() or (np.abs(theta[k:]) > 49.0).any():
-        raise ConvergenceError(f"{name}.fit with covariates did not converge: a parameter ran off towards 0 or "
-                               f"infinity (the data cannot identify it); {hint}")
     if gnorm > 1e-4:
         raise ConvergenceError(f"{name}.fit with covariates did not converge (largest gradient {gnorm:.2g}); {hint}")
     base, coef = unpack(theta)
@@ -302,8 +299,13 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
         hess = 0.5 * (hess + hess.T) * n
         names = list(model._param_names) + labels
         limit = tuple(model._limit_params) + tuple(lab for lab in labels if lab.startswith("dropout"))
+        # a parameter beyond 1e-8 / 1e8 (a coefficient beyond +-49) is a usable limit or a ConvergenceError:
+        # check_identification decides after its flatness check (not before: see its docstring)
+        ran_off = tuple(lab for lab, v in zip(names, theta)
+                        if abs(v) > (_RUNAWAY if lab in model._param_names else 49.0))
         cov, unidentified = check_identification(f"{name}.fit with covariates", names, theta, hess,
-                                                 lambda v: fun(v)[0] * n, n, limit, model._limit_note, hint)
+                                                 lambda v: fun(v)[0] * n, n, limit, model._limit_note, hint,
+                                                 ran_off)
     model.params_ = {kname: float(v) for kname, v in zip(model._param_names, base)}
     model.coef_ = pd.Series(coef.reshape(-1), index=pd.Index(labels, name="coefficient"), name="estimate")
     model.covariates_ = design

@@ -81,6 +81,70 @@ def test_a_limit_of_the_dropout_process_warns_and_keeps_the_identified_part():
     assert np.isfinite(iv.to_numpy()).all() and (iv["lower"] <= iv["expected_purchases"]).all()
 
 
+#: starts for (a, b) along the "nobody leaves" ridge, from near the optimiser's usual stopping point to far beyond
+#: it: where a CPU's or BLAS' rounding lets the search stop (a ~ 1e-9 on one machine, 1e-7 on another) must not
+#: change the outcome (issue 17: a = 6.8e-9 was once a ConvergenceError, "ran off", on an AMD EPYC)
+RIDGE_STARTS = [None, (1e-6, 1e2), (1e-10, 1.0), (1e-12, 1e6), (1e-3, 1e4)]
+
+
+def _start_on_the_ridge(monkeypatch, start):
+    if start is None:
+        return
+    plain = BetaGeo._start
+
+    def far_along(self, data, w):
+        return np.array([*plain(self, data, w)[:2], *start])
+
+    monkeypatch.setattr(BetaGeo, "_start", far_along)
+
+
+@pytest.fixture(scope="module")
+def ridge_reference():
+    x, tx, T = _nobody_leaves()
+    with pytest.warns(IdentificationWarning):
+        return BetaGeo().fit(x, tx, T)
+
+
+@pytest.mark.parametrize("start", RIDGE_STARTS, ids=lambda s: "default" if s is None else f"a{s[0]:g}_b{s[1]:g}")
+def test_the_outcome_on_a_flat_ridge_does_not_depend_on_where_the_optimiser_stops(monkeypatch, start,
+                                                                                  ridge_reference):
+    x, tx, T = _nobody_leaves()
+    _start_on_the_ridge(monkeypatch, start)
+    with pytest.warns(IdentificationWarning, match=r"BetaGeo\.fit: .*a=.*b=.* not identified.*nobody leaves"):
+        m = BetaGeo().fit(x, tx, T)
+    assert set(m.unidentified_) == {"a", "b"}
+    # the same fit wherever it stopped: the identified part, the likelihood and the predictions agree with the
+    # reference to tolerances far inside their standard errors (r, alpha: se ~ 5 % of the estimate)
+    for p in ("r", "alpha"):
+        assert m.params_[p] == pytest.approx(ridge_reference.params_[p], rel=1e-3), p
+    assert m.log_likelihood_ == pytest.approx(ridge_reference.log_likelihood_, abs=1e-3)
+    assert m.params_["a"] / (m.params_["a"] + m.params_["b"]) < 1e-6  # the limit: nobody leaves after a purchase
+    np.testing.assert_allclose(m.p_alive(x, tx, T), ridge_reference.p_alive(x, tx, T), atol=1e-5)
+    np.testing.assert_allclose(m.expected_purchases(10.0, x, tx, T), ridge_reference.expected_purchases(10.0, x, tx, T),
+                               rtol=1e-3)
+
+
+@pytest.mark.parametrize("start", RIDGE_STARTS[2:4], ids=["a1e-10_b1", "a1e-12_b1e6"])
+def test_the_covariate_fit_far_along_the_ridge_warns_the_same(monkeypatch, start):
+    x, tx, T = _nobody_leaves()
+    z = pd.DataFrame({"group": np.where(np.arange(len(x)) % 2 == 0, "a", "b")})
+    _start_on_the_ridge(monkeypatch, start)
+    with pytest.warns(IdentificationWarning, match=r"BetaGeo\.fit with covariates: .*not identified"):
+        m = BetaGeo().fit(x, tx, T, covariates=z)
+    assert {"a", "b"} <= set(m.unidentified_) and "purchase:group[b]" not in m.unidentified_
+    assert np.isfinite(m.summary().loc["purchase:group[b]"]).all()
+
+
+def test_a_parameter_that_runs_off_outside_a_usable_limit_is_still_an_error(monkeypatch):
+    # the review case started far out on r, alpha: no usable limit there, so a ConvergenceError wherever it stops
+    plain = BetaGeo._start
+    monkeypatch.setattr(BetaGeo, "_start", lambda self, d, w: plain(self, d, w) * np.array([1e9, 1e9, 1.0, 1.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConvergenceError, match=r"BetaGeo\.fit did not converge.*(flat|ran off).*penalizer"):
+            BetaGeo().fit(*REVIEW)
+
+
 def test_the_covariate_fit_goes_through_the_same_check():
     x, tx, T = _nobody_leaves()
     z = pd.DataFrame({"group": np.where(np.arange(len(x)) % 2 == 0, "a", "b")})
