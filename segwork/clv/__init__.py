@@ -11,7 +11,7 @@ Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_cus
 ``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions
 (:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
-customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`bg_nbd_inputs`.
+customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`fit_spend_model`, :func:`bg_nbd_inputs`.
 Per-period forecasts (each week or month of a horizon, per customer and in total) and the
 incremental tracking: :mod:`segwork.clv.forecast`. Validation (calibration / holdout):
 :mod:`segwork.clv.validation`; model
@@ -30,6 +30,7 @@ from .pareto_nbd import ParetoNBD
 from .predict import (
     TRANSACTION_MODELS,
     bg_nbd_inputs,
+    fit_spend_model,
     fit_transaction_model,
     predict_clv,
     transaction_model_label,
@@ -63,6 +64,7 @@ __all__ = [
     "new_customer_value",
     "predict_clv",
     "bg_nbd_inputs",
+    "fit_spend_model",
     "fit_transaction_model",
     "transaction_model_label",
     "TRANSACTION_MODELS",

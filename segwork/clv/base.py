@@ -50,12 +50,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from scipy import optimize
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from .._checks import check_fitted, check_level
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 
-__all__ = ["BaseModel", "compress", "distinct_rows", "check_identification"]
+__all__ = ["BaseModel", "compress", "distinct_rows", "check_identification", "PENALIZER_LADDER",
+           "untried_penalty_hint"]
 
 #: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
 #: an optimum on a bound means the data cannot pin that parameter down.
@@ -64,6 +65,15 @@ _LOG_BOUND = 30.0
 #: cannot pin it down (e.g. nobody ever seems to leave), and predictions would rest on a limit.
 _RUNAWAY = float(np.log(1e8))
 _Z95 = 1.959963984540054
+#: The penalizers a ConvergenceError may suggest, smallest first. None is named before it was tried on the
+#: same data (:meth:`BaseModel._converge`): a hint must be one that works.
+PENALIZER_LADDER = (0.001, 0.01, 0.1, 1.0)
+
+
+def untried_penalty_hint(name: str) -> str:
+    """The placeholder for a penalizer hint in a ConvergenceError, replaced by :meth:`BaseModel._converge`
+    with a penalizer tried on the same data (or with the statement that none of :data:`PENALIZER_LADDER` helps)."""
+    return f"try {name}(penalizer=0.001) (or larger) to keep the parameters finite"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -492,6 +502,46 @@ class BaseModel(BaseEstimator):
         fun.value = value  # type: ignore[attr-defined]
         return fun
 
+    def _converge(self, run: Callable[["BaseModel"], object]):
+        """``run(self)`` (one fit's optimisation), with a penalizer hint that was tried before it is named.
+
+        When ``run`` raises :class:`~segwork.errors.ConvergenceError` whose
+        message carries :func:`untried_penalty_hint`, the same ``run`` is
+        tried on copies of this model with each penalizer of
+        :data:`PENALIZER_LADDER` above ``self.penalizer``, smallest first,
+        and the message names the first that converges on these data, or says
+        that none does (then the hint would not help, and is not given).
+        Costs nothing on success; on failure up to four more fits.
+        """
+        try:
+            return run(self)
+        except ConvergenceError as exc:
+            name = type(self).__name__
+            msg = str(exc)
+            untried = untried_penalty_hint(name)
+            if untried not in msg:
+                raise
+            tried = [pen for pen in PENALIZER_LADDER if pen > float(self.penalizer or 0.0)]
+            works = None
+            for pen in tried:
+                trial = clone(self).set_params(penalizer=pen)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        run(trial)
+                except ConvergenceError:
+                    continue
+                works = pen
+                break
+            if works is not None:
+                said = (f"{name}(penalizer={works:g}) keeps the parameters finite and converges on these data (tried"
+                        + (f"; {', '.join(f'{p:g}' for p in tried[:tried.index(works)])} did not" if works != tried[0]
+                           else "") + "; a penalty pulls the log parameters towards 0, so check its estimates)")
+            else:
+                said = (f"no penalizer makes it converge ({', '.join(f'{p:g}' for p in tried) or 'none left to try'} tried on "
+                        "these data, none converged)")
+            raise ConvergenceError(msg.replace(untried, said)) from None
+
     def _optimise(self, data: dict[str, np.ndarray], weights: np.ndarray, x0: np.ndarray) -> None:
         """Minimise the objective from ``x0`` (natural scale); set the fitted attributes."""
         # The optimiser's tiny vector products gain nothing from BLAS threads and
@@ -527,7 +577,7 @@ class BaseModel(BaseEstimator):
             gnorm = float(np.max(np.abs(fun(res.x)[1])))
         logp = np.asarray(res.x, dtype=np.float64)
         hint = (
-            f"try {name}(penalizer=0.001) (or larger) to keep the parameters finite, "
+            f"{untried_penalty_hint(name)}, "
             "check that the inputs are in the units you think (e.g. weeks), and that the data has enough "
             "repeat purchases"
         )
@@ -579,7 +629,7 @@ class BaseModel(BaseEstimator):
                 cov, self.unidentified_ = check_identification(
                     f"{type(self).__name__}.fit", self._param_names, self._log_params,
                     self._hessian(fun, self._log_params, n), lambda v: fun.value(v) * n, n, self._limit_params,
-                    self._limit_note, f"try {type(self).__name__}(penalizer=0.001)")
+                    self._limit_note, "refit on more data, or with the smallest penalizer that converges")
             self._cov_cache = cov
         return cov
 

@@ -98,7 +98,7 @@ class BetaGeoBetaBinom(BaseModel):
         if not (x[live] > 0).any():
             raise DataError(f"{name}: no customer made a repeat transaction; the model cannot be estimated")
         data, counts = compress({"x": x, "tx": tx, "n": n}, w)
-        self._optimise(data, counts, np.ones(4))
+        self._converge(lambda m: m._optimise(data, counts, np.ones(4)))
         return self
 
     # ----------------------------------------------------------------- likelihood

@@ -60,7 +60,7 @@ import pandas as pd
 from scipy import optimize
 
 from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import _LOG_BOUND, _RUNAWAY, _single_threaded_blas, check_identification, compress
+from .base import _LOG_BOUND, _RUNAWAY, _single_threaded_blas, check_identification, compress, untried_penalty_hint
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 
@@ -280,7 +280,7 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
                 res = res2
             gnorm = float(np.max(np.abs(fun(res.x)[1])))
     theta = np.asarray(res.x, dtype=np.float64)
-    hint = (f"try {name}(penalizer=0.001), fewer or rescaled covariates (e.g. standardised), or more data")
+    hint = (f"{untried_penalty_hint(name)}; or use fewer or rescaled covariates (e.g. standardised), or more data")
     if not np.isfinite(theta).all() or res.fun >= 1e299:
         raise ConvergenceError(f"{name}.fit with covariates did not converge (non-finite likelihood); {hint}")
     if gnorm > 1e-4:

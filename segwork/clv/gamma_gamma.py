@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.special import gammaln, psi
 
 from .base import BaseModel, broadcast_columns, check_columns, check_integer, compress, dot, wrap_like
-from ..errors import DataError
+from ..errors import ConvergenceError, DataError
 
 __all__ = ["GammaGamma", "check_spend_history"]
 
@@ -133,8 +133,14 @@ class GammaGamma(BaseModel):
             or non-finite values, a column constant over the repeat buyers
             fitted, or linearly dependent columns (the same checks and
             messages as the transaction models').
-        ConvergenceError: the covariate fit failed (the message says what to
-            try).
+        ConvergenceError: the fit failed. The message names a penalizer only
+            after trying it on the same data (:meth:`BaseModel._converge`),
+            and when the repeat buyers' mean spends hardly vary (coefficient
+            of variation below 1 %) it says so and gives their mean spend: the
+            data then support one expected spend per purchase for everyone,
+            a number that :func:`segwork.clv.customer_lifetime_value` takes
+            as the spend model (:func:`segwork.clv.fit_spend_model` does this
+            for a customer table).
         """
         name = "GammaGamma.fit"
         for attr in ("covariates_", "coef_", "_cov_full", "_theta"):
@@ -163,12 +169,15 @@ class GammaGamma(BaseModel):
         self.n_zero_spend_ = float(w[zero].sum())
         if covariates is not None:
             excluded = (self.n_excluded_, self.n_zero_spend_)
-            fit_with_covariates(self, {"x": x[rep], "m": m[rep]}, w[rep], design)
+            self._converge(lambda g: fit_with_covariates(g, {"x": x[rep], "m": m[rep]}, w[rep], design))
             self.n_excluded_, self.n_zero_spend_ = excluded  # the plain start fit saw the repeat buyers only
         else:
             data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
             mean_spend = dot(counts, data["m"]) / counts.sum()
-            self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+            try:
+                self._converge(lambda g: g._optimise(data, counts, np.array([1.0, 2.0, mean_spend])))
+            except ConvergenceError as exc:
+                raise ConvergenceError(f"{str(exc).rstrip('.')}{_homogeneous_spend_note(data, counts)}") from None
         if self.params_["q"] <= 1:
             warnings.warn(
                 f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
@@ -248,3 +257,32 @@ class GammaGamma(BaseModel):
         out = p * v / (q - 1) if q > 1 else np.full(n, np.nan)
         return pd.Series(out, index=covariates.index, name="mean_spend")
 
+
+#: Below this coefficient of variation of the repeat buyers' mean spends, a failed fit says that the data
+#: support one expected spend for everyone (the Gamma-Gamma's limit p, q, v -> infinity, where its
+#: likelihood cannot be evaluated to the precision the optimiser needs).
+HOMOGENEOUS_SPEND_CV = 0.01
+
+
+def spend_spread(monetary_value, weights=None) -> tuple[float, float]:
+    """Mean and coefficient of variation (SD / mean) of the repeat buyers' mean spends.
+
+    ``monetary_value``: each repeat buyer's mean spend per purchase (> 0, the
+    data's currency); ``weights``: customers per row (default 1). Returns
+    ``(mean, cv)``, the mean in the data's currency and ``cv`` as a fraction.
+    """
+    m = np.asarray(monetary_value, dtype=float)
+    w = np.ones_like(m) if weights is None else np.asarray(weights, dtype=float)
+    mean = float(dot(w, m) / w.sum())
+    return mean, float(np.sqrt(dot(w, (m - mean) ** 2) / w.sum())) / mean
+
+
+def _homogeneous_spend_note(data: dict, counts: np.ndarray) -> str:
+    """The sentence a failed fit adds when the mean spends hardly vary ('' otherwise)."""
+    mean, cv = spend_spread(data["m"], counts)
+    if cv >= HOMOGENEOUS_SPEND_CV:
+        return ""
+    return (f". The repeat buyers' mean spends hardly vary (mean {mean:.4g}, coefficient of variation "
+            f"{100 * cv:.2g} %): these data support one expected spend per purchase for everyone, about "
+            f"{mean:.4g}; use that number as the spend model (customer_lifetime_value takes a number; "
+            "segwork.clv.fit_spend_model does this for a customer table, with a warning)")

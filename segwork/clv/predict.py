@@ -36,13 +36,13 @@ from .._checks import require_columns
 from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
 from .beta_geo import BetaGeo
-from .gamma_gamma import GammaGamma
+from .gamma_gamma import HOMOGENEOUS_SPEND_CV, GammaGamma, spend_spread
 from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
-__all__ = ["predict_clv", "bg_nbd_inputs", "fit_transaction_model", "transaction_model_label", "TRANSACTION_MODELS",
+__all__ = ["predict_clv", "bg_nbd_inputs", "fit_transaction_model", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS",
            "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
@@ -128,6 +128,61 @@ def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_
         raise
 
 
+def fit_spend_model(table: pd.DataFrame):
+    """The spend model of a customer table: a fitted Gamma-Gamma, or one number when the data support no more.
+
+    The Gamma-Gamma is fitted on the repeat buyers with a positive
+    ``monetary_value`` (``frequency``: repeat purchases; ``monetary_value``:
+    their mean value, in the data's currency). It stands aside, with one
+    ``UserWarning`` that says why, for a number that every customer's expected
+    spend per purchase is set to (:func:`customer_lifetime_value` takes a
+    number as the spend model):
+
+    * fewer than 2 such repeat buyers: the table's mean transaction amount
+      (``mean_amount``; no warning, as before);
+    * the fit does not converge and the repeat buyers' mean spends hardly vary
+      (coefficient of variation below
+      :data:`segwork.clv.gamma_gamma.HOMOGENEOUS_SPEND_CV`): their weighted
+      mean spend (e.g. every purchase costs 9.99: the Gamma-Gamma's limit of
+      one expected spend for everyone, which its likelihood cannot be
+      evaluated at precisely enough to converge).
+
+    ``q <= 1`` (an infinite population mean spend) is kept, silently here:
+    :func:`customer_lifetime_value` applies and states its fallback.
+
+    Returns a fitted :class:`GammaGamma` or a float. Raises DataError when
+    fewer than 2 repeat buyers spent and the table has no ``mean_amount``;
+    ConvergenceError when the fit fails on spends that do vary (its message
+    says what was tried).
+    """
+    frequency = table["frequency"].to_numpy(dtype=float)
+    monetary = table["monetary_value"].to_numpy(dtype=float)
+    repeat = (frequency > 0) & (monetary > 0)
+    if repeat.sum() < 2:
+        if "mean_amount" not in table.columns:
+            raise DataError(f"predict_clv: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
+                            "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
+                            "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
+                            "or use a longer observation period with more repeat buyers")
+        spend = float(table["mean_amount"].mean())
+        return spend
+    try:
+        with warnings.catch_warnings():
+            # q <= 1 is handled (and said, with what was done) by customer_lifetime_value
+            warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
+            return GammaGamma().fit(pd.Series(frequency, index=table.index),
+                                    pd.Series(monetary, index=table.index))
+    except ConvergenceError as exc:
+        mean, cv = spend_spread(monetary[repeat])
+        if cv >= HOMOGENEOUS_SPEND_CV:
+            raise
+        warnings.warn(f"predict_clv: the Gamma-Gamma spend model did not converge because the repeat buyers' mean "
+                      f"spends hardly vary (coefficient of variation {100 * cv:.2g} %); every customer's expected "
+                      f"spend per purchase is their mean, {mean:.4g} ({str(exc).split(';')[0]})",
+                      UserWarning, stacklevel=2)
+        return mean
+
+
 def bg_nbd_inputs(table: pd.DataFrame) -> pd.DataFrame:
     """The BG/NBD inputs of a customer table: ``frequency`` and ``recency``, ``T`` converted from days to weeks.
 
@@ -205,21 +260,7 @@ def predict_clv(
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = fit_transaction_model(table, transaction_model)
     p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
-    # GammaGamma.fit itself leaves out one-time buyers and repeat buyers whose repeat purchases were worth 0;
-    # everyone is predicted from the fitted model.
-    repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
-    if repeat.sum() >= 2:
-        with warnings.catch_warnings():
-            # q <= 1 is handled (and said, with what was done) by customer_lifetime_value
-            warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
-            spend = GammaGamma().fit(summary["frequency"], summary["monetary_value"])
-    elif "mean_amount" in table.columns:  # no spend model without repeat buyers: the mean transaction amount stands in
-        spend = float(table["mean_amount"].mean())
-    else:
-        raise DataError(f"predict_clv: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
-                        "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
-                        "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
-                        "or use a longer observation period with more repeat buyers")
+    spend = fit_spend_model(table)
     clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
                                   discount_rate=discount_rate, margin=margin)
     out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)

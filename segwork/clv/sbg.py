@@ -87,7 +87,7 @@ class ShiftedBetaGeometric(BaseModel):
         keep = w > 0
         self.n_periods_ = n
         self.survivors_ = s
-        self._optimise({k: v[keep] for k, v in data.items()}, w[keep], np.ones(2))
+        self._converge(lambda m: m._optimise({k: v[keep] for k, v in data.items()}, w[keep], np.ones(2)))
         return self
 
     def _loglik(self, params, data):

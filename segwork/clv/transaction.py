@@ -160,11 +160,12 @@ class TransactionModel(BaseModel):
 
             x, tx, t, w, index = self._validate(frequency, recency, T, weights, with_index=True)
             design = CovariateDesign(f"{type(self).__name__}.fit", covariates, index, len(x))
-            return fit_with_covariates(self, {"x": x, "tx": tx, "T": t}, w, design)
+            return self._converge(lambda m: fit_with_covariates(m, {"x": x, "tx": tx, "T": t}, w, design))
         x, tx, t, w = self._validate(frequency, recency, T, weights)
         self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
-        self._optimise(self._prepare(data), counts, self._start(data, counts))
+        prepared, start = self._prepare(data), self._start(data, counts)
+        self._converge(lambda m: m._optimise(prepared, counts, start))
         return self
 
     def _prepare(self, data: dict) -> dict:

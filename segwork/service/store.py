@@ -29,17 +29,15 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..clv.gamma_gamma import GammaGamma
-from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, bg_nbd_inputs, fit_transaction_model
+from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, fit_spend_model, fit_transaction_model
 from ..errors import DataError
 from ..prepare import prepare_table
 from ..segment.base import Segmentation
@@ -98,15 +96,7 @@ class ModelStore:
 def _fit_clv_models(table: pd.DataFrame, transaction_model: str) -> tuple[object, object]:
     """The two models :func:`segwork.clv.predict_clv` fits, fitted the same way (weeks; repeat buyers for spend)."""
     model = fit_transaction_model(table, transaction_model)
-    summary = bg_nbd_inputs(table)
-    monetary = table["monetary_value"].to_numpy(dtype=float)
-    repeat = (summary["frequency"].to_numpy() > 0) & (monetary > 0)
-    if repeat.sum() >= 2:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
-            spend = GammaGamma().fit(summary["frequency"], pd.Series(monetary, index=table.index))
-    else:
-        spend = float(table["mean_amount"].mean())
+    spend = fit_spend_model(table)
     return model, spend
 
 

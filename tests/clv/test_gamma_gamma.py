@@ -1,6 +1,9 @@
 """Gamma-Gamma spend model: published CDNOW estimates from raw data, gradient, properties."""
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +13,7 @@ from scipy.optimize import approx_fprime
 
 from segwork.clv import GammaGamma
 from segwork.clv.base import compress
-from segwork.errors import DataError, NotFittedError
+from segwork.errors import ConvergenceError, DataError, NotFittedError
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,46 @@ def test_bad_input(x, m, match):
 def test_not_fitted():
     with pytest.raises(NotFittedError, match=r"fit\(frequency, monetary_value\)"):
         GammaGamma().expected_spend(1, 10.0)
+
+
+def _every_purchase_costs_9_99(n=400, seed=0):
+    """Issue 17's case from raw transactions: each repeat purchase costs 9.99 EUR +- 1 cent (a flat-price
+    subscription box): a customer table with frequency, monetary_value (the mean of the repeat purchases)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 8, n)
+    prices = [np.round(9.99 + rng.choice([-0.01, 0.0, 0.01], k), 2) for k in x]
+    monetary = np.array([p.mean() if len(p) else 0.0 for p in prices])
+    return pd.DataFrame({"frequency": x, "monetary_value": monetary, "mean_amount": 9.99,
+                         "recency": np.where(x > 0, 30.0 * x, 0.0), "T": 300.0},
+                        index=pd.Index([f"S{i}" for i in range(n)], name="customer_id"))
+
+
+def test_penalizer_hint_every_purchase_costs_9_99():
+    """The hint names only a penalizer that was tried and converges, and says what the data support."""
+    from segwork.clv import fit_spend_model, predict_clv
+
+    from .helpers import the_named_penalizer_works
+
+    table = _every_purchase_costs_9_99()
+    rep = table[table["frequency"] > 0]
+    with pytest.raises(ConvergenceError) as exc:
+        GammaGamma().fit(rep["frequency"], rep["monetary_value"])
+    msg = str(exc.value)
+    the_named_penalizer_works(GammaGamma, (rep["frequency"], rep["monetary_value"]), msg)
+    # the answer the data support: one expected spend for everyone, the repeat buyers' mean spend (from the raw rows)
+    assert re.search(r"hardly vary .*one expected spend per purchase for everyone, about 9\.99", msg), msg
+    with pytest.warns(UserWarning, match=r"hardly vary .* every customer's expected spend per purchase is their mean, "
+                                         r"9\.99"):
+        spend = fit_spend_model(table)
+    assert spend == pytest.approx(rep["monetary_value"].mean(), rel=1e-12) and abs(spend - 9.99) < 0.005
+    with pytest.warns(UserWarning, match="hardly vary"):
+        out = predict_clv(table)
+    assert np.isfinite(out["clv"]).all() and (out["clv"] >= 0).all()
+
+
+def test_spends_that_vary_keep_the_gamma_gamma(cdnow):
+    from segwork.clv import fit_spend_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(fit_spend_model(cdnow), GammaGamma)
