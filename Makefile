@@ -17,9 +17,11 @@ KERNEL_NAME := segwork
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: segwork needs Python >= 3.11 (none found on PATH; set PYTHON=...)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# -qq: errors only. A machine's pip configuration can name index folders that do not exist there, and pip
+	@# then prints one "Location ... is ignored" warning per package (a 150-line wall); errors still show.
+	$(BIN)/python -m pip install -qq --upgrade pip
 	@# PYTHONWARNINGS=ignore: setuptools' editable build prints a banner on every install (no mode avoids it).
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test,scale]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -qq -e '.[test,scale]'
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL_NAME) --display-name "Python (segwork .venv)" >/dev/null
 	@touch $(STAMP)
 
