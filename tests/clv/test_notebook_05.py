@@ -104,18 +104,19 @@ def test_05_on_cdnow_master_leaves_zero_spend_repeaters_out_of_the_spend_fit(run
 
 
 @pytest.mark.slow
-def test_05_reports_a_model_that_does_not_converge_and_goes_on(run_notebook):
-    """Issue 13 (open fault): on this file the MBG/NBD runs off to a -> 0; the comparison lists it and goes on."""
+def test_05_keeps_a_model_at_a_limit_and_says_so(run_notebook):
+    """On this file the MBG/NBD runs off towards a -> 0 (nobody leaves): that is a usable limit of the model, so it
+    is kept and named at its limit, on every CPU (issue 17: whether it was 'not converged' used to depend on how
+    far along the flat ridge the optimiser stopped)."""
     from pathlib import Path
 
     csv = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
     m = run_notebook(NAME, dataset=str(csv))
-    assert list(m["not_converged"]) == ["MBG/NBD"] and "towards 0" in m["not_converged"]["MBG/NBD"]
+    assert m["not_converged"] == {}
+    assert set(m["at_limit"]["MBG/NBD"]) == {"a", "b"}
     rows = {r["model"]: r for r in m["holdout"]}
     assert set(rows) == {"BG/NBD", "MBG/NBD", "Pareto/NBD", "GGom/NBD"}
-    assert rows["MBG/NBD"]["status"].startswith("not converged: ModifiedBetaGeo.fit did not converge")
-    assert rows["MBG/NBD"]["mae"] is None  # no figures for it
-    assert rows["BG/NBD"]["status"] == rows["Pareto/NBD"]["status"] == "converged"
-    assert m["best_model"] in {"BG/NBD", "Pareto/NBD", "GGom/NBD"}
-    assert set(m["params"]) == {"BG/NBD", "Pareto/NBD", "GGom/NBD"}
+    assert rows["MBG/NBD"]["mae"] is not None and rows["MBG/NBD"]["mae"] >= 0
+    assert m["params"]["MBG/NBD"]["a"] < 1e-6  # the limit: the dropout probability a / (a + b) is ~0
+    assert m["best_model"] in {"BG/NBD", "MBG/NBD", "Pareto/NBD", "GGom/NBD"}
     assert m["clv_summary"]["customers"] == 400 and m["clv_summary"]["total"] > 0
