@@ -262,7 +262,9 @@ def _add_service_parsers(subparsers) -> None:
         "serve", help="serve the segmentation service (SOAP 1.1, WSDL at /?wsdl)",
         description="Serves a model folder until stopped (Ctrl-C). Requests are read by one thread and answered by "
                     "--workers threads; a slow client holds a connection, never a worker. The connection settings "
-                    "bound what slow or idle clients can hold (segwork/service/README.md, 'Server settings').")
+                    "bound what slow or idle clients can hold: both timeouts are checked every third of the "
+                    "shorter one (1-10 s, waitress's cleanup_interval), request heads are at most 64 KiB "
+                    "(segwork/service/README.md, 'Server settings' and 'Limits').")
     serve.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free one)")

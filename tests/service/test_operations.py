@@ -180,6 +180,7 @@ def _post(server, op_xml: str):
 @pytest.mark.parametrize("op_xml", [
     "<tns:ListSegmentations/>",
     "<tns:GetSegmentProfiles><tns:segmentation>needs</tns:segmentation></tns:GetSegmentProfiles>",
+    "<tns:GetSegmentProfiles><tns:segmentation>apriori</tns:segmentation></tns:GetSegmentProfiles>",
     "<tns:GetCustomerView><tns:customerId>C000002</tns:customerId></tns:GetCustomerView>",
     "<tns:SelectCampaignTargets><tns:segmentation>value</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
     "<tns:margin>0.5</tns:margin><tns:maxContacts>5</tns:maxContacts></tns:SelectCampaignTargets>",
