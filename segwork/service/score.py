@@ -31,10 +31,12 @@ file in the output's folder, renamed into place at the end.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -213,10 +215,13 @@ class _ParquetOut:
         self.tmp.unlink(missing_ok=True)
 
 
-#: The tag of this process's temporary files and folders (``.scores.parquet.pid123.xxxx.tmp``,
-#: ``.score-parts.pid123.xxxx/``): a later run removes those whose process is gone (see remove_stale_temporaries).
-_TMP_TAG = f"pid{os.getpid()}."
-_TAGGED = re.compile(r"^pid(\d+)\.")
+#: This machine, in temporary names: a process id says nothing about another machine's processes (a shared folder).
+_HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+#: The tag of this process's temporary files and folders (``.scores.parquet.pid123-1a2b3c4d.xxxx.tmp``,
+#: ``.score-parts.pid123-1a2b3c4d.xxxx/``): a later run on the same machine removes those whose process is gone
+#: (see remove_stale_temporaries).
+_TMP_TAG = f"pid{os.getpid()}-{_HOST_TAG}."
+_TAGGED = re.compile(r"^pid(\d+)-([0-9a-f]{8})\.")
 #: Leftovers of versions before the tag (no pid) are removed when they have not changed for this long (seconds).
 _UNTAGGED_AGE = 3600
 
@@ -236,11 +241,12 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_temporaries(folder, output_name: str) -> list[Path]:
     """Remove the temporary files of score runs that died (e.g. ``kill -9``) before they could clean up.
 
-    In ``folder``: ``.<output_name>.pid<N>.*.tmp`` (the output being
-    written) and ``.score-parts.pid<N>.*/`` (the DuckDB engine's parts)
-    whose process ``N`` no longer runs on this machine; leftovers without a
-    pid (written by earlier versions) when unchanged for an hour. Files of
-    running processes are kept. Returns the paths removed.
+    In ``folder``: ``.<output_name>.pid<N>-<host>.*.tmp`` (the output being
+    written) and ``.score-parts.pid<N>-<host>.*/`` (the DuckDB engine's
+    parts) written on this machine (``<host>``: a hash of its name) whose
+    process ``N`` no longer runs; leftovers without a pid (written by earlier
+    versions) when unchanged for an hour. Files of running processes, and of
+    other machines sharing the folder, are kept. Returns the paths removed.
     """
     folder = Path(folder)
     removed: list[Path] = []
@@ -256,6 +262,8 @@ def remove_stale_temporaries(folder, output_name: str) -> list[Path]:
         else:
             continue
         tagged = _TAGGED.match(rest)
+        if tagged and tagged.group(2) != _HOST_TAG:
+            continue  # another machine's: its processes cannot be checked from here
         try:
             stale = (not _pid_alive(int(tagged.group(1))) if tagged
                      else now - entry.stat().st_mtime > _UNTAGGED_AGE)

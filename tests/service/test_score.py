@@ -184,8 +184,10 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     import os
     import time
 
+    from segwork.service.score import _HOST_TAG
+
     out = tmp_path / "scores.parquet"
-    dead = _dead_pid()
+    dead = f"{_dead_pid()}-{_HOST_TAG}"
     stale_file = tmp_path / f".scores.parquet.pid{dead}.abc123.tmp"
     stale_file.write_bytes(b"PAR1 half written")
     stale_parts = tmp_path / f".score-parts.pid{dead}.xyz789"
@@ -195,7 +197,9 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     old_style.write_bytes(b"old")
     hour_ago = time.time() - 2 * 3600
     os.utime(old_style, (hour_ago, hour_ago))
-    live = tmp_path / f".scores.parquet.pid{os.getppid()}.live.tmp"  # a running process's: kept
+    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{_HOST_TAG}.live.tmp"  # a running process's: kept
+    elsewhere = tmp_path / f".scores.parquet.pid{_dead_pid()}-00000000.abc.tmp"  # another machine's: kept
+    elsewhere.write_bytes(b"theirs")
     live.write_bytes(b"in progress")
     other_output = tmp_path / f".other.parquet.pid{dead}.abc.tmp"  # another output's: not this run's business
     other_output.write_bytes(b"x")
@@ -203,6 +207,6 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
                                 progress=False)
     assert result.customers == 1_500 and out.exists()
     assert not stale_file.exists() and not stale_parts.exists() and not old_style.exists()
-    assert live.exists() and other_output.exists()
+    assert live.exists() and other_output.exists() and elsewhere.exists()
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == sorted([out.name, live.name, other_output.name]), left
+    assert left == sorted([out.name, live.name, other_output.name, elsewhere.name]), left
