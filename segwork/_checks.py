@@ -61,3 +61,46 @@ def check_fitted(estimator, attributes: str | Iterable[str] | None = None, call:
         check_is_fitted(estimator, attributes)
     except _SklearnNotFittedError:
         raise NotFittedError(f"This {type(estimator).__name__} is not fitted yet; call {call} first.") from None
+
+
+def check_number(where: str, name: str, value, *, low: float | None = None, high: float | None = None,
+                 integer: bool = False, unit: str = "", low_open: bool = False) -> float:
+    """``value`` as a finite float within ``[low, high]`` (``(low, high]`` with ``low_open``); else DataError.
+
+    The message names ``where``, the parameter ``name``, the value given and the
+    limits (with ``unit``, e.g. ``"months"``). NaN and infinities are always
+    refused; ``integer=True`` also refuses fractions and booleans. Returns the
+    value as a float (an int when ``integer``).
+    """
+    unit_text = f" {unit}" if unit else ""
+    in_unit = f" ({unit})" if unit else ""
+    shown = _plain(value)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {name}={shown} is not a number; give a finite number{in_unit}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise DataError(f"{where}: {name}={shown} is not a finite number (NaN and infinity are refused); give a finite number{in_unit}")
+    if integer and number != int(number):
+        raise DataError(f"{where}: {name}={shown} must be a whole number{in_unit}")
+    if low is not None and (number <= low if low_open else number < low):
+        raise DataError(f"{where}: {name}={shown} is below the limit: it must be "
+                        f"{'>' if low_open else '>='} {_plain(low)}{unit_text}")
+    if high is not None and number > high:
+        raise DataError(f"{where}: {name}={shown} is over the limit of {_plain(high)}{unit_text}")
+    return int(number) if integer else number
+
+
+def _plain(value) -> str:
+    """A number as plain text (``nan``, ``1e+30``, ``12``), not a repr such as ``np.float64(nan)``."""
+    try:
+        if isinstance(value, bool):
+            return repr(value)
+        number = float(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    if number == int(number) if number == number and abs(number) != float("inf") else False:
+        return f"{int(number):d}" if abs(number) < 1e16 else f"{number:g}"
+    return f"{number:g}" if number != number or abs(number) == float("inf") else repr(number)

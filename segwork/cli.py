@@ -3,7 +3,8 @@
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
     segwork models build --dataset NAME|PATH --output DIR [--seed N]
-    segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--max-body-bytes N] [--workers N]
+    segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
+                  [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
     segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
                   [--scheduler ADDRESS] [--chunk-size N] [--as-of YYYY-MM-DD]
@@ -223,6 +224,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _max_batch(text: str) -> int:
+    value = _positive(text)
+    if value > 10_000:
+        raise argparse.ArgumentTypeError(f"must be at most 10000 (the WSDL's limit of customers per request), "
+                                         f"got {text!r}")
+    return value
+
+
+def _public_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or any(c in text for c in "\"'<>\\ \t\r\n")
+            or parts.query or parts.fragment):
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// address such as "
+                                         f"https://crm.example.com/segments/, got {text!r}")
+    return text
+
+
 def _add_service_parsers(subparsers) -> None:
     models = subparsers.add_parser("models", help="build the models the segmentation service serves")
     models_sub = models.add_subparsers(dest="models_command", parser_class=_Parser)
@@ -238,17 +258,34 @@ def _add_service_parsers(subparsers) -> None:
                        help="customers of the synthetic data set (default 20000)")
     build.set_defaults(func=_cmd_models_build)
 
-    serve = subparsers.add_parser("serve", help="serve the segmentation service (SOAP 1.1, WSDL at /?wsdl)",
-                                  description="Serves a model folder until stopped (Ctrl-C).")
+    serve = subparsers.add_parser(
+        "serve", help="serve the segmentation service (SOAP 1.1, WSDL at /?wsdl)",
+        description="Serves a model folder until stopped (Ctrl-C). Requests are read by one thread and answered by "
+                    "--workers threads; a slow client holds a connection, never a worker. The connection settings "
+                    "bound what slow or idle clients can hold: both timeouts are checked every third of the "
+                    "shorter one (1-10 s, waitress's cleanup_interval), request heads are at most 64 KiB "
+                    "(segwork/service/README.md, 'Server settings' and 'Limits').")
     serve.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free one)")
     serve.add_argument("--max-body-bytes", type=_positive, default=16 * 1024 * 1024, metavar="N",
                        help="largest request accepted, in bytes (default 16 MiB)")
-    serve.add_argument("--max-batch", type=_positive, default=10_000, metavar="N",
-                       help="most customers in one request (default 10000)")
+    serve.add_argument("--public-url", type=_public_url, metavar="URL",
+                       help="the address the served WSDL names, e.g. https://crm.example.com/segments/ behind a "
+                            "proxy (default: the address the client used, from its Host header)")
+    serve.add_argument("--max-batch", type=_max_batch, default=10_000, metavar="N",
+                       help="most customers in one request, 1 to 10000 (default 10000, the WSDL's maxOccurs)")
     serve.add_argument("--workers", type=_positive, default=4, metavar="N",
-                       help="worker threads; the models are loaded once and shared (default 4)")
+                       help="worker threads answering complete requests; the models are loaded once and shared "
+                            "(default 4)")
+    serve.add_argument("--connection-limit", type=_positive, default=500, metavar="N",
+                       help="open connections at once; past it new clients wait (default 500; waitress's own "
+                            "default of 100 let 100 slow clients lock everyone out)")
+    serve.add_argument("--channel-timeout", type=_positive, default=30, metavar="SECONDS",
+                       help="close a connection after this many seconds without a byte (default 30)")
+    serve.add_argument("--request-timeout", type=_positive, default=60, metavar="SECONDS",
+                       help="drop a request still arriving this many seconds after its first byte (default 60; "
+                            "a client trickling bytes would otherwise hold its connection for hours)")
     serve.set_defaults(func=_cmd_serve)
 
 
@@ -273,7 +310,8 @@ def _cmd_serve(args) -> int:
 
     warnings.simplefilter("ignore")  # nothing is held back while serving (it would grow without end)
     serve(args.models, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, workers=args.workers,
-          max_batch=args.max_batch)
+          max_batch=args.max_batch, public_url=args.public_url, connection_limit=args.connection_limit,
+          channel_timeout=args.channel_timeout, request_timeout=args.request_timeout)
     return EXIT_OK
 
 

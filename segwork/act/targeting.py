@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .._checks import check_number
 from ..errors import DataError
 from ..segment.base import Segmentation
 from .channels import permitted
@@ -95,15 +96,21 @@ def select_targets(
     Raises
     ------
     DataError: a column is missing, a value or score is missing or outside
-        0..1, an unknown segment, negative cost, per-segment rates without a
+        0..1, an unknown segment, a negative, NaN or infinite cost, margin,
+        budget or max_contacts (naming the parameter and the value), per-segment rates without a
         segmentation, both ``propensity`` and a non-default
         ``response_rate``, or a channel without its permission column.
     """
     if value not in table.columns:
         raise DataError(f"select_targets: the value column {value!r} is not in the table "
                         f"(available: {', '.join(map(str, table.columns))}); prepare_table adds 'clv'")
-    if cost_per_contact < 0:
-        raise DataError(f"select_targets: cost_per_contact={cost_per_contact} must be >= 0")
+    where = "select_targets"
+    check_number(where, "cost_per_contact", cost_per_contact, low=0, unit="the data's currency")
+    check_number(where, "margin_on_value", margin_on_value, low=0, unit="share of value")
+    if budget is not None:
+        check_number(where, "budget", budget, low=0, unit="the data's currency")
+    if max_contacts is not None:
+        check_number(where, "max_contacts", max_contacts, low=0, integer=True, unit="contacts")
     frame = pd.DataFrame({"value": pd.to_numeric(table[value], errors="coerce")}, index=table.index)
     if frame["value"].isna().any():
         bad = frame.index[frame["value"].isna()][0]
@@ -149,8 +156,10 @@ def select_targets(
         rates = frame["segment"].map({str(k): float(v) for k, v in response_rate.items()}).fillna(0.0)
     else:
         rates = pd.Series(float(response_rate), index=frame.index)
-    if ((rates < 0) | (rates > 1)).any():
-        raise DataError("select_targets: response rates must lie between 0 and 1")
+    outside = (rates < 0) | (rates > 1) | ~np.isfinite(rates)
+    if outside.any():
+        raise DataError(f"select_targets: response rates must lie between 0 and 1 (a probability), got "
+                        f"{float(rates[outside].iloc[0]):g}")
     frame["response_rate"] = rates
     frame["expected_profit"] = rates * frame["value"] * margin_on_value - cost_per_contact
     n_candidates = len(frame)

@@ -23,7 +23,12 @@ from ..errors import DataError
 from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
 
-__all__ = ["TransactionModel", "check_history"]
+__all__ = ["TransactionModel", "check_history", "check_history_in_days", "MAX_HISTORY_DAYS", "MAX_SPEND"]
+
+#: The longest recency or T a history may have, in days (100 years).
+MAX_HISTORY_DAYS = 36_525
+#: The largest mean spend per purchase (``monetary_value``) a history may have, in the data's currency.
+MAX_SPEND = 1e9
 
 
 def check_history(where: str, frequency, recency, T, weights=None, broadcast: bool = False):
@@ -69,6 +74,44 @@ def check_history(where: str, frequency, recency, T, weights=None, broadcast: bo
             f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
         )
     return x, np.minimum(tx, t), t, w, index
+
+
+def check_history_in_days(where: str, frequency, recency, T, monetary_value=None):
+    """:func:`check_history` plus what no customer can have in days, for histories from outside (requests).
+
+    ``recency`` and ``T`` in days; ``frequency`` counts repeat purchase *days*
+    (:func:`segwork.features.rfm_summary`), so it cannot exceed the days from
+    the first to the last purchase (``frequency <= recency``, up to rounding:
+    ``recency + 1``). ``recency`` and ``T`` at most :data:`MAX_HISTORY_DAYS`
+    (36,525 days = 100 years); ``monetary_value`` (optional, the data's
+    currency) finite, >= 0 and at most :data:`MAX_SPEND` (1e9).
+
+    Raises DataError naming the field, the first customer (index label) with
+    the value, and the limit. Returns what :func:`check_history` returns.
+    """
+    out = check_history(where, frequency, recency, T)
+    x, tx, t, _, index = out
+    raw_tx = np.asarray(recency, dtype=float)
+    for name, values, limit in (("recency", raw_tx, MAX_HISTORY_DAYS), ("T", t, MAX_HISTORY_DAYS)):
+        over = values > limit
+        if over.any():
+            pos = int(np.flatnonzero(over)[0])
+            raise DataError(f"{where}: {name}={values[pos]:g} days for {_label(index, pos)} is over the "
+                            f"limit of {limit:,} days (100 years)")
+    many = x > raw_tx + 1.0
+    if many.any():
+        pos = int(np.flatnonzero(many)[0])
+        raise DataError(f"{where}: frequency={x[pos]:g} repeat purchase days for {_label(index, pos)} "
+                        f"within recency={raw_tx[pos]:g} days is not possible: frequency counts the days with a "
+                        "purchase after the first, so it is at most the days from the first to the last purchase")
+    if monetary_value is not None:
+        m = np.asarray(monetary_value, dtype=float)
+        bad = ~np.isfinite(m) | (m < 0) | (m > MAX_SPEND)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where}: monetary_value={m[pos]:g} for {_label(index, pos)} must be a "
+                            f"finite mean spend per purchase from 0 to {MAX_SPEND:g} (the data's currency)")
+    return out
 
 
 class TransactionModel(BaseModel):

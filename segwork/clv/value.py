@@ -43,16 +43,22 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._checks import check_level, require_columns
+from .._checks import check_level, check_number, require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
 from .transaction import check_history
 
-__all__ = ["customer_lifetime_value", "historical_value", "new_customer_value", "DAYS_PER_MONTH", "SPEND_FALLBACK"]
+__all__ = ["customer_lifetime_value", "historical_value", "new_customer_value", "DAYS_PER_MONTH", "SPEND_FALLBACK",
+           "MAX_HORIZON_MONTHS"]
 
 #: Days per month used to turn the horizon in months into model time units.
 DAYS_PER_MONTH = 365.25 / 12
+
+#: The longest CLV horizon, in months (100 years): the work and memory grow with the horizon (one
+#: evaluation of the transaction model per month and distinct history), and no customer relationship is
+#: valued beyond a lifetime. The service's WSDL states the same limit.
+MAX_HORIZON_MONTHS = 1200
 
 #: What customer_lifetime_value does where the Gamma-Gamma expected spend is undefined (q <= 1).
 SPEND_FALLBACK = ("customers without a repeat purchase get the median observed mean spend of the repeat buyers; "
@@ -142,8 +148,9 @@ def customer_lifetime_value(
 
     Raises
     ------
-    DataError: an unsupported ``time_unit``, a bad ``horizon`` or
-        ``discount_rate``, a missing column, a transaction model without
+    DataError: an unsupported ``time_unit``, a bad ``horizon`` (not a whole
+        number of months from 1 to :data:`MAX_HORIZON_MONTHS` = 1200) or
+        ``discount_rate``, a ``margin`` that is negative, NaN or infinite, a missing column, a transaction model without
         ``expected_purchases``; a history the models' ``fit`` refuses
         (recency > T, e.g. recency in days with T in weeks; recency > 0
         without a repeat purchase; negative or missing values), naming the
@@ -175,8 +182,10 @@ def customer_lifetime_value(
         raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
     if not isinstance(horizon, numbers.Integral) or horizon < 1:
         raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    check_number(where, "horizon", horizon, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
     if not np.isfinite(discount_rate) or discount_rate <= -1:
         raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    check_number(where, "margin", margin, low=0, unit="share of revenue")
     needed = ["frequency", "recency", "T"]
     constant_spend = isinstance(spend_model, numbers.Real)
     if not constant_spend:
@@ -289,6 +298,8 @@ def new_customer_value(
         raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
     if not isinstance(horizon, numbers.Integral) or horizon < 1:
         raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    check_number(where, "horizon", horizon, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
+    check_number(where, "margin", margin, low=0, unit="share of revenue")
     if not isinstance(acquired_in, numbers.Integral) or acquired_in < 0:
         raise DataError(f"{where}: acquired_in must be a whole number of months >= 0, got {acquired_in!r}")
     if not np.isfinite(discount_rate) or discount_rate <= -1:

@@ -218,9 +218,20 @@ class RelationshipTyper(BaseEstimator):
         return pd.Series(labels.astype(object), index=table.index, name="segment")
 
     def predict(self, table: pd.DataFrame) -> pd.Series:
-        """Relationship types of (new) customers, with the fitted model and cuts."""
+        """Relationship types of (new) customers, with the fitted model and cuts.
+
+        Raises DataError for a table without the needed columns, or with a
+        value (``self.value``, e.g. revenue) that is missing, NaN or infinite,
+        naming the customer (such a customer would fall into "Other").
+        """
         check_fitted(self, "labels_", "fit(table)")
         _check_table(table, self.value, "RelationshipTyper.predict")
+        value = pd.to_numeric(table[self.value], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(value)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"RelationshipTyper.predict: {self.value}={value[pos]:g} for customer "
+                            f"{table.index[pos]!r} must be a finite value (the data's currency)")
         return self._type(table, self.p_alive(table))
 
     def describe(self) -> pd.DataFrame:

@@ -1,6 +1,10 @@
 """The WSGI application of the segmentation service: size limit, safe parsing, validation, dispatch, faults.
 
-``GET /?wsdl`` returns the WSDL with the endpoint address filled in;
+``GET /?wsdl`` returns the WSDL with the endpoint address filled in: the
+``public_url`` when one is set (``segwork serve --public-url``), else the
+request's ``Host`` header when it is a plain ``host[:port]`` (as a client
+behind a proxy or on another machine reaches the service), else the bound
+address;
 ``POST /`` takes a SOAP 1.1 envelope. A request goes through, in order:
 
 1. the size limit, decided from ``Content-Length`` before the body is read
@@ -10,10 +14,19 @@
 3. parsing with lxml with entities, DTD loading and network access off
    (:func:`segwork.service.contract.safe_parser`); malformed XML -> 400;
 4. a SOAP 1.1 ``Envelope`` with a ``Body`` holding one operation element of
-   the service's namespace (a SOAP 1.2 envelope -> ``VersionMismatch``);
+   the service's namespace (a SOAP 1.2 envelope -> ``VersionMismatch``); a
+   ``Header`` entry for this node (no ``actor``, or the ``next`` actor) with
+   ``mustUnderstand="1"`` -> ``MustUnderstand`` (the service understands no
+   header, SOAP 1.1 section 4.2.3);
 5. the batch size (``customer`` elements) against ``max_batch``;
 6. validation of the operation element against the WSDL's schema (libxml2);
 7. the operation (:mod:`segwork.service.operations`).
+
+After a request of more than :data:`TRIM_AFTER_BYTES` bytes, or one that took
+more than :data:`TRIM_AFTER_SECONDS` to answer, the process returns
+the heap memory freed by the request to the system (glibc ``malloc_trim``;
+measured: the C allocator, not Python objects, kept what large requests had
+used, see the README's "Memory").
 
 Every refusal is a SOAP 1.1 Fault (:mod:`segwork.service.faults`); an
 unexpected error is logged with its traceback on the server and answered
@@ -22,7 +35,9 @@ with a Server fault that says only that it happened.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 
 from lxml import etree
 
@@ -31,14 +46,24 @@ from .faults import ServiceFault, fault_envelope
 from .operations import call
 from .store import ModelStore
 
-__all__ = ["SegmentationApp", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_BATCH"]
+__all__ = ["SegmentationApp", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_BATCH", "TRIM_AFTER_BYTES", "TRIM_AFTER_SECONDS",
+           "release_memory"]
 
 #: Default request size limit (bytes): a 10,000-customer batch of summaries is about 4 MB.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: Default largest number of customers in one request.
 DEFAULT_MAX_BATCH = 10_000
 
+#: Requests larger than this (bytes) are followed by :func:`release_memory`.
+TRIM_AFTER_BYTES = 256 * 1024
+#: ... and so are requests that took longer than this (seconds): a small request can do large work (a long horizon).
+TRIM_AFTER_SECONDS = 0.2
+
 log = logging.getLogger("segwork.service")
+#: A Host header the WSDL's address may be built from: a DNS name, IPv4 address or [IPv6] literal, and a port.
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                   r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
+_ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
 
 
@@ -50,15 +75,21 @@ class SegmentationApp:
     store: the loaded model folder (:func:`segwork.service.store.load_models`).
     max_body_bytes: requests with a larger ``Content-Length`` are refused (413) unread.
     max_batch: requests with more ``customer`` elements are refused (BatchTooLarge).
-    endpoint: the address put in the served WSDL (default: from the request's Host header).
+    endpoint: the bound address (``http://host:port/``), put in the served
+        WSDL when the request has no usable Host header.
+    public_url: the address put in the served WSDL for every request (e.g.
+        ``https://crm.example.com/segments/`` behind a proxy); overrides the
+        Host header.
     """
 
     def __init__(self, store: ModelStore, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 max_batch: int = DEFAULT_MAX_BATCH, endpoint: str | None = None) -> None:
+                 max_batch: int = DEFAULT_MAX_BATCH, endpoint: str | None = None,
+                 public_url: str | None = None) -> None:
         self.store = store
         self.max_body_bytes = int(max_body_bytes)
         self.max_batch = int(max_batch)
         self.endpoint = endpoint
+        self.public_url = public_url
         self.operations = set(operation_names())
         self._local = threading.local()  # one compiled schema per thread (a validator keeps an error log)
 
@@ -70,7 +101,7 @@ class SegmentationApp:
             return [b"not found: the service is at / (WSDL at /?wsdl)\n"]
         if method == "GET":
             if environ.get("QUERY_STRING", "").lower() in ("wsdl", "wsdl="):
-                body = served_wsdl(self.endpoint or self._endpoint_from(environ))
+                body = served_wsdl(self.public_url or self._endpoint_from(environ))
                 start_response("200 OK", _XML + [("Content-Length", str(len(body)))])
                 return [body]
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
@@ -78,6 +109,7 @@ class SegmentationApp:
         if method != "POST":
             start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Type", "text/plain")])
             return [b"use GET /?wsdl or POST /\n"]
+        started = time.monotonic()
         try:
             body = self._handle(environ)
             status = "200 OK"
@@ -88,13 +120,19 @@ class SegmentationApp:
             body = fault_envelope(ServiceFault("InternalError", "the service failed to answer this request; "
                                                "the server log has the details", faultcode="Server"))
             status = _STATUS[500]
+        if _length(environ) > TRIM_AFTER_BYTES or time.monotonic() - started > TRIM_AFTER_SECONDS:
+            release_memory()
         start_response(status, _XML + [("Content-Length", str(len(body)))])
         return [body]
 
-    @staticmethod
-    def _endpoint_from(environ) -> str:
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}/"
+    def _endpoint_from(self, environ) -> str:
+        """The address the client used (its Host header, when it is a plain host[:port]), else the bound one."""
+        host = (environ.get("HTTP_HOST") or "").strip()
+        if host and len(host) <= 260 and _HOST.match(host):
+            return f"http://{host}/"
+        if self.endpoint:
+            return self.endpoint
+        return f"http://{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}/"
 
     def _schema(self) -> etree.XMLSchema:
         schema = getattr(self._local, "schema", None)
@@ -117,6 +155,25 @@ class SegmentationApp:
             raise ServiceFault("MalformedRequest", "the request body is empty; send a SOAP 1.1 envelope", status=400)
         return environ["wsgi.input"].read(n)
 
+    @staticmethod
+    def _check_headers(root) -> None:
+        """SOAP 1.1 section 4.2.3: a header entry for this node with mustUnderstand="1" that the service does
+        not understand (it understands none) is refused with a MustUnderstand fault."""
+        header = root.find(f"{{{SOAP11_ENV}}}Header")
+        if header is None:
+            return
+        for entry in header:
+            if not isinstance(entry.tag, str):
+                continue
+            must = (entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "0").strip()
+            actor = (entry.get(f"{{{SOAP11_ENV}}}actor") or _ACTOR_NEXT).strip()
+            if must in ("1", "true") and actor == _ACTOR_NEXT:
+                name = etree.QName(entry)
+                raise ServiceFault("MustUnderstand", f"the header entry {name.localname!r} (namespace "
+                                   f"{name.namespace or 'none'!r}) has mustUnderstand=\"1\" and this service "
+                                   "does not understand it; the service understands no SOAP header",
+                                   faultcode="MustUnderstand")
+
     def _handle(self, environ) -> bytes:
         data = self._read(environ)
         if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -136,6 +193,7 @@ class SegmentationApp:
         if root.tag != f"{{{SOAP11_ENV}}}Envelope":
             raise ServiceFault("NotAnEnvelope", f"the document is a {etree.QName(root).localname!r} element, not a "
                                f"SOAP 1.1 Envelope ({SOAP11_ENV})", status=400)
+        self._check_headers(root)
         body = root.find(f"{{{SOAP11_ENV}}}Body")
         children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
         if len(children) != 1:
@@ -160,6 +218,38 @@ class SegmentationApp:
         env = etree.Element(f"{{{SOAP11_ENV}}}Envelope", nsmap={"soap": SOAP11_ENV, "tns": TNS})
         etree.SubElement(env, f"{{{SOAP11_ENV}}}Body").append(response)
         return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
+def _length(environ) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+_MALLOC_TRIM = None
+
+
+def release_memory() -> bool:
+    """Return the C heap's free memory to the system (glibc ``malloc_trim(0)``); False where there is none.
+
+    The arrays and trees of a large request are freed when it is answered, but
+    glibc keeps the freed pages in its per-thread arenas, so the process stays
+    at its peak size; trimming gives them back (a few milliseconds).
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without it)
+            _MALLOC_TRIM = False
+    if not _MALLOC_TRIM:
+        return False
+    _MALLOC_TRIM(0)
+    return True
 
 
 _STATUS = {400: "400 Bad Request", 411: "411 Length Required", 413: "413 Payload Too Large",

@@ -18,6 +18,11 @@ from .contract import SOAP11_ENV, TNS
 __all__ = ["ServiceFault", "fault_envelope", "clean_text"]
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.~-]+){2,}[\\/]?")
+#: Web addresses (http, https) are kept whole; a file: URL is a path and is replaced like one.
+_URL = re.compile(r"\bhttps?://[^\s'\"<>]+")
+_FILE_URL = re.compile(r"\bfile:/*[^\s'\"<>]*")
+#: NumPy scalar reprs (np.float64(nan), numpy.int64(3)) shown as the plain number.
+_NUMPY_REPR = re.compile(r"\b(?:np|numpy)\.(?:float|int|uint|bool_|complex)\w*\(([^()]*)\)")
 
 
 class ServiceFault(Exception):
@@ -34,8 +39,15 @@ class ServiceFault(Exception):
 
 
 def clean_text(text: str, limit: int = 2000) -> str:
-    """One line, file paths replaced by ``<path>``, at most ``limit`` characters."""
-    text = _PATH.sub("<path>", " ".join(str(text).split()))
+    """One line, file paths (and file: URLs) replaced by ``<path>``, web addresses kept, NumPy reprs such as
+    ``np.float64(nan)`` shown as the plain number (``nan``); at most ``limit`` characters."""
+    text = _NUMPY_REPR.sub(r"\1", " ".join(str(text).split()))
+    text = _FILE_URL.sub("<path>", text)
+    pieces, last = [], 0
+    for m in _URL.finditer(text):  # paths are replaced between the web addresses only
+        pieces += [_PATH.sub("<path>", text[last:m.start()]), m.group(0)]
+        last = m.end()
+    text = "".join(pieces) + _PATH.sub("<path>", text[last:])
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

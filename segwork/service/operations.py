@@ -17,6 +17,7 @@ the whole process; what a client must know is in the answer or the fault).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,9 @@ from ..act.targeting import select_targets
 from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
 from ..clv.base import distinct_rows
-from ..clv.transaction import check_history
-from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
+from .._checks import check_number
+from ..clv.transaction import check_history, check_history_in_days
+from ..clv.value import DAYS_PER_MONTH, MAX_HORIZON_MONTHS, customer_lifetime_value
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
@@ -36,7 +38,14 @@ from .contract import TNS
 from .faults import ServiceFault
 from .store import ModelStore
 
-__all__ = ["OPERATIONS", "call", "purchase_propensity"]
+__all__ = ["OPERATIONS", "call", "purchase_propensity", "request_date", "MAX_PROPENSITY_DAYS", "MAX_CUSTOMER_MONTHS"]
+
+#: The longest campaign period of :func:`purchase_propensity`, in days (10 years; the WSDL's horizonDays limit).
+MAX_PROPENSITY_DAYS = 3650
+#: PredictCustomerValue: most customer-months (customers x horizon) in one request. The CLV evaluates the
+#: transaction model once per month and distinct history: 10,000 customers x 1,200 months took 25-47 s of one
+#: worker; 1,200,000 customer-months take about 1 s (10,000 customers x 120 months, or 1,000 x 1,200).
+MAX_CUSTOMER_MONTHS = 1_200_000
 
 _BEHAVIOUR = ("frequency", "recency", "T", "monetary_value", "days_since_last", "n_transactions", "revenue",
               "mean_amount", "purchase_rate", "p_alive", "clv")
@@ -76,6 +85,30 @@ def _text(el, name: str, default=None):
     return default if v is None else v.strip()
 
 
+#: xs:date: [-]YYYY-MM-DD with an optional timezone (Z or +hh:mm / -hh:mm).
+_XS_DATE = re.compile(r"^\s*(-?\d{4,})-(\d\d)-(\d\d)(Z|[+-]\d\d:\d\d)?\s*$")
+
+
+def request_date(text: str, field: str, where: str) -> pd.Timestamp:
+    """The calendar day an xs:date of a request names, as a midnight Timestamp (the one reader of request dates).
+
+    Every lexical form of xs:date is read: ``2024-12-31``, ``2024-12-31Z``,
+    ``2024-12-31+02:00``, ``2024-12-31-05:00``, all the day 2024-12-31; the
+    timezone says where the day is and does not move it. ``field`` is the
+    request's element name and ``where`` the operation, for the fault
+    (InvalidRequest) when the text is not such a date or names a day pandas
+    cannot represent.
+    """
+    m = _XS_DATE.match(text or "")
+    try:
+        if m is None:
+            raise ValueError
+        return pd.Timestamp(year=int(m.group(1)), month=int(m.group(2)), day=int(m.group(3)))
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ServiceFault("InvalidRequest", f"{where}: {field}={text!r} is not a date; write it as an xs:date, "
+                           "e.g. 2024-12-31 (a timezone such as Z or +02:00 may follow)") from None
+
+
 def _segmentation(store: ModelStore, name: str):
     seg = store.segmentations.get(name)
     if seg is None:
@@ -84,8 +117,10 @@ def _segmentation(store: ModelStore, name: str):
     return seg
 
 
-def _histories(request, where: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The customer histories of a request (``customer`` elements of type History), checked like ``fit`` checks."""
+def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0) -> pd.DataFrame:
+    """The customer histories of a request (``customer`` elements of type History), recency and T converted to
+    days (``days_per_unit``), checked like ``fit`` checks and for what no customer can have
+    (:func:`segwork.clv.transaction.check_history_in_days`)."""
     rows, ids = [], []
     for c in request.iterfind(_q("customer")):
         ids.append(c.findtext(_q("customerId")).strip())
@@ -95,7 +130,9 @@ def _histories(request, where: str, extra: tuple[str, ...] = ()) -> pd.DataFrame
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
-    check_history(where, frame["frequency"], frame["recency"], frame["T"])
+    frame["recency"] = frame["recency"] * days_per_unit
+    frame["T"] = frame["T"] * days_per_unit
+    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
     return frame
 
 
@@ -120,6 +157,9 @@ def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = 
     """
     settings = store.clv_settings
     horizon = int(settings["horizon"] if horizon is None else horizon)
+    # refuse a horizon over the limit before any work (customer_lifetime_value checks the same)
+    check_number("customer_lifetime_value", "horizon", horizon, low=1, high=MAX_HORIZON_MONTHS, integer=True,
+                 unit="months")
     summary = summary_in_weeks(days)
     model, spend = store.transaction_model, store.spend_model
     week = TIME_UNITS["weeks"]
@@ -174,7 +214,8 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
         info = etree.SubElement(resp, _q("segmentation"))
         _add(info, "name", name)
         _add(info, "method", str(seg.method))
-        _add(info, "segments", str(seg.n_segments))
+        # every segment a customer can be placed in (GetSegmentProfiles lists them all, empty ones with size 0)
+        _add(info, "segments", str(len(seg.segments)))
     return resp
 
 
@@ -215,9 +256,10 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
         _add(el, "name", s)
         _add(el, "size", str(int(sizes[s])))
         _add(el, "share", float(shares[s]))
-        _add(el, "meanValue", float(mean_value.get(s, float("nan"))))
-        if mean_p is not None:
-            _add(el, "meanPAlive", float(mean_p.get(s, float("nan"))))
+        if int(sizes[s]) > 0:  # an empty segment (size 0) has no mean: the elements are left out, not NaN
+            _add(el, "meanValue", float(mean_value[s]))
+            if mean_p is not None:
+                _add(el, "meanPAlive", float(mean_p[s]))
         desc = profile["leading_attributes"].get(s) if "leading_attributes" in profile.columns else None
         _add(el, "description", "" if desc is None or (isinstance(desc, float) and math.isnan(desc)) else str(desc))
         _add(el, "strategy", strategies.get(s, "no strategy stated"))
@@ -226,7 +268,10 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
 
 def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     """A customer table for the customers of a SegmentCustomers request (transactions or summaries + attributes)."""
-    as_of = _text(request, "asOf") or (store.manifest.get("date_range") or [None, None])[1]
+    where = "SegmentCustomers"
+    as_of_text = _text(request, "asOf")
+    as_of = (request_date(as_of_text, "asOf", where) if as_of_text is not None
+             else pd.Timestamp((store.manifest.get("date_range") or [None, None])[1]))
     tx_rows, summaries, attributes, order = [], [], {}, []
     q_summary = _q("summary")
     # One pass over each customer's child elements; the schema fixed their order (customerId, transactions |
@@ -243,12 +288,19 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             summaries.append([cid] + [float(x.text) for x in kids[1].iterchildren(tag=etree.Element)])
         else:
             for t in kids[1].iterchildren(tag=etree.Element):
-                tx_rows.append((cid, t.findtext(_q("date")), float(t.findtext(_q("amount"))),
+                tx_rows.append((cid, request_date(t.findtext(_q("date")), "transaction/date", f"{where}: customer "
+                                                  f"{cid!r}"), float(t.findtext(_q("amount"))),
                                 t.findtext(_q("category")), t.findtext(_q("channel"))))
     parts = []
     if tx_rows:
         tx = pd.DataFrame(tx_rows, columns=["customer_id", "date", "amount", "category", "channel"])
-        tx["date"] = pd.to_datetime(tx["date"].str.slice(0, 10))
+        tx["date"] = pd.to_datetime(tx["date"])
+        first = tx.groupby("customer_id", sort=False)["date"].min()
+        if (first > as_of).any():  # said here in the request's terms (asOf), not by rfm_summary
+            cid = first.index[(first > as_of).to_numpy()][0]
+            raise ServiceFault("InvalidCustomer", f"SegmentCustomers: customer {cid!r} has no purchase up to asOf "
+                               f"{as_of.date()} (the first is on {first[cid].date()}); give transactions dated up "
+                               "to asOf, or a later asOf")
         for col in ("category", "channel"):
             if tx[col].isna().all():
                 tx = tx.drop(columns=col)
@@ -258,7 +310,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     if summaries:
         s = pd.DataFrame(summaries, columns=["customer_id", "frequency", "recency", "T", "monetary_value",
                                              "revenue"]).set_index("customer_id")
-        check_history("SegmentCustomers", s["frequency"], s["recency"], s["T"])
+        check_history_in_days(f"{where} (summary)", s["frequency"], s["recency"], s["T"], s["monetary_value"])
         s["days_since_last"] = s["T"] - s["recency"]
         s["n_transactions"] = s["frequency"] + 1
         s["mean_amount"] = s["revenue"] / s["n_transactions"]
@@ -269,13 +321,22 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     missing = [c for c in order if c not in table.index]
     if missing:
         raise ServiceFault("InvalidCustomer", f"SegmentCustomers: customer {missing[0]!r} has no purchase up to "
-                           f"{as_of}; give transactions dated up to asOf")
+                           f"{as_of.date()}; give transactions dated up to asOf")
     table = table.reindex(order)
     known = store.table
     summary_ids = {row[0] for row in summaries}
-    for col in (seg.features or []):  # mix shares of categories / channels a customer never bought in are 0
-        if col not in table.columns and col.startswith(("cat_", "ch_")):
-            table[col] = 0.0
+    tx_ids = table.index.difference(pd.Index(list(summary_ids), dtype=object))
+    # Category and channel shares: customer_table computed them from the customers' transactions, for the
+    # categories and channels the batch has; a customer sent as transactions never bought in the others
+    # (share 0), when the transactions name categories (channels) at all. Shares of summary customers cannot
+    # be derived: they are given as attributes or refused below where the segmentation needs them.
+    derivable = {"cat_": bool(tx_rows) and "category" in tx.columns, "ch_": bool(tx_rows) and "channel" in tx.columns}
+    for col in known.columns:
+        if col.startswith(("cat_", "ch_")):
+            if col not in table.columns:
+                table[col] = np.nan
+            if derivable["cat_" if col.startswith("cat_") else "ch_"]:
+                table.loc[tx_ids, col] = table.loc[tx_ids, col].fillna(0.0)
     given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
     for name in given.columns:
         if name in _BEHAVIOUR:
@@ -296,6 +357,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
                 raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} must "
                                    f"be a number, got {values[bad]!r}")
             values = converted.astype(float)
+            _check_attribute_numbers(name, values, known)
         if name in table.columns:  # a summary's exact value replaces the derived one where given
             table[name] = values.where(values.notna(), table[name])
         else:
@@ -305,11 +367,56 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
             table[col] = pd.Series(np.nan if numeric else None, index=table.index,
                                    dtype=float if numeric else object)
+    _refuse_underivable(seg, table)
     days = table[["frequency", "recency", "T", "monetary_value"]]
     values = _value_columns(store, days)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
     table.attrs.update(known.attrs)
     return table
+
+
+def _check_attribute_numbers(name: str, values: pd.Series, known: pd.DataFrame) -> None:
+    """Numeric attributes of SegmentCustomers: finite; shares (cat_, ch_) 0..1; survey answers (q01_...) and
+    the summary extras within what the data the models were built from has (a survey's scale)."""
+    given = values.dropna()
+    if given.empty:
+        return
+    low, high, what = -np.inf, np.inf, "a finite number"
+    if name.startswith(("cat_", "ch_")):
+        low, high, what = 0.0, 1.0, "a share from 0 to 1"
+    elif re.match(r"q\d+_", name) and name in known.columns:
+        low, high = float(known[name].min()), float(known[name].max())
+        what = f"an answer on the survey's scale, {low:g} to {high:g}"
+    elif name == "n_transactions":
+        low, high, what = 1.0, 1e6, "a number of transactions from 1 to 1,000,000"
+    elif name == "mean_amount":
+        low, high, what = 0.0, 1e9, "a mean amount from 0 to 1e9"
+    bad = ~np.isfinite(given) | (given < low) | (given > high)
+    if bad.any():
+        cid = given.index[bad.to_numpy()][0]
+        raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r}: attribute {name!r}={given[cid]:g} "
+                           f"must be {what}")
+
+
+def _needed_columns(seg) -> list[str]:
+    """The table columns a segmentation's ``predict`` reads: its features, and those of the model that places
+    customers the segmenter itself does not (the needs segmentation's behaviour classifier)."""
+    cols = list(seg.features or [])
+    unplaced = getattr(seg, "unplaced_model", None)
+    cols += [str(c) for c in getattr(unplaced, "feature_names_in_", [])]
+    return list(dict.fromkeys(cols))
+
+
+def _refuse_underivable(seg, table: pd.DataFrame) -> None:
+    """Refuse (InvalidRequest) a customer without a category/channel share the segmentation needs and that
+    could not be derived from transactions (a summary without it, or transactions without categories)."""
+    for col in _needed_columns(seg):
+        if col.startswith(("cat_", "ch_")) and col in table.columns and table[col].isna().any():
+            cid = table.index[table[col].isna().to_numpy()][0]
+            kind = "categories" if col.startswith("cat_") else "channels"
+            raise ServiceFault("InvalidRequest", f"SegmentCustomers: segmentation {seg.name!r} needs attribute "
+                               f"{col!r}, and customer {cid!r} has none: send the customer's transactions with their "
+                               f"{kind}, or give the share as an attribute (0 to 1)")
 
 
 def segment_customers(store: ModelStore, request) -> etree._Element:
@@ -351,13 +458,14 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
     spend and ``customer_lifetime_value`` (the data's currency)."""
     unit = _text(request, "timeUnit")
     horizon = int(_text(request, "horizon"))
+    n = sum(1 for _ in request.iterchildren(_q("customer")))
+    if n * horizon > MAX_CUSTOMER_MONTHS:
+        raise ServiceFault("BatchTooLarge", f"PredictCustomerValue: {n:,} customers x horizon {horizon:,} months = "
+                           f"{n * horizon:,} customer-months, over this service's limit of {MAX_CUSTOMER_MONTHS:,}; "
+                           f"send at most {MAX_CUSTOMER_MONTHS // horizon:,} customers with this horizon")
     discount = _text(request, "discountRate")
     margin = _text(request, "margin")
-    hist = _histories(request, "PredictCustomerValue")
-    factor = TIME_UNITS[unit]  # days per unit
-    days = hist.copy()
-    days["recency"] = hist["recency"] * factor
-    days["T"] = hist["T"] * factor
+    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit])
     v = _value_columns(store, days, horizon, None if discount is None else float(discount),
                        None if margin is None else float(margin))
     resp = _response("PredictCustomerValue")
@@ -409,10 +517,11 @@ def purchase_propensity(store: ModelStore, horizon_days: int = 30) -> pd.Series:
     :func:`segwork.act.clv_propensity` at the data's last day.
 
     Returns a float Series (0..1) named ``p_buy`` indexed like ``store.table``.
-    Raises DataError for ``horizon_days`` < 1.
+    Raises DataError for ``horizon_days`` that is not a whole number of days
+    from 1 to :data:`MAX_PROPENSITY_DAYS` (3650), naming the value and the limit.
     """
-    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
-        raise DataError(f"purchase_propensity: horizon_days={horizon_days!r} must be a whole number of days >= 1")
+    check_number("purchase_propensity", "horizon_days", horizon_days, low=1, high=MAX_PROPENSITY_DAYS, integer=True,
+                 unit="days")
     t = store.table
     week = TIME_UNITS["weeks"]
     expected = np.asarray(store.transaction_model.expected_purchases(

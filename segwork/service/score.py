@@ -31,9 +31,12 @@ file in the output's folder, renamed into place at the end.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -174,7 +177,7 @@ class _ParquetOut:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_TMP_TAG}", suffix=".tmp", dir=path.parent)
         os.close(fd)
         self.tmp = Path(tmp)
         self.writer = None
@@ -210,6 +213,69 @@ class _ParquetOut:
             except Exception:  # noqa: BLE001 - the write already failed; the temp file goes anyway
                 pass
         self.tmp.unlink(missing_ok=True)
+
+
+#: This machine, in temporary names: a process id says nothing about another machine's processes (a shared folder).
+_HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+#: The tag of this process's temporary files and folders (``.scores.parquet.pid123-1a2b3c4d.xxxx.tmp``,
+#: ``.score-parts.pid123-1a2b3c4d.xxxx/``): a later run on the same machine removes those whose process is gone
+#: (see remove_stale_temporaries).
+_TMP_TAG = f"pid{os.getpid()}-{_HOST_TAG}."
+_TAGGED = re.compile(r"^pid(\d+)-([0-9a-f]{8})\.")
+#: Leftovers of versions before the tag (no pid) are removed when they have not changed for this long (seconds).
+_UNTAGGED_AGE = 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or no way to tell: keep its files
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder, output_name: str) -> list[Path]:
+    """Remove the temporary files of score runs that died (e.g. ``kill -9``) before they could clean up.
+
+    In ``folder``: ``.<output_name>.pid<N>-<host>.*.tmp`` (the output being
+    written) and ``.score-parts.pid<N>-<host>.*/`` (the DuckDB engine's
+    parts) written on this machine (``<host>``: a hash of its name) whose
+    process ``N`` no longer runs; leftovers without a pid (written by earlier
+    versions) when unchanged for an hour. Files of running processes, and of
+    other machines sharing the folder, are kept. Returns the paths removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.startswith(f".{output_name}.") and name.endswith(".tmp") and entry.is_file():
+            rest = name[len(output_name) + 2:]
+        elif name.startswith(".score-parts.") and entry.is_dir():
+            rest = name[len(".score-parts."):]
+        else:
+            continue
+        tagged = _TAGGED.match(rest)
+        if tagged and tagged.group(2) != _HOST_TAG:
+            continue  # another machine's: its processes cannot be checked from here
+        try:
+            stale = (not _pid_alive(int(tagged.group(1))) if tagged
+                     else now - entry.stat().st_mtime > _UNTAGGED_AGE)
+            if stale:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed.append(entry)
+        except OSError:  # gone meanwhile, or not ours to remove: leave it
+            continue
+    return removed
 
 
 def _umask() -> int:
@@ -341,7 +407,7 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
             raise DataError(f"{files[0]}: no transaction with a customer id")
         end = as_of if as_of is not None else _day(last)
         n_chunks = max(1, math.ceil(n_customers / chunk_size))
-        tmp = Path(tempfile.mkdtemp(prefix=".score-parts.", dir=tmp_parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".score-parts.{_TMP_TAG}", dir=tmp_parent))
         try:
             # one pass: every transaction of a customer into the same part
             con.execute(f"COPY (SELECT *, CAST(hash(CAST(customer_id AS VARCHAR)) % {n_chunks} AS BIGINT) "
@@ -529,6 +595,7 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         raise DataError(f"score: {output} is a folder; give a file name such as {output / 'scores.parquet'}")
     day = None if as_of is None else _day(as_of)
     _use, skipped = _scorable(store)
+    remove_stale_temporaries(output.parent, output.name)
     out = _ParquetOut(output)
     try:
         with warnings.catch_warnings():

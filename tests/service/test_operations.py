@@ -31,7 +31,8 @@ def test_wsdl_is_served_with_the_real_endpoint(server):
 def test_list_segmentations_without_arguments(client, store):
     r = client.service.ListSegmentations()
     assert [s["name"] for s in r["segmentation"]] == list(store.segmentations)
-    assert [s["segments"] for s in r["segmentation"]] == [s.n_segments for s in store.segmentations.values()]
+    # every segment a customer can be placed in, as GetSegmentProfiles lists them (empty ones with size 0)
+    assert [s["segments"] for s in r["segmentation"]] == [len(s.segments) for s in store.segmentations.values()]
     assert r["customers"] == len(store.table) == 1_500
     assert str(r["periodEnd"]) == store.manifest["date_range"][1]
     assert "MBG/NBD" in r["valueModel"]
@@ -179,6 +180,7 @@ def _post(server, op_xml: str):
 @pytest.mark.parametrize("op_xml", [
     "<tns:ListSegmentations/>",
     "<tns:GetSegmentProfiles><tns:segmentation>needs</tns:segmentation></tns:GetSegmentProfiles>",
+    "<tns:GetSegmentProfiles><tns:segmentation>apriori</tns:segmentation></tns:GetSegmentProfiles>",
     "<tns:GetCustomerView><tns:customerId>C000002</tns:customerId></tns:GetCustomerView>",
     "<tns:SelectCampaignTargets><tns:segmentation>value</tns:segmentation><tns:costPerContact>1</tns:costPerContact>"
     "<tns:margin>0.5</tns:margin><tns:maxContacts>5</tns:maxContacts></tns:SelectCampaignTargets>",

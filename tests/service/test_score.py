@@ -165,3 +165,48 @@ def test_bad_input_is_one_error_line_exit_2_and_the_old_output_stays(case, model
     assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
     assert out.read_bytes() == b"yesterday's scores"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (a child run to completion)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_running_ones(models_dir, tx_dir, crm,
+                                                                                        tmp_path):
+    """A run killed with kill -9 leaves its temporary output and DuckDB parts; the next run removes them (their
+    process is gone), keeps the temporaries of a process still running, and leaves no file of its own."""
+    import os
+    import time
+
+    from segwork.service.score import _HOST_TAG
+
+    out = tmp_path / "scores.parquet"
+    dead = f"{_dead_pid()}-{_HOST_TAG}"
+    stale_file = tmp_path / f".scores.parquet.pid{dead}.abc123.tmp"
+    stale_file.write_bytes(b"PAR1 half written")
+    stale_parts = tmp_path / f".score-parts.pid{dead}.xyz789"
+    (stale_parts / "_part=0").mkdir(parents=True)
+    (stale_parts / "_part=0" / "data_0.parquet").write_bytes(b"PAR1")
+    old_style = tmp_path / ".scores.parquet.q1w2e3.tmp"  # an earlier version's name, without a pid
+    old_style.write_bytes(b"old")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(old_style, (hour_ago, hour_ago))
+    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{_HOST_TAG}.live.tmp"  # a running process's: kept
+    elsewhere = tmp_path / f".scores.parquet.pid{_dead_pid()}-00000000.abc.tmp"  # another machine's: kept
+    elsewhere.write_bytes(b"theirs")
+    live.write_bytes(b"in progress")
+    other_output = tmp_path / f".other.parquet.pid{dead}.abc.tmp"  # another output's: not this run's business
+    other_output.write_bytes(b"x")
+    result = score_transactions(models_dir, tx_dir, out, engine="duckdb", chunk_size=700, as_of=_as_of(crm),
+                                progress=False)
+    assert result.customers == 1_500 and out.exists()
+    assert not stale_file.exists() and not stale_parts.exists() and not old_style.exists()
+    assert live.exists() and other_output.exists() and elsewhere.exists()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([out.name, live.name, other_output.name, elsewhere.name]), left

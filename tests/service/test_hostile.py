@@ -1,0 +1,577 @@
+"""Small hostile requests (issue 17, part 3): each is refused at once with a SOAP Fault, against the real server.
+
+Numbers that scale the work have limits in the WSDL and in the library functions behind the operations;
+NaN and infinities are refused in the schema and in the library; every schema-valid form of a date is the
+day it names; the WSDL's address is the one the client used; headers the service must understand but does
+not are refused; slow clients do not lock out a well-behaved one.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from lxml import etree
+
+from segwork.act.targeting import select_targets
+from segwork.clv.transaction import MAX_HISTORY_DAYS, MAX_SPEND, check_history_in_days
+from segwork.clv.value import MAX_HORIZON_MONTHS, customer_lifetime_value
+from segwork.errors import DataError
+from segwork.features import customer_table
+from segwork.service.contract import SOAP11_ENV, TNS, XSD_NS, compile_schema, safe_parser, wsdl_tree
+from segwork.service.faults import clean_text
+from segwork.service.operations import MAX_PROPENSITY_DAYS, purchase_propensity, request_date
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+ROOT = Path(__file__).resolve().parents[2]
+XS = f"{{{XSD_NS}}}"
+
+
+def _env(op_xml: str, header: str = "") -> bytes:
+    return (f'<soap:Envelope xmlns:soap="{SOAP11_ENV}" xmlns:tns="{TNS}">{header}<soap:Body>{op_xml}</soap:Body>'
+            '</soap:Envelope>').encode()
+
+
+def _post(server, data: bytes, **headers):
+    return requests.post(server, data=data, headers={"Content-Type": "text/xml; charset=utf-8", **headers},
+                         timeout=30)
+
+
+def _fault(response) -> tuple[str, str]:
+    """(faultcode, faultstring) of a SOAP 1.1 Fault; nothing internal leaks."""
+    text = response.text
+    assert response.status_code == 500, (response.status_code, text[:300])
+    for leak in ("Traceback", 'File "', "/work/", "/tmp/", "site-packages", ".py", "np.float"):
+        assert leak not in text, (leak, text)
+    fault = etree.fromstring(response.content, safe_parser()).find(f"{{{SOAP11_ENV}}}Body/{{{SOAP11_ENV}}}Fault")
+    assert fault is not None, text
+    return fault.findtext("faultcode"), fault.findtext("faultstring")
+
+
+# --------------------------------------------------------------------------- requests with every double field
+
+def _history(frequency="2", recency="10", T="20", monetaryValue="5.5", revenue=None, cid="A") -> str:
+    rev = "" if revenue is None else f"<tns:revenue>{revenue}</tns:revenue>"
+    return (f"<tns:customer><tns:customerId>{cid}</tns:customerId><tns:frequency>{frequency}</tns:frequency>"
+            f"<tns:recency>{recency}</tns:recency><tns:T>{T}</tns:T><tns:monetaryValue>{monetaryValue}"
+            f"</tns:monetaryValue>{rev}</tns:customer>")
+
+
+def predict(horizon="12", discountRate="0.01", margin="0.5", **history) -> str:
+    return (f"<tns:PredictCustomerValue><tns:timeUnit>days</tns:timeUnit><tns:horizon>{horizon}</tns:horizon>"
+            f"<tns:discountRate>{discountRate}</tns:discountRate><tns:margin>{margin}</tns:margin>"
+            f"{_history(**history)}</tns:PredictCustomerValue>")
+
+
+def classify(revenue="40", **history) -> str:
+    return f"<tns:ClassifyRelationship>{_history(revenue=revenue, **history)}</tns:ClassifyRelationship>"
+
+
+def segment_summary(frequency="2", recency="10", T="20", monetaryValue="5.5", revenue="16.5", asOf=None,
+                    segmentation="rfm", attributes=()) -> str:
+    as_of = "" if asOf is None else f"<tns:asOf>{asOf}</tns:asOf>"
+    attrs = "".join(f"<tns:attribute><tns:name>{n}</tns:name><tns:value>{v}</tns:value></tns:attribute>"
+                    for n, v in attributes)
+    return (f"<tns:SegmentCustomers><tns:segmentation>{segmentation}</tns:segmentation>{as_of}<tns:customer>"
+            f"<tns:customerId>N</tns:customerId><tns:summary><tns:frequency>{frequency}</tns:frequency>"
+            f"<tns:recency>{recency}</tns:recency><tns:T>{T}</tns:T><tns:monetaryValue>{monetaryValue}"
+            f"</tns:monetaryValue><tns:revenue>{revenue}</tns:revenue></tns:summary>{attrs}</tns:customer>"
+            "</tns:SegmentCustomers>")
+
+
+def segment_transactions(amount="12.5", date="2024-03-01", asOf=None, segmentation="rfm") -> str:
+    as_of = "" if asOf is None else f"<tns:asOf>{asOf}</tns:asOf>"
+    return (f"<tns:SegmentCustomers><tns:segmentation>{segmentation}</tns:segmentation>{as_of}<tns:customer>"
+            f"<tns:customerId>N</tns:customerId><tns:transactions><tns:transaction><tns:date>{date}</tns:date>"
+            f"<tns:amount>{amount}</tns:amount></tns:transaction></tns:transactions></tns:customer>"
+            "</tns:SegmentCustomers>")
+
+
+def targets(budget="100", costPerContact="1", margin="0.3", responseRate="0.1", incrementalShare=None,
+            maxContacts="5", horizonDays=None, segments=("Loyal",)) -> str:
+    seg = "".join(f"<tns:segment>{s}</tns:segment>" for s in segments)
+    rate = "" if responseRate is None else f"<tns:responseRate>{responseRate}</tns:responseRate>"
+    share = "" if incrementalShare is None else f"<tns:incrementalShare>{incrementalShare}</tns:incrementalShare>"
+    days = "" if horizonDays is None else f"<tns:horizonDays>{horizonDays}</tns:horizonDays>"
+    return (f"<tns:SelectCampaignTargets><tns:segmentation>relationship</tns:segmentation>{seg}"
+            f"<tns:budget>{budget}</tns:budget><tns:costPerContact>{costPerContact}</tns:costPerContact>"
+            f"<tns:margin>{margin}</tns:margin>{rate}<tns:maxContacts>{maxContacts}</tns:maxContacts>{days}{share}"
+            "</tns:SelectCampaignTargets>")
+
+
+#: (operation, field) -> a request with ``value`` in that field: every double-valued field of every request.
+DOUBLE_FIELDS = {
+    ("PredictCustomerValue", "discountRate"): lambda v: predict(discountRate=v),
+    ("PredictCustomerValue", "margin"): lambda v: predict(margin=v),
+    ("PredictCustomerValue", "recency"): lambda v: predict(recency=v),
+    ("PredictCustomerValue", "T"): lambda v: predict(T=v),
+    ("PredictCustomerValue", "monetaryValue"): lambda v: predict(monetaryValue=v),
+    ("ClassifyRelationship", "recency"): lambda v: classify(recency=v),
+    ("ClassifyRelationship", "T"): lambda v: classify(T=v),
+    ("ClassifyRelationship", "monetaryValue"): lambda v: classify(monetaryValue=v),
+    ("ClassifyRelationship", "revenue"): lambda v: classify(revenue=v),
+    ("SegmentCustomers", "recency"): lambda v: segment_summary(recency=v),
+    ("SegmentCustomers", "T"): lambda v: segment_summary(T=v),
+    ("SegmentCustomers", "monetaryValue"): lambda v: segment_summary(monetaryValue=v),
+    ("SegmentCustomers", "revenue"): lambda v: segment_summary(revenue=v),
+    ("SegmentCustomers", "amount"): lambda v: segment_transactions(amount=v),
+    ("SelectCampaignTargets", "budget"): lambda v: targets(budget=v),
+    ("SelectCampaignTargets", "costPerContact"): lambda v: targets(costPerContact=v),
+    ("SelectCampaignTargets", "margin"): lambda v: targets(margin=v),
+    ("SelectCampaignTargets", "responseRate"): lambda v: targets(responseRate=v),
+    ("SelectCampaignTargets", "incrementalShare"): lambda v: targets(responseRate=None, incrementalShare=v),
+}
+
+
+def _double_fields_of_the_requests() -> set[str]:
+    """Names of the request elements whose type derives from xs:double, read from the WSDL's schema."""
+    schema = wsdl_tree().find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{XS}schema")
+    simple = {t.get("name"): t.find(f"{XS}restriction").get("base") for t in schema.iterfind(f"{XS}simpleType")}
+
+    def is_double(type_name: str | None) -> bool:
+        while type_name and type_name.startswith("tns:"):
+            type_name = simple.get(type_name[4:])
+        return type_name == "xs:double"
+
+    named = {t.get("name"): t for t in schema.iterfind(f"{XS}complexType")}
+    found: set[str] = set()
+
+    def walk(node, seen=()):
+        for el in node.iter(f"{XS}element", f"{XS}extension"):
+            if el.tag == f"{XS}extension":
+                walk(named[el.get("base")[4:]], seen)
+                continue
+            if is_double(el.get("type")):
+                found.add(el.get("name"))
+            t = (el.get("type") or "")[4:]
+            if el.get("type", "").startswith("tns:") and t in named and t not in seen:
+                walk(named[t], (*seen, t))
+
+    for op in ("SegmentCustomers", "PredictCustomerValue", "ClassifyRelationship", "SelectCampaignTargets",
+               "GetSegmentProfiles", "GetCustomerView", "ListSegmentations"):
+        walk(schema.find(f"{XS}element[@name='{op}']"))
+    return found
+
+
+def test_the_sweep_covers_every_double_field_of_every_request():
+    assert {field for _op, field in DOUBLE_FIELDS} == _double_fields_of_the_requests()
+
+
+@pytest.mark.parametrize("key", list(DOUBLE_FIELDS), ids=lambda k: f"{k[0]}.{k[1]}")
+def test_every_double_field_refuses_nan_and_infinities(server, key):
+    make = DOUBLE_FIELDS[key]
+    good = {"recency": "10", "T": "20"}.get(key[1], "0.5")
+    assert _post(server, _env(make(good))).status_code == 200, key  # the request is good with a normal number
+    for bad in ("NaN", "INF", "-INF"):
+        faultcode, faultstring = _fault(_post(server, _env(make(bad))))
+        assert faultcode == "soap:Client" and faultstring.startswith("InvalidRequest: "), faultstring
+        assert key[1] in faultstring and bad in faultstring, faultstring
+
+
+def test_zeep_still_sends_normal_doubles(client):
+    r = client.service.PredictCustomerValue(timeUnit="weeks", horizon=6, discountRate=1e-3, margin=0.25, customer=[
+        {"customerId": "A", "frequency": 3, "recency": 12.5, "T": 30.0, "monetaryValue": 1.5e2}])
+    assert 0 < r["value"][0]["clv"] < 1e6
+
+
+# --------------------------------------------------------------------------- limits of the numbers that scale work
+
+def _facet(type_name: str, facet: str = "maxInclusive") -> float:
+    schema = wsdl_tree().find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{XS}schema")
+    return float(schema.find(f"{XS}simpleType[@name='{type_name}']/{XS}restriction/{XS}{facet}").get("value"))
+
+
+def test_the_wsdl_states_the_library_limits():
+    assert _facet("HorizonMonths") == MAX_HORIZON_MONTHS == 1200
+    assert _facet("PeriodDays") == MAX_PROPENSITY_DAYS == 3650
+    assert _facet("Duration") == _facet("PurchaseDays") == MAX_HISTORY_DAYS == 36_525
+    assert _facet("Amount") == MAX_SPEND == 1e9
+    schema = wsdl_tree().find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{XS}schema")
+    for el in schema.iter(f"{XS}element"):  # no request list without a bound
+        if el.get("name") in ("customer", "transaction", "attribute", "segment") and el.get("maxOccurs"):
+            assert el.get("maxOccurs") != "unbounded" or el.getparent().getparent().getparent().get(
+                "name", "").endswith("Response"), el.get("name")
+
+
+OVER_THE_LIMIT = {
+    "horizon 10,000,000 months": (predict(horizon="10000000"), "horizon", "1200"),
+    "horizon 1201 months": (predict(horizon="1201"), "horizon", "1200"),
+    "horizonDays 3651": (targets(responseRate=None, horizonDays="3651"), "horizonDays", "3650"),
+    "maxContacts 10^12": (targets(maxContacts="1000000000000"), "maxContacts", "1000000"),
+    "budget 10^30": (targets(budget="1e30"), "budget", "1E12"),
+    "T of 10^30 days": (predict(T="1e30"), "'{urn:segwork:segmentation:1}T'", "36525"),
+    "frequency 10^30": (predict(frequency="1" + "0" * 30, recency="200", T="200"), "frequency", "36525"),
+    "101 segments": (targets(segments=[f"s{i}" for i in range(101)]), "segment", "segment"),
+}
+
+
+@pytest.mark.parametrize("case", list(OVER_THE_LIMIT))
+def test_a_number_over_its_limit_gets_a_client_fault_at_once(server, case):
+    data, field, limit = OVER_THE_LIMIT[case]
+    t0 = time.monotonic()
+    faultcode, faultstring = _fault(_post(server, _env(data)))
+    assert faultcode == "soap:Client" and faultstring.startswith("InvalidRequest: "), faultstring
+    assert field in faultstring and limit in faultstring, faultstring
+    assert time.monotonic() - t0 < 10  # refused by the schema, before any work (generous bound)
+
+
+def test_a_customer_with_more_transactions_than_the_limit_is_refused_by_the_schema():
+    tx = "".join("<tns:transaction><tns:date>2024-01-01</tns:date><tns:amount>1</tns:amount></tns:transaction>"
+                 for _ in range(10_001))
+    request = etree.fromstring(segment_transactions().replace(
+        "<tns:transaction><tns:date>2024-03-01</tns:date><tns:amount>12.5</tns:amount></tns:transaction>", tx)
+        .replace("<tns:SegmentCustomers>", f'<tns:SegmentCustomers xmlns:tns="{TNS}">', 1))
+    schema = compile_schema()
+    assert not schema.validate(request)
+    assert "transaction" in schema.error_log.last_error.message
+
+
+def test_the_library_refuses_the_numbers_over_the_limits_naming_parameter_value_and_limit(store):
+    summary = store.table[["frequency", "recency", "T", "monetary_value"]].iloc[:3] / [1, 7, 7, 1]
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"customer_lifetime_value: horizon=10000000 is over the limit of 1200 months"):
+        customer_lifetime_value(store.transaction_model, store.spend_model, summary, horizon=10_000_000)
+    assert time.monotonic() - t0 < 5  # refused before the months are laid out
+    with pytest.raises(DataError, match=r"purchase_propensity: horizon_days=3651 is over the limit of 3650 days"):
+        purchase_propensity(store, 3651)
+    with pytest.raises(DataError, match=r"frequency=1e\+30 .* within recency=200 days is not possible"):
+        check_history_in_days("PredictCustomerValue", pd.Series([1e30], index=["X"]), pd.Series([200.0]),
+                              pd.Series([200.0]))
+    with pytest.raises(DataError, match=r"T=40000 days for customer 'X' is over the limit of 36,525 days"):
+        check_history_in_days("w", pd.Series([1], index=["X"]), pd.Series([10.0], index=["X"]),
+                              pd.Series([40000.0], index=["X"]))
+
+
+@pytest.mark.parametrize("field, kwargs, message", [
+    ("margin", dict(margin=float("nan")), "margin=nan is not a finite number"),
+    ("margin", dict(margin=float("inf")), "margin=inf is not a finite number"),
+    ("horizon", dict(horizon=np.int64(1201)), "horizon=1201 is over the limit"),
+])
+def test_customer_lifetime_value_refuses_nan_margin_and_long_horizons(store, field, kwargs, message):
+    summary = store.table[["frequency", "recency", "T", "monetary_value"]].iloc[:3] / [1, 7, 7, 1]
+    with pytest.raises(DataError, match=re.escape(f"customer_lifetime_value: {message}")):
+        customer_lifetime_value(store.transaction_model, store.spend_model, summary, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(budget=float("nan")), "budget=nan is not a finite number"),
+    (dict(cost_per_contact=float("inf")), "cost_per_contact=inf is not a finite number"),
+    (dict(margin_on_value=float("nan")), "margin_on_value=nan is not a finite number"),
+    (dict(response_rate=float("nan")), "response rates must lie between 0 and 1 (a probability), got nan"),
+    (dict(max_contacts=-1), "max_contacts=-1 is below the limit"),
+])
+def test_select_targets_refuses_nan_naming_the_parameter(store, kwargs, message):
+    with pytest.raises(DataError, match=re.escape(f"select_targets: {message}")):
+        select_targets(store.table, store.segmentations["rfm"], **{"response_rate": 0.1, **kwargs})
+
+
+def test_relationship_typer_refuses_a_nan_revenue_naming_the_customer(store):
+    seg = store.segmentations["relationship"]
+    table = store.table.iloc[:4].copy()
+    table.loc[table.index[2], "revenue"] = np.nan
+    with pytest.raises(DataError, match=rf"revenue=nan for customer '{table.index[2]}' must be a finite value"):
+        seg.segmenter.predict(table)
+    with pytest.raises(DataError, match=r"monetary_value=nan for customer 'X'"):
+        check_history_in_days("w", pd.Series([1], index=["X"]), pd.Series([10.0], index=["X"]),
+                              pd.Series([20.0], index=["X"]), pd.Series([np.nan], index=["X"]))
+
+
+IMPLAUSIBLE = {
+    "more purchase days than days": (predict(frequency="300", recency="200", T="200"), "frequency=300"),
+    "negative share": (segment_summary(segmentation="kmeans", attributes=[("cat_home", "-0.5")]),
+                       "'cat_home'=-0.5 must be a share from 0 to 1"),
+    "share over 1": (segment_summary(attributes=[("ch_web", "7")]), "'ch_web'=7 must be a share"),
+    "infinite share": (segment_summary(attributes=[("ch_web", "inf")]), "'ch_web'=inf must be a share"),
+    "survey answer off the scale": (segment_summary(segmentation="needs", attributes=[("q01_compare_prices", "99")]),
+                                    "'q01_compare_prices'=99 must be an answer on the survey's scale, 1 to 5"),
+    "summary with too many purchases": (segment_summary(frequency="500", recency="30", T="40"), "frequency=500"),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPLAUSIBLE))
+def test_implausible_values_get_a_fault(server, case):
+    data, expected = IMPLAUSIBLE[case]
+    faultcode, faultstring = _fault(_post(server, _env(data)))
+    assert faultcode == "soap:Client" and expected in faultstring, faultstring
+
+
+# --------------------------------------------------------------------------- needs segmentation from transactions
+
+def _tx_customers(crm, ids, *, categories=True):
+    tx = crm.transactions[crm.transactions["customer_id"].isin(ids)]
+    customers = []
+    for cid in ids:
+        own = tx[tx["customer_id"] == cid]
+        customers.append({"customerId": cid, "transactions": {"transaction": [
+            {"date": d.date(), "amount": float(a), **({"category": c, "channel": ch} if categories else {})}
+            for d, a, c, ch in zip(own["date"], own["amount"], own["category"], own["channel"])]}})
+    return tx, customers
+
+
+def test_needs_segmentation_places_customers_sent_as_transactions_without_survey_answers(client, store, crm):
+    seg = store.segmentations["needs"]
+    ids = list(store.table.index[store.table["q01_compare_prices"].isna()][:12])
+    tx, customers = _tx_customers(crm, ids)
+    r = client.service.SegmentCustomers(segmentation="needs", customer=customers)
+    got = {a["customerId"]: a["segmentName"] for a in r["assignment"]}
+    # the library: the customer table of their transactions, shares of the categories and channels they never
+    # bought in 0 (as customer_table gives them on the whole data), no survey answers
+    own = customer_table(tx, observation_end=crm.observation_end)
+    for col in store.table.columns:
+        if col.startswith(("cat_", "ch_")) and col not in own.columns:
+            own[col] = 0.0
+    table = store.table.loc[ids].copy()
+    for col in own.columns:
+        table[col] = own.loc[ids, col]
+    table[[c for c in table.columns if c.startswith("q") and c[1:3].isdigit()]] = np.nan
+    assert got == seg.predict(table).astype(str).to_dict()
+    shares = [c for c in store.table.columns if c.startswith(("cat_", "ch_"))]
+    np.testing.assert_allclose(table[shares].to_numpy(dtype=float), store.table.loc[ids, shares].to_numpy(float),
+                               atol=1e-12)
+
+
+def test_needs_segmentation_refuses_only_what_cannot_be_derived(server, client, crm, store):
+    ids = list(store.table.index[store.table["q01_compare_prices"].isna()][:2])
+    _tx, customers = _tx_customers(crm, ids, categories=False)
+    zeep = pytest.importorskip("zeep")
+    with pytest.raises(zeep.exceptions.Fault, match=r"needs attribute 'cat_\w+'.* send the customer's transactions "
+                                                    r"with their categories"):
+        client.service.SegmentCustomers(segmentation="needs", customer=customers)
+    faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="needs"))))
+    assert "needs attribute 'cat_" in faultstring and "customer 'N'" in faultstring
+    shares = [(c, "0.1") for c in store.table.columns if c.startswith(("cat_", "ch_"))]
+    r = _post(server, _env(segment_summary(segmentation="needs", attributes=shares)))
+    assert r.status_code == 200, r.text
+
+
+# --------------------------------------------------------------------------- dates
+
+@pytest.mark.parametrize("form", ["2024-12-31", "2024-12-31Z", "2024-12-31+02:00", "2024-12-31-05:00",
+                                  "2024-12-31+14:00", "2024-12-31-12:00"])
+def test_every_schema_valid_form_of_a_date_is_the_day_it_names(client, server, form):
+    plain = _post(server, _env(segment_transactions(date="2024-06-30", asOf="2024-12-31")))
+    assert plain.status_code == 200
+    r = _post(server, _env(segment_transactions(date="2024-06-30" + form[10:], asOf=form)))
+    assert r.status_code == 200, r.text
+    assert r.content == plain.content
+    assert request_date(form, "asOf", "SegmentCustomers") == pd.Timestamp("2024-12-31")
+
+
+def test_a_date_fault_names_the_request_field(server):
+    faultcode, faultstring = _fault(_post(server, _env(segment_transactions(date="2025-02-01", asOf="2025-01-31Z"))))
+    assert faultstring.startswith("InvalidCustomer: SegmentCustomers: customer 'N' has no purchase up to asOf 2025-01-31")
+    assert "rfm_summary" not in faultstring and "observation_end" not in faultstring
+    with pytest.raises(Exception, match=r"SegmentCustomers: asOf='31.12.2024' is not a date"):
+        request_date("31.12.2024", "asOf", "SegmentCustomers")
+
+
+# --------------------------------------------------------------------------- SOAP headers, fault texts, profiles
+
+def test_a_must_understand_header_gets_a_must_understand_fault(server):
+    header = ('<soap:Header><sec:Security xmlns:sec="urn:example:security" soap:mustUnderstand="1">'
+              '<sec:token>x</sec:token></sec:Security></soap:Header>')
+    faultcode, faultstring = _fault(_post(server, _env("<tns:ListSegmentations/>", header)))
+    assert faultcode == "soap:MustUnderstand" and "'Security'" in faultstring
+    for ok in ('<soap:Header><x:Trace xmlns:x="urn:x" soap:mustUnderstand="0">1</x:Trace></soap:Header>',
+               '<soap:Header><x:Trace xmlns:x="urn:x" soap:mustUnderstand="1" soap:actor="urn:some-other-node">1'
+               '</x:Trace></soap:Header>'):
+        assert _post(server, _env("<tns:ListSegmentations/>", ok)).status_code == 200
+
+
+def test_zeep_gets_the_must_understand_fault(client):
+    zeep = pytest.importorskip("zeep")
+    header = etree.Element("{urn:example:security}Security")
+    header.set(f"{{{SOAP11_ENV}}}mustUnderstand", "1")
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        client.service.ListSegmentations(_soapheaders=[header])
+    assert info.value.code.endswith("MustUnderstand")
+
+
+def test_fault_texts_keep_urls_and_show_numbers_plainly(server):
+    env12 = _env("<tns:ListSegmentations/>").replace(SOAP11_ENV.encode(), b"http://www.w3.org/2003/05/soap-envelope")
+    _code, faultstring = _fault(_post(server, env12))
+    assert SOAP11_ENV in faultstring, faultstring
+    assert clean_text("got np.float64(nan) and numpy.int64(3) at /srv/app/x.py, see https://a.example/b/c?wsdl") \
+        == "got nan and 3 at <path>, see https://a.example/b/c?wsdl"
+    assert clean_text("file:///etc/passwd") == "<path>"
+
+
+def test_segment_counts_agree_and_no_profile_is_nan(client, store):
+    counts = {s["name"]: s["segments"] for s in client.service.ListSegmentations()["segmentation"]}
+    for name in store.segmentations:
+        profiles = client.service.GetSegmentProfiles(segmentation=name)["segment"]
+        assert len(profiles) == counts[name], name
+        for p in profiles:
+            for key in ("meanValue", "meanPAlive"):
+                assert p[key] is None or np.isfinite(p[key]), (name, p)
+            assert (p["meanValue"] is None) == (p["size"] == 0), (name, p)
+    assert any(p["size"] == 0 for p in client.service.GetSegmentProfiles(segmentation="apriori")["segment"])
+
+
+# --------------------------------------------------------------------------- the address in the WSDL
+
+def _location(content: bytes) -> str:
+    root = etree.fromstring(content, safe_parser())
+    return root.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+
+
+def test_the_wsdl_names_the_address_the_client_used(server):
+    port = urlparse(server).port
+    r = requests.get(f"{server}?wsdl", headers={"Host": f"segments.example.com:{port}"}, timeout=10)
+    assert _location(r.content) == f"http://segments.example.com:{port}/"
+    r = requests.get(f"{server}?wsdl", headers={"Host": "[::1]:8443"}, timeout=10)
+    assert _location(r.content) == "http://[::1]:8443/"
+    for hostile in ('evil.com"><x y="', "a b", "evil.com/path", "x" * 300):
+        r = requests.get(f"{server}?wsdl", headers={"Host": hostile}, timeout=10)
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            assert _location(r.content) == server  # not from the header: the bound address
+
+
+# --------------------------------------------------------------------------- a second server: settings, slow clients
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(models_dir, *args):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir),
+                             "--host", "127.0.0.1", "--port", str(port), *args],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    return proc, port
+
+
+@pytest.fixture(scope="module")
+def strict_server(models_dir):
+    """``segwork serve`` with a public URL and tight connection settings (30 connections, 4 s per request)."""
+    proc, port = _serve(models_dir, "--public-url", "https://crm.example.com/segments/", "--connection-limit", "30",
+                        "--channel-timeout", "4", "--request-timeout", "4", "--workers", "2")
+    try:
+        line = proc.stderr.readline()
+        assert "ready" in line, line + proc.stderr.read()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_public_url_overrides_the_host_header(strict_server):
+    r = requests.get(f"{strict_server}?wsdl", headers={"Host": "other.example.org"}, timeout=10)
+    assert _location(r.content) == "https://crm.example.com/segments/"
+
+
+def _slow_clients(url: str, n: int, stop: threading.Event) -> tuple[list[socket.socket], threading.Thread]:
+    """``n`` connections that send a request head one byte a second (never finishing), until ``stop``."""
+    parsed = urlparse(url)
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection((parsed.hostname, parsed.port), timeout=5)
+        socks.append(s)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nX-Slow: " + b"a" * 10_000
+
+    def trickle():
+        for i in range(30):  # at most 30 s
+            for s in socks:
+                try:
+                    s.send(head[i:i + 1])
+                except OSError:
+                    pass
+            if stop.wait(1.0):
+                return
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    return socks, t
+
+
+def _closed_by_server(s: socket.socket) -> bool:
+    s.settimeout(0.5)
+    try:
+        return s.recv(1) == b""
+    except (socket.timeout, BlockingIOError):
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_clients_do_not_lock_out_a_well_behaved_one(server, client, store):
+    """120 connections trickling a byte a second, more than waitress's default limit of 100 that locked a new
+    client out for 17.9 s: ListSegmentations is still answered at once (the session server, default settings:
+    500 connections)."""
+    stop = threading.Event()
+    socks, t = _slow_clients(server, 120, stop)
+    try:
+        time.sleep(2)
+        zeep = pytest.importorskip("zeep")
+        for _ in range(3):  # a new client each time: a new connection, after the slow ones
+            t0 = time.monotonic()
+            fresh = zeep.Client(f"{server}?wsdl", transport=zeep.Transport(timeout=15, operation_timeout=15))
+            assert fresh.service.ListSegmentations()["customers"] == len(store.table)
+            assert time.monotonic() - t0 < 15  # generous: answered, not queued behind the slow ones
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for s in socks:
+            s.close()
+
+
+def test_slow_clients_beyond_the_connection_limit_are_dropped_after_the_request_timeout(strict_server):
+    """More slow connections than the limit (40 > 30): the service drops each after its request timeout (4 s),
+    so a well-behaved client is answered within a bounded wait (< 20 s) instead of waiting forever."""
+    stop = threading.Event()
+    socks, t = _slow_clients(strict_server, 40, stop)
+    try:
+        t0 = time.monotonic()
+        r = _post(strict_server, _env("<tns:ListSegmentations/>"))
+        waited = time.monotonic() - t0
+        assert r.status_code == 200 and b"ListSegmentationsResponse" in r.content
+        assert waited < 20, waited
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(_closed_by_server(s) for s in socks[:30]):
+            time.sleep(0.5)
+        assert all(_closed_by_server(s) for s in socks[:30])
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for s in socks:
+            s.close()
+
+
+def test_a_second_serve_on_a_used_port_is_one_error_line_exit_2(server, models_dir):
+    port = urlparse(server).port
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), "--host",
+                           "127.0.0.1", "--port", str(port)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: serve: cannot listen on 127.0.0.1:"), done.stderr
+    assert "already in use" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_customers_times_horizon_has_a_limit(strict_server):
+    """PredictCustomerValue: 1,001 customers x 1,200 months is over the 1,200,000 customer-months of one request."""
+    many = "".join(_history(cid=f"c{i}") for i in range(1_001))
+    body = predict(horizon="1200").replace(_history(), many)
+    t0 = time.monotonic()
+    _code, faultstring = _fault(_post(strict_server, _env(body)))
+    assert faultstring.startswith("BatchTooLarge: PredictCustomerValue: 1,001 customers x horizon 1,200 months"), \
+        faultstring
+    assert "send at most 1,000 customers" in faultstring and time.monotonic() - t0 < 10
+    r = _post(strict_server, _env(predict(horizon="1200").replace(_history(), "".join(_history(cid=f"c{i}")
+                                                                                       for i in range(1_000)))))
+    assert r.status_code == 200
