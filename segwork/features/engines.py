@@ -60,6 +60,7 @@ from ..io import (
     _RULE_TEXT,
     LAYOUTS,
     CleaningReport,
+    PLACEHOLDER_DATES,
     CleaningRules,
     RuleResult,
     _detect_layout,
@@ -67,7 +68,7 @@ from ..io import (
 )
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
-           "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "choose_engine", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
@@ -406,7 +407,21 @@ class _DuckPlan:
             returns.append("coalesce(quantity < 0, false)")
         cond["returns"] = "(" + " OR ".join(returns) + ")" if returns else "false"
         cond["non_positive_amount"] = "amount <= 0"
+        cond["implausible_date"] = implausible_date_sql("date", self.rules)
         return cond
+
+
+def implausible_date_sql(column: str, rules: CleaningRules | None = None) -> str:
+    """SQL condition of the ``implausible_date`` rule on a TIMESTAMP column (NULL for a missing date).
+
+    The criterion of :func:`segwork.io.implausible_dates`: a day in
+    :data:`~segwork.io.PLACEHOLDER_DATES` or outside the rules' plausible window.
+    The days are written as literals from dates segwork computed (no user text).
+    """
+    first, last = (rules or CleaningRules()).plausible_window()
+    day = f"CAST({_q(column)} AS DATE)"
+    placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
+    return (f"({day} < DATE '{first.date()}' OR {day} > DATE '{last.date()}' OR {day} IN ({placeholders}))")
 
 
 def _example(con, sql: str, cols: list[str]) -> dict | None:
@@ -423,7 +438,12 @@ def _rule_error(source: str, rule: str, n: int, example, col: str):
     )
 
 
-_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "bad_amount": "amount",
+#: The rules that judge one row alone, in their order (duplicates and the observation end come after them).
+_ROW_RULES = ("missing_customer_id", "unparseable_date", "implausible_date", "bad_amount", "returns",
+              "non_positive_amount")
+
+_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "implausible_date": "date",
+                "bad_amount": "amount",
                 "returns": "invoice_id/quantity", "non_positive_amount": "amount", "duplicates": "all columns",
                 "after_observation_end": "date"}
 
@@ -571,7 +591,7 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
     inclusive) or ``None`` (no limit). Raises :class:`DataError` as
     ``read_transactions`` does, and for value forms only ``engine='pandas'`` reads.
     """
-    rules = rules or CleaningRules()
+    rules = (rules or CleaningRules()).resolved()
     con = _connect(threads, memory_limit)
     try:
         plan = _DuckPlan(con, source, rules, columns)
@@ -580,7 +600,7 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
         cond = plan.conditions()
         report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
         # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
-        row_rules = ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount")
+        row_rules = _ROW_RULES
         dropped, where = [], {}
         for rule in row_rules:
             where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
@@ -872,7 +892,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
 
     from ..io import _apply_layout
 
-    rules = rules or CleaningRules()
+    rules = (rules or CleaningRules()).resolved()  # one plausible-date window (one "today") on every worker
     if source.kind != "parquet":
         raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
                         "or use engine='duckdb'")
@@ -924,7 +944,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     per_customer, mix_frames = results[0], results[1:1 + len(mixes)]
     part_reports = [CleaningReport.from_dict(r) for r in results[1 + len(mixes):] if r is not None]
     report = CleaningReport(source=source.name, layout=layout, rows_read=sum(r.rows_read for r in part_reports))
-    for rule in ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount"):
+    for rule in _ROW_RULES:
         hits = [x for r in part_reports for x in r.rules if x.rule == rule]
         example = next((x.example for x in hits if x.example is not None), None)
         report.rules.append(RuleResult(rule, getattr(rules, rule), sum(x.rows for x in hits), example))

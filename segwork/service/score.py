@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import read_transactions
+from ..io import CleaningRules, implausible_dates, read_transactions
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
 from .store import ModelStore, load_models
@@ -155,7 +155,6 @@ def _chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
 
 def _clean(frame: pd.DataFrame, observation_end, where: str) -> pd.DataFrame:
     """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep."""
-    from ..io import CleaningRules
 
     try:
         tx, _report = read_transactions(frame, layout="canonical",
@@ -325,7 +324,7 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
     _duckdb()
-    from ..features.engines import _connect
+    from ..features.engines import _connect, implausible_date_sql
 
     src = _duckdb_source(files, kind)
     con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
@@ -335,8 +334,12 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
                             "canonical columns customer_id, date, amount (see segwork data validate --map)")
-        last_date = "max(date)" if kind == "parquet" else "max(TRY_CAST(date AS TIMESTAMP))"
-        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM {src}").fetchone()
+        stamp = "CAST(date AS TIMESTAMP)" if kind == "parquet" else "TRY_CAST(date AS TIMESTAMP)"
+        # the last plausible date: a year typo (2203) or a sentinel (9999-12-31) is dropped by the cleaning rules,
+        # so it must not set the observation end either
+        last_date = f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d')}, false))"
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
+                                        f"(SELECT customer_id, {stamp} AS _d FROM {src})").fetchone()
         if not n_customers:
             raise DataError(f"{files[0]}: no transaction with a customer id")
         end = as_of if as_of is not None else _day(last)
@@ -385,6 +388,16 @@ def _slim(store: ModelStore) -> ModelStore:
     return ModelStore(folder=store.folder, manifest=store.manifest, table=store.table.iloc[:0],
                       segmentations=segs, transaction_model=store.transaction_model,
                       spend_model=store.spend_model, clv_settings=store.clv_settings)
+
+
+def _last_plausible(dates: pd.Series, rules) -> pd.Series:
+    """The last date of a partition that the ``implausible_date`` rule keeps (one value, NaT when none)."""
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = pd.to_datetime(dates, errors="coerce")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    dates = dates.astype("datetime64[us]")
+    return pd.Series([dates[~implausible_dates(dates, rules)].max()], dtype="datetime64[us]")
 
 
 def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str) -> pd.DataFrame:
@@ -443,9 +456,10 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
         if as_of is not None:
             end = as_of
         else:
-            last = ddf["date"].max().compute() if kind == "parquet" else pd.to_datetime(
-                ddf["date"].compute(), errors="coerce").max()
-            end = _day(last)
+            # the last plausible date of each partition: a year typo must not set the observation end
+            rules = CleaningRules().resolved()  # one "today" on every worker
+            last = ddf["date"].map_partitions(_last_plausible, rules, meta=pd.Series(dtype="datetime64[us]"))
+            end = _day(last.max().compute())
         n_customers = int(ddf["customer_id"].nunique_approx().compute())
         n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
         ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))

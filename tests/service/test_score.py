@@ -165,3 +165,24 @@ def test_bad_input_is_one_error_line_exit_2_and_the_old_output_stays(case, model
     assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
     assert out.read_bytes() == b"yesterday's scores"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+# --------------------------------------------------------------------------- real-world inputs (issue 17, round 3)
+
+FIELD = __import__("pathlib").Path(__file__).parents[1] / "data"
+HISTORIES = ["frequency", "recency", "T", "monetary_value"]
+
+
+def _score_cli(models_dir, path, out, engine, *extra):
+    return main(["score", "--models", str(models_dir), "--transactions", str(path), "--output", str(out),
+                 "--engine", engine, "--no-progress", *extra])
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_year_typo_dates_do_not_set_the_observation_end(models_dir, tmp_path, capsys, engine):
+    status = _score_cli(models_dir, FIELD / "year_typo_dates.csv", tmp_path / "s.parquet", engine)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2023-03-31" in captured.out, captured.err
+    scores = pd.read_parquet(tmp_path / "s.parquet").set_index("customer_id").sort_index()
+    assert {c: scores.loc[c, HISTORIES].tolist() for c in scores.index} == \
+        {"P1": [2, 59, 85, 27.5], "P2": [0, 0, 70, 0], "P3": [0, 0, 0, 0]}
