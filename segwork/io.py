@@ -1213,6 +1213,33 @@ class _Marks:
         return None
 
 
+#: Currency marks -> the currency they stand for ("$" alone is taken as USD, like "US$" and "USD").
+_CURRENCY_OF = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB",
+                "Fr.": "CHF", "zł": "PLN", "Kč": "CZK", "kr": "kr (SEK/NOK/DKK)", "kr.": "kr (SEK/NOK/DKK)"}
+
+
+def _check_one_currency(u: pd.Series, column: str, source: str) -> None:
+    """Refuse a column whose values carry marks of more than one currency (``u``: unique texts, file order).
+
+    Amounts in different currencies cannot be added up, and stripping the
+    marks would do exactly that; the user splits the file (or converts).
+    """
+    marks = u.str.findall(_CURRENCY)
+    first_of: dict[str, str] = {}
+    for text, found in zip(u, marks):
+        for mark in found:
+            mark = mark.strip()
+            currency = _CURRENCY_OF.get(mark, mark)
+            first_of.setdefault(currency, text)
+    if len(first_of) > 1:
+        (c1, v1), (c2, v2) = list(first_of.items())[:2]
+        raise DataError(
+            f"{source}: column {column!r} holds amounts in {len(first_of)} currencies ({', '.join(first_of)}), "
+            f"e.g. {v1!r} ({c1}) and {v2!r} ({c2}); amounts in different currencies cannot be added up: split "
+            "the file by currency (or convert the amounts to one currency) and read each part on its own"
+        )
+
+
 def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
     """Strip currency, spaces and sign; returns (digits-and-marks text, negative mask, had currency)."""
     t = u.str.strip()
@@ -1260,6 +1287,8 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
     codes, uniques = pd.factorize(values)
     u = pd.Series(uniques, dtype=object).astype(str)
     t, negative, had_currency = _normalise_number_text(u)
+    if had_currency:
+        _check_one_currency(u, column, source)
     marks = _Marks(t)
     if decimal is None:
         clash = marks.contradiction()

@@ -46,6 +46,35 @@ def rfm_rows(rfm: pd.DataFrame) -> dict:
     return {c: rfm.loc[c, RFM].tolist() for c in rfm.index}
 
 
+# --------------------------------------------------------------------------- 2. several currencies
+
+
+def test_mixed_currencies():
+    path = DATA / "mixed_currencies.csv"
+    with pytest.raises(DataError) as err:
+        read_transactions(path)
+    msg = str(err.value)
+    assert str(path) in msg and "column 'amount'" in msg and "'€12.50' (EUR)" in msg and "'$15.00' (USD)" in msg
+    assert "split the file" in msg and "\n" not in msg
+    one_error_line(run("data", "validate", path), "mixed_currencies.csv", "'amount'", "€12.50", "$15.00")
+
+
+def test_one_currency_written_several_ways_still_reads(tmp_path):
+    path = tmp_path / "eur.csv"
+    path.write_text("customer_id;date;amount\na;2024-01-05;12,50 €\nb;2024-01-06;EUR 1.234,00\nc;2024-01-07;€3\n"
+                    "d;2024-01-08;4,00\n", encoding="utf-8")
+    tx, report = read_transactions(path)
+    assert tx.set_index("customer_id")["amount"].to_dict() == {"a": 12.5, "b": 1234.0, "c": 3.0, "d": 4.0}
+    assert any(d.topic == "currency" for d in report.decisions)
+    dollars = tmp_path / "usd.csv"
+    dollars.write_text("customer_id,date,amount\na,2024-01-05,$12.50\nb,2024-01-06,USD 7\n", encoding="utf-8")
+    assert read_transactions(dollars)[0]["amount"].tolist() == [12.5, 7.0]  # '$' is read as USD
+    cad = tmp_path / "cad.csv"
+    cad.write_text("customer_id,date,amount\na,2024-01-05,$12.50\nb,2024-01-06,7 CAD\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"2 currencies \(USD, CAD\)"):
+        read_transactions(cad)
+
+
 # --------------------------------------------------------------------------- 3. implausible dates
 
 YEAR_TYPO_ANSWER = {"P1": [2, 59, 85, 27.5], "P2": [0, 0, 70, 0], "P3": [0, 0, 0, 0]}
