@@ -53,6 +53,8 @@ __all__ = [
     "PLAUSIBLE_FIRST_DATE",
     "PLAUSIBLE_FUTURE_DAYS",
     "implausible_dates",
+    "SCIENTIFIC_ID",
+    "scientific_id_error",
     "RuleResult",
     "Decision",
     "read_transactions",
@@ -765,6 +767,31 @@ def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tup
     return (",", "the ';' delimiter points to a decimal comma") if sep == ";" else None
 
 
+#: An id that Excel wrote in scientific notation ("1.23457E+11"): the digits after the sixth are lost.
+SCIENTIFIC_ID = r"[+-]?\d(?:[.,]\d+)?[eE][+-]\d{1,3}"
+
+
+def scientific_id_error(source: str, column: str, value: str, rows: int) -> DataError:
+    """The one-line refusal of an id column that holds ids in scientific notation (shared by every engine)."""
+    return DataError(
+        f"{source}: column {column!r} holds ids in scientific notation, e.g. {value!r} ({rows:,} row(s)): "
+        "Excel writes long numbers that way when it saves a CSV, which loses digits, so different customers "
+        "would merge into one; export the ids as text (format the id column as Text before saving, or open the "
+        "file with Data > From Text/CSV and set the column to Text) and read the new file"
+    )
+
+
+def _check_ids_written_out(values: pd.Series, column: str, source: str) -> None:
+    """Refuse text ids in scientific notation: ``1.23457E+11`` stands for many ids, ``1.23E+05`` for 123000."""
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    text = values.dropna()
+    text = text[text.map(lambda v: isinstance(v, str))].str.strip()
+    sci = text[text.str.fullmatch(SCIENTIFIC_ID)]
+    if len(sci):
+        raise scientific_id_error(source, column, sci.iloc[0], len(sci))
+
+
 def _to_id(values: pd.Series) -> pd.Series:
     """Customer / invoice ids as strings; ``13085.0`` from spreadsheets becomes ``13085``."""
     if pd.api.types.is_float_dtype(values):
@@ -809,6 +836,9 @@ def clean_transactions(
         raise DataError(f"{source}: no transaction rows to read")
 
     df = pd.DataFrame(index=raw.index)
+    for col in ("customer_id", "invoice_id"):
+        if col in raw.columns:
+            _check_ids_written_out(raw[col], col, source)
     df["customer_id"] = _to_id(raw["customer_id"])
     fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
     df["date"] = _parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,

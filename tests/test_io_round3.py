@@ -138,3 +138,35 @@ def test_year_typo_dates_on_the_cli():
     assert res.returncode == 0 and "2023-01-05 .. 2203-03-20" in res.stdout
     one_error_line(run("data", "validate", DATA / "year_typo_dates.csv", "--implausible-date", "error"),
                    "year_typo_dates.csv", "2203-03-20")
+
+
+# --------------------------------------------------------------------------- 4. ids in scientific notation
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_excel_scientific_ids(engine):
+    path = DATA / "excel_scientific_ids.csv"
+    with pytest.raises(DataError) as err:
+        rfm_summary(path, engine=engine)
+    msg = str(err.value)
+    assert str(path) in msg and "column 'customer_id'" in msg and "'1.23457E+11'" in msg and "(4 row(s))" in msg
+    assert "scientific notation" in msg and "as text" in msg and "\n" not in msg
+    one_error_line(run("data", "validate", path), "excel_scientific_ids.csv", "1.23457E+11", "Text")
+
+
+def test_scientific_ids_never_merge_silently(tmp_path):
+    short = tmp_path / "short.csv"  # 1.23E+05 and 123000 would be one customer
+    short.write_text("customer_id,date,amount\n123000,2023-01-11,5\n1.23E+05,2023-02-11,6\n")
+    with pytest.raises(DataError, match=r"'1.23E\+05'"):
+        read_transactions(short)
+    frame = pd.DataFrame({"customer_id": ["7", "8.0E+3"], "date": ["2023-01-01"] * 2, "amount": [1.0, 2.0]})
+    with pytest.raises(DataError, match="<DataFrame>: column 'customer_id' holds ids in scientific notation"):
+        read_transactions(frame)
+    invoices = tmp_path / "inv.csv"
+    invoices.write_text("invoice_id,customer_id,date,amount\n1.2E+07,a,2023-01-11,5\n")
+    with pytest.raises(DataError, match="column 'invoice_id'"):
+        read_transactions(invoices)
+    ok = tmp_path / "ok.csv"  # ids with letters, whole numbers and spreadsheet floats still read
+    ok.write_text("customer_id,date,amount\nE12,2023-01-11,5\n12E,2023-01-12,5\n13085.0,2023-01-13,5\n"
+                  "123456789012,2023-01-14,5\n")
+    assert set(read_transactions(ok)[0]["customer_id"]) == {"12E", "123456789012", "13085", "E12"}

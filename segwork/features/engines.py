@@ -61,10 +61,12 @@ from ..io import (
     LAYOUTS,
     CleaningReport,
     PLACEHOLDER_DATES,
+    SCIENTIFIC_ID,
     CleaningRules,
     RuleResult,
     _detect_layout,
     _format_example,
+    scientific_id_error,
 )
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
@@ -358,7 +360,18 @@ class _DuckPlan:
         return f"SELECT {cols} FROM {self.scan}"
 
     def check_forms(self) -> None:
-        """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix)."""
+        """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix).
+
+        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``).
+        """
+        for col in ("customer_id", "invoice_id"):
+            if col in self.types and _is_text(self.types[col]):
+                src = _q(self.raw_names[self.canon[col]])
+                n, example = self.con.execute(
+                    f"SELECT count(*), any_value({src}) FROM {self.scan} "
+                    f"WHERE regexp_full_match(trim({src}), {_lit(SCIENTIFIC_ID)})").fetchone()
+                if n:
+                    raise scientific_id_error(self.source.name, col, example, int(n))
         checks = []
         if _is_text(self.types["date"]):
             checks.append(("date", "date"))
