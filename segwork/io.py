@@ -15,8 +15,8 @@ channel     string      optional: sales channel (store, web, app, ...)
 invoice_id  string      optional: invoice / order number
 ========== =========== ===================================================
 
-``read_transactions`` accepts CSV (delimiter and encoding detected or given),
-Parquet, Excel (every sheet in the recognised layout) and in-memory
+``read_transactions`` accepts CSV (delimiter and encoding detected or given:
+UTF-8, cp1252, UTF-16/32 by their byte-order mark), Parquet, Excel (every sheet in the recognised layout) and in-memory
 DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
 they are. Dates and numbers are read as real exports write them: one date form
 and one day/month convention per column, one decimal and thousands mark per
@@ -29,6 +29,7 @@ example. Input files are only ever read.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import re
@@ -59,6 +60,10 @@ __all__ = [
     "Decision",
     "read_transactions",
     "clean_transactions",
+    "text_dialect",
+    "bom_encoding",
+    "is_wide_encoding",
+    "utf8_copy",
 ]
 
 REQUIRED_COLUMNS = ("customer_id", "date", "amount")
@@ -599,22 +604,109 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
 
 
-def _read_text(path, layout, sep, decimal, encoding):
+#: Byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(path: str | Path) -> str | None:
+    """The encoding a text file's byte-order mark declares, or ``None`` when it has none.
+
+    Returns a Python codec name: ``"utf-32"``, ``"utf-16"`` (Excel's "Unicode
+    Text" export: UTF-16 LE with a BOM) or ``"utf-8-sig"``. Reads 4 bytes.
+    The out-of-core engines use it to transcode UTF-16/32 files, which DuckDB's
+    CSV reader does not read, through :func:`utf8_copy`.
+    """
+    with Path(path).open("rb") as fh:
+        head = fh.read(4)
+    return next((name for bom, name in _BOMS if head.startswith(bom)), None)
+
+
+def is_wide_encoding(encoding: str | None) -> bool:
+    """True for UTF-16 / UTF-32 (any byte order): text with NUL bytes that DuckDB's CSV reader cannot read."""
+    if not encoding:
+        return False
+    try:
+        return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
+def utf8_copy(path: str | Path, folder: str | Path, encoding: str) -> Path:
+    """Transcode the text file ``path`` from ``encoding`` into a UTF-8 file in ``folder``; returns its path.
+
+    The same text, streamed in 1 MiB pieces (the input is only read). Used
+    where a reader takes UTF-8 only (DuckDB) and the file is UTF-16/32.
+    Raises :class:`DataError` naming the file when it is not valid ``encoding``.
+    """
+    path = Path(path)
+    target = Path(folder) / f"{len(list(Path(folder).iterdir()))}-{path.stem}.utf8{path.suffix}"
+    try:
+        with path.open("r", encoding=encoding, newline="") as src, target.open("w", encoding="utf-8",
+                                                                                  newline="") as dst:
+            while piece := src.read(1 << 20):
+                dst.write(piece)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: is not valid {encoding} text ({_first_line(exc)}); save it as UTF-8 CSV") from None
+    return target
+
+
+def text_dialect(path: str | Path, *, encoding: str | None = None, sep: str | None = None) -> tuple[str, str]:
+    """``(encoding, sep)`` of a CSV transaction file, decided as :func:`read_transactions` decides them.
+
+    ``encoding``: a Python codec name, from the byte-order mark, else UTF-8,
+    else cp1252; ``sep``: the delimiter sniffed among ``, ; tab |``. Given
+    values are kept. Raises :class:`DataError` as ``read_transactions`` does
+    for a binary or empty file.
+    """
+    path = Path(path)
+    encoding, lines = _text_lines(path, encoding, whole_file=False)
+    return encoding, (sep if sep is not None else _sniff_sep(lines, path))
+
+
+def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tuple[str, list[str]]:
+    """The file's encoding and its first non-blank lines (from the first 64 KiB).
+
+    Without a byte-order mark or a given encoding, UTF-8 is checked on the whole file, or on the 64 KiB only
+    when not ``whole_file`` (a quick look, e.g. for Dask's reader).
+    """
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
-    if b"\x00" in head:
+    # The encoding is decided before the binary check: UTF-16/32 text is full of NUL bytes.
+    bom = next((name for b, name in _BOMS if head.startswith(b)), None)
+    if encoding is None:
+        encoding = bom
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(f"{path}: unknown encoding {encoding!r}; give a Python codec name such as "
+                            "'utf-8', 'cp1252' or 'utf-16'") from None
+    if b"\x00" in head and not is_wide_encoding(encoding):
         raise DataError(
-            f"{path}: looks like a binary file, not CSV text; save it as CSV, Parquet or Excel"
+            f"{path}: looks like a binary file, not CSV text (NUL bytes, no UTF-16/32 byte-order mark); "
+            "save it as CSV, Parquet or Excel, or if it is UTF-16 text without a byte-order mark pass "
+            "encoding='utf-16-le' (CLI: --encoding utf-16-le)"
         )
+    if encoding is None and not whole_file:
+        try:
+            head.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError as exc:
+            encoding = "utf-8" if exc.start >= len(head) - 3 else "cp1252"  # a character cut at 64 KiB
     if encoding is None:
         encoding = _detect_encoding(path, head)
-    try:
-        text = head.decode(encoding, errors="replace")
-    except LookupError:
-        raise DataError(f"{path}: unknown encoding {encoding!r}") from None
+    if is_wide_encoding(encoding) and len(head) % 4:
+        head = head[: len(head) - len(head) % 4]  # whole code units only
+    text = head.decode(encoding, errors="replace")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise DataError(f"{path}: the file has no text lines")
+    return encoding, lines
+
+
+def _read_text(path, layout, sep, decimal, encoding):
+    encoding, lines = _text_lines(path, encoding)
 
     # CDNOW: whitespace separated, with (master) or without (sample) a header.
     if layout in ("auto", "cdnow") and sep is None:
@@ -644,6 +736,12 @@ def _read_text(path, layout, sep, decimal, encoding):
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: cannot read as CSV with sep={sep!r} ({_first_line(exc)}); "
                         "pass sep=/encoding= explicitly") from None
+    if encoding not in ("utf-8", "utf-8-sig", "cp1252") or is_wide_encoding(encoding):
+        with path.open("rb") as fh:
+            mark = next((b for b, _ in _BOMS if fh.read(4).startswith(b)), b"")
+        raw.attrs["read_decisions"] = [Decision(
+            "(file)", "encoding", codecs.lookup(encoding).name.upper(),
+            f"byte-order mark {mark.hex(' ').upper()}" if mark else "given by encoding=")]
     if raw.empty:
         raise DataError(f"{path}: has a header but no transaction rows")
     detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
@@ -832,6 +930,7 @@ def clean_transactions(
             "(workbook)", "sheets", f"read {len(report.sheets_read)}: {', '.join(map(repr, report.sheets_read))}",
             "skipped " + "; ".join(f"{n!r} ({r})" for n, r in report.sheets_skipped) if report.sheets_skipped
             else "all sheets share the layout"))
+    report.decisions.extend(raw.attrs.get("read_decisions", []))
     if raw.empty:
         raise DataError(f"{source}: no transaction rows to read")
 

@@ -7,6 +7,7 @@ one file (other encodings, other placeholders, CSV title lines, ...).
 """
 from __future__ import annotations
 
+import codecs
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from segwork import DataError
 from segwork.features import rfm_summary
-from segwork.io import PLACEHOLDER_DATES, CleaningRules, read_transactions
+from segwork.io import PLACEHOLDER_DATES, CleaningRules, read_transactions, text_dialect
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -44,6 +45,48 @@ def rule(report, name):
 
 def rfm_rows(rfm: pd.DataFrame) -> dict:
     return {c: rfm.loc[c, RFM].tolist() for c in rfm.index}
+
+
+# --------------------------------------------------------------------------- 1. UTF-16 text
+
+UTF16_ANSWER = {"A1": [2, 69, 80, 35], "B2": [1, 35, 65, 10], "C3": [0, 0, 0, 0]}
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_utf16_tab_unicode_text(engine):
+    path = DATA / "utf16_tab_unicode_text.txt"
+    assert path.read_bytes().startswith(codecs.BOM_UTF16_LE)
+    rfm = rfm_summary(path, engine=engine, observation_end="2023-03-31")
+    assert rfm_rows(rfm) == UTF16_ANSWER
+    tx, report = read_transactions(path)
+    assert len(tx) == 6 and tx["amount"].sum() == pytest.approx(215.49)
+    assert any(d.topic == "encoding" and "UTF-16" in d.decision for d in report.decisions)
+    assert text_dialect(path) == ("utf-16", "\t")
+
+
+def test_utf16_with_an_explicit_encoding_and_without_a_bom(tmp_path):
+    text = (DATA / "utf16_tab_unicode_text.txt").read_bytes().decode("utf-16")
+    tx_given, _ = read_transactions(DATA / "utf16_tab_unicode_text.txt", encoding="utf-16")
+    no_bom = tmp_path / "no_bom.txt"
+    no_bom.write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"no_bom.txt: looks like a binary file.*--encoding utf-16-le"):
+        read_transactions(no_bom)
+    tx, _ = read_transactions(no_bom, encoding="utf-16-le")
+    pd.testing.assert_frame_equal(tx, tx_given)
+    utf32 = tmp_path / "utf32.csv"  # the UTF-32 LE mark starts like the UTF-16 LE one
+    utf32.write_bytes(text.replace("\t", ",").encode("utf-32"))
+    pd.testing.assert_frame_equal(read_transactions(utf32)[0], tx_given)
+    assert rfm_rows(rfm_summary(utf32, engine="duckdb", observation_end="2023-03-31")) == UTF16_ANSWER
+    with pytest.raises(DataError, match="unknown encoding 'utf-17'"):
+        read_transactions(no_bom, encoding="utf-17")
+
+
+def test_utf16_on_the_cli_and_the_engine_that_reads_no_csv():
+    res = run("data", "validate", DATA / "utf16_tab_unicode_text.txt")
+    assert res.returncode == 0 and "rows kept   6" in res.stdout and res.stderr == "", res.stderr
+    with pytest.raises(DataError, match=r"utf16_tab_unicode_text.txt: engine='dask' reads Parquet") as err:
+        rfm_summary(DATA / "utf16_tab_unicode_text.txt", engine="dask")
+    assert "\n" not in str(err.value)
 
 
 # --------------------------------------------------------------------------- 2. several currencies

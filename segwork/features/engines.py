@@ -31,7 +31,9 @@ says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
 ``20201231`` numbers, Excel serials, Unix time), numbers in a local form
 (``1.234,50``, ``(12.50)``, ``12 €``), dates with a time zone, Excel files and
 the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
-unparseable and count as such, as in ``read_transactions``. The report's
+unparseable and count as such, as in ``read_transactions``. CSV files with a
+UTF-16/32 byte-order mark (Excel's "Unicode Text") are read from a temporary
+UTF-8 copy (:func:`duckdb_readable`). The report's
 examples are *a* matching row, not necessarily the first one in file order.
 Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
 customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
@@ -47,7 +49,10 @@ duplicates; ``read_transactions`` and DuckDB keep both).
 """
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,11 +71,14 @@ from ..io import (
     RuleResult,
     _detect_layout,
     _format_example,
+    bom_encoding,
+    is_wide_encoding,
     scientific_id_error,
+    utf8_copy,
 )
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
-           "choose_engine", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "choose_engine", "duckdb_readable", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
@@ -181,6 +189,28 @@ def choose_engine(source, engine: str | None) -> str:
     if engine not in ENGINES:
         raise DataError(f"engine={engine!r} is not one of {ENGINES}")
     return engine
+
+
+@contextlib.contextmanager
+def duckdb_readable(source: TransactionSource):
+    """``source`` as DuckDB's CSV reader can read it: UTF-16/32 text files transcoded to temporary UTF-8 copies.
+
+    DuckDB reads UTF-8 (and a few 8-bit encodings) only; a CSV with a UTF-16 or
+    UTF-32 byte-order mark (Excel's "Unicode Text") is copied to UTF-8 in a
+    temporary folder (``DUCKDB_CONFIG['temp_directory']`` when set), removed
+    on exit. The name stays the user's, so messages name the original file.
+    Parquet sources and UTF-8 files are given back as they are.
+    """
+    wide = {f: bom_encoding(f) for f in source.files} if source.kind == "csv" else {}
+    if not any(is_wide_encoding(e) for e in wide.values()):
+        yield source
+        return
+    folder = tempfile.mkdtemp(prefix="segwork-utf8-", dir=DUCKDB_CONFIG.get("temp_directory"))
+    try:
+        files = tuple(utf8_copy(f, folder, e) if is_wide_encoding(e) else f for f, e in wide.items())
+        yield replace(source, files=files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- pandas
@@ -604,6 +634,12 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
     inclusive) or ``None`` (no limit). Raises :class:`DataError` as
     ``read_transactions`` does, and for value forms only ``engine='pandas'`` reads.
     """
+    with duckdb_readable(source) as readable:
+        return _duckdb_aggregate(readable, rules=rules, columns=columns, cal_end=cal_end, obs_end=obs_end, mix=mix,
+                                 threads=threads, memory_limit=memory_limit)
+
+
+def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads, memory_limit) -> Aggregated:
     rules = (rules or CleaningRules()).resolved()
     con = _connect(threads, memory_limit)
     try:

@@ -46,7 +46,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import CleaningRules, implausible_dates, read_transactions
+from ..io import CleaningRules, implausible_dates, is_wide_encoding, read_transactions, text_dialect
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
 from .store import ModelStore, load_models
@@ -323,7 +323,22 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple
 
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
-    _duckdb()
+    duckdb = _duckdb()
+    from ..features.engines import TransactionSource, duckdb_readable
+
+    where = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+    # UTF-16/32 text (Excel's "Unicode Text") goes to DuckDB as a temporary UTF-8 copy, the rest as it is
+    with duckdb_readable(TransactionSource(where, tuple(Path(f) for f in files), kind)) as readable:
+        try:
+            return _score_duckdb_files(store, [str(f) for f in readable.files], kind, as_of, chunk_size, out,
+                                       progress, tmp_parent, where)
+        except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
+            raise DataError(f"{where}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]}); "
+                            "check it with 'segwork data validate', or score with --engine pandas") from None
+
+
+def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
+                        where) -> tuple[int, int, str]:
     from ..features.engines import _connect, implausible_date_sql
 
     src = _duckdb_source(files, kind)
@@ -357,7 +372,11 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
                 # part's per-customer rows come into pandas. Not overlapped with the scoring of the previous part
                 # in a thread: DuckDB already keeps both cores busy, and the overlap measured no faster (2M
                 # transactions, 4 parts: 33-46 s against 31-33 s) while holding two DuckDB databases in memory.
-                table = customer_table(str(part / "*.parquet"), observation_end=end, engine="duckdb")
+                glob = str(part / "*.parquet")
+                try:
+                    table = customer_table(glob, observation_end=end, engine="duckdb")
+                except DataError as exc:  # name the user's file, not the temporary part
+                    raise DataError(str(exc).replace(glob, where)) from None
                 table.attrs.pop("cleaning_report", None)
                 if table.empty:
                     bar.step(0)
@@ -446,8 +465,10 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
     try:
         if kind == "parquet":
             ddf = dd.read_parquet(files)
-        else:
-            ddf = dd.read_csv(files, dtype=str)
+        else:  # the encoding and delimiter read_transactions decides (UTF-16 text can't be split in blocks)
+            encoding, sep = text_dialect(files[0])
+            ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding,
+                              blocksize=None if is_wide_encoding(encoding) else "default")
         missing = [c for c in ("customer_id", "date", "amount") if c not in ddf.columns]
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "
