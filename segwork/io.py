@@ -16,8 +16,9 @@ invoice_id  string      optional: invoice / order number
 ========== =========== ===================================================
 
 ``read_transactions`` accepts CSV (delimiter and encoding detected or given:
-UTF-8, cp1252, UTF-16/32 by their byte-order mark), Parquet, Excel (every sheet in the recognised layout) and in-memory
-DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
+UTF-8, cp1252, UTF-16/32 by their byte-order mark), Parquet, Excel (every sheet
+in the recognised layout; title rows above the header and trailing total rows
+handled) and in-memory DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
 they are. Dates and numbers are read as real exports write them: one date form
 and one day/month convention per column, one decimal and thousands mark per
 column, each decided from the values that prove it (or refused in one line
@@ -61,6 +62,7 @@ __all__ = [
     "read_transactions",
     "clean_transactions",
     "text_dialect",
+    "HEADER_SCAN_ROWS",
     "bom_encoding",
     "is_wide_encoding",
     "utf8_copy",
@@ -433,6 +435,7 @@ def read_transactions(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     sheet_name: str | int | None = None,
+    header_row: int | None = None,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Read a transaction source into the canonical table, cleaned and reported.
 
@@ -470,6 +473,14 @@ def read_transactions(
         The Excel sheet to read (name or 0-based position). ``None`` reads every
         sheet in the layout of the first usable sheet and concatenates them;
         the other sheets are named in ``report.sheets_skipped``.
+    header_row:
+        The row number (1-based, as Excel or a text editor shows it, blank
+        rows counted) of the column names, for report-style files with title
+        lines above the table. ``None``: row 1, or, when row 1 does not name
+        the required columns, the first of the first :data:`HEADER_SCAN_ROWS`
+        rows that does (recorded as a reading decision). Trailing total rows
+        of a workbook (customer id ``Total`` / ``Grand total`` / ``Summe`` ...
+        and no date) are dropped and recorded as a reading decision.
 
     Returns
     -------
@@ -484,7 +495,12 @@ def read_transactions(
         When the source cannot be used at all: missing or empty file,
         unreadable format, duplicate or missing required columns, a date
         column mixing day-first and month-first values or in no known form,
-        a number column mixing decimal marks, or nothing left after cleaning.
+        a number column mixing decimal marks, an amount column with marks of
+        more than one currency, customer / invoice ids in scientific notation
+        (``1.23457E+11``, Excel's CSV export), title lines above the header
+        that no row among the first :data:`HEADER_SCAN_ROWS` resolves (the
+        message names ``header_row=``), a bad ``header_row``, a rule set to
+        ``"error"`` that matches, or nothing left after cleaning.
         The message names the file, column and value. Library warnings raised
         while reading are collected in ``report.warnings``, not emitted.
     """
@@ -492,7 +508,7 @@ def read_transactions(
         warnings.simplefilter("always")
         tx, report = _read_transactions(source, columns=columns, layout=layout, rules=rules, sep=sep,
                                         decimal=decimal, encoding=encoding, date_format=date_format,
-                                        dayfirst=dayfirst, sheet_name=sheet_name)
+                                        dayfirst=dayfirst, sheet_name=sheet_name, header_row=header_row)
     for w in caught:
         if issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)):
             continue  # about library internals, nothing the user can act on
@@ -503,7 +519,7 @@ def read_transactions(
 
 
 def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
-                       sheet_name):
+                       sheet_name, header_row=None):
     rules = rules or CleaningRules()
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
@@ -512,7 +528,11 @@ def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding
     else:
         path = Path(source)
         name = str(path)
-        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name, columns)
+        if header_row is not None and (isinstance(header_row, bool) or not isinstance(header_row, (int, np.integer))
+                                       or header_row < 1):
+            raise DataError(f"{name}: header_row={header_row!r} is not a row number; give the 1-based row "
+                            "of the column names (CLI: --header-row N)")
+        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name, columns, header_row)
     _check_duplicate_columns(raw.columns, name)
     attrs = dict(raw.attrs)
     raw = _apply_layout(raw, detected, columns, name)
@@ -522,7 +542,7 @@ def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding
     )
 
 
-def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None):
+def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None, header_row=None):
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -537,11 +557,11 @@ def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None):
             raise DataError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
         return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        raw, detected = _read_workbook(path, layout, sheet_name, columns)
+        raw, detected = _read_workbook(path, layout, sheet_name, columns, header_row)
         if decimal is not None:
             raw.attrs["decimal"] = decimal
         return raw, detected
-    return _read_text(path, layout, sep, decimal, encoding)
+    return _read_text(path, layout, sep, decimal, encoding, columns, header_row)
 
 
 def _sheet_fits(cols, layout: str, columns) -> bool:
@@ -553,8 +573,93 @@ def _sheet_fits(cols, layout: str, columns) -> bool:
     return {"customer_id", "date"} <= names and ("amount" in names or {"quantity", "price"} <= names)
 
 
-def _read_workbook(path: Path, layout: str, sheet_name, columns):
+#: Rows searched for the header when the first row is not one (title lines above a report's table).
+HEADER_SCAN_ROWS = 20
+
+#: Labels of a total row in the customer id column ("Total", "Grand total", "Summe", "Gesamt", ...).
+_TOTAL_LABEL = re.compile(r"^(?:grand[\s-]*|sub-?)?totals?:?$|^(?:gesamt|zwischen)?summe:?$|^gesamt:?$|^insgesamt:?$"
+                          r"|^sum:?$|^total g[ée]n[ée]ral:?$|^totaal:?$|^totale:?$|^totalt:?$", re.IGNORECASE)
+
+
+def _canonical_names(cols, layout: str, columns) -> dict[str, str]:
+    """Source column (stripped text) -> canonical name under ``layout`` and the user's mapping."""
+    out = {}
+    for c in cols:
+        name = str(c).strip()
+        canon = LAYOUTS[layout].get(name, name) if layout in LAYOUTS else name
+        out[name] = (columns or {}).get(name, (columns or {}).get(canon, canon))
+    return out
+
+
+def _header_cells(values) -> list[str]:
+    return [str(v).strip() for v in values if not (v is None or (isinstance(v, float) and np.isnan(v)))
+            and str(v).strip()]
+
+
+def _fits(cells, layout: str, columns) -> bool:
+    found = _detect_layout(cells) if layout == "auto" else layout
+    return _sheet_fits(cells, found, columns)
+
+
+def _find_header_row(frame: pd.DataFrame, layout: str, columns) -> int | None:
+    """The position in ``frame`` (read with row 1 as header) of the first row among the first
+    :data:`HEADER_SCAN_ROWS` rows of the sheet that names the required columns, or ``None``."""
+    for i in range(min(HEADER_SCAN_ROWS - 1, len(frame))):
+        if _fits(_header_cells(frame.iloc[i].tolist()), layout, columns):
+            return i
+    return None
+
+
+def _looks_like_title(cols) -> bool:
+    """Row 1 is a title line, not column names: one named cell (or none) and the rest unnamed."""
+    named = [c for c in map(str, cols) if c.strip() and not c.startswith("Unnamed:")]
+    return len(cols) > 1 and len(named) <= 1
+
+
+def _reheader(frame: pd.DataFrame, i: int) -> pd.DataFrame:
+    """``frame`` with its row ``i`` as the header; labels keep ``label + 2`` = the sheet's row number."""
+    names = [str(v).strip() if str(v).strip() and not pd.isna(v) else f"Unnamed: {j}"
+             for j, v in enumerate(frame.iloc[i].tolist())]
+    out = frame.iloc[i + 1:].copy()
+    out.columns = names
+    out.index = pd.RangeIndex(i + 1, i + 1 + len(out))
+    return out
+
+
+def _drop_total_rows(frame: pd.DataFrame, layout: str, columns, where: str, decisions: list) -> pd.DataFrame:
+    """Drop the rows at the end of a table whose customer id cell is a total label and whose date is empty.
+
+    A report-style sheet ends in ``Total | | 100``: not a customer, and
+    read as a sale it would count the period's revenue twice. Only trailing rows (empty rows
+    between them allowed) are dropped, and each drop is a reading decision.
+    """
+    canon = _canonical_names(frame.columns, layout, columns)
+    ids = [c for c in frame.columns if canon.get(str(c).strip()) == "customer_id"]
+    dates = [c for c in frame.columns if canon.get(str(c).strip()) == "date"]
+    if len(ids) != 1 or len(dates) != 1 or frame.empty:
+        return frame
+    empty = frame.isna().all(axis=1).to_numpy()
+    label = frame[ids[0]].map(lambda v: isinstance(v, str) and bool(_TOTAL_LABEL.match(v.strip()))).to_numpy()
+    no_date = frame[dates[0]].map(lambda v: v is None or pd.isna(v) or (isinstance(v, str) and not v.strip()))
+    total = label & no_date.to_numpy()
+    drop = []
+    for k in range(len(frame) - 1, -1, -1):
+        if total[k]:
+            drop.append(k)
+        elif not empty[k]:
+            break
+    if not drop:
+        return frame
+    first = frame.iloc[min(drop)]
+    example = ", ".join(f"{c}={_py(v)}" for c, v in first.items() if not pd.isna(v))
+    decisions.append(Decision("customer_id", "total rows", f"dropped {len(drop)} total row(s) at the end{where}",
+                              f"row {_row_number(frame.index[min(drop)], layout)}: {example}; no customer, no date"))
+    return frame.drop(index=frame.index[drop])
+
+
+def _read_workbook(path: Path, layout: str, sheet_name, columns, header_row=None):
     """One sheet when ``sheet_name`` is given; else every sheet in the first usable sheet's layout."""
+    header = header_row or 1
     try:
         if sheet_name is not None:
             with pd.ExcelFile(path) as book:
@@ -564,16 +669,28 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
                 elif not (isinstance(sheet_name, int) and 0 <= sheet_name < len(names)):
                     raise DataError(f"{path}: no sheet {sheet_name!r}; the sheets are "
                                     f"{', '.join(map(repr, names))}; pass --sheet NAME or a 0-based number")
-                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object)
-            raw.attrs["sheets_read"] = [names[sheet_name] if isinstance(sheet_name, int) else sheet_name]
-            return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object, header=header - 1)
+            sheet = names[sheet_name] if isinstance(sheet_name, int) else sheet_name
+            decisions: list[Decision] = []
+            raw = _header_of(raw, layout, columns, header_row, f" of sheet {sheet!r}", decisions)
+            detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
+            raw = _drop_total_rows(raw, detected, columns, f" of sheet {sheet!r}", decisions)
+            if header_row is None and not _fits(list(raw.columns), layout, columns) and \
+                    _looks_like_title(list(raw.columns)):
+                raw.attrs["header_hint"] = _header_hint(raw.columns[0], f"sheet {sheet!r}")
+            raw.attrs["sheets_read"] = [sheet]
+            raw.attrs["read_decisions"] = decisions
+            return raw, detected
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=header - 1)
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read as Excel ({_first_line(exc)})") from None
+    decisions = []
     chosen, skipped, ref_layout, ref_cols = [], [], None, None
-    for name, frame in sheets.items():
+    for name, frame in list(sheets.items()):
+        frame = sheets[name] = _header_of(frame, layout, columns, header_row, f" of sheet {str(name)!r}",
+                                          decisions)
         cols = [str(c).strip() for c in frame.columns]
         found = _detect_layout(cols) if layout == "auto" else layout
         if frame.dropna(how="all").empty:
@@ -591,14 +708,49 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
         raw = sheets[name]
         skipped = [s for s in skipped if s[0] != str(name)]
         chosen, ref_layout = [name], (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
-    elif len(chosen) == 1:
-        raw = sheets[chosen[0]]
+        if header_row is None and _looks_like_title(list(raw.columns)):
+            raw.attrs["header_hint"] = _header_hint(raw.columns[0], f"sheet {str(name)!r}")
     else:
-        raw = pd.concat({str(n): sheets[n].rename(columns=lambda c: str(c).strip()) for n in chosen},
-                        names=["sheet", None])
+        for n in chosen:
+            sheets[n] = _drop_total_rows(sheets[n], ref_layout, columns, f" of sheet {str(n)!r}", decisions)
+        if len(chosen) == 1:
+            raw = sheets[chosen[0]]
+        else:
+            raw = pd.concat({str(n): sheets[n].rename(columns=lambda c: str(c).strip()) for n in chosen},
+                            names=["sheet", None])
     raw.attrs["sheets_read"] = [str(n) for n in chosen]
     raw.attrs["sheets_skipped"] = skipped
+    raw.attrs["read_decisions"] = [d for d in decisions if any(f"sheet {str(n)!r}" in d.decision for n in chosen)]
     return raw, ref_layout
+
+
+def _header_hint(first_cell, where: str) -> str:
+    return (f"row 1 of {where} looks like a title ({str(first_cell)[:60]!r}), not the column names, and no row "
+            f"among the first {HEADER_SCAN_ROWS} names the required columns: give the header's row number, "
+            "header_row=N (CLI: --header-row N, the row number as Excel or a text editor shows it)")
+
+
+def _header_of(frame: pd.DataFrame, layout: str, columns, header_row, where: str, decisions: list) -> pd.DataFrame:
+    """``frame`` (read with row ``header_row`` or 1 as the header) with the header row found when row 1 is not it."""
+    column = "(workbook)" if where.startswith(" of sheet") else "(file)"
+    if header_row is not None:
+        decisions.append(Decision(column, "header row", f"row {header_row}{where}", "given by header_row="))
+        if header_row > 1:
+            frame.index = pd.RangeIndex(header_row - 1, header_row - 1 + len(frame))
+        return frame
+    if _fits([str(c).strip() for c in frame.columns], layout, columns):
+        return frame
+    i = _find_header_row(frame, layout, columns)
+    if i is None:
+        return frame
+    above = [str(c) for c in frame.columns if not str(c).startswith("Unnamed:")]
+    above += [" ".join(_header_cells(frame.iloc[k].tolist())) for k in range(i)]
+    above = [a for a in above if a]
+    decisions.append(Decision(
+        column, "header row", f"row {i + 2}{where}: the first row that names the required columns",
+        f"{i + 1} row(s) above it{': ' + '; '.join(repr(a[:40]) for a in above[:3]) if above else ''}; "
+        "pass header_row= (CLI: --header-row) if another row is the header"))
+    return _reheader(frame, i)
 
 
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
@@ -651,24 +803,71 @@ def utf8_copy(path: str | Path, folder: str | Path, encoding: str) -> Path:
     return target
 
 
-def text_dialect(path: str | Path, *, encoding: str | None = None, sep: str | None = None) -> tuple[str, str]:
-    """``(encoding, sep)`` of a CSV transaction file, decided as :func:`read_transactions` decides them.
+def text_dialect(path: str | Path, *, encoding: str | None = None, sep: str | None = None,
+                 columns: Mapping[str, str] | None = None) -> tuple[str, str, int]:
+    """``(encoding, sep, skip)`` of a CSV transaction file, decided as :func:`read_transactions` decides them.
 
     ``encoding``: a Python codec name, from the byte-order mark, else UTF-8,
-    else cp1252; ``sep``: the delimiter sniffed among ``, ; tab |``. Given
-    values are kept. Raises :class:`DataError` as ``read_transactions`` does
-    for a binary or empty file.
+    else cp1252; ``sep``: the delimiter sniffed among ``, ; tab |``; ``skip``:
+    the number of lines (blank ones counted) above the header, 0 unless title
+    lines stand above it (see ``header_row`` of :func:`read_transactions`).
+    Given values are kept. Raises :class:`DataError` as ``read_transactions``
+    does for a binary or empty file.
     """
     path = Path(path)
-    encoding, lines = _text_lines(path, encoding, whole_file=False)
-    return encoding, (sep if sep is not None else _sniff_sep(lines, path))
+    encoding, lines, numbers = _text_lines(path, encoding, whole_file=False)
+    sep, skip, _header, _decision = _csv_header(path, lines, numbers, sep, "auto", columns, None)
+    return encoding, sep, skip
 
 
-def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tuple[str, list[str]]:
-    """The file's encoding and its first non-blank lines (from the first 64 KiB).
+def _read_text(path, layout, sep, decimal, encoding, columns=None, header_row=None):
+    encoding, lines, numbers = _text_lines(path, encoding)
+    return _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns, header_row)
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    """The cells of one text line: CSV quoting for a one-character delimiter, a regex split for ``\\s+``."""
+    if len(sep) == 1:
+        return next(csv.reader([line], delimiter=sep), [])
+    return re.split(sep, line.strip())
+
+
+def _csv_header(path: Path, lines: list[str], numbers: list[int], sep, layout, columns, header_row):
+    """``(sep, lines to skip, header cells, decision or None)``: the header on line 1, the given line, or the
+    first of the first :data:`HEADER_SCAN_ROWS` lines that names the required columns (title lines above)."""
+    given = sep
+    if header_row is not None:
+        k = next((i for i, n in enumerate(numbers) if n >= header_row - 1), None)
+        if k is None:
+            raise DataError(f"{path}: header_row={header_row} is beyond the lines read (the file's first "
+                            f"{numbers[-1] + 1} lines); give the row of the column names")
+        sep = given or _sniff_sep(lines[k:], path)
+        return sep, header_row - 1, _cells(lines[k], sep), Decision(
+            "(file)", "header row", f"line {header_row}", "given by header_row=")
+    sep = given or _sniff_sep(lines, path)
+    header = _cells(lines[0], sep)
+    if _fits(header, layout, columns):
+        return sep, 0, header, None
+    for k in range(1, min(HEADER_SCAN_ROWS, len(lines))):
+        try:
+            sep_k = given or _sniff_sep(lines[k:], path)
+        except DataError:
+            continue
+        cells = _cells(lines[k], sep_k)
+        if _fits([c.strip() for c in cells], layout, columns):
+            above = "; ".join(repr(ln.strip()[:40]) for ln in lines[:min(k, 3)])
+            return sep_k, numbers[k], cells, Decision(
+                "(file)", "header row", f"line {numbers[k] + 1}: the first line that names the required columns",
+                f"{numbers[k]} line(s) above it: {above}; pass header_row= (CLI: --header-row) if another line "
+                "is the header")
+    return sep, 0, header, None
+
+
+def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tuple[str, list[str], list[int]]:
+    """The file's encoding, its first non-blank lines (from the first 64 KiB) and their 0-based line numbers.
 
     Without a byte-order mark or a given encoding, UTF-8 is checked on the whole file, or on the 64 KiB only
-    when not ``whole_file`` (a quick look, e.g. for Dask's reader).
+    when not ``whole_file`` (a quick look at many files, e.g. for DuckDB's ``skip``).
     """
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
@@ -699,17 +898,16 @@ def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tu
     if is_wide_encoding(encoding) and len(head) % 4:
         head = head[: len(head) - len(head) % 4]  # whole code units only
     text = head.decode(encoding, errors="replace")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines()) if ln.strip()]
+    if not numbered:
         raise DataError(f"{path}: the file has no text lines")
-    return encoding, lines
+    return encoding, [ln for _, ln in numbered], [n for n, _ in numbered]
 
 
-def _read_text(path, layout, sep, decimal, encoding):
-    encoding, lines = _text_lines(path, encoding)
+def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns=None, header_row=None):
 
     # CDNOW: whitespace separated, with (master) or without (sample) a header.
-    if layout in ("auto", "cdnow") and sep is None:
+    if layout in ("auto", "cdnow") and sep is None and header_row is None:
         body = lines[1:] if not _CDNOW_LINE.match(lines[0]) else lines
         if body and all(_CDNOW_LINE.match(ln) for ln in body[:50]):
             names = (
@@ -723,25 +921,37 @@ def _read_text(path, layout, sep, decimal, encoding):
             )
             return raw.drop(columns=["sample_id"], errors="ignore"), "cdnow"
 
-    if sep is None:
-        sep = _sniff_sep(lines, path)
-    header = next(csv.reader([lines[0]], delimiter=sep))
+    given_sep = sep
+    sep, skip, header, decision = _csv_header(path, lines, numbers, sep, layout, columns, header_row)
     _check_duplicate_columns(header, str(path))
+    hint = None
+    if decision is None and not _fits([c.strip() for c in header], layout, columns):
+        try:  # the delimiter of the lines below line 1 (a title line can mislead the sniffer)
+            body_sep = sep if given_sep is not None else _sniff_sep(lines[1:HEADER_SCAN_ROWS], path)
+        except (DataError, IndexError):
+            body_sep = sep
+        widths = [len(_cells(ln, body_sep)) for ln in lines[1:HEADER_SCAN_ROWS]]
+        if widths and len(_cells(lines[0], body_sep)) < max(widths):  # a title: fewer cells than the table
+            hint = _header_hint(lines[0].strip(), "the file")
+            raise DataError(f"{path}: {hint}; or map the columns with columns= (CLI: --map)")
     try:
         raw = pd.read_csv(
             path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
             na_values=["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"],
-            skipinitialspace=True,
+            skipinitialspace=True, skiprows=skip or None, skip_blank_lines=True,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: cannot read as CSV with sep={sep!r} ({_first_line(exc)}); "
                         "pass sep=/encoding= explicitly") from None
+    if skip:
+        raw.index = pd.RangeIndex(skip, skip + len(raw))  # labels + 2 stay the file's line numbers (no blanks)
+    decisions = [decision] if decision is not None else []
     if encoding not in ("utf-8", "utf-8-sig", "cp1252") or is_wide_encoding(encoding):
         with path.open("rb") as fh:
             mark = next((b for b, _ in _BOMS if fh.read(4).startswith(b)), b"")
-        raw.attrs["read_decisions"] = [Decision(
-            "(file)", "encoding", codecs.lookup(encoding).name.upper(),
-            f"byte-order mark {mark.hex(' ').upper()}" if mark else "given by encoding=")]
+        decisions.insert(0, Decision("(file)", "encoding", codecs.lookup(encoding).name.upper(),
+                                     f"byte-order mark {mark.hex(' ').upper()}" if mark else "given by encoding="))
+    raw.attrs["read_decisions"] = decisions
     if raw.empty:
         raise DataError(f"{path}: has a header but no transaction rows")
     detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
@@ -832,6 +1042,7 @@ def _apply_layout(raw: pd.DataFrame, layout: str, columns, name: str) -> pd.Data
                 f"{name}: required column {col!r} is missing (columns: "
                 f"{', '.join(map(str, raw.columns))}); rename it in the file or map it, e.g. "
                 f"columns={{'<your column>': {col!r}}} (CLI: --map '<your column>={col}')"
+                + (f"; but {raw.attrs['header_hint']}" if raw.attrs.get("header_hint") else "")
             )
     return raw
 

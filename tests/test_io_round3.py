@@ -61,7 +61,7 @@ def test_utf16_tab_unicode_text(engine):
     tx, report = read_transactions(path)
     assert len(tx) == 6 and tx["amount"].sum() == pytest.approx(215.49)
     assert any(d.topic == "encoding" and "UTF-16" in d.decision for d in report.decisions)
-    assert text_dialect(path) == ("utf-16", "\t")
+    assert text_dialect(path) == ("utf-16", "\t", 0)
 
 
 def test_utf16_with_an_explicit_encoding_and_without_a_bom(tmp_path):
@@ -213,3 +213,72 @@ def test_scientific_ids_never_merge_silently(tmp_path):
     ok.write_text("customer_id,date,amount\nE12,2023-01-11,5\n12E,2023-01-12,5\n13085.0,2023-01-13,5\n"
                   "123456789012,2023-01-14,5\n")
     assert set(read_transactions(ok)[0]["customer_id"]) == {"12E", "123456789012", "13085", "E12"}
+
+
+# --------------------------------------------------------------------------- 5. title rows above the header
+
+TITLE_ANSWER = {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}
+
+
+def test_excel_title_rows():
+    path = DATA / "excel_title_rows.xlsx"
+    tx, report = read_transactions(path)
+    assert rfm_rows(rfm_summary(tx, observation_end="2023-03-31")) == TITLE_ANSWER
+    (header,) = [d for d in report.decisions if d.topic == "header row"]
+    assert "row 4 of sheet 'Report'" in header.decision and "Sales by customer" in header.evidence
+    (total,) = [d for d in report.decisions if d.topic == "total rows"]
+    assert "dropped 1 total row" in total.decision and "row 10: customer_id=Total" in total.evidence
+    assert report.rows_read == 5 and sum(r.rows for r in report.rules) == 0
+    given, rep = read_transactions(path, header_row=4)
+    pd.testing.assert_frame_equal(given, tx)
+    assert any(d.evidence == "given by header_row=" for d in rep.decisions)
+    assert rfm_rows(rfm_summary(path, engine="pandas", observation_end="2023-03-31")) == TITLE_ANSWER
+
+
+def test_excel_title_rows_on_the_cli():
+    res = run("data", "validate", DATA / "excel_title_rows.xlsx")
+    assert res.returncode == 0 and "header row: row 4 of sheet 'Report'" in res.stdout, res.stderr
+    assert "total rows: dropped 1" in res.stdout
+    res = run("data", "validate", DATA / "excel_title_rows.xlsx", "--header-row", "4")
+    assert res.returncode == 0 and "given by header_row=" in res.stdout, res.stderr
+    one_error_line(run("data", "validate", DATA / "excel_title_rows.xlsx", "--header-row", "0"), "--header-row")
+
+
+def test_a_header_that_cannot_be_found_names_the_option(tmp_path):
+    book = tmp_path / "report.xlsx"
+    rows = [["Umsatz je Kunde", None, None], [None, None, None], ["Kunde", "Datum", "Betrag"],
+            ["K1", "2023-01-05", 10], ["K1", "2023-02-05", 12], ["Summe", None, 22]]
+    pd.DataFrame(rows).to_excel(book, header=False, index=False)
+    with pytest.raises(DataError) as err:
+        read_transactions(book)
+    msg = str(err.value)
+    assert "row 1 of sheet 'Sheet1' looks like a title ('Umsatz je Kunde')" in msg
+    assert "--header-row N" in msg and "--map" in msg
+    mapping = {"Kunde": "customer_id", "Datum": "date", "Betrag": "amount"}
+    tx, report = read_transactions(book, columns=mapping)  # with the mapping the header row is found
+    assert tx["amount"].tolist() == [10.0, 12.0]
+    assert [d.topic for d in report.decisions if d.column == "(workbook)" or d.topic == "total rows"] == \
+        ["header row", "total rows"]
+    tx3, _ = read_transactions(book, columns=mapping, header_row=3)
+    assert tx3["amount"].tolist() == [10.0, 12.0]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_csv_title_lines_are_the_same_kind(tmp_path, engine):
+    path = tmp_path / "report.csv"
+    path.write_text("Sales by customer, Q1 2023\nGenerated 2023-04-01 by CRM\n\ncustomer_id;date;amount\n"
+                    "R1;2023-01-05;20\nR1;2023-02-05;30\nR2;2023-01-20;15\nR2;2023-03-20;25\nR3;2023-03-31;10\n")
+    rfm = rfm_summary(path, engine=engine, observation_end="2023-03-31")
+    assert rfm_rows(rfm) == TITLE_ANSWER
+    assert text_dialect(path) == ("utf-8", ";", 3)
+    if engine == "pandas":
+        (d,) = [d for d in rfm.attrs["cleaning_report"].decisions if d.topic == "header row"]
+        assert d.decision.startswith("line 4")
+        tx, _ = read_transactions(path, header_row=4)
+        assert len(tx) == 5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Sales by customer\nKunde;Datum;Betrag\nR1;2023-01-05;20\n")
+    with pytest.raises(DataError, match=r"bad.csv: row 1 of the file looks like a title \('Sales by customer'\)"):
+        read_transactions(bad)
+    with pytest.raises(DataError, match="cannot read as CSV|required column"):
+        read_transactions(bad, header_row=1)

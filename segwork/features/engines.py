@@ -33,7 +33,11 @@ says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
 the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
 unparseable and count as such, as in ``read_transactions``. CSV files with a
 UTF-16/32 byte-order mark (Excel's "Unicode Text") are read from a temporary
-UTF-8 copy (:func:`duckdb_readable`). The report's
+UTF-8 copy (:func:`duckdb_readable`), and title lines above a CSV header are
+skipped as ``read_transactions`` finds them (:func:`csv_skip`). Ids in
+scientific notation (``1.23457E+11``) are refused as ``read_transactions``
+refuses them, and the ``implausible_date`` rule is the same SQL condition
+(:func:`implausible_date_sql`). The report's
 examples are *a* matching row, not necessarily the first one in file order.
 Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
 customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
@@ -74,11 +78,12 @@ from ..io import (
     bom_encoding,
     is_wide_encoding,
     scientific_id_error,
+    text_dialect,
     utf8_copy,
 )
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
-           "choose_engine", "duckdb_readable", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "choose_engine", "csv_skip", "duckdb_readable", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
@@ -259,12 +264,27 @@ def _lit(text: str) -> str:
 _NULLS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]  # read_transactions' CSV missing values
 
 
+def csv_skip(files) -> int:
+    """Lines above the header of CSV files (title lines), as ``read_transactions`` finds them; 0 unless every
+    file has the same count (DuckDB's ``skip`` is one number for all files)."""
+    skips = set()
+    for f in files:
+        try:
+            skips.add(text_dialect(f)[2])
+        except DataError:  # what read_transactions refuses, DuckDB's own reader refuses in its words
+            skips.add(0)
+    return skips.pop() if len(skips) == 1 else 0
+
+
 def _duckdb_scan(source: TransactionSource, *, sep: str | None = None) -> str:
     files = "[" + ", ".join(_lit(str(f)) for f in source.files) + "]"
     if source.kind == "parquet":
         return f"read_parquet({files}, union_by_name = true)"
     opts = ["header = true", "all_varchar = true", "union_by_name = true",
             "nullstr = [" + ", ".join(_lit(v) for v in _NULLS) + "]"]
+    skip = csv_skip(source.files)
+    if skip:
+        opts.append(f"skip = {int(skip)}")
     if sep is not None:
         opts.append(f"delim = {_lit(sep)}")
     return f"read_csv({files}, {', '.join(opts)})"

@@ -287,8 +287,12 @@ def _duckdb_source(files: list[str], kind: str) -> str:
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     if kind == "parquet":
         return f"read_parquet({listing}, union_by_name = true)"
-    # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions)
-    return f"read_csv({listing}, all_varchar = true, union_by_name = true)"
+    # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions);
+    # title lines above the header skipped as read_transactions finds them
+    from ..features.engines import csv_skip
+
+    skip = csv_skip(files)
+    return f"read_csv({listing}, all_varchar = true, union_by_name = true{f', skip = {skip}' if skip else ''})"
 
 
 def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple[int, int, str]:
@@ -466,9 +470,9 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
         if kind == "parquet":
             ddf = dd.read_parquet(files)
         else:  # the encoding and delimiter read_transactions decides (UTF-16 text can't be split in blocks)
-            encoding, sep = text_dialect(files[0])
-            ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding,
-                              blocksize=None if is_wide_encoding(encoding) else "default")
+            encoding, sep, skip = text_dialect(files[0])
+            ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding, skiprows=skip or None,
+                              blocksize=None if is_wide_encoding(encoding) or skip else "default")
         missing = [c for c in ("customer_id", "date", "amount") if c not in ddf.columns]
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "

@@ -222,3 +222,19 @@ def test_unreadable_field_cases_are_one_error_line_on_duckdb(models_dir, tmp_pat
     assert status == 2 and err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
     assert ".score-parts" not in err
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_csv_title_lines_score_on_every_engine(models_dir, cluster, tmp_path, capsys):
+    """Title lines above a CSV header (the kind of excel_title_rows.xlsx) are skipped on every engine."""
+    path = tmp_path / "report.csv"
+    path.write_text("Sales by customer, Q1 2023\nGenerated 2023-04-01 by CRM\n\ncustomer_id,date,amount\n"
+                    "R1,2023-01-05,20\nR1,2023-02-05,30\nR2,2023-01-20,15\nR2,2023-03-20,25\nR3,2023-03-31,10\n")
+    for engine in ("pandas", "duckdb", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, path, out, engine, *extra)
+        captured = capsys.readouterr()
+        assert status == 0 and "histories to 2023-03-31" in captured.out, (engine, captured.err)
+        scores = pd.read_parquet(out).set_index("customer_id").sort_index()
+        assert {c: scores.loc[c, HISTORIES].tolist() for c in scores.index} == \
+            {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}, engine
