@@ -57,6 +57,7 @@ __all__ = [
     "implausible_dates",
     "SCIENTIFIC_ID",
     "scientific_id_error",
+    "check_one_currency",
     "RuleResult",
     "Decision",
     "read_transactions",
@@ -1558,11 +1559,14 @@ _CURRENCY_OF = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP", "¥": "JPY"
                 "Fr.": "CHF", "zł": "PLN", "Kč": "CZK", "kr": "kr (SEK/NOK/DKK)", "kr.": "kr (SEK/NOK/DKK)"}
 
 
-def _check_one_currency(u: pd.Series, column: str, source: str) -> None:
-    """Refuse a column whose values carry marks of more than one currency (``u``: unique texts, file order).
+def check_one_currency(u: pd.Series, column: str, source: str) -> None:
+    """Raise :class:`DataError` for a column whose values carry marks of more than one currency.
 
-    Amounts in different currencies cannot be added up, and stripping the
-    marks would do exactly that; the user splits the file (or converts).
+    ``u``: the column's distinct values as text, in file order. Amounts in
+    different currencies cannot be added up, and stripping the marks would
+    do exactly that; the message names the file, the column, the currencies
+    and two example values, and says to split the file (or convert).
+    ``$``, ``US$`` and ``USD`` count as one currency. Shared by every engine.
     """
     marks = u.str.findall(_CURRENCY)
     first_of: dict[str, str] = {}
@@ -1628,7 +1632,7 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
     u = pd.Series(uniques, dtype=object).astype(str)
     t, negative, had_currency = _normalise_number_text(u)
     if had_currency:
-        _check_one_currency(u, column, source)
+        check_one_currency(u, column, source)
     marks = _Marks(t)
     if decimal is None:
         clash = marks.contradiction()

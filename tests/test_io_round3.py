@@ -8,6 +8,7 @@ one file (other encodings, other placeholders, CSV title lines, ...).
 from __future__ import annotations
 
 import codecs
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,13 +93,19 @@ def test_utf16_on_the_cli_and_the_engine_that_reads_no_csv():
 # --------------------------------------------------------------------------- 2. several currencies
 
 
-def test_mixed_currencies():
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_mixed_currencies(engine):
     path = DATA / "mixed_currencies.csv"
     with pytest.raises(DataError) as err:
-        read_transactions(path)
+        rfm_summary(path, engine=engine)
     msg = str(err.value)
-    assert str(path) in msg and "column 'amount'" in msg and "'€12.50' (EUR)" in msg and "'$15.00' (USD)" in msg
+    assert str(path) in msg and "column 'amount'" in msg and "5 currencies" in msg
     assert "split the file" in msg and "\n" not in msg
+    (a, ca, b, cb), = re.findall(r"e\.g\. '(.+?)' \((\w+)\) and '(.+?)' \((\w+)\)", msg)
+    rows = path.read_text(encoding="utf-8").splitlines()
+    assert ca != cb and any(r.endswith("," + a) for r in rows) and any(r.endswith("," + b) for r in rows)
+    with pytest.raises(DataError, match=r"e\.g\. '€12\.50' \(EUR\) and '\$15\.00' \(USD\)"):  # file order
+        read_transactions(path)
     one_error_line(run("data", "validate", path), "mixed_currencies.csv", "'amount'", "€12.50", "$15.00")
 
 

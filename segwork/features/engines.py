@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import glob as _glob
+import re
 import shutil
 import tempfile
 import warnings
@@ -76,6 +77,7 @@ from ..io import (
     _detect_layout,
     _format_example,
     bom_encoding,
+    check_one_currency,
     is_wide_encoding,
     scientific_id_error,
     text_dialect,
@@ -446,6 +448,12 @@ class _DuckPlan:
                     f"count_if(contains({v}, '.') AND NOT regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')) "
                     f"FROM {self.scan}").fetchone()
                 row = (ambiguous,) if ambiguous is not None and not proof else None
+            if row is not None and what == "number" and re.search(r"[^\d\s.,+\-eE]", str(row[0])):
+                # a currency mark: several currencies are refused as read_transactions refuses them
+                marked = self.con.execute(  # distinct values in a fixed order (the scan's order is not kept)
+                    f"SELECT DISTINCT {src} FROM {self.scan} WHERE {src} IS NOT NULL ORDER BY 1 LIMIT 100000"
+                ).fetchall()
+                check_one_currency(pd.Series([str(r[0]) for r in marked], dtype=object), col, self.source.name)
             if row is not None:
                 form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
                         else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
