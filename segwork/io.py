@@ -906,7 +906,7 @@ def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tu
 
 
 def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns=None, header_row=None):
-
+    """A text file's raw frame and layout, from its first lines (see :func:`_text_lines`)."""
     # CDNOW: whitespace separated, with (master) or without (sample) a header.
     if layout in ("auto", "cdnow") and sep is None and header_row is None:
         body = lines[1:] if not _CDNOW_LINE.match(lines[0]) else lines
@@ -922,19 +922,23 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
             )
             return raw.drop(columns=["sample_id"], errors="ignore"), "cdnow"
 
-    given_sep = sep
+    given_sep, title_hint = sep, None
     sep, skip, header, decision = _csv_header(path, lines, numbers, sep, layout, columns, header_row)
     _check_duplicate_columns(header, str(path))
-    hint = None
     if decision is None and not _fits([c.strip() for c in header], layout, columns):
         try:  # the delimiter of the lines below line 1 (a title line can mislead the sniffer)
             body_sep = sep if given_sep is not None else _sniff_sep(lines[1:HEADER_SCAN_ROWS], path)
         except (DataError, IndexError):
             body_sep = sep
         widths = [len(_cells(ln, body_sep)) for ln in lines[1:HEADER_SCAN_ROWS]]
-        if widths and len(_cells(lines[0], body_sep)) < max(widths):  # a title: fewer cells than the table
-            hint = _header_hint(lines[0].strip(), "the file")
-            raise DataError(f"{path}: {hint}; or map the columns with columns= (CLI: --map)")
+        named = [c.strip() for c in _cells(lines[0], body_sep) if c.strip()]
+        if widths and len(named) <= 1 < max(widths):  # a title: one cell above a table of several
+            raise DataError(f"{path}: {_header_hint(lines[0].strip(), 'the file')}; or map the columns with "
+                            "columns= (CLI: --map)")
+        found = _detect_layout(named) if layout == "auto" else layout
+        known = set(_canonical_names(named, found, columns).values()) & {*REQUIRED_COLUMNS, "quantity", "price"}
+        if widths and not known and len(named) < max(widths):  # fewer cells than the table, none a known name
+            title_hint = _header_hint(lines[0].strip(), "the file")
     try:
         raw = pd.read_csv(
             path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
@@ -942,10 +946,15 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
             skipinitialspace=True, skiprows=skip or None, skip_blank_lines=True,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        title = decision is None and not _fits([c.strip() for c in header], layout, columns)
         raise DataError(f"{path}: cannot read as CSV with sep={sep!r} ({_first_line(exc)}); "
-                        "pass sep=/encoding= explicitly") from None
+                        "pass sep=/encoding= explicitly"
+                        + ("; if title lines stand above the column names, give the header's line number, "
+                           "header_row=N (CLI: --header-row N)" if title else "")) from None
     if skip:
         raw.index = pd.RangeIndex(skip, skip + len(raw))  # labels + 2 stay the file's line numbers (no blanks)
+    if title_hint:
+        raw.attrs["header_hint"] = title_hint
     decisions = [decision] if decision is not None else []
     if encoding not in ("utf-8", "utf-8-sig", "cp1252") or is_wide_encoding(encoding):
         with path.open("rb") as fh:

@@ -289,3 +289,19 @@ def test_csv_title_lines_are_the_same_kind(tmp_path, engine):
         read_transactions(bad)
     with pytest.raises(DataError, match="cannot read as CSV|required column"):
         read_transactions(bad, header_row=1)
+
+
+def test_csv_header_hints_only_for_title_lines(tmp_path):
+    title = tmp_path / "title.csv"  # a title with a comma: two cells, neither a column segwork knows
+    title.write_text("Sales, Q1 2023\ncustomer,day,value\na,2024-01-01,5\n")
+    with pytest.raises(DataError, match=r"required column 'customer_id' is missing .*; but row 1 of the file looks "
+                                        r"like a title \('Sales, Q1 2023'\).*--header-row N"):
+        read_transactions(title)
+    mapping = {"customer": "customer_id", "day": "date", "value": "amount"}
+    assert read_transactions(title, columns=mapping)[0]["amount"].tolist() == [5.0]
+    assert read_transactions(title, columns=mapping, header_row=2)[0]["amount"].tolist() == [5.0]
+    short = tmp_path / "short.csv"  # a real header that lacks a column: no title hint
+    short.write_text("customer_id,date\na,2024-01-01,5\n")
+    with pytest.raises(DataError) as err:
+        read_transactions(short)
+    assert "required column 'amount' is missing" in str(err.value) and "title" not in str(err.value)
