@@ -73,6 +73,10 @@ def add_read_options(p) -> None:
                    help="read D/M/Y dates day first (default: decided from values such as 21/05/2014)")
     p.add_argument("--sheet", help="Excel sheet name or 0-based number (default: every sheet in the layout "
                    "of the first one; the report names the sheets skipped)")
+    p.add_argument("--header-row", type=int, metavar="N",
+                   help="row number of the column names (1-based, as Excel or an editor shows it) when title "
+                        "lines stand above them (default: row 1, else the first of the first 20 rows that names "
+                        "the required columns; the report says which)")
     p.add_argument("--observation-end", help="drop rows dated after this day (YYYY-MM-DD)")
     for rule in CleaningRules().rule_names:
         p.add_argument(f"--{rule.replace('_', '-')}", choices=["drop", "keep", "error"], dest=f"rule_{rule}",
@@ -97,6 +101,7 @@ def read_options_from_args(args) -> dict:
         "sep": args.sep, "decimal": args.decimal, "encoding": args.encoding, "date_format": args.date_format,
         "dayfirst": args.dayfirst or None,
         "sheet_name": (int(args.sheet) if args.sheet.isdigit() else args.sheet) if args.sheet is not None else None,
+        "header_row": args.header_row,
     }
     rules = _rules_from_args(args)
     if rules != CleaningRules():

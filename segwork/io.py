@@ -15,9 +15,10 @@ channel     string      optional: sales channel (store, web, app, ...)
 invoice_id  string      optional: invoice / order number
 ========== =========== ===================================================
 
-``read_transactions`` accepts CSV (delimiter and encoding detected or given),
-Parquet, Excel (every sheet in the recognised layout) and in-memory
-DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
+``read_transactions`` accepts CSV (delimiter and encoding detected or given:
+UTF-8, cp1252, UTF-16/32 by their byte-order mark), Parquet, Excel (every sheet
+in the recognised layout; title rows above the header and trailing total rows
+handled) and in-memory DataFrames. It recognises the UCI "Online Retail II" and the CDNOW layouts as
 they are. Dates and numbers are read as real exports write them: one date form
 and one day/month convention per column, one decimal and thousands mark per
 column, each decided from the values that prove it (or refused in one line
@@ -29,12 +30,13 @@ example. Input files are only ever read.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,10 +51,22 @@ __all__ = [
     "LAYOUTS",
     "CleaningRules",
     "CleaningReport",
+    "PLACEHOLDER_DATES",
+    "PLAUSIBLE_FIRST_DATE",
+    "PLAUSIBLE_FUTURE_DAYS",
+    "implausible_dates",
+    "SCIENTIFIC_ID",
+    "scientific_id_error",
+    "check_one_currency",
     "RuleResult",
     "Decision",
     "read_transactions",
     "clean_transactions",
+    "text_dialect",
+    "HEADER_SCAN_ROWS",
+    "bom_encoding",
+    "is_wide_encoding",
+    "utf8_copy",
 ]
 
 REQUIRED_COLUMNS = ("customer_id", "date", "amount")
@@ -110,6 +124,15 @@ class CleaningRules:
         customer, so the default drops them; ``"keep"`` is not allowed.
     unparseable_date:
         Rows whose date cannot be read. Default ``"drop"``; ``"keep"`` is not allowed.
+    implausible_date:
+        Rows dated on a day no real transaction has: a placeholder day
+        (:data:`PLACEHOLDER_DATES`: 1900-01-01, 1970-01-01, 2099-12-31,
+        9999-12-31, ...), or outside ``plausible_dates`` (default: from
+        1950-01-01 up to one year after today, UTC). Such dates are typos
+        (``2203`` for ``2023``) or sentinels of the exporting system, and one of
+        them would move the observation end (or start) by decades and every
+        recency and T with it. Default ``"drop"``; ``"keep"`` turns the rule
+        off (CLI: ``--implausible-date keep``).
     bad_amount:
         Rows whose amount (or quantity / price) is not a finite number.
         Default ``"drop"``; ``"keep"`` is not allowed.
@@ -126,20 +149,40 @@ class CleaningRules:
         Rows dated after ``observation_end`` (when one is given). Default ``"drop"``.
     observation_end:
         Last day of the observation period (inclusive), or ``None`` for no limit.
+    plausible_dates:
+        ``(first, last)`` days (inclusive) a transaction can have, either
+        ``None`` for its default; ``None`` for the default window
+        (:data:`PLAUSIBLE_FIRST_DATE` .. today + :data:`PLAUSIBLE_FUTURE_DAYS`).
+        Why a fixed window and not one from the file's own dates: it is the
+        same for a file, a DataFrame, one Parquet partition of many (the Dask
+        engine cleans partitions one by one) and a SQL condition (DuckDB), so
+        every engine drops the same rows; and a date inside the window but
+        years away from the other dates can be a real old customer.
     """
 
     missing_customer_id: Action = "drop"
     unparseable_date: Action = "drop"
+    implausible_date: Action = "drop"
     bad_amount: Action = "drop"
     returns: Action = "drop"
     non_positive_amount: Action = "drop"
     duplicates: Action = "drop"
     after_observation_end: Action = "drop"
     observation_end: Any = None
+    plausible_dates: tuple | None = None
 
     def __post_init__(self) -> None:
+        if self.plausible_dates is not None:
+            try:
+                first, last = self.plausible_dates
+                for day in (first, last):
+                    if day is not None and pd.isna(pd.Timestamp(day)):
+                        raise ValueError
+            except (TypeError, ValueError):
+                raise ValueError(f"CleaningRules.plausible_dates={self.plausible_dates!r} is not a pair of "
+                                 "days (first, last), e.g. ('1990-01-01', '2030-12-31'); None for a default") from None
         for f in fields(self):
-            if f.name == "observation_end":
+            if f.name in _NOT_ACTIONS:
                 continue
             value = getattr(self, f.name)
             if value not in _ACTIONS:
@@ -155,14 +198,57 @@ class CleaningRules:
     @property
     def rule_names(self) -> list[str]:
         """The rule names, in the order they run."""
-        return [f.name for f in fields(self) if f.name != "observation_end"]
+        return [f.name for f in fields(self) if f.name not in _NOT_ACTIONS]
+
+    def plausible_window(self, today: Any = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and last plausible day (inclusive, midnight) of the ``implausible_date`` rule.
+
+        ``plausible_dates`` where given, else :data:`PLAUSIBLE_FIRST_DATE` and
+        ``today`` (default: today's UTC date) + :data:`PLAUSIBLE_FUTURE_DAYS`.
+        """
+        first, last = self.plausible_dates or (None, None)
+        if today is None:
+            today = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        first = pd.Timestamp(first if first is not None else PLAUSIBLE_FIRST_DATE).normalize()
+        last = (pd.Timestamp(last) if last is not None
+                else pd.Timestamp(today) + pd.Timedelta(days=PLAUSIBLE_FUTURE_DAYS)).normalize()
+        return first, last
+
+    def resolved(self) -> "CleaningRules":
+        """The same rules with the plausible window fixed to days (so that every worker uses the same today)."""
+        return replace(self, plausible_dates=tuple(str(d.date()) for d in self.plausible_window()))
 
 
+_NOT_ACTIONS = {"observation_end", "plausible_dates"}
 _MUST_DROP = {"missing_customer_id", "unparseable_date", "bad_amount"}
+
+#: Days that exporting systems write for "no date": Excel's day 0 and 1, SQL Server's and .NET's minimum,
+#: the Unix epoch, and end-of-time sentinels. A row on one of them is implausible whatever the window.
+PLACEHOLDER_DATES = ("0001-01-01", "1753-01-01", "1899-12-30", "1899-12-31", "1900-01-01", "1970-01-01",
+                     "2099-12-31", "2999-12-31", "3000-01-01", "9999-12-31")
+#: The default first plausible day: before it, dates are typos (1923 for 2023) or system minimums.
+PLAUSIBLE_FIRST_DATE = "1950-01-01"
+#: Days after today still plausible by default (pre-orders, time zones, end-of-period dates).
+PLAUSIBLE_FUTURE_DAYS = 366
+
+
+def implausible_dates(dates: pd.Series, rules: CleaningRules | None = None) -> pd.Series:
+    """Boolean mask of the dates the ``implausible_date`` rule matches (``False`` for missing dates).
+
+    ``dates``: a ``datetime64`` Series (naive). See :class:`CleaningRules`
+    for the criterion: a day in :data:`PLACEHOLDER_DATES` or outside
+    :meth:`CleaningRules.plausible_window`.
+    """
+    first, last = (rules or CleaningRules()).plausible_window()
+    day = dates.dt.normalize()
+    placeholders = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(dates.dtype)
+    out = (day < first) | (day > last) | day.isin(placeholders)
+    return out.fillna(False).astype(bool)
 
 _RULE_TEXT = {
     "missing_customer_id": "missing customer id",
     "unparseable_date": "unparseable date",
+    "implausible_date": "implausible or placeholder date",
     "bad_amount": "non-numeric or non-finite amount",
     "returns": "returns / cancellations",
     "non_positive_amount": "zero or negative amount",
@@ -350,6 +436,7 @@ def read_transactions(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     sheet_name: str | int | None = None,
+    header_row: int | None = None,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Read a transaction source into the canonical table, cleaned and reported.
 
@@ -387,6 +474,14 @@ def read_transactions(
         The Excel sheet to read (name or 0-based position). ``None`` reads every
         sheet in the layout of the first usable sheet and concatenates them;
         the other sheets are named in ``report.sheets_skipped``.
+    header_row:
+        The row number (1-based, as Excel or a text editor shows it, blank
+        rows counted) of the column names, for report-style files with title
+        lines above the table. ``None``: row 1, or, when row 1 does not name
+        the required columns, the first of the first :data:`HEADER_SCAN_ROWS`
+        rows that does (recorded as a reading decision). Trailing total rows
+        of a workbook (customer id ``Total`` / ``Grand total`` / ``Summe`` ...
+        and no date) are dropped and recorded as a reading decision.
 
     Returns
     -------
@@ -401,7 +496,12 @@ def read_transactions(
         When the source cannot be used at all: missing or empty file,
         unreadable format, duplicate or missing required columns, a date
         column mixing day-first and month-first values or in no known form,
-        a number column mixing decimal marks, or nothing left after cleaning.
+        a number column mixing decimal marks, an amount column with marks of
+        more than one currency, customer / invoice ids in scientific notation
+        (``1.23457E+11``, Excel's CSV export), title lines above the header
+        that no row among the first :data:`HEADER_SCAN_ROWS` resolves (the
+        message names ``header_row=``), a bad ``header_row``, a rule set to
+        ``"error"`` that matches, or nothing left after cleaning.
         The message names the file, column and value. Library warnings raised
         while reading are collected in ``report.warnings``, not emitted.
     """
@@ -409,7 +509,7 @@ def read_transactions(
         warnings.simplefilter("always")
         tx, report = _read_transactions(source, columns=columns, layout=layout, rules=rules, sep=sep,
                                         decimal=decimal, encoding=encoding, date_format=date_format,
-                                        dayfirst=dayfirst, sheet_name=sheet_name)
+                                        dayfirst=dayfirst, sheet_name=sheet_name, header_row=header_row)
     for w in caught:
         if issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)):
             continue  # about library internals, nothing the user can act on
@@ -420,7 +520,7 @@ def read_transactions(
 
 
 def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
-                       sheet_name):
+                       sheet_name, header_row=None):
     rules = rules or CleaningRules()
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
@@ -429,7 +529,11 @@ def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding
     else:
         path = Path(source)
         name = str(path)
-        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name, columns)
+        if header_row is not None and (isinstance(header_row, bool) or not isinstance(header_row, (int, np.integer))
+                                       or header_row < 1):
+            raise DataError(f"{name}: header_row={header_row!r} is not a row number; give the 1-based row "
+                            "of the column names (CLI: --header-row N)")
+        raw, detected = _read_file(path, layout, sep, decimal, encoding, sheet_name, columns, header_row)
     _check_duplicate_columns(raw.columns, name)
     attrs = dict(raw.attrs)
     raw = _apply_layout(raw, detected, columns, name)
@@ -439,7 +543,7 @@ def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding
     )
 
 
-def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None):
+def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None, header_row=None):
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -454,11 +558,11 @@ def _read_file(path, layout, sep, decimal, encoding, sheet_name, columns=None):
             raise DataError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
         return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        raw, detected = _read_workbook(path, layout, sheet_name, columns)
+        raw, detected = _read_workbook(path, layout, sheet_name, columns, header_row)
         if decimal is not None:
             raw.attrs["decimal"] = decimal
         return raw, detected
-    return _read_text(path, layout, sep, decimal, encoding)
+    return _read_text(path, layout, sep, decimal, encoding, columns, header_row)
 
 
 def _sheet_fits(cols, layout: str, columns) -> bool:
@@ -470,8 +574,93 @@ def _sheet_fits(cols, layout: str, columns) -> bool:
     return {"customer_id", "date"} <= names and ("amount" in names or {"quantity", "price"} <= names)
 
 
-def _read_workbook(path: Path, layout: str, sheet_name, columns):
+#: Rows searched for the header when the first row is not one (title lines above a report's table).
+HEADER_SCAN_ROWS = 20
+
+#: Labels of a total row in the customer id column ("Total", "Grand total", "Summe", "Gesamt", ...).
+_TOTAL_LABEL = re.compile(r"^(?:grand[\s-]*|sub-?)?totals?:?$|^(?:gesamt|zwischen)?summe:?$|^gesamt:?$|^insgesamt:?$"
+                          r"|^sum:?$|^total g[ée]n[ée]ral:?$|^totaal:?$|^totale:?$|^totalt:?$", re.IGNORECASE)
+
+
+def _canonical_names(cols, layout: str, columns) -> dict[str, str]:
+    """Source column (stripped text) -> canonical name under ``layout`` and the user's mapping."""
+    out = {}
+    for c in cols:
+        name = str(c).strip()
+        canon = LAYOUTS[layout].get(name, name) if layout in LAYOUTS else name
+        out[name] = (columns or {}).get(name, (columns or {}).get(canon, canon))
+    return out
+
+
+def _header_cells(values) -> list[str]:
+    return [str(v).strip() for v in values if not (v is None or (isinstance(v, float) and np.isnan(v)))
+            and str(v).strip()]
+
+
+def _fits(cells, layout: str, columns) -> bool:
+    found = _detect_layout(cells) if layout == "auto" else layout
+    return _sheet_fits(cells, found, columns)
+
+
+def _find_header_row(frame: pd.DataFrame, layout: str, columns) -> int | None:
+    """The position in ``frame`` (read with row 1 as header) of the first row among the first
+    :data:`HEADER_SCAN_ROWS` rows of the sheet that names the required columns, or ``None``."""
+    for i in range(min(HEADER_SCAN_ROWS - 1, len(frame))):
+        if _fits(_header_cells(frame.iloc[i].tolist()), layout, columns):
+            return i
+    return None
+
+
+def _looks_like_title(cols) -> bool:
+    """Row 1 is a title line, not column names: one named cell (or none) and the rest unnamed."""
+    named = [c for c in map(str, cols) if c.strip() and not c.startswith("Unnamed:")]
+    return len(cols) > 1 and len(named) <= 1
+
+
+def _reheader(frame: pd.DataFrame, i: int) -> pd.DataFrame:
+    """``frame`` with its row ``i`` as the header; labels keep ``label + 2`` = the sheet's row number."""
+    names = [str(v).strip() if str(v).strip() and not pd.isna(v) else f"Unnamed: {j}"
+             for j, v in enumerate(frame.iloc[i].tolist())]
+    out = frame.iloc[i + 1:].copy()
+    out.columns = names
+    out.index = pd.RangeIndex(i + 1, i + 1 + len(out))
+    return out
+
+
+def _drop_total_rows(frame: pd.DataFrame, layout: str, columns, where: str, decisions: list) -> pd.DataFrame:
+    """Drop the rows at the end of a table whose customer id cell is a total label and whose date is empty.
+
+    A report-style sheet ends in ``Total | | 100``: not a customer, and
+    read as a sale it would count the period's revenue twice. Only trailing rows (empty rows
+    between them allowed) are dropped, and each drop is a reading decision.
+    """
+    canon = _canonical_names(frame.columns, layout, columns)
+    ids = [c for c in frame.columns if canon.get(str(c).strip()) == "customer_id"]
+    dates = [c for c in frame.columns if canon.get(str(c).strip()) == "date"]
+    if len(ids) != 1 or len(dates) != 1 or frame.empty:
+        return frame
+    empty = frame.isna().all(axis=1).to_numpy()
+    label = frame[ids[0]].map(lambda v: isinstance(v, str) and bool(_TOTAL_LABEL.match(v.strip()))).to_numpy()
+    no_date = frame[dates[0]].map(lambda v: v is None or pd.isna(v) or (isinstance(v, str) and not v.strip()))
+    total = label & no_date.to_numpy()
+    drop = []
+    for k in range(len(frame) - 1, -1, -1):
+        if total[k]:
+            drop.append(k)
+        elif not empty[k]:
+            break
+    if not drop:
+        return frame
+    first = frame.iloc[min(drop)]
+    example = ", ".join(f"{c}={_py(v)}" for c, v in first.items() if not pd.isna(v))
+    decisions.append(Decision("customer_id", "total rows", f"dropped {len(drop)} total row(s) at the end{where}",
+                              f"row {_row_number(frame.index[min(drop)], layout)}: {example}; no customer, no date"))
+    return frame.drop(index=frame.index[drop])
+
+
+def _read_workbook(path: Path, layout: str, sheet_name, columns, header_row=None):
     """One sheet when ``sheet_name`` is given; else every sheet in the first usable sheet's layout."""
+    header = header_row or 1
     try:
         if sheet_name is not None:
             with pd.ExcelFile(path) as book:
@@ -481,16 +670,28 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
                 elif not (isinstance(sheet_name, int) and 0 <= sheet_name < len(names)):
                     raise DataError(f"{path}: no sheet {sheet_name!r}; the sheets are "
                                     f"{', '.join(map(repr, names))}; pass --sheet NAME or a 0-based number")
-                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object)
-            raw.attrs["sheets_read"] = [names[sheet_name] if isinstance(sheet_name, int) else sheet_name]
-            return raw, (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+                raw = pd.read_excel(book, sheet_name=sheet_name, dtype=object, header=header - 1)
+            sheet = names[sheet_name] if isinstance(sheet_name, int) else sheet_name
+            decisions: list[Decision] = []
+            raw = _header_of(raw, layout, columns, header_row, f" of sheet {sheet!r}", decisions)
+            detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
+            raw = _drop_total_rows(raw, detected, columns, f" of sheet {sheet!r}", decisions)
+            if header_row is None and not _fits(list(raw.columns), layout, columns) and \
+                    _looks_like_title(list(raw.columns)):
+                raw.attrs["header_hint"] = _header_hint(raw.columns[0], f"sheet {sheet!r}")
+            raw.attrs["sheets_read"] = [sheet]
+            raw.attrs["read_decisions"] = decisions
+            return raw, detected
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=header - 1)
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read as Excel ({_first_line(exc)})") from None
+    decisions = []
     chosen, skipped, ref_layout, ref_cols = [], [], None, None
-    for name, frame in sheets.items():
+    for name, frame in list(sheets.items()):
+        frame = sheets[name] = _header_of(frame, layout, columns, header_row, f" of sheet {str(name)!r}",
+                                          decisions)
         cols = [str(c).strip() for c in frame.columns]
         found = _detect_layout(cols) if layout == "auto" else layout
         if frame.dropna(how="all").empty:
@@ -508,38 +709,206 @@ def _read_workbook(path: Path, layout: str, sheet_name, columns):
         raw = sheets[name]
         skipped = [s for s in skipped if s[0] != str(name)]
         chosen, ref_layout = [name], (_detect_layout(list(raw.columns)) if layout == "auto" else layout)
-    elif len(chosen) == 1:
-        raw = sheets[chosen[0]]
+        if header_row is None and _looks_like_title(list(raw.columns)):
+            raw.attrs["header_hint"] = _header_hint(raw.columns[0], f"sheet {str(name)!r}")
     else:
-        raw = pd.concat({str(n): sheets[n].rename(columns=lambda c: str(c).strip()) for n in chosen},
-                        names=["sheet", None])
+        for n in chosen:
+            sheets[n] = _drop_total_rows(sheets[n], ref_layout, columns, f" of sheet {str(n)!r}", decisions)
+        if len(chosen) == 1:
+            raw = sheets[chosen[0]]
+        else:
+            raw = pd.concat({str(n): sheets[n].rename(columns=lambda c: str(c).strip()) for n in chosen},
+                            names=["sheet", None])
     raw.attrs["sheets_read"] = [str(n) for n in chosen]
     raw.attrs["sheets_skipped"] = skipped
+    raw.attrs["read_decisions"] = [d for d in decisions if any(f"sheet {str(n)!r}" in d.decision for n in chosen)]
     return raw, ref_layout
+
+
+def _header_hint(first_cell, where: str) -> str:
+    return (f"row 1 of {where} looks like a title ({str(first_cell)[:60]!r}), not the column names, and no row "
+            f"among the first {HEADER_SCAN_ROWS} names the required columns: give the header's row number, "
+            "header_row=N (CLI: --header-row N, the row number as Excel or a text editor shows it)")
+
+
+def _header_of(frame: pd.DataFrame, layout: str, columns, header_row, where: str, decisions: list) -> pd.DataFrame:
+    """``frame`` (read with row ``header_row`` or 1 as the header) with the header row found when row 1 is not it."""
+    column = "(workbook)" if where.startswith(" of sheet") else "(file)"
+    if header_row is not None:
+        decisions.append(Decision(column, "header row", f"row {header_row}{where}", "given by header_row="))
+        if header_row > 1:
+            frame.index = pd.RangeIndex(header_row - 1, header_row - 1 + len(frame))
+        return frame
+    if _fits([str(c).strip() for c in frame.columns], layout, columns):
+        return frame
+    i = _find_header_row(frame, layout, columns)
+    if i is None:
+        return frame
+    above = [str(c) for c in frame.columns if not str(c).startswith("Unnamed:")]
+    above += [" ".join(_header_cells(frame.iloc[k].tolist())) for k in range(i)]
+    above = [a for a in above if a]
+    decisions.append(Decision(
+        column, "header row", f"row {i + 2}{where}: the first row that names the required columns",
+        f"{i + 1} row(s) above it{': ' + '; '.join(repr(a[:40]) for a in above[:3]) if above else ''}; "
+        "pass header_row= (CLI: --header-row) if another row is the header"))
+    return _reheader(frame, i)
 
 
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
 
 
-def _read_text(path, layout, sep, decimal, encoding):
+#: Byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def bom_encoding(path: str | Path) -> str | None:
+    """The encoding a text file's byte-order mark declares, or ``None`` when it has none.
+
+    Returns a Python codec name: ``"utf-32"``, ``"utf-16"`` (Excel's "Unicode
+    Text" export: UTF-16 LE with a BOM) or ``"utf-8-sig"``. Reads 4 bytes.
+    The out-of-core engines use it to transcode UTF-16/32 files, which DuckDB's
+    CSV reader does not read, through :func:`utf8_copy`.
+    """
+    with Path(path).open("rb") as fh:
+        head = fh.read(4)
+    return next((name for bom, name in _BOMS if head.startswith(bom)), None)
+
+
+def is_wide_encoding(encoding: str | None) -> bool:
+    """True for UTF-16 / UTF-32 (any byte order): text with NUL bytes that DuckDB's CSV reader cannot read."""
+    if not encoding:
+        return False
+    try:
+        return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
+def utf8_copy(path: str | Path, folder: str | Path, encoding: str) -> Path:
+    """Transcode the text file ``path`` from ``encoding`` into a UTF-8 file in ``folder``; returns its path.
+
+    The same text, streamed in 1 MiB pieces (the input is only read). Used
+    where a reader takes UTF-8 only (DuckDB) and the file is UTF-16/32.
+    Raises :class:`DataError` naming the file when it is not valid ``encoding``.
+    """
+    path = Path(path)
+    target = Path(folder) / f"{len(list(Path(folder).iterdir()))}-{path.stem}.utf8{path.suffix}"
+    try:
+        with path.open("r", encoding=encoding, newline="") as src, target.open("w", encoding="utf-8",
+                                                                                  newline="") as dst:
+            while piece := src.read(1 << 20):
+                dst.write(piece)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: is not valid {encoding} text ({_first_line(exc)}); save it as UTF-8 CSV") from None
+    return target
+
+
+def text_dialect(path: str | Path, *, encoding: str | None = None, sep: str | None = None,
+                 columns: Mapping[str, str] | None = None) -> tuple[str, str, int]:
+    """``(encoding, sep, skip)`` of a CSV transaction file, decided as :func:`read_transactions` decides them.
+
+    ``encoding``: a Python codec name, from the byte-order mark, else UTF-8,
+    else cp1252; ``sep``: the delimiter sniffed among ``, ; tab |``; ``skip``:
+    the number of lines (blank ones counted) above the header, 0 unless title
+    lines stand above it (see ``header_row`` of :func:`read_transactions`).
+    Given values are kept. Raises :class:`DataError` as ``read_transactions``
+    does for a binary or empty file.
+    """
+    path = Path(path)
+    encoding, lines, numbers = _text_lines(path, encoding, whole_file=False)
+    sep, skip, _header, _decision = _csv_header(path, lines, numbers, sep, "auto", columns, None)
+    return encoding, sep, skip
+
+
+def _read_text(path, layout, sep, decimal, encoding, columns=None, header_row=None):
+    encoding, lines, numbers = _text_lines(path, encoding)
+    return _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns, header_row)
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    """The cells of one text line: CSV quoting for a one-character delimiter, a regex split for ``\\s+``."""
+    if len(sep) == 1:
+        return next(csv.reader([line], delimiter=sep), [])
+    return re.split(sep, line.strip())
+
+
+def _csv_header(path: Path, lines: list[str], numbers: list[int], sep, layout, columns, header_row):
+    """``(sep, lines to skip, header cells, decision or None)``: the header on line 1, the given line, or the
+    first of the first :data:`HEADER_SCAN_ROWS` lines that names the required columns (title lines above)."""
+    given = sep
+    if header_row is not None:
+        k = next((i for i, n in enumerate(numbers) if n >= header_row - 1), None)
+        if k is None:
+            raise DataError(f"{path}: header_row={header_row} is beyond the lines read (the file's first "
+                            f"{numbers[-1] + 1} lines); give the row of the column names")
+        sep = given or _sniff_sep(lines[k:], path)
+        return sep, header_row - 1, _cells(lines[k], sep), Decision(
+            "(file)", "header row", f"line {header_row}", "given by header_row=")
+    sep = given or _sniff_sep(lines, path)
+    header = _cells(lines[0], sep)
+    if _fits(header, layout, columns):
+        return sep, 0, header, None
+    for k in range(1, min(HEADER_SCAN_ROWS, len(lines))):
+        try:
+            sep_k = given or _sniff_sep(lines[k:], path)
+        except DataError:
+            continue
+        cells = _cells(lines[k], sep_k)
+        if _fits([c.strip() for c in cells], layout, columns):
+            above = "; ".join(repr(ln.strip()[:40]) for ln in lines[:min(k, 3)])
+            return sep_k, numbers[k], cells, Decision(
+                "(file)", "header row", f"line {numbers[k] + 1}: the first line that names the required columns",
+                f"{numbers[k]} line(s) above it: {above}; pass header_row= (CLI: --header-row) if another line "
+                "is the header")
+    return sep, 0, header, None
+
+
+def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tuple[str, list[str], list[int]]:
+    """The file's encoding, its first non-blank lines (from the first 64 KiB) and their 0-based line numbers.
+
+    Without a byte-order mark or a given encoding, UTF-8 is checked on the whole file, or on the 64 KiB only
+    when not ``whole_file`` (a quick look at many files, e.g. for DuckDB's ``skip``).
+    """
     with path.open("rb") as fh:
         head = fh.read(64 * 1024)
-    if b"\x00" in head:
+    # The encoding is decided before the binary check: UTF-16/32 text is full of NUL bytes.
+    bom = next((name for b, name in _BOMS if head.startswith(b)), None)
+    if encoding is None:
+        encoding = bom
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(f"{path}: unknown encoding {encoding!r}; give a Python codec name such as "
+                            "'utf-8', 'cp1252' or 'utf-16'") from None
+    if b"\x00" in head and not is_wide_encoding(encoding):
         raise DataError(
-            f"{path}: looks like a binary file, not CSV text; save it as CSV, Parquet or Excel"
+            f"{path}: looks like a binary file, not CSV text (NUL bytes, no UTF-16/32 byte-order mark); "
+            "save it as CSV, Parquet or Excel, or if it is UTF-16 text without a byte-order mark pass "
+            "encoding='utf-16-le' (CLI: --encoding utf-16-le)"
         )
+    if encoding is None and not whole_file:
+        try:
+            head.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError as exc:
+            encoding = "utf-8" if exc.start >= len(head) - 3 else "cp1252"  # a character cut at 64 KiB
     if encoding is None:
         encoding = _detect_encoding(path, head)
-    try:
-        text = head.decode(encoding, errors="replace")
-    except LookupError:
-        raise DataError(f"{path}: unknown encoding {encoding!r}") from None
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
+    if is_wide_encoding(encoding) and len(head) % 4:
+        head = head[: len(head) - len(head) % 4]  # whole code units only
+    text = head.decode(encoding, errors="replace")
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines()) if ln.strip()]
+    if not numbered:
         raise DataError(f"{path}: the file has no text lines")
+    return encoding, [ln for _, ln in numbered], [n for n, _ in numbered]
 
+
+def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns=None, header_row=None):
+    """A text file's raw frame and layout, from its first lines (see :func:`_text_lines`)."""
     # CDNOW: whitespace separated, with (master) or without (sample) a header.
-    if layout in ("auto", "cdnow") and sep is None:
+    if layout in ("auto", "cdnow") and sep is None and header_row is None:
         body = lines[1:] if not _CDNOW_LINE.match(lines[0]) else lines
         if body and all(_CDNOW_LINE.match(ln) for ln in body[:50]):
             names = (
@@ -553,19 +922,46 @@ def _read_text(path, layout, sep, decimal, encoding):
             )
             return raw.drop(columns=["sample_id"], errors="ignore"), "cdnow"
 
-    if sep is None:
-        sep = _sniff_sep(lines, path)
-    header = next(csv.reader([lines[0]], delimiter=sep))
+    given_sep, title_hint = sep, None
+    sep, skip, header, decision = _csv_header(path, lines, numbers, sep, layout, columns, header_row)
     _check_duplicate_columns(header, str(path))
+    if decision is None and not _fits([c.strip() for c in header], layout, columns):
+        try:  # the delimiter of the lines below line 1 (a title line can mislead the sniffer)
+            body_sep = sep if given_sep is not None else _sniff_sep(lines[1:HEADER_SCAN_ROWS], path)
+        except (DataError, IndexError):
+            body_sep = sep
+        widths = [len(_cells(ln, body_sep)) for ln in lines[1:HEADER_SCAN_ROWS]]
+        named = [c.strip() for c in _cells(lines[0], body_sep) if c.strip()]
+        if widths and len(named) <= 1 < max(widths):  # a title: one cell above a table of several
+            raise DataError(f"{path}: {_header_hint(lines[0].strip(), 'the file')}; or map the columns with "
+                            "columns= (CLI: --map)")
+        found = _detect_layout(named) if layout == "auto" else layout
+        known = set(_canonical_names(named, found, columns).values()) & {*REQUIRED_COLUMNS, "quantity", "price"}
+        if widths and not known and len(named) < max(widths):  # fewer cells than the table, none a known name
+            title_hint = _header_hint(lines[0].strip(), "the file")
     try:
         raw = pd.read_csv(
             path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
             na_values=["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"],
-            skipinitialspace=True,
+            skipinitialspace=True, skiprows=skip or None, skip_blank_lines=True,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        title = decision is None and not _fits([c.strip() for c in header], layout, columns)
         raise DataError(f"{path}: cannot read as CSV with sep={sep!r} ({_first_line(exc)}); "
-                        "pass sep=/encoding= explicitly") from None
+                        "pass sep=/encoding= explicitly"
+                        + ("; if title lines stand above the column names, give the header's line number, "
+                           "header_row=N (CLI: --header-row N)" if title else "")) from None
+    if skip:
+        raw.index = pd.RangeIndex(skip, skip + len(raw))  # labels + 2 stay the file's line numbers (no blanks)
+    if title_hint:
+        raw.attrs["header_hint"] = title_hint
+    decisions = [decision] if decision is not None else []
+    if encoding not in ("utf-8", "utf-8-sig", "cp1252") or is_wide_encoding(encoding):
+        with path.open("rb") as fh:
+            mark = next((b for b, _ in _BOMS if fh.read(4).startswith(b)), b"")
+        decisions.insert(0, Decision("(file)", "encoding", codecs.lookup(encoding).name.upper(),
+                                     f"byte-order mark {mark.hex(' ').upper()}" if mark else "given by encoding="))
+    raw.attrs["read_decisions"] = decisions
     if raw.empty:
         raise DataError(f"{path}: has a header but no transaction rows")
     detected = _detect_layout(list(raw.columns)) if layout == "auto" else layout
@@ -656,6 +1052,7 @@ def _apply_layout(raw: pd.DataFrame, layout: str, columns, name: str) -> pd.Data
                 f"{name}: required column {col!r} is missing (columns: "
                 f"{', '.join(map(str, raw.columns))}); rename it in the file or map it, e.g. "
                 f"columns={{'<your column>': {col!r}}} (CLI: --map '<your column>={col}')"
+                + (f"; but {raw.attrs['header_hint']}" if raw.attrs.get("header_hint") else "")
             )
     return raw
 
@@ -687,6 +1084,31 @@ def _decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tup
         mark, col = proven.popitem()
         return mark, f"column {col!r} proves this decimal mark"
     return (",", "the ';' delimiter points to a decimal comma") if sep == ";" else None
+
+
+#: An id that Excel wrote in scientific notation ("1.23457E+11"): the digits after the sixth are lost.
+SCIENTIFIC_ID = r"[+-]?\d(?:[.,]\d+)?[eE][+-]\d{1,3}"
+
+
+def scientific_id_error(source: str, column: str, value: str, rows: int) -> DataError:
+    """The one-line refusal of an id column that holds ids in scientific notation (shared by every engine)."""
+    return DataError(
+        f"{source}: column {column!r} holds ids in scientific notation, e.g. {value!r} ({rows:,} row(s)): "
+        "Excel writes long numbers that way when it saves a CSV, which loses digits, so different customers "
+        "would merge into one; export the ids as text (format the id column as Text before saving, or open the "
+        "file with Data > From Text/CSV and set the column to Text) and read the new file"
+    )
+
+
+def _check_ids_written_out(values: pd.Series, column: str, source: str) -> None:
+    """Refuse text ids in scientific notation: ``1.23457E+11`` stands for many ids, ``1.23E+05`` for 123000."""
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    text = values.dropna()
+    text = text[text.map(lambda v: isinstance(v, str))].str.strip()
+    sci = text[text.str.fullmatch(SCIENTIFIC_ID)]
+    if len(sci):
+        raise scientific_id_error(source, column, sci.iloc[0], len(sci))
 
 
 def _to_id(values: pd.Series) -> pd.Series:
@@ -729,10 +1151,14 @@ def clean_transactions(
             "(workbook)", "sheets", f"read {len(report.sheets_read)}: {', '.join(map(repr, report.sheets_read))}",
             "skipped " + "; ".join(f"{n!r} ({r})" for n, r in report.sheets_skipped) if report.sheets_skipped
             else "all sheets share the layout"))
+    report.decisions.extend(raw.attrs.get("read_decisions", []))
     if raw.empty:
         raise DataError(f"{source}: no transaction rows to read")
 
     df = pd.DataFrame(index=raw.index)
+    for col in ("customer_id", "invoice_id"):
+        if col in raw.columns:
+            _check_ids_written_out(raw[col], col, source)
     df["customer_id"] = _to_id(raw["customer_id"])
     fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
     df["date"] = _parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
@@ -775,6 +1201,7 @@ def clean_transactions(
 
     apply("missing_customer_id", df["customer_id"].isna(), "customer_id")
     apply("unparseable_date", df["date"].isna(), "date")
+    apply("implausible_date", implausible_dates(df["date"], rules), "date")
     bad = ~np.isfinite(df["amount"].to_numpy(dtype="float64", na_value=np.nan))
     apply("bad_amount", pd.Series(bad, index=df.index), "amount")
     returns = pd.Series(False, index=df.index)
@@ -1136,6 +1563,36 @@ class _Marks:
         return None
 
 
+#: Currency marks -> the currency they stand for ("$" alone is taken as USD, like "US$" and "USD").
+_CURRENCY_OF = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB",
+                "Fr.": "CHF", "zł": "PLN", "Kč": "CZK", "kr": "kr (SEK/NOK/DKK)", "kr.": "kr (SEK/NOK/DKK)"}
+
+
+def check_one_currency(u: pd.Series, column: str, source: str) -> None:
+    """Raise :class:`DataError` for a column whose values carry marks of more than one currency.
+
+    ``u``: the column's distinct values as text, in file order. Amounts in
+    different currencies cannot be added up, and stripping the marks would
+    do exactly that; the message names the file, the column, the currencies
+    and two example values, and says to split the file (or convert).
+    ``$``, ``US$`` and ``USD`` count as one currency. Shared by every engine.
+    """
+    marks = u.str.findall(_CURRENCY)
+    first_of: dict[str, str] = {}
+    for text, found in zip(u, marks):
+        for mark in found:
+            mark = mark.strip()
+            currency = _CURRENCY_OF.get(mark, mark)
+            first_of.setdefault(currency, text)
+    if len(first_of) > 1:
+        (c1, v1), (c2, v2) = list(first_of.items())[:2]
+        raise DataError(
+            f"{source}: column {column!r} holds amounts in {len(first_of)} currencies ({', '.join(first_of)}), "
+            f"e.g. {v1!r} ({c1}) and {v2!r} ({c2}); amounts in different currencies cannot be added up: split "
+            "the file by currency (or convert the amounts to one currency) and read each part on its own"
+        )
+
+
 def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
     """Strip currency, spaces and sign; returns (digits-and-marks text, negative mask, had currency)."""
     t = u.str.strip()
@@ -1183,6 +1640,8 @@ def _to_number(values: pd.Series, decimal: str | None = None, *, column: str = "
     codes, uniques = pd.factorize(values)
     u = pd.Series(uniques, dtype=object).astype(str)
     t, negative, had_currency = _normalise_number_text(u)
+    if had_currency:
+        check_one_currency(u, column, source)
     marks = _Marks(t)
     if decimal is None:
         clash = marks.contradiction()

@@ -20,7 +20,7 @@ from segwork.io import CleaningRules, read_transactions
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 DATA = HERE / "data"
-KEEP = CleaningRules(duplicates="keep", non_positive_amount="keep")
+KEEP = CleaningRules(duplicates="keep", non_positive_amount="keep", implausible_date="keep")  # forms, not rules
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

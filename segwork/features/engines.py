@@ -31,7 +31,13 @@ says to use ``engine="pandas"``: dates in another form (``31/12/2020``,
 ``20201231`` numbers, Excel serials, Unix time), numbers in a local form
 (``1.234,50``, ``(12.50)``, ``12 €``), dates with a time zone, Excel files and
 the CDNOW text layout. Values without a digit (``"n/a"``, ``"unknown"``) are
-unparseable and count as such, as in ``read_transactions``. The report's
+unparseable and count as such, as in ``read_transactions``. CSV files with a
+UTF-16/32 byte-order mark (Excel's "Unicode Text") are read from a temporary
+UTF-8 copy (:func:`duckdb_readable`), and title lines above a CSV header are
+skipped as ``read_transactions`` finds them (:func:`csv_skip`). Ids in
+scientific notation (``1.23457E+11``) are refused as ``read_transactions``
+refuses them, and the ``implausible_date`` rule is the same SQL condition
+(:func:`implausible_date_sql`). The report's
 examples are *a* matching row, not necessarily the first one in file order.
 Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
 customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
@@ -47,7 +53,11 @@ duplicates; ``read_transactions`` and DuckDB keep both).
 """
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
+import re
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,14 +70,22 @@ from ..io import (
     _RULE_TEXT,
     LAYOUTS,
     CleaningReport,
+    PLACEHOLDER_DATES,
+    SCIENTIFIC_ID,
     CleaningRules,
     RuleResult,
     _detect_layout,
     _format_example,
+    bom_encoding,
+    check_one_currency,
+    is_wide_encoding,
+    scientific_id_error,
+    text_dialect,
+    utf8_copy,
 )
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
-           "choose_engine", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
+           "choose_engine", "csv_skip", "duckdb_readable", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
            "pandas_aggregate_frame"]
 
 ENGINES = ("pandas", "duckdb", "dask")
@@ -180,6 +198,28 @@ def choose_engine(source, engine: str | None) -> str:
     return engine
 
 
+@contextlib.contextmanager
+def duckdb_readable(source: TransactionSource):
+    """``source`` as DuckDB's CSV reader can read it: UTF-16/32 text files transcoded to temporary UTF-8 copies.
+
+    DuckDB reads UTF-8 (and a few 8-bit encodings) only; a CSV with a UTF-16 or
+    UTF-32 byte-order mark (Excel's "Unicode Text") is copied to UTF-8 in a
+    temporary folder (``DUCKDB_CONFIG['temp_directory']`` when set), removed
+    on exit. The name stays the user's, so messages name the original file.
+    Parquet sources and UTF-8 files are given back as they are.
+    """
+    wide = {f: bom_encoding(f) for f in source.files} if source.kind == "csv" else {}
+    if not any(is_wide_encoding(e) for e in wide.values()):
+        yield source
+        return
+    folder = tempfile.mkdtemp(prefix="segwork-utf8-", dir=DUCKDB_CONFIG.get("temp_directory"))
+    try:
+        files = tuple(utf8_copy(f, folder, e) if is_wide_encoding(e) else f for f, e in wide.items())
+        yield replace(source, files=files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- pandas
 
 
@@ -226,12 +266,27 @@ def _lit(text: str) -> str:
 _NULLS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"]  # read_transactions' CSV missing values
 
 
+def csv_skip(files) -> int:
+    """Lines above the header of CSV files (title lines), as ``read_transactions`` finds them; 0 unless every
+    file has the same count (DuckDB's ``skip`` is one number for all files)."""
+    skips = set()
+    for f in files:
+        try:
+            skips.add(text_dialect(f)[2])
+        except DataError:  # what read_transactions refuses, DuckDB's own reader refuses in its words
+            skips.add(0)
+    return skips.pop() if len(skips) == 1 else 0
+
+
 def _duckdb_scan(source: TransactionSource, *, sep: str | None = None) -> str:
     files = "[" + ", ".join(_lit(str(f)) for f in source.files) + "]"
     if source.kind == "parquet":
         return f"read_parquet({files}, union_by_name = true)"
     opts = ["header = true", "all_varchar = true", "union_by_name = true",
             "nullstr = [" + ", ".join(_lit(v) for v in _NULLS) + "]"]
+    skip = csv_skip(source.files)
+    if skip:
+        opts.append(f"skip = {int(skip)}")
     if sep is not None:
         opts.append(f"delim = {_lit(sep)}")
     return f"read_csv({files}, {', '.join(opts)})"
@@ -357,7 +412,18 @@ class _DuckPlan:
         return f"SELECT {cols} FROM {self.scan}"
 
     def check_forms(self) -> None:
-        """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix)."""
+        """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix).
+
+        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``).
+        """
+        for col in ("customer_id", "invoice_id"):
+            if col in self.types and _is_text(self.types[col]):
+                src = _q(self.raw_names[self.canon[col]])
+                n, example = self.con.execute(
+                    f"SELECT count(*), any_value({src}) FROM {self.scan} "
+                    f"WHERE regexp_full_match(trim({src}), {_lit(SCIENTIFIC_ID)})").fetchone()
+                if n:
+                    raise scientific_id_error(self.source.name, col, example, int(n))
         checks = []
         if _is_text(self.types["date"]):
             checks.append(("date", "date"))
@@ -382,6 +448,12 @@ class _DuckPlan:
                     f"count_if(contains({v}, '.') AND NOT regexp_full_match({v}, '[+-]?[1-9]\\d{{0,2}}\\.\\d{{3}}')) "
                     f"FROM {self.scan}").fetchone()
                 row = (ambiguous,) if ambiguous is not None and not proof else None
+            if row is not None and what == "number" and re.search(r"[^\d\s.,+\-eE]", str(row[0])):
+                # a currency mark: several currencies are refused as read_transactions refuses them
+                marked = self.con.execute(  # distinct values in a fixed order (the scan's order is not kept)
+                    f"SELECT DISTINCT {src} FROM {self.scan} WHERE {src} IS NOT NULL ORDER BY 1 LIMIT 100000"
+                ).fetchall()
+                check_one_currency(pd.Series([str(r[0]) for r in marked], dtype=object), col, self.source.name)
             if row is not None:
                 form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
                         else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
@@ -406,7 +478,21 @@ class _DuckPlan:
             returns.append("coalesce(quantity < 0, false)")
         cond["returns"] = "(" + " OR ".join(returns) + ")" if returns else "false"
         cond["non_positive_amount"] = "amount <= 0"
+        cond["implausible_date"] = implausible_date_sql("date", self.rules)
         return cond
+
+
+def implausible_date_sql(column: str, rules: CleaningRules | None = None) -> str:
+    """SQL condition of the ``implausible_date`` rule on a TIMESTAMP column (NULL for a missing date).
+
+    The criterion of :func:`segwork.io.implausible_dates`: a day in
+    :data:`~segwork.io.PLACEHOLDER_DATES` or outside the rules' plausible window.
+    The days are written as literals from dates segwork computed (no user text).
+    """
+    first, last = (rules or CleaningRules()).plausible_window()
+    day = f"CAST({_q(column)} AS DATE)"
+    placeholders = ", ".join(f"DATE '{d}'" for d in PLACEHOLDER_DATES)
+    return (f"({day} < DATE '{first.date()}' OR {day} > DATE '{last.date()}' OR {day} IN ({placeholders}))")
 
 
 def _example(con, sql: str, cols: list[str]) -> dict | None:
@@ -423,7 +509,12 @@ def _rule_error(source: str, rule: str, n: int, example, col: str):
     )
 
 
-_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "bad_amount": "amount",
+#: The rules that judge one row alone, in their order (duplicates and the observation end come after them).
+_ROW_RULES = ("missing_customer_id", "unparseable_date", "implausible_date", "bad_amount", "returns",
+              "non_positive_amount")
+
+_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "implausible_date": "date",
+                "bad_amount": "amount",
                 "returns": "invoice_id/quantity", "non_positive_amount": "amount", "duplicates": "all columns",
                 "after_observation_end": "date"}
 
@@ -571,7 +662,13 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
     inclusive) or ``None`` (no limit). Raises :class:`DataError` as
     ``read_transactions`` does, and for value forms only ``engine='pandas'`` reads.
     """
-    rules = rules or CleaningRules()
+    with duckdb_readable(source) as readable:
+        return _duckdb_aggregate(readable, rules=rules, columns=columns, cal_end=cal_end, obs_end=obs_end, mix=mix,
+                                 threads=threads, memory_limit=memory_limit)
+
+
+def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads, memory_limit) -> Aggregated:
+    rules = (rules or CleaningRules()).resolved()
     con = _connect(threads, memory_limit)
     try:
         plan = _DuckPlan(con, source, rules, columns)
@@ -580,7 +677,7 @@ def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None =
         cond = plan.conditions()
         report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
         # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
-        row_rules = ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount")
+        row_rules = _ROW_RULES
         dropped, where = [], {}
         for rule in row_rules:
             where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
@@ -872,7 +969,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
 
     from ..io import _apply_layout
 
-    rules = rules or CleaningRules()
+    rules = (rules or CleaningRules()).resolved()  # one plausible-date window (one "today") on every worker
     if source.kind != "parquet":
         raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
                         "or use engine='duckdb'")
@@ -924,7 +1021,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     per_customer, mix_frames = results[0], results[1:1 + len(mixes)]
     part_reports = [CleaningReport.from_dict(r) for r in results[1 + len(mixes):] if r is not None]
     report = CleaningReport(source=source.name, layout=layout, rows_read=sum(r.rows_read for r in part_reports))
-    for rule in ("missing_customer_id", "unparseable_date", "bad_amount", "returns", "non_positive_amount"):
+    for rule in _ROW_RULES:
         hits = [x for r in part_reports for x in r.rules if x.rule == rule]
         example = next((x.example for x in hits if x.example is not None), None)
         report.rules.append(RuleResult(rule, getattr(rules, rule), sum(x.rows for x in hits), example))

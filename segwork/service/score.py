@@ -49,7 +49,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import read_transactions
+from ..io import CleaningRules, implausible_dates, is_wide_encoding, read_transactions, text_dialect
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
 from .store import ModelStore, load_models
@@ -158,7 +158,6 @@ def _chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
 
 def _clean(frame: pd.DataFrame, observation_end, where: str) -> pd.DataFrame:
     """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep."""
-    from ..io import CleaningRules
 
     try:
         tx, _report = read_transactions(frame, layout="canonical",
@@ -354,8 +353,12 @@ def _duckdb_source(files: list[str], kind: str) -> str:
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     if kind == "parquet":
         return f"read_parquet({listing}, union_by_name = true)"
-    # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions)
-    return f"read_csv({listing}, all_varchar = true, union_by_name = true)"
+    # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions);
+    # title lines above the header skipped as read_transactions finds them
+    from ..features.engines import csv_skip
+
+    skip = csv_skip(files)
+    return f"read_csv({listing}, all_varchar = true, union_by_name = true{f', skip = {skip}' if skip else ''})"
 
 
 def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple[int, int, str]:
@@ -390,8 +393,23 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple
 
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
-    _duckdb()
-    from ..features.engines import _connect
+    duckdb = _duckdb()
+    from ..features.engines import TransactionSource, duckdb_readable
+
+    where = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+    # UTF-16/32 text (Excel's "Unicode Text") goes to DuckDB as a temporary UTF-8 copy, the rest as it is
+    with duckdb_readable(TransactionSource(where, tuple(Path(f) for f in files), kind)) as readable:
+        try:
+            return _score_duckdb_files(store, [str(f) for f in readable.files], kind, as_of, chunk_size, out,
+                                       progress, tmp_parent, where)
+        except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
+            raise DataError(f"{where}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]}); "
+                            "check it with 'segwork data validate', or score with --engine pandas") from None
+
+
+def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
+                        where) -> tuple[int, int, str]:
+    from ..features.engines import _connect, implausible_date_sql
 
     src = _duckdb_source(files, kind)
     con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
@@ -401,8 +419,12 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
                             "canonical columns customer_id, date, amount (see segwork data validate --map)")
-        last_date = "max(date)" if kind == "parquet" else "max(TRY_CAST(date AS TIMESTAMP))"
-        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM {src}").fetchone()
+        stamp = "CAST(date AS TIMESTAMP)" if kind == "parquet" else "TRY_CAST(date AS TIMESTAMP)"
+        # the last plausible date: a year typo (2203) or a sentinel (9999-12-31) is dropped by the cleaning rules,
+        # so it must not set the observation end either
+        last_date = f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d')}, false))"
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
+                                        f"(SELECT customer_id, {stamp} AS _d FROM {src})").fetchone()
         if not n_customers:
             raise DataError(f"{files[0]}: no transaction with a customer id")
         end = as_of if as_of is not None else _day(last)
@@ -420,7 +442,11 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
                 # part's per-customer rows come into pandas. Not overlapped with the scoring of the previous part
                 # in a thread: DuckDB already keeps both cores busy, and the overlap measured no faster (2M
                 # transactions, 4 parts: 33-46 s against 31-33 s) while holding two DuckDB databases in memory.
-                table = customer_table(str(part / "*.parquet"), observation_end=end, engine="duckdb")
+                glob = str(part / "*.parquet")
+                try:
+                    table = customer_table(glob, observation_end=end, engine="duckdb")
+                except DataError as exc:  # name the user's file, not the temporary part
+                    raise DataError(str(exc).replace(glob, where)) from None
                 table.attrs.pop("cleaning_report", None)
                 if table.empty:
                     bar.step(0)
@@ -451,6 +477,16 @@ def _slim(store: ModelStore) -> ModelStore:
     return ModelStore(folder=store.folder, manifest=store.manifest, table=store.table.iloc[:0],
                       segmentations=segs, transaction_model=store.transaction_model,
                       spend_model=store.spend_model, clv_settings=store.clv_settings)
+
+
+def _last_plausible(dates: pd.Series, rules) -> pd.Series:
+    """The last date of a partition that the ``implausible_date`` rule keeps (one value, NaT when none)."""
+    if not pd.api.types.is_datetime64_any_dtype(dates):
+        dates = pd.to_datetime(dates, errors="coerce")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    dates = dates.astype("datetime64[us]")
+    return pd.Series([dates[~implausible_dates(dates, rules)].max()], dtype="datetime64[us]")
 
 
 def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str) -> pd.DataFrame:
@@ -499,8 +535,10 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
     try:
         if kind == "parquet":
             ddf = dd.read_parquet(files)
-        else:
-            ddf = dd.read_csv(files, dtype=str)
+        else:  # the encoding and delimiter read_transactions decides (UTF-16 text can't be split in blocks)
+            encoding, sep, skip = text_dialect(files[0])
+            ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding, skiprows=skip or None,
+                              blocksize=None if is_wide_encoding(encoding) or skip else "default")
         missing = [c for c in ("customer_id", "date", "amount") if c not in ddf.columns]
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "
@@ -509,9 +547,10 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
         if as_of is not None:
             end = as_of
         else:
-            last = ddf["date"].max().compute() if kind == "parquet" else pd.to_datetime(
-                ddf["date"].compute(), errors="coerce").max()
-            end = _day(last)
+            # the last plausible date of each partition: a year typo must not set the observation end
+            rules = CleaningRules().resolved()  # one "today" on every worker
+            last = ddf["date"].map_partitions(_last_plausible, rules, meta=pd.Series(dtype="datetime64[us]"))
+            end = _day(last.max().compute())
         n_customers = int(ddf["customer_id"].nunique_approx().compute())
         n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
         ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))

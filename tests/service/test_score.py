@@ -210,3 +210,76 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     assert live.exists() and other_output.exists() and elsewhere.exists()
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([out.name, live.name, other_output.name, elsewhere.name]), left
+
+
+# --------------------------------------------------------------------------- real-world inputs (issue 17, round 3)
+
+FIELD = __import__("pathlib").Path(__file__).parents[1] / "data"
+HISTORIES = ["frequency", "recency", "T", "monetary_value"]
+
+
+def _score_cli(models_dir, path, out, engine, *extra):
+    return main(["score", "--models", str(models_dir), "--transactions", str(path), "--output", str(out),
+                 "--engine", engine, "--no-progress", *extra])
+
+
+def test_utf16_tab_unicode_text_scores_on_every_engine(models_dir, cluster, tmp_path, capsys):
+    """Excel's "Unicode Text" (UTF-16 LE, tabs): DuckDB reads a UTF-8 copy, Dask and pandas the file itself."""
+    got = {}
+    for engine in ("pandas", "duckdb", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, FIELD / "utf16_tab_unicode_text.txt", out, engine, *extra)
+        captured = capsys.readouterr()
+        assert status == 0, captured.err
+        assert "3 customers scored" in captured.out and "histories to 2023-03-31" in captured.out
+        got[engine] = pd.read_parquet(out).set_index("customer_id").sort_index()
+    assert {c: got["pandas"].loc[c, HISTORIES].tolist() for c in got["pandas"].index} == \
+        {"A1": [2, 69, 80, 35], "B2": [1, 35, 65, 10], "C3": [0, 0, 0, 0]}
+    for engine in ("duckdb", "dask"):
+        pd.testing.assert_frame_equal(got[engine][got["pandas"].columns], got["pandas"], check_dtype=False,
+                                      rtol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dask.parquet", "duckdb.parquet", "pandas.parquet"]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_year_typo_dates_do_not_set_the_observation_end(models_dir, tmp_path, capsys, engine):
+    status = _score_cli(models_dir, FIELD / "year_typo_dates.csv", tmp_path / "s.parquet", engine)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2023-03-31" in captured.out, captured.err
+    scores = pd.read_parquet(tmp_path / "s.parquet").set_index("customer_id").sort_index()
+    assert {c: scores.loc[c, HISTORIES].tolist() for c in scores.index} == \
+        {"P1": [2, 59, 85, 27.5], "P2": [0, 0, 70, 0], "P3": [0, 0, 0, 0]}
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("excel_scientific_ids.csv", "excel_scientific_ids.csv: column 'customer_id' holds ids in scientific notation"),
+    ("mixed_currencies.csv", "mixed_currencies.csv: column 'amount'"),
+    ("not utf-8", "DuckDB cannot read it"),
+])
+def test_unreadable_field_cases_are_one_error_line_on_duckdb(models_dir, tmp_path, capsys, case, expected):
+    path = FIELD / case
+    if case == "not utf-8":  # cp1252 text: DuckDB's CSV reader stops; pandas reads it
+        path = tmp_path / "cp1252.csv"
+        path.write_bytes("customer_id,date,amount\nMüller,2023-01-05,10\n".encode("cp1252"))
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", "duckdb")
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
+    assert ".score-parts" not in err
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_csv_title_lines_score_on_every_engine(models_dir, cluster, tmp_path, capsys):
+    """Title lines above a CSV header (the kind of excel_title_rows.xlsx) are skipped on every engine."""
+    path = tmp_path / "report.csv"
+    path.write_text("Sales by customer, Q1 2023\nGenerated 2023-04-01 by CRM\n\ncustomer_id,date,amount\n"
+                    "R1,2023-01-05,20\nR1,2023-02-05,30\nR2,2023-01-20,15\nR2,2023-03-20,25\nR3,2023-03-31,10\n")
+    for engine in ("pandas", "duckdb", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, path, out, engine, *extra)
+        captured = capsys.readouterr()
+        assert status == 0 and "histories to 2023-03-31" in captured.out, (engine, captured.err)
+        scores = pd.read_parquet(out).set_index("customer_id").sort_index()
+        assert {c: scores.loc[c, HISTORIES].tolist() for c in scores.index} == \
+            {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}, engine
