@@ -932,12 +932,19 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
             body_sep = sep
         widths = [len(_cells(ln, body_sep)) for ln in lines[1:HEADER_SCAN_ROWS]]
         named = [c.strip() for c in _cells(lines[0], body_sep) if c.strip()]
-        if widths and len(named) <= 1 < max(widths):  # a title: one cell above a table of several
+        # a title: one cell above a table of several; but a line 1 that another separator splits like every line
+        # below it ('Kunde;Datum;Betrag' above 'K1;2024-01-05;1,50', sniffed as ',') is column names, not a title
+        body = [ln for ln in lines[1:HEADER_SCAN_ROWS] if ln.strip()]
+        no_other_table = not any(
+            len(_cells(lines[0], other)) >= 2 and all(len(_cells(ln, other)) == len(_cells(lines[0], other))
+                                                     for ln in body)
+            for other in (";", ",", "\t", "|") if other != body_sep)
+        if widths and no_other_table and len(named) <= 1 < max(widths):
             raise DataError(f"{path}: {_header_hint(lines[0].strip(), 'the file')}; or map the columns with "
                             "columns= (CLI: --map)")
         found = _detect_layout(named) if layout == "auto" else layout
         known = set(_canonical_names(named, found, columns).values()) & {*REQUIRED_COLUMNS, "quantity", "price"}
-        if widths and not known and len(named) < max(widths):  # fewer cells than the table, none a known name
+        if widths and no_other_table and not known and len(named) < max(widths):  # fewer cells, none a known name
             title_hint = _header_hint(lines[0].strip(), "the file")
     try:
         raw = pd.read_csv(

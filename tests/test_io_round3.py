@@ -305,3 +305,15 @@ def test_csv_header_hints_only_for_title_lines(tmp_path):
     with pytest.raises(DataError) as err:
         read_transactions(short)
     assert "required column 'amount' is missing" in str(err.value) and "title" not in str(err.value)
+
+
+def test_a_header_split_by_another_separator_is_not_called_a_title(tmp_path):
+    """'Kunde;Datum;Betrag' above amounts with a decimal comma ('1,50'): the body's sniffed ',' does not split the
+    header, ';' splits it and every row alike, so it is column names to map, not a title line."""
+    path = tmp_path / "export.csv"
+    path.write_text("Kunde;Datum;Betrag\nK1;2024-01-05;1,50\nK2;2024-02-01;10,00\n")
+    with pytest.raises(DataError) as err:
+        read_transactions(path)
+    assert "required column 'customer_id' is missing" in str(err.value) and "title" not in str(err.value)
+    tx, _ = read_transactions(path, columns={"Kunde": "customer_id", "Datum": "date", "Betrag": "amount"})
+    assert tx["amount"].tolist() == [1.5, 10.0]

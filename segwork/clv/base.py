@@ -375,8 +375,8 @@ def check_identification(where: str, names, theta: np.ndarray, hess: np.ndarray,
         which = ", ".join(f"{p}={_show(p, theta[names.index(p)])} (towards "
                           f"{'0' if theta[names.index(p)] < 0 else 'infinity'})" for p in stray)
         raise ConvergenceError(
-            f"{where} did not converge: {which} ran off (the data cannot identify it, e.g. nobody seems "
-            f"to leave or everybody buys at the same pace); {hint}."
+            f"{where} did not converge: {which} ran off (the data cannot identify it, and it is not a usable "
+            f"limit of the model{': ' + limit_note if limit_note else ''}); {hint}."
         )
     if moving.any():
         warnings.warn(
@@ -432,6 +432,9 @@ class BaseModel(BaseEstimator):
     _limit_params: tuple[str, ...] = ()
     #: What that limit means, for the warning (see :func:`check_identification`).
     _limit_note = ""
+    #: What a failed fit asks the user to check about the data (said after the penalizer hint).
+    _data_hint = ("check that the inputs are in the units you think (e.g. weeks), and that the data has enough "
+                  "repeat purchases")
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
@@ -534,7 +537,8 @@ class BaseModel(BaseEstimator):
                 works = pen
                 break
             if works is not None:
-                said = (f"{name}(penalizer={works:g}) keeps the parameters finite and converges on these data (tried"
+                said = (f"use {name}(penalizer={works:g}), which keeps the parameters finite and converges on these "
+                        "data (tried"
                         + (f"; {', '.join(f'{p:g}' for p in tried[:tried.index(works)])} did not" if works != tried[0]
                            else "") + "; a penalty pulls the log parameters towards 0, so check its estimates)")
             else:
@@ -576,11 +580,7 @@ class BaseModel(BaseEstimator):
                 res = res2
             gnorm = float(np.max(np.abs(fun(res.x)[1])))
         logp = np.asarray(res.x, dtype=np.float64)
-        hint = (
-            f"{untried_penalty_hint(name)}, "
-            "check that the inputs are in the units you think (e.g. weeks), and that the data has enough "
-            "repeat purchases"
-        )
+        hint = f"{untried_penalty_hint(name)}, {self._data_hint}"
         if not np.isfinite(logp).all() or not np.isfinite(res.fun) or res.fun >= 1e299:
             raise ConvergenceError(f"{name}.fit did not converge (the likelihood became non-finite); {hint}.")
         # Parameters beyond 1e-8 / 1e8: a usable limit of the model (e.g. a -> 0, "nobody leaves") or a

@@ -89,6 +89,8 @@ class GammaGamma(BaseModel):
     _limit_note = ("q, v -> infinity with v / q fixed: every customer has the same expected spend per purchase; "
                    "or p -> infinity, v -> 0 with p / v fixed: every purchase of a customer has the same value")
     _fit_signature = "fit(frequency, monetary_value)"
+    _data_hint = ("check that monetary_value is each repeat buyer's mean spend per repeat purchase, in one currency, "
+                  "and that there are enough repeat buyers")
     #: covariates act on the scale ``v`` (see :mod:`segwork.clv.covariates`): ``v_i = v exp(gamma' z_i)``
     _covariate_links = (("v", 1),)
     _covariate_groups = ("spend",)
@@ -136,11 +138,13 @@ class GammaGamma(BaseModel):
         ConvergenceError: the fit failed. The message names a penalizer only
             after trying it on the same data (:meth:`BaseModel._converge`),
             and when the repeat buyers' mean spends hardly vary (coefficient
-            of variation below 1 %) it says so and gives their mean spend: the
-            data then support one expected spend per purchase for everyone,
-            a number that :func:`segwork.clv.customer_lifetime_value` takes
-            as the spend model (:func:`segwork.clv.fit_spend_model` does this
-            for a customer table).
+            of variation below 1 %) it leads with that and their mean spend,
+            and names no penalizer (one converges there, but far from the data:
+            9.99 +- 1 cent gave a population mean spend of 14.7): the data
+            then support one expected spend per purchase for everyone, a number
+            that :func:`segwork.clv.customer_lifetime_value` takes as the spend
+            model (:func:`segwork.clv.fit_spend_model` does this for a
+            customer table).
         """
         name = "GammaGamma.fit"
         for attr in ("covariates_", "coef_", "_cov_full", "_theta"):
@@ -174,10 +178,16 @@ class GammaGamma(BaseModel):
         else:
             data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
             mean_spend = dot(counts, data["m"]) / counts.sum()
-            try:
+            note = _homogeneous_spend_note(data, counts)
+            if note:  # a penalizer would converge, away from the one spend the data show: no ladder, say that
+                try:
+                    self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+                except ConvergenceError as exc:
+                    raise ConvergenceError(f"GammaGamma.fit did not converge: {note}; a penalizer is no remedy here "
+                                           "(it pulls the log parameters towards 0, away from that one spend). "
+                                           f"The optimiser said: {str(exc).split(';')[0]}") from None
+            else:
                 self._converge(lambda g: g._optimise(data, counts, np.array([1.0, 2.0, mean_spend])))
-            except ConvergenceError as exc:
-                raise ConvergenceError(f"{str(exc).rstrip('.')}{_homogeneous_spend_note(data, counts)}") from None
         if self.params_["q"] <= 1:
             warnings.warn(
                 f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
@@ -278,11 +288,11 @@ def spend_spread(monetary_value, weights=None) -> tuple[float, float]:
 
 
 def _homogeneous_spend_note(data: dict, counts: np.ndarray) -> str:
-    """The sentence a failed fit adds when the mean spends hardly vary ('' otherwise)."""
+    """What a failed fit says when the mean spends hardly vary ('' otherwise)."""
     mean, cv = spend_spread(data["m"], counts)
     if cv >= HOMOGENEOUS_SPEND_CV:
         return ""
-    return (f". The repeat buyers' mean spends hardly vary (mean {mean:.4g}, coefficient of variation "
-            f"{100 * cv:.2g} %): these data support one expected spend per purchase for everyone, about "
-            f"{mean:.4g}; use that number as the spend model (customer_lifetime_value takes a number; "
+    return (f"the repeat buyers' mean spends hardly vary (mean {mean:.4g}, coefficient of variation "
+            f"{100 * cv:.2g} %), so these data support one expected spend per purchase for everyone, about "
+            f"{mean:.4g}: use that number as the spend model (customer_lifetime_value takes a number; "
             "segwork.clv.fit_spend_model does this for a customer table, with a warning)")

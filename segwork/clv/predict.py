@@ -176,7 +176,7 @@ def fit_spend_model(table: pd.DataFrame):
         mean, cv = spend_spread(monetary[repeat])
         if cv >= HOMOGENEOUS_SPEND_CV:
             raise
-        warnings.warn(f"predict_clv: the Gamma-Gamma spend model did not converge because the repeat buyers' mean "
+        warnings.warn(f"fit_spend_model: the Gamma-Gamma spend model did not converge because the repeat buyers' mean "
                       f"spends hardly vary (coefficient of variation {100 * cv:.2g} %); every customer's expected "
                       f"spend per purchase is their mean, {mean:.4g} ({str(exc).split(';')[0]})",
                       UserWarning, stacklevel=2)

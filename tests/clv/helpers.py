@@ -15,7 +15,8 @@ def the_named_penalizer_works(M, data, msg):
     from segwork.clv.base import PENALIZER_LADDER
 
     assert "penalizer=0.001) (or larger)" not in msg  # the untried placeholder never reaches a user
-    named = re.search(rf"{M.__name__}\(penalizer=([0-9.e-]+)\) keeps the parameters finite and converges", msg)
+    named = re.search(rf"use {M.__name__}\(penalizer=([0-9.e-]+)\), which keeps the parameters finite and converges",
+                      msg)
     works = [] if named is None else [float(named.group(1))]
     failed = [p for p in PENALIZER_LADDER if (not works or p < works[0])]
     if named is None:

@@ -136,21 +136,25 @@ def _every_purchase_costs_9_99(n=400, seed=0):
 
 
 def test_penalizer_hint_every_purchase_costs_9_99():
-    """The hint names only a penalizer that was tried and converges, and says what the data support."""
+    """Issue 17: the hint said penalizer=0.001, which failed the same way; it now says what the data support."""
     from segwork.clv import fit_spend_model, predict_clv
-
-    from .helpers import the_named_penalizer_works
 
     table = _every_purchase_costs_9_99()
     rep = table[table["frequency"] > 0]
     with pytest.raises(ConvergenceError) as exc:
         GammaGamma().fit(rep["frequency"], rep["monetary_value"])
     msg = str(exc.value)
-    the_named_penalizer_works(GammaGamma, (rep["frequency"], rep["monetary_value"]), msg)
-    # the answer the data support: one expected spend for everyone, the repeat buyers' mean spend (from the raw rows)
-    assert re.search(r"hardly vary .*one expected spend per purchase for everyone, about 9\.99", msg), msg
-    with pytest.warns(UserWarning, match=r"hardly vary .* every customer's expected spend per purchase is their mean, "
-                                         r"9\.99"):
+    # the message leads with what the data support: one expected spend for everyone, the repeat buyers' mean spend
+    # (from the raw rows), and names no penalizer: one converges (0.1), but to a population mean spend far from it
+    assert re.match(r"GammaGamma\.fit did not converge: the repeat buyers' mean spends hardly vary .* one expected "
+                    r"spend per purchase for everyone, about 9\.99", msg), msg
+    assert "penalizer=" not in msg and "weeks" not in msg and "nobody" not in msg
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        penalized = GammaGamma(penalizer=0.1).fit(rep["frequency"], rep["monetary_value"])
+    assert abs(penalized.population_mean_spend() - 9.99) > 1.0  # why it is not offered
+    with pytest.warns(UserWarning, match=r"^fit_spend_model: .*hardly vary .* every customer's expected spend per "
+                                         r"purchase is their mean, 9\.99"):
         spend = fit_spend_model(table)
     assert spend == pytest.approx(rep["monetary_value"].mean(), rel=1e-12) and abs(spend - 9.99) < 0.005
     with pytest.warns(UserWarning, match="hardly vary"):
