@@ -12,22 +12,39 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import pandas as pd
 
-from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, predict_clv
+from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
 from .errors import ConvergenceError, DataError
 from .features import customer_table
 
-__all__ = ["prepare_table"]
+__all__ = ["prepare_table", "prepare", "Prepared"]
 
 _TABLE_COLUMNS = ("frequency", "recency", "T")
 _TRANSACTION_COLUMNS = ("customer_id", "date", "amount")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The prepared customer table and the CLV fit behind its ``p_alive`` and ``clv`` (see :func:`prepare`).
+
+    ``table``: as :func:`prepare_table` returns it; ``clv``: the
+    :class:`segwork.clv.ClvFit` (fitted models and columns), or None when
+    the models could not be fitted or the table already had ``clv``.
+    """
+
+    table: pd.DataFrame
+    clv: ClvFit | None
+
+
 def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
                   transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> pd.DataFrame:
     """The customer table of a data set, with ``p_alive`` and ``clv`` when the CLV models fit.
+
+    ``prepare_table(data, ...)`` is ``prepare(data, ...).table``; use
+    :func:`prepare` to keep the fitted CLV models too (and fit them once).
 
     Parameters
     ----------
@@ -88,6 +105,20 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         customer table, or invalid transactions (from
         :func:`segwork.features.customer_table`).
     """
+    return prepare(data, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                   transaction_model=transaction_model, _stacklevel=3).table
+
+
+def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+            transaction_model: str = DEFAULT_TRANSACTION_MODEL, _stacklevel: int = 2) -> Prepared:
+    """:func:`prepare_table`, keeping the CLV fit: a :class:`Prepared` (``table``, ``clv``).
+
+    The parameters, the table and the errors are those of
+    :func:`prepare_table`. ``clv`` is the :class:`segwork.clv.ClvFit` whose
+    columns the table carries, so that the relationship typer and
+    ``segwork models build`` reuse the fitted models instead of fitting them
+    again.
+    """
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
         raise ValueError(f"prepare_table: horizon must be a whole number of months >= 1, got {horizon!r}")
     if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
@@ -101,7 +132,7 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         if all(c in data.columns for c in _TABLE_COLUMNS):
             table = data
             if "clv" in table.columns:
-                return table
+                return Prepared(table, None)
         elif all(c in data.columns for c in _TRANSACTION_COLUMNS):
             table = customer_table(data)
         else:
@@ -116,11 +147,12 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         raise TypeError(f"prepare_table: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
                         f"or a customer table, got {type(data).__name__}")
     try:
-        value = predict_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                            transaction_model=transaction_model)
+        fit = fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                      transaction_model=transaction_model)
     except (DataError, ConvergenceError) as exc:
-        warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=2)
-        return table
+        warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=_stacklevel)
+        return Prepared(table, None)
+    value = fit.values
     out = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
     out.attrs.update(value.attrs)
-    return out
+    return Prepared(out, fit)

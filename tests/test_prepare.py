@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import segwork
-from segwork.clv import predict_clv
+from segwork.clv import bg_nbd_inputs, predict_clv
 from segwork.datasets import make_crm
 from segwork.errors import DataError
 from segwork.features import customer_table
@@ -55,3 +55,25 @@ def test_without_repeat_buyers_the_clv_columns_are_left_out_with_a_warning():
     with pytest.warns(UserWarning, match="no CLV columns"):
         table = prepare_table(tx)
     assert "clv" not in table.columns and len(table) == 3
+
+
+def test_prepare_keeps_the_clv_fit_behind_the_table():
+    """prepare() is prepare_table() plus the fitted models (issue 18: fitted once, reused downstream)."""
+    import warnings
+
+    from segwork.clv import ClvFit
+    from segwork.prepare import prepare
+
+    data = make_crm(n_customers=1500, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare(data)
+        table = prepare_table(data)
+    pd.testing.assert_frame_equal(prepared.table, table)
+    fit = prepared.clv
+    assert isinstance(fit, ClvFit) and fit.transaction_model_key == "mbgnbd"
+    x = bg_nbd_inputs(table)
+    np.testing.assert_array_equal(fit.transaction_model.p_alive(x["frequency"], x["recency"], x["T"]),
+                                  table["p_alive"].to_numpy())
+    assert fit.p_alive_model == table.attrs["p_alive_model"]
+    assert prepare(table).clv is None  # a table that has clv already: nothing fitted

@@ -28,6 +28,8 @@ from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .predict import (
+    ClvFit,
+    fit_clv,
     TRANSACTION_MODELS,
     bg_nbd_inputs,
     fit_spend_model,
@@ -65,6 +67,8 @@ __all__ = [
     "predict_clv",
     "bg_nbd_inputs",
     "fit_spend_model",
+    "fit_clv",
+    "ClvFit",
     "fit_transaction_model",
     "transaction_model_label",
     "TRANSACTION_MODELS",

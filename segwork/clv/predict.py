@@ -28,6 +28,7 @@ warning; the prepared table's ``clv`` stays finite.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
-__all__ = ["predict_clv", "bg_nbd_inputs", "fit_transaction_model", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS",
+__all__ = ["predict_clv", "fit_clv", "ClvFit", "bg_nbd_inputs", "fit_transaction_model", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS",
            "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
@@ -254,8 +255,43 @@ def predict_clv(
     ConvergenceError: when the transaction model does not converge even
         penalized (see :func:`fit_transaction_model`).
     """
+    return fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                   transaction_model=transaction_model).values
+
+
+@dataclass(frozen=True)
+class ClvFit:
+    """The CLV models fitted on a customer table, and their two columns: fitted once, reused by every consumer.
+
+    ``values``: DataFrame indexed like the table with ``p_alive`` and
+    ``clv`` (as :func:`predict_clv` returns, with its ``attrs``);
+    ``transaction_model``: the fitted transaction model (time in weeks);
+    ``spend_model``: the fitted :class:`GammaGamma`, or a number (see
+    :func:`fit_spend_model`); ``transaction_model_key``: the key of
+    :data:`TRANSACTION_MODELS`; ``p_alive_model``: the model's label
+    (:func:`transaction_model_label`, with a penalizer if one was needed).
+    The relationship typer (``model=``) and ``segwork models build`` take the
+    fitted models from here instead of fitting them again.
+    """
+
+    values: pd.DataFrame
+    transaction_model: object
+    spend_model: object
+    transaction_model_key: str
+    p_alive_model: str
+
+
+def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+            transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> ClvFit:
+    """Fit the transaction and spend models on ``table`` once and predict ``p_alive`` and ``clv``.
+
+    The parameters, the columns and the errors are those of
+    :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
+    returns the fitted models (:class:`ClvFit`).
+    """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
                     "build the table with segwork.features.customer_table", what="customer table")
+    key = _model_key(transaction_model, "predict_clv")
     summary = bg_nbd_inputs(table)
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = fit_transaction_model(table, transaction_model)
@@ -264,6 +300,6 @@ def predict_clv(
     clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
                                   discount_rate=discount_rate, margin=margin)
     out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
-    out.attrs.update({"transaction_model": _model_key(transaction_model, "predict_clv"),
-                      "p_alive_model": transaction_model_label(bg)})
-    return out
+    label = transaction_model_label(bg)
+    out.attrs.update({"transaction_model": key, "p_alive_model": label})
+    return ClvFit(values=out, transaction_model=bg, spend_model=spend, transaction_model_key=key, p_alive_model=label)

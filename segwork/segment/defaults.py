@@ -31,7 +31,8 @@ APPROACHES = {
 DEFAULT_APPROACHES = ("apriori", "rfm", "value", "relationship", "kmeans", "needs")
 
 
-def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None) -> dict[str, Segmentation]:
+def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None,
+                          model=None) -> dict[str, Segmentation]:
     """Build every segmentation approach with its default settings.
 
     Parameters
@@ -47,6 +48,10 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
     seed: random state of the approaches that draw random numbers (clustering).
     approaches: names from :data:`APPROACHES` to build (default
         :data:`DEFAULT_APPROACHES`: all but ``gmm``).
+    model: the fitted transaction model behind the table's ``p_alive``
+        (``segwork.prepare.prepare(data).clv.transaction_model``): the
+        relationship typer uses it instead of fitting it again. Default:
+        the typer fits the table's stated model itself (the same numbers).
 
     Returns
     -------
@@ -97,7 +102,7 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
         else:
             out["value"] = value_segmentation(table, "revenue", name="value")
     if "relationship" in wanted:
-        out["relationship"] = relationship_segmentation(table)
+        out["relationship"] = relationship_segmentation(table, model=model)
     for method in ("kmeans", "gmm"):
         if method in wanted:
             out[method] = behavioural_segmentation(table, method=method, random_state=seed)

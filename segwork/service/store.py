@@ -37,9 +37,9 @@ import pandas as pd
 
 from .. import __version__
 from ..clv.gamma_gamma import GammaGamma
-from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, fit_spend_model, fit_transaction_model
+from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS
 from ..errors import DataError
-from ..prepare import prepare_table
+from ..prepare import prepare
 from ..segment.base import Segmentation
 from ..segment.defaults import default_segmentations
 
@@ -91,13 +91,6 @@ class ModelStore:
     transaction_model: object
     spend_model: object
     clv_settings: dict = field(default_factory=dict)
-
-
-def _fit_clv_models(table: pd.DataFrame, transaction_model: str) -> tuple[object, object]:
-    """The two models :func:`segwork.clv.predict_clv` fits, fitted the same way (weeks; repeat buyers for spend)."""
-    model = fit_transaction_model(table, transaction_model)
-    spend = fit_spend_model(table)
-    return model, spend
 
 
 def _clv_document(model, spend, transaction_model: str, settings: dict) -> dict:
@@ -167,13 +160,15 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
     output = Path(output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / _MANIFEST).exists())):
         raise DataError(f"{output}: exists and is not a segwork model folder; choose a new --output folder")
-    table = prepare_table(dataset, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                          transaction_model=transaction_model)
-    if "clv" not in table.columns:
+    prepared = prepare(dataset, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                       transaction_model=transaction_model)
+    table = prepared.table
+    if prepared.clv is None:
         raise DataError(f"{source or dataset.name}: the CLV models cannot be fitted on this data set, so there is "
                         "nothing to serve for PredictCustomerValue; use data with repeat buyers")
-    segmentations = default_segmentations(table, seed=seed)
-    model, spend = _fit_clv_models(table, transaction_model)
+    # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
+    model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
+    segmentations = default_segmentations(table, seed=seed, model=model)
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
     output.parent.mkdir(parents=True, exist_ok=True)

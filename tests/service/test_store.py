@@ -105,3 +105,26 @@ def test_models_build_from_a_file_records_its_name_not_its_path(tmp_path, crm):
     assert main(["models", "build", "--dataset", str(path), "--output", str(tmp_path / "m")]) == 0
     manifest = load_models(tmp_path / "m").manifest
     assert manifest["dataset"] == "export.csv" and str(tmp_path) not in json.dumps(manifest)
+
+
+def test_models_build_fits_each_clv_model_once(crm, tmp_path, monkeypatch):
+    """Issue 18: prepare, the relationship typer and the saved models used to fit the MBG/NBD three times."""
+    from segwork.clv import GammaGamma, ModifiedBetaGeo
+
+    calls = {"ModifiedBetaGeo": 0, "GammaGamma": 0}
+    for cls in (ModifiedBetaGeo, GammaGamma):
+        plain = cls.fit
+
+        def counting(self, *args, _plain=plain, _name=cls.__name__, **kwargs):
+            calls[_name] += 1
+            return _plain(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "fit", counting)
+    folder = build_models(crm, tmp_path / "m", seed=0, source="synthetic")
+    assert calls == {"ModifiedBetaGeo": 1, "GammaGamma": 1}
+    store = load_models(folder)
+    # the relationship typer typed with that one fit: its P(alive) is the table's, to the last bit
+    rel = store.segmentations["relationship"]
+    assert rel.params["p_alive_source"] == "model" and rel.params["p_alive_model"] == "MBG/NBD"
+    np.testing.assert_array_equal(rel.params["p_alive"].reindex(store.table.index).to_numpy(),
+                                  store.table["p_alive"].to_numpy())
