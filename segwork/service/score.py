@@ -24,6 +24,10 @@ How the work is cut (never more than one chunk of customers in pandas):
   aggregated and scored on the workers; the client appends the partitions to
   the output as they finish.
 
+The reading options of ``segwork data validate`` (``read_options``: ``--map``, ``--sep``, ``--encoding``,
+``--header-row``, the date options, the cleaning rules ...) reach every engine that can honour them
+(:data:`ENGINE_READ_OPTIONS`); another is refused in one line naming the engine that does.
+
 Each chunk goes through :func:`score_table`, so every engine gives the same
 scores for the same customer (floating-point sums in another order aside).
 The output is written atomically: Parquet, chunk by chunk, to a temporary
@@ -57,7 +61,7 @@ from .operations import _value_columns
 from .store import ModelStore, load_models
 
 __all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
-           "PROPENSITY_DAYS"]
+           "PROPENSITY_DAYS", "ENGINE_READ_OPTIONS", "READ_OPTION_FLAGS"]
 
 #: The engines of :func:`score_transactions`.
 ENGINES = ("pandas", "duckdb", "dask")
@@ -809,8 +813,9 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     transactions: a Parquet or CSV file, a folder of them, or a glob, with
         the canonical columns (``customer_id``, ``date``, ``amount``;
         ``category``, ``channel``, ``quantity``, ``invoice_id`` used when
-        present). Every chunk is cleaned with the default rules of
-        :func:`segwork.io.read_transactions`.
+        present; other names mapped by ``read_options["columns"]``). Every
+        chunk is cleaned with the rules of :func:`segwork.io.read_transactions`
+        (``read_options["rules"]``, default: the default rules).
     output: the Parquet file to write (replaced atomically; a failure leaves
         an existing file as it was).
     engine: ``"duckdb"`` (default; out of core on one machine), ``"dask"``
