@@ -370,13 +370,20 @@ def _sources(transactions, engine: str):
     if single and engine == "pandas" and Path(transactions).suffix.lower() not in (".parquet", ".pq"):
         # any file read_transactions reads (CSV, text, Excel workbooks), the same gate as 'segwork data validate'
         return [str(transactions)], "file", str(transactions)
+    name = str(transactions)
+    if engine == "pandas" and isinstance(transactions, (str, os.PathLike)) and any(ch in name for ch in "*?["):
+        import glob
+
+        files = sorted(f for f in glob.glob(name, recursive=True) if Path(f).is_file())
+        if files and {Path(f).suffix.lower() for f in files} - {".parquet", ".pq"}:
+            return files, "file", name  # each read by read_transactions (workbooks too), as one at a time
     try:
         source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
     except DataError as exc:
         text = str(exc)
         if "engine='pandas'" in text:  # say it in the command's words, and only to an engine that is not pandas
             text = (text.replace("engine='pandas'", "--engine pandas") if engine != "pandas"
-                    else text.replace(" (Excel and other files: engine='pandas')", "; give one Excel file as it is"))
+                    else text.replace(" (Excel and other files: engine='pandas')", " (an Excel file: one at a time)"))
         raise DataError(text) from None
     return [str(f) for f in source.files], source.kind, source.name
 
@@ -578,9 +585,9 @@ def _decided_dates(con, src: str, where: str, reading: "_Reading") -> str | None
     v = "trim(CAST(date AS VARCHAR))"
     if not given:
         # trim(): a bare TRY_CAST is pushed into DuckDB's CSV reader, which then fails on the first other form
-        other = con.execute(f"SELECT count(*) FROM (SELECT {v} AS v FROM {src}) WHERE v IS NOT NULL AND "
-                            "TRY_CAST(v AS TIMESTAMP) IS NULL AND regexp_matches(v, '[0-9]') LIMIT 1").fetchone()[0]
-        if not other:
+        other = con.execute(f"SELECT 1 FROM (SELECT {v} AS v FROM {src}) WHERE v IS NOT NULL AND "
+                            "TRY_CAST(v AS TIMESTAMP) IS NULL AND regexp_matches(v, '[0-9]') LIMIT 1").fetchone()
+        if other is None:  # every date ISO 8601 (the scan stops at the first other one)
             return None
     n = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
     if n > MAX_DECIDED_DATES:

@@ -325,6 +325,10 @@ def test_excel_title_rows_scores_on_pandas(models_dir, tmp_path, capsys):
     assert status == 0 and "3 customers scored (pandas" in captured.out, captured.err
     assert "histories to 2023-03-31" in captured.out
     assert _scores(out) == {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}
+    status = _score_cli(models_dir, FIELD / "excel_title_*.xlsx", out, "pandas", "--header-row", "4")  # a glob too
+    captured = capsys.readouterr()
+    assert status == 0 and "out-of-core" not in captured.err, captured.err
+    assert _scores(out) == {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "dask"])
