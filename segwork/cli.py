@@ -7,7 +7,7 @@
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
     segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
-                  [--scheduler ADDRESS] [--chunk-size N] [--as-of YYYY-MM-DD]
+                  [--scheduler ADDRESS] [--chunk-size N] [--as-of YYYY-MM-DD] [--sep ;] [--map 'Kunde=customer_id'] ...
 
 This module owns every subcommand: it parses the arguments and calls down
 into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
@@ -60,7 +60,8 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def add_read_options(p) -> None:
-    """Options that say how to read a transaction file (``segwork data validate``, ``segwork report``)."""
+    """Options that say how to read a transaction file: one set for ``segwork data validate``, ``segwork report``
+    and ``segwork score`` (so that what validate reads, the others read with the same options)."""
     p.add_argument("--sep", help="CSV delimiter (default: detected)")
     p.add_argument("--decimal", choices=[".", ","],
                    help="decimal mark, '.' or ',' (default: decided per column from values like 12,50 or 1.234,5)")
@@ -363,6 +364,9 @@ def _cmd_export(args) -> int:
 _SCORE_EPILOG = """examples:
   segwork score --models models --transactions 'tx/*.parquet' --output scores.parquet
   segwork score --models models --transactions tx/ --output scores.parquet --engine dask --scheduler tcp://10.0.0.5:8786
+  segwork score --models models --transactions export.csv --output scores.parquet --sep ';' \
+                --map Kunde=customer_id --map Datum=date --map Betrag=amount
+  segwork score --models models --transactions report.xlsx --output scores.parquet --engine pandas
 """
 
 
@@ -377,7 +381,8 @@ def _add_score_parser(subparsers) -> None:
         epilog=_SCORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
     p.add_argument("--transactions", required=True, metavar="PATH",
-                   help="a Parquet or CSV file, a folder of them or a glob ('tx/*.parquet'), canonical columns")
+                   help="a Parquet or CSV file, a folder of them or a glob ('tx/*.parquet'); an Excel workbook with "
+                        "--engine pandas; other column names with --map")
     p.add_argument("--output", required=True, metavar="FILE.parquet", help="the scores to write")
     p.add_argument("--engine", choices=ENGINES,
                    help="duckdb (default without --scheduler: out of core on this machine), dask (partitions on a cluster) or pandas "
@@ -389,6 +394,9 @@ def _add_score_parser(subparsers) -> None:
     p.add_argument("--as-of", metavar="YYYY-MM-DD",
                    help="the day the histories end; later transactions are ignored (default: the last date)")
     p.add_argument("--no-progress", action="store_true", help="no progress line per chunk on stderr")
+    add_read_options(p.add_argument_group(
+        "reading the transactions: the same options as 'segwork data validate' (an option an engine cannot "
+        "honour is refused with the engine that can)"))
     p.set_defaults(func=_cmd_score)
 
 
@@ -396,9 +404,17 @@ def _cmd_score(args) -> int:
     from .service.score import score_transactions
 
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
-    result = score_transactions(args.models, args.transactions, args.output, engine=engine,
-                                scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
-                                progress=not args.no_progress)
+    # distributed logs every shuffle it starts and ends as a WARNING ("Shuffle ... initialized by task ...",
+    # "... deactivated due to stimulus ..."), shown after the run's one result line: routine, nothing to act on
+    shuffle_log = logging.getLogger("distributed.shuffle")
+    level = shuffle_log.level
+    shuffle_log.setLevel(logging.ERROR)
+    try:
+        result = score_transactions(args.models, args.transactions, args.output, engine=engine,
+                                    scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
+                                    progress=not args.no_progress, read_options=read_options_from_args(args))
+    finally:
+        shuffle_log.setLevel(level)
     for name, why in result.skipped.items():
         print(f"segmentation {name!r} not scored: {why}", file=sys.stderr)
     print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunks, histories to "

@@ -822,8 +822,10 @@ def text_dialect(path: str | Path, *, encoding: str | None = None, sep: str | No
 
 
 def _read_text(path, layout, sep, decimal, encoding, columns=None, header_row=None):
+    given_encoding = encoding
     encoding, lines, numbers = _text_lines(path, encoding)
-    return _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns, header_row)
+    return _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns, header_row,
+                            given_encoding=given_encoding)
 
 
 def _cells(line: str, sep: str) -> list[str]:
@@ -905,7 +907,8 @@ def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tu
     return encoding, [ln for _, ln in numbered], [n for n, _ in numbered]
 
 
-def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns=None, header_row=None):
+def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, columns=None, header_row=None, *,
+                     given_encoding=None):
     """A text file's raw frame and layout, from its first lines (see :func:`_text_lines`)."""
     # CDNOW: whitespace separated, with (master) or without (sample) a header.
     if layout in ("auto", "cdnow") and sep is None and header_row is None:
@@ -965,9 +968,12 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
     decisions = [decision] if decision is not None else []
     if encoding not in ("utf-8", "utf-8-sig", "cp1252") or is_wide_encoding(encoding):
         with path.open("rb") as fh:
-            mark = next((b for b, _ in _BOMS if fh.read(4).startswith(b)), b"")
+            head = fh.read(4)  # read once: the marks are compared with the same first bytes
+        mark = next((b for b, _ in _BOMS if head.startswith(b)), b"")
         decisions.insert(0, Decision("(file)", "encoding", codecs.lookup(encoding).name.upper(),
-                                     f"byte-order mark {mark.hex(' ').upper()}" if mark else "given by encoding="))
+                                     "given by encoding= / --encoding" if given_encoding is not None
+                                     else f"detected from its byte-order mark {mark.hex(' ').upper()}" if mark
+                                     else "detected from the bytes"))
     raw.attrs["read_decisions"] = decisions
     if raw.empty:
         raise DataError(f"{path}: has a header but no transaction rows")

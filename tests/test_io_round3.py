@@ -90,6 +90,25 @@ def test_utf16_on_the_cli_and_the_engine_that_reads_no_csv():
     assert "\n" not in str(err.value)
 
 
+def test_utf16_encoding_found_from_the_bom_is_not_called_given(tmp_path):
+    """The encoding decision says where it came from: the file's byte-order mark, or --encoding."""
+    path = DATA / "utf16_tab_unicode_text.txt"
+    res = run("data", "validate", path)
+    assert res.returncode == 0, res.stderr
+    assert "encoding: UTF-16 (detected from its byte-order mark FF FE)" in res.stdout, res.stdout
+    assert "given by" not in res.stdout
+    res = run("data", "validate", path, "--encoding", "utf-16")
+    assert res.returncode == 0 and "encoding: UTF-16 (given by encoding= / --encoding)" in res.stdout, res.stdout
+    no_bom = tmp_path / "no_bom.txt"
+    no_bom.write_bytes(path.read_bytes().decode("utf-16").encode("utf-16-le"))
+    (decision,) = [d for d in read_transactions(no_bom, encoding="utf-16-le")[1].decisions if d.topic == "encoding"]
+    assert decision.decision == "UTF-16-LE" and decision.evidence == "given by encoding= / --encoding"
+    utf32 = tmp_path / "utf32.csv"  # the UTF-32 LE mark starts with the UTF-16 LE one: the longer mark wins
+    utf32.write_bytes(path.read_bytes().decode("utf-16").replace("\t", ",").encode("utf-32"))
+    (decision,) = [d for d in read_transactions(utf32)[1].decisions if d.topic == "encoding"]
+    assert decision.evidence == "detected from its byte-order mark FF FE 00 00"
+
+
 # --------------------------------------------------------------------------- 2. several currencies
 
 

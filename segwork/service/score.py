@@ -24,6 +24,10 @@ How the work is cut (never more than one chunk of customers in pandas):
   aggregated and scored on the workers; the client appends the partitions to
   the output as they finish.
 
+The reading options of ``segwork data validate`` (``read_options``: ``--map``, ``--sep``, ``--encoding``,
+``--header-row``, the date options, the cleaning rules ...) reach every engine that can honour them
+(:data:`ENGINE_READ_OPTIONS`); another is refused in one line naming the engine that does.
+
 Each chunk goes through :func:`score_table`, so every engine gives the same
 scores for the same customer (floating-point sums in another order aside).
 The output is written atomically: Parquet, chunk by chunk, to a temporary
@@ -31,6 +35,7 @@ file in the output's folder, renamed into place at the end.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -41,7 +46,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +54,14 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import CleaningRules, implausible_dates, is_wide_encoding, read_transactions, text_dialect
+from ..io import (CleaningRules, _parse_dates, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
+                  utf8_copy)
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
 from .store import ModelStore, load_models
 
 __all__ = ["score_table", "score_transactions", "ScoreResult", "ENGINES", "DEFAULT_CHUNK_SIZE",
-           "PROPENSITY_DAYS"]
+           "PROPENSITY_DAYS", "ENGINE_READ_OPTIONS", "READ_OPTION_FLAGS"]
 
 #: The engines of :func:`score_transactions`.
 ENGINES = ("pandas", "duckdb", "dask")
@@ -156,12 +162,19 @@ def _chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
     return customer_table(tx, observation_end=observation_end)
 
 
-def _clean(frame: pd.DataFrame, observation_end, where: str) -> pd.DataFrame:
-    """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep."""
-
+def _clean(frame: pd.DataFrame, observation_end, where: str, reading: "_Reading | None" = None) -> pd.DataFrame:
+    """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep (with the
+    user's rules, date convention and number marks when given)."""
+    reading = reading or _Reading()
+    frame = frame.copy(deep=False)
+    if reading.decimal:
+        frame.attrs["decimal"] = reading.decimal
+    if reading.sep:
+        frame.attrs["sep"] = reading.sep  # a ';' file points '1.250'-like amounts to a thousands dot, as in io
     try:
         tx, _report = read_transactions(frame, layout="canonical",
-                                        rules=CleaningRules(observation_end=observation_end))
+                                        rules=replace(reading.rules, observation_end=observation_end),
+                                        date_format=reading.date_format, dayfirst=reading.dayfirst)
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
     return tx
@@ -283,6 +296,131 @@ def _umask() -> int:
     return mask
 
 
+
+# --------------------------------------------------------------------------- reading options
+
+#: The CLI option of each :func:`segwork.io.read_transactions` keyword (what the messages name).
+READ_OPTION_FLAGS = {"columns": "--map", "sep": "--sep", "decimal": "--decimal", "encoding": "--encoding",
+                     "layout": "--layout", "date_format": "--date-format", "dayfirst": "--dayfirst",
+                     "sheet_name": "--sheet", "header_row": "--header-row", "rules": "the cleaning-rule options"}
+#: The reading options each engine honours; the others are refused naming the engine that does.
+ENGINE_READ_OPTIONS = {
+    "pandas": frozenset(READ_OPTION_FLAGS),
+    "duckdb": frozenset({"columns", "sep", "encoding", "date_format", "dayfirst", "header_row", "rules"}),
+    "dask": frozenset({"columns", "sep", "encoding", "date_format", "dayfirst", "decimal", "header_row", "rules"}),
+}
+_EXCEL = (".xlsx", ".xlsm", ".xls")
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How to read the transactions: the keywords of :func:`segwork.io.read_transactions` the user gave."""
+
+    rules: CleaningRules = field(default_factory=CleaningRules)
+    columns: dict | None = None
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    layout: str | None = None
+    date_format: str | None = None
+    dayfirst: bool | None = None
+    sheet_name: str | int | None = None
+    header_row: int | None = None
+
+    def given(self) -> dict:
+        """The read_transactions keywords set (rules only when not the defaults)."""
+        out = {k: getattr(self, k) for k in READ_OPTION_FLAGS if k != "rules" and getattr(self, k) is not None}
+        if self.rules != CleaningRules():
+            out["rules"] = self.rules
+        return out
+
+
+def _reading(options, engine: str) -> _Reading:
+    """The reading options as a :class:`_Reading`; an option the engine cannot honour is one DataError line."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(READ_OPTION_FLAGS))
+    if unknown:
+        raise DataError(f"score: read option {unknown[0]!r} is not known; use {', '.join(READ_OPTION_FLAGS)}")
+    if options.get("layout") == "canonical":
+        options.pop("layout")
+    reading = _Reading(**{k: v for k, v in options.items() if v is not None})
+    for name in reading.given():
+        if name not in ENGINE_READ_OPTIONS[engine]:
+            can = [e for e in ENGINES if e != engine and name in ENGINE_READ_OPTIONS[e]]
+            what = {"sheet_name": "reads no Excel workbook", "layout": "reads canonical column names only "
+                    "(--map renames others)", "decimal": "reads plain numbers with a decimal point only"}.get(
+                        name, "cannot honour it")
+            raise DataError(f"score: {READ_OPTION_FLAGS[name]}: the {engine} engine {what}; "
+                            + " or ".join(f"--engine {e}" for e in can) + " honours it")
+    return reading
+
+
+def _excel_refusal(name: str, engine: str) -> DataError:
+    return DataError(f"{name}: the {engine} engine does not read Excel workbooks; score it with --engine pandas "
+                     "(read like 'segwork data validate' reads it), or save the sheet as CSV")
+
+
+def _sources(transactions, engine: str):
+    """``(files, kind, name)`` of what to score: ``kind`` ``"parquet"``, ``"csv"`` or (pandas only) ``"file"``."""
+    from ..features.engines import resolve_source
+
+    single = isinstance(transactions, (str, os.PathLike)) and Path(transactions).is_file()
+    if single and Path(transactions).suffix.lower() in _EXCEL and engine != "pandas":
+        raise _excel_refusal(str(transactions), engine)
+    if single and engine == "pandas" and Path(transactions).suffix.lower() not in (".parquet", ".pq"):
+        # any file read_transactions reads (CSV, text, Excel workbooks), the same gate as 'segwork data validate'
+        return [str(transactions)], "file", str(transactions)
+    name = str(transactions)
+    if engine == "pandas" and isinstance(transactions, (str, os.PathLike)) and any(ch in name for ch in "*?["):
+        import glob
+
+        files = sorted(f for f in glob.glob(name, recursive=True) if Path(f).is_file())
+        if files and {Path(f).suffix.lower() for f in files} - {".parquet", ".pq"}:
+            return files, "file", name  # each read by read_transactions (workbooks too), as one at a time
+    try:
+        source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
+    except DataError as exc:
+        text = str(exc)
+        if "engine='pandas'" in text:  # say it in the command's words, and only to an engine that is not pandas
+            text = (text.replace("engine='pandas'", "--engine pandas") if engine != "pandas"
+                    else text.replace(" (Excel and other files: engine='pandas')", " (an Excel file: one at a time)"))
+        raise DataError(text) from None
+    return [str(f) for f in source.files], source.kind, source.name
+
+
+def _pandas_words(text: str) -> str:
+    """A library message in the command's words: ``engine='pandas'`` -> ``--engine pandas``."""
+    return text.replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'",
+                                                                                     "--engine pandas")
+
+
+def _renamed(columns: dict | None, names: list[str], where: str) -> dict[str, str]:
+    """``columns`` (source -> canonical) checked against the source's column names (names stripped)."""
+    if not columns:
+        return {}
+    stripped = [str(n).strip() for n in names]
+    missing = [c for c in columns if c not in stripped]
+    if missing:
+        raise DataError(f"{where}: --map names column {missing[0]!r}, which is not in the file "
+                        f"(columns: {', '.join(stripped)})")
+    return {names[stripped.index(src)]: dst for src, dst in columns.items()}
+
+
+@contextlib.contextmanager
+def _utf8_files(files: list[str], encoding: str | None, tmp_parent):
+    """The files as DuckDB reads them: transcoded to temporary UTF-8 copies when another encoding was given."""
+    import codecs
+
+    if not encoding or codecs.lookup(encoding).name in ("utf-8",):
+        yield files
+        return
+    folder = tempfile.mkdtemp(prefix=f".score-parts.{_TMP_TAG}utf8-", dir=tmp_parent)  # removed if killed
+    try:
+        yield [str(utf8_copy(f, folder, encoding)) for f in files]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- engines
 
 
@@ -349,25 +487,40 @@ def _duckdb():
     return duckdb
 
 
-def _duckdb_source(files: list[str], kind: str) -> str:
-    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _duckdb_source(files: list[str], kind: str, reading: "_Reading | None" = None) -> str:
+    reading = reading or _Reading()
+    listing = "[" + ", ".join(_lit(f) for f in files) + "]"
     if kind == "parquet":
         return f"read_parquet({listing}, union_by_name = true)"
     # CSV: every column as text; read_transactions parses each chunk like a file (the same reading decisions);
-    # title lines above the header skipped as read_transactions finds them
+    # title lines above the header skipped as read_transactions finds them (or from --header-row)
     from ..features.engines import csv_skip
 
-    skip = csv_skip(files)
-    return f"read_csv({listing}, all_varchar = true, union_by_name = true{f', skip = {skip}' if skip else ''})"
+    skip = reading.header_row - 1 if reading.header_row else csv_skip(files)
+    opts = ["all_varchar = true", "union_by_name = true", "header = true"]
+    if skip:
+        opts.append(f"skip = {int(skip)}")
+    if reading.sep:
+        opts.append(f"delim = {_lit(reading.sep)}")
+    return f"read_csv({listing}, {', '.join(opts)})"
 
 
-def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple[int, int, str]:
+def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=None) -> tuple[int, int, str]:
+    reading = reading or _Reading()
     frames = []
     for f in files:
+        options = reading.given()
         if kind == "parquet":
-            tx, _ = read_transactions(f, layout="canonical")
-        else:
-            tx, _ = read_transactions(f)
+            options.setdefault("layout", "canonical")
+        tx, _ = read_transactions(f, **options)
         frames.append(tx)
     tx = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if as_of is not None:
@@ -392,37 +545,93 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress) -> tuple
     return customers, n_chunks, str(end.date())
 
 
-def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent) -> tuple[int, int, str]:
+def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
+                  reading=None) -> tuple[int, int, str]:
     duckdb = _duckdb()
     from ..features.engines import TransactionSource, duckdb_readable
 
+    reading = reading or _Reading()
     where = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
-    # UTF-16/32 text (Excel's "Unicode Text") goes to DuckDB as a temporary UTF-8 copy, the rest as it is
-    with duckdb_readable(TransactionSource(where, tuple(Path(f) for f in files), kind)) as readable:
+    if kind == "csv" and not reading.encoding:
+        from ..io import _text_lines
+
+        for f in files:  # UTF-16 without a byte-order mark: io's line naming --encoding, not DuckDB's sniffer
+            _text_lines(Path(f), None, whole_file=False)
+    # text in another encoding (--encoding) and UTF-16/32 text with a byte-order mark (Excel's "Unicode Text") go
+    # to DuckDB as temporary UTF-8 copies, the rest as it is
+    with _utf8_files(files, reading.encoding if kind == "csv" else None, tmp_parent) as utf8, \
+            duckdb_readable(TransactionSource(where, tuple(Path(f) for f in utf8), kind)) as readable:
         try:
             return _score_duckdb_files(store, [str(f) for f in readable.files], kind, as_of, chunk_size, out,
-                                       progress, tmp_parent, where)
+                                       progress, tmp_parent, where, reading)
         except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
             raise DataError(f"{where}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]}); "
                             "check it with 'segwork data validate', or score with --engine pandas") from None
 
 
+#: Distinct date texts in a form other than ISO 8601 the duckdb engine decides with read_transactions' date
+#: reader (one value per distinct text: a few thousand for dates, more with times of day); above it: --engine dask.
+MAX_DECIDED_DATES = 2_000_000
+
+
+def _decided_dates(con, src: str, where: str, reading: "_Reading") -> str | None:
+    """A table of date text -> ISO timestamp decided as read_transactions decides (None when all are ISO 8601).
+
+    Day-first / month-first, ``DD.MM.YYYY``, ``08-Mar-2014``, ``YYYYMMDD`` ... are decided by
+    :func:`segwork.io._parse_dates` on the column's distinct values, which is what ``read_transactions``
+    decides on; DuckDB then joins the texts to their dates. ``--date-format`` / ``--dayfirst`` decide instead.
+    """
+    given = reading.date_format is not None or reading.dayfirst is not None
+    v = "trim(CAST(date AS VARCHAR))"
+    if not given:
+        # trim(): a bare TRY_CAST is pushed into DuckDB's CSV reader, which then fails on the first other form
+        other = con.execute(f"SELECT 1 FROM (SELECT {v} AS v FROM {src}) WHERE v IS NOT NULL AND "
+                            "TRY_CAST(v AS TIMESTAMP) IS NULL AND regexp_matches(v, '[0-9]') LIMIT 1").fetchone()
+        if other is None:  # every date ISO 8601 (the scan stops at the first other one)
+            return None
+    n = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
+    if n > MAX_DECIDED_DATES:
+        raise DataError(f"{where}: column 'date' is not in ISO 8601 (2020-12-31) and has {n:,} distinct values, "
+                        f"more than the duckdb engine decides the form of ({MAX_DECIDED_DATES:,}); score with "
+                        "--engine dask or --engine pandas, or write the dates as ISO 8601")
+    texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"].astype(object)
+    parsed = _parse_dates(texts, reading.date_format, reading.dayfirst, column="date", source=where)
+    table = pd.DataFrame({"raw": texts.to_numpy(), "iso": pd.Series(parsed).dt.strftime("%Y-%m-%d %H:%M:%S")
+                          .to_numpy()})
+    con.register("segwork_dates", table)
+    return "segwork_dates"
+
+
 def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
-                        where) -> tuple[int, int, str]:
+                        where, reading=None) -> tuple[int, int, str]:
     from ..features.engines import _connect, implausible_date_sql
 
-    src = _duckdb_source(files, kind)
+    reading = reading or _Reading()
+    src = _duckdb_source(files, kind, reading)
     con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        rename = _renamed(reading.columns, cols, where)
+        if rename:
+            src = (f"(SELECT * RENAME ({', '.join(f'{_q(a)} AS {_q(b)}' for a, b in rename.items())}) "
+                   f"FROM {src})")
+            cols = [rename.get(c, c) for c in cols]
         missing = [c for c in ("customer_id", "date", "amount") if c not in cols]
         if missing:
-            raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
-                            "canonical columns customer_id, date, amount (see segwork data validate --map)")
-        stamp = "CAST(date AS TIMESTAMP)" if kind == "parquet" else "TRY_CAST(date AS TIMESTAMP)"
+            raise DataError(f"{where}: no {missing[0]!r} column (columns: {', '.join(cols)}); score reads the "
+                            "canonical columns customer_id, date, amount: map yours with --map, e.g. "
+                            f"--map '<your column>={missing[0]}' (as 'segwork data validate' does)")
+        if kind == "csv" or reading.date_format or reading.dayfirst is not None:
+            dates = _decided_dates(con, src, where, reading)
+            if dates is not None:  # dates read as read_transactions reads them, then ISO text for the parts
+                src = (f"(SELECT s.* REPLACE (d.iso AS date) FROM {src} AS s "
+                       f"LEFT JOIN {dates} AS d ON trim(CAST(s.date AS VARCHAR)) = d.raw)")
+        stamp = "CAST(date AS TIMESTAMP)" if kind == "parquet" else "TRY_CAST(trim(date) AS TIMESTAMP)"
         # the last plausible date: a year typo (2203) or a sentinel (9999-12-31) is dropped by the cleaning rules,
-        # so it must not set the observation end either
-        last_date = f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d')}, false))"
+        # so it must not set the observation end either (unless they are kept)
+        rules = reading.rules.resolved()
+        last_date = ("max(_d)" if rules.implausible_date == "keep"
+                     else f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d', rules)}, false))")
         n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
                                         f"(SELECT customer_id, {stamp} AS _d FROM {src})").fetchone()
         if not n_customers:
@@ -444,9 +653,9 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
                 # transactions, 4 parts: 33-46 s against 31-33 s) while holding two DuckDB databases in memory.
                 glob = str(part / "*.parquet")
                 try:
-                    table = customer_table(glob, observation_end=end, engine="duckdb")
+                    table = customer_table(glob, observation_end=end, engine="duckdb", rules=rules)
                 except DataError as exc:  # name the user's file, not the temporary part
-                    raise DataError(str(exc).replace(glob, where)) from None
+                    raise DataError(_pandas_words(str(exc).replace(glob, where))) from None
                 table.attrs.pop("cleaning_report", None)
                 if table.empty:
                     bar.step(0)
@@ -479,19 +688,28 @@ def _slim(store: ModelStore) -> ModelStore:
                       spend_model=store.spend_model, clv_settings=store.clv_settings)
 
 
-def _last_plausible(dates: pd.Series, rules) -> pd.Series:
-    """The last date of a partition that the ``implausible_date`` rule keeps (one value, NaT when none)."""
+def _last_plausible(dates: pd.Series, rules, reading=None) -> pd.Series:
+    """The last date of a partition that the ``implausible_date`` rule keeps (one value, NaT when none).
+
+    Text dates are read as read_transactions reads them (day-first decided from the values, --dayfirst,
+    --date-format); a partition whose dates it refuses gives NaT here and is refused by the cleaning."""
+    reading = reading or _Reading()
     if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates, errors="coerce")
+        try:
+            dates = _parse_dates(dates.astype(object), reading.date_format, reading.dayfirst, column="date")
+        except DataError:
+            return pd.Series([pd.NaT], dtype="datetime64[us]")
+    if rules.implausible_date == "keep":
+        return pd.Series([dates.max()], dtype="datetime64[us]")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     dates = dates.astype("datetime64[us]")
     return pd.Series([dates[~implausible_dates(dates, rules)].max()], dtype="datetime64[us]")
 
 
-def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str) -> pd.DataFrame:
+def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str, reading=None) -> pd.DataFrame:
     """Score one Dask partition (all transactions of its customers): clean, aggregate, score."""
-    tx = _clean(raw.reset_index(drop=True), end, where)
+    tx = _clean(raw.reset_index(drop=True), end, where, reading)
     if tx.empty:
         return _empty_scores(store).reset_index()
     return score_table(store, _chunk_table(tx, end)).reset_index()
@@ -527,29 +745,41 @@ def _client(scheduler: str | None):
         return Client(processes=True), True
 
 
-def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler) -> tuple[int, int, str]:
+def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
+                reading=None) -> tuple[int, int, str]:
     import dask.dataframe as dd
     from distributed import as_completed
 
+    reading = reading or _Reading()
     client, own = _client(scheduler)
     try:
+        sep = reading.sep
         if kind == "parquet":
             ddf = dd.read_parquet(files)
         else:  # the encoding and delimiter read_transactions decides (UTF-16 text can't be split in blocks)
-            encoding, sep, skip = text_dialect(files[0])
+            encoding, sep, skip = text_dialect(files[0], encoding=reading.encoding, sep=reading.sep,
+                                               columns=reading.columns)
+            if reading.header_row:
+                skip = reading.header_row - 1
             ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding, skiprows=skip or None,
                               blocksize=None if is_wide_encoding(encoding) or skip else "default")
+        rename = _renamed(reading.columns, [str(c) for c in ddf.columns], str(files[0]))
+        if rename:
+            ddf = ddf.rename(columns=rename)
         missing = [c for c in ("customer_id", "date", "amount") if c not in ddf.columns]
         if missing:
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "
-                            "score reads the canonical columns customer_id, date, amount")
+                            "score reads the canonical columns customer_id, date, amount: map yours with --map, "
+                            f"e.g. --map '<your column>={missing[0]}'")
+        reading = replace(reading, sep=sep)
         ddf = ddf[ddf["customer_id"].notnull()]
         if as_of is not None:
             end = as_of
         else:
             # the last plausible date of each partition: a year typo must not set the observation end
-            rules = CleaningRules().resolved()  # one "today" on every worker
-            last = ddf["date"].map_partitions(_last_plausible, rules, meta=pd.Series(dtype="datetime64[us]"))
+            rules = reading.rules.resolved()  # one "today" on every worker
+            last = ddf["date"].map_partitions(_last_plausible, rules, reading,
+                                              meta=pd.Series(dtype="datetime64[us]"))
             end = _day(last.max().compute())
         n_customers = int(ddf["customer_id"].nunique_approx().compute())
         n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
@@ -558,7 +788,8 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
         meta = _empty_scores(store).reset_index()
         where = str(files[0]) if len(files) == 1 else f"{len(files)} files"
         slim = client.scatter(_slim(store), broadcast=True)
-        scored = shuffled.map_partitions(_score_partition, slim, end, where, meta=meta)
+        reading = replace(reading, rules=reading.rules.resolved())
+        scored = shuffled.map_partitions(_score_partition, slim, end, where, reading, meta=meta)
         futures = client.compute(scored.to_delayed())
         bar = _Progress(len(futures), progress, what="partition")
         customers = 0
@@ -577,7 +808,8 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler)
 
 
 def score_transactions(models, transactions, output, *, engine: str = "duckdb", scheduler: str | None = None,
-                       chunk_size: int = DEFAULT_CHUNK_SIZE, as_of=None, progress: bool = True) -> ScoreResult:
+                       chunk_size: int = DEFAULT_CHUNK_SIZE, as_of=None, progress: bool = True,
+                       read_options: dict | None = None) -> ScoreResult:
     """Score every customer of a transaction log with a model folder; write Parquet atomically.
 
     Parameters
@@ -588,8 +820,9 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     transactions: a Parquet or CSV file, a folder of them, or a glob, with
         the canonical columns (``customer_id``, ``date``, ``amount``;
         ``category``, ``channel``, ``quantity``, ``invoice_id`` used when
-        present). Every chunk is cleaned with the default rules of
-        :func:`segwork.io.read_transactions`.
+        present; other names mapped by ``read_options["columns"]``). Every
+        chunk is cleaned with the rules of :func:`segwork.io.read_transactions`
+        (``read_options["rules"]``, default: the default rules).
     output: the Parquet file to write (replaced atomically; a failure leaves
         an existing file as it was).
     engine: ``"duckdb"`` (default; out of core on one machine), ``"dask"``
@@ -604,6 +837,14 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     as_of: the day the histories end (``T`` and recency are measured to it;
         later transactions are ignored). Default: the last transaction date.
     progress: a line per chunk on stderr.
+    read_options: keywords of :func:`segwork.io.read_transactions` (``columns``, ``sep``, ``decimal``,
+        ``encoding``, ``layout``, ``date_format``, ``dayfirst``, ``sheet_name``, ``header_row``, ``rules``),
+        what ``segwork score`` takes as ``--map``, ``--sep`` ... like ``segwork data validate``. The pandas
+        engine honours them all and reads any single file ``read_transactions`` reads (Excel workbooks
+        included); duckdb and dask honour those in :data:`ENGINE_READ_OPTIONS` (duckdb decides non-ISO dates
+        with read_transactions' date reader on their distinct values); another is refused with one line naming
+        the engine that honours it. ``rules.observation_end`` (``--observation-end``) is ``as_of`` when that
+        is not given.
 
     Returns a :class:`ScoreResult`. The file has one row per customer with
     ``customer_id`` and the columns of :func:`score_table`, in chunk order
@@ -622,11 +863,15 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     if scheduler and engine != "dask":
         raise DataError(f"score: a scheduler address is used by engine 'dask' only (engine is {engine!r}); "
                         "add --engine dask")
+    reading = _reading(read_options, engine)
+    if reading.rules.observation_end is not None:
+        end_rule = _day(reading.rules.observation_end)
+        if as_of is not None and _day(as_of) != end_rule:
+            raise DataError(f"score: --observation-end {end_rule.date()} and --as-of {_day(as_of).date()} name "
+                            "different days; give one")
+        as_of = end_rule
     store = models if isinstance(models, ModelStore) else load_models(models)
-    from ..features.engines import resolve_source
-
-    source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
-    files, kind = [str(f) for f in source.files], source.kind
+    files, kind, _name = _sources(transactions, engine)
     output = Path(output)
     if output.suffix.lower() not in (".parquet", ".pq"):
         raise DataError(f"score: {output.name!r} must end in .parquet")
@@ -640,12 +885,13 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             if engine == "pandas":
-                customers, chunks, end = _score_pandas(store, files, kind, day, chunk_size, out, progress)
+                customers, chunks, end = _score_pandas(store, files, kind, day, chunk_size, out, progress, reading)
             elif engine == "duckdb":
                 customers, chunks, end = _score_duckdb(store, files, kind, day, chunk_size, out, progress,
-                                                       output.parent)
+                                                       output.parent, reading)
             else:
-                customers, chunks, end = _score_dask(store, files, kind, day, chunk_size, out, progress, scheduler)
+                customers, chunks, end = _score_dask(store, files, kind, day, chunk_size, out, progress, scheduler,
+                                                     reading)
         out.commit(_empty_scores(store))
     except BaseException:
         out.abort()

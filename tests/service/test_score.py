@@ -283,3 +283,176 @@ def test_csv_title_lines_score_on_every_engine(models_dir, cluster, tmp_path, ca
         scores = pd.read_parquet(out).set_index("customer_id").sort_index()
         assert {c: scores.loc[c, HISTORIES].tolist() for c in scores.index} == \
             {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}, engine
+
+
+# --------------------------------------------------------------------------- score reads what data validate reads
+
+GERMAN_MAP = ["--map", "Kunde=customer_id", "--map", "Datum=date", "--map", "Betrag=amount"]
+
+
+def _scores(path) -> dict:
+    scores = pd.read_parquet(path).set_index("customer_id").sort_index()
+    return {c: scores.loc[c, HISTORIES].tolist() for c in scores.index}
+
+
+def _one_line(capsys, status, *fragments) -> str:
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    return err
+
+
+def test_score_takes_the_reading_options_of_data_validate():
+    """One argparse helper for both subcommands: every option of validate is an option of score."""
+    from segwork.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    validate = next(a for a in sub["data"]._actions if a.dest == "data_command").choices["validate"]
+
+    def options(parser):
+        return {o for a in parser._actions for o in a.option_strings if o not in ("-h", "--help", "--json")}
+
+    assert options(validate) <= options(sub["score"])
+    assert {"--map", "--sep", "--encoding", "--header-row", "--implausible-date"} <= options(sub["score"])
+
+
+def test_excel_title_rows_scores_on_pandas(models_dir, tmp_path, capsys):
+    """The pandas engine reads a workbook through read_transactions (header below title rows, total row dropped)."""
+    out = tmp_path / "s.parquet"
+    status = _score_cli(models_dir, FIELD / "excel_title_rows.xlsx", out, "pandas")
+    captured = capsys.readouterr()
+    assert status == 0 and "3 customers scored (pandas" in captured.out, captured.err
+    assert "histories to 2023-03-31" in captured.out
+    assert _scores(out) == {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}
+    status = _score_cli(models_dir, FIELD / "excel_title_*.xlsx", out, "pandas", "--header-row", "4")  # a glob too
+    captured = capsys.readouterr()
+    assert status == 0 and "out-of-core" not in captured.err, captured.err
+    assert _scores(out) == {"R1": [1, 31, 85, 30], "R2": [1, 59, 70, 25], "R3": [0, 0, 0, 0]}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+def test_excel_title_rows_on_an_out_of_core_engine_names_the_pandas_engine(models_dir, tmp_path, capsys, engine):
+    status = _score_cli(models_dir, FIELD / "excel_title_rows.xlsx", tmp_path / "s.parquet", engine)
+    err = _one_line(capsys, status, "excel_title_rows.xlsx", f"the {engine} engine does not read Excel",
+                    "--engine pandas")
+    assert "engine='pandas'" not in err
+    assert not (tmp_path / "s.parquet").exists()
+
+
+GERMAN_ANSWER = {"G1": [2, 69, 124, 1239.5], "G2": [1, 72, 109, 1100], "G3": [1, 70, 70, 12.5]}
+
+
+@pytest.mark.parametrize("engine", ["pandas", "dask"])
+def test_amounts_decimal_comma_thousands_dot_scores_with_the_map(models_dir, cluster, tmp_path, capsys, engine):
+    """'1.250' is 1250 (a ';' file whose '12,50' proves the decimal comma): 1250, 980, 1499, 2000, 1100, 75, 12.50."""
+    out = tmp_path / "s.parquet"
+    extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+    status = _score_cli(models_dir, FIELD / "amounts_decimal_comma_thousands_dot.csv", out, engine, *GERMAN_MAP,
+                        "--sep", ";", *extra)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2023-05-09" in captured.out, captured.err
+    assert _scores(out) == GERMAN_ANSWER
+    from segwork.io import read_transactions
+
+    tx, report = read_transactions(FIELD / "amounts_decimal_comma_thousands_dot.csv",
+                                   columns={"Kunde": "customer_id", "Datum": "date", "Betrag": "amount"})
+    assert sorted(tx["amount"]) == [12.5, 75, 980, 1100, 1250, 1499, 2000]
+    assert report.revenue == pytest.approx(6916.50)
+
+
+def test_amounts_decimal_comma_thousands_dot_on_duckdb_names_the_engines_that_read_it(models_dir, tmp_path, capsys):
+    """DuckDB honours the map but reads plain numbers only: one line naming the value and --engine pandas."""
+    status = _score_cli(models_dir, FIELD / "amounts_decimal_comma_thousands_dot.csv", tmp_path / "s.parquet",
+                        "duckdb", *GERMAN_MAP)
+    err = _one_line(capsys, status, "amounts_decimal_comma_thousands_dot.csv", "column 'amount'", "'12,50'",
+                    "--engine pandas")
+    assert "engine='pandas'" not in err and ".score-parts" not in err
+    status = _score_cli(models_dir, FIELD / "amounts_decimal_comma_thousands_dot.csv", tmp_path / "s.parquet",
+                        "duckdb", *GERMAN_MAP, "--decimal", ",")
+    _one_line(capsys, status, "--decimal", "the duckdb engine", "--engine pandas or --engine dask")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_map_naming_no_column_is_one_line_on_every_engine(models_dir, tmp_path, capsys):
+    for engine in ("pandas", "duckdb"):
+        status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", engine,
+                            "--map", "Kunde=customer_id")
+        _one_line(capsys, status, "dates_dayfirst_mixed.csv", "'Kunde'", "not in the file")
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas", "dask"])
+def test_dates_dayfirst_mixed_scores_on_every_engine(models_dir, cluster, tmp_path, capsys, engine):
+    """21/05/2014 proves day-first for the column: 08/03/2014 is 8 March. DuckDB decides with io's date reader."""
+    out = tmp_path / "s.parquet"
+    extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", out, engine, "--as-of", "2014-12-31",
+                        *extra)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2014-12-31" in captured.out, captured.err
+    scores = _scores(out)
+    assert scores["C0"][2] == 298
+    assert scores["C2"] == [2, 68, 292, 22.5]
+    assert scores["C1"] == [0, 0, 224, 0]
+
+
+def test_day_first_dates_that_contradict_are_refused_on_duckdb_as_io_refuses_them(models_dir, tmp_path, capsys):
+    path = tmp_path / "both.csv"
+    path.write_text("customer_id,date,amount\nA,21/05/2014,10\nB,05/21/2014,20\n")
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", "duckdb")
+    _one_line(capsys, status, "both.csv", "date")
+    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", "duckdb",
+                        "--date-format", "%d/%m/%Y")
+    assert status == 0, capsys.readouterr().err
+    assert _scores(tmp_path / "s.parquet")["C2"] == [2, 68, 68, 22.5]  # as of its last date, 2014-05-21
+
+
+def test_utf16_without_a_bom_scores_with_encoding_on_every_engine(models_dir, cluster, tmp_path, capsys):
+    """Without --encoding each engine names --encoding utf-16-le (which score now takes); with it each reads."""
+    text = (FIELD / "utf16_tab_unicode_text.txt").read_bytes().decode("utf-16")
+    path = tmp_path / "no_bom.txt"
+    path.write_bytes(text.encode("utf-16-le"))
+    for engine in ("duckdb", "pandas"):
+        status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine)
+        _one_line(capsys, status, "no_bom.txt", "--encoding utf-16-le")
+    for engine in ("duckdb", "pandas", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, path, out, engine, "--encoding", "utf-16-le", *extra)
+        captured = capsys.readouterr()
+        assert status == 0 and "histories to 2023-03-31" in captured.out, (engine, captured.err)
+        assert _scores(out) == {"A1": [2, 69, 80, 35], "B2": [1, 35, 65, 10], "C3": [0, 0, 0, 0]}, engine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dask.parquet", "duckdb.parquet", "no_bom.txt",
+                                                          "pandas.parquet"]
+
+
+def test_header_row_and_cleaning_rules_reach_the_engines(models_dir, tmp_path, capsys):
+    path = tmp_path / "report.csv"
+    path.write_text("Sales by customer\nR1;x;y\ncustomer_id,date,amount\nR1,2023-01-05,20\nR1,2023-02-05,30\n"
+                    "R2,2023-01-20,15\nR2,2203-03-20,25\nR3,2023-03-31,10\n")
+    for engine in ("pandas", "duckdb"):
+        out = tmp_path / f"{engine}.parquet"
+        status = _score_cli(models_dir, path, out, engine, "--header-row", "3")
+        captured = capsys.readouterr()
+        assert status == 0 and "histories to 2023-03-31" in captured.out, captured.err
+        assert _scores(out)["R2"] == [0, 0, 70, 0], engine  # the 2203 typo dropped
+        status = _score_cli(models_dir, path, out, engine, "--header-row", "3", "--implausible-date", "error")
+        _one_line(capsys, status, "report.csv", "implausible", "date=2203-03-20")
+
+
+def test_dask_shuffle_log_lines_are_not_printed(models_dir, tmp_path):
+    """distributed logs 'Shuffle ... initialized / deactivated' as warnings: not after the one result line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run([sys.executable, "-m", "segwork.cli", "score", "--models", str(models_dir),
+                          "--transactions", str(FIELD / "dates_dayfirst_mixed.csv"), "--output",
+                          str(tmp_path / "s.parquet"), "--engine", "dask", "--no-progress"],
+                         capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("\n") == 1 and "3 customers scored (dask" in res.stdout
+    assert "Shuffle" not in res.stderr and "Shuffle" not in res.stdout, res.stderr
