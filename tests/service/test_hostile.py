@@ -575,3 +575,38 @@ def test_customers_times_horizon_has_a_limit(strict_server):
     r = _post(strict_server, _env(predict(horizon="1200").replace(_history(), "".join(_history(cid=f"c{i}")
                                                                                        for i in range(1_000)))))
     assert r.status_code == 200
+
+
+# --------------------------------------------------------------------------- round 2: a fresh user's findings
+
+def _serve_once(models_dir, *args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, option, valid", [
+    (("--port", "99999"), "--port", "0 to 65535"),   # the socket layer wrapped it to 34463
+    (("--port", "65536"), "--port", "0 to 65535"),   # waitress served a random port
+    (("--port", "-1"), "--port", "0 to 65535"),      # waitress: ValueError traceback
+    (("--port", "80.5"), "--port", "0 to 65535"),
+    (("--host", "999.1.1.1"), "--host", "255.255.255.255"),  # waitress: ValueError traceback
+    (("--host", "1.2.3"), "--host", "IPv4 address"),
+    (("--host", "a b"), "--host", "IPv6 address"),
+    (("--host", "nosuch.invalid"), "--host", "IPv4 address"),  # a name that does not resolve: at bind time
+])
+def test_a_bad_port_or_host_is_one_error_line_exit_2(models_dir, args, option, valid):
+    done = _serve_once(models_dir, *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert option in lines[0] and valid in lines[0] and args[1] in lines[0], lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_make_server_refuses_a_port_out_of_range(models_dir):
+    from segwork.service.server import make_server
+
+    for port in (-1, 65536, 99999):
+        with pytest.raises(DataError, match="--port must be a port number from 0 to 65535"):
+            make_server(models_dir, port=port)
