@@ -441,15 +441,33 @@ def segment_customers(store: ModelStore, request) -> etree._Element:
 
 
 def _distances(seg, table: pd.DataFrame) -> np.ndarray | None:
-    """For a centroid clustering (k-means): each customer's distance to the nearest centre, in the
-    standardized feature space the clustering works in (the centre of the segment it is placed in); else None."""
+    """For a centroid clustering (k-means, the needs segmentation's k-means on factor scores): each customer's
+    distance to the centre of the cluster the segmenter places it in, in the space the segmenter assigns in
+    (``segmenter.preprocess``: standardized features, or the needs factor scores). NaN for a customer the
+    segmenter does not place itself (the needs segmentation's non-respondents, placed from behaviour by a
+    classifier: no centre of theirs exists; before, the median-imputed answers gave every one the same
+    distance) and for one sent to the fallback segment (a category not seen when it was built); the
+    element is then left out. None for a segmentation without centres (RFM, a priori, value, relationship)."""
     segmenter = seg.segmenter
     if seg.features is None or not hasattr(segmenter, "preprocess"):
         return None
     model = getattr(segmenter, "model_", None)
     if not hasattr(model, "cluster_centers_") or not hasattr(model, "transform"):
         return None
-    return np.asarray(model.transform(segmenter.preprocess(table[seg.features])), dtype=float).min(axis=1)
+    X = table[seg.features]
+    out = np.full(len(table), np.nan)
+    place = np.ones(len(table), dtype=bool)
+    if hasattr(segmenter, "unseen_categories"):
+        place &= ~np.asarray(segmenter.unseen_categories(X)[0], dtype=bool)
+    if not place.any():
+        return out
+    codes = np.asarray(segmenter.predict(X.loc[place]), dtype=int)
+    rows = np.flatnonzero(place)
+    placed = codes >= 0
+    if placed.any():
+        to_centres = np.asarray(model.transform(segmenter.preprocess(X.iloc[rows[placed]])), dtype=float)
+        out[rows[placed]] = to_centres[np.arange(placed.sum()), codes[placed]]
+    return out
 
 
 def predict_customer_value(store: ModelStore, request) -> etree._Element:

@@ -610,3 +610,50 @@ def test_make_server_refuses_a_port_out_of_range(models_dir):
     for port in (-1, 65536, 99999):
         with pytest.raises(DataError, match="--port must be a port number from 0 to 65535"):
             make_server(models_dir, port=port)
+
+
+def _summary_customer(store, cid, *, attributes=None) -> dict:
+    """A customer of the served table as a SegmentCustomers summary with the given (default: its shares and
+    survey answers) attributes."""
+    row = store.table.loc[cid]
+    if attributes is None:
+        attributes = [c for c in store.table.columns
+                      if c.startswith(("cat_", "ch_")) or (c.startswith("q") and c[1:3].isdigit())]
+    return {"customerId": cid, "summary": {"frequency": row["frequency"], "recency": row["recency"], "T": row["T"],
+                                           "monetaryValue": row["monetary_value"], "revenue": row["revenue"]},
+            "attribute": [{"name": a, "value": repr(float(row[a]))} for a in attributes if pd.notna(row[a])]}
+
+
+def test_needs_distance_is_the_distance_to_the_customers_centre_in_factor_space(client, store):
+    """Every customer got the same distance (1.0976...): the survey answers' median-imputed factor scores of a
+    customer without answers. Now the distance is to the centre of the customer's cluster in the factor space
+    the needs segmenter assigns in, and is left out for non-respondents (placed by the behaviour classifier)."""
+    seg = store.segmentations["needs"]
+    answered = store.table[store.table["q01_compare_prices"].notna()]
+    labels = seg.labels.reindex(answered.index).astype(str)
+    ids = [labels.index[labels == s][0] for s in labels.unique()[:3]]  # customers of different segments
+    silent = store.table.index[store.table[seg.features].isna().all(axis=1)][:2].tolist()
+    r = client.service.SegmentCustomers(segmentation="needs",
+                                        customer=[_summary_customer(store, c) for c in ids + silent])
+    got = {a["customerId"]: a for a in r["assignment"]}
+    segmenter = seg.segmenter
+    scores = segmenter.preprocess(store.table.loc[ids, seg.features])
+    codes = segmenter.predict(store.table.loc[ids, seg.features])
+    expected = segmenter.model_.transform(scores)[np.arange(len(ids)), codes]
+    distances = [got[c]["distance"] for c in ids]
+    np.testing.assert_allclose(distances, expected, rtol=1e-9)
+    assert len(set(distances)) == len(ids) and len({got[c]["segmentName"] for c in ids}) == len(ids)
+    for c in silent:  # placed from behaviour: no centre, no distance
+        assert got[c]["distance"] is None and got[c]["segmentName"]
+
+
+def test_kmeans_distance_is_to_the_assigned_centre(client, store):
+    seg = store.segmentations["kmeans"]
+    ids = store.table.index[:4].tolist()
+    extras = [c for c in store.table.columns if c.startswith(("cat_", "ch_"))] + ["n_transactions", "mean_amount"]
+    r = client.service.SegmentCustomers(segmentation="kmeans",
+                                        customer=[_summary_customer(store, c, attributes=extras) for c in ids])
+    X = store.table.loc[ids, seg.features]
+    codes = seg.segmenter.predict(X)
+    expected = seg.segmenter.model_.transform(seg.segmenter.preprocess(X))[np.arange(len(ids)), codes]
+    np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
