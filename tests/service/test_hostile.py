@@ -344,11 +344,11 @@ def test_needs_segmentation_refuses_only_what_cannot_be_derived(server, client, 
     ids = list(store.table.index[store.table["q01_compare_prices"].isna()][:2])
     _tx, customers = _tx_customers(crm, ids, categories=False)
     zeep = pytest.importorskip("zeep")
-    with pytest.raises(zeep.exceptions.Fault, match=r"needs attribute 'cat_\w+'.* send the customer's transactions "
-                                                    r"with their categories"):
+    with pytest.raises(zeep.exceptions.Fault, match=r"needs attributes the request lacks .*'cat_\w+'.* send the "
+                                                    r"customers' transactions with their categories"):
         client.service.SegmentCustomers(segmentation="needs", customer=customers)
     faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="needs"))))
-    assert "needs attribute 'cat_" in faultstring and "customer 'N'" in faultstring
+    assert "needs attributes the request lacks" in faultstring and "customer 'N' lacks 'cat_" in faultstring
     shares = [(c, "0.1") for c in store.table.columns if c.startswith(("cat_", "ch_"))]
     r = _post(server, _env(segment_summary(segmentation="needs", attributes=shares)))
     assert r.status_code == 200, r.text
@@ -657,3 +657,86 @@ def test_kmeans_distance_is_to_the_assigned_centre(client, store):
     codes = seg.segmenter.predict(X)
     expected = seg.segmenter.model_.transform(seg.segmenter.preprocess(X))[np.arange(len(ids)), codes]
     np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
+
+
+def _shares(store, value="0.1"):
+    return [(c, value) for c in store.table.columns if c.startswith(("cat_", "ch_"))]
+
+
+APRIORI_GAPS = {
+    # attributes -> what the fault must name (before: every one of these was answered "Other")
+    "no attributes": ([], ["'customer_type', 'company_size', 'age_band', 'region'"]),
+    "misspelt name": ([("customer_type", "B2C"), ("agee_band", "25-34"), ("region", "north")],
+                      ["unknown attribute name(s) 'agee_band'", "did you mean 'age_band'?", "'age_band'", "'region'"]),
+    "misspelt value": ([("customer_type", "b2c"), ("age_band", "25-34"), ("region", "north")],
+                       ["'customer_type'='b2c'", "did you mean 'B2C'?"]),
+    "a B2C customer without age band and region": ([("customer_type", "B2C")], ["lacks 'age_band', 'region'"]),
+    "a B2B customer without company size": ([("customer_type", "B2B"), ("region", "north")],
+                                            ["lacks 'company_size'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(APRIORI_GAPS))
+def test_apriori_refuses_missing_or_misspelt_attributes_like_the_clusterings(server, case):
+    attributes, expected = APRIORI_GAPS[case]
+    faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="apriori",
+                                                                       attributes=attributes))))
+    assert faultcode == "soap:Client" and faultstring.startswith("InvalidRequest: SegmentCustomers: "), faultstring
+    for text in expected:
+        assert text in faultstring, (text, faultstring)
+
+
+def test_apriori_places_customers_with_the_attributes_their_rules_read(client, store):
+    seg = store.segmentations["apriori"]
+    b2b = store.table.index[store.table["customer_type"] == "B2B"][:3].tolist()
+    b2c = store.table.index[store.table["customer_type"] == "B2C"][:3].tolist()
+    customers = [_summary_customer(store, c, attributes=[]) for c in b2b + b2c]
+    for c, customer in zip(b2b + b2c, customers):
+        cols = ["customer_type", "company_size"] if c in b2b else ["customer_type", "age_band", "region"]
+        customer["attribute"] = [{"name": a, "value": str(store.table.loc[c, a])} for a in cols]
+    r = client.service.SegmentCustomers(segmentation="apriori", customer=customers)
+    assert {a["customerId"]: a["segmentName"] for a in r["assignment"]} == seg.labels.loc[b2b + b2c].astype(str).to_dict()
+
+
+def test_unknown_attribute_names_are_refused_for_every_segmentation_naming_the_known_ones(server):
+    for name in ("rfm", "kmeans", "needs", "apriori", "value"):
+        _code, faultstring = _fault(_post(server, _env(segment_summary(segmentation=name,
+                                                                       attributes=[("b2c", "x"), ("Region", "n")]))))
+        assert "unknown attribute name(s) 'b2c' (customer 'N')" in faultstring, faultstring
+        assert "'Region' (customer 'N'; did you mean 'region'?)" in faultstring
+        assert "the attributes are: " in faultstring and "'customer_type'" in faultstring
+
+
+@pytest.mark.parametrize("segmentation", ["kmeans", "needs"])
+def test_a_fault_names_every_missing_attribute_of_every_customer(server, store, segmentation):
+    shares = [c for c, _v in _shares(store)]
+    partial = [(c, "0.1") for c in shares[:3]]
+    body = segment_summary(segmentation=segmentation, attributes=partial)
+    # three customers: N (3 shares given), M and O (none given)
+    other = segment_summary(segmentation=segmentation)
+    one = other[other.index("<tns:customer>"):other.index("</tns:SegmentCustomers>")]
+    body = body.replace("</tns:SegmentCustomers>", one.replace(">N<", ">M<") + one.replace(">N<", ">O<")
+                        + "</tns:SegmentCustomers>")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert f"needs attributes the request lacks ({len(shares)}: " in faultstring, faultstring
+    assert f"customer 'N' lacks {', '.join(repr(c) for c in shares[3:])}" in faultstring
+    assert f"customers 'M', 'O' lack {', '.join(repr(c) for c in shares)}" in faultstring
+    r = _post(server, _env(segment_summary(segmentation=segmentation, attributes=_shares(store))))
+    assert r.status_code == 200, r.text
+
+
+def test_list_segmentations_gives_every_attribute_a_segmentation_reads(client, store):
+    infos = {s["name"]: s for s in client.service.ListSegmentations()["segmentation"]}
+    kmeans = store.segmentations["kmeans"]
+    assert "..." in infos["kmeans"]["method"]  # the library's summary shortens; the attribute list does not
+    assert [a["name"] for a in infos["kmeans"]["attribute"]] == [c for c in kmeans.features
+                                                                if c.startswith(("cat_", "ch_"))]
+    assert all(a["required"] for a in infos["kmeans"]["attribute"])
+    needs = {a["name"]: a for a in infos["needs"]["attribute"]}
+    assert set(store.segmentations["needs"].features) <= set(needs)
+    assert not needs["q01_compare_prices"]["required"] and needs["cat_home"]["required"]
+    apriori = {a["name"]: a for a in infos["apriori"]["attribute"]}
+    assert set(apriori) == {"customer_type", "company_size", "age_band", "region"}
+    assert apriori["customer_type"]["required"] and "B2B" in apriori["customer_type"]["note"]
+    assert not apriori["company_size"]["required"] and "when customer_type = B2B" in apriori["company_size"]["note"]
+    assert not infos["rfm"]["attribute"]
