@@ -740,3 +740,48 @@ def test_list_segmentations_gives_every_attribute_a_segmentation_reads(client, s
     assert apriori["customer_type"]["required"] and "B2B" in apriori["customer_type"]["note"]
     assert not apriori["company_size"]["required"] and "when customer_type = B2B" in apriori["company_size"]["note"]
     assert not infos["rfm"]["attribute"]
+
+
+def _raw_get_wsdl(port: int, host_header: str | None) -> bytes:
+    """GET /?wsdl over a raw socket: HTTP/1.0 without a Host header when ``host_header`` is None."""
+    head = (b"GET /?wsdl HTTP/1.0\r\n" if host_header is None
+            else f"GET /?wsdl HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n".encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head + b"\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_a_wildcard_bind_names_the_machine_in_the_wsdl_and_the_ready_line(models_dir):
+    from segwork.service.server import public_host
+
+    name = public_host("0.0.0.0")
+    assert name not in ("0.0.0.0", "::", "") and name == public_host("::")
+    assert name in (socket.getfqdn(), socket.gethostname())
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir),
+                             "--host", "0.0.0.0", "--port", str(port), "--workers", "1"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stderr.readline()
+        assert "ready" in line, line + proc.stderr.read()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        assert f"ready at http://{name}:{port}/" in line and "listening on all interfaces, 0.0.0.0:" in line, line
+        # HTTP/1.0 without a Host header, and Host headers that are not taken: the machine's name, not 0.0.0.0
+        for host_header in (None, "crm.example:99999", "crm.example:0", 'evil"><x'):
+            assert _location(_raw_get_wsdl(port, host_header)) == f"http://{name}:{port}/", host_header
+        assert _location(_raw_get_wsdl(port, "crm.example:65535")) == "http://crm.example:65535/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_host_header_port_over_65535_is_not_taken(server):
+    for host in ("crm.example:99999", "[::1]:65536", "crm.example:00000"):
+        r = requests.get(f"{server}?wsdl", headers={"Host": host}, timeout=10)
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            assert _location(r.content) == server, host
