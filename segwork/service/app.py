@@ -166,12 +166,13 @@ class SegmentationApp:
         for entry in header:
             if not isinstance(entry.tag, str):
                 continue
-            must = (entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "0").strip()
+            sent = entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "0"
+            must = sent.strip()
             actor = (entry.get(f"{{{SOAP11_ENV}}}actor") or _ACTOR_NEXT).strip()
             if must in ("1", "true") and actor == _ACTOR_NEXT:
                 name = etree.QName(entry)
                 raise ServiceFault("MustUnderstand", f"the header entry {name.localname!r} (namespace "
-                                   f"{name.namespace or 'none'!r}) has mustUnderstand=\"1\" and this service "
+                                   f"{name.namespace or 'none'!r}) has mustUnderstand=\"{sent}\" and this service "
                                    "does not understand it; the service understands no SOAP header",
                                    faultcode="MustUnderstand")
 

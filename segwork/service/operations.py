@@ -63,6 +63,8 @@ def _q(name: str) -> str:
 def _num(x) -> str:
     """xs:double text (NaN, INF, -INF spelled as XML Schema spells them)."""
     x = float(x)
+    if x == 0:  # -0.0 (e.g. a CLV with margin=-0) is written 0.0: a client should not see a signed zero
+        return "0.0"
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -117,7 +119,8 @@ def _segmentation(store: ModelStore, name: str):
     return seg
 
 
-def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0) -> pd.DataFrame:
+def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0,
+               unit: str = "days") -> pd.DataFrame:
     """The customer histories of a request (``customer`` elements of type History), recency and T converted to
     days (``days_per_unit``), checked like ``fit`` checks and for what no customer can have
     (:func:`segwork.clv.transaction.check_history_in_days`)."""
@@ -130,9 +133,12 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
+    if days_per_unit != 1:  # recency > T and the like, said in the values as sent
+        check_history(where, frame["frequency"], frame["recency"], frame["T"])
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
-    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
+    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"],
+                          unit=unit, days_per_unit=days_per_unit)
     return frame
 
 
@@ -653,7 +659,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
                            f"send at most {MAX_CUSTOMER_MONTHS // horizon:,} customers with this horizon")
     discount = _text(request, "discountRate")
     margin = _text(request, "margin")
-    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit])
+    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit], unit=unit)
     v = _value_columns(store, days, horizon, None if discount is None else float(discount),
                        None if margin is None else float(margin))
     resp = _response("PredictCustomerValue")

@@ -785,3 +785,33 @@ def test_a_host_header_port_over_65535_is_not_taken(server):
         assert r.status_code in (200, 400)
         if r.status_code == 200:
             assert _location(r.content) == server, host
+
+
+def test_no_negative_zero_in_a_response(server):
+    r = _post(server, _env(predict(margin="-0")))
+    assert r.status_code == 200, r.text
+    assert b"-0.0<" not in r.content and b"<tns:clv>0.0</tns:clv>" in r.content
+    r = _post(server, _env(predict(margin="-0.0", discountRate="-0")))
+    assert r.status_code == 200 and b">-0.0<" not in r.content
+
+
+@pytest.mark.parametrize("sent", ["1", "true", " true "])
+def test_a_must_understand_fault_quotes_what_was_sent(server, sent):
+    header = (f'<soap:Header><x:Trace xmlns:x="urn:x" soap:mustUnderstand="{sent}">1</x:Trace></soap:Header>')
+    faultcode, faultstring = _fault(_post(server, _env("<tns:ListSegmentations/>", header)))
+    assert faultcode == "soap:MustUnderstand" and f'mustUnderstand="{sent}"' in faultstring, faultstring
+
+
+def test_a_history_fault_in_weeks_says_the_value_as_sent_and_in_days(server):
+    body = predict(frequency="72", recency="10", T="20").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "frequency=72 repeat purchase days" in faultstring and "within recency=10 weeks (70 days)" in faultstring, \
+        faultstring
+    body = predict(frequency="1", recency="6000", T="6000").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "recency=6000 weeks (42000 days)" in faultstring and "36,525 days" in faultstring, faultstring
+    body = predict(frequency="1", recency="30", T="20").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "recency=30, T=20" in faultstring, faultstring  # recency > T: the values as sent
+    _code, faultstring = _fault(_post(server, _env(predict(frequency="12", recency="10", T="20"))))
+    assert "within recency=10 days is not possible" in faultstring, faultstring
