@@ -521,9 +521,16 @@ def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
     (up to 5 groups and 5 customers a group, with how many more).
     """
     missing: dict[str, np.ndarray] = {}
+    own = list(seg.features or [])
+    # the model for customers the segmenter does not place (needs: no survey answer at all) reads its columns
+    # for those customers only; a customer with answers needs none of them
+    unplaced = (table[own].isna().all(axis=1).to_numpy() if own and getattr(seg, "unplaced_model", None) is not None
+                else np.ones(len(table), dtype=bool))
     for col in _needed_columns(seg):
         if col.startswith(("cat_", "ch_")) and col in table.columns and table[col].isna().any():
-            missing[col] = table[col].isna().to_numpy()
+            lacks = table[col].isna().to_numpy() & (True if col in own else unplaced)
+            if lacks.any():
+                missing[col] = lacks
     if hasattr(seg.segmenter, "rules_"):
         missing.update(_apriori_missing(seg.segmenter, table))
     if not missing:
@@ -561,13 +568,18 @@ def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
 def _attribute_uses(seg, known: pd.DataFrame) -> list[tuple[str, bool, str]]:
     """(attribute, required, note) for every attribute a segmentation's ``predict`` reads (ListSegmentations)."""
     out: list[tuple[str, bool, str]] = []
+    own = set(seg.features or [])
     for col in _needed_columns(seg):
         if col in _BEHAVIOUR:
             continue
         if col.startswith(("cat_", "ch_")):
             kind = "categories" if col.startswith("cat_") else "channels"
-            out.append((col, True, f"share 0 to 1; derived when the customer is sent as transactions with {kind}, "
-                                   "else required"))
+            if col in own:
+                out.append((col, True, f"share 0 to 1; derived when the customer is sent as transactions with "
+                                       f"{kind}, else required"))
+            else:
+                out.append((col, False, f"share 0 to 1; required for a customer without survey answers (placed "
+                                        f"from behaviour); derived when it is sent as transactions with {kind}"))
         elif _is_survey_item(col):
             scale = ""
             if col in known.columns and known[col].notna().any():

@@ -734,7 +734,8 @@ def test_list_segmentations_gives_every_attribute_a_segmentation_reads(client, s
     assert all(a["required"] for a in infos["kmeans"]["attribute"])
     needs = {a["name"]: a for a in infos["needs"]["attribute"]}
     assert set(store.segmentations["needs"].features) <= set(needs)
-    assert not needs["q01_compare_prices"]["required"] and needs["cat_home"]["required"]
+    assert not needs["q01_compare_prices"]["required"] and not needs["cat_home"]["required"]
+    assert "without survey answers" in needs["cat_home"]["note"]
     apriori = {a["name"]: a for a in infos["apriori"]["attribute"]}
     assert set(apriori) == {"customer_type", "company_size", "age_band", "region"}
     assert apriori["customer_type"]["required"] and "B2B" in apriori["customer_type"]["note"]
@@ -815,3 +816,17 @@ def test_a_history_fault_in_weeks_says_the_value_as_sent_and_in_days(server):
     assert "recency=30, T=20" in faultstring, faultstring  # recency > T: the values as sent
     _code, faultstring = _fault(_post(server, _env(predict(frequency="12", recency="10", T="20"))))
     assert "within recency=10 days is not possible" in faultstring, faultstring
+
+
+def test_needs_customers_with_survey_answers_need_no_shares(client, store):
+    """The shares feed the behaviour classifier, which places only customers without survey answers."""
+    seg = store.segmentations["needs"]
+    answered = store.table.index[store.table[seg.features].notna().all(axis=1)][:4].tolist()
+    r = client.service.SegmentCustomers(segmentation="needs", customer=[
+        _summary_customer(store, c, attributes=seg.features) for c in answered])
+    assert [a["segmentName"] for a in r["assignment"]] == seg.labels.loc[answered].astype(str).tolist()
+    silent = store.table.index[store.table[seg.features].isna().all(axis=1)][:1].tolist()
+    zeep = pytest.importorskip("zeep")
+    with pytest.raises(zeep.exceptions.Fault, match=rf"customer {silent[0]!r} lacks 'cat_"):
+        client.service.SegmentCustomers(segmentation="needs", customer=[
+            _summary_customer(store, c, attributes=seg.features) for c in answered + silent])
