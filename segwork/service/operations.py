@@ -351,7 +351,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             if derivable["cat_" if col.startswith("cat_") else "ch_"]:
                 table.loc[tx_ids, col] = table.loc[tx_ids, col].fillna(0.0)
     given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
-    _refuse_unknown_attributes(given, known)
+    _refuse_unknown_attributes(attributes, known)
     for name in given.columns:
         if name in _BEHAVIOUR:
             holders = given.index[given[name].notna()]
@@ -438,19 +438,22 @@ def _names(names, limit: int = 60) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _refuse_unknown_attributes(given: pd.DataFrame, known: pd.DataFrame) -> None:
+def _refuse_unknown_attributes(attributes: dict[str, dict], known: pd.DataFrame) -> None:
     """Refuse (InvalidRequest) attribute names the data the models were built from does not have: a misspelt
     name (``agee_band``) would otherwise be dropped, and the customer segmented as if it had not been given.
     The fault names every unknown name (with the nearest known name, if any) and the known names."""
     import difflib
 
     names = _known_attributes(known)
-    unknown = [n for n in given.columns if n not in names and n not in _BEHAVIOUR]
-    if not unknown:
+    holders_of: dict[str, list] = {}
+    for cid, given in attributes.items():  # by name sent, whether its value is empty or not
+        for n in given:
+            if n not in names and n not in _BEHAVIOUR:
+                holders_of.setdefault(n, []).append(cid)
+    if not holders_of:
         return
     parts = []
-    for n in unknown:
-        holders = given.index[given[n].notna()]
+    for n, holders in holders_of.items():
         close = difflib.get_close_matches(n, names, n=1, cutoff=0.6) or [c for c in names if c.lower() == n.lower()]
         parts.append(f"{n!r} (customer {holders[0]!r}" + (f" and {len(holders) - 1} more" if len(holders) > 1 else "")
                      + (f"; did you mean {close[0]!r}?" if close else "") + ")")

@@ -705,6 +705,9 @@ def test_unknown_attribute_names_are_refused_for_every_segmentation_naming_the_k
         assert "unknown attribute name(s) 'b2c' (customer 'N')" in faultstring, faultstring
         assert "'Region' (customer 'N'; did you mean 'region'?)" in faultstring
         assert "the attributes are: " in faultstring and "'customer_type'" in faultstring
+    # an unknown name with an empty value: the same fault (it ended in an InternalError)
+    _code, faultstring = _fault(_post(server, _env(segment_summary(attributes=[("foo", "")]))))
+    assert faultstring.startswith("InvalidRequest: SegmentCustomers: unknown attribute name(s) 'foo' (customer 'N')")
 
 
 @pytest.mark.parametrize("segmentation", ["kmeans", "needs"])
