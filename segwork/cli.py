@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shlex
 import sys
 import warnings
@@ -249,6 +250,42 @@ def _public_url(text: str) -> str:
     return text
 
 
+def _port(text: str) -> int:
+    """--port: a whole number 0 to 65535 (0: a free one). argparse's int would let 99999 through, and the
+    socket layer would wrap it (modulo 65536) or waitress would end in a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0: a free one), got {text!r}")
+    return value
+
+
+#: A DNS host name (labels of letters, digits and hyphens).
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOST_HELP = ("must be an IPv4 address (0.0.0.0 to 255.255.255.255, e.g. 127.0.0.1; 0.0.0.0 = all interfaces), "
+              "an IPv6 address (e.g. ::1; :: = all interfaces) or a host name of this machine")
+
+
+def _host(text: str) -> str:
+    """--host: an IPv4 or IPv6 address or a host name (whether it resolves is checked when binding)."""
+    import ipaddress
+
+    value = text.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    # a name made of digits and dots only is a malformed IPv4 address (999.1.1.1), not a host name
+    if not value or ":" in value or re.fullmatch(r"[0-9.]+", value) or not _HOST_NAME.match(value):
+        raise argparse.ArgumentTypeError(f"{_HOST_HELP}, got {text!r}")
+    return value
+
+
 def _add_service_parsers(subparsers) -> None:
     models = subparsers.add_parser("models", help="build the models the segmentation service serves")
     models_sub = models.add_subparsers(dest="models_command", parser_class=_Parser)
@@ -272,8 +309,10 @@ def _add_service_parsers(subparsers) -> None:
                     "shorter one (1-10 s, waitress's cleanup_interval), request heads are at most 64 KiB "
                     "(segwork/service/README.md, 'Server settings' and 'Limits').")
     serve.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free one)")
+    serve.add_argument("--host", type=_host, default="127.0.0.1",
+                       help="address to listen on: an IPv4/IPv6 address or host name (default 127.0.0.1; "
+                            "0.0.0.0 or :: = all interfaces)")
+    serve.add_argument("--port", type=_port, default=8000, help="port, 0 to 65535 (default 8000; 0 = a free one)")
     serve.add_argument("--max-body-bytes", type=_positive, default=16 * 1024 * 1024, metavar="N",
                        help="largest request accepted, in bytes (default 16 MiB)")
     serve.add_argument("--public-url", type=_public_url, metavar="URL",

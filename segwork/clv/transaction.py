@@ -76,7 +76,8 @@ def check_history(where: str, frequency, recency, T, weights=None, broadcast: bo
     return x, np.minimum(tx, t), t, w, index
 
 
-def check_history_in_days(where: str, frequency, recency, T, monetary_value=None):
+def check_history_in_days(where: str, frequency, recency, T, monetary_value=None, *, unit: str = "days",
+                          days_per_unit: float = 1.0):
     """:func:`check_history` plus what no customer can have in days, for histories from outside (requests).
 
     ``recency`` and ``T`` in days; ``frequency`` counts repeat purchase *days*
@@ -88,21 +89,31 @@ def check_history_in_days(where: str, frequency, recency, T, monetary_value=None
 
     Raises DataError naming the field, the first customer (index label) with
     the value, and the limit. Returns what :func:`check_history` returns.
+
+    ``unit`` and ``days_per_unit``: the unit the caller's client sent recency
+    and T in (they are given here converted to days); a message then quotes
+    the value as sent and in days ("recency=10 weeks (70 days)").
     """
     out = check_history(where, frequency, recency, T)
     x, tx, t, _, index = out
     raw_tx = np.asarray(recency, dtype=float)
+
+    def shown(name: str, days: float) -> str:
+        if unit == "days" or days_per_unit == 1:
+            return f"{name}={days:g} days"
+        return f"{name}={days / days_per_unit:g} {unit} ({days:g} days)"
+
     for name, values, limit in (("recency", raw_tx, MAX_HISTORY_DAYS), ("T", t, MAX_HISTORY_DAYS)):
         over = values > limit
         if over.any():
             pos = int(np.flatnonzero(over)[0])
-            raise DataError(f"{where}: {name}={values[pos]:g} days for {_label(index, pos)} is over the "
+            raise DataError(f"{where}: {shown(name, values[pos])} for {_label(index, pos)} is over the "
                             f"limit of {limit:,} days (100 years)")
     many = x > raw_tx + 1.0
     if many.any():
         pos = int(np.flatnonzero(many)[0])
         raise DataError(f"{where}: frequency={x[pos]:g} repeat purchase days for {_label(index, pos)} "
-                        f"within recency={raw_tx[pos]:g} days is not possible: frequency counts the days with a "
+                        f"within {shown('recency', raw_tx[pos])} is not possible: frequency counts the days with a "
                         "purchase after the first, so it is at most the days from the first to the last purchase")
     if monetary_value is not None:
         m = np.asarray(monetary_value, dtype=float)

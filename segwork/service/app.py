@@ -2,9 +2,10 @@
 
 ``GET /?wsdl`` returns the WSDL with the endpoint address filled in: the
 ``public_url`` when one is set (``segwork serve --public-url``), else the
-request's ``Host`` header when it is a plain ``host[:port]`` (as a client
-behind a proxy or on another machine reaches the service), else the bound
-address;
+request's ``Host`` header when it is a plain ``host[:port]`` with a port
+from 1 to 65535 (as a client behind a proxy or on another machine reaches
+the service), else the bound address (for a wildcard bind, 0.0.0.0 or ::,
+the machine's host name);
 ``POST /`` takes a SOAP 1.1 envelope. A request goes through, in order:
 
 1. the size limit, decided from ``Content-Length`` before the body is read
@@ -128,7 +129,7 @@ class SegmentationApp:
     def _endpoint_from(self, environ) -> str:
         """The address the client used (its Host header, when it is a plain host[:port]), else the bound one."""
         host = (environ.get("HTTP_HOST") or "").strip()
-        if host and len(host) <= 260 and _HOST.match(host):
+        if host and len(host) <= 260 and _HOST.match(host) and _port_ok(host):
             return f"http://{host}/"
         if self.endpoint:
             return self.endpoint
@@ -165,12 +166,13 @@ class SegmentationApp:
         for entry in header:
             if not isinstance(entry.tag, str):
                 continue
-            must = (entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "0").strip()
+            sent = entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "0"
+            must = sent.strip()
             actor = (entry.get(f"{{{SOAP11_ENV}}}actor") or _ACTOR_NEXT).strip()
             if must in ("1", "true") and actor == _ACTOR_NEXT:
                 name = etree.QName(entry)
                 raise ServiceFault("MustUnderstand", f"the header entry {name.localname!r} (namespace "
-                                   f"{name.namespace or 'none'!r}) has mustUnderstand=\"1\" and this service "
+                                   f"{name.namespace or 'none'!r}) has mustUnderstand=\"{sent}\" and this service "
                                    "does not understand it; the service understands no SOAP header",
                                    faultcode="MustUnderstand")
 
@@ -218,6 +220,14 @@ class SegmentationApp:
         env = etree.Element(f"{{{SOAP11_ENV}}}Envelope", nsmap={"soap": SOAP11_ENV, "tns": TNS})
         etree.SubElement(env, f"{{{SOAP11_ENV}}}Body").append(response)
         return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+
+def _port_ok(host: str) -> bool:
+    """The port of a Host header (``name:port``, ``[v6]:port``) is 1 to 65535; no port is fine."""
+    tail = host.rsplit("]", 1)[-1]
+    if ":" not in tail:
+        return True
+    return 1 <= int(tail.rsplit(":", 1)[1]) <= 65535
 
 
 def _length(environ) -> int:

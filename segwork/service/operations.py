@@ -63,6 +63,8 @@ def _q(name: str) -> str:
 def _num(x) -> str:
     """xs:double text (NaN, INF, -INF spelled as XML Schema spells them)."""
     x = float(x)
+    if x == 0:  # -0.0 (e.g. a CLV with margin=-0) is written 0.0: a client should not see a signed zero
+        return "0.0"
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -117,7 +119,8 @@ def _segmentation(store: ModelStore, name: str):
     return seg
 
 
-def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0) -> pd.DataFrame:
+def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0,
+               unit: str = "days") -> pd.DataFrame:
     """The customer histories of a request (``customer`` elements of type History), recency and T converted to
     days (``days_per_unit``), checked like ``fit`` checks and for what no customer can have
     (:func:`segwork.clv.transaction.check_history_in_days`)."""
@@ -130,9 +133,12 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
+    if days_per_unit != 1:  # recency > T and the like, said in the values as sent
+        check_history(where, frame["frequency"], frame["recency"], frame["T"])
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
-    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
+    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"],
+                          unit=unit, days_per_unit=days_per_unit)
     return frame
 
 
@@ -216,6 +222,13 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
         _add(info, "method", str(seg.method))
         # every segment a customer can be placed in (GetSegmentProfiles lists them all, empty ones with size 0)
         _add(info, "segments", str(len(seg.segments)))
+        # every attribute a customer of SegmentCustomers may need for this segmentation (the method text is the
+        # library's summary and shortens long feature lists)
+        for attr, required, note in _attribute_uses(seg, store.table):
+            use = etree.SubElement(info, _q("attribute"))
+            _add(use, "name", attr)
+            _add(use, "required", "true" if required else "false")
+            _add(use, "note", note)
     return resp
 
 
@@ -338,6 +351,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             if derivable["cat_" if col.startswith("cat_") else "ch_"]:
                 table.loc[tx_ids, col] = table.loc[tx_ids, col].fillna(0.0)
     given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
+    _refuse_unknown_attributes(attributes, known)
     for name in given.columns:
         if name in _BEHAVIOUR:
             holders = given.index[given[name].notna()]
@@ -367,7 +381,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
             table[col] = pd.Series(np.nan if numeric else None, index=table.index,
                                    dtype=float if numeric else object)
-    _refuse_underivable(seg, table)
+    _refuse_missing_attributes(seg, table)
     days = table[["frequency", "recency", "T", "monetary_value"]]
     values = _value_columns(store, days)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
@@ -407,16 +421,193 @@ def _needed_columns(seg) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _refuse_underivable(seg, table: pd.DataFrame) -> None:
-    """Refuse (InvalidRequest) a customer without a category/channel share the segmentation needs and that
-    could not be derived from transactions (a summary without it, or transactions without categories)."""
+def _is_survey_item(name: str) -> bool:
+    return re.match(r"q\d+_", name) is not None
+
+
+def _known_attributes(known: pd.DataFrame) -> list[str]:
+    """The attribute names SegmentCustomers takes: the profile, permission, share and survey columns of the data
+    the models were built from, and the summary extras (behaviour the service computes is not an attribute)."""
+    return [c for c in known.columns if c not in _BEHAVIOUR] + list(_SUMMARY_EXTRAS)
+
+
+def _names(names, limit: int = 60) -> str:
+    """Names quoted and comma-separated; past ``limit``, the first ``limit`` and how many more."""
+    names = list(names)
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _refuse_unknown_attributes(attributes: dict[str, dict], known: pd.DataFrame) -> None:
+    """Refuse (InvalidRequest) attribute names the data the models were built from does not have: a misspelt
+    name (``agee_band``) would otherwise be dropped, and the customer segmented as if it had not been given.
+    The fault names every unknown name (with the nearest known name, if any) and the known names."""
+    import difflib
+
+    names = _known_attributes(known)
+    holders_of: dict[str, list] = {}
+    for cid, given in attributes.items():  # by name sent, whether its value is empty or not
+        for n in given:
+            if n not in names and n not in _BEHAVIOUR:
+                holders_of.setdefault(n, []).append(cid)
+    if not holders_of:
+        return
+    parts = []
+    for n, holders in holders_of.items():
+        close = difflib.get_close_matches(n, names, n=1, cutoff=0.6) or [c for c in names if c.lower() == n.lower()]
+        parts.append(f"{n!r} (customer {holders[0]!r}" + (f" and {len(holders) - 1} more" if len(holders) > 1 else "")
+                     + (f"; did you mean {close[0]!r}?" if close else "") + ")")
+    raise ServiceFault("InvalidRequest", f"SegmentCustomers: unknown attribute name(s) {'; '.join(parts[:20])}"
+                       + (f" and {len(parts) - 20} more" if len(parts) > 20 else "")
+                       + f"; the attributes are: {_names(names)} (names are case-sensitive)")
+
+
+def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Column -> customers (mask) for whom the a priori rules need that column and it is not given.
+
+    A rule can still match a customer when none of the conditions on its given attributes fails; then every
+    column that rule reads and the customer lacks is needed (it decides whether the customer lands in that
+    segment or a later one). Rules are tried in order: a rule the customer fully matches decides, later
+    rules need nothing more.
+    """
+    from ..segment.apriori import _match
+
+    n = len(table)
+    undecided = np.ones(n, dtype=bool)
+    needed: dict[str, np.ndarray] = {}
+    for rule in segmenter.rules_:
+        where = rule["where"]
+        present = {c: table[c].notna().to_numpy() if c in table.columns else np.zeros(n, dtype=bool)
+                   for c in where}
+        fails = np.zeros(n, dtype=bool)
+        for c, cond in where.items():
+            if present[c].any():
+                fails |= present[c] & ~_match(table, {c: cond})
+        possible = undecided & ~fails
+        complete = np.logical_and.reduce([present[c] for c in where]) if where else np.ones(n, dtype=bool)
+        for c in where:
+            needed.setdefault(c, np.zeros(n, dtype=bool))
+            needed[c] |= possible & ~present[c]
+        undecided &= ~(possible & complete)
+    return {c: m for c, m in needed.items() if m.any()}
+
+
+def _refuse_unseen_values(segmenter, table: pd.DataFrame) -> None:
+    """An a priori rule's column with a value not seen when the segmentation was built (``b2c`` for ``B2C``): the
+    library sends such a customer to the fallback segment with a warning no client sees; refused here."""
+    from ..segment.apriori import _as_text
+
+    problems = []
+    for col, seen in getattr(segmenter, "seen_", {}).items():
+        if col not in table.columns:
+            continue
+        values = _as_text(table[col])
+        new = values.notna() & ~values.isin(list(seen))
+        for value in pd.unique(values[new]):
+            cid = values.index[(values == value).to_numpy()][0]
+            close = [v for v in seen if v.lower() == str(value).lower()]
+            problems.append(f"attribute {col!r}={value!r} (customer {cid!r}) is not one of {_names(sorted(seen))}"
+                            + (f"; did you mean {close[0]!r}?" if close else ""))
+    if problems:
+        raise ServiceFault("InvalidRequest", "SegmentCustomers: " + "; ".join(problems[:20])
+                           + (f" and {len(problems) - 20} more" if len(problems) > 20 else "")
+                           + " (values are case-sensitive)")
+
+
+def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
+    """Refuse (InvalidRequest) customers without attributes the segmentation needs, naming ALL of them at once.
+
+    Needed: the category/channel shares a clustering (k-means; the needs segmentation's behaviour classifier)
+    reads and that could not be derived from transactions (a summary without them, or transactions without
+    categories/channels); the profile attributes the a priori rules read (see :func:`_apriori_missing`).
+    Customers lacking the same attributes are grouped; the fault lists every missing attribute of every group
+    (up to 5 groups and 5 customers a group, with how many more).
+    """
+    missing: dict[str, np.ndarray] = {}
+    own = list(seg.features or [])
+    # the model for customers the segmenter does not place (needs: no survey answer at all) reads its columns
+    # for those customers only; a customer with answers needs none of them
+    unplaced = (table[own].isna().all(axis=1).to_numpy() if own and getattr(seg, "unplaced_model", None) is not None
+                else np.ones(len(table), dtype=bool))
     for col in _needed_columns(seg):
         if col.startswith(("cat_", "ch_")) and col in table.columns and table[col].isna().any():
-            cid = table.index[table[col].isna().to_numpy()][0]
+            lacks = table[col].isna().to_numpy() & (True if col in own else unplaced)
+            if lacks.any():
+                missing[col] = lacks
+    if hasattr(seg.segmenter, "rules_"):
+        missing.update(_apriori_missing(seg.segmenter, table))
+    if not missing:
+        if hasattr(seg.segmenter, "rules_"):
+            _refuse_unseen_values(seg.segmenter, table)
+        return
+    cols = list(missing)
+    groups: dict[tuple[str, ...], list] = {}
+    for i, cid in enumerate(table.index):
+        lacks = tuple(c for c in cols if missing[c][i])
+        if lacks:
+            groups.setdefault(lacks, []).append(cid)
+    parts = []
+    for lacks, cids in list(groups.items())[:5]:
+        who = (f"customer {cids[0]!r}" if len(cids) == 1 else
+               f"customers {_names(cids, 5)}")
+        parts.append(f"{who} lack{'s' if len(cids) == 1 else ''} {_names(lacks)}")
+    if len(groups) > 5:
+        rest = sum(len(c) for c in list(groups.values())[5:])
+        parts.append(f"and {rest} more customer(s) lack some of these")
+    hints = []
+    if any(c.startswith("cat_") for c in cols):
+        hints.append("category shares (cat_...): send the customers' transactions with their categories, or give "
+                     "the shares as attributes (0 to 1)")
+    if any(c.startswith("ch_") for c in cols):
+        hints.append("channel shares (ch_...): send the transactions with their channels, or give the shares as "
+                     "attributes (0 to 1)")
+    if any(not c.startswith(("cat_", "ch_")) for c in cols):
+        hints.append("profile attributes: give them as attributes (which ones a customer needs depends on the "
+                     "others, e.g. customer_type; see ListSegmentations)")
+    raise ServiceFault("InvalidRequest", f"SegmentCustomers: segmentation {seg.name!r} needs attributes the request "
+                       f"lacks ({len(cols)}: {_names(cols)}): {'; '.join(parts)}. {'; '.join(hints)}")
+
+
+def _attribute_uses(seg, known: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    """(attribute, required, note) for every attribute a segmentation's ``predict`` reads (ListSegmentations)."""
+    out: list[tuple[str, bool, str]] = []
+    own = set(seg.features or [])
+    for col in _needed_columns(seg):
+        if col in _BEHAVIOUR:
+            continue
+        if col.startswith(("cat_", "ch_")):
             kind = "categories" if col.startswith("cat_") else "channels"
-            raise ServiceFault("InvalidRequest", f"SegmentCustomers: segmentation {seg.name!r} needs attribute "
-                               f"{col!r}, and customer {cid!r} has none: send the customer's transactions with their "
-                               f"{kind}, or give the share as an attribute (0 to 1)")
+            if col in own:
+                out.append((col, True, f"share 0 to 1; derived when the customer is sent as transactions with "
+                                       f"{kind}, else required"))
+            else:
+                out.append((col, False, f"share 0 to 1; required for a customer without survey answers (placed "
+                                        f"from behaviour); derived when it is sent as transactions with {kind}"))
+        elif _is_survey_item(col):
+            scale = ""
+            if col in known.columns and known[col].notna().any():
+                scale = f" on the scale {float(known[col].min()):g} to {float(known[col].max()):g}"
+            out.append((col, False, f"survey answer{scale}; a customer without any answer is placed from "
+                                    "behaviour (the cat_/ch_ shares)"))
+        else:
+            out.append((col, False, "profile attribute; unknown if not given"))
+    rules = getattr(seg.segmenter, "rules_", None)
+    if rules:
+        from ..segment.apriori import format_condition
+
+        seen = getattr(seg.segmenter, "seen_", {})
+        for col in dict.fromkeys(c for r in rules for c in r["where"]):
+            readers = [r for r in rules if col in r["where"]]
+            values = f"; values: {', '.join(sorted(seen[col]))}" if col in seen else ""
+            if len(readers) == len(rules):
+                out.append((col, True, f"read by every a priori rule{values}"))
+                continue
+            first = readers[0]["where"]
+            common = {k: v for k, v in first.items()
+                      if k != col and all(r["where"].get(k) == v for r in readers)}
+            when = f"when {format_condition(common)}" if common else "by some of the a priori rules"
+            out.append((col, False, f"required {when}{values}"))
+    return out
 
 
 def segment_customers(store: ModelStore, request) -> etree._Element:
@@ -441,15 +632,33 @@ def segment_customers(store: ModelStore, request) -> etree._Element:
 
 
 def _distances(seg, table: pd.DataFrame) -> np.ndarray | None:
-    """For a centroid clustering (k-means): each customer's distance to the nearest centre, in the
-    standardized feature space the clustering works in (the centre of the segment it is placed in); else None."""
+    """For a centroid clustering (k-means, the needs segmentation's k-means on factor scores): each customer's
+    distance to the centre of the cluster the segmenter places it in, in the space the segmenter assigns in
+    (``segmenter.preprocess``: standardized features, or the needs factor scores). NaN for a customer the
+    segmenter does not place itself (the needs segmentation's non-respondents, placed from behaviour by a
+    classifier: no centre of theirs exists; before, the median-imputed answers gave every one the same
+    distance) and for one sent to the fallback segment (a category not seen when it was built); the
+    element is then left out. None for a segmentation without centres (RFM, a priori, value, relationship)."""
     segmenter = seg.segmenter
     if seg.features is None or not hasattr(segmenter, "preprocess"):
         return None
     model = getattr(segmenter, "model_", None)
     if not hasattr(model, "cluster_centers_") or not hasattr(model, "transform"):
         return None
-    return np.asarray(model.transform(segmenter.preprocess(table[seg.features])), dtype=float).min(axis=1)
+    X = table[seg.features]
+    out = np.full(len(table), np.nan)
+    place = np.ones(len(table), dtype=bool)
+    if hasattr(segmenter, "unseen_categories"):
+        place &= ~np.asarray(segmenter.unseen_categories(X)[0], dtype=bool)
+    if not place.any():
+        return out
+    codes = np.asarray(segmenter.predict(X.loc[place]), dtype=int)
+    rows = np.flatnonzero(place)
+    placed = codes >= 0
+    if placed.any():
+        to_centres = np.asarray(model.transform(segmenter.preprocess(X.iloc[rows[placed]])), dtype=float)
+        out[rows[placed]] = to_centres[np.arange(placed.sum()), codes[placed]]
+    return out
 
 
 def predict_customer_value(store: ModelStore, request) -> etree._Element:
@@ -465,7 +674,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
                            f"send at most {MAX_CUSTOMER_MONTHS // horizon:,} customers with this horizon")
     discount = _text(request, "discountRate")
     margin = _text(request, "margin")
-    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit])
+    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit], unit=unit)
     v = _value_columns(store, days, horizon, None if discount is None else float(discount),
                        None if margin is None else float(margin))
     resp = _response("PredictCustomerValue")

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import sys
+
+import numpy as np
 
 from ..errors import DataError
 from .app import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, SegmentationApp
 from .store import load_models
 
-__all__ = ["make_server", "serve", "DEFAULT_CONNECTION_LIMIT", "DEFAULT_CHANNEL_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT",
+__all__ = ["make_server", "serve", "public_host", "WILDCARD_HOSTS", "DEFAULT_CONNECTION_LIMIT", "DEFAULT_CHANNEL_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT",
            "DEFAULT_WORKERS", "MAX_HEADER_BYTES"]
 
 #: Open connections served at once (waitress's default is 100); beyond it new clients wait in the backlog.
@@ -111,6 +114,9 @@ def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, max_body_b
     """
     from waitress.server import create_server
 
+    if isinstance(port, bool) or not isinstance(port, (int, np.integer)) or not 0 <= int(port) <= 65535:
+        # the socket layer would wrap 99999 to 34463 (modulo 65536) and waitress take 65536 as "any port"
+        raise DataError(f"serve: --port must be a port number from 0 to 65535 (0: a free one), got {port!r}")
     store = load_models(models)
     app = SegmentationApp(store, max_body_bytes=max_body_bytes, max_batch=max_batch, public_url=public_url)
     limit = min(int(connection_limit), max(8, _raise_open_files_limit(int(connection_limit) + 64) - 64))
@@ -124,14 +130,38 @@ def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, max_body_b
                                cleanup_interval=_cleanup_interval(int(channel_timeout), int(request_timeout)),
                                asyncore_use_poll=True,
                                clear_untrusted_proxy_headers=True, ident="segwork")
+    except ValueError:  # waitress: "Invalid host/port specified." (an address getaddrinfo does not take)
+        raise DataError(f"serve: --host {host!r} is not an address this machine can listen on; give an IPv4 address "
+                        "(e.g. 127.0.0.1, 0.0.0.0 = all interfaces), an IPv6 address (::1, :: = all interfaces) or "
+                        "a host name of this machine") from None
     except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            raise DataError(f"serve: --host {host!r} is not an address this machine can listen on "
+                            f"({exc.strerror or exc}); give an IPv4 address (e.g. 127.0.0.1, 0.0.0.0 = all "
+                            "interfaces), an IPv6 address (::1, :: = all interfaces) or a host name of this "
+                            "machine") from None
         why = ("the address is already in use (is another server running there?); choose another --port or stop "
                "the other server" if exc.errno == errno.EADDRINUSE else (exc.strerror or type(exc).__name__))
         raise DataError(f"serve: cannot listen on {host}:{port}: {why}") from None
     _add_request_deadline(server, int(request_timeout))
-    app.endpoint = f"http://{_url_host(host)}:{server.effective_port}/"
+    app.endpoint = f"http://{_url_host(public_host(host))}:{server.effective_port}/"
     server.segwork_app = app
     return server
+
+
+#: Bind addresses that mean "every interface": no client can reach the service at them.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "", "*")
+
+
+def public_host(host: str) -> str:
+    """The host a remote client can use for the bound address ``host``: the machine's name for a wildcard
+    address (0.0.0.0, ::), whose literal is unusable from elsewhere (``http://0.0.0.0:8000/``); else ``host``."""
+    if host.strip("[]") not in WILDCARD_HOSTS:
+        return host
+    name = socket.getfqdn()
+    if not name or name.startswith("localhost") or name in WILDCARD_HOSTS:
+        name = socket.gethostname()
+    return name or "localhost"
 
 
 def _url_host(host: str) -> str:
@@ -157,7 +187,10 @@ def serve(models, *, host: str = "127.0.0.1", port: int = 8000, max_body_bytes: 
     app = server.segwork_app
     m = app.store.manifest
     shown = public_url or app.endpoint
-    print(f"segwork serve: ready at {app.endpoint} (WSDL {shown}?wsdl); models from {models} "
+    everywhere = host.strip("[]") in WILDCARD_HOSTS
+    where = (f"{app.endpoint} (listening on all interfaces, {_url_host(host)}:{server.effective_port}; WSDL "
+             f"{shown}?wsdl)" if everywhere else f"{app.endpoint} (WSDL {shown}?wsdl)")
+    print(f"segwork serve: ready at {where}; models from {models} "
           f"(data {m.get('dataset')}, built {m.get('created')}); {workers} worker thread(s); Ctrl-C stops",
           file=sys.stderr, flush=True)
     try:

@@ -344,11 +344,11 @@ def test_needs_segmentation_refuses_only_what_cannot_be_derived(server, client, 
     ids = list(store.table.index[store.table["q01_compare_prices"].isna()][:2])
     _tx, customers = _tx_customers(crm, ids, categories=False)
     zeep = pytest.importorskip("zeep")
-    with pytest.raises(zeep.exceptions.Fault, match=r"needs attribute 'cat_\w+'.* send the customer's transactions "
-                                                    r"with their categories"):
+    with pytest.raises(zeep.exceptions.Fault, match=r"needs attributes the request lacks .*'cat_\w+'.* send the "
+                                                    r"customers' transactions with their categories"):
         client.service.SegmentCustomers(segmentation="needs", customer=customers)
     faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="needs"))))
-    assert "needs attribute 'cat_" in faultstring and "customer 'N'" in faultstring
+    assert "needs attributes the request lacks" in faultstring and "customer 'N' lacks 'cat_" in faultstring
     shares = [(c, "0.1") for c in store.table.columns if c.startswith(("cat_", "ch_"))]
     r = _post(server, _env(segment_summary(segmentation="needs", attributes=shares)))
     assert r.status_code == 200, r.text
@@ -575,3 +575,261 @@ def test_customers_times_horizon_has_a_limit(strict_server):
     r = _post(strict_server, _env(predict(horizon="1200").replace(_history(), "".join(_history(cid=f"c{i}")
                                                                                        for i in range(1_000)))))
     assert r.status_code == 200
+
+
+# --------------------------------------------------------------------------- round 2: a fresh user's findings
+
+def _serve_once(models_dir, *args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, option, valid", [
+    (("--port", "99999"), "--port", "0 to 65535"),   # the socket layer wrapped it to 34463
+    (("--port", "65536"), "--port", "0 to 65535"),   # waitress served a random port
+    (("--port", "-1"), "--port", "0 to 65535"),      # waitress: ValueError traceback
+    (("--port", "80.5"), "--port", "0 to 65535"),
+    (("--host", "999.1.1.1"), "--host", "255.255.255.255"),  # waitress: ValueError traceback
+    (("--host", "1.2.3"), "--host", "IPv4 address"),
+    (("--host", "a b"), "--host", "IPv6 address"),
+    (("--host", "nosuch.invalid"), "--host", "IPv4 address"),  # a name that does not resolve: at bind time
+])
+def test_a_bad_port_or_host_is_one_error_line_exit_2(models_dir, args, option, valid):
+    done = _serve_once(models_dir, *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert option in lines[0] and valid in lines[0] and args[1] in lines[0], lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_make_server_refuses_a_port_out_of_range(models_dir):
+    from segwork.service.server import make_server
+
+    for port in (-1, 65536, 99999):
+        with pytest.raises(DataError, match="--port must be a port number from 0 to 65535"):
+            make_server(models_dir, port=port)
+
+
+def _summary_customer(store, cid, *, attributes=None) -> dict:
+    """A customer of the served table as a SegmentCustomers summary with the given (default: its shares and
+    survey answers) attributes."""
+    row = store.table.loc[cid]
+    if attributes is None:
+        attributes = [c for c in store.table.columns
+                      if c.startswith(("cat_", "ch_")) or (c.startswith("q") and c[1:3].isdigit())]
+    return {"customerId": cid, "summary": {"frequency": row["frequency"], "recency": row["recency"], "T": row["T"],
+                                           "monetaryValue": row["monetary_value"], "revenue": row["revenue"]},
+            "attribute": [{"name": a, "value": repr(float(row[a]))} for a in attributes if pd.notna(row[a])]}
+
+
+def test_needs_distance_is_the_distance_to_the_customers_centre_in_factor_space(client, store):
+    """Every customer got the same distance (1.0976...): the survey answers' median-imputed factor scores of a
+    customer without answers. Now the distance is to the centre of the customer's cluster in the factor space
+    the needs segmenter assigns in, and is left out for non-respondents (placed by the behaviour classifier)."""
+    seg = store.segmentations["needs"]
+    answered = store.table[store.table["q01_compare_prices"].notna()]
+    labels = seg.labels.reindex(answered.index).astype(str)
+    ids = [labels.index[labels == s][0] for s in labels.unique()[:3]]  # customers of different segments
+    silent = store.table.index[store.table[seg.features].isna().all(axis=1)][:2].tolist()
+    r = client.service.SegmentCustomers(segmentation="needs",
+                                        customer=[_summary_customer(store, c) for c in ids + silent])
+    got = {a["customerId"]: a for a in r["assignment"]}
+    segmenter = seg.segmenter
+    scores = segmenter.preprocess(store.table.loc[ids, seg.features])
+    codes = segmenter.predict(store.table.loc[ids, seg.features])
+    expected = segmenter.model_.transform(scores)[np.arange(len(ids)), codes]
+    distances = [got[c]["distance"] for c in ids]
+    np.testing.assert_allclose(distances, expected, rtol=1e-9)
+    assert len(set(distances)) == len(ids) and len({got[c]["segmentName"] for c in ids}) == len(ids)
+    for c in silent:  # placed from behaviour: no centre, no distance
+        assert got[c]["distance"] is None and got[c]["segmentName"]
+
+
+def test_kmeans_distance_is_to_the_assigned_centre(client, store):
+    seg = store.segmentations["kmeans"]
+    ids = store.table.index[:4].tolist()
+    extras = [c for c in store.table.columns if c.startswith(("cat_", "ch_"))] + ["n_transactions", "mean_amount"]
+    r = client.service.SegmentCustomers(segmentation="kmeans",
+                                        customer=[_summary_customer(store, c, attributes=extras) for c in ids])
+    X = store.table.loc[ids, seg.features]
+    codes = seg.segmenter.predict(X)
+    expected = seg.segmenter.model_.transform(seg.segmenter.preprocess(X))[np.arange(len(ids)), codes]
+    np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
+
+
+def _shares(store, value="0.1"):
+    return [(c, value) for c in store.table.columns if c.startswith(("cat_", "ch_"))]
+
+
+APRIORI_GAPS = {
+    # attributes -> what the fault must name (before: every one of these was answered "Other")
+    "no attributes": ([], ["'customer_type', 'company_size', 'age_band', 'region'"]),
+    "misspelt name": ([("customer_type", "B2C"), ("agee_band", "25-34"), ("region", "north")],
+                      ["unknown attribute name(s) 'agee_band'", "did you mean 'age_band'?", "'age_band'", "'region'"]),
+    "misspelt value": ([("customer_type", "b2c"), ("age_band", "25-34"), ("region", "north")],
+                       ["'customer_type'='b2c'", "did you mean 'B2C'?"]),
+    "a B2C customer without age band and region": ([("customer_type", "B2C")], ["lacks 'age_band', 'region'"]),
+    "a B2B customer without company size": ([("customer_type", "B2B"), ("region", "north")],
+                                            ["lacks 'company_size'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(APRIORI_GAPS))
+def test_apriori_refuses_missing_or_misspelt_attributes_like_the_clusterings(server, case):
+    attributes, expected = APRIORI_GAPS[case]
+    faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="apriori",
+                                                                       attributes=attributes))))
+    assert faultcode == "soap:Client" and faultstring.startswith("InvalidRequest: SegmentCustomers: "), faultstring
+    for text in expected:
+        assert text in faultstring, (text, faultstring)
+
+
+def test_apriori_places_customers_with_the_attributes_their_rules_read(client, store):
+    seg = store.segmentations["apriori"]
+    b2b = store.table.index[store.table["customer_type"] == "B2B"][:3].tolist()
+    b2c = store.table.index[store.table["customer_type"] == "B2C"][:3].tolist()
+    customers = [_summary_customer(store, c, attributes=[]) for c in b2b + b2c]
+    for c, customer in zip(b2b + b2c, customers):
+        cols = ["customer_type", "company_size"] if c in b2b else ["customer_type", "age_band", "region"]
+        customer["attribute"] = [{"name": a, "value": str(store.table.loc[c, a])} for a in cols]
+    r = client.service.SegmentCustomers(segmentation="apriori", customer=customers)
+    assert {a["customerId"]: a["segmentName"] for a in r["assignment"]} == seg.labels.loc[b2b + b2c].astype(str).to_dict()
+
+
+def test_unknown_attribute_names_are_refused_for_every_segmentation_naming_the_known_ones(server):
+    for name in ("rfm", "kmeans", "needs", "apriori", "value"):
+        _code, faultstring = _fault(_post(server, _env(segment_summary(segmentation=name,
+                                                                       attributes=[("b2c", "x"), ("Region", "n")]))))
+        assert "unknown attribute name(s) 'b2c' (customer 'N')" in faultstring, faultstring
+        assert "'Region' (customer 'N'; did you mean 'region'?)" in faultstring
+        assert "the attributes are: " in faultstring and "'customer_type'" in faultstring
+    # an unknown name with an empty value: the same fault (it ended in an InternalError)
+    _code, faultstring = _fault(_post(server, _env(segment_summary(attributes=[("foo", "")]))))
+    assert faultstring.startswith("InvalidRequest: SegmentCustomers: unknown attribute name(s) 'foo' (customer 'N')")
+
+
+@pytest.mark.parametrize("segmentation", ["kmeans", "needs"])
+def test_a_fault_names_every_missing_attribute_of_every_customer(server, store, segmentation):
+    shares = [c for c, _v in _shares(store)]
+    partial = [(c, "0.1") for c in shares[:3]]
+    body = segment_summary(segmentation=segmentation, attributes=partial)
+    # three customers: N (3 shares given), M and O (none given)
+    other = segment_summary(segmentation=segmentation)
+    one = other[other.index("<tns:customer>"):other.index("</tns:SegmentCustomers>")]
+    body = body.replace("</tns:SegmentCustomers>", one.replace(">N<", ">M<") + one.replace(">N<", ">O<")
+                        + "</tns:SegmentCustomers>")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert f"needs attributes the request lacks ({len(shares)}: " in faultstring, faultstring
+    assert f"customer 'N' lacks {', '.join(repr(c) for c in shares[3:])}" in faultstring
+    assert f"customers 'M', 'O' lack {', '.join(repr(c) for c in shares)}" in faultstring
+    r = _post(server, _env(segment_summary(segmentation=segmentation, attributes=_shares(store))))
+    assert r.status_code == 200, r.text
+
+
+def test_list_segmentations_gives_every_attribute_a_segmentation_reads(client, store):
+    infos = {s["name"]: s for s in client.service.ListSegmentations()["segmentation"]}
+    kmeans = store.segmentations["kmeans"]
+    assert "..." in infos["kmeans"]["method"]  # the library's summary shortens; the attribute list does not
+    assert [a["name"] for a in infos["kmeans"]["attribute"]] == [c for c in kmeans.features
+                                                                if c.startswith(("cat_", "ch_"))]
+    assert all(a["required"] for a in infos["kmeans"]["attribute"])
+    needs = {a["name"]: a for a in infos["needs"]["attribute"]}
+    assert set(store.segmentations["needs"].features) <= set(needs)
+    assert not needs["q01_compare_prices"]["required"] and not needs["cat_home"]["required"]
+    assert "without survey answers" in needs["cat_home"]["note"]
+    apriori = {a["name"]: a for a in infos["apriori"]["attribute"]}
+    assert set(apriori) == {"customer_type", "company_size", "age_band", "region"}
+    assert apriori["customer_type"]["required"] and "B2B" in apriori["customer_type"]["note"]
+    assert not apriori["company_size"]["required"] and "when customer_type = B2B" in apriori["company_size"]["note"]
+    assert not infos["rfm"]["attribute"]
+
+
+def _raw_get_wsdl(port: int, host_header: str | None) -> bytes:
+    """GET /?wsdl over a raw socket: HTTP/1.0 without a Host header when ``host_header`` is None."""
+    head = (b"GET /?wsdl HTTP/1.0\r\n" if host_header is None
+            else f"GET /?wsdl HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n".encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head + b"\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[1]
+
+
+def test_a_wildcard_bind_names_the_machine_in_the_wsdl_and_the_ready_line(models_dir):
+    from segwork.service.server import public_host
+
+    name = public_host("0.0.0.0")
+    assert name not in ("0.0.0.0", "::", "") and name == public_host("::")
+    assert name in (socket.getfqdn(), socket.gethostname())
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir),
+                             "--host", "0.0.0.0", "--port", str(port), "--workers", "1"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stderr.readline()
+        assert "ready" in line, line + proc.stderr.read()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        assert f"ready at http://{name}:{port}/" in line and "listening on all interfaces, 0.0.0.0:" in line, line
+        # HTTP/1.0 without a Host header, and Host headers that are not taken: the machine's name, not 0.0.0.0
+        for host_header in (None, "crm.example:99999", "crm.example:0", 'evil"><x'):
+            assert _location(_raw_get_wsdl(port, host_header)) == f"http://{name}:{port}/", host_header
+        assert _location(_raw_get_wsdl(port, "crm.example:65535")) == "http://crm.example:65535/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_host_header_port_over_65535_is_not_taken(server):
+    for host in ("crm.example:99999", "[::1]:65536", "crm.example:00000"):
+        r = requests.get(f"{server}?wsdl", headers={"Host": host}, timeout=10)
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            assert _location(r.content) == server, host
+
+
+def test_no_negative_zero_in_a_response(server):
+    r = _post(server, _env(predict(margin="-0")))
+    assert r.status_code == 200, r.text
+    assert b"-0.0<" not in r.content and b"<tns:clv>0.0</tns:clv>" in r.content
+    r = _post(server, _env(predict(margin="-0.0", discountRate="-0")))
+    assert r.status_code == 200 and b">-0.0<" not in r.content
+
+
+@pytest.mark.parametrize("sent", ["1", "true", " true "])
+def test_a_must_understand_fault_quotes_what_was_sent(server, sent):
+    header = (f'<soap:Header><x:Trace xmlns:x="urn:x" soap:mustUnderstand="{sent}">1</x:Trace></soap:Header>')
+    faultcode, faultstring = _fault(_post(server, _env("<tns:ListSegmentations/>", header)))
+    assert faultcode == "soap:MustUnderstand" and f'mustUnderstand="{sent}"' in faultstring, faultstring
+
+
+def test_a_history_fault_in_weeks_says_the_value_as_sent_and_in_days(server):
+    body = predict(frequency="72", recency="10", T="20").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "frequency=72 repeat purchase days" in faultstring and "within recency=10 weeks (70 days)" in faultstring, \
+        faultstring
+    body = predict(frequency="1", recency="6000", T="6000").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "recency=6000 weeks (42000 days)" in faultstring and "36,525 days" in faultstring, faultstring
+    body = predict(frequency="1", recency="30", T="20").replace(">days<", ">weeks<")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "recency=30, T=20" in faultstring, faultstring  # recency > T: the values as sent
+    _code, faultstring = _fault(_post(server, _env(predict(frequency="12", recency="10", T="20"))))
+    assert "within recency=10 days is not possible" in faultstring, faultstring
+
+
+def test_needs_customers_with_survey_answers_need_no_shares(client, store):
+    """The shares feed the behaviour classifier, which places only customers without survey answers."""
+    seg = store.segmentations["needs"]
+    answered = store.table.index[store.table[seg.features].notna().all(axis=1)][:4].tolist()
+    r = client.service.SegmentCustomers(segmentation="needs", customer=[
+        _summary_customer(store, c, attributes=seg.features) for c in answered])
+    assert [a["segmentName"] for a in r["assignment"]] == seg.labels.loc[answered].astype(str).tolist()
+    silent = store.table.index[store.table[seg.features].isna().all(axis=1)][:1].tolist()
+    zeep = pytest.importorskip("zeep")
+    with pytest.raises(zeep.exceptions.Fault, match=rf"customer {silent[0]!r} lacks 'cat_"):
+        client.service.SegmentCustomers(segmentation="needs", customer=[
+            _summary_customer(store, c, attributes=seg.features) for c in answered + silent])
