@@ -25,6 +25,7 @@ import argparse
 import json
 import logging
 import re
+import os
 import shlex
 import sys
 import warnings
@@ -506,6 +507,13 @@ def main(argv: list[str] | None = None) -> int:
             held_logs.held.clear()
             print("error: interrupted", file=sys.stderr)
             status = 130
+        except BrokenPipeError:
+            # the reader of stdout left (`segwork data validate f.csv | head`): stop quietly, as Unix tools do;
+            # point stdout at devnull so that the interpreter's final flush does not raise again
+            held_warnings.clear()
+            held_logs.held.clear()
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            status = 128 + 13  # killed by SIGPIPE, as a shell reports it
         finally:
             root.removeHandler(held_logs)
     for w in held_warnings:

@@ -131,3 +131,21 @@ def test_the_cli_is_one_module_and_the_report_package_does_not_import_it():
             else:
                 continue
             assert not any("cli" in n.strip(".").split(".") for n in names), (path, names)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path, monkeypatch, capsys):
+    """`segwork data validate f.csv | head -1`: the pipe closes early; the command stops quietly with exit 141
+    (as a process killed by SIGPIPE), never a BrokenPipeError traceback."""
+    import os
+
+    from segwork.cli import main
+
+    csv = tmp_path / "tx.csv"
+    csv.write_text("customer_id,date,amount\nC1,2024-01-01,10\nC1,2024-02-01,12\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write_end, "w", buffering=1))  # line-buffered: writes fail at once
+    assert main(["data", "validate", str(csv)]) == 141
+    sys.stdout.write("after\n")  # stdout now goes to devnull: nothing raises at the interpreter's final flush
+    sys.stdout.flush()
+    assert "Traceback" not in capsys.readouterr().err
