@@ -12,7 +12,7 @@ from .strategies import (DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy, relationsh
                          with_effects)
 from .targeting import select_targets
 from .triggers import EVENT_ACTIONS, SEASONAL_EVENTS, triggers
-from .view import customer_view
+from .view import CustomerView, customer_view
 
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
            "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
@@ -20,4 +20,4 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
            "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
-           "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
+           "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]

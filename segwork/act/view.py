@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -9,7 +10,7 @@ from ..errors import DataError
 from ..segment.base import Segmentation
 from .strategies import DEFAULT_STRATEGIES, Strategy
 
-__all__ = ["HISTORY_COLUMNS", "VALUE_COLUMNS", "customer_view"]
+__all__ = ["HISTORY_COLUMNS", "VALUE_COLUMNS", "CustomerView", "customer_view"]
 
 #: Transaction-history summary columns of the prepared table (days, the data's currency).
 HISTORY_COLUMNS = ("n_transactions", "revenue", "mean_amount", "days_since_last", "T")
@@ -18,10 +19,51 @@ VALUE_COLUMNS = ("frequency", "recency", "monetary_value", "purchase_rate", "p_a
                  "p_buy")
 
 
+@dataclass(frozen=True)
+class CustomerView:
+    """Everything known about one customer (:func:`customer_view`); a typed result, not a dict of names.
+
+    ``customer_id`` (text); ``profile``: column -> value (the table's
+    non-behaviour columns, survey answers included); ``permissions``:
+    ``*_opt_in`` column -> bool; ``mix``: ``cat_*`` / ``ch_*`` share of
+    purchases by category and channel (0..1); ``history`` and ``value``:
+    :data:`HISTORY_COLUMNS` / :data:`VALUE_COLUMNS` present in the table ->
+    float (days, the data's currency); ``segments``: segmentation name ->
+    label (None where the customer has none); ``relationship``: the type or
+    None; ``strategy`` (its goal) and ``offer``, or None; ``triggers`` and
+    ``recommendations``: row dicts of the pending events and offers (empty
+    lists when none were given).
+    """
+
+    customer_id: str
+    profile: dict
+    permissions: dict
+    mix: dict
+    history: dict
+    value: dict
+    segments: dict
+    relationship: str | None
+    strategy: str | None
+    offer: str | None
+    triggers: list
+    recommendations: list
+
+    @property
+    def figures(self) -> dict:
+        """``history`` and ``value`` in one mapping (column -> float)."""
+        return {**self.history, **self.value}
+
+    @property
+    def attributes(self) -> dict:
+        """``profile``, ``permissions`` and ``mix`` in one mapping (column -> value)."""
+        return {**self.profile, **self.permissions, **self.mix}
+
+
 def customer_view(customer_id, table: pd.DataFrame,
                   segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
                   relationship: str = "relationship", strategies: Mapping[str, Strategy] | None = None,
-                  triggers: pd.DataFrame | None = None, recommendations: pd.DataFrame | None = None) -> dict:
+                  triggers: pd.DataFrame | None = None,
+                  recommendations: pd.DataFrame | None = None) -> CustomerView:
     """One customer's profile, permissions, history, value, segments, relationship, triggers and offers.
 
     Parameters
@@ -39,15 +81,7 @@ def customer_view(customer_id, table: pd.DataFrame,
 
     Returns
     -------
-    dict with ``customer_id``; ``profile`` (column -> value, the table's
-    non-behaviour columns, survey answers included); ``permissions``
-    (``*_opt_in`` columns -> bool); ``mix`` (``cat_*`` / ``ch_*`` shares of
-    purchases by category and channel, 0..1);
-    ``history`` and ``value`` (:data:`HISTORY_COLUMNS`, :data:`VALUE_COLUMNS`
-    present in the table -> float); ``segments`` (segmentation name -> label);
-    ``relationship`` (type or None), ``strategy`` (goal or None), ``offer``;
-    ``triggers`` and ``recommendations`` (lists of row dicts, empty when
-    none are given).
+    A :class:`CustomerView` (its fields are described there).
 
     Raises
     ------
@@ -86,7 +120,7 @@ def customer_view(customer_id, table: pd.DataFrame,
             return []
         return frame[frame["customer_id"].astype(str) == cid].to_dict("records")
 
-    return {"customer_id": cid, "profile": profile, "permissions": permissions, "mix": mix, "history": history,
-            "value": value,
-            "segments": segments, "relationship": rel, "strategy": st.goal if st else None,
-            "offer": st.offer if st else None, "triggers": rows(triggers), "recommendations": rows(recommendations)}
+    return CustomerView(customer_id=cid, profile=profile, permissions=permissions, mix=mix, history=history,
+                        value=value, segments=segments, relationship=rel, strategy=st.goal if st else None,
+                        offer=st.offer if st else None, triggers=rows(triggers),
+                        recommendations=rows(recommendations))

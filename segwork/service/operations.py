@@ -800,8 +800,8 @@ def get_customer_view(store: ModelStore, request) -> etree._Element:
         raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "
                            f"built from ({store.manifest.get('dataset')})")
     view = customer_view(cid, store.table, store.segmentations)
-    figures = {**view["history"], **view["value"]}
-    relationship = view["relationship"] if "relationship" in store.segmentations else "unknown"
+    figures = view.figures
+    relationship = view.relationship if "relationship" in store.segmentations else "unknown"
     resp = _response("GetCustomerView")
     _add(resp, "customerId", cid)
     _add(resp, "frequency", str(int(figures["frequency"])))
@@ -810,12 +810,12 @@ def get_customer_view(store: ModelStore, request) -> etree._Element:
                     ("clv", "clv")):
         _add(resp, el, float(figures[col]))
     _add(resp, "relationship", relationship)
-    _add(resp, "strategy", view["strategy"] or "no strategy stated")
-    for name, label in view["segments"].items():
+    _add(resp, "strategy", view.strategy or "no strategy stated")
+    for name, label in view.segments.items():
         m = etree.SubElement(resp, _q("membership"))
         _add(m, "segmentation", name)
         _add(m, "segment", label)
-    attributes = {**view["profile"], **view["permissions"], **view["mix"]}
+    attributes = view.attributes
     for col in store.table.columns:
         if col in _BEHAVIOUR or col not in attributes:
             continue

@@ -22,16 +22,29 @@ def test_view_parts(table):
     trig = pd.DataFrame({"customer_id": ["a", "b"], "event": ["birthday", "lapse"]})
     recs = pd.DataFrame({"customer_id": ["a"], "rank": [1], "item": ["gifts"]})
     v = customer_view("a", table, segs, triggers=trig, recommendations=recs)
-    assert v["value"]["clv"] == 55 and v["value"]["p_alive"] == 0.8 and v["history"]["revenue"] == 70
-    assert v["permissions"] == {"email_opt_in": True} and v["mix"] == {"cat_home": 1.0}
-    assert v["profile"]["region"] == "north" and "clv" not in v["profile"]
-    assert v["segments"] == {"relationship": "Loyal", "rfm": "Champions"}
-    assert v["relationship"] == "Loyal" and v["strategy"] and v["offer"]
-    assert [t["event"] for t in v["triggers"]] == ["birthday"] and v["recommendations"][0]["item"] == "gifts"
+    assert v.value["clv"] == 55 and v.value["p_alive"] == 0.8 and v.history["revenue"] == 70
+    assert v.permissions == {"email_opt_in": True} and v.mix == {"cat_home": 1.0}
+    assert v.profile["region"] == "north" and "clv" not in v.profile
+    assert v.segments == {"relationship": "Loyal", "rfm": "Champions"}
+    assert v.relationship == "Loyal" and v.strategy and v.offer
+    assert [t["event"] for t in v.triggers] == ["birthday"] and v.recommendations[0]["item"] == "gifts"
     b = customer_view("b", table, segs)
-    assert b["segments"]["rfm"] is None and "birthday" not in b["profile"] and b["triggers"] == []
+    assert b.segments["rfm"] is None and "birthday" not in b.profile and b.triggers == []
 
 
 def test_unknown_customer(table):
     with pytest.raises(DataError, match="no customer 'zz'"):
         customer_view("zz", table)
+
+
+def test_the_view_is_typed(table):
+    """Issue 18: a dataclass with named fields, not a dict read by string keys."""
+    import dataclasses
+
+    from segwork.act import CustomerView
+
+    v = customer_view("a", table)
+    assert isinstance(v, CustomerView) and dataclasses.is_dataclass(v)
+    assert v.figures == {**v.history, **v.value} and v.attributes == {**v.profile, **v.permissions, **v.mix}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.relationship = "Loyal"

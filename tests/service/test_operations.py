@@ -166,9 +166,8 @@ def test_get_customer_view(client, store):
     assert attrs["customer_type"] == row["customer_type"]
     # the service answers from segwork.act.customer_view: every non-behaviour column with a value, as before
     view = customer_view(cid, store.table, store.segmentations)
-    shown = {**view["profile"], **view["permissions"], **view["mix"]}
-    assert set(attrs) == {c for c in shown if c in store.table.columns}
-    assert r["strategy"] == view["strategy"]
+    assert set(attrs) == {c for c in view.attributes if c in store.table.columns}
+    assert r["strategy"] == view.strategy
 
 
 def _post(server, op_xml: str):
