@@ -62,7 +62,8 @@ def _same(node_value, zeep_value, path="response"):
     """node-soap gives numbers as JS numbers or strings, zeep as Python types: compare as values."""
     if isinstance(zeep_value, dict):
         for key, value in zeep_value.items():
-            if value is None:
+            if value is None or value == []:  # absent optional / empty repeated element: zeep None or [], node omits
+                assert node_value.get(key) in (None, [], ""), f"{path}.{key}: node-soap has {node_value.get(key)!r}"
                 continue
             assert key in node_value, f"{path}.{key} missing from node-soap's answer"
             _same(node_value[key], value, f"{path}.{key}")
