@@ -64,7 +64,8 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     transaction_model: the model behind ``p_alive`` and the expected
         purchases in ``clv``: ``"mbgnbd"`` (default, MBG/NBD: one-time
         buyers can leave, so their P(alive) falls with the time since their
-        purchase), ``"paretonbd"``, or ``"bgnbd"`` (BG/NBD: every one-time
+        purchase), ``"paretonbd"``, ``"ggomnbd"`` (GGom/NBD: dropout that
+        can speed up or slow down with age), or ``"bgnbd"`` (BG/NBD: every one-time
         buyer has P(alive) = 1 by the model's construction; averages of it
         over groups with one-time buyers overstate who is alive).
 
@@ -106,11 +107,12 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
         :func:`segwork.features.customer_table`).
     """
     return prepare(data, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                   transaction_model=transaction_model, _stacklevel=3).table
+                   transaction_model=transaction_model, _stacklevel=3, _where="prepare_table").table
 
 
 def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
-            transaction_model: str = DEFAULT_TRANSACTION_MODEL, _stacklevel: int = 2) -> Prepared:
+            transaction_model: str = DEFAULT_TRANSACTION_MODEL, _stacklevel: int = 2,
+            _where: str = "prepare") -> Prepared:
     """:func:`prepare_table`, keeping the CLV fit: a :class:`Prepared` (``table``, ``clv``).
 
     The parameters, the table and the errors are those of
@@ -120,13 +122,13 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
     again.
     """
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
-        raise ValueError(f"prepare_table: horizon must be a whole number of months >= 1, got {horizon!r}")
+        raise ValueError(f"{_where}: horizon must be a whole number of months >= 1, got {horizon!r}")
     if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
-        raise ValueError(f"prepare_table: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+        raise ValueError(f"{_where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
     if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
-        raise ValueError(f"prepare_table: margin must be a finite profit share of revenue, got {margin!r}")
+        raise ValueError(f"{_where}: margin must be a finite profit share of revenue, got {margin!r}")
     if transaction_model not in TRANSACTION_MODELS:
-        raise ValueError(f"prepare_table: transaction_model={transaction_model!r} is not known; use one of "
+        raise ValueError(f"{_where}: transaction_model={transaction_model!r} is not known; use one of "
                          f"{', '.join(repr(k) for k in TRANSACTION_MODELS)}")
     if isinstance(data, pd.DataFrame):
         if all(c in data.columns for c in _TABLE_COLUMNS):
@@ -137,20 +139,20 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
             table = customer_table(data)
         else:
             raise DataError(
-                "prepare_table: the DataFrame is neither canonical transactions (columns "
+                f"{_where}: the DataFrame is neither canonical transactions (columns "
                 f"{', '.join(_TRANSACTION_COLUMNS)}) nor a customer table (columns {', '.join(_TABLE_COLUMNS)}); "
                 f"it has {', '.join(map(str, data.columns[:10]))}. Read a file with segwork.io.read_transactions")
     elif hasattr(data, "transactions"):
         table = customer_table(data.transactions, getattr(data, "customers", None), getattr(data, "survey", None),
                                observation_end=getattr(data, "observation_end", None))
     else:
-        raise TypeError(f"prepare_table: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
+        raise TypeError(f"{_where}: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
                         f"or a customer table, got {type(data).__name__}")
     try:
         fit = fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
                       transaction_model=transaction_model)
     except (DataError, ConvergenceError) as exc:
-        warnings.warn(f"prepare_table: no CLV columns ({exc})", UserWarning, stacklevel=_stacklevel)
+        warnings.warn(f"{_where}: no CLV columns ({exc})", UserWarning, stacklevel=_stacklevel)
         return Prepared(table, None)
     value = fit.values
     out = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)

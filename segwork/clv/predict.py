@@ -161,7 +161,7 @@ def fit_spend_model(table: pd.DataFrame):
     repeat = (frequency > 0) & (monetary > 0)
     if repeat.sum() < 2:
         if "mean_amount" not in table.columns:
-            raise DataError(f"predict_clv: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
+            raise DataError(f"fit_spend_model: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
                             "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
                             "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
                             "or use a longer observation period with more repeat buyers")
@@ -228,8 +228,8 @@ def predict_clv(
     horizon: months ahead (whole number >= 1).
     discount_rate: per month (0.01 = 1 % a month).
     margin: profit share of revenue (1.0 = CLV in revenue).
-    transaction_model: ``"mbgnbd"`` (default), ``"bgnbd"`` or
-        ``"paretonbd"`` (see :data:`TRANSACTION_MODELS`).
+    transaction_model: ``"mbgnbd"`` (default), ``"bgnbd"``,
+        ``"paretonbd"`` or ``"ggomnbd"`` (see :data:`TRANSACTION_MODELS`).
 
     Returns
     -------
@@ -256,7 +256,7 @@ def predict_clv(
         penalized (see :func:`fit_transaction_model`).
     """
     return fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                   transaction_model=transaction_model).values
+                   transaction_model=transaction_model, _where="predict_clv").values
 
 
 @dataclass(frozen=True)
@@ -282,16 +282,16 @@ class ClvFit:
 
 
 def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
-            transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> ClvFit:
+            transaction_model: str = DEFAULT_TRANSACTION_MODEL, _where: str = "fit_clv") -> ClvFit:
     """Fit the transaction and spend models on ``table`` once and predict ``p_alive`` and ``clv``.
 
     The parameters, the columns and the errors are those of
     :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
     returns the fitted models (:class:`ClvFit`).
     """
-    require_columns(table, ("frequency", "recency", "T", "monetary_value"), "predict_clv",
+    require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
                     "build the table with segwork.features.customer_table", what="customer table")
-    key = _model_key(transaction_model, "predict_clv")
+    key = _model_key(transaction_model, _where)
     summary = bg_nbd_inputs(table)
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = fit_transaction_model(table, transaction_model)
