@@ -243,11 +243,24 @@ def _max_batch(text: str) -> int:
 def _public_url(text: str) -> str:
     from urllib.parse import urlsplit
 
+    example = "https://crm.example.com/segments/"
     parts = urlsplit(text)
-    if (parts.scheme not in ("http", "https") or not parts.netloc or any(c in text for c in "\"'<>\\ \t\r\n")
-            or parts.query or parts.fragment):
-        raise argparse.ArgumentTypeError(f"must be an http:// or https:// address such as "
-                                         f"https://crm.example.com/segments/, got {text!r}")
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c in text for c in "\"'<>\\ \t\r\n")):
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// address such as {example}, got {text!r}")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        # the WSDL's soap:address is where clients post: a query or fragment there is no endpoint address
+        what = " and ".join(w for w, v in (("a query (?...)", parts.query or text.endswith("?")),
+                                           ("a fragment (#...)", parts.fragment or text.endswith("#"))) if v)
+        raise argparse.ArgumentTypeError(f"must be an address without {what} (the endpoint clients post to), "
+                                         f"such as {example}, got {text!r}")
+    try:
+        port = parts.port
+    except ValueError:  # urllib: not a number, or over 65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        shown = parts.netloc.rpartition(":")[2]
+        raise argparse.ArgumentTypeError(f"has port {shown!r}; a port is a number from 1 to 65535, got {text!r}")
     return text
 
 

@@ -149,3 +149,16 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path, monkeypatch, cap
     sys.stdout.write("after\n")  # stdout now goes to devnull: nothing raises at the interpreter's final flush
     sys.stdout.flush()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_serve_refuses_a_public_url_with_a_bad_port_or_a_query_saying_which(tmp_path):
+    """--public-url https://crm.example.com:99999/ was accepted (a Host header with :99999 is not taken), and a
+    query was refused as "must be an http:// or https:// address" without saying the query was the problem."""
+    for url, said in (("https://crm.example.com:99999/", "has port '99999'; a port is a number from 1 to 65535"),
+                      ("https://crm.example.com:0/", "has port '0'"),
+                      ("https://crm.example.com/seg?x=1", "must be an address without a query (?...)"),
+                      ("https://crm.example.com/seg#top", "must be an address without a fragment (#...)"),
+                      ("ftp://crm.example.com/", "must be an http:// or https:// address")):
+        res = run("serve", "--models", tmp_path, "--public-url", url)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+        assert "--public-url" in res.stderr and said in res.stderr and repr(url) in res.stderr, res.stderr

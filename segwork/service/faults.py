@@ -29,13 +29,14 @@ class ServiceFault(Exception):
     """A request the service refuses.
 
     Attributes: ``code`` (the SegmentationFault code, e.g. ``"InvalidRequest"``),
-    ``text`` (what is wrong and what to change), ``faultcode`` (``"Client"``,
+    ``text`` (what is wrong and what to change; at most ``limit`` characters), ``faultcode`` (``"Client"``,
     ``"Server"`` or ``"VersionMismatch"``), ``status`` (the HTTP status).
     """
 
-    def __init__(self, code: str, text: str, *, faultcode: str = "Client", status: int = 500) -> None:
+    def __init__(self, code: str, text: str, *, faultcode: str = "Client", status: int = 500,
+                 limit: int = 2000) -> None:
         super().__init__(text)
-        self.code, self.text, self.faultcode, self.status = code, clean_text(text), faultcode, status
+        self.code, self.text, self.faultcode, self.status = code, clean_text(text, limit), faultcode, status
 
 
 def clean_text(text: str, limit: int = 2000) -> str:

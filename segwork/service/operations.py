@@ -279,9 +279,66 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
     return resp
 
 
+class _Problems:
+    """Every problem of every customer of a SegmentCustomers request, collected before one fault is raised.
+
+    ``add(cid, text, kind)``: a problem of one customer (``text`` a phrase such as "attribute 'cat_beauty'=1.5
+    must be a share from 0 to 1"); ``kind`` "asOf" for a customer whose transactions do not fit asOf (the fault
+    is then InvalidCustomer when every problem is of that kind), else "value". ``sections``: whole sections of
+    the fault text that group across customers (unknown names, attributes a segmentation does not read, the
+    missing attributes); ``tail``: text put last (the list of known names), cut first when the text is long.
+    """
+
+    def __init__(self) -> None:
+        self.by_customer: dict[str, list[str]] = {}
+        self.kinds: set[str] = set()
+        self.sections: list[tuple[int, str]] = []  # (0: before the customers' problems, 1: after, text)
+        self.tail: list[str] = []
+        self.order: list[str] = []  # the request's order of customers
+
+    def add(self, cid, text: str, kind: str = "value") -> None:
+        self.by_customer.setdefault(str(cid), []).append(text)
+        self.kinds.add(kind)
+
+    def section(self, text: str, tail: str | None = None, *, first: bool = False) -> None:
+        self.sections.append((0 if first else 1, text))
+        self.kinds.add("value")
+        if tail:
+            self.tail.append(tail)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_customer or self.sections)
+
+    def raise_if_any(self, limit: int = 10, per_customer: int = 5) -> None:
+        """One fault naming every problem (up to ``limit`` customers and ``per_customer`` problems each spelt
+        out, with how many more)."""
+        if not self:
+            return
+        # names (unknown, not read) first, then each customer's own problems, then the missing attributes
+        parts = [t for p, t in self.sections if p == 0]
+        rank = {c: i for i, c in enumerate(self.order)}
+        items = sorted(self.by_customer.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+        for cid, texts in items[:limit]:
+            shown = "; ".join(texts[:per_customer]) + (f"; and {len(texts) - per_customer} more problem(s)"
+                                                       if len(texts) > per_customer else "")
+            sep = " " if texts[0].startswith(("has ", "is ")) else ": "
+            parts.append(f"customer {cid!r}{sep}{shown}")
+        if len(items) > limit:
+            parts.append(f"and {len(items) - limit} more customer(s) with problems")
+        parts += [t for p, t in self.sections if p == 1]
+        code = "InvalidCustomer" if self.kinds == {"asOf"} else "InvalidRequest"
+        raise ServiceFault(code, "SegmentCustomers: " + ". ".join(parts + self.tail), limit=6000)
+
+
 def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
-    """A customer table for the customers of a SegmentCustomers request (transactions or summaries + attributes)."""
+    """A customer table for the customers of a SegmentCustomers request (transactions or summaries + attributes).
+
+    Every problem of every customer (unknown or unread attribute names, values that are not numbers or out of
+    range, shares that do not sum to 1, impossible histories, transactions after asOf or of categories/channels
+    the models do not know, missing attributes) is collected and refused in ONE fault (:class:`_Problems`), so
+    a client fixes its request in one round trip."""
     where = "SegmentCustomers"
+    problems = _Problems()
     as_of_text = _text(request, "asOf")
     as_of = (request_date(as_of_text, "asOf", where) if as_of_text is not None
              else pd.Timestamp((store.manifest.get("date_range") or [None, None])[1]))
@@ -295,6 +352,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
         if cid in attributes:
             raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r} is given twice")
         order.append(cid)
+        problems.order.append(cid)
         attributes[cid] = {a[0].text.strip(): a[1].text
                            for a in (list(k.iterchildren(tag=etree.Element)) for k in kids[2:])}
         if kids[1].tag == q_summary:
@@ -304,46 +362,77 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
                 tx_rows.append((cid, request_date(t.findtext(_q("date")), "transaction/date", f"{where}: customer "
                                                   f"{cid!r}"), float(t.findtext(_q("amount"))),
                                 t.findtext(_q("category")), t.findtext(_q("channel"))))
+    known = store.table
     parts = []
+    tx = None
     if tx_rows:
         tx = pd.DataFrame(tx_rows, columns=["customer_id", "date", "amount", "category", "channel"])
         tx["date"] = pd.to_datetime(tx["date"])
-        first = tx.groupby("customer_id", sort=False)["date"].min()
-        if (first > as_of).any():  # said here in the request's terms (asOf), not by rfm_summary
-            cid = first.index[(first > as_of).to_numpy()][0]
-            raise ServiceFault("InvalidCustomer", f"SegmentCustomers: customer {cid!r} has no purchase up to asOf "
-                               f"{as_of.date()} (the first is on {first[cid].date()}); give transactions dated up "
-                               "to asOf, or a later asOf")
+        # said here in the request's terms (asOf): a customer whose purchases all come after asOf has no
+        # history; a transaction after asOf is refused, not dropped in silence (customer_table would drop it)
+        for cid, own in tx.groupby("customer_id", sort=False)["date"]:
+            later = own[own > as_of]
+            if later.empty:
+                continue
+            if len(later) == len(own):
+                problems.add(cid, f"has no purchase up to asOf {as_of.date()} (the first is on "
+                                  f"{own.min().date()}); give transactions dated up to asOf, or a later asOf", "asOf")
+            else:
+                days = sorted({d.date().isoformat() for d in later})
+                problems.add(cid, f"has {len(later)} transaction(s) after asOf {as_of.date()} (on "
+                                  f"{', '.join(days[:3])}{' and more' if len(days) > 3 else ''}); leave them out or "
+                                  "give a later asOf", "asOf")
+        # a category or channel the models were not built with would be dropped by the segmenter (all shares
+        # of the customer 0 and still a cluster): refused naming the known ones
+        for col, prefix, what in (("category", "cat_", "categories"), ("channel", "ch_", "channels")):
+            names = [c[len(prefix):] for c in known.columns if c.startswith(prefix)]
+            given = tx[col].dropna()
+            new = given[~given.isin(names)]
+            for cid, values in new.groupby(tx.loc[new.index, "customer_id"], sort=False):
+                problems.add(cid, f"transaction {col} {_names(pd.unique(values))} is not one of the {what} of the "
+                                  f"data the models were built from ({_names(names)})")
+        tx = tx[tx["date"] <= as_of]
         for col in ("category", "channel"):
             if tx[col].isna().all():
                 tx = tx.drop(columns=col)
             else:
                 tx[col] = tx[col].fillna("unknown")
-        parts.append(customer_table(tx, observation_end=as_of))
+        if len(tx):
+            parts.append(customer_table(tx, observation_end=as_of))
     if summaries:
         s = pd.DataFrame(summaries, columns=["customer_id", "frequency", "recency", "T", "monetary_value",
                                              "revenue"]).set_index("customer_id")
-        check_history_in_days(f"{where} (summary)", s["frequency"], s["recency"], s["T"], s["monetary_value"])
+        try:
+            check_history_in_days(f"{where} (summary)", s["frequency"], s["recency"], s["T"], s["monetary_value"])
+        except DataError:  # name the problem of every customer, not only the first one's
+            for cid in s.index:
+                try:
+                    check_history_in_days("summary", s.loc[[cid], "frequency"], s.loc[[cid], "recency"],
+                                          s.loc[[cid], "T"], s.loc[[cid], "monetary_value"])
+                except DataError as exc:
+                    problems.add(cid, str(exc).removeprefix("summary: "))
         s["days_since_last"] = s["T"] - s["recency"]
         s["n_transactions"] = s["frequency"] + 1
         s["mean_amount"] = s["revenue"] / s["n_transactions"]
         # the purchase rate as segwork.features.customer_table defines it: purchase days per 30 days of tenure
         s["purchase_rate"] = (s["frequency"] + 1) / np.maximum(s["T"], 1.0) * 30.0
         parts.append(s)
+    if not parts:
+        problems.raise_if_any()
     table = pd.concat(parts) if len(parts) > 1 else parts[0]
     missing = [c for c in order if c not in table.index]
-    if missing:
-        raise ServiceFault("InvalidCustomer", f"SegmentCustomers: customer {missing[0]!r} has no purchase up to "
-                           f"{as_of.date()}; give transactions dated up to asOf")
+    for cid in missing:  # no transaction up to asOf (said above)
+        if cid not in problems.by_customer:
+            problems.add(cid, f"has no purchase up to {as_of.date()}; give transactions dated up to asOf", "asOf")
     table = table.reindex(order)
-    known = store.table
     summary_ids = {row[0] for row in summaries}
     tx_ids = table.index.difference(pd.Index(list(summary_ids), dtype=object))
     # Category and channel shares: customer_table computed them from the customers' transactions, for the
     # categories and channels the batch has; a customer sent as transactions never bought in the others
     # (share 0), when the transactions name categories (channels) at all. Shares of summary customers cannot
     # be derived: they are given as attributes or refused below where the segmentation needs them.
-    derivable = {"cat_": bool(tx_rows) and "category" in tx.columns, "ch_": bool(tx_rows) and "channel" in tx.columns}
+    derivable = {"cat_": tx is not None and "category" in tx.columns,
+                 "ch_": tx is not None and "channel" in tx.columns}
     for col in known.columns:
         if col.startswith(("cat_", "ch_")):
             if col not in table.columns:
@@ -351,37 +440,56 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             if derivable["cat_" if col.startswith("cat_") else "ch_"]:
                 table.loc[tx_ids, col] = table.loc[tx_ids, col].fillna(0.0)
     given = pd.DataFrame.from_dict(attributes, orient="index", dtype=object).reindex(table.index)
-    _refuse_unknown_attributes(attributes, known)
+    _refuse_unknown_attributes(attributes, known, seg, problems)
+    readable = set(_known_attributes(known))
+    bad_values = pd.DataFrame(False, index=table.index, columns=list(given.columns))
     for name in given.columns:
-        if name in _BEHAVIOUR:
-            holders = given.index[given[name].notna()]
-            if name not in _SUMMARY_EXTRAS or not set(holders) <= summary_ids:
-                bad = holders[0] if name not in _SUMMARY_EXTRAS else next(c for c in holders if c not in summary_ids)
-                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} is "
-                                   "computed by the service; give it in the summary or as transactions")
+        if name not in readable and name not in _BEHAVIOUR:
+            continue  # unknown: said above
+        holders = given.index[given[name].notna()]
+        if name in _BEHAVIOUR and (name not in _SUMMARY_EXTRAS or not set(holders) <= summary_ids):
+            for bad in holders:
+                if name in _SUMMARY_EXTRAS and bad in summary_ids:
+                    continue
+                how = ("a field of the summary (tns:revenue), not an attribute" if name == "revenue"
+                       and bad in summary_ids else "computed by the service; give it in the summary or as "
+                       "transactions" if name not in _SUMMARY_EXTRAS else "computed from the transactions; it "
+                       "may be given as an attribute of a customer sent as a summary only")
+                problems.add(bad, f"attribute {name!r} is {how}")
+            if name not in _SUMMARY_EXTRAS:
+                continue
         values = given[name]
         numeric = name in _SUMMARY_EXTRAS or name.startswith(("cat_", "ch_")) or (
             name in known.columns and pd.api.types.is_numeric_dtype(known[name])
             and not pd.api.types.is_bool_dtype(known[name]))
+        if name in _SUMMARY_EXTRAS:
+            values = values.where(values.index.isin(list(summary_ids)))
         if numeric:
             converted = pd.to_numeric(values, errors="coerce")
             wrong = converted.isna() & values.notna()
-            if wrong.any():
-                bad = wrong.index[wrong.to_numpy()][0]
-                raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {bad!r}: attribute {name!r} must "
-                                   f"be a number, got {values[bad]!r}")
+            for bad in wrong.index[wrong.to_numpy()]:
+                problems.add(bad, f"attribute {name!r} must be a number, got {values[bad]!r}")
             values = converted.astype(float)
-            _check_attribute_numbers(name, values, known)
+            out = _check_attribute_numbers(name, values, known, problems)
+            bad_values[name] = wrong | out
         if name in table.columns:  # a summary's exact value replaces the derived one where given
             table[name] = values.where(values.notna(), table[name])
         else:
             table[name] = values
+    _check_share_sums(table, bad_values, problems)
     for col in known.columns:  # profile and survey fields not given: unknown (NaN), as Segmentation.predict asks
         if col not in table.columns and col not in _BEHAVIOUR and not col.startswith(("cat_", "ch_")):
             numeric = pd.api.types.is_numeric_dtype(known[col]) and not pd.api.types.is_bool_dtype(known[col])
             table[col] = pd.Series(np.nan if numeric else None, index=table.index,
                                    dtype=float if numeric else object)
-    _refuse_missing_attributes(seg, table)
+    # a value given but refused above is not also reported missing
+    present = table.copy()
+    for name in bad_values.columns:
+        if name in present.columns and bad_values[name].any():
+            present.loc[bad_values[name].to_numpy(), name] = 0.0
+    present = present.loc[[c for c in present.index if c not in missing]]
+    _refuse_missing_attributes(seg, present, problems)
+    problems.raise_if_any()
     days = table[["frequency", "recency", "T", "monetary_value"]]
     values = _value_columns(store, days)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
@@ -389,12 +497,39 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     return table
 
 
-def _check_attribute_numbers(name: str, values: pd.Series, known: pd.DataFrame) -> None:
+#: Category (channel) shares of a customer must sum to 1 within this tolerance (or all be 0: no purchases).
+#: 0.01 lets shares rounded to 3 decimals through (6 categories: at most 0.003 off) and refuses what is not a
+#: split of the customer's purchases (every share set to 1: a sum of 6).
+SHARE_SUM_TOLERANCE = 0.01
+
+
+def _check_share_sums(table: pd.DataFrame, bad_values: pd.DataFrame, problems: _Problems) -> None:
+    """The category shares (cat_*) of a customer sum to 1 (within :data:`SHARE_SUM_TOLERANCE`) or are all 0 (a
+    customer without purchases); the same for the channel shares (ch_*). Checked where all shares of the group
+    are known (given or derived) and none was refused already."""
+    for prefix, what in (("cat_", "category"), ("ch_", "channel")):
+        cols = [c for c in table.columns if c.startswith(prefix)]
+        if not cols:
+            continue
+        shares = table[cols].astype(float)
+        refused = bad_values[[c for c in cols if c in bad_values.columns]].any(axis=1) if any(
+            c in bad_values.columns for c in cols) else pd.Series(False, index=table.index)
+        full = shares.notna().all(axis=1) & ~refused
+        total = shares.sum(axis=1)
+        wrong = full & ~(((total - 1.0).abs() <= SHARE_SUM_TOLERANCE) | (shares == 0).all(axis=1))
+        for cid in table.index[wrong.to_numpy()]:
+            problems.add(cid, f"the {what} shares ({prefix}...) sum to {total[cid]:g}; they must sum to 1 "
+                              f"(within {SHARE_SUM_TOLERANCE:g}), or all be 0 for a customer without purchases")
+
+
+def _check_attribute_numbers(name: str, values: pd.Series, known: pd.DataFrame, problems: _Problems) -> pd.Series:
     """Numeric attributes of SegmentCustomers: finite; shares (cat_, ch_) 0..1; survey answers (q01_...) and
-    the summary extras within what the data the models were built from has (a survey's scale)."""
+    the summary extras within what the data the models were built from has (a survey's scale). Every customer
+    with a value out of range is added to ``problems``; returns the mask of those customers."""
     given = values.dropna()
+    out = pd.Series(False, index=values.index)
     if given.empty:
-        return
+        return out
     low, high, what = -np.inf, np.inf, "a finite number"
     if name.startswith(("cat_", "ch_")):
         low, high, what = 0.0, 1.0, "a share from 0 to 1"
@@ -406,10 +541,10 @@ def _check_attribute_numbers(name: str, values: pd.Series, known: pd.DataFrame) 
     elif name == "mean_amount":
         low, high, what = 0.0, 1e9, "a mean amount from 0 to 1e9"
     bad = ~np.isfinite(given) | (given < low) | (given > high)
-    if bad.any():
-        cid = given.index[bad.to_numpy()][0]
-        raise ServiceFault("InvalidRequest", f"SegmentCustomers: customer {cid!r}: attribute {name!r}={given[cid]:g} "
-                           f"must be {what}")
+    for cid in given.index[bad.to_numpy()]:
+        problems.add(cid, f"attribute {name!r}={given[cid]:g} must be {what}")
+        out[cid] = True
+    return out
 
 
 def _needed_columns(seg) -> list[str]:
@@ -419,6 +554,11 @@ def _needed_columns(seg) -> list[str]:
     unplaced = getattr(seg, "unplaced_model", None)
     cols += [str(c) for c in getattr(unplaced, "feature_names_in_", [])]
     return list(dict.fromkeys(cols))
+
+
+def _is_measure(name: str) -> bool:
+    """An attribute that only places a customer: the summary extras, the shares and the survey answers."""
+    return name in _SUMMARY_EXTRAS or name.startswith(("cat_", "ch_")) or _is_survey_item(name)
 
 
 def _is_survey_item(name: str) -> bool:
@@ -438,18 +578,45 @@ def _names(names, limit: int = 60) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _refuse_unknown_attributes(attributes: dict[str, dict], known: pd.DataFrame) -> None:
+def _read_attributes(seg) -> list[str]:
+    """The attribute names a segmentation reads (what ListSegmentations lists and a client may give for it):
+    the columns its ``predict`` reads (:func:`_needed_columns`, from the fitted models' feature names) that are
+    not computed by the service, and the profile fields its a priori rules read."""
+    cols = [c for c in _needed_columns(seg) if c not in _BEHAVIOUR or c in _SUMMARY_EXTRAS]
+    rules = getattr(seg.segmenter, "rules_", None) or []
+    cols += [c for r in rules for c in r["where"]]
+    return list(dict.fromkeys(cols))
+
+
+def _refuse_unknown_attributes(attributes: dict[str, dict], known: pd.DataFrame, seg, problems: _Problems) -> None:
     """Refuse (InvalidRequest) attribute names the data the models were built from does not have: a misspelt
     name (``agee_band``) would otherwise be dropped, and the customer segmented as if it had not been given.
-    The fault names every unknown name (with the nearest known name, if any) and the known names."""
+    The fault names every unknown name (with the nearest known name, if any) and the known names.
+
+    A measure the segmentation does not read (``n_transactions`` for k-means, a share for RFM: see
+    :func:`_is_measure`) is refused too, naming what it reads: a measure is sent only to place the customer, so
+    the client believes it has an effect. Profile and permission fields (``region``) are the customer's record,
+    which a CRM sends as it is to every segmentation: taken by all, read where ListSegmentations lists them."""
     import difflib
 
     names = _known_attributes(known)
+    reads = _read_attributes(seg)
     holders_of: dict[str, list] = {}
+    unread: dict[str, list] = {}
     for cid, given in attributes.items():  # by name sent, whether its value is empty or not
         for n in given:
             if n not in names and n not in _BEHAVIOUR:
                 holders_of.setdefault(n, []).append(cid)
+            elif n in names and n not in reads and _is_measure(n):
+                unread.setdefault(n, []).append(cid)
+    if unread:
+        listed = [f"{n!r} (customer {h[0]!r}" + (f" and {len(h) - 1} more" if len(h) > 1 else "") + ")"
+                  for n, h in unread.items()]
+        problems.section(first=True, text=f"attribute(s) not read by segmentation {seg.name!r}: {'; '.join(listed[:20])}"
+                         + (f" and {len(listed) - 20} more" if len(listed) > 20 else "")
+                         + (f"; of the measures (n_transactions, mean_amount, shares, survey answers) it reads "
+                            f"{_names([r for r in reads if _is_measure(r)]) or 'none'} (see ListSegmentations), "
+                            "leave the others out"))
     if not holders_of:
         return
     parts = []
@@ -457,9 +624,11 @@ def _refuse_unknown_attributes(attributes: dict[str, dict], known: pd.DataFrame)
         close = difflib.get_close_matches(n, names, n=1, cutoff=0.6) or [c for c in names if c.lower() == n.lower()]
         parts.append(f"{n!r} (customer {holders[0]!r}" + (f" and {len(holders) - 1} more" if len(holders) > 1 else "")
                      + (f"; did you mean {close[0]!r}?" if close else "") + ")")
-    raise ServiceFault("InvalidRequest", f"SegmentCustomers: unknown attribute name(s) {'; '.join(parts[:20])}"
-                       + (f" and {len(parts) - 20} more" if len(parts) > 20 else "")
-                       + f"; the attributes are: {_names(names)} (names are case-sensitive)")
+    # first of the sections (the known names last of the whole text)
+    problems.sections.insert(0, (0, f"unknown attribute name(s) {'; '.join(parts[:20])}"
+                                 + (f" and {len(parts) - 20} more" if len(parts) > 20 else "")))
+    problems.kinds.add("value")
+    problems.tail.append(f"the attributes are: {_names(names)} (names are case-sensitive)")
 
 
 def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -492,12 +661,12 @@ def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
     return {c: m for c, m in needed.items() if m.any()}
 
 
-def _refuse_unseen_values(segmenter, table: pd.DataFrame) -> None:
+def _refuse_unseen_values(segmenter, table: pd.DataFrame, problems: _Problems) -> None:
     """An a priori rule's column with a value not seen when the segmentation was built (``b2c`` for ``B2C``): the
     library sends such a customer to the fallback segment with a warning no client sees; refused here."""
     from ..segment.apriori import _as_text
 
-    problems = []
+    found = []
     for col, seen in getattr(segmenter, "seen_", {}).items():
         if col not in table.columns:
             continue
@@ -506,15 +675,14 @@ def _refuse_unseen_values(segmenter, table: pd.DataFrame) -> None:
         for value in pd.unique(values[new]):
             cid = values.index[(values == value).to_numpy()][0]
             close = [v for v in seen if v.lower() == str(value).lower()]
-            problems.append(f"attribute {col!r}={value!r} (customer {cid!r}) is not one of {_names(sorted(seen))}"
-                            + (f"; did you mean {close[0]!r}?" if close else ""))
-    if problems:
-        raise ServiceFault("InvalidRequest", "SegmentCustomers: " + "; ".join(problems[:20])
-                           + (f" and {len(problems) - 20} more" if len(problems) > 20 else "")
-                           + " (values are case-sensitive)")
+            found.append(f"attribute {col!r}={value!r} (customer {cid!r}) is not one of {_names(sorted(seen))}"
+                         + (f"; did you mean {close[0]!r}?" if close else ""))
+    if found:
+        problems.section("; ".join(found[:20]) + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+                         + " (values are case-sensitive)")
 
 
-def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
+def _refuse_missing_attributes(seg, table: pd.DataFrame, problems: _Problems) -> None:
     """Refuse (InvalidRequest) customers without attributes the segmentation needs, naming ALL of them at once.
 
     Needed: the category/channel shares a clustering (k-means; the needs segmentation's behaviour classifier)
@@ -536,9 +704,9 @@ def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
                 missing[col] = lacks
     if hasattr(seg.segmenter, "rules_"):
         missing.update(_apriori_missing(seg.segmenter, table))
+    if hasattr(seg.segmenter, "rules_"):
+        _refuse_unseen_values(seg.segmenter, table, problems)
     if not missing:
-        if hasattr(seg.segmenter, "rules_"):
-            _refuse_unseen_values(seg.segmenter, table)
         return
     cols = list(missing)
     groups: dict[tuple[str, ...], list] = {}
@@ -557,23 +725,43 @@ def _refuse_missing_attributes(seg, table: pd.DataFrame) -> None:
     hints = []
     if any(c.startswith("cat_") for c in cols):
         hints.append("category shares (cat_...): send the customers' transactions with their categories, or give "
-                     "the shares as attributes (0 to 1)")
+                     "the shares as attributes (0 to 1, summing to 1)")
     if any(c.startswith("ch_") for c in cols):
         hints.append("channel shares (ch_...): send the transactions with their channels, or give the shares as "
-                     "attributes (0 to 1)")
-    if any(not c.startswith(("cat_", "ch_")) for c in cols):
-        hints.append("profile attributes: give them as attributes (which ones a customer needs depends on the "
-                     "others, e.g. customer_type; see ListSegmentations)")
-    raise ServiceFault("InvalidRequest", f"SegmentCustomers: segmentation {seg.name!r} needs attributes the request "
-                       f"lacks ({len(cols)}: {_names(cols)}): {'; '.join(parts)}. {'; '.join(hints)}")
+                     "attributes (0 to 1, summing to 1)")
+    if getattr(seg, "unplaced_model", None) is not None and any(c.startswith(("cat_", "ch_")) for c in cols):
+        hints.append("or give the customer's survey answers (" + ", ".join(seg.features[:2]) + ", ...): a customer "
+                     "with survey answers is placed by them and needs no shares")
+    profile = [c for c in cols if not c.startswith(("cat_", "ch_"))]
+    if profile:
+        notes = {a: note for a, _req, note in _attribute_uses(seg, table) if a in profile}
+        needed = [f"{c!r} " + ("always" if notes.get(c, "").startswith("read by every") else
+                               notes.get(c, "").split(";")[0].replace("required ", "only ")) for c in profile]
+        hints.append("profile attributes: " + ", ".join(needed) + " (see ListSegmentations)")
+    problems.section(f"segmentation {seg.name!r} needs attributes the request lacks ({len(cols)}: {_names(cols)}): "
+                     f"{'; '.join(parts)}. {'; '.join(hints)}")
 
 
 def _attribute_uses(seg, known: pd.DataFrame) -> list[tuple[str, bool, str]]:
     """(attribute, required, note) for every attribute a segmentation's ``predict`` reads (ListSegmentations)."""
     out: list[tuple[str, bool, str]] = []
     own = set(seg.features or [])
-    for col in _needed_columns(seg):
+    for col in _needed_columns(seg):  # the fitted models' feature names: the list cannot drift from them
+        unplaced_only = col not in own  # read by the behaviour classifier only (needs: customers without answers)
+        when = " (for a customer without survey answers)" if unplaced_only else ""
+        if col in _SUMMARY_EXTRAS:
+            derived = ("revenue / (frequency + 1)" if col == "mean_amount" else "frequency + 1")
+            out.append((col, not unplaced_only, f"computed from the transactions; for a customer sent as a summary "
+                                                f"{derived}, or the exact value given as this attribute{when}"))
+            continue
         if col in _BEHAVIOUR:
+            source = {"frequency": "the summary's frequency", "revenue": "the summary's revenue",
+                      "recency": "the summary's recency", "T": "the summary's T",
+                      "monetary_value": "the summary's monetaryValue",
+                      "days_since_last": "T - recency of the summary",
+                      "purchase_rate": "(frequency + 1) / T x 30 of the summary"}.get(col, "the service's models")
+            out.append((col, not unplaced_only, f"computed by the service from the transactions, or {source}; not "
+                                                f"given as an attribute{when}"))
             continue
         if col.startswith(("cat_", "ch_")):
             kind = "categories" if col.startswith("cat_") else "channels"

@@ -349,8 +349,7 @@ def test_needs_segmentation_refuses_only_what_cannot_be_derived(server, client, 
         client.service.SegmentCustomers(segmentation="needs", customer=customers)
     faultcode, faultstring = _fault(_post(server, _env(segment_summary(segmentation="needs"))))
     assert "needs attributes the request lacks" in faultstring and "customer 'N' lacks 'cat_" in faultstring
-    shares = [(c, "0.1") for c in store.table.columns if c.startswith(("cat_", "ch_"))]
-    r = _post(server, _env(segment_summary(segmentation="needs", attributes=shares)))
+    r = _post(server, _env(segment_summary(segmentation="needs", attributes=_shares(store))))
     assert r.status_code == 200, r.text
 
 
@@ -650,7 +649,7 @@ def test_needs_distance_is_the_distance_to_the_customers_centre_in_factor_space(
 def test_kmeans_distance_is_to_the_assigned_centre(client, store):
     seg = store.segmentations["kmeans"]
     ids = store.table.index[:4].tolist()
-    extras = [c for c in store.table.columns if c.startswith(("cat_", "ch_"))] + ["n_transactions", "mean_amount"]
+    extras = [c for c in store.table.columns if c.startswith(("cat_", "ch_"))] + ["mean_amount"]
     r = client.service.SegmentCustomers(segmentation="kmeans",
                                         customer=[_summary_customer(store, c, attributes=extras) for c in ids])
     X = store.table.loc[ids, seg.features]
@@ -659,8 +658,13 @@ def test_kmeans_distance_is_to_the_assigned_centre(client, store):
     np.testing.assert_allclose([a["distance"] for a in r["assignment"]], expected, rtol=1e-6)
 
 
-def _shares(store, value="0.1"):
-    return [(c, value) for c in store.table.columns if c.startswith(("cat_", "ch_"))]
+def _shares(store):
+    """Category and channel shares that are a split of a customer's purchases: each group sums to 1."""
+    out = []
+    for prefix in ("cat_", "ch_"):
+        cols = [c for c in store.table.columns if c.startswith(prefix)]
+        out += [(c, repr(1 / len(cols))) for c in cols]
+    return out
 
 
 APRIORI_GAPS = {
@@ -732,8 +736,8 @@ def test_list_segmentations_gives_every_attribute_a_segmentation_reads(client, s
     infos = {s["name"]: s for s in client.service.ListSegmentations()["segmentation"]}
     kmeans = store.segmentations["kmeans"]
     assert "..." in infos["kmeans"]["method"]  # the library's summary shortens; the attribute list does not
-    assert [a["name"] for a in infos["kmeans"]["attribute"]] == [c for c in kmeans.features
-                                                                if c.startswith(("cat_", "ch_"))]
+    # every feature the fitted k-means reads, in its order (before: the shares only, not mean_amount)
+    assert [a["name"] for a in infos["kmeans"]["attribute"]] == list(kmeans.features)
     assert all(a["required"] for a in infos["kmeans"]["attribute"])
     needs = {a["name"]: a for a in infos["needs"]["attribute"]}
     assert set(store.segmentations["needs"].features) <= set(needs)
@@ -833,3 +837,138 @@ def test_needs_customers_with_survey_answers_need_no_shares(client, store):
     with pytest.raises(zeep.exceptions.Fault, match=rf"customer {silent[0]!r} lacks 'cat_"):
         client.service.SegmentCustomers(segmentation="needs", customer=[
             _summary_customer(store, c, attributes=seg.features) for c in answered + silent])
+
+
+# --------------------------------------------------------------------------- one fault for every problem (fresh user)
+
+def _batch(segmentation, *customers, asOf=None) -> str:
+    """SegmentCustomers of several summary customers: (id, attributes[, summary fields])."""
+    body = ""
+    for cid, attributes, *fields in customers:
+        one = segment_summary(segmentation=segmentation, attributes=attributes, **(fields[0] if fields else {}))
+        body += one[one.index("<tns:customer>"):one.index("</tns:SegmentCustomers>")].replace(">N<", f">{cid}<")
+    as_of = "" if asOf is None else f"<tns:asOf>{asOf}</tns:asOf>"
+    return (f"<tns:SegmentCustomers><tns:segmentation>{segmentation}</tns:segmentation>{as_of}{body}"
+            "</tns:SegmentCustomers>")
+
+
+def _with(store, **over):
+    return [(c, over.get(c, v)) for c, v in _shares(store)]
+
+
+def test_one_fault_names_every_problem_of_every_customer(server, store):
+    """Before, each kind of error was its own round trip: the unknown name of C2 first, then C1's share, then
+    (with two bad shares) only C1's, and a summary with recency > T alone. Now one fault names them all."""
+    body = _batch("kmeans", ("C1", _with(store, cat_beauty="1.5")),
+                  ("C2", _shares(store) + [("agee_band", "25-34")]), ("C3", []),
+                  ("C4", _with(store, ch_web="-1")), ("C5", _shares(store), {"recency": "30", "T": "20"}))
+    faultcode, faultstring = _fault(_post(server, _env(body)))
+    assert faultcode == "soap:Client" and faultstring.startswith("InvalidRequest: SegmentCustomers: "), faultstring
+    for text in ("unknown attribute name(s) 'agee_band' (customer 'C2'; did you mean 'age_band'?)",
+                 "customer 'C1': attribute 'cat_beauty'=1.5 must be a share from 0 to 1",
+                 "customer 'C4': attribute 'ch_web'=-1 must be a share from 0 to 1",
+                 "customer 'C5': ", "recency=30, T=20",
+                 "customer 'C3' lacks 'cat_beauty'"):
+        assert text in faultstring, (text, faultstring)
+    # the customers' own problems in the order of the request
+    assert faultstring.index("customer 'C1':") < faultstring.index("customer 'C4':") < faultstring.index("'C5':")
+    # a refused share is not also reported missing, and C1's other shares are not summed
+    assert "customer 'C1' lacks" not in faultstring and "'C1': the category shares" not in faultstring
+
+
+def test_a_fault_about_many_customers_is_bounded(server, store):
+    body = _batch("kmeans", *[(f"C{i}", _with(store, cat_home="2")) for i in range(30)])
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert "customer 'C9': attribute 'cat_home'=2" in faultstring and "'C10'" not in faultstring
+    assert "and 20 more customer(s) with problems" in faultstring and len(faultstring) < 6000
+
+
+def test_shares_must_sum_to_one(server, store):
+    """kmeans with every cat_/ch_ share set to 1 (category shares summing to 6) was answered 200."""
+    ones = [(c, "1") for c, _v in _shares(store)]
+    n_cat = sum(c.startswith("cat_") for c, _v in ones)
+    _code, faultstring = _fault(_post(server, _env(_batch("kmeans", ("C1", ones)))))
+    assert (f"customer 'C1': the category shares (cat_...) sum to {n_cat}; they must sum to 1 (within 0.01), or "
+            "all be 0 for a customer without purchases") in faultstring, faultstring
+    assert "the channel shares (ch_...) sum to 4" in faultstring
+    # rounded shares pass, all 0 (no purchases in any category) pass
+    rounded = [(c, f"{float(v):.3f}") for c, v in _shares(store)]
+    zeros = [(c, "0") for c, _v in _shares(store)]
+    r = _post(server, _env(_batch("kmeans", ("C1", rounded), ("C2", zeros))))
+    assert r.status_code == 200, r.text
+
+
+def test_the_attribute_list_is_what_the_fitted_segmenters_read(client, store, server):
+    """ListSegmentations left out mean_amount, which moves a k-means customer to another segment, and listed 10
+    of the needs classifier's 15 columns."""
+    infos = {s["name"]: s for s in client.service.ListSegmentations()["segmentation"]}
+    for name, seg in store.segmentations.items():
+        read = list(seg.features or []) + [str(c) for c in getattr(getattr(seg, "unplaced_model", None),
+                                                                   "feature_names_in_", [])]
+        read += [c for r in getattr(seg.segmenter, "rules_", None) or [] for c in r["where"]]
+        assert [a["name"] for a in infos[name]["attribute"] or []] == list(dict.fromkeys(read)), name
+    needs = {a["name"]: a for a in infos["needs"]["attribute"]}
+    assert len(store.segmentations["needs"].unplaced_model.feature_names_in_) == 15
+    assert "mean_amount" in needs and "not given as an attribute" in needs["revenue"]["note"]
+    kmeans = {a["name"]: a for a in infos["kmeans"]["attribute"]}
+    assert "the exact value given as this attribute" in kmeans["mean_amount"]["note"]
+    # mean_amount is read: it moves the customer
+    low = store.table["mean_amount"].idxmin()
+    a = client.service.SegmentCustomers(segmentation="kmeans", customer=[
+        _summary_customer(store, low, attributes=[c for c, _v in _shares(store)])])
+    b_customer = _summary_customer(store, low, attributes=[c for c, _v in _shares(store)])
+    b_customer["attribute"].append({"name": "mean_amount", "value": "5000"})
+    b = client.service.SegmentCustomers(segmentation="kmeans", customer=[b_customer])
+    assert a["assignment"][0]["segmentName"] != b["assignment"][0]["segmentName"]
+    # n_transactions is not read by k-means: refused, not accepted without effect
+    _code, faultstring = _fault(_post(server, _env(_batch("kmeans", ("C1", _shares(store) + [("n_transactions",
+                                                                                               "100")])))))
+    assert "attribute(s) not read by segmentation 'kmeans': 'n_transactions' (customer 'C1')" in faultstring
+    assert "it reads 'mean_amount', 'cat_" in faultstring
+    # a profile field is the customer's record: taken by every segmentation
+    r = _post(server, _env(_batch("kmeans", ("C1", _shares(store) + [("region", "north")]))))
+    assert r.status_code == 200, r.text
+
+
+def test_revenue_is_a_field_of_the_summary_as_the_wsdl_says(server):
+    summary = wsdl_tree().find(f".//{XS}complexType[@name='Summary']")
+    doc = " ".join(summary.find(f"{XS}annotation/{XS}documentation").text.split())
+    assert "revenue" not in doc.split("attributes")[1] and "mean_amount" in doc, doc
+    _code, faultstring = _fault(_post(server, _env(segment_summary(attributes=[("revenue", "5000")]))))
+    assert "customer 'N': attribute 'revenue' is a field of the summary (tns:revenue), not an attribute" in faultstring
+
+
+def test_faults_say_which_attributes_are_needed_when_and_every_way_to_give_them(server):
+    _code, faultstring = _fault(_post(server, _env(segment_summary(segmentation="apriori"))))
+    assert ("profile attributes: 'customer_type' always, 'company_size' only when customer_type = B2B, 'age_band' "
+            "only when customer_type = B2C, 'region' only when customer_type = B2C") in faultstring, faultstring
+    _code, faultstring = _fault(_post(server, _env(segment_summary(segmentation="needs"))))
+    assert "or give the customer's survey answers (q01_compare_prices" in faultstring
+    assert "a customer with survey answers is placed by them and needs no shares" in faultstring
+
+
+def _tx_body(segmentation, customers, asOf) -> str:
+    body = ""
+    for cid, rows in customers:
+        tx = "".join(f"<tns:transaction><tns:date>{d}</tns:date><tns:amount>10</tns:amount>"
+                     + (f"<tns:category>{c}</tns:category>" if c else "")
+                     + (f"<tns:channel>{ch}</tns:channel>" if ch else "") + "</tns:transaction>"
+                     for d, c, ch in rows)
+        body += f"<tns:customer><tns:customerId>{cid}</tns:customerId><tns:transactions>{tx}</tns:transactions>" \
+                "</tns:customer>"
+    return (f"<tns:SegmentCustomers><tns:segmentation>{segmentation}</tns:segmentation><tns:asOf>{asOf}</tns:asOf>"
+            f"{body}</tns:SegmentCustomers>")
+
+
+def test_transactions_after_as_of_and_unknown_categories_are_refused(server):
+    body = _tx_body("rfm", [("A", [("2024-01-01", None, None), ("2024-08-01", None, None)]),
+                            ("B", [("2024-09-01", None, None)])], "2024-06-01")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert faultstring.startswith("InvalidCustomer: SegmentCustomers: customer 'A' has 1 transaction(s) after asOf "
+                                  "2024-06-01 (on 2024-08-01)"), faultstring
+    assert "customer 'B' has no purchase up to asOf 2024-06-01" in faultstring
+    body = _tx_body("kmeans", [("T", [("2024-01-01", "toys", "fax"), ("2024-02-01", "home", "web")])], "2024-06-01")
+    _code, faultstring = _fault(_post(server, _env(body)))
+    assert ("customer 'T': transaction category 'toys' is not one of the categories of the data the models were "
+            "built from ('beauty', ") in faultstring, faultstring
+    assert "transaction channel 'fax' is not one of the channels" in faultstring and "'web')" in faultstring
