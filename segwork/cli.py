@@ -446,15 +446,21 @@ def _cmd_score(args) -> int:
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
     # distributed logs every shuffle it starts and ends as a WARNING ("Shuffle ... initialized by task ...",
     # "... deactivated due to stimulus ..."), shown after the run's one result line: routine, nothing to act on
-    shuffle_log = logging.getLogger("distributed.shuffle")
-    level = shuffle_log.level
-    shuffle_log.setLevel(logging.ERROR)
+    # A partition the cleaning refuses is logged by the worker as "distributed.worker - ERROR - Compute Failed
+    # ... Traceback" (distributed's own handler, not the held root one); the error itself reaches the client and
+    # is the one error: line, so the worker's log of it is held back too (workers in this process; a local
+    # cluster of processes is started with silence_logs, see segwork.service.score._client)
+    quiet = {"distributed.shuffle": logging.ERROR, "distributed.worker": logging.CRITICAL}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name, lvl in quiet.items():
+        logging.getLogger(name).setLevel(lvl)
     try:
         result = score_transactions(args.models, args.transactions, args.output, engine=engine,
                                     scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
                                     progress=not args.no_progress, read_options=read_options_from_args(args))
     finally:
-        shuffle_log.setLevel(level)
+        for name, lvl in levels.items():
+            logging.getLogger(name).setLevel(lvl)
     for name, why in result.skipped.items():
         print(f"segmentation {name!r} not scored: {why}", file=sys.stderr)
     print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunks, histories to "

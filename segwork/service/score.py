@@ -175,8 +175,8 @@ def _clean(frame: pd.DataFrame, observation_end, where: str, reading: "_Reading 
         tx, _report = read_transactions(frame, layout="canonical",
                                         rules=replace(reading.rules, observation_end=observation_end),
                                         date_format=reading.date_format, dayfirst=reading.dayfirst)
-    except DataError as exc:
-        raise DataError(f"{where}: {exc}") from None
+    except DataError as exc:  # the chunk is a DataFrame to read_transactions: name the user's file instead
+        raise DataError(f"{where}: {str(exc).removeprefix('<DataFrame>: ')}") from None
     return tx
 
 
@@ -742,7 +742,15 @@ def _client(scheduler: str | None):
         address = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS (segwork report --scheduler)
         if address:
             return _client(address)
-        return Client(processes=True), True
+        # a local cluster for this run only: no dashboard (its port 8787 may be taken: a 4-line UserWarning on
+        # success) and no worker log on stderr (a refused partition is "distributed.worker - ERROR - Compute
+        # Failed ... Traceback" from the worker processes, which the CLI's held logs cannot catch; the error
+        # itself comes back to the client and is the one line)
+        import logging
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*[Pp]ort .* is already in use.*")
+            return Client(processes=True, dashboard_address=None, silence_logs=logging.CRITICAL), True
 
 
 def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,

@@ -456,3 +456,49 @@ def test_dask_shuffle_log_lines_are_not_printed(models_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("\n") == 1 and "3 customers scored (dask" in res.stdout
     assert "Shuffle" not in res.stderr and "Shuffle" not in res.stdout, res.stderr
+
+
+def _score_subprocess(models_dir, path, out, *extra):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "segwork.cli", "score", "--models", str(models_dir),
+                           "--transactions", str(path), "--output", str(out), "--no-progress", *extra],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("excel_scientific_ids.csv", "column 'customer_id' holds ids in scientific notation, e.g. '1.23457E+11'"),
+    ("mixed_currencies.csv", "column 'amount' holds amounts in 5 currencies"),
+])
+def test_a_refusal_on_a_local_dask_cluster_is_one_line_without_the_worker_log(models_dir, tmp_path, case, fragment):
+    """The worker's "Compute Failed ... Traceback" log is not printed; the one line names the file, not <DataFrame>."""
+    res = _score_subprocess(models_dir, FIELD / case, tmp_path / "s.parquet", "--engine", "dask")
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {FIELD / case}: {fragment}"), res.stderr
+    assert "<DataFrame>" not in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_a_local_dask_cluster_starts_no_dashboard_even_when_port_8787_is_taken(models_dir, tmp_path):
+    import socket
+
+    taken = socket.socket()
+    try:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:
+            pass  # already in use by something else: the same case
+        res = _score_subprocess(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet",
+                                "--engine", "dask", "--as-of", "2014-12-31")
+    finally:
+        taken.close()
+    assert res.returncode == 0, res.stderr
+    assert "3 customers scored (dask" in res.stdout
+    assert "8787" not in res.stderr and "HTTP server" not in res.stderr and "UserWarning" not in res.stderr, res.stderr
