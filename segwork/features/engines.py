@@ -133,28 +133,41 @@ class TransactionSource:
     kind: str
 
 
-def resolve_source(source) -> TransactionSource:
-    """The files behind a path, a folder (every Parquet, else every CSV file in it, recursively) or a glob.
+def _few(files, folder=None) -> str:
+    names = [str(f.relative_to(folder)) if folder is not None else str(f) for f in files]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def resolve_source(source, *, mixed: bool = False) -> TransactionSource:
+    """The files behind a path, a folder (every Parquet and CSV file in it, recursively) or a glob.
+
+    ``mixed=True`` (the pandas engine, which reads file by file): Parquet and CSV
+    files together are kind ``"mixed"``. Otherwise they are refused, naming the
+    files of each kind: an engine that reads one kind would skip the others, and
+    customers left out without a word are wrong scores.
 
     Raises :class:`DataError` when nothing matches, when Parquet and CSV files
-    are mixed, or for a file type the engines do not read.
+    are mixed (``mixed=False``), or for a file type the engines do not read.
     """
     if isinstance(source, (list, tuple)):
-        parts = [resolve_source(s) for s in source]
+        parts = [resolve_source(s, mixed=mixed) for s in source]
         kinds = {p.kind for p in parts}
         if len(kinds) > 1:
-            raise DataError(f"{', '.join(p.name for p in parts)}: mixes Parquet and CSV files; give one kind")
+            if not mixed:
+                raise DataError(f"{', '.join(p.name for p in parts)}: mixes Parquet and CSV files; give one kind "
+                                "(engine='pandas' reads both)")
+            kinds = {"mixed"}
         return TransactionSource(", ".join(p.name for p in parts), tuple(f for p in parts for f in p.files), kinds.pop())
     name = str(source)
     path = Path(source)
+    folder = None
     if any(ch in name for ch in "*?["):
         files = sorted(Path(f) for f in _glob.glob(name, recursive=True) if Path(f).is_file())
         if not files:
             raise DataError(f"{name}: the pattern matches no file; check the folder and the pattern")
     elif path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _PARQUET)
-        if not files:
-            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _CSV)
+        folder = path
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _PARQUET + _CSV)
         if not files:
             raise DataError(f"{name}: the folder holds no .parquet or .csv file")
     elif path.is_file():
@@ -166,12 +179,19 @@ def resolve_source(source) -> TransactionSource:
         kind = "parquet"
     elif suffixes <= set(_CSV):
         kind = "csv"
+    elif suffixes <= set(_PARQUET) | set(_CSV):
+        if not mixed:
+            parquet = [f for f in files if f.suffix.lower() in _PARQUET]
+            csv = [f for f in files if f.suffix.lower() in _CSV]
+            raise DataError(f"{name}: holds Parquet files ({_few(parquet, folder)}) and CSV files "
+                            f"({_few(csv, folder)}); this engine reads one kind at a time and would skip the "
+                            "others: give one kind (a glob such as '*.parquet' or '*.csv'), or read both with "
+                            "engine='pandas'")
+        kind = "mixed"
     else:
-        odd = sorted(suffixes - set(_PARQUET) - set(_CSV)) or sorted(suffixes)
-        raise DataError(
-            f"{name}: {'mixes Parquet and CSV files' if not (suffixes - set(_PARQUET) - set(_CSV)) else f'{odd[0]!r} files are not read by the out-of-core engines'}"
-            "; give Parquet or CSV files (Excel and other files: engine='pandas')"
-        )
+        odd = sorted(suffixes - set(_PARQUET) - set(_CSV))
+        raise DataError(f"{name}: {odd[0]!r} files are not read by the out-of-core engines; give Parquet or CSV "
+                        "files (Excel and other files: engine='pandas')")
     empty = [f for f in files if f.stat().st_size == 0]
     if empty:
         raise DataError(f"{empty[0]}: the file is empty; it needs a header and at least one transaction")
@@ -236,7 +256,7 @@ def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
         name = str(source)
         if not isinstance(source, (list, tuple)) and not any(ch in name for ch in "*?[") and not Path(name).is_dir():
             return read_transactions(source, rules=rules, columns=columns)
-        source = resolve_source(source)
+        source = resolve_source(source, mixed=True)  # read file by file: Parquet and CSV together too
     if len(source.files) == 1:
         return read_transactions(source.files[0], rules=rules, columns=columns)
     frames, layouts = [], set()

@@ -378,13 +378,18 @@ def _sources(transactions, engine: str):
         if files and {Path(f).suffix.lower() for f in files} - {".parquet", ".pq"}:
             return files, "file", name  # each read by read_transactions (workbooks too), as one at a time
     try:
-        source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
+        # the one resolver of paths, folders and globs (the engines' own); pandas reads file by file, so a folder
+        # of Parquet and CSV files is read whole; the other engines refuse it naming the files they would skip
+        source = resolve_source(transactions, mixed=engine == "pandas")
     except DataError as exc:
         text = str(exc)
+        text = text.replace("this engine reads", f"the {engine} engine reads")
         if "engine='pandas'" in text:  # say it in the command's words, and only to an engine that is not pandas
             text = (text.replace("engine='pandas'", "--engine pandas") if engine != "pandas"
                     else text.replace(" (Excel and other files: engine='pandas')", " (an Excel file: one at a time)"))
         raise DataError(text) from None
+    if source.kind == "mixed":
+        return [str(f) for f in source.files], "file", source.name  # each read by read_transactions
     return [str(f) for f in source.files], source.kind, source.name
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segwork import DataError
 from segwork.cli import main
 from segwork.features import customer_table
 from segwork.service.score import score_table, score_transactions
@@ -502,3 +503,33 @@ def test_a_local_dask_cluster_starts_no_dashboard_even_when_port_8787_is_taken(m
     assert res.returncode == 0, res.stderr
     assert "3 customers scored (dask" in res.stdout
     assert "8787" not in res.stderr and "HTTP server" not in res.stderr and "UserWarning" not in res.stderr, res.stderr
+
+
+def _mixed_folder(folder):
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,date,amount\nP1,2023-01-05,10\nP2,2023-02-05,20\nP3,2023-03-05,30\n"
+                                  "P1,2023-03-01,15\n")
+    pd.DataFrame({"customer_id": ["Q1", "Q2", "Q1"], "date": pd.to_datetime(["2023-01-10", "2023-02-10", "2023-03-10"]),
+                  "amount": [5.0, 7.0, 9.0]}).to_parquet(folder / "b.parquet")
+    return folder
+
+
+def test_a_folder_of_csv_and_parquet_files_is_read_whole_or_refused_never_half(models_dir, tmp_path, capsys):
+    """Before, a folder's CSV files were skipped silently when it held Parquet files too (2 of 5 customers scored)."""
+    folder = _mixed_folder(tmp_path / "tx")
+    status = _score_cli(models_dir, folder, tmp_path / "s.parquet", "pandas")
+    captured = capsys.readouterr()
+    assert status == 0 and "5 customers scored (pandas" in captured.out, captured.err
+    assert _scores(tmp_path / "s.parquet") == {"P1": [1, 55, 64, 15], "P2": [0, 0, 33, 0], "P3": [0, 0, 5, 0],
+                                               "Q1": [1, 59, 59, 9], "Q2": [0, 0, 28, 0]}
+    for engine in ("duckdb", "dask"):
+        status = _score_cli(models_dir, folder, tmp_path / f"{engine}.parquet", engine)
+        err = _one_line(capsys, status, "Parquet files (b.parquet) and CSV files (a.csv)",
+                        f"the {engine} engine reads one kind", "--engine pandas")
+        assert "engine='pandas'" not in err
+        assert not (tmp_path / f"{engine}.parquet").exists()
+    from segwork.features import rfm_summary
+
+    assert sorted(rfm_summary(folder, engine="pandas").index) == ["P1", "P2", "P3", "Q1", "Q2"]
+    with pytest.raises(DataError, match=r"b\.parquet.*a\.csv.*would skip"):
+        rfm_summary(folder, engine="duckdb")
