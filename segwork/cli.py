@@ -463,8 +463,10 @@ def _cmd_score(args) -> int:
             logging.getLogger(name).setLevel(lvl)
     for name, why in result.skipped.items():
         print(f"segmentation {name!r} not scored: {why}", file=sys.stderr)
-    print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunks, histories to "
-          f"{result.observation_end}) in {result.seconds:.1f} s; written to {result.output}")
+    print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunk{'s' if result.chunks != 1 else ''}, histories to "
+          f"{result.observation_end}) in {result.seconds:.1f} s; written to {result.output}", flush=True)
+    if result.report is not None:  # what cleaning and reading decided: the facts 'data validate' prints, briefly
+        print(result.report.brief(), file=sys.stderr)
     return EXIT_OK
 
 

@@ -378,6 +378,45 @@ class CleaningReport:
             warnings=list(data.get("warnings", [])),
         )
 
+    @classmethod
+    def merged(cls, source: str, layout: str, reports) -> "CleaningReport":
+        """One report of several parts read separately (files, chunks, partitions): rows and rule counts
+        summed, rules in the order of the first report (the first example kept), decisions and warnings once."""
+        reports = [r for r in reports if r is not None]
+        out = cls(source=source, layout=layout, rows_read=sum(r.rows_read for r in reports),
+                  rows_kept=sum(r.rows_kept for r in reports), revenue=sum(r.revenue for r in reports))
+        names = [x.rule for r in reports for x in r.rules]
+        for name in dict.fromkeys(names):
+            hits = [x for r in reports for x in r.rules if x.rule == name]
+            example = next((x.example for x in hits if x.example is not None), None)
+            out.rules.append(RuleResult(name, hits[0].action, sum(x.rows for x in hits), example))
+        for r in reports:
+            out.decisions += [d for d in r.decisions if str(d) not in {str(x) for x in out.decisions}]
+            out.warnings += [w for w in r.warnings if w not in out.warnings]
+        firsts = [r.first_date for r in reports if r.first_date is not None]
+        lasts = [r.last_date for r in reports if r.last_date is not None]
+        out.first_date, out.last_date = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+        return out
+
+    def _rule_line(self, r: RuleResult) -> str:
+        verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
+        line = f"  {r.description:<36} {r.rows:>9,} rows {verb}"
+        if r.example is not None:
+            line += f"   e.g. {_format_example(r.example)}"
+        return line
+
+    def brief(self) -> str:
+        """The facts of :meth:`__str__` a command prints after its result (``segwork score``): rows read and
+        kept, each rule that matched rows (with its count and an example), the sheets skipped and every
+        ASSUMED reading decision, in the lines ``segwork data validate`` prints them."""
+        lines = [f"cleaning: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
+                 + ("" if any(r.rows for r in self.rules) else " (no cleaning rule matched a row)")]
+        lines.extend(self._rule_line(r) for r in self.rules if r.rows)
+        lines.extend(f"  SHEET SKIPPED {sheet!r}: {reason}" for sheet, reason in self.sheets_skipped)
+        lines.extend(f"  reading decision: {d}" for d in self.decisions if "ASSUMED" in d.evidence
+                     or "ASSUMED" in d.decision)
+        return "\n".join(lines)
+
     def __str__(self) -> str:
         lines = [
             f"source      {self.source} (layout: {self.layout})",
@@ -398,12 +437,7 @@ class CleaningReport:
         for w in self.warnings:
             lines.append(f"warning: {w}")
         lines.append("cleaning rules (in order):")
-        for r in self.rules:
-            verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
-            line = f"  {r.description:<36} {r.rows:>9,} rows {verb}"
-            if r.example is not None:
-                line += f"   e.g. {_format_example(r.example)}"
-            lines.append(line)
+        lines.extend(self._rule_line(r) for r in self.rules)
         return "\n".join(lines)
 
 

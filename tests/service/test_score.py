@@ -8,6 +8,7 @@ the segment labels of the stored segmentations), and every engine the same as th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -533,3 +534,28 @@ def test_a_folder_of_csv_and_parquet_files_is_read_whole_or_refused_never_half(m
     assert sorted(rfm_summary(folder, engine="pandas").index) == ["P1", "P2", "P3", "Q1", "Q2"]
     with pytest.raises(DataError, match=r"b\.parquet.*a\.csv.*would skip"):
         rfm_summary(folder, engine="duckdb")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+def test_score_prints_what_cleaning_and_reading_decided_on_every_engine(models_dir, cluster, tmp_path, capsys, engine):
+    """After the result line: rows read / kept, each rule that dropped rows, every ASSUMED reading decision."""
+    extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", engine,
+                        "--date-format", "%m/%d/%Y", *extra)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "2 customers scored" in captured.out and "1 chunk," in captured.out
+    lines = [ln for ln in captured.err.splitlines() if "apriori" not in ln]
+    assert lines[0] == "cleaning: 5 rows read, 2 kept"
+    assert re.match(r"^  unparseable date +3 rows dropped", lines[1]), lines
+    assert len(lines) == 2, lines
+    path = tmp_path / "ambiguous.csv"
+    path.write_text("customer_id,date,amount\nA,01/02/2023,10\nB,03/04/2023,20\n,03/04/2023,5\n")
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine, *extra)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2023-03-04" in captured.out, captured.err
+    lines = [ln for ln in captured.err.splitlines() if "apriori" not in ln]
+    assert lines[0] == "cleaning: 3 rows read, 2 kept"
+    assert re.match(r"^  missing customer id +1 rows dropped", lines[1]), lines
+    assert lines[2].startswith("  reading decision: date: date convention: month-first (M/D/Y) (ASSUMED: "), lines
+    assert len(lines) == 3, lines
