@@ -809,6 +809,38 @@ def bom_encoding(path: str | Path) -> str | None:
     return next((name for bom, name in _BOMS if head.startswith(bom)), None)
 
 
+_BOM_NAMES = ((codecs.BOM_UTF32_LE, "UTF-32 LE", ("utf-32", "utf-32-le")),
+              (codecs.BOM_UTF32_BE, "UTF-32 BE", ("utf-32", "utf-32-be")),
+              (codecs.BOM_UTF8, "UTF-8", ("utf-8", "utf-8-sig")),
+              (codecs.BOM_UTF16_LE, "UTF-16 LE", ("utf-16", "utf-16-le")),
+              (codecs.BOM_UTF16_BE, "UTF-16 BE", ("utf-16", "utf-16-be")))
+
+
+def check_encoding_against_bom(path: str | Path, encoding: str | None, head: bytes | None = None) -> None:
+    """Raise :class:`DataError` when a given ``encoding`` contradicts the file's byte-order mark.
+
+    A forced encoding overrides the mark, so ``encoding='latin-1'`` on Excel's
+    "Unicode Text" (FF FE ...) reads NUL bytes everywhere; the message says
+    which mark the file has and that the given encoding disagrees.
+    """
+    if not encoding:
+        return
+    if head is None:
+        with Path(path).open("rb") as fh:
+            head = fh.read(4)
+    try:
+        given = codecs.lookup(encoding).name
+    except LookupError:
+        return  # said elsewhere: unknown encoding
+    for bom, label, agree in _BOM_NAMES:
+        if head.startswith(bom):
+            if given not in agree:
+                raise DataError(f"{path}: the file starts with a {label} byte-order mark, but the given encoding "
+                                f"{encoding!r} (--encoding {encoding}) disagrees; leave the encoding out (the mark "
+                                f"decides it) or give {agree[0]}")
+            return
+
+
 def is_wide_encoding(encoding: str | None) -> bool:
     """True for UTF-16 / UTF-32 (any byte order): text with NUL bytes that DuckDB's CSV reader cannot read."""
     if not encoding:
@@ -827,6 +859,7 @@ def utf8_copy(path: str | Path, folder: str | Path, encoding: str) -> Path:
     Raises :class:`DataError` naming the file when it is not valid ``encoding``.
     """
     path = Path(path)
+    check_encoding_against_bom(path, encoding)
     target = Path(folder) / f"{len(list(Path(folder).iterdir()))}-{path.stem}.utf8{path.suffix}"
     try:
         with path.open("r", encoding=encoding, newline="") as src, target.open("w", encoding="utf-8",
@@ -918,6 +951,7 @@ def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tu
         except LookupError:
             raise DataError(f"{path}: unknown encoding {encoding!r}; give a Python codec name such as "
                             "'utf-8', 'cp1252' or 'utf-16'") from None
+        check_encoding_against_bom(path, encoding, head)
     if b"\x00" in head and not is_wide_encoding(encoding):
         raise DataError(
             f"{path}: looks like a binary file, not CSV text (NUL bytes, no UTF-16/32 byte-order mark); "

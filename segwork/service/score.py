@@ -578,8 +578,13 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
             return _score_duckdb_files(store, [str(f) for f in readable.files], kind, as_of, chunk_size, out,
                                        progress, tmp_parent, where, reading)
         except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
-            raise DataError(f"{where}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]}); "
-                            "check it with 'segwork data validate', or score with --engine pandas") from None
+            # DuckDB names the file it read: a temporary UTF-8 copy when an encoding was given, never the user's
+            text = re.sub(r"""["']?[^"'\s]*\.score-parts\.[^"'\s]*["']?""", f'"{where}"',
+                          str(exc).strip().splitlines()[0])
+            enc = (f" read as --encoding {reading.encoding}: check that it is the file's encoding;"
+                   if reading.encoding else "")
+            raise DataError(f"{where}: DuckDB cannot read it ({text});{enc} check it with 'segwork data validate', "
+                            "or score with --engine pandas") from None
 
 
 #: Distinct date texts in a form other than ISO 8601 the duckdb engine decides with read_transactions' date

@@ -559,3 +559,20 @@ def test_score_prints_what_cleaning_and_reading_decided_on_every_engine(models_d
     assert re.match(r"^  missing customer id +1 rows dropped", lines[1]), lines
     assert lines[2].startswith("  reading decision: date: date convention: month-first (M/D/Y) (ASSUMED: "), lines
     assert len(lines) == 3, lines
+
+
+def test_a_given_encoding_that_contradicts_the_byte_order_mark_is_named_on_every_engine(models_dir, cluster,
+                                                                                       tmp_path, capsys):
+    """--encoding latin-1 on a UTF-16 LE file with its FF FE mark: not 'no byte-order mark', not a temp path."""
+    path = FIELD / "utf16_tab_unicode_text.txt"
+    for engine in ("pandas", "duckdb", "dask"):
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine, "--encoding", "latin-1", *extra)
+        err = _one_line(capsys, status, f"{path}: the file starts with a UTF-16 LE byte-order mark",
+                        "'latin-1' (--encoding latin-1) disagrees")
+        assert ".score-parts" not in err and "no UTF-16/32 byte-order mark" not in err
+    status = main(["data", "validate", str(path), "--encoding", "latin-1"])
+    _one_line(capsys, status, "UTF-16 LE byte-order mark", "disagrees")
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", "duckdb", "--encoding", "utf-16")  # agrees
+    assert status == 0 and "3 customers scored" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]
