@@ -474,15 +474,35 @@ class _DuckPlan:
                     f"SELECT DISTINCT {src} FROM {self.scan} WHERE {src} IS NOT NULL ORDER BY 1 LIMIT 100000"
                 ).fetchall()
                 check_one_currency(pd.Series([str(r[0]) for r in marked], dtype=object), col, self.source.name)
-            if row is not None:
-                form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
-                        else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
-                             "value looks like 1.250")
+            if row is not None and what == "date":
                 raise DataError(
-                    f"{self.source.name}: column {col!r} has the value {row[0]!r}, which the duckdb engine cannot "
-                    f"read like read_transactions does (it reads {form}); use engine='pandas' for this file, "
-                    "or convert the column"
-                )
+                    f"{self.source.name}: column {col!r} has the value {row[0]!r}: the duckdb engine reads only ISO "
+                    "8601 dates (2020-12-31, 2020-12-31 14:05) here; use engine='pandas' for this file, or convert "
+                    "the column")
+            if row is not None:
+                value = str(row[0]).strip()
+                comma = self.con.execute(  # a decimal comma anywhere in the column ('12,50', '1.234,50')
+                    f"SELECT any_value({src}) FROM {self.scan} WHERE regexp_full_match({v}, "
+                    f"'[+-]?[0-9.]*\\d,\\d{{1,2}}')").fetchone()[0]
+                dotted = self.con.execute(  # a thousands dot ('1.250', '1.234.567')
+                    f"SELECT any_value({src}) FROM {self.scan} WHERE regexp_full_match({v}, "
+                    f"'[+-]?[1-9]\\d{{0,2}}(\\.\\d{{3}})+(,\\d+)?')").fetchone()[0]
+                if not (re.fullmatch(r"[+-]?[0-9.]*\d,\d{1,2}", value)
+                        or re.fullmatch(r"[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?", value)):
+                    comma = dotted = None  # the value refused is of another form ('12.', '1e'): name it as it is
+                if comma is None and dotted is not None:  # '1.250' alone: 1250 or 1.25, as the file decides
+                    what_it_is = (f"has values such as {str(dotted).strip()!r}, which read as 1250 (a thousands "
+                                  "dot) or 1.25")
+                elif comma is not None or dotted is not None:
+                    kinds = " / ".join(k for k, x in (("a decimal comma", comma), ("a thousands dot", dotted))
+                                       if x is not None)
+                    examples = ", ".join(dict.fromkeys(repr(str(x).strip()) for x in (comma, dotted) if x is not None))
+                    what_it_is = f"uses {kinds} ({examples})"
+                else:
+                    what_it_is = f"has the value {value!r}"
+                raise DataError(
+                    f"{self.source.name}: column {col!r} {what_it_is}: the duckdb engine reads only plain numbers "
+                    "with a decimal point (12.50); use engine='pandas' for this file, or convert the column")
 
     def conditions(self) -> dict[str, str]:
         """Each rule's SQL condition on the normalised rows (before the rule order is applied)."""

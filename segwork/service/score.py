@@ -395,8 +395,10 @@ def _sources(transactions, engine: str):
 
 def _pandas_words(text: str) -> str:
     """A library message in the command's words: ``engine='pandas'`` -> ``--engine pandas``."""
-    return text.replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'",
-                                                                                     "--engine pandas")
+    # score's dask engine reads every value read_transactions reads (each partition is read by it), so the
+    # duckdb engine's refusals of value forms name both engines that read them
+    return (text.replace("use engine='pandas' for this file", "score it with --engine pandas or --engine dask")
+            .replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'", "--engine pandas"))
 
 
 def _renamed(columns: dict | None, names: list[str], where: str) -> dict[str, str]:
