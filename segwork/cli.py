@@ -404,7 +404,7 @@ def _cmd_export(args) -> int:
 _SCORE_EPILOG = """examples:
   segwork score --models models --transactions 'tx/*.parquet' --output scores.parquet
   segwork score --models models --transactions tx/ --output scores.parquet --engine dask --scheduler tcp://10.0.0.5:8786
-  segwork score --models models --transactions export.csv --output scores.parquet --sep ';' \
+  segwork score --models models --transactions export.csv --output scores.parquet --sep ';' \\
                 --map Kunde=customer_id --map Datum=date --map Betrag=amount
   segwork score --models models --transactions report.xlsx --output scores.parquet --engine pandas
 """

@@ -58,6 +58,7 @@ __all__ = [
     "SCIENTIFIC_ID",
     "scientific_id_error",
     "check_one_currency",
+    "check_column_map",
     "RuleResult",
     "Decision",
     "read_transactions",
@@ -553,9 +554,30 @@ def read_transactions(
     return tx, report
 
 
+def check_column_map(columns: Mapping[str, str] | None) -> None:
+    """Refuse a column mapping whose target is not a column segwork reads (a typo such as ``custmer_id``).
+
+    Checked before any file is read (``read_transactions``, ``segwork data validate`` and ``segwork score``
+    share it), naming the known targets and the nearest one: a misspelt target would otherwise surface later as
+    "required column 'customer_id' is missing" of a file that has it.
+    """
+    import difflib
+
+    known = list(dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "price",
+                                *(v for layout in LAYOUTS.values() for v in layout.values())]))
+    for src, dst in (columns or {}).items():
+        if str(dst).strip() in known:
+            continue
+        near = difflib.get_close_matches(str(dst).strip(), known, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise DataError(f"column map {src}={dst} (CLI: --map '{src}={dst}'): {str(dst).strip()!r} is not a column segwork "
+                        f"reads; {hint}the targets are {', '.join(known)}")
+
+
 def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
                        sheet_name, header_row=None):
     rules = rules or CleaningRules()
+    check_column_map(columns)
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
         raw = source.copy()

@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import (CleaningReport, CleaningRules, _parse_dates, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
+from ..io import (CleaningReport, CleaningRules, _parse_dates, check_column_map, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
                   utf8_copy)
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
@@ -344,6 +344,7 @@ def _reading(options, engine: str) -> _Reading:
     if options.get("layout") == "canonical":
         options.pop("layout")
     reading = _Reading(**{k: v for k, v in options.items() if v is not None})
+    check_column_map(reading.columns)  # a misspelt --map target, at once, as data validate refuses it
     for name in reading.given():
         if name not in ENGINE_READ_OPTIONS[engine]:
             can = [e for e in ENGINES if e != engine and name in ENGINE_READ_OPTIONS[e]]

@@ -578,3 +578,11 @@ def test_a_given_encoding_that_contradicts_the_byte_order_mark_is_named_on_every
     status = _score_cli(models_dir, path, tmp_path / "s.parquet", "duckdb", "--encoding", "utf-16")  # agrees
     assert status == 0 and "3 customers scored" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]
+
+
+def test_the_result_line_says_1_chunk_and_2_chunks(models_dir, tmp_path, capsys):
+    for chunk_size, words in (("1000", "(pandas, 1 chunk,"), ("2", "(pandas, 2 chunks,")):
+        status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", "pandas",
+                            "--chunk-size", chunk_size)
+        out = capsys.readouterr().out
+        assert status == 0 and "3 customers scored " + words in out, out
