@@ -417,7 +417,7 @@ def _cmd_export(args) -> int:
 _SCORE_EPILOG = """examples:
   segwork score --models models --transactions 'tx/*.parquet' --output scores.parquet
   segwork score --models models --transactions tx/ --output scores.parquet --engine dask --scheduler tcp://10.0.0.5:8786
-  segwork score --models models --transactions export.csv --output scores.parquet --sep ';' \
+  segwork score --models models --transactions export.csv --output scores.parquet --sep ';' \\
                 --map Kunde=customer_id --map Datum=date --map Betrag=amount
   segwork score --models models --transactions report.xlsx --output scores.parquet --engine pandas
 """
@@ -459,19 +459,27 @@ def _cmd_score(args) -> int:
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
     # distributed logs every shuffle it starts and ends as a WARNING ("Shuffle ... initialized by task ...",
     # "... deactivated due to stimulus ..."), shown after the run's one result line: routine, nothing to act on
-    shuffle_log = logging.getLogger("distributed.shuffle")
-    level = shuffle_log.level
-    shuffle_log.setLevel(logging.ERROR)
+    # A partition the cleaning refuses is logged by the worker as "distributed.worker - ERROR - Compute Failed
+    # ... Traceback" (distributed's own handler, not the held root one); the error itself reaches the client and
+    # is the one error: line, so the worker's log of it is held back too (workers in this process; a local
+    # cluster of processes is started with silence_logs, see segwork.service.score._client)
+    quiet = {"distributed.shuffle": logging.ERROR, "distributed.worker": logging.CRITICAL}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name, lvl in quiet.items():
+        logging.getLogger(name).setLevel(lvl)
     try:
         result = score_transactions(args.models, args.transactions, args.output, engine=engine,
                                     scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
                                     progress=not args.no_progress, read_options=read_options_from_args(args))
     finally:
-        shuffle_log.setLevel(level)
+        for name, lvl in levels.items():
+            logging.getLogger(name).setLevel(lvl)
     for name, why in result.skipped.items():
         print(f"segmentation {name!r} not scored: {why}", file=sys.stderr)
-    print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunks, histories to "
-          f"{result.observation_end}) in {result.seconds:.1f} s; written to {result.output}")
+    print(f"{result.customers:,} customers scored ({result.engine}, {result.chunks} chunk{'s' if result.chunks != 1 else ''}, histories to "
+          f"{result.observation_end}) in {result.seconds:.1f} s; written to {result.output}", flush=True)
+    if result.report is not None:  # what cleaning and reading decided: the facts 'data validate' prints, briefly
+        print(result.report.brief(), file=sys.stderr)
     return EXIT_OK
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "SCIENTIFIC_ID",
     "scientific_id_error",
     "check_one_currency",
+    "check_column_map",
     "RuleResult",
     "Decision",
     "read_transactions",
@@ -378,6 +379,45 @@ class CleaningReport:
             warnings=list(data.get("warnings", [])),
         )
 
+    @classmethod
+    def merged(cls, source: str, layout: str, reports) -> "CleaningReport":
+        """One report of several parts read separately (files, chunks, partitions): rows and rule counts
+        summed, rules in the order of the first report (the first example kept), decisions and warnings once."""
+        reports = [r for r in reports if r is not None]
+        out = cls(source=source, layout=layout, rows_read=sum(r.rows_read for r in reports),
+                  rows_kept=sum(r.rows_kept for r in reports), revenue=sum(r.revenue for r in reports))
+        names = [x.rule for r in reports for x in r.rules]
+        for name in dict.fromkeys(names):
+            hits = [x for r in reports for x in r.rules if x.rule == name]
+            example = next((x.example for x in hits if x.example is not None), None)
+            out.rules.append(RuleResult(name, hits[0].action, sum(x.rows for x in hits), example))
+        for r in reports:
+            out.decisions += [d for d in r.decisions if str(d) not in {str(x) for x in out.decisions}]
+            out.warnings += [w for w in r.warnings if w not in out.warnings]
+        firsts = [r.first_date for r in reports if r.first_date is not None]
+        lasts = [r.last_date for r in reports if r.last_date is not None]
+        out.first_date, out.last_date = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+        return out
+
+    def _rule_line(self, r: RuleResult) -> str:
+        verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
+        line = f"  {r.description:<36} {r.rows:>9,} rows {verb}"
+        if r.example is not None:
+            line += f"   e.g. {_format_example(r.example)}"
+        return line
+
+    def brief(self) -> str:
+        """The facts of :meth:`__str__` a command prints after its result (``segwork score``): rows read and
+        kept, each rule that matched rows (with its count and an example), the sheets skipped and every
+        ASSUMED reading decision, in the lines ``segwork data validate`` prints them."""
+        lines = [f"cleaning: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
+                 + ("" if any(r.rows for r in self.rules) else " (no cleaning rule matched a row)")]
+        lines.extend(self._rule_line(r) for r in self.rules if r.rows)
+        lines.extend(f"  SHEET SKIPPED {sheet!r}: {reason}" for sheet, reason in self.sheets_skipped)
+        lines.extend(f"  reading decision: {d}" for d in self.decisions if "ASSUMED" in d.evidence
+                     or "ASSUMED" in d.decision)
+        return "\n".join(lines)
+
     def __str__(self) -> str:
         lines = [
             f"source      {self.source} (layout: {self.layout})",
@@ -398,12 +438,7 @@ class CleaningReport:
         for w in self.warnings:
             lines.append(f"warning: {w}")
         lines.append("cleaning rules (in order):")
-        for r in self.rules:
-            verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
-            line = f"  {r.description:<36} {r.rows:>9,} rows {verb}"
-            if r.example is not None:
-                line += f"   e.g. {_format_example(r.example)}"
-            lines.append(line)
+        lines.extend(self._rule_line(r) for r in self.rules)
         return "\n".join(lines)
 
 
@@ -519,9 +554,30 @@ def read_transactions(
     return tx, report
 
 
+def check_column_map(columns: Mapping[str, str] | None) -> None:
+    """Refuse a column mapping whose target is not a column segwork reads (a typo such as ``custmer_id``).
+
+    Checked before any file is read (``read_transactions``, ``segwork data validate`` and ``segwork score``
+    share it), naming the known targets and the nearest one: a misspelt target would otherwise surface later as
+    "required column 'customer_id' is missing" of a file that has it.
+    """
+    import difflib
+
+    known = list(dict.fromkeys([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "price",
+                                *(v for layout in LAYOUTS.values() for v in layout.values())]))
+    for src, dst in (columns or {}).items():
+        if str(dst).strip() in known:
+            continue
+        near = difflib.get_close_matches(str(dst).strip(), known, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise DataError(f"column map {src}={dst} (CLI: --map '{src}={dst}'): {str(dst).strip()!r} is not a column segwork "
+                        f"reads; {hint}the targets are {', '.join(known)}")
+
+
 def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
                        sheet_name, header_row=None):
     rules = rules or CleaningRules()
+    check_column_map(columns)
     if isinstance(source, pd.DataFrame):
         name = "<DataFrame>"
         raw = source.copy()
@@ -775,6 +831,38 @@ def bom_encoding(path: str | Path) -> str | None:
     return next((name for bom, name in _BOMS if head.startswith(bom)), None)
 
 
+_BOM_NAMES = ((codecs.BOM_UTF32_LE, "UTF-32 LE", ("utf-32", "utf-32-le")),
+              (codecs.BOM_UTF32_BE, "UTF-32 BE", ("utf-32", "utf-32-be")),
+              (codecs.BOM_UTF8, "UTF-8", ("utf-8", "utf-8-sig")),
+              (codecs.BOM_UTF16_LE, "UTF-16 LE", ("utf-16", "utf-16-le")),
+              (codecs.BOM_UTF16_BE, "UTF-16 BE", ("utf-16", "utf-16-be")))
+
+
+def check_encoding_against_bom(path: str | Path, encoding: str | None, head: bytes | None = None) -> None:
+    """Raise :class:`DataError` when a given ``encoding`` contradicts the file's byte-order mark.
+
+    A forced encoding overrides the mark, so ``encoding='latin-1'`` on Excel's
+    "Unicode Text" (FF FE ...) reads NUL bytes everywhere; the message says
+    which mark the file has and that the given encoding disagrees.
+    """
+    if not encoding:
+        return
+    if head is None:
+        with Path(path).open("rb") as fh:
+            head = fh.read(4)
+    try:
+        given = codecs.lookup(encoding).name
+    except LookupError:
+        return  # said elsewhere: unknown encoding
+    for bom, label, agree in _BOM_NAMES:
+        if head.startswith(bom):
+            if given not in agree:
+                raise DataError(f"{path}: the file starts with a {label} byte-order mark, but the given encoding "
+                                f"{encoding!r} (--encoding {encoding}) disagrees; leave the encoding out (the mark "
+                                f"decides it) or give {agree[0]}")
+            return
+
+
 def is_wide_encoding(encoding: str | None) -> bool:
     """True for UTF-16 / UTF-32 (any byte order): text with NUL bytes that DuckDB's CSV reader cannot read."""
     if not encoding:
@@ -793,6 +881,7 @@ def utf8_copy(path: str | Path, folder: str | Path, encoding: str) -> Path:
     Raises :class:`DataError` naming the file when it is not valid ``encoding``.
     """
     path = Path(path)
+    check_encoding_against_bom(path, encoding)
     target = Path(folder) / f"{len(list(Path(folder).iterdir()))}-{path.stem}.utf8{path.suffix}"
     try:
         with path.open("r", encoding=encoding, newline="") as src, target.open("w", encoding="utf-8",
@@ -884,6 +973,7 @@ def _text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tu
         except LookupError:
             raise DataError(f"{path}: unknown encoding {encoding!r}; give a Python codec name such as "
                             "'utf-8', 'cp1252' or 'utf-16'") from None
+        check_encoding_against_bom(path, encoding, head)
     if b"\x00" in head and not is_wide_encoding(encoding):
         raise DataError(
             f"{path}: looks like a binary file, not CSV text (NUL bytes, no UTF-16/32 byte-order mark); "

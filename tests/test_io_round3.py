@@ -336,3 +336,28 @@ def test_a_header_split_by_another_separator_is_not_called_a_title(tmp_path):
     assert "required column 'customer_id' is missing" in str(err.value) and "title" not in str(err.value)
     tx, _ = read_transactions(path, columns={"Kunde": "customer_id", "Datum": "date", "Betrag": "amount"})
     assert tx["amount"].tolist() == [1.5, 10.0]
+
+
+# --------------------------------------------------------------------------- a misspelt --map target
+
+
+def test_a_misspelt_map_target_is_refused_at_once_naming_the_nearest_target(tmp_path):
+    from segwork.io import check_column_map
+
+    with pytest.raises(DataError, match=r"'custmer_id' is not a column segwork reads; did you mean 'customer_id'\? "
+                                        r"the targets are customer_id, date, amount, quantity"):
+        read_transactions(DATA / "amounts_decimal_comma_thousands_dot.csv",
+                          columns={"Kunde": "custmer_id", "Datum": "date", "Betrag": "amount"})
+    check_column_map({"Kunde": "customer_id", "Preis": "price"})  # known targets pass
+    res = run("data", "validate", DATA / "amounts_decimal_comma_thousands_dot.csv", "--map", "Kunde=custmer_id")
+    one_error_line(res, "--map 'Kunde=custmer_id'", "did you mean 'customer_id'?")
+    res = run("score", "--models", tmp_path / "no-models", "--transactions", DATA / "dates_dayfirst_mixed.csv",
+              "--output", tmp_path / "s.parquet", "--map", "Kunde=custmer_id")  # before the models are even read
+    one_error_line(res, "--map 'Kunde=custmer_id'", "did you mean 'customer_id'?")
+
+
+def test_score_help_and_result_line_read_well():
+    res = run("score", "--help")
+    assert res.returncode == 0
+    assert "--sep ';' \\\n                --map Kunde=customer_id" in res.stdout
+    assert not re.search(r"\S {4,}--map", res.stdout)

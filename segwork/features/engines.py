@@ -133,28 +133,41 @@ class TransactionSource:
     kind: str
 
 
-def resolve_source(source) -> TransactionSource:
-    """The files behind a path, a folder (every Parquet, else every CSV file in it, recursively) or a glob.
+def _few(files, folder=None) -> str:
+    names = [str(f.relative_to(folder)) if folder is not None else str(f) for f in files]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def resolve_source(source, *, mixed: bool = False) -> TransactionSource:
+    """The files behind a path, a folder (every Parquet and CSV file in it, recursively) or a glob.
+
+    ``mixed=True`` (the pandas engine, which reads file by file): Parquet and CSV
+    files together are kind ``"mixed"``. Otherwise they are refused, naming the
+    files of each kind: an engine that reads one kind would skip the others, and
+    customers left out without a word are wrong scores.
 
     Raises :class:`DataError` when nothing matches, when Parquet and CSV files
-    are mixed, or for a file type the engines do not read.
+    are mixed (``mixed=False``), or for a file type the engines do not read.
     """
     if isinstance(source, (list, tuple)):
-        parts = [resolve_source(s) for s in source]
+        parts = [resolve_source(s, mixed=mixed) for s in source]
         kinds = {p.kind for p in parts}
         if len(kinds) > 1:
-            raise DataError(f"{', '.join(p.name for p in parts)}: mixes Parquet and CSV files; give one kind")
+            if not mixed:
+                raise DataError(f"{', '.join(p.name for p in parts)}: mixes Parquet and CSV files; give one kind "
+                                "(engine='pandas' reads both)")
+            kinds = {"mixed"}
         return TransactionSource(", ".join(p.name for p in parts), tuple(f for p in parts for f in p.files), kinds.pop())
     name = str(source)
     path = Path(source)
+    folder = None
     if any(ch in name for ch in "*?["):
         files = sorted(Path(f) for f in _glob.glob(name, recursive=True) if Path(f).is_file())
         if not files:
             raise DataError(f"{name}: the pattern matches no file; check the folder and the pattern")
     elif path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _PARQUET)
-        if not files:
-            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _CSV)
+        folder = path
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _PARQUET + _CSV)
         if not files:
             raise DataError(f"{name}: the folder holds no .parquet or .csv file")
     elif path.is_file():
@@ -166,12 +179,19 @@ def resolve_source(source) -> TransactionSource:
         kind = "parquet"
     elif suffixes <= set(_CSV):
         kind = "csv"
+    elif suffixes <= set(_PARQUET) | set(_CSV):
+        if not mixed:
+            parquet = [f for f in files if f.suffix.lower() in _PARQUET]
+            csv = [f for f in files if f.suffix.lower() in _CSV]
+            raise DataError(f"{name}: holds Parquet files ({_few(parquet, folder)}) and CSV files "
+                            f"({_few(csv, folder)}); this engine reads one kind at a time and would skip the "
+                            "others: give one kind (a glob such as '*.parquet' or '*.csv'), or read both with "
+                            "engine='pandas'")
+        kind = "mixed"
     else:
-        odd = sorted(suffixes - set(_PARQUET) - set(_CSV)) or sorted(suffixes)
-        raise DataError(
-            f"{name}: {'mixes Parquet and CSV files' if not (suffixes - set(_PARQUET) - set(_CSV)) else f'{odd[0]!r} files are not read by the out-of-core engines'}"
-            "; give Parquet or CSV files (Excel and other files: engine='pandas')"
-        )
+        odd = sorted(suffixes - set(_PARQUET) - set(_CSV))
+        raise DataError(f"{name}: {odd[0]!r} files are not read by the out-of-core engines; give Parquet or CSV "
+                        "files (Excel and other files: engine='pandas')")
     empty = [f for f in files if f.stat().st_size == 0]
     if empty:
         raise DataError(f"{empty[0]}: the file is empty; it needs a header and at least one transaction")
@@ -236,7 +256,7 @@ def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
         name = str(source)
         if not isinstance(source, (list, tuple)) and not any(ch in name for ch in "*?[") and not Path(name).is_dir():
             return read_transactions(source, rules=rules, columns=columns)
-        source = resolve_source(source)
+        source = resolve_source(source, mixed=True)  # read file by file: Parquet and CSV together too
     if len(source.files) == 1:
         return read_transactions(source.files[0], rules=rules, columns=columns)
     frames, layouts = [], set()
@@ -454,15 +474,35 @@ class _DuckPlan:
                     f"SELECT DISTINCT {src} FROM {self.scan} WHERE {src} IS NOT NULL ORDER BY 1 LIMIT 100000"
                 ).fetchall()
                 check_one_currency(pd.Series([str(r[0]) for r in marked], dtype=object), col, self.source.name)
-            if row is not None:
-                form = ("ISO 8601 dates (2020-12-31, 2020-12-31 14:05)" if what == "date"
-                        else "plain numbers with a decimal point, proven by a value such as 12.50 when every "
-                             "value looks like 1.250")
+            if row is not None and what == "date":
                 raise DataError(
-                    f"{self.source.name}: column {col!r} has the value {row[0]!r}, which the duckdb engine cannot "
-                    f"read like read_transactions does (it reads {form}); use engine='pandas' for this file, "
-                    "or convert the column"
-                )
+                    f"{self.source.name}: column {col!r} has the value {row[0]!r}: the duckdb engine reads only ISO "
+                    "8601 dates (2020-12-31, 2020-12-31 14:05) here; use engine='pandas' for this file, or convert "
+                    "the column")
+            if row is not None:
+                value = str(row[0]).strip()
+                comma = self.con.execute(  # a decimal comma anywhere in the column ('12,50', '1.234,50')
+                    f"SELECT any_value({src}) FROM {self.scan} WHERE regexp_full_match({v}, "
+                    f"'[+-]?[0-9.]*\\d,\\d{{1,2}}')").fetchone()[0]
+                dotted = self.con.execute(  # a thousands dot ('1.250', '1.234.567')
+                    f"SELECT any_value({src}) FROM {self.scan} WHERE regexp_full_match({v}, "
+                    f"'[+-]?[1-9]\\d{{0,2}}(\\.\\d{{3}})+(,\\d+)?')").fetchone()[0]
+                if not (re.fullmatch(r"[+-]?[0-9.]*\d,\d{1,2}", value)
+                        or re.fullmatch(r"[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?", value)):
+                    comma = dotted = None  # the value refused is of another form ('12.', '1e'): name it as it is
+                if comma is None and dotted is not None:  # '1.250' alone: 1250 or 1.25, as the file decides
+                    what_it_is = (f"has values such as {str(dotted).strip()!r}, which read as 1250 (a thousands "
+                                  "dot) or 1.25")
+                elif comma is not None or dotted is not None:
+                    kinds = " / ".join(k for k, x in (("a decimal comma", comma), ("a thousands dot", dotted))
+                                       if x is not None)
+                    examples = ", ".join(dict.fromkeys(repr(str(x).strip()) for x in (comma, dotted) if x is not None))
+                    what_it_is = f"uses {kinds} ({examples})"
+                else:
+                    what_it_is = f"has the value {value!r}"
+                raise DataError(
+                    f"{self.source.name}: column {col!r} {what_it_is}: the duckdb engine reads only plain numbers "
+                    "with a decimal point (12.50); use engine='pandas' for this file, or convert the column")
 
     def conditions(self) -> dict[str, str]:
         """Each rule's SQL condition on the normalised rows (before the rule order is applied)."""

@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import (CleaningRules, _parse_dates, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
+from ..io import (CleaningReport, CleaningRules, _parse_dates, check_column_map, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
                   utf8_copy)
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
@@ -162,9 +162,9 @@ def _chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
     return customer_table(tx, observation_end=observation_end)
 
 
-def _clean(frame: pd.DataFrame, observation_end, where: str, reading: "_Reading | None" = None) -> pd.DataFrame:
+def _clean(frame: pd.DataFrame, observation_end, where: str, reading: "_Reading | None" = None):
     """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep (with the
-    user's rules, date convention and number marks when given)."""
+    user's rules, date convention and number marks when given), and the cleaning report."""
     reading = reading or _Reading()
     frame = frame.copy(deep=False)
     if reading.decimal:
@@ -172,12 +172,12 @@ def _clean(frame: pd.DataFrame, observation_end, where: str, reading: "_Reading 
     if reading.sep:
         frame.attrs["sep"] = reading.sep  # a ';' file points '1.250'-like amounts to a thousands dot, as in io
     try:
-        tx, _report = read_transactions(frame, layout="canonical",
+        tx, report = read_transactions(frame, layout="canonical",
                                         rules=replace(reading.rules, observation_end=observation_end),
                                         date_format=reading.date_format, dayfirst=reading.dayfirst)
-    except DataError as exc:
-        raise DataError(f"{where}: {exc}") from None
-    return tx
+    except DataError as exc:  # the chunk is a DataFrame to read_transactions: name the user's file instead
+        raise DataError(f"{where}: {str(exc).removeprefix('<DataFrame>: ')}") from None
+    return tx, report
 
 
 # --------------------------------------------------------------------------- output
@@ -344,6 +344,7 @@ def _reading(options, engine: str) -> _Reading:
     if options.get("layout") == "canonical":
         options.pop("layout")
     reading = _Reading(**{k: v for k, v in options.items() if v is not None})
+    check_column_map(reading.columns)  # a misspelt --map target, at once, as data validate refuses it
     for name in reading.given():
         if name not in ENGINE_READ_OPTIONS[engine]:
             can = [e for e in ENGINES if e != engine and name in ENGINE_READ_OPTIONS[e]]
@@ -378,20 +379,27 @@ def _sources(transactions, engine: str):
         if files and {Path(f).suffix.lower() for f in files} - {".parquet", ".pq"}:
             return files, "file", name  # each read by read_transactions (workbooks too), as one at a time
     try:
-        source = resolve_source(transactions)  # the one resolver of paths, folders and globs (the engines' own)
+        # the one resolver of paths, folders and globs (the engines' own); pandas reads file by file, so a folder
+        # of Parquet and CSV files is read whole; the other engines refuse it naming the files they would skip
+        source = resolve_source(transactions, mixed=engine == "pandas")
     except DataError as exc:
         text = str(exc)
+        text = text.replace("this engine reads", f"the {engine} engine reads")
         if "engine='pandas'" in text:  # say it in the command's words, and only to an engine that is not pandas
             text = (text.replace("engine='pandas'", "--engine pandas") if engine != "pandas"
                     else text.replace(" (Excel and other files: engine='pandas')", " (an Excel file: one at a time)"))
         raise DataError(text) from None
+    if source.kind == "mixed":
+        return [str(f) for f in source.files], "file", source.name  # each read by read_transactions
     return [str(f) for f in source.files], source.kind, source.name
 
 
 def _pandas_words(text: str) -> str:
     """A library message in the command's words: ``engine='pandas'`` -> ``--engine pandas``."""
-    return text.replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'",
-                                                                                     "--engine pandas")
+    # score's dask engine reads every value read_transactions reads (each partition is read by it), so the
+    # duckdb engine's refusals of value forms name both engines that read them
+    return (text.replace("use engine='pandas' for this file", "score it with --engine pandas or --engine dask")
+            .replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'", "--engine pandas"))
 
 
 def _renamed(columns: dict | None, names: list[str], where: str) -> dict[str, str]:
@@ -437,6 +445,9 @@ class ScoreResult:
     engine: str
     seconds: float
     skipped: dict[str, str] = field(default_factory=dict)
+    #: what cleaning and reading decided (:class:`segwork.io.CleaningReport`, the one ``data validate`` prints):
+    #: rows read and kept and each rule's count on every engine, the reading decisions each engine makes
+    report: "CleaningReport | None" = None
 
 
 class _Progress:
@@ -515,13 +526,18 @@ def _duckdb_source(files: list[str], kind: str, reading: "_Reading | None" = Non
 
 def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=None) -> tuple[int, int, str]:
     reading = reading or _Reading()
-    frames = []
+    frames, reports = [], []
     for f in files:
         options = reading.given()
         if kind == "parquet":
             options.setdefault("layout", "canonical")
-        tx, _ = read_transactions(f, **options)
+        if as_of is not None:  # later rows counted by the after_observation_end rule, as on duckdb and dask
+            options["rules"] = replace(reading.rules, observation_end=as_of)
+        tx, report = read_transactions(f, **options)
         frames.append(tx)
+        reports.append(report)
+    report = reports[0] if len(reports) == 1 else CleaningReport.merged(
+        f"{len(files)} files", reports[0].layout, reports)
     tx = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if as_of is not None:
         tx = tx[tx["date"].dt.normalize() <= as_of]
@@ -542,7 +558,7 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=
         customers += len(scores)
         bar.step(len(scores))
     bar.close()
-    return customers, n_chunks, str(end.date())
+    return customers, n_chunks, str(end.date()), report
 
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
@@ -565,8 +581,13 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
             return _score_duckdb_files(store, [str(f) for f in readable.files], kind, as_of, chunk_size, out,
                                        progress, tmp_parent, where, reading)
         except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
-            raise DataError(f"{where}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]}); "
-                            "check it with 'segwork data validate', or score with --engine pandas") from None
+            # DuckDB names the file it read: a temporary UTF-8 copy when an encoding was given, never the user's
+            text = re.sub(r"""["']?[^"'\s]*\.score-parts\.[^"'\s]*["']?""", f'"{where}"',
+                          str(exc).strip().splitlines()[0])
+            enc = (f" read as --encoding {reading.encoding}: check that it is the file's encoding;"
+                   if reading.encoding else "")
+            raise DataError(f"{where}: DuckDB cannot read it ({text});{enc} check it with 'segwork data validate', "
+                            "or score with --engine pandas") from None
 
 
 #: Distinct date texts in a form other than ISO 8601 the duckdb engine decides with read_transactions' date
@@ -574,7 +595,7 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
 MAX_DECIDED_DATES = 2_000_000
 
 
-def _decided_dates(con, src: str, where: str, reading: "_Reading") -> str | None:
+def _decided_dates(con, src: str, where: str, reading: "_Reading", decisions: list | None = None) -> str | None:
     """A table of date text -> ISO timestamp decided as read_transactions decides (None when all are ISO 8601).
 
     Day-first / month-first, ``DD.MM.YYYY``, ``08-Mar-2014``, ``YYYYMMDD`` ... are decided by
@@ -595,7 +616,8 @@ def _decided_dates(con, src: str, where: str, reading: "_Reading") -> str | None
                         f"more than the duckdb engine decides the form of ({MAX_DECIDED_DATES:,}); score with "
                         "--engine dask or --engine pandas, or write the dates as ISO 8601")
     texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"].astype(object)
-    parsed = _parse_dates(texts, reading.date_format, reading.dayfirst, column="date", source=where)
+    parsed = _parse_dates(texts, reading.date_format, reading.dayfirst, column="date", source=where,
+                          decisions=decisions)
     table = pd.DataFrame({"raw": texts.to_numpy(), "iso": pd.Series(parsed).dt.strftime("%Y-%m-%d %H:%M:%S")
                           .to_numpy()})
     con.register("segwork_dates", table)
@@ -607,6 +629,7 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
     from ..features.engines import _connect, implausible_date_sql
 
     reading = reading or _Reading()
+    decisions, reports = [], []
     src = _duckdb_source(files, kind, reading)
     con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
     try:
@@ -622,7 +645,7 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
                             "canonical columns customer_id, date, amount: map yours with --map, e.g. "
                             f"--map '<your column>={missing[0]}' (as 'segwork data validate' does)")
         if kind == "csv" or reading.date_format or reading.dayfirst is not None:
-            dates = _decided_dates(con, src, where, reading)
+            dates = _decided_dates(con, src, where, reading, decisions)
             if dates is not None:  # dates read as read_transactions reads them, then ISO text for the parts
                 src = (f"(SELECT s.* REPLACE (d.iso AS date) FROM {src} AS s "
                        f"LEFT JOIN {dates} AS d ON trim(CAST(s.date AS VARCHAR)) = d.raw)")
@@ -633,7 +656,7 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
         last_date = ("max(_d)" if rules.implausible_date == "keep"
                      else f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d', rules)}, false))")
         n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
-                                        f"(SELECT customer_id, {stamp} AS _d FROM {src})").fetchone()
+                                        f"(SELECT customer_id, {stamp} AS _d FROM {src} WHERE customer_id IS NOT NULL)").fetchone()
         if not n_customers:
             raise DataError(f"{files[0]}: no transaction with a customer id")
         end = as_of if as_of is not None else _day(last)
@@ -656,7 +679,7 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
                     table = customer_table(glob, observation_end=end, engine="duckdb", rules=rules)
                 except DataError as exc:  # name the user's file, not the temporary part
                     raise DataError(_pandas_words(str(exc).replace(glob, where))) from None
-                table.attrs.pop("cleaning_report", None)
+                reports.append(table.attrs.pop("cleaning_report", None))
                 if table.empty:
                     bar.step(0)
                     continue
@@ -670,7 +693,9 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
             shutil.rmtree(tmp, ignore_errors=True)
     finally:
         con.close()
-    return customers, n_chunks, str(end.date())
+    report = CleaningReport.merged(where, "canonical", reports)
+    report.decisions[:0] = [d for d in decisions if str(d) not in {str(x) for x in report.decisions}]
+    return customers, n_chunks, str(end.date()), report
 
 
 def _slim(store: ModelStore) -> ModelStore:
@@ -709,10 +734,10 @@ def _last_plausible(dates: pd.Series, rules, reading=None) -> pd.Series:
 
 def _score_partition(raw: pd.DataFrame, store: ModelStore, end, where: str, reading=None) -> pd.DataFrame:
     """Score one Dask partition (all transactions of its customers): clean, aggregate, score."""
-    tx = _clean(raw.reset_index(drop=True), end, where, reading)
-    if tx.empty:
-        return _empty_scores(store).reset_index()
-    return score_table(store, _chunk_table(tx, end)).reset_index()
+    tx, report = _clean(raw.reset_index(drop=True), end, where, reading)
+    out = _empty_scores(store).reset_index() if tx.empty else score_table(store, _chunk_table(tx, end)).reset_index()
+    out.attrs = {"cleaning_report": report.to_dict()}  # back to the client with the scores (summed there)
+    return out
 
 
 def _empty_scores(store: ModelStore) -> pd.DataFrame:
@@ -742,7 +767,15 @@ def _client(scheduler: str | None):
         address = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS (segwork report --scheduler)
         if address:
             return _client(address)
-        return Client(processes=True), True
+        # a local cluster for this run only: no dashboard (its port 8787 may be taken: a 4-line UserWarning on
+        # success) and no worker log on stderr (a refused partition is "distributed.worker - ERROR - Compute
+        # Failed ... Traceback" from the worker processes, which the CLI's held logs cannot catch; the error
+        # itself comes back to the client and is the one line)
+        import logging
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*[Pp]ort .* is already in use.*")
+            return Client(processes=True, dashboard_address=None, silence_logs=logging.CRITICAL), True
 
 
 def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
@@ -772,6 +805,7 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
                             "score reads the canonical columns customer_id, date, amount: map yours with --map, "
                             f"e.g. --map '<your column>={missing[0]}'")
         reading = replace(reading, sep=sep)
+        no_id = ddf["customer_id"].isnull().sum()  # rows dropped here, counted with the missing_customer_id rule
         ddf = ddf[ddf["customer_id"].notnull()]
         if as_of is not None:
             end = as_of
@@ -781,7 +815,10 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
             last = ddf["date"].map_partitions(_last_plausible, rules, reading,
                                               meta=pd.Series(dtype="datetime64[us]"))
             end = _day(last.max().compute())
-        n_customers = int(ddf["customer_id"].nunique_approx().compute())
+        import dask
+
+        n_customers, no_id = dask.compute(ddf["customer_id"].nunique_approx(), no_id)
+        n_customers, no_id = int(n_customers), int(no_id)
         n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
         ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))
         shuffled = ddf.shuffle(on="customer_id", npartitions=n_parts)
@@ -792,10 +829,12 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
         scored = shuffled.map_partitions(_score_partition, slim, end, where, reading, meta=meta)
         futures = client.compute(scored.to_delayed())
         bar = _Progress(len(futures), progress, what="partition")
-        customers = 0
+        customers, reports = 0, []
         for fut in as_completed(futures):
             part = fut.result()
             fut.release()
+            if part.attrs.get("cleaning_report"):
+                reports.append(CleaningReport.from_dict(part.attrs["cleaning_report"]))
             if len(part):
                 out.write(part.set_index("customer_id"))
             customers += len(part)
@@ -804,7 +843,13 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
     finally:
         if own:
             client.close()
-    return customers, n_parts, str(end.date())
+    report = CleaningReport.merged(where, "canonical", reports)
+    if no_id:
+        report.rows_read += no_id
+        rule = next((r for r in report.rules if r.rule == "missing_customer_id"), None)
+        if rule is not None:
+            rule.rows += no_id
+    return customers, n_parts, str(end.date()), report
 
 
 def score_transactions(models, transactions, output, *, engine: str = "duckdb", scheduler: str | None = None,
@@ -885,16 +930,16 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             if engine == "pandas":
-                customers, chunks, end = _score_pandas(store, files, kind, day, chunk_size, out, progress, reading)
+                customers, chunks, end, report = _score_pandas(store, files, kind, day, chunk_size, out, progress, reading)
             elif engine == "duckdb":
-                customers, chunks, end = _score_duckdb(store, files, kind, day, chunk_size, out, progress,
+                customers, chunks, end, report = _score_duckdb(store, files, kind, day, chunk_size, out, progress,
                                                        output.parent, reading)
             else:
-                customers, chunks, end = _score_dask(store, files, kind, day, chunk_size, out, progress, scheduler,
+                customers, chunks, end, report = _score_dask(store, files, kind, day, chunk_size, out, progress, scheduler,
                                                      reading)
         out.commit(_empty_scores(store))
     except BaseException:
         out.abort()
         raise
     return ScoreResult(output=output, customers=customers, chunks=chunks, observation_end=end, engine=engine,
-                       seconds=time.perf_counter() - t0, skipped=skipped)
+                       seconds=time.perf_counter() - t0, skipped=skipped, report=report)

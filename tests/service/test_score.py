@@ -8,12 +8,14 @@ the segment labels of the stored segmentations), and every engine the same as th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from segwork import DataError
 from segwork.cli import main
 from segwork.features import customer_table
 from segwork.service.score import score_table, score_transactions
@@ -365,8 +367,10 @@ def test_amounts_decimal_comma_thousands_dot_on_duckdb_names_the_engines_that_re
     """DuckDB honours the map but reads plain numbers only: one line naming the value and --engine pandas."""
     status = _score_cli(models_dir, FIELD / "amounts_decimal_comma_thousands_dot.csv", tmp_path / "s.parquet",
                         "duckdb", *GERMAN_MAP)
-    err = _one_line(capsys, status, "amounts_decimal_comma_thousands_dot.csv", "column 'amount'", "'12,50'",
-                    "--engine pandas")
+    err = _one_line(capsys, status, "amounts_decimal_comma_thousands_dot.csv: column 'amount' uses a decimal comma "
+                    "/ a thousands dot ('12,50', '1.250'): the duckdb engine reads only plain numbers with a decimal "
+                    "point (12.50); score it with --engine pandas or --engine dask")
+    assert "proven by" not in err
     assert "engine='pandas'" not in err and ".score-parts" not in err
     status = _score_cli(models_dir, FIELD / "amounts_decimal_comma_thousands_dot.csv", tmp_path / "s.parquet",
                         "duckdb", *GERMAN_MAP, "--decimal", ",")
@@ -456,3 +460,129 @@ def test_dask_shuffle_log_lines_are_not_printed(models_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("\n") == 1 and "3 customers scored (dask" in res.stdout
     assert "Shuffle" not in res.stderr and "Shuffle" not in res.stdout, res.stderr
+
+
+def _score_subprocess(models_dir, path, out, *extra):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "segwork.cli", "score", "--models", str(models_dir),
+                           "--transactions", str(path), "--output", str(out), "--no-progress", *extra],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("excel_scientific_ids.csv", "column 'customer_id' holds ids in scientific notation, e.g. '1.23457E+11'"),
+    ("mixed_currencies.csv", "column 'amount' holds amounts in 5 currencies"),
+])
+def test_a_refusal_on_a_local_dask_cluster_is_one_line_without_the_worker_log(models_dir, tmp_path, case, fragment):
+    """The worker's "Compute Failed ... Traceback" log is not printed; the one line names the file, not <DataFrame>."""
+    res = _score_subprocess(models_dir, FIELD / case, tmp_path / "s.parquet", "--engine", "dask")
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {FIELD / case}: {fragment}"), res.stderr
+    assert "<DataFrame>" not in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_a_local_dask_cluster_starts_no_dashboard_even_when_port_8787_is_taken(models_dir, tmp_path):
+    import socket
+
+    taken = socket.socket()
+    try:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:
+            pass  # already in use by something else: the same case
+        res = _score_subprocess(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet",
+                                "--engine", "dask", "--as-of", "2014-12-31")
+    finally:
+        taken.close()
+    assert res.returncode == 0, res.stderr
+    assert "3 customers scored (dask" in res.stdout
+    assert "8787" not in res.stderr and "HTTP server" not in res.stderr and "UserWarning" not in res.stderr, res.stderr
+
+
+def _mixed_folder(folder):
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,date,amount\nP1,2023-01-05,10\nP2,2023-02-05,20\nP3,2023-03-05,30\n"
+                                  "P1,2023-03-01,15\n")
+    pd.DataFrame({"customer_id": ["Q1", "Q2", "Q1"], "date": pd.to_datetime(["2023-01-10", "2023-02-10", "2023-03-10"]),
+                  "amount": [5.0, 7.0, 9.0]}).to_parquet(folder / "b.parquet")
+    return folder
+
+
+def test_a_folder_of_csv_and_parquet_files_is_read_whole_or_refused_never_half(models_dir, tmp_path, capsys):
+    """Before, a folder's CSV files were skipped silently when it held Parquet files too (2 of 5 customers scored)."""
+    folder = _mixed_folder(tmp_path / "tx")
+    status = _score_cli(models_dir, folder, tmp_path / "s.parquet", "pandas")
+    captured = capsys.readouterr()
+    assert status == 0 and "5 customers scored (pandas" in captured.out, captured.err
+    assert _scores(tmp_path / "s.parquet") == {"P1": [1, 55, 64, 15], "P2": [0, 0, 33, 0], "P3": [0, 0, 5, 0],
+                                               "Q1": [1, 59, 59, 9], "Q2": [0, 0, 28, 0]}
+    for engine in ("duckdb", "dask"):
+        status = _score_cli(models_dir, folder, tmp_path / f"{engine}.parquet", engine)
+        err = _one_line(capsys, status, "Parquet files (b.parquet) and CSV files (a.csv)",
+                        f"the {engine} engine reads one kind", "--engine pandas")
+        assert "engine='pandas'" not in err
+        assert not (tmp_path / f"{engine}.parquet").exists()
+    from segwork.features import rfm_summary
+
+    assert sorted(rfm_summary(folder, engine="pandas").index) == ["P1", "P2", "P3", "Q1", "Q2"]
+    with pytest.raises(DataError, match=r"b\.parquet.*a\.csv.*would skip"):
+        rfm_summary(folder, engine="duckdb")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+def test_score_prints_what_cleaning_and_reading_decided_on_every_engine(models_dir, cluster, tmp_path, capsys, engine):
+    """After the result line: rows read / kept, each rule that dropped rows, every ASSUMED reading decision."""
+    extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", engine,
+                        "--date-format", "%m/%d/%Y", *extra)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "2 customers scored" in captured.out and "1 chunk," in captured.out
+    lines = [ln for ln in captured.err.splitlines() if "apriori" not in ln]
+    assert lines[0] == "cleaning: 5 rows read, 2 kept"
+    assert re.match(r"^  unparseable date +3 rows dropped", lines[1]), lines
+    assert len(lines) == 2, lines
+    path = tmp_path / "ambiguous.csv"
+    path.write_text("customer_id,date,amount\nA,01/02/2023,10\nB,03/04/2023,20\n,03/04/2023,5\n")
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine, *extra)
+    captured = capsys.readouterr()
+    assert status == 0 and "histories to 2023-03-04" in captured.out, captured.err
+    lines = [ln for ln in captured.err.splitlines() if "apriori" not in ln]
+    assert lines[0] == "cleaning: 3 rows read, 2 kept"
+    assert re.match(r"^  missing customer id +1 rows dropped", lines[1]), lines
+    assert lines[2].startswith("  reading decision: date: date convention: month-first (M/D/Y) (ASSUMED: "), lines
+    assert len(lines) == 3, lines
+
+
+def test_a_given_encoding_that_contradicts_the_byte_order_mark_is_named_on_every_engine(models_dir, cluster,
+                                                                                       tmp_path, capsys):
+    """--encoding latin-1 on a UTF-16 LE file with its FF FE mark: not 'no byte-order mark', not a temp path."""
+    path = FIELD / "utf16_tab_unicode_text.txt"
+    for engine in ("pandas", "duckdb", "dask"):
+        extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+        status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine, "--encoding", "latin-1", *extra)
+        err = _one_line(capsys, status, f"{path}: the file starts with a UTF-16 LE byte-order mark",
+                        "'latin-1' (--encoding latin-1) disagrees")
+        assert ".score-parts" not in err and "no UTF-16/32 byte-order mark" not in err
+    status = main(["data", "validate", str(path), "--encoding", "latin-1"])
+    _one_line(capsys, status, "UTF-16 LE byte-order mark", "disagrees")
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", "duckdb", "--encoding", "utf-16")  # agrees
+    assert status == 0 and "3 customers scored" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]
+
+
+def test_the_result_line_says_1_chunk_and_2_chunks(models_dir, tmp_path, capsys):
+    for chunk_size, words in (("1000", "(pandas, 1 chunk,"), ("2", "(pandas, 2 chunks,")):
+        status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet", "pandas",
+                            "--chunk-size", chunk_size)
+        out = capsys.readouterr().out
+        assert status == 0 and "3 customers scored " + words in out, out
