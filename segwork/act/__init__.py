@@ -1,7 +1,7 @@
 """Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
 from .campaign import campaign_results, planted_uplift
 from .channels import channel_effectiveness, opt_in_column, permitted, preferred_contact
-from .crosssell import (RECOMMEND_METHODS, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
+from .crosssell import (RECOMMEND_METHODS, HitRate, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
 from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
@@ -17,7 +17,7 @@ from .view import CustomerView, customer_view
 __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
            "select_targets", "DEFAULT_HORIZON_DAYS", "purchase_labels", "clv_propensity", "propensity_features",
            "PropensityClassifier", "gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response",
-           "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell",
+           "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "HitRate", "upsell",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
            "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
            "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]

@@ -27,12 +27,14 @@ FP-growth; Tan, Steinbach & Kumar, *Introduction to Data Mining*, ch. 6.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "upsell", "RECOMMEND_METHODS"]
+__all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "HitRate", "upsell", "RECOMMEND_METHODS"]
 
 RECOMMEND_METHODS = ("rules", "cooccurrence", "popularity")
 
@@ -184,8 +186,24 @@ def recommend(transactions: pd.DataFrame, k: int = 3, *, cutoff=None, customers=
     return long[long["rank"] <= k][["customer_id", "rank", "item", "score"]].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class HitRate:
+    """The result of :func:`hit_rate_at_k`.
+
+    ``hit_rate``: share (0..1) of the customers who bought a new item in the
+    window that had at least one of them among their recommendations;
+    ``n_customers``: those customers; ``coverage``: share (0..1) of all items
+    recommended to someone; ``k``: recommendations per customer.
+    """
+
+    hit_rate: float
+    n_customers: int
+    coverage: float
+    k: int
+
+
 def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, cutoff, end=None,
-                  item: str = "category") -> dict:
+                  item: str = "category") -> HitRate:
     """Hit rate at k and coverage of recommendations on the period after the cut-off.
 
     A customer counts when they bought, in (cutoff, end], at least one item
@@ -193,7 +211,7 @@ def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, 
     = share of those customers with at least one such item among their
     recommendations. Coverage = share of all items recommended to someone.
 
-    Returns ``{"hit_rate", "n_customers", "coverage", "k"}``. Raises DataError
+    Returns a :class:`HitRate` (``hit_rate``, ``n_customers``, ``coverage``, ``k``). Raises DataError
     when nobody bought a new item in the window (an empty window).
     """
     tx = _history(transactions, item, None, "hit_rate_at_k")
@@ -211,8 +229,8 @@ def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, 
     hits = new.merge(recs, left_on=["customer_id", item], right_on=["customer_id", "item"])
     n = new["customer_id"].nunique()
     all_items = tx[item].astype(str).nunique()
-    return {"hit_rate": hits["customer_id"].nunique() / n, "n_customers": int(n),
-            "coverage": recs["item"].nunique() / all_items, "k": int(recs["rank"].max())}
+    return HitRate(hit_rate=hits["customer_id"].nunique() / n, n_customers=int(n),
+                   coverage=recs["item"].nunique() / all_items, k=int(recs["rank"].max()))
 
 
 def upsell(transactions: pd.DataFrame, segments: pd.Series, *, cutoff=None, item: str = "category",

@@ -6,11 +6,13 @@ A notebook ends with::
     save_metrics({"n_customers": n, "ari_truth": {...}, "comparison": table}, output_dir)
 
 Values may be numbers, strings, lists, dicts, numpy scalars/arrays, pandas
-Series (saved as a dict) and DataFrames (saved as a list of records, index
-included). Non-finite floats become ``null``.
+Series (saved as a dict), DataFrames (saved as a list of records, index
+included) and dataclass instances (segwork's typed results, saved as a dict of
+their fields). Non-finite floats become ``null``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -27,7 +29,9 @@ METRICS_FILE = "metrics.json"
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy / pandas values into plain JSON types."""
+    """Convert numpy / pandas values and dataclass results into plain JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, pd.DataFrame):
         plain = isinstance(value.index, pd.RangeIndex) and value.index.name is None
         frame = value if plain else value.reset_index()

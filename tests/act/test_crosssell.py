@@ -38,7 +38,7 @@ def test_recommend_only_new_items_and_hit_rate(tx):
     out = hit_rate_at_k(rec, tx, cutoff="2024-01-31")
     # new purchases after the cut-off: c bought y (new), d bought x (new); a bought x (not new)
     hits = sum(rec.set_index("customer_id").loc[c, "item"] == i for c, i in (("c", "y"), ("d", "x")))
-    assert out["n_customers"] == 2 and out["hit_rate"] == pytest.approx(hits / 2)
+    assert out.n_customers == 2 and out.hit_rate == pytest.approx(hits / 2) and out.k == 1
 
 
 def test_bad_input(tx):

@@ -25,3 +25,12 @@ def test_scalars_arrays_and_non_finite(tmp_path):
     assert json.loads(path.read_text()) == load_metrics(tmp_path)
     assert load_metrics(tmp_path) == {"n": 3, "ari": 0.5, "bad": None, "arr": [0, 1], "s": {"a": 1.5},
                                       "when": "2024-01-01 00:00:00"}
+
+
+def test_typed_results_are_saved_as_their_fields():
+    """segwork's dataclass results (e.g. act.HitRate) go into metrics.json as a dict of their fields."""
+    from segwork.act import HitRate
+    from segwork.report import to_jsonable
+
+    assert to_jsonable({"rules": HitRate(hit_rate=0.25, n_customers=np.int64(8), coverage=float("nan"), k=3)}) == \
+        {"rules": {"hit_rate": 0.25, "n_customers": 8, "coverage": None, "k": 3}}
