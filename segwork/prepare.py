@@ -99,10 +99,10 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     Raises
     ------
     TypeError: ``data`` is neither a Dataset nor a DataFrame.
-    ValueError: ``horizon`` not a whole number >= 1, ``discount_rate`` not a
-        finite rate > -1, ``margin`` not a finite number, or an unknown
-        ``transaction_model``.
-    DataError: a DataFrame that is neither canonical transactions nor a
+    DataError (a ValueError, as before): ``horizon`` not a whole number >= 1,
+        ``discount_rate`` not a finite rate > -1, ``margin`` not a finite
+        number, or an unknown ``transaction_model`` (the same error class as
+        the CLV functions' checks of these numbers); a DataFrame that is neither canonical transactions nor a
         customer table, or invalid transactions (from
         :func:`segwork.features.customer_table`).
     """
@@ -122,13 +122,13 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
     again.
     """
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
-        raise ValueError(f"{_where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+        raise DataError(f"{_where}: horizon must be a whole number of months >= 1, got {horizon!r}")
     if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
-        raise ValueError(f"{_where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+        raise DataError(f"{_where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
     if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
-        raise ValueError(f"{_where}: margin must be a finite profit share of revenue, got {margin!r}")
+        raise DataError(f"{_where}: margin must be a finite profit share of revenue, got {margin!r}")
     if transaction_model not in TRANSACTION_MODELS:
-        raise ValueError(f"{_where}: transaction_model={transaction_model!r} is not known; use one of "
+        raise DataError(f"{_where}: transaction_model={transaction_model!r} is not known; use one of "
                          f"{', '.join(repr(k) for k in TRANSACTION_MODELS)}")
     if isinstance(data, pd.DataFrame):
         if all(c in data.columns for c in _TABLE_COLUMNS):
