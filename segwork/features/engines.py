@@ -86,7 +86,7 @@ from ..io import (
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "Aggregated", "TransactionSource", "resolve_source", "is_path_like",
            "choose_engine", "csv_skip", "duckdb_readable", "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame", "dask_aggregate",
-           "pandas_aggregate_frame"]
+           "pandas_aggregate_frame", "need_engine_module"]
 
 ENGINES = ("pandas", "duckdb", "dask")
 _INSTALL = "pip install 'segwork[scale]'"
@@ -107,14 +107,18 @@ AGGREGATE_COLUMNS = (
 )
 
 
-def _need(module: str, engine: str):
-    """Import an optional dependency of an engine, or raise one line saying what to install."""
+def need_engine_module(module: str, engine: str):
+    """Import an optional dependency of an engine (``duckdb``, ``distributed`` ...), the one check for every caller.
+
+    Raises :class:`~segwork.errors.DataError` (one line, so the CLI shows it with exit 2) saying what to install:
+    the same error wherever an engine is used (rfm_summary, customer_table, segwork score).
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"engine={engine!r} needs {module.split('.')[0]}, which is not installed: {_INSTALL}") from None
+        raise DataError(f"engine={engine!r} needs {module.split('.')[0]}, which is not installed: {_INSTALL}") from None
 
 
 # --------------------------------------------------------------------------- sources
@@ -677,7 +681,7 @@ ROWS_PER_PASS = 50_000_000
 
 
 def _connect(threads: int | None = None, memory_limit: str | None = None):
-    duckdb = _need("duckdb", "duckdb")
+    duckdb = need_engine_module("duckdb", "duckdb")
     con = duckdb.connect(":memory:")
     settings = dict(DUCKDB_CONFIG)
     if threads:
@@ -768,7 +772,7 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
                     f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows_of(i)})) {where} GROUP BY ALL").df()
                     for i in range(passes)], ignore_index=True)
         return Aggregated(_finish_aggregate(agg), first_tx, last_tx, report, mixes)
-    except _need("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
+    except need_engine_module("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
         raise DataError(f"{source.name}: DuckDB cannot read the files ({str(exc).strip().splitlines()[0]}); "
                         "engine='pandas' reads more encodings and forms") from None
     finally:
@@ -897,8 +901,8 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
 
 def _dask_client(scheduler):
     """(client, close_after): the client given, one connected to the address given, or the active one."""
-    distributed = _need("distributed", "dask")
-    _need("dask.dataframe", "dask")
+    distributed = need_engine_module("distributed", "dask")
+    need_engine_module("dask.dataframe", "dask")
     if scheduler is None:
         try:
             return distributed.get_client(), False
@@ -1014,7 +1018,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
         raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
                         "or use engine='duckdb'")
     client, close = _dask_client(scheduler)
-    dd = _need("dask.dataframe", "dask")
+    dd = need_engine_module("dask.dataframe", "dask")
     try:
         pieces, layout = [], None
         for f in source.files:

@@ -491,11 +491,9 @@ def _day(value) -> pd.Timestamp:
 
 
 def _duckdb():
-    try:
-        import duckdb
-    except ImportError:  # pragma: no cover - the extra is installed in CI
-        raise DataError("score: engine='duckdb' needs DuckDB; install it with pip install 'segwork[scale]'") from None
-    return duckdb
+    from ..features.engines import need_engine_module
+
+    return need_engine_module("duckdb", "duckdb")
 
 
 def _lit(text: str) -> str:
@@ -748,11 +746,10 @@ def _empty_scores(store: ModelStore) -> pd.DataFrame:
 
 
 def _client(scheduler: str | None):
-    try:
-        from distributed import Client, get_client
-    except ImportError:  # pragma: no cover - the extra is installed in CI
-        raise DataError("score: engine='dask' needs dask and distributed; install them with "
-                        "pip install 'segwork[scale]'") from None
+    from ..features.engines import need_engine_module
+
+    distributed = need_engine_module("distributed", "dask")
+    Client, get_client = distributed.Client, distributed.get_client
     if scheduler:
         try:
             return Client(scheduler, timeout="10s"), True

@@ -186,11 +186,11 @@ def test_errors_name_file_and_column(tmp_path, parquet_dir):
 
 def test_without_the_extra_one_line_says_what_to_install(monkeypatch, parquet_dir):
     monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
-    with pytest.raises(ImportError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
+    with pytest.raises(DataError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
                                           r"pip install 'segwork\[scale\]'$"):
         rfm_summary(parquet_dir)
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(ImportError, match=r"^engine='dask' needs distributed, which is not installed: "
+    with pytest.raises(DataError, match=r"^engine='dask' needs distributed, which is not installed: "
                                           r"pip install 'segwork\[scale\]'$"):
         rfm_summary(parquet_dir, engine="dask")
 

@@ -586,3 +586,14 @@ def test_the_result_line_says_1_chunk_and_2_chunks(models_dir, tmp_path, capsys)
                             "--chunk-size", chunk_size)
         out = capsys.readouterr().out
         assert status == 0 and "3 customers scored " + words in out, out
+
+
+def test_a_missing_engine_package_is_the_same_error_as_in_rfm_summary(models_dir, tx_dir, tmp_path, monkeypatch):
+    """Issue 18: score raised DataError and the engines ImportError, with two wordings, for the same missing extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
+    with pytest.raises(DataError, match=r"^engine='duckdb' needs duckdb, which is not installed: "
+                                        r"pip install 'segwork\[scale\]'$"):
+        score_transactions(models_dir, tx_dir, tmp_path / "s.parquet", engine="duckdb", progress=False)
+    assert not (tmp_path / "s.parquet").exists()
