@@ -1,6 +1,7 @@
 """Input checks shared by the public functions (boundary checks: what, where, how to fix)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -81,7 +82,7 @@ def check_number(where: str, name: str, value, *, low: float | None = None, high
         number = float(value)
     except (TypeError, ValueError):
         raise DataError(f"{where}: {name}={shown} is not a number; give a finite number{in_unit}") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise DataError(f"{where}: {name}={shown} is not a finite number (NaN and infinity are refused); give a finite number{in_unit}")
     if integer and number != int(number):
         raise DataError(f"{where}: {name}={shown} must be a whole number{in_unit}")
@@ -101,6 +102,8 @@ def _plain(value) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return repr(value)
-    if number == int(number) if number == number and abs(number) != float("inf") else False:
+    if not math.isfinite(number):
+        return f"{number:g}"
+    if number == int(number):
         return f"{int(number):d}" if abs(number) < 1e16 else f"{number:g}"
-    return f"{number:g}" if number != number or abs(number) == float("inf") else repr(number)
+    return repr(number)

@@ -165,8 +165,7 @@ def fit_spend_model(table: pd.DataFrame):
                             "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
                             "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
                             "or use a longer observation period with more repeat buyers")
-        spend = float(table["mean_amount"].mean())
-        return spend
+        return float(table["mean_amount"].mean())
     try:
         with warnings.catch_warnings():
             # q <= 1 is handled (and said, with what was done) by customer_lifetime_value
@@ -268,8 +267,8 @@ class ClvFit:
     ``transaction_model``: the fitted transaction model (time in weeks);
     ``spend_model``: the fitted :class:`GammaGamma`, or a number (see
     :func:`fit_spend_model`); ``transaction_model_key``: the key of
-    :data:`TRANSACTION_MODELS`; ``p_alive_model``: the model's label
-    (:func:`transaction_model_label`, with a penalizer if one was needed).
+    :data:`TRANSACTION_MODELS`; ``p_alive_model`` (derived): the model's
+    label (:func:`transaction_model_label`, with a penalizer if one was needed).
     The relationship typer (``model=``) and ``segwork models build`` take the
     fitted models from here instead of fitting them again.
     """
@@ -278,7 +277,10 @@ class ClvFit:
     transaction_model: object
     spend_model: object
     transaction_model_key: str
-    p_alive_model: str
+
+    @property
+    def p_alive_model(self) -> str:
+        return transaction_model_label(self.transaction_model)
 
 
 def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -300,6 +302,6 @@ def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.
     clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
                                   discount_rate=discount_rate, margin=margin)
     out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
-    label = transaction_model_label(bg)
-    out.attrs.update({"transaction_model": key, "p_alive_model": label})
-    return ClvFit(values=out, transaction_model=bg, spend_model=spend, transaction_model_key=key, p_alive_model=label)
+    fit = ClvFit(values=out, transaction_model=bg, spend_model=spend, transaction_model_key=key)
+    out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
+    return fit

@@ -92,6 +92,17 @@ def _heavy_tail_spend(spend: np.ndarray, x: np.ndarray, m: np.ndarray, params: d
     return out
 
 
+def _check_settings(where: str, time_unit: str, horizon, margin) -> None:
+    """The checks both CLV functions make of their settings: time unit, horizon (whole months, 1 to
+    :data:`MAX_HORIZON_MONTHS`) and margin (finite, >= 0); DataError naming the value otherwise."""
+    if time_unit not in TIME_UNITS:
+        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
+    if not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    check_number(where, "horizon", horizon, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
+    check_number(where, "margin", margin, low=0, unit="share of revenue")
+
+
 def customer_lifetime_value(
     transaction_model,
     spend_model,
@@ -178,14 +189,9 @@ def customer_lifetime_value(
             return quantile_interval(where, [point.sum()], samples.sum(axis=1)[:, None], interval, "clv",
                                      index=pd.Index(["total"])).iloc[0]
         return quantile_interval(where, point.to_numpy(), samples, interval, "clv", index=summary.index)
-    if time_unit not in TIME_UNITS:
-        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
-    if not isinstance(horizon, numbers.Integral) or horizon < 1:
-        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
-    check_number(where, "horizon", horizon, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
+    _check_settings(where, time_unit, horizon, margin)
     if not np.isfinite(discount_rate) or discount_rate <= -1:
         raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
-    check_number(where, "margin", margin, low=0, unit="share of revenue")
     needed = ["frequency", "recency", "T"]
     constant_spend = isinstance(spend_model, numbers.Real)
     if not constant_spend:
@@ -294,12 +300,7 @@ def new_customer_value(
     ``acquired_in``, or a spend model with an infinite mean spend (q <= 1).
     """
     where = "new_customer_value"
-    if time_unit not in TIME_UNITS:
-        raise DataError(f"{where}: time_unit={time_unit!r} is not supported; use one of {sorted(TIME_UNITS)}")
-    if not isinstance(horizon, numbers.Integral) or horizon < 1:
-        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
-    check_number(where, "horizon", horizon, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
-    check_number(where, "margin", margin, low=0, unit="share of revenue")
+    _check_settings(where, time_unit, horizon, margin)
     if not isinstance(acquired_in, numbers.Integral) or acquired_in < 0:
         raise DataError(f"{where}: acquired_in must be a whole number of months >= 0, got {acquired_in!r}")
     if not np.isfinite(discount_rate) or discount_rate <= -1:
