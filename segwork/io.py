@@ -391,9 +391,8 @@ class CleaningReport:
             hits = [x for r in reports for x in r.rules if x.rule == name]
             example = next((x.example for x in hits if x.example is not None), None)
             out.rules.append(RuleResult(name, hits[0].action, sum(x.rows for x in hits), example))
-        for r in reports:
-            out.decisions += [d for d in r.decisions if str(d) not in {str(x) for x in out.decisions}]
-            out.warnings += [w for w in r.warnings if w not in out.warnings]
+        out.decisions = list({str(d): d for r in reports for d in r.decisions}.values())  # each once, first kept
+        out.warnings = list(dict.fromkeys(w for r in reports for w in r.warnings))
         firsts = [r.first_date for r in reports if r.first_date is not None]
         lasts = [r.last_date for r in reports if r.last_date is not None]
         out.first_date, out.last_date = (min(firsts) if firsts else None), (max(lasts) if lasts else None)

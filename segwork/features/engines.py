@@ -1069,9 +1069,8 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
         hits = [x for r in part_reports for x in r.rules if x.rule == rule]
         example = next((x.example for x in hits if x.example is not None), None)
         report.rules.append(RuleResult(rule, getattr(rules, rule), sum(x.rows for x in hits), example))
-    for r in part_reports:
-        report.decisions += [d for d in r.decisions if str(d) not in {str(x) for x in report.decisions}]
-        report.warnings += [w for w in r.warnings if w not in report.warnings]
+    report.decisions = list({str(d): d for r in part_reports for d in r.decisions}.values())  # each once
+    report.warnings = list(dict.fromkeys(w for r in part_reports for w in r.warnings))
     if report.rows_read == 0:
         raise DataError(f"{source.name}: no transaction rows to read")
     agg, first_tx, last_tx = _close_report(report, per_customer, rules, source.name, rule_end)

@@ -29,8 +29,8 @@ from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
 from ..clv.base import distinct_rows
 from .._checks import check_number
-from ..clv.transaction import check_history, check_history_in_days
-from ..clv.value import DAYS_PER_MONTH, MAX_HORIZON_MONTHS, customer_lifetime_value
+from ..clv.transaction import MAX_SPEND, check_history, check_history_in_days
+from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
@@ -162,10 +162,7 @@ def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = 
     the same inside :func:`segwork.clv.value.customer_lifetime_value`).
     """
     settings = store.clv_settings
-    horizon = int(settings["horizon"] if horizon is None else horizon)
-    # refuse a horizon over the limit before any work (customer_lifetime_value checks the same)
-    check_number("customer_lifetime_value", "horizon", horizon, low=1, high=MAX_HORIZON_MONTHS, integer=True,
-                 unit="months")
+    horizon = int(settings["horizon"] if horizon is None else horizon)  # checked by customer_lifetime_value
     summary = summary_in_weeks(days)
     model, spend = store.transaction_model, store.spend_model
     week = TIME_UNITS["weeks"]
@@ -370,7 +367,9 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
         tx["date"] = pd.to_datetime(tx["date"])
         # said here in the request's terms (asOf): a customer whose purchases all come after asOf has no
         # history; a transaction after asOf is refused, not dropped in silence (customer_table would drop it)
-        for cid, own in tx.groupby("customer_id", sort=False)["date"]:
+        # only the customers with a late transaction are looked at one by one (a request has up to 10,000)
+        late_ids = tx.loc[tx["date"] > as_of, "customer_id"].unique()
+        for cid, own in tx[tx["customer_id"].isin(late_ids)].groupby("customer_id", sort=False)["date"]:
             later = own[own > as_of]
             if later.empty:
                 continue
@@ -533,13 +532,13 @@ def _check_attribute_numbers(name: str, values: pd.Series, known: pd.DataFrame, 
     low, high, what = -np.inf, np.inf, "a finite number"
     if name.startswith(("cat_", "ch_")):
         low, high, what = 0.0, 1.0, "a share from 0 to 1"
-    elif re.match(r"q\d+_", name) and name in known.columns:
+    elif _is_survey_item(name) and name in known.columns:
         low, high = float(known[name].min()), float(known[name].max())
         what = f"an answer on the survey's scale, {low:g} to {high:g}"
     elif name == "n_transactions":
         low, high, what = 1.0, 1e6, "a number of transactions from 1 to 1,000,000"
     elif name == "mean_amount":
-        low, high, what = 0.0, 1e9, "a mean amount from 0 to 1e9"
+        low, high, what = 0.0, MAX_SPEND, f"a mean amount from 0 to {MAX_SPEND:g}"
     bad = ~np.isfinite(given) | (given < low) | (given > high)
     for cid in given.index[bad.to_numpy()]:
         problems.add(cid, f"attribute {name!r}={given[cid]:g} must be {what}")
@@ -704,7 +703,6 @@ def _refuse_missing_attributes(seg, table: pd.DataFrame, problems: _Problems) ->
                 missing[col] = lacks
     if hasattr(seg.segmenter, "rules_"):
         missing.update(_apriori_missing(seg.segmenter, table))
-    if hasattr(seg.segmenter, "rules_"):
         _refuse_unseen_values(seg.segmenter, table, problems)
     if not missing:
         return

@@ -245,8 +245,8 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):  # another user's process, or no way to tell: keep its files
-        return True
+    except OSError:  # another user's process (PermissionError), or no way to tell: keep its files
+        pass
     return True
 
 
@@ -490,12 +490,6 @@ def _day(value) -> pd.Timestamp:
     return ts.normalize()
 
 
-def _duckdb():
-    from ..features.engines import need_engine_module
-
-    return need_engine_module("duckdb", "duckdb")
-
-
 def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
@@ -522,7 +516,7 @@ def _duckdb_source(files: list[str], kind: str, reading: "_Reading | None" = Non
     return f"read_csv({listing}, {', '.join(opts)})"
 
 
-def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=None) -> tuple[int, int, str]:
+def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=None) -> tuple[int, int, str, CleaningReport]:
     reading = reading or _Reading()
     frames, reports = [], []
     for f in files:
@@ -560,8 +554,10 @@ def _score_pandas(store, files, kind, as_of, chunk_size, out, progress, reading=
 
 
 def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
-                  reading=None) -> tuple[int, int, str]:
-    duckdb = _duckdb()
+                  reading=None) -> tuple[int, int, str, CleaningReport]:
+    from ..features.engines import need_engine_module
+
+    duckdb = need_engine_module("duckdb", "duckdb")
     from ..features.engines import TransactionSource, duckdb_readable
 
     reading = reading or _Reading()
@@ -623,7 +619,7 @@ def _decided_dates(con, src: str, where: str, reading: "_Reading", decisions: li
 
 
 def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
-                        where, reading=None) -> tuple[int, int, str]:
+                        where, reading=None) -> tuple[int, int, str, CleaningReport]:
     from ..features.engines import _connect, implausible_date_sql
 
     reading = reading or _Reading()
@@ -692,7 +688,8 @@ def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tm
     finally:
         con.close()
     report = CleaningReport.merged(where, "canonical", reports)
-    report.decisions[:0] = [d for d in decisions if str(d) not in {str(x) for x in report.decisions}]
+    known = {str(x) for x in report.decisions}
+    report.decisions[:0] = [d for d in decisions if str(d) not in known]
     return customers, n_chunks, str(end.date()), report
 
 
@@ -776,7 +773,7 @@ def _client(scheduler: str | None):
 
 
 def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
-                reading=None) -> tuple[int, int, str]:
+                reading=None) -> tuple[int, int, str, CleaningReport]:
     import dask.dataframe as dd
     from distributed import as_completed
 
@@ -801,28 +798,31 @@ def _score_dask(store, files, kind, as_of, chunk_size, out, progress, scheduler,
             raise DataError(f"{files[0]}: no {missing[0]!r} column (columns: {', '.join(map(str, ddf.columns))}); "
                             "score reads the canonical columns customer_id, date, amount: map yours with --map, "
                             f"e.g. --map '<your column>={missing[0]}'")
-        reading = replace(reading, sep=sep)
+        # the rules resolved once (one "today" for the plausible-date window on every worker and step)
+        reading = replace(reading, sep=sep, rules=reading.rules.resolved())
         no_id = ddf["customer_id"].isnull().sum()  # rows dropped here, counted with the missing_customer_id rule
         ddf = ddf[ddf["customer_id"].notnull()]
         if as_of is not None:
             end = as_of
         else:
             # the last plausible date of each partition: a year typo must not set the observation end
-            rules = reading.rules.resolved()  # one "today" on every worker
-            last = ddf["date"].map_partitions(_last_plausible, rules, reading,
+            last = ddf["date"].map_partitions(_last_plausible, reading.rules, reading,
                                               meta=pd.Series(dtype="datetime64[us]"))
             end = _day(last.max().compute())
         import dask
 
         n_customers, no_id = dask.compute(ddf["customer_id"].nunique_approx(), no_id)
         n_customers, no_id = int(n_customers), int(no_id)
+        if no_id and reading.rules.missing_customer_id == "error":  # dropped above: refuse as the rule says
+            raise DataError(f"{files[0] if len(files) == 1 else f'{len(files)} files'}: {no_id:,} row(s) with "
+                            "missing customer id (column customer_id); fix the file or set "
+                            "CleaningRules(missing_customer_id='drop') (CLI: --missing-customer-id drop)")
         n_parts = max(ddf.npartitions, math.ceil(n_customers / chunk_size), 1)
         ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))
         shuffled = ddf.shuffle(on="customer_id", npartitions=n_parts)
         meta = _empty_scores(store).reset_index()
         where = str(files[0]) if len(files) == 1 else f"{len(files)} files"
         slim = client.scatter(_slim(store), broadcast=True)
-        reading = replace(reading, rules=reading.rules.resolved())
         scored = shuffled.map_partitions(_score_partition, slim, end, where, reading, meta=meta)
         futures = client.compute(scored.to_delayed())
         bar = _Progress(len(futures), progress, what="partition")

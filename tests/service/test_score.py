@@ -597,3 +597,16 @@ def test_a_missing_engine_package_is_the_same_error_as_in_rfm_summary(models_dir
                                         r"pip install 'segwork\[scale\]'$"):
         score_transactions(models_dir, tx_dir, tmp_path / "s.parquet", engine="duckdb", progress=False)
     assert not (tmp_path / "s.parquet").exists()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+def test_missing_customer_id_error_rule_refuses_on_every_engine(models_dir, cluster, tmp_path, capsys, engine):
+    """--missing-customer-id error: the dask engine dropped rows without an id before cleaning, so it never
+    refused; every engine now refuses in one line."""
+    path = tmp_path / "tx.csv"
+    path.write_text("customer_id,date,amount\nA1,2023-01-05,10\n,2023-01-06,5\nA1,2023-02-05,12\n")
+    extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
+    status = _score_cli(models_dir, path, tmp_path / "s.parquet", engine, "--missing-customer-id", "error", *extra)
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "missing customer id" in err and not (tmp_path / "s.parquet").exists()
