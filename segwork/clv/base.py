@@ -56,14 +56,14 @@ from .._checks import check_fitted, check_level
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 
 __all__ = ["BaseModel", "compress", "distinct_rows", "check_identification", "PENALIZER_LADDER",
-           "untried_penalty_hint"]
+           "untried_penalty_hint", "LOG_BOUND", "RUNAWAY", "single_threaded_blas", "row_label"]
 
 #: Bounds on the log parameters: exp(+-30) is far beyond any sensible value;
 #: an optimum on a bound means the data cannot pin that parameter down.
-_LOG_BOUND = 30.0
+LOG_BOUND = 30.0
 #: A fitted parameter beyond 1e8 or below 1e-8 has run off towards infinity or 0: the data
 #: cannot pin it down (e.g. nobody ever seems to leave), and predictions would rest on a limit.
-_RUNAWAY = float(np.log(1e8))
+RUNAWAY = float(np.log(1e8))
 _Z95 = 1.959963984540054
 #: The penalizers a ConvergenceError may suggest, smallest first. None is named before it was tried on the
 #: same data (:meth:`BaseModel._converge`): a hint must be one that works.
@@ -79,7 +79,10 @@ def untried_penalty_hint(name: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _single_threaded_blas():
+def single_threaded_blas():
+    """A context manager that limits BLAS to one thread while a fit runs (threadpoolctl, installed with
+    scikit-learn; a no-op without it). The fits evaluate small matrices many times, where BLAS threads cost
+    more than they save and would compete with parallel workers. Never raises."""
     try:
         from threadpoolctl import threadpool_limits  # installed with scikit-learn
     except ImportError:  # pragma: no cover
@@ -176,8 +179,9 @@ def _as_float_array(values, name: str, model: str) -> np.ndarray:
     return arr
 
 
-def _label(index, pos: int) -> str:
-    """How to name row ``pos`` in a message: its index label if there is one."""
+def row_label(index, pos: int) -> str:
+    """How to name row ``pos`` in a message: ``"customer 'C1'"`` from ``index`` (the input's pandas index, or
+    ``None`` for arrays), else ``"row 3"``. Shared by the models' input checks. Never raises."""
     if index is not None:
         return f"customer {index[pos]!r}"
     return f"row {pos}"
@@ -204,14 +208,14 @@ def check_columns(model: str, columns: dict[str, object], weights=None) -> tuple
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{model}: {name} has {int(bad.sum())} missing or infinite value(s) (e.g. {_label(index, pos)}: "
+                f"{model}: {name} has {int(bad.sum())} missing or infinite value(s) (e.g. {row_label(index, pos)}: "
                 f"{name}={a[pos]!r}); drop or fill those customers before fitting"
             )
         neg = a < 0
         if neg.any():
             pos = int(np.flatnonzero(neg)[0])
             raise DataError(
-                f"{model}: {name} has {int(neg.sum())} negative value(s) (e.g. {_label(index, pos)}: {name}={a[pos]:g}); "
+                f"{model}: {name} has {int(neg.sum())} negative value(s) (e.g. {row_label(index, pos)}: {name}={a[pos]:g}); "
                 f"{name} must be >= 0 (times, purchase counts and mean spends cannot be negative); "
                 "correct or drop those customers"
             )
@@ -283,7 +287,7 @@ def check_integer(model: str, name: str, a: np.ndarray, index) -> None:
     if frac.any():
         pos = int(np.flatnonzero(frac)[0])
         raise DataError(
-            f"{model}: {name} must be whole numbers (a count), got {a[pos]:g} for {_label(index, pos)}"
+            f"{model}: {name} must be whole numbers (a count), got {a[pos]:g} for {row_label(index, pos)}"
         )
 
 
@@ -550,14 +554,14 @@ class BaseModel(BaseEstimator):
         """Minimise the objective from ``x0`` (natural scale); set the fitted attributes."""
         # The optimiser's tiny vector products gain nothing from BLAS threads and
         # stall on a busy machine: run them single-threaded.
-        with _single_threaded_blas():
+        with single_threaded_blas():
             self._optimise_impl(data, weights, x0)
 
     def _optimise_impl(self, data, weights, x0) -> None:
         name = type(self).__name__
         fun = self._objective_factory(data, weights)
         logp0 = np.log(np.asarray(x0, dtype=np.float64))
-        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(logp0)
+        bounds = [(-LOG_BOUND, LOG_BOUND)] * len(logp0)
         if not self._has_gradient:
             # Numerical gradient: approach the optimum with cheap forward differences (k + 1
             # evaluations per gradient), then polish below with central differences (2k + 1).
@@ -586,11 +590,11 @@ class BaseModel(BaseEstimator):
         # Parameters beyond 1e-8 / 1e8: a usable limit of the model (e.g. a -> 0, "nobody leaves") or a
         # parameter the data cannot follow; check_identification tells which, after its flatness check, so the
         # outcome does not depend on how far along a flat ridge the optimiser got (CPU, BLAS).
-        ran_off = tuple(p for p, v in zip(self._param_names, logp) if abs(v) > _RUNAWAY)
+        ran_off = tuple(p for p, v in zip(self._param_names, logp) if abs(v) > RUNAWAY)
         if gnorm > 1e-4:
             # a search that stalls on a flat ridge is reported as what it is (flat: not identified)
             n = float(weights.sum())
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 check_identification(f"{name}.fit", self._param_names, logp, self._hessian(fun, logp, n),
                                      lambda v: fun.value(v) * n, n, (), self._limit_note, hint, ran_off)
             raise ConvergenceError(
@@ -601,7 +605,7 @@ class BaseModel(BaseEstimator):
         n = float(weights.sum())
         # Identification, checked at every fit (a Hessian costs ~2k gradients, a small part of the fit):
         # raises ConvergenceError when the data cannot pin the fit down, warns when only a limit is reached.
-        with _single_threaded_blas():
+        with single_threaded_blas():
             hess = self._hessian(fun, logp, n)
             cov, unidentified = check_identification(
                 f"{name}.fit", self._param_names, logp, hess, lambda v: fun.value(v) * n, n, self._limit_params,
@@ -624,7 +628,7 @@ class BaseModel(BaseEstimator):
             # a model fitted (and stored) before fit computed the covariance: compute and check it now
             data, weights = self._fit_data
             n = float(weights.sum())
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 fun = self._objective_factory(data, weights)
                 cov, self.unidentified_ = check_identification(
                     f"{type(self).__name__}.fit", self._param_names, self._log_params,
@@ -778,7 +782,7 @@ class BaseModel(BaseEstimator):
         if fit_data is None:
             raise DataError(f"{where}: this model does not hold its fit data (fitted by an older segwork version); "
                             "refit it to compute profile intervals")
-        with _single_threaded_blas():
+        with single_threaded_blas():
             return self._profile_interval(parameter, lvl, fit_data, where)
 
     def _profile_interval(self, parameter, level, fit_data, where):
@@ -792,7 +796,7 @@ class BaseModel(BaseEstimator):
         theta = np.asarray(self._log_params, dtype=np.float64)
         crit = float(chi2.ppf(level, 1))
         f_max = fun.value(theta) * n  # total objective at the optimum: -l_max (+ penalty)
-        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * (k - 1)
+        bounds = [(-LOG_BOUND, LOG_BOUND)] * (k - 1)
         solved: dict[float, np.ndarray] = {float(theta[j]): np.delete(theta, j)}
 
         def excess(t: float) -> float:
@@ -824,15 +828,15 @@ class BaseModel(BaseEstimator):
         ends = []
         for side in (-1.0, 1.0):
             inner, step = float(theta[j]), max(step0, 1e-6)
-            limit = side * _RUNAWAY
+            limit = side * RUNAWAY
             root = None
             while True:
-                t = float(np.clip(inner + side * step, -_RUNAWAY, _RUNAWAY))
+                t = float(np.clip(inner + side * step, -RUNAWAY, RUNAWAY))
                 e = excess(t)
                 shrink = 0
                 while e == np.inf and shrink < 40:  # the likelihood is 0 there: come back towards the estimate
                     step, shrink = step / 2.0, shrink + 1
-                    t = float(np.clip(inner + side * step, -_RUNAWAY, _RUNAWAY))
+                    t = float(np.clip(inner + side * step, -RUNAWAY, RUNAWAY))
                     e = excess(t)
                 if e > 0:
                     root = optimize.brentq(excess, min(inner, t), max(inner, t), xtol=1e-10, rtol=1e-12,

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import betaln, gammaln, psi
 
 from ..errors import DataError
-from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
+from .base import (BaseModel, row_label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, wrap_like)
 
 __all__ = ["BetaGeoBetaBinom", "check_bgbb_history"]
@@ -58,7 +58,7 @@ def check_bgbb_history(where: str, frequency, recency, n_periods, weights=None, 
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where}: {what}; {int(bad.sum())} row(s) break this (e.g. {_label(index, pos)}: "
+                f"{where}: {what}; {int(bad.sum())} row(s) break this (e.g. {row_label(index, pos)}: "
                 f"frequency={x[pos]:g}, recency={tx[pos]:g}, n_periods={n[pos]:g})"
             )
     return x, tx, n, w

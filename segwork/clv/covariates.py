@@ -60,7 +60,7 @@ import pandas as pd
 from scipy import optimize
 
 from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import _LOG_BOUND, _RUNAWAY, _single_threaded_blas, check_identification, compress, untried_penalty_hint
+from .base import LOG_BOUND, RUNAWAY, single_threaded_blas, check_identification, compress, untried_penalty_hint
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 
@@ -269,8 +269,8 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
         return f, g
 
     theta0 = np.concatenate([plain._log_params, np.zeros(L * p)])
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * k + [(-50.0, 50.0)] * (L * p)
-    with _single_threaded_blas():
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * k + [(-50.0, 50.0)] * (L * p)
+    with single_threaded_blas():
         res = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
                                 options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
         gnorm = float(np.max(np.abs(fun(res.x)[1])))
@@ -291,7 +291,7 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
     m = len(theta)
     hess = np.empty((m, m))
     steps = 1e-4 * np.maximum(1.0, np.abs(theta))
-    with _single_threaded_blas():
+    with single_threaded_blas():
         for i in range(m):
             e = np.zeros(m)
             e[i] = steps[i]
@@ -302,7 +302,7 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
         # a parameter beyond 1e-8 / 1e8 (a coefficient beyond +-49) is a usable limit or a ConvergenceError:
         # check_identification decides after its flatness check (not before: see its docstring)
         ran_off = tuple(lab for lab, v in zip(names, theta)
-                        if abs(v) > (_RUNAWAY if lab in model._param_names else 49.0))
+                        if abs(v) > (RUNAWAY if lab in model._param_names else 49.0))
         cov, unidentified = check_identification(f"{name}.fit with covariates", names, theta, hess,
                                                  lambda v: fun(v)[0] * n, n, limit, model._limit_note, hint,
                                                  ran_off)

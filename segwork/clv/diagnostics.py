@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .validation import _frequency_bin
+from .validation import frequency_bin
 
 __all__ = ["period_transactions", "p_alive_matrix", "expected_purchases_matrix"]
 
@@ -34,7 +34,7 @@ def period_transactions(model, summary: pd.DataFrame, max_frequency: int = 7, n_
         raise DataError("period_transactions: summary needs columns frequency and T (from rfm_summary)")
     rng = np.random.default_rng(random_state)
     T = summary["T"].to_numpy(dtype=np.float64)
-    actual = pd.Series(_frequency_bin(summary["frequency"], max_frequency)).value_counts(sort=False)
+    actual = pd.Series(frequency_bin(summary["frequency"], max_frequency)).value_counts(sort=False)
     sims = np.zeros(max_frequency + 1)
     for _ in range(n_draws):
         draw = np.minimum(model.sample_frequency(T, random_state=rng), max_frequency)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._checks import check_level
 from ..errors import DataError
-from .base import (BaseModel, _label, broadcast_columns, broadcast_history, check_columns, check_horizon,
+from .base import (BaseModel, row_label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
 
 __all__ = ["TransactionModel", "check_history", "check_history_in_days", "MAX_HISTORY_DAYS", "MAX_SPEND"]
@@ -61,7 +61,7 @@ def check_history(where: str, frequency, recency, T, weights=None, broadcast: bo
     if late.any():
         pos = int(np.flatnonzero(late)[0])
         raise DataError(
-            f"{where}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {_label(index, pos)}: "
+            f"{where}: recency is larger than T for {int(late.sum())} customer(s) (e.g. {row_label(index, pos)}: "
             f"recency={tx[pos]:g}, T={t[pos]:g}); recency (first to last purchase) cannot exceed T (first "
             "purchase to the end of the period): check that both are in the same time unit and computed at "
             "the same period end (segwork.features.rfm_summary does this)"
@@ -71,7 +71,7 @@ def check_history(where: str, frequency, recency, T, weights=None, broadcast: bo
         pos = int(np.flatnonzero(odd)[0])
         raise DataError(
             f"{where}: {int(odd.sum())} customer(s) have no repeat purchase (frequency 0) but recency > 0 "
-            f"(e.g. {_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
+            f"(e.g. {row_label(index, pos)}: recency={tx[pos]:g}); recency must be 0 without repeat purchases"
         )
     return x, np.minimum(tx, t), t, w, index
 
@@ -107,12 +107,12 @@ def check_history_in_days(where: str, frequency, recency, T, monetary_value=None
         over = values > limit
         if over.any():
             pos = int(np.flatnonzero(over)[0])
-            raise DataError(f"{where}: {shown(name, values[pos])} for {_label(index, pos)} is over the "
+            raise DataError(f"{where}: {shown(name, values[pos])} for {row_label(index, pos)} is over the "
                             f"limit of {limit:,} days (100 years)")
     many = x > raw_tx + 1.0
     if many.any():
         pos = int(np.flatnonzero(many)[0])
-        raise DataError(f"{where}: frequency={x[pos]:g} repeat purchase days for {_label(index, pos)} "
+        raise DataError(f"{where}: frequency={x[pos]:g} repeat purchase days for {row_label(index, pos)} "
                         f"within {shown('recency', raw_tx[pos])} is not possible: frequency counts the days with a "
                         "purchase after the first, so it is at most the days from the first to the last purchase")
     if monetary_value is not None:
@@ -120,7 +120,7 @@ def check_history_in_days(where: str, frequency, recency, T, monetary_value=None
         bad = ~np.isfinite(m) | (m < 0) | (m > MAX_SPEND)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{where}: monetary_value={m[pos]:g} for {_label(index, pos)} must be a "
+            raise DataError(f"{where}: monetary_value={m[pos]:g} for {row_label(index, pos)} must be a "
                             f"finite mean spend per purchase from 0 to {MAX_SPEND:g} (the data's currency)")
     return out
 

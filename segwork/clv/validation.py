@@ -31,6 +31,7 @@ from ..features.rfm import TIME_UNITS
 __all__ = [
     "holdout_predictions",
     "holdout_by_frequency",
+    "frequency_bin",
     "holdout_errors",
     "compare_models",
     "fit_models",
@@ -106,7 +107,10 @@ def holdout_total_interval(model, summary: pd.DataFrame, interval: float = 0.9, 
             "upper": float(upper), "actual_total": actual, "covered": bool(lower <= actual <= upper)}
 
 
-def _frequency_bin(freq: pd.Series, max_frequency: int) -> pd.Categorical:
+def frequency_bin(freq: pd.Series, max_frequency: int) -> pd.Categorical:
+    """Calibration frequencies as ordered bins ``"0"``, ``"1"``, ..., ``"<max_frequency>+"`` (one per value of
+    ``freq``, which holds whole non-negative counts), as :func:`holdout_by_frequency` and the diagnostics
+    group customers. Never raises for such counts."""
     labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
     codes = np.minimum(freq.to_numpy(dtype=np.int64), max_frequency)
     return pd.Categorical.from_codes(codes, labels, ordered=True)
@@ -119,7 +123,7 @@ def holdout_by_frequency(predictions: pd.DataFrame, max_frequency: int = 7) -> p
     indexed by ``frequency`` (labels ``"0"`` .. ``"7+"``) with
     ``n_customers``, ``actual`` and ``predicted`` (means per customer).
     """
-    bins = _frequency_bin(predictions["frequency"], max_frequency)
+    bins = frequency_bin(predictions["frequency"], max_frequency)
     grouped = predictions.groupby(bins, observed=False)
     out = pd.DataFrame({
         "n_customers": grouped.size(),

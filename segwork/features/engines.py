@@ -67,15 +67,15 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io import (
-    _RULE_TEXT,
+    RULE_TEXT,
     LAYOUTS,
     CleaningReport,
     PLACEHOLDER_DATES,
     SCIENTIFIC_ID,
     CleaningRules,
     RuleResult,
-    _detect_layout,
-    _format_example,
+    detect_layout,
+    format_example,
     bom_encoding,
     check_one_currency,
     is_wide_encoding,
@@ -254,7 +254,7 @@ def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
     Parquet) is read as it is; the files of a folder or glob are read one by
     one and cleaned together. Returns ``(transactions, report)``.
     """
-    from ..io import _apply_layout, _check_duplicate_columns, _read_file, clean_transactions, read_transactions
+    from ..io import apply_layout, check_duplicate_columns, read_file, clean_transactions, read_transactions
 
     if not isinstance(source, TransactionSource):
         name = str(source)
@@ -265,10 +265,10 @@ def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
         return read_transactions(source.files[0], rules=rules, columns=columns)
     frames, layouts = [], set()
     for f in source.files:
-        raw, detected = _read_file(f, "auto", None, None, None, None, columns)
-        _check_duplicate_columns(raw.columns, str(f))
+        raw, detected = read_file(f, "auto", None, None, None, None, columns)
+        check_duplicate_columns(raw.columns, str(f))
         layouts.add(detected)
-        frames.append(_apply_layout(raw, detected, columns, str(f)))
+        frames.append(apply_layout(raw, detected, columns, str(f)))
     if len(layouts) > 1:
         raise DataError(f"{source.name}: the files are in different layouts ({', '.join(sorted(layouts))}); "
                         "read them separately")
@@ -331,7 +331,7 @@ def _is_float(t: str) -> bool:
 
 
 def _id_sql(col: str, t: str) -> str:
-    """SQL for io._to_id: text ids stripped, '13085.0' -> '13085', '' -> missing."""
+    """SQL for io.to_id: text ids stripped, '13085.0' -> '13085', '' -> missing."""
     c = _q(col)
     if _is_float(t):
         c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
@@ -385,7 +385,7 @@ class _DuckPlan:
                             "engine='pandas' reads more encodings and forms") from None
         raw_types = {str(r[0]).strip(): str(r[1]) for r in described}
         raw_names = {str(r[0]).strip(): str(r[0]) for r in described}
-        layout = _detect_layout(list(raw_types))
+        layout = detect_layout(list(raw_types))
         self.layout = layout
         rename = dict(LAYOUTS.get(layout, {}))
         if columns:
@@ -548,7 +548,7 @@ def _example(con, sql: str, cols: list[str]) -> dict | None:
 
 def _rule_error(source: str, rule: str, n: int, example, col: str):
     return DataError(
-        f"{source}: {n:,} row(s) with {_RULE_TEXT[rule]} (column {col}), e.g. {_format_example(example or {})}; "
+        f"{source}: {n:,} row(s) with {RULE_TEXT[rule]} (column {col}), e.g. {format_example(example or {})}; "
         f"fix the file or set CleaningRules({rule}='drop')"
     )
 
@@ -926,10 +926,10 @@ def _clean_piece(path: str, row_group: int, layout: str, columns, rules: Cleanin
     """One Parquet row group read and cleaned by read_transactions' rules (on a worker): (frame, report dict)."""
     import pyarrow.parquet as pq
 
-    from ..io import _apply_layout, clean_transactions
+    from ..io import apply_layout, clean_transactions
 
     raw = pq.ParquetFile(path).read_row_group(row_group).to_pandas()
-    raw = _apply_layout(raw, layout, columns, path)
+    raw = apply_layout(raw, layout, columns, path)
     if raw.empty:
         return None, None
     # duplicates and the observation end are decided after the shuffle, over all partitions
@@ -1011,7 +1011,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     import dask
     import pyarrow.parquet as pq
 
-    from ..io import _apply_layout
+    from ..io import apply_layout
 
     rules = (rules or CleaningRules()).resolved()  # one plausible-date window (one "today") on every worker
     if source.kind != "parquet":
@@ -1027,10 +1027,10 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
             except Exception as exc:  # pyarrow raises many types
                 raise DataError(f"{f}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
             names = [str(n) for n in meta_file.schema_arrow.names]
-            found = _detect_layout(names)
+            found = detect_layout(names)
             if layout is None:
                 layout = found
-                _apply_layout(pd.DataFrame(columns=names), layout, columns, str(f))  # names a missing column
+                apply_layout(pd.DataFrame(columns=names), layout, columns, str(f))  # names a missing column
             pieces += [(str(f), i) for i in range(meta_file.metadata.num_row_groups)]
         delayed_clean = dask.delayed(_clean_piece, pure=True)
         cleaned = [delayed_clean(path, i, layout, columns, rules) for path, i in pieces]

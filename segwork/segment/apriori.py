@@ -58,6 +58,8 @@ __all__ = [
     "parse_condition",
     "format_condition",
     "AGE_GROUPS",
+    "as_text",
+    "rows_matching",
 ]
 
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
@@ -257,22 +259,32 @@ def _is_categorical(s: pd.Series) -> bool:
             or pd.api.types.is_string_dtype(s) or pd.api.types.is_bool_dtype(s))
 
 
-def _as_text(s: pd.Series) -> pd.Series:
-    """Values as strings (missing stays missing) so that 5, '5' and True/'True' compare alike."""
+def as_text(s: pd.Series) -> pd.Series:
+    """Values as strings (missing stays missing) so that 5, '5' and True/'True' compare alike.
+
+    Returns an object Series on the index of ``s``. Used wherever a rule's value is compared with a column
+    (the segmenter and the service's check for values not seen when the segmentation was built)."""
     obj = s.astype(object)
     return obj.where(obj.isna(), obj.map(str))
 
 
-def _match(table: pd.DataFrame, where: Mapping[str, Any]) -> np.ndarray:
+def rows_matching(table: pd.DataFrame, where: Mapping[str, Any]) -> np.ndarray:
+    """Boolean array (one per row of ``table``) of the rows that meet every condition of a rule's ``where``.
+
+    ``where``: column -> value (equal), list of values (one of them) or ``{op: value}`` with op one of
+    ``== != < <= > >= not in`` (see :func:`parse_condition`). Text and categorical columns compare as
+    text (:func:`as_text`), others as numbers; a missing value meets no condition. Raises ``KeyError``
+    for a column ``table`` lacks.
+    """
     mask = np.ones(len(table), dtype=bool)
     for col, cond in where.items():
         s = table[col]
         if isinstance(cond, Mapping):
             for op, value in cond.items():
                 if op == "not in":
-                    hit = ~_as_text(s).isin([str(v) for v in value]) & s.notna()
+                    hit = ~as_text(s).isin([str(v) for v in value]) & s.notna()
                 elif op in ("==", "!=") and (_is_categorical(s) or isinstance(value, str)):
-                    eq = (_as_text(s) == str(value)).fillna(False).astype(bool)
+                    eq = (as_text(s) == str(value)).fillna(False).astype(bool)
                     hit = eq if op == "==" else (~eq & s.notna())
                 else:
                     num = pd.to_numeric(s, errors="coerce")
@@ -280,10 +292,10 @@ def _match(table: pd.DataFrame, where: Mapping[str, Any]) -> np.ndarray:
                            ">": num > value, ">=": num >= value}[op] & num.notna()
                 mask &= np.asarray(hit, dtype=bool)
         elif isinstance(cond, (list, tuple, set)):
-            mask &= np.asarray(_as_text(s).isin([str(v) for v in cond]), dtype=bool)
+            mask &= np.asarray(as_text(s).isin([str(v) for v in cond]), dtype=bool)
         else:
             if _is_categorical(s) or isinstance(cond, str):
-                mask &= np.asarray((_as_text(s) == str(cond)).fillna(False), dtype=bool)
+                mask &= np.asarray((as_text(s) == str(cond)).fillna(False), dtype=bool)
             else:
                 mask &= np.asarray(pd.to_numeric(s, errors="coerce") == cond, dtype=bool)
     return mask
@@ -347,7 +359,7 @@ class AprioriSegmenter(BaseEstimator):
             for col, values in _category_values(r["where"]).items():
                 named.setdefault(col, set()).update(map(str, values))
         # only category-like columns can meet "unseen categories"; numbers are compared as numbers
-        self.seen_ = {col: set(_as_text(table[col]).dropna().unique()) for col in named if _is_categorical(table[col])}
+        self.seen_ = {col: set(as_text(table[col]).dropna().unique()) for col in named if _is_categorical(table[col])}
         for r in self.rules_:
             for col, values in _category_values(r["where"]).items():
                 if col not in self.seen_:
@@ -381,7 +393,7 @@ class AprioriSegmenter(BaseEstimator):
         labels = np.full(len(table), self.remainder, dtype=object)
         done = np.zeros(len(table), dtype=bool)
         for r in self.rules_:
-            hit = _match(table, r["where"]) & ~done
+            hit = rows_matching(table, r["where"]) & ~done
             labels[hit] = r["name"]
             done |= hit
         return pd.Series(labels, index=table.index, name="segment")
@@ -396,7 +408,7 @@ class AprioriSegmenter(BaseEstimator):
         unseen = np.zeros(len(table), dtype=bool)
         rows = []
         for col, seen in self.seen_.items():
-            values = _as_text(table[col])
+            values = as_text(table[col])
             new = values.notna() & ~values.isin(list(seen))
             if new.any():
                 unseen |= new.to_numpy()
@@ -452,14 +464,14 @@ def default_rules(table: pd.DataFrame, age_groups: Mapping[str, Sequence[str]] |
     if "customer_type" not in cols:
         raise DataError("a priori default rules need a 'customer_type' column (B2B/B2C) with company_size or "
                         f"age_band/region; this table has: {', '.join(map(str, table.columns))}. Give your own rules=")
-    types = set(_as_text(table["customer_type"]).dropna())
+    types = set(as_text(table["customer_type"]).dropna())
     if "B2B" in types and "company_size" in cols:
-        present = set(_as_text(table["company_size"]).dropna())
+        present = set(as_text(table["company_size"]).dropna())
         order = [s for s in ("small", "medium", "large") if s in present] + sorted(present - {"small", "medium", "large"})
         for size in order:
             rules.append({"name": f"B2B {size}", "where": {"customer_type": "B2B", "company_size": size}})
     if "B2C" in types and "age_band" in cols:
-        bands = set(_as_text(table["age_band"]).dropna())
+        bands = set(as_text(table["age_band"]).dropna())
         used: list[tuple[str, list[str]]] = []
         grouped = set()
         for group, members in groups.items():
@@ -469,7 +481,7 @@ def default_rules(table: pd.DataFrame, age_groups: Mapping[str, Sequence[str]] |
                 grouped.update(members)
         for band in sorted(bands - grouped):
             used.append((band, [band]))
-        regions = sorted(set(_as_text(table["region"]).dropna())) if "region" in cols else [None]
+        regions = sorted(set(as_text(table["region"]).dropna())) if "region" in cols else [None]
         for group, members in used:
             for region in regions:
                 where: dict[str, Any] = {"customer_type": "B2C", "age_band": members}
@@ -502,7 +514,7 @@ def grid_rules(
         if col not in table.columns:
             raise DataError(f"grid_rules: column {col!r} is not in the customer table "
                             f"(available: {', '.join(map(str, table.columns))})")
-    inside = table[_match(table, base)] if base else table
+    inside = table[rows_matching(table, base)] if base else table
     combos = inside[list(by)].astype(object).dropna().drop_duplicates()
     combos = combos.map(str).sort_values(list(by))
     rules = []

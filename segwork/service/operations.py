@@ -638,7 +638,7 @@ def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
     segment or a later one). Rules are tried in order: a rule the customer fully matches decides, later
     rules need nothing more.
     """
-    from ..segment.apriori import _match
+    from ..segment.apriori import rows_matching
 
     n = len(table)
     undecided = np.ones(n, dtype=bool)
@@ -650,7 +650,7 @@ def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
         fails = np.zeros(n, dtype=bool)
         for c, cond in where.items():
             if present[c].any():
-                fails |= present[c] & ~_match(table, {c: cond})
+                fails |= present[c] & ~rows_matching(table, {c: cond})
         possible = undecided & ~fails
         complete = np.logical_and.reduce([present[c] for c in where]) if where else np.ones(n, dtype=bool)
         for c in where:
@@ -663,13 +663,13 @@ def _apriori_missing(segmenter, table: pd.DataFrame) -> dict[str, np.ndarray]:
 def _refuse_unseen_values(segmenter, table: pd.DataFrame, problems: _Problems) -> None:
     """An a priori rule's column with a value not seen when the segmentation was built (``b2c`` for ``B2C``): the
     library sends such a customer to the fallback segment with a warning no client sees; refused here."""
-    from ..segment.apriori import _as_text
+    from ..segment.apriori import as_text
 
     found = []
     for col, seen in getattr(segmenter, "seen_", {}).items():
         if col not in table.columns:
             continue
-        values = _as_text(table[col])
+        values = as_text(table[col])
         new = values.notna() & ~values.isin(list(seen))
         for value in pd.unique(values[new]):
             cid = values.index[(values == value).to_numpy()][0]

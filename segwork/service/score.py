@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import customer_table
-from ..io import (CleaningReport, CleaningRules, _parse_dates, check_column_map, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
+from ..io import (CleaningReport, CleaningRules, parse_dates, check_column_map, implausible_dates, is_wide_encoding, read_transactions, text_dialect,
                   utf8_copy)
 from ..segment.apriori import AprioriSegmenter
 from .operations import _value_columns
@@ -563,10 +563,10 @@ def _score_duckdb(store, files, kind, as_of, chunk_size, out, progress, tmp_pare
     reading = reading or _Reading()
     where = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
     if kind == "csv" and not reading.encoding:
-        from ..io import _text_lines
+        from ..io import text_lines
 
         for f in files:  # UTF-16 without a byte-order mark: io's line naming --encoding, not DuckDB's sniffer
-            _text_lines(Path(f), None, whole_file=False)
+            text_lines(Path(f), None, whole_file=False)
     # text in another encoding (--encoding) and UTF-16/32 text with a byte-order mark (Excel's "Unicode Text") go
     # to DuckDB as temporary UTF-8 copies, the rest as it is
     with _utf8_files(files, reading.encoding if kind == "csv" else None, tmp_parent) as utf8, \
@@ -593,7 +593,7 @@ def _decided_dates(con, src: str, where: str, reading: "_Reading", decisions: li
     """A table of date text -> ISO timestamp decided as read_transactions decides (None when all are ISO 8601).
 
     Day-first / month-first, ``DD.MM.YYYY``, ``08-Mar-2014``, ``YYYYMMDD`` ... are decided by
-    :func:`segwork.io._parse_dates` on the column's distinct values, which is what ``read_transactions``
+    :func:`segwork.io.parse_dates` on the column's distinct values, which is what ``read_transactions``
     decides on; DuckDB then joins the texts to their dates. ``--date-format`` / ``--dayfirst`` decide instead.
     """
     given = reading.date_format is not None or reading.dayfirst is not None
@@ -610,7 +610,7 @@ def _decided_dates(con, src: str, where: str, reading: "_Reading", decisions: li
                         f"more than the duckdb engine decides the form of ({MAX_DECIDED_DATES:,}); score with "
                         "--engine dask or --engine pandas, or write the dates as ISO 8601")
     texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"].astype(object)
-    parsed = _parse_dates(texts, reading.date_format, reading.dayfirst, column="date", source=where,
+    parsed = parse_dates(texts, reading.date_format, reading.dayfirst, column="date", source=where,
                           decisions=decisions)
     table = pd.DataFrame({"raw": texts.to_numpy(), "iso": pd.Series(parsed).dt.strftime("%Y-%m-%d %H:%M:%S")
                           .to_numpy()})
@@ -716,7 +716,7 @@ def _last_plausible(dates: pd.Series, rules, reading=None) -> pd.Series:
     reading = reading or _Reading()
     if not pd.api.types.is_datetime64_any_dtype(dates):
         try:
-            dates = _parse_dates(dates.astype(object), reading.date_format, reading.dayfirst, column="date")
+            dates = parse_dates(dates.astype(object), reading.date_format, reading.dayfirst, column="date")
         except DataError:
             return pd.Series([pd.NaT], dtype="datetime64[us]")
     if rules.implausible_date == "keep":

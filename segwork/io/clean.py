@@ -1,0 +1,133 @@
+"""Cleaning: :func:`clean_transactions`, the step every transaction passes, whatever its way in.
+
+Ids, dates and numbers are decided per column (:mod:`~segwork.io.dates`,
+:mod:`~segwork.io.numbers`), then each rule of :class:`~segwork.io.CleaningRules`
+drops, keeps or rejects the rows it matches, and the
+:class:`~segwork.io.CleaningReport` counts them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .dates import parse_dates
+from .layouts import OPTIONAL_COLUMNS
+from .messages import format_example, plain_value, row_number
+from .numbers import check_ids_written_out, decimal_hint, to_id, to_number
+from .report import CleaningReport, Decision, RuleResult
+from .rules import RULE_TEXT, CleaningRules, implausible_dates
+
+__all__ = ["clean_transactions"]
+
+
+def clean_transactions(
+    raw: pd.DataFrame,
+    *,
+    rules: CleaningRules | None = None,
+    source: str = "<DataFrame>",
+    layout: str = "canonical",
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    allow_empty: bool = False,
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Apply the cleaning rules to a frame that already has canonical column names.
+
+    ``raw`` needs ``customer_id``, ``date`` and either ``amount`` or both
+    ``quantity`` and ``price``. See :func:`read_transactions` for the output,
+    how dates and numbers are decided and the errors raised. ``allow_empty``
+    returns an empty table instead of raising when no row is left (one
+    partition of many, as the Dask engine cleans them).
+    """
+    rules = rules or CleaningRules()
+    decimal = raw.attrs.get("decimal")
+    report = CleaningReport(source=source, layout=layout, rows_read=len(raw),
+                            sheets_read=list(raw.attrs.get("sheets_read", [])),
+                            sheets_skipped=list(raw.attrs.get("sheets_skipped", [])))
+    if len(report.sheets_read) > 1 or report.sheets_skipped:
+        report.decisions.append(Decision(
+            "(workbook)", "sheets", f"read {len(report.sheets_read)}: {', '.join(map(repr, report.sheets_read))}",
+            "skipped " + "; ".join(f"{n!r} ({r})" for n, r in report.sheets_skipped) if report.sheets_skipped
+            else "all sheets share the layout"))
+    report.decisions.extend(raw.attrs.get("read_decisions", []))
+    if raw.empty:
+        raise DataError(f"{source}: no transaction rows to read")
+
+    df = pd.DataFrame(index=raw.index)
+    for col in ("customer_id", "invoice_id"):
+        if col in raw.columns:
+            check_ids_written_out(raw[col], col, source)
+    df["customer_id"] = to_id(raw["customer_id"])
+    fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
+    df["date"] = parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
+                             decisions=report.decisions)
+    if fmt and not date_format:
+        for d in report.decisions:
+            if d.topic == "date format":
+                d.evidence = f"the {layout} layout"
+    numeric = [c for c in ("quantity", "price", "amount") if c in raw.columns]
+    hint = None if decimal else (lambda: decimal_hint(raw, numeric, raw.attrs.get("sep")))  # only when needed
+    for col in numeric:
+        df[col] = to_number(raw[col], decimal, column=col, source=source, hint=hint,
+                            decisions=report.decisions)
+    if "amount" not in raw.columns:
+        df["amount"] = df["quantity"] * df["price"]
+    for col in ("product", "category", "channel", "invoice_id"):
+        if col in raw.columns:
+            df[col] = to_id(raw[col]) if col == "invoice_id" else raw[col].astype("string").str.strip()
+
+    def apply(rule: str, mask: pd.Series, example_cols=None) -> None:
+        nonlocal df
+        action = getattr(rules, rule)
+        n = int(mask.sum())
+        example = None
+        if n:
+            i = mask.to_numpy().nonzero()[0][0]
+            label = df.index[i]
+            cols = [c for c in raw.columns if c in df.columns or c not in ("",)]
+            example = {str(c): plain_value(raw.at[label, c]) for c in cols[:8]}
+        report.rules.append(RuleResult(rule, action, n, example))
+        if n and action == "error":
+            col = example_cols or "row"
+            raise DataError(
+                f"{source}: {n:,} row(s) with {RULE_TEXT[rule]} (column {col}), first at row "
+                f"{row_number(label, layout)}: {format_example(example)}; fix the file or set "
+                f"CleaningRules({rule}='drop')"
+            )
+        if n and action == "drop":
+            df = df[~mask]
+
+    apply("missing_customer_id", df["customer_id"].isna(), "customer_id")
+    apply("unparseable_date", df["date"].isna(), "date")
+    apply("implausible_date", implausible_dates(df["date"], rules), "date")
+    bad = ~np.isfinite(df["amount"].to_numpy(dtype="float64", na_value=np.nan))
+    apply("bad_amount", pd.Series(bad, index=df.index), "amount")
+    returns = pd.Series(False, index=df.index)
+    if "invoice_id" in df.columns:
+        returns |= df["invoice_id"].str.upper().str.startswith("C").fillna(False).astype(bool)
+    if "quantity" in df.columns:
+        returns |= (df["quantity"] < 0).fillna(False)
+    apply("returns", returns, "invoice_id/quantity")
+    apply("non_positive_amount", df["amount"] <= 0, "amount")
+    apply("duplicates", df.duplicated(keep="first"), "all columns")
+    if rules.observation_end is not None:
+        end = pd.Timestamp(rules.observation_end)
+        apply("after_observation_end", df["date"] > end + pd.Timedelta(days=1) - pd.Timedelta(1), "date")
+    else:
+        report.rules.append(RuleResult("after_observation_end", rules.after_observation_end, 0, None))
+
+    keep = ["customer_id", "date", "amount"] + [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    out = df[keep].sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    if out.empty and not allow_empty:
+        raise DataError(
+            f"{source}: no rows left after cleaning ({report.rows_read:,} read); "
+            + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
+            + ". Check the column mapping and the cleaning rules"
+        )
+    out["customer_id"] = out["customer_id"].astype(str)
+    report.rows_kept = len(out)
+    report.customers = int(out["customer_id"].nunique())
+    report.first_date = out["date"].min()
+    report.last_date = out["date"].max()
+    report.revenue = float(out["amount"].sum())
+    return out, report

@@ -1,0 +1,70 @@
+"""How io quotes the data in its messages and reports.
+
+An exception's first line, a row's line number in the file, a cell as a
+plain Python value and an example row as one line of text: the pieces every
+reader, the cleaning rules and the engines put into a :class:`~segwork.DataError`
+or a :class:`~segwork.io.CleaningReport`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["first_line", "row_number", "plain_value", "format_example"]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type name when the text is empty), for one-line messages.
+
+    A library error (pandas, pyarrow, openpyxl) can span many lines; a
+    :class:`~segwork.DataError` quotes only this line. Never raises.
+    """
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def row_number(label, layout: str) -> str:
+    """The 1-based line number in a file with a header, for messages.
+
+    ``label`` is a row label of a raw frame as the readers leave it: an int
+    (0-based data row; + 2 for the header, + 1 for CDNOW files without one) or a
+    ``(sheet, int)`` pair of a workbook read sheet by sheet (``"5 of sheet
+    '2010'"``). Any other label comes back as its ``repr``. Never raises.
+    """
+    if isinstance(label, (int, np.integer)):
+        return str(int(label) + (1 if layout == "cdnow" else 2))
+    if isinstance(label, tuple) and len(label) == 2 and isinstance(label[1], (int, np.integer)):
+        return f"{int(label[1]) + 2} of sheet {label[0]!r}"
+    return repr(label)
+
+
+def plain_value(value):
+    """``value`` as a plain Python object for an example or a message: numpy scalars as Python numbers,
+    ``pd.NA`` as ``None``, anything else unchanged. Never raises."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA:
+        return None
+    return value
+
+
+def format_example(row: Mapping | str) -> str:
+    """One example row as text, ``"customer_id=C1, date=missing, amount=NaN"``, cut to 160 characters.
+
+    ``row``: column -> value (NaN shown as ``NaN``, ``None`` / ``NaT`` as
+    ``missing``), or text already formatted (returned as it is). Used in the
+    cleaning report and in every engine's rule error. Never raises.
+    """
+    if isinstance(row, str):
+        return row
+    parts = []
+    for key, value in row.items():
+        if isinstance(value, float) and np.isnan(value):
+            value = "NaN"
+        elif value is None or value is pd.NaT:
+            value = "missing"
+        parts.append(f"{key}={value}")
+    text = ", ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,0 +1,272 @@
+"""Numbers and ids: decimal and thousands marks, currencies, and ids written in scientific notation.
+
+Decimal and thousands marks are decided per column on its unique values:
+three digits after a mark can be a thousands group; any other count of digits
+after a mark makes it the decimal mark; a value with both marks proves both
+(the last one is the decimal). Spaces and apostrophes between digit groups are
+thousands separators; currency symbols and codes are removed; ``(12,50)`` and
+``12,50-`` are negative. The strings are then converted vectorised.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .report import Decision
+
+__all__ = ["to_number", "decimal_hint", "check_one_currency", "SCIENTIFIC_ID", "scientific_id_error",
+           "check_ids_written_out", "to_id"]
+
+
+def decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tuple[str, str] | None:
+    """The decimal mark the file's other evidence points to, for columns that prove none, and why.
+
+    ``raw``: the raw frame (text cells); ``numeric``: its number columns
+    (canonical names); ``sep``: the file's delimiter or ``None``. Returns
+    ``(mark, reason)`` for :func:`to_number`'s ``hint``. A mark proven by the
+    number columns (all agreeing) wins; else a ``;`` delimiter points to the
+    decimal comma; else ``None`` (no evidence). Never raises.
+    """
+    proven = {}
+    for col in numeric:
+        values = raw[col]
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        uniques = pd.Series(pd.unique(values.dropna()), dtype=object).astype(str)
+        mark = _Marks(_normalise_number_text(uniques)[0]).proven_decimal()
+        if mark:
+            proven.setdefault(mark, col)
+    if len(proven) == 1:
+        mark, col = proven.popitem()
+        return mark, f"column {col!r} proves this decimal mark"
+    return (",", "the ';' delimiter points to a decimal comma") if sep == ";" else None
+
+
+#: An id that Excel wrote in scientific notation ("1.23457E+11"): the digits after the sixth are lost.
+SCIENTIFIC_ID = r"[+-]?\d(?:[.,]\d+)?[eE][+-]\d{1,3}"
+
+
+def scientific_id_error(source: str, column: str, value: str, rows: int) -> DataError:
+    """The one-line refusal of an id column that holds ids in scientific notation (shared by every engine)."""
+    return DataError(
+        f"{source}: column {column!r} holds ids in scientific notation, e.g. {value!r} ({rows:,} row(s)): "
+        "Excel writes long numbers that way when it saves a CSV, which loses digits, so different customers "
+        "would merge into one; export the ids as text (format the id column as Text before saving, or open the "
+        "file with Data > From Text/CSV and set the column to Text) and read the new file"
+    )
+
+
+def check_ids_written_out(values: pd.Series, column: str, source: str) -> None:
+    """Refuse text ids in scientific notation: ``1.23457E+11`` stands for many ids, ``1.23E+05`` for 123000.
+
+    ``values``: one raw id column (numeric columns are not checked). Raises
+    :func:`scientific_id_error` (a :class:`~segwork.DataError`) naming
+    ``source``, ``column``, the first such value and how many rows have one.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return
+    text = values.dropna()
+    text = text[text.map(lambda v: isinstance(v, str))].str.strip()
+    sci = text[text.str.fullmatch(SCIENTIFIC_ID)]
+    if len(sci):
+        raise scientific_id_error(source, column, sci.iloc[0], len(sci))
+
+
+def to_id(values: pd.Series) -> pd.Series:
+    """Customer / invoice ids as strings; ``13085.0`` from spreadsheets becomes ``13085``.
+
+    Returns a ``string`` Series on the index of ``values``: text stripped,
+    whole floats written without ``.0``, blank text as missing. Never raises.
+    """
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            out = values.astype("Int64").astype("string")
+            return out
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text.mask(text == "")
+
+
+_CURRENCY = re.compile(r"^(?:[A-Z]{1,3}\$|[A-Z]{3}|Fr\.|kr\.?|zł|Kč)\s*|\s*(?:[A-Z]{3}|Fr\.|kr\.?|zł|Kč)$"
+                       r"|[€$£¥₹₽¤]")
+_GROUP_SPACE = re.compile(r"(?<=\d)[ \u00a0\u202f'’](?=\d{3}(?:\D|$))")
+
+
+class _Marks:
+    """The evidence about decimal and thousands marks in one column."""
+
+    def __init__(self, u: pd.Series):
+        self.proof, self.ambiguous = {}, {}
+        both = {}
+        for mark, other in ((".", ","), (",", ".")):
+            # both marks, well grouped: the last (``mark``) is the decimal, ``other`` groups thousands
+            both[mark] = u.str.match(rf"^\d{{1,3}}(?:{re.escape(other)}\d{{3}})+{re.escape(mark)}\d*$")
+        for mark, other in ((".", ","), (",", ".")):
+            m = re.escape(mark)
+            once = u.str.match(rf"^\d*{m}\d*$") & u.str.contains(r"\d")
+            # a possible thousands group: 3 digits after 1-3 digits not starting with 0 ('0.250' is a decimal)
+            group = u.str.match(rf"^[1-9]\d{{0,2}}{m}\d{{3}}$")
+            several = u.str.match(rf"^\d{{1,3}}(?:{m}\d{{3}}){{2,}}$")
+            self.proof[("decimal", mark)] = u[both[mark] | (once & ~group)]
+            self.proof[("thousands", mark)] = u[several | both[other]]
+            self.ambiguous[mark] = u[group]
+
+    def proven_decimal(self) -> str | None:
+        for mark in (".", ","):
+            other = "," if mark == "." else "."
+            if len(self.proof[("decimal", mark)]) or len(self.proof[("thousands", other)]):
+                return mark
+        return None
+
+    def contradiction(self) -> tuple[str, str] | None:
+        says_dot = pd.concat([self.proof[("decimal", ".")], self.proof[("thousands", ",")]])
+        says_comma = pd.concat([self.proof[("decimal", ",")], self.proof[("thousands", ".")]])
+        if len(says_dot) and len(says_comma):
+            return says_dot.iloc[0], says_comma.iloc[0]
+        return None
+
+    def first_proof_index(self, decimal: str):
+        other = "," if decimal == "." else "."
+        for key in (("decimal", decimal), ("thousands", other)):
+            if len(self.proof[key]):
+                return self.proof[key].index[0]
+        return None
+
+
+#: Currency marks -> the currency they stand for ("$" alone is taken as USD, like "US$" and "USD").
+_CURRENCY_OF = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB",
+                "Fr.": "CHF", "zł": "PLN", "Kč": "CZK", "kr": "kr (SEK/NOK/DKK)", "kr.": "kr (SEK/NOK/DKK)"}
+
+
+def check_one_currency(u: pd.Series, column: str, source: str) -> None:
+    """Raise :class:`DataError` for a column whose values carry marks of more than one currency.
+
+    ``u``: the column's distinct values as text, in file order. Amounts in
+    different currencies cannot be added up, and stripping the marks would
+    do exactly that; the message names the file, the column, the currencies
+    and two example values, and says to split the file (or convert).
+    ``$``, ``US$`` and ``USD`` count as one currency. Shared by every engine.
+    """
+    marks = u.str.findall(_CURRENCY)
+    first_of: dict[str, str] = {}
+    for text, found in zip(u, marks):
+        for mark in found:
+            mark = mark.strip()
+            currency = _CURRENCY_OF.get(mark, mark)
+            first_of.setdefault(currency, text)
+    if len(first_of) > 1:
+        (c1, v1), (c2, v2) = list(first_of.items())[:2]
+        raise DataError(
+            f"{source}: column {column!r} holds amounts in {len(first_of)} currencies ({', '.join(first_of)}), "
+            f"e.g. {v1!r} ({c1}) and {v2!r} ({c2}); amounts in different currencies cannot be added up: split "
+            "the file by currency (or convert the amounts to one currency) and read each part on its own"
+        )
+
+
+def _normalise_number_text(u: pd.Series) -> tuple[pd.Series, pd.Series, bool]:
+    """Strip currency, spaces and sign; returns (digits-and-marks text, negative mask, had currency)."""
+    t = u.str.strip()
+    currency = t.str.contains(_CURRENCY)
+    had_currency = bool(currency.any())
+    if had_currency:
+        t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
+    t = t.str.replace("\u2212", "-", regex=False)
+    paren = t.str.match(r"^\(.*\)$")
+    trailing = t.str.match(r"^[^-]*\d-$")
+    leading = t.str.startswith("-")
+    t = t.str.replace(r"^\(|\)$", "", regex=True).str.replace(r"^[+-]|-$", "", regex=True).str.strip()
+    t = t.str.replace(_CURRENCY, "", regex=True).str.strip() if had_currency else t
+    t = t.str.replace(_GROUP_SPACE, "", regex=True)
+    return t, (paren | trailing | leading), had_currency
+
+
+def to_number(values: pd.Series, decimal: str | None = None, *, column: str = "amount",
+              source: str = "<DataFrame>", hint=None, decisions: list | None = None) -> pd.Series:
+    """Numbers written as text in any common local format -> float64 (NaN where not a number).
+
+    ``values``: one raw number column (text, number cells or both); returns a
+    ``float64`` Series on its index.
+
+    ``decimal`` is the user's decimal mark (always honoured); otherwise the
+    column's values decide, and a column without proof takes ``hint`` (mark,
+    reason, or a function returning them: from the other columns or the
+    file's delimiter), recorded in
+    ``decisions``. Raises :class:`DataError` for a column that proves both
+    marks decimal, or whose ``1.250``-like values no evidence can decide, for a ``decimal`` other than
+    ``'.'`` / ``','``, and for marks of more than one currency (:func:`check_one_currency`).
+    """
+    decisions = [] if decisions is None else decisions
+    if decimal is not None and decimal not in (".", ","):
+        raise DataError(f"{source}: decimal={decimal!r} is not a decimal mark; use '.' or ','")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):  # spreadsheet number cells
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if kind in ("mixed", "mixed-integer"):  # number cells and text cells: only the text needs deciding
+        is_num = values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+        out = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
+        text = ~is_num & values.notna()
+        if text.any():
+            out[text] = to_number(values[text].astype(str), decimal, column=column, source=source, hint=hint,
+                                  decisions=decisions)
+        return out
+    codes, uniques = pd.factorize(values)
+    u = pd.Series(uniques, dtype=object).astype(str)
+    t, negative, had_currency = _normalise_number_text(u)
+    if had_currency:
+        check_one_currency(u, column, source)
+    marks = _Marks(t)
+    if decimal is None:
+        clash = marks.contradiction()
+        decimal = marks.proven_decimal()
+        if clash:
+            raise DataError(
+                f"{source}: column {column!r} mixes decimal marks: {clash[0]!r} has a decimal point, "
+                f"{clash[1]!r} a decimal comma; fix the file or pass decimal= (CLI: --decimal '.' or ',')"
+            )
+        if decimal is not None:
+            proof = u[marks.first_proof_index(decimal)]
+            decisions.append(Decision(column, "number format",
+                                      f"decimal {decimal!r}, thousands {'.' if decimal == ',' else ','!r}",
+                                      f"{proof!r} proves the decimal mark; the thousands mark is then the other"))
+        else:
+            ambiguous = marks.ambiguous["."] if len(marks.ambiguous["."]) else marks.ambiguous[","]
+            if len(ambiguous):
+                example = u[ambiguous.index[0]]
+                hint = hint() if callable(hint) else hint
+                if hint is None:
+                    raise DataError(
+                        f"{source}: column {column!r}: {example!r} can be a whole number with a thousands "
+                        f"mark or a decimal, and no value in the file proves which ({len(ambiguous):,} such "
+                        "value(s)); pass decimal= (CLI: --decimal ',' when '.' groups thousands, "
+                        "--decimal '.' when it is the decimal point)"
+                    )
+                decimal, why = hint
+                text = ambiguous.iloc[0]
+                value = float(text.replace("," if decimal == "." else ".", "").replace(",", "."))
+                decisions.append(Decision(
+                    column, "number format",
+                    f"ASSUMED decimal {decimal!r}: {example!r} read as {value:g}",
+                    f"no value in the column proves the marks ({len(ambiguous):,} value(s) like {example!r}); "
+                    + why + "; pass decimal= (CLI: --decimal) if wrong"))
+            else:
+                decimal = "."
+    else:
+        decisions.append(Decision(column, "number format", f"decimal {decimal!r}", "given by decimal="))
+    if had_currency:
+        decisions.append(Decision(column, "currency", "currency symbols / codes removed",
+                                  f"e.g. {u[u.str.contains(_CURRENCY)].iloc[0]!r}"))
+    thousands = "," if decimal == "." else "."
+    d, th = re.escape(decimal), re.escape(thousands)
+    valid = t.str.match(rf"^(?:\d{{1,3}}(?:{th}\d{{3}})+|\d+)?(?:{d}\d+)?(?:[eE][+-]?\d+)?$") & t.str.contains(r"\d")
+    plain = t.str.replace(thousands, "", regex=False).str.replace(decimal, ".", regex=False)
+    number = pd.to_numeric(plain.where(valid), errors="coerce").astype("float64")
+    number = number.where(~negative, -number).to_numpy()
+    taken = number[np.where(codes >= 0, codes, 0)] if len(number) else np.full(len(codes), np.nan)
+    taken[codes < 0] = np.nan
+    return pd.Series(taken, index=values.index, dtype="float64")
