@@ -29,7 +29,7 @@ from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
 from ..clv.base import distinct_rows
 from .._checks import check_number
-from ..clv.transaction import MAX_SPEND, check_history, check_history_in_days
+from ..clv.transaction import MAX_SPEND, check_day_limits, check_history, check_history_in_days
 from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
@@ -134,12 +134,15 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
-    if days_per_unit != 1:  # recency > T and the like, said in the values as sent
-        check_history(where, frame["frequency"], frame["recency"], frame["T"])
+    if days_per_unit == 1:
+        check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
+    else:  # checked once, in the values as sent (recency > T and the like said in the client's unit)
+        x, tx, t, w, index = check_history(where, frame["frequency"], frame["recency"], frame["T"])
+        check_day_limits(where, (x, tx * days_per_unit, t * days_per_unit, w, index),
+                         frame["recency"] * days_per_unit, frame["monetary_value"], unit=unit,
+                         days_per_unit=days_per_unit)
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
-    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"],
-                          unit=unit, days_per_unit=days_per_unit)
     return frame
 
 
