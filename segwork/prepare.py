@@ -19,6 +19,7 @@ import pandas as pd
 from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
 from .errors import ConvergenceError, DataError
 from .features import customer_table
+from .io import CleaningReport
 
 __all__ = ["prepare_table", "prepare", "Prepared"]
 
@@ -32,11 +33,14 @@ class Prepared:
 
     ``table``: as :func:`prepare_table` returns it; ``clv``: the
     :class:`segwork.clv.ClvFit` (fitted models and columns), or None when
-    the models could not be fitted or the table already had ``clv``.
+    the models could not be fitted or the table already had ``clv``;
+    ``cleaning_report``: the :class:`segwork.io.CleaningReport` of the
+    transactions behind the table (the gate they passed), None for a table given as it is.
     """
 
     table: pd.DataFrame
     clv: ClvFit | None
+    cleaning_report: CleaningReport | None = None
 
 
 def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -136,25 +140,33 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
             if "clv" in table.columns:
                 return Prepared(table, None)
         elif all(c in data.columns for c in _TRANSACTION_COLUMNS):
-            table = customer_table(data)
+            table = customer_table(data)  # cleaned here, as a file would be
         else:
             raise DataError(
                 f"{_where}: the DataFrame is neither canonical transactions (columns "
                 f"{', '.join(_TRANSACTION_COLUMNS)}) nor a customer table (columns {', '.join(_TABLE_COLUMNS)}); "
                 f"it has {', '.join(map(str, data.columns[:10]))}. Read a file with segwork.io.read_transactions")
     elif hasattr(data, "transactions"):
+        # a data set read from a file (or prepared) passed the gate when it was read: its report says so and
+        # it is not cleaned again; one built in memory (make_crm) is cleaned here
         table = customer_table(data.transactions, getattr(data, "customers", None), getattr(data, "survey", None),
-                               observation_end=getattr(data, "observation_end", None))
+                               observation_end=getattr(data, "observation_end", None),
+                               cleaned=getattr(data, "cleaning_report", None) or False)
     else:
         raise TypeError(f"{_where}: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
                         f"or a customer table, got {type(data).__name__}")
+    # the report is a field of the result, not an attribute of the table (attrs are written into Parquet as JSON)
+    report = table.attrs.get("cleaning_report")
+    if report is not None:
+        table = table.copy(deep=False)
+        table.attrs = {k: v for k, v in table.attrs.items() if k != "cleaning_report"}
     try:
         fit = fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
                       transaction_model=transaction_model)
     except (DataError, ConvergenceError) as exc:
         warnings.warn(f"{_where}: no CLV columns ({exc})", UserWarning, stacklevel=_stacklevel)
-        return Prepared(table, None)
+        return Prepared(table, None, report)
     value = fit.values
     out = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
     out.attrs.update(value.attrs)
-    return Prepared(out, fit)
+    return Prepared(out, fit, report)

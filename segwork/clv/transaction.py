@@ -23,7 +23,8 @@ from ..errors import DataError
 from .base import (BaseModel, row_label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
 
-__all__ = ["TransactionModel", "check_history", "check_history_in_days", "MAX_HISTORY_DAYS", "MAX_SPEND"]
+__all__ = ["TransactionModel", "check_history", "check_history_in_days", "check_day_limits", "MAX_HISTORY_DAYS",
+           "MAX_SPEND"]
 
 #: The longest recency or T a history may have, in days (100 years).
 MAX_HISTORY_DAYS = 36_525
@@ -95,7 +96,16 @@ def check_history_in_days(where: str, frequency, recency, T, monetary_value=None
     the value as sent and in days ("recency=10 weeks (70 days)").
     """
     out = check_history(where, frequency, recency, T)
-    x, tx, t, _, index = out
+    check_day_limits(where, out, recency, monetary_value, unit=unit, days_per_unit=days_per_unit)
+    return out
+
+
+def check_day_limits(where: str, checked, recency, monetary_value=None, *, unit: str = "days",
+                     days_per_unit: float = 1.0) -> None:
+    """The part of :func:`check_history_in_days` after :func:`check_history`: ``checked`` is what
+    ``check_history`` returned for the histories (in days), ``recency`` the recency in days as given (before
+    its clip to T). For a caller that checked the histories once already (in the unit a client sent them)."""
+    x, tx, t, _, index = checked
     raw_tx = np.asarray(recency, dtype=float)
 
     def shown(name: str, days: float) -> str:
@@ -122,7 +132,6 @@ def check_history_in_days(where: str, frequency, recency, T, monetary_value=None
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(f"{where}: monetary_value={m[pos]:g} for {row_label(index, pos)} must be a "
                             f"finite mean spend per purchase from 0 to {MAX_SPEND:g} (the data's currency)")
-    return out
 
 
 class TransactionModel(BaseModel):

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..io import CleaningReport, CleaningRules, read_transactions
 
-__all__ = ["rfm_summary", "TIME_UNITS"]
+__all__ = ["rfm_summary", "clean_frame", "TIME_UNITS"]
 
 #: Days per time unit. Weeks are exact (days / 7), as in the CDNOW papers.
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -165,6 +166,45 @@ def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.In
     return codes.astype(np.intp, copy=False), pd.Index(uniques)
 
 
+def clean_frame(
+    transactions: pd.DataFrame,
+    *,
+    rules: CleaningRules | None = None,
+    cleaned: bool | CleaningReport = False,
+    columns: dict | None = None,
+    where: str = "rfm_summary",
+) -> tuple[pd.DataFrame, CleaningReport | None]:
+    """The one gate of a DataFrame of transactions: ``(transactions, report)`` as :func:`segwork.io.read_transactions`
+    gives them for a file (:func:`segwork.io.clean_transactions` under ``rules``, default :class:`CleaningRules`).
+
+    ``columns`` maps the frame's names to canonical ones (``{"cust": "customer_id"}``). ``cleaned`` says the
+    frame has passed the gate already and is given back as it is (nothing is cleaned twice): the
+    :class:`~segwork.io.CleaningReport` of the ``read_transactions`` / ``clean_transactions`` call that returned
+    it (that report is given back), or ``True`` (no report). Giving ``cleaned`` with ``rules`` is a DataError:
+    the rules of a frame already cleaned cannot apply. A frame without an ``amount`` column (summaries
+    without money) is cleaned by the rules that need no amount.
+
+    Raises DataError as ``read_transactions`` does for a DataFrame (the source is named ``<DataFrame>``).
+    """
+    if cleaned is not False and cleaned is not None:
+        if not (cleaned is True or isinstance(cleaned, CleaningReport)):
+            raise DataError(f"{where}: cleaned={cleaned!r}; give the CleaningReport of the read_transactions / "
+                            "clean_transactions call that returned the frame, True, or False to clean it here")
+        if rules is not None:
+            raise DataError(f"{where}: rules= cleans a frame and cleaned= says it is cleaned already; give one")
+        out = transactions.rename(columns=columns) if columns else transactions
+        return out, (cleaned if isinstance(cleaned, CleaningReport) else None)
+    frame = transactions
+    names = set(frame.columns) | set((columns or {}).values())
+    no_money = "amount" not in names and not {"quantity", "price"} <= names
+    if no_money:  # no money to judge: the amount rules see a placeholder 1 and match no row
+        frame = frame.assign(amount=1.0)
+    tx, report = read_transactions(frame, columns=columns or None, layout="canonical", rules=rules)
+    if no_money:
+        tx = tx.drop(columns="amount")
+    return tx, report
+
+
 def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (customer code, day) pairs, as two arrays sorted by customer then day."""
     width = last_day - first_day + 1
@@ -190,6 +230,7 @@ def rfm_summary(
     amount_col: str | None = "amount",
     engine: str | None = None,
     rules=None,
+    cleaned=False,
     scheduler=None,
 ) -> pd.DataFrame:
     """Summarise transactions into one row per customer (frequency, recency, T, monetary value).
@@ -229,9 +270,18 @@ def rfm_summary(
         All give the same frame. ``duckdb`` and ``dask`` need
         ``pip install 'segwork[scale]'`` (else ImportError saying so).
     rules:
-        :class:`segwork.io.CleaningRules` for a path input (default: drop
-        every problem row). The cleaning report is in
-        ``result.attrs["cleaning_report"]``.
+        :class:`segwork.io.CleaningRules` (default: drop every problem row).
+        Every input passes :func:`segwork.io.clean_transactions` under them,
+        a DataFrame as a file does (the one gate, :func:`clean_frame`): 0 and
+        negative amounts, exact duplicate rows, ids such as ``""``, dates
+        that cannot be read ... are handled the same. The cleaning report is
+        in ``result.attrs["cleaning_report"]``.
+    cleaned:
+        For a DataFrame that passed the gate already (what
+        :func:`segwork.io.read_transactions` returns): its
+        :class:`~segwork.io.CleaningReport` (given back in
+        ``result.attrs["cleaning_report"]``) or ``True``; it is then not
+        cleaned again. Default ``False``: clean it here.
     scheduler:
         ``engine="dask"`` only: a ``distributed.Client``, a scheduler address
         (``"tcp://host:8786"``), or ``None`` for the active client.
@@ -268,21 +318,15 @@ def rfm_summary(
         if choose_engine(transactions, engine) == "pandas":
             tx, report = read_source_pandas(transactions, rules=rules,
                                             columns={k: v for k, v in names.items() if k != v} or None)
-            out = rfm_summary(tx, observation_end=observation_end, calibration_end=calibration_end,
-                              time_unit=time_unit, amount_col="amount" if amount_col else None)
-            out.attrs["cleaning_report"] = report
-            return out
+            return rfm_summary(tx, observation_end=observation_end, calibration_end=calibration_end,
+                               time_unit=time_unit, amount_col="amount" if amount_col else None, cleaned=report)
         agg = aggregate_source(transactions, engine=engine, rules=rules, scheduler=scheduler,
                                columns={k: v for k, v in names.items() if k != v} or None,
                                observation_end=observation_end, calibration_end=calibration_end)
         return rfm_from_aggregate(agg, observation_end=observation_end, calibration_end=calibration_end,
                                   time_unit=time_unit, monetary=amount_col is not None)
-    if engine not in (None, "auto", "pandas"):
-        summary = _frame_on_engine(transactions, engine=engine, observation_end=observation_end,
-                                   calibration_end=calibration_end, time_unit=time_unit, customer_col=customer_col,
-                                   date_col=date_col, amount_col=amount_col)
-        if summary is not None:
-            return summary
+    if engine == "dask":
+        _frame_on_engine(transactions, engine=engine)  # refused before any cleaning
     needed = (customer_col, date_col) + ((amount_col,) if amount_col else ())
     for col in needed:
         if col not in transactions.columns:
@@ -291,6 +335,33 @@ def rfm_summary(
                 f"pass {'customer_col' if col == customer_col else 'date_col' if col == date_col else 'amount_col'}= "
                 "to name it, or read the data with segwork.io.read_transactions"
             )
+    if len(transactions) == 0:
+        raise DataError("rfm_summary: no transactions")
+    if cleaned is False or cleaned is None:  # the gate, as for a file: canonical names from here on
+        mapping = {k: v for k, v in ((customer_col, "customer_id"), (date_col, "date"), (amount_col, "amount"))
+                   if k and k != v}
+        transactions, report = clean_frame(transactions, rules=rules, columns=mapping)
+        customer_col, date_col, amount_col = "customer_id", "date", "amount" if amount_col else None
+    else:
+        transactions, report = clean_frame(transactions, rules=rules, cleaned=cleaned)
+    out = _summary_of_clean(transactions, observation_end=observation_end, calibration_end=calibration_end,
+                            time_unit=time_unit, customer_col=customer_col, date_col=date_col,
+                            amount_col=amount_col, engine=engine)
+    if report is not None:
+        out.attrs["cleaning_report"] = report
+    return out
+
+
+def _summary_of_clean(transactions: pd.DataFrame, *, observation_end, calibration_end, time_unit, customer_col,
+                      date_col, amount_col, engine) -> pd.DataFrame:
+    """:func:`rfm_summary` of transactions that passed the gate (the one route of a file and a DataFrame)."""
+    unit = _time_unit_days(time_unit)
+    if engine not in (None, "auto", "pandas"):
+        summary = _frame_on_engine(transactions, engine=engine, observation_end=observation_end,
+                                   calibration_end=calibration_end, time_unit=time_unit, customer_col=customer_col,
+                                   date_col=date_col, amount_col=amount_col)
+        if summary is not None:
+            return summary
     if len(transactions) == 0:
         raise DataError("rfm_summary: no transactions")
 
@@ -429,8 +500,9 @@ def rfm_from_aggregate(agg, *, observation_end=None, calibration_end=None, time_
     return out
 
 
-def _frame_on_engine(transactions: pd.DataFrame, *, engine, observation_end, calibration_end, time_unit,
-                     customer_col, date_col, amount_col) -> pd.DataFrame | None:
+def _frame_on_engine(transactions: pd.DataFrame, *, engine, observation_end=None, calibration_end=None,
+                     time_unit="days", customer_col="customer_id", date_col="date",
+                     amount_col="amount") -> pd.DataFrame | None:
     """A DataFrame summarised by DuckDB (its pandas scan); ``None`` sends it down the pandas path.
 
     The pandas path handles what needs its row-naming errors (missing values,

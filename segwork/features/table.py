@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .rfm import aggregate_source, rfm_from_aggregate, rfm_summary
+from .rfm import aggregate_source, clean_frame, rfm_from_aggregate, rfm_summary
 
 __all__ = ["customer_table", "BEHAVIOUR_COLUMNS"]
 
@@ -77,6 +77,7 @@ def customer_table(
     observation_end=None,
     engine: str | None = None,
     rules=None,
+    cleaned=False,
     scheduler=None,
 ) -> pd.DataFrame:
     """One row per customer with behaviour, profile and survey columns.
@@ -85,14 +86,18 @@ def customer_table(
     ----------
     transactions: canonical transactions (``customer_id``, ``date``, ``amount``;
         optional ``category`` and ``channel`` give the mix columns), or a
-        path, folder or glob of Parquet / CSV files (read and cleaned with
-        the rules of :func:`segwork.io.read_transactions`; the report is in
-        ``result.attrs["cleaning_report"]``).
+        path, folder or glob of Parquet / CSV files. Either passes the one
+        gate, :func:`segwork.io.clean_transactions` under ``rules`` (a
+        DataFrame as a file: :func:`segwork.features.rfm.clean_frame`); the
+        report is in ``result.attrs["cleaning_report"]``.
     customers: optional profile table with a ``customer_id`` column.
     survey: optional survey answers with a ``customer_id`` column.
     observation_end: last observed day (default: the last transaction date).
     engine, rules, scheduler: as in :func:`segwork.features.rfm_summary`
         (``"duckdb"`` is the default for a path; all engines give the same table).
+    cleaned: for a DataFrame that passed the gate already, its
+        :class:`~segwork.io.CleaningReport` or ``True``: not cleaned again
+        (as in :func:`segwork.features.rfm_summary`).
 
     Returns
     -------
@@ -111,7 +116,7 @@ def customer_table(
 
         if choose_engine(transactions, engine) == "pandas":
             tx, report = read_source_pandas(transactions, rules=rules)
-            table = customer_table(tx, customers, survey, observation_end=observation_end)
+            return customer_table(tx, customers, survey, observation_end=observation_end, cleaned=report)
         else:
             agg = aggregate_source(transactions, engine=engine, rules=rules, scheduler=scheduler,
                                    observation_end=observation_end, mix=("category", "channel"))
@@ -128,8 +133,8 @@ def customer_table(
             table = _join_profile_and_survey(table, customers, survey)
         table.attrs["cleaning_report"] = report
         return table
-    rfm = rfm_summary(transactions, observation_end=observation_end, time_unit="days")
-    tx = transactions
+    tx, report = clean_frame(transactions, rules=rules, cleaned=cleaned, where="customer_table")
+    rfm = rfm_summary(tx, observation_end=observation_end, time_unit="days", cleaned=True)
     if observation_end is not None:
         # whole days, as rfm_summary counts them: a purchase at 15:00 on the last day is in
         tx = tx[tx["date"].dt.normalize() <= pd.Timestamp(observation_end).normalize()]
@@ -145,7 +150,10 @@ def customer_table(
     for column, prefix in (("category", "cat_"), ("channel", "ch_")):
         if column in tx.columns:
             table = table.join(_mix(tx, column, prefix), how="left")
-    return _join_profile_and_survey(table, customers, survey)
+    table = _join_profile_and_survey(table, customers, survey)
+    if report is not None:
+        table.attrs["cleaning_report"] = report
+    return table
 
 
 def _join_profile_and_survey(table: pd.DataFrame, customers, survey) -> pd.DataFrame:

@@ -29,11 +29,12 @@ from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
 from ..clv.base import distinct_rows
 from .._checks import check_number
-from ..clv.transaction import MAX_SPEND, check_history, check_history_in_days
+from ..clv.transaction import MAX_SPEND, check_day_limits, check_history, check_history_in_days
 from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
+from ..io import CleaningRules, clean_transactions
 from .contract import TNS
 from .faults import ServiceFault
 from .store import ModelStore
@@ -133,12 +134,15 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
-    if days_per_unit != 1:  # recency > T and the like, said in the values as sent
-        check_history(where, frame["frequency"], frame["recency"], frame["T"])
+    if days_per_unit == 1:
+        check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
+    else:  # checked once, in the values as sent (recency > T and the like said in the client's unit)
+        x, tx, t, w, index = check_history(where, frame["frequency"], frame["recency"], frame["T"])
+        check_day_limits(where, (x, tx * days_per_unit, t * days_per_unit, w, index),
+                         frame["recency"] * days_per_unit, frame["monetary_value"], unit=unit,
+                         days_per_unit=days_per_unit)
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
-    check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"],
-                          unit=unit, days_per_unit=days_per_unit)
     return frame
 
 
@@ -280,8 +284,9 @@ class _Problems:
     """Every problem of every customer of a SegmentCustomers request, collected before one fault is raised.
 
     ``add(cid, text, kind)``: a problem of one customer (``text`` a phrase such as "attribute 'cat_beauty'=1.5
-    must be a share from 0 to 1"); ``kind`` "asOf" for a customer whose transactions do not fit asOf (the fault
-    is then InvalidCustomer when every problem is of that kind), else "value". ``sections``: whole sections of
+    must be a share from 0 to 1"); ``kind`` "asOf" for a customer whose transactions do not fit asOf,
+    "transactions" for one whose every transaction the cleaning rules drop (the fault is then InvalidCustomer
+    when every problem is of these kinds), else "value". ``sections``: whole sections of
     the fault text that group across customers (unknown names, attributes a segmentation does not read, the
     missing attributes); ``tail``: text put last (the list of known names), cut first when the text is long.
     """
@@ -323,8 +328,30 @@ class _Problems:
         if len(items) > limit:
             parts.append(f"and {len(items) - limit} more customer(s) with problems")
         parts += [t for p, t in self.sections if p == 1]
-        code = "InvalidCustomer" if self.kinds == {"asOf"} else "InvalidRequest"
+        code = "InvalidCustomer" if self.kinds <= {"asOf", "transactions"} else "InvalidRequest"
         raise ServiceFault(code, "SegmentCustomers: " + ". ".join(parts + self.tail), limit=6000)
+
+
+def _through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, problems: _Problems):
+    """The request's transactions through the one gate, :func:`segwork.io.clean_transactions`, under the rules
+    ``segwork score`` cleans a file with (the defaults, the histories ending at asOf): a purchase of amount 0 or
+    a row given twice counts here as it counts there. Returns ``(transactions, report)``.
+
+    A customer every one of whose transactions the rules drop has no history: said per customer with the
+    rules that dropped them (fault InvalidCustomer, as for a customer without a purchase up to asOf)."""
+    try:
+        clean, report = clean_transactions(tx, rules=CleaningRules(observation_end=as_of), source="the request",
+                                           allow_empty=True)
+    except DataError as exc:  # nothing the schema lets through should get here; said as the request's fault
+        raise ServiceFault("InvalidRequest", f"SegmentCustomers: {exc}") from None
+    gone = pd.Index(tx["customer_id"].unique()).difference(pd.Index(clean["customer_id"].unique()))
+    for cid in gone:  # the few refused customers: which rules matched their rows (the gate on their rows alone)
+        _, own = clean_transactions(tx[tx["customer_id"] == cid], rules=CleaningRules(observation_end=as_of),
+                                    source="the request", allow_empty=True)
+        why = "; ".join(f"{r.rows} with {r.description}" for r in own.rules if r.rows)
+        problems.add(cid, f"has no transaction the cleaning rules keep ({why}); segwork score drops such rows "
+                          "too; give at least one purchase of an amount above 0", "transactions")
+    return clean, report
 
 
 def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
@@ -397,7 +424,9 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             else:
                 tx[col] = tx[col].fillna("unknown")
         if len(tx):
-            parts.append(customer_table(tx, observation_end=as_of))
+            tx, report = _through_the_gate(tx, as_of, problems)
+            if len(tx):
+                parts.append(customer_table(tx, observation_end=as_of, cleaned=report))
     if summaries:
         s = pd.DataFrame(summaries, columns=["customer_id", "frequency", "recency", "T", "monetary_value",
                                              "revenue"]).set_index("customer_id")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from segwork.datasets import load_cdnow, make_crm
+from segwork.datasets import CDNOW_RULES, load_cdnow, make_crm
 from segwork.features import rfm_summary
 
 
@@ -15,7 +15,8 @@ def cdnow_tx():
 @pytest.fixture(scope="session")
 def cdnow(cdnow_tx):
     """Per-customer (x, t_x, T) in weeks for the 39-week calibration period, plus the holdout."""
-    return rfm_summary(cdnow_tx, calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="weeks")
+    return rfm_summary(cdnow_tx, calibration_end="1997-09-30", observation_end="1998-06-30", time_unit="weeks",
+                       rules=CDNOW_RULES)  # every record counts, as published
 
 
 @pytest.fixture(scope="session")
