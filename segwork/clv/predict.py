@@ -43,8 +43,8 @@ from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
-__all__ = ["predict_clv", "fit_clv", "ClvFit", "bg_nbd_inputs", "fit_transaction_model", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS",
-           "DEFAULT_TRANSACTION_MODEL"]
+__all__ = ["predict_clv", "fit_clv", "ClvFit", "apply_clv_models", "bg_nbd_inputs", "fit_transaction_model",
+           "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
 TRANSACTION_MODELS = {
@@ -267,20 +267,89 @@ class ClvFit:
     ``transaction_model``: the fitted transaction model (time in weeks);
     ``spend_model``: the fitted :class:`GammaGamma`, or a number (see
     :func:`fit_spend_model`); ``transaction_model_key``: the key of
-    :data:`TRANSACTION_MODELS`; ``p_alive_model`` (derived): the model's
-    label (:func:`transaction_model_label`, with a penalizer if one was needed).
+    :data:`TRANSACTION_MODELS`; ``horizon`` (months), ``discount_rate`` (per
+    month) and ``margin`` (profit share of revenue): the settings ``clv`` was
+    computed with; ``p_alive_model`` (derived): the model's label
+    (:func:`transaction_model_label`, with a penalizer if one was needed).
     The relationship typer (``model=``) and ``segwork models build`` take the
-    fitted models from here instead of fitting them again.
+    fitted models from here instead of fitting them again;
+    :meth:`with_settings` computes ``clv`` for other settings from the same
+    models; :func:`segwork.clv.clv_document` saves the models as JSON.
     """
 
     values: pd.DataFrame
     transaction_model: object
     spend_model: object
     transaction_model_key: str
+    horizon: int = 12
+    discount_rate: float = 0.01
+    margin: float = 1.0
 
     @property
     def p_alive_model(self) -> str:
         return transaction_model_label(self.transaction_model)
+
+    def with_settings(self, table: pd.DataFrame, *, horizon: int | None = None, discount_rate: float | None = None,
+                      margin: float | None = None) -> "ClvFit":
+        """The same fitted models applied to ``table`` with other CLV settings (``None``: keep this fit's).
+
+        Nothing is refitted: ``p_alive`` and ``clv`` are predicted from
+        :attr:`transaction_model` and :attr:`spend_model` as :func:`fit_clv`
+        predicts them, so with this fit's settings and table the values are
+        identical. ``table``: as for :func:`predict_clv` (``frequency``,
+        ``recency``, ``T`` in days, ``monetary_value``). Raises what
+        :func:`segwork.clv.customer_lifetime_value` raises for bad settings
+        or histories (DataError).
+        """
+        return apply_clv_models(
+            table, self.transaction_model, self.spend_model, transaction_model_key=self.transaction_model_key,
+            horizon=self.horizon if horizon is None else horizon,
+            discount_rate=self.discount_rate if discount_rate is None else discount_rate,
+            margin=self.margin if margin is None else margin, _where="ClvFit.with_settings")
+
+
+def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, transaction_model_key: str,
+                     horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                     _where: str = "apply_clv_models") -> ClvFit:
+    """``p_alive`` and ``clv`` of every customer of ``table`` from already fitted models: the predicting half of
+    :func:`fit_clv`.
+
+    Parameters
+    ----------
+    table: customer table (``frequency``, ``recency``, ``T`` in days,
+        ``monetary_value`` in the data's currency), converted to weeks by
+        :func:`bg_nbd_inputs`.
+    transaction_model: a fitted transaction model (time in weeks), e.g. from
+        :func:`fit_transaction_model`.
+    spend_model: a fitted :class:`GammaGamma` or a number (spend per purchase).
+    transaction_model_key: its key of :data:`TRANSACTION_MODELS`.
+    horizon, discount_rate, margin: as for :func:`predict_clv`.
+
+    Returns
+    -------
+    :class:`ClvFit` whose ``values`` are those of :func:`predict_clv`
+    (P(alive), Fader, Hardie & Lee 2005 eq. 11 for the BG/NBD; CLV as
+    :func:`segwork.clv.customer_lifetime_value`).
+
+    Raises
+    ------
+    DataError: a missing column, an unknown ``transaction_model_key``, or
+        what :func:`segwork.clv.customer_lifetime_value` refuses.
+    """
+    require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
+                    "build the table with segwork.features.customer_table", what="customer table")
+    key = _model_key(transaction_model_key, _where)
+    summary = bg_nbd_inputs(table)
+    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
+    p_alive = np.asarray(transaction_model.p_alive(summary["frequency"], summary["recency"], summary["T"]),
+                         dtype=float)
+    clv = customer_lifetime_value(transaction_model, spend_model, summary, horizon=horizon, time_unit="weeks",
+                                  discount_rate=discount_rate, margin=margin)
+    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
+    fit = ClvFit(values=out, transaction_model=transaction_model, spend_model=spend_model, transaction_model_key=key,
+                 horizon=horizon, discount_rate=discount_rate, margin=margin)
+    out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
+    return fit
 
 
 def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -289,19 +358,13 @@ def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.
 
     The parameters, the columns and the errors are those of
     :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
-    returns the fitted models (:class:`ClvFit`).
+    returns the fitted models and the settings (:class:`ClvFit`). The
+    predicting half is :func:`apply_clv_models`.
     """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
                     "build the table with segwork.features.customer_table", what="customer table")
     key = _model_key(transaction_model, _where)
-    summary = bg_nbd_inputs(table)
-    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = fit_transaction_model(table, transaction_model)
-    p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     spend = fit_spend_model(table)
-    clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
-                                  discount_rate=discount_rate, margin=margin)
-    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
-    fit = ClvFit(values=out, transaction_model=bg, spend_model=spend, transaction_model_key=key)
-    out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
-    return fit
+    return apply_clv_models(table, bg, spend, transaction_model_key=key, horizon=horizon,
+                            discount_rate=discount_rate, margin=margin, _where=_where)
