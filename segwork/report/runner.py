@@ -416,7 +416,7 @@ def run_report(
         if path.stem in plan.sources:
             values["dataset"] = str(folders[plan.sources[path.stem]])
         values["output_dir"] = str(run_dir / path.stem)
-        if path.stem in plan.sources and plan.sources[path.stem] in tables:
+        if "prepared_table" in plan.declared[path.stem] and plan.sources.get(path.stem) in tables:
             values["prepared_table"] = str(folders[plan.sources[path.stem]] / PREPARED_TABLE_FOLDER)
         if scheduler and "scheduler" in plan.declared[path.stem]:
             values["scheduler"] = scheduler

@@ -67,6 +67,8 @@ def test_a_report_run_fits_each_clv_model_once_and_every_notebook_gets_the_same_
     make_nb(nbs / "01_a.ipynb", PARAMS, BODY)
     make_nb(nbs / "02_b.ipynb", PARAMS, BODY)
     make_nb(nbs / "03_c.ipynb", PARAMS.replace("margin = 1.0", "margin = 0.3"), BODY)  # other settings, same fit
+    make_nb(nbs / "04_d.ipynb", 'dataset = "synthetic"\nn_customers = 300\nseed = 3\noutput_dir = "."',
+            "from segwork.report import save_metrics\nsave_metrics({'names': sorted(dir())}, output_dir)")
     result = run_report(notebooks_dir=nbs, output=tmp_path / "out", progress=False, echo=None, jobs=1)
     run = result.run_dir
     notebook_fits = Counter()
@@ -77,6 +79,7 @@ def test_a_report_run_fits_each_clv_model_once_and_every_notebook_gets_the_same_
     total = counted_fits + notebook_fits
     assert total == Counter({"ModifiedBetaGeo": 1, "GammaGamma": 1}), total  # before: one of each per notebook
     assert notebook_fits == Counter()
+    assert "prepared_table" not in json.loads((run / "04_d" / "metrics.json").read_text())["names"]  # not declared
 
     # what each notebook loaded equals the table it would prepare on its own from the run's data, exactly
     data = load_prepared(run / "data")
