@@ -18,7 +18,8 @@ too, so their P(alive) falls with the time since their purchase.
 Non-convergence: when the unpenalized fit does not converge (e.g. the MBG/NBD
 ``a, b -> 0`` on data where some customers seem to leave at once and the rest
 never), :func:`fit_transaction_model` refits with the smallest penalizer of
-:data:`FALLBACK_PENALIZERS` that converges and says so in one ``UserWarning``.
+:data:`FALLBACK_PENALIZERS` that converges and says so in one ``UserWarning``
+(:func:`fit_or_penalize`, which takes any model and the one penalizer ladder).
 
 Heavy-tailed spend: when Gamma-Gamma finds ``q <= 1`` (infinite population
 mean spend), :func:`segwork.clv.customer_lifetime_value` applies its stated
@@ -30,12 +31,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from sklearn.base import clone
+
 import numpy as np
 import pandas as pd
 
 from .._checks import require_columns
 from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
+from .base import PENALIZER_LADDER
 from .beta_geo import BetaGeo
 from .gamma_gamma import HOMOGENEOUS_SPEND_CV, GammaGamma, spend_spread
 from .ggom_nbd import GGomNBD
@@ -44,7 +48,7 @@ from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
 __all__ = ["predict_clv", "fit_clv", "ClvFit", "apply_clv_models", "bg_nbd_inputs", "fit_transaction_model",
-           "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
+           "fit_or_penalize", "PenalizedFit", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
 TRANSACTION_MODELS = {
@@ -55,8 +59,10 @@ TRANSACTION_MODELS = {
 }
 #: The default: a model in which one-time buyers can leave (see the module docs).
 DEFAULT_TRANSACTION_MODEL = "mbgnbd"
-#: Penalizers tried, smallest first, when the unpenalized fit does not converge.
-FALLBACK_PENALIZERS = (0.001, 0.01)
+#: Penalizers :func:`fit_transaction_model` tries, smallest first, when the unpenalized fit does not converge:
+#: the first two rungs of the one ladder, :data:`segwork.clv.base.PENALIZER_LADDER` (a heavier penalty would
+#: change the model of the prepared table, not only keep its parameters finite).
+FALLBACK_PENALIZERS = PENALIZER_LADDER[:2]
 
 
 def _model_key(transaction_model: str, where: str) -> str:
@@ -113,19 +119,63 @@ def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_
     key = _model_key(transaction_model, "fit_transaction_model")
     cls, label = TRANSACTION_MODELS[key]
     x = bg_nbd_inputs(table)
-    args = (x["frequency"], x["recency"], x["T"])
+    fit = fit_or_penalize(cls(), x["frequency"], x["recency"], x["T"], penalizers=FALLBACK_PENALIZERS)
+    if fit.reason is not None:
+        warnings.warn(f"{label}: the unpenalized fit did not converge ({fit.reason}); "
+                      f"refitted with penalizer={fit.penalizer:g} (an L2 penalty on the log parameters), whose P(alive) "
+                      f"and expected purchases are used", UserWarning, stacklevel=2)
+    return fit.model
+
+
+@dataclass(frozen=True)
+class PenalizedFit:
+    """A fit that may have needed a penalizer (see :func:`fit_or_penalize`).
+
+    ``model``: the fitted model; ``penalizer``: the penalizer it was fitted
+    with (the model's own when its first fit converged); ``reason``: None when
+    the first fit converged, else the first sentence of its
+    :class:`~segwork.errors.ConvergenceError` (say it wherever the numbers are shown).
+    """
+
+    model: object
+    penalizer: float
+    reason: str | None = None
+
+
+def fit_or_penalize(model, *args, penalizers=PENALIZER_LADDER, **kwargs) -> PenalizedFit:
+    """``model.fit(*args, **kwargs)``; when it does not converge, the fit with the smallest penalizer that converges.
+
+    The penalizers are those of ``penalizers`` above ``model.penalizer``,
+    smallest first; by default the one ladder of segwork,
+    :data:`segwork.clv.base.PENALIZER_LADDER` (the one a ConvergenceError's
+    hint is chosen from). A penalizer adds ``penalizer * sum(log(theta) ** 2)``
+    to the mean negative log-likelihood per customer (see
+    :mod:`segwork.clv.base`): it keeps the parameters finite and pulls them
+    towards 1, so a penalized fit is a (slightly) different model, which
+    :attr:`PenalizedFit.reason` lets the caller say.
+
+    ``model``: an unfitted model of :mod:`segwork.clv` (its penalized copies
+    are ``sklearn.base.clone`` d); ``args``, ``kwargs``: what its ``fit`` takes
+    (e.g. ``frequency, recency, T``).
+
+    Returns
+    -------
+    :class:`PenalizedFit`.
+
+    Raises
+    ------
+    ConvergenceError: no penalizer makes it converge (the first fit's error).
+    DataError: from ``fit`` (unusable inputs; not retried).
+    """
     try:
-        return cls().fit(*args)
+        return PenalizedFit(model.fit(*args, **kwargs), float(model.penalizer or 0.0))
     except ConvergenceError as first:
-        for pen in FALLBACK_PENALIZERS:
+        for pen in [p for p in penalizers if p > float(model.penalizer or 0.0)]:
             try:
-                model = cls(penalizer=pen).fit(*args)
+                fitted = clone(model).set_params(penalizer=pen).fit(*args, **kwargs)
             except ConvergenceError:
                 continue
-            warnings.warn(f"{label}: the unpenalized fit did not converge ({str(first).split(';')[0]}); "
-                          f"refitted with penalizer={pen:g} (an L2 penalty on the log parameters), whose P(alive) "
-                          f"and expected purchases are used", UserWarning, stacklevel=2)
-            return model
+            return PenalizedFit(fitted, float(pen), str(first).split(";")[0])
         raise
 
 
