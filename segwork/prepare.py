@@ -289,6 +289,7 @@ def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate:
         would need another fit: prepare the table with it instead); bad
         settings (as :func:`prepare`).
     """
+    _check_settings(horizon, discount_rate, margin, "load_prepared_table")
     folder = Path(folder)
     doc = _read_document(folder)
     try:
@@ -312,7 +313,6 @@ def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate:
         fit.values.attrs.update({k: table.attrs[k] for k in ("transaction_model", "p_alive_model")
                                  if k in table.attrs})
         if _settings_key(horizon, discount_rate, margin, transaction_model) != saved:
-            _check_settings(horizon, discount_rate, margin, "load_prepared_table")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 fit = fit.with_settings(table, horizon=horizon, discount_rate=discount_rate, margin=margin)

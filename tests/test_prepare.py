@@ -107,6 +107,8 @@ def test_a_saved_table_loads_equal_to_a_fresh_one_and_other_settings_reuse_the_f
         load_prepared_table(folder, transaction_model="bgnbd")
     with pytest.raises(DataError, match="horizon"):
         load_prepared_table(folder, horizon=0)
+    with pytest.raises(DataError, match="horizon"):
+        load_prepared_table(folder, horizon=12.0)  # refused as prepare refuses it, even with the saved value
     with pytest.raises(DataError, match="already holds files"):
         save_prepared_table(prepared, folder)
     with pytest.raises(DataError, match="not a prepared-table folder"):
