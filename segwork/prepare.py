@@ -6,22 +6,38 @@ columns of :func:`segwork.clv.predict_clv` (``p_alive``, ``clv``). The
 segmentation notebooks, :func:`segwork.segment.default_segmentations` and
 :func:`segwork.compare` take this table; fitting the CLV models happens here,
 once, and nowhere downstream.
+
+:func:`save_prepared_table` writes a :class:`Prepared` to a folder (the
+table as Parquet, the fitted models as the JSON document of
+:mod:`segwork.clv.document`) and :func:`load_prepared_table` reads it back
+without refitting: ``segwork report`` prepares the table once per run and
+every notebook loads it with :func:`load_or_prepare`, which prepares the
+table itself only when it is given no folder (a notebook run on its own).
 """
 from __future__ import annotations
 
+import io as _bytes_io
+import json
 import math
 import numbers
+import os
+import shutil
+import uuid
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
+from ._atomic import atomic_write_bytes, atomic_write_text
+from .clv.document import clv_document, clv_models_from_document
 from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
 from .errors import ConvergenceError, DataError
 from .features import customer_table
 from .io import CleaningReport
 
-__all__ = ["prepare_table", "prepare", "Prepared"]
+__all__ = ["prepare_table", "prepare", "Prepared", "save_prepared_table", "load_prepared_table", "load_or_prepare",
+           "PREPARED_TABLE_FILE", "PREPARED_CLV_FILE"]
 
 _TABLE_COLUMNS = ("frequency", "recency", "T")
 _TRANSACTION_COLUMNS = ("customer_id", "date", "amount")
@@ -35,12 +51,16 @@ class Prepared:
     :class:`segwork.clv.ClvFit` (fitted models and columns), or None when
     the models could not be fitted or the table already had ``clv``;
     ``cleaning_report``: the :class:`segwork.io.CleaningReport` of the
-    transactions behind the table (the gate they passed), None for a table given as it is.
+    transactions behind the table (the gate they passed), None for a table given as it is;
+    ``notes``: the messages of the warnings (``UserWarning``) the CLV step gave
+    (a penalized refit, a spend fallback, why there are no CLV columns), so
+    that a page can show what was done to the numbers.
     """
 
     table: pd.DataFrame
     clv: ClvFit | None
     cleaning_report: CleaningReport | None = None
+    notes: tuple[str, ...] = ()
 
 
 def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -125,12 +145,7 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
     ``segwork models build`` reuse the fitted models instead of fitting them
     again.
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
-        raise DataError(f"{_where}: horizon must be a whole number of months >= 1, got {horizon!r}")
-    if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
-        raise DataError(f"{_where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
-    if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
-        raise DataError(f"{_where}: margin must be a finite profit share of revenue, got {margin!r}")
+    _check_settings(horizon, discount_rate, margin, _where)
     if transaction_model not in TRANSACTION_MODELS:
         raise DataError(f"{_where}: transaction_model={transaction_model!r} is not known; use one of "
                          f"{', '.join(repr(k) for k in TRANSACTION_MODELS)}")
@@ -160,13 +175,224 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
     if report is not None:
         table = table.copy(deep=False)
         table.attrs = {k: v for k, v in table.attrs.items() if k != "cleaning_report"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                          transaction_model=transaction_model)
+        except (DataError, ConvergenceError) as exc:
+            fit = None
+            warnings.warn(f"{_where}: no CLV columns ({exc})", UserWarning)
+    notes = _notes(caught, _stacklevel + 1)
+    if fit is None:
+        return Prepared(table, None, cleaning_report=report, notes=notes)
+    return Prepared(_with_values(table, fit.values), fit, cleaning_report=report, notes=notes)
+
+
+def _notes(caught, stacklevel: int) -> tuple[str, ...]:
+    """Say the recorded warnings again (to the caller, under its filters); the UserWarnings' messages, once each."""
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=stacklevel)
+    return tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+
+
+def _with_values(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    out = table.drop(columns=[c for c in values.columns if c in table.columns]).join(values)
+    out.attrs.update(values.attrs)
+    return out
+
+
+# --------------------------------------------------------------------------- saved once, loaded by every notebook
+
+#: The files of a prepared-table folder (:func:`save_prepared_table`).
+PREPARED_TABLE_FILE = "table.parquet"
+PREPARED_CLV_FILE = "clv.json"
+_FORMAT = "segwork-prepared-table"
+_VERSION = 1
+
+
+def _settings_key(horizon, discount_rate, margin, transaction_model) -> dict:
+    return {"horizon": int(horizon), "discount_rate": float(discount_rate), "margin": float(margin),
+            "transaction_model": str(transaction_model)}
+
+
+def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, settings: dict | None = None) -> Path:
+    """Write a :class:`Prepared` to ``folder``, as a whole or not at all, for :func:`load_prepared_table`.
+
+    ``folder`` gets ``table.parquet`` (the table, index ``customer_id``) and
+    ``clv.json``: the fitted models (:func:`segwork.clv.clv_document`, or
+    ``null`` when the table has no CLV columns), the settings of
+    :func:`prepare` (``horizon``, ``discount_rate``, ``margin``,
+    ``transaction_model``; give ``settings`` when the table has no CLV fit),
+    the table's ``attrs``, the ``notes`` and, when ``data`` (the Dataset the
+    table was prepared from) is given, its ``name`` and ``observation_end``
+    (:func:`load_or_prepare` checks them against the data it is given).
+    The files are written into a temporary folder beside ``folder``, which is
+    then renamed: a reader sees the complete folder or none.
+
+    Raises
+    ------
+    DataError: ``folder`` exists and is not empty; the table's ``attrs``
+        are not JSON-able; the models cannot be saved (see
+        :func:`segwork.clv.clv_document`).
+    """
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise DataError(f"{folder}: already holds files; save a prepared table into a new folder")
+    fit = prepared.clv
+    if fit is not None:
+        settings = _settings_key(fit.horizon, fit.discount_rate, fit.margin, fit.transaction_model_key)
+    elif settings is None:
+        settings = _settings_key(12, 0.01, 1.0, DEFAULT_TRANSACTION_MODEL)
+    else:
+        settings = _settings_key(**settings)
+    doc = {"format": _FORMAT, "version": _VERSION, "settings": settings,
+           "models": None if fit is None else clv_document(fit), "attrs": dict(prepared.table.attrs),
+           "notes": list(prepared.notes), "source": _source_of(data)}
     try:
-        fit = fit_clv(table, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                      transaction_model=transaction_model)
-    except (DataError, ConvergenceError) as exc:
-        warnings.warn(f"{_where}: no CLV columns ({exc})", UserWarning, stacklevel=_stacklevel)
-        return Prepared(table, None, report)
-    value = fit.values
-    out = table.drop(columns=[c for c in value.columns if c in table.columns]).join(value)
-    out.attrs.update(value.attrs)
-    return Prepared(out, fit, report)
+        text = json.dumps(doc, indent=2) + "\n"
+    except TypeError as exc:
+        raise DataError(f"save_prepared_table: the table's attrs are not JSON-able ({exc})") from None
+    buffer = _bytes_io.BytesIO()
+    prepared.table.to_parquet(buffer)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()  # the usual permissions of a new folder (a temporary folder would be owner-only)
+    try:
+        atomic_write_bytes(tmp / PREPARED_TABLE_FILE, buffer.getvalue())
+        atomic_write_text(tmp / PREPARED_CLV_FILE, text)
+        if folder.exists():
+            folder.rmdir()
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _read_document(folder: Path) -> dict:
+    path = folder / PREPARED_CLV_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder}: not a prepared-table folder ({PREPARED_CLV_FILE} unreadable: {exc}); write one "
+                        "with segwork.prepare.save_prepared_table") from None
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != _VERSION:
+        raise DataError(f"{path}: not a segwork prepared table of version {_VERSION}; prepare it again")
+    return doc
+
+
+def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                        transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Prepared:
+    """The :class:`Prepared` saved by :func:`save_prepared_table`, with the CLV settings asked for; never refits.
+
+    With the saved settings the table is returned as it was saved (equal to
+    what :func:`prepare` gave, values and dtypes). With another ``horizon``,
+    ``discount_rate`` or ``margin``, ``clv`` is computed again from the saved
+    fitted models (:meth:`segwork.clv.ClvFit.with_settings`): P(alive) and
+    the models do not depend on these settings, so the table equals that of
+    :func:`prepare` with them. The saved ``notes`` are said again as
+    ``UserWarning`` messages (a fallback stays visible) and returned in ``notes``.
+
+    Raises
+    ------
+    DataError: ``folder`` is not a prepared-table folder or a file is
+        unreadable; ``transaction_model`` differs from the saved one (that
+        would need another fit: prepare the table with it instead); bad
+        settings (as :func:`prepare`).
+    """
+    _check_settings(horizon, discount_rate, margin, "load_prepared_table")
+    folder = Path(folder)
+    doc = _read_document(folder)
+    try:
+        table = pd.read_parquet(folder / PREPARED_TABLE_FILE)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder / PREPARED_TABLE_FILE}: the prepared table cannot be read ({exc}); prepare it "
+                        "again") from None
+    table.attrs.clear()
+    table.attrs.update(doc.get("attrs") or {})
+    saved = doc["settings"]
+    if str(transaction_model) != saved["transaction_model"]:
+        raise DataError(f"{folder}: its CLV columns come from transaction_model={saved['transaction_model']!r}, not "
+                        f"{transaction_model!r}; prepare the table with segwork.prepare.prepare(..., "
+                        f"transaction_model={transaction_model!r}) instead")
+    notes = list(doc.get("notes") or [])
+    fit = None
+    if doc.get("models") is not None:
+        models = clv_models_from_document(doc["models"], where=str(folder / PREPARED_CLV_FILE))
+        fit = ClvFit(table[["p_alive", "clv"]].copy(), models.transaction_model, models.spend_model,
+                     models.transaction_model_key, models.horizon, models.discount_rate, models.margin)
+        fit.values.attrs.update({k: table.attrs[k] for k in ("transaction_model", "p_alive_model")
+                                 if k in table.attrs})
+        if _settings_key(horizon, discount_rate, margin, transaction_model) != saved:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = fit.with_settings(table, horizon=horizon, discount_rate=discount_rate, margin=margin)
+            notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+            table = _with_values(table, fit.values)
+    notes = tuple(dict.fromkeys(notes))
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return Prepared(table, fit, notes=notes)
+
+
+def load_or_prepare(data, prepared_table: str | Path | None = None, *, horizon: int = 12,
+                    discount_rate: float = 0.01, margin: float = 1.0,
+                    transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Prepared:
+    """The prepared table of ``data``: loaded from ``prepared_table`` when given, else prepared here.
+
+    What a notebook calls. ``segwork report`` prepares the table once per run
+    and passes its folder as the notebooks' ``prepared_table`` parameter, so
+    the CLV models are fitted once per run; run on its own (the parameter
+    left ``None`` or ``""``), the notebook prepares the same table itself,
+    with the same numbers.
+
+    Parameters
+    ----------
+    data: what :func:`prepare` takes (a Dataset, transactions or a customer table).
+    prepared_table: a folder written by :func:`save_prepared_table`, or None / "".
+    horizon, discount_rate, margin, transaction_model: as for :func:`prepare_table`.
+
+    Returns
+    -------
+    :class:`Prepared`, equal to ``prepare(data, ...)``.
+
+    Raises
+    ------
+    DataError: as :func:`load_prepared_table` and :func:`prepare`; the folder
+        was saved from another data set than ``data`` (its name or
+        observation end differ).
+    """
+    if prepared_table is None or not str(prepared_table).strip():
+        return prepare(data, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                       transaction_model=transaction_model, _stacklevel=3, _where="load_or_prepare")
+    folder = Path(prepared_table)
+    source = _read_document(folder).get("source") or {}
+    mine = _source_of(data)
+    differs = [k for k in mine if k in source and source[k] != mine[k]]
+    if differs:
+        raise DataError(f"{folder}: this prepared table was saved from another data set "
+                        f"({', '.join(f'{k} {source[k]!r}, not {mine[k]!r}' for k in differs)}); give the folder "
+                        "prepared from this data set, or None to prepare it here")
+    return load_prepared_table(folder, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                               transaction_model=transaction_model)
+
+
+def _source_of(data) -> dict:
+    """What identifies a data set in a prepared-table folder: its ``name`` and ``observation_end``."""
+    out = {}
+    if hasattr(data, "transactions"):
+        out["name"] = str(getattr(data, "name", ""))
+        end = getattr(data, "observation_end", None)
+        if end is not None:
+            out["observation_end"] = str(pd.Timestamp(end))
+    return out
+
+
+def _check_settings(horizon, discount_rate, margin, where: str) -> None:
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
+        raise DataError(f"{where}: horizon must be a whole number of months >= 1, got {horizon!r}")
+    if not isinstance(discount_rate, numbers.Real) or not math.isfinite(discount_rate) or discount_rate <= -1:
+        raise DataError(f"{where}: discount_rate must be a finite rate per month > -1, got {discount_rate!r}")
+    if not isinstance(margin, numbers.Real) or not math.isfinite(margin):
+        raise DataError(f"{where}: margin must be a finite profit share of revenue, got {margin!r}")

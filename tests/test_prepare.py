@@ -78,3 +78,72 @@ def test_prepare_keeps_the_clv_fit_behind_the_table():
                                   table["p_alive"].to_numpy())
     assert fit.p_alive_model == table.attrs["p_alive_model"]
     assert prepare(table).clv is None  # a table that has clv already: nothing fitted
+
+
+# --------------------------------------------------------------------------- saved once, loaded by every notebook
+
+
+def test_a_saved_table_loads_equal_to_a_fresh_one_and_other_settings_reuse_the_fit(data, tmp_path, monkeypatch):
+    from segwork.clv.transaction import TransactionModel
+    from segwork.prepare import load_or_prepare, load_prepared_table, prepare, save_prepared_table
+
+    prepared = prepare(data)
+    folder = save_prepared_table(prepared, tmp_path / "run" / "table", data=data)
+    assert sorted(p.name for p in folder.iterdir()) == ["clv.json", "table.parquet"]
+    assert [p.name for p in folder.parent.iterdir()] == ["table"]  # no temporary folder left behind
+    fresh_other = prepare(data, horizon=6, discount_rate=0.02, margin=0.3)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("refitted")
+
+    monkeypatch.setattr(TransactionModel, "fit", no_fit)
+    loaded = load_or_prepare(data, folder)
+    pd.testing.assert_frame_equal(loaded.table, prepared.table, check_exact=True)
+    assert loaded.table.attrs == prepared.table.attrs and loaded.notes == prepared.notes
+    assert loaded.clv.transaction_model.params_ == prepared.clv.transaction_model.params_
+    other = load_prepared_table(folder, horizon=6, discount_rate=0.02, margin=0.3)
+    pd.testing.assert_frame_equal(other.table, fresh_other.table, check_exact=True)
+    with pytest.raises(DataError, match="transaction_model='mbgnbd', not 'bgnbd'"):
+        load_prepared_table(folder, transaction_model="bgnbd")
+    with pytest.raises(DataError, match="horizon"):
+        load_prepared_table(folder, horizon=0)
+    with pytest.raises(DataError, match="horizon"):
+        load_prepared_table(folder, horizon=12.0)  # refused as prepare refuses it, even with the saved value
+    with pytest.raises(DataError, match="already holds files"):
+        save_prepared_table(prepared, folder)
+    with pytest.raises(DataError, match="not a prepared-table folder"):
+        load_prepared_table(tmp_path)
+
+
+def test_without_a_folder_load_or_prepare_prepares(data):
+    from segwork.prepare import load_or_prepare, prepare
+
+    for empty in (None, ""):
+        pd.testing.assert_frame_equal(load_or_prepare(data, empty).table, prepare(data).table, check_exact=True)
+
+
+def test_a_fallback_note_is_kept_and_said_again_on_load(tmp_path):
+    from segwork.prepare import load_prepared_table, prepare, save_prepared_table
+
+    few = make_crm(n_customers=40, seed=3)  # both models reach a limit of their parameters: two notes
+    with pytest.warns(UserWarning) as said:  # from a model at a limit of its parameters (a usable fit, said)
+        prepared = prepare(few)
+    assert prepared.notes and set(prepared.notes) <= {str(w.message) for w in said}
+    save_prepared_table(prepared, tmp_path / "t", data=few)
+    with pytest.warns(UserWarning) as again:
+        loaded = load_prepared_table(tmp_path / "t")
+    assert loaded.notes == prepared.notes and {str(w.message) for w in again} == set(prepared.notes)
+
+
+def test_a_table_without_clv_columns_saves_and_loads_with_its_reason(tmp_path):
+    from segwork.prepare import load_prepared_table, prepare, save_prepared_table
+
+    few = make_crm(n_customers=60, seed=0)  # the spend model does not converge: no CLV columns, and why
+    with pytest.warns(UserWarning, match="no CLV columns"):
+        prepared = prepare(few)
+    assert prepared.clv is None and "clv" not in prepared.table.columns
+    save_prepared_table(prepared, tmp_path / "t", data=few)
+    with pytest.warns(UserWarning, match="no CLV columns"):
+        loaded = load_prepared_table(tmp_path / "t", margin=0.3)
+    assert loaded.clv is None
+    pd.testing.assert_frame_equal(loaded.table, prepared.table, check_exact=True)

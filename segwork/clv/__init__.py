@@ -11,7 +11,11 @@ Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_cus
 ``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions
 (:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
-customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`fit_spend_model`, :func:`bg_nbd_inputs`.
+customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`fit_spend_model`, :func:`bg_nbd_inputs`;
+the fitted models as JSON (saved and loaded without refitting): :mod:`segwork.clv.document`; a fit with the
+penalizer fallback: :func:`fit_or_penalize`; effects of a customer attribute (covariate) per group:
+:func:`group_effects`; whether sampled intervals make sense: :func:`interval_problem`; time units:
+:func:`convert_duration`, :func:`convert_rate`.
 Per-period forecasts (each week or month of a horizon, per customer and in total) and the
 incremental tracking: :mod:`segwork.clv.forecast`. Validation (calibration / holdout):
 :mod:`segwork.clv.validation`; model
@@ -21,6 +25,10 @@ diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
 from .base import BaseModel
 from .beta_geo import BetaGeo
 from .bgbb import BetaGeoBetaBinom
+from .document import ClvModels, clv_document, clv_fit_from_document, clv_models_from_document
+from .effects import GroupEffects, group_effects, planted_multipliers
+from .intervals import interval_problem
+from .units import convert_duration, convert_rate
 from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
 from .forecast import aggregate_purchases_by_period, expected_purchases_by_period, incremental_repeat_transactions
 from .gamma_gamma import GammaGamma
@@ -29,6 +37,9 @@ from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .predict import (
     ClvFit,
+    PenalizedFit,
+    apply_clv_models,
+    fit_or_penalize,
     fit_clv,
     TRANSACTION_MODELS,
     bg_nbd_inputs,
@@ -69,6 +80,19 @@ __all__ = [
     "fit_spend_model",
     "fit_clv",
     "ClvFit",
+    "apply_clv_models",
+    "fit_or_penalize",
+    "PenalizedFit",
+    "group_effects",
+    "GroupEffects",
+    "planted_multipliers",
+    "interval_problem",
+    "convert_duration",
+    "convert_rate",
+    "ClvModels",
+    "clv_document",
+    "clv_models_from_document",
+    "clv_fit_from_document",
     "fit_transaction_model",
     "transaction_model_label",
     "TRANSACTION_MODELS",

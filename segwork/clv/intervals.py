@@ -33,7 +33,33 @@ import pandas as pd
 from .._checks import check_level
 from ..errors import ConvergenceError, DataError
 
-__all__ = ["parameter_draws", "sampled_models", "quantile_interval"]
+__all__ = ["parameter_draws", "sampled_models", "quantile_interval", "interval_problem", "MAX_INTERVAL_DECADES"]
+
+#: A parameter whose 95 % interval spans more than this many powers of ten is not pinned down by the data.
+MAX_INTERVAL_DECADES = 4.0
+
+
+def interval_problem(model, max_decades: float = MAX_INTERVAL_DECADES) -> str | None:
+    """Why sampled intervals (this module) make no sense for ``model``'s fit, or None when they do.
+
+    A heuristic on the parameters' 95 % Wald intervals of
+    :meth:`~segwork.clv.base.BaseModel.summary` (computed on the log scale,
+    so both ends are positive): when one spans more than ``max_decades``
+    orders of magnitude (``log10(upper / lower) > max_decades``), or is not
+    finite (no standard error, e.g. a parameter at a limit of the model), the
+    data barely pin the parameters down and draws from their asymptotic
+    distribution go to extremes, so an interval from them would say nothing.
+    Only the model's own parameters are judged (covariate coefficients are not).
+
+    Returns a sentence for the page, or None. Raises what ``summary()``
+    raises (ConvergenceError when the fit has no covariance at its optimum;
+    NotFittedError for an unfitted model).
+    """
+    table = model.summary()
+    spread = (np.log10(table["upper_95"]) - np.log10(table["lower_95"])).iloc[:len(model.params_)]
+    if not np.isfinite(spread).all() or spread.max() > max_decades:
+        return "its parameters are too poorly identified by these data for sampled intervals"
+    return None
 
 
 def parameter_draws(model, n_draws: int = 200, seed=0) -> np.ndarray:

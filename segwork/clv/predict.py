@@ -18,7 +18,8 @@ too, so their P(alive) falls with the time since their purchase.
 Non-convergence: when the unpenalized fit does not converge (e.g. the MBG/NBD
 ``a, b -> 0`` on data where some customers seem to leave at once and the rest
 never), :func:`fit_transaction_model` refits with the smallest penalizer of
-:data:`FALLBACK_PENALIZERS` that converges and says so in one ``UserWarning``.
+:data:`FALLBACK_PENALIZERS` that converges and says so in one ``UserWarning``
+(:func:`fit_or_penalize`, which takes any model and the one penalizer ladder).
 
 Heavy-tailed spend: when Gamma-Gamma finds ``q <= 1`` (infinite population
 mean spend), :func:`segwork.clv.customer_lifetime_value` applies its stated
@@ -30,12 +31,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from sklearn.base import clone
+
 import numpy as np
 import pandas as pd
 
 from .._checks import require_columns
 from ..errors import ConvergenceError, DataError
 from ..features.rfm import TIME_UNITS
+from .base import PENALIZER_LADDER
 from .beta_geo import BetaGeo
 from .gamma_gamma import HOMOGENEOUS_SPEND_CV, GammaGamma, spend_spread
 from .ggom_nbd import GGomNBD
@@ -43,8 +47,8 @@ from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
 from .value import customer_lifetime_value
 
-__all__ = ["predict_clv", "fit_clv", "ClvFit", "bg_nbd_inputs", "fit_transaction_model", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS",
-           "DEFAULT_TRANSACTION_MODEL"]
+__all__ = ["predict_clv", "fit_clv", "ClvFit", "apply_clv_models", "bg_nbd_inputs", "fit_transaction_model",
+           "fit_or_penalize", "PenalizedFit", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
 TRANSACTION_MODELS = {
@@ -55,8 +59,10 @@ TRANSACTION_MODELS = {
 }
 #: The default: a model in which one-time buyers can leave (see the module docs).
 DEFAULT_TRANSACTION_MODEL = "mbgnbd"
-#: Penalizers tried, smallest first, when the unpenalized fit does not converge.
-FALLBACK_PENALIZERS = (0.001, 0.01)
+#: Penalizers :func:`fit_transaction_model` tries, smallest first, when the unpenalized fit does not converge:
+#: the first two rungs of the one ladder, :data:`segwork.clv.base.PENALIZER_LADDER` (a heavier penalty would
+#: change the model of the prepared table, not only keep its parameters finite).
+FALLBACK_PENALIZERS = PENALIZER_LADDER[:2]
 
 
 def _model_key(transaction_model: str, where: str) -> str:
@@ -113,19 +119,63 @@ def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_
     key = _model_key(transaction_model, "fit_transaction_model")
     cls, label = TRANSACTION_MODELS[key]
     x = bg_nbd_inputs(table)
-    args = (x["frequency"], x["recency"], x["T"])
+    fit = fit_or_penalize(cls(), x["frequency"], x["recency"], x["T"], penalizers=FALLBACK_PENALIZERS)
+    if fit.reason is not None:
+        warnings.warn(f"{label}: the unpenalized fit did not converge ({fit.reason}); "
+                      f"refitted with penalizer={fit.penalizer:g} (an L2 penalty on the log parameters), whose P(alive) "
+                      f"and expected purchases are used", UserWarning, stacklevel=2)
+    return fit.model
+
+
+@dataclass(frozen=True)
+class PenalizedFit:
+    """A fit that may have needed a penalizer (see :func:`fit_or_penalize`).
+
+    ``model``: the fitted model; ``penalizer``: the penalizer it was fitted
+    with (the model's own when its first fit converged); ``reason``: None when
+    the first fit converged, else the first sentence of its
+    :class:`~segwork.errors.ConvergenceError` (say it wherever the numbers are shown).
+    """
+
+    model: object
+    penalizer: float
+    reason: str | None = None
+
+
+def fit_or_penalize(model, *args, penalizers=PENALIZER_LADDER, **kwargs) -> PenalizedFit:
+    """``model.fit(*args, **kwargs)``; when it does not converge, the fit with the smallest penalizer that converges.
+
+    The penalizers are those of ``penalizers`` above ``model.penalizer``,
+    smallest first; by default the one ladder of segwork,
+    :data:`segwork.clv.base.PENALIZER_LADDER` (the one a ConvergenceError's
+    hint is chosen from). A penalizer adds ``penalizer * sum(log(theta) ** 2)``
+    to the mean negative log-likelihood per customer (see
+    :mod:`segwork.clv.base`): it keeps the parameters finite and pulls them
+    towards 1, so a penalized fit is a (slightly) different model, which
+    :attr:`PenalizedFit.reason` lets the caller say.
+
+    ``model``: an unfitted model of :mod:`segwork.clv` (its penalized copies
+    are ``sklearn.base.clone`` d); ``args``, ``kwargs``: what its ``fit`` takes
+    (e.g. ``frequency, recency, T``).
+
+    Returns
+    -------
+    :class:`PenalizedFit`.
+
+    Raises
+    ------
+    ConvergenceError: no penalizer makes it converge (the first fit's error).
+    DataError: from ``fit`` (unusable inputs; not retried).
+    """
     try:
-        return cls().fit(*args)
+        return PenalizedFit(model.fit(*args, **kwargs), float(model.penalizer or 0.0))
     except ConvergenceError as first:
-        for pen in FALLBACK_PENALIZERS:
+        for pen in [p for p in penalizers if p > float(model.penalizer or 0.0)]:
             try:
-                model = cls(penalizer=pen).fit(*args)
+                fitted = clone(model).set_params(penalizer=pen).fit(*args, **kwargs)
             except ConvergenceError:
                 continue
-            warnings.warn(f"{label}: the unpenalized fit did not converge ({str(first).split(';')[0]}); "
-                          f"refitted with penalizer={pen:g} (an L2 penalty on the log parameters), whose P(alive) "
-                          f"and expected purchases are used", UserWarning, stacklevel=2)
-            return model
+            return PenalizedFit(fitted, float(pen), str(first).split(";")[0])
         raise
 
 
@@ -267,20 +317,89 @@ class ClvFit:
     ``transaction_model``: the fitted transaction model (time in weeks);
     ``spend_model``: the fitted :class:`GammaGamma`, or a number (see
     :func:`fit_spend_model`); ``transaction_model_key``: the key of
-    :data:`TRANSACTION_MODELS`; ``p_alive_model`` (derived): the model's
-    label (:func:`transaction_model_label`, with a penalizer if one was needed).
+    :data:`TRANSACTION_MODELS`; ``horizon`` (months), ``discount_rate`` (per
+    month) and ``margin`` (profit share of revenue): the settings ``clv`` was
+    computed with; ``p_alive_model`` (derived): the model's label
+    (:func:`transaction_model_label`, with a penalizer if one was needed).
     The relationship typer (``model=``) and ``segwork models build`` take the
-    fitted models from here instead of fitting them again.
+    fitted models from here instead of fitting them again;
+    :meth:`with_settings` computes ``clv`` for other settings from the same
+    models; :func:`segwork.clv.clv_document` saves the models as JSON.
     """
 
     values: pd.DataFrame
     transaction_model: object
     spend_model: object
     transaction_model_key: str
+    horizon: int = 12
+    discount_rate: float = 0.01
+    margin: float = 1.0
 
     @property
     def p_alive_model(self) -> str:
         return transaction_model_label(self.transaction_model)
+
+    def with_settings(self, table: pd.DataFrame, *, horizon: int | None = None, discount_rate: float | None = None,
+                      margin: float | None = None) -> "ClvFit":
+        """The same fitted models applied to ``table`` with other CLV settings (``None``: keep this fit's).
+
+        Nothing is refitted: ``p_alive`` and ``clv`` are predicted from
+        :attr:`transaction_model` and :attr:`spend_model` as :func:`fit_clv`
+        predicts them, so with this fit's settings and table the values are
+        identical. ``table``: as for :func:`predict_clv` (``frequency``,
+        ``recency``, ``T`` in days, ``monetary_value``). Raises what
+        :func:`segwork.clv.customer_lifetime_value` raises for bad settings
+        or histories (DataError).
+        """
+        return apply_clv_models(
+            table, self.transaction_model, self.spend_model, transaction_model_key=self.transaction_model_key,
+            horizon=self.horizon if horizon is None else horizon,
+            discount_rate=self.discount_rate if discount_rate is None else discount_rate,
+            margin=self.margin if margin is None else margin, _where="ClvFit.with_settings")
+
+
+def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, transaction_model_key: str,
+                     horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                     _where: str = "apply_clv_models") -> ClvFit:
+    """``p_alive`` and ``clv`` of every customer of ``table`` from already fitted models: the predicting half of
+    :func:`fit_clv`.
+
+    Parameters
+    ----------
+    table: customer table (``frequency``, ``recency``, ``T`` in days,
+        ``monetary_value`` in the data's currency), converted to weeks by
+        :func:`bg_nbd_inputs`.
+    transaction_model: a fitted transaction model (time in weeks), e.g. from
+        :func:`fit_transaction_model`.
+    spend_model: a fitted :class:`GammaGamma` or a number (spend per purchase).
+    transaction_model_key: its key of :data:`TRANSACTION_MODELS`.
+    horizon, discount_rate, margin: as for :func:`predict_clv`.
+
+    Returns
+    -------
+    :class:`ClvFit` whose ``values`` are those of :func:`predict_clv`
+    (P(alive), Fader, Hardie & Lee 2005 eq. 11 for the BG/NBD; CLV as
+    :func:`segwork.clv.customer_lifetime_value`).
+
+    Raises
+    ------
+    DataError: a missing column, an unknown ``transaction_model_key``, or
+        what :func:`segwork.clv.customer_lifetime_value` refuses.
+    """
+    require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
+                    "build the table with segwork.features.customer_table", what="customer table")
+    key = _model_key(transaction_model_key, _where)
+    summary = bg_nbd_inputs(table)
+    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
+    p_alive = np.asarray(transaction_model.p_alive(summary["frequency"], summary["recency"], summary["T"]),
+                         dtype=float)
+    clv = customer_lifetime_value(transaction_model, spend_model, summary, horizon=horizon, time_unit="weeks",
+                                  discount_rate=discount_rate, margin=margin)
+    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
+    fit = ClvFit(values=out, transaction_model=transaction_model, spend_model=spend_model, transaction_model_key=key,
+                 horizon=horizon, discount_rate=discount_rate, margin=margin)
+    out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
+    return fit
 
 
 def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -289,19 +408,13 @@ def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.
 
     The parameters, the columns and the errors are those of
     :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
-    returns the fitted models (:class:`ClvFit`).
+    returns the fitted models and the settings (:class:`ClvFit`). The
+    predicting half is :func:`apply_clv_models`.
     """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
                     "build the table with segwork.features.customer_table", what="customer table")
     key = _model_key(transaction_model, _where)
-    summary = bg_nbd_inputs(table)
-    summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     bg = fit_transaction_model(table, transaction_model)
-    p_alive = np.asarray(bg.p_alive(summary["frequency"], summary["recency"], summary["T"]), dtype=float)
     spend = fit_spend_model(table)
-    clv = customer_lifetime_value(bg, spend, summary, horizon=horizon, time_unit="weeks",
-                                  discount_rate=discount_rate, margin=margin)
-    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
-    fit = ClvFit(values=out, transaction_model=bg, spend_model=spend, transaction_model_key=key)
-    out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
-    return fit
+    return apply_clv_models(table, bg, spend, transaction_model_key=key, horizon=horizon,
+                            discount_rate=discount_rate, margin=margin, _where=_where)

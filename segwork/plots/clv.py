@@ -21,6 +21,8 @@ __all__ = [
     "plot_cumulative_transactions",
     "plot_incremental_transactions",
     "plot_clv_distribution",
+    "plot_purchases_by_period",
+    "plot_clv_intervals",
 ]
 
 _ACTUAL, _MODEL, _MARK = BLUE, ORANGE, GREY
@@ -172,4 +174,46 @@ def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
     ax.set_ylabel("customers")
     ax.set_title("Distribution of customer lifetime value")
     ax.legend(frameon=False)
+    return ax
+
+
+def plot_purchases_by_period(forecast: pd.DataFrame, ax=None, period: str = "month", title: str | None = None):
+    """Expected repeat purchases in each period of a horizon (bars), with their interval when given (error bars).
+
+    ``forecast``: indexed by the period's number (1, 2, ...), with
+    ``expected_purchases`` and, optionally, ``lower`` and ``upper`` (the
+    interval's ends, e.g. the 90 % parameter-uncertainty interval of
+    :func:`segwork.clv.aggregate_purchases_by_period` with ``interval=``; an
+    interval of the expected value, not of the purchases that will happen).
+    ``period``: the unit of the periods, for the axis label.
+    """
+    ax = axes(ax, (8, 3.5))
+    expected = forecast["expected_purchases"]
+    ax.bar(forecast.index, expected, color=_ACTUAL, alpha=0.7)
+    if "lower" in forecast.columns and "upper" in forecast.columns:
+        ax.errorbar(forecast.index, expected, yerr=[expected - forecast["lower"], forecast["upper"] - expected],
+                    fmt="none", ecolor="k", capsize=3)
+    ax.set(xlabel=f"{period} after the end of the data", ylabel="expected repeat purchases",
+           title=title or f"Forecast of repeat purchases per {period}")
+    return ax
+
+
+def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", level: float = 0.9,
+                       title: str | None = None):
+    """Each customer's CLV (dot) with its interval (bar), on a log scale; one position per customer, in order.
+
+    ``intervals``: indexed by ``customer_id`` with ``clv``, ``lower`` and
+    ``upper`` (the data's currency), e.g. :func:`segwork.clv.customer_lifetime_value`
+    with ``interval=level`` (a confidence interval of the expected value from
+    parameter uncertainty; NaN ends draw no bar). ``level`` labels the axis.
+    """
+    ax = axes(ax, (8, 4))
+    pos = np.arange(len(intervals))
+    value = intervals["clv"]
+    ax.errorbar(pos, value, yerr=[value - intervals["lower"], intervals["upper"] - value], fmt="o", capsize=3)
+    ax.set_xticks(pos, [str(i) for i in intervals.index], rotation=90, fontsize=7)
+    ax.set_yscale("log")
+    unit = f" ({currency})" if currency else ""
+    ax.set_ylabel(f"CLV{unit}, {level:.0%} interval".replace("%", " %"))
+    ax.set_title(title or f"CLV with {level:.0%} intervals".replace("%", " %"))
     return ax

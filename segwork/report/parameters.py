@@ -33,8 +33,12 @@ __all__ = [
     "check_jobs",
 ]
 
-#: Parameters the runner sets itself; users cannot.
-RUNNER_PARAMETERS = ("output_dir",)
+#: Parameters the runner sets itself; users cannot: each notebook's artefact folder, and the customer table
+#: the runner prepared once for the run (:func:`segwork.prepare.load_or_prepare` loads it).
+RUNNER_PARAMETERS = ("output_dir", "prepared_table")
+_RUNNER_SETS = {"output_dir": "each notebook's artefact folder; choose where runs go with --output DIR",
+                "prepared_table": "the customer table it prepares once per run, with the CLV models fitted once; "
+                                  "choose the data with --dataset"}
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text",
                list: "a list like [1, 2]", dict: "a mapping like {a: 1}"}
@@ -201,8 +205,7 @@ def resolve_parameters(
     known = sorted({name for params in declared.values() for name in params})
     for name, (_value, _raw, origin) in overrides.items():
         if name in RUNNER_PARAMETERS:
-            raise DataError(f"{origin} {name}: {name} is set by the runner (each notebook's artefact "
-                            "folder); choose where runs go with --output DIR")
+            raise DataError(f"{origin} {name}: {name} is set by the runner ({_RUNNER_SETS[name]})")
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]}? " if close else ""

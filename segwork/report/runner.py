@@ -11,7 +11,13 @@ The steps, each in its own module:
    and cleaned (a bad file stops here, before any run folder exists);
    :mod:`.runfolder` creates ``<output>/<run-id>/`` and
    :func:`segwork.datasets.save_prepared` writes the data set to
-   ``<run>/data/``, which every notebook loads as its ``dataset``;
+   ``<run>/data/``, which every notebook loads as its ``dataset``; when a
+   notebook declares ``prepared_table``, the customer table is prepared once
+   (:func:`segwork.prepare.prepare`: the CLV models are fitted here, once per
+   run) and saved to ``<run>/data/table/`` by
+   :func:`segwork.prepare.save_prepared_table`; those notebooks get that
+   folder as ``prepared_table`` and load it with
+   :func:`segwork.prepare.load_or_prepare` instead of fitting again;
 4. :mod:`.execute` runs each notebook with papermill (one after the other, or
    ``jobs`` at a time in worker processes) and :mod:`.render` writes its HTML;
 5. :mod:`.index` writes ``index.html``; :mod:`.runfolder` points
@@ -39,6 +45,7 @@ from typing import Any
 
 from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
 from ..errors import DataError, ReportError
+from ..prepare import Prepared, prepare, save_prepared_table
 from . import discover, parameters as params_mod, runfolder
 from .execute import NotebookResult, NotebookTask, run_notebook
 from .index import write_index
@@ -269,6 +276,26 @@ def _data_folders(sources: Iterable[DataSource], run_dir: Path) -> dict[DataSour
     return {src: run_dir / "data" / str(i) for i, src in enumerate(distinct, 1)}
 
 
+#: The folder, inside a run's data folder, of the customer table prepared once for the run.
+PREPARED_TABLE_FOLDER = "table"
+
+
+def _sources_wanting_a_table(plan: ReportPlan) -> list[DataSource]:
+    """The data sets of the notebooks that declare ``prepared_table`` (each once, in notebook order)."""
+    return list(dict.fromkeys(plan.sources[stem] for stem in plan.sources
+                              if "prepared_table" in plan.declared[stem]))
+
+
+def _prepare_table(data: Dataset) -> Prepared:
+    """The run's customer table with the CLV models fitted once (default settings; notebooks with other
+    settings compute ``clv`` from the same fitted models). What the fit said is in ``notes``, not on the console."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return prepare(data)
+
+
 def run_report(
     *,
     dataset: str | None = None,
@@ -345,10 +372,15 @@ def run_report(
         check_scheduler(scheduler)
     # Bad data stops here, before any run folder exists.
     loaded = {src: src.load(read_options) for src in dict.fromkeys(plan.sources.values())}
+    tables = {src: _prepare_table(loaded[src]) for src in _sources_wanting_a_table(plan)}
     run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(main.dataset if main else None))
     folders = _data_folders(loaded, run_dir)
     for src, data in loaded.items():
         save_prepared(data, folders[src])
+    for src, prepared in tables.items():
+        save_prepared_table(prepared, folders[src] / PREPARED_TABLE_FOLDER, data=loaded[src])
+        for note in prepared.notes:
+            say(f"note: preparing the customer table of {src.label}: {note}")
     prepare_seconds = round(time.perf_counter() - started, 3)
     from .. import __version__
 
@@ -362,6 +394,9 @@ def run_report(
         "segwork_version": __version__, "python": platform.python_version(), "platform": platform.platform(),
         "index": plan.index_dict(),
         "prepared_data": {str(folders[src].relative_to(run_dir)): src.label for src in loaded},
+        "prepared_tables": {str((folders[src] / PREPARED_TABLE_FOLDER).relative_to(run_dir)):
+                            {"data": src.label, "clv_models": prepared.clv.p_alive_model if prepared.clv else None,
+                             "notes": list(prepared.notes)} for src, prepared in tables.items()},
         "prepare_seconds": prepare_seconds,
         "notebooks": [{"name": p.stem, "title": discover.notebook_title(p), "status": "not run",
                        "parameters": dict(plan.per_notebook[p.stem])} for p in plan.notebooks],
@@ -381,6 +416,8 @@ def run_report(
         if path.stem in plan.sources:
             values["dataset"] = str(folders[plan.sources[path.stem]])
         values["output_dir"] = str(run_dir / path.stem)
+        if "prepared_table" in plan.declared[path.stem] and plan.sources.get(path.stem) in tables:
+            values["prepared_table"] = str(folders[plan.sources[path.stem]] / PREPARED_TABLE_FOLDER)
         if scheduler and "scheduler" in plan.declared[path.stem]:
             values["scheduler"] = scheduler
         tasks.append(NotebookTask(
