@@ -18,7 +18,7 @@ import pytest
 from segwork import DataError
 from segwork.cli import main
 from segwork.features import customer_table
-from segwork.service.score import score_table, score_transactions
+from segwork.models import score_table, score_transactions
 
 pytest.importorskip("duckdb")
 
@@ -186,10 +186,10 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     import os
     import time
 
-    from segwork.service.score import _HOST_TAG
+    from segwork.models.output import HOST_TAG
 
     out = tmp_path / "scores.parquet"
-    dead = f"{_dead_pid()}-{_HOST_TAG}"
+    dead = f"{_dead_pid()}-{HOST_TAG}"
     stale_file = tmp_path / f".scores.parquet.pid{dead}.abc123.tmp"
     stale_file.write_bytes(b"PAR1 half written")
     stale_parts = tmp_path / f".score-parts.pid{dead}.xyz789"
@@ -199,7 +199,7 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     old_style.write_bytes(b"old")
     hour_ago = time.time() - 2 * 3600
     os.utime(old_style, (hour_ago, hour_ago))
-    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{_HOST_TAG}.live.tmp"  # a running process's: kept
+    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{HOST_TAG}.live.tmp"  # a running process's: kept
     elsewhere = tmp_path / f".scores.parquet.pid{_dead_pid()}-00000000.abc.tmp"  # another machine's: kept
     elsewhere.write_bytes(b"theirs")
     live.write_bytes(b"in progress")
