@@ -212,12 +212,12 @@ def _decided_dates(con, src: str, where: str, reading: "ReadOptions", decisions:
 
 def _score_duckdb_files(store, files, kind, as_of, chunk_size, out, progress, tmp_parent,
                         where, reading=None) -> tuple[int, int, str, CleaningReport]:
-    from ..features.engines import _connect, implausible_date_sql
+    from ..features.engines import connect, implausible_date_sql
 
     reading = reading or ReadOptions()
     decisions, reports = [], []
     src = _duckdb_source(files, kind, reading)
-    con = _connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
+    con = connect()  # the settings of segwork.features.engines.DUCKDB_CONFIG (memory_limit, threads, temp_directory)
     try:
         cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         rename = renamed_columns(reading.columns, cols, where)

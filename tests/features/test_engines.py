@@ -58,7 +58,7 @@ def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, cr
 
     monkeypatch.setitem(engines.DUCKDB_CONFIG, "memory_limit", "500MB")
     monkeypatch.setitem(engines.DUCKDB_CONFIG, "threads", 1)
-    monkeypatch.setattr(engines, "ROWS_PER_PASS", 1000)  # several passes over customer buckets
+    monkeypatch.setattr(engines.duckdb, "ROWS_PER_PASS", 1000)  # several passes over customer buckets
     got = segwork.rfm_summary(parquet_dir + "/*.parquet", observation_end="2024-12-31", time_unit="weeks")
     assert got.attrs["cleaning_report"].source.endswith("*.parquet")
     direct = rfm_summary(crm_tx, observation_end="2024-12-31", time_unit="weeks")
@@ -72,7 +72,7 @@ def test_customer_table_from_files_same_table(parquet_dir, crm_tx):
     with pytest.MonkeyPatch.context() as mp:
         from segwork.features import engines
 
-        mp.setattr(engines, "ROWS_PER_PASS", 1500)
+        mp.setattr(engines.duckdb, "ROWS_PER_PASS", 1500)
         pd.testing.assert_frame_equal(customer_table(parquet_dir, data.customers, data.survey,
                                                      observation_end="2024-10-31"), expected)
     pd.testing.assert_frame_equal(got, expected)
