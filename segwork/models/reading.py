@@ -7,57 +7,22 @@ command's words.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import DataError
-from ..features.engines import ENGINES, resolve_source
-from ..io import CleaningRules, check_column_map, utf8_copy
-from .output import TMP_TAG
+from ..features.engines import ENGINES, TransactionSource, resolve_source
+from ..features.engines.chunks import ENGINE_READ_OPTIONS, ReadOptions
+from ..io import check_column_map
 
 __all__ = ["READ_OPTION_FLAGS", "ENGINE_READ_OPTIONS", "ReadOptions", "check_read_options", "score_sources",
-           "command_words", "renamed_columns", "utf8_files", "as_day"]
+           "command_words"]
 
 #: The CLI option of each :func:`segwork.io.read_transactions` keyword (what the messages name).
 READ_OPTION_FLAGS = {"columns": "--map", "sep": "--sep", "decimal": "--decimal", "encoding": "--encoding",
                      "layout": "--layout", "date_format": "--date-format", "dayfirst": "--dayfirst",
                      "sheet_name": "--sheet", "header_row": "--header-row", "rules": "the cleaning-rule options"}
-#: The reading options each engine honours; the others are refused naming the engine that does.
-ENGINE_READ_OPTIONS = {
-    "pandas": frozenset(READ_OPTION_FLAGS),
-    "duckdb": frozenset({"columns", "sep", "encoding", "date_format", "dayfirst", "header_row", "rules"}),
-    "dask": frozenset({"columns", "sep", "encoding", "date_format", "dayfirst", "decimal", "header_row", "rules"}),
-}
 _EXCEL = (".xlsx", ".xlsm", ".xls")
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read the transactions: the keywords of :func:`segwork.io.read_transactions` the user gave."""
-
-    rules: CleaningRules = field(default_factory=CleaningRules)
-    columns: dict | None = None
-    sep: str | None = None
-    decimal: str | None = None
-    encoding: str | None = None
-    layout: str | None = None
-    date_format: str | None = None
-    dayfirst: bool | None = None
-    sheet_name: str | int | None = None
-    header_row: int | None = None
-
-    def given(self) -> dict:
-        """The read_transactions keywords set (rules only when not the defaults)."""
-        out = {k: getattr(self, k) for k in READ_OPTION_FLAGS if k != "rules" and getattr(self, k) is not None}
-        if self.rules != CleaningRules():
-            out["rules"] = self.rules
-        return out
 
 
 def check_read_options(options, engine: str) -> ReadOptions:
@@ -86,21 +51,22 @@ def _excel_refusal(name: str, engine: str) -> DataError:
                      "(read like 'segwork data validate' reads it), or save the sheet as CSV")
 
 
-def score_sources(transactions, engine: str):
-    """``(files, kind, name)`` of what to score: ``kind`` ``"parquet"``, ``"csv"`` or (pandas only) ``"file"``."""
+def score_sources(transactions, engine: str) -> TransactionSource:
+    """The files to score: kind ``"parquet"``, ``"csv"`` or (pandas only) ``"file"`` (each file read by
+    ``read_transactions``, whatever its kind)."""
     single = isinstance(transactions, (str, os.PathLike)) and Path(transactions).is_file()
     if single and Path(transactions).suffix.lower() in _EXCEL and engine != "pandas":
         raise _excel_refusal(str(transactions), engine)
     if single and engine == "pandas" and Path(transactions).suffix.lower() not in (".parquet", ".pq"):
         # any file read_transactions reads (CSV, text, Excel workbooks), the same gate as 'segwork data validate'
-        return [str(transactions)], "file", str(transactions)
+        return TransactionSource(str(transactions), (Path(transactions),), "file")
     name = str(transactions)
     if engine == "pandas" and isinstance(transactions, (str, os.PathLike)) and any(ch in name for ch in "*?["):
         import glob
 
         files = sorted(f for f in glob.glob(name, recursive=True) if Path(f).is_file())
         if files and {Path(f).suffix.lower() for f in files} - {".parquet", ".pq"}:
-            return files, "file", name  # each read by read_transactions (workbooks too), as one at a time
+            return TransactionSource(name, tuple(Path(f) for f in files), "file")  # each read by read_transactions (workbooks too), as one at a time
     try:
         # the one resolver of paths, folders and globs (the engines' own); pandas reads file by file, so a folder
         # of Parquet and CSV files is read whole; the other engines refuse it naming the files they would skip
@@ -113,8 +79,8 @@ def score_sources(transactions, engine: str):
                     else text.replace(" (Excel and other files: engine='pandas')", " (an Excel file: one at a time)"))
         raise DataError(text) from None
     if source.kind == "mixed":
-        return [str(f) for f in source.files], "file", source.name  # each read by read_transactions
-    return [str(f) for f in source.files], source.kind, source.name
+        return TransactionSource(source.name, source.files, "file")  # each read by read_transactions
+    return source
 
 
 def command_words(text: str) -> str:
@@ -123,40 +89,3 @@ def command_words(text: str) -> str:
     # duckdb engine's refusals of value forms name both engines that read them
     return (text.replace("use engine='pandas' for this file", "score it with --engine pandas or --engine dask")
             .replace("use engine='pandas'", "score with --engine pandas").replace("engine='pandas'", "--engine pandas"))
-
-
-def renamed_columns(columns: dict | None, names: list[str], where: str) -> dict[str, str]:
-    """``columns`` (source -> canonical) checked against the source's column names (names stripped)."""
-    if not columns:
-        return {}
-    stripped = [str(n).strip() for n in names]
-    missing = [c for c in columns if c not in stripped]
-    if missing:
-        raise DataError(f"{where}: --map names column {missing[0]!r}, which is not in the file "
-                        f"(columns: {', '.join(stripped)})")
-    return {names[stripped.index(src)]: dst for src, dst in columns.items()}
-
-
-@contextlib.contextmanager
-def utf8_files(files: list[str], encoding: str | None, tmp_parent):
-    """The files as DuckDB reads them: transcoded to temporary UTF-8 copies when another encoding was given."""
-    import codecs
-
-    if not encoding or codecs.lookup(encoding).name in ("utf-8",):
-        yield files
-        return
-    folder = tempfile.mkdtemp(prefix=f".score-parts.{TMP_TAG}utf8-", dir=tmp_parent)  # removed if killed
-    try:
-        yield [str(utf8_copy(f, folder, encoding)) for f in files]
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def as_day(value) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise DataError(f"score: as_of={value!r} is not a date; give one such as 2024-12-31")
-    return ts.normalize()

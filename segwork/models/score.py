@@ -8,21 +8,16 @@ segmentations' ``predict``. Nothing is refitted.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
 from ..features import customer_table
-from ..io import read_transactions
 from ..segment.apriori import AprioriSegmenter
-from .reading import ReadOptions
 from .store import ModelStore
 from .value import value_columns
 
-__all__ = ["score_table", "scorable", "score_columns", "empty_scores", "chunk_table", "clean_chunk",
-           "PROPENSITY_DAYS"]
+__all__ = ["score_table", "score_chunk", "scorable", "score_columns", "empty_scores", "PROPENSITY_DAYS"]
 
 #: The purchase-propensity window of the ``p_buy_30d`` column, in days.
 PROPENSITY_DAYS = 30
@@ -111,28 +106,12 @@ def score_table(store: ModelStore, table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def chunk_table(tx: pd.DataFrame, observation_end) -> pd.DataFrame:
-    """Customer table of one chunk of canonical, cleaned transactions (days)."""
-    return customer_table(tx, observation_end=observation_end)
-
-
-def clean_chunk(frame: pd.DataFrame, observation_end, where: str, reading: ReadOptions | None = None):
-    """The rows of a raw chunk the cleaning rules of :func:`segwork.io.read_transactions` keep (with the
-    user's rules, date convention and number marks when given), and the cleaning report."""
-    reading = reading or ReadOptions()
-    frame = frame.copy(deep=False)
-    if reading.decimal:
-        frame.attrs["decimal"] = reading.decimal
-    if reading.sep:
-        frame.attrs["sep"] = reading.sep  # a ';' file points '1.250'-like amounts to a thousands dot, as in io
-    try:
-        tx, report = read_transactions(frame, layout="canonical",
-                                        rules=replace(reading.rules, observation_end=observation_end),
-                                        date_format=reading.date_format, dayfirst=reading.dayfirst)
-    except DataError as exc:  # the chunk is a DataFrame to read_transactions: name the user's file instead
-        raise DataError(f"{where}: {str(exc).removeprefix('<DataFrame>: ')}") from None
-    return tx, report
-
+def score_chunk(tx: pd.DataFrame, store: ModelStore, observation_end) -> pd.DataFrame:
+    """Scores of the customers of one chunk of cleaned canonical transactions (all rows of each customer):
+    their customer table (days, to ``observation_end``) scored with :func:`score_table`; no customers, no rows."""
+    if tx.empty:
+        return empty_scores(store)
+    return score_table(store, customer_table(tx, observation_end=observation_end))
 
 
 def empty_scores(store: ModelStore) -> pd.DataFrame:

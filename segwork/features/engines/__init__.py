@@ -54,13 +54,16 @@ duplicates; ``read_transactions`` and DuckDB keep both).
 from __future__ import annotations
 
 from .aggregate import AGGREGATE_COLUMNS, Aggregated, pandas_aggregate, pandas_aggregate_frame
+from .chunks import CustomerChunks, ReadOptions
 from .dask import dask_aggregate
 from .duckdb import DUCKDB_CONFIG, ROWS_PER_PASS, connect, duckdb_aggregate, duckdb_aggregate_frame, duckdb_readable
 from .sources import (CSV_NULL_STRINGS, ENGINES, TransactionSource, choose_engine, csv_skip, is_path_like,
                       need_engine_module, read_source_pandas, resolve_source)
+from .iterator import customer_chunks
 from .sql import implausible_date_sql
 
 __all__ = ["ENGINES", "AGGREGATE_COLUMNS", "DUCKDB_CONFIG", "ROWS_PER_PASS", "CSV_NULL_STRINGS", "Aggregated",
            "TransactionSource", "resolve_source", "is_path_like", "choose_engine", "csv_skip", "duckdb_readable",
            "implausible_date_sql", "read_source_pandas", "duckdb_aggregate", "duckdb_aggregate_frame",
-           "dask_aggregate", "pandas_aggregate", "pandas_aggregate_frame", "need_engine_module", "connect"]
+           "dask_aggregate", "pandas_aggregate", "pandas_aggregate_frame", "need_engine_module", "connect",
+           "customer_chunks", "CustomerChunks", "ReadOptions"]

@@ -4,6 +4,8 @@ are collected.
 """
 from __future__ import annotations
 
+import logging
+import math
 import warnings
 from dataclasses import replace
 
@@ -11,33 +13,52 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...io import CleaningReport, CleaningRules, RuleResult, _apply_layout, _detect_layout, clean_transactions
+from ...io import (CleaningReport, CleaningRules, RuleResult, _apply_layout, _detect_layout, _parse_dates,
+                   clean_transactions, is_wide_encoding, text_dialect)
 from .aggregate import (AGGREGATE_COLUMNS, ROW_RULES, Aggregated, close_report, day_numbers, empty_aggregate,
                         finish_aggregate, mix_counts, pandas_aggregate_frame)
-from .sources import TransactionSource, need_engine_module
+from .chunks import (CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates, last_plausible, mapped_columns,
+                     missing_column_error)
+from .sources import CSV_NULL_STRINGS, TransactionSource, need_engine_module
 
-__all__ = ["dask_aggregate"]
+__all__ = ["dask_aggregate", "dask_client", "DaskChunks"]
 
 
-def _dask_client(scheduler):
-    """(client, close_after): the client given, one connected to the address given, or the active one."""
+def dask_client(scheduler=None, *, start_local: bool = False):
+    """``(client, close_after)``: the one way every Dask path finds its cluster.
+
+    ``scheduler``: a ``distributed.Client`` (used as it is), an address such as ``'tcp://host:8786'``, or
+    ``None``: the active client, else dask's ``scheduler-address`` setting (``DASK_SCHEDULER_ADDRESS``),
+    else, with ``start_local``, a local cluster of processes for this run only (no dashboard, no worker
+    logs on stderr: a refused partition's error comes back to the client as the one error). Raises
+    DataError (one line) when no scheduler answers, or when there is none and ``start_local`` is False.
+    """
     distributed = need_engine_module("distributed", "dask")
     need_engine_module("dask.dataframe", "dask")
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
     if scheduler is None:
         try:
             return distributed.get_client(), False
         except ValueError:
+            pass
+        import dask
+
+        scheduler = dask.config.get("scheduler-address", None)
+        if scheduler is None and not start_local:
             raise DataError("engine='dask' found no running dask.distributed client: start one "
-                            "(distributed.Client() or Client(LocalCluster(...))) or pass scheduler='tcp://host:8786'"
-                            ) from None
-    if isinstance(scheduler, distributed.Client):
-        return scheduler, False
+                            "(distributed.Client() or Client(LocalCluster(...))) or pass scheduler='tcp://host:8786'")
+        if scheduler is None:
+            with warnings.catch_warnings():  # its port 8787 may be taken: a 4-line UserWarning on success
+                warnings.filterwarnings("ignore", message=r".*[Pp]ort .* is already in use.*")
+                return distributed.Client(processes=True, dashboard_address=None, silence_logs=logging.CRITICAL,
+                                          set_as_default=False), True
     if isinstance(scheduler, str):
         try:
             return distributed.Client(scheduler, timeout="10s", set_as_default=False), True
         except (OSError, TimeoutError) as exc:
-            raise DataError(f"scheduler={scheduler!r}: cannot connect to a dask scheduler there "
-                            f"({str(exc).splitlines()[0]}); check the address and that the scheduler runs") from None
+            raise DataError(f"scheduler={scheduler!r}: no Dask scheduler answers there ({str(exc).splitlines()[0]}); "
+                            "check the address and that the scheduler runs (dask scheduler)") from None
     raise DataError(f"scheduler= must be a distributed.Client, an address such as 'tcp://host:8786' or None, "
                     f"got {type(scheduler).__name__}")
 
@@ -116,7 +137,7 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     if source.kind != "parquet":
         raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
                         "or use engine='duckdb'")
-    client, close = _dask_client(scheduler)
+    client, close = dask_client(scheduler)
     dd = need_engine_module("dask.dataframe", "dask")
     try:
         pieces, layout = [], None
@@ -175,3 +196,147 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end)
     mixes_out = {column: frame for column, frame in zip([c for c in mix if c in meta.columns], mix_frames)}
     return Aggregated(finish_aggregate(agg), first_tx, last_tx, report, mixes_out)
+
+
+# --------------------------------------------------------------------------- chunks of customers
+
+
+def _not_iso(dates: pd.Series) -> pd.Series:
+    """How many date texts of a partition are not ISO 8601 (values without a digit are no date at all)."""
+    text = dates.dropna().astype(str).str.strip()
+    text = text[text.str.contains(r"\d")]
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    return pd.Series([int(parsed.isna().sum())])
+
+
+def _dates_of(dates: pd.Series, decided, options: ReadOptions) -> pd.Series:
+    """The dates of a partition as io reads them: the decided dates, or the texts parsed (ISO 8601, or the
+    form given by ``date_format`` / ``dayfirst``, which no data decides)."""
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        return dates
+    if decided is not None:
+        return dates.map(decided)
+    return _parse_dates(dates.astype(object), options.date_format, options.dayfirst, column="date")
+
+
+def _last_of_partition(dates: pd.Series, decided, options: ReadOptions, rules) -> pd.Series:
+    try:
+        dates = _dates_of(dates, decided, options)
+    except DataError:  # refused again, naming the file, when the partition is cleaned
+        return pd.Series([pd.NaT], dtype="datetime64[us]")
+    return pd.Series([last_plausible(dates, rules)], dtype="datetime64[us]")
+
+
+def _chunk_task(raw: pd.DataFrame, payload):
+    """One shuffled partition (all rows of its customers) cleaned on a worker, then ``func`` applied."""
+    func, args, decided, rules, options, where = payload
+    raw = raw.reset_index(drop=True)
+    if decided is not None and not pd.api.types.is_datetime64_any_dtype(raw["date"]):
+        raw = raw.assign(date=raw["date"].map(decided))
+    tx, report = clean_chunk(raw, rules, options, where)
+    return func(tx, *args), report.to_dict()
+
+
+class DaskChunks(CustomerChunks):
+    """The Dask engine's chunks: the files read as a Dask DataFrame (CSV with read_transactions' null
+    strings), shuffled by customer into at least ``customers / chunk_size`` partitions; each partition is
+    cleaned on a worker. The date form is decided once on the distinct date texts (only they come to the
+    client) when some text is not ISO 8601 and no ``date_format`` / ``dayfirst`` is given.
+    """
+
+    engine = "dask"
+
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of, scheduler) -> None:
+        import dask
+
+        dd = need_engine_module("dask.dataframe", "dask")
+        files = [str(f) for f in source.files]
+        where = files[0] if len(files) == 1 else f"{len(files)} files"
+        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
+        super().__init__(where, rules, as_of, 1)
+        self.client, self._own = dask_client(scheduler, start_local=True)
+        try:
+            if source.kind == "parquet":
+                ddf = dd.read_parquet(files)
+            else:  # the encoding and delimiter read_transactions decides (UTF-16 text can't be split in blocks)
+                encoding, sep, skip = text_dialect(files[0], encoding=options.encoding, sep=options.sep,
+                                                   columns=options.columns)
+                if options.header_row:
+                    skip = options.header_row - 1
+                ddf = dd.read_csv(files, dtype=str, sep=sep, encoding=encoding, skiprows=skip or None,
+                                  keep_default_na=False, na_values=list(CSV_NULL_STRINGS),
+                                  blocksize=None if is_wide_encoding(encoding) or skip else "default")
+                options = replace(options, sep=sep)
+            rename = mapped_columns(options.columns, [str(c) for c in ddf.columns], files[0])
+            if rename:
+                ddf = ddf.rename(columns=rename)
+            missing = missing_column_error(files[0], ddf.columns)
+            if missing is not None:
+                raise missing
+            self.options = options
+            no_id = ddf["customer_id"].isnull().sum()  # rows dropped here, counted with the missing_customer_id rule
+            ddf = ddf[ddf["customer_id"].notnull()]
+            decided = self._decided_dates(ddf["date"], options, where)
+            if as_of is None:
+                # the last plausible date of each partition: a year typo must not set the observation end
+                last = ddf["date"].map_partitions(_last_of_partition, decided, options, rules,
+                                                  meta=pd.Series(dtype="datetime64[us]")).max()
+                as_of = as_day(dask.compute(last, scheduler=self.client.get)[0])
+            self.end = as_of
+            n_customers, no_id = dask.compute(ddf["customer_id"].nunique_approx(), no_id, scheduler=self.client.get)
+            self.no_id = int(no_id)
+            if self.no_id and rules.missing_customer_id == "error":  # dropped above: refuse as the rule says
+                raise DataError(f"{where}: {self.no_id:,} row(s) with missing customer id (column customer_id); fix "
+                                "the file or set CleaningRules(missing_customer_id='drop') (CLI: --missing-customer-id "
+                                "drop)")
+            self.n_chunks = max(ddf.npartitions, math.ceil(int(n_customers) / chunk_size), 1)
+            ddf = ddf.assign(customer_id=ddf["customer_id"].astype(str))
+            self._shuffled = ddf.shuffle(on="customer_id", npartitions=self.n_chunks)
+            self._decided = decided
+        except BaseException:
+            self.close()
+            raise
+
+    def _decided_dates(self, dates, options: ReadOptions, where: str):
+        """The decided dates (text -> date) when the form must be decided from the data, else None."""
+        import dask
+
+        if pd.api.types.is_datetime64_any_dtype(dates.dtype) or options.date_format is not None \
+                or options.dayfirst is not None:
+            return None
+        other = dates.map_partitions(_not_iso, meta=pd.Series(dtype=np.int64)).sum()
+        if not int(dask.compute(other, scheduler=self.client.get)[0]):
+            return None  # every date ISO 8601: read the same in every partition
+        texts = dask.compute(dates.dropna().unique(), scheduler=self.client.get)[0]
+        return decide_dates(pd.Series(texts, dtype=object), options, where, self.decisions)
+
+    def map(self, func, *args):
+        import dask
+        from distributed import as_completed
+
+        [payload] = self.client.scatter([(func, args, self._decided, self.rules, self.options, self.where)],
+                                        broadcast=True)
+        task = dask.delayed(_chunk_task, pure=False)
+        futures = self.client.compute([task(part, payload) for part in self._shuffled.to_delayed()])
+        with self.client.as_current():  # as_completed finds the client as the current one
+            for fut in as_completed(futures):
+                result, report = fut.result()
+                fut.release()
+                self._reports.append(CleaningReport.from_dict(report))
+                yield result
+
+    @property
+    def report(self) -> CleaningReport:
+        report = super().report
+        if self.no_id:
+            report.rows_read += self.no_id
+            rule = next((r for r in report.rules if r.rule == "missing_customer_id"), None)
+            if rule is not None:
+                rule.rows += self.no_id
+        return report
+
+    def close(self) -> None:
+        if self._own and self.client is not None:
+            self.client.close()
+        self.client = None
+

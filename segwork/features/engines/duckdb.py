@@ -5,21 +5,28 @@ over hash buckets of customers. What it reads: see :mod:`segwork.features.engine
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
+import math
+import re
 import shutil
 import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...io import CleaningReport, CleaningRules, RuleResult, bom_encoding, is_wide_encoding, utf8_copy
+from ...io import CleaningReport, CleaningRules, RuleResult, _text_lines, bom_encoding, is_wide_encoding, utf8_copy
 from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
+from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
+                     mapped_columns, missing_column_error)
 from .sources import TransactionSource, need_engine_module
-from .sql import DuckPlan, aggregate_sql, quote_name, sql_text
+from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
 
-__all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame"]
+__all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame",
+           "DuckdbChunks"]
 
 DUCKDB_CONFIG: dict[str, object] = {}
 
@@ -29,19 +36,20 @@ ROWS_PER_PASS = 50_000_000
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None):
+    """A DuckDB connection with :data:`DUCKDB_CONFIG` (and ``threads`` / ``memory_limit`` when given) as its
+    ``config``; insertion order not preserved (the engines sort what they return), no progress bar."""
     duckdb = need_engine_module("duckdb", "duckdb")
-    con = duckdb.connect(":memory:")
-    settings = dict(DUCKDB_CONFIG)
+    settings = {**DUCKDB_CONFIG, "preserve_insertion_order": False}
     if threads:
         settings["threads"] = int(threads)
     if memory_limit:
         settings["memory_limit"] = memory_limit
-    for key, value in settings.items():
-        if not str(key).replace("_", "").isalnum():
-            raise DataError(f"DUCKDB_CONFIG: {key!r} is not a DuckDB setting name")
-        con.execute(f"SET {key} = {int(value) if isinstance(value, int) else sql_text(str(value))}")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con = duckdb.connect(":memory:", config=settings)
+    except duckdb.Error as exc:
+        raise DataError(f"DUCKDB_CONFIG: DuckDB refuses the settings {settings} "
+                        f"({str(exc).strip().splitlines()[0]})") from None
+    con.execute("SET enable_progress_bar = false")  # a setting of the session, not of the database
     return con
 
 
@@ -67,8 +75,8 @@ def duckdb_readable(source: TransactionSource):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _example(con, sql: str, cols: list[str]) -> dict | None:
-    row = con.execute(sql + " LIMIT 1").fetchone()
+def _example(con, sql: str, cols: list[str], params: dict | None = None) -> dict | None:
+    row = con.execute(sql + " LIMIT 1", params).fetchone()
     if row is None:
         return None
     return {c: (v.item() if isinstance(v, np.generic) else v) for c, v in zip(cols, row)}
@@ -141,8 +149,8 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
             rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
             drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
         after_example = lambda: _example(  # noqa: E731
-            con, f"SELECT * FROM norm WHERE {survivors} AND date >= TIMESTAMP "
-                 f"{sql_text(str(np.datetime64(rule_end + 1, 'D')))}", list(plan.select))
+            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
+            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
         agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
         mixes = {}
         for column in mix:
@@ -220,3 +228,149 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
             return None  # the pandas path names the clash
         agg["customer_id"] = text
     return Aggregated(finish_aggregate(agg, sort=not native), first_tx, last_tx, None, {})
+
+
+# --------------------------------------------------------------------------- chunks of customers
+
+
+@contextlib.contextmanager
+def _utf8_copies(files: tuple[Path, ...], encoding: str | None, tmp_dir, prefix: str):
+    """The files as DuckDB reads them: transcoded to temporary UTF-8 copies when another encoding was given."""
+    if not encoding or codecs.lookup(encoding).name == "utf-8":
+        yield files
+        return
+    folder = tempfile.mkdtemp(prefix=f"{prefix}utf8-", dir=tmp_dir)
+    try:
+        yield tuple(utf8_copy(f, folder, encoding) for f in files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class DuckdbChunks(CustomerChunks):
+    """The DuckDB engine's chunks: the rows written once, hash-partitioned by customer, to a temporary folder
+    (``ceil(customers / chunk_size)`` parts), then each part read and cleaned. Peak memory is one part.
+
+    The scan reads CSV text with ``read_transactions``' null strings; ``columns`` renames; the date form is
+    decided once on the distinct date texts (:func:`~segwork.features.engines.chunks.decide_dates`) and the
+    parts get ISO dates; the value forms only ``read_transactions``' deciding code reads (decimal commas,
+    ids in scientific notation ...) are refused as the DuckDB aggregate refuses them, naming the file.
+    """
+
+    engine = "duckdb"
+
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of, tmp_dir,
+                 tmp_prefix: str) -> None:
+        duckdb = need_engine_module("duckdb", "duckdb")
+        files = tuple(Path(f) for f in source.files)
+        where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
+        super().__init__(where, rules, as_of, 1)
+        self.options, self.tmp_prefix = options, tmp_prefix
+        self._stack = contextlib.ExitStack()
+        self.con = None
+        try:
+            if source.kind == "csv" and not options.encoding:
+                for f in files:  # UTF-16 without a byte-order mark: io's line naming --encoding, not DuckDB's sniffer
+                    _text_lines(f, None, whole_file=False)
+            # text in another encoding and UTF-16/32 text with a byte-order mark (Excel's "Unicode Text") go to
+            # DuckDB as temporary UTF-8 copies, the rest as it is
+            utf8 = self._stack.enter_context(_utf8_copies(
+                files, options.encoding if source.kind == "csv" else None, tmp_dir, tmp_prefix))
+            readable = self._stack.enter_context(duckdb_readable(TransactionSource(where, utf8, source.kind)))
+            self.con = connect()  # DUCKDB_CONFIG: memory_limit, threads, temp_directory
+            self._partition(readable, chunk_size, as_of, tmp_dir)
+        except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
+            self.close()
+            # DuckDB names the file it read: a temporary copy when an encoding was given, never the user's
+            text = re.sub(r"""["']?[^"'\s]*""" + re.escape(tmp_prefix) + r"""[^"'\s]*["']?""", f'"{where}"',
+                          str(exc).strip().splitlines()[0])
+            enc = (f" read as --encoding {options.encoding}: check that it is the file's encoding;"
+                   if options.encoding else "")
+            raise DataError(f"{where}: DuckDB cannot read it ({text});{enc} check it with 'segwork data validate', "
+                            "or use engine='pandas'") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _partition(self, source: TransactionSource, chunk_size: int, as_of, tmp_dir) -> None:
+        con, options, where = self.con, self.options, self.where
+        skip = options.header_row - 1 if options.header_row else None
+        src = duckdb_scan(con, source, sep=options.sep, skip=skip)
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        rename = mapped_columns(options.columns, cols, where)
+        if rename:
+            con.execute(f"CREATE TEMP VIEW segwork_mapped AS SELECT * RENAME "
+                        f"({', '.join(f'{quote_name(a)} AS {quote_name(b)}' for a, b in rename.items())}) FROM {src}")
+            src, cols = "segwork_mapped", [rename.get(c, c) for c in cols]
+        missing = missing_column_error(where, cols)
+        if missing is not None:
+            raise missing
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {src})").fetchall())
+        if types["date"].upper().startswith("VARCHAR"):
+            decided = self._decided_dates(src)
+            if decided != src:  # the parts hold ISO dates now: the given form was applied once, here
+                src, self.options = decided, replace(options, date_format=None, dayfirst=None)
+        stamp = ("TRY_CAST(trim(date) AS TIMESTAMP)" if types["date"].upper().startswith("VARCHAR")
+                 else "CAST(date AS TIMESTAMP)")
+        # the last plausible date: a year typo (2203) or a sentinel (9999-12-31) is dropped by the cleaning rules,
+        # so it must not set the observation end either (unless they are kept)
+        last_date = ("max(_d)" if self.rules.implausible_date == "keep"
+                     else f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d', self.rules)}, false))")
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
+                                        f"(SELECT customer_id, {stamp} AS _d FROM {src} WHERE customer_id IS NOT NULL)"
+                                        ).fetchone()
+        if not n_customers:
+            raise DataError(f"{source.files[0]}: no transaction with a customer id")
+        self.end = as_of if as_of is not None else as_day(last)
+        self.n_chunks = max(1, math.ceil(n_customers / chunk_size))
+        self.tmp = Path(tempfile.mkdtemp(prefix=self.tmp_prefix, dir=tmp_dir))
+        # one pass: every transaction of a customer into the same part
+        con.execute(f"COPY (SELECT *, CAST(hash(CAST(customer_id AS VARCHAR)) % $n AS BIGINT) AS _part FROM {src}) "
+                    "TO $folder (FORMAT parquet, PARTITION_BY (_part))", {"n": self.n_chunks, "folder": str(self.tmp)})
+        self.parts = sorted(p for p in self.tmp.iterdir() if p.is_dir())
+        files = tuple(f for p in self.parts for f in sorted(p.glob("*.parquet")))
+        # the value forms the DuckDB engine reads as read_transactions does, or refuses naming the user's file
+        DuckPlan(con, TransactionSource(where, files, "parquet"), self.rules).check_forms()
+
+    def _decided_dates(self, src: str) -> str:
+        """``src`` with ISO dates when some date text is in another form, decided once on all distinct texts."""
+        con, options = self.con, self.options
+        v = "trim(CAST(date AS VARCHAR))"
+        if options.date_format is None and options.dayfirst is None:
+            # trim(): a bare TRY_CAST is pushed into DuckDB's CSV reader, which then fails on the first other form
+            other = con.execute(f"SELECT 1 FROM (SELECT {v} AS v FROM {src}) WHERE v IS NOT NULL AND "
+                                "TRY_CAST(v AS TIMESTAMP) IS NULL AND regexp_matches(v, '[0-9]') LIMIT 1").fetchone()
+            if other is None:  # every date ISO 8601 (the scan stops at the first other one)
+                return src
+        n = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
+        if n > MAX_DECIDED_DATES:
+            raise DataError(f"{self.where}: column 'date' is not in ISO 8601 (2020-12-31) and has {n:,} distinct "
+                            f"values, more than the duckdb engine decides the form of ({MAX_DECIDED_DATES:,}); use "
+                            "engine='pandas' for this file, or write the dates as ISO 8601")
+        texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"]
+        dates = decide_dates(texts, options, self.where, self.decisions)
+        table = pd.DataFrame({"raw": dates.index.to_numpy(),
+                              "iso": pd.Series(dates.to_numpy()).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()})
+        con.register("segwork_dates", table)
+        con.execute(f"CREATE TEMP VIEW segwork_dated AS SELECT s.* REPLACE (d.iso AS date) FROM {src} AS s "
+                    f"LEFT JOIN segwork_dates AS d ON {v.replace('date', 's.date')} = d.raw")
+        return "segwork_dated"
+
+    def map(self, func, *args):
+        for part in self.parts:
+            files = [str(f) for f in sorted(part.glob("*.parquet"))]
+            raw = self.con.execute("SELECT * EXCLUDE (_part) FROM read_parquet($files, hive_partitioning = true)",
+                                   {"files": files}).df()
+            tx, report = clean_chunk(raw, self.rules, self.options, self.where)
+            self._reports.append(report)
+            del raw
+            yield func(tx, *args)
+
+    def close(self) -> None:
+        tmp = getattr(self, "tmp", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        self._stack.close()

@@ -144,31 +144,41 @@ def choose_engine(source, engine: str | None) -> str:
     return engine
 
 
-def read_source_pandas(source, *, rules: CleaningRules | None, columns=None):
+def read_source_pandas(source, *, rules: CleaningRules | None, columns=None, layout: str = "auto", sep=None,
+                       decimal=None, encoding=None, date_format=None, dayfirst=None, sheet_name=None,
+                       header_row=None):
     """The transactions of a path, folder or glob read by :func:`segwork.io.read_transactions` (cleaned once).
 
     One file of any kind ``read_transactions`` reads (CSV, CDNOW text, Excel,
     Parquet) is read as it is; the files of a folder or glob are read one by
-    one and cleaned together. Returns ``(transactions, report)``.
+    one and cleaned together, so that exact duplicate rows in two files count
+    as duplicates and dates and numbers are decided on all the rows, as
+    ``read_transactions`` on the combined rows would. The keywords are those
+    of ``read_transactions``. Returns ``(transactions, report)``.
     """
+    reading = dict(layout=layout, sep=sep, decimal=decimal, encoding=encoding, sheet_name=sheet_name)
+    dates = dict(date_format=date_format, dayfirst=dayfirst)
     if not isinstance(source, TransactionSource):
         name = str(source)
         if not isinstance(source, (list, tuple)) and not any(ch in name for ch in "*?[") and not Path(name).is_dir():
-            return read_transactions(source, rules=rules, columns=columns)
+            return read_transactions(source, rules=rules, columns=columns, header_row=header_row, **reading, **dates)
         source = resolve_source(source, mixed=True)  # read file by file: Parquet and CSV together too
     if len(source.files) == 1:
-        return read_transactions(source.files[0], rules=rules, columns=columns)
-    frames, layouts = [], set()
+        return read_transactions(source.files[0], rules=rules, columns=columns, header_row=header_row, **reading,
+                                 **dates)
+    frames, layouts, attrs = [], set(), {}
     for f in source.files:
-        raw, detected = _read_file(f, "auto", None, None, None, None, columns)
+        raw, detected = _read_file(f, layout, sep, decimal, encoding, sheet_name, columns, header_row)
         _check_duplicate_columns(raw.columns, str(f))
         layouts.add(detected)
+        attrs = attrs or dict(raw.attrs)  # the first file's reading decisions (number marks, delimiter)
         frames.append(_apply_layout(raw, detected, columns, str(f)))
     if len(layouts) > 1:
         raise DataError(f"{source.name}: the files are in different layouts ({', '.join(sorted(layouts))}); "
                         "read them separately")
     raw = pd.concat(frames, ignore_index=True)
-    return clean_transactions(raw, rules=rules, source=source.name, layout=layouts.pop())
+    raw.attrs.update(attrs)
+    return clean_transactions(raw, rules=rules, source=source.name, layout=layouts.pop(), **dates)
 
 
 def csv_skip(files) -> int:

@@ -7,6 +7,7 @@ code reads (naming file, column and value), and gives each cleaning rule's SQL c
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import pandas as pd
@@ -15,29 +16,36 @@ from ...errors import DataError
 from ...io import LAYOUTS, PLACEHOLDER_DATES, SCIENTIFIC_ID, CleaningRules, _detect_layout, check_one_currency, scientific_id_error
 from .sources import CSV_NULL_STRINGS, TransactionSource, csv_skip
 
-__all__ = ["DuckPlan", "duckdb_scan", "aggregate_sql", "implausible_date_sql", "quote_name", "sql_text"]
+__all__ = ["DuckPlan", "duckdb_scan", "aggregate_sql", "implausible_date_sql", "quote_name"]
 
 
 def quote_name(name: str) -> str:
+    """A column name as a DuckDB identifier (names cannot be bound as parameters; values always are)."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def sql_text(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
+_views = itertools.count()
 
 
-def duckdb_scan(source: TransactionSource, *, sep: str | None = None) -> str:
-    files = "[" + ", ".join(sql_text(str(f)) for f in source.files) + "]"
+def duckdb_scan(con, source: TransactionSource, *, sep: str | None = None, skip: int | None = None) -> str:
+    """Register the files of ``source`` on ``con`` as a view; returns its name (to use in SQL as a table).
+
+    CSV: every column as text, the header line after ``skip`` title lines (default: as ``read_transactions``
+    finds them, :func:`csv_skip`), ``sep`` (default: DuckDB's sniffer) and the null strings of
+    ``read_transactions`` (:data:`CSV_NULL_STRINGS`). Files, null strings and the delimiter go to DuckDB as
+    Python values (its relational API), never as SQL text.
+    """
+    files = [str(f) for f in source.files]
     if source.kind == "parquet":
-        return f"read_parquet({files}, union_by_name = true)"
-    opts = ["header = true", "all_varchar = true", "union_by_name = true",
-            "nullstr = [" + ", ".join(sql_text(v) for v in CSV_NULL_STRINGS) + "]"]
-    skip = csv_skip(source.files)
-    if skip:
-        opts.append(f"skip = {int(skip)}")
-    if sep is not None:
-        opts.append(f"delim = {sql_text(sep)}")
-    return f"read_csv({files}, {', '.join(opts)})"
+        rel = con.read_parquet(files, union_by_name=True)
+    else:
+        skip = csv_skip(source.files) if skip is None else skip
+        options = {"sep": sep} if sep is not None else {}
+        rel = con.read_csv(files, header=True, all_varchar=True, union_by_name=True,
+                           na_values=list(CSV_NULL_STRINGS), skiprows=int(skip or 0), **options)
+    name = f"segwork_scan_{next(_views)}"
+    rel.create_view(name)
+    return name
 
 
 def _is_text(t: str) -> bool:
@@ -101,8 +109,8 @@ class DuckPlan:
 
     def __init__(self, con, source: TransactionSource, rules: CleaningRules, columns=None, sep=None):
         self.con, self.source, self.rules = con, source, rules
-        self.scan = duckdb_scan(source, sep=sep)
         try:
+            self.scan = duckdb_scan(con, source, sep=sep)
             described = con.execute(f"DESCRIBE SELECT * FROM {self.scan}").fetchall()
         except Exception as exc:  # duckdb raises its own error types
             raise DataError(f"{source.name}: DuckDB cannot read it as {source.kind} ({str(exc).splitlines()[0]}); "
@@ -169,7 +177,7 @@ class DuckPlan:
                 src = quote_name(self.raw_names[self.canon[col]])
                 n, example = self.con.execute(
                     f"SELECT count(*), any_value({src}) FROM {self.scan} "
-                    f"WHERE regexp_full_match(trim({src}), {sql_text(SCIENTIFIC_ID)})").fetchone()
+                    f"WHERE regexp_full_match(trim({src}), $pattern)", {"pattern": SCIENTIFIC_ID}).fetchone()
                 if n:
                     raise scientific_id_error(self.source.name, col, example, int(n))
         checks = []
