@@ -273,3 +273,13 @@ def test_aggregate_source_same_on_pandas_and_duckdb(parquet_dir):
         left = a.mix[column].assign(value=a.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
         right = b.mix[column].assign(value=b.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
         pd.testing.assert_frame_equal(left, right, check_dtype=False)
+
+
+def test_dataframe_on_duckdb_with_every_purchase_after_the_observation_end_is_refused_as_on_pandas(crm_tx):
+    """The DataFrame path runs the engine's one aggregate SQL; no row up to observation_end is pandas' error."""
+    early = pd.Timestamp(crm_tx["date"].min()) - pd.Timedelta(days=3)
+    with pytest.raises(DataError) as on_pandas:
+        rfm_summary(crm_tx, observation_end=early)
+    with pytest.raises(DataError) as on_duckdb:
+        rfm_summary(crm_tx, observation_end=early, engine="duckdb")
+    assert str(on_duckdb.value) == str(on_pandas.value)

@@ -190,32 +190,15 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
                           f"OR NOT isfinite({amount})) FROM tx").fetchone()[0]
         if bad:
             return None
-        where = "" if obs_end is None else f"WHERE CAST(date AS DATE) <= DATE '{np.datetime64(int(obs_end), 'D')}'"
-        split = cal_end is not None and (obs_end is None or cal_end < obs_end)
-        cal = "true" if not split else f"day <= {int(cal_end)}"
-        hold = "false" if not split else f"day > {int(cal_end)}"
-        f = (lambda cond: f" FILTER (WHERE {cond})") if split else (lambda cond: "")  # noqa: E731
-        # one scan: per (customer, day), then per customer (filters only when there is a holdout period)
-        agg = con.execute(f"""
-            WITH per_day AS (
-                SELECT customer_id, CAST(date AS DATE) - DATE '1970-01-01' AS day, sum({amount}) AS v, count(*) AS n
-                FROM tx {where} GROUP BY ALL
-            )
-            SELECT customer_id,
-                   min(day){f(cal)} AS first_day, max(day){f(cal)} AS last_day,
-                   count(*){f(cal)} AS cal_days, {"count(*)" + f(hold) if split else "0"} AS holdout_days,
-                   coalesce(sum(v){f(cal)}, 0) AS cal_value, coalesce(arg_min(v, day){f(cal)}, 0) AS first_value,
-                   {"coalesce(sum(v)" + f(hold) + ", 0)" if split else "0.0"} AS holdout_value,
-                   sum(n) AS n_rows, sum(v) AS revenue, min(day) AS any_first, max(day) AS any_last
-            FROM per_day GROUP BY customer_id
-        """).df()
-        if agg.empty:  # every purchase after observation_end: the caller names the first one
-            first_tx = con.execute("SELECT min(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]
-            return Aggregated(finish_aggregate(agg.iloc[:0]), int(first_tx), int(first_tx), None, {})
-        first_tx, last_tx = int(agg["any_first"].min()), int(agg["any_last"].max())
-        if obs_end is not None:
-            last_tx = max(last_tx, int(con.execute(
-                "SELECT max(CAST(date AS DATE) - DATE '1970-01-01') FROM tx").fetchone()[0]))
+        # the one per-customer aggregate SQL of the engine ("per day, then per customer"), on the frame's rows
+        agg = con.execute(aggregate_sql(f"SELECT customer_id, date, {amount} AS amount, 1 AS copies FROM tx",
+                                        cal_end, obs_end)).df()
+        if not agg["n_rows"].sum():  # every purchase after observation_end: the caller names the first one
+            first_tx = int(agg["kept_min_day"].min())
+            return Aggregated(finish_aggregate(agg.iloc[:0]), first_tx, first_tx, None, {})
+        # the first purchase day up to observation_end (a customer with one is a customer with any) and the last
+        # purchase day of all rows
+        first_tx, last_tx = int(agg["kept_min_day"].min()), int(agg["kept_max_day"].max())
         agg = agg[agg["cal_days"] > 0]
     finally:
         con.close()
