@@ -50,6 +50,19 @@ there even if another row group would prove them), and duplicates are judged
 on the cleaned columns, which do not include ``price`` (rows equal in every
 other column, amount included, but with different ``price`` count as
 duplicates; ``read_transactions`` and DuckDB keep both).
+
+Chunks of customers
+-------------------
+:func:`customer_chunks` is the one iterator per engine over "all cleaned
+transactions of a chunk of customers" (``segwork score`` aggregates and scores
+each chunk): pandas, DuckDB (hash parts in a temporary folder) and Dask (a
+shuffle by customer, each partition cleaned and mapped on a worker). The date
+form and the day the histories end are decided once on all the rows; see
+:mod:`segwork.features.engines.chunks`.
+
+Modules: ``sources`` (what to read, the pandas reader), ``aggregate`` (the
+per-customer aggregate and its pandas reference), ``sql`` (the DuckDB SQL),
+``duckdb``, ``dask``, ``chunks`` and ``iterator`` (the chunk iterators).
 """
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ from ...io import CleaningReport, CleaningRules, _apply_layout, _parse_dates, cl
 from .sources import TransactionSource, read_source_pandas
 
 __all__ = ["ReadOptions", "READ_KEYWORDS", "ENGINE_READ_OPTIONS", "MAX_DECIDED_DATES", "CustomerChunks",
-           "PandasChunks", "clean_chunk", "decide_dates", "mapped_columns", "missing_column_error", "as_day"]
+           "PandasChunks", "clean_chunk", "decide_dates", "too_many_dates", "last_plausible", "mapped_columns",
+           "missing_column_error", "as_day"]
 
 #: The keywords of :func:`segwork.io.read_transactions` besides ``rules``, as :class:`ReadOptions` holds them.
 READ_KEYWORDS = ("columns", "sep", "decimal", "encoding", "layout", "date_format", "dayfirst", "sheet_name",
@@ -131,6 +132,13 @@ def clean_chunk(frame: pd.DataFrame, rules: CleaningRules, options: ReadOptions,
                               dayfirst=options.dayfirst, allow_empty=True)
 
 
+def too_many_dates(where: str, n: int) -> DataError:
+    """The refusal of a date column in another form than ISO 8601 with more distinct texts than are decided."""
+    return DataError(f"{where}: column 'date' is not in ISO 8601 (2020-12-31) and has {n:,} distinct values, more "
+                     f"than the out-of-core engines decide the form of ({MAX_DECIDED_DATES:,}); give the form "
+                     "(date_format), use engine='pandas', or write the dates as ISO 8601")
+
+
 def decide_dates(texts: pd.Series, options: ReadOptions, where: str, decisions: list) -> pd.Series:
     """Date text -> date (``datetime64``; NaT for a text that is no date), decided on all the distinct texts.
 
@@ -140,9 +148,7 @@ def decide_dates(texts: pd.Series, options: ReadOptions, where: str, decisions: 
     """
     texts = pd.Series(pd.unique(texts.dropna().astype(str)), dtype=object)
     if len(texts) > MAX_DECIDED_DATES:
-        raise DataError(f"{where}: column 'date' is not in ISO 8601 (2020-12-31) and has {len(texts):,} distinct "
-                        f"values, more than the out-of-core engines decide the form of ({MAX_DECIDED_DATES:,}); "
-                        "give the form (date_format), use engine='pandas', or write the dates as ISO 8601")
+        raise too_many_dates(where, len(texts))
     parsed = _parse_dates(texts, options.date_format, options.dayfirst, column="date", source=where,
                           decisions=decisions)
     return pd.Series(pd.Series(parsed).to_numpy(), index=pd.Index(texts.to_numpy(), dtype=object))

@@ -17,8 +17,8 @@ from ...io import (CleaningReport, CleaningRules, RuleResult, _apply_layout, _de
                    clean_transactions, is_wide_encoding, text_dialect)
 from .aggregate import (AGGREGATE_COLUMNS, ROW_RULES, Aggregated, close_report, day_numbers, empty_aggregate,
                         finish_aggregate, mix_counts, pandas_aggregate_frame)
-from .chunks import (CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates, last_plausible, mapped_columns,
-                     missing_column_error)
+from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates, last_plausible,
+                     mapped_columns, missing_column_error, too_many_dates)
 from .sources import CSV_NULL_STRINGS, TransactionSource, need_engine_module
 
 __all__ = ["dask_aggregate", "dask_client", "DaskChunks"]
@@ -305,8 +305,11 @@ class DaskChunks(CustomerChunks):
                 or options.dayfirst is not None:
             return None
         other = dates.map_partitions(_not_iso, meta=pd.Series(dtype=np.int64)).sum()
-        if not int(dask.compute(other, scheduler=self.client.get)[0]):
+        other, distinct = dask.compute(other, dates.nunique_approx(), scheduler=self.client.get)
+        if not int(other):
             return None  # every date ISO 8601: read the same in every partition
+        if distinct > 1.05 * MAX_DECIDED_DATES:  # refused before the texts come to the client
+            raise too_many_dates(where, int(distinct))
         texts = dask.compute(dates.dropna().unique(), scheduler=self.client.get)[0]
         return decide_dates(pd.Series(texts, dtype=object), options, where, self.decisions)
 

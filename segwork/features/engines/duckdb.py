@@ -21,7 +21,7 @@ from ...errors import DataError
 from ...io import CleaningReport, CleaningRules, RuleResult, _text_lines, bom_encoding, is_wide_encoding, utf8_copy
 from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
 from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
-                     mapped_columns, missing_column_error)
+                     mapped_columns, missing_column_error, too_many_dates)
 from .sources import TransactionSource, need_engine_module
 from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
 
@@ -327,9 +327,7 @@ class DuckdbChunks(CustomerChunks):
                 return src
         n = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
         if n > MAX_DECIDED_DATES:
-            raise DataError(f"{self.where}: column 'date' is not in ISO 8601 (2020-12-31) and has {n:,} distinct "
-                            f"values, more than the duckdb engine decides the form of ({MAX_DECIDED_DATES:,}); use "
-                            "engine='pandas' for this file, or write the dates as ISO 8601")
+            raise too_many_dates(self.where, n)
         texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"]
         dates = decide_dates(texts, options, self.where, self.decisions)
         table = pd.DataFrame({"raw": dates.index.to_numpy(),
