@@ -149,7 +149,7 @@ def models_folder(data_dir: Path) -> Path:
         import warnings
 
         from segwork.datasets import make_crm
-        from segwork.service.store import build_models
+        from segwork.models.store import build_models
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -241,7 +241,7 @@ def child(step: str, data: Path, work: Path) -> dict:
             from distributed import Client
 
             with Client(cluster.scheduler_address) as c:
-                c.run(lambda: __import__("segwork.service.score"))
+                c.run(lambda: __import__("segwork.models.bulk"))
         t0 = time.perf_counter()
         status = main(argv)
         out["seconds"] = time.perf_counter() - t0

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from segwork.datasets import make_crm
-    from segwork.service.store import build_models, load_models
+    from segwork.models.store import build_models, load_models
 
     tmp = tempfile.TemporaryDirectory()
     models = Path(args.models) if args.models else build_models(

@@ -350,7 +350,7 @@ def _add_service_parsers(subparsers) -> None:
 
 def _cmd_models_build(args) -> int:
     from .datasets import load_dataset
-    from .service.store import build_models
+    from .models.store import build_models
 
     from pathlib import Path
 
@@ -424,13 +424,13 @@ _SCORE_EPILOG = """examples:
 
 
 def _add_score_parser(subparsers) -> None:
-    from .service.score import DEFAULT_CHUNK_SIZE, ENGINES
+    from .models.bulk import DEFAULT_CHUNK_SIZE, ENGINES
 
     p = subparsers.add_parser(
         "score", help="score every customer of a transaction log with a model folder (segments, P(alive), CLV)",
         description="Aggregates the transactions chunk by chunk of customers, scores each chunk with the models "
                     "'segwork models build' saved (nothing is refitted) and writes one Parquet file atomically. "
-                    "Columns: segwork.service.score.score_table.",
+                    "Columns: segwork.models.score.score_table.",
         epilog=_SCORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", required=True, metavar="DIR", help="a folder written by 'segwork models build'")
     p.add_argument("--transactions", required=True, metavar="PATH",
@@ -454,7 +454,7 @@ def _add_score_parser(subparsers) -> None:
 
 
 def _cmd_score(args) -> int:
-    from .service.score import score_transactions
+    from .models.bulk import score_transactions
 
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
     # distributed logs every shuffle it starts and ends as a WARNING ("Shuffle ... initialized by task ...",
@@ -462,7 +462,7 @@ def _cmd_score(args) -> int:
     # A partition the cleaning refuses is logged by the worker as "distributed.worker - ERROR - Compute Failed
     # ... Traceback" (distributed's own handler, not the held root one); the error itself reaches the client and
     # is the one error: line, so the worker's log of it is held back too (workers in this process; a local
-    # cluster of processes is started with silence_logs, see segwork.service.score._client)
+    # cluster of processes is started with silence_logs, see segwork.models.bulk)
     quiet = {"distributed.shuffle": logging.ERROR, "distributed.worker": logging.CRITICAL}
     levels = {name: logging.getLogger(name).level for name in quiet}
     for name, lvl in quiet.items():

@@ -1,4 +1,4 @@
-"""Fixtures shared by all tests: notebook runs, and synthetic CRM data with its customer table.
+"""Fixtures shared by all tests: notebook runs, synthetic CRM data with its customer table, a model folder.
 
 (Tests run with ``--import-mode=importlib``, so shared helpers are fixtures here, not modules to import.)
 """
@@ -49,3 +49,29 @@ def data(crm_size):
 def table(data):
     """The customer table of ``data``: behaviour, profiles and survey answers, one row per customer."""
     return customer_table(data.transactions, data.customers, data.survey)
+
+
+#: Customers of the model folder's data (``crm``), for tests/models and tests/service.
+MODEL_CUSTOMERS = 1_500
+
+
+@pytest.fixture(scope="session")
+def crm():
+    """make_crm(1,500 customers, seed 0): the data the model folder is built from (modules may define their own)."""
+    return make_crm(n_customers=MODEL_CUSTOMERS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, crm):
+    """A model folder written by :func:`segwork.models.build_models` from ``crm`` (once per session)."""
+    from segwork.models import build_models
+
+    return build_models(crm, tmp_path_factory.mktemp("models") / "models", seed=0, source="synthetic")
+
+
+@pytest.fixture(scope="session")
+def store(models_dir):
+    """The model folder loaded in the test process (what the answers are checked against)."""
+    from segwork.models import load_models
+
+    return load_models(models_dir)

@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segwork.prepare",),
     ("segwork.segment",),
     ("segwork.comparison", "segwork.act"),
+    ("segwork.models",),
     ("segwork.plots",),
     ("segwork.report", "segwork.service"),
     ("segwork.cli",),

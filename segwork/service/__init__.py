@@ -3,13 +3,13 @@
 Modules, one job each:
 
 * :mod:`~segwork.service.contract`: the WSDL file (``segmentation.wsdl``) and the schema compiled from it;
-* :mod:`~segwork.service.store`: build, write and load-with-verification the model folder;
 * :mod:`~segwork.service.operations`: the operations, calling the library functions notebooks call;
 * :mod:`~segwork.service.faults`: SOAP 1.1 Faults;
 * :mod:`~segwork.service.app`: the WSGI application (size limit, safe parsing, validation, dispatch);
-* :mod:`~segwork.service.server`: waitress around the app (``segwork serve``);
-* :mod:`~segwork.service.score`: the batch twin of the service, every customer of a transaction log scored
-  with the same model folder, chunk by chunk (``segwork score``).
+* :mod:`~segwork.service.server`: waitress around the app (``segwork serve``).
+
+The model folder it serves (build, load, the value columns) and bulk scoring (``segwork score``, the batch
+twin of the service) are in :mod:`segwork.models`.
 
 See ``segwork/service/README.md`` for the operations and example envelopes.
 """

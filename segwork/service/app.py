@@ -45,7 +45,7 @@ from lxml import etree
 from .contract import SOAP11_ENV, SOAP12_ENV, TNS, compile_schema, operation_names, safe_parser, served_wsdl
 from .faults import ServiceFault, fault_envelope
 from .operations import call
-from .store import ModelStore
+from ..models.store import ModelStore
 
 __all__ = ["SegmentationApp", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_BATCH", "TRIM_AFTER_BYTES", "TRIM_AFTER_SECONDS",
            "release_memory"]
@@ -73,7 +73,7 @@ class SegmentationApp:
 
     Parameters
     ----------
-    store: the loaded model folder (:func:`segwork.service.store.load_models`).
+    store: the loaded model folder (:func:`segwork.models.store.load_models`).
     max_body_bytes: requests with a larger ``Content-Length`` are refused (413) unread.
     max_batch: requests with more ``customer`` elements are refused (BatchTooLarge).
     endpoint: the bound address (``http://host:port/``), put in the served

@@ -3,7 +3,7 @@
 Each operation reads the parameters from the request element (already
 validated against the WSDL's schema, so present and of the right type),
 calls the same library functions a notebook calls on the loaded
-:class:`~segwork.service.store.ModelStore`, and builds the response element
+:class:`~segwork.models.store.ModelStore`, and builds the response element
 with lxml to the WSDL's element names. Refusals raise
 :class:`~segwork.service.faults.ServiceFault`; a library :class:`DataError`
 becomes a Client fault with the library's own message (e.g. recency > T,
@@ -27,17 +27,16 @@ from ..act.strategies import DEFAULT_STRATEGIES, relationship_summary
 from ..act.targeting import select_targets
 from ..act.view import customer_view
 from ..clv.predict import transaction_model_label
-from ..clv.base import distinct_rows
 from .._checks import check_number
 from ..clv.transaction import MAX_SPEND, check_day_limits, check_history, check_history_in_days
-from ..clv.value import DAYS_PER_MONTH, customer_lifetime_value
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
 from ..io import CleaningRules, clean_transactions
 from .contract import TNS
 from .faults import ServiceFault
-from .store import ModelStore
+from ..models.store import ModelStore
+from ..models.value import value_columns
 
 __all__ = ["OPERATIONS", "call", "purchase_propensity", "request_date", "MAX_PROPENSITY_DAYS", "MAX_CUSTOMER_MONTHS"]
 
@@ -144,54 +143,6 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
     return frame
-
-
-def summary_in_weeks(days: pd.DataFrame) -> pd.DataFrame:
-    """``frequency``, ``recency``, ``T`` (weeks: the stored models' unit) and ``monetary_value`` of histories in days."""
-    week = TIME_UNITS["weeks"]
-    return pd.DataFrame({"frequency": days["frequency"].to_numpy(dtype=float),
-                         "recency": days["recency"].to_numpy(dtype=float) / week,
-                         "T": days["T"].to_numpy(dtype=float) / week,
-                         "monetary_value": days["monetary_value"].to_numpy(dtype=float)}, index=days.index)
-
-
-def _value_columns(store: ModelStore, days: pd.DataFrame, horizon: int | None = None, discount_rate=None,
-                   margin=None, propensity_days: int | None = None) -> pd.DataFrame:
-    """P(alive), expected purchases, expected spend and CLV of histories in days, from the stored models.
-
-    Indexed like ``days``. With ``propensity_days`` also ``p_buy_<n>d``, P(at least one purchase in the
-    next n days) = ``1 - exp(-E[X(n days)])``. The model's own check runs on every customer first (its
-    message names the customer); P(alive) and the expected purchases (horizon and propensity window in
-    one call) are then evaluated once per distinct (frequency, recency, T) and gathered back (the CLV does
-    the same inside :func:`segwork.clv.value.customer_lifetime_value`).
-    """
-    settings = store.clv_settings
-    horizon = int(settings["horizon"] if horizon is None else horizon)  # checked by customer_lifetime_value
-    summary = summary_in_weeks(days)
-    model, spend = store.transaction_model, store.spend_model
-    week = TIME_UNITS["weeks"]
-    x, tx, T, _, _ = check_history(f"{type(model).__name__}.p_alive", summary["frequency"], summary["recency"],
-                                   summary["T"])
-    rows, first = distinct_rows(x, tx, T)
-    ux, utx, uT = x[first], tx[first], T[first]
-    windows = [horizon * DAYS_PER_MONTH / week] + ([] if propensity_days is None else [propensity_days / week])
-    ahead = np.asarray(model.expected_purchases(np.array(windows)[:, None], ux[None, :], utx[None, :], uT[None, :]),
-                       dtype=float)
-    out = pd.DataFrame(index=days.index)
-    out["p_alive"] = np.asarray(model.p_alive(ux, utx, uT), dtype=float)[rows]
-    out["expected_purchases"] = ahead[0][rows]
-    if isinstance(spend, (int, float)):
-        out["expected_spend"] = float(spend)
-    else:
-        out["expected_spend"] = np.asarray(spend.expected_spend(summary["frequency"], summary["monetary_value"]),
-                                           dtype=float)
-    out["clv"] = customer_lifetime_value(
-        model, spend, summary, horizon=horizon, time_unit="weeks",
-        discount_rate=float(settings["discount_rate"] if discount_rate is None else discount_rate),
-        margin=float(settings["margin"] if margin is None else margin)).to_numpy(dtype=float)
-    if propensity_days is not None:
-        out[f"p_buy_{propensity_days}d"] = -np.expm1(-ahead[1][rows])
-    return out
 
 
 def _strategy(relationship: str):
@@ -519,7 +470,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
     _refuse_missing_attributes(seg, present, problems)
     problems.raise_if_any()
     days = table[["frequency", "recency", "T", "monetary_value"]]
-    values = _value_columns(store, days)
+    values = value_columns(store, days)
     table["p_alive"], table["clv"] = values["p_alive"], values["clv"]
     table.attrs.update(known.attrs)
     return table
@@ -890,7 +841,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
     discount = _text(request, "discountRate")
     margin = _text(request, "margin")
     days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit], unit=unit)
-    v = _value_columns(store, days, horizon, None if discount is None else float(discount),
+    v = value_columns(store, days, horizon, None if discount is None else float(discount),
                        None if margin is None else float(margin))
     resp = _response("PredictCustomerValue")
     _add(resp, "model", transaction_model_label(store.transaction_model)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DataError
 from .app import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, SegmentationApp
-from .store import load_models
+from ..models.store import load_models
 
 __all__ = ["make_server", "serve", "public_host", "WILDCARD_HOSTS", "DEFAULT_CONNECTION_LIMIT", "DEFAULT_CHANNEL_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT",
            "DEFAULT_WORKERS", "MAX_HEADER_BYTES"]
@@ -109,7 +109,7 @@ def make_server(models, *, host: str = "127.0.0.1", port: int = 8000, max_body_b
     Returns the server (``server.run()`` serves until stopped, ``server.close()``
     stops; ``server.effective_port`` is the bound port). Raises DataError for a
     model folder that is missing, incomplete, changed or of another version
-    (see :func:`segwork.service.store.load_models`), and for an address that
+    (see :func:`segwork.models.store.load_models`), and for an address that
     cannot be listened on (e.g. the port is in use).
     """
     from waitress.server import create_server

@@ -58,7 +58,7 @@ def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, cr
 
     monkeypatch.setitem(engines.DUCKDB_CONFIG, "memory_limit", "500MB")
     monkeypatch.setitem(engines.DUCKDB_CONFIG, "threads", 1)
-    monkeypatch.setattr(engines, "ROWS_PER_PASS", 1000)  # several passes over customer buckets
+    monkeypatch.setattr(engines.duckdb, "ROWS_PER_PASS", 1000)  # several passes over customer buckets
     got = segwork.rfm_summary(parquet_dir + "/*.parquet", observation_end="2024-12-31", time_unit="weeks")
     assert got.attrs["cleaning_report"].source.endswith("*.parquet")
     direct = rfm_summary(crm_tx, observation_end="2024-12-31", time_unit="weeks")
@@ -72,7 +72,7 @@ def test_customer_table_from_files_same_table(parquet_dir, crm_tx):
     with pytest.MonkeyPatch.context() as mp:
         from segwork.features import engines
 
-        mp.setattr(engines, "ROWS_PER_PASS", 1500)
+        mp.setattr(engines.duckdb, "ROWS_PER_PASS", 1500)
         pd.testing.assert_frame_equal(customer_table(parquet_dir, data.customers, data.survey,
                                                      observation_end="2024-10-31"), expected)
     pd.testing.assert_frame_equal(got, expected)
@@ -276,3 +276,13 @@ def test_aggregate_source_same_on_pandas_and_duckdb(parquet_dir):
         left = a.mix[column].assign(value=a.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
         right = b.mix[column].assign(value=b.mix[column]["value"].astype(str)).sort_values(key).reset_index(drop=True)
         pd.testing.assert_frame_equal(left, right, check_dtype=False)
+
+
+def test_dataframe_on_duckdb_with_every_purchase_after_the_observation_end_is_refused_as_on_pandas(crm_tx):
+    """The DataFrame path runs the engine's one aggregate SQL; no row up to observation_end is pandas' error."""
+    early = pd.Timestamp(crm_tx["date"].min()) - pd.Timedelta(days=3)
+    with pytest.raises(DataError) as on_pandas:
+        rfm_summary(crm_tx, observation_end=early)
+    with pytest.raises(DataError) as on_duckdb:
+        rfm_summary(crm_tx, observation_end=early, engine="duckdb")
+    assert str(on_duckdb.value) == str(on_pandas.value)

@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: a model folder built from make_crm, and the real server serving it.
+"""Fixtures of the service tests: the real server serving the model folder of ``models_dir`` (tests/conftest.py).
 
 The server is ``segwork serve`` in a subprocess on 127.0.0.1 and a free port, started once per session
 and stopped at the end; it is ready when it prints its one ready line.
@@ -14,29 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from segwork.datasets import make_crm
-from segwork.service.store import build_models, load_models
-
 ROOT = Path(__file__).resolve().parents[2]
-N_CUSTOMERS = 1_500
 MAX_BODY = 200_000
 MAX_BATCH = 50
-
-
-@pytest.fixture(scope="session")
-def crm():
-    return make_crm(n_customers=N_CUSTOMERS, seed=0)
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, crm):
-    return build_models(crm, tmp_path_factory.mktemp("service") / "models", seed=0, source="synthetic")
-
-
-@pytest.fixture(scope="session")
-def store(models_dir):
-    """The model folder loaded in the test process (what the answers are checked against)."""
-    return load_models(models_dir)
 
 
 def _free_port() -> int:

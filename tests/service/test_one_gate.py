@@ -21,7 +21,7 @@ import segwork.io
 from segwork.cli import main
 from segwork.features import customer_table, rfm_summary
 from segwork.io import read_transactions
-from segwork.service.score import score_table
+from segwork.models import score_table
 
 END = "2021-07-31"
 HISTORY = ["frequency", "recency", "T", "monetary_value"]

@@ -18,7 +18,7 @@ import pytest
 from segwork import DataError
 from segwork.cli import main
 from segwork.features import customer_table
-from segwork.service.score import score_table, score_transactions
+from segwork.models import score_table, score_transactions
 
 pytest.importorskip("duckdb")
 
@@ -186,10 +186,10 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     import os
     import time
 
-    from segwork.service.score import _HOST_TAG
+    from segwork.models.output import HOST_TAG
 
     out = tmp_path / "scores.parquet"
-    dead = f"{_dead_pid()}-{_HOST_TAG}"
+    dead = f"{_dead_pid()}-{HOST_TAG}"
     stale_file = tmp_path / f".scores.parquet.pid{dead}.abc123.tmp"
     stale_file.write_bytes(b"PAR1 half written")
     stale_parts = tmp_path / f".score-parts.pid{dead}.xyz789"
@@ -199,7 +199,7 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     old_style.write_bytes(b"old")
     hour_ago = time.time() - 2 * 3600
     os.utime(old_style, (hour_ago, hour_ago))
-    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{_HOST_TAG}.live.tmp"  # a running process's: kept
+    live = tmp_path / f".scores.parquet.pid{os.getppid()}-{HOST_TAG}.live.tmp"  # a running process's: kept
     elsewhere = tmp_path / f".scores.parquet.pid{_dead_pid()}-00000000.abc.tmp"  # another machine's: kept
     elsewhere.write_bytes(b"theirs")
     live.write_bytes(b"in progress")
@@ -610,3 +610,66 @@ def test_missing_customer_id_error_rule_refuses_on_every_engine(models_dir, clus
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert "missing customer id" in err and not (tmp_path / "s.parquet").exists()
+
+
+# --------------------------------------------------------------------------- one engine layer: the same rows, the same scores
+
+
+def _every_engine(models_dir, cluster, path, tmp_path, *extra, chunk_size=2) -> dict:
+    """Scores and cleaning report of ``path`` on each engine (small chunks: several per run)."""
+    got = {}
+    for engine in ("pandas", "duckdb", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        result = score_transactions(models_dir, path, out, engine=engine, chunk_size=chunk_size, progress=False,
+                                    scheduler=cluster.scheduler_address if engine == "dask" else None,
+                                    **({"read_options": dict(extra)} if extra else {}))
+        got[engine] = (pd.read_parquet(out).set_index("customer_id").sort_index(), result.report)
+    for engine in ("duckdb", "dask"):
+        pd.testing.assert_frame_equal(got[engine][0], got["pandas"][0], check_dtype=False, rtol=1e-12)
+    return got
+
+
+def _rule_rows(report, rule: str) -> int:
+    return next(r.rows for r in report.rules if r.rule == rule)
+
+
+def test_a_customer_called_NA_is_missing_on_every_engine(models_dir, cluster, tmp_path):
+    """'NA' is a missing value to read_transactions (and customer_table); DuckDB's scan read it as an id."""
+    from segwork.io import read_transactions
+
+    path = tmp_path / "na.csv"
+    path.write_text("customer_id,date,amount\nNA,2023-01-05,10\nNA,2023-02-05,30\nA1,2023-01-10,20\n"
+                    "A1,2023-03-01,25\nN/A,2023-02-01,5\nB2,2023-03-31,15\n")
+    got = _every_engine(models_dir, cluster, path, tmp_path)
+    tx, _ = read_transactions(path)
+    assert list(got["pandas"][0].index) == sorted(customer_table(tx).index) == ["A1", "B2"]
+    for engine, (_, report) in got.items():
+        assert _rule_rows(report, "missing_customer_id") == 3, engine
+
+
+def test_day_first_dates_are_decided_once_for_every_chunk(models_dir, cluster, tmp_path):
+    """Only customer Z proves the dates day-first (31/03/2023); the other customers' dates fit both forms.
+    Every chunk reads them day-first, as read_transactions reads the whole file, on every engine."""
+    rows = ["customer_id,date,amount"]
+    for i in range(12):
+        rows += [f"C{i:02d},01/02/2023,10", f"C{i:02d},{i + 1:02d}/03/2023,20"]  # 1 February, then i+1 March
+    rows += ["Z,31/03/2023,15"]
+    path = tmp_path / "dayfirst.csv"
+    path.write_text("\n".join(rows) + "\n")
+    got = _every_engine(models_dir, cluster, path, tmp_path)
+    scores = got["pandas"][0]
+    assert scores.loc["C00", HISTORIES].tolist()[:3] == [1, 28, 58]  # 2023-02-01 -> 03-01, to 03-31
+    for engine, (_, report) in got.items():
+        assert any("day-first" in str(d) or "%d/%m" in str(d) for d in report.decisions), (engine, report.decisions)
+
+
+def test_exact_duplicates_across_files_count_as_duplicates_on_every_engine(models_dir, cluster, tmp_path):
+    """Two files cleaned together: the row in both is one purchase (the pandas engine cleaned file by file)."""
+    folder = tmp_path / "tx"
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,date,amount\nD1,2023-01-05,10\nD1,2023-02-05,30\nE2,2023-01-20,15\n")
+    (folder / "b.csv").write_text("customer_id,date,amount\nD1,2023-02-05,30\nD1,2023-03-05,50\nE2,2023-03-31,25\n")
+    got = _every_engine(models_dir, cluster, folder, tmp_path)
+    assert got["pandas"][0].loc["D1", HISTORIES].tolist() == [2, 59, 85, 40]  # 30 once, not 30 + 30
+    for engine, (_, report) in got.items():
+        assert _rule_rows(report, "duplicates") == 1 and report.rows_kept == 5, engine

@@ -10,7 +10,7 @@ import pytest
 from segwork.cli import main
 from segwork.clv.predict import bg_nbd_inputs
 from segwork.errors import DataError
-from segwork.service.store import build_models, file_sha256, load_models
+from segwork.models.store import build_models, file_sha256, load_models
 
 
 def test_manifest_records_version_data_range_time_and_a_hash_of_every_file(models_dir, crm):

@@ -1,0 +1,357 @@
+"""The DuckDB engine: clean and aggregate files (or a DataFrame) in DuckDB; only per-customer rows come back.
+
+Settings of every connection: :data:`DUCKDB_CONFIG`; inputs above :data:`ROWS_PER_PASS` rows run in passes
+over hash buckets of customers. What it reads: see :mod:`segwork.features.engines`.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import math
+import re
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+from ...io import CleaningReport, CleaningRules, RuleResult, text_lines, bom_encoding, is_wide_encoding, utf8_copy
+from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
+from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
+                     mapped_columns, missing_column_error, too_many_dates)
+from .sources import TransactionSource, need_engine_module
+from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
+
+__all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame",
+           "DuckdbChunks"]
+
+DUCKDB_CONFIG: dict[str, object] = {}
+
+#: Transaction rows per DuckDB pass: larger inputs are aggregated in ceil(rows / ROWS_PER_PASS) passes over
+#: disjoint hash buckets of customers, which bounds the hash tables (duplicates, customer-days) of one pass.
+ROWS_PER_PASS = 50_000_000
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None):
+    """A DuckDB connection with :data:`DUCKDB_CONFIG` (and ``threads`` / ``memory_limit`` when given) as its
+    ``config``; insertion order not preserved (the engines sort what they return), no progress bar."""
+    duckdb = need_engine_module("duckdb", "duckdb")
+    settings = {**DUCKDB_CONFIG, "preserve_insertion_order": False}
+    if threads:
+        settings["threads"] = int(threads)
+    if memory_limit:
+        settings["memory_limit"] = memory_limit
+    try:
+        con = duckdb.connect(":memory:", config=settings)
+    except duckdb.Error as exc:
+        raise DataError(f"DUCKDB_CONFIG: DuckDB refuses the settings {settings} "
+                        f"({str(exc).strip().splitlines()[0]})") from None
+    con.execute("SET enable_progress_bar = false")  # a setting of the session, not of the database
+    return con
+
+
+@contextlib.contextmanager
+def duckdb_readable(source: TransactionSource):
+    """``source`` as DuckDB's CSV reader can read it: UTF-16/32 text files transcoded to temporary UTF-8 copies.
+
+    DuckDB reads UTF-8 (and a few 8-bit encodings) only; a CSV with a UTF-16 or
+    UTF-32 byte-order mark (Excel's "Unicode Text") is copied to UTF-8 in a
+    temporary folder (``DUCKDB_CONFIG['temp_directory']`` when set), removed
+    on exit. The name stays the user's, so messages name the original file.
+    Parquet sources and UTF-8 files are given back as they are.
+    """
+    wide = {f: bom_encoding(f) for f in source.files} if source.kind == "csv" else {}
+    if not any(is_wide_encoding(e) for e in wide.values()):
+        yield source
+        return
+    folder = tempfile.mkdtemp(prefix="segwork-utf8-", dir=DUCKDB_CONFIG.get("temp_directory"))
+    try:
+        files = tuple(utf8_copy(f, folder, e) if is_wide_encoding(e) else f for f, e in wide.items())
+        yield replace(source, files=files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _example(con, sql: str, cols: list[str], params: dict | None = None) -> dict | None:
+    row = con.execute(sql + " LIMIT 1", params).fetchone()
+    if row is None:
+        return None
+    return {c: (v.item() if isinstance(v, np.generic) else v) for c, v in zip(cols, row)}
+
+
+_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "implausible_date": "date",
+                "bad_amount": "amount",
+                "returns": "invoice_id/quantity", "non_positive_amount": "amount", "duplicates": "all columns",
+                "after_observation_end": "date"}
+
+
+def duckdb_aggregate(source: TransactionSource, *, rules: CleaningRules | None = None, columns=None,
+                     cal_end: int | None = None, obs_end: int | None = None, mix=(),
+                     threads: int | None = None, memory_limit: str | None = None) -> Aggregated:
+    """Clean and aggregate the files of ``source`` in DuckDB (see the module docstring for what it reads).
+
+    ``cal_end`` / ``obs_end`` are day numbers (days since 1970-01-01,
+    inclusive) or ``None`` (no limit). Raises :class:`DataError` as
+    ``read_transactions`` does, and for value forms only ``engine='pandas'`` reads.
+    """
+    with duckdb_readable(source) as readable:
+        return _duckdb_aggregate(readable, rules=rules, columns=columns, cal_end=cal_end, obs_end=obs_end, mix=mix,
+                                 threads=threads, memory_limit=memory_limit)
+
+
+def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads, memory_limit) -> Aggregated:
+    rules = (rules or CleaningRules()).resolved()
+    con = connect(threads, memory_limit)
+    try:
+        plan = DuckPlan(con, source, rules, columns)
+        plan.check_forms()
+        con.execute(f"CREATE TEMP VIEW norm AS {plan.normalised()}")
+        cond = plan.conditions()
+        report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
+        # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
+        row_rules = ROW_RULES
+        dropped, where = [], {}
+        for rule in row_rules:
+            where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
+            if getattr(rules, rule) == "drop":
+                dropped.append(f"({cond[rule]})")
+        counts = con.execute(f"SELECT count(*), {', '.join(f'count_if({where[r]})' for r in row_rules)} FROM norm").fetchone()
+        report.rows_read = int(counts[0])
+        if report.rows_read == 0:
+            raise DataError(f"{source.name}: no transaction rows to read")
+        for i, rule in enumerate(row_rules):
+            n = int(counts[i + 1])
+            example = _example(con, f"SELECT * FROM norm WHERE {where[rule]}", list(plan.select)) if n else None
+            report.rules.append(RuleResult(rule, getattr(rules, rule), n, example))
+            if n and getattr(rules, rule) == "error":
+                raise rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
+        survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
+        # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
+        # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
+        # Large inputs run in passes over disjoint sets of customers (hash buckets), so that the hash tables of
+        # one pass stay within memory; each pass re-reads only the needed columns of the files.
+        passes = max(1, -(-report.rows_read // int(ROWS_PER_PASS)))
+        bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
+
+        def rows_of(i: int) -> str:
+            rows = f"SELECT * FROM norm WHERE {survivors}{bucket(i)}"
+            if rules.duplicates == "keep":
+                return f"SELECT *, 1 AS copies FROM ({rows})"
+            return f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
+        rule_end = None
+        if rules.observation_end is not None:
+            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
+                           .astype(np.int64))
+        per_customer = pd.concat([con.execute(aggregate_sql(
+            rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
+            drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
+        after_example = lambda: _example(  # noqa: E731
+            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
+            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
+        agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
+        mixes = {}
+        for column in mix:
+            if column in plan.select:
+                keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]
+                obs = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
+                where = ("WHERE " + " AND ".join(obs)) if obs else ""
+                mixes[column] = pd.concat([con.execute(  # one row per kept (distinct) transaction line
+                    f"SELECT customer_id, {quote_name(column)} AS value, count(*) AS n FROM (SELECT *, "
+                    f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM ({rows_of(i)})) {where} GROUP BY ALL").df()
+                    for i in range(passes)], ignore_index=True)
+        return Aggregated(finish_aggregate(agg), first_tx, last_tx, report, mixes)
+    except need_engine_module("duckdb", "duckdb").Error as exc:  # e.g. a CSV not in UTF-8, a damaged Parquet file
+        raise DataError(f"{source.name}: DuckDB cannot read the files ({str(exc).strip().splitlines()[0]}); "
+                        "engine='pandas' reads more encodings and forms") from None
+    finally:
+        con.close()
+
+
+def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str | None,
+                           cal_end: int | None, obs_end: int | None, threads: int | None = None) -> Aggregated | None:
+    """:data:`AGGREGATE_COLUMNS` of an in-memory, already clean table, aggregated by DuckDB's pandas scan.
+
+    The caller (``rfm_summary``) has checked the columns and the date dtype.
+    Returns ``None`` when a value is missing or not finite, so that the
+    caller's pandas path raises its usual error naming the row. Ids are sorted
+    in their own type and then turned into text, as the pandas path does.
+    """
+    con = connect(threads)
+    try:
+        cols = {"customer_id": transactions[customer_col], "date": transactions[date_col]}
+        if amount_col:
+            cols["amount"] = transactions[amount_col]
+        con.register("tx", pd.DataFrame(cols, copy=False))
+        amount = "CAST(amount AS DOUBLE)" if amount_col else "0.0"
+        bad = con.execute(f"SELECT count_if(customer_id IS NULL) + count_if(date IS NULL) + count_if({amount} IS NULL "
+                          f"OR NOT isfinite({amount})) FROM tx").fetchone()[0]
+        if bad:
+            return None
+        # the one per-customer aggregate SQL of the engine ("per day, then per customer"), on the frame's rows
+        agg = con.execute(aggregate_sql(f"SELECT customer_id, date, {amount} AS amount, 1 AS copies FROM tx",
+                                        cal_end, obs_end)).df()
+        if not agg["n_rows"].sum():  # every purchase after observation_end: the caller names the first one
+            first_tx = int(agg["kept_min_day"].min())
+            return Aggregated(finish_aggregate(agg.iloc[:0]), first_tx, first_tx, None, {})
+        # the first purchase day up to observation_end (a customer with one is a customer with any) and the last
+        # purchase day of all rows
+        first_tx, last_tx = int(agg["kept_min_day"].min()), int(agg["kept_max_day"].max())
+        agg = agg[agg["cal_days"] > 0]
+    finally:
+        con.close()
+    native = not pd.api.types.is_string_dtype(agg["customer_id"]) or isinstance(agg["customer_id"].dtype,
+                                                                                 pd.CategoricalDtype)
+    if native:
+        agg = agg.sort_values("customer_id", kind="stable")  # ids sorted in their own type, as pandas.factorize(sort=True)
+        text = agg["customer_id"].astype(str)
+        if text.duplicated().any():
+            return None  # the pandas path names the clash
+        agg["customer_id"] = text
+    return Aggregated(finish_aggregate(agg, sort=not native), first_tx, last_tx, None, {})
+
+
+# --------------------------------------------------------------------------- chunks of customers
+
+
+@contextlib.contextmanager
+def _utf8_copies(files: tuple[Path, ...], encoding: str | None, tmp_dir, prefix: str):
+    """The files as DuckDB reads them: transcoded to temporary UTF-8 copies when another encoding was given."""
+    if not encoding or codecs.lookup(encoding).name == "utf-8":
+        yield files
+        return
+    folder = tempfile.mkdtemp(prefix=f"{prefix}utf8-", dir=tmp_dir)
+    try:
+        yield tuple(utf8_copy(f, folder, encoding) for f in files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class DuckdbChunks(CustomerChunks):
+    """The DuckDB engine's chunks: the rows written once, hash-partitioned by customer, to a temporary folder
+    (``ceil(customers / chunk_size)`` parts), then each part read and cleaned. Peak memory is one part.
+
+    The scan reads CSV text with ``read_transactions``' null strings; ``columns`` renames; the date form is
+    decided once on the distinct date texts (:func:`~segwork.features.engines.chunks.decide_dates`) and the
+    parts get ISO dates; the value forms only ``read_transactions``' deciding code reads (decimal commas,
+    ids in scientific notation ...) are refused as the DuckDB aggregate refuses them, naming the file.
+    """
+
+    engine = "duckdb"
+
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of, tmp_dir,
+                 tmp_prefix: str) -> None:
+        duckdb = need_engine_module("duckdb", "duckdb")
+        files = tuple(Path(f) for f in source.files)
+        where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
+        super().__init__(where, rules, as_of, 1)
+        self.options, self.tmp_prefix = options, tmp_prefix
+        self._stack = contextlib.ExitStack()
+        self.con = None
+        try:
+            if source.kind == "csv" and not options.encoding:
+                for f in files:  # UTF-16 without a byte-order mark: io's line naming --encoding, not DuckDB's sniffer
+                    text_lines(f, None, whole_file=False)
+            # text in another encoding and UTF-16/32 text with a byte-order mark (Excel's "Unicode Text") go to
+            # DuckDB as temporary UTF-8 copies, the rest as it is
+            utf8 = self._stack.enter_context(_utf8_copies(
+                files, options.encoding if source.kind == "csv" else None, tmp_dir, tmp_prefix))
+            readable = self._stack.enter_context(duckdb_readable(TransactionSource(where, utf8, source.kind)))
+            self.con = connect()  # DUCKDB_CONFIG: memory_limit, threads, temp_directory
+            self._partition(readable, chunk_size, as_of, tmp_dir)
+        except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
+            self.close()
+            # DuckDB names the file it read: a temporary copy when an encoding was given, never the user's
+            text = re.sub(r"""["']?[^"'\s]*""" + re.escape(tmp_prefix) + r"""[^"'\s]*["']?""", f'"{where}"',
+                          str(exc).strip().splitlines()[0])
+            enc = (f" read as --encoding {options.encoding}: check that it is the file's encoding;"
+                   if options.encoding else "")
+            raise DataError(f"{where}: DuckDB cannot read it ({text});{enc} check it with 'segwork data validate', "
+                            "or use engine='pandas'") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _partition(self, source: TransactionSource, chunk_size: int, as_of, tmp_dir) -> None:
+        con, options, where = self.con, self.options, self.where
+        skip = options.header_row - 1 if options.header_row else None
+        src = duckdb_scan(con, source, sep=options.sep, skip=skip)
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        rename = mapped_columns(options.columns, cols, where)
+        if rename:
+            con.execute(f"CREATE TEMP VIEW segwork_mapped AS SELECT * RENAME "
+                        f"({', '.join(f'{quote_name(a)} AS {quote_name(b)}' for a, b in rename.items())}) FROM {src}")
+            src, cols = "segwork_mapped", [rename.get(c, c) for c in cols]
+        missing = missing_column_error(where, cols)
+        if missing is not None:
+            raise missing
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {src})").fetchall())
+        if types["date"].upper().startswith("VARCHAR"):
+            decided = self._decided_dates(src)
+            if decided != src:  # the parts hold ISO dates now: the given form was applied once, here
+                src, self.options = decided, replace(options, date_format=None, dayfirst=None)
+        stamp = ("TRY_CAST(trim(date) AS TIMESTAMP)" if types["date"].upper().startswith("VARCHAR")
+                 else "CAST(date AS TIMESTAMP)")
+        # the last plausible date: a year typo (2203) or a sentinel (9999-12-31) is dropped by the cleaning rules,
+        # so it must not set the observation end either (unless they are kept)
+        last_date = ("max(_d)" if self.rules.implausible_date == "keep"
+                     else f"max(_d) FILTER (WHERE NOT coalesce({implausible_date_sql('_d', self.rules)}, false))")
+        n_customers, last = con.execute(f"SELECT count(DISTINCT customer_id), {last_date} FROM "
+                                        f"(SELECT customer_id, {stamp} AS _d FROM {src} WHERE customer_id IS NOT NULL)"
+                                        ).fetchone()
+        if not n_customers:
+            raise DataError(f"{source.files[0]}: no transaction with a customer id")
+        self.end = as_of if as_of is not None else as_day(last)
+        self.n_chunks = max(1, math.ceil(n_customers / chunk_size))
+        self.tmp = Path(tempfile.mkdtemp(prefix=self.tmp_prefix, dir=tmp_dir))
+        # one pass: every transaction of a customer into the same part
+        con.execute(f"COPY (SELECT *, CAST(hash(CAST(customer_id AS VARCHAR)) % $n AS BIGINT) AS _part FROM {src}) "
+                    "TO $folder (FORMAT parquet, PARTITION_BY (_part))", {"n": self.n_chunks, "folder": str(self.tmp)})
+        self.parts = sorted(p for p in self.tmp.iterdir() if p.is_dir())
+        files = tuple(f for p in self.parts for f in sorted(p.glob("*.parquet")))
+        # the value forms the DuckDB engine reads as read_transactions does, or refuses naming the user's file
+        DuckPlan(con, TransactionSource(where, files, "parquet"), self.rules).check_forms()
+
+    def _decided_dates(self, src: str) -> str:
+        """``src`` with ISO dates when some date text is in another form, decided once on all distinct texts."""
+        con, options = self.con, self.options
+        v = "trim(CAST(date AS VARCHAR))"
+        if options.date_format is None and options.dayfirst is None:
+            # trim(): a bare TRY_CAST is pushed into DuckDB's CSV reader, which then fails on the first other form
+            other = con.execute(f"SELECT 1 FROM (SELECT {v} AS v FROM {src}) WHERE v IS NOT NULL AND "
+                                "TRY_CAST(v AS TIMESTAMP) IS NULL AND regexp_matches(v, '[0-9]') LIMIT 1").fetchone()
+            if other is None:  # every date ISO 8601 (the scan stops at the first other one)
+                return src
+        n = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
+        if n > MAX_DECIDED_DATES:
+            raise too_many_dates(self.where, n)
+        texts = con.execute(f"SELECT DISTINCT {v} AS raw FROM {src} WHERE {v} IS NOT NULL").df()["raw"]
+        dates = decide_dates(texts, options, self.where, self.decisions)
+        table = pd.DataFrame({"raw": dates.index.to_numpy(),
+                              "iso": pd.Series(dates.to_numpy()).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()})
+        con.register("segwork_dates", table)
+        con.execute(f"CREATE TEMP VIEW segwork_dated AS SELECT s.* REPLACE (d.iso AS date) FROM {src} AS s "
+                    f"LEFT JOIN segwork_dates AS d ON {v.replace('date', 's.date')} = d.raw")
+        return "segwork_dated"
+
+    def map(self, func, *args):
+        for part in self.parts:
+            files = [str(f) for f in sorted(part.glob("*.parquet"))]
+            raw = self.con.execute("SELECT * EXCLUDE (_part) FROM read_parquet($files, hive_partitioning = true)",
+                                   {"files": files}).df()
+            tx, report = clean_chunk(raw, self.rules, self.options, self.where)
+            self._reports.append(report)
+            del raw
+            yield func(tx, *args)
+
+    def close(self) -> None:
+        tmp = getattr(self, "tmp", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        self._stack.close()
