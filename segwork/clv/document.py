@@ -103,13 +103,14 @@ def clv_document(fit: ClvFit | ClvModels) -> dict:
             "horizon": int(fit.horizon), "discount_rate": float(fit.discount_rate), "margin": float(fit.margin)}
 
 
-def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_document") -> ClvModels:
+def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_document",
+                             fix: str = "save the models again") -> ClvModels:
     """The fitted models and settings of a document written by :func:`clv_document`, without refitting.
 
     The rebuilt models have the saved ``params_`` (and ``T_range_``) and
     predict as the fitted ones did; they have no standard errors (refit for
     :meth:`~segwork.clv.BaseModel.summary`). ``where`` names the file in the
-    error message.
+    error message and ``fix`` says what to do.
 
     Raises
     ------
@@ -142,8 +143,7 @@ def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_documen
                          discount_rate=_finite(doc["discount_rate"], "discount_rate"),
                          margin=_finite(doc["margin"], "margin"))
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{where}: the CLV model document is incomplete or of another kind ({exc}); save the "
-                        "models again") from None
+        raise DataError(f"{where}: the CLV model document is incomplete or of another kind ({exc}); {fix}") from None
 
 
 def clv_fit_from_document(doc: dict, table: pd.DataFrame, *, where: str = "clv_fit_from_document") -> ClvFit:

@@ -36,8 +36,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
-from ..clv.gamma_gamma import GammaGamma
-from ..clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS
+from ..clv.document import clv_document, clv_models_from_document
+from ..clv.predict import DEFAULT_TRANSACTION_MODEL
 from ..errors import DataError
 from ..prepare import prepare
 from ..segment.base import Segmentation
@@ -93,42 +93,6 @@ class ModelStore:
     clv_settings: dict = field(default_factory=dict)
 
 
-def _clv_document(model, spend, transaction_model: str, settings: dict) -> dict:
-    cls, label = TRANSACTION_MODELS[transaction_model]
-    doc = {
-        "time_unit": "weeks",
-        "transaction_model": {"key": transaction_model, "class": cls.__name__, "label": label,
-                              "penalizer": float(getattr(model, "penalizer", 0.0) or 0.0),
-                              "params": {k: float(v) for k, v in model.params_.items()}},
-        **settings,
-    }
-    if isinstance(spend, GammaGamma):
-        doc["spend_model"] = {"class": "GammaGamma", "params": {k: float(v) for k, v in spend.params_.items()}}
-    else:
-        doc["spend_model"] = {"constant": float(spend)}
-    return doc
-
-
-def _models_from_document(doc: dict, where: str):
-    try:
-        tm = doc["transaction_model"]
-        cls, _label = TRANSACTION_MODELS[tm["key"]]
-        model = cls(penalizer=float(tm["penalizer"]))
-        model.params_ = {k: float(v) for k, v in tm["params"].items()}
-        if set(model.params_) != set(model._param_names):
-            raise KeyError("params")
-        sm = doc["spend_model"]
-        if "constant" in sm:
-            spend = float(sm["constant"])
-        else:
-            spend = GammaGamma()
-            spend.params_ = {k: float(sm["params"][k]) for k in ("p", "q", "v")}
-        settings = {k: doc[k] for k in ("horizon", "discount_rate", "margin")}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{where}: the CLV model file is incomplete ({exc}); rebuild with 'segwork models build'") from None
-    return model, spend, settings
-
-
 def _date_range(dataset) -> list[str]:
     start = getattr(dataset, "observation_start", None)
     end = getattr(dataset, "observation_end", None)
@@ -169,13 +133,12 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
     # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
     model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
     segmentations = default_segmentations(table, seed=seed, model=model)
-    settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:
         table.to_parquet(tmp / _TABLE)
-        (tmp / _CLV).write_text(json.dumps(_clv_document(model, spend, transaction_model, settings), indent=2))
+        (tmp / _CLV).write_text(json.dumps(clv_document(prepared.clv), indent=2))
         (tmp / _SEGMENTATIONS).mkdir()
         for name, seg in segmentations.items():
             seg.save(tmp / _SEGMENTATIONS / f"{name}.pkl")
@@ -259,7 +222,10 @@ def load_models(folder: str | Path) -> ModelStore:
                             "rebuild it with 'segwork models build'")
     table = pd.read_parquet(folder / _TABLE)  # ids as prepare_table wrote them (strings): trusted
     table.attrs = dict(manifest.get("table_attrs") or {})
-    model, spend, settings = _models_from_document(json.loads((folder / _CLV).read_text()), str(folder))
+    models = clv_models_from_document(json.loads((folder / _CLV).read_text()), where=str(folder),
+                                      fix="rebuild the folder with 'segwork models build'")
+    model, spend = models.transaction_model, models.spend_model
+    settings = {"horizon": models.horizon, "discount_rate": models.discount_rate, "margin": models.margin}
     segmentations = {name: Segmentation.load(folder / _SEGMENTATIONS / f"{name}.pkl")
                      for name in manifest["segmentations"]}
     return ModelStore(folder=folder, manifest=manifest, table=table, segmentations=segmentations,
