@@ -178,17 +178,17 @@ class GammaGamma(BaseModel):
             self.n_excluded_, self.n_zero_spend_ = excluded  # the plain start fit saw the repeat buyers only
         else:
             data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
-            mean_spend = dot(counts, data["m"]) / counts.sum()
+            start = self._start(data, counts)
             note = _homogeneous_spend_note(data, counts)
             if note:  # a penalizer would converge, away from the one spend the data show: no ladder, say that
                 try:
-                    self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+                    self._optimise(data, counts, start)
                 except ConvergenceError as exc:
                     raise ConvergenceError(f"GammaGamma.fit did not converge: {note}; a penalizer is no remedy here "
                                            "(it pulls the log parameters towards 0, away from that one spend). "
                                            f"The optimiser said: {str(exc).split(';')[0]}") from None
             else:
-                self._converge(lambda g: g._optimise(data, counts, np.array([1.0, 2.0, mean_spend])))
+                self._converge(lambda g: g._optimise(data, counts, start))
         if self.params_["q"] <= 1:
             warnings.warn(
                 f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
@@ -196,6 +196,10 @@ class GammaGamma(BaseModel):
                 RuntimeWarning, stacklevel=2,
             )
         return self
+
+    def _start(self, data, counts) -> np.ndarray:
+        """The optimiser's start ``(p, q, v)``: ``(1, 2, the repeat buyers' mean spend)``."""
+        return np.array([1.0, 2.0, dot(counts, data["m"]) / counts.sum()])
 
     def _loglik(self, params, data):
         p, q, v = params

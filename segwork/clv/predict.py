@@ -321,12 +321,13 @@ def fit_spend(table: pd.DataFrame) -> SpendFit:
             warnings.warn(f"{label}: {detail}", UserWarning, stacklevel=2)
             return SpendFit(model, model_status("spend", key, label, model, caught, reason=first),
                             (Fallback("penalized spend model", detail, ("clv",)),))
-        why = (f"the Gamma-Gamma spend model did not converge, not even with penalizer "
-               f"{', '.join(f'{p:g}' for p in FALLBACK_PENALIZERS)} ({first})")
+        detail = (f"the Gamma-Gamma spend model did not converge, not even with penalizer "
+                  f"{', '.join(f'{p:g}' for p in FALLBACK_PENALIZERS)}; every customer's expected spend per purchase "
+                  f"is the repeat buyers' mean spend, {mean:.4g} ({first})")
     else:
-        why = (f"the Gamma-Gamma spend model did not converge because the repeat buyers' mean spends hardly vary "
-               f"(coefficient of variation {100 * cv:.2g} %) ({first})")
-    detail = f"{why}; every customer's expected spend per purchase is the repeat buyers' mean spend, {mean:.4g}"
+        detail = (f"the Gamma-Gamma spend model did not converge because the repeat buyers' mean spends hardly vary "
+                  f"(coefficient of variation {100 * cv:.2g} %); every customer's expected spend per purchase is their "
+                  f"mean, {mean:.4g} ({first})")
     warnings.warn(f"fit_spend_model: {detail}", UserWarning, stacklevel=2)
     return SpendFit(mean, ModelStatus("spend", key, label, "failed", message=first),
                     (Fallback("constant spend", detail, ("clv",)),))
