@@ -418,9 +418,12 @@ def predict_clv(
 
     Raises
     ------
-    DataError: a missing column; from the models (e.g. no repeat buyers for
-        BG/NBD); when fewer than 2 repeat buyers have a positive spend and
-        the table has no ``mean_amount`` to stand in for the spend model.
+    DataError: a missing column; from the transaction model (e.g. no repeat
+        buyers for BG/NBD). The spend model never raises here: at a usable
+        limit it is that limit; otherwise it is penalized or a constant spend
+        stands in (:func:`fit_spend`); with fewer than 2 repeat buyers that
+        spent and no ``mean_amount`` the result has ``p_alive`` and no ``clv``,
+        with a ``UserWarning``. :func:`fit_clv`'s ``record`` says which.
     ConvergenceError: when the transaction model does not converge even
         penalized (see :func:`fit_transaction_model`).
     """
@@ -581,7 +584,9 @@ def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.
 
     The parameters, the columns and the errors are those of
     :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
-    returns the fitted models and the settings (:class:`ClvFit`). The
+    returns the fitted models, the settings and the
+    :class:`~segwork.clv.record.FitRecord` of the step (:class:`ClvFit`:
+    each model's status, the parameters at a limit, the fallbacks taken). The
     predicting half is :func:`apply_clv_models`.
     """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
