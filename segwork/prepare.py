@@ -32,12 +32,16 @@ import pandas as pd
 from ._atomic import atomic_write_bytes, atomic_write_text
 from .clv.document import clv_document, clv_models_from_document
 from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
+from .clv.record import Fallback, FitRecord, ModelStatus
 from .errors import ConvergenceError, DataError
 from .features import customer_table
 from .io import CleaningReport
 
 __all__ = ["prepare_table", "prepare", "Prepared", "save_prepared_table", "load_prepared_table", "load_or_prepare",
-           "PREPARED_TABLE_FILE", "PREPARED_CLV_FILE"]
+           "clv_record_of", "PREPARED_TABLE_FILE", "PREPARED_CLV_FILE", "CLV_RECORD_ATTR"]
+
+#: The key of ``table.attrs`` that holds the CLV step's record (:meth:`segwork.clv.record.FitRecord.to_dict`).
+CLV_RECORD_ATTR = "clv_record"
 
 _TABLE_COLUMNS = ("frequency", "recency", "T")
 _TRANSACTION_COLUMNS = ("customer_id", "date", "amount")
@@ -54,13 +58,18 @@ class Prepared:
     transactions behind the table (the gate they passed), None for a table given as it is;
     ``notes``: the messages of the warnings (``UserWarning``) the CLV step gave
     (a penalized refit, a spend fallback, why there are no CLV columns), so
-    that a page can show what was done to the numbers.
+    that a page can show what was done to the numbers; ``record``: the
+    :class:`segwork.clv.record.FitRecord` of the CLV step (which models were
+    fitted, at which limits, which fallbacks were taken, also when there is
+    no fit), also in ``table.attrs["clv_record"]`` as its ``to_dict()``;
+    :meth:`FitRecord.to_markdown` is the line a page shows.
     """
 
     table: pd.DataFrame
     clv: ClvFit | None
     cleaning_report: CleaningReport | None = None
     notes: tuple[str, ...] = ()
+    record: FitRecord = FitRecord()
 
 
 def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -113,12 +122,23 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
     ``p_alive_model`` (e.g. ``"MBG/NBD"``; figures and tables label P(alive)
     with it).
 
-    When the transaction model does not converge, it is refitted with a small
+    ``table.attrs["clv_record"]``: what the CLV step did
+    (:meth:`segwork.clv.record.FitRecord.to_dict`): each model's status
+    (``"fitted"``, ``"at limit"``, ``"penalized"``, ``"failed"``), the
+    parameters at a limit, and the fallbacks taken with the columns they change.
+
+    A model at a usable limit of its own (e.g. Gamma-Gamma's p -> infinity
+    when every purchase of a customer has the same value) is that limit: its
+    columns are kept, with its ``IdentificationWarning`` and status ``"at
+    limit"``. When a model does not converge, it is refitted with a small
     penalizer and a ``UserWarning`` says so (see
-    :func:`segwork.clv.fit_transaction_model`). When the models cannot be
-    fitted at all (e.g. no repeat buyers, no convergence even penalized) the
-    two columns are left out and a ``UserWarning`` says why; everything
-    downstream then works on revenue.
+    :func:`segwork.clv.fit_transaction_model`, :func:`segwork.clv.fit_spend`).
+    When the spend model still cannot be fitted, one expected spend per
+    purchase stands in (fallback ``"constant spend"``): a failed spend model
+    never removes ``p_alive``. When the transaction model cannot be fitted at
+    all (e.g. no repeat buyers, no convergence even penalized) both columns
+    are left out and a ``UserWarning`` says why (fallback ``"no p_alive"``);
+    everything downstream then works on revenue and says so.
 
     Raises
     ------
@@ -153,7 +173,7 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
         if all(c in data.columns for c in _TABLE_COLUMNS):
             table = data
             if "clv" in table.columns:
-                return Prepared(table, None)
+                return Prepared(table, None, record=clv_record_of(table))
         elif all(c in data.columns for c in _TRANSACTION_COLUMNS):
             table = customer_table(data)  # cleaned here, as a file would be
         else:
@@ -183,10 +203,37 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
         except (DataError, ConvergenceError) as exc:
             fit = None
             warnings.warn(f"{_where}: no CLV columns ({exc})", UserWarning)
+            failure = exc
     notes = _notes(caught, _stacklevel + 1)
     if fit is None:
-        return Prepared(table, None, cleaning_report=report, notes=notes)
-    return Prepared(_with_values(table, fit.values), fit, cleaning_report=report, notes=notes)
+        record = _failed_record(transaction_model, failure)
+        return Prepared(_with_record(table, record), None, cleaning_report=report, notes=notes, record=record)
+    return Prepared(_with_record(_with_values(table, fit.values), fit.record), fit, cleaning_report=report,
+                    notes=notes, record=fit.record)
+
+
+def _failed_record(transaction_model: str, exc: Exception) -> FitRecord:
+    """The record of a CLV step whose transaction model could not be fitted: no p_alive, no clv."""
+    _cls, label = TRANSACTION_MODELS[transaction_model]
+    why = str(exc).split(";")[0]
+    return FitRecord((ModelStatus("transaction", transaction_model, label, "failed", message=why),),
+                     (Fallback("no p_alive", f"the {label} transaction model could not be fitted ({why}), so the "
+                               "table has neither p_alive nor clv; value tiers and the other steps use revenue",
+                               ("p_alive", "clv")),))
+
+
+def _with_record(table: pd.DataFrame, record: FitRecord) -> pd.DataFrame:
+    out = table.copy(deep=False)
+    out.attrs = {**table.attrs, CLV_RECORD_ATTR: record.to_dict()}
+    return out
+
+
+def clv_record_of(table: pd.DataFrame) -> FitRecord:
+    """The CLV step's record a prepared table carries in ``attrs["clv_record"]`` (an empty record without one)."""
+    try:
+        return FitRecord.from_dict(table.attrs.get(CLV_RECORD_ATTR))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return FitRecord()
 
 
 def _notes(caught, stacklevel: int) -> tuple[str, ...]:
@@ -224,7 +271,8 @@ def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, se
     ``null`` when the table has no CLV columns), the settings of
     :func:`prepare` (``horizon``, ``discount_rate``, ``margin``,
     ``transaction_model``; give ``settings`` when the table has no CLV fit),
-    the table's ``attrs``, the ``notes`` and, when ``data`` (the Dataset the
+    the table's ``attrs``, the ``notes``, the ``record`` (the CLV step's
+    :class:`segwork.clv.record.FitRecord`, as its ``to_dict()``) and, when ``data`` (the Dataset the
     table was prepared from) is given, its ``name`` and ``observation_end``
     (:func:`load_or_prepare` checks them against the data it is given).
     The files are written into a temporary folder beside ``folder``, which is
@@ -248,7 +296,7 @@ def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, se
         settings = _settings_key(**settings)
     doc = {"format": _FORMAT, "version": _VERSION, "settings": settings,
            "models": None if fit is None else clv_document(fit), "attrs": dict(prepared.table.attrs),
-           "notes": list(prepared.notes), "source": _source_of(data)}
+           "notes": list(prepared.notes), "record": prepared.record.to_dict(), "source": _source_of(data)}
     try:
         text = json.dumps(doc, indent=2) + "\n"
     except TypeError as exc:
@@ -317,11 +365,17 @@ def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate:
                         f"{transaction_model!r}; prepare the table with segwork.prepare.prepare(..., "
                         f"transaction_model={transaction_model!r}) instead")
     notes = list(doc.get("notes") or [])
+    try:
+        record = FitRecord.from_dict(doc.get("record"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{folder / PREPARED_CLV_FILE}: its record of the CLV step is unreadable ({exc}); prepare "
+                        "the table again") from None
     fit = None
     if doc.get("models") is not None:
         models = clv_models_from_document(doc["models"], where=str(folder / PREPARED_CLV_FILE))
-        fit = ClvFit(table[["p_alive", "clv"]].copy(), models.transaction_model, models.spend_model,
-                     models.transaction_model_key, models.horizon, models.discount_rate, models.margin)
+        fit = ClvFit(table[[c for c in ("p_alive", "clv") if c in table.columns]].copy(), models.transaction_model,
+                     models.spend_model, models.transaction_model_key, models.horizon, models.discount_rate,
+                     models.margin, record=record if models.record is None else models.record)
         fit.values.attrs.update({k: table.attrs[k] for k in ("transaction_model", "p_alive_model")
                                  if k in table.attrs})
         if _settings_key(horizon, discount_rate, margin, transaction_model) != saved:
@@ -329,11 +383,12 @@ def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate:
                 warnings.simplefilter("always")
                 fit = fit.with_settings(table, horizon=horizon, discount_rate=discount_rate, margin=margin)
             notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-            table = _with_values(table, fit.values)
+            table = _with_record(_with_values(table, fit.values), fit.record)
+            record = fit.record
     notes = tuple(dict.fromkeys(notes))
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    return Prepared(table, fit, notes=notes)
+    return Prepared(table, fit, notes=notes, record=record)
 
 
 def load_or_prepare(data, prepared_table: str | Path | None = None, *, horizon: int = 12,

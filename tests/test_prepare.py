@@ -1,6 +1,8 @@
 """prepare_table: the one prepared customer table (customer table + p_alive + clv) from a data set or transactions."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,12 +140,53 @@ def test_a_fallback_note_is_kept_and_said_again_on_load(tmp_path):
 def test_a_table_without_clv_columns_saves_and_loads_with_its_reason(tmp_path):
     from segwork.prepare import load_prepared_table, prepare, save_prepared_table
 
-    few = make_crm(n_customers=60, seed=0)  # the spend model does not converge: no CLV columns, and why
+    tx = pd.DataFrame({"customer_id": ["a", "b", "c"], "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+                       "amount": [10.0, 20.0, 30.0]})  # no repeat buyer: no transaction model, no CLV columns, and why
     with pytest.warns(UserWarning, match="no CLV columns"):
-        prepared = prepare(few)
-    assert prepared.clv is None and "clv" not in prepared.table.columns
-    save_prepared_table(prepared, tmp_path / "t", data=few)
+        prepared = prepare(tx)
+    assert prepared.clv is None and "clv" not in prepared.table.columns and "p_alive" not in prepared.table.columns
+    assert prepared.record.model("transaction").status == "failed"
+    assert prepared.record.fallback("no p_alive").columns == ("p_alive", "clv")
+    assert prepared.table.attrs["clv_record"] == prepared.record.to_dict()
+    save_prepared_table(prepared, tmp_path / "t")
     with pytest.warns(UserWarning, match="no CLV columns"):
         loaded = load_prepared_table(tmp_path / "t", margin=0.3)
-    assert loaded.clv is None
+    assert loaded.clv is None and loaded.record == prepared.record
     pd.testing.assert_frame_equal(loaded.table, prepared.table, check_exact=True)
+
+
+def test_a_gamma_gamma_at_its_limit_keeps_clv_and_p_alive_with_the_limit_shown(tmp_path):
+    """Issue 19: the spend fit ran off to p -> infinity (every purchase of a customer has the same value), became a
+    ConvergenceError, and prepare_table dropped clv AND p_alive. Both data sets did so before."""
+    from segwork.clv import simulate_one_price_transactions
+    from segwork.errors import IdentificationWarning
+    from segwork.prepare import clv_record_of, load_prepared_table, prepare, save_prepared_table
+
+    for data in (simulate_one_price_transactions(1000, seed=0), make_crm(n_customers=60, seed=0)):
+        with pytest.warns(IdentificationWarning, match=r"GammaGamma\.fit: .*not identified"):
+            prepared = prepare(data)
+        table = prepared.table
+        assert table["p_alive"].between(0, 1).all() and np.isfinite(table["clv"]).all()
+        spend = prepared.record.model("spend")
+        assert spend.status == "at limit" and set(spend.limit) and spend.message
+        assert prepared.clv.record == prepared.record and clv_record_of(table) == prepared.record
+        shown = prepared.record.to_markdown()
+        assert "Gamma-Gamma (spend model): at limit" in shown and ", ".join(spend.limit) in shown
+        assert any("not identified" in note for note in prepared.notes)  # the warning is a note of the page too
+    folder = save_prepared_table(prepared, tmp_path / "t", data=data)
+    with pytest.warns(UserWarning):
+        loaded = load_prepared_table(folder, margin=0.5)  # other settings: clv recomputed, the record kept
+    assert loaded.record == prepared.record and loaded.clv.record == prepared.record
+    assert clv_record_of(loaded.table) == prepared.record
+
+
+def test_a_plain_fit_records_two_fitted_models_and_no_fallback(data):
+    from segwork.prepare import prepare
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare(data)
+    assert [m.status for m in prepared.record.models] in (["fitted", "fitted"], ["fitted", "at limit"])
+    assert [m.role for m in prepared.record.models] == ["transaction", "spend"]
+    assert prepared.record.model("transaction").label == prepared.table.attrs["p_alive_model"]
+    assert prepared.record.fallbacks == () or all(f.kind == "heavy-tailed spend" for f in prepared.record.fallbacks)

@@ -49,7 +49,7 @@ from .predict import (
     transaction_model_label,
 )
 from .sbg import ShiftedBetaGeometric
-from .simulate import simulate_bg_nbd
+from .simulate import simulate_bg_nbd, simulate_one_price_transactions
 from .validation import (
     compare_models,
     cumulative_repeat_transactions,
@@ -111,5 +111,5 @@ __all__ = [
     "period_transactions",
     "p_alive_matrix",
     "expected_purchases_matrix",
-    "simulate_bg_nbd",
+    "simulate_bg_nbd", "simulate_one_price_transactions",
 ]

@@ -8,7 +8,13 @@ document holds exactly that, as plain numbers::
                            "penalizer": 0.0, "params": {"r": ..., "alpha": ..., "a": ..., "b": ...},
                            "T_range": [shortest T, longest T]},
      "spend_model": {"class": "GammaGamma", "params": {"p": ..., "q": ..., "v": ...}}   (or {"constant": 12.5}),
-     "horizon": 12, "discount_rate": 0.01, "margin": 1.0}
+     "horizon": 12, "discount_rate": 0.01, "margin": 1.0,
+     "record": {"models": [...], "fallbacks": [...], "lines": [...]}}
+
+``spend_model`` is ``null`` when there is no spend model (no ``clv``).
+``record`` is the :class:`~segwork.clv.record.FitRecord` of the fit (which
+models were fitted, at which limits, which fallbacks were taken); documents
+without it (written before it existed) read the record from the models (:func:`segwork.clv.apply_clv_models`).
 
 JSON keeps every float exactly (Python writes the shortest text that reads
 back as the same double), so models rebuilt from the document predict the
@@ -27,6 +33,7 @@ import pandas as pd
 from ..errors import DataError
 from .gamma_gamma import GammaGamma
 from .predict import TRANSACTION_MODELS, ClvFit, apply_clv_models
+from .record import FitRecord
 
 __all__ = ["CLV_DOCUMENT_FORMAT", "ClvModels", "clv_document", "clv_models_from_document", "clv_fit_from_document"]
 
@@ -43,7 +50,9 @@ class ClvModels:
     ``spend_model``: fitted :class:`GammaGamma` or a number (spend per
     purchase, the data's currency); ``transaction_model_key``: key of
     :data:`segwork.clv.TRANSACTION_MODELS`; ``horizon`` (months),
-    ``discount_rate`` (per month), ``margin`` (profit share of revenue).
+    ``discount_rate`` (per month), ``margin`` (profit share of revenue);
+    ``record``: the :class:`~segwork.clv.record.FitRecord` of their fit (None:
+    read from the models, as :func:`segwork.clv.apply_clv_models` does).
     """
 
     transaction_model: object
@@ -52,12 +61,13 @@ class ClvModels:
     horizon: int = 12
     discount_rate: float = 0.01
     margin: float = 1.0
+    record: FitRecord | None = None
 
     def apply(self, table: pd.DataFrame) -> ClvFit:
         """The :class:`ClvFit` of these models on ``table`` (see :func:`segwork.clv.apply_clv_models`)."""
         return apply_clv_models(table, self.transaction_model, self.spend_model,
                                 transaction_model_key=self.transaction_model_key, horizon=self.horizon,
-                                discount_rate=self.discount_rate, margin=self.margin)
+                                discount_rate=self.discount_rate, margin=self.margin, record=self.record)
 
 
 def _finite(value, what: str) -> float:
@@ -90,7 +100,9 @@ def clv_document(fit: ClvFit | ClvModels) -> dict:
                        "params": {k: _finite(v, f"parameter {k}") for k, v in model.params_.items()}}
         if getattr(model, "T_range_", None) is not None:
             transaction["T_range"] = [float(t) for t in model.T_range_]
-        if isinstance(spend, GammaGamma):
+        if spend is None:
+            spend_doc = None
+        elif isinstance(spend, GammaGamma):
             spend_doc = {"class": "GammaGamma", "params": {k: _finite(v, f"parameter {k}")
                                                            for k, v in spend.params_.items()}}
         else:
@@ -100,7 +112,8 @@ def clv_document(fit: ClvFit | ClvModels) -> dict:
                         "segwork.clv.fit_clv") from None
     return {"format": CLV_DOCUMENT_FORMAT, "version": _VERSION, "time_unit": "weeks",
             "transaction_model": transaction, "spend_model": spend_doc,
-            "horizon": int(fit.horizon), "discount_rate": float(fit.discount_rate), "margin": float(fit.margin)}
+            "horizon": int(fit.horizon), "discount_rate": float(fit.discount_rate), "margin": float(fit.margin),
+            "record": (fit.record or FitRecord()).to_dict()}
 
 
 def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_document",
@@ -131,7 +144,9 @@ def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_documen
         if tm.get("T_range") is not None:
             model.T_range_ = tuple(float(t) for t in tm["T_range"])
         sm = doc["spend_model"]
-        if "constant" in sm:
+        if sm is None:
+            spend = None
+        elif "constant" in sm:
             spend = _finite(sm["constant"], "the constant spend")
         else:
             spend = GammaGamma()
@@ -141,7 +156,8 @@ def clv_models_from_document(doc: dict, *, where: str = "clv_models_from_documen
             raise ValueError(f"horizon {horizon!r}")
         return ClvModels(model, spend, tm["key"], horizon=horizon,
                          discount_rate=_finite(doc["discount_rate"], "discount_rate"),
-                         margin=_finite(doc["margin"], "margin"))
+                         margin=_finite(doc["margin"], "margin"),
+                         record=FitRecord.from_dict(doc["record"]) if "record" in doc else None)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{where}: the CLV model document is incomplete or of another kind ({exc}); {fix}") from None
 

@@ -86,8 +86,9 @@ class GammaGamma(BaseModel):
 
     _param_names = ("p", "q", "v")
     _limit_params = ("p", "q", "v")
-    _limit_note = ("q, v -> infinity with v / q fixed: every customer has the same expected spend per purchase; "
-                   "or p -> infinity, v -> 0 with p / v fixed: every purchase of a customer has the same value")
+    _limit_note = ("q, v -> infinity with v / q fixed (every customer has the same expected spend per purchase) "
+                   "or p -> infinity, v -> 0 with p v fixed (every purchase of a customer has the same value, "
+                   "so a repeat buyer's expected spend is their observed mean)")
     _fit_signature = "fit(frequency, monetary_value)"
     _data_hint = ("check that monetary_value is each repeat buyer's mean spend per repeat purchase, in one currency, "
                   "and that there are enough repeat buyers")
@@ -177,17 +178,17 @@ class GammaGamma(BaseModel):
             self.n_excluded_, self.n_zero_spend_ = excluded  # the plain start fit saw the repeat buyers only
         else:
             data, counts = compress({"x": x[rep], "m": m[rep]}, w[rep])
-            mean_spend = dot(counts, data["m"]) / counts.sum()
+            start = self._start(data, counts)
             note = _homogeneous_spend_note(data, counts)
             if note:  # a penalizer would converge, away from the one spend the data show: no ladder, say that
                 try:
-                    self._optimise(data, counts, np.array([1.0, 2.0, mean_spend]))
+                    self._optimise(data, counts, start)
                 except ConvergenceError as exc:
                     raise ConvergenceError(f"GammaGamma.fit did not converge: {note}; a penalizer is no remedy here "
                                            "(it pulls the log parameters towards 0, away from that one spend). "
                                            f"The optimiser said: {str(exc).split(';')[0]}") from None
             else:
-                self._converge(lambda g: g._optimise(data, counts, np.array([1.0, 2.0, mean_spend])))
+                self._converge(lambda g: g._optimise(data, counts, start))
         if self.params_["q"] <= 1:
             warnings.warn(
                 f"GammaGamma: q = {self.params_['q']:.3g} <= 1, so the population mean spend is infinite; "
@@ -196,10 +197,17 @@ class GammaGamma(BaseModel):
             )
         return self
 
+    def _start(self, data, counts) -> np.ndarray:
+        """The optimiser's start ``(p, q, v)``: ``(1, 2, the repeat buyers' mean spend)``."""
+        return np.array([1.0, 2.0, dot(counts, data["m"]) / counts.sum()])
+
     def _loglik(self, params, data):
         p, q, v = params
         x, m = data["x"], data["m"]
         px = p * x
+        far = px > _FAR  # towards the limit p -> infinity (every purchase of a customer has the same value)
+        if far.any():
+            return self._loglik_far(p, q, v, x, m, far)
         lvxm = np.log(v + x * m)
         ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
               + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * lvxm)
@@ -207,6 +215,36 @@ class GammaGamma(BaseModel):
         grad = np.empty((3, len(x)))
         grad[0] = x * (d_common - psi(px) + np.log(m) + np.log(x) - lvxm)
         grad[1] = d_common - psi(q) + np.log(v) - lvxm
+        grad[2] = q / v - (px + q) / (v + x * m)
+        return ll, grad
+
+    @staticmethod
+    def _loglik_far(p, q, v, x, m, far):
+        """``_loglik`` where ``p x`` is beyond :data:`_FAR`, evaluated without cancellation.
+
+        Along the ridge towards the limit p -> infinity, v -> 0 (``p v`` fixed) the plain form subtracts
+        numbers of size ``p x`` (``gammaln(px + q) - gammaln(px)``, ``psi(px + q) - psi(px)``,
+        ``log(x m) - log(v + x m)``) whose differences are of size 1 or ``1 / (p x)``: at p ~ 1e13 the
+        rounding error of the log-likelihood exceeds the identification check's tolerance and the gradient
+        on the log scale is noise of size ~ 10, so a fit stopped wherever the noise let it (usable limit,
+        "ran off" or "flat" by chance). Here the differences come from Stirling's series (Abramowitz &
+        Stegun 6.1.41 and 6.3.18: ``gammaln(a + q) - gammaln(a) = (a - 1/2) log1p(q / a) + q log(a + q) - q
+        - q / (12 a (a + q)) + O(a^-3)``, ``psi(a + q) - psi(a) = log1p(q / a) + q / (2 a (a + q)) +
+        q (2a + q) / (12 a^2 (a + q)^2) + O(a^-4)``) and ``log1p``; rows with ``p x <= _FAR`` (all rows of a
+        fit away from the limit) keep the plain form, so such fits are unchanged to the last bit.
+        """
+        px = p * x
+        a = np.where(far, px, 1.0)  # the series only where it applies (elsewhere a placeholder)
+        lgd = np.where(far, (a - 0.5) * np.log1p(q / a) + q * np.log(a + q) - q - q / (12 * a * (a + q)),
+                       gammaln(px + q) - gammaln(px))
+        psd = np.where(far, np.log1p(q / a) + q / (2 * a * (a + q)) + q * (2 * a + q) / (12 * a * a * (a + q) ** 2),
+                       psi(px + q) - psi(px))
+        lvxm = np.log(v + x * m)
+        shrink = np.log1p(v / (x * m))  # log(v + x m) - log(x m) >= 0
+        ll = lgd - gammaln(q) + q * np.log(v) - np.log(m) - q * lvxm - px * shrink
+        grad = np.empty((3, len(x)))
+        grad[0] = x * (psd - shrink)
+        grad[1] = psi(px + q) - psi(q) + np.log(v) - lvxm
         grad[2] = q / v - (px + q) / (v + x * m)
         return ll, grad
 
@@ -267,6 +305,10 @@ class GammaGamma(BaseModel):
         out = p * v / (q - 1) if q > 1 else np.full(n, np.nan)
         return pd.Series(out, index=covariates.index, name="mean_spend")
 
+
+#: ``p x`` beyond which :meth:`GammaGamma._loglik` uses Stirling's series for the differences of ``gammaln`` and
+#: ``psi`` (their error there is below 1e-20 relative); fits away from the limit p -> infinity never get there.
+_FAR = 1e6
 
 #: Below this coefficient of variation of the repeat buyers' mean spends, a failed fit says that the data
 #: support one expected spend for everyone (the Gamma-Gamma's limit p, q, v -> infinity, where its

@@ -37,18 +37,19 @@ import numpy as np
 import pandas as pd
 
 from .._checks import require_columns
-from ..errors import ConvergenceError, DataError
+from ..errors import ConvergenceError, DataError, IdentificationWarning
 from ..features.rfm import TIME_UNITS
 from .base import PENALIZER_LADDER
 from .beta_geo import BetaGeo
 from .gamma_gamma import HOMOGENEOUS_SPEND_CV, GammaGamma, spend_spread
 from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
+from .record import Fallback, FitRecord, ModelStatus
 from .pareto_nbd import ParetoNBD
-from .value import customer_lifetime_value
+from .value import SPEND_FALLBACK, customer_lifetime_value
 
 __all__ = ["predict_clv", "fit_clv", "ClvFit", "apply_clv_models", "bg_nbd_inputs", "fit_transaction_model",
-           "fit_or_penalize", "PenalizedFit", "fit_spend_model", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
+           "fit_or_penalize", "PenalizedFit", "fit_spend_model", "fit_spend", "SpendFit", "model_status", "transaction_model_label", "TRANSACTION_MODELS", "DEFAULT_TRANSACTION_MODEL"]
 
 #: The transaction models ``predict_clv``, ``prepare_table`` and the relationship typer can use: key -> (class, name).
 TRANSACTION_MODELS = {
@@ -116,15 +117,30 @@ def fit_transaction_model(table: pd.DataFrame, transaction_model: str = DEFAULT_
     ConvergenceError: no fit converged, not even penalized (the message of
         the unpenalized fit).
     """
-    key = _model_key(transaction_model, "fit_transaction_model")
+    return fit_transaction(table, transaction_model, _where="fit_transaction_model")[0]
+
+
+def fit_transaction(table: pd.DataFrame, transaction_model: str = DEFAULT_TRANSACTION_MODEL, *,
+                    _where: str = "fit_transaction") -> tuple[object, ModelStatus, tuple[Fallback, ...]]:
+    """:func:`fit_transaction_model`, with how the fit ended: ``(model, status, fallbacks)``.
+
+    ``status``: the :class:`ModelStatus` (``"fitted"``, ``"at limit"`` with
+    the IdentificationWarning's message, or ``"penalized"``); ``fallbacks``:
+    ``("penalized transaction model", ...)`` when a penalizer was needed, else
+    empty. Raises as :func:`fit_transaction_model`.
+    """
+    key = _model_key(transaction_model, _where)
     cls, label = TRANSACTION_MODELS[key]
     x = bg_nbd_inputs(table)
-    fit = fit_or_penalize(cls(), x["frequency"], x["recency"], x["T"], penalizers=FALLBACK_PENALIZERS)
-    if fit.reason is not None:
-        warnings.warn(f"{label}: the unpenalized fit did not converge ({fit.reason}); "
-                      f"refitted with penalizer={fit.penalizer:g} (an L2 penalty on the log parameters), whose P(alive) "
-                      f"and expected purchases are used", UserWarning, stacklevel=2)
-    return fit.model
+    fit, caught = _recorded(lambda: fit_or_penalize(cls(), x["frequency"], x["recency"], x["T"],
+                                                    penalizers=FALLBACK_PENALIZERS))
+    status = model_status("transaction", key, label, fit.model, caught, reason=fit.reason)
+    if fit.reason is None:
+        return fit.model, status, ()
+    detail = (f"the unpenalized fit did not converge ({fit.reason}); refitted with penalizer={fit.penalizer:g} (an L2 "
+              "penalty on the log parameters), whose P(alive) and expected purchases are used")
+    warnings.warn(f"{label}: {detail}", UserWarning, stacklevel=3)
+    return fit.model, status, (Fallback("penalized transaction model", detail, ("p_alive", "clv")),)
 
 
 @dataclass(frozen=True)
@@ -179,58 +195,162 @@ def fit_or_penalize(model, *args, penalizers=PENALIZER_LADDER, **kwargs) -> Pena
         raise
 
 
-def fit_spend_model(table: pd.DataFrame):
-    """The spend model of a customer table: a fitted Gamma-Gamma, or one number when the data support no more.
+#: The spend model's key and name in a :class:`~segwork.clv.record.FitRecord`.
+SPEND_MODEL_KEY, SPEND_MODEL_LABEL = "gamma_gamma", "Gamma-Gamma"
+
+
+@dataclass(frozen=True)
+class SpendFit:
+    """The spend model of a customer table and how it came about (see :func:`fit_spend`).
+
+    ``model``: a fitted :class:`GammaGamma`, a float (one expected spend per
+    purchase for every customer, the data's currency) or None (no spend model:
+    no ``clv``); ``status``: the Gamma-Gamma's :class:`ModelStatus`;
+    ``fallbacks``: the :class:`Fallback` s taken (a penalizer, a constant spend).
+    """
+
+    model: object
+    status: ModelStatus
+    fallbacks: tuple[Fallback, ...] = ()
+
+
+def _recorded(fit_call):
+    """``fit_call()`` with its warnings recorded and said again (also when it raises); returns ``(result,
+    warnings)``."""
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fit_call()
+    finally:
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, caught
+
+
+def model_status(role: str, key: str, label: str, model, caught=(), *, reason: str | None = None) -> ModelStatus:
+    """The :class:`ModelStatus` of a fitted model: ``"penalized"`` when ``reason`` (the unpenalized fit's error)
+    is given, else ``"at limit"`` when its fit warned that the likelihood is flat towards a usable limit
+    (:class:`~segwork.errors.IdentificationWarning`, ``model.unidentified_``), else ``"fitted"``. ``caught``: the
+    warnings recorded during the fit (their IdentificationWarning becomes the message)."""
+    said = [str(w.message) for w in caught if issubclass(w.category, IdentificationWarning)]
+    limit = tuple(getattr(model, "unidentified_", ()) or ())
+    pen = float(getattr(model, "penalizer", 0.0) or 0.0)
+    if reason is not None:
+        return ModelStatus(role, key, label, "penalized", limit, pen, reason)
+    at_limit = [m for m in said if "the likelihood is flat towards" in m]
+    if at_limit and limit:
+        return ModelStatus(role, key, label, "at limit", limit, pen, at_limit[0])
+    return ModelStatus(role, key, label, "fitted", (), pen, said[0] if said else "")
+
+
+def fit_spend(table: pd.DataFrame) -> SpendFit:
+    """The spend model of a customer table, with its status and the fallbacks taken: never an error for a fit.
 
     The Gamma-Gamma is fitted on the repeat buyers with a positive
     ``monetary_value`` (``frequency``: repeat purchases; ``monetary_value``:
-    their mean value, in the data's currency). It stands aside, with one
-    ``UserWarning`` that says why, for a number that every customer's expected
-    spend per purchase is set to (:func:`customer_lifetime_value` takes a
-    number as the spend model):
+    their mean value, in the data's currency):
 
-    * fewer than 2 such repeat buyers: the table's mean transaction amount
-      (``mean_amount``; no warning, as before);
-    * the fit does not converge and the repeat buyers' mean spends hardly vary
-      (coefficient of variation below
-      :data:`segwork.clv.gamma_gamma.HOMOGENEOUS_SPEND_CV`): their weighted
-      mean spend (e.g. every purchase costs 9.99: the Gamma-Gamma's limit of
-      one expected spend for everyone, which its likelihood cannot be
-      evaluated at precisely enough to converge).
+    * it converges, or converges to a usable limit of the model (status
+      ``"at limit"``, with its :class:`~segwork.errors.IdentificationWarning`:
+      e.g. p -> infinity when every purchase of a customer has the same value;
+      that limit is the spend model, as for any model);
+    * it does not converge: refitted with the smallest penalizer of
+      :data:`FALLBACK_PENALIZERS` that converges (status ``"penalized"``,
+      fallback ``"penalized spend model"``), except when the repeat buyers'
+      mean spends hardly vary (coefficient of variation below
+      :data:`segwork.clv.gamma_gamma.HOMOGENEOUS_SPEND_CV`), where a penalty
+      pulls away from the one spend the data show;
+    * otherwise (status ``"failed"``) every customer's expected spend per
+      purchase is one number, fallback ``"constant spend"``: the repeat
+      buyers' weighted mean spend, or, with fewer than 2 repeat buyers that
+      spent, the table's mean transaction amount (``mean_amount``);
+    * with neither, the model is None (fallback ``"no clv"``): ``clv`` cannot
+      be computed, ``p_alive`` can.
 
-    ``q <= 1`` (an infinite population mean spend) is kept, silently here:
-    :func:`customer_lifetime_value` applies and states its fallback.
+    Each fallback warns once (``UserWarning``) and is in
+    :attr:`SpendFit.fallbacks`. ``q <= 1`` (an infinite population mean spend)
+    is kept, silently here: :func:`apply_clv_models` records the fallback of
+    :func:`customer_lifetime_value`.
 
-    Returns a fitted :class:`GammaGamma` or a float. Raises DataError when
-    fewer than 2 repeat buyers spent and the table has no ``mean_amount``;
-    ConvergenceError when the fit fails on spends that do vary (its message
-    says what was tried).
+    Raises DataError only for a table without ``frequency`` or ``monetary_value``.
     """
+    require_columns(table, ("frequency", "monetary_value"), "fit_spend", "build the table with "
+                    "segwork.features.customer_table", what="customer table")
+    key, label = SPEND_MODEL_KEY, SPEND_MODEL_LABEL
     frequency = table["frequency"].to_numpy(dtype=float)
     monetary = table["monetary_value"].to_numpy(dtype=float)
     repeat = (frequency > 0) & (monetary > 0)
     if repeat.sum() < 2:
+        why = (f"only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, too few to fit the "
+               "Gamma-Gamma spend model")
+        status = ModelStatus("spend", key, label, "failed", message=why)
         if "mean_amount" not in table.columns:
-            raise DataError(f"fit_spend_model: only {int(repeat.sum())} repeat buyer(s) with a positive monetary_value, "
-                            "too few to fit the Gamma-Gamma spend model, and the table has no 'mean_amount' column "
-                            "to stand in; build the table with segwork.features.customer_table (it adds mean_amount) "
-                            "or use a longer observation period with more repeat buyers")
-        return float(table["mean_amount"].mean())
-    try:
+            detail = (f"{why}, and the table has no 'mean_amount' column to stand in: no CLV; build the table with "
+                      "segwork.features.customer_table (it adds mean_amount) or use a longer observation period")
+            warnings.warn(f"fit_spend: {detail}", UserWarning, stacklevel=2)
+            return SpendFit(None, status, (Fallback("no clv", detail, ("clv",)),))
+        mean = float(table["mean_amount"].mean())
+        detail = (f"{why}; every customer's expected spend per purchase is the mean transaction amount, "
+                  f"{mean:.4g}")
+        return SpendFit(mean, status, (Fallback("constant spend", detail, ("clv",)),))
+    x, m = pd.Series(frequency, index=table.index), pd.Series(monetary, index=table.index)
+
+    def plain():
         with warnings.catch_warnings():
             # q <= 1 is handled (and said, with what was done) by customer_lifetime_value
             warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
-            return GammaGamma().fit(pd.Series(frequency, index=table.index),
-                                    pd.Series(monetary, index=table.index))
+            return GammaGamma().fit(x, m)
+
+    try:
+        model, caught = _recorded(plain)
+        return SpendFit(model, model_status("spend", key, label, model, caught))
     except ConvergenceError as exc:
-        mean, cv = spend_spread(monetary[repeat])
-        if cv >= HOMOGENEOUS_SPEND_CV:
-            raise
-        warnings.warn(f"fit_spend_model: the Gamma-Gamma spend model did not converge because the repeat buyers' mean "
-                      f"spends hardly vary (coefficient of variation {100 * cv:.2g} %); every customer's expected "
-                      f"spend per purchase is their mean, {mean:.4g} ({str(exc).split(';')[0]})",
-                      UserWarning, stacklevel=2)
-        return mean
+        first = str(exc).split(";")[0]
+    mean, cv = spend_spread(monetary[repeat])
+    if cv >= HOMOGENEOUS_SPEND_CV:
+        for pen in FALLBACK_PENALIZERS:
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=r"GammaGamma: q = .* <= 1", category=RuntimeWarning)
+                    model, caught = _recorded(lambda: GammaGamma(penalizer=pen).fit(x, m))
+            except ConvergenceError:
+                continue
+            detail = (f"the unpenalized Gamma-Gamma fit did not converge ({first}); refitted with penalizer={pen:g} "
+                      "(an L2 penalty on the log parameters), whose expected spend is used in clv")
+            warnings.warn(f"{label}: {detail}", UserWarning, stacklevel=2)
+            return SpendFit(model, model_status("spend", key, label, model, caught, reason=first),
+                            (Fallback("penalized spend model", detail, ("clv",)),))
+        detail = (f"the Gamma-Gamma spend model did not converge, not even with penalizer "
+                  f"{', '.join(f'{p:g}' for p in FALLBACK_PENALIZERS)}; every customer's expected spend per purchase "
+                  f"is the repeat buyers' mean spend, {mean:.4g} ({first})")
+    else:
+        detail = (f"the Gamma-Gamma spend model did not converge because the repeat buyers' mean spends hardly vary "
+                  f"(coefficient of variation {100 * cv:.2g} %); every customer's expected spend per purchase is their "
+                  f"mean, {mean:.4g} ({first})")
+    warnings.warn(f"fit_spend_model: {detail}", UserWarning, stacklevel=2)
+    return SpendFit(mean, ModelStatus("spend", key, label, "failed", message=first),
+                    (Fallback("constant spend", detail, ("clv",)),))
+
+
+def fit_spend_model(table: pd.DataFrame):
+    """The spend model of a customer table: a fitted Gamma-Gamma, or one number when the data support no more.
+
+    ``fit_spend(table).model`` (see :func:`fit_spend`, which also says how the
+    model came about): a fitted :class:`GammaGamma` (converged, at a usable
+    limit with its IdentificationWarning, or penalized with a ``UserWarning``)
+    or a float every customer's expected spend per purchase is set to, with a
+    ``UserWarning`` (the fit failed: the repeat buyers' mean spend; fewer than
+    2 repeat buyers that spent: the table's ``mean_amount``, no warning, as
+    before).
+
+    Raises DataError when fewer than 2 repeat buyers spent and the table has
+    no ``mean_amount``.
+    """
+    fit = fit_spend(table)
+    if fit.model is None:
+        raise DataError(f"fit_spend_model: {fit.fallbacks[0].detail}")
+    return fit.model
 
 
 def bg_nbd_inputs(table: pd.DataFrame) -> pd.DataFrame:
@@ -298,9 +418,12 @@ def predict_clv(
 
     Raises
     ------
-    DataError: a missing column; from the models (e.g. no repeat buyers for
-        BG/NBD); when fewer than 2 repeat buyers have a positive spend and
-        the table has no ``mean_amount`` to stand in for the spend model.
+    DataError: a missing column; from the transaction model (e.g. no repeat
+        buyers for BG/NBD). The spend model never raises here: at a usable
+        limit it is that limit; otherwise it is penalized or a constant spend
+        stands in (:func:`fit_spend`); with fewer than 2 repeat buyers that
+        spent and no ``mean_amount`` the result has ``p_alive`` and no ``clv``,
+        with a ``UserWarning``. :func:`fit_clv`'s ``record`` says which.
     ConvergenceError: when the transaction model does not converge even
         penalized (see :func:`fit_transaction_model`).
     """
@@ -320,7 +443,11 @@ class ClvFit:
     :data:`TRANSACTION_MODELS`; ``horizon`` (months), ``discount_rate`` (per
     month) and ``margin`` (profit share of revenue): the settings ``clv`` was
     computed with; ``p_alive_model`` (derived): the model's label
-    (:func:`transaction_model_label`, with a penalizer if one was needed).
+    (:func:`transaction_model_label`, with a penalizer if one was needed);
+    ``record``: the :class:`~segwork.clv.record.FitRecord`: which models were
+    fitted, at which limits, and which fallbacks were taken (a penalizer, a
+    constant spend, the heavy-tailed spend of :func:`customer_lifetime_value`,
+    no ``clv``); ``spend_model`` None means no ``clv`` column.
     The relationship typer (``model=``) and ``segwork models build`` take the
     fitted models from here instead of fitting them again;
     :meth:`with_settings` computes ``clv`` for other settings from the same
@@ -334,6 +461,7 @@ class ClvFit:
     horizon: int = 12
     discount_rate: float = 0.01
     margin: float = 1.0
+    record: FitRecord = FitRecord()
 
     @property
     def p_alive_model(self) -> str:
@@ -355,12 +483,12 @@ class ClvFit:
             table, self.transaction_model, self.spend_model, transaction_model_key=self.transaction_model_key,
             horizon=self.horizon if horizon is None else horizon,
             discount_rate=self.discount_rate if discount_rate is None else discount_rate,
-            margin=self.margin if margin is None else margin, _where="ClvFit.with_settings")
+            margin=self.margin if margin is None else margin, record=self.record, _where="ClvFit.with_settings")
 
 
 def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, transaction_model_key: str,
                      horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
-                     _where: str = "apply_clv_models") -> ClvFit:
+                     record: FitRecord | None = None, _where: str = "apply_clv_models") -> ClvFit:
     """``p_alive`` and ``clv`` of every customer of ``table`` from already fitted models: the predicting half of
     :func:`fit_clv`.
 
@@ -371,9 +499,15 @@ def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, tra
         :func:`bg_nbd_inputs`.
     transaction_model: a fitted transaction model (time in weeks), e.g. from
         :func:`fit_transaction_model`.
-    spend_model: a fitted :class:`GammaGamma` or a number (spend per purchase).
+    spend_model: a fitted :class:`GammaGamma` or a number (spend per purchase);
+        None: no ``clv`` column (``p_alive`` only).
     transaction_model_key: its key of :data:`TRANSACTION_MODELS`.
     horizon, discount_rate, margin: as for :func:`predict_clv`.
+    record: how the models were fitted (:func:`fit_clv`'s
+        :class:`~segwork.clv.record.FitRecord`); None: the status
+        :func:`model_status` reads from the models themselves. The fallback of
+        :func:`customer_lifetime_value` for a Gamma-Gamma with ``q <= 1``
+        (``"heavy-tailed spend"``) is added here, where it is taken.
 
     Returns
     -------
@@ -393,13 +527,55 @@ def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, tra
     summary["monetary_value"] = table["monetary_value"].to_numpy(dtype=float)
     p_alive = np.asarray(transaction_model.p_alive(summary["frequency"], summary["recency"], summary["T"]),
                          dtype=float)
-    clv = customer_lifetime_value(transaction_model, spend_model, summary, horizon=horizon, time_unit="weeks",
-                                  discount_rate=discount_rate, margin=margin)
-    out = pd.DataFrame({"p_alive": p_alive, "clv": np.asarray(clv, dtype=float)}, index=table.index)
+    columns = {"p_alive": p_alive}
+    if record is None:
+        record = _record_of(transaction_model, key, spend_model)
+    if spend_model is not None:
+        clv = customer_lifetime_value(transaction_model, spend_model, summary, horizon=horizon, time_unit="weeks",
+                                      discount_rate=discount_rate, margin=margin)
+        columns["clv"] = np.asarray(clv, dtype=float)
+        heavy = _heavy_tail_fallback(spend_model, summary)
+        record = record.with_fallbacks(heavy) if heavy is not None else record
+    out = pd.DataFrame(columns, index=table.index)
     fit = ClvFit(values=out, transaction_model=transaction_model, spend_model=spend_model, transaction_model_key=key,
-                 horizon=horizon, discount_rate=discount_rate, margin=margin)
+                 horizon=horizon, discount_rate=discount_rate, margin=margin, record=record)
     out.attrs.update({"transaction_model": key, "p_alive_model": fit.p_alive_model})
     return fit
+
+
+def _record_of(transaction_model, key: str, spend_model) -> FitRecord:
+    """A record read from the models alone (no fit warnings at hand): a penalizer -> penalized, ``unidentified_``
+    -> at limit, a number -> a constant spend."""
+    def status(role, k, label, model):
+        pen = float(getattr(model, "penalizer", 0.0) or 0.0)
+        limit = tuple(getattr(model, "unidentified_", ()) or ())
+        return ModelStatus(role, k, label, "penalized" if pen else ("at limit" if limit else "fitted"), limit, pen)
+
+    models = [status("transaction", key, TRANSACTION_MODELS[key][1], transaction_model)]
+    fallbacks = []
+    if isinstance(spend_model, GammaGamma):
+        models.append(status("spend", SPEND_MODEL_KEY, SPEND_MODEL_LABEL, spend_model))
+    elif spend_model is not None:
+        models.append(ModelStatus("spend", SPEND_MODEL_KEY, SPEND_MODEL_LABEL, "failed"))
+        fallbacks.append(Fallback("constant spend", f"every customer's expected spend per purchase is "
+                                  f"{float(spend_model):.4g}", ("clv",)))
+    return FitRecord(tuple(models), tuple(fallbacks))
+
+
+def _heavy_tail_fallback(spend_model, summary: pd.DataFrame) -> Fallback | None:
+    """The fallback :func:`customer_lifetime_value` takes for a Gamma-Gamma with q <= 1 (None otherwise)."""
+    if not isinstance(spend_model, GammaGamma) or getattr(spend_model, "covariates_", None) is not None:
+        return None
+    q = spend_model.params_["q"]
+    if q > 1:
+        return None
+    x = summary["frequency"].to_numpy(dtype=float)
+    spend = np.asarray(spend_model.expected_spend(x, np.where(x > 0, summary["monetary_value"].to_numpy(dtype=float),
+                                                              0.0)), dtype=float)
+    undefined = int((~np.isfinite(spend)).sum())
+    return Fallback("heavy-tailed spend", f"the Gamma-Gamma spend model has q = {q:.3g} <= 1 (an infinite population "
+                    f"mean spend), so the expected spend of {undefined:,} of {x.size:,} customers is undefined: "
+                    f"{SPEND_FALLBACK}", ("clv",))
 
 
 def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
@@ -408,13 +584,16 @@ def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.
 
     The parameters, the columns and the errors are those of
     :func:`predict_clv` (which returns ``fit_clv(...).values``); this also
-    returns the fitted models and the settings (:class:`ClvFit`). The
+    returns the fitted models, the settings and the
+    :class:`~segwork.clv.record.FitRecord` of the step (:class:`ClvFit`:
+    each model's status, the parameters at a limit, the fallbacks taken). The
     predicting half is :func:`apply_clv_models`.
     """
     require_columns(table, ("frequency", "recency", "T", "monetary_value"), _where,
                     "build the table with segwork.features.customer_table", what="customer table")
     key = _model_key(transaction_model, _where)
-    bg = fit_transaction_model(table, transaction_model)
-    spend = fit_spend_model(table)
-    return apply_clv_models(table, bg, spend, transaction_model_key=key, horizon=horizon,
-                            discount_rate=discount_rate, margin=margin, _where=_where)
+    bg, status, fallbacks = fit_transaction(table, key, _where=_where)
+    spend = fit_spend(table)
+    record = FitRecord((status, spend.status), fallbacks + spend.fallbacks)
+    return apply_clv_models(table, bg, spend.model, transaction_model_key=key, horizon=horizon,
+                            discount_rate=discount_rate, margin=margin, record=record, _where=_where)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from .beta_geo import BetaGeo
 
-__all__ = ["simulate_bg_nbd"]
+__all__ = ["simulate_bg_nbd", "simulate_one_price_transactions"]
 
 
 def simulate_bg_nbd(
@@ -63,3 +63,36 @@ def simulate_bg_nbd(
         {"frequency": x.astype(np.int64), "recency": rec, "T": T, "alive": alive},
         index=pd.Index([f"S{i:07d}" for i in range(n_customers)], name="customer_id"),
     )
+
+
+def simulate_one_price_transactions(n_customers: int, *, seed=None, mean_price: float = 60.0, price_shape: float = 4.0,
+                                    end: str = "2024-12-31", r: float = 0.5, alpha: float = 8.0, a: float = 0.8,
+                                    b: float = 2.5) -> pd.DataFrame:
+    """Canonical transactions of a BG/NBD population in which every purchase of a customer has the same value.
+
+    The purchase histories are :func:`simulate_bg_nbd` draws (``r``,
+    ``alpha`` per week, ``a``, ``b``; each customer observed 52 to 104 weeks
+    up to ``end``, in whole days); customer ``i`` pays ``price_i`` (rounded to
+    cents) at every purchase, with ``price_i = mean_price (price_shape - 1) /
+    G_i``, ``G_i ~ Gamma(price_shape, 1)``: inverse-gamma prices, the
+    Gamma-Gamma spend model's own limit p -> infinity (every purchase of a
+    customer has the same value), where its fit runs off along a flat ridge.
+    For tests of that limit (issue 19). Returns a DataFrame with
+    ``customer_id``, ``date``, ``amount``; the same seed gives the same frame.
+    """
+    s = simulate_bg_nbd(n_customers, r=r, alpha=alpha, a=a, b=b, T=(52.0, 104.0), seed=seed)
+    rng = np.random.default_rng(None if seed is None else [int(seed), 19])
+    price = np.round(mean_price * (price_shape - 1.0) / rng.gamma(price_shape, 1.0, n_customers), 2)
+    end_ = pd.Timestamp(end)
+    first = end_ - pd.to_timedelta(np.round(s["T"].to_numpy() * 7).astype(int), unit="D")
+    last = np.round(s["recency"].to_numpy() * 7).astype(int)
+    ids, days = [], []
+    for i, x in enumerate(s["frequency"].to_numpy()):
+        between = rng.choice(np.arange(1, last[i]), size=min(int(x) - 1, last[i] - 1), replace=False) if x > 1 else []
+        offsets = [0, *sorted(int(d) for d in between), *([int(last[i])] if x > 0 else [])]
+        ids += [i] * len(offsets)
+        days += offsets
+    ids = np.asarray(ids)
+    return pd.DataFrame({"customer_id": s.index.to_numpy()[ids],
+                         "date": first.to_numpy()[ids] + pd.to_timedelta(np.asarray(days), unit="D").to_numpy(),
+                         "amount": price[ids]})

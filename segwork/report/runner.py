@@ -381,6 +381,9 @@ def run_report(
         save_prepared_table(prepared, folders[src] / PREPARED_TABLE_FOLDER, data=loaded[src])
         for note in prepared.notes:
             say(f"note: preparing the customer table of {src.label}: {note}")
+        if not prepared.record.plain:  # a model at a limit or a fallback: what the numbers rest on
+            for line in prepared.record.lines():
+                say(f"CLV step of {src.label}: {line}")
     prepare_seconds = round(time.perf_counter() - started, 3)
     from .. import __version__
 
@@ -396,7 +399,8 @@ def run_report(
         "prepared_data": {str(folders[src].relative_to(run_dir)): src.label for src in loaded},
         "prepared_tables": {str((folders[src] / PREPARED_TABLE_FOLDER).relative_to(run_dir)):
                             {"data": src.label, "clv_models": prepared.clv.p_alive_model if prepared.clv else None,
-                             "notes": list(prepared.notes)} for src, prepared in tables.items()},
+                             "notes": list(prepared.notes), "clv_record": prepared.record.to_dict()}
+                            for src, prepared in tables.items()},
         "prepare_seconds": prepare_seconds,
         "notebooks": [{"name": p.stem, "title": discover.notebook_title(p), "status": "not run",
                        "parameters": dict(plan.per_notebook[p.stem])} for p in plan.notebooks],

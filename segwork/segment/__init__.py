@@ -26,13 +26,13 @@ from .base import Segmentation, crosstab, nps, segment_profile
 from .defaults import default_segmentations
 from .relationship import RELATIONSHIP_TYPES, RelationshipTyper, relationship_segmentation
 from .rfm import DEFAULT_SEGMENT_MAP, RFMSegmenter, rfm_scores, rfm_segmentation, segment_grid
-from .value import ValueTiers, value_segmentation
+from .value import ValueTiers, tier_value, value_segmentation
 
 __all__ = [
     "Segmentation", "nps", "segment_profile", "crosstab",
     "AprioriSegmenter", "apriori_segmentation", "default_rules", "grid_rules", "parse_condition",
     "RFMSegmenter", "rfm_segmentation", "rfm_scores", "segment_grid", "DEFAULT_SEGMENT_MAP",
-    "ValueTiers", "value_segmentation",
+    "ValueTiers", "value_segmentation", "tier_value",
     "RelationshipTyper", "relationship_segmentation", "RELATIONSHIP_TYPES",
     "default_segmentations",
 ]

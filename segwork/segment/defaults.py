@@ -59,7 +59,8 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
     Approaches that lack their inputs are left out: ``apriori`` without the
     profile columns (``customer_type``), ``needs`` without survey answers
     (``has_survey``). The value tiers use predicted CLV (``clv``) when the
-    table has it, else historical revenue.
+    table has it, else historical revenue, recorded as a fallback
+    (``params["value_fallback"]``, see :func:`segwork.segment.tier_value`).
 
     Raises
     ------
@@ -73,7 +74,7 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
     from .needs import needs_segmentation
     from .relationship import relationship_segmentation
     from .rfm import rfm_segmentation
-    from .value import value_segmentation
+    from .value import tier_value, value_segmentation
 
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"default_segmentations: give the prepared customer table, got {type(table).__name__}; "
@@ -99,8 +100,9 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
     if "value" in wanted:
         if "clv" in table.columns:
             out["value"] = value_segmentation(table, table["clv"].rename("clv"), name="value")
-        else:
-            out["value"] = value_segmentation(table, "revenue", name="value")
+        else:  # historical revenue, recorded as the fallback it is (the table's CLV record says why)
+            _, fallback = tier_value(table, "clv")
+            out["value"] = value_segmentation(table, "revenue", name="value", fallback=fallback)
     if "relationship" in wanted:
         out["relationship"] = relationship_segmentation(table, model=model)
     for method in ("kmeans", "gmm"):

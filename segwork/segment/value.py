@@ -30,12 +30,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .._checks import check_fitted, require_columns
+from ..clv.record import Fallback
 from ..errors import DataError
+from ..prepare import clv_record_of
 from .base import Segmentation
 
 __all__ = [
     "ValueTiers",
     "value_segmentation",
+    "tier_value",
     "DEFAULT_TIERS",
     "NEGATIVE_TIER",
 ]
@@ -215,6 +218,43 @@ class ValueTiers(BaseEstimator):
         return pd.DataFrame(rows).set_index("tier")
 
 
+def tier_value(table: pd.DataFrame, basis: str = "clv", *, margin: float = 1.0) -> tuple[pd.Series, Fallback | None]:
+    """The value to cut tiers by: predicted CLV when asked for and the table has it, else the margin to date.
+
+    Parameters
+    ----------
+    table: the prepared customer table (:func:`segwork.prepare_table`).
+    basis: ``"clv"`` (predicted, the ``clv`` column, already a margin) or
+        ``"historical"`` (``margin * revenue`` to date).
+    margin: profit share of revenue for the historical value.
+
+    Returns
+    -------
+    ``(value, fallback)``: the value per customer (a Series named ``"clv"``
+    or ``"historical margin"``, the data's currency) and, when CLV was asked
+    for but the table has no ``clv`` column, the
+    :class:`~segwork.clv.record.Fallback` ``"value on revenue"`` saying why
+    (from the table's CLV record, ``table.attrs["clv_record"]``); None when
+    the value is what was asked for. Pass the fallback to
+    :func:`value_segmentation`, which records it. Raises DataError for another
+    ``basis`` or a table without ``revenue`` when it is needed.
+    """
+    if basis not in ("clv", "historical"):
+        raise DataError(f"tier_value: basis must be 'clv' (predicted) or 'historical' (margin to date), got {basis!r}")
+    if basis == "clv" and "clv" in table.columns:
+        return table["clv"].rename("clv"), None
+    require_columns(table, ("revenue",), "tier_value", "build the table with segwork.prepare_table",
+                    what="customer table")
+    value = (float(margin) * table["revenue"]).rename("historical margin")
+    if basis == "historical":
+        return value, None
+    record = clv_record_of(table)
+    why = next((f.detail for f in record.fallbacks if "clv" in f.columns and f.kind in ("no clv", "no p_alive")),
+               "the table has no clv column")
+    return value, Fallback("value on revenue", f"value tiers by the margin to date ({float(margin):g} x revenue), not "
+                           f"by predicted CLV: {why}", ("value",))
+
+
 def value_segmentation(
     table: pd.DataFrame,
     value: str | pd.Series = "revenue",
@@ -223,6 +263,7 @@ def value_segmentation(
     margin: float = 1.0,
     negative: str = NEGATIVE_TIER,
     name: str = "value",
+    fallback: Fallback | None = None,
 ) -> Segmentation:
     """Value tiers of the customers of a customer table.
 
@@ -235,12 +276,18 @@ def value_segmentation(
     tiers: ``(name, share)`` pairs, best first, shares adding up to 1.
     margin: multiplies the value (e.g. 0.3 turns revenue into margin).
     negative: name of the tier of customers with a negative value.
+    fallback: the :class:`~segwork.clv.record.Fallback` behind ``value``
+        when it is not the value that was wanted (e.g. revenue because the
+        table has no CLV, from :func:`tier_value`); recorded in the result.
 
     Returns
     -------
     :class:`Segmentation` named ``name``; ``description`` is the tier table
     (configured share, customers, lowest value); ``params["value"]`` the
     per-customer value used. ``predict`` needs the same value column (or one called ``value``).
+    With a ``fallback``: ``params["value_fallback"]`` holds it, ``method``
+    ends with "(fallback: ...)" and ``description.attrs["fallback"]`` is its
+    sentence, so every page that shows the tiers can say it.
     """
     column = value if isinstance(value, str) else (str(value.name) if value.name is not None else None)
     raw = _value_series(table, value)
@@ -250,9 +297,15 @@ def value_segmentation(
     table["value"] = values
     order = list(fitted.counts_.index)
     what = f"{value} x {margin:g}" if isinstance(value, str) else (value.name or "value")
+    params = {"value": values, "value_name": str(what), "tiers": fitted.tiers_, "margin": float(margin)}
+    description = fitted.describe()
+    method = f"value tiers by {what}"
+    if fallback is not None:
+        params["value_fallback"] = fallback
+        description.attrs["fallback"] = fallback.sentence()
+        method += f" (fallback: {fallback.detail})"
     return Segmentation(
-        fitted.labels_, name=name, method=f"value tiers by {what}",
-        description=fitted.describe(), segmenter=fitted,
-        table=table, order=order,
-        params={"value": values, "value_name": str(what), "tiers": fitted.tiers_, "margin": float(margin)},
+        fitted.labels_, name=name, method=method,
+        description=description, segmenter=fitted,
+        table=table, order=order, params=params,
     )

@@ -24,6 +24,7 @@ from segwork.errors import ConvergenceError, DataError
 from segwork.features import customer_table
 from segwork.io import read_transactions
 from segwork.prepare import prepare_table
+from segwork.clv import fit_clv, fit_spend_model
 
 HEAVY = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
 
@@ -83,12 +84,20 @@ def test_predict_clv_without_a_spend_model_says_so(table):
     t = table.drop(columns="mean_amount").copy()
     repeat = t.index[t["frequency"] > 0]
     t.loc[repeat[1:], "monetary_value"] = 0.0
+    # ... so no clv, said and recorded, but P(alive) stays (issue 19: a failed spend model never removes p_alive)
+    with pytest.warns(UserWarning, match="repeat buyer.*mean_amount"):
+        fit = fit_clv(t)
+    assert "clv" not in fit.values.columns and fit.values["p_alive"].between(0, 1).all()
+    assert fit.record.model("spend").status == "failed" and fit.record.fallback("no clv").columns == ("clv",)
     with pytest.raises(DataError, match="repeat buyer.*mean_amount"):
-        predict_clv(t)
+        fit_spend_model(t)
     # with mean_amount the mean transaction amount stands in: CLV is positive, not silently 0
     t2 = table.copy()
     t2.loc[repeat[1:], "monetary_value"] = 0.0
-    assert (predict_clv(t2)["clv"] > 0).any()
+    fit2 = fit_clv(t2)
+    assert (fit2.values["clv"] > 0).any()
+    assert fit2.record.fallback("constant spend") is not None and "mean transaction amount" in \
+        fit2.record.fallback("constant spend").detail
 
 
 

@@ -104,3 +104,8 @@ def test_06_runs_on_spend_heavy_tail_with_a_note(run_notebook):
     assert len(spend) == 1 and f"{one_time} customer(s) without a repeat purchase get the median" in spend[0]
     types = {r["relationship"]: r for r in m["relationship_types"]}
     assert {r["p_alive_model"] for r in types.values()} == {"MBG/NBD (penalizer 0.001)"}
+    # issue 19: the record on the page and in the metrics names the penalized model and both fallbacks
+    record = m["clv_record"]
+    assert [(r["role"], r["status"]) for r in record["models"]][0] == ("transaction", "penalized")
+    assert {f["kind"] for f in record["fallbacks"]} == {"penalized transaction model", "heavy-tailed spend"}
+    assert "value_fallback" not in m

@@ -91,3 +91,31 @@ def test_save_load(table, tmp_path):
     back = Segmentation.load(seg.save(tmp_path / "v.seg"))
     pd.testing.assert_series_equal(back.labels, seg.labels)
     assert (back.predict(table) == seg.predict(table)).all()
+
+
+def test_value_tiers_on_revenue_instead_of_clv_record_the_fallback():
+    """Issue 19: value tiers switched to revenue without a word; now the Segmentation says so, and why."""
+    from segwork.clv.record import Fallback, FitRecord, ModelStatus
+    from segwork.datasets import make_crm
+    from segwork.features import customer_table
+    from segwork.segment import default_segmentations, tier_value
+
+    data = make_crm(n_customers=300, seed=1)
+    table = customer_table(data.transactions, data.customers)  # no clv column
+    failed = FitRecord((ModelStatus("transaction", "mbgnbd", "MBG/NBD", "failed", message="no convergence"),),
+                       (Fallback("no p_alive", "the MBG/NBD could not be fitted (no convergence)", ("p_alive", "clv")),))
+    table.attrs["clv_record"] = failed.to_dict()
+    seg = default_segmentations(table, approaches=["value"])["value"]
+    fallback = seg.params["value_fallback"]
+    assert fallback.kind == "value on revenue" and fallback.columns == ("value",)
+    assert "could not be fitted" in fallback.detail  # why, from the table's CLV record
+    assert "fallback" in seg.method and seg.description.attrs["fallback"] == fallback.sentence()
+    # asked for what the table has: no fallback
+    value, none = tier_value(table, "historical", margin=0.3)
+    assert none is None and value.name == "historical margin"
+    with_clv = table.assign(clv=table["revenue"] * 0.5)
+    value, none = tier_value(with_clv, "clv")
+    assert none is None and value.name == "clv"
+    assert "value_fallback" not in default_segmentations(with_clv, approaches=["value"])["value"].params
+    _, fb = tier_value(table.drop(columns=[]).rename_axis("customer_id"), "clv")
+    assert fb is not None and "margin to date" in fb.detail
