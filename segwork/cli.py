@@ -349,18 +349,20 @@ def _add_service_parsers(subparsers) -> None:
 
 
 def _cmd_models_build(args) -> int:
-    from .datasets import load_dataset
-    from .models.store import build_models
-
     from pathlib import Path
 
-    from .datasets import builtin_dataset
+    from .clv.record import FitRecord
+    from .datasets import builtin_dataset, load_dataset
+    from .models.store import build_models, read_manifest
 
     dataset = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
     out = build_models(dataset, args.output, seed=args.seed, source=source)
     print(f"models written to {out}")
+    # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
+    for line in FitRecord.from_dict(read_manifest(out).get("clv_record")).lines():
+        print(f"  {line}")
     return EXIT_OK
 
 

@@ -186,7 +186,7 @@ def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: flo
         # it is not cleaned again; one built in memory (make_crm) is cleaned here
         table = customer_table(data.transactions, getattr(data, "customers", None), getattr(data, "survey", None),
                                observation_end=getattr(data, "observation_end", None),
-                               cleaned=getattr(data, "cleaning_report", None) or False)
+                               cleaned=getattr(data, "cleaning_report", None))
     else:
         raise TypeError(f"{_where}: give a Dataset (e.g. segwork.datasets.make_crm()), canonical transactions "
                         f"or a customer table, got {type(data).__name__}")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..io import CleaningReport, CleaningRules, read_transactions
+from ..io import CleaningReport, CleaningRules, passed_the_gate, read_transactions
 
 __all__ = ["rfm_summary", "clean_frame", "TIME_UNITS"]
 
@@ -170,7 +170,7 @@ def clean_frame(
     transactions: pd.DataFrame,
     *,
     rules: CleaningRules | None = None,
-    cleaned: bool | CleaningReport = False,
+    cleaned: bool | CleaningReport | None = None,
     columns: dict | None = None,
     where: str = "rfm_summary",
 ) -> tuple[pd.DataFrame, CleaningReport | None]:
@@ -180,13 +180,18 @@ def clean_frame(
     ``columns`` maps the frame's names to canonical ones (``{"cust": "customer_id"}``). ``cleaned`` says the
     frame has passed the gate already and is given back as it is (nothing is cleaned twice): the
     :class:`~segwork.io.CleaningReport` of the ``read_transactions`` / ``clean_transactions`` call that returned
-    it (that report is given back), or ``True`` (no report). Giving ``cleaned`` with ``rules`` is a DataError:
-    the rules of a frame already cleaned cannot apply. A frame without an ``amount`` column (summaries
-    without money) is cleaned by the rules that need no amount.
+    it (that report is given back), or ``True`` (no report); ``False`` cleans it here; ``None`` (default)
+    decides from the frame: one that carries the gate's mark (:func:`segwork.io.passed_the_gate`: what
+    ``clean_transactions`` returned, or a row selection or copy of it) is not cleaned again, unless ``rules``
+    are given. Giving ``cleaned`` with ``rules`` is a DataError: the rules of a frame already cleaned cannot
+    apply. A frame without an ``amount`` column (summaries without money) is cleaned by the rules that need
+    no amount.
 
     Raises DataError as ``read_transactions`` does for a DataFrame (the source is named ``<DataFrame>``).
     """
-    if cleaned is not False and cleaned is not None:
+    if cleaned is None:
+        cleaned = rules is None and passed_the_gate(transactions)
+    if cleaned is not False:
         if not (cleaned is True or isinstance(cleaned, CleaningReport)):
             raise DataError(f"{where}: cleaned={cleaned!r}; give the CleaningReport of the read_transactions / "
                             "clean_transactions call that returned the frame, True, or False to clean it here")
@@ -230,7 +235,7 @@ def rfm_summary(
     amount_col: str | None = "amount",
     engine: str | None = None,
     rules=None,
-    cleaned=False,
+    cleaned=None,
     scheduler=None,
 ) -> pd.DataFrame:
     """Summarise transactions into one row per customer (frequency, recency, T, monetary value).
@@ -281,7 +286,11 @@ def rfm_summary(
         :func:`segwork.io.read_transactions` returns): its
         :class:`~segwork.io.CleaningReport` (given back in
         ``result.attrs["cleaning_report"]``) or ``True``; it is then not
-        cleaned again. Default ``False``: clean it here.
+        cleaned again. ``False``: clean it here. Default ``None``: a frame
+        with the gate's mark (:func:`segwork.io.passed_the_gate`, what
+        ``read_transactions`` / ``clean_transactions`` return, kept by row
+        selections and copies) is not cleaned again unless ``rules`` are
+        given; any other frame is cleaned here.
     scheduler:
         ``engine="dask"`` only: a ``distributed.Client``, a scheduler address
         (``"tcp://host:8786"``), or ``None`` for the active client.
@@ -337,7 +346,9 @@ def rfm_summary(
             )
     if len(transactions) == 0:
         raise DataError("rfm_summary: no transactions")
-    if cleaned is False or cleaned is None:  # the gate, as for a file: canonical names from here on
+    if cleaned is None:
+        cleaned = rules is None and passed_the_gate(transactions)
+    if cleaned is False:  # the gate, as for a file: canonical names from here on
         mapping = {k: v for k, v in ((customer_col, "customer_id"), (date_col, "date"), (amount_col, "amount"))
                    if k and k != v}
         transactions, report = clean_frame(transactions, rules=rules, columns=mapping)

@@ -77,7 +77,7 @@ def customer_table(
     observation_end=None,
     engine: str | None = None,
     rules=None,
-    cleaned=False,
+    cleaned=None,
     scheduler=None,
 ) -> pd.DataFrame:
     """One row per customer with behaviour, profile and survey columns.
@@ -96,8 +96,9 @@ def customer_table(
     engine, rules, scheduler: as in :func:`segwork.features.rfm_summary`
         (``"duckdb"`` is the default for a path; all engines give the same table).
     cleaned: for a DataFrame that passed the gate already, its
-        :class:`~segwork.io.CleaningReport` or ``True``: not cleaned again
-        (as in :func:`segwork.features.rfm_summary`).
+        :class:`~segwork.io.CleaningReport` or ``True``: not cleaned again;
+        ``False``: cleaned here; ``None`` (default): decided by the gate's
+        mark on the frame (as in :func:`segwork.features.rfm_summary`).
 
     Returns
     -------

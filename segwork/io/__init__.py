@@ -47,7 +47,7 @@ re-exported here; no module imports another's private (underscore) names.
 """
 from __future__ import annotations
 
-from .clean import clean_transactions
+from .clean import CLEANED_ATTR, clean_transactions, passed_the_gate
 from .dates import parse_dates
 from .layouts import (HEADER_SCAN_ROWS, LAYOUTS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, apply_layout, check_column_map,
                       check_duplicate_columns, detect_layout)
@@ -77,6 +77,8 @@ __all__ = [
     "Decision",
     "read_transactions",
     "clean_transactions",
+    "CLEANED_ATTR",
+    "passed_the_gate",
     "text_dialect",
     "HEADER_SCAN_ROWS",
     "bom_encoding",

@@ -18,7 +18,16 @@ from .numbers import check_ids_written_out, decimal_hint, to_id, to_number
 from .report import CleaningReport, Decision, RuleResult
 from .rules import RULE_TEXT, CleaningRules, implausible_dates
 
-__all__ = ["clean_transactions"]
+__all__ = ["clean_transactions", "CLEANED_ATTR", "passed_the_gate"]
+
+#: The key of ``DataFrame.attrs`` by which a frame :func:`clean_transactions` returned says it passed the gate
+#: (JSON-able, so it survives Parquet; pandas keeps ``attrs`` through row selections and copies).
+CLEANED_ATTR = "segwork_cleaned"
+
+
+def passed_the_gate(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` (or a row selection or copy of it) is what :func:`clean_transactions` returned."""
+    return frame.attrs.get(CLEANED_ATTR) is True
 
 
 def clean_transactions(
@@ -37,7 +46,10 @@ def clean_transactions(
     ``quantity`` and ``price``. See :func:`read_transactions` for the output,
     how dates and numbers are decided and the errors raised. ``allow_empty``
     returns an empty table instead of raising when no row is left (one
-    partition of many, as the Dask engine cleans them).
+    partition of many, as the Dask engine cleans them). The returned frame
+    carries the gate's mark (``attrs[CLEANED_ATTR]``, :func:`passed_the_gate`),
+    so :func:`segwork.features.rfm_summary` and ``customer_table`` do not
+    clean it (or a row selection of it) again.
     """
     rules = rules or CleaningRules()
     decimal = raw.attrs.get("decimal")
@@ -130,4 +142,5 @@ def clean_transactions(
     report.first_date = out["date"].min()
     report.last_date = out["date"].max()
     report.revenue = float(out["amount"].sum())
+    out.attrs = {CLEANED_ATTR: True}  # the mark of the gate: rfm_summary / customer_table do not clean it again
     return out, report

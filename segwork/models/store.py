@@ -39,7 +39,8 @@ from .. import __version__
 from ..clv.document import clv_document, clv_models_from_document
 from ..clv.predict import DEFAULT_TRANSACTION_MODEL
 from ..errors import DataError
-from ..prepare import prepare
+from ..clv.record import FitRecord
+from ..prepare import CLV_RECORD_ATTR, prepare
 from ..segment.base import Segmentation
 from ..segment.defaults import default_segmentations
 
@@ -82,6 +83,9 @@ class ModelStore:
         (a constant spend per purchase when Gamma-Gamma could not be fitted).
     clv_settings: ``horizon`` (months), ``discount_rate`` (per month),
         ``margin`` the table's ``clv`` was computed with.
+    clv_record: the :class:`~segwork.clv.record.FitRecord` of the fit (which
+        models were fitted, at which limits, which fallbacks were taken); an
+        empty record for a folder built before it was kept.
     """
 
     folder: Path
@@ -91,6 +95,7 @@ class ModelStore:
     transaction_model: object
     spend_model: object
     clv_settings: dict = field(default_factory=dict)
+    clv_record: FitRecord = field(default_factory=FitRecord)
 
 
 def _date_range(dataset) -> list[str]:
@@ -127,9 +132,10 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
     prepared = prepare(dataset, horizon=horizon, discount_rate=discount_rate, margin=margin,
                        transaction_model=transaction_model)
     table = prepared.table
-    if prepared.clv is None:
-        raise DataError(f"{source or dataset.name}: the CLV models cannot be fitted on this data set, so there is "
-                        "nothing to serve for PredictCustomerValue; use data with repeat buyers")
+    if prepared.clv is None or prepared.clv.spend_model is None:
+        why = "; ".join(prepared.record.lines()) or "no repeat buyers"
+        raise DataError(f"{source or dataset.name}: the CLV models cannot be fitted on this data set ({why}), so "
+                        "there is nothing to serve for PredictCustomerValue; use data with repeat buyers")
     # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
     model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
     segmentations = default_segmentations(table, seed=seed, model=model)
@@ -148,7 +154,10 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
             "dataset": source or dataset.name, "dataset_name": dataset.name,
             "date_range": _date_range(dataset), "currency": getattr(dataset, "currency", None),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
-            "n_customers": int(len(table)), "table_attrs": {k: str(v) for k, v in table.attrs.items()},
+            "n_customers": int(len(table)),
+            # the CLV record stays a JSON object (what was fitted, at which limits, which fallbacks); the rest text
+            "table_attrs": {k: (v if k == CLV_RECORD_ATTR else str(v)) for k, v in table.attrs.items()},
+            "clv_record": prepared.record.to_dict(),
             "segmentations": list(segmentations), "files": files,
             "note": "segmentations/*.pkl are pickles (fitted scikit-learn estimators); load_models checks "
                     "their SHA-256 here before unpickling",
@@ -168,7 +177,13 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
     return output
 
 
-def _read_manifest(folder: Path) -> dict:
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a model folder (dict, as :func:`build_models` wrote it; ``clv_record`` is the
+    :meth:`segwork.clv.record.FitRecord.to_dict` of the fit), checked for its format and version.
+
+    Raises DataError naming the folder and the fix for a missing folder or manifest, a manifest that is not
+    JSON, or another format or version."""
+    folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such model folder; build one with 'segwork models build --dataset NAME "
                         f"--output {folder}'")
@@ -206,7 +221,7 @@ def load_models(folder: str | Path) -> ModelStore:
     fix (rebuild with ``segwork models build``).
     """
     folder = Path(folder)
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     files = manifest["files"]
     for rel, digest in files.items():
         path = folder / rel
@@ -229,6 +244,7 @@ def load_models(folder: str | Path) -> ModelStore:
     segmentations = {name: Segmentation.load(folder / _SEGMENTATIONS / f"{name}.pkl")
                      for name in manifest["segmentations"]}
     return ModelStore(folder=folder, manifest=manifest, table=table, segmentations=segmentations,
+                      clv_record=models.record or FitRecord(),
                       transaction_model=model, spend_model=spend, clv_settings=settings)
 
 

@@ -168,6 +168,7 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
     spend = "Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else "constant spend"
     _add(resp, "valueModel", f"{transaction_model_label(store.transaction_model)} + {spend}, "
                              f"CLV over {store.clv_settings['horizon']} months")
+    _add_model_notes(resp, store)
     for name, seg in store.segmentations.items():
         info = etree.SubElement(resp, _q("segmentation"))
         _add(info, "name", name)
@@ -182,6 +183,12 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
             _add(use, "required", "true" if required else "false")
             _add(use, "note", note)
     return resp
+
+
+def _add_model_notes(resp, store: ModelStore) -> None:
+    """``modelNote`` elements: the CLV record's sentences (models, limits, fallbacks; no fallback is silent)."""
+    for line in store.clv_record.lines():
+        _add(resp, "modelNote", line)
 
 
 def get_segment_profiles(store: ModelStore, request) -> etree._Element:
@@ -847,6 +854,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
     _add(resp, "model", transaction_model_label(store.transaction_model)
          + (" + Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else " + constant spend"))
     _add(resp, "horizon", str(horizon))
+    _add_model_notes(resp, store)
     for cid, row in zip(v.index, v.itertuples(index=False)):
         el = etree.SubElement(resp, _q("value"))
         _add(el, "customerId", str(cid))
