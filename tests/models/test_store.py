@@ -91,7 +91,11 @@ def test_build_refuses_a_folder_that_is_not_a_model_folder_and_replaces_a_model_
 def test_models_build_command(tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["models", "build", "--dataset", "synthetic", "--n-customers", "800", "--output", str(out)]) == 0
-    assert load_models(out).manifest["n_customers"] == 800
+    store = load_models(out)
+    assert store.manifest["n_customers"] == 800
+    # what the CLV numbers rest on is printed: one line per model (and per fallback), as the folder keeps it
+    printed = capsys.readouterr().out.splitlines()[1:]
+    assert printed == [f"  {line}" for line in store.clv_record.lines()] and len(printed) >= 2
     assert main(["models", "build", "--dataset", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
 

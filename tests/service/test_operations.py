@@ -228,3 +228,14 @@ def test_many_clients_at_once_get_correct_answers(server, store):
     with ThreadPoolExecutor(8) as pool:
         answers = dict(pool.map(ask, ids))
     np.testing.assert_allclose([answers[c] for c in ids], store.table.loc[ids, "clv"], rtol=1e-12)
+
+
+def test_the_clv_record_is_answered_as_model_notes(client, store):
+    """What the value numbers rest on is never silent: every model's status and every fallback, as built."""
+    lines = store.clv_record.lines()
+    assert lines and any("Gamma-Gamma" in line or "spend" in line for line in lines)
+    assert [str(n) for n in client.service.ListSegmentations()["modelNote"]] == lines
+    r = client.service.PredictCustomerValue(timeUnit="days", horizon=6, customer=[
+        {"customerId": "a", "frequency": 2, "recency": 50.0, "T": 120.0, "monetaryValue": 30.0}])
+    assert [str(n) for n in r["modelNote"]] == lines
+    assert store.manifest["clv_record"] == store.clv_record.to_dict()
