@@ -15,7 +15,7 @@ from segwork.prepare import prepare_table
 
 @pytest.fixture(scope="module")
 def data():
-    return make_crm(n_customers=1500, seed=21)
+    return make_crm(n_customers=1500, random_state=21)
 
 
 def test_prepare_table_adds_value_columns_and_measures_at_the_window_end(data):
@@ -65,7 +65,7 @@ def test_prepare_keeps_the_clv_fit_behind_the_table():
     from segwork.clv import ClvFit
     from segwork.prepare import prepare
 
-    data = make_crm(n_customers=1500, seed=2)
+    data = make_crm(n_customers=1500, random_state=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = prepare(data)
@@ -125,7 +125,7 @@ def test_without_a_folder_load_or_prepare_prepares(data):
 def test_a_fallback_note_is_kept_and_said_again_on_load(tmp_path):
     from segwork.prepare import load_prepared_table, prepare, save_prepared_table
 
-    few = make_crm(n_customers=40, seed=3)  # both models reach a limit of their parameters: two notes
+    few = make_crm(n_customers=40, random_state=3)  # both models reach a limit of their parameters: two notes
     with pytest.warns(UserWarning) as said:  # from a model at a limit of its parameters (a usable fit, said)
         prepared = prepare(few)
     assert prepared.notes and set(prepared.notes) <= {str(w.message) for w in said}
@@ -138,7 +138,7 @@ def test_a_fallback_note_is_kept_and_said_again_on_load(tmp_path):
 def test_a_table_without_clv_columns_saves_and_loads_with_its_reason(tmp_path):
     from segwork.prepare import load_prepared_table, prepare, save_prepared_table
 
-    few = make_crm(n_customers=60, seed=0)  # the spend model does not converge: no CLV columns, and why
+    few = make_crm(n_customers=60, random_state=0)  # the spend model does not converge: no CLV columns, and why
     with pytest.warns(UserWarning, match="no CLV columns"):
         prepared = prepare(few)
     assert prepared.clv is None and "clv" not in prepared.table.columns
