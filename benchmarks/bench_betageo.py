@@ -36,7 +36,7 @@ PARAMS = ("r", "alpha", "a", "b")
 
 
 def make_summary(n_customers: int, seed: int) -> dict[str, np.ndarray]:
-    sim = simulate_bg_nbd(n_customers, **CDNOW, T=(27.0, 39.0), seed=seed)
+    sim = simulate_bg_nbd(n_customers, **CDNOW, T=(27.0, 39.0), random_state=seed)
     return {"frequency": sim["frequency"].to_numpy(np.float64), "recency": sim["recency"].to_numpy(np.float64),
             "T": sim["T"].to_numpy(np.float64)}
 

@@ -153,7 +153,7 @@ def models_folder(data_dir: Path) -> Path:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            build_models(make_crm(n_customers=5000, seed=0), folder, seed=0, source="synthetic")
+            build_models(make_crm(n_customers=5000, random_state=0), folder, random_state=0, source="synthetic")
     return folder
 
 

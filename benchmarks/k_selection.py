@@ -37,7 +37,7 @@ OLD = ["silhouette", "calinski_harabasz", "davies_bouldin", "bic"]
 
 
 def crm(sep, seed, n):
-    data = make_crm(n, seed=seed, separation=sep)
+    data = make_crm(n, random_state=seed, separation=sep)
     t = customer_table(data.transactions, data.customers, data.survey, observation_end=data.observation_end)
     X = t[default_features(t, "kmeans")]
     return X, data.truth["segment"].reindex(t.index).astype(str).to_numpy()

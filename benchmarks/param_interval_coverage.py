@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     seeds = np.random.SeedSequence(args.seed).generate_state(args.reps)
     t0 = time.perf_counter()
     for i, s in enumerate(seeds):
-        sim = simulate_bg_nbd(args.customers, **TRUE, T=(26.0, 39.0), seed=int(s))
+        sim = simulate_bg_nbd(args.customers, **TRUE, T=(26.0, 39.0), random_state=int(s))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a rare fit at a limit: its NaN/inf limits count as they are

@@ -4,10 +4,10 @@
     python benchmarks/refactor_numbers.py capture after.pkl      # on the changed tree
     python benchmarks/refactor_numbers.py compare before.pkl after.pkl
 
-Captures, on ``make_crm(3000, seed=4)`` and CDNOW: the prepared table
+Captures, on ``make_crm(3000, random_state=4)`` and CDNOW: the prepared table
 (``segwork.prepare_table``), the labels of every default segmentation
-(``default_segmentations(table, seed=0)`` with all approaches) and the
-``segwork.compare`` table; on ``make_crm(3000, seed=4)`` also the scores of
+(``default_segmentations(table, random_state=0)`` with all approaches) and the
+``segwork.compare`` table; on ``make_crm(3000, random_state=4)`` also the scores of
 ``segwork score`` with each engine (pandas, duckdb, dask) from the model folder
 ``segwork models build`` writes, and the answers of the real SOAP service
 (``segwork serve`` on 127.0.0.1, called with zeep) to SegmentCustomers (from
@@ -41,9 +41,9 @@ def capture(path: str) -> None:
 
     warnings.simplefilter("ignore")
     out = {}
-    for tag, data in [("make_crm(3000, seed=4)", make_crm(3000, seed=4)), ("cdnow", load_dataset("cdnow"))]:
+    for tag, data in [("make_crm(3000, random_state=4)", make_crm(3000, random_state=4)), ("cdnow", load_dataset("cdnow"))]:
         table = segwork.prepare_table(data)
-        segs = default_segmentations(table, seed=0, approaches=APPROACHES)
+        segs = default_segmentations(table, random_state=0, approaches=APPROACHES)
         truth = data.truth["segment"] if data.truth is not None else None
         out[tag] = {"table": table, "labels": {k: s.labels.astype(str) for k, s in segs.items()},
                     "compare": segwork.compare(segs, table, truth=truth)}
@@ -59,7 +59,7 @@ def _build_models(data, folder):
         from segwork.models import build_models
     except ImportError:
         from segwork.service.store import build_models
-    return build_models(data, folder, seed=0, source="synthetic")
+    return build_models(data, folder, random_state=0, source="synthetic")
 
 
 def _cli(*args) -> list[str]:

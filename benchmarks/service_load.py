@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
     tmp = tempfile.TemporaryDirectory()
     models = Path(args.models) if args.models else build_models(
-        make_crm(n_customers=args.n_customers, seed=0), Path(tmp.name) / "models", source="synthetic")
+        make_crm(n_customers=args.n_customers, random_state=0), Path(tmp.name) / "models", source="synthetic")
     table = load_models(models).table
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"

@@ -1,7 +1,10 @@
 """Input checks shared by the public functions (boundary checks: what, where, how to fix)."""
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import warnings
 from collections.abc import Iterable
 
 import pandas as pd
@@ -9,6 +12,9 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from .errors import DataError, NotFittedError
+
+#: The release that removes the old names kept working by :func:`renamed_keywords` (deprecated in 0.2).
+RENAMED_REMOVED_IN = "0.3"
 
 
 def check_level(where: str, value, name: str = "interval", example: float = 0.9) -> float:
@@ -107,3 +113,66 @@ def _plain(value) -> str:
     if number == int(number):
         return f"{int(number):d}" if abs(number) < 1e16 else f"{number:g}"
     return repr(number)
+
+
+def warn_renamed(where: str, old: str, new: str, *, kind: str = "keyword", stacklevel: int = 3) -> None:
+    """Warn (:class:`FutureWarning`) that ``old`` is the deprecated name of ``new`` in ``where``.
+
+    The one wording of every rename of issue 18 ("one name per idea"), used by
+    :func:`renamed_keywords` and by the command line and the report runner for
+    their deprecated flags and parameters (``kind``: "keyword", "flag",
+    "report parameter"). ``FutureWarning``, as scikit-learn does for
+    deprecations users meet: Python shows it by default, also in a notebook
+    and on the command line, where a ``DeprecationWarning`` raised in library
+    code is hidden. ``stacklevel`` points the warning at the caller's line.
+    """
+    warnings.warn(f"{where}: the {kind} {old!r} was renamed {new!r}; {old!r} still works but is deprecated "
+                  f"and will be removed in segwork {RENAMED_REMOVED_IN}; use {new!r}",
+                  FutureWarning, stacklevel=stacklevel)
+
+
+def renamed_keywords(**renames: str):
+    """Decorator: keep old keyword names working for one release, mapped to their new names.
+
+    ``@renamed_keywords(seed="random_state")`` on a function whose signature
+    has ``random_state``: a call with ``seed=`` warns (:func:`warn_renamed`,
+    a :class:`FutureWarning` naming both names and the release that removes
+    the old one) and runs as with ``random_state=``, so it gives identical
+    results. A call with both raises :class:`TypeError`, as Python does for
+    a keyword given twice. On a class (e.g. a dataclass) the decorator wraps
+    ``__init__``: the old name is accepted by the constructor only, so
+    ``get_params``/``clone`` and the fields know only the new name.
+
+    The wrapper keeps the function's name, docstring and signature
+    (:func:`functools.wraps`): :func:`inspect.signature` shows the new names
+    only. Raises TypeError at decoration time when a new name is not a
+    parameter of the function, or an old name still is.
+    """
+    def decorate(obj):
+        if isinstance(obj, type):
+            obj.__init__ = _wrap(obj.__init__, f"{obj.__name__}()", renames)
+            return obj
+        return _wrap(obj, f"{obj.__qualname__}()", renames)
+    return decorate
+
+
+def _wrap(func, where: str, renames: dict[str, str]):
+    params = inspect.signature(func).parameters
+    for old, new in renames.items():
+        if new not in params or old in params:
+            raise TypeError(f"renamed_keywords({old}={new!r}) on {where}: {new!r} must be a parameter "
+                            f"and {old!r} must not be one")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for old, new in renames.items():
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{where} got both {old!r} and {new!r}; {old!r} is the deprecated name of "
+                                    f"{new!r}: give only {new!r}")
+                warn_renamed(where, old, new)
+                kwargs[new] = kwargs.pop(old)
+        return func(*args, **kwargs)
+
+    wrapper.renamed_keywords = dict(renames)
+    return wrapper

@@ -2,12 +2,12 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
-    segwork models build --dataset NAME|PATH --output DIR [--seed N]
+    segwork models build --dataset NAME|PATH --output DIR [--random-state N]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
     segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
-                  [--scheduler ADDRESS] [--chunk-size N] [--as-of YYYY-MM-DD] [--sep ;] [--map 'Kunde=customer_id'] ...
+                  [--scheduler ADDRESS] [--chunk-size N] [--observation-end YYYY-MM-DD] [--sep ;] [--map 'Kunde=customer_id'] ...
 
 This module owns every subcommand: it parses the arguments and calls down
 into the packages (:mod:`segwork.io`, :mod:`segwork.report`); nothing below
@@ -18,6 +18,10 @@ exit with status 2: no traceback, and no library warning before it (warnings
 raised while a command runs are held back and shown only when it succeeds;
 what the user must know about the data is in the cleaning report). A failed
 report run prints one line and exits 1.
+
+Renamed flags (issue 18, one name per idea) keep working for one release with
+a FutureWarning: ``--seed`` is ``--random-state``, ``segwork score --as-of`` is
+``--observation-end``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import shlex
 import sys
 import warnings
 
+from ._checks import RENAMED_REMOVED_IN, warn_renamed
 from .errors import DataError, ReportError
 from .io import CleaningRules
 
@@ -49,6 +54,23 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
+
+
+def _add_random_state(p, help_text: str) -> None:
+    """``--random-state N`` and its deprecated alias ``--seed N`` (both stored; :func:`_random_state` merges them)."""
+    p.add_argument("--random-state", type=int, default=None, metavar="N", help=f"{help_text} (default 0)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help=f"deprecated alias of --random-state, removed in segwork {RENAMED_REMOVED_IN}")
+
+
+def _random_state(args, command: str) -> int:
+    """The value of ``--random-state``, or of the deprecated ``--seed`` (with a FutureWarning); both: usage error."""
+    if args.seed is None:
+        return 0 if args.random_state is None else args.random_state
+    if args.random_state is not None:
+        raise _UsageError(f"{command}: --seed is the deprecated name of --random-state; give only --random-state")
+    warn_renamed(command, "--seed", "--random-state", kind="flag", stacklevel=2)
+    return args.seed
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -80,7 +102,9 @@ def add_read_options(p) -> None:
                    help="row number of the column names (1-based, as Excel or an editor shows it) when title "
                         "lines stand above them (default: row 1, else the first of the first 20 rows that names "
                         "the required columns; the report says which)")
-    p.add_argument("--observation-end", help="drop rows dated after this day (YYYY-MM-DD)")
+    p.add_argument("--observation-end", metavar="YYYY-MM-DD",
+                   help="the day the histories end: rows dated after it are dropped (segwork score measures T and "
+                        "recency to it; default: the last date)")
     for rule in CleaningRules().rule_names:
         p.add_argument(f"--{rule.replace('_', '-')}", choices=["drop", "keep", "error"], dest=f"rule_{rule}",
                        help=f"what to do with rows matching the {rule!r} rule (default: drop)")
@@ -310,7 +334,7 @@ def _add_service_parsers(subparsers) -> None:
     build.add_argument("--dataset", required=True, metavar="NAME|PATH",
                        help="a built-in data set (synthetic, cdnow, ...), a prepared folder or a transaction file")
     build.add_argument("--output", required=True, metavar="DIR", help="the model folder to write")
-    build.add_argument("--seed", type=int, default=0, help="random state of the clustering (default 0)")
+    _add_random_state(build, "random state of the synthetic data and the clustering")
     build.add_argument("--n-customers", type=_positive, default=20_000,
                        help="customers of the synthetic data set (default 20000)")
     build.set_defaults(func=_cmd_models_build)
@@ -355,10 +379,11 @@ def _cmd_models_build(args) -> int:
     from .datasets import builtin_dataset, load_dataset
     from .models.store import build_models, read_manifest
 
-    dataset = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
+    random_state = _random_state(args, "segwork models build")
+    dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
-    out = build_models(dataset, args.output, seed=args.seed, source=source)
+    out = build_models(dataset, args.output, random_state=random_state, source=source)
     print(f"models written to {out}")
     # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
     for line in FitRecord.from_dict(read_manifest(out).get("clv_record")).lines():
@@ -384,7 +409,7 @@ def _add_export_parser(subparsers) -> None:
     p.add_argument("kind", choices=["segments", "targets", "triggers"])
     p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
     p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
-    p.add_argument("--seed", type=int, default=0, help="random seed (synthetic data, clustering; default 0)")
+    _add_random_state(p, "random state of the synthetic data and the clustering")
     p.add_argument("--n-customers", type=_positive, default=20_000,
                    help="customers of the synthetic data set (default 20000)")
     p.add_argument("--days", type=_positive, default=30, help="campaign / trigger period in days (default 30)")
@@ -402,8 +427,9 @@ def _cmd_export(args) -> int:
 
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
-    data = load_dataset(args.dataset, n_customers=args.n_customers, seed=args.seed)
-    frame = export_frame(args.kind, data, seed=args.seed, horizon_days=args.days, channel=args.channel)
+    random_state = _random_state(args, "segwork export")
+    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel)
     out = write_export(frame, args.output)
     left_out = frame.attrs.get("left_out_no_permission", 0)
     notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
@@ -446,8 +472,10 @@ def _add_score_parser(subparsers) -> None:
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask)")
     p.add_argument("--chunk-size", type=_positive, default=DEFAULT_CHUNK_SIZE, metavar="N",
                    help=f"customers per chunk (default {DEFAULT_CHUNK_SIZE:,})")
+    # the day the histories end is --observation-end, one of the reading options below (the cleaning rule that
+    # drops later rows; score measures T and recency to it); --as-of is its old name
     p.add_argument("--as-of", metavar="YYYY-MM-DD",
-                   help="the day the histories end; later transactions are ignored (default: the last date)")
+                   help=f"deprecated alias of --observation-end, removed in segwork {RENAMED_REMOVED_IN}")
     p.add_argument("--no-progress", action="store_true", help="no progress line per chunk on stderr")
     add_read_options(p.add_argument_group(
         "reading the transactions: the same options as 'segwork data validate' (an option an engine cannot "
@@ -455,10 +483,26 @@ def _add_score_parser(subparsers) -> None:
     p.set_defaults(func=_cmd_score)
 
 
+def _same_day(a: str, b: str) -> bool:
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(a).normalize() == pd.Timestamp(b).normalize()
+    except (TypeError, ValueError):
+        return a == b
+
+
 def _cmd_score(args) -> int:
     from .models.bulk import score_transactions
 
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
+    if args.as_of is not None:
+        if args.observation_end is not None and not _same_day(args.observation_end, args.as_of):
+            raise _UsageError(f"segwork score: --as-of {args.as_of} and --observation-end {args.observation_end} "
+                              "name different days; --as-of is the deprecated name of --observation-end: give only "
+                              "--observation-end")
+        warn_renamed("segwork score", "--as-of", "--observation-end", kind="flag", stacklevel=2)
+        args.observation_end = args.as_of
     # distributed logs every shuffle it starts and ends as a WARNING ("Shuffle ... initialized by task ...",
     # "... deactivated due to stimulus ..."), shown after the run's one result line: routine, nothing to act on
     # A partition the cleaning refuses is logged by the worker as "distributed.worker - ERROR - Compute Failed
@@ -471,7 +515,7 @@ def _cmd_score(args) -> int:
         logging.getLogger(name).setLevel(lvl)
     try:
         result = score_transactions(args.models, args.transactions, args.output, engine=engine,
-                                    scheduler=args.scheduler, chunk_size=args.chunk_size, as_of=args.as_of,
+                                    scheduler=args.scheduler, chunk_size=args.chunk_size,
                                     progress=not args.no_progress, read_options=read_options_from_args(args))
     finally:
         for name, lvl in levels.items():

@@ -43,6 +43,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, pairwise_distances, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from ._checks import renamed_keywords
 from .errors import DataError
 from .segment.base import Segmentation, as_labels, crosstab
 
@@ -135,13 +136,14 @@ def size_entropy(labels: pd.Series | np.ndarray) -> float:
     return float(-(p * np.log(p)).sum() / np.log(counts.size))
 
 
+@renamed_keywords(seed="random_state")
 def compare(
     segmentations: Mapping[str, Segmentation] | Sequence[Segmentation],
     table: pd.DataFrame,
     truth: pd.Series | None = None,
     *,
     sample: int = 5000,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """One row per segmentation with size balance, validity, stability and business separation.
 
@@ -153,13 +155,14 @@ def compare(
         segmentations were built on::
 
             table = segwork.prepare_table(data)
-            segs = segwork.default_segmentations(table, seed=0)
+            segs = segwork.default_segmentations(table, random_state=0)
             segwork.compare(segs, table, truth=data.truth["segment"])
     truth: optional true segment per customer (Series indexed by customer_id);
         adds ``ari_truth`` and ``nmi_truth``.
-    sample: customers of the table drawn (without replacement, ``seed``) for
+    sample: customers of the table drawn (without replacement, ``random_state``) for
         the silhouette; each segmentation is scored on those it labels.
-    seed: seed of that sample.
+    random_state: seed of that sample (old name ``seed``, deprecated: it still works with a
+        FutureWarning until segwork 0.3).
 
     Returns
     -------
@@ -185,7 +188,7 @@ def compare(
         if not isinstance(truth, pd.Series):
             raise TypeError("compare: truth must be a Series of true segment labels indexed by customer_id")
     # One seeded sample of customers and their distances, shared by every segmentation.
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     pos = np.arange(len(table)) if len(table) <= sample else np.sort(rng.choice(len(table), size=sample, replace=False))
     sample_ids = table.index[pos]
     distances = pairwise_distances(features.to_numpy()[pos])

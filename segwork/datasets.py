@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from ._checks import renamed_keywords
 from ._atomic import atomic_write_bytes, atomic_write_text
 from .io import CleaningReport, CleaningRules, clean_transactions, read_transactions
 
@@ -193,9 +194,10 @@ class Dataset:
         return int(self.transactions["customer_id"].nunique())
 
 
+@renamed_keywords(seed="random_state")
 def make_crm(
     n_customers: int = 20_000,
-    seed: int = 0,
+    random_state: int = 0,
     *,
     start: str = "2023-01-01",
     end: str = "2024-12-31",
@@ -208,14 +210,15 @@ def make_crm(
     Parameters
     ----------
     n_customers: how many customers (every one buys at least once).
-    seed: seed of the random generator; the same seed gives identical frames.
+    random_state: seed of the random generator; the same ``random_state`` gives identical frames.
+        (``seed``, its old name, still works with a FutureWarning until segwork 0.3.)
     start, end: the observation window (inclusive). Customers are acquired
         over its first 80 %.
     survey_fraction: share of customers who answered the needs survey.
     segments: the planted segments (see :data:`DEFAULT_SEGMENTS`).
     separation: how far apart the planted segments are, in [0, 1]. 1 (the
         default) uses ``segments`` as given (the same frames as before this
-        parameter existed, for the same seed). Below 1 every segment-level
+        parameter existed, for the same random_state). Below 1 every segment-level
         parameter is pulled toward the share-weighted mean over the segments,
         ``m + separation * (x_s - m)``: the purchase rate and the mean spend on
         the log scale, the dropout probability on the logit scale, the B2B
@@ -255,15 +258,15 @@ def make_crm(
     uplift per segment (``SegmentSpec.campaign_uplift``); see
     :func:`plant_campaign`.
 
-    Reproducibility: the same seed gives identical frames. The secondary
+    Reproducibility: the same ``random_state`` gives identical frames. The secondary
     categories, the sms/phone/post permissions and the campaign are drawn
-    from a second generator (``default_rng([seed, 1])``), so adding them left
+    from a second generator (``default_rng([random_state, 1])``), so adding them left
     every other value as it was, except the ``category`` of the transactions
     outside the segment's category (moved to the secondary one).
     """
     if n_customers < 1:
         raise DataError(f"make_crm: n_customers={n_customers} must be at least 1")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     span_days = (end_ts - start_ts).days + 1
     if span_days < 28:
@@ -325,7 +328,7 @@ def make_crm(
     quantity = 1 + rng.poisson(0.6, size=cust.size)
     # Cross-category affinity: every new draw from here on comes from a second generator, so that the
     # frames drawn above (and the customers, survey and truth below) stay those of earlier versions.
-    extra = np.random.default_rng([seed, 1])
+    extra = np.random.default_rng([random_state, 1])
     affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
     secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
     to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
@@ -362,19 +365,20 @@ def make_crm(
     }, index=pd.Index(ids.astype(str), name="customer_id"))
     campaign_day = start_ts + pd.Timedelta(days=int(0.6 * span_days))
     campaign, planted = plant_campaign(customers, truth, campaign_day, window_days=min(30, (end_ts - campaign_day).days),
-                                       uplift={s.name: s.campaign_uplift for s in segments}, seed=extra)
+                                       uplift={s.name: s.campaign_uplift for s in segments}, random_state=extra)
     truth = truth.join(planted)
     return Dataset(
         transactions=transactions, customers=customers, survey=survey, truth=truth,
-        name=f"synthetic CRM (n={n_customers:,}, seed={seed})",
+        name=f"synthetic CRM (n={n_customers:,}, random_state={random_state})",
         observation_start=start_ts, observation_end=end_ts, segments=tuple(segments), currency="EUR",
         campaign=campaign,
     )
 
 
+@renamed_keywords(seed="random_state")
 def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channel: str = "email",
                    window_days: int = 30, control_share: float = 0.2, uplift: Mapping[str, float] | None = None,
-                   seed: int | np.random.Generator = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   random_state: int | np.random.Generator = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A past campaign with a random control group and a known true uplift (what ``make_crm`` builds in).
 
     Who is in it: every customer acquired before ``date`` (``signup_date <
@@ -401,7 +405,8 @@ def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channe
     uplift: segment -> true added response probability (0..1); segments
         missing from it get 0; default: each planted segment's
         ``SegmentSpec.campaign_uplift`` of :data:`DEFAULT_SEGMENTS`.
-    seed: seed or numpy Generator of the group and response draws.
+    random_state: seed or numpy Generator of the group and response draws (old name ``seed``,
+        deprecated until segwork 0.3).
 
     Returns
     -------
@@ -436,7 +441,7 @@ def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channe
     ids = pd.Index(sorted(eligible["customer_id"].astype(str)), name="customer_id")
     if len(ids) == 0:
         raise DataError(f"plant_campaign: no customer acquired before {day.date()} has opted in to {channel}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     t = truth.set_axis(truth.index.astype(str)).reindex(ids)
     effect = dict((s.name, s.campaign_uplift) for s in DEFAULT_SEGMENTS) if uplift is None else dict(uplift)
     alive = (t["dropout_date"].isna() | (t["dropout_date"] > day)).to_numpy()
@@ -613,9 +618,9 @@ def _load_cdnow_dataset(kind: str) -> Dataset:
     )
 
 
-def _synthetic_label(n_customers: int | None = None, seed: int | None = None) -> str:
+def _synthetic_label(n_customers: int | None = None, random_state: int | None = None) -> str:
     extra = ", ".join(x for x in (f"{n_customers:,} customers" if isinstance(n_customers, int) else "",
-                                  f"seed {seed}" if seed is not None else "") if x)
+                                  f"random_state {random_state}" if random_state is not None else "") if x)
     return f"synthetic CRM data ({extra})" if extra else "synthetic CRM data"
 
 
@@ -628,7 +633,7 @@ class BuiltinDataset:
     name: the name users type (``--dataset NAME``, ``load_dataset(NAME)``).
     load: builds the :class:`Dataset`; takes the keywords named in ``parameters``.
     parameters: the :func:`load_dataset` keywords this data set uses
-        (``n_customers`` and ``seed`` for the synthetic data; none for CDNOW).
+        (``n_customers`` and ``random_state`` for the synthetic data; none for CDNOW).
     label: a one-line description for reports; takes the same keywords.
     listed: shown in the lists of names in messages (aliases are not).
     """
@@ -646,8 +651,9 @@ class BuiltinDataset:
 
 #: The built-in data sets by name: the one list every part of segwork reads.
 DATASETS: Mapping[str, BuiltinDataset] = {d.name: d for d in (
-    BuiltinDataset("synthetic", lambda n_customers=20_000, seed=0: make_crm(n_customers=n_customers, seed=seed),
-                   _synthetic_label, ("n_customers", "seed")),
+    BuiltinDataset("synthetic", lambda n_customers=20_000, random_state=0: make_crm(n_customers=n_customers,
+                                                                                    random_state=random_state),
+                   _synthetic_label, ("n_customers", "random_state")),
     BuiltinDataset("cdnow", lambda: _load_cdnow_dataset("master"), lambda: "CDNOW (master, 23,570 customers)"),
     BuiltinDataset("cdnow_master", lambda: _load_cdnow_dataset("master"),
                    lambda: "CDNOW (master, 23,570 customers)", listed=False),
@@ -752,14 +758,16 @@ def load_prepared(folder: str | Path) -> Dataset:
 # --------------------------------------------------------------------------- by name
 
 
-def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: int = 0, **read_kwargs) -> Dataset:
+@renamed_keywords(seed="random_state")
+def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, random_state: int = 0,
+                 **read_kwargs) -> Dataset:
     """A :class:`Dataset` by name (see :data:`DATASETS`), a prepared folder, or a transaction file.
 
-    - a name of :data:`DATASETS`: ``"synthetic"`` (``make_crm(n_customers, seed)``),
+    - a name of :data:`DATASETS`: ``"synthetic"`` (``make_crm(n_customers, random_state)``),
       ``"cdnow"``, ``"cdnow_sample"``;
     - a folder written by :func:`save_prepared` (what ``segwork report``
       puts in ``<run>/data/``): loaded as saved by :func:`load_prepared`,
-      without reading or cleaning again; ``n_customers`` and ``seed`` do not apply;
+      without reading or cleaning again; ``n_customers`` and ``random_state`` do not apply;
     - a file: read, validated and cleaned by :func:`segwork.io.read_transactions`
       (``read_kwargs`` are passed on); its cleaning report is kept in
       ``dataset.cleaning_report``.
@@ -770,7 +778,7 @@ def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, seed: in
     """
     entry = builtin_dataset(name)
     if entry is not None:
-        values = {"n_customers": n_customers, "seed": seed}
+        values = {"n_customers": n_customers, "random_state": random_state}
         return entry.load(**{k: values[k] for k in entry.parameters})
     path = Path(name)
     if path.is_dir() and is_prepared(path):

@@ -42,7 +42,7 @@ def data(crm_size):
     Its size is the module's ``crm_size`` fixture: ``(n_customers, seed)``.
     """
     n_customers, seed = crm_size
-    return make_crm(n_customers=n_customers, seed=seed)
+    return make_crm(n_customers=n_customers, random_state=seed)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ MODEL_CUSTOMERS = 1_500
 @pytest.fixture(scope="session")
 def crm():
     """make_crm(1,500 customers, seed 0): the data the model folder is built from (modules may define their own)."""
-    return make_crm(n_customers=MODEL_CUSTOMERS, seed=0)
+    return make_crm(n_customers=MODEL_CUSTOMERS, random_state=0)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def models_dir(tmp_path_factory, crm):
     """A model folder written by :func:`segwork.models.build_models` from ``crm`` (once per session)."""
     from segwork.models import build_models
 
-    return build_models(crm, tmp_path_factory.mktemp("models") / "models", seed=0, source="synthetic")
+    return build_models(crm, tmp_path_factory.mktemp("models") / "models", random_state=0, source="synthetic")
 
 
 @pytest.fixture(scope="session")

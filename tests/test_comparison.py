@@ -77,9 +77,9 @@ def test_metrics_equal_direct_computations(small):
 
 def test_sampled_silhouette_is_seeded(small):
     table, _, segs = small
-    a = compare(segs, table, sample=120, seed=3)["silhouette"]
-    b = compare(segs, table, sample=120, seed=3)["silhouette"]
-    c = compare(segs, table, sample=120, seed=4)["silhouette"]
+    a = compare(segs, table, sample=120, random_state=3)["silhouette"]
+    b = compare(segs, table, sample=120, random_state=3)["silhouette"]
+    c = compare(segs, table, sample=120, random_state=4)["silhouette"]
     pd.testing.assert_series_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -142,7 +142,7 @@ def test_errors(small):
 def test_compare_takes_the_prepared_table_and_refuses_a_dataset():
     from segwork.segment import rfm_segmentation
 
-    data = make_crm(n_customers=800, seed=2)
+    data = make_crm(n_customers=800, random_state=2)
     table = segwork.prepare_table(data)
     seg = rfm_segmentation(table)
     out = segwork.compare({"rfm": seg}, table, truth=data.truth["segment"])

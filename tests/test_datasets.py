@@ -12,14 +12,14 @@ from segwork.datasets import CATEGORIES, CHANNELS, SURVEY_ITEMS, load_cdnow, loa
 
 @pytest.fixture(scope="module")
 def crm():
-    return make_crm(n_customers=4000, seed=7)
+    return make_crm(n_customers=4000, random_state=7)
 
 
 def test_same_seed_same_frames_other_seed_other_frames(crm):
-    again = make_crm(n_customers=4000, seed=7)
+    again = make_crm(n_customers=4000, random_state=7)
     for name in ("customers", "transactions", "survey", "truth", "campaign"):
         pd.testing.assert_frame_equal(getattr(crm, name), getattr(again, name), obj=name)
-    other = make_crm(n_customers=4000, seed=8)
+    other = make_crm(n_customers=4000, random_state=8)
     assert not crm.transactions["amount"].equals(other.transactions["amount"])
 
 
@@ -130,7 +130,7 @@ def test_cdnow_master_and_sample():
 
 def test_load_dataset_by_name(tmp_path):
     assert load_dataset("cdnow_sample").n_customers == 2_357
-    assert load_dataset("synthetic", n_customers=500, seed=1).truth is not None
+    assert load_dataset("synthetic", n_customers=500, random_state=1).truth is not None
     path = tmp_path / "t.csv"
     path.write_text("customer_id,date,amount\nA,2024-01-01,3\n")
     ds = load_dataset(str(path))
@@ -146,14 +146,14 @@ def test_one_registry_of_names_that_load_dataset_reads():
     from segwork.datasets import DATASETS
 
     assert {"synthetic", "cdnow", "cdnow_sample"} <= set(DATASETS)
-    assert DATASETS["synthetic"].parameters == ("n_customers", "seed") and DATASETS["cdnow"].parameters == ()
-    assert DATASETS["synthetic"].describe(n_customers=3000, seed=4) == "synthetic CRM data (3,000 customers, seed 4)"
-    assert DATASETS["cdnow"].describe(n_customers=3000, seed=4) == "CDNOW (master, 23,570 customers)"
+    assert DATASETS["synthetic"].parameters == ("n_customers", "random_state") and DATASETS["cdnow"].parameters == ()
+    assert DATASETS["synthetic"].describe(n_customers=3000, random_state=4) == "synthetic CRM data (3,000 customers, random_state 4)"
+    assert DATASETS["cdnow"].describe(n_customers=3000, random_state=4) == "CDNOW (master, 23,570 customers)"
     with pytest.raises(DataError, match="synthetic, cdnow, cdnow_sample"):  # the message lists the registry
         load_dataset("no-such-data")
 
 
-@pytest.mark.parametrize("make", [lambda: make_crm(n_customers=800, seed=3), lambda: load_dataset("cdnow_sample")],
+@pytest.mark.parametrize("make", [lambda: make_crm(n_customers=800, random_state=3), lambda: load_dataset("cdnow_sample")],
                          ids=["synthetic", "cdnow_sample"])
 def test_prepared_folder_gives_the_dataset_back_unchanged(tmp_path, make):
     from segwork.datasets import is_prepared, load_prepared, save_prepared
@@ -184,7 +184,7 @@ def test_a_prepared_file_is_not_read_or_cleaned_again_and_keeps_its_cleaning_rep
         raise AssertionError("read_transactions called on a prepared data set")
 
     monkeypatch.setattr(datasets_mod, "read_transactions", refuse)
-    back = load_dataset(str(folder), n_customers=5, seed=9)  # the synthetic keywords do not apply
+    back = load_dataset(str(folder), n_customers=5, random_state=9)  # the synthetic keywords do not apply
     pd.testing.assert_frame_equal(back.transactions, original.transactions, check_exact=True)
     report = back.cleaning_report
     assert report.source == str(path) and report.rows_read == 4 and report.rows_kept == 2
@@ -205,7 +205,7 @@ def test_a_folder_that_is_not_prepared_is_refused(tmp_path):
 def test_separation_one_is_the_default_data_and_the_identity_on_segments():
     from segwork.datasets import DEFAULT_SEGMENTS, _shrink_segments
 
-    a, b = make_crm(n_customers=500, seed=3), make_crm(n_customers=500, seed=3, separation=1.0)
+    a, b = make_crm(n_customers=500, random_state=3), make_crm(n_customers=500, random_state=3, separation=1.0)
     for name in ("customers", "transactions", "survey", "truth"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
     # The shrinking formula itself is the identity at 1 (the default path does not even call it).
@@ -225,7 +225,7 @@ def _eta_squared(values, groups) -> float:
 def test_separation_shrinks_the_segments_toward_each_other(n=3000):
     planted = {}
     for sep in (1.0, 0.5, 0.0):
-        d = make_crm(n_customers=n, seed=11, separation=sep)
+        d = make_crm(n_customers=n, random_state=11, separation=sep)
         truth, tx = d.truth, d.transactions
         seg = truth["segment"].astype(str)
         cat_of = {s.name: s.category for s in d.segments}
@@ -261,5 +261,5 @@ def test_a_files_currency_is_not_guessed(tmp_path):
     data = load_dataset(str(path))
     assert data.currency == UNSTATED_CURRENCY != "EUR"
     assert data.transactions["amount"].sum() == pytest.approx(22.75)
-    assert make_crm(n_customers=20, seed=0).currency == "EUR"
+    assert make_crm(n_customers=20, random_state=0).currency == "EUR"
     assert load_dataset("cdnow_sample").currency == "USD"

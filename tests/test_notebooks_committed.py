@@ -3,7 +3,7 @@
 Clean: no outputs, no execution counts, no papermill run metadata. Contract:
 it opens with a Markdown cell (what the method is, for whom), its first code
 cell is tagged ``parameters`` and holds only literal assignments including
-``dataset``, ``n_customers``, ``seed`` and ``output_dir``, and it runs on the
+``dataset``, ``n_customers``, ``random_state`` and ``output_dir``, and it runs on the
 ``python3`` kernel.
 """
 from __future__ import annotations
@@ -17,7 +17,11 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
-REQUIRED = {"dataset", "n_customers", "seed", "output_dir"}
+REQUIRED = {"dataset", "n_customers", "random_state", "output_dir"}
+#: Notebooks that still declare ``seed``, the old name of ``random_state`` (issue 18): notebook 05 is being
+#: changed on another branch and is renamed after that merge. Remove the entry then; the report runner
+#: still runs such a notebook (with a FutureWarning) until segwork 0.3.
+OLD_NAMES_PENDING = {"05_clv_models": {"random_state": "seed"}}
 
 
 def test_there_are_notebooks():
@@ -59,6 +63,8 @@ def test_opens_with_markdown_and_a_literal_parameters_cell(path):
             f"{path.name}: the parameters cell may only assign literals (line {node.lineno})")
         ast.literal_eval(node.value)  # raises ValueError for anything but a literal
         names.add(node.targets[0].id)
-    assert REQUIRED <= names, f"{path.name}: the parameters cell lacks {sorted(REQUIRED - names)}"
+    pending = OLD_NAMES_PENDING.get(path.stem, {})
+    required = {pending.get(n, n) for n in REQUIRED}
+    assert required <= names, f"{path.name}: the parameters cell lacks {sorted(required - names)}"
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: exactly one cell may be tagged 'parameters'"

@@ -17,7 +17,7 @@ from segwork.prepare import prepare_table
 
 @pytest.fixture(scope="module")
 def data():
-    return make_crm(n_customers=1500, seed=21)
+    return make_crm(n_customers=1500, random_state=21)
 
 
 def test_prepare_table_adds_value_columns_and_measures_at_the_window_end(data):
@@ -67,7 +67,7 @@ def test_prepare_keeps_the_clv_fit_behind_the_table():
     from segwork.clv import ClvFit
     from segwork.prepare import prepare
 
-    data = make_crm(n_customers=1500, seed=2)
+    data = make_crm(n_customers=1500, random_state=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = prepare(data)
@@ -127,7 +127,7 @@ def test_without_a_folder_load_or_prepare_prepares(data):
 def test_a_fallback_note_is_kept_and_said_again_on_load(tmp_path):
     from segwork.prepare import load_prepared_table, prepare, save_prepared_table
 
-    few = make_crm(n_customers=40, seed=3)  # both models reach a limit of their parameters: two notes
+    few = make_crm(n_customers=40, random_state=3)  # both models reach a limit of their parameters: two notes
     with pytest.warns(UserWarning) as said:  # from a model at a limit of its parameters (a usable fit, said)
         prepared = prepare(few)
     assert prepared.notes and set(prepared.notes) <= {str(w.message) for w in said}
@@ -162,7 +162,7 @@ def test_a_gamma_gamma_at_its_limit_keeps_clv_and_p_alive_with_the_limit_shown(t
     from segwork.errors import IdentificationWarning
     from segwork.prepare import clv_record_of, load_prepared_table, prepare, save_prepared_table
 
-    for data in (simulate_one_price_transactions(1000, seed=0), make_crm(n_customers=60, seed=0)):
+    for data in (simulate_one_price_transactions(1000, seed=0), make_crm(n_customers=60, random_state=0)):
         with pytest.warns(IdentificationWarning, match=r"GammaGamma\.fit: .*not identified"):
             prepared = prepare(data)
         table = prepared.table

@@ -1,7 +1,7 @@
 """Cross-sell: association rules between categories and next-category recommendations, evaluated on a holdout.
 
 A **basket** is the set of categories (or products) a customer bought up to
-the cut-off (``basket="customer_id"``, the default: make_crm's invoices
+``observation_end``, the day the histories end (``basket="customer_id"``, the default: make_crm's invoices
 hold one category each, so invoice baskets carry no co-purchases), or one
 invoice (``basket="invoice_id"``). Rules ``A -> B`` are mined with
 ``mlxtend``'s FP-growth and ``association_rules`` (a maintained library, not
@@ -21,8 +21,8 @@ yet, by one of three methods:
   collaborative filtering, Linden, Smith & York 2003);
 * ``"popularity"`` (baseline): the share of customers who bought j.
 
-:func:`hit_rate_at_k` evaluates recommendations on the period after the
-cut-off. Sources: Agrawal, Imielinski & Swami (1993); Han, Pei & Yin (2000)
+:func:`hit_rate_at_k` evaluates recommendations made at ``calibration_end``
+on the holdout after it. Sources: Agrawal, Imielinski & Swami (1993); Han, Pei & Yin (2000)
 FP-growth; Tan, Steinbach & Kumar, *Introduction to Data Mining*, ch. 6.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._checks import renamed_keywords
 from ..errors import DataError
 
 __all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "HitRate", "upsell", "RECOMMEND_METHODS"]
@@ -39,7 +40,7 @@ __all__ = ["basket_matrix", "association_rules_table", "recommend", "hit_rate_at
 RECOMMEND_METHODS = ("rules", "cooccurrence", "popularity")
 
 
-def _history(transactions: pd.DataFrame, item: str, cutoff, where: str) -> pd.DataFrame:
+def _history(transactions: pd.DataFrame, item: str, observation_end, where: str) -> pd.DataFrame:
     if not isinstance(transactions, pd.DataFrame):
         raise DataError(f"{where}: transactions must be a DataFrame")
     for col in ("customer_id", "date", item):
@@ -48,29 +49,31 @@ def _history(transactions: pd.DataFrame, item: str, cutoff, where: str) -> pd.Da
             raise DataError(f"{where}: column {col!r} is missing (columns: "
                             f"{', '.join(map(str, transactions.columns))}){hint}")
     tx = transactions
-    if cutoff is not None:
-        tx = tx[tx["date"].dt.normalize() <= pd.Timestamp(cutoff).normalize()]
+    if observation_end is not None:
+        tx = tx[tx["date"].dt.normalize() <= pd.Timestamp(observation_end).normalize()]
     if len(tx) == 0:
-        raise DataError(f"{where}: no transactions up to the cut-off {cutoff}")
+        raise DataError(f"{where}: no transactions up to observation_end {observation_end}")
     return tx
 
 
+@renamed_keywords(cutoff="observation_end")
 def basket_matrix(transactions: pd.DataFrame, *, item: str = "category", basket: str = "customer_id",
-                  cutoff=None) -> pd.DataFrame:
+                  observation_end=None) -> pd.DataFrame:
     """One-hot baskets: one row per basket, one boolean column per item.
 
     Parameters
     ----------
     transactions: canonical transactions with ``item`` and ``basket`` columns.
     item: the column of what is bought (``"category"``, a product column).
-    basket: ``"customer_id"`` (history up to ``cutoff``) or ``"invoice_id"``.
-    cutoff: last day used (inclusive); None = all.
+    basket: ``"customer_id"`` (history up to ``observation_end``) or ``"invoice_id"``.
+    observation_end: the day the histories end (inclusive); None = all. Old name
+        ``cutoff``, deprecated until segwork 0.3.
 
     Returns a boolean DataFrame (baskets x items, sorted labels). Raises
     DataError when a column is missing (e.g. no categories) or nothing is
-    left before the cut-off.
+    left up to ``observation_end``.
     """
-    tx = _history(transactions, item, cutoff, "basket_matrix")
+    tx = _history(transactions, item, observation_end, "basket_matrix")
     if basket not in tx.columns:
         raise DataError(f"basket_matrix: basket column {basket!r} is missing")
     pairs = tx[[basket, item]].astype(str).drop_duplicates()
@@ -79,8 +82,9 @@ def basket_matrix(transactions: pd.DataFrame, *, item: str = "category", basket:
     return m
 
 
+@renamed_keywords(cutoff="observation_end")
 def association_rules_table(transactions: pd.DataFrame, *, item: str = "category", basket: str = "customer_id",
-                            cutoff=None, min_support: float = 0.01, min_confidence: float = 0.1) -> pd.DataFrame:
+                            observation_end=None, min_support: float = 0.01, min_confidence: float = 0.1) -> pd.DataFrame:
     """Association rules ``antecedent -> consequent`` with support, confidence and lift (mlxtend FP-growth).
 
     Parameters as :func:`basket_matrix`; ``min_support`` (share of baskets,
@@ -100,7 +104,7 @@ def association_rules_table(transactions: pd.DataFrame, *, item: str = "category
     for name, v in (("min_support", min_support), ("min_confidence", min_confidence)):
         if not 0 < v <= 1:
             raise DataError(f"association_rules_table: {name}={v!r} must lie in (0, 1]")
-    m = basket_matrix(transactions, item=item, basket=basket, cutoff=cutoff)
+    m = basket_matrix(transactions, item=item, basket=basket, observation_end=observation_end)
     cols = ["antecedents", "consequents", "antecedent_items", "consequent_items", "support", "confidence", "lift",
             "n_baskets"]
     frequent = fpgrowth(m, min_support=min_support, use_colnames=True)
@@ -139,15 +143,17 @@ def _scores(m: pd.DataFrame, method: str, rules: pd.DataFrame | None) -> pd.Data
     return pd.DataFrame(score + 1e-9 * owned.mean(axis=0), index=m.index, columns=m.columns)
 
 
-def recommend(transactions: pd.DataFrame, k: int = 3, *, cutoff=None, customers=None, method: str = "rules",
+@renamed_keywords(cutoff="observation_end")
+def recommend(transactions: pd.DataFrame, k: int = 3, *, observation_end=None, customers=None, method: str = "rules",
               item: str = "category", min_support: float = 0.01, min_confidence: float = 0.05) -> pd.DataFrame:
     """Per customer, the ``k`` items they are most likely to buy next and have not bought yet.
 
     Parameters
     ----------
-    transactions: canonical transactions with ``item``; history up to ``cutoff``.
+    transactions: canonical transactions with ``item``; history up to ``observation_end``.
     k: recommendations per customer (>= 1).
-    cutoff: last day of the history (inclusive); None = all.
+    observation_end: the day the histories end (inclusive); None = all. Old name
+        ``cutoff``, deprecated until segwork 0.3.
     customers: optional ids to recommend for (default: every customer with
         history); an id without history raises.
     method: ``"rules"`` (association rules, confidence), ``"cooccurrence"``
@@ -169,14 +175,14 @@ def recommend(transactions: pd.DataFrame, k: int = 3, *, cutoff=None, customers=
         raise DataError(f"recommend: method={method!r} is not one of {', '.join(RECOMMEND_METHODS)}")
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise DataError(f"recommend: k={k!r} must be a whole number >= 1")
-    m = basket_matrix(transactions, item=item, cutoff=cutoff)
+    m = basket_matrix(transactions, item=item, observation_end=observation_end)
     if customers is not None:
         ids = pd.Index([str(c) for c in customers])
         unknown = ids.difference(m.index)
         if len(unknown):
-            raise DataError(f"recommend: customer {unknown[0]!r} has no purchase up to the cut-off")
+            raise DataError(f"recommend: customer {unknown[0]!r} has no purchase up to observation_end")
         m = m.loc[ids]
-    rules = association_rules_table(transactions, item=item, cutoff=cutoff, min_support=min_support,
+    rules = association_rules_table(transactions, item=item, observation_end=observation_end, min_support=min_support,
                                     min_confidence=min_confidence) if method == "rules" else None
     scores = _scores(m, method, rules).where(~m)       # only items not bought yet
     long = scores.stack().rename("score").reset_index()
@@ -202,12 +208,19 @@ class HitRate:
     k: int
 
 
-def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, cutoff, end=None,
-                  item: str = "category") -> HitRate:
-    """Hit rate at k and coverage of recommendations on the period after the cut-off.
+@renamed_keywords(cutoff="calibration_end", end="observation_end")
+def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, calibration_end,
+                  observation_end=None, item: str = "category") -> HitRate:
+    """Hit rate at k and coverage of recommendations on the holdout after ``calibration_end``.
 
-    A customer counts when they bought, in (cutoff, end], at least one item
-    they had not bought up to ``cutoff`` (only new items can be hit). Hit rate
+    The recommendations are made from the histories up to ``calibration_end``
+    (the calibration/holdout split, as in :func:`segwork.features.rfm_summary`);
+    the holdout runs to ``observation_end`` (default: the last transaction
+    day). The old names ``cutoff`` and ``end`` still work with a FutureWarning
+    until segwork 0.3.
+
+    A customer counts when they bought, in (calibration_end, observation_end], at least one item
+    they had not bought up to ``calibration_end`` (only new items can be hit). Hit rate
     = share of those customers with at least one such item among their
     recommendations. Coverage = share of all items recommended to someone.
 
@@ -216,8 +229,8 @@ def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, 
     """
     tx = _history(transactions, item, None, "hit_rate_at_k")
     day = tx["date"].dt.normalize()
-    ts = pd.Timestamp(cutoff).normalize()
-    end_ts = day.max() if end is None else pd.Timestamp(end).normalize()
+    ts = pd.Timestamp(calibration_end).normalize()
+    end_ts = day.max() if observation_end is None else pd.Timestamp(observation_end).normalize()
     before = set(map(tuple, tx.loc[day <= ts, ["customer_id", item]].astype(str).to_numpy()))
     after = tx.loc[(day > ts) & (day <= end_ts), ["customer_id", item]].astype(str).drop_duplicates()
     new = after[np.array([(c, i) not in before for c, i in after.to_numpy()], dtype=bool)]
@@ -233,12 +246,13 @@ def hit_rate_at_k(recommendations: pd.DataFrame, transactions: pd.DataFrame, *, 
                    coverage=recs["item"].nunique() / all_items, k=int(recs["rank"].max()))
 
 
-def upsell(transactions: pd.DataFrame, segments: pd.Series, *, cutoff=None, item: str = "category",
+@renamed_keywords(cutoff="observation_end")
+def upsell(transactions: pd.DataFrame, segments: pd.Series, *, observation_end=None, item: str = "category",
            ratio: float = 0.5, min_purchases: int = 2) -> pd.DataFrame:
     """Up-sell candidates: customers whose spend per purchase in an item is well below their segment's typical spend.
 
     For each (customer, item) with at least ``min_purchases`` purchase rows up
-    to ``cutoff``, the customer's mean amount per purchase is compared with
+    to ``observation_end``, the customer's mean amount per purchase is compared with
     the median of those means over the customers of the same segment
     buying that item; a candidate spends less than ``ratio`` x that median.
 
@@ -246,7 +260,7 @@ def upsell(transactions: pd.DataFrame, segments: pd.Series, *, cutoff=None, item
     ----------
     transactions: canonical transactions with ``amount`` and ``item``.
     segments: segment label per customer_id.
-    cutoff: last day used (inclusive); None = all.
+    observation_end: the day the histories end (inclusive); None = all (old name ``cutoff``, deprecated).
     ratio: in (0, 1]; min_purchases: >= 1.
 
     Returns
@@ -262,7 +276,7 @@ def upsell(transactions: pd.DataFrame, segments: pd.Series, *, cutoff=None, item
         raise DataError(f"upsell: ratio={ratio!r} must lie in (0, 1]")
     if isinstance(min_purchases, bool) or int(min_purchases) != min_purchases or min_purchases < 1:
         raise DataError(f"upsell: min_purchases={min_purchases!r} must be a whole number >= 1")
-    tx = _history(transactions, item, cutoff, "upsell")
+    tx = _history(transactions, item, observation_end, "upsell")
     if "amount" not in tx.columns:
         raise DataError("upsell: the transactions have no 'amount' column")
     frame = pd.DataFrame({"customer_id": tx["customer_id"].astype(str), "item": tx[item].astype(str),

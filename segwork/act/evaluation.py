@@ -29,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .._checks import renamed_keywords
 from ..errors import DataError
 
 __all__ = ["gains_curve", "lift_at", "precision_at_k", "evaluate_scores", "segment_response", "oracle_propensity"]
@@ -214,21 +215,23 @@ def evaluate_scores(y: pd.Series, scores: Mapping[str, pd.Series], *, share: flo
     return out
 
 
-def oracle_propensity(truth: pd.DataFrame, cutoff, horizon_days: int = 30) -> pd.Series:
-    """The oracle score on synthetic data: true P(buy) from each customer's true rate and true state at the cut-off.
+@renamed_keywords(cutoff="observation_end")
+def oracle_propensity(truth: pd.DataFrame, observation_end, horizon_days: int = 30) -> pd.Series:
+    """The oracle score on synthetic data: true P(buy) from each customer's true rate and true state at ``observation_end``.
 
-    ``p = alive_at_cutoff * (1 - exp(-purchase_rate * horizon_days / 7))``,
-    with ``alive_at_cutoff`` = no ``dropout_date`` or one after ``cutoff``,
+    ``p = alive * (1 - exp(-purchase_rate * horizon_days / 7))``,
+    with ``alive`` = no ``dropout_date`` or one after ``observation_end``,
     ``purchase_rate`` per week (the Poisson purchase process of
-    :func:`segwork.datasets.make_crm`; purchases after the cut-off are not
-    read). No model fitted on the observed data can be expected to beat it by
+    :func:`segwork.datasets.make_crm`; purchases after ``observation_end`` are not
+    read), for the period (observation_end, observation_end + horizon_days]. No model fitted on the observed data can be expected to beat it by
     much.
 
     Parameters
     ----------
     truth: ``make_crm(...).truth`` (``purchase_rate`` per week,
         ``dropout_date``), indexed by customer_id.
-    cutoff: the cut-off date; horizon_days: the period in days.
+    observation_end: the day the histories end (old name ``cutoff``, deprecated until segwork 0.3);
+    horizon_days: the period in days.
 
     Returns a float Series ``p_buy`` indexed like ``truth``.
 
@@ -239,7 +242,7 @@ def oracle_propensity(truth: pd.DataFrame, cutoff, horizon_days: int = 30) -> pd
     if not isinstance(truth, pd.DataFrame) or not needed <= set(truth.columns):
         raise DataError("oracle_propensity: needs the synthetic truth table with 'purchase_rate' and "
                         "'dropout_date' (make_crm(...).truth); real data has no oracle")
-    ts = pd.Timestamp(cutoff).normalize()
+    ts = pd.Timestamp(observation_end).normalize()
     alive = truth["dropout_date"].isna() | (truth["dropout_date"] > ts)
     p = alive.to_numpy() * -np.expm1(-truth["purchase_rate"].to_numpy(dtype=float) * horizon_days / 7.0)
     out = pd.Series(p, index=truth.index.astype(str), name="p_buy")

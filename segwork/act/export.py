@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._checks import renamed_keywords
 from ..errors import DataError
 
 __all__ = ["EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
@@ -43,7 +44,8 @@ EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
 }
 
 
-def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: int = 30,
+@renamed_keywords(seed="random_state", cutoff="observation_end")
+def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None, horizon_days: int = 30,
                  cost_per_contact: float = 1.0, margin: float = 0.3, incremental_share: float = 0.2,
                  channel: str = "email") -> pd.DataFrame:
     """The export table of one kind for a data set.
@@ -53,11 +55,13 @@ def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: i
     kind: ``"segments"`` (every default segmentation of the prepared table),
         ``"targets"`` (customers worth contacting for the next
         ``horizon_days``, scored by MBG/NBD) or ``"triggers"`` (events in the
-        ``horizon_days`` after ``cutoff``). Both respect the permission for
+        ``horizon_days`` after ``observation_end``). Both respect the permission for
         ``channel`` when the data has customer profiles.
     data: a :class:`segwork.datasets.Dataset`.
-    seed: random state of the clustering segmentations.
-    cutoff: the day the lists are made (default: the data's last day).
+    random_state: random state of the clustering segmentations (old name ``seed``).
+    observation_end: the day the histories end, the day the lists are made (default: the
+        data's last day; old name ``cutoff``). The old names still work with a
+        FutureWarning until segwork 0.3.
     cost_per_contact (currency), margin (share of revenue),
     incremental_share (0..1): the targeting assumptions.
     channel: the contact channel of the list (``email``, ``sms``, ``phone``,
@@ -74,13 +78,13 @@ def export_frame(kind: str, data, *, seed: int = 0, cutoff=None, horizon_days: i
     if kind not in EXPORT_KINDS:
         raise DataError(f"export: unknown kind {kind!r}; choose one of {', '.join(EXPORT_KINDS)}")
     tx = data.transactions
-    cut = pd.Timestamp(cutoff).normalize() if cutoff is not None else tx["date"].max().normalize()
+    cut = pd.Timestamp(observation_end).normalize() if observation_end is not None else tx["date"].max().normalize()
     if kind == "segments":
         from ..prepare import prepare_table
         from ..segment import default_segmentations
 
         table = prepare_table(data)
-        segs = default_segmentations(table, seed=seed)
+        segs = default_segmentations(table, random_state=random_state)
         parts = [pd.DataFrame({"customer_id": s.labels.index.astype(str), "segmentation": name,
                                "segment": s.labels.astype(str).to_numpy()}) for name, s in segs.items()]
         out = pd.concat(parts, ignore_index=True)

@@ -10,9 +10,15 @@ Two scores are offered (issue 9, CRM.md "Acting on segments"):
 * :class:`PropensityClassifier` -- supervised: scikit-learn's
   :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on RFM,
   recency-pattern, category/channel-mix and profile features. Trained without
-  leakage: features from the data up to ``t0 = cutoff - horizon``, label
-  "bought in (t0, cutoff]"; then applied to features at ``cutoff`` to score
-  (cutoff, cutoff + horizon]. Nothing after the cut-off is read.
+  leakage: features from the data up to ``t0 = observation_end - horizon``, label
+  "bought in (t0, observation_end]"; then applied to features at ``observation_end``
+  to score (observation_end, observation_end + horizon]. Nothing after
+  ``observation_end`` (the day the histories end) is read.
+
+The day the histories end is ``observation_end`` everywhere, as in
+:func:`segwork.features.rfm_summary`; :func:`purchase_labels`, whose data go on
+past it, names the split ``calibration_end`` (issue 18). The old name
+``cutoff`` still works with a FutureWarning until segwork 0.3.
 
 :func:`purchase_labels` gives the observed outcome of a period for evaluation
 (:mod:`segwork.act.evaluation`).
@@ -25,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..clv.predict import DEFAULT_TRANSACTION_MODEL, fit_transaction_model
+from .._checks import renamed_keywords
 from ..errors import DataError
 from ..features import customer_table, rfm_summary
 
@@ -38,17 +45,17 @@ DEFAULT_HORIZON_DAYS = 30
 _NOT_FEATURES = ("signup_date", "birthday", "contract_end", "customer_id")
 
 
-def _cutoff(transactions: pd.DataFrame, cutoff, where: str) -> pd.Timestamp:
+def _day(transactions: pd.DataFrame, value, where: str, name: str = "observation_end") -> pd.Timestamp:
     if not isinstance(transactions, pd.DataFrame) or "date" not in transactions.columns:
         raise DataError(f"{where}: transactions must be a DataFrame with a 'date' column "
                         "(read them with segwork.io.read_transactions)")
     try:
-        ts = pd.Timestamp(cutoff).normalize()
+        ts = pd.Timestamp(value).normalize()
     except (TypeError, ValueError) as exc:
-        raise DataError(f"{where}: cutoff={cutoff!r} is not a date ({exc})") from None
+        raise DataError(f"{where}: {name}={value!r} is not a date ({exc})") from None
     first, last = transactions["date"].min().normalize(), transactions["date"].max().normalize()
     if not first <= ts <= last:
-        raise DataError(f"{where}: cutoff {ts.date()} lies outside the transactions' dates "
+        raise DataError(f"{where}: {name} {ts.date()} lies outside the transactions' dates "
                         f"({first.date()} to {last.date()}); choose a day inside them")
     return ts
 
@@ -59,27 +66,31 @@ def _horizon(horizon_days, where: str) -> int:
     return int(horizon_days)
 
 
-def purchase_labels(transactions: pd.DataFrame, cutoff, horizon_days: int = DEFAULT_HORIZON_DAYS) -> pd.Series:
-    """Whether each customer known at ``cutoff`` bought in (cutoff, cutoff + horizon_days].
+@renamed_keywords(cutoff="calibration_end")
+def purchase_labels(transactions: pd.DataFrame, calibration_end,
+                    horizon_days: int = DEFAULT_HORIZON_DAYS) -> pd.Series:
+    """Whether each customer known at ``calibration_end`` bought in (calibration_end, calibration_end + horizon_days].
 
     Parameters
     ----------
     transactions: canonical transactions (``customer_id``, ``date``).
-    cutoff: last day of the known history (inclusive; a date or text).
+    calibration_end: last day of the known history (inclusive; a date or text); the
+        transactions after it, up to ``horizon_days`` later, are the outcome (the
+        holdout). Old name ``cutoff``, deprecated until segwork 0.3.
     horizon_days: length of the period after it, in days.
 
     Returns
     -------
     Boolean Series indexed by ``customer_id`` (text, sorted), one entry per
-    customer with a purchase up to ``cutoff``.
+    customer with a purchase up to ``calibration_end``.
 
     Raises
     ------
-    DataError: cutoff outside the data, bad horizon, missing columns. The
+    DataError: calibration_end outside the data, bad horizon, missing columns. The
         period may run past the last transaction; it is then only partly
         observed (the caller decides whether that is acceptable).
     """
-    ts = _cutoff(transactions, cutoff, "purchase_labels")
+    ts = _day(transactions, calibration_end, "purchase_labels", "calibration_end")
     h = _horizon(horizon_days, "purchase_labels")
     rfm = rfm_summary(transactions, observation_end=ts, amount_col=None)
     tx = transactions[(transactions["date"].dt.normalize() > ts)
@@ -88,14 +99,16 @@ def purchase_labels(transactions: pd.DataFrame, cutoff, horizon_days: int = DEFA
     return pd.Series(rfm.index.isin(list(buyers)), index=rfm.index, name="bought")
 
 
-def clv_propensity(transactions: pd.DataFrame, cutoff, horizon_days: int = DEFAULT_HORIZON_DAYS, *,
+@renamed_keywords(cutoff="observation_end")
+def clv_propensity(transactions: pd.DataFrame, observation_end, horizon_days: int = DEFAULT_HORIZON_DAYS, *,
                    transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> pd.DataFrame:
-    """Purchase propensity from a transaction model fitted on the histories up to ``cutoff`` (no training labels).
+    """Purchase propensity from a transaction model fitted on the histories up to ``observation_end`` (no labels).
 
     Parameters
     ----------
     transactions: canonical transactions (``customer_id``, ``date``).
-    cutoff: last day of the history used (inclusive).
+    observation_end: the day the histories end (inclusive); later transactions are not read.
+        Old name ``cutoff``, deprecated until segwork 0.3.
     horizon_days: the next period, in days (default 30).
     transaction_model: ``"mbgnbd"`` (default), ``"bgnbd"`` or ``"paretonbd"``
         (see :func:`segwork.clv.predict.fit_transaction_model`).
@@ -103,18 +116,18 @@ def clv_propensity(transactions: pd.DataFrame, cutoff, horizon_days: int = DEFAU
     Returns
     -------
     DataFrame indexed by ``customer_id`` (customers with a purchase up to
-    ``cutoff``) with ``expected_purchases`` (purchase days expected in
-    (cutoff, cutoff + horizon_days]) and ``p_buy`` = 1 - exp(-expected_purchases)
+    ``observation_end``) with ``expected_purchases`` (purchase days expected in
+    (observation_end, observation_end + horizon_days]) and ``p_buy`` = 1 - exp(-expected_purchases)
     (Poisson approximation of P(at least one purchase); same ranking).
 
     Raises
     ------
-    DataError: bad cutoff or horizon; ConvergenceError if no fit converges.
+    DataError: bad observation_end or horizon; ConvergenceError if no fit converges.
 
     Sources: Fader, Hardie & Lee (2005), "Counting your customers the easy
     way", eq. 10 (conditional expectation); Batislam et al. (2007) for MBG/NBD.
     """
-    ts = _cutoff(transactions, cutoff, "clv_propensity")
+    ts = _day(transactions, observation_end, "clv_propensity")
     h = _horizon(horizon_days, "clv_propensity")
     rfm = rfm_summary(transactions, observation_end=ts, amount_col=None)
     model = fit_transaction_model(rfm, transaction_model)
@@ -124,9 +137,10 @@ def clv_propensity(transactions: pd.DataFrame, cutoff, horizon_days: int = DEFAU
     return pd.DataFrame({"expected_purchases": expected, "p_buy": -np.expm1(-expected)}, index=rfm.index)
 
 
-def propensity_features(transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *, cutoff,
+@renamed_keywords(cutoff="observation_end")
+def propensity_features(transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *, observation_end,
                         windows: tuple[int, ...] = (30, 90, 180)) -> pd.DataFrame:
-    """Features of every customer known at ``cutoff``, from data up to ``cutoff`` only.
+    """Features of every customer known at ``observation_end``, from data up to that day only.
 
     Parameters
     ----------
@@ -134,22 +148,22 @@ def propensity_features(transactions: pd.DataFrame, customers: pd.DataFrame | No
         give the mix shares.
     customers: optional profile table (``customer_id`` + columns); dates and
         ids are dropped, text columns become pandas categoricals.
-    cutoff: last day used (inclusive).
+    observation_end: the day the histories end (inclusive; old name ``cutoff``, deprecated).
     windows: recency-pattern windows in days: ``n_last_<w>d`` counts purchase
-        rows in (cutoff - w, cutoff].
+        rows in (observation_end - w, observation_end].
 
     Returns
     -------
     DataFrame indexed by ``customer_id``: the numeric columns of
     :func:`segwork.features.customer_table` (days, the data's currency,
     shares), ``n_last_<w>d`` counts, ``tenure`` (= T, days) and the profile
-    columns (categoricals / booleans). No column reads data after ``cutoff``.
+    columns (categoricals / booleans). No column reads data after ``observation_end``.
 
     Raises
     ------
-    DataError: bad cutoff, missing columns.
+    DataError: bad observation_end, missing columns.
     """
-    ts = _cutoff(transactions, cutoff, "propensity_features")
+    ts = _day(transactions, observation_end, "propensity_features")
     table = customer_table(transactions, customers, observation_end=ts)
     keep = [c for c in table.columns if c not in _NOT_FEATURES]
     feats = table[keep].copy()
@@ -167,34 +181,40 @@ def propensity_features(transactions: pd.DataFrame, customers: pd.DataFrame | No
     return feats
 
 
+@renamed_keywords(seed="random_state")
 @dataclass
 class PropensityClassifier:
-    """Gradient-boosting purchase propensity, trained on the period before the cut-off.
+    """Gradient-boosting purchase propensity, trained on the period before the end of the histories.
 
     Parameters
     ----------
     horizon_days: the period, in days (default 30).
-    seed: random state of the classifier (its early-stopping split).
+    random_state: random state of the classifier (its early-stopping split). The
+        constructor still takes its old name ``seed`` with a FutureWarning until
+        segwork 0.3 (mapped to ``random_state``; the field is ``random_state`` only).
     max_iter, learning_rate: passed to
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`.
     use_profile: include the profile columns of ``customers`` as features.
 
-    Use ``fit(transactions, customers, cutoff=t1)`` then
-    ``predict(transactions, customers, cutoff=t1)``: fit builds features at
+    Use ``fit(transactions, customers, observation_end=t1)`` then
+    ``predict(transactions, customers, observation_end=t1)``: fit builds features at
     ``t0 = t1 - horizon_days`` and labels from (t0, t1]; predict builds
     features at ``t1`` for the period (t1, t1 + horizon_days].
     """
 
     horizon_days: int = DEFAULT_HORIZON_DAYS
-    seed: int = 0
+    random_state: int = 0
     max_iter: int = 300
     learning_rate: float = 0.05
     use_profile: bool = True
     model_: object = field(default=None, init=False, repr=False)
     columns_: list = field(default=None, init=False, repr=False)
 
-    def fit(self, transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *, cutoff):
-        """Train on features at ``cutoff - horizon_days`` and the label "bought in (t0, cutoff]".
+    @renamed_keywords(cutoff="observation_end")
+    def fit(self, transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *, observation_end):
+        """Train on features at ``t0 = observation_end - horizon_days`` and the label "bought in (t0, observation_end]".
+
+        ``observation_end``: the day the histories end; nothing after it is read (old name ``cutoff``, deprecated).
 
         Raises DataError when t0 is before the data or one class is missing.
         Returns self.
@@ -202,33 +222,38 @@ class PropensityClassifier:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         h = _horizon(self.horizon_days, "PropensityClassifier.fit")
-        t1 = _cutoff(transactions, cutoff, "PropensityClassifier.fit")
+        t1 = _day(transactions, observation_end, "PropensityClassifier.fit")
         t0 = t1 - pd.Timedelta(days=h)
         tx0 = transactions[transactions["date"].dt.normalize() <= t1]
-        _cutoff(tx0, t0, "PropensityClassifier.fit (training cut-off = cutoff - horizon_days)")
-        X = propensity_features(tx0, customers if self.use_profile else None, cutoff=t0)
+        _day(tx0, t0, "PropensityClassifier.fit (training histories end at observation_end - horizon_days)",
+             "the training end")
+        X = propensity_features(tx0, customers if self.use_profile else None, observation_end=t0)
         y = purchase_labels(tx0, t0, h).reindex(X.index).to_numpy()
         if y.all() or not y.any():
             raise DataError(f"PropensityClassifier.fit: every customer known at {t0.date()} "
                             f"{'bought' if y.all() else 'did not buy'} in the next {h} days; "
-                            "nothing to learn -- choose another cutoff or horizon")
+                            "nothing to learn -- choose another observation_end or horizon")
         self.columns_ = list(X.columns)
         self.model_ = HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
                                                      categorical_features="from_dtype",
-                                                     early_stopping=True, random_state=self.seed)
+                                                     early_stopping=True, random_state=self.random_state)
         self.model_.fit(X, y)
         return self
 
-    def predict(self, transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *, cutoff) -> pd.Series:
-        """P(buy in (cutoff, cutoff + horizon_days]) per customer known at ``cutoff``.
+    @renamed_keywords(cutoff="observation_end")
+    def predict(self, transactions: pd.DataFrame, customers: pd.DataFrame | None = None, *,
+                observation_end) -> pd.Series:
+        """P(buy in (observation_end, observation_end + horizon_days]) per customer known at ``observation_end``.
+
+        ``observation_end``: the day the histories end (old name ``cutoff``, deprecated).
 
         Returns a float Series (0..1) named ``p_buy``, indexed by
         ``customer_id``. Raises DataError if not fitted.
         """
         if self.model_ is None:
             raise DataError("PropensityClassifier.predict: call fit first")
-        ts = _cutoff(transactions, cutoff, "PropensityClassifier.predict")
+        ts = _day(transactions, observation_end, "PropensityClassifier.predict")
         tx = transactions[transactions["date"].dt.normalize() <= ts]
-        X = propensity_features(tx, customers if self.use_profile else None, cutoff=ts)
+        X = propensity_features(tx, customers if self.use_profile else None, observation_end=ts)
         X = X.reindex(columns=self.columns_)
         return pd.Series(self.model_.predict_proba(X)[:, 1], index=X.index, name="p_buy")

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._checks import renamed_keywords
 from .beta_geo import BetaGeo
 
 __all__ = ["simulate_bg_nbd", "simulate_one_price_transactions"]
 
 
+@renamed_keywords(seed="random_state")
 def simulate_bg_nbd(
     n_customers: int,
     *,
@@ -17,7 +19,7 @@ def simulate_bg_nbd(
     a: float,
     b: float,
     T=39.0,
-    seed=None,
+    random_state=None,
     round_to: float | None = 1 / 7,
 ) -> pd.DataFrame:
     """Simulate ``(frequency, recency, T)`` of ``n_customers`` from a BG/NBD population.
@@ -28,7 +30,8 @@ def simulate_bg_nbd(
     T: observation time per customer after the first purchase: a scalar, an
         array of length ``n_customers``, or a ``(low, high)`` tuple for a
         uniform draw (e.g. customers acquired over a quarter).
-    seed: random seed (same seed -> same table).
+    random_state: seed or numpy Generator (same seed -> same table). Old name ``seed``,
+        deprecated: it still works with a FutureWarning until segwork 0.3.
     round_to: round recency and T down to multiples of this (default one day
         in weeks, as ``rfm_summary`` produces); ``None`` keeps exact times.
 
@@ -41,7 +44,7 @@ def simulate_bg_nbd(
     statistics, so the time of the ``k``-th is ``T * Beta(k, N - k + 1)``:
     no event-by-event loop is needed.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     if isinstance(T, tuple):
         T = rng.uniform(T[0], T[1], size=n_customers)
     T = np.broadcast_to(np.asarray(T, dtype=np.float64), (n_customers,)).copy()

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from .._checks import renamed_keywords
 from ..errors import DataError
 from ..features.engines import ENGINES
 from ..features.engines import customer_chunks
@@ -92,9 +93,10 @@ def _slim(store: ModelStore) -> ModelStore:
                       spend_model=store.spend_model, clv_settings=store.clv_settings)
 
 
-def _score_all(store: ModelStore, source, engine: str, reading, as_of, chunk_size: int, out: ParquetOutput,
-               progress: bool, scheduler, tmp_dir) -> tuple[int, int, str, CleaningReport]:
-    with customer_chunks(source, engine, options=reading, chunk_size=chunk_size, as_of=as_of, scheduler=scheduler,
+def _score_all(store: ModelStore, source, engine: str, reading, observation_end, chunk_size: int,
+               out: ParquetOutput, progress: bool, scheduler, tmp_dir) -> tuple[int, int, str, CleaningReport]:
+    with customer_chunks(source, engine, options=reading, chunk_size=chunk_size, observation_end=observation_end,
+                         scheduler=scheduler,
                          tmp_dir=tmp_dir, tmp_prefix=f".score-parts.{TMP_TAG}") as chunks:
         bar = Progress(chunks.n_chunks, progress, what="partition" if engine == "dask" else "chunk")
         customers = 0
@@ -110,8 +112,9 @@ def _score_all(store: ModelStore, source, engine: str, reading, as_of, chunk_siz
         return customers, chunks.n_chunks, str(chunks.end.date()), chunks.report
 
 
+@renamed_keywords(as_of="observation_end")
 def score_transactions(models, transactions, output, *, engine: str = "duckdb", scheduler: str | None = None,
-                       chunk_size: int = DEFAULT_CHUNK_SIZE, as_of=None, progress: bool = True,
+                       chunk_size: int = DEFAULT_CHUNK_SIZE, observation_end=None, progress: bool = True,
                        read_options: dict | None = None) -> ScoreResult:
     """Score every customer of a transaction log with a model folder; write Parquet atomically.
 
@@ -137,8 +140,10 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         local cluster).
     chunk_size: customers per chunk (>= 1); for Dask, the shuffle makes at
         least ``customers / chunk_size`` partitions.
-    as_of: the day the histories end (``T`` and recency are measured to it;
-        later transactions are ignored). Default: the last transaction date.
+    observation_end: the day the histories end (``T`` and recency are measured to it;
+        later transactions are ignored; ``segwork score --observation-end``). Default: the last
+        transaction date. Old name ``as_of`` (``--as-of``), deprecated: it still works with a
+        FutureWarning until segwork 0.3.
     progress: a line per chunk on stderr.
     read_options: keywords of :func:`segwork.io.read_transactions` (``columns``, ``sep``, ``decimal``,
         ``encoding``, ``layout``, ``date_format``, ``dayfirst``, ``sheet_name``, ``header_row``, ``rules``),
@@ -146,8 +151,8 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         engine honours them all and reads any single file ``read_transactions`` reads (Excel workbooks
         included); duckdb and dask honour those in :data:`ENGINE_READ_OPTIONS` (duckdb decides non-ISO dates
         with read_transactions' date reader on their distinct values); another is refused with one line naming
-        the engine that honours it. ``rules.observation_end`` (``--observation-end``) is ``as_of`` when that
-        is not given.
+        the engine that honours it. ``rules.observation_end`` (``--observation-end``) is ``observation_end``
+        when that is not given (both given: the same day, else DataError).
 
     Returns a :class:`ScoreResult`. The file has one row per customer with
     ``customer_id`` and the columns of :func:`score_table`, in chunk order
@@ -156,7 +161,7 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     Raises DataError (one line naming the path and the fix) for a missing,
     incomplete, changed or other-version model folder, a path matching no
     file, missing columns, an unknown engine or a bad ``chunk_size`` /
-    ``as_of``.
+    ``observation_end``.
     """
     t0 = time.perf_counter()
     if engine not in ENGINES:
@@ -169,10 +174,10 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
     reading = check_read_options(read_options, engine)
     if reading.rules.observation_end is not None:
         end_rule = as_day(reading.rules.observation_end)
-        if as_of is not None and as_day(as_of) != end_rule:
-            raise DataError(f"score: --observation-end {end_rule.date()} and --as-of {as_day(as_of).date()} name "
-                            "different days; give one")
-        as_of = end_rule
+        if observation_end is not None and as_day(observation_end) != end_rule:
+            raise DataError(f"score: the reading rules' observation_end {end_rule.date()} and observation_end "
+                            f"{as_day(observation_end).date()} name different days; give one")
+        observation_end = end_rule
     store = models if isinstance(models, ModelStore) else load_models(models)
     source = score_sources(transactions, engine)
     output = Path(output)
@@ -180,7 +185,7 @@ def score_transactions(models, transactions, output, *, engine: str = "duckdb", 
         raise DataError(f"score: {output.name!r} must end in .parquet")
     if output.is_dir():
         raise DataError(f"score: {output} is a folder; give a file name such as {output / 'scores.parquet'}")
-    day = None if as_of is None else as_day(as_of)
+    day = None if observation_end is None else as_day(observation_end)
     _use, skipped = scorable(store)
     remove_stale_temporaries(output.parent, output.name)
     out = ParquetOutput(output)

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from .._checks import renamed_keywords
 from ..clv.document import clv_document, clv_models_from_document
 from ..clv.predict import DEFAULT_TRANSACTION_MODEL
 from ..errors import DataError
@@ -105,7 +106,8 @@ def _date_range(dataset) -> list[str]:
             pd.Timestamp(end).date().isoformat() if end is not None else None]
 
 
-def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | None = None,
+@renamed_keywords(seed="random_state")
+def build_models(dataset, output: str | Path, *, random_state: int = 0, source: str | None = None,
                  horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
                  transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Path:
     """Build the model folder the service serves, and write it atomically.
@@ -116,7 +118,10 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
     output: the folder to write. Written to a temporary folder beside it and
         renamed into place; an existing model folder (one with a manifest) is
         replaced, any other non-empty folder is refused.
-    seed: random state of the segmentations that draw random numbers.
+    random_state: random state of the segmentations that draw random numbers; recorded in
+        the manifest as ``random_state`` (folders built before segwork 0.2 say ``seed``:
+        :func:`load_models` reads them as ``random_state``). Old keyword ``seed``,
+        deprecated: it still works with a FutureWarning until segwork 0.3.
     source: how the data set was named (recorded in the manifest; default
         ``dataset.name``).
     horizon, discount_rate, margin, transaction_model: as for
@@ -138,7 +143,7 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
                         "there is nothing to serve for PredictCustomerValue; use data with repeat buyers")
     # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
     model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
-    segmentations = default_segmentations(table, seed=seed, model=model)
+    segmentations = default_segmentations(table, random_state=random_state, model=model)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
@@ -153,7 +158,8 @@ def build_models(dataset, output: str | Path, *, seed: int = 0, source: str | No
             "format": FORMAT, "format_version": FORMAT_VERSION, "segwork_version": __version__,
             "dataset": source or dataset.name, "dataset_name": dataset.name,
             "date_range": _date_range(dataset), "currency": getattr(dataset, "currency", None),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "random_state": random_state,
             "n_customers": int(len(table)),
             # the CLV record stays a JSON object (what was fitted, at which limits, which fallbacks); the rest text
             "table_attrs": {k: (v if k == CLV_RECORD_ATTR else str(v)) for k, v in table.attrs.items()},
@@ -205,6 +211,8 @@ def read_manifest(folder: str | Path) -> dict:
     if not isinstance(files, dict) or _TABLE not in files or _CLV not in files or not manifest.get("segmentations"):
         raise DataError(f"{path}: incomplete manifest (no file list, table, CLV models or segmentations); "
                         "rebuild the folder with 'segwork models build'")
+    if "seed" in manifest and "random_state" not in manifest:  # written before the rename (issue 18)
+        manifest["random_state"] = manifest.pop("seed")
     return manifest
 
 

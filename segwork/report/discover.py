@@ -90,8 +90,8 @@ def names_used(path: str | Path, *, ignore_calls: tuple[str, ...] = ("load_datas
     """The variable names the notebook's code reads, outside its ``parameters`` cell.
 
     Names read only as arguments of a call to one of ``ignore_calls`` are
-    left out: ``load_dataset(dataset, n_customers=n_customers, seed=seed)``
-    uses ``n_customers`` and ``seed`` only to build a data set, so they do not
+    left out: ``load_dataset(dataset, n_customers=n_customers, random_state=random_state)``
+    uses ``n_customers`` and ``random_state`` only to build a data set, so they do not
     apply when the data set is not one that takes them (see
     :data:`segwork.datasets.DATASETS`). Cells that are not valid Python
     (IPython magics) are skipped.

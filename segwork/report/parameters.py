@@ -7,22 +7,33 @@ a parameter is the type of that literal. User values come from a YAML file
 ``2000`` is an int, ``0.5`` a float, ``true`` a bool, anything else text) and
 from ``--dataset``; later sources win. All of them are checked here, before
 any notebook runs, so a typo fails in a second, not after ten minutes.
+
+Renamed parameters (:data:`RENAMED_PARAMETERS`, issue 18: ``seed`` is
+``random_state``) keep working for one release, with a FutureWarning: a user
+value given under the old name (``-p seed 4``, ``seed:`` in ``-f``) is the new
+one, and a notebook that still declares the old name is known by the new name
+(:attr:`NotebookParameter.declared_as` keeps the old one; the runner injects
+the value under it).
 """
 from __future__ import annotations
 
 import ast
 import datetime
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .._checks import warn_renamed
 from ..errors import DataError
 
 __all__ = [
     "RUNNER_PARAMETERS",
+    "RENAMED_PARAMETERS",
+    "injected_names",
+    "renamed_overrides",
     "NotebookParameter",
     "inspect_parameters",
     "parse_cli_value",
@@ -40,6 +51,9 @@ _RUNNER_SETS = {"output_dir": "each notebook's artefact folder; choose where run
                 "prepared_table": "the customer table it prepares once per run, with the CLV models fitted once; "
                                   "choose the data with --dataset"}
 
+#: Report parameters renamed in segwork 0.2 (old name -> new name); the old names go in 0.3.
+RENAMED_PARAMETERS = {"seed": "random_state"}
+
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text",
                list: "a list like [1, 2]", dict: "a mapping like {a: 1}"}
 
@@ -50,7 +64,9 @@ class NotebookParameter:
 
     ``default`` is the Python value of the literal (or its source text when it
     is not a literal, then ``type`` is ``None`` and any value is accepted).
-    ``type`` is ``None`` also when the default is ``None``.
+    ``type`` is ``None`` also when the default is ``None``. ``declared_as``
+    is the old name the notebook declares when it still uses one of
+    :data:`RENAMED_PARAMETERS` (``name`` is then the new name), else ``""``.
     """
 
     name: str
@@ -59,6 +75,7 @@ class NotebookParameter:
     type: type | None
     source: str
     help: str = ""
+    declared_as: str = ""
 
 
 def inspect_parameters(path: str | Path) -> dict[str, NotebookParameter]:
@@ -80,7 +97,34 @@ def inspect_parameters(path: str | Path) -> dict[str, NotebookParameter]:
             default, kind = source, None
         params[name] = NotebookParameter(name=name, notebook=path.stem, default=default, type=kind,
                                          source=source, help=str(info.get("help", "") or ""))
+    for old, new in RENAMED_PARAMETERS.items():
+        if old in params and new not in params:
+            warn_renamed(f"notebook {path.stem}", old, new, kind="parameter", stacklevel=2)
+            params[new] = replace(params.pop(old), name=new, declared_as=old)
     return params
+
+
+def renamed_overrides(overrides: dict[str, Any], origin) -> dict[str, Any]:
+    """``overrides`` (name -> what the user gave) with the old names of :data:`RENAMED_PARAMETERS` made new.
+
+    Each old name warns (FutureWarning naming both names and the release that
+    removes the old one); ``origin(given)`` says where it came from (``-p``,
+    ``-f params.yaml:``). Raises DataError when both names are given.
+    """
+    overrides = dict(overrides)
+    for old, new in RENAMED_PARAMETERS.items():
+        if old in overrides:
+            where = origin(overrides[old])
+            if new in overrides:
+                raise DataError(f"{where} {old}: {old} is the deprecated name of {new}; give only {new}")
+            warn_renamed(f"{where.rstrip(':')} {old}", old, new, kind="report parameter", stacklevel=3)
+            overrides[new] = overrides.pop(old)
+    return overrides
+
+
+def injected_names(declared: dict[str, NotebookParameter], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` under the names the notebook declares (the old name where it still declares one)."""
+    return {(declared[k].declared_as or k) if k in declared else k: v for k, v in values.items()}
 
 
 def parse_cli_value(text: str) -> Any:
@@ -202,6 +246,7 @@ def resolve_parameters(
     DataError: an unknown name (declared by no notebook), a parameter the
     runner sets, or a value of the wrong type.
     """
+    overrides = renamed_overrides(overrides, lambda given: given[2])
     known = sorted({name for params in declared.values() for name in params})
     for name, (_value, _raw, origin) in overrides.items():
         if name in RUNNER_PARAMETERS:

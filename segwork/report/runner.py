@@ -7,7 +7,7 @@ The steps, each in its own module:
    ``parameters`` cells (before anything runs); the result is an immutable
    :class:`ReportPlan`;
 3. the data set is resolved once: a built-in one is built (the synthetic data
-   with the run's ``n_customers`` and ``seed``), a file is read, validated
+   with the run's ``n_customers`` and ``random_state``), a file is read, validated
    and cleaned (a bad file stops here, before any run folder exists);
    :mod:`.runfolder` creates ``<output>/<run-id>/`` and
    :func:`segwork.datasets.save_prepared` writes the data set to
@@ -82,7 +82,7 @@ class DataSource:
 
     ``dataset`` is a name of :data:`segwork.datasets.DATASETS` or an absolute
     file path; ``values`` are the built-in's parameters (for the synthetic
-    data, ``n_customers`` and ``seed``) as ``(name, value)`` pairs.
+    data, ``n_customers`` and ``random_state``) as ``(name, value)`` pairs.
     """
 
     dataset: str
@@ -94,7 +94,7 @@ class DataSource:
 
     @property
     def label(self) -> str:
-        """A one-line description: ``synthetic CRM data (3,000 customers, seed 4)``, a file's name."""
+        """A one-line description: ``synthetic CRM data (3,000 customers, random_state 4)``, a file's name."""
         entry = self.builtin
         return entry.describe(**dict(self.values)) if entry else Path(self.dataset).name
 
@@ -177,7 +177,7 @@ def _collect_overrides(dataset, parameters, params_file) -> dict[str, Override]:
             overrides[name] = Override(params_mod.parse_cli_value(str(value)), str(value), "-p")
     if dataset is not None:
         overrides["dataset"] = Override(str(dataset), str(dataset), "--dataset")
-    return overrides
+    return params_mod.renamed_overrides(overrides, lambda given: given.origin)
 
 
 def _value(declared: Mapping[str, params_mod.NotebookParameter], given: Mapping[str, Any], name: str):
@@ -228,16 +228,19 @@ def plan_report(*, dataset: str | None = None, parameters=None, params_file=None
 def _applies(plan: ReportPlan, stem: str, name: str) -> bool:
     """Whether parameter ``name`` of notebook ``stem`` matters in this run.
 
-    A parameter of a built-in data set (``n_customers``, ``seed``) applies
+    A parameter of a built-in data set (``n_customers``, ``random_state``) applies
     when the notebook's data set takes it, or when the notebook's code uses
-    it for something else too (``seed`` of a clustering step).
+    it for something else too (``random_state`` of a clustering step; under the
+    old name ``seed`` when the notebook still declares that).
     """
     data_parameters = {n for entry in DATASETS.values() for n in entry.parameters}
     if name not in data_parameters:
         return True
     source = plan.sources.get(stem)
     takes = source is not None and source.builtin is not None and name in source.builtin.parameters
-    return takes or name in plan.uses.get(stem, frozenset())
+    param = plan.declared.get(stem, {}).get(name)
+    used = plan.uses.get(stem, frozenset())
+    return takes or name in used or (param is not None and bool(param.declared_as) and param.declared_as in used)
 
 
 def _parameter_table(plan: ReportPlan) -> list[dict]:
@@ -342,7 +345,7 @@ def run_report(
         as the ``scheduler`` parameter of the notebooks that declare one.
 
     The data set is resolved once, before any notebook runs: built (synthetic
-    data, with the run's ``n_customers`` and ``seed``) or read, validated and
+    data, with the run's ``n_customers`` and ``random_state``) or read, validated and
     cleaned (a file), and saved with :func:`segwork.datasets.save_prepared`
     into ``<run>/data/``; each notebook's ``dataset`` is that folder, which
     :func:`segwork.datasets.load_dataset` loads without cleaning again.
@@ -416,7 +419,7 @@ def run_report(
     runfolder.write_record(run_dir, record)
     tasks = []
     for i, path in enumerate(plan.notebooks):
-        values = dict(plan.per_notebook[path.stem])
+        values = params_mod.injected_names(plan.declared[path.stem], dict(plan.per_notebook[path.stem]))
         if path.stem in plan.sources:
             values["dataset"] = str(folders[plan.sources[path.stem]])
         values["output_dir"] = str(run_dir / path.stem)

@@ -10,6 +10,7 @@ import warnings
 
 import pandas as pd
 
+from .._checks import renamed_keywords
 from ..errors import DataError
 from .base import Segmentation
 
@@ -31,7 +32,8 @@ APPROACHES = {
 DEFAULT_APPROACHES = ("apriori", "rfm", "value", "relationship", "kmeans", "needs")
 
 
-def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None,
+@renamed_keywords(seed="random_state")
+def default_segmentations(table: pd.DataFrame, random_state: int = 0, *, approaches=None,
                           model=None) -> dict[str, Segmentation]:
     """Build every segmentation approach with its default settings.
 
@@ -43,9 +45,10 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
         CLV models fit). Pass the same table to :func:`segwork.compare`::
 
             table = segwork.prepare_table(data)
-            segs = default_segmentations(table, seed=0)
+            segs = default_segmentations(table, random_state=0)
             segwork.compare(segs, table, truth=data.truth["segment"])
-    seed: random state of the approaches that draw random numbers (clustering).
+    random_state: random state of the approaches that draw random numbers (clustering).
+        Old name ``seed``, deprecated: it still works with a FutureWarning until segwork 0.3.
     approaches: names from :data:`APPROACHES` to build (default
         :data:`DEFAULT_APPROACHES`: all but ``gmm``).
     model: the fitted transaction model behind the table's ``p_alive``
@@ -107,9 +110,9 @@ def default_segmentations(table: pd.DataFrame, seed: int = 0, *, approaches=None
         out["relationship"] = relationship_segmentation(table, model=model)
     for method in ("kmeans", "gmm"):
         if method in wanted:
-            out[method] = behavioural_segmentation(table, method=method, random_state=seed)
+            out[method] = behavioural_segmentation(table, method=method, random_state=random_state)
     if "needs" in wanted and has_survey:
-        out["needs"] = needs_segmentation(table, random_state=seed)
+        out["needs"] = needs_segmentation(table, random_state=random_state)
     for name, seg in out.items():
         seg.name = name
     return out

@@ -24,7 +24,7 @@ def test_small_example_by_hand():
 
 @pytest.fixture(scope="module")
 def crm():
-    return make_crm(3000, seed=0)
+    return make_crm(3000, random_state=0)
 
 
 def _with_segment(data):
@@ -34,7 +34,7 @@ def _with_segment(data):
 
 def test_built_in_campaign_is_reproducible_and_respects_permission(crm):
     camp = crm.campaign
-    pd.testing.assert_frame_equal(camp, make_crm(3000, seed=0).campaign)
+    pd.testing.assert_frame_equal(camp, make_crm(3000, random_state=0).campaign)
     assert list(camp.columns) == ["customer_id", "campaign_date", "channel", "group", "responded"]
     day = camp["campaign_date"].iloc[0]
     prof = crm.customers.set_index("customer_id")
@@ -68,7 +68,7 @@ def test_interval_coverage_near_nominal(crm):
     covered = []
     for s in range(200):
         camp, truth = plant_campaign(crm.customers, crm.truth, day, uplift={s.name: s.campaign_uplift
-                                                                            for s in DEFAULT_SEGMENTS}, seed=s)
+                                                                            for s in DEFAULT_SEGMENTS}, random_state=s)
         row = campaign_results(camp).loc["all"]
         covered.append(row["uplift_low"] <= truth["campaign_true_uplift"].mean() <= row["uplift_high"])
     assert 0.90 <= np.mean(covered) <= 0.99
@@ -76,7 +76,7 @@ def test_interval_coverage_near_nominal(crm):
 
 def test_other_channel_and_bad_input(crm):
     day = crm.campaign["campaign_date"].iloc[0]
-    sms, _ = plant_campaign(crm.customers, crm.truth, day, channel="sms", seed=1)
+    sms, _ = plant_campaign(crm.customers, crm.truth, day, channel="sms", random_state=1)
     ok = crm.customers.set_index("customer_id")["sms_opt_in"]
     assert ok.loc[sms["customer_id"]].all() and (sms["channel"] == "sms").all()
     c = pd.DataFrame({"group": ["treatment", "treatment"], "responded": [True, False]})

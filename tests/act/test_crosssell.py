@@ -19,23 +19,23 @@ def tx():
 
 
 def test_rules_match_counts(tx):
-    rules = association_rules_table(tx, cutoff="2024-01-31", min_support=0.2, min_confidence=0.1)
+    rules = association_rules_table(tx, observation_end="2024-01-31", min_support=0.2, min_confidence=0.1)
     r = rules[(rules["antecedents"] == "x") & (rules["consequents"] == "y")].iloc[0]
     # baskets up to the cut-off: a{x,y} b{x,y} c{x} d{y,z}
     assert r["support"] == pytest.approx(2 / 4)
     assert r["confidence"] == pytest.approx(2 / 3)
     assert r["lift"] == pytest.approx((2 / 3) / (3 / 4))
-    assert basket_matrix(tx, cutoff="2024-01-31").sum().to_dict() == {"x": 3, "y": 3, "z": 1}
+    assert basket_matrix(tx, observation_end="2024-01-31").sum().to_dict() == {"x": 3, "y": 3, "z": 1}
 
 
 def test_recommend_only_new_items_and_hit_rate(tx):
     for method in ("rules", "cooccurrence", "popularity"):
-        rec = recommend(tx, 1, cutoff="2024-01-31", method=method, min_support=0.2)
+        rec = recommend(tx, 1, observation_end="2024-01-31", method=method, min_support=0.2)
         owned = {("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x"), ("d", "z"), ("d", "y")}
         assert not any((c, i) in owned for c, i in rec[["customer_id", "item"]].to_numpy())
-    rec = recommend(tx, 1, cutoff="2024-01-31", method="rules", min_support=0.2)
+    rec = recommend(tx, 1, observation_end="2024-01-31", method="rules", min_support=0.2)
     assert rec.set_index("customer_id").loc["c", "item"] == "y"   # x -> y, confidence 2/3
-    out = hit_rate_at_k(rec, tx, cutoff="2024-01-31")
+    out = hit_rate_at_k(rec, tx, calibration_end="2024-01-31")
     # new purchases after the cut-off: c bought y (new), d bought x (new); a bought x (not new)
     hits = sum(rec.set_index("customer_id").loc[c, "item"] == i for c, i in (("c", "y"), ("d", "x")))
     assert out.n_customers == 2 and out.hit_rate == pytest.approx(hits / 2) and out.k == 1
@@ -45,12 +45,12 @@ def test_bad_input(tx):
     with pytest.raises(DataError, match="no categories"):
         recommend(tx.drop(columns="category"), 3)
     with pytest.raises(DataError, match="customer 'zz'"):
-        recommend(tx, 3, customers=["zz"], cutoff="2024-01-31")
+        recommend(tx, 3, customers=["zz"], observation_end="2024-01-31")
     with pytest.raises(DataError, match="method"):
         recommend(tx, 3, method="magic")
-    rec = recommend(tx, 1, cutoff="2024-01-31")
+    rec = recommend(tx, 1, observation_end="2024-01-31")
     with pytest.raises(DataError, match="empty window"):
-        hit_rate_at_k(rec, tx, cutoff="2024-01-31", end="2024-02-01")
+        hit_rate_at_k(rec, tx, calibration_end="2024-01-31", observation_end="2024-02-01")
     with pytest.raises(DataError, match="min_support"):
         association_rules_table(tx, min_support=0)
 

@@ -1,4 +1,4 @@
-"""Lift, gains, precision at k and AUC; the figures of issue 9 on make_crm(20000, seed=0)."""
+"""Lift, gains, precision at k and AUC; the figures of issue 9 on make_crm(20000, random_state=0)."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +60,7 @@ def test_bad_input():
 
 @pytest.mark.slow
 def test_issue_figures_on_make_crm():
-    """Issue 9's figures, recomputed from the raw transactions and truth of make_crm(20000, seed=0).
+    """Issue 9's figures, recomputed from the raw transactions and truth of make_crm(20000, random_state=0).
 
     Base rate and oracle are counted here directly from dates and truth (not
     with the module's helpers); the issue measured: base 0.373 (perfect lift
@@ -71,7 +71,7 @@ def test_issue_figures_on_make_crm():
     from segwork.act.propensity import clv_propensity
     from segwork.datasets import make_crm
 
-    ds = make_crm(20000, seed=0)
+    ds = make_crm(20000, random_state=0)
     tx = ds.transactions
     day = tx["date"].dt.normalize()
     cut, end = pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-31")

@@ -12,7 +12,7 @@ from segwork.errors import DataError
 
 @pytest.fixture(scope="module")
 def crm():
-    return make_crm(1500, seed=4)
+    return make_crm(1500, random_state=4)
 
 
 def test_targets_and_triggers_follow_the_schema(crm):
@@ -36,14 +36,14 @@ def test_the_channel_chooses_the_permission(crm):
 
 
 def test_cli_writes_csv_and_parquet(tmp_path, capsys):
-    assert main(["export", "targets", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
+    assert main(["export", "targets", "--dataset", "synthetic", "--n-customers", "800", "--random-state", "1",
                  "--output", str(tmp_path / "t.csv"), "--channel", "post"]) == 0
     assert "left out without post permission" in capsys.readouterr().out
     t = pd.read_csv(tmp_path / "t.csv")
     assert list(t.columns) == list(EXPORT_SCHEMAS["targets"])
-    posted = make_crm(800, seed=1).customers.set_index("customer_id")["post_opt_in"]
+    posted = make_crm(800, random_state=1).customers.set_index("customer_id")["post_opt_in"]
     assert posted[t["customer_id"]].all()
-    assert main(["export", "segments", "--dataset", "synthetic", "--n-customers", "800", "--seed", "1",
+    assert main(["export", "segments", "--dataset", "synthetic", "--n-customers", "800", "--random-state", "1",
                  "--output", str(tmp_path / "s.parquet")]) == 0
     s = pd.read_parquet(tmp_path / "s.parquet")
     assert list(s.columns) == list(EXPORT_SCHEMAS["segments"])
@@ -57,4 +57,4 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["export", "triggers", "--dataset", "cdnow_sample", "--output", str(tmp_path / "t.csv")]) == 2
     assert "no customer profiles" in capsys.readouterr().err
     with pytest.raises(DataError, match="unknown kind"):
-        export_frame("everything", make_crm(200, seed=0))
+        export_frame("everything", make_crm(200, random_state=0))

@@ -1,6 +1,6 @@
 """Notebook 08 (campaigns) through papermill; checks on its metrics.json against figures recounted here from raw data.
 
-One synthetic run, on issue 9's data set make_crm(20000, seed=0), carries both the structural checks and the
+One synthetic run, on issue 9's data set make_crm(20000, random_state=0), carries both the structural checks and the
 three 'done when' figures (targeting lift vs the oracle, cross-sell vs popularity, campaign uplift interval);
 a second run on the CDNOW sample checks that the notebook runs without categories and profiles.
 """
@@ -38,13 +38,13 @@ def _popularity_hit_rate(tx: pd.DataFrame, cut: pd.Timestamp, k: int = 3) -> flo
 
 @pytest.mark.slow
 def test_08_done_when_figures_on_make_crm_20000(run_notebook):
-    """Issue 9's 'done when' on make_crm(20000, seed=0): best model >= 0.9 x oracle, cross-sell beats popularity,
+    """Issue 9's 'done when' on make_crm(20000, random_state=0): best model >= 0.9 x oracle, cross-sell beats popularity,
     the campaign's uplift interval covers the planted uplift. Base rate, oracle lift, popularity hit rate and the
     campaign's rates are recounted here from the raw transactions, campaign and truth."""
     from segwork.datasets import make_crm
 
     m = run_notebook(NAME)
-    ds = make_crm(20000, seed=0)
+    ds = make_crm(20000, random_state=0)
     tx = ds.transactions
     day = tx["date"].dt.normalize()
     cut = pd.Timestamp("2024-05-01")

@@ -12,7 +12,7 @@ from segwork.errors import DataError
 
 @pytest.fixture(scope="module")
 def crm():
-    return make_crm(3000, seed=1)
+    return make_crm(3000, random_state=1)
 
 
 def test_labels_counted_from_raw_dates(crm):
@@ -28,8 +28,8 @@ def test_labels_counted_from_raw_dates(crm):
 def test_features_do_not_read_after_cutoff(crm):
     tx = crm.transactions
     cut = pd.Timestamp("2024-03-01")
-    a = propensity_features(tx, crm.customers, cutoff=cut)
-    b = propensity_features(tx[tx["date"].dt.normalize() <= cut], crm.customers, cutoff=cut)
+    a = propensity_features(tx, crm.customers, observation_end=cut)
+    b = propensity_features(tx[tx["date"].dt.normalize() <= cut], crm.customers, observation_end=cut)
     pd.testing.assert_frame_equal(a, b)
     assert {"n_last_30d", "frequency", "recency"} <= set(a.columns)
 
@@ -38,11 +38,11 @@ def test_classifier_ignores_the_future(crm):
     """Changing transactions after the cut-off does not change the scores (no leakage)."""
     tx = crm.transactions
     cut = pd.Timestamp("2024-05-01")
-    p1 = PropensityClassifier(seed=0, max_iter=50).fit(tx, crm.customers, cutoff=cut).predict(
-        tx, crm.customers, cutoff=cut)
+    p1 = PropensityClassifier(random_state=0, max_iter=50).fit(tx, crm.customers, observation_end=cut).predict(
+        tx, crm.customers, observation_end=cut)
     past = tx[tx["date"].dt.normalize() <= cut]
-    p2 = PropensityClassifier(seed=0, max_iter=50).fit(past, crm.customers, cutoff=cut).predict(
-        past, crm.customers, cutoff=cut)
+    p2 = PropensityClassifier(random_state=0, max_iter=50).fit(past, crm.customers, observation_end=cut).predict(
+        past, crm.customers, observation_end=cut)
     pd.testing.assert_series_equal(p1, p2)
     assert p1.between(0, 1).all()
 
@@ -63,6 +63,6 @@ def test_bad_input(crm):
     with pytest.raises(DataError, match="horizon_days"):
         purchase_labels(tx, "2024-05-01", 0)
     with pytest.raises(DataError, match="fit first"):
-        PropensityClassifier().predict(tx, cutoff="2024-05-01")
-    with pytest.raises(DataError, match="training cut-off"):
-        PropensityClassifier(horizon_days=3000).fit(tx, cutoff="2024-05-01")
+        PropensityClassifier().predict(tx, observation_end="2024-05-01")
+    with pytest.raises(DataError, match="training histories end"):
+        PropensityClassifier(horizon_days=3000).fit(tx, observation_end="2024-05-01")

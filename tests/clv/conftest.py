@@ -21,7 +21,7 @@ def cdnow(cdnow_tx):
 
 @pytest.fixture(scope="session")
 def crm():
-    return make_crm(n_customers=3000, seed=1)
+    return make_crm(n_customers=3000, random_state=1)
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,7 @@ def test_penalizer_shrinks_log_params(cdnow):
 
 def test_recovers_simulated_parameters():
     truth = {"r": 0.8, "alpha": 6.0, "a": 0.6, "b": 3.0}
-    s = simulate_bg_nbd(50_000, T=(20, 60), seed=3, **truth)
+    s = simulate_bg_nbd(50_000, T=(20, 60), random_state=3, **truth)
     m = BetaGeo().fit(s["frequency"], s["recency"], s["T"])
     se = m.summary()["std_error"]
     for k, v in truth.items():

@@ -22,7 +22,7 @@ from segwork.features import customer_table
 
 @pytest.fixture(scope="module")
 def table():
-    data = make_crm(n_customers=800, seed=7)
+    data = make_crm(n_customers=800, random_state=7)
     return customer_table(data.transactions, observation_end=data.observation_end)
 
 

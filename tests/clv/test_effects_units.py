@@ -21,7 +21,7 @@ HEAVY = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
 
 @pytest.fixture(scope="module")
 def crm():
-    data = make_crm(n_customers=1500, seed=3)
+    data = make_crm(n_customers=1500, random_state=3)
     summary = rfm_summary(data.transactions, observation_end=data.observation_end, time_unit="weeks")
     channel = data.customers.set_index("customer_id").loc[summary.index, "acquisition_channel"]
     return data, summary, channel
@@ -70,7 +70,7 @@ def test_interval_problem_accepts_a_well_identified_fit_and_names_a_poor_one(crm
     good = clv.BetaGeo().fit(summary["frequency"], summary["recency"], summary["T"])
     assert clv.interval_problem(good) is None
     assert "poorly identified" in clv.interval_problem(good, max_decades=1e-6)  # every interval is wider than that
-    tiny = make_crm(n_customers=40, seed=0)  # Gamma-Gamma at a limit of its parameters: no standard errors
+    tiny = make_crm(n_customers=40, random_state=0)  # Gamma-Gamma at a limit of its parameters: no standard errors
     s = rfm_summary(tiny.transactions, observation_end=tiny.observation_end)
     with pytest.warns(UserWarning):
         limit = clv.GammaGamma().fit(s["frequency"], s["monetary_value"])

@@ -21,7 +21,7 @@ def test_interval_coverage_on_simulated_data():
     true.params_ = dict(TRUE)
     hit_agg, hit_cust = [], []
     for i in range(40):
-        d = simulate_bg_nbd(1000, **TRUE, T=(20, 40), seed=1000 + i)
+        d = simulate_bg_nbd(1000, **TRUE, T=(20, 40), random_state=1000 + i)
         m = BetaGeo().fit(d.frequency, d.recency, d["T"])
         truth = true.expected_purchases(20, d.frequency, d.recency, d["T"])
         agg = m.expected_purchases(20, d.frequency, d.recency, d["T"], interval=0.9, aggregate=True,
@@ -36,7 +36,7 @@ def test_interval_coverage_on_simulated_data():
 
 @pytest.fixture(scope="module")
 def sim():
-    d = simulate_bg_nbd(2000, **TRUE, T=(20, 40), seed=3)
+    d = simulate_bg_nbd(2000, **TRUE, T=(20, 40), random_state=3)
     return d, BetaGeo().fit(d.frequency, d.recency, d["T"])
 
 

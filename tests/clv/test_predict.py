@@ -31,7 +31,7 @@ HEAVY = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
 
 @pytest.fixture(scope="module")
 def table():
-    data = make_crm(n_customers=2000, seed=8)
+    data = make_crm(n_customers=2000, random_state=8)
     return customer_table(data.transactions, data.customers)
 
 

@@ -13,7 +13,7 @@ from segwork.features import concentration_curve, customer_table, top_share
 
 @pytest.fixture(scope="module")
 def table():
-    data = make_crm(n_customers=2000, seed=8)
+    data = make_crm(n_customers=2000, random_state=8)
     return customer_table(data.transactions, data.customers)
 
 

@@ -30,7 +30,7 @@ PERIODS = [
 
 @pytest.fixture(scope="module")
 def crm_tx() -> pd.DataFrame:
-    return make_crm(n_customers=400, seed=5).transactions
+    return make_crm(n_customers=400, random_state=5).transactions
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_path_default_is_duckdb_and_equals_the_dataframe_summary(parquet_dir, cr
 
 
 def test_customer_table_from_files_same_table(parquet_dir, crm_tx):
-    data = make_crm(n_customers=400, seed=5)
+    data = make_crm(n_customers=400, random_state=5)
     expected = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31", engine="pandas")
     got = customer_table(parquet_dir, data.customers, data.survey, observation_end="2024-10-31")
     with pytest.MonkeyPatch.context() as mp:

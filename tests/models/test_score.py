@@ -40,7 +40,7 @@ def in_memory(store, crm):
     return score_table(store, customer_table(crm.transactions, observation_end=crm.observation_end))
 
 
-def _as_of(crm) -> str:
+def _end(crm) -> str:
     return str(pd.Timestamp(crm.observation_end).date())
 
 
@@ -99,7 +99,7 @@ def test_in_memory_scores_give_back_what_the_build_computed(store, in_memory):
 def test_cli_duckdb_in_chunks_equals_the_in_memory_scores(store, models_dir, tx_dir, crm, in_memory, tmp_path, capsys):
     out = tmp_path / "scores.parquet"
     status = main(["score", "--models", str(models_dir), "--transactions", str(tx_dir / "*.parquet"),
-                   "--output", str(out), "--chunk-size", "400", "--as-of", _as_of(crm)])
+                   "--output", str(out), "--chunk-size", "400", "--observation-end", _end(crm)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "chunk 4/4" in captured.err  # 1,500 customers in 4 hash parts, one progress line each
@@ -110,7 +110,7 @@ def test_cli_duckdb_in_chunks_equals_the_in_memory_scores(store, models_dir, tx_
 
 def test_pandas_engine_equals_the_in_memory_scores(store, models_dir, tx_dir, crm, in_memory, tmp_path):
     result = score_transactions(models_dir, tx_dir, tmp_path / "s.parquet", engine="pandas", chunk_size=700,
-                                as_of=_as_of(crm), progress=False)
+                                observation_end=_end(crm), progress=False)
     assert result.customers == len(in_memory) and result.chunks == 3
     _assert_same(_read(tmp_path / "s.parquet", in_memory), in_memory, rtol=1e-9, store=store)
 
@@ -126,7 +126,7 @@ def test_dask_on_an_existing_cluster_equals_the_in_memory_scores(store, cluster,
                                                                    tmp_path, capsys):
     out = tmp_path / "scores.parquet"
     status = main(["score", "--models", str(models_dir), "--transactions", str(tx_dir), "--output", str(out),
-                   "--scheduler", cluster.scheduler_address, "--chunk-size", "500", "--as-of", _as_of(crm)])
+                   "--scheduler", cluster.scheduler_address, "--chunk-size", "500", "--observation-end", _end(crm)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "(dask, " in captured.out and "score: partition 1/" in captured.err
@@ -205,7 +205,7 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_keeps_those_of_runnin
     live.write_bytes(b"in progress")
     other_output = tmp_path / f".other.parquet.pid{dead}.abc.tmp"  # another output's: not this run's business
     other_output.write_bytes(b"x")
-    result = score_transactions(models_dir, tx_dir, out, engine="duckdb", chunk_size=700, as_of=_as_of(crm),
+    result = score_transactions(models_dir, tx_dir, out, engine="duckdb", chunk_size=700, observation_end=_end(crm),
                                 progress=False)
     assert result.customers == 1_500 and out.exists()
     assert not stale_file.exists() and not stale_parts.exists() and not old_style.exists()
@@ -390,7 +390,7 @@ def test_dates_dayfirst_mixed_scores_on_every_engine(models_dir, cluster, tmp_pa
     """21/05/2014 proves day-first for the column: 08/03/2014 is 8 March. DuckDB decides with io's date reader."""
     out = tmp_path / "s.parquet"
     extra = ["--scheduler", cluster.scheduler_address] if engine == "dask" else []
-    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", out, engine, "--as-of", "2014-12-31",
+    status = _score_cli(models_dir, FIELD / "dates_dayfirst_mixed.csv", out, engine, "--observation-end", "2014-12-31",
                         *extra)
     captured = capsys.readouterr()
     assert status == 0 and "histories to 2014-12-31" in captured.out, captured.err
@@ -500,7 +500,7 @@ def test_a_local_dask_cluster_starts_no_dashboard_even_when_port_8787_is_taken(m
         except OSError:
             pass  # already in use by something else: the same case
         res = _score_subprocess(models_dir, FIELD / "dates_dayfirst_mixed.csv", tmp_path / "s.parquet",
-                                "--engine", "dask", "--as-of", "2014-12-31")
+                                "--engine", "dask", "--observation-end", "2014-12-31")
     finally:
         taken.close()
     assert res.returncode == 0, res.stderr

@@ -82,7 +82,7 @@ def test_build_refuses_a_folder_that_is_not_a_model_folder_and_replaces_a_model_
     assert (other / "notes.txt").read_text() == "mine"
     again = shutil.copytree(models_dir, tmp_path / "again")
     before = json.loads((again / "manifest.json").read_text())["created"]
-    build_models(crm, again, seed=0)
+    build_models(crm, again, random_state=0)
     assert load_models(again).manifest["n_customers"] == 1_500
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "other"]
     assert before  # the rebuilt folder has its own creation time (same or later)
@@ -124,7 +124,7 @@ def test_models_build_fits_each_clv_model_once(crm, tmp_path, monkeypatch):
             return _plain(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "fit", counting)
-    folder = build_models(crm, tmp_path / "m", seed=0, source="synthetic")
+    folder = build_models(crm, tmp_path / "m", random_state=0, source="synthetic")
     assert calls == {"ModifiedBetaGeo": 1, "GammaGamma": 1}
     store = load_models(folder)
     # the relationship typer typed with that one fit: its P(alive) is the table's, to the last bit

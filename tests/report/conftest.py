@@ -30,7 +30,7 @@ def make_notebook(path: Path, parameters: str, *body: str, title: str | None = N
 
 #: A notebook that saves one metric computed from its parameters.
 SAVE_METRICS = "from segwork.report import save_metrics\nsave_metrics({'n': n_customers * 2, 'label': label}, output_dir)"
-TINY_PARAMS = 'dataset = "synthetic"\nn_customers = 10\nseed = 0\nlabel = "x"\nrate = 0.5\nflag = False\noutput_dir = "."'
+TINY_PARAMS = 'dataset = "synthetic"\nn_customers = 10\nrandom_state = 0\nlabel = "x"\nrate = 0.5\nflag = False\noutput_dir = "."'
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_cohort_retention_by_hand():
 
 
 def test_top_share_and_curve_against_a_direct_computation():
-    tx = make_crm(n_customers=500, seed=3).transactions
+    tx = make_crm(n_customers=500, random_state=3).transactions
     totals = tx.groupby("customer_id")["amount"].sum().sort_values(ascending=False).to_numpy()
     direct = totals[: math.ceil(0.2 * len(totals))].sum() / totals.sum()
     assert explore.top_share(tx, 0.2) == pytest.approx(direct)
@@ -78,7 +78,7 @@ def test_top_share_and_curve_against_a_direct_computation():
 
 
 def test_overview_metrics_match_the_raw_data():
-    tx = make_crm(n_customers=300, seed=1).transactions
+    tx = make_crm(n_customers=300, random_state=1).transactions
     m = explore.overview_metrics(tx)
     assert m["n_customers"] == tx["customer_id"].nunique() == 300
     assert m["n_transactions"] == len(tx)

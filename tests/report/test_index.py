@@ -84,7 +84,7 @@ def full_run(tmp_path):
     write_metrics(run, "09_compare_segmentations", {"comparison": COMPARISON})
     record = {
         "run_id": "20250101-000000-synthetic", "status": "ok", "created": "2025-01-01T00:00:00", "seconds": 42.0,
-        "dataset": "synthetic", "dataset_label": "synthetic CRM data (2,000 customers, seed 0)",
+        "dataset": "synthetic", "dataset_label": "synthetic CRM data (2,000 customers, random_state 0)",
         "parameters": [{"name": "n_customers", "value": "2000", "source": "-p", "notebooks": "all"}],
         "jobs": 1, "command": "segwork report -p n_customers 2000", "segwork_version": "0", "python": "3",
         "index": LAYOUT,
@@ -97,7 +97,7 @@ def full_run(tmp_path):
 def test_index_shows_data_set_parameters_and_every_comparison(full_run):
     run, record = full_run
     html = build_index(record, run)
-    assert "synthetic CRM data (2,000 customers, seed 0)" in html
+    assert "synthetic CRM data (2,000 customers, random_state 0)" in html
     params = parse(section(html, "about")).tables[0]
     assert [c[0] for c in params[1]] == ["n_customers", "2000", "-p", "all"]
 

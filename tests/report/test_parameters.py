@@ -32,7 +32,7 @@ def test_cli_values_are_parsed_like_yaml_scalars(text, expected):
 
 def test_inspect_reads_names_types_and_defaults(tiny_notebooks):
     params = inspect_parameters(tiny_notebooks / "01_first.ipynb")
-    assert list(params) == ["dataset", "n_customers", "seed", "label", "rate", "flag", "output_dir"]
+    assert list(params) == ["dataset", "n_customers", "random_state", "label", "rate", "flag", "output_dir"]
     assert params["n_customers"].default == 10 and params["n_customers"].type is int
     assert params["rate"].type is float and params["flag"].type is bool and params["label"].type is str
 
@@ -64,11 +64,11 @@ def test_check_value_rejects_wrong_types_naming_parameter_and_value(default, val
 
 
 def test_resolve_passes_each_notebook_only_what_it_declares():
-    declared = {"01_a": {"n_customers": param("n_customers", 10), "seed": param("seed", 0)},
-                "02_b": {"k": param("k", 3), "seed": param("seed", 0)}}
-    per_nb, effective = resolve_parameters(declared, {"seed": (5, "5", "-p"), "k": (4, "4", "-p")})
-    assert per_nb == {"01_a": {"seed": 5}, "02_b": {"k": 4, "seed": 5}}
-    assert effective == {"seed": 5, "k": 4}
+    declared = {"01_a": {"n_customers": param("n_customers", 10), "random_state": param("random_state", 0)},
+                "02_b": {"k": param("k", 3), "random_state": param("random_state", 0)}}
+    per_nb, effective = resolve_parameters(declared, {"random_state": (5, "5", "-p"), "k": (4, "4", "-p")})
+    assert per_nb == {"01_a": {"random_state": 5}, "02_b": {"k": 4, "random_state": 5}}
+    assert effective == {"random_state": 5, "k": 4}
 
 
 def test_resolve_rejects_unknown_names_with_a_suggestion():
@@ -111,10 +111,10 @@ def test_params_file(tmp_path):
 
 def test_plan_orders_sources_file_then_p_then_dataset(tiny_notebooks, tmp_path):
     pfile = tmp_path / "p.yaml"
-    pfile.write_text("n_customers: 50\nseed: 7\ndataset: cdnow\n")
+    pfile.write_text("n_customers: 50\nrandom_state: 7\ndataset: cdnow\n")
     plan = plan_report(parameters=[("n_customers", "60")], params_file=pfile, dataset="cdnow_sample",
                        notebooks_dir=tiny_notebooks)
-    assert plan.per_notebook["01_first"] == {"n_customers": 60, "seed": 7, "dataset": "cdnow_sample"}
+    assert plan.per_notebook["01_first"] == {"n_customers": 60, "random_state": 7, "dataset": "cdnow_sample"}
     assert plan.per_notebook["02_second"] == {"n_customers": 60}
 
 
@@ -145,7 +145,7 @@ def _one_error_line(code, stderr):
     (["--dataset", "no_such_data"], "not a built-in data set"),
     (["--only", "07"], "--only 07: no such notebook"),
     (["--jobs", "0"], "--jobs 0"),
-    (["-p", "seed"], "expected 2 arguments"),
+    (["-p", "random_state"], "expected 2 arguments"),
 ])
 def test_cli_rejects_bad_parameters_in_one_line_and_runs_nothing(capsys, tiny_notebooks, tmp_path, args, expected):
     from segwork.cli import main
@@ -174,9 +174,9 @@ def test_cli_bad_params_file(capsys, tiny_notebooks, tmp_path):
     from segwork.cli import main
 
     pfile = tmp_path / "p.yaml"
-    pfile.write_text("seed: [1, 2]\n")
+    pfile.write_text("random_state: [1, 2]\n")
     code = main(["report", "--notebooks", str(tiny_notebooks), "--output", str(tmp_path / "r"), "-f", str(pfile)])
-    assert "parameter seed: expected an integer" in _one_error_line(code, capsys.readouterr().err)
+    assert "parameter random_state: expected an integer" in _one_error_line(code, capsys.readouterr().err)
 
 
 def test_cli_list_shows_notebooks_and_values(capsys, tiny_notebooks):

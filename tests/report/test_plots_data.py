@@ -16,7 +16,7 @@ from segwork.plots import data as plots  # noqa: E402
 
 @pytest.fixture(scope="module")
 def tx():
-    return make_crm(n_customers=400, seed=2).transactions
+    return make_crm(n_customers=400, random_state=2).transactions
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ from segwork.datasets import load_prepared, make_crm
 from segwork.report.runner import _parameter_table, plan_report
 
 LOAD = ("from segwork.datasets import load_dataset\nfrom segwork.report import save_metrics\n"
-        "d = load_dataset(dataset, n_customers=n_customers, seed=seed)\n"
+        "d = load_dataset(dataset, n_customers=n_customers, random_state=random_state)\n"
         "save_metrics({'dataset': dataset, 'name': d.name, 'rows': len(d.transactions),\n"
         "              'revenue': float(d.transactions['amount'].sum()), 'truth': d.truth is not None}, output_dir)")
-PARAMS = 'dataset = "synthetic"\nn_customers = 100\nseed = 0\noutput_dir = "."'
+PARAMS = 'dataset = "synthetic"\nn_customers = 100\nrandom_state = 0\noutput_dir = "."'
 
 
 @pytest.mark.slow
@@ -24,10 +24,10 @@ def test_synthetic_data_is_made_once_with_the_runs_parameters_and_every_notebook
     make_nb(nbs / "01_a.ipynb", PARAMS, LOAD)
     make_nb(nbs / "02_b.ipynb", PARAMS, LOAD)
     res = run_cli("report", "--notebooks", str(nbs), "--output", str(tmp_path / "out"), "--no-progress",
-                  "-p", "n_customers", "300", "-p", "seed", "5")
+                  "-p", "n_customers", "300", "-p", "random_state", "5")
     assert res.returncode == 0, res.stderr
     run = (tmp_path / "out" / "latest").resolve()
-    expected = make_crm(n_customers=300, seed=5)
+    expected = make_crm(n_customers=300, random_state=5)
     prepared = load_prepared(run / "data")
     pd.testing.assert_frame_equal(prepared.transactions, expected.transactions, check_exact=True)
     for name in ("01_a", "02_b"):
@@ -36,8 +36,8 @@ def test_synthetic_data_is_made_once_with_the_runs_parameters_and_every_notebook
         assert (m["name"], m["rows"], m["truth"]) == (expected.name, len(expected.transactions), True)
         assert m["revenue"] == pytest.approx(expected.transactions["amount"].sum())
     record = json.loads((run / "run.json").read_text())
-    assert record["dataset_label"] == "synthetic CRM data (300 customers, seed 5)"
-    assert record["notebooks"][0]["parameters"] == {"n_customers": 300, "seed": 5}  # what the user set
+    assert record["dataset_label"] == "synthetic CRM data (300 customers, random_state 5)"
+    assert record["notebooks"][0]["parameters"] == {"n_customers": 300, "random_state": 5}  # what the user set
 
 
 def test_the_plan_cannot_be_changed_after_it_is_made(tiny_notebooks):
@@ -53,17 +53,17 @@ def test_the_plan_cannot_be_changed_after_it_is_made(tiny_notebooks):
 
 def test_about_this_run_lists_only_the_parameters_that_applied(tmp_path, make_nb):
     nbs = tmp_path / "nbs"
-    make_nb(nbs / "01_data.ipynb", PARAMS, "d = load_dataset(dataset, n_customers=n_customers, seed=seed)")
+    make_nb(nbs / "01_data.ipynb", PARAMS, "d = load_dataset(dataset, n_customers=n_customers, random_state=random_state)")
     make_nb(nbs / "02_cluster.ipynb", PARAMS + "\nk = 3\nk_max = None",
-            "d = load_dataset(dataset, n_customers=n_customers, seed=seed)", "fit(d, k=k, random_state=seed)")
+            "d = load_dataset(dataset, n_customers=n_customers, random_state=random_state)", "fit(d, k=k, random_state=random_state)")
     rows = {r["name"]: r for r in _parameter_table(plan_report(dataset="cdnow", notebooks_dir=nbs))}
     assert "n_customers" not in rows  # builds synthetic data only
-    assert rows["seed"]["notebooks"] == "02"  # 02 seeds its clustering too
+    assert rows["random_state"]["notebooks"] == "02"  # 02 seeds its clustering too
     assert rows["dataset"]["notebooks"] == "all" and rows["k"]["notebooks"] == "02"
     # a None default is one the notebook derives: the table says so instead of a bare "None"
     assert rows["k_max"]["value"].startswith("None (derived in the notebook")
     synthetic = {r["name"]: r for r in _parameter_table(plan_report(dataset="synthetic", notebooks_dir=nbs))}
-    assert synthetic["n_customers"]["notebooks"] == synthetic["seed"]["notebooks"] == "all"
+    assert synthetic["n_customers"]["notebooks"] == synthetic["random_state"]["notebooks"] == "all"
 
 
 def test_notebooks_on_different_data_get_one_prepared_folder_each(tmp_path, make_nb):
@@ -75,7 +75,7 @@ def test_notebooks_on_different_data_get_one_prepared_folder_each(tmp_path, make
     make_nb(nbs / "03_c.ipynb", 'output_dir = "."', "pass")  # no data set at all
     plan = plan_report(notebooks_dir=nbs)
     assert set(plan.sources) == {"01_a", "02_b"}
-    assert dict(plan.sources["02_b"].values) == {"n_customers": 200, "seed": 0}
+    assert dict(plan.sources["02_b"].values) == {"n_customers": 200, "random_state": 0}
     folders = _data_folders(plan.sources.values(), tmp_path / "run")
     assert sorted(str(p.relative_to(tmp_path / "run")) for p in folders.values()) == ["data/1", "data/2"]
     same = plan_report(notebooks_dir=nbs, parameters=[("n_customers", "50")])

@@ -16,7 +16,7 @@ from segwork.prepare import load_or_prepare, prepare
 
 from .conftest import NOTEBOOKS
 
-PARAMS = ('dataset = "synthetic"\nn_customers = 300\nseed = 3\noutput_dir = "."\nmargin = 1.0\n'
+PARAMS = ('dataset = "synthetic"\nn_customers = 300\nrandom_state = 3\noutput_dir = "."\nmargin = 1.0\n'
           'prepared_table = None')
 #: The data cell of the segmentation notebooks, with every CLV fit of the kernel counted (outermost calls).
 BODY = """
@@ -36,7 +36,7 @@ counted(GammaGamma)
 from segwork.datasets import load_dataset
 from segwork.prepare import load_or_prepare
 from segwork.report import save_metrics
-data = load_dataset(dataset, n_customers=n_customers, seed=seed)
+data = load_dataset(dataset, n_customers=n_customers, random_state=random_state)
 table = load_or_prepare(data, prepared_table, margin=margin).table
 table.to_parquet(f"{output_dir}/table.parquet")
 save_metrics({"fits": fits, "prepared_table": prepared_table}, output_dir)
@@ -67,7 +67,7 @@ def test_a_report_run_fits_each_clv_model_once_and_every_notebook_gets_the_same_
     make_nb(nbs / "01_a.ipynb", PARAMS, BODY)
     make_nb(nbs / "02_b.ipynb", PARAMS, BODY)
     make_nb(nbs / "03_c.ipynb", PARAMS.replace("margin = 1.0", "margin = 0.3"), BODY)  # other settings, same fit
-    make_nb(nbs / "04_d.ipynb", 'dataset = "synthetic"\nn_customers = 300\nseed = 3\noutput_dir = "."',
+    make_nb(nbs / "04_d.ipynb", 'dataset = "synthetic"\nn_customers = 300\nrandom_state = 3\noutput_dir = "."',
             "from segwork.report import save_metrics\nsave_metrics({'names': sorted(dir())}, output_dir)")
     result = run_report(notebooks_dir=nbs, output=tmp_path / "out", progress=False, echo=None, jobs=1)
     run = result.run_dir
@@ -96,7 +96,7 @@ def test_notebooks_without_prepared_table_get_no_table_and_no_fit(tmp_path, make
     from segwork.report import run_report
 
     nbs = tmp_path / "nbs"
-    make_nb(nbs / "01_a.ipynb", 'dataset = "synthetic"\nn_customers = 50\nseed = 0\noutput_dir = "."', "pass")
+    make_nb(nbs / "01_a.ipynb", 'dataset = "synthetic"\nn_customers = 50\nrandom_state = 0\noutput_dir = "."', "pass")
     result = run_report(notebooks_dir=nbs, output=tmp_path / "out", progress=False, echo=None)
     assert not (result.run_dir / "data" / "table").exists()
     assert counted_fits == Counter()
@@ -117,7 +117,7 @@ def test_a_table_of_another_data_set_is_refused(tmp_path):
     from segwork.datasets import make_crm
     from segwork.prepare import save_prepared_table
 
-    data = make_crm(200, seed=1)
+    data = make_crm(200, random_state=1)
     save_prepared_table(prepare(data), tmp_path / "table", data=data)
     with pytest.raises(DataError, match="another data set"):
         load_or_prepare(dataclasses.replace(data, name="elsewhere"), tmp_path / "table")

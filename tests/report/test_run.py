@@ -88,7 +88,7 @@ def test_html_has_no_code_and_all_figures(report01):
 def test_metrics_match_the_data_computed_independently(report01):
     _out, run, _proc = report01
     metrics = json.loads((run / "01_data_overview" / "metrics.json").read_text())
-    tx = make_crm(n_customers=2000, seed=0).transactions
+    tx = make_crm(n_customers=2000, random_state=0).transactions
     assert metrics["n_customers"] == tx["customer_id"].nunique() == 2000
     assert metrics["n_transactions"] == len(tx)
     assert metrics["revenue"] == pytest.approx(tx["amount"].sum())
@@ -107,7 +107,7 @@ def test_index_links_the_page_and_shows_the_numbers(report01):
     _out, run, _proc = report01
     html = (run / "index.html").read_text()
     assert 'href="01_data_overview.html"' in html
-    assert "synthetic CRM data (2,000 customers, seed 0)" in html
+    assert "synthetic CRM data (2,000 customers, random_state 0)" in html
     assert "2,000" in html and "revenue from the top 20 % of customers" in html
     assert "Not available in this run: its notebook is not part of this run" in html  # 05, 06, 09 not run
 

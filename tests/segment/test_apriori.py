@@ -137,7 +137,7 @@ def test_bad_rule_lists():
 
 def test_predict_new_customers_and_unseen_categories(table):
     seg = apriori_segmentation(table)
-    other = make_crm(n_customers=400, seed=99)
+    other = make_crm(n_customers=400, random_state=99)
     new = customer_table(other.transactions, other.customers)
     # known categories: the same rules give the same labels as building on the new customers
     direct = apriori_segmentation(new, seg.segmenter.rules_).labels.astype(str)

@@ -20,7 +20,7 @@ class ByRegion:
 
 @pytest.fixture(scope="module")
 def setup():
-    data = make_crm(n_customers=1200, seed=5)
+    data = make_crm(n_customers=1200, random_state=5)
     table = customer_table(data.transactions, data.customers, data.survey)
     labels = table["region"].astype(str)
     return data, table, Segmentation(labels, name="region", method="a priori by region", table=table,

@@ -88,7 +88,7 @@ def test_predict_new_customers_matches_labels(kmeans, table):
 
 
 def test_predict_on_new_data_set(kmeans):
-    other = make_crm(n_customers=600, seed=11)
+    other = make_crm(n_customers=600, random_state=11)
     new = customer_table(other.transactions, other.customers, other.survey)
     assigned = kmeans.predict(new)
     assert set(assigned) <= set(kmeans.segments)
@@ -149,7 +149,7 @@ def test_compare_methods_table(table, data):
 
 
 def test_transactions_only_table_clusters_without_mixes():
-    cd = make_crm(n_customers=800, seed=2)
+    cd = make_crm(n_customers=800, random_state=2)
     tx = cd.transactions.drop(columns=["category", "channel"])
     t = customer_table(tx)
     seg = behavioural_segmentation(t, k=3, n_resamples=0)
@@ -220,7 +220,7 @@ def test_names_are_unique_and_deterministic(n_clusters, n_features, seed):
 
 @pytest.mark.slow
 def test_acceptance_default_kmeans_recovers_planted_segments_at_20000():
-    data = make_crm(20_000, seed=0)
+    data = make_crm(20_000, random_state=0)
     t = customer_table(data.transactions, data.customers, data.survey)
     seg = behavioural_segmentation(t)
     truth = data.truth["segment"].reindex(seg.labels.index)

@@ -8,7 +8,7 @@ NAME = "04_clustering_segmentation"
 
 @pytest.mark.slow
 def test_04_on_synthetic(run_notebook):
-    m = run_notebook(NAME, n_customers=2000, seed=1, k_max=7, n_resamples=2)
+    m = run_notebook(NAME, n_customers=2000, random_state=1, k_max=7, n_resamples=2)
     assert m["n_customers"] == 2000
     assert m["chosen_k"] == 5 and [r["k"] for r in m["k_selection"]] == list(range(2, 8))
     assert set(m["ari_truth"]) == {"kmeans", "gmm", "kprototypes", "hdbscan"}

@@ -18,7 +18,7 @@ FAST = ["apriori", "rfm", "value", "relationship"]
 
 @pytest.fixture(scope="module")
 def data():
-    return make_crm(n_customers=1500, seed=21)
+    return make_crm(n_customers=1500, random_state=21)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def table(data):
 
 
 def test_builds_each_approach_on_every_customer(data, table):
-    segs = default_segmentations(table, seed=0, approaches=FAST)
+    segs = default_segmentations(table, random_state=0, approaches=FAST)
     assert list(segs) == FAST
     ids = set(data.transactions["customer_id"].unique())
     for name, seg in segs.items():
@@ -59,9 +59,9 @@ def test_takes_the_prepared_table_only(data, table):
 def test_same_seed_same_labels():
     # kmeans and needs draw random numbers (initialisation, resampling): they catch a seed not passed on
     approaches = [*FAST, "kmeans", "needs"]
-    a = default_segmentations(prepare_table(make_crm(n_customers=800, seed=5)), seed=1, approaches=approaches)
+    a = default_segmentations(prepare_table(make_crm(n_customers=800, random_state=5)), random_state=1, approaches=approaches)
     np.random.seed(12345)  # a different global random state must not matter
-    b = default_segmentations(prepare_table(make_crm(n_customers=800, seed=5)), seed=1, approaches=approaches)
+    b = default_segmentations(prepare_table(make_crm(n_customers=800, random_state=5)), random_state=1, approaches=approaches)
     assert list(a) == list(b) == approaches
     for name in a:
         pd.testing.assert_series_equal(a[name].labels, b[name].labels)
@@ -72,9 +72,9 @@ def test_behavioural_clustering_recovers_the_planted_segments_at_20000_customers
     """The acceptance check of the segmentation issue: the approach aligned with make_crm's generating process
     (behavioural clustering) reaches an adjusted Rand index >= 0.8 against the planted segments."""
     pytest.importorskip("segwork.segment.clustering")
-    data = make_crm(n_customers=20_000, seed=0)
+    data = make_crm(n_customers=20_000, random_state=0)
     table = prepare_table(data)
-    segs = default_segmentations(table, seed=0, approaches=["rfm", "value", "relationship", "kmeans"])
+    segs = default_segmentations(table, random_state=0, approaches=["rfm", "value", "relationship", "kmeans"])
     out = segwork.compare(segs, table, truth=data.truth["segment"])
     assert out["ari_truth"].idxmax() == "kmeans"
     assert out.loc["kmeans", "ari_truth"] >= 0.8

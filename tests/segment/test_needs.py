@@ -107,7 +107,7 @@ def test_profile_has_satisfaction_and_nps(needs):
 def test_predict_new_customers(needs, table):
     sample = table.sample(300, random_state=2)
     assert (needs.predict(sample) == needs.labels.loc[sample.index].astype(object)).all()
-    other = make_crm(n_customers=500, seed=9)
+    other = make_crm(n_customers=500, random_state=9)
     new = customer_table(other.transactions, other.customers, other.survey)
     out = needs.predict(new)
     assert set(out) <= set(needs.segments)

@@ -8,7 +8,7 @@ NAME = "07_needs_segmentation"
 
 @pytest.mark.slow
 def test_07_on_synthetic(run_notebook):
-    m = run_notebook(NAME, n_customers=3000, seed=2, n_resamples=2)
+    m = run_notebook(NAME, n_customers=3000, random_state=2, n_resamples=2)
     assert m["n_customers"] == 3000 and m["n_respondents"] == 900  # 30 % answer the survey
     assert m["n_factors"] == 4
     assert sorted(m["factor_names"]) == ["convenience", "innovation", "price sensitivity", "service expectation"]

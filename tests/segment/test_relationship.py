@@ -14,7 +14,7 @@ from segwork.segment import RELATIONSHIP_TYPES, RelationshipTyper, Segmentation,
 
 @pytest.fixture(scope="module")
 def crm():
-    data = make_crm(n_customers=4000, seed=3)
+    data = make_crm(n_customers=4000, random_state=3)
     table = prepare_table(data)
     return data, table, relationship_segmentation(table)
 
@@ -53,7 +53,7 @@ def test_p_alive_is_prepare_tables_and_not_refitted(crm):
     assert np.allclose(refit.params["p_alive"].to_numpy(), table["p_alive"].to_numpy(), atol=1e-8)
     pd.testing.assert_series_equal(refit.labels, seg.labels)
     # a given model is used as is (here one fitted on other customers: a different P(alive))
-    other = prepare_table(make_crm(n_customers=500, seed=77))
+    other = prepare_table(make_crm(n_customers=500, random_state=77))
     # the model learned at fit (for new customers) is the one behind the table's P(alive): predict agrees
     assert np.allclose(seg.segmenter.p_alive(table).to_numpy(), table["p_alive"].to_numpy(), atol=1e-8)
     pd.testing.assert_series_equal(seg.predict(table.head(50)).astype(str), seg.labels.head(50).astype(str),
@@ -125,7 +125,7 @@ def test_changed_assumptions_flow_into_the_summary(crm):
 def test_predict_new_customers(crm):
     _, table, seg = crm
     assert (seg.predict(table) == seg.labels.astype(str)).all()
-    other = prepare_table(make_crm(n_customers=500, seed=77))
+    other = prepare_table(make_crm(n_customers=500, random_state=77))
     typed = seg.predict(other)
     assert set(typed) <= set(RELATIONSHIP_TYPES) and typed.index.equals(other.index)
 
@@ -142,7 +142,7 @@ def test_errors_and_determinism(crm, tmp_path):
         relationship_segmentation(table, value="margin2")
     with pytest.raises(NotFittedError):
         RelationshipTyper().predict(table)
-    again = relationship_segmentation(prepare_table(make_crm(n_customers=4000, seed=3)))
+    again = relationship_segmentation(prepare_table(make_crm(n_customers=4000, random_state=3)))
     pd.testing.assert_series_equal(again.labels, seg.labels)
     back = Segmentation.load(seg.save(tmp_path / "rel.seg"))
     assert (back.predict(table) == seg.labels.astype(str)).all()

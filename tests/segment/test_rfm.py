@@ -15,7 +15,7 @@ from segwork.segment import DEFAULT_SEGMENT_MAP, RFMSegmenter, Segmentation, rfm
 
 @pytest.fixture(scope="module")
 def table():
-    data = make_crm(n_customers=2000, seed=4)
+    data = make_crm(n_customers=2000, random_state=4)
     return customer_table(data.transactions, data.customers)
 
 
@@ -146,7 +146,7 @@ def test_errors(table):
 
 def test_deterministic_and_save_load(table, tmp_path):
     a = rfm_segmentation(table)
-    data = make_crm(n_customers=2000, seed=4)
+    data = make_crm(n_customers=2000, random_state=4)
     b = rfm_segmentation(customer_table(data.transactions, data.customers))
     pd.testing.assert_series_equal(a.labels, b.labels)
     back = Segmentation.load(a.save(tmp_path / "rfm.seg"))

@@ -5,7 +5,7 @@ import pytest
 
 @pytest.mark.slow
 def test_02_apriori(run_notebook):
-    m = run_notebook("02_apriori_segmentation", n_customers=1500, seed=2)
+    m = run_notebook("02_apriori_segmentation", n_customers=1500, random_state=2)
     assert m["n_customers"] == 1500 and m["n_segments"] == 18
     assert sum(r["customers"] for r in m["segments"]) == 1500
     assert m["unseen_assigned"] == 1  # the notebook's demo customer with a new region
@@ -20,7 +20,7 @@ def test_02_skips_without_profiles(run_notebook):
 
 @pytest.mark.slow
 def test_03_rfm(run_notebook):
-    m = run_notebook("03_rfm_segmentation", n_customers=1500, seed=2)
+    m = run_notebook("03_rfm_segmentation", n_customers=1500, random_state=2)
     assert m["n_customers"] == 1500
     assert sum(m["segment_shares"].values()) == pytest.approx(1)
     alive = m["alive_share_by_segment"]
@@ -30,7 +30,7 @@ def test_03_rfm(run_notebook):
 
 @pytest.mark.slow
 def test_06_value_and_relationship_types(run_notebook):
-    m = run_notebook("06_value_segmentation", n_customers=1500, seed=2)
+    m = run_notebook("06_value_segmentation", n_customers=1500, random_state=2)
     tiers = {r["tier"]: r for r in m["value_tiers"]}
     assert tiers["Top 1 %"]["customers"] == 15 and tiers["Low 50 %"]["customers"] == 750
     assert 0.2 < m["top20_value_share"] <= 1
@@ -60,7 +60,7 @@ def test_06_changed_effects_and_cdnow(run_notebook):
 @pytest.mark.slow
 def test_09_compare(run_notebook):
     # needs-based is left out to keep the run short (it is tested with the needs module)
-    m = run_notebook("09_compare_segmentations", n_customers=1500, seed=2,
+    m = run_notebook("09_compare_segmentations", n_customers=1500, random_state=2,
             approaches=["apriori", "rfm", "value", "relationship", "kmeans"])
     rows = {r["segmentation"]: r for r in m["comparison"]}
     assert {"apriori", "rfm", "value", "relationship"} <= set(rows) == set(m["approaches"])

@@ -20,7 +20,7 @@ from segwork.segment import relationship_segmentation, rfm_segmentation, segment
 
 @pytest.fixture(scope="module")
 def built():
-    data = make_crm(n_customers=800, seed=6)
+    data = make_crm(n_customers=800, random_state=6)
     table = prepare_table(data)
     rfm = rfm_segmentation(table)
     value = value_segmentation(table)

@@ -180,7 +180,7 @@ def test_make_crm_separations_choose_k_with_high_ari(separation, min_ari):
     from segwork.features import customer_table
     from segwork.segment.preprocess import default_features
 
-    data = make_crm(3000, seed=1, separation=separation)
+    data = make_crm(3000, random_state=1, separation=separation)
     t = customer_table(data.transactions, data.customers, data.survey, observation_end=data.observation_end)
     X = t[default_features(t, "kmeans")]
     scores = select_k(X, KMeansSegmenter(), range(2, 9), random_state=0)

@@ -14,7 +14,7 @@ from segwork.segment.value import DEFAULT_TIERS, NEGATIVE_TIER
 
 @pytest.fixture(scope="module")
 def table():
-    data = make_crm(n_customers=2000, seed=8)
+    data = make_crm(n_customers=2000, random_state=8)
     return customer_table(data.transactions, data.customers)
 
 

@@ -210,7 +210,7 @@ def test_segwork_score(engine, request, models_dir, dirty, reference, labels, tm
     extra = ["--scheduler", request.getfixturevalue("cluster").scheduler_address] if engine == "dask" else []
     out = tmp_path / "scores.parquet"
     status = main(["score", "--models", str(models_dir), "--transactions", str(folder), "--output", str(out),
-                   "--engine", engine, "--as-of", END, "--no-progress", *extra])
+                   "--engine", engine, "--observation-end", END, "--no-progress", *extra])
     assert status == 0, capsys.readouterr().err
     got = pd.read_parquet(out).set_index("customer_id").sort_index()
     _same(got, reference, f"segwork score --engine {engine}")

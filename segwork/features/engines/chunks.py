@@ -14,7 +14,7 @@ What is decided from the data is decided once, on all of it, never per chunk:
   them), and every row of a customer in its chunk on DuckDB and Dask (duplicates share a customer);
 * the date convention (day-first or month-first, ``DD.MM.YYYY`` ...) is decided by io's date parser on
   the distinct date texts of the whole source, then applied to every chunk (:func:`decide_dates`);
-* the day the histories end (:attr:`CustomerChunks.end`): ``as_of``, else the last plausible date;
+* the day the histories end (:attr:`CustomerChunks.end`): ``observation_end``, else the last plausible date;
 * CSV text reads the same null strings on every engine (:data:`~segwork.features.engines.CSV_NULL_STRINGS`).
 
 The engines: ``pandas`` reads the whole source into memory (any file ``read_transactions`` reads);
@@ -78,7 +78,7 @@ class ReadOptions:
         return out
 
 
-def as_day(value, what: str = "as_of") -> pd.Timestamp:
+def as_day(value, what: str = "observation_end") -> pd.Timestamp:
     """``value`` as a day (midnight); DataError naming ``what`` when it is not a date."""
     try:
         ts = pd.Timestamp(value)
@@ -214,18 +214,19 @@ class PandasChunks(CustomerChunks):
 
     engine = "pandas"
 
-    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of) -> None:
-        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, observation_end) -> None:
+        rules = options.rules if observation_end is None else replace(options.rules,
+                                                                      observation_end=observation_end)
         keywords = {k: v for k, v in options.given().items() if k != "rules"}
         if source.kind == "parquet":
             keywords.setdefault("layout", "canonical")
         tx, report = read_source_pandas(source, rules=rules, **keywords)
-        if as_of is not None:
-            tx = tx[tx["date"].dt.normalize() <= as_of]
+        if observation_end is not None:
+            tx = tx[tx["date"].dt.normalize() <= observation_end]
         if tx.empty:
             raise DataError(f"{source.files[0]}: no transaction left after cleaning"
-                            + (f" up to {as_of.date()}" if as_of is not None else ""))
-        end = as_of if as_of is not None else tx["date"].max().normalize()
+                            + (f" up to {observation_end.date()}" if observation_end is not None else ""))
+        end = observation_end if observation_end is not None else tx["date"].max().normalize()
         codes, uniques = pd.factorize(tx["customer_id"].astype(str))
         super().__init__(source.name, rules, end, max(1, math.ceil(len(uniques) / chunk_size)))
         self.layout = report.layout

@@ -246,14 +246,16 @@ class DaskChunks(CustomerChunks):
 
     engine = "dask"
 
-    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of, scheduler) -> None:
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, observation_end,
+                 scheduler) -> None:
         import dask
 
         dd = need_engine_module("dask.dataframe", "dask")
         files = [str(f) for f in source.files]
         where = files[0] if len(files) == 1 else f"{len(files)} files"
-        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
-        super().__init__(where, rules, as_of, 1)
+        rules = options.rules if observation_end is None else replace(options.rules,
+                                                                      observation_end=observation_end)
+        super().__init__(where, rules, observation_end, 1)
         self.client, self._own = dask_client(scheduler, start_local=True)
         try:
             if source.kind == "parquet":
@@ -277,12 +279,12 @@ class DaskChunks(CustomerChunks):
             no_id = ddf["customer_id"].isnull().sum()  # rows dropped here, counted with the missing_customer_id rule
             ddf = ddf[ddf["customer_id"].notnull()]
             decided = self._decided_dates(ddf["date"], options, where)
-            if as_of is None:
+            if observation_end is None:
                 # the last plausible date of each partition: a year typo must not set the observation end
                 last = ddf["date"].map_partitions(_last_of_partition, decided, options, rules,
                                                   meta=pd.Series(dtype="datetime64[us]")).max()
-                as_of = as_day(dask.compute(last, scheduler=self.client.get)[0])
-            self.end = as_of
+                observation_end = as_day(dask.compute(last, scheduler=self.client.get)[0])
+            self.end = observation_end
             n_customers, no_id = dask.compute(ddf["customer_id"].nunique_approx(), no_id, scheduler=self.client.get)
             self.no_id = int(no_id)
             if self.no_id and rules.missing_customer_id == "error":  # dropped above: refuse as the rule says

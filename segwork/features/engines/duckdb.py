@@ -241,13 +241,14 @@ class DuckdbChunks(CustomerChunks):
 
     engine = "duckdb"
 
-    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, as_of, tmp_dir,
+    def __init__(self, source: TransactionSource, options: ReadOptions, chunk_size: int, observation_end, tmp_dir,
                  tmp_prefix: str) -> None:
         duckdb = need_engine_module("duckdb", "duckdb")
         files = tuple(Path(f) for f in source.files)
         where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
-        rules = options.rules if as_of is None else replace(options.rules, observation_end=as_of)
-        super().__init__(where, rules, as_of, 1)
+        rules = options.rules if observation_end is None else replace(options.rules,
+                                                                      observation_end=observation_end)
+        super().__init__(where, rules, observation_end, 1)
         self.options, self.tmp_prefix = options, tmp_prefix
         self._stack = contextlib.ExitStack()
         self.con = None
@@ -261,7 +262,7 @@ class DuckdbChunks(CustomerChunks):
                 files, options.encoding if source.kind == "csv" else None, tmp_dir, tmp_prefix))
             readable = self._stack.enter_context(duckdb_readable(TransactionSource(where, utf8, source.kind)))
             self.con = connect()  # DUCKDB_CONFIG: memory_limit, threads, temp_directory
-            self._partition(readable, chunk_size, as_of, tmp_dir)
+            self._partition(readable, chunk_size, observation_end, tmp_dir)
         except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
             self.close()
             # DuckDB names the file it read: a temporary copy when an encoding was given, never the user's
@@ -275,7 +276,7 @@ class DuckdbChunks(CustomerChunks):
             self.close()
             raise
 
-    def _partition(self, source: TransactionSource, chunk_size: int, as_of, tmp_dir) -> None:
+    def _partition(self, source: TransactionSource, chunk_size: int, observation_end, tmp_dir) -> None:
         con, options, where = self.con, self.options, self.where
         skip = options.header_row - 1 if options.header_row else None
         src = duckdb_scan(con, source, sep=options.sep, skip=skip)
@@ -304,7 +305,7 @@ class DuckdbChunks(CustomerChunks):
                                         ).fetchone()
         if not n_customers:
             raise DataError(f"{source.files[0]}: no transaction with a customer id")
-        self.end = as_of if as_of is not None else as_day(last)
+        self.end = observation_end if observation_end is not None else as_day(last)
         self.n_chunks = max(1, math.ceil(n_customers / chunk_size))
         self.tmp = Path(tempfile.mkdtemp(prefix=self.tmp_prefix, dir=tmp_dir))
         # one pass: every transaction of a customer into the same part
