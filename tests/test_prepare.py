@@ -162,7 +162,7 @@ def test_a_gamma_gamma_at_its_limit_keeps_clv_and_p_alive_with_the_limit_shown(t
     from segwork.errors import IdentificationWarning
     from segwork.prepare import clv_record_of, load_prepared_table, prepare, save_prepared_table
 
-    for data in (simulate_one_price_transactions(1000, seed=0), make_crm(n_customers=60, random_state=0)):
+    for data in (simulate_one_price_transactions(1000, random_state=0), make_crm(n_customers=60, random_state=0)):
         with pytest.warns(IdentificationWarning, match=r"GammaGamma\.fit: .*not identified"):
             prepared = prepare(data)
         table = prepared.table

@@ -68,7 +68,7 @@ def simulate_bg_nbd(
     )
 
 
-def simulate_one_price_transactions(n_customers: int, *, seed=None, mean_price: float = 60.0, price_shape: float = 4.0,
+def simulate_one_price_transactions(n_customers: int, *, random_state=None, mean_price: float = 60.0, price_shape: float = 4.0,
                                     end: str = "2024-12-31", r: float = 0.5, alpha: float = 8.0, a: float = 0.8,
                                     b: float = 2.5) -> pd.DataFrame:
     """Canonical transactions of a BG/NBD population in which every purchase of a customer has the same value.
@@ -81,10 +81,10 @@ def simulate_one_price_transactions(n_customers: int, *, seed=None, mean_price: 
     Gamma-Gamma spend model's own limit p -> infinity (every purchase of a
     customer has the same value), where its fit runs off along a flat ridge.
     For tests of that limit (issue 19). Returns a DataFrame with
-    ``customer_id``, ``date``, ``amount``; the same seed gives the same frame.
+    ``customer_id``, ``date``, ``amount``; the same ``random_state`` gives the same frame.
     """
-    s = simulate_bg_nbd(n_customers, r=r, alpha=alpha, a=a, b=b, T=(52.0, 104.0), seed=seed)
-    rng = np.random.default_rng(None if seed is None else [int(seed), 19])
+    s = simulate_bg_nbd(n_customers, r=r, alpha=alpha, a=a, b=b, T=(52.0, 104.0), random_state=random_state)
+    rng = np.random.default_rng(None if random_state is None else [int(random_state), 19])
     price = np.round(mean_price * (price_shape - 1.0) / rng.gamma(price_shape, 1.0, n_customers), 2)
     end_ = pd.Timestamp(end)
     first = end_ - pd.to_timedelta(np.round(s["T"].to_numpy() * 7).astype(int), unit="D")

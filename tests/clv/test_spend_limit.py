@@ -24,7 +24,7 @@ LIMIT = r"GammaGamma\.fit: .*p=.*v=.* not identified.*every purchase of a custom
 
 @pytest.fixture(scope="module")
 def table():
-    return customer_table(simulate_one_price_transactions(1000, seed=SEED))
+    return customer_table(simulate_one_price_transactions(1000, random_state=SEED))
 
 
 @pytest.fixture(scope="module")

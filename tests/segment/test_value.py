@@ -100,7 +100,7 @@ def test_value_tiers_on_revenue_instead_of_clv_record_the_fallback():
     from segwork.features import customer_table
     from segwork.segment import default_segmentations, tier_value
 
-    data = make_crm(n_customers=300, seed=1)
+    data = make_crm(n_customers=300, random_state=1)
     table = customer_table(data.transactions, data.customers)  # no clv column
     failed = FitRecord((ModelStatus("transaction", "mbgnbd", "MBG/NBD", "failed", message="no convergence"),),
                        (Fallback("no p_alive", "the MBG/NBD could not be fitted (no convergence)", ("p_alive", "clv")),))
