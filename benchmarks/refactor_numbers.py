@@ -164,8 +164,12 @@ def compare(before_path: str, after_path: str) -> None:
         before = pickle.load(f)
     with open(after_path, "rb") as f:
         after = pickle.load(f)
+    def run_of(tag: str) -> str:  # "seed=" became "random_state=" in issue 18: a capture of either names one run
+        return tag.replace("seed=", "random_state=")
+
+    after = {run_of(tag): v for tag, v in after.items()}
     for tag, a in before.items():
-        b = after[tag]
+        b = after[run_of(tag)]
         print(f"== {tag}")
         for name, la in a["labels"].items():
             lb = b["labels"].get(name)
