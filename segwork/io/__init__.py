@@ -57,7 +57,7 @@ from .read import read_file, read_transactions
 from .report import CleaningReport, Decision, RuleResult
 from .rules import (PLACEHOLDER_DATES, PLAUSIBLE_FIRST_DATE, PLAUSIBLE_FUTURE_DAYS, RULE_TEXT, Action, CleaningRules,
                     implausible_dates)
-from .text import bom_encoding, check_encoding_against_bom, is_wide_encoding, text_dialect, text_lines, utf8_copy
+from .text import CSV_NULL_STRINGS, bom_encoding, check_encoding_against_bom, is_wide_encoding, text_dialect, text_lines, utf8_copy
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -77,6 +77,7 @@ __all__ = [
     "Decision",
     "read_transactions",
     "clean_transactions",
+    "CSV_NULL_STRINGS",
     "CLEANED_ATTR",
     "passed_the_gate",
     "text_dialect",

@@ -22,9 +22,13 @@ from .layouts import (HEADER_SCAN_ROWS, REQUIRED_COLUMNS, canonical_names, check
 from .messages import first_line
 from .report import Decision
 
-__all__ = ["bom_encoding", "check_encoding_against_bom", "is_wide_encoding", "utf8_copy", "text_dialect",
+__all__ = ["CSV_NULL_STRINGS", "bom_encoding", "check_encoding_against_bom", "is_wide_encoding", "utf8_copy", "text_dialect",
            "text_lines", "read_text"]
 
+
+#: The texts a CSV file's cell is read as missing from (``na_values``; nothing else is, not even pandas'
+#: defaults): read_transactions and every engine (DuckDB's ``nullstr``, Dask's ``na_values``) read the same.
+CSV_NULL_STRINGS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None")
 
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
 
@@ -276,7 +280,7 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
     try:
         raw = pd.read_csv(
             path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
-            na_values=["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"],
+            na_values=list(CSV_NULL_STRINGS),
             skipinitialspace=True, skiprows=skip or None, skip_blank_lines=True,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:

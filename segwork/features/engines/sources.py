@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...errors import DataError
-from ...io import (CleaningRules, apply_layout, check_duplicate_columns, read_file, clean_transactions,
+from ...io import (CSV_NULL_STRINGS, CleaningRules, apply_layout, check_duplicate_columns, read_file, clean_transactions,
                    read_transactions, text_dialect)
 
 __all__ = ["ENGINES", "INSTALL", "CSV_NULL_STRINGS", "need_engine_module", "TransactionSource", "resolve_source",
@@ -24,9 +24,6 @@ ENGINES = ("pandas", "duckdb", "dask")
 INSTALL = "pip install 'segwork[scale]'"
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".tsv", ".txt")
-#: The texts read_transactions reads as a missing value in a CSV file (its ``na_values``): every engine's
-#: CSV reader uses the same list, so a customer called ``NA`` is missing on every engine.
-CSV_NULL_STRINGS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None")
 
 
 def need_engine_module(module: str, engine: str):
