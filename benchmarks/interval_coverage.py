@@ -183,6 +183,37 @@ def one_replication(name: str, seed: int, customers: int, n_draws: int) -> dict:
     return out
 
 
+def markdown_table(paths) -> str:
+    """The README's table from result files (runs of the same model with other seeds are pooled).
+
+    Totals (one 0/1 per replication): pooled share with its Wilson 95 % interval. Per-customer rows (a share
+    per replication): the mean with +- 1.96 sd / sqrt(R) over replications.
+    """
+    pooled = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["rows"]:
+            if r["kind"] == "note":
+                continue
+            key = (r["model"], r["quantity"], r["kind"])
+            acc = pooled.setdefault(key, {"k": 0.0, "R": 0, "ss": 0.0})
+            R, p, sd = r["replications"], r["coverage"], r["sd_over_replications"]
+            acc["k"] += p * R
+            acc["R"] += R
+            acc["ss"] += (R - 1) * sd**2 + R * p**2  # sum of squares, to pool the sd
+    lines = ["| model | quantity | kind, scored against | coverage | 95 % interval | replications |",
+             "|---|---|---|---:|---|---:|"]
+    for (model, quantity, kind), acc in pooled.items():
+        R, p = acc["R"], acc["k"] / acc["R"]
+        if quantity in ("purchases", "clv"):
+            sd = np.sqrt(max(acc["ss"] - R * p * p, 0.0) / max(R - 1, 1))
+            lo, hi = p - 1.96 * sd / np.sqrt(R), p + 1.96 * sd / np.sqrt(R)
+        else:
+            lo, hi = wilson(round(p * R), R)
+        target = "expected value (true parameters)" if kind == "confidence" else "actual outcome"
+        lines.append(f"| {model} | {quantity} | {kind}: {target} | {p:.3f} | {lo:.3f}-{hi:.3f} | {R} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=100)
@@ -192,7 +223,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--models", default="BG/NBD,Pareto/NBD")
     ap.add_argument("--out", default="interval_coverage.json", help="file name under benchmarks/results")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--table", nargs="+", metavar="RESULT_JSON", help="print the README table of these result files")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.table))
+        return {}
 
     results, seconds, failed = {}, {}, {}
     for name in args.models.split(","):
