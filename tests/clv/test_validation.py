@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from segwork.clv import (  # noqa: E402
+    aggregate_purchases_by_period,
     BetaGeo,
     GammaGamma,
     ModifiedBetaGeo,
@@ -143,6 +144,11 @@ def test_figures_return_axes(bg, cdnow, cdnow_tx):
         (clv_plots.plot_incremental_transactions,
          incremental_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30")),
         (clv_plots.plot_clv_distribution, customer_lifetime_value(bg, gg, cdnow)),
+        (clv_plots.plot_purchases_by_period, aggregate_purchases_by_period(
+            bg, cdnow["frequency"], cdnow["recency"], cdnow["T"], 3, period_length=4.0, interval=0.9,
+            kind="prediction", n_draws=20).reset_index(drop=True)),
+        (clv_plots.plot_clv_intervals, customer_lifetime_value(bg, gg, cdnow.head(5), interval=0.9,
+                                                               kind="prediction", n_draws=20)),
     ]
     for fn, data in tables:
         ax = fn(data)
