@@ -21,9 +21,6 @@ REQUIRED = {"dataset", "n_customers", "random_state", "output_dir"}
 #: Notebooks that still declare ``seed``, the old name of ``random_state`` (issue 18): notebook 05 is being
 #: changed on another branch and is renamed after that merge. Remove the entry then; the report runner
 #: still runs such a notebook (with a FutureWarning) until segwork 0.3.
-OLD_NAMES_PENDING = {"05_clv_models": {"random_state": "seed"}}
-
-
 def test_there_are_notebooks():
     assert ALL, f"no notebooks in {NOTEBOOKS}"
 
@@ -63,8 +60,7 @@ def test_opens_with_markdown_and_a_literal_parameters_cell(path):
             f"{path.name}: the parameters cell may only assign literals (line {node.lineno})")
         ast.literal_eval(node.value)  # raises ValueError for anything but a literal
         names.add(node.targets[0].id)
-    pending = OLD_NAMES_PENDING.get(path.stem, {})
-    required = {pending.get(n, n) for n in REQUIRED}
+    required = set(REQUIRED)
     assert required <= names, f"{path.name}: the parameters cell lacks {sorted(required - names)}"
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: exactly one cell may be tagged 'parameters'"

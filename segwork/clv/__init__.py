@@ -8,8 +8,10 @@ likelihood on a shared base (:mod:`segwork.clv.base`).
 
 Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_customer_value`
 (a customer not yet acquired); covariates: ``fit(..., covariates=X)`` on ``BetaGeo`` and
-``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions
-(:mod:`segwork.clv.intervals`); fit and
+``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions, with
+``kind="confidence"`` (for the expected value; the default of the prediction functions) or
+``kind="prediction"`` (for the outcome, with the customers' own purchase noise simulated; the default of
+:func:`holdout_total_interval`) (:mod:`segwork.clv.intervals`); fit and
 predict on a customer table: :func:`predict_clv` (P(alive) and CLV per
 customer; MBG/NBD by default), :func:`fit_transaction_model`, :func:`fit_spend_model`, :func:`bg_nbd_inputs`;
 the fitted models as JSON (saved and loaded without refitting): :mod:`segwork.clv.document`; a fit with the
@@ -20,7 +22,7 @@ Per-period forecasts (each week or month of a horizon, per customer and in total
 incremental tracking: :mod:`segwork.clv.forecast`. Validation (calibration / holdout):
 :mod:`segwork.clv.validation`; model
 diagnostics for the figures: :mod:`segwork.clv.diagnostics`; simulation:
-:func:`simulate_bg_nbd`.
+:func:`simulate_bg_nbd`, :func:`simulate_purchase_histories` (calibration and holdout from known parameters).
 """
 from .base import BaseModel
 from .beta_geo import BetaGeo
@@ -49,8 +51,11 @@ from .predict import (
     transaction_model_label,
 )
 from .sbg import ShiftedBetaGeometric
-from .simulate import simulate_bg_nbd, simulate_one_price_transactions
+from .simulate import simulate_bg_nbd, simulate_one_price_transactions, simulate_purchase_histories
 from .validation import (
+    HoldoutErrors,
+    HoldoutTotalInterval,
+    SpendErrors,
     compare_models,
     cumulative_repeat_transactions,
     fit_models,
@@ -101,6 +106,9 @@ __all__ = [
     "holdout_errors",
     "compare_models",
     "holdout_total_interval",
+    "HoldoutTotalInterval",
+    "HoldoutErrors",
+    "SpendErrors",
     "fit_models",
     "spend_holdout",
     "spend_errors",
@@ -112,4 +120,5 @@ __all__ = [
     "p_alive_matrix",
     "expected_purchases_matrix",
     "simulate_bg_nbd", "simulate_one_price_transactions",
+    "simulate_purchase_histories",
 ]

@@ -182,6 +182,26 @@ class BetaGeo(TransactionModel):
         value = (a + b - 1) * self._bracket(a, r, b, t / (alpha + t))
         return np.where(t > 0, value, 0.0)
 
+    def _sample_future(self, ends, x, tx, T, p_alive, rng):
+        """Cumulative future purchases ``(K, n)`` at ``ends`` (see ``TransactionModel.simulate_purchases``).
+
+        Alive at ``T`` with ``p_alive``; then lambda ~ Gamma(r + x, rate alpha + T)
+        and p ~ Beta(a, b + x + shift) (the posterior given survival through
+        the ``x + shift`` purchases seen; Fader, Hardie & Lee 2005), Poisson
+        purchases, and dropout after each with probability p: the customer
+        makes ``min(N(t), G)`` purchases by ``t``, ``G`` ~ Geometric(p) the
+        purchase after which they leave.
+        """
+        r, alpha, a, b = self._params()
+        n = x.size
+        alive = rng.random(n) < p_alive
+        lam = rng.gamma(r + x, 1.0 / (alpha + T))
+        p = np.clip(rng.beta(a, b + x + self._shift), 1e-12, 1.0)
+        last = rng.geometric(p)
+        widths = np.diff(ends, axis=0, prepend=0.0)
+        made = np.minimum(np.cumsum(rng.poisson(lam * widths), axis=0), last)
+        return np.where(alive, made, 0)
+
     def _sample_frequency(self, T, rng):
         n, last = self._sample_latent(T, rng)
         return np.minimum(n, last)

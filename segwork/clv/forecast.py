@@ -13,7 +13,9 @@ the end of the customer's observation is the difference
 
 so the periods add up to the whole horizon exactly (up to rounding) and each
 is >= 0. The aggregate is the sum over customers; its interval comes from
-the parameter draws of :mod:`segwork.clv.intervals`.
+the parameter draws of :mod:`segwork.clv.intervals`, for the expected totals
+(``kind="confidence"``) or for the totals that will happen
+(``kind="prediction"``, with the customers' own purchase noise simulated).
 
 The calendar-time tracking of a cohort, actual vs model, is
 :func:`segwork.clv.validation.cumulative_repeat_transactions` (cumulative) and
@@ -25,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._checks import check_level
+from .._checks import check_level, renamed_keywords
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
-from .intervals import sampled_models
+from .intervals import check_kind, sampled_models
 from .validation import cumulative_repeat_transactions
 
 __all__ = ["expected_purchases_by_period", "aggregate_purchases_by_period", "incremental_repeat_transactions"]
@@ -144,19 +146,28 @@ def expected_purchases_by_period(model, frequency, recency, T, periods, *, perio
     return pd.DataFrame(values, index=index, columns=pd.Index(ends, name="period_end"))
 
 
+@renamed_keywords(seed="random_state")
 def aggregate_purchases_by_period(model, frequency, recency, T, periods, *, period_length=1.0, covariates=None,
-                                  interval=None, n_draws=200, seed=0) -> pd.DataFrame:
+                                  interval=None, kind="confidence", n_draws=200, random_state=0) -> pd.DataFrame:
     """Expected repeat purchases of all the given customers together, in each period of a horizon.
 
     The column sums of :func:`expected_purchases_by_period` (same
     parameters), with their running total.
 
     ``interval=0.9``: adds ``lower`` / ``upper`` (per period) and
-    ``cumulative_lower`` / ``cumulative_upper``: the central 90 % of the
-    aggregate over ``n_draws`` parameter draws from the fit's asymptotic
-    distribution (seeded by ``seed``; :mod:`segwork.clv.intervals`):
-    parameter uncertainty only, not the Poisson and dropout noise of the
-    actual purchases.
+    ``cumulative_lower`` / ``cumulative_upper``, a 90 % interval of the kind
+    ``kind`` from ``n_draws`` parameter draws from the fit's asymptotic
+    distribution (seeded by ``random_state``, old name ``seed`` deprecated; :mod:`segwork.clv.intervals`):
+
+    * ``kind="confidence"`` (the default, as before): for the *expected*
+      totals, the central 90 % of the aggregate recomputed per draw
+      (parameter uncertainty only);
+    * ``kind="prediction"``: for the purchases that will actually be made:
+      per draw every customer's future is simulated once
+      (:meth:`~segwork.clv.transaction.TransactionModel.simulate_purchases`)
+      and summed, so the interval also holds the customers' purchase and
+      dropout noise, which for a few thousand customers is as large as the
+      parameter uncertainty. Its ends are simulated totals (whole numbers).
 
     Returns
     -------
@@ -181,9 +192,15 @@ def aggregate_purchases_by_period(model, frequency, recency, T, periods, *, peri
     if interval is None:
         return out
     level = check_level(where, interval)
-    draws = np.stack([_increments(_cumulative(m, ends, x, tx, t, covariates, given)).sum(axis=0)
-                      for m in sampled_models(model, n_draws, seed)])
     q = [(1 - level) / 2, (1 + level) / 2]
+    if check_kind(where, kind) == "prediction":
+        cum = np.stack([sim.sum(axis=1) for sim in model.simulate_purchase_draws(ends, *given, covariates,
+                                                                                 n_draws=n_draws, random_state=random_state)])
+        out["lower"], out["upper"] = np.quantile(np.diff(cum, axis=1, prepend=0), q, axis=0, method="inverted_cdf")
+        out["cumulative_lower"], out["cumulative_upper"] = np.quantile(cum, q, axis=0, method="inverted_cdf")
+        return out
+    draws = np.stack([_increments(_cumulative(m, ends, x, tx, t, covariates, given)).sum(axis=0)
+                      for m in sampled_models(model, n_draws, random_state)])
     out["lower"], out["upper"] = np.quantile(draws, q, axis=0)
     out["cumulative_lower"], out["cumulative_upper"] = np.quantile(np.cumsum(draws, axis=1), q, axis=0)
     return out

@@ -235,6 +235,23 @@ class GGomNBD(TransactionModel):
         out = np.exp(_quad_log(lambda u: _log_surv(b, s, beta, u), np.zeros_like(flat), flat)) * r / alpha
         return np.where(t > 0, out.reshape(t.shape), 0.0)
 
+    def _sample_future(self, ends, x, tx, T, p_alive, rng):
+        """Cumulative future purchases ``(K, n)`` at ``ends`` (see ``TransactionModel.simulate_purchases``).
+
+        Alive at ``T`` with ``p_alive``; then lambda ~ Gamma(r + x, rate alpha + T)
+        and eta ~ Gamma(s, rate beta + e^(bT) - 1) (module docstring); the
+        Gompertz remaining lifetime given survival to T solves
+        ``eta e^(bT) (e^(bu) - 1) = E``, E ~ Exp(1): ``u = log1p(E / (eta e^(bT))) / b``.
+        """
+        r, alpha, b, s, beta = self._params()
+        alive = rng.random(x.size) < p_alive
+        lam = rng.gamma(r + x, 1.0 / (alpha + T))
+        rate = np.exp(np.logaddexp(np.log(beta), _log_expm1(b * T)))  # beta + e^{bT} - 1
+        eta = np.maximum(rng.gamma(s, 1.0 / rate), 1e-300)
+        life = np.log1p(rng.exponential(1.0, size=x.size) / (eta * np.exp(b * T))) / b
+        exposure = np.diff(np.minimum(ends, life), axis=0, prepend=0.0)
+        return np.where(alive, np.cumsum(rng.poisson(lam * exposure), axis=0), 0)
+
     def _sample_frequency(self, T, rng):
         r, alpha, b, s, beta = self._params()
         lam = rng.gamma(r, 1.0 / alpha, size=T.shape)

@@ -199,6 +199,22 @@ class ParetoNBD(TransactionModel):
                 value = r * beta / (alpha * (s - 1.0)) * -np.expm1((s - 1.0) * (np.log(beta) - np.log(beta + t)))
         return np.where(t > 0, value, 0.0)
 
+    def _sample_future(self, ends, x, tx, T, p_alive, rng):
+        """Cumulative future purchases ``(K, n)`` at ``ends`` (see ``TransactionModel.simulate_purchases``).
+
+        Alive at ``T`` with ``p_alive``; then lambda ~ Gamma(r + x, rate alpha + T)
+        and mu ~ Gamma(s, rate beta + T) (the posterior given survival to T;
+        Fader & Hardie 2005, derivation note), an exponential remaining
+        lifetime with rate mu and Poisson purchases while alive.
+        """
+        r, alpha, s, beta = self._params()
+        alive = rng.random(x.size) < p_alive
+        lam = rng.gamma(r + x, 1.0 / (alpha + T))
+        mu = rng.gamma(s, 1.0 / (beta + T))
+        life = rng.exponential(1.0 / np.maximum(mu, 1e-300))
+        exposure = np.diff(np.minimum(ends, life), axis=0, prepend=0.0)
+        return np.where(alive, np.cumsum(rng.poisson(lam * exposure), axis=0), 0)
+
     def _sample_frequency(self, T, rng):
         r, alpha, s, beta = self._params()
         lam = rng.gamma(r, 1.0 / alpha, size=T.shape)

@@ -1,4 +1,4 @@
-"""Draw RFM summaries from the transaction models (for tests, benchmarks and teaching)."""
+"""Draw RFM summaries (and holdout purchases) from the transaction models (for tests, benchmarks and teaching)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pandas as pd
 from .._checks import renamed_keywords
 from .beta_geo import BetaGeo
 
-__all__ = ["simulate_bg_nbd", "simulate_one_price_transactions"]
+__all__ = ["simulate_bg_nbd", "simulate_one_price_transactions", "simulate_purchase_histories"]
 
 
 @renamed_keywords(seed="random_state")
@@ -99,3 +99,92 @@ def simulate_one_price_transactions(n_customers: int, *, random_state=None, mean
     return pd.DataFrame({"customer_id": s.index.to_numpy()[ids],
                          "date": first.to_numpy()[ids] + pd.to_timedelta(np.asarray(days), unit="D").to_numpy(),
                          "amount": price[ids]})
+
+
+def simulate_purchase_histories(
+    n_customers: int,
+    *,
+    model: str,
+    params: dict,
+    T=52.0,
+    holdout: float = 52.0,
+    spend: dict | None = None,
+    random_state=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate customers' purchases from known parameters through a calibration and a holdout period.
+
+    Written event by event from the models' stories, independently of the
+    models' own prediction code, so that intervals can be checked against
+    it (``benchmarks/interval_coverage.py``, tests/clv).
+
+    Parameters
+    ----------
+    model: ``"bg_nbd"`` (``r``, ``alpha``, ``a``, ``b``: dropout after each
+        repeat purchase with probability p ~ Beta(a, b)), ``"mbg_nbd"`` (the
+        same, and also right after the first purchase) or ``"pareto_nbd"``
+        (``r``, ``alpha``, ``s``, ``beta``: exponential lifetime, rate
+        mu ~ Gamma(s, beta)). Purchases while alive: Poisson with rate
+        lambda ~ Gamma(r, alpha).
+    T: each customer's calibration time after the first purchase: a scalar,
+        an array or a ``(low, high)`` tuple for a uniform draw.
+    holdout: length of the holdout period after each customer's ``T``.
+    spend: optional Gamma-Gamma parameters ``p``, ``q``, ``v``: each
+        purchase's value is Gamma(p, rate nu), nu ~ Gamma(q, rate v) per customer.
+    random_state: seed or numpy Generator (the same one gives the same frames).
+
+    Returns
+    -------
+    ``(summary, holdout_events)``. ``summary`` indexed by ``customer_id``
+    with ``frequency``, ``recency``, ``T`` (as ``rfm_summary`` gives them,
+    in the unit of ``alpha``), ``frequency_holdout``, ``duration_holdout``,
+    and with ``spend`` also ``monetary_value`` (mean value of the repeat
+    purchases in calibration, 0 without one) and ``monetary_value_holdout``.
+    ``holdout_events``: one row per holdout purchase with ``customer_id``,
+    ``t`` (time after the customer's ``T``, in ``(0, holdout]``) and, with
+    ``spend``, ``amount``.
+    """
+    rng = np.random.default_rng(random_state)
+    n = int(n_customers)
+    if isinstance(T, tuple):
+        T = rng.uniform(T[0], T[1], size=n)
+    T = np.broadcast_to(np.asarray(T, dtype=np.float64), (n,)).copy()
+    end = T + float(holdout)
+    lam = rng.gamma(params["r"], 1.0 / params["alpha"], size=n)
+    if model in ("bg_nbd", "mbg_nbd"):
+        p = np.clip(rng.beta(params["a"], params["b"], size=n), 1e-12, 1.0)
+        window = end
+        count = rng.poisson(lam * window)
+        made = np.minimum(count, rng.geometric(p) - (1 if model == "mbg_nbd" else 0))
+    elif model == "pareto_nbd":
+        mu = rng.gamma(params["s"], 1.0 / params["beta"], size=n)
+        window = np.minimum(rng.exponential(1.0 / np.maximum(mu, 1e-300)), end)
+        count = made = rng.poisson(lam * window)
+    else:
+        raise ValueError(f"model must be 'bg_nbd', 'mbg_nbd' or 'pareto_nbd', got {model!r}")
+    who = np.repeat(np.arange(n), count)
+    when = rng.uniform(0.0, 1.0, size=who.size) * window[who]
+    order = np.lexsort((when, who))
+    who, when = who[order], when[order]
+    rank = np.arange(who.size) - np.repeat(np.cumsum(count) - count, count)
+    keep = rank < made[who]
+    who, when = who[keep], when[keep]
+    amount = None
+    if spend is not None:
+        nu = rng.gamma(spend["q"], 1.0 / spend["v"], size=n)
+        amount = rng.gamma(spend["p"], 1.0 / nu[who])
+    cal = when <= T[who]
+    frequency = np.bincount(who[cal], minlength=n)
+    recency = np.zeros(n)
+    np.maximum.at(recency, who[cal], when[cal])
+    ids = pd.Index([f"S{i:07d}" for i in range(n)], name="customer_id")
+    summary = pd.DataFrame({"frequency": frequency.astype(np.int64), "recency": recency, "T": T}, index=ids)
+    summary["frequency_holdout"] = np.bincount(who[~cal], minlength=n).astype(np.int64)
+    summary["duration_holdout"] = float(holdout)
+    events = pd.DataFrame({"customer_id": ids[who[~cal]], "t": when[~cal] - T[who[~cal]]})
+    if amount is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            summary["monetary_value"] = np.nan_to_num(np.bincount(who[cal], amount[cal], n) / frequency)
+            summary["monetary_value_holdout"] = np.nan_to_num(
+                np.bincount(who[~cal], amount[~cal], n) / summary["frequency_holdout"].to_numpy())
+        events["amount"] = amount[~cal]
+    return summary, events.reset_index(drop=True)

@@ -18,8 +18,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._checks import check_level
+from .._checks import check_level, renamed_keywords
 from ..errors import DataError
+from .intervals import check_kind
 from .base import (BaseModel, row_label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
 
@@ -341,8 +342,9 @@ class TransactionModel(BaseModel):
         index = point.index if isinstance(point, pd.Series) else None
         return quantile_interval(where, pt, samples, interval, name, index=index)
 
-    def expected_purchases(self, t, frequency, recency, T, covariates=None, *, interval=None, aggregate=False,
-                           n_draws=200, seed=0):
+    @renamed_keywords(seed="random_state")
+    def expected_purchases(self, t, frequency, recency, T, covariates=None, *, interval=None, kind="confidence",
+                           aggregate=False, n_draws=200, random_state=0):
         """Expected repeat purchases in the next ``t`` time units, given a customer's history.
 
         ``t`` may be a scalar or one value per customer; all in the model's
@@ -353,26 +355,164 @@ class TransactionModel(BaseModel):
         for) a model fitted with covariates.
 
         ``interval=0.9``: a DataFrame with ``expected_purchases``, ``lower``
-        and ``upper`` (the central 90 % of the prediction over ``n_draws``
-        parameter draws from the MLE's asymptotic distribution, seeded by
-        ``seed``; see :mod:`segwork.clv.intervals`: parameter uncertainty
-        only). ``aggregate=True`` (with ``interval``): one row (a Series) for
-        the sum over all customers (e.g. total holdout purchases).
+        and ``upper``, of the kind ``kind`` (:mod:`segwork.clv.intervals`),
+        from ``n_draws`` parameter draws from the MLE's asymptotic
+        distribution, seeded by ``random_state`` (old name ``seed``, deprecated):
+
+        * ``kind="confidence"`` (the default, as before): an interval for the
+          *expected* purchases (parameter uncertainty only). It says how sure
+          the model is of a customer's expectation, not where the customer's
+          count will land: a customer buys 0, 1, 2, ... times, and such an
+          interval, often narrower than 1, rarely contains a whole number.
+        * ``kind="prediction"``: an interval for the purchases the customer
+          will *make* in the next ``t`` (parameter uncertainty plus the
+          customer's own purchase and dropout noise, by simulation:
+          :meth:`simulate_purchases`). ``lower`` and ``upper`` are whole
+          numbers; the column ``coverage`` is the share of the simulated
+          counts inside ``[lower, upper]`` (at least ``interval`` for a
+          discrete count, often more).
+
+        ``aggregate=True`` (with ``interval``): one row (a Series: the point
+        value, ``lower``, ``upper``) for the sum over all customers (e.g.
+        total holdout purchases; a prediction interval then is for the actual
+        total, the confidence interval for the expected total).
 
         Raises DataError for a history ``fit`` would refuse (see
-        :func:`check_history`) or a negative ``t``.
+        :func:`check_history`), a negative ``t``, a bad ``interval`` or
+        ``kind``; ConvergenceError (with ``interval``) when the fit has no
+        parameter covariance.
         """
         t_, x, tx, T_, shape = self._history("expected_purchases", frequency, recency, T, t)
-        groups = self._per_customer("expected_purchases", covariates, self._index_of(frequency, recency, T),
-                                    len(x))
+        index_in = self._index_of(frequency, recency, T)
+        groups = self._per_customer("expected_purchases", covariates, index_in, len(x))
         out = self._apply(groups, lambda m, *a: m._conditional_expected(*a), t_, x, tx, T_).reshape(shape)
         out = wrap_like(out, frequency, recency, T, t, name="expected_purchases")
         if interval is None:
             return out
+        where = f"{type(self).__name__}.expected_purchases"
+        if check_kind(where, kind) == "prediction":
+            return self._with_prediction(out, t_[None, :], (x, tx, T_), interval, n_draws, random_state, aggregate,
+                                         "expected_purchases", covariates, index_in)
         return self._with_interval(
             "expected_purchases", out, lambda m: m.expected_purchases(t, frequency, recency, T, covariates),
-            interval, n_draws, seed, aggregate, "expected_purchases", covariates,
-            self._index_of(frequency, recency, T), len(x))
+            interval, n_draws, random_state, aggregate, "expected_purchases", covariates, index_in, len(x))
+
+    def _with_prediction(self, point, ends, history, interval, n_draws, seed, aggregate, name, covariates, index_in):
+        """Point prediction with a prediction interval (:func:`segwork.clv.intervals.outcome_interval`) from one
+        simulated future per customer and parameter draw (the last period end of ``ends``)."""
+        from .intervals import outcome_interval
+
+        where = f"{type(self).__name__}.{name}"
+        check_level(where, interval)
+        x, tx, T_ = history
+        draws = self._draws_checked(where, ends, x, tx, T_, covariates, index_in, n_draws, seed, None)
+        samples = np.array([sim[-1] for sim in draws], dtype=np.float64)
+        pt = np.asarray(point, dtype=np.float64).reshape(-1)
+        if aggregate:
+            return outcome_interval(where, [pt.sum()], samples.sum(axis=1)[:, None], interval, name,
+                                    index=pd.Index(["total"]), coverage=False).iloc[0]
+        index = point.index if isinstance(point, pd.Series) else None
+        return outcome_interval(where, pt, samples, interval, name, index=index)
+
+    def simulate_purchases(self, ends, frequency, recency, T, covariates=None, *, random_state=None) -> np.ndarray:
+        """One simulated future per customer: cumulative repeat purchases in ``(T, T + ends_k]``, given the history.
+
+        ``ends``: increasing times after each customer's ``T`` (model's time
+        unit), one sequence for everyone (shape ``(K,)``) or one column per
+        customer (shape ``(K, n)``, e.g. ``(1, n)`` for per-customer holdout
+        lengths). Returns an int64 array ``(K, n)``; the differences along
+        axis 0 are the purchases per period.
+
+        The simulation follows the model's own story with this fit's
+        parameters, conditional on the history (posterior predictive): the
+        customer is alive at ``T`` with probability P(alive); an alive
+        customer's purchase rate has the posterior Gamma(r + x, rate alpha + T)
+        (Fader, Hardie & Lee 2005, BG/NBD; Schmittlein et al. 1987 and Fader &
+        Hardie's 2005 derivation note, Pareto/NBD), independent of the dropout
+        process, whose posterior given survival to ``T`` is
+        Beta(a, b + x) for the BG/NBD (``b + x + 1`` for the MBG/NBD, who may
+        also leave after the first purchase; dropout after each later
+        purchase, the one that ends it counted), Gamma(s, rate beta + T) for the
+        Pareto/NBD (exponential remaining lifetime) and Gamma(s, rate beta +
+        e^(bT) - 1) for the GGom/NBD's eta (Gompertz remaining lifetime).
+        Averaged over many simulations the counts match
+        :meth:`expected_purchases` (tested). Seeded by ``random_state``.
+
+        Raises DataError for a history ``fit`` would refuse, ``ends`` that
+        are not >= 0 and increasing, or a model without a simulation
+        (``kind="prediction"`` then is not available).
+        """
+        where = f"{type(self).__name__}.simulate_purchases"
+        x, tx, T_, index, ends = self._simulation_inputs(where, ends, frequency, recency, T)
+        hist = self._distinct(x, tx, T_)
+        return self._simulate_checked(ends, hist, covariates, index, np.random.default_rng(random_state))
+
+    def simulate_purchase_draws(self, ends, frequency, recency, T, covariates=None, *, n_draws=200, random_state=0,
+                                simulation_random_state=None):
+        """:meth:`simulate_purchases` once per parameter draw: the draws a prediction interval is made of.
+
+        A generator of ``n_draws`` int64 arrays ``(K, n)``: for each draw of
+        the parameters from the fit's asymptotic distribution
+        (:func:`segwork.clv.intervals.sampled_models`, seeded by ``random_state``, the
+        same draws as the confidence kind's), one simulated future per
+        customer. ``simulation_random_state`` seeds the simulation; ``None`` continues
+        the generator of ``random_state`` after the parameter draws. The histories are
+        checked once. Raises what :meth:`simulate_purchases` raises, and
+        ConvergenceError when the fit has no parameter covariance.
+        """
+        where = f"{type(self).__name__}.simulate_purchase_draws"
+        x, tx, T_, index, ends = self._simulation_inputs(where, ends, frequency, recency, T)
+        return self._draws_checked(where, ends, x, tx, T_, covariates, index, n_draws, random_state,
+                                   simulation_random_state)
+
+    def _simulation_inputs(self, where, ends, frequency, recency, T):
+        self._check_fitted()
+        x, tx, T_, _, index = check_history(where, frequency, recency, T, broadcast=True)
+        ends = np.asarray(ends, dtype=np.float64)
+        if ends.ndim == 0:
+            ends = ends.reshape(1)
+        if ends.ndim == 1:
+            ends = ends[:, None]
+        if ends.ndim != 2 or ends.shape[0] < 1 or ends.shape[1] not in (1, x.size):
+            raise DataError(f"{where}: ends must be a sequence of times (shape (K,)) or one column per customer "
+                            f"(shape (K, {x.size})), got shape {np.shape(ends)}")
+        if not np.isfinite(ends).all() or (ends < 0).any() or (np.diff(ends, axis=0) < 0).any():
+            raise DataError(f"{where}: ends must be finite, >= 0 and increasing (times after each customer's T "
+                            "in the model's unit)")
+        return x, tx, T_, index, np.broadcast_to(ends, (ends.shape[0], x.size))
+
+    def _draws_checked(self, where, ends, x, tx, T_, covariates, index, n_draws, seed, random_state):
+        from .intervals import sampled_models
+
+        rng = np.random.default_rng(seed)  # the parameter draws first (as the confidence kind's), then the futures
+        sim_rng = rng if random_state is None else np.random.default_rng(random_state)
+        hist = self._distinct(x, tx, T_)
+        if covariates is not None and getattr(self, "covariates_", None) is not None:
+            self._per_customer(where.split(".")[-1], covariates, index, len(x))  # check and group the rows once
+        for m in sampled_models(self, n_draws, rng):
+            if covariates is not None and getattr(self, "_z_groups", None) is not None:
+                m._z_cache = (covariates, index, len(x), *self._z_groups)
+            yield m._simulate_checked(ends, hist, covariates, index, sim_rng)
+
+    @staticmethod
+    def _distinct(x, tx, T):
+        """The histories with their distinct ``(x, t_x, T)`` rows: ``(x, tx, T, codes, ux, utx, uT)``."""
+        codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([x, tx, T]))
+        return (x, tx, T, codes, *(np.asarray(uniq.get_level_values(i), dtype=np.float64) for i in range(3)))
+
+    def _simulate_checked(self, ends, hist, covariates, index, rng) -> np.ndarray:
+        """:meth:`simulate_purchases` on checked histories (per covariate group when the model has covariates)."""
+        x, tx, T, codes, ux, utx, uT = hist
+        groups = self._per_customer("simulate_purchases", covariates, index, len(x))
+        if groups is None:  # P(alive) depends on the history only: once per distinct (x, t_x, T)
+            pa = np.clip(self._p_alive(ux, utx, uT), 0.0, 1.0)[codes]
+            return self._sample_future(ends, x, tx, T, pa, rng)
+        out = np.zeros(ends.shape, dtype=np.int64)
+        for m, rows in groups:
+            if rows.any():
+                pa = np.clip(m._p_alive(x[rows], tx[rows], T[rows]), 0.0, 1.0)
+                out[:, rows] = m._sample_future(ends[:, rows], x[rows], tx[rows], T[rows], pa, rng)
+        return out
 
     def expected_purchases_new(self, t, covariates=None):
         """Expected repeat purchases within ``t`` time units of the first purchase, for a new customer.
@@ -391,14 +531,19 @@ class TransactionModel(BaseModel):
             return pd.Series(out, index=covariates.index, name="expected_purchases")
         return wrap_like(self._unconditional_expected(t_), t, name="expected_purchases")
 
-    def p_alive(self, frequency, recency, T, covariates=None, *, interval=None, aggregate=False, n_draws=200,
-                seed=0):
+    @renamed_keywords(seed="random_state")
+    def p_alive(self, frequency, recency, T, covariates=None, *, interval=None, kind="confidence", aggregate=False,
+                n_draws=200, random_state=0):
         """Probability that a customer with this history is still alive (has not dropped out) at ``T``.
 
         ``covariates``, ``interval``, ``aggregate`` (the expected number of
-        customers alive), ``n_draws``, ``seed``: as in :meth:`expected_purchases`.
+        customers alive), ``n_draws``, ``random_state``: as in :meth:`expected_purchases`.
+        ``kind``: ``"confidence"`` only (an interval for the probability,
+        from parameter uncertainty): whether a customer is alive is never
+        observed, so there is no outcome for a prediction interval to cover.
 
-        Raises DataError for a history ``fit`` would refuse (see :func:`check_history`).
+        Raises DataError for a history ``fit`` would refuse (see
+        :func:`check_history`), a bad ``interval``, or ``kind="prediction"``.
         """
         _, x, tx, T_, shape = self._history("p_alive", frequency, recency, T)
         groups = self._per_customer("p_alive", covariates, self._index_of(frequency, recency, T), len(x))
@@ -406,8 +551,9 @@ class TransactionModel(BaseModel):
         out = wrap_like(out, frequency, recency, T, name="p_alive")
         if interval is None:
             return out
+        check_kind(f"{type(self).__name__}.p_alive", kind, allowed=("confidence",))
         return self._with_interval("p_alive", out, lambda m: m.p_alive(frequency, recency, T, covariates),
-                                   interval, n_draws, seed, aggregate, "p_alive", covariates,
+                                   interval, n_draws, random_state, aggregate, "p_alive", covariates,
                                    self._index_of(frequency, recency, T), len(x))
 
     def sample_frequency(self, T, random_state=None) -> np.ndarray:
@@ -433,3 +579,10 @@ class TransactionModel(BaseModel):
 
     def _sample_frequency(self, T, rng):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _sample_future(self, ends, x, tx, T, p_alive, rng):
+        """Cumulative purchases ``(K, n)`` at ``ends`` (``(K, n)``) of customers alive with ``p_alive`` (see
+        :meth:`simulate_purchases`); a model without it offers no prediction interval."""
+        raise DataError(f"{type(self).__name__}: no simulation of future purchases is implemented for this model, "
+                        "so kind='prediction' is not available; use kind='confidence' (an interval for the "
+                        "expected value)")

@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._checks import check_level, check_number, require_columns
+from .._checks import check_level, check_number, renamed_keywords, require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from .base import compress
@@ -103,6 +103,7 @@ def _check_settings(where: str, time_unit: str, horizon, margin) -> None:
     check_number(where, "margin", margin, low=0, unit="share of revenue")
 
 
+@renamed_keywords(seed="random_state")
 def customer_lifetime_value(
     transaction_model,
     spend_model,
@@ -114,9 +115,10 @@ def customer_lifetime_value(
     covariates: pd.DataFrame | None = None,
     *,
     interval: float | None = None,
+    kind: str = "confidence",
     aggregate: bool = False,
     n_draws: int = 200,
-    seed=0,
+    random_state=0,
 ) -> pd.Series:
     """Discounted expected margin of each customer over the next ``horizon`` months.
 
@@ -144,13 +146,26 @@ def customer_lifetime_value(
         customer_id) when the transaction model or the Gamma-Gamma (or both)
         was fitted with covariates; each model fitted with covariates gets
         them (the columns it was fitted with), the other is used as it is.
-    interval: e.g. ``0.9``: also return ``lower`` and ``upper``, the central
-        90 % of the CLV over ``n_draws`` joint draws of the transaction and
-        spend models' parameters from their asymptotic distributions (seeded
-        by ``seed``; parameter uncertainty only, see
-        :mod:`segwork.clv.intervals`). ``aggregate=True``: one Series
-        (``clv``, ``lower``, ``upper``) for the total over the customers of
-        ``summary`` (e.g. a segment).
+    interval: e.g. ``0.9``: also return ``lower`` and ``upper``, a 90 %
+        interval of the kind ``kind`` from ``n_draws`` joint draws of the
+        transaction and spend models' parameters from their asymptotic
+        distributions (seeded by ``random_state``, old name ``seed`` deprecated; :mod:`segwork.clv.intervals`).
+        ``aggregate=True``: one Series (``clv``, ``lower``, ``upper``) for
+        the total over the customers of ``summary`` (e.g. a segment).
+    kind: ``"confidence"`` (the default, as before): an interval for the
+        *expected* CLV, the central share of the CLV recomputed per draw
+        (parameter uncertainty only). ``"prediction"``: an interval for the
+        value the customer will actually bring: per draw each customer's
+        purchases month by month are simulated from the transaction model
+        given the history
+        (:meth:`~segwork.clv.transaction.TransactionModel.simulate_purchases`)
+        and each purchase's value from the Gamma-Gamma given the customer's
+        spend history (:func:`segwork.clv.intervals.simulate_spend`; a
+        constant spend stays constant), discounted and times ``margin`` as
+        above. Per customer the frame then also has ``coverage``, the share
+        of the simulated values inside ``[lower, upper]`` (at least the
+        level: a customer who buys nothing in most draws has an interval from
+        0, which holds that atom).
 
     Returns
     -------
@@ -171,16 +186,20 @@ def customer_lifetime_value(
     """
     where = "customer_lifetime_value"
     if interval is not None:
-        from .intervals import quantile_interval, sampled_models
+        from .intervals import check_kind, quantile_interval, sampled_models
 
         check_level(where, interval)
+        check_kind(where, kind)
         args = dict(summary=summary, horizon=horizon, time_unit=time_unit, discount_rate=discount_rate,
                     margin=margin, covariates=covariates)
         point = customer_lifetime_value(transaction_model, spend_model, **args)
-        s_tx, s_spend = np.random.SeedSequence(seed).spawn(2)
-        tx_draws = sampled_models(transaction_model, n_draws, np.random.default_rng(s_tx))
+        s_tx, s_spend, s_sim = np.random.SeedSequence(random_state).spawn(3)  # the first two as before spawn(3) existed
         sp_draws = (sampled_models(spend_model, n_draws, np.random.default_rng(s_spend))
                     if hasattr(spend_model, "_log_params") else [spend_model] * int(n_draws))
+        if kind == "prediction":
+            return _clv_prediction(where, point, transaction_model, sp_draws, np.random.default_rng(s_tx),
+                                   np.random.default_rng(s_sim), interval, aggregate, n_draws, **args)
+        tx_draws = sampled_models(transaction_model, n_draws, np.random.default_rng(s_tx))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the point estimate already warned about a fallback
             samples = np.array([customer_lifetime_value(mt, ms, **args).to_numpy()
@@ -236,6 +255,34 @@ def customer_lifetime_value(
     value_per_purchase = (per_month / discount).sum(axis=0)  # discounted purchases per triple
     clv = margin * spend * value_per_purchase[rows]
     return pd.Series(clv, index=summary.index, name="clv")
+
+
+def _clv_prediction(where, point, transaction_model, spend_draws, tx_rng, sim_rng, interval, aggregate, n_draws, *,
+                    summary, horizon, time_unit, discount_rate, margin, covariates):
+    """The prediction interval of :func:`customer_lifetime_value`: simulated purchases and spend per draw."""
+    from .intervals import outcome_interval, simulate_spend
+
+    months_per_unit = DAYS_PER_MONTH / TIME_UNITS[time_unit]
+    ends = np.arange(1, horizon + 1, dtype=np.float64) * months_per_unit
+    discount = (1.0 + discount_rate) ** np.arange(1, horizon + 1, dtype=np.float64)[:, None]
+    tx_cov = covariates if getattr(transaction_model, "covariates_", None) is not None else None
+    futures = transaction_model.simulate_purchase_draws(ends, summary["frequency"], summary["recency"], summary["T"],
+                                                        tx_cov, n_draws=n_draws, random_state=tx_rng,
+                                                        simulation_random_state=sim_rng)
+    rows = []
+    for cum, ms in zip(futures, spend_draws):
+        counts = np.diff(cum, axis=0, prepend=0)
+        if isinstance(ms, numbers.Real):
+            money = float(ms) * counts
+        else:
+            scov = covariates if getattr(ms, "covariates_", None) is not None else None
+            money = simulate_spend(ms, counts, summary["frequency"], summary["monetary_value"], scov, rng=sim_rng)
+        rows.append(margin * (money / discount).sum(axis=0))
+    samples = np.array(rows)
+    if aggregate:
+        return outcome_interval(where, [point.sum()], samples.sum(axis=1)[:, None], interval, "clv",
+                                index=pd.Index(["total"]), coverage=False).iloc[0]
+    return outcome_interval(where, point.to_numpy(), samples, interval, "clv", index=summary.index)
 
 
 def historical_value(

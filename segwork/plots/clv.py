@@ -177,43 +177,57 @@ def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
     return ax
 
 
-def plot_purchases_by_period(forecast: pd.DataFrame, ax=None, period: str = "month", title: str | None = None):
+def _interval_label(level: float, kind: str | None) -> str:
+    """``"90 % prediction interval"`` (or ``"confidence"``; just ``"90 % interval"`` without a kind)."""
+    return f"{level:.0%} {kind + ' ' if kind else ''}interval".replace("%", " %")
+
+
+def plot_purchases_by_period(forecast: pd.DataFrame, ax=None, period: str = "month", title: str | None = None,
+                             kind: str | None = None, level: float = 0.9):
     """Expected repeat purchases in each period of a horizon (bars), with their interval when given (error bars).
 
     ``forecast``: indexed by the period's number (1, 2, ...), with
     ``expected_purchases`` and, optionally, ``lower`` and ``upper`` (the
-    interval's ends, e.g. the 90 % parameter-uncertainty interval of
-    :func:`segwork.clv.aggregate_purchases_by_period` with ``interval=``; an
-    interval of the expected value, not of the purchases that will happen).
+    interval's ends, e.g. :func:`segwork.clv.aggregate_purchases_by_period`
+    with ``interval=level``). ``kind``: the interval's kind, ``"prediction"``
+    (for the purchases that will be made) or ``"confidence"`` (for the
+    expected purchases), named in the legend with ``level``.
     ``period``: the unit of the periods, for the axis label.
     """
     ax = axes(ax, (8, 3.5))
     expected = forecast["expected_purchases"]
-    ax.bar(forecast.index, expected, color=_ACTUAL, alpha=0.7)
+    ax.bar(forecast.index, expected, color=_ACTUAL, alpha=0.7, label="expected repeat purchases")
     if "lower" in forecast.columns and "upper" in forecast.columns:
-        ax.errorbar(forecast.index, expected, yerr=[expected - forecast["lower"], forecast["upper"] - expected],
-                    fmt="none", ecolor="k", capsize=3)
+        # a prediction interval's ends are outcomes: an end can sit on the expectation's other side (clip the bar)
+        ax.errorbar(forecast.index, expected, yerr=[np.maximum(expected - forecast["lower"], 0),
+                                                    np.maximum(forecast["upper"] - expected, 0)],
+                    fmt="none", ecolor="k", capsize=3, label=_interval_label(level, kind))
+        ax.legend(frameon=False)
     ax.set(xlabel=f"{period} after the end of the data", ylabel="expected repeat purchases",
            title=title or f"Forecast of repeat purchases per {period}")
     return ax
 
 
 def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", level: float = 0.9,
-                       title: str | None = None):
+                       title: str | None = None, kind: str | None = None):
     """Each customer's CLV (dot) with its interval (bar), on a log scale; one position per customer, in order.
 
     ``intervals``: indexed by ``customer_id`` with ``clv``, ``lower`` and
     ``upper`` (the data's currency), e.g. :func:`segwork.clv.customer_lifetime_value`
-    with ``interval=level`` (a confidence interval of the expected value from
-    parameter uncertainty; NaN ends draw no bar). ``level`` labels the axis.
+    with ``interval=level`` (NaN ends draw no bar). ``kind``: the interval's
+    kind, ``"prediction"`` (for the value the customer will bring; its lower
+    end is often 0, which the log scale cannot show: the bar then runs to
+    the bottom of the axes) or ``"confidence"`` (for the expected value);
+    ``level`` and ``kind`` label the axis.
     """
     ax = axes(ax, (8, 4))
     pos = np.arange(len(intervals))
     value = intervals["clv"]
-    ax.errorbar(pos, value, yerr=[value - intervals["lower"], intervals["upper"] - value], fmt="o", capsize=3)
+    ax.errorbar(pos, value, yerr=[np.maximum(value - intervals["lower"], 0), np.maximum(intervals["upper"] - value, 0)],
+                fmt="o", capsize=3)
     ax.set_xticks(pos, [str(i) for i in intervals.index], rotation=90, fontsize=7)
     ax.set_yscale("log")
     unit = f" ({currency})" if currency else ""
-    ax.set_ylabel(f"CLV{unit}, {level:.0%} interval".replace("%", " %"))
-    ax.set_title(title or f"CLV with {level:.0%} intervals".replace("%", " %"))
+    ax.set_ylabel(f"CLV{unit}, {_interval_label(level, kind)}")
+    ax.set_title(title or f"CLV with {_interval_label(level, kind)}s")
     return ax

@@ -59,3 +59,17 @@ def test_gains_and_lift_one_line_per_model_with_the_references():
     np.testing.assert_array_equal(right.lines[0].get_ydata(), good["lift"].to_numpy())
     assert right.get_ylabel() == "lift" and right.get_legend() is None
     assert right.lines[-1].get_ydata()[0] == 1  # the random selection's lift
+
+
+def test_interval_figures_name_the_interval_kind():
+    """An interval on a figure says what it covers (DESIGN: intervals say what they cover)."""
+    forecast = pd.DataFrame({"expected_purchases": [30.0, 25.0], "lower": [24.0, 26.0], "upper": [37.0, 31.0]},
+                            index=pd.RangeIndex(1, 3, name="month"))
+    ax = cplots.plot_purchases_by_period(forecast, kind="prediction")
+    assert "90 % prediction interval" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # a prediction interval's end may lie beyond the expectation: the bar stops at the expectation, never inverts
+    assert [(s[0][1], s[1][1]) for s in ax.collections[0].get_segments()] == [(24.0, 37.0), (25.0, 31.0)]
+    intervals = pd.DataFrame({"clv": [120.0], "lower": [0.0], "upper": [400.0]}, index=pd.Index(["c1"]))
+    ax = cplots.plot_clv_intervals(intervals, currency="EUR", level=0.8, kind="confidence")
+    assert ax.get_ylabel() == "CLV (EUR), 80 % confidence interval"
+    assert ax.get_title() == "CLV with 80 % confidence intervals"

@@ -98,14 +98,14 @@ def test_aggregate_forecast_matches_purchases_simulated_from_known_parameters():
 def test_aggregate_interval(cdnow):
     m = BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
     f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
-    out = aggregate_purchases_by_period(m, f, r, T, 4, period_length=13.0, interval=0.9, n_draws=40, seed=1)
+    out = aggregate_purchases_by_period(m, f, r, T, 4, period_length=13.0, interval=0.9, n_draws=40, random_state=1)
     assert list(out.columns) == ["period_start", "expected_purchases", "cumulative", "lower", "upper",
                                  "cumulative_lower", "cumulative_upper"]
     assert (out["lower"] < out["expected_purchases"]).all() and (out["expected_purchases"] < out["upper"]).all()
     assert (out["cumulative_lower"] < out["cumulative"]).all() and (out["cumulative"] < out["cumulative_upper"]).all()
     assert (np.diff(out["cumulative_upper"]) > 0).all()
     # the whole horizon's interval is the model's own aggregate interval (same draws)
-    whole = m.expected_purchases(52.0, f, r, T, interval=0.9, aggregate=True, n_draws=40, seed=1)
+    whole = m.expected_purchases(52.0, f, r, T, interval=0.9, aggregate=True, n_draws=40, random_state=1)
     assert out["cumulative_lower"].iloc[-1] == pytest.approx(whole["lower"], rel=1e-9)
     assert out["cumulative_upper"].iloc[-1] == pytest.approx(whole["upper"], rel=1e-9)
 

@@ -25,9 +25,9 @@ def test_interval_coverage_on_simulated_data():
         m = BetaGeo().fit(d.frequency, d.recency, d["T"])
         truth = true.expected_purchases(20, d.frequency, d.recency, d["T"])
         agg = m.expected_purchases(20, d.frequency, d.recency, d["T"], interval=0.9, aggregate=True,
-                                   n_draws=100, seed=i)
+                                   n_draws=100, random_state=i)
         hit_agg.append(agg["lower"] <= truth.sum() <= agg["upper"])
-        per = m.expected_purchases(20, d.frequency, d.recency, d["T"], interval=0.9, n_draws=100, seed=i)
+        per = m.expected_purchases(20, d.frequency, d.recency, d["T"], interval=0.9, n_draws=100, random_state=i)
         hit_cust.append(np.mean((per["lower"] <= truth) & (truth <= per["upper"])))
     # nominal 0.9; 40 replications: the aggregate share has a standard error of about 0.05
     assert 0.75 <= np.mean(hit_agg) <= 1.0, np.mean(hit_agg)
@@ -42,16 +42,16 @@ def sim():
 
 def test_intervals_are_seeded_and_ordered(sim):
     d, m = sim
-    a = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, seed=5)
-    b = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, seed=5)
-    c = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, seed=6)
+    a = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, random_state=5)
+    b = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, random_state=5)
+    c = m.p_alive(d.frequency, d.recency, d["T"], interval=0.8, n_draws=50, random_state=6)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
     assert list(a.columns) == ["p_alive", "lower", "upper"] and a.index.equals(d.index)
     assert (a["lower"] <= a["upper"]).all() and (a["lower"] >= 0).all() and (a["upper"] <= 1).all()
     pd.testing.assert_series_equal(a["p_alive"], m.p_alive(d.frequency, d.recency, d["T"]))
     # a wider level gives a wider interval
-    w = m.p_alive(d.frequency, d.recency, d["T"], interval=0.95, n_draws=50, seed=5)
+    w = m.p_alive(d.frequency, d.recency, d["T"], interval=0.95, n_draws=50, random_state=5)
     assert ((w["upper"] - w["lower"]) >= (a["upper"] - a["lower"]) - 1e-12).all()
 
 
@@ -68,16 +68,16 @@ def test_clv_interval_with_spend_model(cdnow):
     rep = cal[cal["frequency"] > 0]
     gg = GammaGamma().fit(rep["frequency"], rep["monetary_value"])
     point = customer_lifetime_value(bg, gg, cal)
-    out = customer_lifetime_value(bg, gg, cal, interval=0.9, n_draws=50, seed=1)
+    out = customer_lifetime_value(bg, gg, cal, interval=0.9, n_draws=50, random_state=1)
     assert list(out.columns) == ["clv", "lower", "upper"]
     pd.testing.assert_series_equal(out["clv"], point, check_names=False)
     assert (out["lower"] <= out["upper"]).all()
     inside = (out["lower"] <= out["clv"] + 1e-9) & (out["clv"] <= out["upper"] + 1e-9)
     assert inside.mean() > 0.95
-    tot = customer_lifetime_value(bg, gg, cal, interval=0.9, n_draws=50, seed=1, aggregate=True)
+    tot = customer_lifetime_value(bg, gg, cal, interval=0.9, n_draws=50, random_state=1, aggregate=True)
     assert tot["lower"] < point.sum() < tot["upper"]
     # a constant spend: only the transaction model's uncertainty
-    const = customer_lifetime_value(bg, 30.0, cal, interval=0.9, n_draws=50, seed=1)
+    const = customer_lifetime_value(bg, 30.0, cal, interval=0.9, n_draws=50, random_state=1)
     assert (const["lower"] <= const["upper"]).all()
 
 
@@ -86,7 +86,7 @@ def test_intervals_with_covariates(sim):
     X = pd.DataFrame({"web": (np.arange(len(d)) % 2).astype(float)}, index=d.index)
     m = ParetoNBD().fit(d.frequency.head(800), d.recency.head(800), d["T"].head(800), covariates=X.head(800))
     out = m.expected_purchases(10, d.frequency.head(800), d.recency.head(800), d["T"].head(800),
-                               covariates=X.head(800), interval=0.9, n_draws=30, seed=0)
+                               covariates=X.head(800), interval=0.9, n_draws=30, random_state=0)
     assert np.isfinite(out.to_numpy()).all() and (out["lower"] <= out["upper"]).all()
     # the draws reuse the checked covariate groups: the same as drawing the models one by one
     from segwork.clv.intervals import sampled_models

@@ -8,7 +8,7 @@ NAME = "05_clv_models"
 
 @pytest.mark.slow
 def test_05_on_synthetic(run_notebook):
-    m = run_notebook(NAME, n_customers=2000, seed=3, horizon=6)
+    m = run_notebook(NAME, n_customers=2000, random_state=3, horizon=6)
     table = {r["model"]: r for r in m["holdout"]}
     assert set(table) == {"BG/NBD", "MBG/NBD", "Pareto/NBD", "GGom/NBD"}
     for row in table.values():
@@ -42,7 +42,12 @@ def test_05_on_synthetic(run_notebook):
     assert all(r["lower"] <= r["expected_purchases"] <= r["upper"] for r in months)
     assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(expected, expected[1:]))
     assert ti["covered"] == (ti["lower"] <= ti["actual_total"] <= ti["upper"])
-    assert all(r["lower"] <= r["clv"] <= r["upper"] for r in m["clv_interval"]) and len(m["clv_interval"]) == 16
+    # the holdout check and the forecasts show prediction intervals (for outcomes): whole-number ends
+    assert ti["kind"] == "prediction" and float(ti["lower"]).is_integer() and float(ti["upper"]).is_integer()
+    assert all(float(r["lower"]).is_integer() for r in months)
+    # per customer: a prediction interval of the value brought (from 0 when most simulated years bring nothing)
+    assert all(0 <= r["lower"] <= r["clv"] and r["lower"] <= r["upper"] for r in m["clv_interval"])
+    assert len(m["clv_interval"]) == 16
     # the acquisition channel as a covariate: one row per channel, the reference at multiplier 1, and the
     # planted ordering recovered: tv's customers buy least and leave most in make_crm (recounted from the truth)
     eff = {r["channel"]: r for r in m["covariate_effects"]}

@@ -5,11 +5,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from segwork.clv import (  # noqa: E402
+    aggregate_purchases_by_period,
     BetaGeo,
     GammaGamma,
     ModifiedBetaGeo,
@@ -48,10 +51,10 @@ def test_holdout_predictions_and_errors_by_hand(preds, bg, cdnow):
         bg.expected_purchases(39.0, row["frequency"], row["recency"], row["T"]))
     e = holdout_errors(preds)
     diff = preds["predicted"].to_numpy() - cdnow["frequency_holdout"].to_numpy()
-    assert e["mae"] == pytest.approx(np.abs(diff).mean())
-    assert e["rmse"] == pytest.approx(np.sqrt((diff**2).mean()))
-    assert e["actual_total"] == cdnow["frequency_holdout"].sum() == 1882  # distinct purchase days, weeks 40-78
-    assert e["aggregate_error_pct"] == pytest.approx(100 * (diff.sum()) / 1882)
+    assert e.mae == pytest.approx(np.abs(diff).mean())
+    assert e.rmse == pytest.approx(np.sqrt((diff**2).mean()))
+    assert e.actual_total == cdnow["frequency_holdout"].sum() == 1882  # distinct purchase days, weeks 40-78
+    assert e.aggregate_error_pct == pytest.approx(100 * (diff.sum()) / 1882)
 
 
 def test_holdout_by_frequency(preds, cdnow):
@@ -79,9 +82,9 @@ def test_spend_holdout(cdnow):
     assert len(sp) == (cdnow["frequency_holdout"] > 0).sum()
     e = spend_errors(sp)
     actual_rev = (cdnow["monetary_value_holdout"] * cdnow["frequency_holdout"]).sum()
-    assert e["actual_revenue"] == pytest.approx(actual_rev)
+    assert e.actual_revenue == pytest.approx(actual_rev)
     # holdout revenue of the sample's customers, from the raw transactions
-    assert abs(e["aggregate_error_pct"]) < 20
+    assert abs(e.aggregate_error_pct) < 20
 
 
 def test_holdout_needs_holdout_columns(bg, cdnow):
@@ -141,6 +144,11 @@ def test_figures_return_axes(bg, cdnow, cdnow_tx):
         (clv_plots.plot_incremental_transactions,
          incremental_repeat_transactions(cdnow_tx, bg, calibration_end="1997-09-30")),
         (clv_plots.plot_clv_distribution, customer_lifetime_value(bg, gg, cdnow)),
+        (clv_plots.plot_purchases_by_period, aggregate_purchases_by_period(
+            bg, cdnow["frequency"], cdnow["recency"], cdnow["T"], 3, period_length=4.0, interval=0.9,
+            kind="prediction", n_draws=20).reset_index(drop=True)),
+        (clv_plots.plot_clv_intervals, customer_lifetime_value(bg, gg, cdnow.head(5), interval=0.9,
+                                                               kind="prediction", n_draws=20)),
     ]
     for fn, data in tables:
         ax = fn(data)
@@ -199,14 +207,24 @@ def test_holdout_total_interval_on_unique_histories_equals_the_per_customer_aggr
     """The weighted computation on unique histories gives the same draws' totals as summing every customer."""
     from segwork.clv import holdout_total_interval
 
-    got = holdout_total_interval(bg, cdnow, interval=0.9, n_draws=50, seed=4)
-    direct = bg.expected_purchases(cdnow["duration_holdout"], cdnow["frequency"], cdnow["recency"], cdnow["T"],
-                                   interval=0.9, aggregate=True, n_draws=50, seed=4)
-    assert got["predicted_total"] == pytest.approx(direct["expected_purchases"], rel=1e-10)
-    assert got["lower"] == pytest.approx(direct["lower"], rel=1e-9)
-    assert got["upper"] == pytest.approx(direct["upper"], rel=1e-9)
-    assert got["actual_total"] == cdnow["frequency_holdout"].sum() == 1882
-    assert got["covered"] == (got["lower"] <= 1882 <= got["upper"])
+    hist = (cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    for kind in ("confidence", "prediction"):
+        got = holdout_total_interval(bg, cdnow, interval=0.9, n_draws=50, random_state=4, kind=kind)
+        direct = bg.expected_purchases(cdnow["duration_holdout"], *hist, interval=0.9, kind=kind, aggregate=True,
+                                       n_draws=50, random_state=4)
+        assert got.kind == kind and got.interval == 0.9
+        assert got.predicted_total == pytest.approx(direct["expected_purchases"], rel=1e-10)
+        assert got.lower == pytest.approx(direct["lower"], rel=1e-9)
+        assert got.upper == pytest.approx(direct["upper"], rel=1e-9)
+        assert got.actual_total == cdnow["frequency_holdout"].sum() == 1882
+        assert got.covered == (got.lower <= 1882 <= got.upper)
+    # the default is the prediction interval (the check compares it with an outcome); frozen, typed
+    default = holdout_total_interval(bg, cdnow, n_draws=50, random_state=4)
+    assert default.kind == "prediction" and float(default.lower).is_integer()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        default.covered = True
+    with pytest.raises(DataError, match="kind must be one of"):
+        holdout_total_interval(bg, cdnow, kind="credible")
     with pytest.raises(DataError, match="interval"):
         holdout_total_interval(bg, cdnow, interval=90)
     with pytest.raises(DataError, match="holdout"):
