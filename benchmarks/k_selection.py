@@ -32,11 +32,16 @@ Generators (five planted groups each):
   4 dimensions): measures which k each rule's tie-break criterion prefers by itself
   (``ps_best``: highest raw prediction strength; ``excess_best``: highest excess).
 
-Run (writes one CSV row per data set and prints the distribution per generator):
+Run (writes one CSV row per data set and prints the distribution per generator); the
+figures in benchmarks/README.md came from:
   PYTHONPATH=. python benchmarks/k_selection.py --n 12000 --seeds 0-19 --gens make_crm \\
       --seps 0.6,1.0 --out benchmarks/results/k_selection_make_crm.csv
-  PYTHONPATH=. python benchmarks/k_selection.py --n 12000 --seeds 0-19 --gens simplex,nested,blobs \\
-      --stds 0.28 --nested-stds 0.36 --random-stds 2.0 --out benchmarks/results/k_selection_blobs.csv
+  PYTHONPATH=. python benchmarks/k_selection.py --n 12000 --seeds 0-19 --gens nested \\
+      --nested-stds 0.36 --out benchmarks/results/k_selection_nested.csv
+  PYTHONPATH=. python benchmarks/k_selection.py --n 12000 --seeds 0-19 --gens simplex,blobs \\
+      --stds 0.28 --random-stds 2.0 --out benchmarks/results/k_selection_blobs.csv
+  PYTHONPATH=. python benchmarks/k_selection.py --n 3000 --seeds 0-19 \\
+      --gens null_uniform,null_gauss --out benchmarks/results/k_selection_null.csv
 """
 from __future__ import annotations
 
