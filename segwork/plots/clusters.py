@@ -27,6 +27,8 @@ _CRITERIA = {  # column -> (label, higher is better)
     "calinski_harabasz": ("Calinski-Harabasz", True),
     "davies_bouldin": ("Davies-Bouldin (flipped)", False),
     "bic": ("BIC (flipped)", False),
+    "gap": ("gap statistic", True),
+    "prediction_strength_excess": ("prediction strength above null data", True),
 }
 _SIZE = (7, 4)
 

@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies
 
 from segwork.errors import DataError
 from segwork.segment.estimators import GaussianMixtureSegmenter, HDBSCANSegmenter, KMeansSegmenter
-from segwork.segment.selection import choose_k, rank_k, select_k, stability
+from segwork.segment.selection import DEFAULT_CRITERIA, TIE_BREAK, choose_k, rank_k, select_k, stability
 
 
 @pytest.fixture(scope="module")
@@ -121,27 +121,60 @@ def _scores(**columns):
     return pd.DataFrame(columns, index=pd.Index([2, 3, 4, 5], name="k"))
 
 
-def test_a_tie_goes_to_the_more_reproducible_k_not_the_smaller():
+def test_a_tie_goes_to_the_larger_excess_prediction_strength_not_the_smaller_k():
     # silhouette / CH / DB: ranks k2 (1, 1, 3), k3 (3, 3, 4), k4 (4, 4, 2), k5 (2, 2, 1): k2 and k5 tie at 5/3.
+    # The raw prediction strength is higher at k=2 (0.95 > 0.80), as a cut in two of any data is
+    # reproducible; its excess over null data (0.93 at k=2) is higher at k=5.
     scores = _scores(silhouette=[0.40, 0.30, 0.20, 0.35], calinski_harabasz=[900.0, 700.0, 600.0, 800.0],
-                     davies_bouldin=[1.25, 1.3, 1.2, 1.0], prediction_strength=[0.70, 0.60, 0.50, 0.90])
+                     davies_bouldin=[1.25, 1.3, 1.2, 1.0], prediction_strength=[0.95, 0.60, 0.50, 0.80],
+                     prediction_strength_null=[0.93, 0.62, 0.45, 0.40])
+    scores["prediction_strength_excess"] = scores["prediction_strength"] - scores["prediction_strength_null"]
     old = ["silhouette", "calinski_harabasz", "davies_bouldin"]
     ranking = rank_k(scores, old)
-    assert ranking.tied == (5, 2)  # in their final order
+    assert TIE_BREAK == "prediction_strength_excess"
+    assert ranking.tied == (5, 2)  # reported as a tie, in the final order
     assert (ranking.k, ranking.runner_up) == (5, 2) and choose_k(scores, old) == 5
-    assert ranking.table.loc[5, "decided_by"] == "prediction_strength"
+    assert ranking.table.loc[5, "decided_by"] == "prediction_strength_excess"
     assert ranking.table.loc[5, "mean_rank"] == ranking.table.loc[2, "mean_rank"] == pytest.approx(5 / 3)
     assert list(ranking.table["place"]) == [1, 2, 3, 4]
     # The ranks in the table are the criteria ranked by hand (1 = best, DB lower is better).
     assert ranking.table.loc[[2, 3, 4, 5], "rank_davies_bouldin"].tolist() == [3, 4, 2, 1]
-    assert "runner-up k=2" in ranking.summary() and "tied" in ranking.summary()
+    # What the tie-break is made of is in the table, and the summary names the tie, the rule and the values.
+    assert {"prediction_strength", "prediction_strength_null", "prediction_strength_excess"} <= set(ranking.table)
+    summary = ranking.summary()
+    assert "runner-up k=2" in summary and "k=5, 2 tied on mean rank" in summary
+    assert "decided by prediction_strength_excess (0.40 against 0.02)" in summary
     # Without a tie-break value: head-to-head (k2 is better than k5 on 2 of 3 criteria).
-    h2h = rank_k(scores.drop(columns="prediction_strength"))
+    h2h = rank_k(scores.drop(columns=["prediction_strength_excess"]), old)
     assert h2h.k == 2 and h2h.table.loc[2, "decided_by"] == "head-to-head"
     # A head-to-head draw (k3, k4: silhouette equal, CH for 4, DB for 3): the smaller k, and the table says so.
     draw = rank_k(pd.DataFrame({"silhouette": [0.3, 0.5, 0.5], "calinski_harabasz": [10.0, 20.0, 30.0],
                                 "davies_bouldin": [1.0, 0.8, 0.9]}, index=pd.Index([2, 3, 4], name="k")))
     assert (draw.k, draw.runner_up) == (3, 4) and draw.table.loc[3, "decided_by"] == "smaller k"
+
+
+@pytest.mark.parametrize("excess_2, excess_5, winner", [(0.02, 0.40, 5), (0.40, 0.02, 2), (0.10, 0.30, 5),
+                                                        (0.30, 0.10, 2)])
+def test_the_tie_break_has_no_side(excess_2, excess_5, winner):
+    """The tie-break looks only at the excess: swapping the values of the tied k swaps the choice, so
+    it favours neither the smaller nor the larger k by construction."""
+    scores = _scores(silhouette=[0.40, 0.30, 0.20, 0.35], calinski_harabasz=[900.0, 700.0, 600.0, 800.0],
+                     davies_bouldin=[1.25, 1.3, 1.2, 1.0], prediction_strength_excess=[excess_2, 0.0, 0.0, excess_5])
+    ranking = rank_k(scores, ["silhouette", "calinski_harabasz", "davies_bouldin"])
+    assert ranking.k == winner and set(ranking.tied) == {2, 5}
+    assert ranking.table.loc[winner, "decided_by"] == "prediction_strength_excess"
+
+
+def test_the_default_ranking_uses_the_strength_and_its_excess():
+    scores = _scores(silhouette=[0.40, 0.30, 0.20, 0.35], calinski_harabasz=[900.0, 700.0, 600.0, 800.0],
+                     davies_bouldin=[1.25, 1.3, 1.2, 1.0], gap=[1.0, 1.1, 1.2, 1.3],
+                     prediction_strength=[0.99, 0.6, 0.5, 0.4], prediction_strength_excess=[0.0, 0.1, 0.2, 0.3])
+    ranking = rank_k(scores)
+    assert ranking.criteria == ("silhouette", "calinski_harabasz", "davies_bouldin", "gap", "prediction_strength",
+                                "prediction_strength_excess")
+    assert ranking.criteria == tuple(c for c in DEFAULT_CRITERIA if c in scores)
+    assert {"rank_prediction_strength", "rank_prediction_strength_excess"} <= set(ranking.table)
+    assert rank_k(scores, ["prediction_strength"]).k == 2 and rank_k(scores, ["prediction_strength_excess"]).k == 5
 
 
 def test_rank_k_refuses_an_unknown_criterion():
@@ -154,9 +187,32 @@ def test_gap_and_prediction_strength_in_select_k_are_seeded(blobs):
     a = select_k(X, KMeansSegmenter(log_columns=None), range(2, 7), random_state=5)
     b = select_k(X, KMeansSegmenter(log_columns=None), range(2, 7), random_state=5)
     pd.testing.assert_frame_equal(a, b)
-    assert a[["gap", "gap_se", "prediction_strength"]].notna().all().all()
+    new = ["gap", "gap_se", "prediction_strength", "prediction_strength_null", "prediction_strength_excess"]
+    assert a[new].notna().all().all()
     # Four well-separated blobs: both new criteria peak at the true k.
     assert a["gap"].idxmax() == 4 and a["prediction_strength"].loc[4] > 0.95
+    # The excess is the strength minus the strength of the same k on data without clusters.
+    assert a["prediction_strength_null"].between(0, 1).all()
+    np.testing.assert_allclose(a["prediction_strength_excess"], a["prediction_strength"] - a["prediction_strength_null"])
+    assert a["prediction_strength_excess"].idxmax() == 4
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_five_separated_blobs_choose_five_and_chosen_by_says_how(seed):
+    from segwork.segment.selection import fit_and_assess
+
+    # Five groups at the corners of a regular simplex (every pair of centres 1 apart), SD 0.1: clearly apart.
+    E = np.eye(5) - 0.2
+    centres = E @ np.linalg.svd(E)[2][:4].T
+    centres /= np.linalg.norm(centres[0] - centres[1])
+    X, y = make_blobs(n_samples=500, centers=centres, cluster_std=0.1, random_state=seed)
+    est, assessment, _ = fit_and_assess(pd.DataFrame(X, columns=list("abcd")), KMeansSegmenter(log_columns=None),
+                                        k_range=range(2, 8), who="test", random_state=seed, n_resamples=0)
+    assert assessment.k == 5 and adjusted_rand_score(y, est.labels_) > 0.95
+    assert assessment.chosen_by.startswith("k=5 (mean rank")
+    assert "prediction_strength_excess" in assessment.chosen_by  # what was ranked is named
+    assert "prediction_strength_excess" in assessment.selection and assessment.selection.loc[5, "mean_rank"] == \
+        assessment.selection["mean_rank"].min()
 
 
 def test_overlapping_blobs_true_k_where_the_old_rule_took_fewer():
