@@ -497,9 +497,10 @@ def _cmd_score(args) -> int:
 
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
     if args.as_of is not None:
-        if args.observation_end is not None and not _same_day(args.observation_end, args.as_of):
+        if args.observation_end is not None:  # both names of one flag: refused, as --seed with --random-state
+            same = "the same day" if _same_day(args.observation_end, args.as_of) else "different days"
             raise _UsageError(f"segwork score: --as-of {args.as_of} and --observation-end {args.observation_end} "
-                              "name different days; --as-of is the deprecated name of --observation-end: give only "
+                              f"name {same}; --as-of is the deprecated name of --observation-end: give only "
                               "--observation-end")
         warn_renamed("segwork score", "--as-of", "--observation-end", kind="flag", stacklevel=2)
         args.observation_end = args.as_of
@@ -583,8 +584,8 @@ def main(argv: list[str] | None = None) -> int:
             status = 128 + 13  # killed by SIGPIPE, as a shell reports it
         finally:
             root.removeHandler(held_logs)
-    for w in held_warnings:
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+    for w in held_warnings:  # one line each: no source line quoted under it (line="")
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line or "")
     for record in held_logs.held:
         logging.getLogger(record.name).handle(record)
     return status

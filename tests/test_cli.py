@@ -68,6 +68,9 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
     assert_one_line_error(run("data", "validate"), "path")
     assert_one_line_error(run("data", "validate", RETAIL, "--map", "nonsense"), "--map")
     assert_one_line_error(run("data", "validate", RETAIL, "--missing-customer-id", "keep"), "not possible")
+    # a day that is no date is refused by the rules themselves, on every command that takes --observation-end
+    for bad_day in ("2021-13-45", "notadate", "2021-02-31"):
+        assert_one_line_error(run("data", "validate", RETAIL, "--observation-end", bad_day), bad_day, "not a date")
 
 
 #: Run the CLI in a subprocess after making the reader emit a library warning and a log message, as

@@ -196,6 +196,10 @@ def test_score_takes_as_of(models_dir, crm, tmp_path, capsys):
                  str(tmp_path / "y.parquet"), "--engine", "pandas", "--as-of", day,
                  "--observation-end", "2024-07-01"]) == 2
     assert "give only --observation-end" in capsys.readouterr().err
+    # both names of the one flag are refused even for the same day, as --seed with --random-state is
+    assert main(["score", "--models", str(models_dir), "--transactions", str(csv), "--output",
+                 str(tmp_path / "z.parquet"), "--engine", "pandas", "--as-of", day, "--observation-end", day]) == 2
+    assert "give only --observation-end" in capsys.readouterr().err
 
 
 def test_model_folder_keyword_flag_and_old_manifests(models_dir, store, tmp_path, capsys):

@@ -175,7 +175,10 @@ def _as_float_array(values, name: str, model: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise DataError(f"{model}: {name} must be one-dimensional, got shape {arr.shape}")
+        # summary.T is pandas' transpose of the whole table, not its T column
+        hint = (f"; a DataFrame's .T is its transpose: pass the column, summary[{name!r}]"
+                if isinstance(values, pd.DataFrame) else "; pass one column of the rfm_summary table")
+        raise DataError(f"{model}: {name} must be one-dimensional, got shape {arr.shape}{hint}")
     return arr
 
 

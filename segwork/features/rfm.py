@@ -290,7 +290,10 @@ def rfm_summary(
         with the gate's mark (:func:`segwork.io.passed_the_gate`, what
         ``read_transactions`` / ``clean_transactions`` return, kept by row
         selections and copies) is not cleaned again unless ``rules`` are
-        given; any other frame is cleaned here.
+        given; any other frame is cleaned here. The mark says where the rows
+        came from, not that they are still valid: values changed after the
+        gate (``tx.loc[i, "amount"] = -100``) are not checked again, so pass
+        ``cleaned=False`` for an edited frame.
     scheduler:
         ``engine="dask"`` only: a ``distributed.Client``, a scheduler address
         (``"tcp://host:8786"``), or ``None`` for the active client.

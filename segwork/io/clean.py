@@ -49,7 +49,8 @@ def clean_transactions(
     partition of many, as the Dask engine cleans them). The returned frame
     carries the gate's mark (``attrs[CLEANED_ATTR]``, :func:`passed_the_gate`),
     so :func:`segwork.features.rfm_summary` and ``customer_table`` do not
-    clean it (or a row selection of it) again.
+    clean it (or a row selection of it) again; values edited afterwards are
+    not checked again (give those functions ``cleaned=False``).
     """
     rules = rules or CleaningRules()
     decimal = raw.attrs.get("decimal")

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+
 __all__ = ["Action", "CleaningRules", "PLACEHOLDER_DATES", "PLAUSIBLE_FIRST_DATE", "PLAUSIBLE_FUTURE_DAYS",
            "implausible_dates", "RULE_TEXT"]
 
@@ -84,6 +86,14 @@ class CleaningRules:
     plausible_dates: tuple | None = None
 
     def __post_init__(self) -> None:
+        if self.observation_end is not None:
+            try:
+                bad = pd.isna(pd.Timestamp(self.observation_end))
+            except (TypeError, ValueError):
+                bad = True
+            if bad:
+                raise DataError(f"CleaningRules.observation_end={self.observation_end!r} is not a date; give a day "
+                                "such as '2024-12-31' (CLI: --observation-end YYYY-MM-DD)")
         if self.plausible_dates is not None:
             try:
                 first, last = self.plausible_dates

@@ -178,3 +178,9 @@ def test_sbg_predictions_refuse_impossible_periods():
     with pytest.raises(DataError, match="renewals|horizon"):
         model.discounted_expected_residual_lifetime(0.1, renewals=-2)
     assert model.retention_rate(1) == pytest.approx(1 - model.churn_probability(1))
+
+
+def test_a_summary_frames_transpose_passed_as_T_is_refused_with_the_column_to_pass(cdnow):
+    """``summary.T`` is pandas' transpose of the whole table, not its T column: the error says which to pass."""
+    with pytest.raises(DataError, match=r"T must be one-dimensional.*transpose: pass the column, summary\['T'\]"):
+        BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow.T)
