@@ -21,6 +21,13 @@ __all__ = ["to_number", "decimal_hint", "check_one_currency", "SCIENTIFIC_ID", "
            "check_ids_written_out", "to_id"]
 
 
+#: The texts read as a missing value (nothing else is, not even pandas' defaults): a CSV file's cells
+#: (``na_values``; DuckDB's ``nullstr``, Dask's ``na_values``) and, once stripped, the ids of any source
+#: (:func:`to_id`; a DataFrame or Parquet file holding the text ``"NA"`` as an id has no customer there,
+#: as a CSV file has not).
+CSV_NULL_STRINGS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None")
+
+
 def decimal_hint(raw: pd.DataFrame, numeric: list[str], sep: str | None) -> tuple[str, str] | None:
     """The decimal mark the file's other evidence points to, for columns that prove none, and why.
 
@@ -79,7 +86,9 @@ def to_id(values: pd.Series) -> pd.Series:
     """Customer / invoice ids as strings; ``13085.0`` from spreadsheets becomes ``13085``.
 
     Returns a ``string`` Series on the index of ``values``: text stripped,
-    whole floats written without ``.0``, blank text as missing. Never raises.
+    whole floats written without ``.0``, blank text and the texts of
+    :data:`CSV_NULL_STRINGS` (``"NA"``, ``"null"`` ...) as missing, as a CSV
+    file reads them. Never raises.
     """
     if pd.api.types.is_float_dtype(values):
         whole = values.dropna()
@@ -88,7 +97,7 @@ def to_id(values: pd.Series) -> pd.Series:
             return out
     text = values.astype("string").str.strip()
     text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return text.mask(text == "")
+    return text.mask(text.isin(CSV_NULL_STRINGS))
 
 
 _CURRENCY = re.compile(r"^(?:[A-Z]{1,3}\$|[A-Z]{3}|Fr\.|kr\.?|zł|Kč)\s*|\s*(?:[A-Z]{3}|Fr\.|kr\.?|zł|Kč)$"

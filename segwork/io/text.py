@@ -20,15 +20,12 @@ from ..errors import DataError
 from .layouts import (HEADER_SCAN_ROWS, REQUIRED_COLUMNS, canonical_names, check_duplicate_columns, detect_layout,
                       header_fits, header_hint)
 from .messages import first_line
+from .numbers import CSV_NULL_STRINGS
 from .report import Decision
 
 __all__ = ["CSV_NULL_STRINGS", "bom_encoding", "check_encoding_against_bom", "is_wide_encoding", "utf8_copy", "text_dialect",
            "text_lines", "read_text"]
 
-
-#: The texts a CSV file's cell is read as missing from (``na_values``; nothing else is, not even pandas'
-#: defaults): read_transactions and every engine (DuckDB's ``nullstr``, Dask's ``na_values``) read the same.
-CSV_NULL_STRINGS = ("", "NA", "N/A", "NaN", "nan", "NULL", "null", "None")
 
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
 

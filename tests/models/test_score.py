@@ -647,6 +647,25 @@ def test_a_customer_called_NA_is_missing_on_every_engine(models_dir, cluster, tm
         assert _rule_rows(report, "missing_customer_id") == 3, engine
 
 
+def test_an_id_written_NA_in_parquet_or_a_text_frame_is_missing_as_in_csv(models_dir, cluster, tmp_path):
+    """Parquet keeps the text 'NA' (no CSV reader turns it into a missing value), and so does a DataFrame read
+    with keep_default_na=False: the ids pass io.to_id / its SQL, which read the null strings as missing, so
+    every engine, rfm_summary and customer_table of the frame see the customers a CSV file gives."""
+    from segwork.features import rfm_summary
+
+    frame = pd.DataFrame({"customer_id": ["NA", "NA", "A1", "A1", " null ", "B2", "None"],
+                          "date": ["2023-01-05", "2023-02-05", "2023-01-10", "2023-03-01", "2023-02-01",
+                                   "2023-03-31", "2023-03-02"],
+                          "amount": ["10", "30", "20", "25", "5", "15", "7"]})
+    path = tmp_path / "na.parquet"
+    frame.to_parquet(path)
+    got = _every_engine(models_dir, cluster, path, tmp_path)
+    for engine, (scores, report) in got.items():
+        assert sorted(scores.index) == ["A1", "B2"], engine
+        assert _rule_rows(report, "missing_customer_id") == 4, engine
+    assert sorted(rfm_summary(frame).index) == sorted(customer_table(frame).index) == ["A1", "B2"]
+
+
 def test_day_first_dates_are_decided_once_for_every_chunk(models_dir, cluster, tmp_path):
     """Only customer Z proves the dates day-first (31/03/2023); the other customers' dates fit both forms.
     Every chunk reads them day-first, as read_transactions reads the whole file, on every engine."""

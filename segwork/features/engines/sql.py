@@ -63,14 +63,16 @@ def _is_float(t: str) -> bool:
 
 
 def _id_sql(col: str, t: str) -> str:
-    """SQL for io.to_id: text ids stripped, '13085.0' -> '13085', '' -> missing."""
+    """SQL for io.to_id: text ids stripped, '13085.0' -> '13085', '' and the null strings -> missing."""
     c = quote_name(col)
     if _is_float(t):
         c = f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS VARCHAR) END"
     elif not _is_text(t):
         c = f"CAST({c} AS VARCHAR)"
     t = _trim(c)
-    return f"nullif(CASE WHEN contains({t}, '.') THEN regexp_replace({t}, '^(\\d+)\\.0+$', '\\1') ELSE {t} END, '')"
+    nulls = ", ".join(f"'{v}'" for v in CSV_NULL_STRINGS)  # segwork's own constants (no quote in them)
+    return (f"CASE WHEN {t} IN ({nulls}) THEN NULL WHEN contains({t}, '.') "
+            f"THEN regexp_replace({t}, '^(\\d+)\\.0+$', '\\1') ELSE {t} END")
 
 
 def _text_sql(col: str, t: str) -> str:
