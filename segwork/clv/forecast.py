@@ -30,7 +30,7 @@ import pandas as pd
 from .._checks import check_level, renamed_keywords
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
-from .intervals import check_kind, sampled_models
+from .intervals import check_kind, check_kind_without_interval, sampled_models
 from .validation import cumulative_repeat_transactions
 
 __all__ = ["expected_purchases_by_period", "aggregate_purchases_by_period", "incremental_repeat_transactions"]
@@ -190,6 +190,7 @@ def aggregate_purchases_by_period(model, frequency, recency, T, periods, *, peri
     out = pd.DataFrame({"period_start": np.r_[0.0, ends[:-1]], "expected_purchases": per_period,
                         "cumulative": np.cumsum(per_period)}, index=pd.Index(ends, name="period_end"))
     if interval is None:
+        check_kind_without_interval(where, kind)
         return out
     level = check_level(where, interval)
     q = [(1 - level) / 2, (1 + level) / 2]

@@ -165,6 +165,15 @@ def check_kind(where: str, kind, allowed: tuple[str, ...] = INTERVAL_KINDS) -> s
                     f"value; 'prediction': an interval for the outcome), got {kind!r}")
 
 
+def check_kind_without_interval(where: str, kind) -> None:
+    """Refuse ``kind="prediction"`` given without ``interval``: the point value is the expected value, so the
+    request for an outcome interval would be dropped without a word. DataError naming the fix; an unknown
+    ``kind`` is refused as :func:`check_kind` does."""
+    if check_kind(where, kind) != "confidence":
+        raise DataError(f"{where}: kind={kind!r} asks for an interval, but interval= is not given; give interval= "
+                        "(e.g. 0.9) for the prediction interval, or leave kind out for the expected value alone")
+
+
 def outcome_interval(where: str, point, samples: np.ndarray, interval, name: str, index=None,
                      coverage: bool = True) -> pd.DataFrame:
     """Prediction interval from simulated outcomes ``(n_draws, n)``: DataFrame ``{name, lower, upper[, coverage]}``.

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._checks import check_level, renamed_keywords
 from ..errors import DataError
-from .intervals import check_kind
+from .intervals import check_kind, check_kind_without_interval
 from .base import (BaseModel, row_label, broadcast_columns, broadcast_history, check_columns, check_horizon,
                    check_integer, compress, dot, wrap_like)
 
@@ -387,9 +387,10 @@ class TransactionModel(BaseModel):
         groups = self._per_customer("expected_purchases", covariates, index_in, len(x))
         out = self._apply(groups, lambda m, *a: m._conditional_expected(*a), t_, x, tx, T_).reshape(shape)
         out = wrap_like(out, frequency, recency, T, t, name="expected_purchases")
-        if interval is None:
-            return out
         where = f"{type(self).__name__}.expected_purchases"
+        if interval is None:
+            check_kind_without_interval(where, kind)
+            return out
         if check_kind(where, kind) == "prediction":
             return self._with_prediction(out, t_[None, :], (x, tx, T_), interval, n_draws, random_state, aggregate,
                                          "expected_purchases", covariates, index_in)

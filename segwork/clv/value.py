@@ -185,7 +185,11 @@ def customer_lifetime_value(
         summary that has no repeat buyer to take the median spend from.
     """
     where = "customer_lifetime_value"
-    if interval is not None:
+    if interval is None:
+        from .intervals import check_kind_without_interval
+
+        check_kind_without_interval(where, kind)
+    else:
         from .intervals import check_kind, quantile_interval, sampled_models
 
         check_level(where, interval)

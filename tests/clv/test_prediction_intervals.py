@@ -190,3 +190,17 @@ def test_holdout_results_are_frozen_dataclasses_with_the_old_keys(data, fitted):
     assert to_jsonable(total)["kind"] == "prediction"
     with pytest.raises(dataclasses.FrozenInstanceError):
         errors.mae = 0.0
+
+
+def test_kind_prediction_without_interval_is_refused_not_dropped(data, fitted):
+    """Asking for a prediction interval without interval= would return the expected value alone without a word."""
+    s = data[0]
+    bg, gg = fitted
+    hist = (s["frequency"], s["recency"], s["T"])
+    calls = [lambda: bg.expected_purchases(52.0, *hist, kind="prediction"),
+             lambda: clv.aggregate_purchases_by_period(bg, *hist, 4, period_length=13.0, kind="prediction"),
+             lambda: customer_lifetime_value(bg, gg, s, kind="prediction")]
+    for call in calls:
+        with pytest.raises(DataError, match="kind='prediction' asks for an interval, but interval= is not given"):
+            call()
+    assert np.isfinite(bg.expected_purchases(52.0, *hist, kind="confidence")).all()  # the default: the point value
