@@ -32,7 +32,7 @@ import pandas as pd
 
 from .errors import DataError
 from ._checks import renamed_keywords
-from ._atomic import atomic_write_bytes, atomic_write_text
+from ._atomic import atomic_write_bytes, atomic_write_text, read_json_document
 from .io import CleaningReport, CleaningRules, clean_transactions, read_transactions
 
 __all__ = [
@@ -729,15 +729,8 @@ def load_prepared(folder: str | Path) -> Dataset:
     DataError: ``folder`` holds no ``dataset.json`` of this format, or a table is missing.
     """
     folder = Path(folder)
-    path = folder / PREPARED_MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{folder}: not a prepared data folder ({PREPARED_MANIFEST} unreadable: {exc}); "
-                        "write one with segwork.datasets.save_prepared") from None
-    if manifest.get("format") != _PREPARED_FORMAT or manifest.get("version") != _PREPARED_VERSION:
-        raise DataError(f"{path}: not a segwork prepared data set of version {_PREPARED_VERSION}; "
-                        "prepare it again with segwork.datasets.save_prepared")
+    manifest = read_json_document(folder / PREPARED_MANIFEST, format=_PREPARED_FORMAT, version=_PREPARED_VERSION,
+                                  folder="prepared data", what="prepared data set", fix="write it with segwork.datasets.save_prepared")
     tables = {}
     for table, name in manifest["tables"].items():
         try:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._atomic import atomic_write_bytes, atomic_write_text
+from ._atomic import atomic_write_bytes, atomic_write_text, read_json_document
 from .clv.document import clv_document, clv_models_from_document
 from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
 from .clv.record import Fallback, FitRecord, ModelStatus
@@ -319,15 +319,8 @@ def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, se
 
 
 def _read_document(folder: Path) -> dict:
-    path = folder / PREPARED_CLV_FILE
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{folder}: not a prepared-table folder ({PREPARED_CLV_FILE} unreadable: {exc}); write one "
-                        "with segwork.prepare.save_prepared_table") from None
-    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != _VERSION:
-        raise DataError(f"{path}: not a segwork prepared table of version {_VERSION}; prepare it again")
-    return doc
+    return read_json_document(folder / PREPARED_CLV_FILE, format=_FORMAT, version=_VERSION, folder="prepared-table",
+                              what="prepared table", fix="write one with segwork.prepare.save_prepared_table")
 
 
 def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
