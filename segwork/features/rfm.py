@@ -376,9 +376,6 @@ def _summary_of_clean(transactions: pd.DataFrame, *, observation_end, calibratio
                                    date_col=date_col, amount_col=amount_col)
         if summary is not None:
             return summary
-    if len(transactions) == 0:
-        raise DataError("rfm_summary: no transactions")
-
     day = _day_numbers(transactions[date_col], date_col)
     amount = _amounts(transactions, amount_col) if amount_col else None
     codes, ids = _factorize_ids(transactions[customer_col], customer_col)

@@ -26,6 +26,7 @@ when the column contradicts itself), and each decision is recorded as a
 :class:`Decision` in the report. Cleaning is explicit: each rule in
 :class:`CleaningRules` drops, keeps or rejects the rows it matches, and the
 returned :class:`CleaningReport` says how many rows each rule touched, with an
+example. Input files are only ever read.
 
 The package, one job per module (lowest first; a module imports only those above it):
 

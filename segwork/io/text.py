@@ -222,7 +222,7 @@ def text_lines(path: Path, encoding: str | None, whole_file: bool = True) -> tup
         except UnicodeDecodeError as exc:
             encoding = "utf-8" if exc.start >= len(head) - 3 else "cp1252"  # a character cut at 64 KiB
     if encoding is None:
-        encoding = _detect_encoding(path, head)
+        encoding = _detect_encoding(path)
     if is_wide_encoding(encoding) and len(head) % 4:
         head = head[: len(head) - len(head) % 4]  # whole code units only
     text = head.decode(encoding, errors="replace")
@@ -309,11 +309,9 @@ def _read_text_lines(path, lines, numbers, layout, sep, decimal, encoding, colum
     return raw, detected
 
 
-def _detect_encoding(path: Path, head: bytes) -> str:
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 if the whole file decodes as UTF-8, else cp1252 (a file without a byte-order mark: text_lines
+    takes the encoding of a mark before it calls this)."""
     try:
         with path.open("r", encoding="utf-8") as fh:
             while fh.read(1 << 20):
