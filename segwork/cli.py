@@ -483,24 +483,14 @@ def _add_score_parser(subparsers) -> None:
     p.set_defaults(func=_cmd_score)
 
 
-def _same_day(a: str, b: str) -> bool:
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(a).normalize() == pd.Timestamp(b).normalize()
-    except (TypeError, ValueError):
-        return a == b
-
-
 def _cmd_score(args) -> int:
     from .models.bulk import score_transactions
 
     engine = args.engine or ("dask" if args.scheduler else "duckdb")
     if args.as_of is not None:
         if args.observation_end is not None:  # both names of one flag: refused, as --seed with --random-state
-            same = "the same day" if _same_day(args.observation_end, args.as_of) else "different days"
             raise _UsageError(f"segwork score: --as-of {args.as_of} and --observation-end {args.observation_end} "
-                              f"name {same}; --as-of is the deprecated name of --observation-end: give only "
+                              "both given; --as-of is the deprecated name of --observation-end: give only "
                               "--observation-end")
         warn_renamed("segwork score", "--as-of", "--observation-end", kind="flag", stacklevel=2)
         args.observation_end = args.as_of

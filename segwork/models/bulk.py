@@ -41,7 +41,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -88,9 +88,7 @@ def _slim(store: ModelStore) -> ModelStore:
         if getattr(s, "labels", None) is not None:
             s.labels = s.labels.iloc[:0]
         segs[name] = s
-    return ModelStore(folder=store.folder, manifest=store.manifest, table=store.table.iloc[:0],
-                      segmentations=segs, transaction_model=store.transaction_model,
-                      spend_model=store.spend_model, clv_settings=store.clv_settings)
+    return replace(store, table=store.table.iloc[:0], segmentations=segs)
 
 
 def _score_all(store: ModelStore, source, engine: str, reading, observation_end, chunk_size: int,

@@ -119,11 +119,11 @@ def _segmentation(store: ModelStore, name: str):
     return seg
 
 
-def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: float = 1.0,
-               unit: str = "days") -> pd.DataFrame:
-    """The customer histories of a request (``customer`` elements of type History), recency and T converted to
-    days (``days_per_unit``), checked like ``fit`` checks and for what no customer can have
-    (:func:`segwork.clv.transaction.check_history_in_days`)."""
+def _histories(request, where: str, extra: tuple[str, ...] = (), unit: str = "days") -> pd.DataFrame:
+    """The customer histories of a request (``customer`` elements of type History), recency and T converted from
+    ``unit`` to days, checked once like ``fit`` checks and for what no customer can have (the checks of
+    :func:`segwork.clv.transaction.check_history_in_days`, said in the client's unit)."""
+    days_per_unit = TIME_UNITS[unit]
     rows, ids = [], []
     for c in request.iterfind(_q("customer")):
         ids.append(c.findtext(_q("customerId")).strip())
@@ -133,13 +133,10 @@ def _histories(request, where: str, extra: tuple[str, ...] = (), days_per_unit: 
     dup = frame.index[frame.index.duplicated()]
     if len(dup):
         raise ServiceFault("InvalidRequest", f"{where}: customer {dup[0]!r} is given twice; give each customer once")
-    if days_per_unit == 1:
-        check_history_in_days(where, frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"])
-    else:  # checked once, in the values as sent (recency > T and the like said in the client's unit)
-        x, tx, t, w, index = check_history(where, frame["frequency"], frame["recency"], frame["T"])
-        check_day_limits(where, (x, tx * days_per_unit, t * days_per_unit, w, index),
-                         frame["recency"] * days_per_unit, frame["monetary_value"], unit=unit,
-                         days_per_unit=days_per_unit)
+    # checked in the values as sent (recency > T and the like said in the client's unit), the limits in days
+    x, tx, t, w, index = check_history(where, frame["frequency"], frame["recency"], frame["T"])
+    check_day_limits(where, (x, tx * days_per_unit, t * days_per_unit, w, index), frame["recency"] * days_per_unit,
+                     frame["monetary_value"], unit=unit, days_per_unit=days_per_unit)
     frame["recency"] = frame["recency"] * days_per_unit
     frame["T"] = frame["T"] * days_per_unit
     return frame
@@ -847,7 +844,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
                            f"send at most {MAX_CUSTOMER_MONTHS // horizon:,} customers with this horizon")
     discount = _text(request, "discountRate")
     margin = _text(request, "margin")
-    days = _histories(request, "PredictCustomerValue", days_per_unit=TIME_UNITS[unit], unit=unit)
+    days = _histories(request, "PredictCustomerValue", unit=unit)
     v = value_columns(store, days, horizon, None if discount is None else float(discount),
                        None if margin is None else float(margin))
     resp = _response("PredictCustomerValue")
