@@ -54,23 +54,32 @@ def connect(threads: int | None = None, memory_limit: str | None = None):
 
 
 @contextlib.contextmanager
-def duckdb_readable(source: TransactionSource):
-    """``source`` as DuckDB's CSV reader can read it: UTF-16/32 text files transcoded to temporary UTF-8 copies.
+def duckdb_readable(source: TransactionSource, *, encoding: str | None = None, tmp_dir=None,
+                    prefix: str = "segwork-"):
+    """``source`` as DuckDB's CSV reader can read it: text in other encodings transcoded to temporary UTF-8 copies.
 
-    DuckDB reads UTF-8 (and a few 8-bit encodings) only; a CSV with a UTF-16 or
-    UTF-32 byte-order mark (Excel's "Unicode Text") is copied to UTF-8 in a
-    temporary folder (``DUCKDB_CONFIG['temp_directory']`` when set), removed
-    on exit. The name stays the user's, so messages name the original file.
-    Parquet sources and UTF-8 files are given back as they are.
+    DuckDB reads UTF-8 (and a few 8-bit encodings) only. A CSV source is
+    copied to UTF-8 in a temporary folder (``tmp_dir``, default
+    ``DUCKDB_CONFIG['temp_directory']``; its name starts with ``prefix``),
+    removed on exit: every file when ``encoding`` (another than UTF-8) is
+    given, else each file with a UTF-16 or UTF-32 byte-order mark (Excel's
+    "Unicode Text"). The name stays the user's, so messages name the original
+    file. Parquet sources and UTF-8 files are given back as they are.
     """
-    wide = {f: bom_encoding(f) for f in source.files} if source.kind == "csv" else {}
-    if not any(is_wide_encoding(e) for e in wide.values()):
+    if source.kind != "csv":
         yield source
         return
-    folder = tempfile.mkdtemp(prefix="segwork-utf8-", dir=DUCKDB_CONFIG.get("temp_directory"))
+    if encoding and codecs.lookup(encoding).name != "utf-8":
+        copy_as = {f: encoding for f in source.files}
+    else:
+        copy_as = {f: e for f in source.files if is_wide_encoding(e := bom_encoding(f))}
+    if not copy_as:
+        yield source
+        return
+    folder = tempfile.mkdtemp(prefix=f"{prefix}utf8-", dir=tmp_dir or DUCKDB_CONFIG.get("temp_directory"))
     try:
-        files = tuple(utf8_copy(f, folder, e) if is_wide_encoding(e) else f for f, e in wide.items())
-        yield replace(source, files=files)
+        yield replace(source, files=tuple(utf8_copy(f, folder, copy_as[f]) if f in copy_as else f
+                                          for f in source.files))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -216,19 +225,6 @@ def duckdb_aggregate_frame(transactions: pd.DataFrame, *, customer_col: str, dat
 # --------------------------------------------------------------------------- chunks of customers
 
 
-@contextlib.contextmanager
-def _utf8_copies(files: tuple[Path, ...], encoding: str | None, tmp_dir, prefix: str):
-    """The files as DuckDB reads them: transcoded to temporary UTF-8 copies when another encoding was given."""
-    if not encoding or codecs.lookup(encoding).name == "utf-8":
-        yield files
-        return
-    folder = tempfile.mkdtemp(prefix=f"{prefix}utf8-", dir=tmp_dir)
-    try:
-        yield tuple(utf8_copy(f, folder, encoding) for f in files)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 class DuckdbChunks(CustomerChunks):
     """The DuckDB engine's chunks: the rows written once, hash-partitioned by customer, to a temporary folder
     (``ceil(customers / chunk_size)`` parts), then each part read and cleaned. Peak memory is one part.
@@ -258,9 +254,9 @@ class DuckdbChunks(CustomerChunks):
                     text_lines(f, None, whole_file=False)
             # text in another encoding and UTF-16/32 text with a byte-order mark (Excel's "Unicode Text") go to
             # DuckDB as temporary UTF-8 copies, the rest as it is
-            utf8 = self._stack.enter_context(_utf8_copies(
-                files, options.encoding if source.kind == "csv" else None, tmp_dir, tmp_prefix))
-            readable = self._stack.enter_context(duckdb_readable(TransactionSource(where, utf8, source.kind)))
+            readable = self._stack.enter_context(duckdb_readable(TransactionSource(where, files, source.kind),
+                                                                 encoding=options.encoding, tmp_dir=tmp_dir,
+                                                                 prefix=tmp_prefix))
             self.con = connect()  # DUCKDB_CONFIG: memory_limit, threads, temp_directory
             self._partition(readable, chunk_size, observation_end, tmp_dir)
         except duckdb.Error as exc:  # a file DuckDB cannot read: one line, not a traceback
