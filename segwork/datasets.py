@@ -313,39 +313,12 @@ def make_crm(
     cust = np.concatenate(cust_idx)
     day = np.floor(np.concatenate(days)).astype(int)
 
-    # Spend: gamma around the customer's mean (shape 6: coefficient of variation 0.41).
-    amount = np.round(rng.gamma(6.0, mean_spend[cust] / 6.0), 2)
-    amount = np.maximum(amount, 0.5)
-    seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
-    seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
-    if separation == 1.0:
-        p_cat = p_ch = 0.75
-    else:  # toward the uniform choice among the options
-        p_cat = 1 / len(CATEGORIES) + separation * (0.75 - 1 / len(CATEGORIES))
-        p_ch = 1 / len(CHANNELS) + separation * (0.75 - 1 / len(CHANNELS))
-    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
-    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
-    quantity = 1 + rng.poisson(0.6, size=cust.size)
-    # Cross-category affinity: every new draw from here on comes from a second generator, so that the
-    # frames drawn above (and the customers, survey and truth below) stay those of earlier versions.
+    # The secondary categories and every draw after the purchase marks come from a second generator (they were
+    # added later), so that the frames drawn from `rng` stayed those of earlier versions.
     extra = np.random.default_rng([random_state, 1])
-    affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
-    secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
-    to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
-    category = np.where(to_secondary, secondary[cust], category)
-
     ids = np.array([f"C{i + 1:06d}" for i in range(n_customers)], dtype=object)
-    transactions = pd.DataFrame({
-        "customer_id": pd.Series(ids[cust], dtype=str),
-        "date": start_ts + pd.to_timedelta(day, unit="D"),
-        "amount": amount,
-        "quantity": quantity.astype(float),
-        "category": pd.Series(np.array(CATEGORIES, dtype=object)[category], dtype=str),
-        "channel": pd.Series(np.array(CHANNELS, dtype=object)[channel], dtype=str),
-    })
-    transactions = transactions.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
-    transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
-    transactions = transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
+    transactions = _transaction_frame(ids, cust, day, start_ts,
+                                      *_draw_marks(rng, extra, cust, seg, mean_spend, segments, separation))
 
     customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day, separation)
     survey = _make_survey(rng, ids, seg, segments, survey_fraction)
@@ -456,6 +429,48 @@ def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channe
     planted = pd.DataFrame({"campaign_p_control": p0, "campaign_p_treatment": p1,
                             "campaign_true_uplift": p1 - p0}, index=ids)
     return campaign, planted
+
+
+def _draw_marks(rng, extra, cust, seg, mean_spend, segments, separation):
+    """Amount, quantity, category and channel of the purchases of customers ``cust`` (row positions).
+
+    Amount: gamma around the customer's mean spend (shape 6: coefficient of variation 0.41). Category and
+    channel: the segment's with probability 0.75 (toward the uniform choice when ``separation`` < 1), else any
+    other; a category outside the segment's goes to the customer's secondary category (drawn from ``extra``,
+    one per customer, from :data:`CATEGORY_AFFINITY`) with probability :data:`SECONDARY_SHARE`.
+    """
+    amount = np.round(rng.gamma(6.0, mean_spend[cust] / 6.0), 2)
+    amount = np.maximum(amount, 0.5)
+    seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
+    seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
+    if separation == 1.0:
+        p_cat = p_ch = 0.75
+    else:  # toward the uniform choice among the options
+        p_cat = 1 / len(CATEGORIES) + separation * (0.75 - 1 / len(CATEGORIES))
+        p_ch = 1 / len(CHANNELS) + separation * (0.75 - 1 / len(CHANNELS))
+    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
+    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
+    quantity = 1 + rng.poisson(0.6, size=cust.size)
+    affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
+    secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
+    to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
+    category = np.where(to_secondary, secondary[cust], category)
+    return amount, quantity, category, channel
+
+
+def _transaction_frame(ids, cust, day, start_ts, amount, quantity, category, channel) -> pd.DataFrame:
+    """The canonical transactions, sorted by customer and date (stable), with invoice ids in that order."""
+    transactions = pd.DataFrame({
+        "customer_id": pd.Series(ids[cust], dtype=str),
+        "date": start_ts + pd.to_timedelta(day, unit="D"),
+        "amount": amount,
+        "quantity": quantity.astype(float),
+        "category": pd.Series(np.array(CATEGORIES, dtype=object)[category], dtype=str),
+        "channel": pd.Series(np.array(CHANNELS, dtype=object)[channel], dtype=str),
+    })
+    transactions = transactions.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
+    return transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
 
 
 def _preferred_choice(rng, preferred: np.ndarray, n_options: int, p_pref: float) -> np.ndarray:
