@@ -75,3 +75,35 @@ def store(models_dir):
     from segwork.models import load_models
 
     return load_models(models_dir)
+
+
+#: Parameters of the defection report the notebook-10 and browser tests share: 3,000 customers of the planted
+#: defection world, Wald tests (the likelihood-ratio test refits the model once per row: minutes, tested in
+#: tests/act on small fits).
+DEFECTION_REPORT = ("-p", "n_customers", "3000", "-p", "random_state", "0", "-p", "driver_test", "wald")
+
+
+def _segwork_report(out: Path, *args: str) -> Path:
+    """Run the real command ``segwork report --output out --no-progress *args``; returns ``out/latest`` resolved."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "segwork.cli", "report", "--output", str(out), "--no-progress", *args],
+                          capture_output=True, text=True, cwd=NOTEBOOKS.parent, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return (out / "latest").resolve()
+
+
+@pytest.fixture(scope="session")
+def defection_report(tmp_path_factory) -> Path:
+    """``segwork report --only 10_defection`` on make_crm(3000, random_state=0, defection=True), once per session.
+
+    Returns the run folder (``<out>/latest``): ``10_defection/metrics.json``, ``10_defection.html``, ``index.html``.
+    """
+    return _segwork_report(tmp_path_factory.mktemp("defection-report"), "--only", "10_defection", *DEFECTION_REPORT)
+
+
+@pytest.fixture(scope="session")
+def segwork_report():
+    """``segwork_report(out, *args) -> run folder``: the real ``segwork report --output out --no-progress *args``."""
+    return _segwork_report

@@ -1,9 +1,10 @@
 """A real headless Chromium opens a generated report and checks that it renders.
 
-The report is made once per session (``segwork report --only 01_data_overview``
-on 1,000 synthetic customers). Chromium (Debian packages ``chromium`` and
+The reports are made once per session (``segwork report --only 01_data_overview``
+on 1,000 synthetic customers; ``--only 10_defection`` on 3,000 customers of the
+planted defection world, the ``defection_report`` fixture of conftest.py). Chromium (Debian packages ``chromium`` and
 ``chromium-driver``) is driven through selenium with the system chromedriver;
-nothing is downloaded. Checked on the index page and on a notebook page: the
+nothing is downloaded. Checked on the index pages and on the notebook pages: the
 title, no broken images (every ``<img>`` loaded with a natural width), no
 error output or traceback, tables present, the index's link leads to the
 notebook page. Screenshots are saved beside the report (and copied to
@@ -116,3 +117,20 @@ def test_notebook_page_renders_figures_without_code(browser, report):
 
     pixels = matplotlib.image.imread(str(shot))
     assert pixels.shape[0] > 1600 and pixels[..., :3].std() > 0.05, "the screenshot is blank"
+
+
+def test_defection_page_and_its_index_section_render(browser, defection_report):
+    """Notebook 10 (``segwork report --only 10_defection`` on 3,000 customers of the planted defection world): the
+    index's section "Why customers leave" and the page with its three figures, without code or errors."""
+    text = check_renders(browser, (defection_report / "index.html").as_uri(), "segwork report")
+    assert "Why customers leave" in text and "contract[none]" in text and "planted dropout x" in text
+    screenshot(browser, defection_report / "screenshot-index-defection.png")
+    text = check_renders(browser, (defection_report / "10_defection.html").as_uri(), "Why customers leave")
+    images = browser.execute_script("return Array.from(document.images).map(i => [i.naturalWidth, i.naturalHeight])")
+    assert len(images) == 3 and all(w > 100 and h > 100 for w, h in images), images  # forest, cross-check, survey
+    assert not browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea, .jp-InputArea-editor"), \
+        "code cells must not be shown"
+    for words in ("planted multipliers", "Reason agreement", "worth acting on", "still alive", "exit-survey"):
+        assert words in text, words
+    shot = screenshot(browser, defection_report / "screenshot-10_defection.png")
+    assert shot.stat().st_size > 10_000

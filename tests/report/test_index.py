@@ -224,7 +224,8 @@ def test_the_shipped_notebooks_declare_the_sections_and_the_data_numbers():
         ("segmentations", "09_compare_segmentations", "comparison"), ("clv", "05_clv_models", "holdout"),
         ("clv_intervals", "05_clv_models", "holdout_total_interval"),
         ("clv_covariates", "05_clv_models", "covariate_effects"),
-        ("relationships", "06_value_segmentation", "relationship_types"), ("campaigns", "08_campaigns", "campaigns")]
+        ("relationships", "06_value_segmentation", "relationship_types"), ("campaigns", "08_campaigns", "campaigns"),
+        ("defection", "10_defection", "why_customers_leave")]
     assert LAYOUT["numbers"]["notebook"] == "01_data_overview"
     assert {"n_customers", "revenue", "top20_revenue_share"} <= {n["key"] for n in LAYOUT["numbers"]["numbers"]}
 
