@@ -87,7 +87,6 @@ DEFAULT_THRESHOLD_WEEKS = 26.0
 #: Length of a period of the time-varying covariate table, in days.
 PERIOD_DAYS = 7
 _KEYS = ("customer_id", "start", "stop", "event")
-_HR_COLUMNS = ["hazard_ratio", "lower_95", "upper_95", "p_value"]
 
 
 @dataclass(frozen=True)
@@ -448,10 +447,10 @@ def _summary(fitter) -> pd.DataFrame:
     return out
 
 
-def _converge_hint(name: str, exc: Exception) -> ConvergenceError:
+def _not_converged(name: str, exc: Exception) -> ConvergenceError:
     return ConvergenceError(f"lapse_check: lifelines' {name} did not converge ({' '.join(str(exc).split())[:300]}); "
                             "pass penalizer=0.1 (a ridge penalty on the coefficients), or drop a driver that "
-                            "(almost) decides who lapses")
+                            "repeats another one (collinear) or (almost) decides who lapses")
 
 
 def lapse_check(transactions: pd.DataFrame, *, observation_end, threshold_weeks: float = DEFAULT_THRESHOLD_WEEKS,
@@ -475,11 +474,15 @@ def lapse_check(transactions: pd.DataFrame, *, observation_end, threshold_weeks:
     DataError
         every case of :func:`lapse_intervals` (among them: no customer lapsed, with what to do).
     ConvergenceError
-        lifelines' Newton-Raphson failed (e.g. a driver that perfectly separates lapsers): the message says to
-        pass a penalizer or drop the driver.
+        lifelines' Newton-Raphson failed (a singular Hessian: e.g. a time-varying driver that repeats a static
+        one): the message says to pass a penalizer or drop the driver.
     """
     from lifelines import CoxPHFitter, CoxTimeVaryingFitter
     from lifelines.exceptions import ConvergenceError as LifelinesConvergenceError
+
+    # lifelines turns a singular Hessian into its ConvergenceError, except where it re-raises numpy's
+    # LinAlgError (a ValueError subclass caught first in CoxTimeVaryingFitter's Newton step)
+    failed = (LifelinesConvergenceError, np.linalg.LinAlgError)
     from lifelines.statistics import proportional_hazard_test
     from lifelines.utils import concordance_index
 
@@ -500,8 +503,8 @@ def lapse_check(transactions: pd.DataFrame, *, observation_end, threshold_weeks:
                 cph = CoxPHFitter(penalizer=pen).fit(per_customer, duration_col="stop", event_col="event")
                 seconds = time.perf_counter() - t
                 ph = proportional_hazard_test(cph, per_customer, time_transform="rank").summary
-            except LifelinesConvergenceError as exc:
-                raise _converge_hint("CoxPHFitter", exc) from None
+            except failed as exc:
+                raise _not_converged("CoxPHFitter", exc) from None
         ph_test = pd.DataFrame({"driver": [str(i) for i in ph.index], "test_statistic": ph["test_statistic"].to_numpy(float),
                                 "p_value": ph["p"].to_numpy(float)})
     else:
@@ -514,8 +517,8 @@ def lapse_check(transactions: pd.DataFrame, *, observation_end, threshold_weeks:
                 ctv = CoxTimeVaryingFitter(penalizer=pen).fit(frame, event_col="event", start_col="start",
                                                               stop_col="stop", id_col="customer_id")
                 seconds = time.perf_counter() - t
-            except LifelinesConvergenceError as exc:
-                raise _converge_hint("CoxTimeVaryingFitter", exc) from None
+            except failed as exc:
+                raise _not_converged("CoxTimeVaryingFitter", exc) from None
         hr = _summary(ctv)
         covs = [*table.static, *table.dynamic]
         score = last[covs].to_numpy(np.float64) @ ctv.params_.reindex(covs).to_numpy(np.float64)

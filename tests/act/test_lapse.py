@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from segwork.act.lapse import LapseCheck, lapse_check, lapse_intervals
-from segwork.errors import DataError
+from segwork.errors import ConvergenceError, DataError
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -218,6 +218,18 @@ def test_lifelines_warnings_become_notes_not_walls():
                              static_covariates=lapser.to_frame("lapser"))  # decides who lapses: separation
     assert result.notes and all(n.startswith("CoxPHFitter: ConvergenceWarning: ") for n in result.notes)
     assert any("complete separation" in n for n in result.notes)
+
+
+def test_collinear_drivers_raise_convergence_error_with_the_fix():
+    tx, static, dyn, end = _simulate(300, seed=3)
+    dyn["copy"] = (static["group"] == "treated").astype(float).reindex(dyn["customer_id"]).to_numpy()
+    with pytest.raises(ConvergenceError, match="CoxTimeVaryingFitter did not converge.*penalizer=0.1.*collinear"):
+        lapse_check(tx, observation_end=end, threshold_weeks=4, static_covariates=static, dynamic_covariates=dyn)
+    # the suggested ridge penalty makes the fit possible (the two copies share the effect)
+    result = lapse_check(tx, observation_end=end, threshold_weeks=4, static_covariates=static,
+                         dynamic_covariates=dyn, penalizer=0.1)
+    assert result.hazard_ratios.loc["copy", "hazard_ratio"] == pytest.approx(
+        result.hazard_ratios.loc["group[treated]", "hazard_ratio"], rel=1e-6)
 
 
 def test_compare_sets_hazard_ratios_next_to_btyd_multipliers():
