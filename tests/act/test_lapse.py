@@ -34,7 +34,8 @@ def _tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
     tx = pd.DataFrame(rows, columns=["customer_id", "date"])
     tx["date"] = pd.to_datetime(tx["date"])
     static = pd.DataFrame({"plan": ["basic", "plus", "basic", "plus", "plus", "basic", "plus", "basic"],
-                           "age": [30, 40, 50, 60, 20, 30, 40, 35.0]}, index=pd.Index(list("ABCDEFGH"), name="customer_id"))
+                           "age": [30, 40, 50, 60, 20, 30, 40, 35.0]},
+                          index=pd.Index(list("ABCDEFGH"), name="customer_id"))
     return tx, static
 
 
@@ -282,7 +283,8 @@ def test_errors_name_the_problem_and_the_fix():
     with pytest.raises(DataError, match=r"lack column\(s\) \['period_start'\]"):
         lapse_check(tx, threshold_weeks=2, dynamic_covariates=dyn.drop(columns="period_start"), **kw)
     gap = dyn.drop(index=dyn.index[(dyn["customer_id"] == "B") & (dyn["period_start"] == "2024-02-05")])
-    with pytest.raises(DataError, match="customer 'B'.*starting 2024-01-29 is followed by one starting 2024-02-12, leaving 7 days"):
+    with pytest.raises(DataError, match="customer 'B'.*starting 2024-01-29 is followed by one starting 2024-02-12, "
+                                        "leaving 7 days"):
         lapse_check(tx, threshold_weeks=2, dynamic_covariates=gap, **kw)
     twice = pd.concat([dyn, dyn[(dyn["customer_id"] == "A") & (dyn["period_start"] == "2024-01-01")]])
     with pytest.raises(DataError, match="customer 'A'.*starting 2024-01-01 is followed by one starting 2024-01-01, "
