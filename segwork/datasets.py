@@ -33,6 +33,7 @@ import pandas as pd
 from .errors import DataError
 from ._checks import renamed_keywords
 from ._atomic import atomic_write_bytes, atomic_write_text, read_json_document
+from .defection_data import contract_type, simulate_defection
 from .io import CleaningReport, CleaningRules, clean_transactions, read_transactions
 
 __all__ = [
@@ -169,6 +170,15 @@ class Dataset:
         it (one row per customer in it: ``customer_id``, ``campaign_date``,
         ``channel``, ``group`` ``"treatment"``/``"control"``, ``responded``),
         or ``None``. See :func:`plant_campaign`.
+    dynamic_covariates: time-varying drivers, one row per customer and week
+        (``customer_id``, ``period_start``, ``open_complaint``,
+        ``marketing_contact``), or ``None``;
+    exit_survey: ``customer_id``, ``exit_date``, ``stated_reason`` for the
+        customers who left and answered, or ``None``;
+    planted_effects: the planted multipliers (``driver``, ``process``,
+        ``multiplier``, ``kind``; ``attrs["heterogeneity"]``), or ``None``.
+        The three are set by ``make_crm(..., defection=True)``; see
+        :mod:`segwork.defection_data`.
     """
 
     transactions: pd.DataFrame
@@ -182,6 +192,9 @@ class Dataset:
     segments: tuple = field(default=(), repr=False)
     cleaning_report: object = field(default=None, repr=False)
     campaign: pd.DataFrame | None = field(default=None, repr=False)
+    dynamic_covariates: pd.DataFrame | None = field(default=None, repr=False)
+    exit_survey: pd.DataFrame | None = field(default=None, repr=False)
+    planted_effects: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.observation_start is None:
@@ -204,6 +217,7 @@ def make_crm(
     survey_fraction: float = 0.3,
     segments: tuple[SegmentSpec, ...] = DEFAULT_SEGMENTS,
     separation: float = 1.0,
+    defection: bool = False,
 ) -> Dataset:
     """Generate a synthetic CRM data set with planted segments and ground truth.
 
@@ -229,6 +243,10 @@ def make_crm(
         drawn from the same population; ``truth["segment"]`` is then only a
         label). Used to test how methods and the choice of k degrade as
         segments overlap.
+    defection: plant the defection world of :mod:`segwork.defection_data`
+        (a Pareto/NBD with static and time-varying drivers of purchase and
+        dropout, an exit survey); see "Defection" below. False (the default)
+        gives the frames of earlier versions.
 
     Returns
     -------
@@ -263,6 +281,18 @@ def make_crm(
     from a second generator (``default_rng([random_state, 1])``), so adding them left
     every other value as it was, except the ``category`` of the transactions
     outside the segment's category (moved to the secondary one).
+
+    Defection (``defection=True``): purchases and dropout follow
+    :func:`segwork.defection_data.simulate_defection` (how they are drawn and
+    why: its module docstring) instead of the segments' process; segments
+    still set spend, categories, channels, needs and profile; ``customers``
+    (plus ``contract``: ``annual`` where ``contract_end`` is known, else
+    ``none``) and ``survey`` are those of ``defection=False``. The world, its
+    purchases' marks (as above) and the campaign are drawn, in that order,
+    from ``default_rng([random_state, 2])``. ``truth``: ``purchase_rate`` is
+    lambda0, ``dropout_rate`` (mu0, per week) replaces ``dropout_prob``, and
+    ``top_planted_reason`` is added; the campaign's ``p_control`` uses lambda0.
+    ``dynamic_covariates``, ``exit_survey`` and ``planted_effects`` are set.
     """
     if n_customers < 1:
         raise DataError(f"make_crm: n_customers={n_customers} must be at least 1")
@@ -313,39 +343,12 @@ def make_crm(
     cust = np.concatenate(cust_idx)
     day = np.floor(np.concatenate(days)).astype(int)
 
-    # Spend: gamma around the customer's mean (shape 6: coefficient of variation 0.41).
-    amount = np.round(rng.gamma(6.0, mean_spend[cust] / 6.0), 2)
-    amount = np.maximum(amount, 0.5)
-    seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
-    seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
-    if separation == 1.0:
-        p_cat = p_ch = 0.75
-    else:  # toward the uniform choice among the options
-        p_cat = 1 / len(CATEGORIES) + separation * (0.75 - 1 / len(CATEGORIES))
-        p_ch = 1 / len(CHANNELS) + separation * (0.75 - 1 / len(CHANNELS))
-    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
-    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
-    quantity = 1 + rng.poisson(0.6, size=cust.size)
-    # Cross-category affinity: every new draw from here on comes from a second generator, so that the
-    # frames drawn above (and the customers, survey and truth below) stay those of earlier versions.
+    # The secondary categories and every draw after the purchase marks come from a second generator (they were
+    # added later), so that the frames drawn from `rng` stayed those of earlier versions.
     extra = np.random.default_rng([random_state, 1])
-    affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
-    secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
-    to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
-    category = np.where(to_secondary, secondary[cust], category)
-
     ids = np.array([f"C{i + 1:06d}" for i in range(n_customers)], dtype=object)
-    transactions = pd.DataFrame({
-        "customer_id": pd.Series(ids[cust], dtype=str),
-        "date": start_ts + pd.to_timedelta(day, unit="D"),
-        "amount": amount,
-        "quantity": quantity.astype(float),
-        "category": pd.Series(np.array(CATEGORIES, dtype=object)[category], dtype=str),
-        "channel": pd.Series(np.array(CHANNELS, dtype=object)[channel], dtype=str),
-    })
-    transactions = transactions.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
-    transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
-    transactions = transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
+    transactions = _transaction_frame(ids, cust, day, start_ts,
+                                      *_draw_marks(rng, extra, cust, seg, mean_spend, segments, separation))
 
     customers = _make_customers(rng, ids, seg, spec["b2b_share"], start_ts, end_ts, first_day, separation)
     survey = _make_survey(rng, ids, seg, segments, survey_fraction)
@@ -363,15 +366,26 @@ def make_crm(
         "alive": ~np.isfinite(dropout_day),
         "dropout_date": drop_date.to_numpy(),
     }, index=pd.Index(ids.astype(str), name="customer_id"))
+    world = None
+    if defection:  # the planted defection world replaces the purchases and the rates, from its own stream
+        extra = np.random.default_rng([random_state, 2])
+        customers["contract"] = contract_type(customers["contract_end"])
+        world = simulate_defection(customers, start=start_ts, end=end_ts, random_state=extra)
+        transactions = _transaction_frame(ids, world.customer, world.day, start_ts, *_draw_marks(
+            extra, extra, world.customer, seg, mean_spend, segments, separation))
+        truth = pd.concat([truth[["segment"]], world.truth[["purchase_rate", "dropout_rate"]], truth[["mean_spend"]],
+                           world.truth[["alive", "dropout_date", "top_planted_reason"]]], axis=1)
     campaign_day = start_ts + pd.Timedelta(days=int(0.6 * span_days))
     campaign, planted = plant_campaign(customers, truth, campaign_day, window_days=min(30, (end_ts - campaign_day).days),
                                        uplift={s.name: s.campaign_uplift for s in segments}, random_state=extra)
     truth = truth.join(planted)
     return Dataset(
         transactions=transactions, customers=customers, survey=survey, truth=truth,
-        name=f"synthetic CRM (n={n_customers:,}, random_state={random_state})",
+        name=f"synthetic CRM (n={n_customers:,}, random_state={random_state}{', defection drivers' * defection})",
         observation_start=start_ts, observation_end=end_ts, segments=tuple(segments), currency="EUR",
-        campaign=campaign,
+        campaign=campaign, **({} if world is None else {
+            "dynamic_covariates": world.dynamic_covariates, "exit_survey": world.exit_survey,
+            "planted_effects": world.planted_effects}),
     )
 
 
@@ -456,6 +470,48 @@ def plant_campaign(customers: pd.DataFrame, truth: pd.DataFrame, date, *, channe
     planted = pd.DataFrame({"campaign_p_control": p0, "campaign_p_treatment": p1,
                             "campaign_true_uplift": p1 - p0}, index=ids)
     return campaign, planted
+
+
+def _draw_marks(rng, extra, cust, seg, mean_spend, segments, separation):
+    """Amount, quantity, category and channel of the purchases of customers ``cust`` (row positions).
+
+    Amount: gamma around the customer's mean spend (shape 6: coefficient of variation 0.41). Category and
+    channel: the segment's with probability 0.75 (toward the uniform choice when ``separation`` < 1), else any
+    other; a category outside the segment's goes to the customer's secondary category (drawn from ``extra``,
+    one per customer, from :data:`CATEGORY_AFFINITY`) with probability :data:`SECONDARY_SHARE`.
+    """
+    amount = np.round(rng.gamma(6.0, mean_spend[cust] / 6.0), 2)
+    amount = np.maximum(amount, 0.5)
+    seg_cat = np.array([CATEGORIES.index(s.category) for s in segments])
+    seg_ch = np.array([CHANNELS.index(s.channel) for s in segments])
+    if separation == 1.0:
+        p_cat = p_ch = 0.75
+    else:  # toward the uniform choice among the options
+        p_cat = 1 / len(CATEGORIES) + separation * (0.75 - 1 / len(CATEGORIES))
+        p_ch = 1 / len(CHANNELS) + separation * (0.75 - 1 / len(CHANNELS))
+    category = _preferred_choice(rng, seg_cat[seg[cust]], len(CATEGORIES), p_cat)
+    channel = _preferred_choice(rng, seg_ch[seg[cust]], len(CHANNELS), p_ch)
+    quantity = 1 + rng.poisson(0.6, size=cust.size)
+    affinity = np.array([[CATEGORY_AFFINITY[c].get(o, 0.0) for o in CATEGORIES] for c in CATEGORIES])
+    secondary = _vector_choice(extra, affinity[seg_cat[seg]])  # one personal secondary category per customer
+    to_secondary = (category != seg_cat[seg[cust]]) & (extra.random(cust.size) < SECONDARY_SHARE)
+    category = np.where(to_secondary, secondary[cust], category)
+    return amount, quantity, category, channel
+
+
+def _transaction_frame(ids, cust, day, start_ts, amount, quantity, category, channel) -> pd.DataFrame:
+    """The canonical transactions, sorted by customer and date (stable), with invoice ids in that order."""
+    transactions = pd.DataFrame({
+        "customer_id": pd.Series(ids[cust], dtype=str),
+        "date": start_ts + pd.to_timedelta(day, unit="D"),
+        "amount": amount,
+        "quantity": quantity.astype(float),
+        "category": pd.Series(np.array(CATEGORIES, dtype=object)[category], dtype=str),
+        "channel": pd.Series(np.array(CHANNELS, dtype=object)[channel], dtype=str),
+    })
+    transactions = transactions.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    transactions.insert(0, "invoice_id", pd.Series([f"INV{i + 1:08d}" for i in range(len(transactions))], dtype=str))
+    return transactions[["customer_id", "date", "amount", "quantity", "category", "channel", "invoice_id"]]
 
 
 def _preferred_choice(rng, preferred: np.ndarray, n_options: int, p_pref: float) -> np.ndarray:
@@ -618,9 +674,10 @@ def _load_cdnow_dataset(kind: str) -> Dataset:
     )
 
 
-def _synthetic_label(n_customers: int | None = None, random_state: int | None = None) -> str:
+def _synthetic_label(n_customers: int | None = None, random_state: int | None = None, defection: bool = False) -> str:
     extra = ", ".join(x for x in (f"{n_customers:,} customers" if isinstance(n_customers, int) else "",
-                                  f"random_state {random_state}" if random_state is not None else "") if x)
+                                  f"random_state {random_state}" if random_state is not None else "",
+                                  "defection drivers" if defection else "") if x)
     return f"synthetic CRM data ({extra})" if extra else "synthetic CRM data"
 
 
@@ -633,7 +690,7 @@ class BuiltinDataset:
     name: the name users type (``--dataset NAME``, ``load_dataset(NAME)``).
     load: builds the :class:`Dataset`; takes the keywords named in ``parameters``.
     parameters: the :func:`load_dataset` keywords this data set uses
-        (``n_customers`` and ``random_state`` for the synthetic data; none for CDNOW).
+        (``n_customers``, ``random_state`` and ``defection`` for the synthetic data; none for CDNOW).
     label: a one-line description for reports; takes the same keywords.
     listed: shown in the lists of names in messages (aliases are not).
     """
@@ -651,9 +708,9 @@ class BuiltinDataset:
 
 #: The built-in data sets by name: the one list every part of segwork reads.
 DATASETS: Mapping[str, BuiltinDataset] = {d.name: d for d in (
-    BuiltinDataset("synthetic", lambda n_customers=20_000, random_state=0: make_crm(n_customers=n_customers,
-                                                                                    random_state=random_state),
-                   _synthetic_label, ("n_customers", "random_state")),
+    BuiltinDataset("synthetic", lambda n_customers=20_000, random_state=0, defection=False: make_crm(
+        n_customers=n_customers, random_state=random_state, defection=defection),
+                   _synthetic_label, ("n_customers", "random_state", "defection")),
     BuiltinDataset("cdnow", lambda: _load_cdnow_dataset("master"), lambda: "CDNOW (master, 23,570 customers)"),
     BuiltinDataset("cdnow_master", lambda: _load_cdnow_dataset("master"),
                    lambda: "CDNOW (master, 23,570 customers)", listed=False),
@@ -677,14 +734,16 @@ def _names() -> str:
 PREPARED_MANIFEST = "dataset.json"
 _PREPARED_FORMAT = "segwork-prepared-dataset"
 _PREPARED_VERSION = 1
-_TABLES = ("transactions", "customers", "survey", "truth", "campaign")
+_TABLES = ("transactions", "customers", "survey", "truth", "campaign", "dynamic_covariates", "exit_survey",
+           "planted_effects")
 
 
 def save_prepared(dataset: Dataset, folder: str | Path) -> Path:
     """Write ``dataset`` to ``folder`` so that :func:`load_prepared` gives it back unchanged.
 
     Writes ``transactions.parquet`` (and ``customers``, ``survey``, ``truth``,
-    ``campaign`` when present) and ``dataset.json``: the name, observation window,
+    ``campaign``, ``dynamic_covariates``, ``exit_survey``, ``planted_effects``
+    when present; a frame's ``attrs`` travel in its Parquet metadata) and ``dataset.json``: the name, observation window,
     currency, planted segment specs and the cleaning report of the original
     source. Each file is written atomically; the manifest last, so a folder
     with a manifest is complete. Returns ``folder``.
@@ -753,17 +812,21 @@ def load_prepared(folder: str | Path) -> Dataset:
 
 @renamed_keywords(seed="random_state")
 def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, random_state: int = 0,
-                 **read_kwargs) -> Dataset:
+                 defection: bool = False, **read_kwargs) -> Dataset:
     """A :class:`Dataset` by name (see :data:`DATASETS`), a prepared folder, or a transaction file.
 
-    - a name of :data:`DATASETS`: ``"synthetic"`` (``make_crm(n_customers, random_state)``),
-      ``"cdnow"``, ``"cdnow_sample"``;
+    - a name of :data:`DATASETS`: ``"synthetic"`` (``make_crm(n_customers, random_state,
+      defection=defection)``), ``"cdnow"``, ``"cdnow_sample"``;
     - a folder written by :func:`save_prepared` (what ``segwork report``
       puts in ``<run>/data/``): loaded as saved by :func:`load_prepared`,
-      without reading or cleaning again; ``n_customers`` and ``random_state`` do not apply;
+      without reading or cleaning again; the folder's data is what it is;
     - a file: read, validated and cleaned by :func:`segwork.io.read_transactions`
       (``read_kwargs`` are passed on); its cleaning report is kept in
       ``dataset.cleaning_report``.
+
+    ``n_customers``, ``random_state`` and ``defection`` apply to the synthetic data only; elsewhere they
+    are not used (so one notebook call serves every data set): a data set without the planted defection
+    world has ``planted_effects``, ``dynamic_covariates`` and ``exit_survey`` ``None``.
 
     Raises
     ------
@@ -771,7 +834,7 @@ def load_dataset(name: str = "synthetic", *, n_customers: int = 20_000, random_s
     """
     entry = builtin_dataset(name)
     if entry is not None:
-        values = {"n_customers": n_customers, "random_state": random_state}
+        values = {"n_customers": n_customers, "random_state": random_state, "defection": defection}
         return entry.load(**{k: values[k] for k in entry.parameters})
     path = Path(name)
     if path.is_dir() and is_prepared(path):

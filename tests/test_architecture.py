@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("segwork.io",),
     # "segwork" is the package __init__: it imports errors, io and features eagerly and every other
     # public name lazily by name (importlib), so it sits with features; report and cli read __version__ there.
-    ("segwork.datasets", "segwork.features", "segwork.explore", "segwork"),
+    ("segwork.datasets", "segwork.defection_data", "segwork.features", "segwork.explore", "segwork"),
     ("segwork.clv",),
     ("segwork.prepare",),
     ("segwork.segment",),

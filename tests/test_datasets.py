@@ -146,7 +146,8 @@ def test_one_registry_of_names_that_load_dataset_reads():
     from segwork.datasets import DATASETS
 
     assert {"synthetic", "cdnow", "cdnow_sample"} <= set(DATASETS)
-    assert DATASETS["synthetic"].parameters == ("n_customers", "random_state") and DATASETS["cdnow"].parameters == ()
+    assert DATASETS["synthetic"].parameters == ("n_customers", "random_state", "defection")
+    assert DATASETS["cdnow"].parameters == ()
     assert DATASETS["synthetic"].describe(n_customers=3000, random_state=4) == "synthetic CRM data (3,000 customers, random_state 4)"
     assert DATASETS["cdnow"].describe(n_customers=3000, random_state=4) == "CDNOW (master, 23,570 customers)"
     with pytest.raises(DataError, match="synthetic, cdnow, cdnow_sample"):  # the message lists the registry
