@@ -3,6 +3,7 @@ from .campaign import campaign_results, planted_uplift
 from .channels import channel_effectiveness, opt_in_column, permitted, preferred_contact
 from .crosssell import (RECOMMEND_METHODS, HitRate, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
+from .lapse import DEFAULT_THRESHOLD_WEEKS, LapseCheck, lapse_check, lapse_intervals
 from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
                          segment_response)
@@ -20,4 +21,5 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "oracle_propensity", "basket_matrix", "association_rules_table", "recommend", "hit_rate_at_k", "HitRate", "upsell",
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
            "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
-           "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
+           "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export",
+           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals"]
