@@ -130,7 +130,8 @@ def test_defection_page_and_its_index_section_render(browser, defection_report):
     assert len(images) == 3 and all(w > 100 and h > 100 for w, h in images), images  # forest, cross-check, survey
     assert not browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea, .jp-InputArea-editor"), \
         "code cells must not be shown"
-    for words in ("planted multipliers", "Reason agreement", "worth acting on", "still alive", "exit-survey"):
+    for words in ("planted multipliers", "Reason agreement", "worth acting on", "still alive",
+                  "the stated reason is the model's top reason"):
         assert words in text, words
     shot = screenshot(browser, defection_report / "screenshot-10_defection.png")
     assert shot.stat().st_size > 10_000

@@ -19,8 +19,11 @@ _GROUP_COLOURS = (BLUE, ORANGE, "#55a868", "#8172b3")
 
 
 def _multiplier_ticks(ax, low: float, high: float) -> None:
-    """Log x axis with ticks at readable multipliers (0.5, 1, 2, ...) inside [low, high]."""
-    candidates = np.array([0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0])
+    """Log x axis with ticks at readable multipliers (0.5, 1, 2, ...) inside [low, high]; fewer on a wide range."""
+    if high / low > 5:
+        candidates = np.array([0.1, 0.2, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 20.0])
+    else:
+        candidates = np.array([0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0])
     ticks = candidates[(candidates >= low) & (candidates <= high)]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())

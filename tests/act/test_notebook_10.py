@@ -50,7 +50,7 @@ def _lapsed(tx: pd.DataFrame, end: pd.Timestamp, tau: int) -> tuple[pd.Index, pd
 def test_drivers_table_and_planted_coverage(metrics, world):
     assert metrics["dataset"].startswith("synthetic CRM (n=3,000, random_state=0, defection drivers")
     drivers = pd.DataFrame(metrics["drivers"])
-    assert list(drivers.columns) == COLUMNS  # exactly the names outside checks use
+    assert sorted(drivers.columns) == sorted(COLUMNS)  # exactly the names outside checks use (saved key-sorted)
     planted = world.planted_effects
     assert set(zip(drivers["driver"], drivers["process"])) == set(zip(planted["driver"], planted["process"]))
     assert set(drivers["process"]) == {"dropout", "purchase"}
@@ -67,15 +67,22 @@ def test_drivers_table_and_planted_coverage(metrics, world):
     p = drivers.set_index(["driver", "process"])["p_value"]
     assert p["contract[none]", "dropout"] < 1e-3 and p["contract[none]", "purchase"] > 0.05
     assert p["open_complaint", "dropout"] < 1e-3 and p["marketing_contact", "purchase"] < 1e-3
-    # the top driver is the one with the largest CLV at stake, as the index shows it
+    # the index's table: first the drivers that significantly raise dropout, each group by CLV at stake; the top
+    # driver is the first of them
     stake = drivers.groupby("driver")["clv_at_stake"].first()
-    assert metrics["top_driver"] == stake.idxmax() and metrics["top_driver_clv_at_stake"] == pytest.approx(stake.max())
+    dropout = drivers[drivers["process"] == "dropout"].set_index("driver")
+    raises = (dropout["p_value"] < 0.05) & (dropout["multiplier"] > 1)
+    order = (pd.DataFrame({"raises": raises, "stake": stake}).sort_values(["raises", "stake"], ascending=False).index)
     index_rows = pd.DataFrame(metrics["why_customers_leave"]).set_index("driver")
-    assert list(index_rows.index) == list(stake.sort_values(ascending=False).index)
+    assert list(index_rows.index) == list(order)
+    assert metrics["top_driver"] == order[0] and raises[order[0]]
+    assert metrics["top_driver_clv_at_stake"] == pytest.approx(stake[order[0]])
     wide = planted.pivot(index="driver", columns="process", values="multiplier")
     assert (index_rows["planted_dropout"] == wide["dropout"].reindex(index_rows.index)).all()
-    assert (index_rows["dropout_multiplier"] == drivers[drivers["process"] == "dropout"]
-            .set_index("driver")["multiplier"].reindex(index_rows.index)).all()
+    assert (index_rows["dropout_multiplier"] == dropout["multiplier"].reindex(index_rows.index)).all()
+    assert index_rows.loc["contract[none]", "side"] == "dropout"
+    low, high = dropout.loc["contract[none]", ["lower_95", "upper_95"]]
+    assert index_rows.loc["contract[none]", "dropout_95"] == f"{low:.2f}-{high:.2f}"
 
 
 @pytest.mark.slow
