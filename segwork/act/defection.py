@@ -166,8 +166,10 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
         ``observation_end``, as :mod:`segwork.clv.dynamic_covariates` checks).
         Without it (profile-only data) the weekly grid is built from the
         transactions (starting on the first purchase day of the data).
-    static: profile columns used as static drivers (categorical: one-hot,
-        first level in sorted order the reference; numeric: per unit).
+    static: profile columns used as static drivers, categorical (text,
+        category or bool): one 0/1 column ``column[level]`` per level but the
+        first in sorted order, the reference. A numeric profile column is
+        refused (a what-if needs a reference level to set it to).
     time_varying: columns of the long table used as time-varying drivers.
     observation_end: last day observed (default: the data set's, else the last transaction day).
     spend: None (default): a Gamma-Gamma fitted on the repeat buyers
@@ -183,7 +185,8 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
     ------
     DataError: no driver named (CDNOW: no profile and no events: nothing to
         explain a defection with); a named column missing from the profile or
-        the long table (naming it); a customer without a profile value; every
+        the long table (naming it); a numeric static driver or one with a
+        single level; a customer without a profile value; every
         check of the model's fit (gaps, overlaps, a missing period, a constant
         or collinear driver); an infinite expected spend (Gamma-Gamma q <= 1:
         pass ``spend=`` a number).
