@@ -235,7 +235,7 @@ def _encode(where, frame: pd.DataFrame, columns, encoder=None):
         bad = ~np.isfinite(vals)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({vals[i, j]!r}) for customer "
+            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({float(vals[i, j])!r}) for customer "
                             f"{frame['customer_id'].iloc[i]!r} in the period starting "
                             f"{pd.Timestamp(frame['period_start'].iloc[i]).date()}; fill or drop it")
     na = part.isna().to_numpy()
