@@ -6,6 +6,7 @@ from .defection import DEFAULT_STATIC_DRIVERS, DEFAULT_TIME_VARYING_DRIVERS, Def
 from .drivers import DRIVERS_COLUMNS, PlantedCoverage, drivers_table, planted_coverage, restricted_statistics
 from .crosssell import (RECOMMEND_METHODS, HitRate, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
+from .lapse import DEFAULT_THRESHOLD_WEEKS, LapseCheck, lapse_check, lapse_intervals
 from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
                          segment_response)
@@ -30,4 +31,5 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "DefectionFit", "FuturePaths", "fit_defection", "DEFAULT_STATIC_DRIVERS", "DEFAULT_TIME_VARYING_DRIVERS",
            "drivers_table", "restricted_statistics", "planted_coverage", "PlantedCoverage", "DRIVERS_COLUMNS",
            "customer_reasons", "retention_list", "reason_agreement", "CustomerReasons", "ReasonAgreement",
-           "AT_RISK_TYPES", "RETENTION_SCHEMA"]
+           "AT_RISK_TYPES", "RETENTION_SCHEMA",
+           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals"]
