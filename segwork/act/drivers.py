@@ -64,8 +64,8 @@ def drivers_table(fit: DefectionFit, *, test: str = "lr", horizon: int | None = 
       the same maxima by ``TimeVaryingParetoNBD.fit(..., fixed={name: 0.0})``,
       each a whole fit from the plain Pareto/NBD with its standard errors
       (43-87 s per row there: the 22 rows take 15-30 minutes, too slow for a
-      notebook); the two agree to the optimiser's tolerance (tested, and
-      within 1e-4 on every row of that data). ``test="wald"``: ``(coef / se)^2``
+      notebook); the two agree to the optimiser's tolerance (tested at 1,000
+      customers; 1.51870 both for ``dropout:region[east]`` at 20,000). ``test="wald"``: ``(coef / se)^2``
       against the same chi-square, no refit (the quadratic approximation of
       the LR statistic). The time taken is in ``attrs["test_seconds"]``;
     * ``clv_at_stake``: the expected CLV the base loses to the driver,

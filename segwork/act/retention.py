@@ -104,7 +104,7 @@ def _at_risk(where, customers, types, known: pd.Index) -> pd.Series:
     return labels.reindex(known[known.isin(labels.index)]).rename("relationship")
 
 
-def customer_reasons(fit: DefectionFit, customers=None, *, drivers: pd.DataFrame | None = None, alpha: float = 0.05,
+def customer_reasons(fit: DefectionFit, customers, *, drivers: pd.DataFrame | None = None, alpha: float = 0.05,
                      types=AT_RISK_TYPES, horizon: int | None = None, discount_rate: float = 0.01, margin: float = 1.0,
                      paths: FuturePaths | None = None) -> CustomerReasons:
     """The top drivers of each at-risk customer's elevated dropout, and the CLV they would keep without each.
