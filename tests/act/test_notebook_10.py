@@ -49,6 +49,7 @@ def _lapsed(tx: pd.DataFrame, end: pd.Timestamp, tau: int) -> tuple[pd.Index, pd
 @pytest.mark.slow
 def test_drivers_table_and_planted_coverage(metrics, world):
     assert metrics["dataset"].startswith("synthetic CRM (n=3,000, random_state=0, defection drivers")
+    assert metrics["driver_test"].startswith("likelihood ratio")  # the notebook's default test
     drivers = pd.DataFrame(metrics["drivers"])
     assert sorted(drivers.columns) == sorted(COLUMNS)  # exactly the names outside checks use (saved key-sorted)
     planted = world.planted_effects
