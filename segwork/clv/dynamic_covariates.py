@@ -234,30 +234,32 @@ class FuturePieces:
     Z: np.ndarray
 
 
-def _encode(where, frame: pd.DataFrame, columns, encoder=None):
-    """Design matrix of the long-table ``columns`` for ``frame``'s rows (fit: a new CovariateDesign)."""
+def _encode(where, table: pd.DataFrame, row: np.ndarray, columns, encoder=None):
+    """Design matrix of the long-table ``columns`` at rows ``row`` of ``table`` (fit: a new CovariateDesign)."""
     if not columns:
-        return np.zeros((len(frame), 0)), None, []
-    part = frame[list(columns)]
+        return np.zeros((len(row), 0)), None, []
+    part = table[list(columns)].take(row).reset_index(drop=True)
+
+    def where_is(i):
+        return (f"customer {table['customer_id'].iloc[row[i]]!r} in the period starting "
+                f"{pd.Timestamp(table['period_start'].iloc[row[i]]).date()}")
+
     num = [c for c in columns if pd.api.types.is_numeric_dtype(part[c]) and not pd.api.types.is_bool_dtype(part[c])]
     if num:
         vals = part[num].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(vals)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({float(vals[i, j])!r}) for customer "
-                            f"{frame['customer_id'].iloc[i]!r} in the period starting "
-                            f"{pd.Timestamp(frame['period_start'].iloc[i]).date()}; fill or drop it")
+            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({float(vals[i, j])!r}) for {where_is(i)}; "
+                            "fill or drop it")
     na = part.isna().to_numpy()
     if na.any():
         i, j = np.argwhere(na)[0]
-        raise DataError(f"{where}: covariate {columns[j]!r} is missing for customer {frame['customer_id'].iloc[i]!r} "
-                        f"in the period starting {pd.Timestamp(frame['period_start'].iloc[i]).date()}; fill or drop it")
-    rows = part.reset_index(drop=True)
+        raise DataError(f"{where}: covariate {columns[j]!r} is missing for {where_is(i)}; fill or drop it")
     if encoder is None:
-        encoder = CovariateDesign(f"{where} (covariate table rows used in the fit)", rows, None, len(rows))
+        encoder = CovariateDesign(f"{where} (covariate table rows used in the fit)", part, None, len(part))
         return encoder.Z_, encoder, encoder.names_
-    return encoder.transform(where, rows, None, len(rows)), encoder, encoder.names_
+    return encoder.transform(where, part, None, len(part)), encoder, encoder.names_
 
 
 def _static_rows(where, static, customers, encoder=None):
@@ -362,9 +364,8 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
     lo = (lo_day - f) / length
     piece_len = np.maximum(hi_day - lo_day, 0) / length
     row = table.start[pos][cust] + (kk - kmin[cust])
-    used = table.frame.iloc[row]
-    Xd, enc_p, names_p = _encode(where, used, purchase_covariates)
-    Zd, enc_d, names_d = _encode(where, used, dropout_covariates)
+    Xd, enc_p, names_p = _encode(where, table.frame, row, purchase_covariates)
+    Zd, enc_d, names_d = _encode(where, table.frame, row, dropout_covariates)
     Ss, enc_s, names_s = _static_rows(where, static_covariates, customers)
     for side, names in (("purchase", names_p), ("dropout", names_d)):
         clash = sorted(set(names) & set(names_s))
@@ -438,8 +439,7 @@ def future_pieces(where: str, design: DynamicDesign, covariates, horizon: float)
     lo = (lo_day - E) / length
     piece_len = np.maximum(hi_day - lo_day, 0) / length
     row = table.start[pos][cust] + (kk - kmin[cust])
-    used = table.frame.iloc[row]
-    Xd = _encode(where, used, purchase_cols, enc_p)[0] if purchase_cols else np.zeros((len(row), 0))
-    Zd = _encode(where, used, dropout_cols, enc_d)[0] if dropout_cols else np.zeros((len(row), 0))
+    Xd = _encode(where, table.frame, row, purchase_cols, enc_p)[0]
+    Zd = _encode(where, table.frame, row, dropout_cols, enc_d)[0]
     Ss = design.static_rows
     return FuturePieces(offsets, cust, lo, piece_len, np.hstack([Xd, Ss[cust]]), np.hstack([Zd, Ss[cust]]))

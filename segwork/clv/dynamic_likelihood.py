@@ -21,18 +21,19 @@ the integrand is ``s beta^s c^-s a^-(r+x) (u + P)^-(s+1) (u + Q)^-(r+x)`` with
 ``P = (beta + B(lo)) / c``, ``Q = (alpha + A(lo)) / a``: the static Pareto/NBD's
 death-time integral with shifted bases. Two evaluations:
 
-* :func:`evaluate`, used to fit: Gauss-Legendre quadrature with ``n_nodes``
-  nodes per piece (every term positive, summed on the log scale), with the
-  analytic gradient (chain rule through the cumulative ``A`` and ``B``:
-  every coefficient's gradient is one pass over the pieces);
+* :func:`evaluate`, what the model uses (fit, log-likelihood, P(alive)):
+  Gauss-Legendre quadrature with ``n_nodes`` nodes per piece (every term
+  positive, summed on the log scale), with the analytic gradient (chain rule
+  through the cumulative ``A`` and ``B``: every coefficient's gradient is one
+  pass over the pieces);
 * :func:`exact_parts`, the closed form per piece (Euler-transformed 2F1 on
   the log scale, the same expression as :meth:`segwork.clv.ParetoNBD._log_a0`,
-  checked against mpmath there), for the reported log-likelihood, P(alive) and
-  the check of the quadrature at the optimum.
+  checked against mpmath there): the reference the tests hold the quadrature
+  to.
 
-Why both: the closed form is exact for every base and exponent but has no
-cheap derivative in ``r`` and ``s`` (they sit in the 2F1's parameters), while
-the quadrature gives the whole gradient in the same pass, and it is fast: the
+Why the quadrature: the closed form is exact for every base and exponent but
+has no cheap derivative in ``r`` and ``s`` (they sit in the 2F1's parameters),
+while the quadrature gives the whole gradient in the same pass, and it is fast: the
 closed form's continued fraction needs about ``1 / sqrt(1 - z)`` terms, which
 grow without bound when a multiplier is near 0 (17 s for one evaluation on
 CLVTools' apparel data at the maximum likelihood, whose dropout multiplier in

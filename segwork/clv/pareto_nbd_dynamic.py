@@ -385,9 +385,11 @@ class TimeVaryingParetoNBD(BaseEstimator):
 
     def discounted_expected_purchases(self, horizon: float, discount_rate: float, covariates=None) -> pd.Series:
         """DECT: expected repeat purchases in ``(T, T + horizon]``, each discounted by ``exp(-discount_rate
-        (t - T))`` (continuous discount rate per time unit, e.g. 0.1 per week as CLVTools' default
-        ``continuous.discount.factor``); index customer_id. The integral per piece by Gauss-Legendre (16
-        nodes); otherwise as :meth:`expected_purchases`. ``discount_rate=0`` gives CET."""
+        (t - T))`` (a continuous discount rate per time unit: CLVTools' ``continuous.discount.factor``, whose
+        default is ``log(1 + 0.1)`` per time unit); index customer_id. The integral per piece by
+        Gauss-Legendre (16 nodes: the integrand is smooth on a period); otherwise as
+        :meth:`expected_purchases`. ``discount_rate=0`` gives CET. Equal to CLVTools' DECT on its apparel data
+        to 1e-10 (tested)."""
         self._check()
         where = f"{type(self).__name__}.discounted_expected_purchases"
         try:

@@ -214,6 +214,17 @@ def test_predictions_follow_the_future_path(sim, fitted):
     assert fitted.p_alive().between(0, 1).all() and fitted.p_alive().index.equals(base.index)
 
 
+def test_categorical_time_varying_column_is_one_hot_encoded(sim, fitted):
+    """A text column with the levels "no"/"yes" is the 0/1 column: same fit, named column[level]."""
+    cov = sim.covariates.assign(promo_text=np.where(sim.covariates["promo"] > 0, "yes", "no"))
+    m = TimeVaryingParetoNBD().fit(sim.transactions, cov, observation_end=sim.observation_end,
+                                   static_covariates=sim.static, purchase_covariates=["season", "promo_text"],
+                                   dropout_covariates=["complaint", "season"])
+    assert "purchase:promo_text[yes]" in m.coef_.index
+    assert m.log_likelihood_ == pytest.approx(fitted.log_likelihood_, abs=1e-6)
+    assert m.coef_["purchase:promo_text[yes]"] == pytest.approx(fitted.coef_["purchase:promo"], abs=1e-4)
+
+
 # ----------------------------------------------------------------------------- (4) input checks
 
 
