@@ -127,7 +127,7 @@ def main(argv=None) -> None:
                          "peer_s": None,
                          "check": f"peak RSS {r['peak_rss_gib']:.2f} GiB ({r['rss_before_fit_gib']:.2f} before the "
                                   f"fit); {ok}/{len(r['recovered'])} planted multipliers in their 95 % intervals "
-                                  f"(largest |estimate - planted| / se: {abs(r['z'][worst]):.1f}, {worst}; "
+                                  f"(largest abs(estimate - planted) / se: {abs(r['z'][worst]):.1f}, {worst}; "
                                   f"{r['merged_share']:.1%} of repeat purchases merged on one day)"})
     write_results("pnbd_dynamic", rows, command="python benchmarks/bench_pnbd_dynamic.py",
                   notes=["each case in its own subprocess; fit time = TimeVaryingParetoNBD.fit (checks, design, "

@@ -2,7 +2,7 @@
 
 Model (Bachmann, Meierer & Naef 2021, "The role of time-varying contextual
 factors in latent attrition models for customer base analysis", *Marketing
-Science* 40(4), eq. 3-9; CLVTools' ``pnbd`` with dynamic covariates): while
+Science* 40(4); CLVTools' ``pnbd`` with dynamic covariates): while
 alive a customer buys at rate ``lambda a(t)`` and leaves at rate ``mu c(t)``,
 with ``a(t) = exp(b' x(t))``, ``c(t) = exp(g' z(t))`` piecewise constant
 (one piece per covariate period), ``lambda ~ Gamma(r, alpha)``,

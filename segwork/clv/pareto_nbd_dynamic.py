@@ -30,7 +30,7 @@ expected transactions in a horizon) and DECT (the same, discounted
 continuously). Given the history, ``lambda ~ Gamma(r + x, alpha + A(T))`` and,
 given alive, ``mu ~ Gamma(s, beta + B(T))``, so
 ``E[X(T, T+h)] = P(alive) (r + x) / (alpha + A(T)) int_T^{T+h} a(t) ((beta + B(T)) / (beta + B(t)))^s dt``
-(Bachmann et al. 2021, section 3.3; closed form per piece), and DECT puts
+(Bachmann et al. 2021; CLVTools' ``pnbd_dyncov_CET``; closed form per piece), and DECT puts
 ``exp(-delta (t - T))`` inside the integral (Gauss-Legendre per piece).
 """
 from __future__ import annotations
