@@ -337,6 +337,17 @@ def apparel_fit(apparel):
     return m, caught
 
 
+def test_load_apparel_keeps_every_record(apparel):
+    tx = apparel.transactions
+    assert len(tx) == 3187 and tx["customer_id"].nunique() == 600
+    assert (tx.groupby("customer_id")["date"].min() == pd.Timestamp("2005-01-02")).all()
+    assert (tx["amount"] == 0).sum() == 4  # Price 0 records are purchases, as in CLVTools
+    assert apparel.static_covariates.shape == (600, 2) and apparel.static_covariates.index.name == "customer_id"
+    assert apparel.dynamic_covariates.shape == (187_800, 5) and len(apparel.dynamic_covariates_future) == 56_400
+    assert list(apparel.dynamic_covariates.columns) == ["customer_id", "period_start", "high_season", "gender",
+                                                         "channel"]
+
+
 def test_apparel_static_covariates_reference(apparel):
     """segwork's static-covariate Pareto/NBD: LL -5821.0627 (CLVTools 0.12.1: -5821.062692), and the time-varying
     model with the same covariates as constant columns of the long table gives the same fit."""
