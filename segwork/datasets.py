@@ -9,6 +9,8 @@ known, every method can be checked against it.
 
 ``load_cdnow`` reads the CDNOW transaction data used throughout the CLV
 literature (Fader, Hardie & Lee 2005), shipped in ``data/``.
+``load_apparel`` reads CLVTools' simulated apparel data (transactions, static
+and weekly time-varying covariates; GPL-3, shipped verbatim in ``data/apparel/``).
 
 :data:`DATASETS` is the one registry of built-in data set names; everything
 that accepts a data set name (``load_dataset``, ``segwork report --dataset``,
