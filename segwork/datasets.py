@@ -52,6 +52,9 @@ __all__ = [
     "CDNOW_RULES",
     "plant_campaign",
     "load_cdnow",
+    "load_apparel",
+    "ApparelData",
+    "APPAREL_RULES",
     "load_dataset",
     "data_dir",
     "BuiltinDataset",
@@ -659,6 +662,72 @@ def load_cdnow(kind: str = "master") -> pd.DataFrame:
     df["amount"] = df["amount"].astype(float)
     df["customer_id"] = df["customer_id"].astype(str)
     return df[["customer_id", "date", "quantity", "amount"]]
+
+
+# --------------------------------------------------------------------------- CLVTools' apparel data
+
+
+@dataclass(frozen=True)
+class ApparelData:
+    """CLVTools' simulated apparel retailer data (:func:`load_apparel`), in segwork's conventions.
+
+    transactions: ``customer_id`` (str), ``date``, ``amount`` (CLVTools' ``Price``); 600 customers, all
+        acquired on 2005-01-02, 3,187 transactions through 2010-12-20.
+    static_covariates: indexed by ``customer_id``: ``gender`` (0 = male, 1 = female), ``channel``
+        (acquisition channel, 0 = online, 1 = offline), floats.
+    dynamic_covariates: the long weekly table ``customer_id``, ``period_start`` (Sundays, 2005-01-02 ..
+        2010-12-26, 313 weeks), ``high_season`` (1 in weeks considered high season), ``gender``, ``channel``.
+    dynamic_covariates_future: the same columns for the 94 weeks from 2011-01-02.
+    estimation_end: 2006-12-31, the split of CLVTools' examples (``estimation.split = 104`` weeks).
+    """
+
+    transactions: pd.DataFrame
+    static_covariates: pd.DataFrame
+    dynamic_covariates: pd.DataFrame
+    dynamic_covariates_future: pd.DataFrame
+    estimation_end: pd.Timestamp = pd.Timestamp("2006-12-31")
+
+
+#: The cleaning rules of the apparel data: every record counts, as in CLVTools (4 records have Price 0).
+APPAREL_RULES = CleaningRules(non_positive_amount="keep", duplicates="keep")
+
+
+def load_apparel() -> ApparelData:
+    """Load CLVTools' apparel data (``apparelTrans``, ``apparelStaticCov``, ``apparelDynCov``,
+    ``apparelDynCovFuture``) shipped verbatim in ``data/apparel/`` (GPL-3, simulated data; see data/README.md),
+    read with pyreadr. The transactions pass segwork's gate under :data:`APPAREL_RULES` (nothing dropped). Columns
+    renamed to segwork's names (``Id`` -> ``customer_id``, ``Date`` -> ``date``,
+    ``Price`` -> ``amount``, ``Cov.Date`` -> ``period_start``, ``High.Season`` -> ``high_season``, ``Gender``
+    -> ``gender``, ``Channel`` -> ``channel``); no row is changed. Raises DataError when a file is missing.
+    """
+    import pyreadr  # imported here, not at the top: only this loader reads R files
+
+    folder = data_dir() / "apparel"
+    frames = {}
+    for name in ("apparelTrans", "apparelStaticCov", "apparelDynCov", "apparelDynCovFuture"):
+        path = folder / f"{name}.rda"
+        if not path.exists():
+            raise DataError(f"{path}: CLVTools' apparel file not found; see data/README.md for where it comes from")
+        frames[name] = next(iter(pyreadr.read_r(str(path)).values()))
+    names = {"Id": "customer_id", "Date": "date", "Price": "amount", "Cov.Date": "period_start",
+             "High.Season": "high_season", "Gender": "gender", "Channel": "channel"}
+
+    def tidy(frame, date_col=None):
+        out = frame.rename(columns=names)
+        out["customer_id"] = out["customer_id"].astype(str)
+        if date_col:
+            out[date_col] = pd.to_datetime(out[date_col])
+        return out
+
+    # through the one gate, keeping every record as CLVTools counts them (4 have Price 0, one of them a first
+    # purchase; CLVTools aggregates records of one customer and day, as rfm_summary counts purchase days)
+    tx, _ = clean_transactions(tidy(frames["apparelTrans"], "date"), rules=APPAREL_RULES,
+                               source="CLVTools apparelTrans")
+    return ApparelData(
+        transactions=tx,
+        static_covariates=tidy(frames["apparelStaticCov"]).set_index("customer_id"),
+        dynamic_covariates=tidy(frames["apparelDynCov"], "period_start"),
+        dynamic_covariates_future=tidy(frames["apparelDynCovFuture"], "period_start"))
 
 
 # --------------------------------------------------------------------------- the registry

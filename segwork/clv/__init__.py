@@ -8,7 +8,9 @@ likelihood on a shared base (:mod:`segwork.clv.base`).
 
 Value: :func:`customer_lifetime_value`, :func:`historical_value`, :func:`new_customer_value`
 (a customer not yet acquired); covariates: ``fit(..., covariates=X)`` on ``BetaGeo`` and
-``ParetoNBD`` (:mod:`segwork.clv.covariates`); intervals: ``interval=0.9`` on the predictions, with
+``ParetoNBD`` (:mod:`segwork.clv.covariates`); time-varying covariates (a weekly long table, e.g. open
+complaints, contacts, season) on the Pareto/NBD: ``TimeVaryingParetoNBD``
+(:mod:`segwork.clv.pareto_nbd_dynamic`, CLVTools' dynamic-covariate model); intervals: ``interval=0.9`` on the predictions, with
 ``kind="confidence"`` (for the expected value; the default of the prediction functions) or
 ``kind="prediction"`` (for the outcome, with the customers' own purchase noise simulated; the default of
 :func:`holdout_total_interval`) (:mod:`segwork.clv.intervals`); fit and
@@ -37,6 +39,7 @@ from .gamma_gamma import GammaGamma
 from .ggom_nbd import GGomNBD
 from .modified_beta_geo import ModifiedBetaGeo
 from .pareto_nbd import ParetoNBD
+from .pareto_nbd_dynamic import TimeVaryingParetoNBD
 from .predict import (
     ClvFit,
     PenalizedFit,
@@ -52,6 +55,7 @@ from .predict import (
 )
 from .sbg import ShiftedBetaGeometric
 from .simulate import simulate_bg_nbd, simulate_one_price_transactions, simulate_purchase_histories
+from .simulate_dynamic import SimulatedDynamicData, simulate_time_varying_pareto_nbd
 from .validation import (
     HoldoutErrors,
     HoldoutTotalInterval,
@@ -73,6 +77,7 @@ __all__ = [
     "BetaGeo",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "TimeVaryingParetoNBD",
     "GGomNBD",
     "BetaGeoBetaBinom",
     "GammaGamma",
@@ -121,4 +126,5 @@ __all__ = [
     "expected_purchases_matrix",
     "simulate_bg_nbd", "simulate_one_price_transactions",
     "simulate_purchase_histories",
+    "simulate_time_varying_pareto_nbd", "SimulatedDynamicData",
 ]
