@@ -1,6 +1,9 @@
-"""Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting."""
+"""Acting on segments: relationship-type strategies, purchase propensity and its evaluation, campaign targeting,
+why customers leave (defection drivers, per-customer reasons) and the retention list."""
 from .campaign import campaign_results, planted_uplift
 from .channels import channel_effectiveness, opt_in_column, permitted, preferred_contact
+from .defection import DEFAULT_STATIC_DRIVERS, DEFAULT_TIME_VARYING_DRIVERS, DefectionFit, FuturePaths, fit_defection
+from .drivers import DRIVERS_COLUMNS, PlantedCoverage, drivers_table, planted_coverage, restricted_statistics
 from .crosssell import (RECOMMEND_METHODS, HitRate, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
 from .lapse import DEFAULT_THRESHOLD_WEEKS, LapseCheck, lapse_check, lapse_intervals
@@ -9,8 +12,10 @@ from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensit
                          segment_response)
 from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
                          purchase_labels)
-from .strategies import (DEFAULT_STRATEGIES, EFFECT_SOURCE, Strategy, relationship_summary, strategy_table,
-                         with_effects)
+from .retention import (AT_RISK_TYPES, RETENTION_SCHEMA, CustomerReasons, ReasonAgreement, customer_reasons,
+                        reason_agreement, retention_list)
+from .strategies import (COST_SOURCE, DEFAULT_RETENTION_ACTIONS, DEFAULT_STRATEGIES, EFFECT_SOURCE, RetentionAction,
+                         Strategy, relationship_summary, strategy_table, with_costs, with_effects)
 from .targeting import select_targets
 from .triggers import EVENT_ACTIONS, SEASONAL_EVENTS, triggers
 from .view import CustomerView, customer_view
@@ -22,4 +27,9 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
            "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
            "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export",
-           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals"]
+           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals",
+           "RetentionAction", "DEFAULT_RETENTION_ACTIONS", "COST_SOURCE", "with_costs",
+           "DefectionFit", "FuturePaths", "fit_defection", "DEFAULT_STATIC_DRIVERS", "DEFAULT_TIME_VARYING_DRIVERS",
+           "drivers_table", "restricted_statistics", "planted_coverage", "PlantedCoverage", "DRIVERS_COLUMNS",
+           "customer_reasons", "retention_list", "reason_agreement", "CustomerReasons", "ReasonAgreement",
+           "AT_RISK_TYPES", "RETENTION_SCHEMA"]

@@ -21,6 +21,24 @@ data. Change them with :func:`with_effects` (or build your own
 used. The implied profit gain of a type is ``effect x the type's margin``
 (see :func:`relationship_summary`, which puts the strategies next to the
 types of a relationship segmentation, :mod:`segwork.segment.relationship`).
+
+Retention actions and their costs
+---------------------------------
+The strategies state their costs in words; the retention list of
+:mod:`segwork.act.retention` needs numbers. :data:`DEFAULT_RETENTION_ACTIONS`
+gives each retention action a cost per customer, in the data's currency:
+
+=====================  =====  ==============================================
+action                 cost   what it does in the defection model
+=====================  =====  ==============================================
+resolve complaint      25     ends the open complaint now (``open_complaint``)
+renew contract         40     a contract from now on (``contract``)
+change channel         10     the reference channel from now on (``acquisition_channel``)
+win-back contact        5     no driver: the strategy's assumed effect
+=====================  =====  ==============================================
+
+Like the effects, these costs are **assumptions to show and to change**
+(:data:`COST_SOURCE`, :func:`with_costs`), not figures segwork estimates.
 """
 from __future__ import annotations
 
@@ -35,11 +53,17 @@ from ..errors import DataError
 from ..segment.base import Segmentation
 from ..segment.relationship import RELATIONSHIP_TYPES
 
-__all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary"]
+__all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", "with_effects", "relationship_summary",
+           "RetentionAction", "DEFAULT_RETENTION_ACTIONS", "COST_SOURCE", "with_costs"]
 
 #: Where the default effect figures come from.
 EFFECT_SOURCE = ("CRM studies as summarised in the CRM brief (CRM.md): assumed figures, shown as such; "
                  "change them with segwork.act.strategies.with_effects")
+
+#: Where the default retention action costs come from.
+COST_SOURCE = ("assumed costs per customer in the data's currency (a service call with a goodwill gesture, a "
+               "renewal incentive, moving the account to another channel, one personal contact), not estimated "
+               "from the data; change them with segwork.act.strategies.with_costs")
 
 
 @dataclass(frozen=True)
@@ -273,4 +297,71 @@ def relationship_summary(
     out["implied_gain_low"] = out["effect_low"] * out["segment_margin"]
     out["implied_gain_high"] = out["effect_high"] * out["segment_margin"]
     out["effect_source"] = EFFECT_SOURCE
+    return out
+
+
+@dataclass(frozen=True)
+class RetentionAction:
+    """One retention action, its assumed cost and the driver it removes (:mod:`segwork.act.retention`).
+
+    Attributes
+    ----------
+    name: the action in a few words (``"resolve complaint"``).
+    cost: the assumed cost per customer, in the data's currency (>= 0).
+    driver: the column of the defection model's covariates the action sets
+        to its reference level (``"open_complaint"`` -> 0: the complaint is
+        resolved now; ``"contract"`` -> its reference level ``annual``); None
+        for an action without a driver (the generic win-back contact), whose
+        CLV saved is the relationship strategy's assumed effect (its
+        ``effect_low``) times the customer's CLV.
+    basis: what the cost stands for (shown next to the figure).
+    """
+
+    name: str
+    cost: float
+    driver: str | None
+    basis: str
+
+
+DEFAULT_RETENTION_ACTIONS: dict[str, RetentionAction] = {
+    "resolve complaint": RetentionAction(
+        "resolve complaint", 25.0, "open_complaint",
+        "a service call that closes the complaint, with a small goodwill gesture"),
+    "renew contract": RetentionAction(
+        "renew contract", 40.0, "contract",
+        "a renewal incentive (e.g. a month free) for a customer without a contract to sign one"),
+    "change channel": RetentionAction(
+        "change channel", 10.0, "acquisition_channel",
+        "moving the relationship to the reference channel's service (an acquisition channel cannot be changed "
+        "after the fact: the model's effect of the channel is assumed to follow the service)"),
+    "win-back contact": RetentionAction(
+        "win-back contact", 5.0, None,
+        "one personal e-mail, letter or call; no driver removed: the relationship strategy's assumed effect"),
+}
+
+
+def with_costs(actions: Mapping[str, RetentionAction] | None = None, costs: Mapping | None = None,
+               **kw_costs: float) -> dict[str, RetentionAction]:
+    """A copy of ``actions`` (default :data:`DEFAULT_RETENTION_ACTIONS`) with changed costs.
+
+    Give ``costs`` as a mapping ``{action: cost}`` (the data's currency per
+    customer, e.g. ``{"renew contract": 60}``) and/or as keywords with spaces
+    and hyphens written as underscores: ``with_costs(resolve_complaint=15)``.
+
+    Raises ValueError for an unknown action or a cost that is not a finite number >= 0.
+    """
+    out = dict(DEFAULT_RETENTION_ACTIONS if actions is None else actions)
+    lookup = {k.replace("-", "_").replace(" ", "_").lower(): k for k in out}
+    for key, value in {**dict(costs or {}), **kw_costs}.items():
+        name = lookup.get(str(key).replace("-", "_").replace(" ", "_").lower())
+        if name is None:
+            raise ValueError(f"with_costs: unknown retention action {key!r}; known: {', '.join(out)}")
+        try:
+            cost = float(value)
+        except (TypeError, ValueError):
+            cost = float("nan")
+        if not (np.isfinite(cost) and cost >= 0):
+            raise ValueError(f"with_costs: {key}={value!r} must be a finite cost >= 0 (the data's currency per "
+                             "customer)")
+        out[name] = replace(out[name], cost=cost)
     return out

@@ -39,3 +39,22 @@ def test_with_effects_changes_a_copy():
 def test_with_effects_takes_a_mapping_with_the_type_names():
     changed = with_effects(effects={"Win-back": [0.01, 0.02], "Prospective": (0.05, 0.06)})
     assert (changed["Win-back"].effect_low, changed["Prospective"].effect_high) == (0.01, 0.06)
+
+
+def test_retention_actions_state_numeric_costs_marked_as_assumed():
+    from segwork.act import COST_SOURCE, DEFAULT_RETENTION_ACTIONS, with_costs
+
+    assert set(DEFAULT_RETENTION_ACTIONS) == {"resolve complaint", "renew contract", "change channel",
+                                              "win-back contact"}
+    for a in DEFAULT_RETENTION_ACTIONS.values():
+        assert a.cost >= 0 and len(a.basis) > 10
+    assert DEFAULT_RETENTION_ACTIONS["win-back contact"].driver is None
+    assert DEFAULT_RETENTION_ACTIONS["resolve complaint"].driver == "open_complaint"
+    assert "assumed" in COST_SOURCE and "with_costs" in COST_SOURCE
+    changed = with_costs(resolve_complaint=15, costs={"Renew contract": 60})
+    assert changed["resolve complaint"].cost == 15.0 and changed["renew contract"].cost == 60.0
+    assert DEFAULT_RETENTION_ACTIONS["resolve complaint"].cost == 25.0  # the defaults are untouched
+    with pytest.raises(ValueError, match="unknown retention action 'refund'"):
+        with_costs(refund=3)
+    with pytest.raises(ValueError, match=">= 0"):
+        with_costs(change_channel=-1)
