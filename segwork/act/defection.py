@@ -278,6 +278,11 @@ class FuturePaths:
     the weeks; and episodes still open at the end are left out of the mean
     length (it is slightly short for long episodes).
 
+    ``carry_weeks`` and ``means`` (driver -> the mean over all customer-weeks)
+    can be given: paths for a few customers (the service's customers given by
+    history, a fit made with :meth:`TimeVaryingParetoNBD.with_data`) then
+    follow the assumptions of the data set's fit, not of their own few weeks.
+
     What-ifs (:meth:`clv`): ``remove={"contract[none]": "horizon"}`` sets that
     level to the reference level for the whole horizon, ``{"open_complaint":
     "horizon"}`` the driver to 0 for the whole horizon; ``"episode"`` (for a
@@ -285,7 +290,8 @@ class FuturePaths:
     resolved today; later weeks keep the status quo's mean).
     """
 
-    def __init__(self, fit: DefectionFit, horizon: int = 12, carry_weeks: dict | None = None):
+    def __init__(self, fit: DefectionFit, horizon: int = 12, carry_weeks: dict | None = None,
+                 means: dict | None = None):
         where = "FuturePaths"
         check_number(where, "horizon", horizon, low=1, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
         self.fit = fit
@@ -312,10 +318,11 @@ class FuturePaths:
         self.j = np.arange(self.m)
         self.static_codes = {c: hist[c].cat.codes.to_numpy()[last] for c in fit.static}
         self.current, self.tail, self.carry = {}, {}, {}
-        unknown = sorted(set(carry_weeks or {}) - set(fit.time_varying))
-        if unknown:
-            raise DataError(f"{where}: carry_weeks names {unknown}, which are not time-varying drivers of the fit "
-                            f"({list(fit.time_varying)})")
+        for name, given in (("carry_weeks", carry_weeks), ("means", means)):
+            unknown = sorted(set(given or {}) - set(fit.time_varying))
+            if unknown:
+                raise DataError(f"{where}: {name} names {unknown}, which are not time-varying drivers of the fit "
+                                f"({list(fit.time_varying)})")
         for c in fit.time_varying:
             v = hist[c].to_numpy(dtype=float)
             change = np.r_[True, (v[1:] != v[:-1]) | (code[1:] != code[:-1])]
@@ -335,7 +342,8 @@ class FuturePaths:
             n_before = stop - offsets[:-1]
             mean_before = (csum[stop] - csum[offsets[:-1]]) / np.maximum(n_before, 1)
             self.current[c] = cur
-            self.tail[c] = np.where(n_before > 0, mean_before, float(v.mean()) if len(v) else 0.0)
+            overall = (means or {}).get(c, float(v.mean()) if len(v) else 0.0)
+            self.tail[c] = np.where(n_before > 0, mean_before, float(overall))
         self._dect = {}
         self._ids = np.repeat(ids.to_numpy(dtype=object), self.m)
         self._starts = origin + pd.to_timedelta(_WEEK * np.tile(kE + self.j, n), unit="D")
