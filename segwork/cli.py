@@ -5,7 +5,7 @@
     segwork models build --dataset NAME|PATH --output DIR [--random-state N]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
-    segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
+    segwork export segments|targets|triggers|retention --dataset NAME|PATH --output FILE.csv|FILE.parquet
     segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
                   [--scheduler ADDRESS] [--chunk-size N] [--observation-end YYYY-MM-DD] [--sep ;] [--map 'Kunde=customer_id'] ...
 
@@ -403,10 +403,14 @@ def _cmd_serve(args) -> int:
 
 def _add_export_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="write segment memberships, a target list or a trigger list for a CRM (CSV or Parquet)",
+        "export", help="write segment memberships, a target, trigger or retention list for a CRM (CSV or Parquet)",
         description="Columns, types and units: segwork.act.export.EXPORT_SCHEMAS. Targets and triggers are made "
-                    "on the data's last day for the next --days days.")
-    p.add_argument("kind", choices=["segments", "targets", "triggers"])
+                    "on the data's last day for the next --days days. The retention list ranks the customers at "
+                    "risk (Vulnerable, Win-back) by retention value (CLV saved by the best action minus its "
+                    "assumed cost) with their reasons; '--dataset synthetic' makes it from the planted defection "
+                    "world (make_crm(..., defection=True)), whose profile and weekly events are what reasons "
+                    "need; data without drivers gives P(alive) and value at risk only.")
+    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention"])
     p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
     p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
     _add_random_state(p, "random state of the synthetic data and the clustering")
@@ -428,15 +432,36 @@ def _cmd_export(args) -> int:
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
     random_state = _random_state(args, "segwork export")
-    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
+    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
+                        defection=args.kind == "retention")
     frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel)
     out = write_export(frame, args.output)
+    if args.kind == "retention":
+        return _print_retention_counts(frame, out)
     left_out = frame.attrs.get("left_out_no_permission", 0)
     notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
     if frame.attrs.get("n_unprofitable"):
         notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    return EXIT_OK
+
+
+def _print_retention_counts(frame, out) -> int:
+    """The retention export's counts, one a line; they add up to the customers of the data."""
+    a = frame.attrs
+    by_type = lambda counts: ", ".join(f"{t} {n:,}" for t, n in counts.items()) or "none"  # noqa: E731
+    print(f"retention list written to {out}: {a['n_customers']:,} customers")
+    print(f"  {a['counts']['listed']:,} listed: at risk ({by_type(a['listed_by_type'])}); {a['worth_acting']:,} with "
+          "a retention value above 0")
+    print(f"  {a['counts']['not at risk']:,} not at risk ({by_type(a['not_at_risk'])})")
+    if a["available"]:
+        top = frame["top_reason"].value_counts()
+        print("  top reasons of the listed: " + (", ".join(f"{r} {n:,}" for r, n in top.items()) or "none"))
+    else:
+        print("  no reasons: the data has no drivers; reasons need a customer profile (contract, acquisition_channel, "
+              "region) or events per week (open_complaint, marketing_contact)")
     return EXIT_OK
 
 

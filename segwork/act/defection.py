@@ -166,8 +166,10 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
     time_varying: columns of the long table used as time-varying drivers.
     observation_end: last day observed (default: the data set's, else the last transaction day).
     spend: None (default): a Gamma-Gamma fitted on the repeat buyers
-        (:func:`segwork.clv.fit_spend`, with its fallbacks, which warn); or
-        a number: every customer's expected spend per purchase.
+        (:func:`segwork.clv.fit_spend`, with its fallbacks, which warn); a
+        fitted :class:`segwork.clv.GammaGamma` (e.g. the one
+        :func:`segwork.prepare.prepare` fitted: not fitted again); or a
+        number: every customer's expected spend per purchase.
     penalizer: L2 penalty of the model (0 = maximum likelihood).
 
     Returns
@@ -236,21 +238,24 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
 
 
 def _spend(where, tx, end, spend, ids):
-    if spend is not None:
+    if spend is not None and not hasattr(spend, "expected_spend"):
         value = check_number(where, "spend", spend, low=0, unit="the data's currency per purchase")
         return pd.Series(value, index=ids, name="spend"), f"a constant {value:g} per purchase (given)"
     summary = rfm_summary(tx, observation_end=end, time_unit="days")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        result = fit_spend(summary)
-    for w in caught:  # said again, once, from here
-        warnings.warn(f"{where}: {w.message}", UserWarning, stacklevel=3)
-    model = result.model
+    if spend is not None:  # a fitted spend model: its expected spend of these customers
+        model, fallback = spend, None
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = fit_spend(summary)
+        for w in caught:  # said again, once, from here
+            warnings.warn(f"{where}: {w.message}", UserWarning, stacklevel=3)
+        model, fallback = result.model, (result.fallbacks[0].detail if result.fallbacks else None)
     if model is None:
-        raise DataError(f"{where}: no spend model ({result.fallbacks[0].detail}); pass spend= a number per purchase")
+        raise DataError(f"{where}: no spend model ({fallback}); pass spend= a number per purchase")
     summary = summary.reindex(ids)
     if isinstance(model, float):
-        return pd.Series(model, index=ids, name="spend"), f"a constant {model:g} per purchase ({result.fallbacks[0].detail})"
+        return pd.Series(model, index=ids, name="spend"), f"a constant {model:g} per purchase ({fallback})"
     value = pd.Series(np.asarray(model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=float),
                       index=ids, name="spend")
     if not np.isfinite(value).all():

@@ -206,7 +206,9 @@ def explain_defection(data, *, prepared=None, relationship=None, horizon: int = 
     settings = {"horizon_months": int(horizon), "discount_rate": float(discount_rate), "margin": float(margin),
                 "alpha": float(alpha), "currency": currency, "at_risk_types": list(AT_RISK_TYPES)}
     if static or events:
-        fit = fit_defection(data, static=static, time_varying=events)
+        # the spend model prepare fitted (not fitted again): the folder's, so customers by history get its numbers
+        spend = prepared.clv.spend_model if prepared.clv is not None else None
+        fit = fit_defection(data, static=static, time_varying=events, spend=spend)
         paths = FuturePaths(fit, horizon)
         found = customer_reasons(fit, labels, types=tuple(pd.unique(labels)), alpha=alpha, horizon=horizon,
                                  discount_rate=discount_rate, margin=margin, paths=paths)

@@ -46,8 +46,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["StoredDefection", "write_defection", "read_defection", "DEFECTION_FOLDER", "defection_document",
-           "check_spend"]
+__all__ = ["StoredDefection", "write_defection", "read_defection", "DEFECTION_FOLDER", "defection_document"]
 
 #: The folder of the model folder that holds the defection part.
 DEFECTION_FOLDER = "defection"
@@ -125,25 +124,6 @@ def defection_document(explanation) -> dict:
         "spend_basis": fit.spend_basis, "currency": fit.currency,
     })
     return doc
-
-
-def check_spend(fit, spend_model) -> None:
-    """The defection fit's expected spend per purchase must be the folder's spend model's (customers given by history
-    get the folder's spend model): DataError naming the largest difference otherwise."""
-    if isinstance(spend_model, (int, float)):
-        expected = np.full(len(fit.spend), float(spend_model))
-    else:
-        from ..features.rfm import rfm_summary
-
-        summary = rfm_summary(fit.transactions, observation_end=fit.observation_end,
-                              time_unit="days").reindex(fit.spend.index)
-        expected = np.asarray(spend_model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=float)
-    got = fit.spend.to_numpy(dtype=float)
-    gap = float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1e-12))) if len(got) else 0.0
-    if not gap <= 1e-9:
-        raise DataError(f"build_models: the defection model's expected spend differs from the folder's spend model "
-                        f"(largest relative difference {gap:.3g}; {fit.spend_basis}); customers given by history "
-                        "would get other numbers than by id: report this as a bug")
 
 
 def _current_values(explanation) -> pd.DataFrame:

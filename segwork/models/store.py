@@ -48,7 +48,7 @@ from ..clv.record import FitRecord
 from ..prepare import CLV_RECORD_ATTR, prepare
 from ..segment.base import Segmentation
 from ..segment.defaults import default_segmentations
-from .defection import StoredDefection, check_spend, read_defection, write_defection
+from .defection import StoredDefection, read_defection, write_defection
 
 __all__ = ["build_models", "load_models", "ModelStore", "FORMAT", "FORMAT_VERSION", "file_sha256"]
 
@@ -163,8 +163,6 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
 
         explanation = explain_defection(dataset, prepared=prepared, relationship=segmentations["relationship"],
                                         horizon=horizon, discount_rate=discount_rate, margin=margin)
-        if explanation.fit is not None:
-            check_spend(explanation.fit, spend)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
