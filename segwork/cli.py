@@ -2,7 +2,7 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
-    segwork models build --dataset NAME|PATH --output DIR [--random-state N]
+    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers|retention --dataset NAME|PATH --output FILE.csv|FILE.parquet
@@ -329,14 +329,20 @@ def _add_service_parsers(subparsers) -> None:
     models_sub = models.add_subparsers(dest="models_command", parser_class=_Parser)
     build = models_sub.add_parser(
         "build", help="prepare the data, build the default segmentations and CLV models, write them with a manifest",
-        description="Writes DIR atomically: table.parquet, clv.json, segmentations/*.pkl and manifest.json "
-                    "(segwork version, data set, date range, creation time, SHA-256 of every file).")
+        description="Writes DIR atomically: table.parquet, clv.json, segmentations/*.pkl, defection/ (what "
+                    "ExplainDefection answers from: the time-varying Pareto/NBD and every customer's reasons when the "
+                    "data has a profile or weekly events) and manifest.json (segwork version, data set, date range, "
+                    "creation time, SHA-256 of every file).")
     build.add_argument("--dataset", required=True, metavar="NAME|PATH",
                        help="a built-in data set (synthetic, cdnow, ...), a prepared folder or a transaction file")
     build.add_argument("--output", required=True, metavar="DIR", help="the model folder to write")
     _add_random_state(build, "random state of the synthetic data and the clustering")
     build.add_argument("--n-customers", type=_positive, default=20_000,
                        help="customers of the synthetic data set (default 20000)")
+    build.add_argument("--defection", action="store_true",
+                       help="synthetic data only: the planted defection world (contract, complaints and contacts "
+                            "per week), whose reasons ExplainDefection then gives (as 'segwork export retention' "
+                            "uses it); without it the synthetic profile's channel and region are the only drivers")
     build.set_defaults(func=_cmd_models_build)
 
     serve = subparsers.add_parser(
@@ -380,14 +386,22 @@ def _cmd_models_build(args) -> int:
     from .models.store import build_models, read_manifest
 
     random_state = _random_state(args, "segwork models build")
-    dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
+                           defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
     out = build_models(dataset, args.output, random_state=random_state, source=source)
     print(f"models written to {out}")
     # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
-    for line in FitRecord.from_dict(read_manifest(out).get("clv_record")).lines():
+    manifest = read_manifest(out)
+    for line in FitRecord.from_dict(manifest.get("clv_record")).lines():
         print(f"  {line}")
+    defection = manifest.get("defection") or {}
+    if defection.get("available"):
+        print(f"  ExplainDefection: reasons from the drivers {', '.join(defection['drivers'])}")
+    elif defection:
+        print("  ExplainDefection: no reasons (the data has no profile drivers or weekly events); P(alive), "
+              "relationship and value at risk only")
     return EXIT_OK
 
 
