@@ -50,7 +50,6 @@ __all__ = ["explain_defection", "MAX_PROBLEMS_SHOWN"]
 WHERE = "ExplainDefection"
 #: At most this many problems are spelt out in one fault (with how many more).
 MAX_PROBLEMS_SHOWN = 10
-_WEEK = pd.Timedelta(days=7)
 
 
 class _Refusal:
@@ -200,14 +199,18 @@ def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: lis
     table = pd.DataFrame({"customer_id": ids, "period_start": origin + pd.to_timedelta(7 * k, unit="D")})
     for col, levels in doc["static"].items():
         table[col] = pd.Categorical([attributes[c][col] for c in ids], categories=list(levels))
-    for col in doc["time_varying"]:
-        table[col] = 0.0
-    for cid, name, value, start, end in periods:
-        if start is None:  # the week containing asOf
-            start = origin + pd.Timedelta(days=7 * kE)
-        week_of = table["period_start"]
-        touch = (table["customer_id"] == cid) & (week_of <= end) & (week_of + _WEEK > start)
-        table.loc[touch.to_numpy(), name] = value
+    # the rows of each customer are consecutive weeks from k0: a period sets the rows of the weeks it touches
+    start = dict(zip(first.index, np.r_[0, np.cumsum(counts)[:-1]]))
+    week0 = dict(zip(first.index, k0))
+    values = {col: np.zeros(len(table)) for col in doc["time_varying"]}
+    for cid, name, value, begin, end in periods:
+        lo = kE if begin is None else (begin - origin).days // 7  # default: the week containing asOf
+        hi = (end - origin).days // 7
+        lo, hi = max(lo, week0[cid]), min(hi, kE)
+        if lo <= hi:
+            values[name][start[cid] + lo - week0[cid]: start[cid] + hi - week0[cid] + 1] = value
+    for col, v in values.items():
+        table[col] = v
     return table
 
 
@@ -278,6 +281,11 @@ def explain_defection(store: ModelStore, request) -> etree._Element:
     as_of = request_date(as_of_text, "asOf", WHERE) if as_of_text is not None else end
     refusal = _Refusal()
     order, by_id, tx_rows, attributes, periods = _read(store, request, as_of, refusal)
+    if by_id and as_of != end:  # a stored answer is as of the end of the built data: not moved in silence
+        for cid in by_id:
+            refusal.add(cid, f"is given by id, whose answer is as of the end of the data the models were built from "
+                             f"({end.date()}), not asOf {as_of.date()}; leave asOf out, or send the customer's "
+                             "transactions to explain it as of asOf")
     refusal.raise_if_any()
     frames, reasons = [], []
     if by_id:

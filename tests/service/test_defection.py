@@ -186,3 +186,28 @@ def test_the_server_keeps_serving_and_explains_a_new_customer(client, world, sto
     (e,) = r["explanation"]
     assert e["customerId"] == "NEW-1" and e["source"] == "history" and 0 <= e["pAlive"] <= 1
     assert client.service.ListSegmentations()["customers"] == N
+
+
+def test_a_driver_period_defaults_to_the_week_of_asof(client, world, stored):
+    """A client that only knows what is open now sends the driver without dates: the week containing asOf."""
+    c = stored.customers
+    cid = c.index[(c["current:open_complaint"] > 0)][0]
+    h = _history(world, cid)
+    end = pd.Timestamp(world.observation_end).date()
+    now = [d for d in h["driver"] if d["name"] == "open_complaint" and d["to"] >= end - pd.Timedelta(days=6)]
+    assert now
+    earlier = [d for d in h["driver"] if d not in now]
+    dated = client.service.ExplainDefection(customer=[{**h, "driver": earlier + [{**now[0], "to": end}]}])
+    bare = client.service.ExplainDefection(customer=[{**h, "driver": earlier + [{"name": "open_complaint",
+                                                                                 "value": 1.0}]}])
+    a, b = dated["explanation"][0], bare["explanation"][0]
+    assert b["pAlive"] == a["pAlive"] and b["valueAtRisk"] == a["valueAtRisk"]
+    assert [x["driver"] for x in b["reason"]] == [x["driver"] for x in a["reason"]]
+
+
+def test_asof_does_not_move_a_stored_answer_in_silence(client, stored):
+    zeep = pytest.importorskip("zeep")
+    cid = stored.customers.index[0]
+    with pytest.raises(zeep.exceptions.Fault) as info:
+        client.service.ExplainDefection(asOf="2024-06-30", customer=[{"customerId": cid}])
+    assert f"customer {cid!r}" in info.value.message and "asOf 2024-06-30" in info.value.message
