@@ -185,10 +185,12 @@ def _through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, refusal: _Refusal) 
     return clean, report
 
 
-def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: list, as_of: pd.Timestamp) -> pd.DataFrame:
+def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: list, as_of: pd.Timestamp,
+                  refusal: _Refusal) -> pd.DataFrame:
     """The long table of the customers by history on the model's weekly grid, from the week of their first purchase
     through the week containing asOf: static drivers from the attributes (categorical, the fit's levels), each
-    time-varying driver its value in the weeks a driver period touches, else 0."""
+    time-varying driver its value in the weeks a driver period touches, else 0. Two periods of one driver that
+    touch a week with different values are refused (naming the customer, the driver and the week)."""
     origin = pd.Timestamp(doc["grid"]["origin"])
     first = clean.groupby("customer_id", sort=True)["date"].min().dt.normalize()
     k0 = ((first - origin).dt.days // 7).to_numpy()
@@ -203,12 +205,22 @@ def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: lis
     start = dict(zip(first.index, np.r_[0, np.cumsum(counts)[:-1]]))
     week0 = dict(zip(first.index, k0))
     values = {col: np.zeros(len(table)) for col in doc["time_varying"]}
+    set_by = {col: np.full(len(table), np.nan) for col in doc["time_varying"]}
     for cid, name, value, begin, end in periods:
         lo = kE if begin is None else (begin - origin).days // 7  # default: the week containing asOf
         hi = (end - origin).days // 7
         lo, hi = max(lo, week0[cid]), min(hi, kE)
-        if lo <= hi:
-            values[name][start[cid] + lo - week0[cid]: start[cid] + hi - week0[cid] + 1] = value
+        if lo > hi:
+            continue
+        rows = slice(start[cid] + lo - week0[cid], start[cid] + hi - week0[cid] + 1)
+        clash = np.flatnonzero(~np.isnan(set_by[name][rows]) & (set_by[name][rows] != value))
+        if len(clash):
+            week = (origin + pd.Timedelta(days=7 * (lo + int(clash[0])))).date()
+            refusal.add(cid, f"driver {name!r} has two periods with different values ({set_by[name][rows][clash[0]]:g} "
+                             f"and {value:g}) in the week starting {week}; give one value per week")
+            continue
+        values[name][rows] = value
+        set_by[name][rows] = value
     for col, v in values.items():
         table[col] = v
     return table
@@ -257,7 +269,8 @@ def _by_history(store: ModelStore, tx_rows, attributes, periods, as_of, refusal:
     stored = store.defection
     settings = stored.settings
     if stored.available:
-        table = _weekly_table(stored.document, clean, attributes, periods, as_of)
+        table = _weekly_table(stored.document, clean, attributes, periods, as_of, refusal)
+        refusal.raise_if_any()
         per, reasons = _with_drivers(store, clean, table, labels, as_of)
     else:
         days = hist[["frequency", "recency", "T", "monetary_value"]]

@@ -163,11 +163,15 @@ def _bad(world, stored):
             ("InvalidRequest", "'N6'", f"date={later.date()}", "asOf")),
         "id with profile": ([{"customerId": known, "attribute": h["attribute"]}],
                             ("InvalidRequest", repr(known), "by id")),
+        "two values a week": ([{**h, "customerId": "N7", "driver": [{"name": "open_complaint", "value": 1.0},
+                                                                    {"name": "open_complaint", "value": 0.0}]}],
+                              ("InvalidRequest", "'N7'", "'open_complaint'", "different values")),
     }
 
 
 @pytest.mark.parametrize("case", ["unknown id", "unknown level", "unknown attribute", "missing driver",
-                                  "unknown driver", "bad value", "after asOf", "id with profile"])
+                                  "unknown driver", "bad value", "after asOf", "id with profile",
+                                  "two values a week"])
 def test_bad_input_is_a_fault_naming_customer_field_and_value(client, world, stored, case):
     zeep = pytest.importorskip("zeep")
     customers, expected = _bad(world, stored)[case]
