@@ -27,9 +27,9 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "RECOMMEND_METHODS", "EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "channel_effectiveness",
            "preferred_contact", "opt_in_column", "permitted", "planted_uplift", "campaign_results",
            "CustomerView", "customer_view", "EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export",
-           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals",
            "RetentionAction", "DEFAULT_RETENTION_ACTIONS", "COST_SOURCE", "with_costs",
            "DefectionFit", "FuturePaths", "fit_defection", "DEFAULT_STATIC_DRIVERS", "DEFAULT_TIME_VARYING_DRIVERS",
            "drivers_table", "restricted_statistics", "planted_coverage", "PlantedCoverage", "DRIVERS_COLUMNS",
            "customer_reasons", "retention_list", "reason_agreement", "CustomerReasons", "ReasonAgreement",
-           "AT_RISK_TYPES", "RETENTION_SCHEMA"]
+           "AT_RISK_TYPES", "RETENTION_SCHEMA",
+           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals"]

@@ -12,7 +12,9 @@ order; an event while it is on; a number per unit).
 
 Static drivers (profile columns: contract, acquisition channel, region) enter
 as covariates constant over time, columns of the same weekly long table as
-the events (open complaints, marketing contacts). With only static drivers
+the events (open complaints, marketing contacts): one 0/1 column per level
+but the reference (the first in sorted order), named ``column[level]`` as
+``OneHotEncoder(drop="first")`` names them in :mod:`segwork.clv.covariates`. With only static drivers
 the model *is* the static-covariate Pareto/NBD (Fader & Hardie 2007;
 :mod:`segwork.clv.covariates`), so one model serves data with a profile only
 and data with events. Putting the static drivers in the long table lets a
@@ -67,12 +69,14 @@ class DefectionFit:
     ``model``: the :class:`segwork.clv.TimeVaryingParetoNBD` (time in weeks;
     every driver on both processes); ``transactions`` (``customer_id``,
     ``date``) and ``covariates`` (the weekly long table: ``customer_id``,
-    ``period_start``, one column per driver, static ones constant over a
-    customer's weeks) as fitted; ``observation_end``; ``static`` and
-    ``time_varying``: the driver columns; ``levels``: static column -> its
-    levels in sorted order (the first is the reference); ``spend``: expected
-    spend per purchase of each customer (index customer_id, the data's
-    currency) and ``spend_basis`` saying where it comes from; ``currency``.
+    ``period_start`` and one float column per driver of :attr:`columns`:
+    ``column[level]`` 0/1 for a static level, constant over a customer's
+    weeks, then the time-varying columns) as fitted; ``observation_end``;
+    ``static`` and ``time_varying``: the profile columns and the long-table
+    columns used; ``levels``: static column -> its levels in sorted order
+    (the first is the reference); ``spend``: expected spend per purchase of
+    each customer (index customer_id, the data's currency) and
+    ``spend_basis`` saying where it comes from; ``currency``.
     """
 
     model: TimeVaryingParetoNBD
@@ -88,8 +92,9 @@ class DefectionFit:
 
     @property
     def columns(self) -> list:
-        """The driver columns of the long table, static first."""
-        return [*self.static, *self.time_varying]
+        """The driver columns of the long table (the design columns: the model's coefficient names without the
+        process), static levels first."""
+        return [f"{col}[{lev}]" for col in self.static for lev in self.levels[col][1:]] + list(self.time_varying)
 
     @property
     def drivers(self) -> pd.DataFrame:
@@ -161,8 +166,10 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
         ``observation_end``, as :mod:`segwork.clv.dynamic_covariates` checks).
         Without it (profile-only data) the weekly grid is built from the
         transactions (starting on the first purchase day of the data).
-    static: profile columns used as static drivers (categorical: one-hot,
-        first level in sorted order the reference; numeric: per unit).
+    static: profile columns used as static drivers, categorical (text,
+        category or bool): one 0/1 column ``column[level]`` per level but the
+        first in sorted order, the reference. A numeric profile column is
+        refused (a what-if needs a reference level to set it to).
     time_varying: columns of the long table used as time-varying drivers.
     observation_end: last day observed (default: the data set's, else the last transaction day).
     spend: None (default): a Gamma-Gamma fitted on the repeat buyers
@@ -180,7 +187,8 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
     ------
     DataError: no driver named (CDNOW: no profile and no events: nothing to
         explain a defection with); a named column missing from the profile or
-        the long table (naming it); a customer without a profile value; every
+        the long table (naming it); a numeric static driver or one with a
+        single level; a customer without a profile value; every
         check of the model's fit (gaps, overlaps, a missing period, a constant
         or collinear driver); an infinite expected spend (Gamma-Gamma q <= 1:
         pass ``spend=`` a number).
@@ -224,10 +232,14 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
                             "customer): a numeric profile driver has no reference level to set it to")
         values = _profile_column(where, customers, col, pd.Index(tx["customer_id"].astype(str).unique()))
         levels[col] = tuple(sorted(values.unique()))
-        codes = pd.Categorical(values, categories=levels[col])
-        mapping = pd.Series(codes, index=values.index)
-        table[col] = pd.Categorical(mapping.reindex(table["customer_id"]).to_numpy(), categories=levels[col])
-    columns = [*static, *time_varying]
+        if len(levels[col]) < 2:
+            raise DataError(f"{where}: static driver {col!r} has one level ({levels[col][0]!r}) for every customer; "
+                            "its effect cannot be told apart from the baseline: drop it from static")
+        codes = pd.Series(pd.Categorical(values, categories=levels[col]).codes, index=values.index)
+        row_codes = codes.reindex(table["customer_id"]).to_numpy()  # NaN: a customer without transactions (unused)
+        for j, lev in enumerate(levels[col][1:], start=1):
+            table[f"{col}[{lev}]"] = (row_codes == j).astype(np.float64)
+    columns = [f"{col}[{lev}]" for col in static for lev in levels[col][1:]] + list(time_varying)
     model = TimeVaryingParetoNBD(penalizer=penalizer).fit(tx, table, observation_end=end,
                                                           purchase_covariates=columns, dropout_covariates=columns)
     ids = model.p_alive().index
@@ -321,8 +333,9 @@ class FuturePaths:
         last = offsets[1:] - 1
         self.m = int(np.ceil(self.weeks)) + 2  # periods from the one containing observation_end (extra rows are ignored)
         self.j = np.arange(self.m)
-        self.static_codes = {c: hist[c].cat.codes.to_numpy()[last] for c in fit.static}
-        self.current, self.tail, self.carry = {}, {}, {}
+        static = [c for c in fit.columns if c not in fit.time_varying]
+        self.current = {c: hist[c].to_numpy(dtype=float)[last] for c in static}  # constant over the horizon
+        self.tail, self.carry = {}, {}
         for name, given in (("carry_weeks", carry_weeks), ("means", means)):
             unknown = sorted(set(given or {}) - set(fit.time_varying))
             if unknown:
@@ -353,37 +366,48 @@ class FuturePaths:
         self._ids = np.repeat(ids.to_numpy(dtype=object), self.m)
         self._starts = origin + pd.to_timedelta(_WEEK * np.tile(kE + self.j, n), unit="D")
 
+    @classmethod
+    def for_fit(cls, where: str, fit: DefectionFit, horizon: int | None, paths: "FuturePaths | None"):
+        """``paths`` checked against ``fit`` and ``horizon`` (months; None: the paths' own), or new paths (12
+        months by default); DataError when the given paths belong to another fit or horizon."""
+        if paths is None:
+            return cls(fit, 12 if horizon is None else horizon)
+        if paths.fit is not fit:
+            raise DataError(f"{where}: paths= was made for another defection fit; pass FuturePaths(fit, ...) of "
+                            "this one")
+        if horizon is not None and horizon != paths.horizon:
+            raise DataError(f"{where}: horizon={horizon!r} months but the paths given cover {paths.horizon}; pass "
+                            "one of them, or paths made with this horizon")
+        return paths
+
     def path(self, column: str) -> np.ndarray:
-        """The status-quo values ``(n_customers, m)`` of a time-varying column (m weeks from the one containing
+        """The status-quo values ``(n_customers, m)`` of a driver column (m weeks from the one containing
         observation_end)."""
         c = column
+        if c not in self.carry:  # a static level: constant
+            return np.repeat(self.current[c][:, None], self.m, axis=1)
         return np.where(self.j[None, :] < self.carry[c], self.current[c][:, None], self.tail[c][:, None])
 
     def frame(self, remove: dict | None = None) -> pd.DataFrame:
         """The future long table (every customer, ``m`` weeks from the one containing observation_end) with the
         drivers of ``remove`` (driver -> ``"horizon"`` / ``"episode"``) removed; see the class docs."""
         remove = dict(remove or {})
-        table = self.fit.drivers.set_index("driver")
-        unknown = [d for d in remove if d not in table.index]
+        columns = self.fit.columns
+        unknown = [d for d in remove if d not in columns]
         if unknown:
-            raise DataError(f"FuturePaths: unknown driver(s) {unknown}; the fit's drivers are {list(table.index)}")
+            raise DataError(f"FuturePaths: unknown driver(s) {unknown}; the fit's drivers are {columns}")
         out = {"customer_id": self._ids, "period_start": self._starts}
-        for c in self.fit.static:
-            codes = self.static_codes[c].copy()
-            for d, how in remove.items():
-                if table.loc[d, "column"] == c:
-                    codes[codes == self.fit.levels[c].index(table.loc[d, "level"])] = 0
-            out[c] = pd.Categorical.from_codes(np.repeat(codes, self.m), categories=list(self.fit.levels[c]))
-        for c in self.fit.time_varying:
-            values = self.path(c)
+        for c in columns:
             how = remove.get(c)
-            if how == "horizon":
-                values = np.zeros_like(values)
-            elif how == "episode":
-                values = np.where(self.j[None, :] < self.carry[c], 0.0, values)
-            elif how is not None:
-                raise DataError(f"FuturePaths: remove[{c!r}]={how!r}; use 'horizon' or 'episode'")
-            out[c] = values.reshape(-1)
+            if how == "horizon":  # a level set to the reference, or a number to 0
+                out[c] = np.zeros(len(self._ids))
+            elif how == "episode" and c in self.carry:
+                out[c] = np.where(self.j[None, :] < self.carry[c], 0.0, self.path(c)).reshape(-1)
+            elif how is None:
+                out[c] = self.path(c).reshape(-1)
+            else:
+                raise DataError(f"FuturePaths: remove[{c!r}]={how!r}; use 'horizon' (static or time-varying) or "
+                                "'episode' (time-varying)")
         return pd.DataFrame(out)
 
     def clv(self, remove: dict | None = None, *, discount_rate: float = 0.01, margin: float = 1.0) -> pd.Series:

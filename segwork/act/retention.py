@@ -7,7 +7,8 @@ defection model (:func:`segwork.act.fit_defection`):
 * :func:`customer_reasons`: the drivers that raise each customer's dropout
   rate, each as its factor against a reference customer (every driver at its
   reference level or 0), ranked, with the CLV the customer would keep if the
-  driver were removed (what-if future covariate paths, :class:`FuturePaths`);
+  driver were removed (what-if future covariate paths,
+  :class:`segwork.act.defection.FuturePaths`);
 * :func:`retention_list`: the best retention action per customer (CLV saved
   minus its assumed cost, :data:`segwork.act.strategies.DEFAULT_RETENTION_ACTIONS`),
   customers ranked by that retention value;
@@ -46,7 +47,8 @@ RETENTION_SCHEMA: dict[str, tuple[str, str, str]] = {
     "top_reason": ("string", "", "the driver that raises the customer's dropout rate most ('none' if none does)"),
     "reason_multiplier": ("float", "factor", "the top reason's factor on the dropout rate against a reference "
                           "customer, at the observation end"),
-    "action": ("string", "", "the retention action with the highest retention value"),
+    "action": ("string", "", "the retention action with the highest retention value; 'none' when no action "
+               "saves more than it costs"),
     "clv_saved": ("float", "currency", "expected CLV (margin) the action keeps over the horizon"),
     "action_cost": ("float", "currency", "the action's assumed cost per customer"),
     "retention_value": ("float", "currency", "clv_saved - action_cost"),
@@ -102,8 +104,8 @@ def _at_risk(where, customers, types, known: pd.Index) -> pd.Series:
     return labels.reindex(known[known.isin(labels.index)]).rename("relationship")
 
 
-def customer_reasons(fit: DefectionFit, customers=None, *, drivers: pd.DataFrame | None = None, alpha: float = 0.05,
-                     types=AT_RISK_TYPES, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+def customer_reasons(fit: DefectionFit, customers, *, drivers: pd.DataFrame | None = None, alpha: float = 0.05,
+                     types=AT_RISK_TYPES, horizon: int | None = None, discount_rate: float = 0.01, margin: float = 1.0,
                      paths: FuturePaths | None = None) -> CustomerReasons:
     """The top drivers of each at-risk customer's elevated dropout, and the CLV they would keep without each.
 
@@ -120,10 +122,12 @@ def customer_reasons(fit: DefectionFit, customers=None, *, drivers: pd.DataFrame
     alpha: a driver is a reason when its dropout effect is significant at
         ``alpha`` (None: every driver that raises the rate counts), its
         multiplier is above 1 and the customer is not at its reference.
-    horizon, discount_rate, margin: the CLV's months, monthly discount rate
-        and profit share of revenue (as :func:`drivers_table`).
-    paths: :class:`FuturePaths` of the fit (made with ``horizon`` when None);
-        pass the one of :func:`drivers_table` to reuse it.
+    horizon, discount_rate, margin: the CLV's months (default: the
+        ``paths``' horizon, else 12), monthly discount rate and profit share
+        of revenue (as :func:`segwork.act.drivers_table`).
+    paths: :class:`segwork.act.defection.FuturePaths` of the fit (made with
+        ``horizon`` when None); pass the one given to
+        :func:`segwork.act.drivers_table` to reuse its what-ifs.
 
     A driver's factor is ``exp(g_k (z_ik - z_ref,k))``: ``g_k`` its dropout
     coefficient, ``z_ik`` the customer's value in the week containing the
@@ -139,7 +143,8 @@ def customer_reasons(fit: DefectionFit, customers=None, *, drivers: pd.DataFrame
     weeks as in the status quo). The past, and so P(alive), is as observed.
 
     Returns a :class:`CustomerReasons`. Raises DataError for customers not in
-    the fit, a bad ``customers`` argument, or the checks of the settings.
+    the fit, a bad ``customers`` argument, ``paths`` of another fit or
+    horizon, or the checks of the settings.
     """
     where = "customer_reasons"
     if alpha is not None:
@@ -165,14 +170,11 @@ def customer_reasons(fit: DefectionFit, customers=None, *, drivers: pd.DataFrame
         se = np.array([summ.loc[f"dropout:{d}", "se"] for d in table["driver"]])
         p = stats.chi2.sf((g / se) ** 2, df=1)
         test = "Wald (chi-square, 1 df), from the model's summary"
-    paths = paths if paths is not None else FuturePaths(fit, horizon)
+    paths = FuturePaths.for_fit(where, fit, horizon, paths)
     pos = known.get_indexer(labels.index)
     z = np.zeros((len(pos), len(table)))
-    for j, d in enumerate(table.itertuples()):
-        if d.kind == "static":
-            z[:, j] = paths.static_codes[d.column][pos] == fit.levels[d.column].index(d.level)
-        else:
-            z[:, j] = paths.current[d.column][pos]
+    for j, d in enumerate(table["driver"]):
+        z[:, j] = paths.current[d][pos]
     factor = np.exp(z * g[None, :])
     active = z != 0
     counts = active & (g[None, :] > 0) & ((p < alpha)[None, :] if alpha is not None else True)
@@ -228,11 +230,14 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
     would otherwise outbid the model's what-ifs (15 % of CLV is more than
     most single drivers are worth over a year); ``"compete"`` offers them to
     everyone. The best action has the highest ``clv_saved - cost`` (the
-    cheaper one on a tie). Costs are assumed figures
+    cheaper one on a tie); when that is not positive, doing nothing is
+    better: ``action`` is ``"none"`` with 0 saved, cost and value, and
+    ``saved_basis`` names the best action there was with its CLV saved and
+    cost. Costs are assumed figures
     (:data:`segwork.act.strategies.COST_SOURCE`, ``attrs["cost_source"]``).
 
     Returns a DataFrame with the columns of :data:`RETENTION_SCHEMA`, in that
-    order, rank 1 first (negative retention values last: not worth acting).
+    order, rank 1 first (the customers not worth acting on last, by id).
     Raises DataError for an action with a negative or non-finite cost, or an
     unknown ``generic``.
     """
@@ -269,9 +274,16 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
     opts = opts.sort_values(["customer_id", "retention_value", "action_cost"], ascending=[True, False, True],
                             kind="mergesort")
     best = opts.drop_duplicates("customer_id").set_index("customer_id").reindex(per.index)
+    # doing nothing (value 0) beats an action that costs more than it saves: the action is "none", and the basis
+    # names the best action there was and what it would have lost
+    losing = best["retention_value"] <= 0
+    best.loc[losing, "saved_basis"] = [f"not worth acting: the best action, {a}, saves {c:,.2f} for a cost of {k:,.2f}"
+                                       for a, c, k in best.loc[losing, ["action", "clv_saved", "action_cost"]]
+                                       .itertuples(index=False)]
     none = best["action"].isna()  # no action applies (no driver action and no generic action given)
-    best.loc[none, ["action", "saved_basis"]] = ["none", "no action applies"]
-    best.loc[none, ["clv_saved", "action_cost", "retention_value"]] = 0.0
+    best.loc[none, "saved_basis"] = "no action applies"
+    best.loc[losing | none, "action"] = "none"
+    best.loc[losing | none, ["clv_saved", "action_cost", "retention_value"]] = 0.0
     out = pd.DataFrame({"customer_id": per.index.astype(str), "relationship": per["relationship"].to_numpy(),
                         "top_reason": per["top_reason"].to_numpy(),
                         "reason_multiplier": per["reason_multiplier"].to_numpy(dtype=float),

@@ -132,7 +132,11 @@ def _current_values(explanation) -> pd.DataFrame:
     fit, paths = explanation.fit, explanation.paths
     out = pd.DataFrame(index=pd.Index(paths.customers.astype(str), name="customer_id"))
     for col in fit.static:
-        out[f"current:{col}"] = np.asarray(fit.levels[col], dtype=object)[paths.static_codes[col]]
+        levels = list(fit.levels[col])
+        code = np.zeros(len(out), dtype=int)  # the reference level where no level column is 1
+        for j, lev in enumerate(levels[1:], start=1):
+            code[np.asarray(paths.current[f"{col}[{lev}]"]) == 1] = j
+        out[f"current:{col}"] = np.asarray(levels, dtype=object)[code]
     for col in fit.time_varying:
         out[f"current:{col}"] = np.asarray(paths.current[col], dtype=float)
     return out

@@ -188,7 +188,8 @@ def _through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, refusal: _Refusal) 
 def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: list, as_of: pd.Timestamp,
                   refusal: _Refusal) -> pd.DataFrame:
     """The long table of the customers by history on the model's weekly grid, from the week of their first purchase
-    through the week containing asOf: static drivers from the attributes (categorical, the fit's levels), each
+    through the week containing asOf: static drivers from the attributes (a 0/1 column per level but the
+    reference, named ``column[level]``, as :func:`segwork.act.fit_defection` makes them), each
     time-varying driver its value in the weeks a driver period touches, else 0. Two periods of one driver that
     touch a week with different values are refused (naming the customer, the driver and the week)."""
     origin = pd.Timestamp(doc["grid"]["origin"])
@@ -199,8 +200,10 @@ def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: lis
     ids = np.repeat(first.index.to_numpy(dtype=object), counts)
     k = np.concatenate([np.arange(a, kE + 1) for a in k0]) if len(k0) else np.zeros(0, dtype=int)
     table = pd.DataFrame({"customer_id": ids, "period_start": origin + pd.to_timedelta(7 * k, unit="D")})
-    for col, levels in doc["static"].items():
-        table[col] = pd.Categorical([attributes[c][col] for c in ids], categories=list(levels))
+    for col, levels in doc["static"].items():  # as fit_defection: one 0/1 column per level but the reference
+        given = np.asarray([attributes[c][col] for c in ids], dtype=object)
+        for lev in levels[1:]:
+            table[f"{col}[{lev}]"] = (given == lev).astype(np.float64)
     # the rows of each customer are consecutive weeks from k0: a period sets the rows of the weeks it touches
     start = dict(zip(first.index, np.r_[0, np.cumsum(counts)[:-1]]))
     week0 = dict(zip(first.index, k0))

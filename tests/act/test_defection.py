@@ -108,7 +108,8 @@ def test_profile_only_fit_is_the_static_covariate_pareto_nbd(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IdentificationWarning)
         only = fit_defection(data, time_varying=(), static=("contract", "region"))
-    assert only.covariates.columns.tolist() == ["customer_id", "period_start", "contract", "region"]
+    assert only.covariates.columns.tolist() == ["customer_id", "period_start", "contract[none]", "region[east]",
+                                                "region[north]", "region[south]", "region[west]"]
     s = rfm_summary(data.transactions, observation_end=data.observation_end, time_unit="weeks")
     prof = data.customers.set_index("customer_id").loc[s.index, ["contract", "region"]].astype(str)
     with warnings.catch_warnings():
@@ -129,7 +130,9 @@ def test_status_quo_path_and_what_ifs(fit, paths):
     resolved = frame[c].to_numpy().reshape(len(paths.customers), paths.m)
     assert (resolved[i, :paths.carry[c]] == 0).all() and (resolved[i, paths.carry[c]:] == path[i, paths.carry[c]:]).all()
     horizon = paths.frame({"contract[none]": "horizon", c: "horizon"})
-    assert (horizon["contract"] == "annual").all() and (horizon[c] == 0).all()
+    assert (horizon["contract[none]"] == 0).all() and (horizon[c] == 0).all()  # every contract annual, no complaint
+    same = paths.frame()
+    assert (same["region[south]"].to_numpy().reshape(len(paths.customers), paths.m).std(axis=1) == 0).all()
     kept = paths.clv({c: "episode"}) - paths.clv()
     assert kept.iloc[i] > 0  # resolving an open complaint keeps value
     assert np.allclose(kept[cur == 0], 0.0)  # nothing changes for the others
@@ -207,6 +210,12 @@ def test_retention_value_arithmetic():
     compete = retention_list(_hand_reasons(), generic="compete").set_index("customer_id")
     assert compete.loc["A", "action"] == "win-back contact" and np.isclose(compete.loc["A", "clv_saved"], 60.0)
     assert out.attrs["costs"]["renew contract"] == costs["renew contract"] and "assumed" in out.attrs["cost_source"]
+    # an action that costs more than it saves is not recommended: doing nothing is worth more
+    dear = retention_list(_hand_reasons(), actions=with_costs(resolve_complaint=70, win_back_contact=50))
+    dear = dear.set_index("customer_id")
+    assert dear.loc["A", "action"] == "none" and dear.loc["A", "retention_value"] == 0.0
+    assert dear.loc["A", "saved_basis"].startswith("not worth acting: the best action, renew contract, saves 30.00")
+    assert dear.loc["C", "action"] == "none" and dear.loc["C", "clv_saved"] == 0.0
 
 
 def test_reason_agreement_and_its_random_baseline_by_hand():
@@ -251,6 +260,8 @@ def test_errors_name_the_column_or_driver(data, fit, paths, reasons):
         paths.frame({"open_complaint": "sometimes"})
     with pytest.raises(DataError, match="test='bogus'"):
         drivers_table(fit, test="bogus")
+    with pytest.raises(DataError, match="horizon=24 months but the paths given cover 12"):
+        drivers_table(fit, test="wald", horizon=24, paths=paths)
     with pytest.raises(DataError, match="not free coefficients"):
         restricted_statistics(fit, ["dropout:bogus"])
     with pytest.raises(DataError, match="not in the defection model's fit.*'Z9'"):

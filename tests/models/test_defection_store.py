@@ -73,8 +73,10 @@ def test_the_profile_drivers_of_the_plain_world_are_kept_and_read_back(models_di
             for k in range((first[c] - origin).days // 7, (end - origin).days // 7 + 1)]
     weeks = pd.DataFrame(rows, columns=["customer_id", "period_start"])
     profile = crm.customers.set_index("customer_id")
-    for col, levels in doc["static"].items():
-        weeks[col] = pd.Categorical(profile.loc[weeks["customer_id"], col].to_numpy(), categories=levels)
+    for col, levels in doc["static"].items():  # a 0/1 column per level but the reference, as fit_defection
+        given = profile.loc[weeks["customer_id"], col].to_numpy()
+        for lev in levels[1:]:
+            weeks[f"{col}[{lev}]"] = (given == lev).astype(float)
     again = stored.model.with_data(tx, weeks, observation_end=end)
     np.testing.assert_allclose(again.p_alive().reindex(ids), stored.customers.loc[ids, "p_alive"], rtol=1e-12)
 
