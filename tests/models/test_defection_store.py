@@ -109,13 +109,15 @@ def test_without_drivers_the_folder_says_so_and_the_answer_has_no_reasons(plain)
     assert (c["top_reason"] == "").all() and store.defection.reasons.empty
     np.testing.assert_array_equal(c["p_alive"], store.table["p_alive"])
     np.testing.assert_array_equal(c["clv"], store.table["clv"])
-    ids = list(c.index[c["at_risk"]][:3]) + list(c.index[~c["at_risk"]][:2])
+    worth = c["at_risk"] & (c["retention_value"] > 0)
+    ids = list(c.index[worth][:3]) + list(c.index[c["at_risk"] & ~worth][:2]) + list(c.index[~c["at_risk"]][:2])
     r = call(store, "ExplainDefection", _request(*[_el("customer", _el("customerId", text=i)) for i in ids]))
     assert r.findtext(f"{{{TNS}}}reasonsAvailable") == "false"
     assert "Reasons need a customer profile or events per week" in r.findtext(f"{{{TNS}}}modelNote")
     by_id = _answers(r)
     assert all(a["reasons"] == 0 for a in by_id.values())
-    assert {by_id[i]["action"] for i in ids[:3]} == {"win-back contact"}
+    assert {by_id[i]["action"] for i in ids[:3]} == {"win-back contact"}  # no driver: the generic action
+    assert {by_id[i]["action"] for i in ids[3:]} == {"none"}  # not worth its cost, or not at risk
     by_history = _answers(call(store, "ExplainDefection",
                                _request(*[_by_history(world.transactions, i) for i in ids])))
     for i in ids:
