@@ -46,6 +46,7 @@ from .covariates import CovariateDesign
 __all__ = ["DynamicDesign", "FuturePieces", "build_design", "future_pieces", "check_covariate_table"]
 
 _NS_PER_DAY = 86_400 * 10**9
+_ADVERB = {"week": "weekly", "day": "daily"}
 
 
 def _period_days(where: str, time_unit: str) -> int:
@@ -74,7 +75,8 @@ def _day_of(where: str, value) -> int:
     except (TypeError, ValueError):
         ts = pd.NaT
     if ts is pd.NaT:
-        raise DataError(f"{where}: observation_end={value!r} is not a date; give the last day observed, e.g. '2006-12-31'")
+        raise DataError(f"{where}: observation_end={value!r} is not a date; give the last day observed, "
+                        "e.g. '2006-12-31'")
     if ts.tz is not None:
         ts = ts.tz_localize(None)
     return int(np.floor(ts.value / _NS_PER_DAY))
@@ -105,15 +107,16 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
     Refuses: not a DataFrame; a missing ``customer_id``, ``period_start`` or
     covariate column; dates that are not datetime64 or missing; missing
     customer ids; a ``period_start`` off the grid (not a whole number of
-    periods after ``origin``, by default the table's earliest ``period_start``;
-    or with a time of day); two rows for one customer and period (overlapping
+    periods after ``origin``; by default the grid most rows are on, from its
+    earliest ``period_start``; or with a time of day); two rows for one customer and period (overlapping
     periods); a gap in a customer's periods (between their first and last row).
     Values are checked where they are used (:func:`build_design`,
     :func:`future_pieces`). Returns the rows sorted by customer and period.
     """
     if not isinstance(covariates, pd.DataFrame):
         raise DataError(f"{where}: covariates must be a pandas DataFrame in long form (one row per customer and "
-                        f"period: customer_id, period_start and the covariate columns), got {type(covariates).__name__}")
+                        "period: customer_id, period_start and the covariate columns), got "
+                        f"{type(covariates).__name__}")
     need = ["customer_id", "period_start", *columns]
     missing = [c for c in need if c not in covariates.columns]
     if missing:
@@ -124,12 +127,12 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
         raise DataError(f"{where}: the covariate table is empty; give one row per customer and period")
     length = _period_days(where, time_unit)
     unit = time_unit[:-1]
-    frame = covariates[need].copy()
+    frame = covariates[need]
     ids = frame["customer_id"]
     if ids.isna().any():
         row = frame.index[ids.isna().to_numpy()][0]
         raise DataError(f"{where}: the covariate table has a missing customer_id (row {row!r}); drop or fill it")
-    frame["customer_id"] = ids.astype(str)
+    frame = frame.assign(customer_id=ids.astype(str))
     dates = frame["period_start"]
     if pd.api.types.is_datetime64_any_dtype(dates) and dates.isna().any():
         who = frame["customer_id"][dates.isna().to_numpy()].iloc[0]
@@ -139,21 +142,28 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
     if (rest != 0).any():
         pos = int(np.flatnonzero(rest != 0)[0])
         raise DataError(f"{where}: period_start {dates.iloc[pos]} of customer {frame['customer_id'].iloc[pos]!r} has "
-                        f"a time of day; period_start is the first day of a {unit} (a date at 00:00): floor it to the day")
-    if origin is None:
-        origin = int(day.min())
+                        f"a time of day; period_start is the first day of a {unit} (a date at 00:00): floor it to "
+                        "the day")
+    if origin is None:  # the grid of most rows (so that one stray row is the one named), from its first period
+        residue = day % length
+        common = int(np.bincount(residue, minlength=length).argmax())
+        origin = int(day[residue == common].min())
     off = (day - origin) % length
     if (off != 0).any():
         pos = int(np.flatnonzero(off != 0)[0])
         raise DataError(
             f"{where}: period_start {_date(day[pos])} of customer {frame['customer_id'].iloc[pos]!r} is not on the "
-            f"{unit}ly grid of the covariate table (periods of {length} day(s) from {_date(origin)}; period_start "
-            f"marks the start of a period): set it to the first day of its period, e.g. "
+            f"{_ADVERB[unit]} grid of the covariate table (periods of {length} day(s) from {_date(origin)}, the grid "
+            "of the other rows; "
+            "period_start marks the start of a period): set it to the first day of its period, e.g. "
             f"{_date(day[pos] - off[pos])}")
-    frame["_k"] = (day - origin) // length
-    frame = frame.sort_values(["customer_id", "_k"], kind="mergesort").reset_index(drop=True)
+    k = (day - origin) // length
     codes, uniq = pd.factorize(frame["customer_id"], sort=True)
-    k = frame["_k"].to_numpy(np.int64)
+    key = codes.astype(np.int64) * (int(k.max()) + 1) + k
+    if not (key[1:] >= key[:-1]).all():  # sort by customer and period (a table from make_crm is sorted already)
+        order = np.argsort(key, kind="stable")
+        frame, codes, k = frame.take(order), codes[order], k[order]
+    frame = frame.reset_index(drop=True)
     same = codes[1:] == codes[:-1]
     step = np.diff(k)
     dup = same & (step == 0)
@@ -161,7 +171,8 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
         pos = int(np.flatnonzero(dup)[0])
         n_rows = int(((codes == codes[pos]) & (k == k[pos])).sum())
         raise DataError(f"{where}: customer {uniq[codes[pos]]!r} has {n_rows} rows for the period starting "
-                        f"{_date(origin + k[pos] * length)} (overlapping periods); keep one row per customer and period")
+                        f"{_date(origin + k[pos] * length)} (overlapping periods); keep one row per customer and "
+                        "period")
     gap = same & (step > 1)
     if gap.any():
         pos = int(np.flatnonzero(gap)[0])
@@ -171,8 +182,7 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
             f"{_date(origin + k[pos] * length)} and {_date(origin + k[pos + 1] * length)}); a customer's periods "
             "must follow each other without gaps: add the missing rows")
     start = np.r_[0, np.flatnonzero(~same) + 1, len(k)]
-    return CovariateTable(frame.drop(columns="_k"), pd.Index(uniq, name="customer_id"), codes, k, start, origin,
-                          length, unit)
+    return CovariateTable(frame, pd.Index(uniq, name="customer_id"), codes, k, start, origin, length, unit)
 
 
 @dataclass
@@ -207,8 +217,8 @@ class DynamicDesign:
     S_purchase: np.ndarray
     purchase_names: list
     dropout_names: list
-    encoders: dict
-    static_rows: dict
+    encoders: dict  # "purchase" / "dropout": (table columns, CovariateDesign or None); "static": CovariateDesign
+    static_rows: np.ndarray  # (n, p_static) the static design of each customer (on both processes)
     grid: tuple  # (origin day, period days, unit name)
 
 
@@ -224,30 +234,32 @@ class FuturePieces:
     Z: np.ndarray
 
 
-def _encode(where, frame: pd.DataFrame, columns, encoder=None):
-    """Design matrix of the long-table ``columns`` for ``frame``'s rows (fit: a new CovariateDesign)."""
+def _encode(where, table: pd.DataFrame, row: np.ndarray, columns, encoder=None):
+    """Design matrix of the long-table ``columns`` at rows ``row`` of ``table`` (fit: a new CovariateDesign)."""
     if not columns:
-        return np.zeros((len(frame), 0)), None, []
-    part = frame[list(columns)]
+        return np.zeros((len(row), 0)), None, []
+    part = table[list(columns)].take(row).reset_index(drop=True)
+
+    def where_is(i):
+        return (f"customer {table['customer_id'].iloc[row[i]]!r} in the period starting "
+                f"{pd.Timestamp(table['period_start'].iloc[row[i]]).date()}")
+
     num = [c for c in columns if pd.api.types.is_numeric_dtype(part[c]) and not pd.api.types.is_bool_dtype(part[c])]
     if num:
         vals = part[num].to_numpy(dtype=np.float64)
         bad = ~np.isfinite(vals)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({float(vals[i, j])!r}) for customer "
-                            f"{frame['customer_id'].iloc[i]!r} in the period starting "
-                            f"{pd.Timestamp(frame['period_start'].iloc[i]).date()}; fill or drop it")
+            raise DataError(f"{where}: covariate {num[j]!r} is not finite ({float(vals[i, j])!r}) for {where_is(i)}; "
+                            "fill or drop it")
     na = part.isna().to_numpy()
     if na.any():
         i, j = np.argwhere(na)[0]
-        raise DataError(f"{where}: covariate {columns[j]!r} is missing for customer {frame['customer_id'].iloc[i]!r} "
-                        f"in the period starting {pd.Timestamp(frame['period_start'].iloc[i]).date()}; fill or drop it")
-    rows = part.reset_index(drop=True)
+        raise DataError(f"{where}: covariate {columns[j]!r} is missing for {where_is(i)}; fill or drop it")
     if encoder is None:
-        encoder = CovariateDesign(f"{where} (covariate table rows used in the fit)", rows, None, len(rows))
+        encoder = CovariateDesign(f"{where} (covariate table rows used in the fit)", part, None, len(part))
         return encoder.Z_, encoder, encoder.names_
-    return encoder.transform(where, rows, None, len(rows)), encoder, encoder.names_
+    return encoder.transform(where, part, None, len(part)), encoder, encoder.names_
 
 
 def _static_rows(where, static, customers, encoder=None):
@@ -337,8 +349,6 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
             f"{_date(origin + k0[i] * length)}, which contains their first purchase ({_date(first[i])}); the table "
             f"must cover each customer from that period through the one containing observation_end "
             f"({_date(end_day)}) without gaps: add the missing rows")
-    if (first < origin).any():  # pragma: no cover - implied by the check above
-        raise DataError(f"{where}: a first purchase precedes the covariate table")
     early = kmax < kE
     if early.any():
         i = int(np.flatnonzero(early)[0])
@@ -350,7 +360,7 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
     # the pieces: one per period from the first purchase's to observation_end's
     counts = (kE - k0 + 1).astype(np.int64)
     offsets = np.r_[0, np.cumsum(counts)]
-    cust = np.repeat(np.arange(n), counts)
+    cust = np.repeat(np.arange(n, dtype=np.int32), counts)
     q = np.arange(offsets[-1]) - offsets[cust]
     kk = k0[cust] + q
     f = first[cust]
@@ -359,10 +369,9 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
     lo = (lo_day - f) / length
     piece_len = np.maximum(hi_day - lo_day, 0) / length
     row = table.start[pos][cust] + (kk - kmin[cust])
-    used = table.frame.iloc[row]
     fitted = encoders or {}
-    Xd, enc_p, names_p = _encode(where, used, purchase_covariates, fitted.get("purchase", (None, None))[1])
-    Zd, enc_d, names_d = _encode(where, used, dropout_covariates, fitted.get("dropout", (None, None))[1])
+    Xd, enc_p, names_p = _encode(where, table.frame, row, purchase_covariates, fitted.get("purchase", (None, None))[1])
+    Zd, enc_d, names_d = _encode(where, table.frame, row, dropout_covariates, fitted.get("dropout", (None, None))[1])
     Ss, enc_s, names_s = _static_rows(where, static_covariates, customers, fitted.get("static"))
     for side, names in (("purchase", names_p), ("dropout", names_d)):
         clash = sorted(set(names) & set(names_s))
@@ -382,11 +391,11 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
         S[:, j] = np.bincount(p_cust, weights=X[p_piece, j], minlength=n)
     design = DynamicDesign(
         customers=customers, x=x, tx=np.minimum(rec, T), T=T, first_day=first, end_day=end_day, offsets=offsets,
-        cust=cust, lo=lo, length=piece_len, X_rows=X_rows, x_code=x_code.astype(np.int64), Z_rows=Z_rows,
-        z_code=z_code.astype(np.int64), S_purchase=S, purchase_names=names_p + names_s, dropout_names=names_d + names_s,
+        cust=cust, lo=lo, length=piece_len, X_rows=X_rows, x_code=x_code.astype(np.int32), Z_rows=Z_rows,
+        z_code=z_code.astype(np.int32), S_purchase=S, purchase_names=names_p + names_s, dropout_names=names_d + names_s,
         encoders={"purchase": (purchase_covariates, enc_p), "dropout": (dropout_covariates, enc_d),
                   "static": enc_s},
-        static_rows={"purchase": Ss, "dropout": Ss}, grid=(origin, length, table.unit))
+        static_rows=Ss, grid=(origin, length, table.unit))
     return design, table
 
 
@@ -436,8 +445,7 @@ def future_pieces(where: str, design: DynamicDesign, covariates, horizon: float)
     lo = (lo_day - E) / length
     piece_len = np.maximum(hi_day - lo_day, 0) / length
     row = table.start[pos][cust] + (kk - kmin[cust])
-    used = table.frame.iloc[row]
-    Xd = _encode(where, used, purchase_cols, enc_p)[0] if purchase_cols else np.zeros((len(row), 0))
-    Zd = _encode(where, used, dropout_cols, enc_d)[0] if dropout_cols else np.zeros((len(row), 0))
-    Ss = design.static_rows["purchase"]
+    Xd = _encode(where, table.frame, row, purchase_cols, enc_p)[0]
+    Zd = _encode(where, table.frame, row, dropout_cols, enc_d)[0]
+    Ss = design.static_rows
     return FuturePieces(offsets, cust, lo, piece_len, np.hstack([Xd, Ss[cust]]), np.hstack([Zd, Ss[cust]]))

@@ -86,7 +86,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         :func:`segwork.clv.base.check_identification`); n_iter_.
     """
 
-    def __init__(self, penalizer: float = 0.0, n_nodes: int = 8):
+    def __init__(self, penalizer: float = 0.0, n_nodes: int = 6):
         self.penalizer = penalizer
         self.n_nodes = n_nodes
 
@@ -194,8 +194,10 @@ class TimeVaryingParetoNBD(BaseEstimator):
         self._names_free = names
         self._cov_free = cov
         self._design = design
-        self._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(
-            np.datetime64(design.grid[0] + ((design.end_day - design.grid[0]) // design.grid[1]) * design.grid[1], "D"))]
+        # the rows a prediction may use: from the period containing observation_end on
+        origin, length, _ = design.grid
+        first_future = origin + ((design.end_day - origin) // length) * length
+        self._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(np.datetime64(first_future, "D"))]
         self._set_state(full_hat, state)
         self.n_nodes_ = 2 * n_nodes
         self.fit_seconds_ = time.perf_counter() - t0
@@ -429,9 +431,11 @@ class TimeVaryingParetoNBD(BaseEstimator):
 
     def discounted_expected_purchases(self, horizon: float, discount_rate: float, covariates=None) -> pd.Series:
         """DECT: expected repeat purchases in ``(T, T + horizon]``, each discounted by ``exp(-discount_rate
-        (t - T))`` (continuous discount rate per time unit, e.g. 0.1 per week as CLVTools' default
-        ``continuous.discount.factor``); index customer_id. The integral per piece by Gauss-Legendre (16
-        nodes); otherwise as :meth:`expected_purchases`. ``discount_rate=0`` gives CET."""
+        (t - T))`` (a continuous discount rate per time unit: CLVTools' ``continuous.discount.factor``, whose
+        default is ``log(1 + 0.1)`` per time unit); index customer_id. The integral per piece by
+        Gauss-Legendre (16 nodes: the integrand is smooth on a period); otherwise as
+        :meth:`expected_purchases`. ``discount_rate=0`` gives CET. Equal to CLVTools' DECT on its apparel data
+        to 1e-10 (tested)."""
         self._check()
         where = f"{type(self).__name__}.discounted_expected_purchases"
         try:
@@ -443,7 +447,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         fut, a, c, K_T, K_lo, scale, s = self._future(where, horizon, covariates)
         t, w = legendre_01(16)
         u = fut.length[:, None] * t[None, :]
-        vals = (np.exp(-delta * (fut.lo[:, None] + u)) * (K_T[fut.cust][:, None] / (K_lo[:, None] + c[:, None] * u)) ** s)
+        vals = np.exp(-delta * (fut.lo[:, None] + u)) * (K_T[fut.cust][:, None] / (K_lo[:, None] + c[:, None] * u)) ** s
         piece = a * fut.length * (vals @ w)
         total = np.bincount(fut.cust, weights=piece, minlength=len(scale))
         return pd.Series(scale * total, index=self._design.customers, name="discounted_expected_purchases")

@@ -36,6 +36,7 @@ class SimulatedDynamicData:
         with every covariate 0), ``dropout_time`` (weeks after the first purchase; inf if still alive at
         the end) and ``first_purchase``.
     observation_end: the last day observed.
+    merged_purchases: purchases that fell on a day with another purchase of the same customer (recorded once).
     """
 
     transactions: pd.DataFrame
@@ -43,6 +44,7 @@ class SimulatedDynamicData:
     static: pd.DataFrame
     truth: pd.DataFrame
     observation_end: pd.Timestamp
+    merged_purchases: int = 0
 
 
 def simulate_time_varying_pareto_nbd(n_customers: int, *, r: float = 0.8, alpha: float = 8.0, s: float = 0.7,
@@ -132,7 +134,9 @@ def simulate_time_varying_pareto_nbd(n_customers: int, *, r: float = 0.8, alpha:
     buyer = np.r_[np.arange(n), cj[which]]
     day = np.r_[first, first[cj[which]] + np.floor(times * 7.0).astype(np.int64)]
     tx = pd.DataFrame({"customer_id": ids[buyer], "date": pd.to_datetime(day, unit="D"), "amount": 10.0})
+    drawn = len(tx)
     tx = tx.drop_duplicates(["customer_id", "date"]).sort_values(["customer_id", "date"], kind="mergesort")
     truth = pd.DataFrame({"purchase_rate": lam, "dropout_rate": mu, "dropout_time": death,
                           "first_purchase": pd.to_datetime(first, unit="D")}, index=ids)
-    return SimulatedDynamicData(tx.reset_index(drop=True), cov, static, truth, pd.to_datetime(end, unit="D"))
+    return SimulatedDynamicData(tx.reset_index(drop=True), cov, static, truth, pd.to_datetime(end, unit="D"),
+                                drawn - len(tx))
