@@ -33,7 +33,6 @@ from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
 from ..io import CleaningRules, clean_transactions
-from .contract import TNS
 from .defection import explain_defection
 from .elements import add, qname, request_date, response, text_of, xs_double
 from .faults import ServiceFault
