@@ -2,10 +2,10 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
-    segwork models build --dataset NAME|PATH --output DIR [--random-state N]
+    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
-    segwork export segments|targets|triggers --dataset NAME|PATH --output FILE.csv|FILE.parquet
+    segwork export segments|targets|triggers|retention --dataset NAME|PATH --output FILE.csv|FILE.parquet
     segwork score --models DIR --transactions PATH --output scores.parquet [--engine duckdb|dask|pandas]
                   [--scheduler ADDRESS] [--chunk-size N] [--observation-end YYYY-MM-DD] [--sep ;] [--map 'Kunde=customer_id'] ...
 
@@ -329,14 +329,20 @@ def _add_service_parsers(subparsers) -> None:
     models_sub = models.add_subparsers(dest="models_command", parser_class=_Parser)
     build = models_sub.add_parser(
         "build", help="prepare the data, build the default segmentations and CLV models, write them with a manifest",
-        description="Writes DIR atomically: table.parquet, clv.json, segmentations/*.pkl and manifest.json "
-                    "(segwork version, data set, date range, creation time, SHA-256 of every file).")
+        description="Writes DIR atomically: table.parquet, clv.json, segmentations/*.pkl, defection/ (what "
+                    "ExplainDefection answers from: the time-varying Pareto/NBD and every customer's reasons when the "
+                    "data has a profile or weekly events) and manifest.json (segwork version, data set, date range, "
+                    "creation time, SHA-256 of every file).")
     build.add_argument("--dataset", required=True, metavar="NAME|PATH",
                        help="a built-in data set (synthetic, cdnow, ...), a prepared folder or a transaction file")
     build.add_argument("--output", required=True, metavar="DIR", help="the model folder to write")
     _add_random_state(build, "random state of the synthetic data and the clustering")
     build.add_argument("--n-customers", type=_positive, default=20_000,
                        help="customers of the synthetic data set (default 20000)")
+    build.add_argument("--defection", action="store_true",
+                       help="synthetic data only: the planted defection world (contract, complaints and contacts "
+                            "per week), whose reasons ExplainDefection then gives (as 'segwork export retention' "
+                            "uses it); without it the synthetic profile's channel and region are the only drivers")
     build.set_defaults(func=_cmd_models_build)
 
     serve = subparsers.add_parser(
@@ -380,14 +386,22 @@ def _cmd_models_build(args) -> int:
     from .models.store import build_models, read_manifest
 
     random_state = _random_state(args, "segwork models build")
-    dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
+                           defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
     out = build_models(dataset, args.output, random_state=random_state, source=source)
     print(f"models written to {out}")
     # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
-    for line in FitRecord.from_dict(read_manifest(out).get("clv_record")).lines():
+    manifest = read_manifest(out)
+    for line in FitRecord.from_dict(manifest.get("clv_record")).lines():
         print(f"  {line}")
+    defection = manifest.get("defection") or {}
+    if defection.get("available"):
+        print(f"  ExplainDefection: reasons from the drivers {', '.join(defection['drivers'])}")
+    elif defection:
+        print("  ExplainDefection: no reasons (the data has no profile drivers or weekly events); P(alive), "
+              "relationship and value at risk only")
     return EXIT_OK
 
 
@@ -403,10 +417,14 @@ def _cmd_serve(args) -> int:
 
 def _add_export_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="write segment memberships, a target list or a trigger list for a CRM (CSV or Parquet)",
+        "export", help="write segment memberships, a target, trigger or retention list for a CRM (CSV or Parquet)",
         description="Columns, types and units: segwork.act.export.EXPORT_SCHEMAS. Targets and triggers are made "
-                    "on the data's last day for the next --days days.")
-    p.add_argument("kind", choices=["segments", "targets", "triggers"])
+                    "on the data's last day for the next --days days. The retention list ranks the customers at "
+                    "risk (Vulnerable, Win-back) by retention value (CLV saved by the best action minus its "
+                    "assumed cost) with their reasons; '--dataset synthetic' makes it from the planted defection "
+                    "world (make_crm(..., defection=True)), whose profile and weekly events are what reasons "
+                    "need; data without drivers gives P(alive) and value at risk only.")
+    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention"])
     p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
     p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
     _add_random_state(p, "random state of the synthetic data and the clustering")
@@ -428,15 +446,36 @@ def _cmd_export(args) -> int:
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
     random_state = _random_state(args, "segwork export")
-    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
+    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
+                        defection=args.kind == "retention")
     frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel)
     out = write_export(frame, args.output)
+    if args.kind == "retention":
+        return _print_retention_counts(frame, out)
     left_out = frame.attrs.get("left_out_no_permission", 0)
     notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
     if frame.attrs.get("n_unprofitable"):
         notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    return EXIT_OK
+
+
+def _print_retention_counts(frame, out) -> int:
+    """The retention export's counts, one a line; they add up to the customers of the data."""
+    a = frame.attrs
+    by_type = lambda counts: ", ".join(f"{t} {n:,}" for t, n in counts.items()) or "none"  # noqa: E731
+    print(f"retention list written to {out}: {a['n_customers']:,} customers")
+    print(f"  {a['counts']['listed']:,} listed: at risk ({by_type(a['listed_by_type'])}); {a['worth_acting']:,} with "
+          "a retention value above 0")
+    print(f"  {a['counts']['not at risk']:,} not at risk ({by_type(a['not_at_risk'])})")
+    if a["available"]:
+        top = frame["top_reason"].value_counts()
+        print("  top reasons of the listed: " + (", ".join(f"{r} {n:,}" for r, n in top.items()) or "none"))
+    else:
+        print("  no reasons: the data has no drivers; reasons need a customer profile (contract, acquisition_channel, "
+              "region) or events per week (open_complaint, marketing_contact)")
     return EXIT_OK
 
 

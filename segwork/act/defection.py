@@ -173,8 +173,10 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
     time_varying: columns of the long table used as time-varying drivers.
     observation_end: last day observed (default: the data set's, else the last transaction day).
     spend: None (default): a Gamma-Gamma fitted on the repeat buyers
-        (:func:`segwork.clv.fit_spend`, with its fallbacks, which warn); or
-        a number: every customer's expected spend per purchase.
+        (:func:`segwork.clv.fit_spend`, with its fallbacks, which warn); a
+        fitted :class:`segwork.clv.GammaGamma` (e.g. the one
+        :func:`segwork.prepare.prepare` fitted: not fitted again); or a
+        number: every customer's expected spend per purchase.
     penalizer: L2 penalty of the model (0 = maximum likelihood).
 
     Returns
@@ -248,21 +250,24 @@ def fit_defection(data, *, customers: pd.DataFrame | None = None, dynamic_covari
 
 
 def _spend(where, tx, end, spend, ids):
-    if spend is not None:
+    if spend is not None and not hasattr(spend, "expected_spend"):
         value = check_number(where, "spend", spend, low=0, unit="the data's currency per purchase")
         return pd.Series(value, index=ids, name="spend"), f"a constant {value:g} per purchase (given)"
     summary = rfm_summary(tx, observation_end=end, time_unit="days")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        result = fit_spend(summary)
-    for w in caught:  # said again, once, from here
-        warnings.warn(f"{where}: {w.message}", UserWarning, stacklevel=3)
-    model = result.model
+    if spend is not None:  # a fitted spend model: its expected spend of these customers
+        model, fallback = spend, None
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = fit_spend(summary)
+        for w in caught:  # said again, once, from here
+            warnings.warn(f"{where}: {w.message}", UserWarning, stacklevel=3)
+        model, fallback = result.model, (result.fallbacks[0].detail if result.fallbacks else None)
     if model is None:
-        raise DataError(f"{where}: no spend model ({result.fallbacks[0].detail}); pass spend= a number per purchase")
+        raise DataError(f"{where}: no spend model ({fallback}); pass spend= a number per purchase")
     summary = summary.reindex(ids)
     if isinstance(model, float):
-        return pd.Series(model, index=ids, name="spend"), f"a constant {model:g} per purchase ({result.fallbacks[0].detail})"
+        return pd.Series(model, index=ids, name="spend"), f"a constant {model:g} per purchase ({fallback})"
     value = pd.Series(np.asarray(model.expected_spend(summary["frequency"], summary["monetary_value"]), dtype=float),
                       index=ids, name="spend")
     if not np.isfinite(value).all():
@@ -290,6 +295,11 @@ class FuturePaths:
     the weeks; and episodes still open at the end are left out of the mean
     length (it is slightly short for long episodes).
 
+    ``carry_weeks`` and ``means`` (driver -> the mean over all customer-weeks)
+    can be given: paths for a few customers (the service's customers given by
+    history, a fit made with :meth:`TimeVaryingParetoNBD.with_data`) then
+    follow the assumptions of the data set's fit, not of their own few weeks.
+
     What-ifs (:meth:`clv`): ``remove={"contract[none]": "horizon"}`` sets that
     level to the reference level for the whole horizon, ``{"open_complaint":
     "horizon"}`` the driver to 0 for the whole horizon; ``"episode"`` (for a
@@ -297,7 +307,8 @@ class FuturePaths:
     resolved today; later weeks keep the status quo's mean).
     """
 
-    def __init__(self, fit: DefectionFit, horizon: int = 12, carry_weeks: dict | None = None):
+    def __init__(self, fit: DefectionFit, horizon: int = 12, carry_weeks: dict | None = None,
+                 means: dict | None = None):
         where = "FuturePaths"
         check_number(where, "horizon", horizon, low=1, high=MAX_HORIZON_MONTHS, integer=True, unit="months")
         self.fit = fit
@@ -325,10 +336,11 @@ class FuturePaths:
         static = [c for c in fit.columns if c not in fit.time_varying]
         self.current = {c: hist[c].to_numpy(dtype=float)[last] for c in static}  # constant over the horizon
         self.tail, self.carry = {}, {}
-        unknown = sorted(set(carry_weeks or {}) - set(fit.time_varying))
-        if unknown:
-            raise DataError(f"{where}: carry_weeks names {unknown}, which are not time-varying drivers of the fit "
-                            f"({list(fit.time_varying)})")
+        for name, given in (("carry_weeks", carry_weeks), ("means", means)):
+            unknown = sorted(set(given or {}) - set(fit.time_varying))
+            if unknown:
+                raise DataError(f"{where}: {name} names {unknown}, which are not time-varying drivers of the fit "
+                                f"({list(fit.time_varying)})")
         for c in fit.time_varying:
             v = hist[c].to_numpy(dtype=float)
             change = np.r_[True, (v[1:] != v[:-1]) | (code[1:] != code[:-1])]
@@ -348,7 +360,8 @@ class FuturePaths:
             n_before = stop - offsets[:-1]
             mean_before = (csum[stop] - csum[offsets[:-1]]) / np.maximum(n_before, 1)
             self.current[c] = cur
-            self.tail[c] = np.where(n_before > 0, mean_before, float(v.mean()) if len(v) else 0.0)
+            overall = (means or {}).get(c, float(v.mean()) if len(v) else 0.0)
+            self.tail[c] = np.where(n_before > 0, mean_before, float(overall))
         self._dect = {}
         self._ids = np.repeat(ids.to_numpy(dtype=object), self.m)
         self._starts = origin + pd.to_timedelta(_WEEK * np.tile(kE + self.j, n), unit="D")

@@ -1,8 +1,9 @@
-"""Export for a CRM: segment memberships, target lists and trigger lists as CSV or Parquet with a fixed schema.
+"""Export for a CRM: segment memberships, target, trigger and retention lists as CSV or Parquet with a fixed schema.
 
 :data:`EXPORT_SCHEMAS` documents every column (type, unit, meaning); the
 frames :func:`export_frame` returns have exactly those columns in that
-order, so a CRM import can be set up once. ``segwork export`` writes them.
+order, so a CRM import can be set up once. ``segwork export`` writes them,
+atomically (:func:`write_export`: a reader never sees half a file).
 """
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._atomic import atomic_write_bytes
 from .._checks import renamed_keywords
 from ..errors import DataError
+from .explain import RETENTION_EXPORT_SCHEMA
 
 __all__ = ["EXPORT_KINDS", "EXPORT_SCHEMAS", "export_frame", "write_export"]
 
-EXPORT_KINDS = ("segments", "targets", "triggers")
+EXPORT_KINDS = ("segments", "targets", "triggers", "retention")
 
 #: kind -> column -> (type, unit, meaning).
 EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
@@ -41,6 +44,8 @@ EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
         "relationship": ("string", "", "relationship type (empty when not computed)"),
         "action": ("string", "", "the recommended action"),
     },
+    # the customers at risk ranked by retention value, with their reasons (segwork.act.explain.retention_frame)
+    "retention": RETENTION_EXPORT_SCHEMA,
 }
 
 
@@ -56,7 +61,13 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         ``"targets"`` (customers worth contacting for the next
         ``horizon_days``, scored by MBG/NBD) or ``"triggers"`` (events in the
         ``horizon_days`` after ``observation_end``). Both respect the permission for
-        ``channel`` when the data has customer profiles.
+        ``channel`` when the data has customer profiles. ``"retention"``: the
+        customers at risk (Vulnerable, Win-back) ranked by retention value,
+        with their reasons (:func:`segwork.act.explain.explain_defection`,
+        CLV over 12 months at 1 % a month, margin 1, as ``segwork models
+        build``; data without drivers: P(alive) and value at risk only, said
+        in ``attrs["note"]``); its ``attrs`` hold the counts
+        (:func:`segwork.act.explain.retention_frame`).
     data: a :class:`segwork.datasets.Dataset`.
     random_state: random state of the clustering segmentations (old name ``seed``).
     observation_end: the day the histories end, the day the lists are made (default: the
@@ -79,6 +90,10 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         raise DataError(f"export: unknown kind {kind!r}; choose one of {', '.join(EXPORT_KINDS)}")
     tx = data.transactions
     cut = pd.Timestamp(observation_end).normalize() if observation_end is not None else tx["date"].max().normalize()
+    if kind == "retention":
+        from .explain import explain_defection, retention_frame
+
+        return retention_frame(explain_defection(data))
     if kind == "segments":
         from ..prepare import prepare_table
         from ..segment import default_segmentations
@@ -122,16 +137,21 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
 
 
 def write_export(frame: pd.DataFrame, path) -> Path:
-    """Write an export table to ``path``: ``.csv`` (UTF-8, comma, no index) or ``.parquet``.
+    """Write an export table to ``path``: ``.csv`` (UTF-8, comma, no index) or ``.parquet``, atomically (a
+    temporary file beside it, renamed into place: a reader sees the old file or the whole new one).
 
     Returns the path. Raises DataError for another suffix.
     """
+    import io
+
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        data = frame.to_csv(index=False).encode("utf-8")
     elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
     else:
         raise DataError(f"export: {path.name!r} must end in .csv or .parquet")
-    return path
+    return atomic_write_bytes(path, data)

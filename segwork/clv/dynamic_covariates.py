@@ -272,7 +272,8 @@ def _static_rows(where, static, customers, encoder=None):
 
 
 def build_design(where: str, transactions, covariates, *, observation_end, purchase_covariates, dropout_covariates,
-                 static_covariates=None, time_unit: str = "weeks") -> tuple[DynamicDesign, CovariateTable]:
+                 static_covariates=None, time_unit: str = "weeks", encoders: dict | None = None,
+                 origin: int | None = None) -> tuple[DynamicDesign, CovariateTable]:
     """Check the inputs of a time-varying fit and build its :class:`DynamicDesign`.
 
     ``transactions``: customer_id, date (through segwork's one gate,
@@ -281,6 +282,10 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
     observation_end=..., time_unit=...)``'s. ``covariates``: the long table
     (:func:`check_covariate_table`). ``static_covariates``: optional DataFrame
     indexed by customer_id (one row per customer), used on both processes.
+    ``encoders`` and ``origin``: a fitted design's ``encoders`` and grid origin (day number), to build the
+    design of other customers for a fitted model (:meth:`TimeVaryingParetoNBD.with_data`): the columns are
+    encoded as at fit (no check for constant columns: a few customers may share a level) and the periods must
+    lie on the fit's grid.
 
     Raises DataError for the table's form (see :func:`check_covariate_table`),
     a customer with transactions but no covariate rows, a customer whose rows
@@ -298,7 +303,7 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
                         "cover each customer through the period that contains it)")
     length = _period_days(where, time_unit)
     table = check_covariate_table(where, covariates, sorted(set(purchase_covariates) | set(dropout_covariates)),
-                                  time_unit=time_unit)
+                                  time_unit=time_unit, origin=origin)
     tx, report = clean_frame(transactions, where=where)
     summary = rfm_summary(tx, cleaned=report if report is not None else True, observation_end=observation_end,
                           time_unit=time_unit, amount_col=None)
@@ -364,9 +369,10 @@ def build_design(where: str, transactions, covariates, *, observation_end, purch
     lo = (lo_day - f) / length
     piece_len = np.maximum(hi_day - lo_day, 0) / length
     row = table.start[pos][cust] + (kk - kmin[cust])
-    Xd, enc_p, names_p = _encode(where, table.frame, row, purchase_covariates)
-    Zd, enc_d, names_d = _encode(where, table.frame, row, dropout_covariates)
-    Ss, enc_s, names_s = _static_rows(where, static_covariates, customers)
+    fitted = encoders or {}
+    Xd, enc_p, names_p = _encode(where, table.frame, row, purchase_covariates, fitted.get("purchase", (None, None))[1])
+    Zd, enc_d, names_d = _encode(where, table.frame, row, dropout_covariates, fitted.get("dropout", (None, None))[1])
+    Ss, enc_s, names_s = _static_rows(where, static_covariates, customers, fitted.get("static"))
     for side, names in (("purchase", names_p), ("dropout", names_d)):
         clash = sorted(set(names) & set(names_s))
         if clash:

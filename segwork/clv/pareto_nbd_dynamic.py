@@ -326,6 +326,52 @@ class TimeVaryingParetoNBD(BaseEstimator):
                     pass
         return out
 
+    def with_data(self, transactions, covariates, *, observation_end) -> "TimeVaryingParetoNBD":
+        """A copy of this fitted model at its parameters on other customers' histories: new customers, or the
+        same ones at another ``observation_end``. Its ``p_alive``, ``expected_purchases``,
+        ``discounted_expected_purchases`` and ``log_likelihood_customers`` are those of the given customers,
+        ``summary`` and ``params_`` stay the fit's (nothing is refitted; ``log_likelihood_`` is the given
+        customers' total).
+
+        ``transactions`` and ``covariates`` as for :meth:`fit`, with the fit's covariate columns; the table's
+        periods lie on the fit's grid (period starts a whole number of periods after the fit's first one) and
+        its categories are encoded as at fit (a level the fit did not see is a DataError). A customer's numbers
+        do not depend on the other customers given: a fitted customer given again with the same data gets
+        the fit's numbers. The copy holds only the given customers' data (it pickles small: a model folder
+        keeps ``with_data`` of one customer, and calls ``with_data`` on it for new ones). Raises DataError as
+        :func:`segwork.clv.dynamic_covariates.build_design`.
+        """
+        self._check()
+        where = f"{type(self).__name__}.with_data"
+        fitted = self._design
+        purchase_cols = fitted.encoders["purchase"][0]
+        dropout_cols = fitted.encoders["dropout"][0]
+        static = fitted.encoders["static"]
+        if static is not None:  # pragma: no cover - static_covariates= fits: give them in the long table instead
+            raise DataError(f"{where}: a model fitted with static_covariates= needs them again; put the static "
+                            "columns in the long table (constant over a customer's periods) and fit with those")
+        # the fit's encoders without the fit's design matrix (Z_, one row per piece of every fitted customer):
+        # transform does not read it, and without it the copy pickles small (a model folder keeps it)
+        encoders = {}
+        for side in ("purchase", "dropout"):
+            cols, enc = fitted.encoders[side]
+            if enc is not None:
+                enc = copy.copy(enc)
+                enc.Z_ = None
+            encoders[side] = (cols, enc)
+        encoders["static"] = None
+        design, table = build_design(where, transactions, covariates, observation_end=observation_end,
+                                     purchase_covariates=purchase_cols, dropout_covariates=dropout_cols,
+                                     time_unit=fitted.grid[2] + "s", encoders=encoders, origin=fitted.grid[0])
+        out = copy.copy(self)
+        out._design = design
+        origin, length, _ = design.grid
+        first_future = origin + ((design.end_day - origin) // length) * length
+        out._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(np.datetime64(first_future, "D"))]
+        geo = make_geometry(design, self.n_nodes_)
+        out._set_state(self._theta, evaluate(self._theta, geo, want_grad=False, want_customers=True)[2])
+        return out
+
     # ----------------------------------------------------------------- predictions
     def p_alive(self) -> pd.Series:
         """P(alive) at observation_end of each fitted customer (index customer_id): ``E1 / (E1 + E2)`` of the

@@ -10,6 +10,10 @@ file                     content                                                
 ``clv.json``             the fitted CLV models: the transaction model's and the      JSON
                          Gamma-Gamma's ``params_``, horizon, discount rate, margin
 ``segmentations/*.pkl``  the default segmentations (:meth:`Segmentation.save`)        pickle
+``defection/``           why customers may leave (ExplainDefection): the time-varying    JSON,
+                         Pareto/NBD and the known customers' reasons and actions when    Parquet
+                         the data has drivers, else only P(alive), relationship and
+                         value at risk (:mod:`segwork.models.defection`)
 ``manifest.json``        segwork version, data set, its date range, creation time,   JSON
                          the SHA-256 of every file above
 =======================  ==========================================================  ===========
@@ -44,6 +48,7 @@ from ..clv.record import FitRecord
 from ..prepare import CLV_RECORD_ATTR, prepare
 from ..segment.base import Segmentation
 from ..segment.defaults import default_segmentations
+from .defection import StoredDefection, read_defection, write_defection
 
 __all__ = ["build_models", "load_models", "ModelStore", "FORMAT", "FORMAT_VERSION", "file_sha256"]
 
@@ -87,6 +92,8 @@ class ModelStore:
     clv_record: the :class:`~segwork.clv.record.FitRecord` of the fit (which
         models were fitted, at which limits, which fallbacks were taken); an
         empty record for a folder built before it was kept.
+    defection: the defection part (:class:`segwork.models.defection.StoredDefection`);
+        None for a folder built without it.
     """
 
     folder: Path
@@ -97,6 +104,7 @@ class ModelStore:
     spend_model: object
     clv_settings: dict = field(default_factory=dict)
     clv_record: FitRecord = field(default_factory=FitRecord)
+    defection: StoredDefection | None = None
 
 
 def _date_range(dataset) -> list[str]:
@@ -109,7 +117,7 @@ def _date_range(dataset) -> list[str]:
 @renamed_keywords(seed="random_state")
 def build_models(dataset, output: str | Path, *, random_state: int = 0, source: str | None = None,
                  horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
-                 transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Path:
+                 transaction_model: str = DEFAULT_TRANSACTION_MODEL, defection: bool = True) -> Path:
     """Build the model folder the service serves, and write it atomically.
 
     Parameters
@@ -126,10 +134,15 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
         ``dataset.name``).
     horizon, discount_rate, margin, transaction_model: as for
         :func:`segwork.prepare_table`.
+    defection: build the defection part (``defection/``) with
+        :func:`segwork.act.explain.explain_defection` on the same prepared table and relationship
+        segmentation (default True; with drivers in the data this fits the time-varying Pareto/NBD). False
+        leaves it out: ExplainDefection then refuses with the fix (rebuild).
 
     Returns the folder. Raises DataError when ``output`` is a non-empty
     folder that is not a model folder, and the data errors of
-    :func:`segwork.prepare_table` / :func:`segwork.segment.default_segmentations`.
+    :func:`segwork.prepare_table` / :func:`segwork.segment.default_segmentations` /
+    :func:`segwork.act.explain.explain_defection`.
     """
     output = Path(output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / _MANIFEST).exists())):
@@ -144,6 +157,12 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
     # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
     model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
     segmentations = default_segmentations(table, random_state=random_state, model=model)
+    explanation = None
+    if defection:
+        from ..act.explain import explain_defection
+
+        explanation = explain_defection(dataset, prepared=prepared, relationship=segmentations["relationship"],
+                                        horizon=horizon, discount_rate=discount_rate, margin=margin)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
@@ -153,6 +172,7 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
         (tmp / _SEGMENTATIONS).mkdir()
         for name, seg in segmentations.items():
             seg.save(tmp / _SEGMENTATIONS / f"{name}.pkl")
+        defection_entry = write_defection(tmp, explanation) if explanation is not None else None
         files = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "segwork_version": __version__,
@@ -165,6 +185,7 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
             "table_attrs": {k: (v if k == CLV_RECORD_ATTR else str(v)) for k, v in table.attrs.items()},
             "clv_record": prepared.record.to_dict(),
             "segmentations": list(segmentations), "files": files,
+            **({"defection": defection_entry} if defection_entry is not None else {}),
             "note": "segmentations/*.pkl are pickles (fitted scikit-learn estimators); load_models checks "
                     "their SHA-256 here before unpickling",
         }
@@ -253,6 +274,7 @@ def load_models(folder: str | Path) -> ModelStore:
                      for name in manifest["segmentations"]}
     return ModelStore(folder=folder, manifest=manifest, table=table, segmentations=segmentations,
                       clv_record=models.record or FitRecord(),
-                      transaction_model=model, spend_model=spend, clv_settings=settings)
+                      transaction_model=model, spend_model=spend, clv_settings=settings,
+                      defection=read_defection(folder, manifest))
 
 

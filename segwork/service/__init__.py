@@ -4,6 +4,8 @@ Modules, one job each:
 
 * :mod:`~segwork.service.contract`: the WSDL file (``segmentation.wsdl``) and the schema compiled from it;
 * :mod:`~segwork.service.operations`: the operations, calling the library functions notebooks call;
+* :mod:`~segwork.service.defection`: ExplainDefection (why a customer may leave), dispatched from operations;
+* :mod:`~segwork.service.elements`: response elements, xs:double and xs:date text, shared by the operations;
 * :mod:`~segwork.service.faults`: SOAP 1.1 Faults;
 * :mod:`~segwork.service.app`: the WSGI application (size limit, safe parsing, validation, dispatch);
 * :mod:`~segwork.service.server`: waitress around the app (``segwork serve``).

@@ -33,7 +33,8 @@ from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
 from ..io import CleaningRules, clean_transactions
-from .contract import TNS
+from .defection import explain_defection
+from .elements import add, qname, request_date, response, text_of, xs_double
 from .faults import ServiceFault
 from ..models.store import ModelStore
 from ..models.value import value_columns
@@ -56,59 +57,7 @@ _BEHAVIOUR = ("frequency", "recency", "T", "monetary_value", "days_since_last", 
 _SUMMARY_EXTRAS = ("n_transactions", "mean_amount")
 
 
-def _q(name: str) -> str:
-    return f"{{{TNS}}}{name}"
-
-
-def _num(x) -> str:
-    """xs:double text (NaN, INF, -INF spelled as XML Schema spells them)."""
-    x = float(x)
-    if x == 0:  # -0.0 (e.g. a CLV with margin=-0) is written 0.0: a client should not see a signed zero
-        return "0.0"
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "INF" if x > 0 else "-INF"
-    return repr(x)
-
-
-def _add(parent, name: str, text) -> etree._Element:
-    el = etree.SubElement(parent, _q(name))
-    el.text = text if isinstance(text, str) else _num(text)
-    return el
-
-
-def _response(op: str) -> etree._Element:
-    return etree.Element(_q(f"{op}Response"), nsmap={"tns": TNS})
-
-
-def _text(el, name: str, default=None):
-    v = el.findtext(_q(name))
-    return default if v is None else v.strip()
-
-
-#: xs:date: [-]YYYY-MM-DD with an optional timezone (Z or +hh:mm / -hh:mm).
-_XS_DATE = re.compile(r"^\s*(-?\d{4,})-(\d\d)-(\d\d)(Z|[+-]\d\d:\d\d)?\s*$")
-
-
-def request_date(text: str, field: str, where: str) -> pd.Timestamp:
-    """The calendar day an xs:date of a request names, as a midnight Timestamp (the one reader of request dates).
-
-    Every lexical form of xs:date is read: ``2024-12-31``, ``2024-12-31Z``,
-    ``2024-12-31+02:00``, ``2024-12-31-05:00``, all the day 2024-12-31; the
-    timezone says where the day is and does not move it. ``field`` is the
-    request's element name and ``where`` the operation, for the fault
-    (InvalidRequest) when the text is not such a date or names a day pandas
-    cannot represent.
-    """
-    m = _XS_DATE.match(text or "")
-    try:
-        if m is None:
-            raise ValueError
-        return pd.Timestamp(year=int(m.group(1)), month=int(m.group(2)), day=int(m.group(3)))
-    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise ServiceFault("InvalidRequest", f"{where}: {field}={text!r} is not a date; write it as an xs:date, "
-                           "e.g. 2024-12-31 (a timezone such as Z or +02:00 may follow)") from None
+_q, _num, _add, _response, _text = qname, xs_double, add, response, text_of
 
 
 def _segmentation(store: ModelStore, name: str):
@@ -1007,6 +956,7 @@ OPERATIONS = {
     "SelectCampaignTargets": select_campaign_targets,
     "GetCustomerView": get_customer_view,
     "ListSegmentations": list_segmentations,
+    "ExplainDefection": explain_defection,
 }
 
 

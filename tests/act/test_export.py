@@ -58,3 +58,39 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "no customer profiles" in capsys.readouterr().err
     with pytest.raises(DataError, match="unknown kind"):
         export_frame("everything", make_crm(200, random_state=0))
+
+
+def test_retention_follows_its_schema_and_its_counts_add_up(tmp_path, capsys):
+    """A file without drivers: the at-risk list with P(alive) and value at risk, and the line saying why no
+    reasons (the planted world's export is checked against the service in tests/service/test_defection.py)."""
+    world = make_crm(400, random_state=3)
+    path = tmp_path / "orders.csv"
+    world.transactions[["customer_id", "date", "amount"]].to_csv(path, index=False)
+    out = tmp_path / "retention.parquet"
+    assert main(["export", "retention", "--dataset", str(path), "--output", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and "400 customers" in lines[0]
+    assert int(lines[1].split()[0]) + int(lines[2].split()[0]) == 400
+    assert lines[3].strip().startswith("no reasons:") and "profile" in lines[3] and "events" in lines[3]
+    table = pd.read_parquet(out)
+    assert list(table.columns) == list(EXPORT_SCHEMAS["retention"]) and len(table) == int(lines[1].split()[0])
+    assert set(table["relationship"]) <= {"Vulnerable", "Win-back"} and table["p_alive"].between(0, 1).all()
+    assert (table["top_reason"] == "").all() and (table["reasons"] == "").all()
+    assert table["retention_value"].is_monotonic_decreasing and table["rank"].tolist() == list(range(1, len(table) + 1))
+    for column, (kind, unit, meaning) in EXPORT_SCHEMAS["retention"].items():
+        assert kind in ("int", "float", "string") and meaning, column
+        if kind == "float" and column not in ("reason_multiplier", "p_alive"):
+            assert unit == "currency", column
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # written atomically, nothing left over
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--dataset", "synthetic", "--output", "r.json"], ".csv or .parquet"),
+    (["--dataset", "no_such_data", "--output", "r.csv"], "no_such_data: not a built-in data set"),
+])
+def test_retention_refuses_bad_input_in_one_line(tmp_path, capsys, argv, expected):
+    argv = [a if a not in ("r.json", "r.csv") else str(tmp_path / a) for a in argv]
+    assert main(["export", "retention", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and expected in captured.err
+    assert captured.out == "" and not list(tmp_path.iterdir())

@@ -95,7 +95,9 @@ def test_models_build_command(tmp_path, capsys):
     assert store.manifest["n_customers"] == 800
     # what the CLV numbers rest on is printed: one line per model (and per fallback), as the folder keeps it
     printed = capsys.readouterr().out.splitlines()[1:]
-    assert printed == [f"  {line}" for line in store.clv_record.lines()] and len(printed) >= 2
+    assert printed[:-1] == [f"  {line}" for line in store.clv_record.lines()] and len(printed) >= 3
+    # and what ExplainDefection can say (the plain synthetic profile: channel and region are its drivers)
+    assert printed[-1] == "  ExplainDefection: reasons from the drivers acquisition_channel, region"
     assert main(["models", "build", "--dataset", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
 

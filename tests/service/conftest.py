@@ -5,6 +5,7 @@ and stopped at the end; it is ready when it prints its one ready line.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -25,13 +26,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(models_dir):
-    """``http://127.0.0.1:PORT/`` of a running ``segwork serve`` (max body 200,000 bytes, batches of 50)."""
+@contextlib.contextmanager
+def running_server(folder):
+    """``segwork serve`` of ``folder`` on 127.0.0.1 and a free port (max body 200,000 bytes, batches of 50, 4
+    workers): yields ``http://127.0.0.1:PORT/`` once it printed its ready line, stops it after."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segwork.cli", "serve", "--models", str(models_dir), "--host", "127.0.0.1",
+        [sys.executable, "-m", "segwork.cli", "serve", "--models", str(folder), "--host", "127.0.0.1",
          "--port", str(port), "--max-body-bytes", str(MAX_BODY), "--max-batch", str(MAX_BATCH), "--workers", "4"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     drain = None
@@ -56,6 +58,19 @@ def server(models_dir):
         if drain is not None:
             drain.join(timeout=10)
         proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def serve_folder():
+    """``serve_folder(folder)``: a context manager serving another model folder (see :func:`running_server`)."""
+    return running_server
+
+
+@pytest.fixture(scope="session")
+def server(models_dir):
+    """``http://127.0.0.1:PORT/`` of a running ``segwork serve`` (max body 200,000 bytes, batches of 50)."""
+    with running_server(models_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,13 @@ def _requests(store):
          {"segmentation": "rfm", "asOf": "2024-12-31+02:00", "customer": [
              {"customerId": "N1", "transactions": {"transaction": [{"date": "2024-03-01", "amount": 40.0},
                                                                    {"date": "2024-06-01", "amount": 60.0}]}}]}],
+        ["ExplainDefection", "ExplainDefection",
+         {"customer": [{"customerId": str(store.table.index[2])},
+                       {"customerId": "N2", "transactions": {"transaction": [{"date": "2024-02-01", "amount": 25.0},
+                                                                             {"date": "2024-09-01", "amount": 35.0}]},
+                        "attribute": [{"name": k, "value": str(store.defection.customers.at[store.table.index[2],
+                                                                                           f"current:{k}"])}
+                                      for k in store.defection.document["static"]]}]}],
         ["horizon over its limit", "PredictCustomerValue",
          {"timeUnit": "days", "horizon": 10_000_000, "customer": [history]}],
     ]
@@ -89,7 +96,8 @@ def test_node_soap_calls_every_operation_and_gets_zeeps_answers(node, server, cl
     wsdl = (Path(__file__).resolve().parents[2] / "segwork" / "service" / "segmentation.wsdl").read_text()
     assert operations == {name for name in ("SegmentCustomers", "GetSegmentProfiles", "PredictCustomerValue",
                                             "ClassifyRelationship", "SelectCampaignTargets", "GetCustomerView",
-                                            "ListSegmentations") if f'operation name="{name}"' in wsdl}
+                                            "ListSegmentations", "ExplainDefection")
+                          if f'operation name="{name}"' in wsdl}
     spec = tmp_path / "requests.json"
     spec.write_text(json.dumps(requests))
     run = subprocess.run([node, str(CLIENT / "call_every_operation.js"), f"{server}?wsdl", str(spec)],

@@ -13,7 +13,8 @@ from segwork.service.contract import (SOAP11_ENV, TNS, WSDL_NS, XSD_NS, compile_
 W = f"{{{WSDL_NS}}}"
 SOAPB = "{http://schemas.xmlsoap.org/wsdl/soap/}"
 ISSUE_OPERATIONS = {"SegmentCustomers", "GetSegmentProfiles", "PredictCustomerValue", "ClassifyRelationship",
-                    "SelectCampaignTargets", "GetCustomerView", "ListSegmentations"}
+                    "SelectCampaignTargets", "GetCustomerView", "ListSegmentations",
+                    "ExplainDefection"}  # issue 20: the eighth operation
 
 
 def _tree():
@@ -70,6 +71,21 @@ def test_every_message_is_documented_and_its_one_part_refers_to_a_defined_elemen
         assert op in elements and f"{op}Response" in elements
     fault = schema.find(f"{{{XSD_NS}}}element[@name='SegmentationFault']")
     assert [e.get("name") for e in fault.iter(f"{{{XSD_NS}}}element")][1:] == ["code", "text"]
+
+
+def test_explain_defection_takes_customers_by_id_or_by_history():
+    schema = compile_schema()
+    by_id = f'<ExplainDefection xmlns="{TNS}"><customer><customerId>C1</customerId></customer></ExplainDefection>'
+    assert schema.validate(etree.fromstring(by_id))
+    by_history = (f'<ExplainDefection xmlns="{TNS}"><asOf>2024-12-31</asOf><customer><customerId>N1</customerId>'
+                  "<transactions><transaction><date>2024-01-02</date><amount>10</amount></transaction></transactions>"
+                  "<attribute><name>contract</name><value>none</value></attribute>"
+                  "<driver><name>open_complaint</name><value>1</value><from>2024-12-01</from></driver>"
+                  "</customer></ExplainDefection>")
+    assert schema.validate(etree.fromstring(by_history))
+    for bad in ("<value>NaN</value>", "<value>INF</value>"):  # a driver's value is a finite number
+        assert not schema.validate(etree.fromstring(by_history.replace("<value>1</value>", bad)))
+    assert not schema.validate(etree.fromstring(f'<ExplainDefection xmlns="{TNS}"/>'))  # at least one customer
 
 
 def test_list_segmentations_needs_no_argument():
