@@ -465,3 +465,25 @@ def test_apparel_dynamic_fit(apparel_fit):
     for k, v in se.items():
         assert abs(m.coef_[k] - CLV_COEF[k]) < v, k
     assert m.n_customers_ == 600 and m.quadrature_error_ <= 1e-10
+
+
+def test_quadrature_check_stops_at_the_rounding_floor():
+    """A kind found in the field: make_crm(2000, defection=True) fits at s, beta -> infinity, where twice the
+    Gauss-Legendre nodes change a customer's log-likelihood by ~4e-10 whatever the node count (12 to 192): rounding,
+    not quadrature error. The check used to double the nodes to its limit and raise ConvergenceError; it now stops
+    when the change no longer shrinks and records it."""
+    from segwork.act.defection import fit_defection
+    from segwork.datasets import make_crm
+    from segwork.errors import IdentificationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IdentificationWarning)
+        fit = fit_defection(make_crm(2000, random_state=0, defection=True))
+    model = fit.model
+    assert model.quadrature_error_ < 1e-7
+    assert model.n_nodes_ < 64
+    # the fit's log-likelihood is the model's at twice its nodes to that floor
+    from segwork.clv.dynamic_likelihood import evaluate, make_geometry
+    finer = evaluate(model._theta, make_geometry(model._design, 2 * model.n_nodes_), want_grad=False,
+                     want_customers=True)[2]["ll"]
+    assert abs(float(finer.sum()) - model.log_likelihood_) < 1e-7 * len(finer)
