@@ -57,10 +57,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
-from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import LOG_BOUND, RUNAWAY, single_threaded_blas, check_identification, compress, untried_penalty_hint
+from ..errors import DataError, IdentificationWarning
+from .base import (RUNAWAY, check_identification, compress, minimise_with_coefficients, single_threaded_blas,
+                   untried_penalty_hint)
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 
@@ -269,22 +269,10 @@ def fit_with_covariates(model, columns: dict, w, design: CovariateDesign):
         return f, g
 
     theta0 = np.concatenate([plain._log_params, np.zeros(L * p)])
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * k + [(-50.0, 50.0)] * (L * p)
-    with single_threaded_blas():
-        res = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
-        gnorm = float(np.max(np.abs(fun(res.x)[1])))
-        if gnorm >= 1e-5:
-            res2 = optimize.minimize(fun, res.x, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-9})
-            if np.isfinite(res2.fun) and res2.fun <= res.fun + 1e-12:
-                res = res2
-            gnorm = float(np.max(np.abs(fun(res.x)[1])))
-    theta = np.asarray(res.x, dtype=np.float64)
     hint = (f"{untried_penalty_hint(name)}; or use fewer or rescaled covariates (e.g. standardised), or more data")
-    if not np.isfinite(theta).all() or res.fun >= 1e299:
-        raise ConvergenceError(f"{name}.fit with covariates did not converge (non-finite likelihood); {hint}")
-    if gnorm > 1e-4:
-        raise ConvergenceError(f"{name}.fit with covariates did not converge (largest gradient {gnorm:.2g}); {hint}")
+    with single_threaded_blas():
+        res = minimise_with_coefficients(fun, theta0, k, f"{name}.fit with covariates", hint)
+    theta = res.x
     base, coef = unpack(theta)
     labels = coefficient_labels(model, design.names_)
     # observed information of the full vector (log baseline parameters, coefficients), checked as every fit

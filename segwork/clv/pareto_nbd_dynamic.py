@@ -41,12 +41,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 from sklearn.base import BaseEstimator
 
 from .._checks import check_fitted
 from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import LOG_BOUND, RUNAWAY, check_identification, single_threaded_blas
+from .base import RUNAWAY, check_identification, minimise_with_coefficients, single_threaded_blas
 from .dynamic_covariates import build_design, future_pieces
 from .dynamic_likelihood import evaluate, legendre_01, make_geometry
 from .pareto_nbd import ParetoNBD
@@ -124,7 +123,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         where = f"{type(self).__name__}.fit"
         for attr in [k for k in vars(self) if k.endswith("_")]:
             delattr(self, attr)
-        self._nit = 0
+        n_iter = 0
         design, table = build_design(where, transactions, covariates, observation_end=observation_end,
                                      purchase_covariates=purchase_covariates, dropout_covariates=dropout_covariates,
                                      static_covariates=static_covariates, time_unit=time_unit)
@@ -165,7 +164,9 @@ class TimeVaryingParetoNBD(BaseEstimator):
             while True:
                 geo = make_geometry(design, n_nodes)
                 fun = self._objective(geo, full, free, n, pen)
-                theta = self._minimise(fun, full[free], where, hint)
+                res = minimise_with_coefficients(fun, full[free], 4, where, hint)
+                n_iter += int(res.nit)
+                theta = res.x
                 full_hat = full.copy()
                 full_hat[free] = theta
                 # the quadrature checked at the optimum against twice the nodes, customer by customer
@@ -197,7 +198,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         self.fixed_ = fixed
         self.quadrature_error_ = err
         self.n_customers_ = int(n)
-        self.n_iter_ = int(getattr(self, "_nit", 0))
+        self.n_iter_ = n_iter
         self.unidentified_ = unidentified
         self._names_free = names
         self._cov_free = cov
@@ -231,23 +232,6 @@ class TimeVaryingParetoNBD(BaseEstimator):
                 return 1e300, np.zeros(len(theta))
             return f, g
         return fun
-
-    def _minimise(self, fun, theta0, where, hint):
-        bounds = [(-LOG_BOUND, LOG_BOUND)] * 4 + [(-50.0, 50.0)] * (len(theta0) - 4)
-        res = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20})
-        gnorm = float(np.max(np.abs(fun(res.x)[1])))
-        if gnorm >= 1e-5:
-            res2 = optimize.minimize(fun, res.x, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-9})
-            if np.isfinite(res2.fun) and res2.fun <= res.fun + 1e-12:
-                res = res2
-            gnorm = float(np.max(np.abs(fun(res.x)[1])))
-        self._nit = getattr(self, "_nit", 0) + int(res.nit)
-        if not np.isfinite(res.x).all() or res.fun >= 1e299:
-            raise ConvergenceError(f"{where} did not converge (non-finite likelihood); {hint}")
-        if gnorm > 1e-4:
-            raise ConvergenceError(f"{where} did not converge (largest gradient {gnorm:.2g}); {hint}")
-        return np.asarray(res.x, dtype=np.float64)
 
     @staticmethod
     def _hessian(fun, theta, n):
