@@ -16,12 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from .._checks import check_number, require_columns
-from ..clv.base import LOG_BOUND, single_threaded_blas
-from ..clv.dynamic_covariates import build_design
-from ..clv.dynamic_likelihood import evaluate, make_geometry
 from ..errors import ConvergenceError, DataError
 from .defection import DefectionFit, FuturePaths
 
@@ -138,96 +135,24 @@ def drivers_table(fit: DefectionFit, *, test: str = "lr", horizon: int | None = 
 
 def restricted_statistics(fit: DefectionFit, labels) -> np.ndarray:
     """Likelihood-ratio statistics ``2 (LL_full - LL_restricted)``, one per coefficient name of ``labels``
-    (``"dropout:open_complaint"``), each restricted maximum warm-started from the full fit.
+    (``"dropout:open_complaint"``), each restricted maximum (that coefficient held at 0, every other
+    parameter free) warm-started from the full fit by
+    :meth:`segwork.clv.TimeVaryingParetoNBD.restricted_log_likelihood` (Newton steps on the model's own
+    likelihood, its quadrature and penalizer; no standard errors).
 
-    The restricted fit holds the coefficient at 0 and maximises the model's
-    own likelihood (:func:`segwork.clv.dynamic_likelihood.evaluate`, its
-    analytic gradient, the fit's quadrature nodes ``n_nodes_`` and
-    penalizer) over every other parameter. Start: the full maximum moved to
-    the restricted maximum of its quadratic approximation (``theta -
-    Sigma[:, k] theta_k / Sigma[k, k]``, ``Sigma`` the fit's covariance).
-    Then Newton steps with the full fit's observed information (the inverse
-    of ``Sigma``, without row and column ``k``) as a fixed Hessian, halved
-    while they do not raise the likelihood, until the largest gradient of the
-    mean log-likelihood is below 1e-7 (an error in ``LL_restricted`` far below
-    1e-3 for any data size segwork fits); should that take more than 25
-    steps, L-BFGS-B within the fit's bounds finishes from there. When the
-    fit's covariance is not finite (a parameter at a limit), L-BFGS-B alone,
-    from the full maximum with the coefficient set to 0. ``LL_restricted`` is
-    the log-likelihood at the maximum with the fit's final quadrature, the
-    one its ``log_likelihood_`` reports. No standard errors are computed.
-
-    Returns the statistics (float array, raw: tiny negative values are the
-    optimiser's tolerance). Raises DataError for an unknown name and
-    ConvergenceError when a restricted maximum is not reached (largest
+    Returns the statistics (float array, raw: tiny negative values are the optimiser's tolerance). Raises
+    DataError for an unknown name and ConvergenceError when a restricted maximum is not reached (largest
     gradient of the mean log-likelihood above 1e-4).
     """
-    where = "restricted_statistics"
     model = fit.model
-    names = list(model.coef_.index)
-    unknown = [lab for lab in labels if lab not in names]
-    if unknown or model.fixed_:
-        raise DataError(f"{where}: {unknown or list(model.fixed_)} are not free coefficients of the fit; its "
-                        f"coefficients are {names}")
-    design, _ = build_design(where, fit.transactions, fit.covariates, observation_end=fit.observation_end,
-                             purchase_covariates=fit.columns, dropout_covariates=fit.columns)
-    geo = make_geometry(design, model.n_nodes_)
-    full = np.r_[np.log([model.params_[p] for p in ("r", "alpha", "s", "beta")]), model.coef_.to_numpy()]
-    n = float(len(design.x))
-    pen = float(model.penalizer or 0.0)
-    cov = model.covariance_.to_numpy()
-    info = np.linalg.inv(cov) if np.isfinite(cov).all() else None  # observed information (total LL)
-    bounds = np.array([(-LOG_BOUND, LOG_BOUND)] * 4 + [(-50.0, 50.0)] * len(names))
     out = []
     for lab in labels:
-        k = 4 + names.index(lab)
-        free = np.ones(len(full), dtype=bool)
-        free[k] = False
-        start = full - cov[:, k] / cov[k, k] * full[k] if info is not None else full.copy()
-        start[k] = 0.0
-        start = np.clip(start, bounds[:, 0], bounds[:, 1])
-
-        def fun(theta, start=start, free=free):
-            v = start.copy()
-            v[free] = theta
-            with np.errstate(all="ignore"):
-                total, grad = evaluate(v, geo)
-            f = -total / n + pen * float(np.sum(theta * theta))
-            g = -grad[free] / n + 2 * pen * theta
-            if not (np.isfinite(f) and np.isfinite(g).all()):
-                return 1e300, np.zeros(len(theta))
-            return f, g
-
-        theta = start[free]
-        with single_threaded_blas():
-            f, g = fun(theta)
-            if info is not None:
-                H = info[np.ix_(free, free)] / n + 2 * pen * np.eye(int(free.sum()))  # Hessian of the mean
-                for _ in range(25):
-                    if np.max(np.abs(g)) < 1e-7:
-                        break
-                    step = np.linalg.solve(H, g)
-                    for _ in range(30):  # halve until the likelihood rises
-                        cand = np.clip(theta - step, bounds[free, 0], bounds[free, 1])
-                        fc, gc = fun(cand)
-                        if fc <= f:
-                            break
-                        step = step / 2
-                    else:
-                        break
-                    theta, f, g = cand, fc, gc
-            if np.max(np.abs(g)) >= 1e-7:
-                res = optimize.minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds[free].tolist(),
-                                        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20})
-                theta = res.x
-                f, g = fun(theta)
-        gnorm = float(np.max(np.abs(g)))
-        if not np.isfinite(f) or f >= 1e299 or gnorm > 1e-4:
-            raise ConvergenceError(f"{where}: the fit with {lab} = 0 did not converge (largest gradient {gnorm:.2g}); "
-                                   "use test='wald', or refit with test='lr-refit' to see the fit's own message")
-        v = start.copy()
-        v[free] = theta
-        out.append(2.0 * (model.log_likelihood_ - float(evaluate(v, geo, want_grad=False)[0])))
+        try:
+            restricted = model.restricted_log_likelihood({lab: 0.0})
+        except ConvergenceError as err:
+            raise ConvergenceError(f"restricted_statistics: {err}; use test='wald', or test='lr-refit' to see the "
+                                   "fit's own message") from err
+        out.append(2.0 * (model.log_likelihood_ - restricted))
     return np.asarray(out, dtype=float)
 
 
