@@ -55,7 +55,7 @@ from scipy.special import digamma, gammaln
 
 from ._special import log_hyp2f1_one
 
-__all__ = ["Geometry", "make_geometry", "evaluate", "exact_parts", "log_pair_integral", "legendre_01"]
+__all__ = ["Geometry", "make_geometry", "evaluate", "mean_objective", "exact_parts", "log_pair_integral", "legendre_01"]
 
 
 def legendre_01(m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,6 +265,24 @@ def evaluate(theta, geo: Geometry, want_grad: bool = True, want_customers: bool 
     if want_customers:
         return total, grad, per_customer
     return total, grad
+
+
+def mean_objective(geo: Geometry, full: np.ndarray, free: np.ndarray, n: float, penalizer: float):
+    """The objective the time-varying Pareto/NBD minimises: ``fun(theta) -> (value, gradient)`` with ``value =
+    -LL / n + penalizer |theta|^2``, ``LL`` the total log-likelihood (:func:`evaluate`) at ``full`` with the
+    entries where ``free`` is True replaced by ``theta``, ``n`` the number of customers. A non-finite value or
+    gradient is returned as ``(1e300, zeros)``, so the optimisers step back."""
+    def fun(theta):
+        v = full.copy()
+        v[free] = theta
+        with np.errstate(all="ignore"):
+            total, grad = evaluate(v, geo)
+        f = -total / n + penalizer * float(np.sum(theta * theta))
+        g = -grad[free] / n + 2 * penalizer * theta
+        if not (np.isfinite(f) and np.isfinite(g).all()):
+            return 1e300, np.zeros(len(theta))
+        return f, g
+    return fun
 
 
 def log_pair_integral(eQ, Q, eP, P, u1, u2):

@@ -48,7 +48,7 @@ from ..errors import ConvergenceError, DataError, IdentificationWarning
 from .base import (LOG_BOUND, RUNAWAY, check_identification, minimise_with_coefficients, newton_from_warm_start,
                    single_threaded_blas)
 from .dynamic_covariates import build_design, future_pieces
-from .dynamic_likelihood import evaluate, legendre_01, make_geometry
+from .dynamic_likelihood import evaluate, legendre_01, make_geometry, mean_objective
 from .pareto_nbd import ParetoNBD
 
 __all__ = ["TimeVaryingParetoNBD"]
@@ -164,7 +164,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         with single_threaded_blas():
             while True:
                 geo = make_geometry(design, n_nodes)
-                fun = self._objective(geo, full, free, n, pen)
+                fun = mean_objective(geo, full, free, n, pen)
                 res = minimise_with_coefficients(fun, full[free], 4, where, hint)
                 n_iter += int(res.nit)
                 theta = res.x
@@ -203,15 +203,19 @@ class TimeVaryingParetoNBD(BaseEstimator):
         self.unidentified_ = unidentified
         self._names_free = names
         self._cov_free = cov
-        self._design = design
-        # the rows a prediction may use: from the period containing observation_end on
-        origin, length, _ = design.grid
-        first_future = origin + ((design.end_day - origin) // length) * length
-        self._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(np.datetime64(first_future, "D"))]
+        self._hold(design, table)
         self._set_state(full_hat, state)
         self.n_nodes_ = 2 * n_nodes
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _hold(self, design, table):
+        """Keep the customers' design and the long table's rows a prediction may use: from the period containing
+        observation_end on (fit and with_data)."""
+        self._design = design
+        origin, length, _ = design.grid
+        first_future = origin + ((design.end_day - origin) // length) * length
+        self._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(np.datetime64(first_future, "D"))]
 
     def _set_state(self, full, state):
         self._theta = full
@@ -219,20 +223,6 @@ class TimeVaryingParetoNBD(BaseEstimator):
         self._log_alive = state["log_alive"]
         self._A_T, self._B_T = state["A_T"], state["B_T"]
         self.log_likelihood_ = float(np.sum(state["ll"]))
-
-    @staticmethod
-    def _objective(geo, full, free, n, pen):
-        def fun(theta):
-            v = full.copy()
-            v[free] = theta
-            with np.errstate(all="ignore"):
-                total, grad = evaluate(v, geo)
-            f = -total / n + pen * float(np.sum(theta * theta))
-            g = -grad[free] / n + 2 * pen * theta
-            if not (np.isfinite(f) and np.isfinite(g).all()):
-                return 1e300, np.zeros(len(theta))
-            return f, g
-        return fun
 
     @staticmethod
     def _hessian(fun, theta, n):
@@ -310,7 +300,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         out.unidentified_ = ()
         if standard_errors:
             free = np.r_[np.ones(4, bool), [k not in self.fixed_ for k in self.coef_.index]]
-            fun = self._objective(geo, full, free, float(self.n_customers_), float(self.penalizer or 0.0))
+            fun = mean_objective(geo, full, free, float(self.n_customers_), float(self.penalizer or 0.0))
             with single_threaded_blas(), np.errstate(all="ignore"):
                 hess = self._hessian(fun, full[free], float(self.n_customers_))
                 try:
@@ -324,21 +314,18 @@ class TimeVaryingParetoNBD(BaseEstimator):
         held and every other parameter free, warm-started from this fit: the restricted maximum of the
         likelihood-ratio test ``2 (log_likelihood_ - restricted)`` (Wilks) without a whole refit.
 
-        The objective of :meth:`fit` on the data the model holds, with its penalizer and final quadrature
-        (``n_nodes_``). Start: the fit's maximum moved to the restricted maximum of its quadratic approximation
-        (``theta - Sigma[:, K] Sigma[K, K]^-1 (theta_K - fixed)``, ``Sigma`` = :attr:`covariance_`). Then Newton
-        steps with the fit's observed information (the inverse of ``Sigma`` without rows and columns ``K``) as a
-        fixed Hessian, halved while they do not raise the likelihood, until the largest gradient of the mean
-        log-likelihood is below 1e-7 (an error in the result far below 1e-3 for any data size segwork fits);
-        should that take more than 25 steps, L-BFGS-B within the fit's bounds finishes from there. When
-        ``Sigma`` is not finite (a parameter at a limit), L-BFGS-B alone from the fit's maximum with the held
-        values. Agrees with ``fit(..., fixed=fixed).log_likelihood_`` to the optimisers' tolerance (tested in
-        tests/act/test_defection.py); no standard errors.
+        The objective of :meth:`fit` (the data the model holds, its penalizer and quadrature ``n_nodes_``),
+        started at the restricted maximum of the fit's quadratic approximation (``theta - Sigma[:, K]
+        Sigma[K, K]^-1 (theta_K - fixed)``, ``Sigma`` = :attr:`covariance_`), then minimised by
+        :func:`segwork.clv.base.newton_from_warm_start` with the fit's observed information (the inverse of
+        ``Sigma`` without rows and columns ``K``) as Hessian: to a largest gradient of the mean log-likelihood
+        below 1e-7, an error far below 1e-3 at any data size segwork fits. A non-finite ``Sigma`` (a parameter
+        at a limit): L-BFGS-B from the fit's maximum with the held values. Agrees with ``fit(...,
+        fixed=fixed).log_likelihood_`` to the optimisers' tolerance (tests/act/test_defection.py).
 
-        Returns the total log-likelihood at the restricted maximum (float, as ``log_likelihood_``). Raises
-        DataError for a name that is not a free coefficient of the fit (or a fit with held coefficients) or a
-        value that is not a finite number; ConvergenceError when the maximum is not reached (largest gradient
-        of the mean log-likelihood above 1e-4).
+        Returns the total log-likelihood there (float, as ``log_likelihood_``). Raises DataError for a name that
+        is not a free coefficient (or a fit with held coefficients) or a value that is not a finite number;
+        ConvergenceError when the largest gradient of the mean log-likelihood stays above 1e-4.
         """
         self._check()
         where = f"{type(self).__name__}.restricted_log_likelihood"
@@ -368,7 +355,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         bounds = np.array([(-LOG_BOUND, LOG_BOUND)] * 4 + [(-50.0, 50.0)] * len(names))
         start = np.clip(start, bounds[:, 0], bounds[:, 1])
         geo = make_geometry(self._design, self.n_nodes_)
-        fun = self._objective(geo, start, free, n, pen)
+        fun = mean_objective(geo, start, free, n, pen)
         hess = None if info is None else info[np.ix_(free, free)] / n + 2 * pen * np.eye(int(free.sum()))
         with single_threaded_blas():
             theta, f, g = newton_from_warm_start(fun, start[free], hess, bounds[free])
@@ -417,10 +404,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
                                      purchase_covariates=purchase_cols, dropout_covariates=dropout_cols,
                                      time_unit=fitted.grid[2] + "s", encoders=encoders, origin=fitted.grid[0])
         out = copy.copy(self)
-        out._design = design
-        origin, length, _ = design.grid
-        first_future = origin + ((design.end_day - origin) // length) * length
-        out._future_table = table.frame[table.frame["period_start"] >= pd.Timestamp(np.datetime64(first_future, "D"))]
+        out._hold(design, table)
         geo = make_geometry(design, self.n_nodes_)
         out._set_state(self._theta, evaluate(self._theta, geo, want_grad=False, want_customers=True)[2])
         return out
