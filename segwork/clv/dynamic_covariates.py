@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._checks import require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS, clean_frame, rfm_summary
 from .base import distinct_rows
@@ -113,16 +114,10 @@ def check_covariate_table(where: str, covariates, columns, *, time_unit: str = "
     Values are checked where they are used (:func:`build_design`,
     :func:`future_pieces`). Returns the rows sorted by customer and period.
     """
-    if not isinstance(covariates, pd.DataFrame):
-        raise DataError(f"{where}: covariates must be a pandas DataFrame in long form (one row per customer and "
-                        "period: customer_id, period_start and the covariate columns), got "
-                        f"{type(covariates).__name__}")
     need = ["customer_id", "period_start", *columns]
-    missing = [c for c in need if c not in covariates.columns]
-    if missing:
-        raise DataError(f"{where}: the covariate table lacks column(s) {missing} (columns: "
-                        f"{', '.join(map(str, covariates.columns))}); it needs customer_id, period_start and the "
-                        "covariates named in purchase_covariates / dropout_covariates")
+    require_columns(covariates, need, where, "give the long form, one row per customer and period: customer_id, "
+                    "period_start and the covariates named in purchase_covariates / dropout_covariates",
+                    what="covariate table")
     if len(covariates) == 0:
         raise DataError(f"{where}: the covariate table is empty; give one row per customer and period")
     length = _period_days(where, time_unit)
