@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from .._checks import check_fitted
+from .._checks import check_fitted, check_number
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 from .base import (LOG_BOUND, RUNAWAY, check_identification, minimise_with_coefficients, newton_from_warm_start,
                    single_threaded_blas)
@@ -422,12 +422,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         return pd.Series(self._ll_customers, index=self._design.customers, name="log_likelihood")
 
     def _future(self, where, horizon, covariates):
-        try:
-            h = float(horizon)
-        except (TypeError, ValueError):
-            h = float("nan")
-        if not (np.isfinite(h) and h >= 0):
-            raise DataError(f"{where}: horizon must be a finite number of time units >= 0, got {horizon!r}")
+        h = check_number(where, "horizon", horizon, low=0, unit="time units")
         table = self._future_table if covariates is None else covariates
         fut = future_pieces(where, self._design, table, h)
         b = self.coef_.to_numpy()[:fut.X.shape[1]]
@@ -475,12 +470,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         to 1e-10 (tested)."""
         self._check()
         where = f"{type(self).__name__}.discounted_expected_purchases"
-        try:
-            delta = float(discount_rate)
-        except (TypeError, ValueError):
-            delta = float("nan")
-        if not (np.isfinite(delta) and delta >= 0):
-            raise DataError(f"{where}: discount_rate must be a finite rate >= 0 per time unit, got {discount_rate!r}")
+        delta = check_number(where, "discount_rate", discount_rate, low=0, unit="per time unit")
         fut, a, c, K_T, K_lo, scale, s = self._future(where, horizon, covariates)
         t, w = legendre_01(16)
         u = fut.length[:, None] * t[None, :]

@@ -307,8 +307,10 @@ def test_future_periods_missing_for_a_prediction_are_named(sim, fitted):
     with pytest.raises(DataError, match="customer 'C000000' has no covariate row for the period starting .* to predict "
                                         "40 weeks past observation_end"):
         fitted.expected_purchases(40.0)
-    with pytest.raises(DataError, match="horizon must be"):
+    with pytest.raises(DataError, match="horizon=-1 is below the limit"):
         fitted.expected_purchases(-1.0)
+    with pytest.raises(DataError, match="discount_rate=nan is not a finite number"):
+        fitted.discounted_expected_purchases(4.0, float("nan"))
 
 
 # ----------------------------------------------------------------------------- (5) CLVTools' apparel data
