@@ -59,8 +59,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, IdentificationWarning
-from .base import (RUNAWAY, check_identification, compress, minimise_with_coefficients, single_threaded_blas,
-                   untried_penalty_hint)
+from .base import RUNAWAY, check_identification, compress, single_threaded_blas, untried_penalty_hint
+from .optimise import minimise_with_coefficients
 
 __all__ = ["CovariateDesign", "fit_with_covariates", "per_customer_params", "prediction_matrix"]
 

@@ -45,8 +45,8 @@ from sklearn.base import BaseEstimator
 
 from .._checks import check_fitted, check_number
 from ..errors import ConvergenceError, DataError, IdentificationWarning
-from .base import (LOG_BOUND, RUNAWAY, check_identification, minimise_with_coefficients, newton_from_warm_start,
-                   single_threaded_blas)
+from .base import LOG_BOUND, RUNAWAY, check_identification, single_threaded_blas
+from .optimise import minimise_with_coefficients, newton_from_warm_start
 from .dynamic_covariates import build_design, future_pieces
 from .dynamic_likelihood import evaluate, legendre_01, make_geometry, mean_objective
 from .pareto_nbd import ParetoNBD
@@ -317,7 +317,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         The objective of :meth:`fit` (the data the model holds, its penalizer and quadrature ``n_nodes_``),
         started at the restricted maximum of the fit's quadratic approximation (``theta - Sigma[:, K]
         Sigma[K, K]^-1 (theta_K - fixed)``, ``Sigma`` = :attr:`covariance_`), then minimised by
-        :func:`segwork.clv.base.newton_from_warm_start` with the fit's observed information (the inverse of
+        :func:`segwork.clv.optimise.newton_from_warm_start` with the fit's observed information (the inverse of
         ``Sigma`` without rows and columns ``K``) as Hessian: to a largest gradient of the mean log-likelihood
         below 1e-7, an error far below 1e-3 at any data size segwork fits. A non-finite ``Sigma`` (a parameter
         at a limit): L-BFGS-B from the fit's maximum with the held values. Agrees with ``fit(...,
