@@ -256,6 +256,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    """A share of revenue in (0, 1] (the margin)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share of revenue above 0 and at most 1 (e.g. 0.3), got {text!r}")
+    return value
+
+
 def _max_batch(text: str) -> int:
     value = _positive(text)
     if value > 10_000:
@@ -386,6 +397,9 @@ def _cmd_models_build(args) -> int:
     from .models.store import build_models, read_manifest
 
     random_state = _random_state(args, "segwork models build")
+    if args.defection and args.dataset != "synthetic":
+        raise DataError(f"models build: --defection plants the defection drivers in the synthetic data and does "
+                        f"nothing for {args.dataset!r}; leave it out")
     dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                            defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
@@ -434,6 +448,9 @@ def _add_export_parser(subparsers) -> None:
     p.add_argument("--channel", choices=["email", "sms", "phone", "post"], default="email",
                    help="contact channel of targets and triggers: customers without its opt-in are left out "
                         "(default email)")
+    p.add_argument("--margin", type=_share, default=0.3,
+                   help="profit share of revenue for the targets' expected profit and the retention list's CLV "
+                        "(default 0.3, as notebook 10; 1 gives expected revenue)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -449,7 +466,8 @@ def _cmd_export(args) -> int:
     # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                         defection=args.kind == "retention")
-    frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel)
+    frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel,
+                         margin=args.margin)
     out = write_export(frame, args.output)
     if args.kind == "retention":
         return _print_retention_counts(frame, out)
@@ -476,6 +494,9 @@ def _print_retention_counts(frame, out) -> int:
     else:
         print("  no reasons: the data has no drivers; reasons need a customer profile (contract, acquisition_channel, "
               "region) or events per week (open_complaint, marketing_contact)")
+    b = a["clv_basis"]
+    print(f"  CLV, value at risk and CLV saved: margin {b['margin']:.0%} of revenue over {b['horizon_months']} months, "
+          f"discounted {b['discount_rate']:.0%} a month, in {b['currency']}")
     return EXIT_OK
 
 

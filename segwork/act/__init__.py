@@ -7,6 +7,7 @@ from .drivers import DRIVERS_COLUMNS, PlantedCoverage, drivers_table, planted_co
 from .crosssell import (RECOMMEND_METHODS, HitRate, association_rules_table, basket_matrix, hit_rate_at_k, recommend,
                         upsell)
 from .lapse import DEFAULT_THRESHOLD_WEEKS, LapseCheck, lapse_check, lapse_intervals
+from .explain import DefectionExplanation, explain_defection, retention_frame
 from .export import EXPORT_KINDS, EXPORT_SCHEMAS, export_frame, write_export
 from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensity, precision_at_k,
                          segment_response)
@@ -32,4 +33,5 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "drivers_table", "restricted_statistics", "planted_coverage", "PlantedCoverage", "DRIVERS_COLUMNS",
            "customer_reasons", "retention_list", "reason_agreement", "CustomerReasons", "ReasonAgreement",
            "AT_RISK_TYPES", "RETENTION_SCHEMA",
-           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals"]
+           "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals",
+           "DefectionExplanation", "explain_defection", "retention_frame"]

@@ -245,7 +245,8 @@ def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
     :data:`RETENTION_EXPORT_SCHEMA`, in that order.
 
     ``attrs["counts"]``: ``{"listed": ..., "not at risk": ...}`` (they add up to the customers of the data) and
-    ``attrs["not_at_risk"]``: customers per relationship type not listed; ``attrs["note"]``, ``attrs["available"]``.
+    ``attrs["not_at_risk"]``: customers per relationship type not listed; ``attrs["note"]``, ``attrs["available"]``;
+    ``attrs["clv_basis"]``: the CLV's margin, horizon_months, discount_rate (per month) and currency.
     """
     per = explanation.customers
     risky = per[per["at_risk"].to_numpy()]
@@ -258,5 +259,7 @@ def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
                  "listed_by_type": risky["relationship"].value_counts().sort_index().to_dict(),
                  "not_at_risk": not_at_risk.to_dict(), "n_customers": int(len(per)),
                  "worth_acting": int((out["retention_value"] > 0).sum()), "note": explanation.note,
-                 "available": explanation.available}
+                 "available": explanation.available,
+                 "clv_basis": {k: explanation.settings[k] for k in ("margin", "horizon_months", "discount_rate",
+                                                                     "currency")}}
     return out

@@ -64,8 +64,8 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         ``channel`` when the data has customer profiles. ``"retention"``: the
         customers at risk (Vulnerable, Win-back) ranked by retention value,
         with their reasons (:func:`segwork.act.explain.explain_defection`,
-        CLV over 12 months at 1 % a month, margin 1, as ``segwork models
-        build``; data without drivers: P(alive) and value at risk only, said
+        CLV as ``margin`` x revenue over 12 months at 1 % a month, the margin
+        of the targets and of notebook 10; data without drivers: P(alive) and value at risk only, said
         in ``attrs["note"]``); its ``attrs`` hold the counts
         (:func:`segwork.act.explain.retention_frame`).
     data: a :class:`segwork.datasets.Dataset`.
@@ -73,8 +73,9 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
     observation_end: the day the histories end, the day the lists are made (default: the
         data's last day; old name ``cutoff``). The old names still work with a
         FutureWarning until segwork 0.3.
-    cost_per_contact (currency), margin (share of revenue),
-    incremental_share (0..1): the targeting assumptions.
+    cost_per_contact (currency), margin (share of revenue; 0.3 by default, as
+    notebook 10; 1 gives expected revenue), incremental_share (0..1): the
+    targeting assumptions; ``margin`` also sets the retention list's CLV.
     channel: the contact channel of the list (``email``, ``sms``, ``phone``,
         ``post``): customers without ``<channel>_opt_in`` are left out (their
         number is in ``result.attrs["left_out_no_permission"]``). Data without
@@ -93,7 +94,7 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
     if kind == "retention":
         from .explain import explain_defection, retention_frame
 
-        return retention_frame(explain_defection(data))
+        return retention_frame(explain_defection(data, margin=margin))
     if kind == "segments":
         from ..prepare import prepare_table
         from ..segment import default_segmentations

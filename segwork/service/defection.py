@@ -320,7 +320,10 @@ def explain_defection(store: ModelStore, request) -> etree._Element:
     add(resp, "horizon", str(int(settings.get("horizon_months", store.clv_settings.get("horizon", 12)))))
     add(resp, "reasonsAvailable", "true" if stored.available else "false")
     add(resp, "modelNote", stored.note)
-    add(resp, "modelNote", "value at risk: the expected CLV (margin over the horizon, the data's currency) as is, "
+    margin = float(settings.get("margin", store.clv_settings.get("margin", 1.0)))
+    add(resp, "modelNote", f"value at risk: the expected CLV (margin {margin:.0%} of revenue"
+                           f"{', i.e. expected revenue' if margin == 1.0 else ''}: the folder's margin; over the "
+                           "horizon, the data's currency) as is, "
                            "what is lost if the customer leaves now; action costs are assumed figures: "
                            + ", ".join(f"{k} {v:g}" for k, v in (settings.get("costs") or {}).items()))
     by_customer = {cid: g.sort_values("rank") for cid, g in long.groupby("customer_id")} if long is not None else {}
