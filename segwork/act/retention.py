@@ -44,16 +44,20 @@ RETENTION_SCHEMA: dict[str, tuple[str, str, str]] = {
     "rank": ("int", "", "1 = highest retention value"),
     "customer_id": ("string", "", "the customer's id"),
     "relationship": ("string", "", "relationship type (Vulnerable, Win-back; 'given' for a list of ids)"),
-    "top_reason": ("string", "", "the driver that raises the customer's dropout rate most ('none' if none does)"),
+    "top_reason": ("string", "", "the driver that raises the customer's dropout rate most ('none' if none does; empty when the "
+                   "data has no drivers, so no reasons can be given)"),
     "reason_multiplier": ("float", "factor", "the top reason's factor on the dropout rate against a reference "
-                          "customer, at the observation end"),
+                          "customer, at the observation end; empty without drivers"),
     "action": ("string", "", "the retention action with the highest retention value; 'none' when no action "
                "saves more than it costs"),
-    "clv_saved": ("float", "currency", "expected CLV (margin) the action keeps over the horizon"),
+    "clv_saved": ("float", "currency", "expected CLV (margin x revenue, the margin stated with the "
+                  "list) the action keeps over the horizon"),
     "action_cost": ("float", "currency", "the action's assumed cost per customer"),
     "retention_value": ("float", "currency", "clv_saved - action_cost"),
-    "p_alive": ("float", "probability 0..1", "P(alive) at the observation end, time-varying Pareto/NBD"),
-    "clv": ("float", "currency", "expected CLV (margin) over the horizon as is (status-quo path)"),
+    "p_alive": ("float", "probability 0..1", "P(alive) at the observation end: the time-varying Pareto/NBD with the "
+              "drivers; without drivers, the prepared table's transaction model"),
+    "clv": ("float", "currency", "expected CLV (margin x revenue) over the horizon as is "
+            "(status-quo path): the value at risk"),
     "saved_basis": ("string", "", "where clv_saved comes from: the model's what-if, or an assumed effect"),
 }
 
