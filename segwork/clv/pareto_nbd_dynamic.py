@@ -161,6 +161,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
         pen = float(self.penalizer or 0.0)
         hint = (f"try {type(self).__name__}(penalizer=0.001) (or larger) to keep the parameters finite, or fewer or "
                 "rescaled covariates, or more data")
+        err = np.inf
         with single_threaded_blas():
             while True:
                 geo = make_geometry(design, n_nodes)
@@ -174,8 +175,7 @@ class TimeVaryingParetoNBD(BaseEstimator):
                 finer = make_geometry(design, 2 * n_nodes)
                 state = evaluate(full_hat, finer, want_grad=False, want_customers=True)[2]
                 coarse = evaluate(full_hat, geo, want_grad=False, want_customers=True)[2]
-                err_before = err if n_nodes > int(self.n_nodes) else np.inf
-                err = float(np.max(np.abs(state["ll"] - coarse["ll"])))
+                err_before, err = err, float(np.max(np.abs(state["ll"] - coarse["ll"])))
                 at_floor = err > 0.5 * err_before  # twice the nodes no longer halve the change: rounding
                 if err <= _QUAD_TOL or at_floor or 2 * n_nodes >= _MAX_NODES:
                     break

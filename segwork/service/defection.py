@@ -320,7 +320,7 @@ def explain_defection(store: ModelStore, request) -> etree._Element:
     add(resp, "horizon", str(int(settings.get("horizon_months", store.clv_settings.get("horizon", 12)))))
     add(resp, "reasonsAvailable", "true" if stored.available else "false")
     add(resp, "modelNote", stored.note)
-    margin = float(settings.get("margin", store.clv_settings.get("margin", 1.0)))
+    margin = float(settings["margin"])  # explain_defection records it, with or without drivers
     add(resp, "modelNote", f"value at risk: the expected CLV (margin {margin:.0%} of revenue"
                            f"{', i.e. expected revenue' if margin == 1.0 else ''}: the folder's margin; over the "
                            "horizon, the data's currency) as is, "
