@@ -23,10 +23,9 @@ __all__ = [
     "plot_clv_distribution",
     "plot_purchases_by_period",
     "plot_clv_intervals",
-    "partial_periods",
-    "partial_period_note",
-    "interval_hidden",
 ]
+# helpers of these figures, public for segwork.plots.interactive and tests, not figures (kept out of __all__):
+# partial_periods, partial_period_note, interval_hidden
 
 _ACTUAL, _MODEL, _MARK = BLUE, ORANGE, GREY
 _SIZE = (7, 3.8)
