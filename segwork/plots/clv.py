@@ -153,7 +153,7 @@ def partial_period_note(tracking: pd.DataFrame) -> str:
 def _tracking(tracking: pd.DataFrame, ax, ylabel: str, title: str, from_zero: bool = False):
     """Actual vs model over calendar time, with the calibration end marked (both tracking plots).
 
-    Partial periods (:func:`partial_periods`) are left out and the legend says so.
+    Partial periods (:func:`partial_periods`) are left out and the title says so.
     """
     ax = axes(ax, (8, 3.8))
     note = partial_period_note(tracking)
@@ -161,14 +161,12 @@ def _tracking(tracking: pd.DataFrame, ax, ylabel: str, title: str, from_zero: bo
     dates = pd.to_datetime(tracking["date"])
     ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
     ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
-    if note:
-        ax.plot([], [], ls="none", label=note)
     if from_zero:
         ax.set_ylim(bottom=0)
     _mark_holdout(ax, dates, tracking["period"])
     month_axis(ax)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title + (f"\n({note})" if note else ""))
     ax.legend(frameon=False, loc="upper left")
     return ax
 
@@ -188,7 +186,7 @@ def plot_incremental_transactions(tracking: pd.DataFrame, ax=None):
     ``tracking``: output of :func:`segwork.clv.forecast.incremental_repeat_transactions`
     (one row per week or day; drawn at each period's end). A partial period
     (usually the last, cut by the observation end) is not drawn, and the
-    legend says so (:func:`partial_period_note`). The counterpart of
+    title says so (:func:`partial_period_note`). The counterpart of
     :func:`plot_cumulative_transactions`.
     """
     return _tracking(tracking, ax, "repeat purchases per period", "Tracking: repeat purchases per period",

@@ -22,15 +22,16 @@ from .clv import partial_period_note, partial_periods
 
 __all__ = ["rfm_map", "clv_distribution", "gains", "lift", "tracking"]
 
-_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=420,
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=95, b=50), height=450,
                font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13),
-               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
+               legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0))
 _LINES = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 
 
 def _figure(title: str, **layout) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(**{**_LAYOUT, "title": dict(text=title, x=0, xanchor="left", y=0.98), **layout})
+    fig.update_layout(**{**_LAYOUT, "title": dict(text=title, x=0, xanchor="left", y=0.985, yanchor="top"),
+                         **layout})
     return fig
 
 
@@ -57,7 +58,7 @@ def rfm_map(scores: pd.DataFrame, grid: pd.DataFrame | None = None,
         hovertemplate="%{y}, %{x}<br>segment: %{customdata[1]}<br>%{customdata[0]:,} customers (%{z:.1%})"
                       "<extra></extra>"))
     fig.update_xaxes(title="FM score (frequency and money; 5 = best)", side="bottom")
-    fig.update_yaxes(title="R score (recency; 5 = most recent)")
+    fig.update_yaxes(title="R score (recency; 5 = most recent)", autorange="reversed")
     return fig
 
 
@@ -157,7 +158,7 @@ def lift(curves: pd.DataFrame, max_points: int = 200) -> go.Figure:
                          [("perfect_lift", "perfect", "dash"), ("_one", "random (lift 1)", "dot")], max_points)
 
 
-def tracking(table: pd.DataFrame, cumulative: bool = True, time_unit: str = "period") -> go.Figure:
+def tracking(table: pd.DataFrame, cumulative: bool = True, time_unit: str = "periods") -> go.Figure:
     """Repeat purchases over calendar time, actual vs model, calibration end marked; hover: both values.
 
     ``table``: :func:`segwork.clv.validation.cumulative_repeat_transactions`
@@ -168,7 +169,8 @@ def tracking(table: pd.DataFrame, cumulative: bool = True, time_unit: str = "per
     """
     note = partial_period_note(table)
     shown = table[~partial_periods(table)]
-    what = "cumulative repeat purchases" if cumulative else f"repeat purchases per {time_unit}"
+    unit = time_unit[:-1] if time_unit.endswith("s") else time_unit  # weeks -> week
+    what = "cumulative repeat purchases" if cumulative else f"repeat purchases per {unit}"
     fig = _figure(f"Tracking: {what}" + (f"<br><sup>{note}</sup>" if note else ""), hovermode="x unified")
     dates = pd.to_datetime(shown["date"])
     fig.add_trace(go.Scatter(x=dates, y=shown["actual"], mode="lines", name="actual", line=dict(color=BLUE),
@@ -180,6 +182,6 @@ def tracking(table: pd.DataFrame, cumulative: bool = True, time_unit: str = "per
         end = dates.iloc[int(np.flatnonzero(hold)[0]) - 1]
         fig.add_vline(x=end.timestamp() * 1000, line=dict(color=GREY, dash="dot", width=1),
                       annotation_text="holdout →", annotation_position="top right")
-    fig.update_xaxes(title="week ending" if time_unit.startswith("week") else "period ending")
+    fig.update_xaxes(title=f"{unit} ending")
     fig.update_yaxes(title=what, tickformat=",", rangemode="tozero")
     return fig
