@@ -17,6 +17,7 @@ move is a change in the customer, not in the segment definitions.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,12 +27,42 @@ import pandas as pd
 from ..errors import DataError
 from .base import Segmentation, as_labels
 
-__all__ = ["Migration", "migration", "migrate", "NEW_CUSTOMERS", "LEFT_DATA"]
+__all__ = ["Migration", "migration", "migrate", "dataset_at", "NEW_CUSTOMERS", "LEFT_DATA"]
 
 #: The row of the customers found only at the later end (acquired in between).
 NEW_CUSTOMERS = "new customers"
 #: The column of the customers found only at the earlier end (no longer in the later data).
 LEFT_DATA = "not in the later data"
+
+
+def dataset_at(data, observation_end):
+    """The data set as it was known at an earlier ``observation_end``: what the earlier segmentation sees.
+
+    ``data``: a :class:`segwork.datasets.Dataset`; returns a copy whose
+    transactions (and dated tables: ``campaign``, ``dynamic_covariates``,
+    ``exit_survey``) stop at ``observation_end`` (inclusive) and whose
+    ``observation_end`` is that date. The profile, survey and truth are kept
+    as they are (undated). Raises DataError for a date that is not a date,
+    is after the data's observation end, or leaves no transaction.
+    """
+    try:
+        end = pd.Timestamp(observation_end).normalize()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"dataset_at: observation_end={observation_end!r} is not a date ({exc})") from None
+    if data.observation_end is not None and end > pd.Timestamp(data.observation_end):
+        raise DataError(f"dataset_at: {end.date()} is after the data's observation end "
+                        f"({pd.Timestamp(data.observation_end).date()}); choose an earlier date")
+    tx = data.transactions[data.transactions["date"] <= end]
+    if tx.empty:
+        raise DataError(f"dataset_at: no transaction up to {end.date()} (the data start "
+                        f"{data.transactions['date'].min().date()}); choose a later date")
+    changes = {"transactions": tx, "observation_end": end}
+    for field, column in (("campaign", "campaign_date"), ("dynamic_covariates", "period_start"),
+                          ("exit_survey", "exit_date")):
+        frame = getattr(data, field, None)
+        if frame is not None and column in frame.columns:
+            changes[field] = frame[pd.to_datetime(frame[column]) <= end]
+    return dataclasses.replace(data, **changes)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
 """segwork.segment.migration: transition matrices and the value that moved, against planted moves."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +11,7 @@ from segwork.datasets import make_crm
 from segwork.errors import DataError
 from segwork.prepare import prepare
 from segwork.segment import default_segmentations
-from segwork.segment.migration import LEFT_DATA, NEW_CUSTOMERS, migrate, migration
+from segwork.segment.migration import LEFT_DATA, NEW_CUSTOMERS, dataset_at, migrate, migration
 
 
 def planted(n=3000, seed=0):
@@ -116,8 +114,10 @@ def test_migrate_holds_the_definitions_fixed_a_quarter_apart():
     """On make_crm a quarter apart: the segmenters of the earlier end place the later customers."""
     data = make_crm(n_customers=1500, random_state=0)
     t1 = data.observation_end - pd.Timedelta(days=91)
-    tx = data.transactions
-    early = prepare(dataclasses.replace(data, transactions=tx[tx["date"] <= t1], observation_end=t1))
+    before = dataset_at(data, t1)
+    assert before.transactions["date"].max() <= t1 < data.transactions["date"].max()
+    assert before.observation_end == t1 and len(before.transactions) < len(data.transactions)
+    early = prepare(before)
     late = prepare(data)
     segs = default_segmentations(early.table, approaches=["rfm", "value", "relationship"],
                                  model=early.clv.transaction_model)
@@ -131,3 +131,13 @@ def test_migrate_holds_the_definitions_fixed_a_quarter_apart():
         assert m.value_before.to_numpy().sum() == pytest.approx(early.table["clv"].sum())
         assert m.value_after.to_numpy().sum() == pytest.approx(late.table["clv"].sum())
         assert list(m.counts.index[:len(segs[name].segments)]) == [str(s) for s in segs[name].segments]
+
+
+def test_dataset_at_refuses_dates_outside_the_data():
+    data = make_crm(n_customers=200, random_state=0)
+    with pytest.raises(DataError, match="after the data's observation end"):
+        dataset_at(data, data.observation_end + pd.Timedelta(days=1))
+    with pytest.raises(DataError, match="no transaction up to"):
+        dataset_at(data, "1990-01-01")
+    with pytest.raises(DataError, match="not a date"):
+        dataset_at(data, "soon")
