@@ -63,30 +63,24 @@ def p_alive_history(model, transactions: pd.DataFrame, customers, dates, *, days
         raise DataError(f"p_alive_history: customer {missing[0]!r} has no purchase in the transactions "
                         f"({len(missing)} in all); give customers of the prepared table")
     grid = pd.DatetimeIndex(pd.to_datetime(list(dates))).normalize()
-    days = days.sort_values(["customer_id", "day"])
     first = days.groupby("customer_id")["day"].min()
-    # for each customer and grid date: purchases up to the date and the last one
+    # for each grid date: the purchase days known then, per customer (count and last), one groupby per date
     out = np.full((len(ids), len(grid)), np.nan)
-    position = {cid: i for i, cid in enumerate(ids)}
-    x_all, tx_all, T_all, cell = [], [], [], []
-    for cid, group in days.groupby("customer_id", sort=False):
-        d = group["day"].to_numpy(dtype="datetime64[D]")
-        g = grid.to_numpy(dtype="datetime64[D]")
-        n_known = np.searchsorted(d, g, side="right")
-        ok = n_known > 0
-        if not ok.any():
+    row_of = pd.Series(np.arange(len(ids)), index=ids)
+    day = days["day"].to_numpy(dtype="datetime64[D]")
+    cust = days["customer_id"].to_numpy()
+    f_day = first.reindex(ids).to_numpy(dtype="datetime64[D]")
+    for j, g in enumerate(grid.to_numpy(dtype="datetime64[D]")):
+        known = day <= g
+        if not known.any():
             continue
-        f = d[0]
-        last = d[np.maximum(n_known - 1, 0)]
-        x_all.append(n_known[ok] - 1)
-        tx_all.append((last[ok] - f).astype(float) / days_per_unit)
-        T_all.append((g[ok] - f).astype(float) / days_per_unit)
-        cell.append(np.stack([np.full(ok.sum(), position[cid]), np.flatnonzero(ok)], axis=1))
-    if cell:
-        x, r, T = (np.concatenate(a).astype(float) for a in (x_all, tx_all, T_all))
-        where = np.concatenate(cell)
-        p = np.asarray(model.p_alive(x, r, T), dtype=float)
-        out[where[:, 0], where[:, 1]] = p
+        agg = pd.DataFrame({"c": cust[known], "d": day[known]}).groupby("c", sort=False)["d"].agg(["size", "max"])
+        rows = row_of[agg.index.astype(str)].to_numpy()
+        f = f_day[rows]
+        x = agg["size"].to_numpy(dtype=float) - 1
+        t_x = (agg["max"].to_numpy(dtype="datetime64[D]") - f).astype(float) / days_per_unit
+        T = (g - f).astype(float) / days_per_unit
+        out[rows, j] = np.asarray(model.p_alive(x, t_x, T), dtype=float)
     frame = pd.DataFrame(out, index=pd.Index(ids, name="customer_id"), columns=grid)
     frame.attrs["first_purchase"] = first.reindex(ids)
     return frame
