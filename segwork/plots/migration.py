@@ -1,8 +1,9 @@
 """Segment migration figures: the Sankey of the flows (Plotly, offline HTML) and the static row-share heatmap.
 
 Both take a :class:`segwork.segment.migration.Migration`. The Sankey is
-interactive (values on hover) and needs no server: :func:`plotly_html` gives
-the HTML fragment for a notebook page, with plotly.js inlined once per page.
+interactive (values on hover) and needs no server: a notebook shows it with
+:func:`segwork.plots.embed.show_figure`, and the report loads plotly.js once
+per run folder.
 The heatmap is the static view (print, and readers without JavaScript).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 from ..segment.migration import LEFT_DATA, NEW_CUSTOMERS, Migration
 from ._style import axes
 
-__all__ = ["sankey", "plot_migration_shares", "plotly_html"]
+__all__ = ["sankey", "plot_migration_shares"]
 
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
             "#64b5cd")
@@ -85,16 +86,6 @@ def sankey(m: Migration, *, by: str = "customers", currency: str = "", title: st
                       height=max(380, 28 * max(len(left), len(right))), margin=dict(l=10, r=10, t=50, b=10),
                       font=dict(size=12))
     return fig
-
-
-def plotly_html(fig, *, include_plotlyjs: bool = False) -> str:
-    """The HTML fragment of a Plotly figure for a notebook page, rendered without a server.
-
-    ``include_plotlyjs=True`` inlines plotly.js (about 4.6 MB): do it for the
-    first figure of a page only; the later ones reuse it.
-    """
-    return fig.to_html(full_html=False, include_plotlyjs=bool(include_plotlyjs),
-                       config={"displaylogo": False, "responsive": True})
 
 
 def plot_migration_shares(m: Migration, *, ax=None, title: str | None = None):

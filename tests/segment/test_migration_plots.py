@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from segwork.errors import DataError  # noqa: E402
-from segwork.plots.migration import plot_migration_shares, plotly_html, sankey  # noqa: E402
+from segwork.plots.migration import plot_migration_shares, sankey  # noqa: E402
 from segwork.segment.migration import migration  # noqa: E402
 
 
@@ -31,13 +31,6 @@ def test_sankey_has_one_band_per_flow_and_the_customers_add_up(moves):
     assert sum(by_value.link.value) == pytest.approx(moves.value_after.to_numpy().sum())
     with pytest.raises(DataError, match="no values"):
         sankey(moves, by="value_before")
-
-
-def test_html_is_offline_and_inlines_plotly_only_when_asked(moves):
-    fig = sankey(moves)
-    first, later = plotly_html(fig, include_plotlyjs=True), plotly_html(fig)
-    assert len(first) > 1_000_000 > len(later)  # plotly.js inlined once, not fetched from a CDN
-    assert 'src="https://cdn' not in first and "<script" in later  # no script fetched from a CDN
 
 
 def test_heatmap_annotates_the_row_shares(moves):
