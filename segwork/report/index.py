@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
+from ..plots.tables import TABLE_CSS, column_label, format_value
 from .metrics import METRICS_FILE
 
 __all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
@@ -40,31 +41,6 @@ def load_run_metrics(run_dir: str | Path, names: list[str]) -> dict[str, dict | 
                     out[name] = {"unreadable": f"{path.name} is not valid JSON"}
                 break
     return out
-
-
-def format_value(value: Any, column: str = "") -> str:
-    """A cell as text: thousands separators, 3 significant digits, shares as percentages."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        col = column.lower()
-        if (col.endswith("share") or col.endswith("_pct_share") or col.startswith("share")) and -1.0 <= value <= 1.0:
-            return f"{value:.1%}"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        if abs(value) >= 100:
-            return f"{value:.1f}"
-        if value == 0:
-            return "0"
-        return f"{value:.3g}"
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str)
-        return text if len(text) <= 120 else text[:117] + "..."
-    return str(value)
 
 
 def as_table(value: Any, first_column: str = "name") -> dict | None:
@@ -146,7 +122,7 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
     labels = labels or {}
-    label = lambda c: labels.get(c, c.replace("_", " "))  # noqa: E731
+    label = lambda c: labels.get(c, column_label(c))  # noqa: E731
     return {
         "columns": [{"key": c, "label": label(c), "numeric": numeric[j]} for j, c in enumerate(short["columns"])],
         "rows": [[{"text": format_value(v, short["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
@@ -255,7 +231,7 @@ def build_index(record: dict, run_dir: str | Path) -> str:
                              trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("index.html.j2")
     return template.render(
-        run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
+        table_css=TABLE_CSS, run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
         data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
         data_notebook=numbers_spec.get("notebook"), data_heading=numbers_spec.get("heading", "The data at a glance"),
         parameters=[{**p, "main": p.get("source") != "default" or p.get("notebooks") == "all"

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from .._atomic import atomic_write_bytes, atomic_write_text
+from ..plots.tables import TABLE_CSS
 
 __all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr"]
 
@@ -66,6 +67,7 @@ def render_html(nb, html_path: str | Path, *, title: str, index_href: str | None
         "segwork_math": _has_math(nb),
         "segwork_index_href": index_href,
         "segwork_run": run_name,
+        "segwork_table_css": TABLE_CSS,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     atomic_write_text(html_path, body)
