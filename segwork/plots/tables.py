@@ -224,13 +224,15 @@ def _merge_intervals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | None = None,
-                 index: bool | None = None, intervals: bool = True) -> pd.DataFrame:
+                 index: bool | None = None, intervals: bool = True, row_labels: bool = False) -> pd.DataFrame:
     """``frame`` as a table of texts in the one table style; its headers in words.
 
     ``units`` maps a column name to its unit ("%" for a share in [0, 1]; "EUR", "days", "customers", ...;
     a unit other than "%" goes into the header). ``index`` shows the index as the first column (default:
     when it is named or not a plain 0..n-1 range). ``intervals`` merges lower/upper column pairs into one
-    "a to b" column. Returns a DataFrame of ``str`` with a plain RangeIndex; its columns are the header labels.
+    "a to b" column. ``row_labels=True`` is for tables whose rows are named quantities (a metrics summary, a
+    transposed comparison): the index values become words too, and each cell is formatted as its row's quantity
+    (a row ``top20_share`` as a percentage, ``n_customers`` as an integer). Returns a DataFrame of ``str`` with a plain RangeIndex; its columns are the header labels.
     A Series becomes a one-column frame. Raises TypeError for anything else.
     """
     if isinstance(frame, pd.Series):
@@ -241,6 +243,10 @@ def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | 
     if index is None:
         index = (any(n is not None for n in frame.index.names)
                  or not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1))
+    row_names = [str(r) for r in frame.index] if row_labels else None
+    if row_labels:
+        frame = frame.set_axis([column_label(r) for r in frame.index], axis=0)
+        index = True
     if index:
         names = [n if n is not None else "" for n in frame.index.names]
         if len(names) == 1 and names[0] in frame.columns:
@@ -259,7 +265,9 @@ def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | 
         name = str(col)
         unit = units.get(name, units.get(col))
         values = frame.iloc[:, j]
-        if pd.api.types.is_bool_dtype(values):
+        if row_names is not None and j > 0:
+            cells = [format_value(v, row) for v, row in zip(values, row_names)]
+        elif pd.api.types.is_bool_dtype(values):
             cells = [format_value(v, name, unit=unit) for v in values]
         elif pd.api.types.is_numeric_dtype(values):
             as_float = values.astype(float)
@@ -317,14 +325,15 @@ def _numeric_columns(texts: pd.DataFrame) -> list[bool]:
 
 def table_html(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | None = None,
                caption: str | None = None, na_reason: str | Mapping[str, str] | None = None,
-               index: bool | None = None, max_rows: int | None = None, style: bool = True) -> str:
+               index: bool | None = None, max_rows: int | None = None, style: bool = True,
+               row_labels: bool = False) -> str:
     """The static HTML of ``frame`` in the one table style (see :func:`format_frame` for ``units``/``index``).
 
     ``caption`` a sentence above the table; ``na_reason`` why a value is missing (one text, or per header
     label; the footnote names the columns with an en dash); ``max_rows`` shows only the first rows and says so;
     ``style`` adds :data:`TABLE_CSS` (a page template that carries it may leave it out).
     """
-    texts = format_frame(frame, units=units, index=index)
+    texts = format_frame(frame, units=units, index=index, row_labels=row_labels)
     notes = []
     n = len(texts)
     if max_rows is not None and n > max_rows:
@@ -370,7 +379,7 @@ def _interactive_html(frame: pd.DataFrame, texts: pd.DataFrame, *, caption: str 
 def show_table(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | None = None,
                caption: str | None = None, na_reason: str | Mapping[str, str] | None = None,
                index: bool | None = None, interactive: bool = False, filename: str = "table",
-               max_rows: int | None = None, print_rows: int = 20) -> None:
+               max_rows: int | None = None, print_rows: int = 20, row_labels: bool = False) -> None:
     """Display ``frame`` in the one table style (in a notebook: the cell's output; returns None).
 
     Static by default (see :func:`table_html`). ``interactive=True`` (customer-level lists) displays the
@@ -382,7 +391,7 @@ def show_table(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | No
 
     if not interactive:
         display(HTML(table_html(frame, units=units, caption=caption, na_reason=na_reason, index=index,
-                                max_rows=max_rows)))
+                                max_rows=max_rows, row_labels=row_labels)))
         return
     global _ITABLES_READY
     if not _ITABLES_READY:

@@ -92,3 +92,11 @@ def test_interactive_table_is_offline_with_csv_download_and_a_printed_copy(monke
     assert "csvHtml5" in page and '"filename": "targets"' in page
     assert "segwork-print-only" in page and "First 20 of 30 rows." in page
     assert page.count("C29") >= 1  # the whole list, not a sample (itables' maxBytes off)
+
+
+def test_row_labels_format_each_row_as_its_quantity():
+    summary = pd.Series({"n_customers": 2000.0, "top20_share": 0.6625, "mean": 531.123, "model": "BG/NBD",
+                         "p_value": float("nan")}, name="value").to_frame()
+    texts = format_frame(summary, row_labels=True)
+    assert texts.iloc[:, 0].tolist() == ["customers", "top20 share", "mean", "model", "p value"]
+    assert texts["value"].tolist() == ["2,000", "66.2%", "531.1", "BG/NBD", DASH]
