@@ -95,8 +95,9 @@ def _number(value: float, decimals: int | None = None) -> str:
         if abs(value) >= 100:
             return f"{value:.1f}"
         text = f"{value:.3g}"
-        return f"{value:,.{max(0, 3 - 1 - math.floor(math.log10(abs(value))))}f}" if "e" in text and abs(value) >= 1e-4 \
-            else text
+        if "e" in text and abs(value) >= 1e-4:  # 0.000123, not 1.23e-04
+            return f"{value:,.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
+        return text
     return f"{value:,.{decimals}f}"
 
 
@@ -232,7 +233,8 @@ def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | 
     when it is named or not a plain 0..n-1 range). ``intervals`` merges lower/upper column pairs into one
     "a to b" column. ``row_labels=True`` is for tables whose rows are named quantities (a metrics summary, a
     transposed comparison): the index values become words too, and each cell is formatted as its row's quantity
-    (a row ``top20_share`` as a percentage, ``n_customers`` as an integer). Returns a DataFrame of ``str`` with a plain RangeIndex; its columns are the header labels.
+    (a row ``top20_share`` as a percentage, ``n_customers`` as an integer). Returns a DataFrame of ``str``
+    with a plain RangeIndex; its columns are the header labels.
     A Series becomes a one-column frame. Raises TypeError for anything else.
     """
     if isinstance(frame, pd.Series):

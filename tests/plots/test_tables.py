@@ -56,7 +56,8 @@ def test_format_frame_has_no_repr_no_nan_and_words_for_headers():
     assert texts["revenue share"].tolist() == ["12.0%", "50.0%", "38.0%"]
     assert texts["CLV interval"].tolist()[0] == "1,000.0 to 1,500.0"  # one column-wide number of decimals
     assert texts["95 % interval"].tolist() == ["0.100 to 0.200", "0.200 to 0.300", "0.300 to 0.400"]
-    assert texts["rate"].tolist() == ["0.0385 to 0.0879", DASH, "0.1000 to 0.2000"]  # one column-wide number of decimals
+    # one column-wide number of decimals
+    assert texts["rate"].tolist() == ["0.0385 to 0.0879", DASH, "0.1000 to 0.2000"]
 
 
 def test_column_decimals_follow_the_typical_size():
