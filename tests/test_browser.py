@@ -167,6 +167,7 @@ const out = [];
 const view = document.documentElement.clientWidth;
 document.querySelectorAll('table').forEach((t, i) => {
   if (!t.getClientRects().length || t.offsetParent === null) return;
+  if (t.closest('.dt-scroll-head, .dt-scroll-foot')) return;  // DataTables' header copy follows its body's scroll
   const r = t.getBoundingClientRect();
   let scrolls = false, hidden = false;
   for (let a = t.parentElement; a && a !== document.body; a = a.parentElement) {
@@ -190,7 +191,8 @@ FIGURES_JS = """
 const figs = Array.from(document.querySelectorAll(
   '.jp-OutputArea-output img, .jp-RenderedSVG > svg, .jp-OutputArea-output > svg, .plotly-graph-div, main img'))
   .filter(f => f.getClientRects().length && f.getBoundingClientRect().width > 100);
-const texts = Array.from(document.querySelectorAll('.jp-MarkdownCell, .jp-RenderedMarkdown, figcaption, p'));
+const texts = Array.from(document.querySelectorAll('.jp-MarkdownCell, .jp-RenderedMarkdown, figcaption, p'))
+  .filter(t => t.getClientRects().length);
 return figs.map(f => {
   const fig = f.closest('figure');
   const own = fig && fig.querySelector('figcaption');
@@ -214,7 +216,8 @@ def page_checks(browser, report) -> dict[str, dict]:
     for page in pages(report):
         browser.get(page.as_uri())
         WebDriverWait(browser, 30).until(lambda d: d.execute_script(  # interactive tables built by DataTables
-            "return document.querySelectorAll('.segwork-interactive table:not(.dataTable)').length === 0"))
+            "return document.querySelectorAll('.segwork-interactive').length"
+            " === document.querySelectorAll('.segwork-interactive .dt-container').length"))
         out[page.name] = {
             "text": browser.find_element(By.TAG_NAME, "body").text,
             "tables": browser.execute_script(TABLES_JS),

@@ -22,7 +22,8 @@ from .._atomic import atomic_write_text
 from ..plots.tables import TABLE_CSS, column_label, format_value
 from .metrics import METRICS_FILE
 
-__all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
+__all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value",
+           "public_command"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -167,6 +168,17 @@ def _section_state(nb: dict | None, metrics: dict | None, key: str) -> tuple[str
     return "ok", ""
 
 
+def public_command(command: Any) -> str:
+    """The run's command line for the page: an absolute path (this machine's folders) shortened to ``.../name``.
+
+    The page may be shared; where the files lay on the machine that made it is nobody else's business (run.json
+    keeps the whole command)."""
+    if not command:
+        return ""
+    tokens = command.split() if isinstance(command, str) else [str(t) for t in command]
+    return " ".join(f".../{Path(t).name}" if t.startswith("/") and len(t) > 1 else t for t in tokens)
+
+
 def _fmt_seconds(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
         return "–"
@@ -231,7 +243,7 @@ def build_index(record: dict, run_dir: str | Path) -> str:
                              trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("index.html.j2")
     return template.render(
-        table_css=TABLE_CSS, run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
+        table_css=TABLE_CSS, command=public_command(record.get("command")), run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
         data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
         data_notebook=numbers_spec.get("notebook"), data_heading=numbers_spec.get("heading", "The data at a glance"),
         parameters=[{**p, "main": p.get("source") != "default" or p.get("notebooks") == "all"
