@@ -35,21 +35,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TABLE_CSS", "DASH", "format_value", "column_label", "format_frame", "table_html", "show_table"]
+__all__ = ["TABLE_CSS", "DASH", "format_value", "column_label", "column_decimals", "format_frame", "table_html",
+           "show_table"]
 
 DASH = "–"
 
 TABLE_CSS = """
 .segwork-table { overflow: auto; max-width: 100%; max-height: 80vh; margin: 6px 0 4px; }
 .segwork-table table { border-collapse: separate; border-spacing: 0; font-size: 13px; width: auto; }
-.segwork-table th, .segwork-table td { padding: 4px 10px; border-bottom: 1px solid #dde3ea; text-align: left;
+.segwork-table table th, .segwork-table table td { padding: 4px 10px; border-bottom: 1px solid #dde3ea; text-align: left;
   vertical-align: top; background: #fff; }
 .segwork-table thead th { position: sticky; top: 0; z-index: 2; background: #f5f7fa; font-weight: 600;
   white-space: nowrap; }
 .segwork-table tbody th, .segwork-table td:first-child { position: sticky; left: 0; z-index: 1;
   background: #fff; font-weight: 600; }
 .segwork-table thead th:first-child { left: 0; z-index: 3; }
-.segwork-table td.num, .segwork-table th.num { text-align: right; font-variant-numeric: tabular-nums;
+.segwork-table table td.num, .segwork-table table th.num { text-align: right; font-variant-numeric: tabular-nums;
   white-space: nowrap; }
 .segwork-table caption { caption-side: top; text-align: left; color: #5b6877; padding: 2px 0 6px; }
 .segwork-table-note { color: #5b6877; font-size: 12px; margin: 2px 0 10px; }
@@ -178,8 +179,9 @@ def column_label(name: Any, unit: str | None = None) -> str:
     return text
 
 
-def _decimals(values: pd.Series, column: str, unit: str | None) -> int | None:
-    """Decimals for a numeric column: 3 significant digits at its median size; None for integer columns."""
+def column_decimals(values: pd.Series, column: str = "", unit: str | None = None) -> int:
+    """Decimals for a numeric column (float values): 3 significant digits at its median size, at most 4;
+    0 when every value is whole; 1 for a share shown as a percentage."""
     finite = values[np.isfinite(values)]
     if finite.empty:
         return 0
@@ -273,12 +275,12 @@ def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | 
             cells = [format_value(v, name, unit=unit) for v in values]
         elif pd.api.types.is_numeric_dtype(values):
             as_float = values.astype(float)
-            decimals = _decimals(as_float, name, unit)
+            decimals = column_decimals(as_float, name, unit)
             cells = [format_value(v, name, unit=unit, decimals=decimals) for v in as_float]
         else:
             sample = [v for v in values if isinstance(v, (tuple, list, np.ndarray)) and len(v) == 2
                       and all(isinstance(x, (int, float, np.number)) for x in v)]
-            decimals = (_decimals(pd.Series([float(x) for v in sample for x in v]), name, unit) if sample
+            decimals = (column_decimals(pd.Series([float(x) for v in sample for x in v]), name, unit) if sample
                         else None)
             cells = [format_value(v, name, unit=unit, decimals=decimals) for v in values]
         label = column_label(col, unit)

@@ -18,8 +18,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._atomic import atomic_write_text
-from ..plots.tables import TABLE_CSS, column_label, format_value
+from ..plots.tables import TABLE_CSS, column_decimals, column_label, format_value
 from .metrics import METRICS_FILE
 
 __all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value",
@@ -122,11 +124,16 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
                        [z.lower() for z in closer_to_zero])
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
+    decimals = []  # one number of decimals per numeric column (3 significant digits at its typical size)
+    for j, col in enumerate(short["columns"]):
+        floats = [r[j] for r in short["rows"] if isinstance(r[j], float)]
+        decimals.append(column_decimals(pd.Series(floats, dtype=float), col) if floats and numeric[j] else None)
     labels = labels or {}
     label = lambda c: labels.get(c, column_label(c))  # noqa: E731
     return {
         "columns": [{"key": c, "label": label(c), "numeric": numeric[j]} for j, c in enumerate(short["columns"])],
-        "rows": [[{"text": format_value(v, short["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
+        "rows": [[{"text": format_value(v, short["columns"][j],
+                                        decimals=decimals[j] if isinstance(v, float) else None), "best": (i, j) in best, "numeric": numeric[j]}
                   for j, v in enumerate(row)] for i, row in enumerate(short["rows"])],
         "notes": [{"name": format_value(row[0]),
                    "fields": [(label(table["columns"][j]), format_value(row[j])) for j in prose
