@@ -299,10 +299,13 @@ def test_customer_lists_are_interactive_with_a_csv_download(browser, report):
 
 
 #: Size budget of the whole report at N_CUSTOMERS customers (run folder, every file) and of any one HTML page.
-#: Measured (issue 21): 2,000 customers: see the commit note; 20,000 customers: the pages grow with the customer
-#: lists of 05, 08 and 10 (the DataTables library itself is about 1 MB on each page that has such a list).
-REPORT_BUDGET_MB = 30
-PAGE_BUDGET_MB = 4
+#: Measured (issue 21, `du -sh` of the run folder; page sizes): 2,000 customers 18 MB, largest page 1.8 MB (05);
+#: 20,000 customers (`make report`) 33 MB (21 MB before the interactive lists), pages 11.0 MB in all (5.3 MB
+#: before), largest 2.9 MB (05: its 20,000-customer score list). The DataTables library is about 1 MB on each
+#: page with a customer list (05, 08, 10). Stated budget at 20,000 customers: run folder 40 MB, a page 4 MB; the
+#: test holds the 2,000-customer run to the budgets below (size only, never load time).
+REPORT_BUDGET_MB = 25
+PAGE_BUDGET_MB = 3
 
 
 def test_report_size_budget(report):
