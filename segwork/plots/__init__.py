@@ -2,7 +2,8 @@
 
 Modules: ``data`` (transaction and customer analysis), ``clv`` (model fit and
 validation), ``segments`` (segmentation profiles and comparisons), ``clusters``
-(model selection, centres, needs loadings), ``targeting`` (gains and lift),
+(model selection, centres, needs loadings), ``targeting`` (gains and lift), ``tables`` (the one table style:
+``show_table``, ``format_frame``, ``format_value``),
 ``defection`` (forest plot of driver multipliers, reasons stated and found).
 """
 from . import clusters as _clusters
@@ -12,6 +13,7 @@ from . import defection as _defection
 from . import segments as _segments
 from . import targeting as _targeting
 from .clusters import *  # noqa: F401,F403
+from .tables import format_frame, format_value, show_table, table_html  # noqa: F401
 from .clv import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .defection import *  # noqa: F401,F403

@@ -18,10 +18,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._atomic import atomic_write_text
+from ..plots.tables import TABLE_CSS, column_decimals, column_label, format_value
 from .metrics import METRICS_FILE
 
-__all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value"]
+__all__ = ["build_index", "write_index", "load_run_metrics", "as_table", "order_columns", "format_value",
+           "public_command"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -40,31 +44,6 @@ def load_run_metrics(run_dir: str | Path, names: list[str]) -> dict[str, dict | 
                     out[name] = {"unreadable": f"{path.name} is not valid JSON"}
                 break
     return out
-
-
-def format_value(value: Any, column: str = "") -> str:
-    """A cell as text: thousands separators, 3 significant digits, shares as percentages."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        col = column.lower()
-        if (col.endswith("share") or col.endswith("_pct_share") or col.startswith("share")) and -1.0 <= value <= 1.0:
-            return f"{value:.1%}"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        if abs(value) >= 100:
-            return f"{value:.1f}"
-        if value == 0:
-            return "0"
-        return f"{value:.3g}"
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str)
-        return text if len(text) <= 120 else text[:117] + "..."
-    return str(value)
 
 
 def as_table(value: Any, first_column: str = "name") -> dict | None:
@@ -145,11 +124,16 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
                        [z.lower() for z in closer_to_zero])
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
+    decimals = []  # one number of decimals per numeric column (3 significant digits at its typical size)
+    for j, col in enumerate(short["columns"]):
+        floats = [r[j] for r in short["rows"] if isinstance(r[j], float)]
+        decimals.append(column_decimals(pd.Series(floats, dtype=float), col) if floats and numeric[j] else None)
     labels = labels or {}
-    label = lambda c: labels.get(c, c.replace("_", " "))  # noqa: E731
+    label = lambda c: labels.get(c, column_label(c))  # noqa: E731
     return {
         "columns": [{"key": c, "label": label(c), "numeric": numeric[j]} for j, c in enumerate(short["columns"])],
-        "rows": [[{"text": format_value(v, short["columns"][j]), "best": (i, j) in best, "numeric": numeric[j]}
+        "rows": [[{"text": format_value(v, short["columns"][j],
+                                        decimals=decimals[j] if isinstance(v, float) else None), "best": (i, j) in best, "numeric": numeric[j]}
                   for j, v in enumerate(row)] for i, row in enumerate(short["rows"])],
         "notes": [{"name": format_value(row[0]),
                    "fields": [(label(table["columns"][j]), format_value(row[j])) for j in prose
@@ -189,6 +173,17 @@ def _section_state(nb: dict | None, metrics: dict | None, key: str) -> tuple[str
     if isinstance(metrics[key], dict) and set(metrics[key]) == {"skipped"}:  # this one analysis skipped, and why
         return "skipped", f"its notebook skipped this analysis: {metrics[key]['skipped']}"
     return "ok", ""
+
+
+def public_command(command: Any) -> str:
+    """The run's command line for the page: an absolute path (this machine's folders) shortened to ``.../name``.
+
+    The page may be shared; where the files lay on the machine that made it is nobody else's business (run.json
+    keeps the whole command)."""
+    if not command:
+        return ""
+    tokens = command.split() if isinstance(command, str) else [str(t) for t in command]
+    return " ".join(f".../{Path(t).name}" if t.startswith("/") and len(t) > 1 else t for t in tokens)
 
 
 def _fmt_seconds(seconds: Any) -> str:
@@ -255,7 +250,7 @@ def build_index(record: dict, run_dir: str | Path) -> str:
                              trim_blocks=True, lstrip_blocks=True)
     template = env.get_template("index.html.j2")
     return template.render(
-        run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
+        table_css=TABLE_CSS, command=public_command(record.get("command")), run=record, notebooks=rows, sections=sections, data_numbers=data_numbers,
         data_href=data_nb.get("html") if data_nb and data_nb.get("status") == "ok" else None,
         data_notebook=numbers_spec.get("notebook"), data_heading=numbers_spec.get("heading", "The data at a glance"),
         parameters=[{**p, "main": p.get("source") != "default" or p.get("notebooks") == "all"

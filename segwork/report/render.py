@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from .._atomic import atomic_write_bytes, atomic_write_text
+from ..plots.tables import TABLE_CSS
 
 __all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr", "plotly_asset"]
 
@@ -67,6 +68,7 @@ def render_html(nb, html_path: str | Path, *, title: str, index_href: str | None
         "segwork_math": _has_math(nb),
         "segwork_index_href": index_href,
         "segwork_run": run_name,
+        "segwork_table_css": TABLE_CSS,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     if _PLOTLY_DIV in body:  # Plotly figures (segwork.plots.embed): plotly.js once, shared by the run's pages, loaded in <head>

@@ -296,3 +296,11 @@ def test_clv_sections_show_the_interval_and_the_covariate_effects_or_why_skipped
     html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
                         "notebooks": [nb("05_clv_models")]}, run)
     assert "skipped this analysis: no customer profiles" in section(html, "clv_covariates")
+
+
+def test_public_command_hides_where_the_files_lay():
+    from segwork.report.index import public_command
+
+    assert public_command("segwork report --output /tmp/x/run1 -p n_customers 2000") == \
+        "segwork report --output .../run1 -p n_customers 2000"
+    assert public_command(["segwork", "report"]) == "segwork report"
