@@ -216,8 +216,8 @@ def page_checks(browser, report) -> dict[str, dict]:
     for page in pages(report):
         browser.get(page.as_uri())
         WebDriverWait(browser, 30).until(lambda d: d.execute_script(  # interactive tables built by DataTables
-            "return document.querySelectorAll('.segwork-interactive').length"
-            " === document.querySelectorAll('.segwork-interactive .dt-container').length"))
+            "return document.querySelectorAll('.segwork-datatable').length"
+            " === document.querySelectorAll('.segwork-datatable .dt-container').length"))
         out[page.name] = {
             "text": browser.find_element(By.TAG_NAME, "body").text,
             "tables": browser.execute_script(TABLES_JS),

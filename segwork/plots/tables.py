@@ -55,7 +55,7 @@ TABLE_CSS = """
 .segwork-table caption { caption-side: top; text-align: left; color: #5b6877; padding: 2px 0 6px; }
 .segwork-table-note { color: #5b6877; font-size: 12px; margin: 2px 0 10px; }
 .jp-RenderedHTMLCommon .segwork-table table { margin: 0; }
-.segwork-interactive { max-width: 100%; overflow-x: auto; }
+.segwork-datatable { max-width: 100%; overflow-x: auto; }
 @media print {
   .segwork-screen-only { display: none !important; }
   .segwork-table { max-height: none; overflow: visible; }
@@ -376,7 +376,7 @@ def _interactive_html(frame: pd.DataFrame, texts: pd.DataFrame, *, caption: str 
         layout={"topStart": "buttons", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
         lengthMenu=[10, 25, 100, 1000], pageLength=10, scrollX=True, fixedColumns={"start": 1},
         text_in_header_can_be_selected=True)
-    return f'<div class="segwork-interactive segwork-screen-only">{body}</div>' + (
+    return f'<div class="segwork-datatable segwork-screen-only">{body}</div>' + (
         f'<p class="segwork-table-note segwork-screen-only">{html.escape(note)}</p>' if note else "")
 
 
