@@ -35,6 +35,7 @@ import sys
 import warnings
 
 from ._checks import RENAMED_REMOVED_IN, warn_renamed
+from .clv.margin import DEFAULT_MARGIN
 from .errors import DataError, ReportError
 from .io import CleaningRules
 
@@ -448,9 +449,10 @@ def _add_export_parser(subparsers) -> None:
     p.add_argument("--channel", choices=["email", "sms", "phone", "post"], default="email",
                    help="contact channel of targets and triggers: customers without its opt-in are left out "
                         "(default email)")
-    p.add_argument("--margin", type=_share, default=0.3,
-                   help="profit share of revenue for the targets' expected profit and the retention list's CLV "
-                        "(default 0.3, as notebook 10; 1 gives expected revenue)")
+    p.add_argument("--margin", type=_share, default=DEFAULT_MARGIN,
+                   help="profit share of revenue for the targets' expected profit, the segments' and the retention "
+                        f"list's CLV (default {DEFAULT_MARGIN}, the margin of every report page; 1 gives expected "
+                        "revenue)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -471,12 +473,19 @@ def _cmd_export(args) -> int:
     out = write_export(frame, args.output)
     if args.kind == "retention":
         return _print_retention_counts(frame, out)
-    left_out = frame.attrs.get("left_out_no_permission", 0)
-    notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
-    if frame.attrs.get("n_unprofitable"):
-        notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
-    note = f" ({'; '.join(notes)})" if notes else ""
-    print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    a = frame.attrs
+    what = {"segments": "rows (one per customer and segmentation)", "targets": "rows (one per target)",
+            "triggers": "rows (one per event)"}[args.kind]
+    print(f"{len(frame):,} {what} of {args.kind} written to {out}: {a['n_customers']:,} customers")
+    for label, n in a["counts"].items():  # every customer in one line; they add up to the customers above
+        print(f"  {n:,} {label}")
+    if args.kind == "segments":
+        print(f"  the value tiers rank by {a['value_label']} over 12 months")
+    elif args.kind == "targets":
+        from .clv.margin import margin_text
+
+        print(f"  expected profit: P(buy) x incremental share {a['incremental_share']:g} x mean spend x "
+              f"{margin_text(a['margin'])} of revenue - {a['cost_per_contact']:g} per contact, in the data's currency")
     return EXIT_OK
 
 
