@@ -128,12 +128,30 @@ def order_columns(table: dict, order=()) -> dict:
     return {"columns": new, "rows": [[row[i] for i in idx] for row in table["rows"]]}
 
 
+def _take_chosen(table: dict, chosen: dict | None) -> tuple[dict, set[int], list[str]]:
+    """Remove the boolean column ``chosen["column"]`` (the notebook's own choice, e.g. ``compare_models``'s
+    ``best``) from ``table``; return the table, the chosen rows and the columns (``chosen["by"]``) it was made by."""
+    if not chosen or chosen.get("column") not in table["columns"]:
+        return table, set(), []
+    j = table["columns"].index(chosen["column"])
+    rows = {i for i, row in enumerate(table["rows"]) if row[j] is True}
+    table = {"columns": [c for k, c in enumerate(table["columns"]) if k != j],
+             "rows": [[v for k, v in enumerate(row) if k != j] for row in table["rows"]]}
+    return table, rows, [c.lower() for c in chosen.get("by", ())]
+
+
 def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=(),
-                  closer_to_zero=(), labels: dict | None = None) -> dict | None:
-    """The table for the template: short columns as a table, long prose columns as notes under it."""
+                  closer_to_zero=(), labels: dict | None = None, chosen: dict | None = None) -> dict | None:
+    """The table for the template: short columns as a table, long prose columns as notes under it.
+
+    ``chosen`` (a section's ``chosen`` field): ``{"column": "best", "by": ["mae"]}``: the rows the
+    notebook chose (its boolean ``best`` column, not shown) are bold in the first column and, in the columns
+    the choice was made by, only they are bold, so the index marks the notebook's choice, tie rule included,
+    and not a second choice of its own."""
     table = as_table(value, first_column)
     if table is None:
         return None
+    table, chosen_rows, chosen_by = _take_chosen(table, chosen)
     table = order_columns(table, [first_column, *order])
     long_text = [_is_long_text(table["rows"], j) for j in range(len(table["columns"]))]
     if len(long_text) > 1 and long_text[0]:
@@ -143,6 +161,9 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
     short = {"columns": [table["columns"][j] for j in keep], "rows": [[r[j] for j in keep] for r in table["rows"]]}
     best = _best_cells(short, [h.lower() for h in higher], [lw.lower() for lw in lower],
                        [z.lower() for z in closer_to_zero])
+    if chosen_by or chosen_rows:
+        by = {j for j, c in enumerate(short["columns"]) if c.lower() in chosen_by}
+        best = {(i, j) for i, j in best if j not in by} | {(i, j) for i in chosen_rows for j in by | {0}}
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
     labels = labels or {}
@@ -220,7 +241,8 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         state, note = _section_state(nb, m, spec["key"])
         table = (_render_table(m[spec["key"]], spec.get("higher_better", ()), spec.get("lower_better", ()),
                                spec.get("first_column", "name"), spec.get("order", ()),
-                               spec.get("closer_to_zero", ()), spec.get("labels")) if state == "ok" else None)
+                               spec.get("closer_to_zero", ()), spec.get("labels"), spec.get("chosen"))
+                 if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,

@@ -296,3 +296,23 @@ def test_clv_sections_show_the_interval_and_the_covariate_effects_or_why_skipped
     html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
                         "notebooks": [nb("05_clv_models")]}, run)
     assert "skipped this analysis: no customer profiles" in section(html, "clv_covariates")
+
+
+def test_the_index_bolds_the_model_notebook_05_chose(tmp_path):
+    """Issue 21: the index bolded the lowest MAE (GGom/NBD by 1e-7) while notebook 05 named the Pareto/NBD (a tie
+    goes to fewer parameters). The bold now reads compare_models' `best` column, the rule's one home."""
+    run = tmp_path / "run"
+    holdout = [{"model": "Pareto/NBD", "mae": 0.7000001, "rmse": 1.2, "best": True},
+               {"model": "GGom/NBD", "mae": 0.7, "rmse": 1.1, "best": False},
+               {"model": "BG/NBD", "mae": 0.8, "rmse": 1.3, "best": False}]
+    write_metrics(run, "05_clv_models", {"holdout": holdout})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("05_clv_models")]}, run)
+    table = parse(section(html, "clv")).tables[0]
+    header = [c[0] for c in table[0]]
+    assert "best" not in header  # the choice is shown by the bold, not as a column of True/False
+    rows = {r[0][0]: r for r in table[1:]}
+    mae = header.index("MAE")
+    bold = {name for name, r in rows.items() if "best" in r[mae][1]}
+    assert bold == {"Pareto/NBD"} and "best" in rows["Pareto/NBD"][0][1]
+    assert "best" not in rows["GGom/NBD"][0][1] and "best" in rows["GGom/NBD"][header.index("RMSE")][1]
