@@ -293,7 +293,7 @@ def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, se
     if fit is not None:
         settings = _settings_key(fit.horizon, fit.discount_rate, fit.margin, fit.transaction_model_key)
     elif settings is None:
-        settings = _settings_key(12, 0.01, 1.0, DEFAULT_TRANSACTION_MODEL)
+        settings = _settings_key(12, 0.01, DEFAULT_MARGIN, DEFAULT_TRANSACTION_MODEL)
     else:
         settings = _settings_key(**settings)
     doc = {"format": _FORMAT, "version": _VERSION, "settings": settings,
