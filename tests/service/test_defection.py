@@ -119,7 +119,7 @@ def test_by_history_gives_the_numbers_by_id(client, world, chosen):
 
 def test_the_export_lists_the_numbers_by_id(client, stored, tmp_path, capsys):
     out = tmp_path / "retention.csv"
-    # the same margin as the folder's (models build's default, 1: expected revenue); the export's default is 0.3
+    # the same margin as the folder's (models build's default, DEFAULT_MARGIN 0.3, the export's default too)
     margin = stored.settings["margin"]
     assert main(["export", "retention", "--dataset", "synthetic", "--n-customers", str(N), "--random-state",
                  str(SEED), "--output", str(out), "--margin", str(margin)]) == 0
