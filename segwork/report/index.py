@@ -212,6 +212,19 @@ def _section_state(nb: dict | None, metrics: dict | None, key: str) -> tuple[str
     return "ok", ""
 
 
+def _with_value_label(spec: dict, metrics: dict | None) -> dict:
+    """``{value_label}`` in a section's heading, intro, read and labels replaced by the notebook's
+    ``metrics["value_label"]`` (:func:`segwork.clv.margin.value_label` of the run's margin, e.g. ``"CLV (margin
+    30 %)"``), so that the index names the value the page computed; left as ``"CLV"`` when the notebook gave none."""
+    said = metrics.get("value_label") if isinstance(metrics, dict) else None
+    label = said if isinstance(said, str) and said else "CLV"
+    fill = lambda text: text.replace("{value_label}", label) if isinstance(text, str) else text  # noqa: E731
+    out = {k: fill(v) for k, v in spec.items()}
+    if isinstance(spec.get("labels"), dict):
+        out["labels"] = {k: fill(v) for k, v in spec["labels"].items()}
+    return out
+
+
 def _fmt_seconds(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
         return "–"
@@ -239,6 +252,7 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         nb = by_name.get(spec["notebook"])
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
+        spec = _with_value_label(spec, m)
         table = (_render_table(m[spec["key"]], spec.get("higher_better", ()), spec.get("lower_better", ()),
                                spec.get("first_column", "name"), spec.get("order", ()),
                                spec.get("closer_to_zero", ()), spec.get("labels"), spec.get("chosen"))

@@ -316,3 +316,20 @@ def test_the_index_bolds_the_model_notebook_05_chose(tmp_path):
     bold = {name for name, r in rows.items() if "best" in r[mae][1]}
     assert bold == {"Pareto/NBD"} and "best" in rows["Pareto/NBD"][0][1]
     assert "best" not in rows["GGom/NBD"][0][1] and "best" in rows["GGom/NBD"][header.index("RMSE")][1]
+
+
+def test_the_index_names_the_value_the_page_computed(tmp_path):
+    """Issue 21: the index said "mean CLV" for one page's revenue and another's margin. A label may say
+    {value_label}; the notebook's metrics fill it (segwork.clv.value_label of the run's margin)."""
+    from segwork.clv import value_label
+
+    run = tmp_path / "run"
+    write_metrics(run, "06_value_segmentation", {"relationship_types": RELATIONSHIPS + [
+        {"type": "other", "customers": 10, "mean_clv": 12.5}], "value_label": value_label(0.3)})
+    write_metrics(run, "10_defection", {"why_customers_leave": [{"driver": "complaint", "clv_at_stake": 5.0}],
+                                        "value_label": value_label(1.0)})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("06_value_segmentation"), nb("10_defection")]}, run)
+    assert "mean CLV (margin 30 %)" in section(html, "relationships")
+    assert "expected revenue at stake" in section(html, "defection")
+    assert "{value_label}" not in html
