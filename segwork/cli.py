@@ -2,7 +2,7 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
-    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection]
+    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection] [--margin SHARE]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers|retention --dataset NAME|PATH --output FILE.csv|FILE.parquet
@@ -355,6 +355,9 @@ def _add_service_parsers(subparsers) -> None:
                        help="synthetic data only: the planted defection world (contract, complaints and contacts "
                             "per week), whose reasons ExplainDefection then gives (as 'segwork export retention' "
                             "uses it); without it the synthetic profile's channel and region are the only drivers")
+    build.add_argument("--margin", type=_share, default=DEFAULT_MARGIN,
+                       help=f"profit share of revenue of the folder's CLV (default {DEFAULT_MARGIN}, the margin of "
+                            "the report pages and the exports; 1 gives expected revenue)")
     build.set_defaults(func=_cmd_models_build)
 
     serve = subparsers.add_parser(
@@ -405,8 +408,10 @@ def _cmd_models_build(args) -> int:
                            defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
-    out = build_models(dataset, args.output, random_state=random_state, source=source)
-    print(f"models written to {out}")
+    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin)
+    from .clv.margin import value_label
+
+    print(f"models written to {out}; values: {value_label(args.margin)} over 12 months")
     # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
     manifest = read_manifest(out)
     for line in FitRecord.from_dict(manifest.get("clv_record")).lines():

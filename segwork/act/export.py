@@ -140,7 +140,9 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         out = sel.reset_index()
         out.insert(0, "rank", range(1, len(out) + 1))
         n_customers = len(table)
-        counts = {"listed": len(out), f"left out without {channel} permission": left_out,
+        permission = (f"left out without {channel} permission" if data.customers is not None
+                      else "left out without permission (none: the data has no permission flags)")
+        counts = {"listed": len(out), permission: left_out,
                   "left out as unprofitable: expected profit at most 0 (P(buy) x incremental share x mean spend x "
                   "margin does not cover the contact cost)": sel.attrs["n_unprofitable"]}
         extra = {"n_unprofitable": int(sel.attrs["n_unprofitable"]), "n_candidates": int(sel.attrs["n_candidates"]),
