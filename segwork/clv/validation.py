@@ -273,7 +273,7 @@ MAE_TIE_TOLERANCE = 1e-5
 
 #: The rule :func:`compare_models` picks the best model by, in words (pages and the index say it).
 BEST_MODEL_RULE = ("lowest holdout MAE; MAEs within 0.001 % of the lowest are a tie, which goes to the model "
-                   "with fewer parameters (then the lower MAE)")
+                   "with fewer parameters, then to the lower MAE")
 
 
 def compare_models(models: dict, summary: pd.DataFrame, not_converged: dict | None = None) -> pd.DataFrame:

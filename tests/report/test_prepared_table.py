@@ -176,6 +176,11 @@ def test_every_notebook_states_its_clv_at_the_one_margin():
         if "margin" in namespace:
             declaring.append(path.stem)
             assert namespace["margin"] == DEFAULT_MARGIN, path.stem
+            # papermill reads the line (a comment it cannot parse logs "Unable to parse line ..." on every run)
+            from papermill.translators import PythonTranslator
+
+            cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+            assert "margin" in [p.name for p in PythonTranslator.inspect(cell)], path.stem
         if "load_or_prepare(" in code:
             assert "margin" in namespace and "margin=margin" in code, f"{path.stem} loads a CLV without the margin"
     assert {"05_clv_models", "06_value_segmentation", "08_campaigns", "10_defection", "02_apriori_segmentation",
