@@ -496,6 +496,8 @@ def _cmd_export(args) -> int:
 
 def _print_retention_counts(frame, out) -> int:
     """The retention export's counts, one a line; they add up to the customers of the data."""
+    from .clv.margin import value_label
+
     a = frame.attrs
     by_type = lambda counts: ", ".join(f"{t} {n:,}" for t, n in counts.items()) or "none"  # noqa: E731
     print(f"retention list written to {out}: {a['n_customers']:,} customers")
@@ -509,7 +511,7 @@ def _print_retention_counts(frame, out) -> int:
         print("  no reasons: the data has no drivers; reasons need a customer profile (contract, acquisition_channel, "
               "region) or events per week (open_complaint, marketing_contact)")
     b = a["clv_basis"]
-    print(f"  CLV, value at risk and CLV saved: margin {b['margin']:.0%} of revenue over {b['horizon_months']} months, "
+    print(f"  CLV, value at risk and CLV saved: {value_label(b['margin'])} over {b['horizon_months']} months, "
           f"discounted {b['discount_rate']:.0%} a month, in {b['currency']}")
     return EXIT_OK
 

@@ -70,7 +70,7 @@ def test_retention_follows_its_schema_and_its_counts_add_up(tmp_path, capsys):
     assert main(["export", "retention", "--dataset", str(path), "--output", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and "400 customers" in lines[0]
-    assert "margin 30% of revenue over 12 months" in lines[4]  # the export's default margin, stated
+    assert "CLV (margin 30 %) over 12 months" in lines[4]  # the export's default margin, stated (value_label)
     assert int(lines[1].split()[0]) + int(lines[2].split()[0]) == 400
     assert lines[3].strip().startswith("no reasons:") and "profile" in lines[3] and "events" in lines[3]
     table = pd.read_parquet(out)
