@@ -2,7 +2,7 @@
 
     segwork data validate PATH [--sep ;] [--map 'Kunde=customer_id'] ...
     segwork report [--dataset synthetic|cdnow|PATH] [-p NAME VALUE ...] [--output DIR]
-    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection]
+    segwork models build --dataset NAME|PATH --output DIR [--random-state N] [--defection] [--margin SHARE]
     segwork serve --models DIR [--host 127.0.0.1] [--port 8000] [--public-url URL] [--max-body-bytes N]
                   [--max-batch N] [--workers N] [--connection-limit N] [--channel-timeout S] [--request-timeout S]
     segwork export segments|targets|triggers|retention --dataset NAME|PATH --output FILE.csv|FILE.parquet
@@ -35,6 +35,7 @@ import sys
 import warnings
 
 from ._checks import RENAMED_REMOVED_IN, warn_renamed
+from .clv.margin import DEFAULT_MARGIN
 from .errors import DataError, ReportError
 from .io import CleaningRules
 
@@ -354,6 +355,9 @@ def _add_service_parsers(subparsers) -> None:
                        help="synthetic data only: the planted defection world (contract, complaints and contacts "
                             "per week), whose reasons ExplainDefection then gives (as 'segwork export retention' "
                             "uses it); without it the synthetic profile's channel and region are the only drivers")
+    build.add_argument("--margin", type=_share, default=DEFAULT_MARGIN,
+                       help=f"profit share of revenue of the folder's CLV (default {DEFAULT_MARGIN}, the margin of "
+                            "the report pages and the exports; 1 gives expected revenue)")
     build.set_defaults(func=_cmd_models_build)
 
     serve = subparsers.add_parser(
@@ -404,8 +408,10 @@ def _cmd_models_build(args) -> int:
                            defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
-    out = build_models(dataset, args.output, random_state=random_state, source=source)
-    print(f"models written to {out}")
+    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin)
+    from .clv.margin import value_label
+
+    print(f"models written to {out}; values: {value_label(args.margin)} over 12 months")
     # what the CLV numbers rest on: the models fitted, any at a limit, the fallbacks taken
     manifest = read_manifest(out)
     for line in FitRecord.from_dict(manifest.get("clv_record")).lines():
@@ -448,9 +454,10 @@ def _add_export_parser(subparsers) -> None:
     p.add_argument("--channel", choices=["email", "sms", "phone", "post"], default="email",
                    help="contact channel of targets and triggers: customers without its opt-in are left out "
                         "(default email)")
-    p.add_argument("--margin", type=_share, default=0.3,
-                   help="profit share of revenue for the targets' expected profit and the retention list's CLV "
-                        "(default 0.3, as notebook 10; 1 gives expected revenue)")
+    p.add_argument("--margin", type=_share, default=DEFAULT_MARGIN,
+                   help="profit share of revenue for the targets' expected profit, the segments' and the retention "
+                        f"list's CLV (default {DEFAULT_MARGIN}, the margin of every report page; 1 gives expected "
+                        "revenue)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -471,17 +478,26 @@ def _cmd_export(args) -> int:
     out = write_export(frame, args.output)
     if args.kind == "retention":
         return _print_retention_counts(frame, out)
-    left_out = frame.attrs.get("left_out_no_permission", 0)
-    notes = [f"{left_out} customers left out without {args.channel} permission"] if left_out else []
-    if frame.attrs.get("n_unprofitable"):
-        notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
-    note = f" ({'; '.join(notes)})" if notes else ""
-    print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    a = frame.attrs
+    what = {"segments": "rows (one per customer and segmentation)", "targets": "rows (one per target)",
+            "triggers": "rows (one per event)"}[args.kind]
+    print(f"{len(frame):,} {what} of {args.kind} written to {out}: {a['n_customers']:,} customers")
+    for label, n in a["counts"].items():  # every customer in one line; they add up to the customers above
+        print(f"  {n:,} {label}")
+    if args.kind == "segments":
+        print(f"  the value tiers rank by {a['value_label']} over 12 months")
+    elif args.kind == "targets":
+        from .clv.margin import margin_text
+
+        print(f"  expected profit: P(buy) x incremental share {a['incremental_share']:g} x mean spend x "
+              f"{margin_text(a['margin'])} of revenue - {a['cost_per_contact']:g} per contact, in the data's currency")
     return EXIT_OK
 
 
 def _print_retention_counts(frame, out) -> int:
     """The retention export's counts, one a line; they add up to the customers of the data."""
+    from .clv.margin import value_label
+
     a = frame.attrs
     by_type = lambda counts: ", ".join(f"{t} {n:,}" for t, n in counts.items()) or "none"  # noqa: E731
     print(f"retention list written to {out}: {a['n_customers']:,} customers")
@@ -495,7 +511,7 @@ def _print_retention_counts(frame, out) -> int:
         print("  no reasons: the data has no drivers; reasons need a customer profile (contract, acquisition_channel, "
               "region) or events per week (open_complaint, marketing_contact)")
     b = a["clv_basis"]
-    print(f"  CLV, value at risk and CLV saved: margin {b['margin']:.0%} of revenue over {b['horizon_months']} months, "
+    print(f"  CLV, value at risk and CLV saved: {value_label(b['margin'])} over {b['horizon_months']} months, "
           f"discounted {b['discount_rate']:.0%} a month, in {b['currency']}")
     return EXIT_OK
 

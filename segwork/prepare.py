@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .clv.margin import DEFAULT_MARGIN
 from ._atomic import atomic_write_bytes, atomic_write_text, read_json_document
 from .clv.document import clv_document, clv_models_from_document
 from .clv.predict import DEFAULT_TRANSACTION_MODEL, TRANSACTION_MODELS, ClvFit, fit_clv
@@ -72,7 +73,7 @@ class Prepared:
     record: FitRecord = FitRecord()
 
 
-def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                   transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> pd.DataFrame:
     """The customer table of a data set, with ``p_alive`` and ``clv`` when the CLV models fit.
 
@@ -93,7 +94,8 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
           it is (the same object).
     horizon: months of CLV ahead (whole number >= 1).
     discount_rate: per month (0.01 = 1 % a month).
-    margin: profit share of revenue (1.0 = CLV in revenue).
+    margin: profit share of revenue (default :data:`~segwork.clv.margin.DEFAULT_MARGIN`, 0.3; 1.0 gives
+        expected revenue, labelled so by :func:`~segwork.clv.margin.value_label`).
     transaction_model: the model behind ``p_alive`` and the expected
         purchases in ``clv``: ``"mbgnbd"`` (default, MBG/NBD: one-time
         buyers can leave, so their P(alive) falls with the time since their
@@ -154,7 +156,7 @@ def prepare_table(data, *, horizon: int = 12, discount_rate: float = 0.01, margi
                    transaction_model=transaction_model, _stacklevel=3, _where="prepare_table").table
 
 
-def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+def prepare(data, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
             transaction_model: str = DEFAULT_TRANSACTION_MODEL, _stacklevel: int = 2,
             _where: str = "prepare") -> Prepared:
     """:func:`prepare_table`, keeping the CLV fit: a :class:`Prepared` (``table``, ``clv``).
@@ -291,7 +293,7 @@ def save_prepared_table(prepared: Prepared, folder: str | Path, *, data=None, se
     if fit is not None:
         settings = _settings_key(fit.horizon, fit.discount_rate, fit.margin, fit.transaction_model_key)
     elif settings is None:
-        settings = _settings_key(12, 0.01, 1.0, DEFAULT_TRANSACTION_MODEL)
+        settings = _settings_key(12, 0.01, DEFAULT_MARGIN, DEFAULT_TRANSACTION_MODEL)
     else:
         settings = _settings_key(**settings)
     doc = {"format": _FORMAT, "version": _VERSION, "settings": settings,
@@ -323,7 +325,7 @@ def _read_document(folder: Path) -> dict:
                               what="prepared table", fix="write one with segwork.prepare.save_prepared_table")
 
 
-def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                         transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Prepared:
     """The :class:`Prepared` saved by :func:`save_prepared_table`, with the CLV settings asked for; never refits.
 
@@ -385,7 +387,7 @@ def load_prepared_table(folder: str | Path, *, horizon: int = 12, discount_rate:
 
 
 def load_or_prepare(data, prepared_table: str | Path | None = None, *, horizon: int = 12,
-                    discount_rate: float = 0.01, margin: float = 1.0,
+                    discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                     transaction_model: str = DEFAULT_TRANSACTION_MODEL) -> Prepared:
     """The prepared table of ``data``: loaded from ``prepared_table`` when given, else prepared here.
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number, require_columns
 from ..clv.pareto_nbd_dynamic import TimeVaryingParetoNBD
 from ..clv.predict import fit_spend
@@ -410,7 +411,7 @@ class FuturePaths:
                                 "'episode' (time-varying)")
         return pd.DataFrame(out)
 
-    def clv(self, remove: dict | None = None, *, discount_rate: float = 0.01, margin: float = 1.0) -> pd.Series:
+    def clv(self, remove: dict | None = None, *, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN) -> pd.Series:
         """Each customer's CLV (margin, the data's currency) over the horizon on the path with ``remove``: ``margin x
         spend x DECT`` (module docs), index customer_id. DataError for a bad rate or margin. The discounted
         purchases of each path are kept, so asking again (another margin, the same path) costs nothing."""

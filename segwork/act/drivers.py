@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number, require_columns
 from ..errors import ConvergenceError, DataError
 from .defection import DefectionFit, FuturePaths
@@ -37,7 +38,7 @@ TESTS = {"lr": "likelihood ratio (chi-square, 1 df; restricted maxima warm-start
 
 
 def drivers_table(fit: DefectionFit, *, test: str = "lr", horizon: int | None = None, discount_rate: float = 0.01,
-                  margin: float = 1.0, paths: FuturePaths | None = None) -> pd.DataFrame:
+                  margin: float = DEFAULT_MARGIN, paths: FuturePaths | None = None) -> pd.DataFrame:
     """The drivers of dropout and of the purchase rate for the whole base, with the CLV at stake.
 
     One row per driver level x process (:data:`PROCESSES`), columns

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number
 from ..errors import DataError
 from .defection import DEFAULT_STATIC_DRIVERS, DEFAULT_TIME_VARYING_DRIVERS, DefectionFit, FuturePaths, fit_defection
@@ -162,7 +163,7 @@ def explained_customers(per: pd.DataFrame, reasons: pd.DataFrame | None = None, 
 
 
 def explain_defection(data, *, prepared=None, relationship=None, horizon: int = 12, discount_rate: float = 0.01,
-                      margin: float = 1.0, alpha: float = 0.05, actions=None) -> DefectionExplanation:
+                      margin: float = DEFAULT_MARGIN, alpha: float = 0.05, actions=None) -> DefectionExplanation:
     """Every customer's P(alive), relationship type, value at risk, reasons and retention action (module docs).
 
     Parameters

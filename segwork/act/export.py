@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._atomic import atomic_write_bytes
 from .._checks import renamed_keywords
+from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..errors import DataError
 from .explain import RETENTION_EXPORT_SCHEMA
 
@@ -41,7 +42,8 @@ EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
         "event": ("string", "", "birthday, contract_end, purchase_anniversary or lapse"),
         "reason": ("string", "", "why, with the numbers"),
         "segment": ("string", "", "the customer's RFM segment"),
-        "relationship": ("string", "", "relationship type (empty when not computed)"),
+        "relationship": ("string", "", "relationship type (Prospective, Loyal, Vulnerable, Win-back, Other) at the "
+                                       "observation end"),
         "action": ("string", "", "the recommended action"),
     },
     # the customers at risk ranked by retention value, with their reasons (segwork.act.explain.retention_frame)
@@ -51,7 +53,7 @@ EXPORT_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
 
 @renamed_keywords(seed="random_state", cutoff="observation_end")
 def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None, horizon_days: int = 30,
-                 cost_per_contact: float = 1.0, margin: float = 0.3, incremental_share: float = 0.2,
+                 cost_per_contact: float = 1.0, margin: float = DEFAULT_MARGIN, incremental_share: float = 0.2,
                  channel: str = "email") -> pd.DataFrame:
     """The export table of one kind for a data set.
 
@@ -73,15 +75,30 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
     observation_end: the day the histories end, the day the lists are made (default: the
         data's last day; old name ``cutoff``). The old names still work with a
         FutureWarning until segwork 0.3.
-    cost_per_contact (currency), margin (share of revenue; 0.3 by default, as
-    notebook 10; 1 gives expected revenue), incremental_share (0..1): the
-    targeting assumptions; ``margin`` also sets the retention list's CLV.
+    cost_per_contact (currency), margin (share of revenue;
+    :data:`segwork.clv.margin.DEFAULT_MARGIN` by default, the margin of every
+    page; 1 gives expected revenue), incremental_share (0..1): the
+    targeting assumptions; ``margin`` also sets the retention list's and the
+    segments' CLV.
     channel: the contact channel of the list (``email``, ``sms``, ``phone``,
         ``post``): customers without ``<channel>_opt_in`` are left out (their
         number is in ``result.attrs["left_out_no_permission"]``). Data without
         customer profiles (CDNOW) carries no permissions; nobody is left out.
 
-    Returns a DataFrame with the columns of ``EXPORT_SCHEMAS[kind]``.
+    Returns a DataFrame with the columns of ``EXPORT_SCHEMAS[kind]``. Its
+    ``attrs`` say where every customer went: ``n_customers`` (the customers
+    at the observation end: those with a purchase; for triggers also the
+    profile's customers without one) and ``counts`` (an ordered dict: what
+    happened -> customers), whose values add up to ``n_customers`` for
+    every kind (segments: every customer in each segmentation; targets:
+    listed, left out without permission, left out as unprofitable;
+    triggers: with an event, with an event but no permission, without an
+    event; retention: listed, not at risk). Also
+    ``left_out_no_permission``; targets: ``n_unprofitable`` and
+    ``n_candidates`` and the assumptions (``margin``, ``incremental_share``,
+    ``cost_per_contact``); triggers: ``n_events`` (rows; a customer can have
+    several); segments: ``segmentations`` and ``value_label`` (what the
+    value tiers rank by, :func:`segwork.clv.margin.value_label`).
 
     Raises DataError for an unknown kind, or what the underlying steps raise
     (e.g. triggers without customer profiles, a profile without the
@@ -95,16 +112,20 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         from .explain import explain_defection, retention_frame
 
         return retention_frame(explain_defection(data, margin=margin))
+    where = f"export {kind}"
     if kind == "segments":
         from ..prepare import prepare_table
         from ..segment import default_segmentations
 
-        table = prepare_table(data)
+        table = prepare_table(data, margin=margin)
         segs = default_segmentations(table, random_state=random_state)
         parts = [pd.DataFrame({"customer_id": s.labels.index.astype(str), "segmentation": name,
                                "segment": s.labels.astype(str).to_numpy()}) for name, s in segs.items()]
         out = pd.concat(parts, ignore_index=True)
         left_out = 0
+        n_customers = len(table)
+        counts = {f"in each of the {len(segs)} segmentations ({', '.join(segs)}), one row each": n_customers}
+        extra = {"segmentations": list(segs), "value_label": value_label(margin)}
     elif kind == "targets":
         from ..features import customer_table
         from .propensity import clv_propensity
@@ -118,22 +139,49 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
         left_out = sel.attrs["left_out_no_permission"]
         out = sel.reset_index()
         out.insert(0, "rank", range(1, len(out) + 1))
+        n_customers = len(table)
+        permission = (f"left out without {channel} permission" if data.customers is not None
+                      else "left out without permission (none: the data has no permission flags)")
+        counts = {"listed": len(out), permission: left_out,
+                  "left out as unprofitable: expected profit at most 0 (P(buy) x incremental share x mean spend x "
+                  "margin does not cover the contact cost)": sel.attrs["n_unprofitable"]}
+        extra = {"n_unprofitable": int(sel.attrs["n_unprofitable"]), "n_candidates": int(sel.attrs["n_candidates"]),
+                 "margin": float(margin), "incremental_share": float(incremental_share),
+                 "cost_per_contact": float(cost_per_contact)}
     else:
         from ..features import customer_table
-        from ..segment import rfm_segmentation
+        from ..segment import relationship_segmentation, rfm_segmentation
         from .triggers import triggers
 
         if data.customers is None:
             raise DataError("export triggers: the data set has no customer profiles (birthdays, contract ends); "
                             "use a data set with a customers table")
         table = customer_table(tx, data.customers, observation_end=cut)
+        # the relationship type of every customer at the observation end (MBG/NBD P(alive), recency, value), as
+        # the segments export and the service's relationship segmentation type them
         out = triggers(tx, data.customers, cut + pd.Timedelta(days=1), cut + pd.Timedelta(days=horizon_days),
-                       segments=rfm_segmentation(table).labels, channel=channel)
+                       segments=rfm_segmentation(table).labels,
+                       relationships=relationship_segmentation(table).labels, channel=channel)
         left_out = out.attrs["left_out_no_permission"]
         out["date"] = pd.to_datetime(out["date"]).dt.date
+        population = set(table.index.astype(str)) | set(data.customers["customer_id"].astype(str))
+        with_event = set(out["customer_id"].astype(str))
+        if not with_event <= population:
+            raise DataError(f"{where}: customer {sorted(with_event - population)[0]!r} has an event but is neither "
+                            "in the profile nor in the transactions")
+        n_customers = len(population)
+        counts = {"with an event in the window (listed)": len(with_event),
+                  f"with an event, left out without {channel} permission": left_out,
+                  "without an event in the window": len(population) - len(with_event) - left_out}
+        extra = {"n_events": len(out)}
     cols = list(EXPORT_SCHEMAS[kind])
     out = out[cols].reset_index(drop=True)
-    out.attrs = {"left_out_no_permission": int(left_out)}
+    # one assignment with every count (an earlier `out.attrs = {...}` here dropped n_unprofitable, so a third of
+    # the customers of `export targets` went unmentioned): the counts add up to n_customers, a test holds that
+    out.attrs = {"left_out_no_permission": int(left_out), "n_customers": int(n_customers),
+                 "counts": {k: int(v) for k, v in counts.items()}, **extra}
+    if sum(out.attrs["counts"].values()) != n_customers:  # a bug, not the user's: say it rather than print it
+        raise AssertionError(f"{where}: the counts {out.attrs['counts']} do not add up to {n_customers} customers")
     return out
 
 

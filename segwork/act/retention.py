@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number, require_columns
 from ..errors import DataError
 from ..segment.base import Segmentation
@@ -109,7 +110,7 @@ def _at_risk(where, customers, types, known: pd.Index) -> pd.Series:
 
 
 def customer_reasons(fit: DefectionFit, customers, *, drivers: pd.DataFrame | None = None, alpha: float = 0.05,
-                     types=AT_RISK_TYPES, horizon: int | None = None, discount_rate: float = 0.01, margin: float = 1.0,
+                     types=AT_RISK_TYPES, horizon: int | None = None, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                      paths: FuturePaths | None = None) -> CustomerReasons:
     """The top drivers of each at-risk customer's elevated dropout, and the CLV they would keep without each.
 

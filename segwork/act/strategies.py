@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..clv.margin import DEFAULT_MARGIN
 from .._checks import require_columns
 from ..errors import DataError
 from ..segment.base import Segmentation
@@ -242,7 +243,7 @@ def relationship_summary(
     table: pd.DataFrame,
     *,
     strategies: Mapping[str, Strategy] | None = None,
-    margin: float = 1.0,
+    margin: float = DEFAULT_MARGIN,
 ) -> pd.DataFrame:
     """The relationship-type summary: size, value, strategy and the assumed profit effect in money.
 

@@ -32,6 +32,7 @@ from .bgbb import BetaGeoBetaBinom
 from .document import ClvModels, clv_document, clv_fit_from_document, clv_models_from_document
 from .effects import GroupEffects, group_effects, planted_multipliers
 from .intervals import interval_problem
+from .margin import DEFAULT_MARGIN, margin_text, value_label
 from .units import convert_duration, convert_rate
 from .diagnostics import expected_purchases_matrix, p_alive_matrix, period_transactions
 from .forecast import aggregate_purchases_by_period, expected_purchases_by_period, incremental_repeat_transactions
@@ -73,6 +74,9 @@ from .validation import (
 from .value import customer_lifetime_value, historical_value, new_customer_value
 
 __all__ = [
+    "DEFAULT_MARGIN",
+    "value_label",
+    "margin_text",
     "BaseModel",
     "BetaGeo",
     "ModifiedBetaGeo",

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .margin import DEFAULT_MARGIN
 from ..errors import DataError
 from .gamma_gamma import GammaGamma
 from .predict import TRANSACTION_MODELS, ClvFit, apply_clv_models
@@ -60,7 +61,7 @@ class ClvModels:
     transaction_model_key: str
     horizon: int = 12
     discount_rate: float = 0.01
-    margin: float = 1.0
+    margin: float = DEFAULT_MARGIN
     record: FitRecord | None = None
 
     def apply(self, table: pd.DataFrame) -> ClvFit:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .margin import DEFAULT_MARGIN
 from .._checks import require_columns
 from ..errors import DataError
 from .beta_geo import BetaGeo
@@ -79,7 +80,7 @@ class GroupEffects:
 
 
 def group_effects(summary: pd.DataFrame, groups: pd.Series, *, horizon: int = 12, time_unit: str = "weeks",
-                  discount_rate: float = 0.01, margin: float = 1.0, index_name: str = "group") -> GroupEffects:
+                  discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN, index_name: str = "group") -> GroupEffects:
     """Fit the BG/NBD and the Gamma-Gamma with one categorical attribute as covariate; effects per group.
 
     Parameters

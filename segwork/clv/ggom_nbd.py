@@ -45,10 +45,12 @@ it. See tests/clv/test_ggom_nbd.py.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import digamma, expit, gammaln
 
-from ..errors import ConvergenceError
+from ..errors import ConvergenceError, IdentificationWarning
 from .transaction import TransactionModel
 
 __all__ = ["GGomNBD"]
@@ -158,6 +160,16 @@ class GGomNBD(TransactionModel):
         # b sits on its bound (no standard error); what the boundary fit could not identify maps back by name
         self.unidentified_ = ("b", *("beta" if p == "c" else p for p in getattr(edge, "unidentified_", ())))
         self.at_boundary_ = True
+        # said like every other fit at a usable limit (check_identification's IdentificationWarning, whose
+        # "the likelihood is flat towards" makes segwork.clv.record count it "at limit"), in the model's words
+        warnings.warn(
+            f"GGomNBD.fit: b={b0:.2g} is not identified by these data (the likelihood is flat towards the "
+            f"Pareto/NBD limit b -> 0 with beta / b fixed, and highest there: dropout does not speed up or slow down "
+            f"with the customer's age in these data); the fit is that limit, the Pareto/NBD with r={r:.4g}, "
+            f"alpha={alpha:.4g}, s={s:.4g}, beta={c:.4g} (beta / b), and its predictions are those of the Pareto/NBD; "
+            "b has no standard error or interval (NaN in summary())",
+            IdentificationWarning, stacklevel=4,
+        )
 
     @staticmethod
     def _terms(r, alpha, b, s, beta, x, tx, T):

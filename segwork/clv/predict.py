@@ -36,6 +36,7 @@ from sklearn.base import clone
 import numpy as np
 import pandas as pd
 
+from .margin import DEFAULT_MARGIN
 from .._checks import require_columns
 from ..errors import ConvergenceError, DataError, IdentificationWarning
 from ..features.rfm import TIME_UNITS
@@ -375,7 +376,7 @@ def predict_clv(
     *,
     horizon: int = 12,
     discount_rate: float = 0.01,
-    margin: float = 1.0,
+    margin: float = DEFAULT_MARGIN,
     transaction_model: str = DEFAULT_TRANSACTION_MODEL,
 ) -> pd.DataFrame:
     """P(alive) and predicted CLV per customer of a customer table (MBG/NBD by default + Gamma-Gamma).
@@ -396,7 +397,8 @@ def predict_clv(
         cannot be fitted.
     horizon: months ahead (whole number >= 1).
     discount_rate: per month (0.01 = 1 % a month).
-    margin: profit share of revenue (1.0 = CLV in revenue).
+    margin: profit share of revenue (default :data:`~segwork.clv.margin.DEFAULT_MARGIN`, 0.3; 1.0 gives
+        expected revenue, labelled so by :func:`~segwork.clv.margin.value_label`).
     transaction_model: ``"mbgnbd"`` (default), ``"bgnbd"``,
         ``"paretonbd"`` or ``"ggomnbd"`` (see :data:`TRANSACTION_MODELS`).
 
@@ -460,7 +462,7 @@ class ClvFit:
     transaction_model_key: str
     horizon: int = 12
     discount_rate: float = 0.01
-    margin: float = 1.0
+    margin: float = DEFAULT_MARGIN
     record: FitRecord = FitRecord()
 
     @property
@@ -487,7 +489,7 @@ class ClvFit:
 
 
 def apply_clv_models(table: pd.DataFrame, transaction_model, spend_model, *, transaction_model_key: str,
-                     horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                     horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                      record: FitRecord | None = None, _where: str = "apply_clv_models") -> ClvFit:
     """``p_alive`` and ``clv`` of every customer of ``table`` from already fitted models: the predicting half of
     :func:`fit_clv`.
@@ -578,7 +580,7 @@ def _heavy_tail_fallback(spend_model, summary: pd.DataFrame) -> Fallback | None:
                     f"{SPEND_FALLBACK}", ("clv",))
 
 
-def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+def fit_clv(table: pd.DataFrame, *, horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
             transaction_model: str = DEFAULT_TRANSACTION_MODEL, _where: str = "fit_clv") -> ClvFit:
     """Fit the transaction and spend models on ``table`` once and predict ``p_alive`` and ``clv``.
 

@@ -37,6 +37,8 @@ __all__ = [
     "frequency_bin",
     "holdout_errors",
     "compare_models",
+    "MAE_TIE_TOLERANCE",
+    "BEST_MODEL_RULE",
     "fit_models",
     "holdout_total_interval",
     "HoldoutTotalInterval",
@@ -265,17 +267,35 @@ def fit_models(candidates: dict, frequency, recency, T) -> tuple[dict, dict]:
     return models, not_converged
 
 
+#: Relative tolerance within which two holdout MAEs are a tie (0.001 %): below it the difference is the
+#: optimiser's, not the models' (the GGom/NBD at its Pareto/NBD boundary predicts the Pareto/NBD's numbers).
+MAE_TIE_TOLERANCE = 1e-5
+
+#: The rule :func:`compare_models` picks the best model by, in words (pages and the index say it).
+BEST_MODEL_RULE = ("lowest holdout MAE; MAEs within 0.001 % of the lowest are a tie, which goes to the model "
+                   "with fewer parameters, then to the lower MAE")
+
+
 def compare_models(models: dict, summary: pd.DataFrame, not_converged: dict | None = None) -> pd.DataFrame:
-    """One row per transaction model: fit and holdout accuracy, or why it could not be fitted.
+    """One row per transaction model: fit and holdout accuracy, or why it could not be fitted, and the best.
 
     ``models`` maps a display name to a fitted model; ``not_converged`` (as
     :func:`fit_models` returns) a display name to the reason its fit did not
     converge. Returns a DataFrame with columns ``model``, ``n_params``,
     ``log_likelihood``, ``mae``, ``rmse``, ``actual_total``,
     ``predicted_total``, ``aggregate_error_pct`` (in the order given, the
-    models that did not converge last with NaN figures) and, when
-    ``not_converged`` is not empty, ``status`` (``"converged"`` or
-    ``"not converged: <reason>"``).
+    models that did not converge last with NaN figures), ``best`` (bool:
+    True on exactly one row, the model chosen by :data:`BEST_MODEL_RULE`;
+    all False when no model has an MAE) and, when ``not_converged`` is not
+    empty, ``status`` (``"converged"`` or ``"not converged: <reason>"``).
+    ``attrs["best"]`` is the chosen model's name (None without one) and
+    ``attrs["rule"]`` the rule in words. Notebook 05 and the report's index
+    (its bold) both read ``best``, so they name the same model.
+
+    The tie rule: two MAEs closer than :data:`MAE_TIE_TOLERANCE` (relative)
+    differ by the optimiser's tolerance, not by what the models predict; the
+    simpler model is then preferred (parsimony: it predicts the same with
+    fewer parameters and costs less to predict with).
     """
     rows = []
     for name, model in models.items():
@@ -290,12 +310,20 @@ def compare_models(models: dict, summary: pd.DataFrame, not_converged: dict | No
             "predicted_total": errors.predicted_total,
             "aggregate_error_pct": errors.aggregate_error_pct,
         })
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["model", "n_params", "log_likelihood", "mae", "rmse", "actual_total",
+                                        "predicted_total", "aggregate_error_pct"])
     if not_converged:
         table["status"] = "converged"
         failed = pd.DataFrame({"model": list(not_converged),
                                "status": [f"not converged: {msg.split(';')[0]}" for msg in not_converged.values()]})
         table = pd.concat([table, failed], ignore_index=True)
+    ranked = table.dropna(subset=["mae"])
+    best = None
+    if len(ranked):
+        tied = ranked[ranked["mae"] <= ranked["mae"].min() * (1 + MAE_TIE_TOLERANCE)]
+        best = str(tied.sort_values(["n_params", "mae"], kind="stable").iloc[0]["model"])
+    table.insert(table.columns.get_loc("aggregate_error_pct") + 1, "best", table["model"].eq(best))
+    table.attrs = {"best": best, "rule": BEST_MODEL_RULE}
     return table
 
 

@@ -14,7 +14,8 @@ relationship with a particular customer". Here it is computed over a finite
   (``GammaGamma.expected_spend``), in the data's currency;
 * ``d`` is the discount rate *per month*; purchases in month ``i`` are
   discounted by ``(1 + d)^i`` (end of month);
-* ``margin`` is the share of revenue that is profit (1 = revenue).
+* ``margin`` is the share of revenue that is profit (:data:`segwork.clv.margin.DEFAULT_MARGIN`
+  = 0.3 unless given; 1 = expected revenue, not a CLV: :func:`segwork.clv.margin.value_label`).
 
 Heavy-tailed spend
 ------------------
@@ -43,6 +44,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .margin import DEFAULT_MARGIN
 from .._checks import check_level, check_number, renamed_keywords, require_columns
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
@@ -111,7 +113,7 @@ def customer_lifetime_value(
     horizon: int = 12,
     time_unit: str = "weeks",
     discount_rate: float = 0.01,
-    margin: float = 1.0,
+    margin: float = DEFAULT_MARGIN,
     covariates: pd.DataFrame | None = None,
     *,
     interval: float | None = None,
@@ -141,7 +143,8 @@ def customer_lifetime_value(
         models' rates: ``"weeks"`` or ``"days"``. A month is 30.4375 days
         (4.348 weeks).
     discount_rate: per month (e.g. 0.01 = 1 % a month, about 12.7 % a year).
-    margin: profit share of revenue (1.0 = value in revenue).
+    margin: profit share of revenue (default :data:`~segwork.clv.margin.DEFAULT_MARGIN`, 0.3; 1.0 gives
+        expected revenue).
     covariates: the customers' covariates (DataFrame indexed by
         customer_id) when the transaction model or the Gamma-Gamma (or both)
         was fitted with covariates; each model fitted with covariates gets
@@ -291,7 +294,7 @@ def _clv_prediction(where, point, transaction_model, spend_draws, tx_rng, sim_rn
 
 def historical_value(
     transactions: pd.DataFrame,
-    margin: float = 1.0,
+    margin: float = DEFAULT_MARGIN,
     *,
     customer_col: str = "customer_id",
     amount_col: str = "amount",
@@ -319,7 +322,7 @@ def new_customer_value(
     horizon: int = 12,
     time_unit: str = "weeks",
     discount_rate: float = 0.01,
-    margin: float = 1.0,
+    margin: float = DEFAULT_MARGIN,
     *,
     acquired_in: int = 0,
     include_first_purchase: bool = True,

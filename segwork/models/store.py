@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..clv.margin import DEFAULT_MARGIN
 from .. import __version__
 from .._checks import renamed_keywords
 from ..clv.document import clv_document, clv_models_from_document
@@ -116,7 +117,7 @@ def _date_range(dataset) -> list[str]:
 
 @renamed_keywords(seed="random_state")
 def build_models(dataset, output: str | Path, *, random_state: int = 0, source: str | None = None,
-                 horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                 horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
                  transaction_model: str = DEFAULT_TRANSACTION_MODEL, defection: bool = True) -> Path:
     """Build the model folder the service serves, and write it atomically.
 

@@ -133,6 +133,9 @@ SECTION_FIELDS = {
     "order": "columns shown first, in this order", "intro": "what the table is", "read": "how to read it",
     "higher_better": "columns whose highest value is marked best", "lower_better": "... lowest value",
     "closer_to_zero": "... value closest to 0", "labels": "column -> plain-language header",
+    "chosen": "{'column': a boolean column (not shown) marking the notebook's choice, 'by': [columns]}: the chosen "
+              "row is bold in the first column and, in the 'by' columns, it alone (the notebook's rule, not the "
+              "index's own)",
 }
 
 

@@ -107,12 +107,30 @@ def order_columns(table: dict, order=()) -> dict:
     return {"columns": new, "rows": [[row[i] for i in idx] for row in table["rows"]]}
 
 
+def _take_chosen(table: dict, chosen: dict | None) -> tuple[dict, set[int], list[str]]:
+    """Remove the boolean column ``chosen["column"]`` (the notebook's own choice, e.g. ``compare_models``'s
+    ``best``) from ``table``; return the table, the chosen rows and the columns (``chosen["by"]``) it was made by."""
+    if not chosen or chosen.get("column") not in table["columns"]:
+        return table, set(), []
+    j = table["columns"].index(chosen["column"])
+    rows = {i for i, row in enumerate(table["rows"]) if row[j] is True}
+    table = {"columns": [c for k, c in enumerate(table["columns"]) if k != j],
+             "rows": [[v for k, v in enumerate(row) if k != j] for row in table["rows"]]}
+    return table, rows, [c.lower() for c in chosen.get("by", ())]
+
+
 def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", order=(),
-                  closer_to_zero=(), labels: dict | None = None) -> dict | None:
-    """The table for the template: short columns as a table, long prose columns as notes under it."""
+                  closer_to_zero=(), labels: dict | None = None, chosen: dict | None = None) -> dict | None:
+    """The table for the template: short columns as a table, long prose columns as notes under it.
+
+    ``chosen`` (a section's ``chosen`` field): ``{"column": "best", "by": ["mae"]}``: the rows the
+    notebook chose (its boolean ``best`` column, not shown) are bold in the first column and, in the columns
+    the choice was made by, only they are bold, so the index marks the notebook's choice, tie rule included,
+    and not a second choice of its own."""
     table = as_table(value, first_column)
     if table is None:
         return None
+    table, chosen_rows, chosen_by = _take_chosen(table, chosen)
     table = order_columns(table, [first_column, *order])
     long_text = [_is_long_text(table["rows"], j) for j in range(len(table["columns"]))]
     if len(long_text) > 1 and long_text[0]:
@@ -122,6 +140,9 @@ def _render_table(value: Any, higher=(), lower=(), first_column: str = "name", o
     short = {"columns": [table["columns"][j] for j in keep], "rows": [[r[j] for j in keep] for r in table["rows"]]}
     best = _best_cells(short, [h.lower() for h in higher], [lw.lower() for lw in lower],
                        [z.lower() for z in closer_to_zero])
+    if chosen_by or chosen_rows:
+        by = {j for j, c in enumerate(short["columns"]) if c.lower() in chosen_by}
+        best = {(i, j) for i, j in best if j not in by} | {(i, j) for i in chosen_rows for j in by | {0}}
     numeric = [any(isinstance(r[j], (int, float)) and not isinstance(r[j], bool) for r in short["rows"])
                for j in range(len(short["columns"]))]
     decimals = []  # one number of decimals per numeric column (3 significant digits at its typical size)
@@ -186,6 +207,19 @@ def public_command(command: Any) -> str:
     return " ".join(f".../{Path(t).name}" if t.startswith("/") and len(t) > 1 else t for t in tokens)
 
 
+def _with_value_label(spec: dict, metrics: dict | None) -> dict:
+    """``{value_label}`` in a section's heading, intro, read and labels replaced by the notebook's
+    ``metrics["value_label"]`` (:func:`segwork.clv.margin.value_label` of the run's margin, e.g. ``"CLV (margin
+    30 %)"``), so that the index names the value the page computed; left as ``"CLV"`` when the notebook gave none."""
+    said = metrics.get("value_label") if isinstance(metrics, dict) else None
+    label = said if isinstance(said, str) and said else "CLV"
+    fill = lambda text: text.replace("{value_label}", label) if isinstance(text, str) else text  # noqa: E731
+    out = {k: fill(v) for k, v in spec.items()}
+    if isinstance(spec.get("labels"), dict):
+        out["labels"] = {k: fill(v) for k, v in spec["labels"].items()}
+    return out
+
+
 def _fmt_seconds(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
         return "–"
@@ -213,9 +247,11 @@ def build_index(record: dict, run_dir: str | Path) -> str:
         nb = by_name.get(spec["notebook"])
         m = metrics.get(spec["notebook"])
         state, note = _section_state(nb, m, spec["key"])
+        spec = _with_value_label(spec, m)
         table = (_render_table(m[spec["key"]], spec.get("higher_better", ()), spec.get("lower_better", ()),
                                spec.get("first_column", "name"), spec.get("order", ()),
-                               spec.get("closer_to_zero", ()), spec.get("labels")) if state == "ok" else None)
+                               spec.get("closer_to_zero", ()), spec.get("labels"), spec.get("chosen"))
+                 if state == "ok" else None)
         if state == "ok" and table is None:
             state, note = "absent", f"'{spec['key']}' in metrics.json is not a table"
         sections.append({**spec, "state": state, "note": note, "table": table,

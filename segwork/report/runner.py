@@ -45,6 +45,7 @@ from typing import Any
 
 from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
 from ..errors import DataError, ReportError
+from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..prepare import Prepared, prepare, save_prepared_table
 from . import discover, parameters as params_mod, runfolder
 from .execute import NotebookResult, NotebookTask, run_notebook
@@ -289,14 +290,21 @@ def _sources_wanting_a_table(plan: ReportPlan) -> list[DataSource]:
                               if "prepared_table" in plan.declared[stem]))
 
 
-def _prepare_table(data: Dataset) -> Prepared:
-    """The run's customer table with the CLV models fitted once (default settings; notebooks with other
-    settings compute ``clv`` from the same fitted models). What the fit said is in ``notes``, not on the console."""
+def run_margin(plan: ReportPlan) -> float:
+    """The run's one margin (profit share of revenue): the ``margin`` the user gave (``-p margin 0.4``), else
+    :data:`segwork.clv.margin.DEFAULT_MARGIN`, the default of every notebook's ``margin`` parameter."""
+    return float(plan.effective.get("margin", DEFAULT_MARGIN))
+
+
+def _prepare_table(data: Dataset, margin: float = DEFAULT_MARGIN) -> Prepared:
+    """The run's customer table with the CLV models fitted once, its ``clv`` at the run's ``margin`` (other
+    horizons or rates are computed from the same fitted models). What the fit said is in ``notes``, not on the
+    console."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return prepare(data)
+        return prepare(data, margin=margin)
 
 
 def run_report(
@@ -375,7 +383,7 @@ def run_report(
         check_scheduler(scheduler)
     # Bad data stops here, before any run folder exists.
     loaded = {src: src.load(read_options) for src in dict.fromkeys(plan.sources.values())}
-    tables = {src: _prepare_table(loaded[src]) for src in _sources_wanting_a_table(plan)}
+    tables = {src: _prepare_table(loaded[src], run_margin(plan)) for src in _sources_wanting_a_table(plan)}
     run_dir = runfolder.create_run_folder(output, runfolder.dataset_tag(main.dataset if main else None))
     folders = _data_folders(loaded, run_dir)
     for src, data in loaded.items():
@@ -402,6 +410,7 @@ def run_report(
         "prepared_data": {str(folders[src].relative_to(run_dir)): src.label for src in loaded},
         "prepared_tables": {str((folders[src] / PREPARED_TABLE_FOLDER).relative_to(run_dir)):
                             {"data": src.label, "clv_models": prepared.clv.p_alive_model if prepared.clv else None,
+                             "margin": run_margin(plan), "value": value_label(run_margin(plan)),
                              "notes": list(prepared.notes), "clv_record": prepared.record.to_dict()}
                             for src, prepared in tables.items()},
         "prepare_seconds": prepare_seconds,

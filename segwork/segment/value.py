@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from .._checks import check_fitted, require_columns
+from ..clv.margin import DEFAULT_MARGIN
 from ..clv.record import Fallback
 from ..errors import DataError
 from ..prepare import clv_record_of
@@ -218,7 +219,8 @@ class ValueTiers(BaseEstimator):
         return pd.DataFrame(rows).set_index("tier")
 
 
-def tier_value(table: pd.DataFrame, basis: str = "clv", *, margin: float = 1.0) -> tuple[pd.Series, Fallback | None]:
+def tier_value(table: pd.DataFrame, basis: str = "clv", *,
+               margin: float = DEFAULT_MARGIN) -> tuple[pd.Series, Fallback | None]:
     """The value to cut tiers by: predicted CLV when asked for and the table has it, else the margin to date.
 
     Parameters
@@ -226,7 +228,8 @@ def tier_value(table: pd.DataFrame, basis: str = "clv", *, margin: float = 1.0) 
     table: the prepared customer table (:func:`segwork.prepare_table`).
     basis: ``"clv"`` (predicted, the ``clv`` column, already a margin) or
         ``"historical"`` (``margin * revenue`` to date).
-    margin: profit share of revenue for the historical value.
+    margin: profit share of revenue for the historical value (default
+        :data:`segwork.clv.margin.DEFAULT_MARGIN`).
 
     Returns
     -------

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
+from ..clv.margin import value_label
 from ..act.defection import DefectionFit, FuturePaths
 from ..act.explain import explained_customers
 from ..act.retention import customer_reasons
@@ -321,8 +322,7 @@ def explain_defection(store: ModelStore, request) -> etree._Element:
     add(resp, "reasonsAvailable", "true" if stored.available else "false")
     add(resp, "modelNote", stored.note)
     margin = float(settings["margin"])  # explain_defection records it, with or without drivers
-    add(resp, "modelNote", f"value at risk: the expected CLV (margin {margin:.0%} of revenue"
-                           f"{', i.e. expected revenue' if margin == 1.0 else ''}: the folder's margin; over the "
+    add(resp, "modelNote", f"value at risk: the expected {value_label(margin)} (the folder's margin; over the "
                            "horizon, the data's currency) as is, "
                            "what is lost if the customer leaves now; action costs are assumed figures: "
                            + ", ".join(f"{k} {v:g}" for k, v in (settings.get("costs") or {}).items()))

@@ -26,6 +26,7 @@ from lxml import etree
 from ..act.strategies import DEFAULT_STRATEGIES, relationship_summary
 from ..act.targeting import select_targets
 from ..act.view import customer_view
+from ..clv.margin import value_label
 from ..clv.predict import transaction_model_label
 from .._checks import check_number
 from ..clv.transaction import MAX_SPEND, check_day_limits, check_history, check_history_in_days
@@ -113,7 +114,8 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
     _add(resp, "customers", str(len(store.table)))
     spend = "Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else "constant spend"
     _add(resp, "valueModel", f"{transaction_model_label(store.transaction_model)} + {spend}, "
-                             f"CLV over {store.clv_settings['horizon']} months")
+                             f"{value_label(float(store.clv_settings['margin']))} over {store.clv_settings['horizon']} "
+                             "months")
     _add_model_notes(resp, store)
     for name, seg in store.segmentations.items():
         info = etree.SubElement(resp, _q("segmentation"))
@@ -153,7 +155,7 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
     strategies: dict[str, str] = {}
     if name == "relationship" or rel is None:
         if name == "relationship":
-            summary = relationship_summary(seg, table)
+            summary = relationship_summary(seg, table, margin=float(store.clv_settings["margin"]))
             strategies = {t: f"{row.strategy}; offer: {row.offer}" for t, row in summary.iterrows()}
     else:  # the strategy of the relationship type most of the segment's customers have
         both = pd.crosstab(labels, rel.labels.astype(str).reindex(labels.index))
@@ -166,7 +168,9 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
     resp = _response("GetSegmentProfiles")
     _add(resp, "segmentation", name)
     _add(resp, "method", str(seg.method))
-    _add(resp, "valueMeasure", f"mean {value_col} per customer (the data's currency)")
+    measure = (f"{value_label(float(store.clv_settings['margin']))} over {store.clv_settings['horizon']} months"
+               if value_col == "clv" else "revenue to date")
+    _add(resp, "valueMeasure", f"mean {value_col} per customer: {measure} (the data's currency)")
     sizes, shares = seg.sizes, seg.shares
     for i, s in enumerate(seg.segments):
         el = etree.SubElement(resp, _q("segment"))
@@ -801,6 +805,9 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
          + (" + Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else " + constant spend"))
     _add(resp, "horizon", str(horizon))
     _add_model_notes(resp, store)
+    used = float(store.clv_settings["margin"] if margin is None else margin)
+    _add(resp, "modelNote", f"clv: {value_label(used)} over {horizon} months, in the data's currency"
+                            + (" (the folder's margin)" if margin is None else ""))
     for cid, row in zip(v.index, v.itertuples(index=False)):
         el = etree.SubElement(resp, _q("value"))
         _add(el, "customerId", str(cid))
@@ -878,9 +885,19 @@ def select_campaign_targets(store: ModelStore, request) -> etree._Element:
     else:
         score = {"propensity": purchase_propensity(store, int(_text(request, "horizonDays", "30"))),
                  "incremental_share": float(_text(request, "incrementalShare", "1"))}
-    targets = select_targets(store.table, seg, segments=segments, value="clv", **score, channel=channel,
+    # margin: the profit share of revenue, as everywhere (PredictCustomerValue, the exports, the pages): the
+    # targets' value is the CLV at that margin. The folder's clv is at the folder's margin and CLV is linear in
+    # the margin, so it is rescaled (a folder at margin 1 gives clv x margin, as before the one margin).
+    margin = float(_text(request, "margin"))
+    stored = float(store.clv_settings["margin"])
+    if stored <= 0:
+        raise ServiceFault("InvalidRequest", f"SelectCampaignTargets: the models' CLV was computed at margin "
+                           f"{stored:g}, which cannot be rescaled to margin {margin:g}; rebuild the models with a "
+                           "margin above 0")
+    table = store.table.assign(clv=store.table["clv"] * (margin / stored))
+    targets = select_targets(table, seg, segments=segments, value="clv", **score, channel=channel,
                              cost_per_contact=float(_text(request, "costPerContact")),
-                             margin_on_value=float(_text(request, "margin")),
+                             margin_on_value=1.0,
                              budget=None if budget is None else float(budget),
                              max_contacts=None if max_contacts is None else int(max_contacts))
     resp = _response("SelectCampaignTargets")

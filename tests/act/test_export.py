@@ -70,7 +70,7 @@ def test_retention_follows_its_schema_and_its_counts_add_up(tmp_path, capsys):
     assert main(["export", "retention", "--dataset", str(path), "--output", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and "400 customers" in lines[0]
-    assert "margin 30% of revenue over 12 months" in lines[4]  # the export's default margin, stated
+    assert "CLV (margin 30 %) over 12 months" in lines[4]  # the export's default margin, stated (value_label)
     assert int(lines[1].split()[0]) + int(lines[2].split()[0]) == 400
     assert lines[3].strip().startswith("no reasons:") and "profile" in lines[3] and "events" in lines[3]
     table = pd.read_parquet(out)
@@ -95,3 +95,58 @@ def test_retention_refuses_bad_input_in_one_line(tmp_path, capsys, argv, expecte
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1 and expected in captured.err
     assert captured.out == "" and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["segments", "targets", "triggers"])
+def test_every_customer_is_counted_once(crm, kind):
+    """The counts of each export add up to the customers of the data (issue 21: `export targets` left out the
+    unprofitable third without a word, because `out.attrs = {...}` dropped n_unprofitable)."""
+    frame = export_frame(kind, crm)
+    a = frame.attrs
+    customers = set(crm.transactions["customer_id"].astype(str)) | set(crm.customers["customer_id"].astype(str))
+    assert a["n_customers"] == len(customers) == 1500
+    assert sum(a["counts"].values()) == a["n_customers"] and all(n >= 0 for n in a["counts"].values())
+    if kind == "segments":
+        assert frame.groupby("segmentation")["customer_id"].nunique().eq(1500).all()
+        assert len(frame) == 1500 * len(a["segmentations"]) and a["value_label"] == "CLV (margin 30 %)"
+    if kind == "targets":
+        opted = set(crm.customers.loc[crm.customers["email_opt_in"], "customer_id"].astype(str))
+        listed, no_permission, unprofitable = a["counts"].values()
+        assert listed == len(frame) and no_permission == 1500 - len(opted)
+        assert unprofitable == a["n_unprofitable"] > 0 and listed + unprofitable == len(opted)
+    if kind == "triggers":
+        from segwork.act.triggers import triggers
+        # recounted without the permission filter: who has an event, and who of them gave no permission
+        cut = crm.transactions["date"].max().normalize()
+        everyone = triggers(crm.transactions, crm.customers, cut + pd.Timedelta(days=1), cut + pd.Timedelta(days=30))
+        opted = set(crm.customers.loc[crm.customers["email_opt_in"], "customer_id"].astype(str))
+        had_event = set(everyone["customer_id"].astype(str))
+        listed, no_permission, no_event = a["counts"].values()
+        assert listed == frame["customer_id"].nunique() == len(had_event & opted)
+        assert no_permission == len(had_event - opted) and no_event == len(customers - had_event)
+
+
+def test_triggers_carry_each_customers_relationship_type(crm):
+    from segwork.features import customer_table
+    from segwork.segment import RELATIONSHIP_TYPES, relationship_segmentation
+
+    frame = export_frame("triggers", crm)
+    assert frame["relationship"].notna().all() and set(frame["relationship"]) <= set(RELATIONSHIP_TYPES)
+    assert frame["relationship"].nunique() > 1
+    cut = crm.transactions["date"].max().normalize()
+    types = relationship_segmentation(customer_table(crm.transactions, crm.customers, observation_end=cut)).labels
+    assert (frame["relationship"].to_numpy() == types.astype(str).reindex(frame["customer_id"]).to_numpy()).all()
+
+
+@pytest.mark.parametrize("kind", ["segments", "targets", "triggers"])
+def test_cli_prints_counts_that_add_up(tmp_path, capsys, kind):
+    assert main(["export", kind, "--dataset", "synthetic", "--n-customers", "600", "--random-state", "2",
+                 "--output", str(tmp_path / "x.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(": 600 customers")
+    counted = [int(line.split()[0].replace(",", "")) for line in lines[1:] if line.strip()[0].isdigit()]
+    assert sum(counted) == 600, lines
+    if kind == "targets":
+        assert "unprofitable" in "\n".join(lines) and "margin 30 % of revenue" in lines[-1]
+    if kind == "segments":
+        assert "CLV (margin 30 %)" in lines[-1]

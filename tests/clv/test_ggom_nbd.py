@@ -79,7 +79,20 @@ def test_nested_pareto_nbd_case(cdnow, pareto):
 
 
 def test_cdnow_fit_reaches_the_pareto_nbd_limit_and_the_published_estimates(cdnow, pareto):
-    g = GGomNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    import warnings
+
+    from segwork.clv.predict import model_status
+    from segwork.errors import IdentificationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = GGomNBD().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    # the collapse onto the Pareto/NBD is said like every usable limit (issue 21: b = 1.4e-08, standard error
+    # NaN and no word on notebook 05's page): an IdentificationWarning in words, and the record's "at limit"
+    said = [str(w.message) for w in caught if issubclass(w.category, IdentificationWarning)]
+    assert len(said) == 1 and "Pareto/NBD limit b -> 0" in said[0] and "age" in said[0]
+    status = model_status("transaction", "ggomnbd", "GGom/NBD", g, caught)
+    assert status.status == "at limit" and status.limit[0] == "b"
     # the GGom/NBD nests the Pareto/NBD: its optimum is at least as good; on CDNOW it is the boundary b -> 0
     assert g.log_likelihood_ >= pareto.log_likelihood_ - 1e-3
     assert set(g.params_) == {"r", "alpha", "b", "s", "beta"} and g.at_boundary_

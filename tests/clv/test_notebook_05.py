@@ -18,6 +18,10 @@ def test_05_on_synthetic(run_notebook):
     low = min(r["mae"] for r in table.values())
     tied = [name for name, r in table.items() if r["mae"] <= low * (1 + 1e-5)]
     assert m["best_model"] == min(tied, key=lambda name: (len(m["params"][name]), table[name]["mae"]))
+    # the rule's one home is compare_models: its 'best' column (which the index bolds) names the same model
+    assert [name for name, r in table.items() if r["best"]] == [m["best_model"]]
+    # the GGom/NBD collapses onto the Pareto/NBD here (no ageing planted): kept, and named at its limit
+    assert "b" in m["at_limit"]["GGom/NBD"]
     assert set(m["params"]["BG/NBD"]) == {"r", "alpha", "a", "b"}
     assert set(m["params"]["Pareto/NBD"]) == {"r", "alpha", "s", "beta"}
     # the models recover the planted behaviour
@@ -27,6 +31,8 @@ def test_05_on_synthetic(run_notebook):
     assert m["truth"]["spend_spearman"] > 0.5
     clv = m["clv_summary"]
     assert clv["horizon_months"] == 6 and clv["customers"] == 2000
+    # one margin: the page's CLV is at the report's margin, and says so (issue 21: it was revenue, margin 1)
+    assert clv["margin"] == 0.3 and clv["value"] == "CLV (margin 30 %)"
     assert 0 < clv["median"] < clv["mean"] and clv["total"] == pytest.approx(clv["mean"] * 2000)
     assert sum(r["n_customers"] for r in m["holdout_by_frequency"]) == m["n_customers"]
     # the holdout total's 90 % interval brackets the best model's forecast; the actual total is the raw count

@@ -76,6 +76,47 @@ def test_compare_models(bg, cdnow):
     assert table.loc[0, "log_likelihood"] == pytest.approx(bg.log_likelihood_)
 
 
+class _Scaled:
+    """A fitted model's predictions times ``factor``, with ``extra`` more parameters (a stand-in for a model at
+    another model's boundary: same predictions up to the optimiser, one parameter more)."""
+
+    def __init__(self, model, factor=1.0, extra=0):
+        self.model, self.factor = model, factor
+        self.params_ = {**model.params_, **{f"extra{i}": 1.0 for i in range(extra)}}
+        self.log_likelihood_ = model.log_likelihood_
+
+    def expected_purchases(self, t, *args):
+        return self.factor * np.asarray(self.model.expected_purchases(t, *args), dtype=float)
+
+    def p_alive(self, *args):
+        return self.model.p_alive(*args)
+
+
+def test_compare_models_marks_one_best_model_by_the_tie_rule(bg, cdnow):
+    """Issue 21: notebook 05 and the index's bold named different best models; the rule lives here now."""
+    from segwork.clv.validation import BEST_MODEL_RULE, MAE_TIE_TOLERANCE
+
+    mae = compare_models({"BG/NBD": bg}, cdnow).loc[0, "mae"]
+    # a richer model whose MAE is lower by less than the tolerance: a tie, the simpler model wins
+    tiny = 1 + MAE_TIE_TOLERANCE / 1000
+    richer = _Scaled(bg, factor=tiny, extra=1)
+    table = compare_models({"Richer": richer, "BG/NBD": bg}, cdnow, {"Broken": "did not converge; why"})
+    assert abs(table.loc[0, "mae"] - mae) <= mae * MAE_TIE_TOLERANCE
+    assert table["best"].tolist() == [False, True, False] and table.attrs["best"] == "BG/NBD"
+    assert table.attrs["rule"] == BEST_MODEL_RULE and "fewer parameters" in BEST_MODEL_RULE
+    # a clearly better richer model wins: the model with the truly lowest MAE (a scaled forecast that halves the
+    # aggregate error is not guaranteed to lower the MAE, so ask the table which MAE is lower, then check the pick)
+    for factor in (0.8, 1.2):
+        other = _Scaled(bg, factor=factor, extra=1)
+        t = compare_models({"BG/NBD": bg, "Other": other}, cdnow)
+        lower = t.loc[t["mae"].idxmin(), "model"]
+        if abs(t["mae"].iloc[0] - t["mae"].iloc[1]) > mae * MAE_TIE_TOLERANCE:
+            assert t.attrs["best"] == lower and t["best"].sum() == 1
+    # no model with an MAE: nobody is best
+    empty = compare_models({}, cdnow, {"Broken": "did not converge"})
+    assert not empty["best"].any() and empty.attrs["best"] is None
+
+
 def test_spend_holdout(cdnow):
     gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
     sp = spend_holdout(gg, cdnow)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segwork.clv import BetaGeo, GammaGamma, customer_lifetime_value, historical_value
+from segwork.clv.margin import DEFAULT_MARGIN, value_label
 from segwork.clv.value import DAYS_PER_MONTH
 from segwork.errors import DataError
 
@@ -65,9 +66,12 @@ def models_hyp(cdnow):
 
 def test_margin_scales_and_constant_spend(models, cdnow):
     bg, gg = models
-    full = customer_lifetime_value(bg, gg, cdnow)
+    full = customer_lifetime_value(bg, gg, cdnow, margin=1.0)  # expected revenue
     np.testing.assert_allclose(customer_lifetime_value(bg, gg, cdnow, margin=0.25), 0.25 * full)
-    const = customer_lifetime_value(bg, 10.0, cdnow[["frequency", "recency", "T"]], horizon=3, discount_rate=0)
+    # the default is the one margin of segwork (issue 21), not revenue
+    np.testing.assert_allclose(customer_lifetime_value(bg, gg, cdnow), DEFAULT_MARGIN * full)
+    const = customer_lifetime_value(bg, 10.0, cdnow[["frequency", "recency", "T"]], horizon=3, discount_rate=0,
+                                    margin=1.0)
     expected = 10.0 * bg.expected_purchases(3 * DAYS_PER_MONTH / 7, cdnow["frequency"], cdnow["recency"], cdnow["T"])
     np.testing.assert_allclose(const, expected, rtol=1e-10)
 
@@ -100,3 +104,40 @@ def test_historical_value(cdnow_tx):
     assert hv.name == "historical_value" and hv.index.name == "customer_id"
     with pytest.raises(DataError, match="amount"):
         historical_value(cdnow_tx.drop(columns="amount"))
+
+
+def test_one_margin_and_one_label():
+    """Issue 21: one margin for every CLV, and one way to say which value a number is."""
+    assert DEFAULT_MARGIN == 0.3
+    assert value_label(0.3) == "CLV (margin 30 %)" and value_label(DEFAULT_MARGIN) == "CLV (margin 30 %)"
+    assert value_label(1) == value_label(1.0) == "expected revenue"
+    assert value_label(0.275) == "CLV (margin 27.5 %)" and value_label(0) == "CLV (margin 0 %)"
+    for bad in (float("nan"), -0.1, float("inf"), "0.3", True):
+        with pytest.raises(DataError, match="margin="):
+            value_label(bad)
+
+
+def test_every_clv_entry_point_defaults_to_the_one_margin():
+    """The defaults of every function that computes a CLV (or takes the margin of one) are DEFAULT_MARGIN."""
+    import inspect
+
+    from segwork.act import defection, drivers, explain, export, retention, strategies
+    from segwork.clv import document, effects, predict, value
+    from segwork.models import store
+    from segwork import prepare
+    from segwork.segment.value import tier_value
+
+    functions = [value.customer_lifetime_value, value.historical_value, value.new_customer_value,
+                 predict.predict_clv, predict.fit_clv, predict.apply_clv_models, effects.group_effects,
+                 prepare.prepare, prepare.prepare_table, prepare.load_prepared_table, prepare.load_or_prepare,
+                 store.build_models, explain.explain_defection, retention.customer_reasons, drivers.drivers_table,
+                 defection.FuturePaths.clv,
+                 strategies.relationship_summary, export.export_frame, tier_value,
+                 predict.ClvFit, document.ClvModels]
+    checked = 0
+    for f in functions:
+        margin = inspect.signature(f).parameters.get("margin")
+        if margin is not None:
+            assert margin.default == DEFAULT_MARGIN, f.__qualname__
+            checked += 1
+    assert checked >= 18

@@ -88,13 +88,32 @@ def test_build_refuses_a_folder_that_is_not_a_model_folder_and_replaces_a_model_
     assert before  # the rebuilt folder has its own creation time (same or later)
 
 
+def test_models_build_takes_the_margin(tmp_path, capsys):
+    """One margin: the folder's CLV is at DEFAULT_MARGIN unless --margin says otherwise (issue 21)."""
+    import numpy as np
+
+    out = tmp_path / "m"
+    assert main(["models", "build", "--dataset", "synthetic", "--n-customers", "300", "--output", str(out),
+                 "--margin", "1"]) == 0
+    assert "values: expected revenue over 12 months" in capsys.readouterr().out
+    store = load_models(out)
+    assert store.clv_settings["margin"] == 1.0
+    from segwork.datasets import make_crm
+    from segwork.prepare import prepare
+
+    np.testing.assert_allclose(store.table["clv"], prepare(make_crm(300, random_state=0)).table["clv"] / 0.3,
+                               rtol=1e-9)
+
+
 def test_models_build_command(tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["models", "build", "--dataset", "synthetic", "--n-customers", "800", "--output", str(out)]) == 0
     store = load_models(out)
     assert store.manifest["n_customers"] == 800
     # what the CLV numbers rest on is printed: one line per model (and per fallback), as the folder keeps it
-    printed = capsys.readouterr().out.splitlines()[1:]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("values: CLV (margin 30 %) over 12 months") and store.clv_settings["margin"] == 0.3
+    printed = printed[1:]
     assert printed[:-1] == [f"  {line}" for line in store.clv_record.lines()] and len(printed) >= 3
     # and what ExplainDefection can say (the plain synthetic profile: channel and region are its drivers)
     assert printed[-1] == "  ExplainDefection: reasons from the drivers acquisition_channel, region"

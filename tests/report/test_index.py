@@ -225,7 +225,8 @@ def test_the_shipped_notebooks_declare_the_sections_and_the_data_numbers():
         ("clv_intervals", "05_clv_models", "holdout_total_interval"),
         ("clv_covariates", "05_clv_models", "covariate_effects"),
         ("relationships", "06_value_segmentation", "relationship_types"), ("campaigns", "08_campaigns", "campaigns"),
-        ("defection", "10_defection", "why_customers_leave")]
+        ("defection", "10_defection", "why_customers_leave"),
+        ("migration", "11_segment_migration", "migration")]
     assert LAYOUT["numbers"]["notebook"] == "01_data_overview"
     assert {"n_customers", "revenue", "top20_revenue_share"} <= {n["key"] for n in LAYOUT["numbers"]["numbers"]}
 
@@ -304,3 +305,40 @@ def test_public_command_hides_where_the_files_lay():
     assert public_command("segwork report --output /tmp/x/run1 -p n_customers 2000") == \
         "segwork report --output .../run1 -p n_customers 2000"
     assert public_command(["segwork", "report"]) == "segwork report"
+
+
+def test_the_index_bolds_the_model_notebook_05_chose(tmp_path):
+    """Issue 21: the index bolded the lowest MAE (GGom/NBD by 1e-7) while notebook 05 named the Pareto/NBD (a tie
+    goes to fewer parameters). The bold now reads compare_models' `best` column, the rule's one home."""
+    run = tmp_path / "run"
+    holdout = [{"model": "Pareto/NBD", "mae": 0.7000001, "rmse": 1.2, "best": True},
+               {"model": "GGom/NBD", "mae": 0.7, "rmse": 1.1, "best": False},
+               {"model": "BG/NBD", "mae": 0.8, "rmse": 1.3, "best": False}]
+    write_metrics(run, "05_clv_models", {"holdout": holdout})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("05_clv_models")]}, run)
+    table = parse(section(html, "clv")).tables[0]
+    header = [c[0] for c in table[0]]
+    assert "best" not in header  # the choice is shown by the bold, not as a column of True/False
+    rows = {r[0][0]: r for r in table[1:]}
+    mae = header.index("MAE")
+    bold = {name for name, r in rows.items() if "best" in r[mae][1]}
+    assert bold == {"Pareto/NBD"} and "best" in rows["Pareto/NBD"][0][1]
+    assert "best" not in rows["GGom/NBD"][0][1] and "best" in rows["GGom/NBD"][header.index("RMSE")][1]
+
+
+def test_the_index_names_the_value_the_page_computed(tmp_path):
+    """Issue 21: the index said "mean CLV" for one page's revenue and another's margin. A label may say
+    {value_label}; the notebook's metrics fill it (segwork.clv.value_label of the run's margin)."""
+    from segwork.clv import value_label
+
+    run = tmp_path / "run"
+    write_metrics(run, "06_value_segmentation", {"relationship_types": RELATIONSHIPS + [
+        {"type": "other", "customers": 10, "mean_clv": 12.5}], "value_label": value_label(0.3)})
+    write_metrics(run, "10_defection", {"why_customers_leave": [{"driver": "complaint", "clv_at_stake": 5.0}],
+                                        "value_label": value_label(1.0)})
+    html = build_index({"run_id": "r", "status": "ok", "dataset_label": "x", "index": LAYOUT,
+                        "notebooks": [nb("06_value_segmentation"), nb("10_defection")]}, run)
+    assert "mean CLV (margin 30 %)" in section(html, "relationships")
+    assert "expected revenue at stake" in section(html, "defection")
+    assert "{value_label}" not in html

@@ -138,3 +138,50 @@ def test_the_segmentation_notebooks_load_the_runs_table_instead_of_fitting(stem)
         assert fitting not in code.replace("load_or_prepare(", ""), f"{stem} fits the CLV models itself: {fitting}"
     prose = " ".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "prepares the same table itself" in prose  # the stand-alone fallback is said on the page
+
+
+@pytest.mark.slow
+def test_the_run_prepares_its_table_at_the_runs_one_margin(tmp_path, make_nb, counted_fits):
+    """Issue 21: one margin per run. `-p margin 0.5` reaches every notebook and the table prepared once."""
+    from segwork.clv.margin import value_label
+    from segwork.prepare import PREPARED_CLV_FILE
+    from segwork.report import run_report
+
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "01_a.ipynb", PARAMS.replace("margin = 1.0", "margin = 0.3"), BODY)
+    result = run_report(notebooks_dir=nbs, output=tmp_path / "out", progress=False, echo=None, jobs=1,
+                        parameters={"margin": 0.5})
+    run = result.run_dir
+    record = json.loads((run / "run.json").read_text())
+    assert record["prepared_tables"]["data/table"]["margin"] == 0.5
+    assert record["prepared_tables"]["data/table"]["value"] == value_label(0.5) == "CLV (margin 50 %)"
+    assert json.loads((run / "data" / "table" / PREPARED_CLV_FILE).read_text())["settings"]["margin"] == 0.5
+    assert counted_fits == Counter({"ModifiedBetaGeo": 1, "GammaGamma": 1})  # the runner's one fit
+    loaded = pd.read_parquet(run / "01_a" / "table.parquet")
+    pd.testing.assert_frame_equal(loaded, prepare(load_prepared(run / "data"), margin=0.5).table, check_exact=True)
+
+
+def test_every_notebook_states_its_clv_at_the_one_margin():
+    """Every notebook that shows a CLV declares `margin` with the one default and passes it to the table it loads,
+    so that `-p margin ...` changes every page at once and the default pages agree (05 used 1.0, 06 0.3)."""
+    from segwork.clv.margin import DEFAULT_MARGIN
+
+    declaring = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        namespace: dict = {}
+        exec(params, namespace)  # the parameters cell holds literals only
+        if "margin" in namespace:
+            declaring.append(path.stem)
+            assert namespace["margin"] == DEFAULT_MARGIN, path.stem
+            # papermill reads the line (a comment it cannot parse logs "Unable to parse line ..." on every run)
+            from papermill.translators import PythonTranslator
+
+            cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+            assert "margin" in [p.name for p in PythonTranslator.inspect(cell)], path.stem
+        if "load_or_prepare(" in code:
+            assert "margin" in namespace and "margin=margin" in code, f"{path.stem} loads a CLV without the margin"
+    assert {"05_clv_models", "06_value_segmentation", "08_campaigns", "10_defection", "02_apriori_segmentation",
+            "03_rfm_segmentation", "04_clustering_segmentation", "09_compare_segmentations"} <= set(declaring)

@@ -48,7 +48,7 @@ def test_06_changed_effects_and_cdnow(run_notebook):
             effects={"Vulnerable": [0.05, 0.05]})
     types = {r["relationship"]: r for r in m["relationship_types"]}
     assert types["Vulnerable"]["implied_gain_low"] == pytest.approx(0.05 * types["Vulnerable"]["segment_margin"])
-    assert m["value_basis"] == "historical margin" and m["n_customers"] == 2357
+    assert m["value_basis"] == "revenue to date at margin 30 %" and m["n_customers"] == 2357
     # issue 13, kind 8: the mean P(alive) per type is from a model in which one-time buyers can leave, and says so;
     # lapsed customers no longer look more alive than vulnerable ones
     assert {r["p_alive_model"] for r in types.values()} == {"MBG/NBD"}
@@ -93,7 +93,7 @@ def test_06_runs_on_spend_heavy_tail_with_a_note(run_notebook):
     csv = Path(__file__).resolve().parents[1] / "data" / "spend_heavy_tail.csv"
     m = run_notebook("06_value_segmentation", dataset=str(csv))
     assert m["n_customers"] == 400 and sum(r["customers"] for r in m["value_tiers"]) == 400
-    assert m["value_basis"].startswith("predicted CLV") and m["total_clv"] > 0
+    assert m["value_basis"] == "CLV (margin 30 %) over the next 12 months" and m["total_clv"] > 0
     raw = pd.read_csv(csv, dtype={"customer_id": str}, parse_dates=["date"])
     one_time = int((raw.groupby("customer_id")["date"].apply(lambda d: d.dt.normalize().nunique()) == 1).sum())
     # two notes: the MBG/NBD needed a penalizer here (open fault of issue 13), and the spend fallback

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segwork.clv.margin import value_label
 from segwork.cli import main
 from segwork.datasets import make_crm
 
@@ -119,12 +120,12 @@ def test_by_history_gives_the_numbers_by_id(client, world, chosen):
 
 def test_the_export_lists_the_numbers_by_id(client, stored, tmp_path, capsys):
     out = tmp_path / "retention.csv"
-    # the same margin as the folder's (models build's default, 1: expected revenue); the export's default is 0.3
+    # the same margin as the folder's (models build's default, DEFAULT_MARGIN 0.3, the export's default too)
     margin = stored.settings["margin"]
     assert main(["export", "retention", "--dataset", "synthetic", "--n-customers", str(N), "--random-state",
                  str(SEED), "--output", str(out), "--margin", str(margin)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert f"margin {margin:.0%} of revenue over 12 months" in lines[-1]
+    assert f"{value_label(margin)} over 12 months" in lines[-1]
     listed = int(lines[1].split()[0].replace(",", ""))
     not_at_risk = int(lines[2].split()[0].replace(",", ""))
     assert f"{N:,} customers" in lines[0] and listed + not_at_risk == N

@@ -119,12 +119,27 @@ def test_select_campaign_targets_matches_select_targets(client, store):
     seg = store.segmentations["relationship"]
     r = client.service.SelectCampaignTargets(segmentation="relationship", segment=["Loyal", "Vulnerable"],
                                              costPerContact=2.0, margin=0.3, responseRate=0.1, budget=100.0)
+    # margin is the profit share of revenue, as everywhere: the value is the CLV at margin 0.3, the folder's own
+    assert store.clv_settings["margin"] == 0.3
     expected = select_targets(store.table, seg, segments=["Loyal", "Vulnerable"], response_rate=0.1,
-                              cost_per_contact=2.0, margin_on_value=0.3, budget=100.0)
+                              cost_per_contact=2.0, budget=100.0)
     assert r["contacts"] == len(expected) == 50
     assert [t["customerId"] for t in r["target"]] == list(expected.index)
     np.testing.assert_allclose([t["expectedProfit"] for t in r["target"]], expected["expected_profit"], rtol=1e-9)
     assert r["totalExpectedProfit"] == pytest.approx(expected["expected_profit"].sum())
+
+
+def test_select_campaign_targets_values_customers_at_the_requests_margin(client, store):
+    """Issue 21: one CLV definition. The request's margin is the profit share of revenue (as in
+    PredictCustomerValue): the value is the CLV at that margin, whatever margin the folder was built with."""
+    ask = dict(segmentation="value", costPerContact=1.0, responseRate=0.5, maxContacts=20)
+    at = {m: client.service.SelectCampaignTargets(margin=m, **ask) for m in (0.3, 0.6, 1.0)}
+    ids = [t["customerId"] for t in at[0.3]["target"]]
+    values = {m: np.array([t["value"] for t in r["target"]]) for m, r in at.items()}
+    np.testing.assert_allclose(values[0.3], store.table.loc[ids, "clv"], rtol=1e-12)  # the folder's CLV at 0.3
+    assert [t["customerId"] for t in at[1.0]["target"]][:len(ids)] == ids
+    np.testing.assert_allclose(values[0.6], 2 * values[0.3], rtol=1e-12)
+    np.testing.assert_allclose(values[1.0], values[0.3] / 0.3, rtol=1e-12)  # expected revenue
 
 
 def test_select_campaign_targets_by_purchase_propensity_and_permission(client, store, crm):
@@ -140,11 +155,11 @@ def test_select_campaign_targets_by_purchase_propensity_and_permission(client, s
     r = client.service.SelectCampaignTargets(segmentation="rfm", costPerContact=1.0, margin=0.3, channel="sms",
                                              incrementalShare=0.2, maxContacts=40)
     expected = select_targets(store.table, seg, propensity=served, incremental_share=0.2, cost_per_contact=1.0,
-                              margin_on_value=0.3, max_contacts=40, opt_in_column="sms_opt_in")
+                              max_contacts=40, opt_in_column="sms_opt_in")
     assert [t["customerId"] for t in r["target"]] == list(expected.index) and len(expected) == 40
     np.testing.assert_allclose([t["pBuy"] for t in r["target"]], served[expected.index], rtol=1e-9)
     np.testing.assert_allclose([t["expectedProfit"] for t in r["target"]],
-                               served[expected.index] * 0.2 * store.table.loc[expected.index, "clv"] * 0.3 - 1.0,
+                               served[expected.index] * 0.2 * store.table.loc[expected.index, "clv"] - 1.0,
                                rtol=1e-9)
     sms = store.table["sms_opt_in"].astype(bool)
     assert sms[expected.index].all() and r["leftOutNoPermission"] == int((~sms).sum())
@@ -237,5 +252,10 @@ def test_the_clv_record_is_answered_as_model_notes(client, store):
     assert [str(n) for n in client.service.ListSegmentations()["modelNote"]] == lines
     r = client.service.PredictCustomerValue(timeUnit="days", horizon=6, customer=[
         {"customerId": "a", "frequency": 2, "recency": 50.0, "T": 120.0, "monetaryValue": 30.0}])
-    assert [str(n) for n in r["modelNote"]] == lines
+    # the record's lines, then which value clv is (issue 21: every answer names it, at the margin it used)
+    assert [str(n) for n in r["modelNote"]] == lines + [
+        "clv: CLV (margin 30 %) over 6 months, in the data's currency (the folder's margin)"]
+    r = client.service.PredictCustomerValue(timeUnit="days", horizon=6, margin=1.0, customer=[
+        {"customerId": "a", "frequency": 2, "recency": 50.0, "T": 120.0, "monetaryValue": 30.0}])
+    assert str(r["modelNote"][-1]) == "clv: expected revenue over 6 months, in the data's currency"
     assert store.manifest["clv_record"] == store.clv_record.to_dict()
