@@ -438,7 +438,9 @@ def _add_export_parser(subparsers) -> None:
                     "assumed cost) with their reasons; '--dataset synthetic' makes it from the planted defection "
                     "world (make_crm(..., defection=True)), whose profile and weekly events are what reasons "
                     "need; data without drivers gives P(alive) and value at risk only.")
-    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention"])
+    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention", "transactions"],
+                   help="transactions: the data set's cleaned transaction log (customer_id, date, amount, ...), "
+                        "what 'segwork score --transactions' reads")
     p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
     p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
     _add_random_state(p, "random state of the synthetic data and the clustering")
@@ -463,9 +465,14 @@ def _cmd_export(args) -> int:
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
     random_state = _random_state(args, "segwork export")
+    if args.kind == "transactions":
+        return _export_transactions(args, random_state)
+    say = lambda msg: print(f"export {args.kind}: {msg}", file=sys.stderr, flush=True)  # noqa: E731 - progress
+    say(f"loading {_dataset_words(args)} ...")
     # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                         defection=args.kind == "retention")
+    say(_EXPORT_STEPS[args.kind] + " ...")
     frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel,
                          margin=args.margin)
     out = write_export(frame, args.output)
@@ -477,6 +484,36 @@ def _cmd_export(args) -> int:
         notes.append(f"{frame.attrs['n_unprofitable']} left out whose expected margin does not cover the contact cost")
     note = f" ({'; '.join(notes)})" if notes else ""
     print(f"{len(frame)} rows of {args.kind} written to {out}{note}")
+    return EXIT_OK
+
+
+#: What ``export_frame`` does for each kind, said on stderr before it starts (the long step of ``segwork export``).
+_EXPORT_STEPS = {
+    "segments": "fitting the CLV models and the default segmentations (RFM, value, relationship, clusters, needs)",
+    "targets": "fitting the CLV models and scoring P(buy) for the campaign period",
+    "triggers": "fitting the CLV models and finding the trigger events",
+    "retention": "fitting the CLV models and the time-varying Pareto/NBD, explaining each customer at risk",
+}
+
+
+def _dataset_words(args) -> str:
+    from .datasets import builtin_dataset
+
+    if args.dataset == "synthetic":
+        return f"the synthetic data ({args.n_customers:,} customers)"
+    return f"the {args.dataset} data" if builtin_dataset(args.dataset) is not None else args.dataset
+
+
+def _export_transactions(args, random_state: int) -> int:
+    """``segwork export transactions``: the data set's cleaned transactions, canonical columns, one row each."""
+    from .act.export import write_export
+    from .datasets import load_dataset
+
+    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    out = write_export(data.transactions.reset_index(drop=True), args.output)
+    tx = data.transactions
+    print(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers "
+          f"({tx['date'].min():%Y-%m-%d} to {tx['date'].max():%Y-%m-%d}) written to {out}")
     return EXIT_OK
 
 
