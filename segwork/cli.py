@@ -194,8 +194,10 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     names = ", ".join(d.name for d in DATASETS.values() if d.listed)
     p = subparsers.add_parser(
         "report", help="run the notebooks with papermill and render the HTML report",
-        description=("Execute the notebooks in order into a new run folder under --output, render each "
-                     "without code, write index.html and point OUTPUT/latest at the run."),
+        description=("Execute the notebooks into a new run folder under --output, render each without code and "
+                     "write its index.html. A full report (every notebook, every parameter at its default) moves "
+                     "OUTPUT/latest-<data set>, and on the default data set OUTPUT/latest; quick looks (--only, "
+                     "-p) move no pointer. OUTPUT/index.html lists every run."),
         epilog=_REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", metavar="NAME|PATH",
@@ -207,8 +209,10 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
                    help="run only these notebooks (01, 01_data_overview or data_overview)")
     p.add_argument("--output", default="reports", metavar="DIR",
-                   help="folder for run folders and the 'latest' pointer (default: reports)")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks to run at a time (default: 1)")
+                   help="folder for run folders, the 'latest' pointers and index.html, the list of runs "
+                        "(default: reports)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="notebooks to run at a time, the longest first (default: 1)")
     p.add_argument("--notebooks", metavar="DIR", help="folder with the NN_topic.ipynb notebooks (default: the checkout's)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
