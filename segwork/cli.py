@@ -464,7 +464,7 @@ def _cmd_export(args) -> int:
     from pathlib import Path
 
     from .act.export import export_frame, write_export
-    from .datasets import load_dataset
+    from .datasets import builtin_dataset, load_dataset
 
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
@@ -472,7 +472,8 @@ def _cmd_export(args) -> int:
     if args.kind == "transactions":
         return _export_transactions(args, random_state)
     say = lambda msg: print(f"export {args.kind}: {msg}", file=sys.stderr, flush=True)  # noqa: E731 - progress
-    say(f"loading {_dataset_words(args)} ...")
+    if builtin_dataset(args.dataset) is not None:  # a file is read first: a refused file stays one error line
+        say(f"loading {_dataset_words(args)} ...")
     # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                         defection=args.kind == "retention")
@@ -501,11 +502,9 @@ _EXPORT_STEPS = {
 
 
 def _dataset_words(args) -> str:
-    from .datasets import builtin_dataset
-
     if args.dataset == "synthetic":
         return f"the synthetic data ({args.n_customers:,} customers)"
-    return f"the {args.dataset} data" if builtin_dataset(args.dataset) is not None else args.dataset
+    return f"the {args.dataset} data"
 
 
 def _export_transactions(args, random_state: int) -> int:
