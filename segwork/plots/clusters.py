@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._style import axes
+from ._style import axes, legend_outside, readable_xticklabels
 
 __all__ = [
     "plot_k_selection",
@@ -57,7 +57,7 @@ def plot_k_selection(scores: pd.DataFrame, *, chosen_k: int | None = None, ax=No
     ax.set_ylabel("criterion, rescaled (1 = best)")
     ax.set_xticks(list(scores.index))
     ax.set_ylim(-0.05, 1.1)
-    ax.legend(loc="best", fontsize="small")
+    legend_outside(ax, fontsize="small")
     ax.set_title("Model selection over k")
     return ax
 
@@ -121,6 +121,7 @@ def plot_stability(scores: pd.DataFrame, *, ax=None):
         ax.scatter(i + rng.uniform(-0.15, 0.15, v.size), v, s=14, color="tab:blue", zorder=3)
     ax.set_xticks(range(len(methods)))
     ax.set_xticklabels(methods)
+    readable_xticklabels(ax)
     ax.set_ylim(min(0.0, float(np.nanmin(scores["ari"])) - 0.05) if len(scores) else 0, 1.05)
     ax.set_ylabel("adjusted Rand vs the full-data segments")
     ax.set_title("Stability over bootstrap resamples")
@@ -147,7 +148,7 @@ def plot_segment_bars(profile: pd.DataFrame, column: str, *, ax=None, reference:
     ax.barh([str(i) for i in values.index], values.to_numpy(), color=colors)
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color="black", linestyle="--", linewidth=1, label=f"{reference_label} {reference:.2f}")
-        ax.legend(loc="best", fontsize="small")
+        legend_outside(ax, fontsize="small")
     ax.invert_yaxis()
     ax.set_xlabel(column.replace("_", " "))
     ax.set_title(f"{column.replace('_', ' ')} by segment")
@@ -168,6 +169,6 @@ def plot_coverage(coverage: pd.DataFrame, *, ax=None):
         left += values
     ax.invert_yaxis()
     ax.set_xlabel("customers")
-    ax.legend(loc="best", fontsize="small", title="assigned from")
+    legend_outside(ax, fontsize="small", title="assigned from")
     ax.set_title("How customers got their needs segment")
     return ax

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from ._style import BLUE, GREY, ORANGE, axes, month_axis
+from ._style import BLUE, GREY, ORANGE, axes, legend_outside, month_axis
 
 __all__ = [
     "plot_period_transactions",
@@ -24,6 +24,8 @@ __all__ = [
     "plot_purchases_by_period",
     "plot_clv_intervals",
 ]
+# helpers of these figures, public for segwork.plots.interactive and tests, not figures (kept out of __all__):
+# partial_periods, partial_period_note, interval_hidden
 
 _ACTUAL, _MODEL, _MARK = BLUE, ORANGE, GREY
 _SIZE = (7, 3.8)
@@ -42,7 +44,7 @@ def plot_period_transactions(table: pd.DataFrame, ax=None):
     ax.set_xlabel("repeat purchases in calibration")
     ax.set_ylabel("customers")
     ax.set_title("Frequency of repeat purchases: actual vs model")
-    ax.legend(frameon=False)
+    legend_outside(ax)
     return ax
 
 
@@ -59,7 +61,7 @@ def plot_calibration_vs_holdout(by_frequency: pd.DataFrame, ax=None):
     ax.set_xlabel("repeat purchases in calibration")
     ax.set_ylabel("mean purchases in holdout")
     ax.set_title("Conditional expectations: calibration vs holdout")
-    ax.legend(frameon=False)
+    legend_outside(ax)
     return ax
 
 
@@ -115,9 +117,47 @@ def plot_cumulative_transactions(tracking: pd.DataFrame, ax=None):
     return _tracking(tracking, ax, "cumulative repeat purchases", "Tracking: cumulative repeat purchases")
 
 
+def partial_periods(tracking: pd.DataFrame) -> pd.Series:
+    """Which rows of a per-period tracking table are partial periods (shorter than one whole period).
+
+    ``tracking``: :func:`segwork.clv.forecast.incremental_repeat_transactions`
+    (its ``length`` column: the period's length in time units, 1 for a whole
+    period). The last period ends at the observation end and is usually
+    partial: its purchases are those of a few days, which drawn as a period
+    looks like a collapse. Returns a boolean Series on ``tracking``'s index
+    (all False without a ``length`` column, e.g. a cumulative table).
+    """
+    if "length" not in tracking.columns:
+        return pd.Series(False, index=tracking.index)
+    return tracking["length"].astype(float) < 1.0 - 1e-9
+
+
+def partial_period_note(tracking: pd.DataFrame) -> str:
+    """The sentence that says which partial periods a tracking figure leaves out ("" when none).
+
+    E.g. ``"partial last period (2 of 7 days, to 2024-12-31) not drawn"``.
+    """
+    partial = tracking[partial_periods(tracking)]
+    if partial.empty:
+        return ""
+    notes = []
+    for _, row in partial.iterrows():
+        days = (pd.Timestamp(row["date"]) - pd.Timestamp(row["period_start"])) / pd.Timedelta(days=1)
+        full = days / float(row["length"]) if float(row["length"]) > 0 else float("nan")
+        where = "last" if row.name == tracking.index[-1] else "first" if row.name == tracking.index[0] else ""
+        notes.append(f"partial {where + ' ' if where else ''}period ({days:.0f} of {full:.0f} days, to "
+                     f"{pd.Timestamp(row['date']):%Y-%m-%d}) not drawn")
+    return "; ".join(notes)
+
+
 def _tracking(tracking: pd.DataFrame, ax, ylabel: str, title: str, from_zero: bool = False):
-    """Actual vs model over calendar time, with the calibration end marked (both tracking plots)."""
+    """Actual vs model over calendar time, with the calibration end marked (both tracking plots).
+
+    Partial periods (:func:`partial_periods`) are left out and the title says so.
+    """
     ax = axes(ax, (8, 3.8))
+    note = partial_period_note(tracking)
+    tracking = tracking[~partial_periods(tracking)]
     dates = pd.to_datetime(tracking["date"])
     ax.plot(dates, tracking["actual"], color=_ACTUAL, label="actual")
     ax.plot(dates, tracking["predicted"], color=_MODEL, ls="--", label="model")
@@ -126,7 +166,7 @@ def _tracking(tracking: pd.DataFrame, ax, ylabel: str, title: str, from_zero: bo
     _mark_holdout(ax, dates, tracking["period"])
     month_axis(ax)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title + (f"\n({note})" if note else ""))
     ax.legend(frameon=False, loc="upper left")
     return ax
 
@@ -144,37 +184,74 @@ def plot_incremental_transactions(tracking: pd.DataFrame, ax=None):
     """Repeat purchases per period over calendar time, actual vs model, with the calibration end marked.
 
     ``tracking``: output of :func:`segwork.clv.forecast.incremental_repeat_transactions`
-    (one row per week or day; drawn at each period's end). The counterpart of
+    (one row per week or day; drawn at each period's end). A partial period
+    (usually the last, cut by the observation end) is not drawn, and the
+    title says so (:func:`partial_period_note`). The counterpart of
     :func:`plot_cumulative_transactions`.
     """
     return _tracking(tracking, ax, "repeat purchases per period", "Tracking: repeat purchases per period",
                      from_zero=True)
 
 
-def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = ""):
+def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = "", floor: float = 0.01):
     """Histogram of customer lifetime values (log-scaled value axis), with the mean and median marked.
 
     ``clv``: a Series of per-customer values, e.g. from
-    :func:`segwork.clv.customer_lifetime_value`.
+    :func:`segwork.clv.customer_lifetime_value`. A log axis cannot show 0,
+    and the values of customers the model holds for gone (P(alive) near 0)
+    run down to 1e-16: values below ``floor`` (default one cent of the
+    currency) are not piled into the first bin but counted in a separate
+    grey, hatched bar left of the axis, and the legend gives their number.
+    The mean and median are those of all values.
     """
     ax = axes(ax, _SIZE)
     values = pd.Series(clv, dtype=float).dropna()
-    positive = values[values > 0]
-    floor = max(float(positive.quantile(0.001)), 1e-2) if len(positive) else 1e-2
-    shown = values.clip(lower=floor)
-    bins = np.geomspace(floor, max(float(shown.max()), floor * 10), 40)
-    ax.hist(shown, bins=bins, color=_ACTUAL, alpha=0.85)
+    below = int((values < floor).sum())
+    shown = values[values >= floor]
+    top = max(float(shown.max()) if len(shown) else floor, floor * 10)
+    bins = np.geomspace(floor, top, 40)
+    ax.hist(shown, bins=bins, color=_ACTUAL, alpha=0.85, label=f"{len(shown):,} customers")
+    unit = f" {currency}" if currency else ""
+    if below:
+        step = bins[1] / bins[0]  # one bin width on the log axis; the bar sits two widths left of the floor
+        ax.bar(floor / step ** 3, below, width=floor / step ** 2 - floor / step ** 3, align="edge", color=_MARK,
+               hatch="//", edgecolor="white", label=f"{below:,} customers below {floor:g}{unit}\n(grey bar, near 0)")
+        ax.text(floor / step ** 2.5, below, f"< {floor:g}", ha="center", va="bottom", fontsize=8, color=_MARK)
     ax.set_xscale("log")
-    unit = f" ({currency})" if currency else ""
     for stat, style in (("mean", "--"), ("median", ":")):
         v = float(getattr(values, stat)())
         if v > 0:
             ax.axvline(v, color=_MODEL, ls=style, lw=1.5, label=f"{stat} {v:,.1f}")
-    ax.set_xlabel(f"customer lifetime value{unit}, log scale")
+    ax.set_xlabel(f"customer lifetime value{(' (' + currency + ')') if currency else ''}, log scale")
     ax.set_ylabel("customers")
     ax.set_title("Distribution of customer lifetime value")
-    ax.legend(frameon=False)
+    legend_outside(ax)
     return ax
+
+
+def interval_hidden(ax, centre, lower, upper, min_pixels: float = 6.0) -> np.ndarray:
+    """Which intervals drawn on ``ax`` (vertical, in data units) are shorter than ``min_pixels`` on screen.
+
+    ``centre``, ``lower``, ``upper``: arrays of the same length (NaN ends: no
+    interval, reported as not hidden). An end at or below 0 on a log axis is
+    drawn to the bottom of the axes and counts as visible. Uses the axes'
+    current limits and size; a marker of matplotlib's default size is about
+    6 pixels across at 96 dpi, so a shorter interval hides behind its dot.
+    Returns a boolean array.
+    """
+    ax.autoscale_view()
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    x = np.zeros_like(lo)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ax.get_yscale() == "log":
+        ok &= lo > 0
+    hidden = np.zeros(len(lo), dtype=bool)
+    if ok.any():
+        y0 = ax.transData.transform(np.column_stack([x[ok], lo[ok]]))[:, 1]
+        y1 = ax.transData.transform(np.column_stack([x[ok], hi[ok]]))[:, 1]
+        hidden[ok] = np.abs(y1 - y0) < min_pixels
+    return hidden
 
 
 def _interval_label(level: float, kind: str | None) -> str:
@@ -202,7 +279,11 @@ def plot_purchases_by_period(forecast: pd.DataFrame, ax=None, period: str = "mon
         ax.errorbar(forecast.index, expected, yerr=[np.maximum(expected - forecast["lower"], 0),
                                                     np.maximum(forecast["upper"] - expected, 0)],
                     fmt="none", ecolor="k", capsize=3, label=_interval_label(level, kind))
-        ax.legend(frameon=False)
+        hidden = interval_hidden(ax, expected, forecast["lower"], forecast["upper"])
+        if hidden.any():
+            ax.plot([], [], ls="none", label=f"(narrower than its cap for {int(hidden.sum())} of {len(hidden)}\n"
+                                              f"{period}s: see the table)")
+        legend_outside(ax)
     ax.set(xlabel=f"{period} after the end of the data", ylabel="expected repeat purchases",
            title=title or f"Forecast of repeat purchases per {period}")
     return ax
@@ -214,20 +295,50 @@ def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", lev
 
     ``intervals``: indexed by ``customer_id`` with ``clv``, ``lower`` and
     ``upper`` (the data's currency), e.g. :func:`segwork.clv.customer_lifetime_value`
-    with ``interval=level`` (NaN ends draw no bar). ``kind``: the interval's
-    kind, ``"prediction"`` (for the value the customer will bring; its lower
-    end is often 0, which the log scale cannot show: the bar then runs to
-    the bottom of the axes) or ``"confidence"`` (for the expected value);
-    ``level`` and ``kind`` label the axis.
+    with ``interval=level`` (NaN ends draw no bar); optionally also
+    ``ci_lower`` and ``ci_upper``, a confidence interval for the expected
+    value, drawn as a thick light bar behind the dot. ``kind``: the kind of
+    ``lower``/``upper``, ``"prediction"`` (for the value the customer will
+    bring; its lower end is often 0, which the log scale cannot show: the
+    bar then runs to the bottom of the axes) or ``"confidence"`` (for the
+    expected value); ``level`` and ``kind`` label the axis and the legend.
+    An interval shorter than the dot (:func:`interval_hidden`) cannot be
+    seen: the legend says for how many customers, so a figure of "CLV with
+    intervals" never shows bare dots without saying why.
     """
     ax = axes(ax, (8, 4))
     pos = np.arange(len(intervals))
-    value = intervals["clv"]
-    ax.errorbar(pos, value, yerr=[np.maximum(value - intervals["lower"], 0), np.maximum(intervals["upper"] - value, 0)],
-                fmt="o", capsize=3)
+    value = intervals["clv"].to_numpy(dtype=float)
+    bands = [("lower", "upper", kind)]
+    if {"ci_lower", "ci_upper"} <= set(intervals.columns):
+        bands.append(("ci_lower", "ci_upper", "confidence"))
+    dots = ax.plot(pos, value, "o", color=_ACTUAL, ms=5, label="expected CLV", zorder=3)
+    handles = []
+    for lo_col, hi_col, band_kind in bands:
+        lo = intervals[lo_col].to_numpy(dtype=float)
+        hi = intervals[hi_col].to_numpy(dtype=float)
+        thick = lo_col.startswith("ci_")
+        err = [np.maximum(value - lo, 0), np.maximum(hi - value, 0)]
+        container = ax.errorbar(pos, value, yerr=err, fmt="none", ecolor=_MODEL if thick else _ACTUAL,
+                                elinewidth=6 if thick else 1.5, alpha=0.6 if thick else 1.0,
+                                capsize=0 if thick else 3, label=_interval_label(level, band_kind))
+        handles.append((container, lo, hi, band_kind))
     ax.set_xticks(pos, [str(i) for i in intervals.index], rotation=90, fontsize=7)
     ax.set_yscale("log")
     unit = f" ({currency})" if currency else ""
     ax.set_ylabel(f"CLV{unit}, {_interval_label(level, kind)}")
     ax.set_title(title or f"CLV with {_interval_label(level, kind)}s")
+    labels = [dots[0].get_label()]
+    artists = [dots[0]]
+    for container, lo, hi, band_kind in handles:
+        has = np.isfinite(lo) & np.isfinite(hi)
+        hidden = interval_hidden(ax, value, lo, hi)
+        label = _interval_label(level, band_kind)
+        if not has.any():
+            label += ": none (no interval)"
+        elif hidden.any():
+            label += f":\nnarrower than the dot for {int(hidden.sum())} of {int(has.sum())} (see the table)"
+        artists.append(container)
+        labels.append(label)
+    legend_outside(ax, artists, labels, fontsize=8)
     return ax

@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
-from ._style import BLUE, RED, axes, month_axis, percent_ticks, short_number_ticks
+from ._style import BLUE, RED, axes, legend_outside, month_axis, percent_ticks, short_number_ticks
 from .segments import plot_value_concentration
 
 __all__ = [
@@ -41,7 +41,7 @@ def plot_monthly_customers(monthly: pd.DataFrame, ax=None):
     short_number_ticks(ax.yaxis)
     ax.set_ylabel("customers who bought")
     ax.set_title("Active customers per month")
-    ax.legend(frameon=False, loc="upper left")
+    legend_outside(ax)
     sns.despine(ax=ax)
     return ax
 
@@ -109,7 +109,7 @@ def plot_interpurchase_days(gaps: pd.Series, ax=None, max_days: float | None = N
     ax.set_xlabel("days between two purchases of the same customer")
     ax.set_ylabel("% of repeat purchases")
     ax.set_title("Inter-purchase times")
-    ax.legend(frameon=False)
+    legend_outside(ax)
     sns.despine(ax=ax)
     return ax
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from ._style import BLUE, GREY, ORANGE, RED, axes
+from ._style import BLUE, GREY, ORANGE, RED, axes, legend_outside
 
 __all__ = ["plot_forest", "plot_reason_shares"]
 
@@ -87,7 +87,7 @@ def plot_forest(effects: pd.DataFrame, planted: pd.DataFrame | None = None, ax=N
     ax.set_ylim(-0.7, len(drivers) - 0.3)
     ax.set_xlabel(f"{xlabel}; bars: {100 * level:g} % interval")
     ax.set_title(title or "Drivers: multipliers with intervals")
-    ax.legend(handles=handles, fontsize=8, loc="best")
+    legend_outside(ax, handles=handles, fontsize=8)
     return ax
 
 
@@ -109,5 +109,5 @@ def plot_reason_shares(shares: pd.DataFrame, ax=None, title: str | None = None):
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0%}"))
     ax.set_xlabel("share of customers")
     ax.set_title(title or "Reasons: share of customers")
-    ax.legend(fontsize=8, loc="best")
+    legend_outside(ax, fontsize=8)
     return ax

@@ -13,7 +13,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
-from ._style import BLUE, ORANGE, RED, axes, percent_ticks, short_number, short_number_ticks
+from ._style import (BLUE, ORANGE, RED, axes, legend_outside, percent_ticks, readable_xticklabels, short_number,
+                     short_number_ticks)
 
 __all__ = [
     "plot_segment_sizes",
@@ -50,7 +51,7 @@ def plot_segment_sizes(profile: pd.DataFrame, ax=None, title: str = "Segment siz
     percent_ticks(ax.xaxis)
     ax.set_xlabel("share of all customers / of all revenue")
     ax.set_title(title)
-    ax.legend(frameon=False, loc="lower right")
+    legend_outside(ax)
     sns.despine(ax=ax)
     return ax
 
@@ -77,6 +78,7 @@ def plot_rfm_heatmap(scores: pd.DataFrame, grid: pd.DataFrame | None = None, ax=
     ax.set_xlabel("FM score (frequency and money; 5 = best)")
     ax.set_ylabel("R score (recency; 5 = most recent)")
     ax.set_title(title)
+    readable_xticklabels(ax)
     return ax
 
 
@@ -126,7 +128,8 @@ def plot_relationship_summary(summary: pd.DataFrame, ax=None, title: str = "Rela
     percent_ticks(ax.yaxis)
     ax.set_ylabel("share")
     ax.set_title(title + " (text: assumed profit effect of the strategy)")
-    ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    legend_outside(ax)
+    readable_xticklabels(ax)
     sns.despine(ax=ax)
     return ax
 
@@ -178,7 +181,7 @@ def plot_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | None = No
     ax.set_xlabel("metric value (higher is better; 1 = perfect)")
     ax.set_ylabel("")
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    legend_outside(ax, fontsize=8)
     sns.despine(ax=ax)
     return ax
 
@@ -197,6 +200,7 @@ def plot_crosstab(table: pd.DataFrame, ax=None, normalize: bool = True, title: s
     ax.set_xlabel(str(table.columns.name or ""))
     ax.set_ylabel(str(table.index.name or ""))
     ax.set_title(title or f"{table.index.name} x {table.columns.name}" + (" (row shares)" if normalize else ""))
+    readable_xticklabels(ax)
     return ax
 
 
@@ -214,4 +218,5 @@ def plot_agreement(matrix: pd.DataFrame, ax=None, metric: str = "adjusted Rand i
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(title)
+    readable_xticklabels(ax)
     return ax

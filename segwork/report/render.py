@@ -17,11 +17,12 @@ import nbformat
 
 from .._atomic import atomic_write_bytes, atomic_write_text
 
-__all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr"]
+__all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr", "plotly_asset"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NOTEBOOK_TEMPLATE = "segwork_notebook"
 _MATH = re.compile(r"\$[^$\n]+\$|\$\$|\\\(|\\\[|\\begin\{")
+_PLOTLY_DIV = 'class="plotly-graph-div"'
 
 
 def strip_stderr(nb) -> tuple[nbformat.NotebookNode, int]:
@@ -68,8 +69,29 @@ def render_html(nb, html_path: str | Path, *, title: str, index_href: str | None
         "segwork_run": run_name,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
+    if _PLOTLY_DIV in body:  # Plotly figures (segwork.plots.embed): plotly.js once, shared by the run's pages, loaded in <head>
+        src = plotly_asset(Path(html_path).parent)
+        body = body.replace("</head>", f'<script type="text/javascript" src="{src}" charset="utf-8"></script>\n</head>', 1)
     atomic_write_text(html_path, body)
-    return {"hidden_stderr": hidden, "images": body.count("<img ")}
+    return {"hidden_stderr": hidden, "images": body.count("<img "), "plotly_figures": body.count(_PLOTLY_DIV)}
+
+
+def plotly_asset(folder: str | Path) -> str:
+    """Write plotly.js (the version of the installed ``plotly`` package) once to ``folder/assets/``.
+
+    Returns its path relative to ``folder`` (``assets/plotly-<version>.min.js``),
+    for a ``<script src>`` of a page in ``folder``. About 4.8 MB, once per run
+    folder instead of once per page; nothing is loaded from the web.
+    """
+    import plotly
+    from plotly.offline import get_plotlyjs
+
+    name = f"assets/plotly-{plotly.__version__}.min.js"
+    target = Path(folder) / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, get_plotlyjs())
+    return name
 
 
 def extract_figures(nb, folder: str | Path) -> list[str]:

@@ -1,0 +1,112 @@
+"""Segment migration figures: the Sankey of the flows (Plotly, offline HTML) and the static row-share heatmap.
+
+Both take a :class:`segwork.segment.migration.Migration`. The Sankey is
+interactive (values on hover) and needs no server: a notebook shows it with
+:func:`segwork.plots.embed.show_figure`, and the report loads plotly.js once
+per run folder.
+The heatmap is the static view (print, and readers without JavaScript).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..segment.migration import LEFT_DATA, NEW_CUSTOMERS, Migration
+from ._style import axes
+
+__all__ = ["sankey", "plot_migration_shares"]
+
+_PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
+            "#64b5cd")
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def sankey(m: Migration, *, by: str = "customers", currency: str = "", title: str | None = None):
+    """A Sankey figure of ``m``: earlier segments on the left, later ones on the right, a band per flow.
+
+    Parameters
+    ----------
+    m: the migration (:func:`segwork.segment.migration.migration`).
+    by: ``"customers"`` (band width = customers) or ``"value_before"`` /
+        ``"value_after"`` (band width = that value; needs values in ``m``).
+    currency: the value's unit for the hover text (e.g. ``"EUR"``).
+    title: the figure title (default: the segmentation and the two ends).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure; hover shows each band's customers, its share
+    of the earlier segment and its values.
+
+    Raises
+    ------
+    segwork.errors.DataError: ``by`` is a value that ``m`` does not have.
+    """
+    import plotly.graph_objects as go
+
+    from ..errors import DataError
+
+    if by not in ("customers", "value_before", "value_after"):
+        raise DataError(f"sankey: by={by!r}; use 'customers', 'value_before' or 'value_after'")
+    flows = m.flows
+    if by != "customers" and flows[by].isna().all():
+        raise DataError(f"sankey: by={by!r} but the migration has no values; pass value_before/value_after "
+                        "to migration()")
+    left = list(m.counts.index)
+    right = list(m.counts.columns)
+    colour = {}
+    for s in left + right:
+        if s not in colour:
+            colour[s] = "#bbbbbb" if s in (NEW_CUSTOMERS, LEFT_DATA) else _PALETTE[len(colour) % len(_PALETTE)]
+    labels = [f"{s} ({m.before_label})" for s in left] + [f"{s} ({m.after_label})" for s in right]
+    row_total = m.counts.sum(axis=1)
+    unit = f" {currency}" if currency else ""
+    hover = []
+    for _, f in flows.iterrows():
+        text = (f"{f['from']} -> {f['to']}<br>{int(f['customers']):,} customers "
+                f"({f['customers'] / row_total[f['from']]:.1%} of {f['from']})")
+        if np.isfinite(f["value_before"]):
+            text += f"<br>value at {m.before_label}: {f['value_before']:,.0f}{unit}"
+        if np.isfinite(f["value_after"]):
+            text += f"<br>value at {m.after_label}: {f['value_after']:,.0f}{unit}"
+        hover.append(text)
+    link = dict(source=[left.index(s) for s in flows["from"]],
+                target=[len(left) + right.index(t) for t in flows["to"]],
+                value=flows[by].astype(float).clip(lower=0).tolist(),
+                color=[_rgba(colour[s], 0.55 if moved else 0.25) for s, moved in zip(flows["from"], flows["moved"])],
+                customdata=hover, hovertemplate="%{customdata}<extra></extra>")
+    node = dict(label=labels, color=[colour[s] for s in left + right], pad=12, thickness=14,
+                hovertemplate="%{label}: %{value:,.0f}<extra></extra>")
+    fig = go.Figure(go.Sankey(node=node, link=link, arrangement="snap"))
+    what = "customers" if by == "customers" else f"{by.replace('_', ' ')}{unit}"
+    fig.update_layout(title=title or f"{m.name}: {m.before_label} -> {m.after_label} (band width: {what})",
+                      height=max(380, 28 * max(len(left), len(right))), margin=dict(l=10, r=10, t=50, b=10),
+                      font=dict(size=12))
+    return fig
+
+
+def plot_migration_shares(m: Migration, *, ax=None, title: str | None = None):
+    """Heatmap of the transition matrix's row shares (where each earlier segment's customers went), annotated.
+
+    Rows: earlier segments (with their customer counts); columns: later
+    segments. Returns the matplotlib Axes.
+    """
+    shares = m.shares
+    ax = axes(ax, (1.2 + 0.9 * shares.shape[1], 0.9 + 0.45 * shares.shape[0]))
+    ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(shares.shape[1]), [str(c) for c in shares.columns], rotation=35, ha="right")
+    counts = m.counts.sum(axis=1)
+    ax.set_yticks(range(shares.shape[0]), [f"{r} ({counts[r]:,})" for r in shares.index])
+    for i in range(shares.shape[0]):
+        for j in range(shares.shape[1]):
+            v = shares.iat[i, j]
+            if v >= 0.005:
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8,
+                        color="white" if v > 0.6 else "black")
+    ax.set_xlabel(f"segment at {m.after_label}")
+    ax.set_ylabel(f"segment at {m.before_label} (customers)")
+    ax.set_title(title or f"{m.name}: where each segment's customers went")
+    return ax

@@ -1,0 +1,55 @@
+"""report.lookup: the lookup page shows what customer_view shows, for a few customers; its size budget."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segwork.act.view import customer_view
+from segwork.errors import DataError
+from segwork.report.lookup import decode, lookup_data, lookup_html
+
+#: The page-size budget: at most 400 bytes of lookup data per customer, 8 MB at 20,000 customers.
+BYTES_PER_CUSTOMER = 400
+
+
+def _same(a, b):
+    if isinstance(b, bool | np.bool_):  # a bool profile column is shown as its text, as the SOAP attribute is
+        return a == str(bool(b)) or a is bool(b)
+    if isinstance(b, float | int | np.number):
+        return a == pytest.approx(b, abs=0.006)  # the page rounds money and days to 2 decimals
+    if isinstance(b, pd.Timestamp):
+        return a == b.date().isoformat()
+    return a == b
+
+
+def test_the_page_shows_what_customer_view_shows(store):
+    table, segs = store.table, store.segmentations
+    pending = pd.DataFrame({"customer_id": [str(table.index[0])] * 2, "date": pd.to_datetime(["2025-01-05"] * 2),
+                            "event": ["birthday", "lapse"], "reason": ["born", "quiet"], "action": ["card", "call"]})
+    page = lookup_data(table, segs, triggers=pending)
+    html = lookup_html(page)
+    data = json.loads(re.search(r'id="segwork-lookup-data">(.*?)</script>', html, re.S).group(1).replace("<\\/", "</"))
+    for cid in list(table.index[:4]) + [table.index[-1]]:
+        shown, view = decode(data, cid), customer_view(cid, table, segs, triggers=pending)
+        for field in ("history", "value", "mix", "permissions", "profile"):
+            mine, theirs = shown[field], getattr(view, field)
+            assert set(mine) == set(theirs), (cid, field, set(mine) ^ set(theirs))
+            for k in theirs:
+                assert _same(mine[k], theirs[k]), (cid, field, k, mine[k], theirs[k])
+        assert shown["segments"] == view.segments
+        assert (shown["relationship"], shown["strategy"], shown["offer"]) == (view.relationship, view.strategy,
+                                                                             view.offer)
+        assert [t["event"] for t in shown["triggers"]] == [t["event"] for t in view.triggers]
+    with pytest.raises(DataError, match="no customer 'nobody'"):
+        decode(data, "nobody")
+
+
+def test_page_size_budget(store):
+    """Size only: the lookup data grow linearly with the customers; the budget per customer holds."""
+    table, segs = store.table, store.segmentations
+    size = len(lookup_html(lookup_data(table, segs)).encode("utf-8"))
+    assert size / len(table) <= BYTES_PER_CUSTOMER
