@@ -105,3 +105,18 @@ def test_only_full_reports_move_the_pointers_per_data_set(tiny_notebooks, tmp_pa
     page = (out / "index.html").read_text()
     assert len(history.list_runs(out)) == 4 and page.count("<tr><td>") == 4
     assert "n_customers = 20" in page and "01" in page
+
+
+def test_parallel_kernels_share_the_cores_unless_the_user_set_threads(monkeypatch):
+    import os
+
+    from segwork.report.runner import THREAD_VARIABLES, _thread_limits
+
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    for name in THREAD_VARIABLES[:2]:
+        monkeypatch.delenv(name, raising=False)
+    cores = len(os.sched_getaffinity(0))
+    with _thread_limits(2):
+        assert os.environ["OMP_NUM_THREADS"] == str(max(1, cores // 2))
+        assert os.environ["MKL_NUM_THREADS"] == "7"  # the user's choice stays
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"
