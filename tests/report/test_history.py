@@ -8,7 +8,7 @@ import pytest
 
 from segwork.report import history, runfolder
 from segwork.report.execute import NotebookTask
-from segwork.report.runner import _longest_first
+from segwork.report.schedule import longest_first
 
 
 def test_pointer_rules():
@@ -74,10 +74,10 @@ def test_longest_first_uses_history_then_declared_cost_then_the_median(tmp_path)
     _fake_run(out, "r1", "2025-01-01T10:00:00", notebooks=[{"name": "02_b", "status": "ok", "seconds": 50.0}])
     tasks = [_task(tmp_path, 0, "01_a", cost=10), _task(tmp_path, 1, "02_b", cost=1),
              _task(tmp_path, 2, "03_c", cost=100), _task(tmp_path, 3, "04_d")]
-    order = [t.name for t in _longest_first(tasks, out)]
+    order = [t.name for t in longest_first(tasks, out)]
     # 03_c declares 100 s; 02_b ran 50 s here (its declared 1 s is ignored); 04_d unknown: the median (50 s)
     assert order == ["03_c", "02_b", "04_d", "01_a"]
-    assert [t.name for t in _longest_first(tasks[:2], tmp_path / "empty")] == ["01_a", "02_b"]
+    assert [t.name for t in longest_first(tasks[:2], tmp_path / "empty")] == ["01_a", "02_b"]
 
 
 @pytest.mark.slow
@@ -110,13 +110,13 @@ def test_only_full_reports_move_the_pointers_per_data_set(tiny_notebooks, tmp_pa
 def test_parallel_kernels_share_the_cores_unless_the_user_set_threads(monkeypatch):
     import os
 
-    from segwork.report.runner import THREAD_VARIABLES, _thread_limits
+    from segwork.report.schedule import THREAD_VARIABLES, thread_limits
 
     monkeypatch.setenv("MKL_NUM_THREADS", "7")
     for name in THREAD_VARIABLES[:2]:
         monkeypatch.delenv(name, raising=False)
     cores = len(os.sched_getaffinity(0))
-    with _thread_limits(2):
+    with thread_limits(2):
         assert os.environ["OMP_NUM_THREADS"] == str(max(1, cores // 2))
         assert os.environ["MKL_NUM_THREADS"] == "7"  # the user's choice stays
     assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"
