@@ -195,8 +195,10 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     names = ", ".join(d.name for d in DATASETS.values() if d.listed)
     p = subparsers.add_parser(
         "report", help="run the notebooks with papermill and render the HTML report",
-        description=("Execute the notebooks in order into a new run folder under --output, render each "
-                     "without code, write index.html and point OUTPUT/latest at the run."),
+        description=("Execute the notebooks into a new run folder under --output, render each without code and "
+                     "write its index.html. A full report (every notebook, every parameter at its default) moves "
+                     "OUTPUT/latest-<data set>, and on the default data set OUTPUT/latest; quick looks (--only, "
+                     "-p) move no pointer. OUTPUT/index.html lists every run."),
         epilog=_REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", metavar="NAME|PATH",
@@ -208,8 +210,10 @@ def _add_report_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
                    help="run only these notebooks (01, 01_data_overview or data_overview)")
     p.add_argument("--output", default="reports", metavar="DIR",
-                   help="folder for run folders and the 'latest' pointer (default: reports)")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks to run at a time (default: 1)")
+                   help="folder for run folders, the 'latest' pointers and index.html, the list of runs "
+                        "(default: reports)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="notebooks to run at a time, the longest first (default: 1)")
     p.add_argument("--notebooks", metavar="DIR", help="folder with the NN_topic.ipynb notebooks (default: the checkout's)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel to execute with (default: python3)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
@@ -444,7 +448,9 @@ def _add_export_parser(subparsers) -> None:
                     "assumed cost) with their reasons; '--dataset synthetic' makes it from the planted defection "
                     "world (make_crm(..., defection=True)), whose profile and weekly events are what reasons "
                     "need; data without drivers gives P(alive) and value at risk only.")
-    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention"])
+    p.add_argument("kind", choices=["segments", "targets", "triggers", "retention", "transactions"],
+                   help="transactions: the data set's cleaned transaction log (customer_id, date, amount, ...), "
+                        "what 'segwork score --transactions' reads")
     p.add_argument("--dataset", required=True, metavar="NAME|PATH", help="a built-in data set or a transaction file")
     p.add_argument("--output", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
     _add_random_state(p, "random state of the synthetic data and the clustering")
@@ -465,14 +471,20 @@ def _cmd_export(args) -> int:
     from pathlib import Path
 
     from .act.export import export_frame, write_export
-    from .datasets import load_dataset
+    from .datasets import builtin_dataset, load_dataset
 
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"export: {Path(args.output).name!r} must end in .csv or .parquet")
     random_state = _random_state(args, "segwork export")
+    if args.kind == "transactions":
+        return _export_transactions(args, random_state)
+    say = lambda msg: print(f"export {args.kind}: {msg}", file=sys.stderr, flush=True)  # noqa: E731 - progress
+    if builtin_dataset(args.dataset) is not None:  # a file is read first: a refused file stays one error line
+        say(f"loading {_dataset_words(args)} ...")
     # the retention list's reasons need drivers: the synthetic data set is the planted defection world for it
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                         defection=args.kind == "retention")
+    say(_EXPORT_STEPS[args.kind] + " ...")
     frame = export_frame(args.kind, data, random_state=random_state, horizon_days=args.days, channel=args.channel,
                          margin=args.margin)
     out = write_export(frame, args.output)
@@ -491,6 +503,34 @@ def _cmd_export(args) -> int:
 
         print(f"  expected profit: P(buy) x incremental share {a['incremental_share']:g} x mean spend x "
               f"{margin_text(a['margin'])} of revenue - {a['cost_per_contact']:g} per contact, in the data's currency")
+    return EXIT_OK
+
+
+#: What ``export_frame`` does for each kind, said on stderr before it starts (the long step of ``segwork export``).
+_EXPORT_STEPS = {
+    "segments": "fitting the CLV models and the default segmentations (RFM, value, relationship, clusters, needs)",
+    "targets": "fitting the CLV models and scoring P(buy) for the campaign period",
+    "triggers": "fitting the CLV models and finding the trigger events",
+    "retention": "fitting the CLV models and the time-varying Pareto/NBD, explaining each customer at risk",
+}
+
+
+def _dataset_words(args) -> str:
+    if args.dataset == "synthetic":
+        return f"the synthetic data ({args.n_customers:,} customers)"
+    return f"the {args.dataset} data"
+
+
+def _export_transactions(args, random_state: int) -> int:
+    """``segwork export transactions``: the data set's cleaned transactions, canonical columns, one row each."""
+    from .act.export import write_export
+    from .datasets import load_dataset
+
+    data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
+    out = write_export(data.transactions.reset_index(drop=True), args.output)
+    tx = data.transactions
+    print(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers "
+          f"({tx['date'].min():%Y-%m-%d} to {tx['date'].max():%Y-%m-%d}) written to {out}")
     return EXIT_OK
 
 

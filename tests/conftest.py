@@ -83,21 +83,26 @@ DEFECTION_REPORT = ("-p", "n_customers", "3000", "-p", "random_state", "0")
 
 
 def _segwork_report(out: Path, *args: str) -> Path:
-    """Run the real command ``segwork report --output out --no-progress *args``; returns ``out/latest`` resolved."""
+    """Run the real command ``segwork report --output out --no-progress *args``; returns the run folder it wrote.
+
+    (``out/latest`` moves only for a full report; the newest run folder is the one this call wrote.)
+    """
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "segwork.cli", "report", "--output", str(out), "--no-progress", *args],
                           capture_output=True, text=True, cwd=NOTEBOOKS.parent, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return (out / "latest").resolve()
+    from segwork.report.history import newest_run
+
+    return newest_run(out)
 
 
 @pytest.fixture(scope="session")
 def defection_report(tmp_path_factory) -> Path:
     """``segwork report --only 10_defection`` on make_crm(3000, random_state=0, defection=True), once per session.
 
-    Returns the run folder (``<out>/latest``): ``10_defection/metrics.json``, ``10_defection.html``, ``index.html``.
+    Returns the run folder: ``10_defection/metrics.json``, ``10_defection.html``, ``index.html``.
     """
     return _segwork_report(tmp_path_factory.mktemp("defection-report"), "--only", "10_defection", *DEFECTION_REPORT)
 

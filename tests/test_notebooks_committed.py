@@ -31,7 +31,9 @@ def test_name_and_format(path):
     nb = nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
     assert nb.nbformat == 4
     nbformat.validate(nb)
-    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    # the project's kernel (make setup installs it into .venv); segwork report passes its own --kernel
+    assert nb.metadata.get("kernelspec", {}) == {"display_name": "Python (segwork .venv)", "language": "python",
+                                               "name": "segwork"}
     assert "papermill" not in nb.metadata, "an executed copy was committed; commit the source notebook"
 
 

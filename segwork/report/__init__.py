@@ -3,7 +3,8 @@
 Modules, one job each: ``discover`` (which notebooks), ``parameters`` (check
 user values against the notebooks' parameters cells), ``runfolder`` (run
 folders and the ``latest`` pointer), ``execute`` (papermill), ``render``
-(HTML without code), ``index`` (the comparison page), ``runner`` (all of it
+(HTML without code), ``index`` (the comparison page), ``history`` (the list of runs,
+``<output>/index.html``), ``schedule`` (longest first, threads per kernel), ``runner`` (all of it
 in order: :func:`plan_report`, :func:`run_report`), ``metrics``
 (``metrics.json``). The command line (``segwork report``) lives in
 :mod:`segwork.cli`, which calls down into this package; nothing here imports it.

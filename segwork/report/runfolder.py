@@ -12,6 +12,12 @@ A failed run gets a ``FAILED`` file with the message, and its folder is
 renamed with a ``-failed`` suffix. ``reports/latest`` is a symbolic link to
 the last good run, swapped atomically; where symbolic links cannot be made it
 is a small text file holding the run folder's name.
+
+``latest`` names the last *full report* (every notebook, parameters at their
+defaults) on the default data set, ``latest-<tag>`` the last full report on
+data set ``<tag>`` (``latest-cdnow``); quick looks move neither
+(:func:`segwork.report.history.pointer_names` decides). ``<output>/index.html``
+lists every run (:mod:`segwork.report.history`).
 """
 from __future__ import annotations
 
@@ -85,8 +91,8 @@ def mark_failed(run_dir: Path, message: str) -> Path:
     return target
 
 
-def point_latest(output_dir: str | Path, run_dir: str | Path) -> Path:
-    """Point ``output_dir/latest`` at ``run_dir`` atomically; returns the pointer's path.
+def point_latest(output_dir: str | Path, run_dir: str | Path, name: str = LATEST) -> Path:
+    """Point ``output_dir/<name>`` (``latest``, ``latest-cdnow``) at ``run_dir`` atomically; returns the pointer's path.
 
     A relative symbolic link is made beside the old one and moved over it
     with ``os.replace``, so a reader sees either the old or the new run,
@@ -94,10 +100,10 @@ def point_latest(output_dir: str | Path, run_dir: str | Path) -> Path:
     file ``latest`` holding the run folder's name is written atomically.
     """
     output_dir, run_dir = Path(output_dir), Path(run_dir)
-    pointer = output_dir / LATEST
+    pointer = output_dir / name
     if pointer.is_dir() and not pointer.is_symlink():
         raise RuntimeError(f"{pointer} is a real folder; move it away so it can point at the latest run")
-    tmp = output_dir / f".{LATEST}.{os.getpid()}.tmp"
+    tmp = output_dir / f".{name}.{os.getpid()}.tmp"
     try:
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
@@ -114,9 +120,9 @@ def point_latest(output_dir: str | Path, run_dir: str | Path) -> Path:
     return pointer
 
 
-def resolve_latest(output_dir: str | Path) -> Path | None:
-    """The run folder ``output_dir/latest`` points at, or ``None``."""
-    pointer = Path(output_dir) / LATEST
+def resolve_latest(output_dir: str | Path, name: str = LATEST) -> Path | None:
+    """The run folder ``output_dir/<name>`` (default ``latest``) points at, or ``None``."""
+    pointer = Path(output_dir) / name
     if pointer.is_symlink():
         return pointer.resolve()
     if pointer.is_file():

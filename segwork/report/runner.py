@@ -19,9 +19,13 @@ The steps, each in its own module:
    folder as ``prepared_table`` and load it with
    :func:`segwork.prepare.load_or_prepare` instead of fitting again;
 4. :mod:`.execute` runs each notebook with papermill (one after the other, or
-   ``jobs`` at a time in worker processes) and :mod:`.render` writes its HTML;
-5. :mod:`.index` writes ``index.html``; :mod:`.runfolder` points
-   ``<output>/latest`` at the run.
+   ``jobs`` at a time in worker processes, longest first by the last run's
+   times) and :mod:`.render` writes its HTML;
+5. :mod:`.index` writes ``index.html``; a full report (every notebook, the
+   parameters at their defaults) moves ``<output>/latest-<data set>`` and, on
+   the default data set, ``<output>/latest`` (:mod:`.runfolder`); every run,
+   quick looks and failures included, is listed in ``<output>/index.html``
+   (:mod:`.history`).
 
 A failing notebook stops the run: the partial run folder is marked failed
 and renamed, ``latest`` keeps pointing at the last good run, and
@@ -47,7 +51,7 @@ from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_pre
 from ..errors import DataError, ReportError
 from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..prepare import Prepared, prepare, save_prepared_table
-from . import discover, parameters as params_mod, runfolder
+from . import discover, history, parameters as params_mod, runfolder, schedule
 from .execute import NotebookResult, NotebookTask, run_notebook
 from .index import write_index
 from .parameters import check_jobs
@@ -57,7 +61,7 @@ __all__ = ["RunResult", "ReportPlan", "DataSource", "Override", "run_report", "p
 
 @dataclass
 class RunResult:
-    """A finished run: its folder, its record (``run.json``) and the ``latest`` pointer."""
+    """A finished run: its folder, its record (``run.json``) and the last pointer it moved (``None``: a quick look)."""
 
     run_dir: Path
     record: dict
@@ -417,6 +421,7 @@ def run_report(
         "notebooks": [{"name": p.stem, "title": discover.notebook_title(p), "status": "not run",
                        "parameters": dict(plan.per_notebook[p.stem])} for p in plan.notebooks],
         "error": None,
+        **_scope(plan),
     }
     if scheduler:
         record["scheduler"] = scheduler
@@ -426,6 +431,7 @@ def run_report(
         say(f"read {main.dataset}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
             f"{report.customers:,} customers -> {folders[main]}")
     runfolder.write_record(run_dir, record)
+    _write_history(output)
     tasks = []
     for i, path in enumerate(plan.notebooks):
         values = params_mod.injected_names(plan.declared[path.stem], dict(plan.per_notebook[path.stem]))
@@ -472,7 +478,8 @@ def run_report(
                         failed = result
                         break
             else:
-                failed = _run_parallel(tasks, jobs, finished, say)
+                with schedule.thread_limits(jobs):
+                    failed = _run_parallel(schedule.longest_first(tasks, output), jobs, finished, say)
     except KeyboardInterrupt:
         _fail(run_dir, record, "interrupted by the user", started, output)
         raise
@@ -492,15 +499,22 @@ def run_report(
         record["seconds"] = round(time.perf_counter() - started, 3)
         runfolder.write_record(run_dir, record)
         index = write_index(record, run_dir)  # again, with the final total time
-        latest = runfolder.point_latest(output, run_dir)
+        latest = None
+        for name in record["pointers"]:
+            latest = runfolder.point_latest(output, run_dir, name)
     except Exception as exc:  # noqa: BLE001 - never leave a half-finished run looking good
         record["status"] = "running"
         error = f"the notebooks ran but the report could not be finished: {type(exc).__name__}: {exc}"
         failed_dir = _fail(run_dir, record, error, started, output)
         raise ReportError(f"{error}; the partial run is in {failed_dir} (marked failed)",
                           ename=type(exc).__name__, evalue=str(exc)) from exc
+    _write_history(output)
     say(f"done in {record['seconds']:.1f} s: {index}")
-    say(f"{latest} -> {run_dir.name}")
+    if record["pointers"]:
+        say(f"{', '.join(output.name + '/' + p for p in record['pointers'])} -> {run_dir.name}")
+    else:
+        say(f"not a full report ({_why_not_full(record)}): {output.name}/latest stays; every run is listed in "
+            f"{output / history.HISTORY_PAGE}")
     return RunResult(run_dir=run_dir, record=record, latest=latest)
 
 
@@ -553,7 +567,49 @@ def _fail(run_dir: Path, record: dict, error: str, started: float, output: Path)
         write_index(record, run_dir)
     except Exception:  # noqa: BLE001 - the index of a failed run is a courtesy; FAILED is what counts
         pass
-    return runfolder.mark_failed(run_dir, error)
+    failed_dir = runfolder.mark_failed(run_dir, error)
+    _write_history(output)
+    return failed_dir
+
+
+def _write_history(output: Path) -> None:
+    """Rewrite ``<output>/index.html``, the list of runs; a failure to write it never fails a run."""
+    try:
+        history.write_history(output)
+    except OSError:
+        pass
+
+
+def _scope(plan: ReportPlan) -> dict:
+    """What kind of run this is, for the pointers: ``complete`` (every notebook of the folder), ``at_defaults``
+    (every parameter its notebook default, the data set aside), ``default_dataset`` and the ``pointers`` a
+    success moves (:func:`.history.pointer_names`)."""
+    complete = len(plan.notebooks) == len(discover.discover_notebooks(plan.notebooks_dir))
+    at_defaults = True
+    for name, value in plan.effective.items():
+        if name == "dataset" or name in params_mod.RUNNER_PARAMETERS or name == "scheduler":
+            continue  # the data set has its own pointer; a Dask scheduler changes where, not what, is computed
+        for declared in plan.declared.values():
+            param = declared.get(name)
+            if param is not None and (param.type is None or param.default != value
+                                      or type(param.default) is not type(value)):
+                at_defaults = False
+    main = plan.dataset
+    defaults = {_value(plan.declared[stem], {}, "dataset") for stem in plan.sources}
+    default_dataset = main is None or (len(defaults) == 1 and main.dataset in defaults)
+    tag = runfolder.dataset_tag(main.dataset if main else None)
+    return {"complete": complete, "at_defaults": at_defaults, "default_dataset": default_dataset,
+            "pointers": history.pointer_names(tag, complete=complete, at_defaults=at_defaults,
+                                              default_dataset=default_dataset)}
+
+
+def _why_not_full(record: dict) -> str:
+    reasons = []
+    if not record.get("complete"):
+        reasons.append("not every notebook ran")
+    if not record.get("at_defaults"):
+        reasons.append("parameters other than the defaults")
+    return " and ".join(reasons) or "?"
 
 
 def _run_parallel(tasks: list[NotebookTask], jobs: int,

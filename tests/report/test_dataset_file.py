@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from segwork.report.history import newest_run
 
 LOAD = ("from segwork.datasets import load_dataset\nfrom segwork.report import save_metrics\n"
         "d = load_dataset(dataset)\nr = d.cleaning_report\n"
@@ -20,7 +21,7 @@ def test_a_mapped_semicolon_file_is_read_once_and_notebooks_see_its_cleaning_rep
     res = run_cli("report", "--dataset", str(export), "--notebooks", str(notebooks), "--output", str(tmp_path / "out"),
                   "--no-progress", "--map", "Kunde=customer_id", "--map", "Datum=date", "--map", "Betrag=amount")
     assert res.returncode == 0, res.stderr
-    run = (tmp_path / "out" / "latest").resolve()
+    run = newest_run(tmp_path / "out")
     metrics = json.loads((run / "01_load" / "metrics.json").read_text())
     # the original file's report, not that of the prepared Parquet copy
     assert metrics == {"rows": 2, "revenue": 11.5, "source": str(export), "read": 3, "duplicates": 1,

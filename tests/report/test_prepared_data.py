@@ -9,6 +9,7 @@ import pytest
 
 from segwork.datasets import load_prepared, make_crm
 from segwork.report.runner import _parameter_table, plan_report
+from segwork.report.history import newest_run
 
 LOAD = ("from segwork.datasets import load_dataset\nfrom segwork.report import save_metrics\n"
         "d = load_dataset(dataset, n_customers=n_customers, random_state=random_state)\n"
@@ -26,7 +27,7 @@ def test_synthetic_data_is_made_once_with_the_runs_parameters_and_every_notebook
     res = run_cli("report", "--notebooks", str(nbs), "--output", str(tmp_path / "out"), "--no-progress",
                   "-p", "n_customers", "300", "-p", "random_state", "5")
     assert res.returncode == 0, res.stderr
-    run = (tmp_path / "out" / "latest").resolve()
+    run = newest_run(tmp_path / "out")
     expected = make_crm(n_customers=300, random_state=5)
     prepared = load_prepared(run / "data")
     pd.testing.assert_frame_equal(prepared.transactions, expected.transactions, check_exact=True)

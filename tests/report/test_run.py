@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from segwork.datasets import load_cdnow, make_crm
+from segwork.report.history import newest_run
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +42,18 @@ def report01(tmp_path_factory):
                            "-p", "n_customers", "2000", "--output", str(out), "--no-progress"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    runs = [p for p in out.iterdir() if p.name != "latest"]
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1
     return out, runs[0], proc
 
 
-def test_run_folder_and_latest(report01):
+def test_run_folder_history_and_no_latest_for_a_quick_look(report01):
     out, run, proc = report01
     assert re.fullmatch(r"\d{8}-\d{6}-synthetic", run.name)
-    assert (out / "latest").is_symlink() and (out / "latest").resolve() == run.resolve()
+    # a quick look (--only 01, n_customers 2000) is listed in out/index.html and moves no pointer
+    assert not (out / "latest").exists() and not list(out.glob("latest-*"))
+    assert "not a full report" in proc.stdout
+    assert f'href="{run.name}/index.html"' in (out / "index.html").read_text()
     assert re.search(r"\[1/1\] 01_data_overview: ok in \d+\.\d s", proc.stdout)
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and record["notebooks"][0]["status"] == "ok"
@@ -160,7 +164,7 @@ def test_parallel_jobs_keep_notebook_order(tmp_path, make_nb, run_cli):
     proc = run_cli("report", "--notebooks", str(nbs), "--output", str(out), "--jobs", "2", "-p", "value", "5",
                    "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    run = (out / "latest").resolve()
+    run = newest_run(out)  # -p value 5 is not a full report: no pointer moves
     values = [json.loads((run / n / "metrics.json").read_text())["value"] for n in ("01_a", "02_b", "03_c")]
     assert values == [5, 5, 5]
     record = json.loads((run / "run.json").read_text())
