@@ -193,7 +193,8 @@ def plot_incremental_transactions(tracking: pd.DataFrame, ax=None):
                      from_zero=True)
 
 
-def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = "", floor: float = 0.01):
+def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = "", floor: float = 0.01,
+                          label: str = "customer lifetime value"):
     """Histogram of customer lifetime values (log-scaled value axis), with the mean and median marked.
 
     ``clv``: a Series of per-customer values, e.g. from
@@ -202,7 +203,9 @@ def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = "", floor: fl
     run down to 1e-16: values below ``floor`` (default one cent of the
     currency) are not piled into the first bin but counted in a separate
     grey, hatched bar left of the axis, and the legend gives their number.
-    The mean and median are those of all values.
+    The mean and median are those of all values. ``label``: what the values
+    are, for the axis and title (e.g. :func:`segwork.clv.margin.value_label`:
+    "CLV (margin 30 %)", or "expected revenue" at margin 1).
     """
     ax = axes(ax, _SIZE)
     values = pd.Series(clv, dtype=float).dropna()
@@ -222,9 +225,9 @@ def plot_clv_distribution(clv: pd.Series, ax=None, currency: str = "", floor: fl
         v = float(getattr(values, stat)())
         if v > 0:
             ax.axvline(v, color=_MODEL, ls=style, lw=1.5, label=f"{stat} {v:,.1f}")
-    ax.set_xlabel(f"customer lifetime value{(' (' + currency + ')') if currency else ''}, log scale")
+    ax.set_xlabel(f"{label}{(' (' + currency + ')') if currency else ''}, log scale")
     ax.set_ylabel("customers")
-    ax.set_title("Distribution of customer lifetime value")
+    ax.set_title(f"Distribution of {label}")
     legend_outside(ax)
     return ax
 
@@ -290,7 +293,7 @@ def plot_purchases_by_period(forecast: pd.DataFrame, ax=None, period: str = "mon
 
 
 def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", level: float = 0.9,
-                       title: str | None = None, kind: str | None = None):
+                       title: str | None = None, kind: str | None = None, label: str = "CLV"):
     """Each customer's CLV (dot) with its interval (bar), on a log scale; one position per customer, in order.
 
     ``intervals``: indexed by ``customer_id`` with ``clv``, ``lower`` and
@@ -304,7 +307,9 @@ def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", lev
     expected value); ``level`` and ``kind`` label the axis and the legend.
     An interval shorter than the dot (:func:`interval_hidden`) cannot be
     seen: the legend says for how many customers, so a figure of "CLV with
-    intervals" never shows bare dots without saying why.
+    intervals" never shows bare dots without saying why. ``label``: what the
+    values are, for the axis, legend and default title (e.g.
+    :func:`segwork.clv.margin.value_label`: "CLV (margin 30 %)").
     """
     ax = axes(ax, (8, 4))
     pos = np.arange(len(intervals))
@@ -312,7 +317,7 @@ def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", lev
     bands = [("lower", "upper", kind)]
     if {"ci_lower", "ci_upper"} <= set(intervals.columns):
         bands.append(("ci_lower", "ci_upper", "confidence"))
-    dots = ax.plot(pos, value, "o", color=_ACTUAL, ms=5, label="expected CLV", zorder=3)
+    dots = ax.plot(pos, value, "o", color=_ACTUAL, ms=5, label=f"expected {label}", zorder=3)
     handles = []
     for lo_col, hi_col, band_kind in bands:
         lo = intervals[lo_col].to_numpy(dtype=float)
@@ -326,8 +331,8 @@ def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", lev
     ax.set_xticks(pos, [str(i) for i in intervals.index], rotation=90, fontsize=7)
     ax.set_yscale("log")
     unit = f" ({currency})" if currency else ""
-    ax.set_ylabel(f"CLV{unit}, {_interval_label(level, kind)}")
-    ax.set_title(title or f"CLV with {_interval_label(level, kind)}s")
+    ax.set_ylabel(f"{label}{unit},\n{_interval_label(level, kind)}")
+    ax.set_title(title or f"{label} with {_interval_label(level, kind)}s")
     labels = [dots[0].get_label()]
     artists = [dots[0]]
     for container, lo, hi, band_kind in handles:

@@ -62,14 +62,16 @@ def rfm_map(scores: pd.DataFrame, grid: pd.DataFrame | None = None,
     return fig
 
 
-def clv_distribution(clv: pd.Series, currency: str = "", floor: float = 0.01, n_bins: int = 40) -> go.Figure:
+def clv_distribution(clv: pd.Series, currency: str = "", floor: float = 0.01, n_bins: int = 40,
+                     label: str = "customer lifetime value") -> go.Figure:
     """Histogram of CLV on a log value axis; hover: the value range and the customers in it.
 
     Same reading as :func:`segwork.plots.plot_clv_distribution`: values
     below ``floor`` (one cent by default; customers the model holds for gone)
     are counted in a separate grey bar, not piled into the first bin; the
     mean and median of all values are marked. Bins are ``n_bins`` equal
-    steps of log10(value) from ``floor`` to the largest value.
+    steps of log10(value) from ``floor`` to the largest value. ``label``: what
+    the values are, for the axis and title (e.g. :func:`segwork.clv.margin.value_label`).
     """
     values = pd.Series(clv, dtype=float).dropna()
     shown = values[values >= floor]
@@ -79,7 +81,7 @@ def clv_distribution(clv: pd.Series, currency: str = "", floor: float = 0.01, n_
     counts, _ = np.histogram(shown, bins=edges)
     unit = f" {currency}" if currency else ""
     lo, hi = np.log10(edges[:-1]), np.log10(edges[1:])
-    fig = _figure("Distribution of customer lifetime value", bargap=0.02)
+    fig = _figure(f"Distribution of {label}", bargap=0.02)
     fig.add_trace(go.Bar(
         x=(lo + hi) / 2, y=counts, width=hi - lo, marker_color=BLUE, name=f"{len(shown):,} customers",
         customdata=np.column_stack([edges[:-1], edges[1:]]),
@@ -97,7 +99,7 @@ def clv_distribution(clv: pd.Series, currency: str = "", floor: float = 0.01, n_
             fig.add_trace(go.Scatter(x=[np.log10(v)], y=[0], mode="lines", line=dict(color=ORANGE, dash=dash),
                                      name=f"{stat} {v:,.1f}{unit}", hoverinfo="skip"))
     ticks = np.arange(np.floor(np.log10(floor)) - 1, np.ceil(np.log10(top)) + 1)
-    fig.update_xaxes(title=f"customer lifetime value{(' (' + currency + ')') if currency else ''}, log scale",
+    fig.update_xaxes(title=f"{label}{(' (' + currency + ')') if currency else ''}, log scale",
                      tickvals=ticks, ticktext=[f"{10 ** t:g}" for t in ticks])
     fig.update_yaxes(title="customers", tickformat=",")
     return fig

@@ -169,6 +169,9 @@ def column_label(name: Any, unit: str | None = None) -> str:
             text = _WORDS[key]
         elif "_" in text or text.islower():
             words = [w for w in re.split(r"[_ ]", text) if w]
+            for j in range(len(words) - 2, -1, -1):  # a field term with an underscore stays one word:
+                if f"{words[j]}_{words[j + 1]}".lower() in _WORDS:  # "mean_p_alive" -> "mean P(alive)"
+                    words[j:j + 2] = [f"{words[j]}_{words[j + 1]}"]
             if len(words) > 1 and words[0].lower() == "n":
                 words = words[1:]
             text = " ".join(_WORDS.get(w.lower(), w) for w in words)
