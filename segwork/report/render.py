@@ -18,12 +18,17 @@ import nbformat
 from .._atomic import atomic_write_bytes, atomic_write_text
 from ..plots.tables import TABLE_CSS
 
-__all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr", "plotly_asset"]
+__all__ = ["TEMPLATES_DIR", "NOTEBOOK_TEMPLATE", "render_html", "extract_figures", "strip_stderr", "plotly_asset",
+           "datatables_asset"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 NOTEBOOK_TEMPLATE = "segwork_notebook"
 _MATH = re.compile(r"\$[^$\n]+\$|\$\$|\\\(|\\\[|\\begin\{")
 _PLOTLY_DIV = 'class="plotly-graph-div"'
+# itables' offline mode (segwork.plots.tables.show_table(interactive=True)) puts the DataTables library on the page
+# as two base64 strings, about 1 MB: injectCSS("<css>") and injectModule("<js>")
+_ITABLES_CSS = re.compile(r'injectCSS\("([A-Za-z0-9+/=]{1000,})"\)')
+_ITABLES_JS = re.compile(r'injectModule\("([A-Za-z0-9+/=]{1000,})"\)')
 
 
 def strip_stderr(nb) -> tuple[nbformat.NotebookNode, int]:
@@ -74,6 +79,7 @@ def render_html(nb, html_path: str | Path, *, title: str, index_href: str | None
     if _PLOTLY_DIV in body:  # Plotly figures (segwork.plots.embed): plotly.js once, shared by the run's pages, loaded in <head>
         src = plotly_asset(Path(html_path).parent)
         body = body.replace("</head>", f'<script type="text/javascript" src="{src}" charset="utf-8"></script>\n</head>', 1)
+    body = _share_datatables(body, Path(html_path).parent)
     atomic_write_text(html_path, body)
     return {"hidden_stderr": hidden, "images": body.count("<img "), "plotly_figures": body.count(_PLOTLY_DIV)}
 
@@ -93,6 +99,40 @@ def plotly_asset(folder: str | Path) -> str:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(target, get_plotlyjs())
+    return name
+
+
+def _share_datatables(body: str, folder: Path) -> str:
+    """The page with its inline DataTables library (itables offline, about 1 MB) loaded from the run folder instead.
+
+    The library's two base64 strings move to ``assets/`` (:func:`datatables_asset`), read by a classic
+    ``<script src>`` in ``<head>`` (a file:// page may load a classic script, not an ES module); itables'
+    own loader then imports the module from that string as before (a blob URL). A page without an
+    interactive table, or with a library other than the one found first, is left as it is.
+    """
+    css, js = _ITABLES_CSS.search(body), _ITABLES_JS.search(body)
+    if not css or not js:
+        return body
+    src = datatables_asset(folder, css.group(1), js.group(1))
+    body = body.replace(f'injectCSS("{css.group(1)}")', "injectCSS(window.segworkDataTables.css)")
+    body = body.replace(f'injectModule("{js.group(1)}")', "injectModule(window.segworkDataTables.js)")
+    return body.replace("</head>", f'<script type="text/javascript" src="{src}" charset="utf-8"></script>\n</head>', 1)
+
+
+def datatables_asset(folder: str | Path, css_b64: str, js_b64: str) -> str:
+    """Write the DataTables library of itables' offline mode once to ``folder/assets/``, as a script setting
+    ``window.segworkDataTables = {css, js}`` (both base64, as itables embeds them).
+
+    Returns its path relative to ``folder`` (``assets/datatables-itables-<version>.js``); about 1 MB once per
+    run folder instead of once per page with a customer list. Nothing is loaded from the web.
+    """
+    import itables
+
+    name = f"assets/datatables-itables-{itables.__version__}.js"
+    target = Path(folder) / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, f'window.segworkDataTables = {{css: "{css_b64}", js: "{js_b64}"}};\n')
     return name
 
 

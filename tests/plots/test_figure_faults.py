@@ -163,6 +163,8 @@ def test_clv_histogram_counts_values_below_the_floor_apart():
     assert grey[0].get_x() + grey[0].get_width() < 0.01  # drawn apart, left of the histogram
     assert "750 customers below 0.01 EUR" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
     assert blue  # the histogram is there
+    ax = cplots.plot_clv_distribution(values, currency="EUR", label="expected revenue")  # margin 1: value_label
+    assert ax.get_title() == "Distribution of expected revenue" and ax.get_xlabel().startswith("expected revenue (EUR)")
 
 
 def test_tracking_leaves_out_the_partial_last_week_and_says_so():

@@ -60,6 +60,9 @@ def test_clv_distribution_counts_every_customer_once_and_no_pile_at_the_floor():
     assert hist.y[0] < 10  # the first bin holds its own values, not the 740
     assert len(hist.y) == 40 and "customers" in hist.hovertemplate  # aggregates: 40 bars for 20,740 customers
     assert {t.name.split()[0] for t in fig.data[2:]} == {"mean", "median"}
+    named = interactive.clv_distribution(values, currency="EUR", label="CLV (margin 30 %)")  # the run's margin
+    assert named.layout.title.text == "Distribution of CLV (margin 30 %)"
+    assert named.layout.xaxis.title.text.startswith("CLV (margin 30 %) (EUR)")
 
 
 def test_gains_and_lift_lines_match_the_curves_and_are_thinned(curves):

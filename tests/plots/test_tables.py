@@ -27,6 +27,7 @@ def test_format_value(value, column, text):
 @pytest.mark.parametrize(("name", "label"), [
     ("p_alive", "P(alive)"), ("n_customers", "customers"), ("clv_at_stake", "CLV at stake"),
     ("total_error_pct", "total error %"), ("MAE", "MAE"), (("revenue", "mean"), "revenue / mean"),
+    ("p_alive interval", "P(alive) interval"), ("mean_p_alive", "mean P(alive)"),
 ])
 def test_column_label(name, label):
     assert column_label(name) == label

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -59,6 +60,34 @@ def test_figures_are_saved_as_files(tmp_path):
     names = extract_figures(executed_notebook(), tmp_path / "figures")
     assert names == ["fig-01.png"]
     assert (tmp_path / "figures" / "fig-01.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pages_with_customer_lists_load_the_datatables_library_once_from_the_run_folder(tmp_path):
+    """itables' offline mode puts about 1 MB of DataTables on every page with a customer list: the renderer
+    moves it to the run folder's assets (once), and the page's own loader reads it from there."""
+    import itables
+    from itables import options
+    from itables.javascript import generate_init_offline_itables_html
+
+    init = generate_init_offline_itables_html(options.dt_bundle)
+    table = init + '<table id="t"><tr><td>1</td></tr></table>'
+    cell = new_code_cell("show_table(...)", execution_count=1)
+    cell.outputs = [new_output("display_data", data={"text/html": table, "text/plain": "<table>"})]
+    nb = new_notebook(cells=[new_markdown_cell("# Lists"), cell])
+    src = f"assets/datatables-itables-{itables.__version__}.js"
+    for page in ("a.html", "b.html"):
+        render_html(nb, tmp_path / page, title="Lists")
+        body = (tmp_path / page).read_text()
+        assert body.count(f'src="{src}"') == 1 and body.index(src) < body.index("</head>")
+        assert "injectModule(window.segworkDataTables.js)" in body and "injectCSS(window.segworkDataTables.css)" in body
+        assert len(body) < len(init) / 2 and 'id="t"' in body  # the page itself is about 0.27 MB
+    asset = (tmp_path / src).read_text()
+    assert asset.startswith("window.segworkDataTables = {css: ") and len(asset) > 500_000
+    assert all(part in asset for part in re.findall(r'inject(?:CSS|Module)\("([^"]+)"\)', init))
+    # a page without a customer list gets neither the script nor an asset
+    render_html(new_notebook(cells=[new_markdown_cell("x")]), tmp_path / "sub" / "p.html", title="p")
+    assert "segworkDataTables" not in (tmp_path / "sub" / "p.html").read_text()
+    assert not (tmp_path / "sub" / "assets").exists()
 
 
 def test_cell_numbers_are_those_of_the_source_notebook():
