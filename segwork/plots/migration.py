@@ -8,6 +8,8 @@ The heatmap is the static view (print, and readers without JavaScript).
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from ..segment.migration import LEFT_DATA, NEW_CUSTOMERS, Migration
@@ -95,11 +97,21 @@ def plot_migration_shares(m: Migration, *, ax=None, title: str | None = None):
     segments. Returns the matplotlib Axes.
     """
     shares = m.shares
-    ax = axes(ax, (1.2 + 0.9 * shares.shape[1], 0.9 + 0.45 * shares.shape[0]))
-    ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(shares.shape[1]), [str(c) for c in shares.columns], rotation=35, ha="right")
     counts = m.counts.sum(axis=1)
-    ax.set_yticks(range(shares.shape[0]), [f"{r} ({counts[r]:,})" for r in shares.index])
+    # long segment names (needs, clusters: "high value, very high spend, electronics, web") are wrapped, and the
+    # figure grows with them, so that the matrix keeps its room instead of shrinking to a strip
+    xlabels = [textwrap.fill(str(c), 18) for c in shares.columns]
+    ylabels = [textwrap.fill(f"{r} ({counts[r]:,})", 30) for r in shares.index]
+    x_chars = max(len(line) for label in xlabels for line in label.split("\n"))
+    y_chars = max(len(line) for label in ylabels for line in label.split("\n"))
+    y_lines = max(label.count("\n") + 1 for label in ylabels)
+    x_lines = max(label.count("\n") + 1 for label in xlabels)
+    size = (min(14.0, 1.0 + 0.075 * y_chars + min(1.1, max(0.6, 0.065 * x_chars)) * shares.shape[1]),
+            1.2 + 0.06 * x_chars + 0.15 * x_lines + max(0.45, 0.2 * y_lines) * shares.shape[0])
+    ax = axes(ax, size)
+    ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(shares.shape[1]), xlabels, rotation=35, ha="right", fontsize=9)
+    ax.set_yticks(range(shares.shape[0]), ylabels, fontsize=9)
     for i in range(shares.shape[0]):
         for j in range(shares.shape[1]):
             v = shares.iat[i, j]
