@@ -298,14 +298,18 @@ def test_customer_lists_are_interactive_with_a_csv_download(browser, report):
         assert remote == [], remote
 
 
-#: Size budget of the whole report at N_CUSTOMERS customers (run folder, every file) and of any one HTML page.
-#: Measured (issue 21, `du -sh` of the run folder; page sizes): 2,000 customers 18 MB, largest page 1.8 MB (05);
-#: 20,000 customers (`make report`) 33 MB (21 MB before the interactive lists), pages 11.0 MB in all (5.3 MB
-#: before), largest 2.9 MB (05: its 20,000-customer score list). The DataTables library is about 1 MB on each
-#: page with a customer list (05, 08, 10). Stated budget at 20,000 customers: run folder 40 MB, a page 4 MB; the
-#: test holds the 2,000-customer run to the budgets below (size only, never load time).
-REPORT_BUDGET_MB = 25
-PAGE_BUDGET_MB = 3
+#: Size budget of the whole report at N_CUSTOMERS customers (run folder, every file but the screenshots) and of any
+#: one HTML page. Measured on the 2,000-customer run (issue 21, 12 notebooks): 26.3 MB in all = executed .ipynb
+#: copies 8.7 MB (each a faithful record for JupyterLab: its figures, Plotly bundles and the DataTables library of
+#: its customer lists, about 1 MB in each of 05, 08 and 10) + HTML pages 8.0 MB (figures embedded so a page is one
+#: file; largest 12_customer_lookup 1.07 MB, its lookup data) + plotly.js 4.8 MB and DataTables 1.0 MB, each once
+#: per run folder in assets/ + figures/*.png 2.3 MB (the static figures as files) + the run's data 1.4 MB.
+#: Before issue 21's notebooks 11 and 12 and the shared plotly.js the folder was 18 MB; DataTables inline in each
+#: page with a customer list made it 28.2 MB, moved to assets/ 26.3 MB. Stated budget at 20,000 customers (not
+#: re-measured here; 33 MB before notebooks 11 and 12): run folder 45 MB, a page 4 MB; the test holds the
+#: 2,000-customer run to the budgets below (size only, never load time), with about 6 % room.
+REPORT_BUDGET_MB = 28
+PAGE_BUDGET_MB = 2
 
 
 def test_report_size_budget(report):
