@@ -331,7 +331,8 @@ def plot_clv_intervals(intervals: pd.DataFrame, ax=None, currency: str = "", lev
     ax.set_xticks(pos, [str(i) for i in intervals.index], rotation=90, fontsize=7)
     ax.set_yscale("log")
     unit = f" ({currency})" if currency else ""
-    ax.set_ylabel(f"{label}{unit}, {_interval_label(level, kind)}")
+    ylabel = f"{label}{unit}, {_interval_label(level, kind)}"
+    ax.set_ylabel(ylabel if len(ylabel) <= 40 else ylabel.replace(", ", ",\n", 1))  # a long one fits on 2 lines
     ax.set_title(title or f"{label} with {_interval_label(level, kind)}s")
     labels = [dots[0].get_label()]
     artists = [dots[0]]

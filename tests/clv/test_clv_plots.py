@@ -75,6 +75,6 @@ def test_interval_figures_name_the_interval_kind():
     assert ax.get_title() == "CLV with 80 % confidence intervals"
     # the value's name at the run's margin (segwork.clv.value_label) on the axis, title and legend
     ax = cplots.plot_clv_intervals(intervals, currency="EUR", level=0.8, kind="confidence", label="CLV (margin 30 %)")
-    assert ax.get_ylabel() == "CLV (margin 30 %) (EUR), 80 % confidence interval"
+    assert ax.get_ylabel() == "CLV (margin 30 %) (EUR),\n80 % confidence interval"  # too long for one line
     assert ax.get_title() == "CLV (margin 30 %) with 80 % confidence intervals"
     assert "expected CLV (margin 30 %)" in [t.get_text() for t in ax.get_legend().get_texts()]
