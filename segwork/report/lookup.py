@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..act.strategies import DEFAULT_STRATEGIES
 from ..act.view import HISTORY_COLUMNS, VALUE_COLUMNS
+from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..errors import DataError
 from ..segment.base import Segmentation
 
@@ -62,7 +63,7 @@ def _coded(values: pd.Series) -> dict:
 def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
                 relationship: str = "relationship", strategies=None, triggers: pd.DataFrame | None = None,
                 clv_interval: pd.DataFrame | None = None, p_alive_history: pd.DataFrame | None = None,
-                currency: str = "", value_label: str = "CLV") -> dict:
+                currency: str = "", margin: float = DEFAULT_MARGIN) -> dict:
     """Every customer's single customer view, column-wise, for the lookup page.
 
     Parameters
@@ -74,11 +75,15 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     clv_interval: DataFrame indexed by customer_id with ``lower``, ``upper``
         (the CLV interval, the data's currency), or None.
     p_alive_history: :func:`segwork.plots.history.p_alive_history` (customers x dates), or None.
-    currency, value_label: how the page names the money and the CLV.
+    currency: how the page names the money.
+    margin: the profit share of revenue the table's ``clv`` was computed at
+        (the run's margin); the page names the value with
+        :func:`segwork.clv.margin.value_label` of it, as ``customer_view`` and
+        the service do.
 
     Returns
     -------
-    dict (JSON-ready): ``ids``; ``history``/``value``: column -> numbers;
+    dict (JSON-ready): ``ids``; ``currency``; ``value_label``; ``history``/``value``: column -> numbers;
     ``profile``: column -> {"levels", "codes"} or {"numbers"}; ``permissions``,
     ``mix``: column -> numbers (permissions 0/1); ``segments``: name ->
     {"levels", "codes"}; ``strategies``: type -> {"goal", "offer"};
@@ -87,14 +92,15 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
 
     Raises
     ------
-    DataError: the table has duplicate customer ids.
+    DataError: the table has duplicate customer ids; ``margin`` not a finite number >= 0.
     """
+    label = value_label(margin)
     ids = table.index.astype(str)
     if ids.has_duplicates:
         raise DataError(f"lookup_data: customer {ids[ids.duplicated()][0]!r} appears twice in the table; "
                         "give the prepared table (one row per customer)")
     behaviour = set(HISTORY_COLUMNS) | set(VALUE_COLUMNS)
-    out: dict = {"ids": list(ids), "currency": currency, "value_label": value_label,
+    out: dict = {"ids": list(ids), "currency": currency, "value_label": label,
                  "history": {}, "value": {}, "profile": {}, "permissions": {}, "mix": {}, "segments": {}}
     for group, cols in (("history", HISTORY_COLUMNS), ("value", VALUE_COLUMNS)):
         for c in cols:
@@ -163,7 +169,7 @@ def decode(data: dict, customer_id) -> dict:
 
     Returns dict with ``customer_id``, ``profile``, ``permissions``, ``mix``,
     ``history``, ``value``, ``segments``, ``relationship``, ``strategy``,
-    ``offer``, ``triggers`` (the fields of :class:`segwork.act.view.CustomerView`,
+    ``offer``, ``triggers``, ``value_label`` (the fields of :class:`segwork.act.view.CustomerView`,
     missing values left out as there) and, when written, ``clv_lower``,
     ``clv_upper`` and ``p_alive_path``. Raises DataError for an unknown id.
     """
@@ -191,7 +197,8 @@ def decode(data: dict, customer_id) -> dict:
             "history": {k: v[i] for k, v in data["history"].items()},
             "value": {k: v[i] for k, v in data["value"].items()},
             "segments": segments, "relationship": rel, "strategy": st["goal"] if st else None,
-            "offer": st["offer"] if st else None, "triggers": data["triggers"].get(str(i), [])}
+            "offer": st["offer"] if st else None, "triggers": data["triggers"].get(str(i), []),
+            "value_label": data["value_label"]}
     if "clv_lower" in data:
         view["clv_lower"], view["clv_upper"] = data["clv_lower"][i], data["clv_upper"][i]
     if "p_alive_path" in data:  # whole percentages (None before the first purchase)
@@ -236,7 +243,9 @@ _SCRIPT = r"""
   function show(id) {
     const i = pos.get(id.trim());
     if (i === undefined) {
-      out.innerHTML = id.trim() ? `<p>No customer <b>${esc(id)}</b> in this run's data (${data.ids.length.toLocaleString("en-GB")} customers).</p>` : "";
+      out.innerHTML = id.trim() ? `<p class="segwork-lookup-unknown">No customer <b>${esc(id.trim())}</b> in this ` +
+        `run's data (${data.ids.length.toLocaleString("en-GB")} customers). Check the id: ids are written as ` +
+        `in the data, e.g. <b>${esc(data.ids[0] ?? "")}</b> (letters and digits, case matters).</p>` : "";
       return;
     }
     const segs = Object.entries(data.segments).map(([n, c]) => [n, esc(level(c, i) ?? "–")]);
@@ -245,7 +254,8 @@ _SCRIPT = r"""
     let html = `<h3>Customer ${esc(id.trim())}</h3>`;
     html += table("Relationship and strategy", [["relationship type", esc(rel ?? "–")],
       ["strategy", esc(st ? st.goal : "no strategy stated")], ["offer", esc(st ? st.offer : "–")]]);
-    const value = Object.entries(data.value).map(([c, v]) => [words(c), num(v[i], decimals(c)) + unit(c)]);
+    const value = Object.entries(data.value).map(([c, v]) => [c === "clv" ? data.value_label : words(c),
+      num(v[i], decimals(c)) + unit(c)]);
     if (data.clv_lower) value.push([`${data.value_label} ${data.clv_interval_kind}`,
       `${num(data.clv_lower[i], 2)} to ${num(data.clv_upper[i], 2)} ${data.currency}`]);
     html += table("RFM and value", value);
@@ -269,6 +279,7 @@ _SCRIPT = r"""
     out.innerHTML = html;
   }
   box.addEventListener("input", () => show(box.value));
+  box.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); show(box.value); } });
   document.querySelectorAll(".segwork-lookup-example").forEach((a) => a.addEventListener("click", (e) => {
     e.preventDefault(); box.value = a.dataset.id; show(a.dataset.id);
   }));
