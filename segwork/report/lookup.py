@@ -216,7 +216,8 @@ _SCRIPT = r"""
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const num = (v, d) => (v === null || v === undefined) ? "–" :
       Number(v).toLocaleString("en-GB", {minimumFractionDigits: d, maximumFractionDigits: d});
-  const words = (c) => c.replace(/_/g, " ");
+  const named = {p_alive: "P(alive)", p_buy: "P(buy)"};  // the field's terms
+  const words = (c) => named[c] ?? c.replace(/_/g, " ");
   const level = (coded, i) => coded.codes[i] < 0 ? null : coded.levels[coded.codes[i]];
   const table = (title, rows) => rows.length ? `<h4>${esc(title)}</h4><table class="segwork-lookup"><tbody>` +
       rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("") + "</tbody></table>" : "";
@@ -269,7 +270,8 @@ _SCRIPT = r"""
     const prof = [];
     for (const [c, col] of Object.entries(data.profile)) {
       const v = col.numbers ? col.numbers[i] : level(col, i);
-      if (v !== null) prof.push([words(c), esc(col.numbers ? num(v, Number.isInteger(v) ? 0 : 2) : v)]);
+      const yes = {True: "yes", False: "no"};  // a yes/no column, written as its text
+      if (v !== null) prof.push([words(c), esc(col.numbers ? num(v, Number.isInteger(v) ? 0 : 2) : yes[v] ?? v)]);
     }
     html += table("Profile", prof);
     html += table("Permissions", Object.entries(data.permissions).filter(([, v]) => v[i] !== null)
