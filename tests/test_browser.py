@@ -366,6 +366,8 @@ def test_customer_lookup_shows_the_typed_customer_and_says_when_an_id_is_unknown
         assert shown["Segment in every segmentation"] == {k: v or "–" for k, v in expected.items()}, (cid, shown)
         assert shown["Relationship and strategy"]["relationship type"] == expected["relationship"]
         assert "P(alive)" in shown["RFM and value"] and not {"True", "False"} & set(shown["Profile"].values())
+        pending = decode(data, cid)["triggers"]
+        assert list(shown.get("Pending triggers", {})) == [f"{t['date']} {t['event']}" for t in pending], shown
         if how == "typed":
             screenshot(browser, report / "screenshot-12_customer_lookup-view.png")
     box.clear()

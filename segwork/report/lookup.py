@@ -11,8 +11,8 @@ network. :func:`decode` reads one customer back (what the script shows), so a
 test can hold the page to ``customer_view``.
 
 Compactness (the page must stay within its size budget at 20,000 customers):
-columns, not records; text columns as a list of levels and one code per
-customer; money and days rounded to 2 decimals, shares and probabilities to 3;
+columns, not records; text columns (and the pending triggers' texts) as a list
+of levels and one code per customer (per trigger); money and days rounded to 2 decimals, shares and probabilities to 3;
 P(alive) over time in steps of 2 %, one character per date.
 """
 from __future__ import annotations
@@ -87,7 +87,8 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     ``profile``: column -> {"levels", "codes"} or {"numbers"}; ``permissions``,
     ``mix``: column -> numbers (permissions 0/1); ``segments``: name ->
     {"levels", "codes"}; ``strategies``: type -> {"goal", "offer"};
-    ``triggers``: position -> rows; ``clv_lower``/``clv_upper``; ``p_alive_dates``
+    ``triggers``: {"fields": :data:`TRIGGER_FIELDS`, "levels": field -> texts,
+    "rows": position -> one list of codes per pending trigger (-1 = missing)}; ``clv_lower``/``clv_upper``; ``p_alive_dates``
     and ``p_alive_path`` (per customer whole percentages, None before the first purchase).
 
     Raises
@@ -135,6 +136,17 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     out["strategies"] = {lvl: {"goal": chosen[lvl].goal, "offer": chosen[lvl].offer}
                          for lvl in rel_levels if lvl in chosen}
     rows: dict[str, list] = {}
+    levels: dict[str, list] = {f: [] for f in TRIGGER_FIELDS}
+    codes: dict[str, dict] = {f: {} for f in TRIGGER_FIELDS}
+
+    def code(field, value) -> int:  # a trigger's texts repeat across customers: one level each, one code per row
+        if value is None:
+            return -1
+        if value not in codes[field]:
+            codes[field][value] = len(levels[field])
+            levels[field].append(value)
+        return codes[field][value]
+
     if triggers is not None and len(triggers):
         for rec in triggers.to_dict("records"):
             cid = str(rec["customer_id"])
@@ -144,8 +156,8 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
                          None if (not isinstance(v, str) and pd.isna(v)) else v if isinstance(v, str | int | float)
                          else str(v))
                      for k, v in rec.items() if k in TRIGGER_FIELDS}
-            rows.setdefault(str(int(position[cid])), []).append(shown)
-    out["triggers"] = rows
+            rows.setdefault(str(int(position[cid])), []).append([code(f, shown.get(f)) for f in TRIGGER_FIELDS])
+    out["triggers"] = {"fields": list(TRIGGER_FIELDS), "levels": levels, "rows": rows}
     if clv_interval is not None:
         ci = clv_interval.copy()
         ci.index = ci.index.astype(str)
@@ -191,13 +203,16 @@ def decode(data: dict, customer_id) -> dict:
     segments = {name: level(coded) for name, coded in data["segments"].items()}
     rel = segments.get(data["relationship"])
     st = data["strategies"].get(rel) if rel is not None else None
+    trig = data["triggers"]
+    pending = [{f: trig["levels"][f][c] for f, c in zip(trig["fields"], row) if c >= 0}
+               for row in trig["rows"].get(str(i), [])]
     view = {"customer_id": cid, "profile": profile,
             "permissions": {k: bool(v[i]) for k, v in data["permissions"].items() if v[i] is not None},
             "mix": {k: v[i] for k, v in data["mix"].items() if v[i] is not None},
             "history": {k: v[i] for k, v in data["history"].items()},
             "value": {k: v[i] for k, v in data["value"].items()},
             "segments": segments, "relationship": rel, "strategy": st["goal"] if st else None,
-            "offer": st["offer"] if st else None, "triggers": data["triggers"].get(str(i), []),
+            "offer": st["offer"] if st else None, "triggers": pending,
             "value_label": data["value_label"]}
     if "clv_lower" in data:
         view["clv_lower"], view["clv_upper"] = data["clv_lower"][i], data["clv_upper"][i]
@@ -264,7 +279,8 @@ _SCRIPT = r"""
     if (data.p_alive_path) html += spark(Array.from(data.p_alive_path[i]).map((ch) => ch === "~" ? null :
       2 * data.p_alive_alphabet.indexOf(ch)), data.p_alive_dates);
     html += table("Segment in every segmentation", segs);
-    const trig = data.triggers[String(i)] || [];
+    const tl = data.triggers.levels, trig = (data.triggers.rows[String(i)] || []).map((r) => Object.fromEntries(
+      data.triggers.fields.map((f, j) => [f, r[j] < 0 ? "" : tl[f][r[j]]])));
     html += trig.length ? table("Pending triggers", trig.map((t) => [esc(t.date + " " + t.event),
       esc((t.reason || "") + (t.action ? " → " + t.action : ""))])) : "<h4>Pending triggers</h4><p>none</p>";
     const prof = [];

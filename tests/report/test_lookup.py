@@ -44,6 +44,9 @@ def test_the_page_shows_what_customer_view_shows(store):
         assert (shown["relationship"], shown["strategy"], shown["offer"]) == (view.relationship, view.strategy,
                                                                              view.offer)
         assert [t["event"] for t in shown["triggers"]] == [t["event"] for t in view.triggers]
+        assert [{k: t[k] for k in ("reason", "action")} for t in shown["triggers"]] == \
+            [{k: t[k] for k in ("reason", "action")} for t in view.triggers]
+        assert [t["date"] for t in shown["triggers"]] == [t["date"].date().isoformat() for t in view.triggers]
         assert shown["value_label"] == view.value_label == "CLV (margin 30 %)"  # both at the default margin
     with pytest.raises(DataError, match="no customer 'nobody'"):
         decode(data, "nobody")
