@@ -317,3 +317,66 @@ def test_report_size_budget(report):
     total = sum(f.stat().st_size for f in report.rglob("*") if f.is_file() and not f.name.startswith("screenshot-"))
     assert max(sizes.values()) <= PAGE_BUDGET_MB, sizes
     assert total / 1e6 <= REPORT_BUDGET_MB, f"run folder {total / 1e6:.1f} MB > {REPORT_BUDGET_MB} MB"
+
+
+def test_customer_lookup_shows_the_typed_customer_and_says_when_an_id_is_unknown(browser, report):
+    """Notebook 12's page: type a customer id into the search box and press Enter -> that customer's view, with the
+    CLV of the run's prepared table (data/table, at the run's margin, named by value_label) and the segment in every
+    segmentation the page's data hold; an id not in the data -> a message saying so and how ids look."""
+    import json
+
+    import pandas as pd
+    from selenium.webdriver.common.keys import Keys
+
+    from segwork.clv.margin import value_label
+    from segwork.report.lookup import decode
+
+    page = report / "12_customer_lookup.html"
+    assert page.exists(), f"no customer lookup page in {report}"
+    table = pd.read_parquet(report / "data" / "table" / "table.parquet")
+    margin = json.loads((report / "data" / "table" / "clv.json").read_text())["settings"]["margin"]
+    browser.get(page.as_uri())
+    box = browser.find_element(By.ID, "segwork-lookup-box")
+    data = json.loads(browser.execute_script("return document.getElementById('segwork-lookup-data').textContent"))
+    assert data["value_label"] == value_label(margin)
+
+    def view_tables() -> dict[str, dict[str, str]]:
+        """The view's tables as heading -> {row heading: cell text}, as shown."""
+        return browser.execute_script("""
+          const out = {};
+          document.querySelectorAll('#segwork-lookup-view h4').forEach(h => {
+            const t = h.nextElementSibling;
+            if (t && t.tagName === 'TABLE') out[h.textContent] = Object.fromEntries(Array.from(t.rows)
+              .map(r => [r.cells[0].textContent, r.cells[1].textContent]));
+          });
+          return out;""")
+
+    one_time = table.index[table["frequency"] == 0][0]
+    for cid, how in ((table["clv"].idxmax(), "typed"), (one_time, "set, then Enter")):
+        box.clear()
+        if how == "typed":
+            box.send_keys(cid, Keys.ENTER)
+        else:  # the value without an input event: only the Enter key shows the view
+            browser.execute_script("arguments[0].value = arguments[1]", box, cid)
+            box.send_keys(Keys.END, Keys.ENTER)
+        WebDriverWait(browser, 10).until(
+            lambda d: d.find_element(By.ID, "segwork-lookup-view").text.startswith(f"Customer {cid}"))
+        shown = view_tables()
+        clv = float(table.at[cid, "clv"])
+        assert shown["RFM and value"][value_label(margin)] == f"{clv:,.2f} {data['currency']}", (cid, shown)
+        assert value_label(margin) + " 90 % confidence interval" in shown["RFM and value"], shown["RFM and value"]
+        expected = decode(data, cid)["segments"]
+        assert set(expected) >= {"rfm", "value", "relationship"}
+        assert shown["Segment in every segmentation"] == {k: v or "–" for k, v in expected.items()}, (cid, shown)
+        assert shown["Relationship and strategy"]["relationship type"] == expected["relationship"]
+        assert "P(alive)" in shown["RFM and value"] and not {"True", "False"} & set(shown["Profile"].values())
+        pending = decode(data, cid)["triggers"]
+        assert list(shown.get("Pending triggers", {})) == [f"{t['date']} {t['event']}" for t in pending], shown
+        if how == "typed":
+            screenshot(browser, report / "screenshot-12_customer_lookup-view.png")
+    box.clear()
+    box.send_keys("NOBODY-42", Keys.ENTER)
+    text = browser.find_element(By.ID, "segwork-lookup-view").text
+    assert text.startswith(f"No customer NOBODY-42 in this run's data ({len(table):,} customers)"), text
+    assert "Check the id" in text and data["ids"][0] in text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#segwork-lookup-view h3"), "a view shown for an unknown id"

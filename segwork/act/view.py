@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..errors import DataError
 from ..segment.base import Segmentation
 from .strategies import DEFAULT_STRATEGIES, Strategy
@@ -32,7 +33,9 @@ class CustomerView:
     label (None where the customer has none); ``relationship``: the type or
     None; ``strategy`` (its goal) and ``offer``, or None; ``triggers`` and
     ``recommendations``: row dicts of the pending events and offers (empty
-    lists when none were given).
+    lists when none were given); ``value_label``: what ``value["clv"]`` is,
+    :func:`segwork.clv.margin.value_label` of the table's margin (e.g.
+    ``"CLV (margin 30 %)"``, ``"expected revenue"`` at margin 1).
     """
 
     customer_id: str
@@ -47,6 +50,7 @@ class CustomerView:
     offer: str | None
     triggers: list
     recommendations: list
+    value_label: str = value_label(DEFAULT_MARGIN)
 
     @property
     def figures(self) -> dict:
@@ -63,7 +67,7 @@ def customer_view(customer_id, table: pd.DataFrame,
                   segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
                   relationship: str = "relationship", strategies: Mapping[str, Strategy] | None = None,
                   triggers: pd.DataFrame | None = None,
-                  recommendations: pd.DataFrame | None = None) -> CustomerView:
+                  recommendations: pd.DataFrame | None = None, margin: float = DEFAULT_MARGIN) -> CustomerView:
     """One customer's profile, permissions, history, value, segments, relationship, triggers and offers.
 
     Parameters
@@ -78,6 +82,10 @@ def customer_view(customer_id, table: pd.DataFrame,
         :data:`DEFAULT_STRATEGIES`).
     triggers: rows of :func:`segwork.act.triggers` (pending events).
     recommendations: rows of :func:`segwork.act.recommend` (offers).
+    margin: the profit share of revenue the table's ``clv`` was computed at
+        (the ``margin`` given to :func:`segwork.prepare.prepare_table`, default
+        :data:`~segwork.clv.margin.DEFAULT_MARGIN`); it names the value
+        (``CustomerView.value_label``), it does not change a number.
 
     Returns
     -------
@@ -85,8 +93,9 @@ def customer_view(customer_id, table: pd.DataFrame,
 
     Raises
     ------
-    DataError: the customer is not in the table (naming it and the fix).
+    DataError: the customer is not in the table (naming it and the fix); ``margin`` not a finite number >= 0.
     """
+    label = value_label(margin)
     cid = str(customer_id)
     index = table.index.astype(str)
     if cid not in index:
@@ -123,4 +132,4 @@ def customer_view(customer_id, table: pd.DataFrame,
     return CustomerView(customer_id=cid, profile=profile, permissions=permissions, mix=mix, history=history,
                         value=value, segments=segments, relationship=rel, strategy=st.goal if st else None,
                         offer=st.offer if st else None, triggers=rows(triggers),
-                        recommendations=rows(recommendations))
+                        recommendations=rows(recommendations), value_label=label)

@@ -11,8 +11,8 @@ network. :func:`decode` reads one customer back (what the script shows), so a
 test can hold the page to ``customer_view``.
 
 Compactness (the page must stay within its size budget at 20,000 customers):
-columns, not records; text columns as a list of levels and one code per
-customer; money and days rounded to 2 decimals, shares and probabilities to 3;
+columns, not records; text columns (and the pending triggers' texts) as a list
+of levels and one code per customer (per trigger); money and days rounded to 2 decimals, shares and probabilities to 3;
 P(alive) over time in steps of 2 %, one character per date.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..act.strategies import DEFAULT_STRATEGIES
 from ..act.view import HISTORY_COLUMNS, VALUE_COLUMNS
+from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..errors import DataError
 from ..segment.base import Segmentation
 
@@ -62,7 +63,7 @@ def _coded(values: pd.Series) -> dict:
 def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
                 relationship: str = "relationship", strategies=None, triggers: pd.DataFrame | None = None,
                 clv_interval: pd.DataFrame | None = None, p_alive_history: pd.DataFrame | None = None,
-                currency: str = "", value_label: str = "CLV") -> dict:
+                currency: str = "", margin: float = DEFAULT_MARGIN) -> dict:
     """Every customer's single customer view, column-wise, for the lookup page.
 
     Parameters
@@ -74,27 +75,33 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     clv_interval: DataFrame indexed by customer_id with ``lower``, ``upper``
         (the CLV interval, the data's currency), or None.
     p_alive_history: :func:`segwork.plots.history.p_alive_history` (customers x dates), or None.
-    currency, value_label: how the page names the money and the CLV.
+    currency: how the page names the money.
+    margin: the profit share of revenue the table's ``clv`` was computed at
+        (the run's margin); the page names the value with
+        :func:`segwork.clv.margin.value_label` of it, as ``customer_view`` and
+        the service do.
 
     Returns
     -------
-    dict (JSON-ready): ``ids``; ``history``/``value``: column -> numbers;
+    dict (JSON-ready): ``ids``; ``currency``; ``value_label``; ``history``/``value``: column -> numbers;
     ``profile``: column -> {"levels", "codes"} or {"numbers"}; ``permissions``,
     ``mix``: column -> numbers (permissions 0/1); ``segments``: name ->
     {"levels", "codes"}; ``strategies``: type -> {"goal", "offer"};
-    ``triggers``: position -> rows; ``clv_lower``/``clv_upper``; ``p_alive_dates``
+    ``triggers``: {"fields": :data:`TRIGGER_FIELDS`, "levels": field -> texts,
+    "rows": position -> one list of codes per pending trigger (-1 = missing)}; ``clv_lower``/``clv_upper``; ``p_alive_dates``
     and ``p_alive_path`` (per customer whole percentages, None before the first purchase).
 
     Raises
     ------
-    DataError: the table has duplicate customer ids.
+    DataError: the table has duplicate customer ids; ``margin`` not a finite number >= 0.
     """
+    label = value_label(margin)
     ids = table.index.astype(str)
     if ids.has_duplicates:
         raise DataError(f"lookup_data: customer {ids[ids.duplicated()][0]!r} appears twice in the table; "
                         "give the prepared table (one row per customer)")
     behaviour = set(HISTORY_COLUMNS) | set(VALUE_COLUMNS)
-    out: dict = {"ids": list(ids), "currency": currency, "value_label": value_label,
+    out: dict = {"ids": list(ids), "currency": currency, "value_label": label,
                  "history": {}, "value": {}, "profile": {}, "permissions": {}, "mix": {}, "segments": {}}
     for group, cols in (("history", HISTORY_COLUMNS), ("value", VALUE_COLUMNS)):
         for c in cols:
@@ -129,6 +136,17 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     out["strategies"] = {lvl: {"goal": chosen[lvl].goal, "offer": chosen[lvl].offer}
                          for lvl in rel_levels if lvl in chosen}
     rows: dict[str, list] = {}
+    levels: dict[str, list] = {f: [] for f in TRIGGER_FIELDS}
+    codes: dict[str, dict] = {f: {} for f in TRIGGER_FIELDS}
+
+    def code(field, value) -> int:  # a trigger's texts repeat across customers: one level each, one code per row
+        if value is None:
+            return -1
+        if value not in codes[field]:
+            codes[field][value] = len(levels[field])
+            levels[field].append(value)
+        return codes[field][value]
+
     if triggers is not None and len(triggers):
         for rec in triggers.to_dict("records"):
             cid = str(rec["customer_id"])
@@ -138,8 +156,8 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
                          None if (not isinstance(v, str) and pd.isna(v)) else v if isinstance(v, str | int | float)
                          else str(v))
                      for k, v in rec.items() if k in TRIGGER_FIELDS}
-            rows.setdefault(str(int(position[cid])), []).append(shown)
-    out["triggers"] = rows
+            rows.setdefault(str(int(position[cid])), []).append([code(f, shown.get(f)) for f in TRIGGER_FIELDS])
+    out["triggers"] = {"fields": list(TRIGGER_FIELDS), "levels": levels, "rows": rows}
     if clv_interval is not None:
         ci = clv_interval.copy()
         ci.index = ci.index.astype(str)
@@ -163,7 +181,7 @@ def decode(data: dict, customer_id) -> dict:
 
     Returns dict with ``customer_id``, ``profile``, ``permissions``, ``mix``,
     ``history``, ``value``, ``segments``, ``relationship``, ``strategy``,
-    ``offer``, ``triggers`` (the fields of :class:`segwork.act.view.CustomerView`,
+    ``offer``, ``triggers``, ``value_label`` (the fields of :class:`segwork.act.view.CustomerView`,
     missing values left out as there) and, when written, ``clv_lower``,
     ``clv_upper`` and ``p_alive_path``. Raises DataError for an unknown id.
     """
@@ -185,13 +203,17 @@ def decode(data: dict, customer_id) -> dict:
     segments = {name: level(coded) for name, coded in data["segments"].items()}
     rel = segments.get(data["relationship"])
     st = data["strategies"].get(rel) if rel is not None else None
+    trig = data["triggers"]
+    pending = [{f: trig["levels"][f][c] for f, c in zip(trig["fields"], row) if c >= 0}
+               for row in trig["rows"].get(str(i), [])]
     view = {"customer_id": cid, "profile": profile,
             "permissions": {k: bool(v[i]) for k, v in data["permissions"].items() if v[i] is not None},
             "mix": {k: v[i] for k, v in data["mix"].items() if v[i] is not None},
             "history": {k: v[i] for k, v in data["history"].items()},
             "value": {k: v[i] for k, v in data["value"].items()},
             "segments": segments, "relationship": rel, "strategy": st["goal"] if st else None,
-            "offer": st["offer"] if st else None, "triggers": data["triggers"].get(str(i), [])}
+            "offer": st["offer"] if st else None, "triggers": pending,
+            "value_label": data["value_label"]}
     if "clv_lower" in data:
         view["clv_lower"], view["clv_upper"] = data["clv_lower"][i], data["clv_upper"][i]
     if "p_alive_path" in data:  # whole percentages (None before the first purchase)
@@ -209,7 +231,8 @@ _SCRIPT = r"""
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const num = (v, d) => (v === null || v === undefined) ? "–" :
       Number(v).toLocaleString("en-GB", {minimumFractionDigits: d, maximumFractionDigits: d});
-  const words = (c) => c.replace(/_/g, " ");
+  const named = {p_alive: "P(alive)", p_buy: "P(buy)"};  // the field's terms
+  const words = (c) => named[c] ?? c.replace(/_/g, " ");
   const level = (coded, i) => coded.codes[i] < 0 ? null : coded.levels[coded.codes[i]];
   const table = (title, rows) => rows.length ? `<h4>${esc(title)}</h4><table class="segwork-lookup"><tbody>` +
       rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("") + "</tbody></table>" : "";
@@ -236,7 +259,9 @@ _SCRIPT = r"""
   function show(id) {
     const i = pos.get(id.trim());
     if (i === undefined) {
-      out.innerHTML = id.trim() ? `<p>No customer <b>${esc(id)}</b> in this run's data (${data.ids.length.toLocaleString("en-GB")} customers).</p>` : "";
+      out.innerHTML = id.trim() ? `<p class="segwork-lookup-unknown">No customer <b>${esc(id.trim())}</b> in this ` +
+        `run's data (${data.ids.length.toLocaleString("en-GB")} customers). Check the id: ids are written as ` +
+        `in the data, e.g. <b>${esc(data.ids[0] ?? "")}</b> (letters and digits, case matters).</p>` : "";
       return;
     }
     const segs = Object.entries(data.segments).map(([n, c]) => [n, esc(level(c, i) ?? "–")]);
@@ -245,7 +270,8 @@ _SCRIPT = r"""
     let html = `<h3>Customer ${esc(id.trim())}</h3>`;
     html += table("Relationship and strategy", [["relationship type", esc(rel ?? "–")],
       ["strategy", esc(st ? st.goal : "no strategy stated")], ["offer", esc(st ? st.offer : "–")]]);
-    const value = Object.entries(data.value).map(([c, v]) => [words(c), num(v[i], decimals(c)) + unit(c)]);
+    const value = Object.entries(data.value).map(([c, v]) => [c === "clv" ? data.value_label : words(c),
+      num(v[i], decimals(c)) + unit(c)]);
     if (data.clv_lower) value.push([`${data.value_label} ${data.clv_interval_kind}`,
       `${num(data.clv_lower[i], 2)} to ${num(data.clv_upper[i], 2)} ${data.currency}`]);
     html += table("RFM and value", value);
@@ -253,13 +279,15 @@ _SCRIPT = r"""
     if (data.p_alive_path) html += spark(Array.from(data.p_alive_path[i]).map((ch) => ch === "~" ? null :
       2 * data.p_alive_alphabet.indexOf(ch)), data.p_alive_dates);
     html += table("Segment in every segmentation", segs);
-    const trig = data.triggers[String(i)] || [];
+    const tl = data.triggers.levels, trig = (data.triggers.rows[String(i)] || []).map((r) => Object.fromEntries(
+      data.triggers.fields.map((f, j) => [f, r[j] < 0 ? "" : tl[f][r[j]]])));
     html += trig.length ? table("Pending triggers", trig.map((t) => [esc(t.date + " " + t.event),
       esc((t.reason || "") + (t.action ? " → " + t.action : ""))])) : "<h4>Pending triggers</h4><p>none</p>";
     const prof = [];
     for (const [c, col] of Object.entries(data.profile)) {
       const v = col.numbers ? col.numbers[i] : level(col, i);
-      if (v !== null) prof.push([words(c), esc(col.numbers ? num(v, Number.isInteger(v) ? 0 : 2) : v)]);
+      const yes = {True: "yes", False: "no"};  // a yes/no column, written as its text
+      if (v !== null) prof.push([words(c), esc(col.numbers ? num(v, Number.isInteger(v) ? 0 : 2) : yes[v] ?? v)]);
     }
     html += table("Profile", prof);
     html += table("Permissions", Object.entries(data.permissions).filter(([, v]) => v[i] !== null)
@@ -269,6 +297,7 @@ _SCRIPT = r"""
     out.innerHTML = html;
   }
   box.addEventListener("input", () => show(box.value));
+  box.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); show(box.value); } });
   document.querySelectorAll(".segwork-lookup-example").forEach((a) => a.addEventListener("click", (e) => {
     e.preventDefault(); box.value = a.dataset.id; show(a.dataset.id);
   }));

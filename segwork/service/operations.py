@@ -930,13 +930,13 @@ def _attribute_text(value) -> str | None:
 
 def get_customer_view(store: ModelStore, request) -> etree._Element:
     """GetCustomerView: :func:`segwork.act.customer_view` on the prepared table and every segmentation: the
-    customer's figures, segment in every segmentation, relationship type and its strategy; profile, permission,
-    mix and survey fields as name/value attributes."""
+    customer's figures (``clv`` named by ``valueLabel``, the folder's margin), segment in every segmentation,
+    relationship type and its strategy; profile, permission, mix and survey fields as name/value attributes."""
     cid = _text(request, "customerId")
     if cid not in store.table.index:
         raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "
                            f"built from ({store.manifest.get('dataset')})")
-    view = customer_view(cid, store.table, store.segmentations)
+    view = customer_view(cid, store.table, store.segmentations, margin=float(store.clv_settings["margin"]))
     figures = view.figures
     relationship = view.relationship if "relationship" in store.segmentations else "unknown"
     resp = _response("GetCustomerView")
@@ -946,6 +946,7 @@ def get_customer_view(store: ModelStore, request) -> etree._Element:
                     ("monetaryValue", "monetary_value"), ("revenue", "revenue"), ("pAlive", "p_alive"),
                     ("clv", "clv")):
         _add(resp, el, float(figures[col]))
+    _add(resp, "valueLabel", view.value_label)
     _add(resp, "relationship", relationship)
     _add(resp, "strategy", view.strategy or "no strategy stated")
     for name, label in view.segments.items():

@@ -48,3 +48,13 @@ def test_the_view_is_typed(table):
     assert v.figures == {**v.history, **v.value} and v.attributes == {**v.profile, **v.permissions, **v.mix}
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.relationship = "Loyal"
+
+
+def test_the_view_names_its_clv_at_the_tables_margin(table):
+    """Issue 21: one margin, one label: the view says which value ``clv`` is, as every page and the service do."""
+    assert customer_view("a", table).value_label == "CLV (margin 30 %)"  # DEFAULT_MARGIN, prepare_table's default
+    assert customer_view("a", table, margin=0.25).value_label == "CLV (margin 25 %)"
+    v = customer_view("a", table, margin=1)
+    assert v.value_label == "expected revenue" and v.value["clv"] == 55  # it names the number, never changes it
+    with pytest.raises(DataError, match="margin=-0.1"):
+        customer_view("a", table, margin=-0.1)

@@ -44,6 +44,10 @@ def test_the_page_shows_what_customer_view_shows(store):
         assert (shown["relationship"], shown["strategy"], shown["offer"]) == (view.relationship, view.strategy,
                                                                              view.offer)
         assert [t["event"] for t in shown["triggers"]] == [t["event"] for t in view.triggers]
+        assert [{k: t[k] for k in ("reason", "action")} for t in shown["triggers"]] == \
+            [{k: t[k] for k in ("reason", "action")} for t in view.triggers]
+        assert [t["date"] for t in shown["triggers"]] == [t["date"].date().isoformat() for t in view.triggers]
+        assert shown["value_label"] == view.value_label == "CLV (margin 30 %)"  # both at the default margin
     with pytest.raises(DataError, match="no customer 'nobody'"):
         decode(data, "nobody")
 
@@ -53,3 +57,14 @@ def test_page_size_budget(store):
     table, segs = store.table, store.segmentations
     size = len(lookup_html(lookup_data(table, segs)).encode("utf-8"))
     assert size / len(table) <= BYTES_PER_CUSTOMER
+
+
+def test_the_page_names_the_clv_as_customer_view_does_at_the_runs_margin(store):
+    """One margin, one label (segwork.clv.margin.value_label): margin 1 is expected revenue, on the page and in the view."""
+    table = store.table
+    for margin, label in ((0.3, "CLV (margin 30 %)"), (0.45, "CLV (margin 45 %)"), (1.0, "expected revenue")):
+        data = lookup_data(table.iloc[:3], margin=margin)
+        assert data["value_label"] == decode(data, table.index[0])["value_label"] == label
+        assert customer_view(table.index[0], table, margin=margin).value_label == label
+    with pytest.raises(DataError, match="margin=nan"):
+        lookup_data(table.iloc[:3], margin=float("nan"))
