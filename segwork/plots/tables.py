@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TABLE_CSS", "DASH", "format_value", "column_label", "column_decimals", "format_frame", "table_html",
+__all__ = ["TABLE_CSS", "DASH", "format_value", "format_share", "column_label", "column_decimals", "format_frame", "table_html",
            "show_table"]
 
 DASH = "–"
@@ -155,6 +155,29 @@ def format_value(value: Any, column: str = "", *, unit: str | None = None, decim
     if isinstance(value, str):
         return value
     return str(value)
+
+
+def format_share(share: float, *, decimals: int = 0, max_decimals: int = 1) -> str:
+    """A share in [0, 1] as a percentage for a sentence ("85 %") that never rounds to 0 % or 100 % unless exact.
+
+    ``decimals`` the usual decimals; when rounding would show 0 % or 100 % although the share is not 0 or 1
+    (some customers moved while "100 %" stayed), up to ``max_decimals`` are used ("99.5 %"), and beyond that
+    the bound is written: "> 99.9 %", "< 0.1 %". A missing share (None, NaN) gives an en dash.
+    Raises ValueError for a share outside [0, 1].
+    """
+    if _is_missing(share):
+        return DASH
+    share = float(share)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"format_share: share={share!r} is not in [0, 1]; give a fraction, not a percentage")
+    if share in (0.0, 1.0):
+        return f"{100 * share:.0f} %"
+    for d in range(decimals, max_decimals + 1):
+        text = f"{100 * share:.{d}f}"
+        if 0.0 < float(text) < 100.0:
+            return f"{text} %"
+    step = 10.0 ** -max_decimals
+    return f"> {100 - step:.{max_decimals}f} %" if share > 0.5 else f"< {step:.{max_decimals}f} %"
 
 
 def column_label(name: Any, unit: str | None = None) -> str:

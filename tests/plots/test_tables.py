@@ -102,3 +102,20 @@ def test_row_labels_format_each_row_as_its_quantity():
     texts = format_frame(summary, row_labels=True)
     assert texts.iloc[:, 0].tolist() == ["customers", "top20 share", "mean", "model", "p value"]
     assert texts["value"].tolist() == ["2,000", "66.2%", "531.1", "BG/NBD", DASH]
+
+
+@pytest.mark.parametrize("share, text", [(0.85, "85 %"), (1.0, "100 %"), (0.0, "0 %"), (0.9952, "99.5 %"),
+                                         (0.9996, "> 99.9 %"), (0.004, "0.4 %"), (0.0004, "< 0.1 %"),
+                                         (0.996, "99.6 %"), (0.5, "50 %"), (float("nan"), DASH)])
+def test_format_share_never_rounds_to_0_or_100_percent_unless_exact(share, text):
+    """'100 % stayed, 91 customers moved' contradicts itself: a share short of 1 is written short of 100 %."""
+    from segwork.plots.tables import format_share
+
+    assert format_share(share) == text
+
+
+def test_format_share_refuses_a_percentage():
+    from segwork.plots.tables import format_share
+
+    with pytest.raises(ValueError, match="share=85"):
+        format_share(85)
