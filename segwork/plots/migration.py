@@ -14,8 +14,9 @@ import numpy as np
 
 from ..segment.migration import LEFT_DATA, NEW_CUSTOMERS, Migration
 from ._style import axes
+from .tables import format_share
 
-__all__ = ["sankey", "plot_migration_shares"]
+__all__ = ["sankey", "plot_migration_shares", "migration_headline", "nobody_moved_text"]
 
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
             "#64b5cd")
@@ -122,3 +123,35 @@ def plot_migration_shares(m: Migration, *, ax=None, title: str | None = None):
     ax.set_ylabel(f"segment at {m.before_label} (customers)")
     ax.set_title(title or f"{m.name}: where each segment's customers went")
     return ax
+
+
+def migration_headline(m: Migration) -> str:
+    """The heading of a segmentation's migration: ``"needs: 99.5 % stayed, 4 customers moved"``.
+
+    The share (of the customers of both dates who kept their segment) is written by
+    :func:`segwork.plots.tables.format_share`, so it reads 100 % only when nobody moved.
+    """
+    return f"{m.name}: {format_share(m.stayed_share)} stayed, {m.moved:,} customers moved"
+
+
+def nobody_moved_text(m: Migration) -> str | None:
+    """One sentence for a segmentation in which no customer of both dates changed segment, else None.
+
+    Such a segmentation (one built on data that do not change, such as profile data) has a diagonal
+    transition matrix: the sentence replaces its matrix, count table, Sankey and value table. It says how many
+    customers kept their segment and how many were new at the later date or left the data.
+    """
+    if m.moved:
+        return None
+    new = int(m.counts.loc[NEW_CUSTOMERS].sum()) if NEW_CUSTOMERS in m.counts.index else 0
+    left = int(m.counts[LEFT_DATA].sum()) if LEFT_DATA in m.counts.columns else 0
+    kept = int(m.counts.to_numpy().sum()) - new - left
+    extra = []
+    if new:
+        extra.append(f"{new:,} new customer{'s' if new != 1 else ''} placed into its segments")
+    if left:
+        extra.append(f"{left:,} no longer in the data")
+    return (f"**{m.name}**: nobody moved: all {kept:,} customers of both dates kept their segment from "
+            f"{m.before_label} to {m.after_label}" + (f" ({'; '.join(extra)})" if extra else "")
+            + ". A segmentation of data that do not change over time (such as profile data) stays put by "
+            "construction, so its transition matrix, Sankey and value table are left out.")

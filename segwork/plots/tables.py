@@ -148,7 +148,10 @@ def format_value(value: Any, column: str = "", *, unit: str | None = None, decim
     if isinstance(value, (float, np.floating)):
         value = float(value)
         if unit == "%" or (unit is None and _is_share(column) and -1.0 <= value <= 1.0):
-            return f"{value:.{1 if decimals is None else decimals}%}"
+            d = 1 if decimals is None else decimals
+            if 0.0 < value < 1.0:  # 0.9996 stayed is not "100.0%": see format_share
+                return format_share(value, decimals=d, max_decimals=d + 1).replace(" %", "%")
+            return f"{value:.{d}%}"
         if unit is None and _COUNT_NAMES.search(column.lower()) and value == round(value):
             return f"{int(round(value)):,}"
         return _number(value, decimals)

@@ -119,3 +119,9 @@ def test_format_share_refuses_a_percentage():
 
     with pytest.raises(ValueError, match="share=85"):
         format_share(85)
+
+
+def test_a_share_column_never_shows_100_percent_short_of_1():
+    assert format_value(0.9996, "stayed_share") == "99.96%"
+    assert format_value(0.99999, "stayed_share") == "> 99.99%"
+    assert format_value(1.0, "stayed_share") == "100.0%"

@@ -38,3 +38,29 @@ def test_heatmap_annotates_the_row_shares(moves):
     texts = {t.get_text() for t in ax.texts}
     assert {"50%", "100%"} <= texts
     plt.close(ax.figure)
+
+
+def test_the_headline_never_says_100_percent_stayed_while_someone_moved():
+    """'needs: 100% stayed, 91 customers moved' contradicted itself through rounding."""
+    from segwork.plots.migration import migration_headline, nobody_moved_text
+
+    ids = [str(i) for i in range(1000)]
+    before = pd.Series("A", index=ids)
+    after = before.copy()
+    after.iloc[:3] = "B"  # 3 of 1,000 moved: 99.7 % stayed
+    m = migration(before, after)
+    text = migration_headline(m)
+    assert "3 customers moved" in text and "99.7 % stayed" in text and "100" not in text
+    assert nobody_moved_text(m) is None
+
+
+def test_a_segmentation_where_nobody_moved_gets_one_sentence():
+    from segwork.plots.migration import migration_headline, nobody_moved_text
+
+    before = pd.Series({"1": "A", "2": "B", "3": "B"})
+    after = pd.Series({"1": "A", "2": "B", "3": "B", "4": "A"})  # customer 4 is new
+    m = migration(before, after, name="apriori", before_label="2024-09-30", after_label="2024-12-31")
+    assert migration_headline(m) == "apriori: 100 % stayed, 0 customers moved"
+    text = nobody_moved_text(m)
+    assert text.startswith("**apriori**: nobody moved: all 3 customers of both dates kept their segment")
+    assert "1 new customer placed" in text and "left out" in text
