@@ -11,9 +11,18 @@ network. :func:`decode` reads one customer back (what the script shows), so a
 test can hold the page to ``customer_view``.
 
 Compactness (the page must stay within its size budget at 20,000 customers):
-columns, not records; text columns (and the pending triggers' texts) as a list
-of levels and one code per customer (per trigger); money and days rounded to 2 decimals, shares and probabilities to 3;
-P(alive) over time in steps of 2 %, one character per date.
+columns, not records; text columns, survey answers, segments and permissions
+as a list of levels and one character per customer (:data:`CODE_ALPHABET`),
+the pending triggers' texts as levels and codes; money rounded to 2 decimals,
+days to whole days, shares and probabilities to 3; P(alive) over time in steps
+of 2 %, one character per date.
+
+Readers' words: every row of the view is named by :data:`LABELS` or
+:func:`segwork.plots.tables.column_label` (the report's one labeller), written
+into the page as ``labels``; the two day counts are named apart: "days since
+last purchase" (the RFM page's recency) and "first to last purchase (BTYD
+recency)". An id is found as typed, trimmed, and, when no other id differs only
+in case, in any case (``c000123`` finds ``C000123``).
 """
 from __future__ import annotations
 
@@ -29,9 +38,11 @@ from ..act.strategies import DEFAULT_STRATEGIES
 from ..act.view import HISTORY_COLUMNS, VALUE_COLUMNS
 from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..errors import DataError
+from ..plots.tables import column_label
 from ..segment.base import Segmentation
 
-__all__ = ["lookup_data", "lookup_html", "decode", "DECIMALS", "TRIGGER_FIELDS", "PATH_ALPHABET"]
+__all__ = ["lookup_data", "lookup_html", "decode", "find", "label", "DECIMALS", "TRIGGER_FIELDS", "PATH_ALPHABET",
+           "CODE_ALPHABET", "LABELS"]
 
 #: The fields of a pending trigger on the page (its segment and relationship are shown once, above it).
 TRIGGER_FIELDS = ("date", "event", "reason", "action")
@@ -39,9 +50,35 @@ TRIGGER_FIELDS = ("date", "event", "reason", "action")
 #: ``~`` = before the first purchase (51 levels, JSON-safe ASCII without a backslash or quote).
 PATH_ALPHABET = "".join(chr(c) for c in range(40, 40 + 52) if chr(c) != "\\")[:51]
 
-#: Decimals kept per column kind: money and days 2, probabilities and shares 3.
-DECIMALS = {"money": 2, "share": 3}
+#: A coded column is one character per customer: ``CODE_ALPHABET[code]``, ``~`` = missing (90 levels at most,
+#: JSON-safe ASCII without a quote or backslash); a column with more levels keeps a list of codes.
+CODE_ALPHABET = "".join(chr(c) for c in range(35, 126) if chr(c) != "\\")
+
+#: Decimals kept per column kind: money 2, days 0 (whole days), probabilities and shares 3.
+DECIMALS = {"money": 2, "days": 0, "share": 3}
 _SHARE_COLUMNS = {"p_alive", "p_buy", "purchase_rate"}
+_DAY_COLUMNS = {"recency", "T", "days_since_last"}
+
+#: Row names of the view where the column name is not the reader's word. Days: the RFM page's recency is the
+#: days since the last purchase; BTYD's recency is the time from the first to the last purchase.
+LABELS = {"days_since_last": "days since last purchase", "recency": "first to last purchase (BTYD recency)",
+          "T": "first purchase to end of data (BTYD T)", "frequency": "repeat purchases (BTYD frequency)",
+          "n_transactions": "transactions", "purchase_rate": "purchases per 30 days", "p_buy": "P(buy)",
+          "p_alive": "P(alive)"}
+
+
+def label(column: str) -> str:
+    """The reader's name of a column of the view: :data:`LABELS`, a purchase-mix share as "category: beauty" /
+    "channel: app", a permission as "email opt-in", else :func:`segwork.plots.tables.column_label`."""
+    name = str(column)
+    if name in LABELS:
+        return LABELS[name]
+    for prefix, kind in (("cat_", "category"), ("ch_", "channel")):
+        if name.startswith(prefix):
+            return f"{kind}: {column_label(name[len(prefix):])}"
+    if name.endswith("_opt_in"):
+        return f"{column_label(name[:-len('_opt_in')])} opt-in"
+    return column_label(name)
 
 
 def _numbers(values, decimals: int) -> list:
@@ -50,14 +87,30 @@ def _numbers(values, decimals: int) -> list:
     return [None if not math.isfinite(x) else (int(x) if x == int(x) else float(x)) for x in out]
 
 
+def _code_text(codes) -> str | list:
+    """Codes (-1 = missing) as one character each (:data:`CODE_ALPHABET`, ``~`` missing), or the list itself
+    when there are more levels than characters."""
+    codes = [int(c) for c in codes]
+    if max(codes, default=-1) >= len(CODE_ALPHABET):
+        return codes
+    return "".join("~" if c < 0 else CODE_ALPHABET[c] for c in codes)
+
+
+def _code_at(codes, i: int) -> int:
+    """The code of position ``i`` in a coded column (either form); -1 = missing."""
+    if isinstance(codes, str):
+        return -1 if codes[i] == "~" else CODE_ALPHABET.index(codes[i])
+    return codes[i]
+
+
 def _coded(values: pd.Series) -> dict:
-    """Text-like column -> {"levels": [...], "codes": [...]} (code -1 = missing)."""
+    """Text-like column -> {"levels": [...], "codes": one character per customer} (see :func:`_code_text`)."""
     s = values.astype("object")
     if pd.api.types.is_datetime64_any_dtype(values):
         s = values.dt.strftime("%Y-%m-%d").astype("object").where(values.notna(), None)
     text = s.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
     cat = pd.Categorical(text)
-    return {"levels": [str(x) for x in cat.categories], "codes": cat.codes.astype(int).tolist()}
+    return {"levels": [str(x) for x in cat.categories], "codes": _code_text(cat.codes)}
 
 
 def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | pd.Series] | None = None, *,
@@ -83,10 +136,11 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
 
     Returns
     -------
-    dict (JSON-ready): ``ids``; ``currency``; ``value_label``; ``history``/``value``: column -> numbers;
-    ``profile``: column -> {"levels", "codes"} or {"numbers"}; ``permissions``,
-    ``mix``: column -> numbers (permissions 0/1); ``segments``: name ->
-    {"levels", "codes"}; ``strategies``: type -> {"goal", "offer"};
+    dict (JSON-ready): ``ids``; ``currency``; ``value_label``; ``labels``: column -> the reader's
+    name (:func:`label`); ``code_alphabet``: :data:`CODE_ALPHABET`; ``history``/``value``: column -> numbers;
+    ``profile``: column -> {"levels", "codes"} or {"numbers"}; ``permissions``: column -> one character per
+    customer ("1" yes, "0" no, "~" missing); ``mix``: column -> numbers; ``segments``: name ->
+    {"levels", "codes"} (codes: one character per customer, :func:`_code_text`); ``strategies``: type -> {"goal", "offer"};
     ``triggers``: {"fields": :data:`TRIGGER_FIELDS`, "levels": field -> texts,
     "rows": position -> one list of codes per pending trigger (-1 = missing)}; ``clv_lower``/``clv_upper``; ``p_alive_dates``
     and ``p_alive_path`` (per customer whole percentages, None before the first purchase).
@@ -95,25 +149,26 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
     ------
     DataError: the table has duplicate customer ids; ``margin`` not a finite number >= 0.
     """
-    label = value_label(margin)
+    value_name = value_label(margin)
     ids = table.index.astype(str)
     if ids.has_duplicates:
         raise DataError(f"lookup_data: customer {ids[ids.duplicated()][0]!r} appears twice in the table; "
                         "give the prepared table (one row per customer)")
     behaviour = set(HISTORY_COLUMNS) | set(VALUE_COLUMNS)
-    out: dict = {"ids": list(ids), "currency": currency, "value_label": label,
+    out: dict = {"ids": list(ids), "currency": currency, "value_label": value_name, "code_alphabet": CODE_ALPHABET,
                  "history": {}, "value": {}, "profile": {}, "permissions": {}, "mix": {}, "segments": {}}
     for group, cols in (("history", HISTORY_COLUMNS), ("value", VALUE_COLUMNS)):
         for c in cols:
             if c in table.columns:
-                out[group][c] = _numbers(table[c], DECIMALS["share" if c in _SHARE_COLUMNS else "money"])
+                kind = "share" if c in _SHARE_COLUMNS else "days" if c in _DAY_COLUMNS else "money"
+                out[group][c] = _numbers(table[c], DECIMALS[kind])
     for c in table.columns:
         name = str(c)
         if c in behaviour:
             continue
         col = table[c]
         if name.endswith("_opt_in"):
-            out["permissions"][name] = [None if pd.isna(v) else int(bool(v)) for v in col]
+            out["permissions"][name] = "".join("~" if pd.isna(v) else "1" if bool(v) else "0" for v in col)
         elif name.startswith(("cat_", "ch_")):
             out["mix"][name] = _numbers(col, DECIMALS["share"])
         elif pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
@@ -121,7 +176,7 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
         elif col.nunique(dropna=True) <= 50:  # survey answers, scores: levels as numbers, one code each
             cat = pd.Categorical(pd.to_numeric(col, errors="coerce"))
             out["profile"][name] = {"levels": _numbers(cat.categories, DECIMALS["money"]),
-                                    "codes": cat.codes.astype(int).tolist()}
+                                    "codes": _code_text(cat.codes)}
         else:
             out["profile"][name] = {"numbers": _numbers(col, DECIMALS["money"])}
     position = pd.Series(np.arange(len(ids)), index=ids)
@@ -158,6 +213,8 @@ def lookup_data(table: pd.DataFrame, segmentations: Mapping[str, Segmentation | 
                      for k, v in rec.items() if k in TRIGGER_FIELDS}
             rows.setdefault(str(int(position[cid])), []).append([code(f, shown.get(f)) for f in TRIGGER_FIELDS])
     out["triggers"] = {"fields": list(TRIGGER_FIELDS), "levels": levels, "rows": rows}
+    shown = [c for group in ("history", "value", "profile", "permissions", "mix") for c in out[group]]
+    out["labels"] = {c: label(c) for c in shown}
     if clv_interval is not None:
         ci = clv_interval.copy()
         ci.index = ci.index.astype(str)
@@ -183,16 +240,16 @@ def decode(data: dict, customer_id) -> dict:
     ``history``, ``value``, ``segments``, ``relationship``, ``strategy``,
     ``offer``, ``triggers``, ``value_label`` (the fields of :class:`segwork.act.view.CustomerView`,
     missing values left out as there) and, when written, ``clv_lower``,
-    ``clv_upper`` and ``p_alive_path``. Raises DataError for an unknown id.
+    ``clv_upper`` and ``p_alive_path``. ``customer_id`` is found as the page finds it (:func:`find`).
+    Raises DataError for an unknown id.
     """
-    cid = str(customer_id)
-    try:
-        i = data["ids"].index(cid)
-    except ValueError:
-        raise DataError(f"decode: no customer {cid!r} on the lookup page") from None
+    i = find(data, customer_id)
+    if i is None:
+        raise DataError(f"decode: no customer {str(customer_id).strip()!r} on the lookup page")
+    cid = data["ids"][i]
 
     def level(coded):
-        code = coded["codes"][i]
+        code = _code_at(coded["codes"], i)
         return None if code < 0 else coded["levels"][code]
 
     profile = {}
@@ -207,7 +264,7 @@ def decode(data: dict, customer_id) -> dict:
     pending = [{f: trig["levels"][f][c] for f, c in zip(trig["fields"], row) if c >= 0}
                for row in trig["rows"].get(str(i), [])]
     view = {"customer_id": cid, "profile": profile,
-            "permissions": {k: bool(v[i]) for k, v in data["permissions"].items() if v[i] is not None},
+            "permissions": {k: v[i] == "1" for k, v in data["permissions"].items() if v[i] != "~"},
             "mix": {k: v[i] for k, v in data["mix"].items() if v[i] is not None},
             "history": {k: v[i] for k, v in data["history"].items()},
             "value": {k: v[i] for k, v in data["value"].items()},
@@ -222,24 +279,40 @@ def decode(data: dict, customer_id) -> dict:
     return view
 
 
+def find(data: dict, customer_id) -> int | None:
+    """The position of a typed id in :func:`lookup_data`'s ``ids``, as the page's script finds it: the id as
+    typed (spaces around it dropped), else the one id equal to it ignoring case (None when none or several)."""
+    typed = str(customer_id).strip()
+    if typed in data["ids"]:
+        return data["ids"].index(typed)
+    matches = [j for j, cid in enumerate(data["ids"]) if cid.lower() == typed.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
 _SCRIPT = r"""
 (function () {
   const data = JSON.parse(document.getElementById("segwork-lookup-data").textContent);
   const pos = new Map(data.ids.map((id, i) => [id, i]));
+  const folded = new Map();  // id ignoring case -> position, or -1 when two ids differ only in case
+  data.ids.forEach((id, i) => { const k = id.toLowerCase(); folded.set(k, folded.has(k) ? -1 : i); });
+  const find = (typed) => pos.has(typed) ? pos.get(typed) :
+      ((folded.get(typed.toLowerCase()) ?? -1) >= 0 ? folded.get(typed.toLowerCase()) : undefined);
   const box = document.getElementById("segwork-lookup-box");
   const out = document.getElementById("segwork-lookup-view");
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const num = (v, d) => (v === null || v === undefined) ? "–" :
       Number(v).toLocaleString("en-GB", {minimumFractionDigits: d, maximumFractionDigits: d});
-  const named = {p_alive: "P(alive)", p_buy: "P(buy)"};  // the field's terms
-  const words = (c) => named[c] ?? c.replace(/_/g, " ");
-  const level = (coded, i) => coded.codes[i] < 0 ? null : coded.levels[coded.codes[i]];
+  const words = (c) => data.labels[c] ?? c;  // written by segwork.report.lookup.label (column_label)
+  const code = (codes, i) => typeof codes === "string" ? (codes[i] === "~" ? -1 :
+      data.code_alphabet.indexOf(codes[i])) : codes[i];
+  const level = (coded, i) => { const c = code(coded.codes, i); return c < 0 ? null : coded.levels[c]; };
   const table = (title, rows) => rows.length ? `<h4>${esc(title)}</h4><table class="segwork-lookup"><tbody>` +
       rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("") + "</tbody></table>" : "";
   const money = new Set(["revenue", "mean_amount", "monetary_value", "clv"]);
+  const days = new Set(["recency", "T", "days_since_last"]);  // whole days
   const decimals = (c) => ["p_alive", "p_buy", "purchase_rate"].includes(c) ? 3 :
-      (["n_transactions", "frequency"].includes(c) ? 0 : 2);
-  const unit = (c) => money.has(c) ? " " + data.currency : (["recency", "T", "days_since_last"].includes(c) ? " days" : "");
+      (["n_transactions", "frequency"].includes(c) || days.has(c) ? 0 : 2);
+  const unit = (c) => money.has(c) ? " " + data.currency : (days.has(c) ? " days" : "");
   function spark(path, dates) {
     const w = 520, h = 120, pts = [];
     path.forEach((v, j) => { if (v !== null) pts.push([j, v]); });
@@ -256,18 +329,19 @@ _SCRIPT = r"""
       `<p class="segwork-lookup-caption">Figure: this customer's P(alive) at each date from the purchases known ` +
       `then (the model of the run), latest ${pts[pts.length - 1][1]} %.</p>`;
   }
-  function show(id) {
-    const i = pos.get(id.trim());
+  function show(typed) {
+    const i = find(typed.trim());
     if (i === undefined) {
-      out.innerHTML = id.trim() ? `<p class="segwork-lookup-unknown">No customer <b>${esc(id.trim())}</b> in this ` +
-        `run's data (${data.ids.length.toLocaleString("en-GB")} customers). Check the id: ids are written as ` +
-        `in the data, e.g. <b>${esc(data.ids[0] ?? "")}</b> (letters and digits, case matters).</p>` : "";
+      out.innerHTML = typed.trim() ? `<p class="segwork-lookup-unknown">No customer <b>${esc(typed.trim())}</b> in ` +
+        `this run's data (${data.ids.length.toLocaleString("en-GB")} customers). Check the id: ids are written as ` +
+        `in the data, e.g. <b>${esc(data.ids[0] ?? "")}</b> (upper or lower case both find it).</p>` : "";
       return;
     }
+    const id = data.ids[i];  // as written in the data
     const segs = Object.entries(data.segments).map(([n, c]) => [n, esc(level(c, i) ?? "–")]);
     const rel = data.segments[data.relationship] ? level(data.segments[data.relationship], i) : null;
     const st = rel !== null ? data.strategies[rel] : undefined;
-    let html = `<h3>Customer ${esc(id.trim())}</h3>`;
+    let html = `<h3>Customer ${esc(id)}</h3>`;
     html += table("Relationship and strategy", [["relationship type", esc(rel ?? "–")],
       ["strategy", esc(st ? st.goal : "no strategy stated")], ["offer", esc(st ? st.offer : "–")]]);
     const value = Object.entries(data.value).map(([c, v]) => [c === "clv" ? data.value_label : words(c),
@@ -290,8 +364,8 @@ _SCRIPT = r"""
       if (v !== null) prof.push([words(c), esc(col.numbers ? num(v, Number.isInteger(v) ? 0 : 2) : yes[v] ?? v)]);
     }
     html += table("Profile", prof);
-    html += table("Permissions", Object.entries(data.permissions).filter(([, v]) => v[i] !== null)
-      .map(([c, v]) => [words(c), v[i] ? "yes" : "no"]));
+    html += table("Permissions", Object.entries(data.permissions).filter(([, v]) => v[i] !== "~")
+      .map(([c, v]) => [words(c), v[i] === "1" ? "yes" : "no"]));
     html += table("Purchase mix (share of purchases)", Object.entries(data.mix).filter(([, v]) => v[i] !== null)
       .map(([c, v]) => [words(c), num(100 * v[i], 1) + " %"]));
     out.innerHTML = html;

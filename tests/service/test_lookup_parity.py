@@ -3,8 +3,8 @@
 The page's data are written by :func:`segwork.report.lookup.lookup_data` from the model folder's prepared table
 and segmentations (what a run writes), read back as the page's script reads them (:func:`decode` of the JSON in
 the page); the service answers from the same folder through a real server and zeep. Every field the service
-gives must be on the page with the same value: numbers within the page's rounding (money and days to 2
-decimals, probabilities and shares to 3), texts exactly, and the CLV named by the same value label (the
+gives must be on the page with the same value: numbers within the page's rounding (money to 2
+decimals, days to whole days, probabilities and shares to 3), texts exactly, and the CLV named by the same value label (the
 folder's one margin).
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from segwork.report.lookup import DECIMALS, decode, lookup_data, lookup_html
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 #: GetCustomerView's numbers -> (the page's group, column, its rounding in decimals).
-NUMBERS = {"frequency": ("value", "frequency", DECIMALS["money"]), "recency": ("value", "recency", DECIMALS["money"]),
-           "T": ("history", "T", DECIMALS["money"]), "daysSinceLast": ("history", "days_since_last", DECIMALS["money"]),
+NUMBERS = {"frequency": ("value", "frequency", DECIMALS["money"]), "recency": ("value", "recency", DECIMALS["days"]),
+           "T": ("history", "T", DECIMALS["days"]), "daysSinceLast": ("history", "days_since_last", DECIMALS["days"]),
            "monetaryValue": ("value", "monetary_value", DECIMALS["money"]),
            "revenue": ("history", "revenue", DECIMALS["money"]), "pAlive": ("value", "p_alive", DECIMALS["share"]),
            "clv": ("value", "clv", DECIMALS["money"])}
