@@ -380,3 +380,13 @@ def test_customer_lookup_shows_the_typed_customer_and_says_when_an_id_is_unknown
     assert text.startswith(f"No customer NOBODY-42 in this run's data ({len(table):,} customers)"), text
     assert "Check the id" in text and data["ids"][0] in text
     assert not browser.find_elements(By.CSS_SELECTOR, "#segwork-lookup-view h3"), "a view shown for an unknown id"
+    cid = str(table.index[0])
+    box.clear()
+    box.send_keys(f"  {cid.lower()} ", Keys.ENTER)  # trimmed, any case: the id as written in the data
+    WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "segwork-lookup-view").text.startswith(f"Customer {cid}"))
+    shown = view_tables()
+    assert shown["History"]["days since last purchase"].endswith(" days"), shown["History"]
+    assert "." not in shown["History"]["days since last purchase"]  # whole days
+    assert "first to last purchase (BTYD recency)" in shown["RFM and value"], shown["RFM and value"]
+    assert not any("_" in k for rows in shown.values() for k in rows), shown  # words, not column names
