@@ -150,3 +150,22 @@ def test_cli_prints_counts_that_add_up(tmp_path, capsys, kind):
         assert "unprofitable" in "\n".join(lines) and "margin 30 % of revenue" in lines[-1]
     if kind == "segments":
         assert "CLV (margin 30 %)" in lines[-1]
+
+
+def test_notebook_08_and_the_export_build_the_trigger_list_one_way(crm):
+    """Page 08's triggers table had an empty relationship column (the notebook called triggers() without
+    relationships=): both now call labelled_triggers, which fills the segment and the relationship type."""
+    from segwork.act import labelled_triggers
+    from segwork.features import customer_table
+
+    frame = export_frame("triggers", crm)
+    cut = crm.transactions["date"].max().normalize()
+    table = customer_table(crm.transactions, crm.customers, observation_end=cut)
+    events = labelled_triggers(crm.transactions, crm.customers, table, cut + pd.Timedelta(days=1),
+                               cut + pd.Timedelta(days=30), channel="email")
+    assert events["relationship"].notna().all() and events["segment"].notna().all()
+    events = events.assign(date=pd.to_datetime(events["date"]).dt.date)
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), events[frame.columns].reset_index(drop=True),
+                                  check_dtype=False)
+    with pytest.raises(DataError, match="relationships= is computed"):
+        labelled_triggers(crm.transactions, crm.customers, table, cut, cut, relationships=None)
