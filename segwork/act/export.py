@@ -147,7 +147,9 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
                   "margin does not cover the contact cost)": sel.attrs["n_unprofitable"]}
         extra = {"n_unprofitable": int(sel.attrs["n_unprofitable"]), "n_candidates": int(sel.attrs["n_candidates"]),
                  "margin": float(margin), "incremental_share": float(incremental_share),
-                 "cost_per_contact": float(cost_per_contact)}
+                 "cost_per_contact": float(cost_per_contact),
+                 # named as export retention names it (the data set's currency label), not "the data's currency"
+                 "currency": str(data.currency)}
     else:
         from ..features import customer_table
         from .triggers import labelled_triggers
