@@ -14,7 +14,7 @@ from .evaluation import (evaluate_scores, gains_curve, lift_at, oracle_propensit
 from .propensity import (DEFAULT_HORIZON_DAYS, PropensityClassifier, clv_propensity, propensity_features,
                          purchase_labels)
 from .retention import (AT_RISK_TYPES, RETENTION_SCHEMA, CustomerReasons, ReasonAgreement, customer_reasons,
-                        reason_agreement, retention_list)
+                        driver_words, reason_agreement, retention_list)
 from .strategies import (COST_SOURCE, DEFAULT_RETENTION_ACTIONS, DEFAULT_STRATEGIES, EFFECT_SOURCE, RetentionAction,
                          Strategy, relationship_summary, strategy_table, with_costs, with_effects)
 from .targeting import select_targets
@@ -32,6 +32,6 @@ __all__ = ["Strategy", "DEFAULT_STRATEGIES", "EFFECT_SOURCE", "strategy_table", 
            "DefectionFit", "FuturePaths", "fit_defection", "DEFAULT_STATIC_DRIVERS", "DEFAULT_TIME_VARYING_DRIVERS",
            "drivers_table", "restricted_statistics", "planted_coverage", "PlantedCoverage", "DRIVERS_COLUMNS",
            "customer_reasons", "retention_list", "reason_agreement", "CustomerReasons", "ReasonAgreement",
-           "AT_RISK_TYPES", "RETENTION_SCHEMA",
+           "AT_RISK_TYPES", "RETENTION_SCHEMA", "driver_words",
            "DEFAULT_THRESHOLD_WEEKS", "LapseCheck", "lapse_check", "lapse_intervals",
            "DefectionExplanation", "explain_defection", "retention_frame"]
