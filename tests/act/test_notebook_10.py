@@ -83,7 +83,7 @@ def test_drivers_table_and_planted_coverage(metrics, world):
     assert (index_rows["dropout_multiplier"] == dropout["multiplier"].reindex(index_rows.index)).all()
     assert index_rows.loc["contract[none]", "side"] == "dropout"
     low, high = dropout.loc["contract[none]", ["lower_95", "upper_95"]]
-    assert index_rows.loc["contract[none]", "dropout_95"] == f"{low:.2f}-{high:.2f}"
+    assert index_rows.loc["contract[none]", "dropout_95"] == f"{low:.2f} to {high:.2f}"  # intervals as "a to b"
 
 
 @pytest.mark.slow
