@@ -38,8 +38,8 @@ from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number
 from ..errors import DataError
 from .defection import DEFAULT_STATIC_DRIVERS, DEFAULT_TIME_VARYING_DRIVERS, DefectionFit, FuturePaths, fit_defection
-from .retention import (AT_RISK_TYPES, NO_DRIVER_FOUND, RANKING_RULE, RETENTION_SCHEMA, CustomerReasons, customer_reasons,
-                        driver_words, rank_retention, retention_list)
+from .retention import (AT_RISK_TYPES, NO_DRIVER_FOUND_TEXT, RANKING_RULE, RETENTION_SCHEMA, CustomerReasons,
+                        customer_reasons, driver_words, rank_retention, retention_list)
 
 __all__ = ["DefectionExplanation", "explain_defection", "explained_customers", "retention_frame", "driver_columns",
            "RETENTION_EXPORT_SCHEMA", "NO_DRIVERS_NOTE", "NO_DRIVERS_REASON", "nobody_at_risk"]
@@ -52,7 +52,7 @@ for _name, _spec in RETENTION_SCHEMA.items():
     if _name == "reason_multiplier":
         RETENTION_EXPORT_SCHEMA["reasons"] = (
             "string", "", "every reason, strongest first: 'driver x factor (CLV kept if removed)', '; '-separated, "
-            "drivers in words; '" + NO_DRIVER_FOUND + "' or 'not known: the data has no drivers' otherwise")
+            "drivers in words; '" + NO_DRIVER_FOUND_TEXT + "' or 'not known: the data has no drivers' otherwise")
 del _name, _spec
 
 #: What a data set without drivers can and cannot say (the export prints it, the service's modelNote carries it).
@@ -287,7 +287,7 @@ def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
         out["top_reason"] = [driver_words(r) for r in out["top_reason"]]
         words = explanation.reasons.assign(driver=[driver_words(d) for d in explanation.reasons["driver"]])
         text = _reason_text(words, pd.Index(out["customer_id"]), explanation.settings.get("currency", ""))
-        out["reasons"] = text.replace("", NO_DRIVER_FOUND).to_numpy()
+        out["reasons"] = text.replace("", NO_DRIVER_FOUND_TEXT).to_numpy()
     else:
         out["top_reason"] = out["reasons"] = NO_DRIVERS_REASON
     out = rank_retention(out)[list(RETENTION_EXPORT_SCHEMA)]

@@ -36,14 +36,16 @@ from .strategies import DEFAULT_RETENTION_ACTIONS, DEFAULT_STRATEGIES, COST_SOUR
 
 __all__ = ["AT_RISK_TYPES", "CustomerReasons", "ReasonAgreement", "RETENTION_SCHEMA", "customer_reasons",
            "retention_list", "reason_agreement", "driver_words", "rank_retention", "NO_DRIVER_FOUND",
-           "RANKING_RULE"]
+           "NO_DRIVER_FOUND_TEXT", "RANKING_RULE"]
 
 #: The relationship types whose customers are at risk (:mod:`segwork.segment.relationship`).
 AT_RISK_TYPES = ("Vulnerable", "Win-back")
 
 #: The retention list's columns: column -> (type, unit, meaning), as :data:`segwork.act.EXPORT_SCHEMAS`.
 #: The top reason of an at-risk customer none of whose drivers raises the dropout rate significantly.
-NO_DRIVER_FOUND = "no driver found (none raises this customer's dropout rate significantly)"
+NO_DRIVER_FOUND = "no driver found"
+#: The reasons text of such a customer (the export's ``reasons`` column): never an empty cell.
+NO_DRIVER_FOUND_TEXT = "no driver found: none of the drivers raises this customer's dropout rate significantly"
 
 #: How the retention list is ranked (said in the schema, the export's docs and on page 10).
 RANKING_RULE = ("customers whose best action's CLV saved is the defection model's what-if (a driver of theirs "
@@ -56,7 +58,8 @@ RETENTION_SCHEMA: dict[str, tuple[str, str, str]] = {
     "customer_id": ("string", "", "the customer's id"),
     "relationship": ("string", "", "relationship type (Vulnerable, Win-back; 'given' for a list of ids)"),
     "top_reason": ("string", "", "the driver that raises the customer's dropout rate most, in words ('no contract', "
-                   "'acquisition channel: social', 'open complaint'); '" + NO_DRIVER_FOUND + "' when none does; "
+                   "'acquisition channel: social', 'open complaint'); '" + NO_DRIVER_FOUND + "' when none raises it "
+                   "significantly; "
                    "'not known: the data has no drivers' when reasons cannot be given"),
     "reason_multiplier": ("float", "factor", "the top reason's factor on the dropout rate against a reference "
                           "customer, at the observation end; 1 when no driver was found; empty without drivers"),
@@ -308,7 +311,8 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
     options = []
     for r in reasons.reasons.itertuples():
         for a in by_column.get(r.column, []):
-            options.append((r.customer_id, a.name, float(r.clv_kept), a.cost, f"model what-if: {r.driver} removed"))
+            options.append((r.customer_id, a.name, float(r.clv_kept), a.cost,
+                            f"model what-if: {driver_words(r.driver)} removed"))
     with_driver_action = {o[0] for o in options}
     for cid, row in per.iterrows():
         if generic == "fallback" and cid in with_driver_action:
