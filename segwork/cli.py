@@ -502,7 +502,7 @@ def _cmd_export(args) -> int:
         from .clv.margin import margin_text
 
         print(f"  expected profit: P(buy) x incremental share {a['incremental_share']:g} x mean spend x "
-              f"{margin_text(a['margin'])} of revenue - {a['cost_per_contact']:g} per contact, in the data's currency")
+              f"{margin_text(a['margin'])} of revenue - {a['cost_per_contact']:g} per contact, in {a['currency']}")
     return EXIT_OK
 
 
@@ -544,6 +544,8 @@ def _print_retention_counts(frame, out) -> int:
     print(f"  {a['counts']['listed']:,} listed: at risk ({by_type(a['listed_by_type'])}); {a['worth_acting']:,} with "
           "a retention value above 0")
     print(f"  {a['counts']['not at risk']:,} not at risk ({by_type(a['not_at_risk'])})")
+    if a.get("why_empty"):  # a header-only file is not left to speak for itself
+        print(f"  why nobody is listed: {a['why_empty']}")
     if a["available"]:
         top = frame["top_reason"].value_counts()
         print("  top reasons of the listed: " + (", ".join(f"{r} {n:,}" for r, n in top.items()) or "none"))

@@ -38,10 +38,11 @@ from ..clv.margin import DEFAULT_MARGIN
 from .._checks import check_number
 from ..errors import DataError
 from .defection import DEFAULT_STATIC_DRIVERS, DEFAULT_TIME_VARYING_DRIVERS, DefectionFit, FuturePaths, fit_defection
-from .retention import AT_RISK_TYPES, RETENTION_SCHEMA, CustomerReasons, customer_reasons, retention_list
+from .retention import (AT_RISK_TYPES, NO_DRIVER_FOUND_TEXT, RANKING_RULE, RETENTION_SCHEMA, CustomerReasons,
+                        customer_reasons, driver_words, rank_retention, retention_list)
 
 __all__ = ["DefectionExplanation", "explain_defection", "explained_customers", "retention_frame", "driver_columns",
-           "RETENTION_EXPORT_SCHEMA", "NO_DRIVERS_NOTE"]
+           "RETENTION_EXPORT_SCHEMA", "NO_DRIVERS_NOTE", "NO_DRIVERS_REASON", "nobody_at_risk"]
 
 #: The columns of :func:`retention_frame` (``segwork export retention``): :data:`segwork.act.RETENTION_SCHEMA`
 #: with every reason of the customer spelt out after the top one.
@@ -50,8 +51,8 @@ for _name, _spec in RETENTION_SCHEMA.items():
     RETENTION_EXPORT_SCHEMA[_name] = _spec
     if _name == "reason_multiplier":
         RETENTION_EXPORT_SCHEMA["reasons"] = (
-            "string", "", "every reason, strongest first: 'driver x factor (CLV kept if removed)', '; '-separated; "
-            "empty when the data has no drivers")
+            "string", "", "every reason, strongest first: 'driver x factor (CLV kept if removed)', '; '-separated, "
+            "drivers in words; '" + NO_DRIVER_FOUND_TEXT + "' or 'not known: the data has no drivers' otherwise")
 del _name, _spec
 
 #: What a data set without drivers can and cannot say (the export prints it, the service's modelNote carries it).
@@ -59,6 +60,9 @@ NO_DRIVERS_NOTE = ("no reasons: the data has no drivers (no profile columns {sta
                    "P(alive) and the value at risk come from the prepared table's transaction and spend models, and "
                    "the at-risk customers get the action without a driver (the win-back contact at its relationship "
                    "strategy's assumed effect). Reasons need a customer profile or events per week")
+
+#: top_reason and reasons of the retention export when the data has no drivers (no reasons can be given).
+NO_DRIVERS_REASON = "not known: the data has no drivers"
 
 #: The columns of DefectionExplanation.customers.
 _CUSTOMER_COLUMNS = ("relationship", "at_risk", "p_alive", "clv", "top_reason", "reason_multiplier", "reasons",
@@ -235,10 +239,33 @@ def explain_defection(data, *, prepared=None, relationship=None, horizon: int = 
         available = False
     out = explained_customers(per, reasons, currency=currency, actions=actions, available=available)
     settings.update(out.attrs)
+    if not out["at_risk"].any():
+        settings["why_nobody_at_risk"] = nobody_at_risk(table, relationship, prepared)
     out.attrs = {}
     long = reasons.assign(process="dropout")[["customer_id", "rank", "driver", "process", "multiplier", "clv_kept"]]
     return DefectionExplanation(customers=out, reasons=long.reset_index(drop=True),
                                 fit=fit, paths=paths, available=available, note=note, settings=settings)
+
+
+def nobody_at_risk(table: pd.DataFrame, relationship, prepared=None) -> str:
+    """One sentence saying why no customer of ``table`` is at risk (Vulnerable or Win-back): the lowest P(alive)
+    of a repeat buyer against the relationship rule's threshold, and, when the transaction model's fit (the
+    :class:`segwork.clv.record.FitRecord` of ``prepared``) is at a limit of its dropout process, that it found
+    no dropout in the data. ``relationship``: the relationship :class:`~segwork.segment.Segmentation`."""
+    params = relationship.params
+    repeat = table["frequency"].to_numpy() > 0
+    p_alive = table["p_alive"].to_numpy(dtype=float)
+    lowest = f"{p_alive[repeat].min():.2f}" if repeat.any() else "none (no repeat buyers)"
+    text = (f"nobody is at risk: no customer is Vulnerable or Win-back. The lowest P(alive) of a repeat buyer is "
+            f"{lowest} (at risk below {params['p_loyal']:g}) and no one-time buyer of value has been silent for more "
+            f"than {params['recent_days']:g} days")
+    record = getattr(prepared, "record", None)
+    status = record.model("transaction") if record is not None else None
+    if status is not None and status.status == "at limit" and repeat.any() and p_alive[repeat].min() > 0.99:
+        text += (f". The {status.label} fit found no dropout in these data (its dropout parameters "
+                 f"{', '.join(status.limit)} at the limit 'nobody leaves'): the history may be too short, or too "
+                 "few customers stopped buying, to see anyone leave")
+    return text + "."
 
 
 def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
@@ -247,14 +274,23 @@ def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
 
     ``attrs["counts"]``: ``{"listed": ..., "not at risk": ...}`` (they add up to the customers of the data) and
     ``attrs["not_at_risk"]``: customers per relationship type not listed; ``attrs["note"]``, ``attrs["available"]``;
-    ``attrs["clv_basis"]``: the CLV's margin, horizon_months, discount_rate (per month) and currency.
+    ``attrs["clv_basis"]``: the CLV's margin, horizon_months, discount_rate (per month) and currency;
+    ``attrs["ranking"]``: :data:`segwork.act.retention.RANKING_RULE`; ``attrs["why_empty"]``: one sentence saying
+    why nobody is listed ("" when someone is). ``top_reason`` and ``reasons`` are in words
+    (:func:`segwork.act.retention.driver_words`).
     """
     per = explanation.customers
     risky = per[per["at_risk"].to_numpy()]
-    out = risky.reset_index().sort_values(["retention_value", "customer_id"], ascending=[False, True],
-                                          kind="mergesort")
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out = out[list(RETENTION_EXPORT_SCHEMA)].reset_index(drop=True)
+    out = risky.reset_index()
+    # drivers in words, and a reason text in every cell (an empty cell read as "forgotten", not "none found")
+    if explanation.available:
+        out["top_reason"] = [driver_words(r) for r in out["top_reason"]]
+        words = explanation.reasons.assign(driver=[driver_words(d) for d in explanation.reasons["driver"]])
+        text = _reason_text(words, pd.Index(out["customer_id"]), explanation.settings.get("currency", ""))
+        out["reasons"] = text.replace("", NO_DRIVER_FOUND_TEXT).to_numpy()
+    else:
+        out["top_reason"] = out["reasons"] = NO_DRIVERS_REASON
+    out = rank_retention(out)[list(RETENTION_EXPORT_SCHEMA)]
     not_at_risk = per.loc[~per["at_risk"].to_numpy(), "relationship"].value_counts().sort_index()
     out.attrs = {"counts": {"listed": int(len(out)), "not at risk": int((~per["at_risk"]).sum())},
                  "listed_by_type": risky["relationship"].value_counts().sort_index().to_dict(),
@@ -262,5 +298,7 @@ def retention_frame(explanation: DefectionExplanation) -> pd.DataFrame:
                  "worth_acting": int((out["retention_value"] > 0).sum()), "note": explanation.note,
                  "available": explanation.available,
                  "clv_basis": {k: explanation.settings[k] for k in ("margin", "horizon_months", "discount_rate",
-                                                                     "currency")}}
+                                                                     "currency")},
+                 "ranking": RANKING_RULE, "why_empty": explanation.settings.get("why_nobody_at_risk", "") if
+                 not len(out) else ""}
     return out

@@ -147,21 +147,21 @@ def export_frame(kind: str, data, *, random_state: int = 0, observation_end=None
                   "margin does not cover the contact cost)": sel.attrs["n_unprofitable"]}
         extra = {"n_unprofitable": int(sel.attrs["n_unprofitable"]), "n_candidates": int(sel.attrs["n_candidates"]),
                  "margin": float(margin), "incremental_share": float(incremental_share),
-                 "cost_per_contact": float(cost_per_contact)}
+                 "cost_per_contact": float(cost_per_contact),
+                 # named as export retention names it (the data set's currency label), not "the data's currency"
+                 "currency": str(data.currency)}
     else:
         from ..features import customer_table
-        from ..segment import relationship_segmentation, rfm_segmentation
-        from .triggers import triggers
+        from .triggers import labelled_triggers
 
         if data.customers is None:
             raise DataError("export triggers: the data set has no customer profiles (birthdays, contract ends); "
                             "use a data set with a customers table")
         table = customer_table(tx, data.customers, observation_end=cut)
-        # the relationship type of every customer at the observation end (MBG/NBD P(alive), recency, value), as
-        # the segments export and the service's relationship segmentation type them
-        out = triggers(tx, data.customers, cut + pd.Timedelta(days=1), cut + pd.Timedelta(days=horizon_days),
-                       segments=rfm_segmentation(table).labels,
-                       relationships=relationship_segmentation(table).labels, channel=channel)
+        # the RFM segment and relationship type of every customer at the observation end (MBG/NBD P(alive),
+        # recency, value), as the segments export and the service type them; notebook 08 builds its list the same way
+        out = labelled_triggers(tx, data.customers, table, cut + pd.Timedelta(days=1),
+                                cut + pd.Timedelta(days=horizon_days), channel=channel)
         left_out = out.attrs["left_out_no_permission"]
         out["date"] = pd.to_datetime(out["date"]).dt.date
         population = set(table.index.astype(str)) | set(data.customers["customer_id"].astype(str))

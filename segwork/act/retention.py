@@ -35,20 +35,34 @@ from .defection import DefectionFit, FuturePaths
 from .strategies import DEFAULT_RETENTION_ACTIONS, DEFAULT_STRATEGIES, COST_SOURCE, RetentionAction, Strategy
 
 __all__ = ["AT_RISK_TYPES", "CustomerReasons", "ReasonAgreement", "RETENTION_SCHEMA", "customer_reasons",
-           "retention_list", "reason_agreement"]
+           "retention_list", "reason_agreement", "driver_words", "rank_retention", "NO_DRIVER_FOUND",
+           "NO_DRIVER_FOUND_TEXT", "RANKING_RULE"]
 
 #: The relationship types whose customers are at risk (:mod:`segwork.segment.relationship`).
 AT_RISK_TYPES = ("Vulnerable", "Win-back")
 
 #: The retention list's columns: column -> (type, unit, meaning), as :data:`segwork.act.EXPORT_SCHEMAS`.
+#: The top reason of an at-risk customer none of whose drivers raises the dropout rate significantly.
+NO_DRIVER_FOUND = "no driver found"
+#: The reasons text of such a customer (the export's ``reasons`` column): never an empty cell.
+NO_DRIVER_FOUND_TEXT = "no driver found: none of the drivers raises this customer's dropout rate significantly"
+
+#: How the retention list is ranked (said in the schema, the export's docs and on page 10).
+RANKING_RULE = ("customers whose best action's CLV saved is the defection model's what-if (a driver of theirs "
+                "removed) first, by retention value; then those whose only action is the generic contact, whose CLV "
+                "saved is an assumed share of their CLV (no driver found, or none with an action), by retention "
+                "value; then those not worth acting on (retention value 0), by CLV at risk; ties by customer id")
+
 RETENTION_SCHEMA: dict[str, tuple[str, str, str]] = {
-    "rank": ("int", "", "1 = highest retention value"),
+    "rank": ("int", "", "1 = act first: " + RANKING_RULE),
     "customer_id": ("string", "", "the customer's id"),
     "relationship": ("string", "", "relationship type (Vulnerable, Win-back; 'given' for a list of ids)"),
-    "top_reason": ("string", "", "the driver that raises the customer's dropout rate most ('none' if none does; empty when the "
-                   "data has no drivers, so no reasons can be given)"),
+    "top_reason": ("string", "", "the driver that raises the customer's dropout rate most, in words ('no contract', "
+                   "'acquisition channel: social', 'open complaint'); '" + NO_DRIVER_FOUND + "' when none raises it "
+                   "significantly; "
+                   "'not known: the data has no drivers' when reasons cannot be given"),
     "reason_multiplier": ("float", "factor", "the top reason's factor on the dropout rate against a reference "
-                          "customer, at the observation end; empty without drivers"),
+                          "customer, at the observation end; 1 when no driver was found; empty without drivers"),
     "action": ("string", "", "the retention action with the highest retention value; 'none' when no action "
                "saves more than it costs"),
     "clv_saved": ("float", "currency", "expected CLV (margin x revenue, the margin stated with the "
@@ -61,6 +75,39 @@ RETENTION_SCHEMA: dict[str, tuple[str, str, str]] = {
             "(status-quo path): the value at risk"),
     "saved_basis": ("string", "", "where clv_saved comes from: the model's what-if, or an assumed effect"),
 }
+
+
+def driver_words(driver: str) -> str:
+    """A driver's name in words for a list or a page: ``"contract[none]"`` -> ``"no contract"``,
+    ``"acquisition_channel[social]"`` -> ``"acquisition channel: social"``, ``"open_complaint"`` -> ``"open
+    complaint"``, ``"none"`` (no reason) -> :data:`NO_DRIVER_FOUND`; ``""`` stays ``""``. The model's names
+    (``column[level]``, as :meth:`segwork.act.DefectionFit.drivers` names them) stay in the drivers table and
+    :class:`CustomerReasons`, where they are matched against planted and fitted effects."""
+    driver = "" if driver is None or (isinstance(driver, float) and np.isnan(driver)) else str(driver)
+    if driver in ("", "none"):
+        return NO_DRIVER_FOUND if driver == "none" else ""
+    if driver.endswith("]") and "[" in driver:
+        column, level = driver[:-1].split("[", 1)
+        column = column.replace("_", " ")
+        return f"no {column}" if level.lower() in ("none", "no", "false") else f"{column}: {level}"
+    return driver.replace("_", " ")
+
+
+def rank_retention(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (columns ``customer_id``, ``retention_value``, ``saved_basis``, ``clv``) sorted by
+    :data:`RANKING_RULE`, with ``rank`` (1 first) as its first column and a fresh index.
+
+    The tiers keep an assumed effect from outbidding an estimate: the generic contact saves an assumed share of
+    the customer's CLV (15 % for Vulnerable), more than most single drivers are worth over a year, so without
+    them the customers with no driver found would head the list on an assumption."""
+    value = frame["retention_value"].to_numpy(dtype=float)
+    model = frame["saved_basis"].astype(str).str.startswith("model what-if").to_numpy()
+    tier = np.where(value <= 0, 2, np.where(model, 0, 1))
+    key = np.where(tier == 2, -frame["clv"].to_numpy(dtype=float), -value)
+    out = frame.assign(_tier=tier, _key=key).sort_values(["_tier", "_key", "customer_id"], kind="mergesort")
+    out = out.drop(columns=["_tier", "_key", *(["rank"] if "rank" in out.columns else [])]).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -242,7 +289,8 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
     (:data:`segwork.act.strategies.COST_SOURCE`, ``attrs["cost_source"]``).
 
     Returns a DataFrame with the columns of :data:`RETENTION_SCHEMA`, in that
-    order, rank 1 first (the customers not worth acting on last, by id).
+    order, ranked by :data:`RANKING_RULE` (:func:`rank_retention`), rank 1
+    first; ``top_reason`` in words (:func:`driver_words`).
     Raises DataError for an action with a negative or non-finite cost, or an
     unknown ``generic``.
     """
@@ -263,7 +311,8 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
     options = []
     for r in reasons.reasons.itertuples():
         for a in by_column.get(r.column, []):
-            options.append((r.customer_id, a.name, float(r.clv_kept), a.cost, f"model what-if: {r.driver} removed"))
+            options.append((r.customer_id, a.name, float(r.clv_kept), a.cost,
+                            f"model what-if: {driver_words(r.driver)} removed"))
     with_driver_action = {o[0] for o in options}
     for cid, row in per.iterrows():
         if generic == "fallback" and cid in with_driver_action:
@@ -297,9 +346,8 @@ def retention_list(reasons: CustomerReasons, *, actions: Mapping[str, RetentionA
                         "retention_value": best["retention_value"].to_numpy(dtype=float),
                         "p_alive": per["p_alive"].to_numpy(dtype=float), "clv": per["clv"].to_numpy(dtype=float),
                         "saved_basis": best["saved_basis"].to_numpy()})
-    out = out.sort_values(["retention_value", "customer_id"], ascending=[False, True], kind="mergesort")
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out = out[list(RETENTION_SCHEMA)].reset_index(drop=True)
+    out["top_reason"] = [driver_words(r) for r in out["top_reason"]]
+    out = rank_retention(out)[list(RETENTION_SCHEMA)]
     out.attrs = {"cost_source": COST_SOURCE, "costs": {a.name: a.cost for a in actions.values()},
                  "generic": generic, **reasons.settings}
     return out

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import DataError
 from .channels import permitted
 
-__all__ = ["EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers"]
+__all__ = ["EVENT_ACTIONS", "SEASONAL_EVENTS", "triggers", "labelled_triggers"]
 
 #: (month, day, event name, regions or None for all): a generic calendar; replace it with the business's own.
 SEASONAL_EVENTS: tuple[tuple[int, int, str, tuple[str, ...] | None], ...] = (
@@ -207,3 +207,24 @@ def triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, window_
     out = out.sort_values(["date", "customer_id", "event"], kind="stable").reset_index(drop=True)[_COLUMNS]
     out.attrs["left_out_no_permission"] = left_out
     return out
+
+
+def labelled_triggers(transactions: pd.DataFrame, customers: pd.DataFrame | None, table: pd.DataFrame,
+                      window_start, window_end, **kwargs) -> pd.DataFrame:
+    """:func:`triggers` with each customer's RFM segment and relationship type filled in: the one way the
+    trigger list is built (``segwork export triggers`` and notebook 08 call it, so both have the same columns).
+
+    ``table``: the customer table at the observation end (:func:`segwork.features.customer_table`, index
+    customer_id); the segment is :func:`segwork.segment.rfm_segmentation` of it, the relationship type
+    :func:`segwork.segment.relationship_segmentation` of it (MBG/NBD P(alive) from the table's ``p_alive``
+    column when it has one, else fitted on it). ``kwargs``: the other arguments of :func:`triggers`
+    (``segments``/``relationships`` are set here). Returns and raises as :func:`triggers`.
+    """
+    from ..segment import relationship_segmentation, rfm_segmentation
+
+    for name in ("segments", "relationships"):
+        if name in kwargs:
+            raise DataError(f"labelled_triggers: {name}= is computed from the table; call triggers(...) to pass "
+                            "your own labels")
+    return triggers(transactions, customers, window_start, window_end, segments=rfm_segmentation(table).labels,
+                    relationships=relationship_segmentation(table).labels, **kwargs)

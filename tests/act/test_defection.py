@@ -273,3 +273,36 @@ def test_errors_name_the_column_or_driver(data, fit, paths, reasons):
                                        "upper_95": []}), data.planted_effects)
     with pytest.raises(DataError, match="generic='never'"):
         retention_list(_hand_reasons(), generic="never")
+
+
+def test_driver_names_in_words():
+    from segwork.act.retention import NO_DRIVER_FOUND, driver_words
+
+    assert driver_words("contract[none]") == "no contract"
+    assert driver_words("acquisition_channel[social]") == "acquisition channel: social"
+    assert driver_words("open_complaint") == "open complaint" and driver_words("none") == NO_DRIVER_FOUND
+    assert driver_words("") == "" and driver_words(float("nan")) == ""
+
+
+def test_an_assumed_effect_does_not_outrank_the_models_what_if():
+    """Finding 6: customers without a driver found got the generic contact at an assumed 15 % of a large CLV and
+    headed the list (ranks 1-4, top_reason 'none'). The stated rule (RANKING_RULE): the model's what-ifs first,
+    then the generic contact's assumed effect, then those not worth acting on; each by value."""
+    from segwork.act.retention import NO_DRIVER_FOUND, RANKING_RULE
+
+    hand = _hand_reasons()
+    per = hand.customers.copy()
+    per.loc["B", "clv"] = 100_000.0  # the generic contact would save 10 000 on an assumption
+    big = CustomerReasons(reasons=hand.reasons, customers=per, active=hand.active, settings=hand.settings)
+    out = retention_list(big)
+    assert out["customer_id"].tolist() == ["A", "B", "C"]
+    assert out.loc[0, "saved_basis"].startswith("model what-if") and out.loc[0, "top_reason"] == "no contract"
+    b = out.set_index("customer_id").loc["B"]
+    assert b["top_reason"] == NO_DRIVER_FOUND and b["retention_value"] > out.loc[0, "retention_value"]
+    assert b["saved_basis"].startswith("assumed effect") and b["reason_multiplier"] == 1.0
+    # within a tier, by retention value; C (region: no driver action) is in the assumed tier below B
+    assert out.set_index("customer_id").loc["C", "saved_basis"].startswith("assumed effect")
+    assert "first, by retention value" in RANKING_RULE and RANKING_RULE in RETENTION_SCHEMA["rank"][2]
+    # not worth acting: last, whatever their CLV
+    dear = retention_list(big, actions=with_costs(resolve_complaint=70, win_back_contact=50_000))
+    assert (dear["retention_value"] == 0).all() and dear["customer_id"].tolist() == ["B", "A", "C"]  # by CLV

@@ -76,7 +76,9 @@ def test_retention_follows_its_schema_and_its_counts_add_up(tmp_path, capsys):
     table = pd.read_parquet(out)
     assert list(table.columns) == list(EXPORT_SCHEMAS["retention"]) and len(table) == int(lines[1].split()[0])
     assert set(table["relationship"]) <= {"Vulnerable", "Win-back"} and table["p_alive"].between(0, 1).all()
-    assert (table["top_reason"] == "").all() and (table["reasons"] == "").all()
+    # no empty reason cells: the data has no drivers, said in every row
+    assert (table["top_reason"] == "not known: the data has no drivers").all()
+    assert (table["reasons"] == table["top_reason"]).all() and table["reason_multiplier"].isna().all()
     assert table["retention_value"].is_monotonic_decreasing and table["rank"].tolist() == list(range(1, len(table) + 1))
     for column, (kind, unit, meaning) in EXPORT_SCHEMAS["retention"].items():
         assert kind in ("int", "float", "string") and meaning, column
@@ -150,3 +152,55 @@ def test_cli_prints_counts_that_add_up(tmp_path, capsys, kind):
         assert "unprofitable" in "\n".join(lines) and "margin 30 % of revenue" in lines[-1]
     if kind == "segments":
         assert "CLV (margin 30 %)" in lines[-1]
+
+
+def test_notebook_08_and_the_export_build_the_trigger_list_one_way(crm):
+    """Page 08's triggers table had an empty relationship column (the notebook called triggers() without
+    relationships=): both now call labelled_triggers, which fills the segment and the relationship type."""
+    from segwork.act import labelled_triggers
+    from segwork.features import customer_table
+
+    frame = export_frame("triggers", crm)
+    cut = crm.transactions["date"].max().normalize()
+    table = customer_table(crm.transactions, crm.customers, observation_end=cut)
+    events = labelled_triggers(crm.transactions, crm.customers, table, cut + pd.Timedelta(days=1),
+                               cut + pd.Timedelta(days=30), channel="email")
+    assert events["relationship"].notna().all() and events["segment"].notna().all()
+    events = events.assign(date=pd.to_datetime(events["date"]).dt.date)
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), events[frame.columns].reset_index(drop=True),
+                                  check_dtype=False)
+    with pytest.raises(DataError, match="relationships= is computed"):
+        labelled_triggers(crm.transactions, crm.customers, table, cut, cut, relationships=None)
+
+
+def test_an_empty_retention_list_says_why_in_one_line(tmp_path, capsys):
+    """Finding 14: on a short plain file the MBG/NBD finds no dropout (a -> 0), nobody is at risk, and the export
+    wrote a header-only file without a word; now one line says why, with the lowest P(alive) and the fit's limit."""
+    from pathlib import Path
+
+    from segwork.datasets import load_dataset
+    from segwork.prepare import prepare
+
+    path = Path(__file__).parents[2] / "data" / "examples" / "online_retail_II_example.csv"
+    out = tmp_path / "retention.csv"
+    assert main(["export", "retention", "--dataset", str(path), "--output", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].strip().startswith("0 listed")
+    why = [line for line in lines if line.strip().startswith("why nobody is listed:")]
+    assert len(why) == 1 and "no customer is Vulnerable or Win-back" in why[0] and "found no dropout" in why[0]
+    table = prepare(load_dataset(str(path))).table
+    lowest = table.loc[table["frequency"] > 0, "p_alive"].min()
+    assert f"repeat buyer is {lowest:.2f} (at risk below 0.7)" in why[0]
+    assert len(pd.read_csv(out)) == 0  # the file keeps its header for a CRM import
+    # a list with customers has no such line
+    frame = export_frame("retention", make_crm(400, random_state=3))
+    assert len(frame) > 0 and frame.attrs["why_empty"] == ""
+
+
+def test_export_retention_and_targets_name_the_currency_alike(tmp_path, capsys):
+    """Finding 6: retention said "in EUR", targets "in the data's currency"; both now name the data set's currency."""
+    for kind in ("targets", "retention"):
+        assert main(["export", kind, "--dataset", "synthetic", "--n-customers", "400", "--random-state", "3",
+                     "--output", str(tmp_path / f"{kind}.csv")]) == 0
+        printed = capsys.readouterr().out
+        assert "in EUR" in printed and "the data's currency" not in printed

@@ -81,3 +81,18 @@ def test_08_done_when_figures_on_make_crm_20000(run_notebook):
     assert m["channel"] == "email" and m["left_out_no_permission"] == int((~email).sum())  # of those known at cut
     assert m["n_triggers"] > 0 and m["left_out_no_permission_triggers"] > 0
     assert {r["acquisition_channel"] for r in m["channels"]} == set(ds.customers["acquisition_channel"].astype(str))
+
+
+def test_08_triggers_cell_builds_the_list_as_the_export_does():
+    """The page's triggers table gets its segment and relationship columns from labelled_triggers, the function
+    `segwork export triggers` calls (tests/act/test_export.py compares the two frames): no cell calls triggers()
+    itself, which leaves the relationship column empty unless told."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[2] / "notebooks" / f"{NAME}.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert any("events = labelled_triggers(tx, data.customers, table," in s for s in code)
+    assert not any(re.search(r"(?<![\w.])triggers\(", s) for s in code)

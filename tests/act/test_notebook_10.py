@@ -83,7 +83,7 @@ def test_drivers_table_and_planted_coverage(metrics, world):
     assert (index_rows["dropout_multiplier"] == dropout["multiplier"].reindex(index_rows.index)).all()
     assert index_rows.loc["contract[none]", "side"] == "dropout"
     low, high = dropout.loc["contract[none]", ["lower_95", "upper_95"]]
-    assert index_rows.loc["contract[none]", "dropout_95"] == f"{low:.2f}-{high:.2f}"
+    assert index_rows.loc["contract[none]", "dropout_95"] == f"{low:.2f} to {high:.2f}"  # intervals as "a to b"
 
 
 @pytest.mark.slow
@@ -92,7 +92,16 @@ def test_reasons_retention_list_and_agreement_against_the_raw_data(metrics, worl
     assert metrics["customers_at_risk"] == len(retention) > 0
     assert retention["relationship"].value_counts().to_dict() == metrics["at_risk_by_type"]
     assert list(retention["rank"]) == list(range(1, len(retention) + 1))
-    assert retention["retention_value"].is_monotonic_decreasing
+    # ranked by the stated rule: the model's what-ifs, then the assumed generic contact, then not worth acting
+    from segwork.act.retention import NO_DRIVER_FOUND, driver_words
+
+    tier = np.where(retention["retention_value"] <= 0, 2,
+                    np.where(retention["saved_basis"].str.startswith("model what-if"), 0, 1))
+    assert (np.diff(tier) >= 0).all()
+    for t in (0, 1):
+        assert retention.loc[tier == t, "retention_value"].is_monotonic_decreasing
+    assert not retention["top_reason"].isna().any() and NO_DRIVER_FOUND in set(retention["top_reason"])
+    assert not retention["top_reason"].str.contains(r"\[").any()  # words, not contract[none]
     np.testing.assert_allclose(retention["retention_value"], retention["clv_saved"] - retention["action_cost"])
     worth = retention[retention["retention_value"] > 0]
     assert metrics["retention_value"] == pytest.approx(worth["retention_value"].sum())
@@ -100,7 +109,8 @@ def test_reasons_retention_list_and_agreement_against_the_raw_data(metrics, worl
     # reason agreement: the top reason found against the planted one, per at-risk customer
     truth = world.truth.set_axis(world.truth.index.astype(str))
     planted_top = truth["top_planted_reason"].reindex(retention["customer_id"]).to_numpy()
-    assert metrics["reason_agreement"] == pytest.approx(np.mean(retention["top_reason"].to_numpy() == planted_top))
+    planted_words = [driver_words(p) for p in planted_top]  # the list names drivers in words
+    assert metrics["reason_agreement"] == pytest.approx(np.mean(retention["top_reason"].to_numpy() == planted_words))
     # the random ranking's agreement, recounted from the profile and the last week of the events: each active
     # driver (not at its reference level at the end) first with equal chance
     prof = world.customers.set_index("customer_id").loc[retention["customer_id"]]

@@ -34,6 +34,22 @@ def test_05_on_synthetic(run_notebook):
     # one margin: the page's CLV is at the report's margin, and says so (issue 21: it was revenue, margin 1)
     assert clv["margin"] == 0.3 and clv["value"] == "CLV (margin 30 %)"
     assert 0 < clv["median"] < clv["mean"] and clv["total"] == pytest.approx(clv["mean"] * 2000)
+    # one CLV per customer in a report (fresh finding 1): the page's CLV is the run's prepared table's (MBG/NBD +
+    # Gamma-Gamma, the table every other page, the index, models build and score use), not its holdout winner's
+    from segwork.datasets import make_crm
+    from segwork.prepare import prepare
+
+    run = prepare(make_crm(2000, random_state=3), horizon=6).table
+    assert clv["model"] == run.attrs["p_alive_model"] == "MBG/NBD"
+    assert clv["total"] == pytest.approx(run["clv"].sum(), rel=1e-9)
+    assert clv["median"] == pytest.approx(run["clv"].median(), rel=1e-9)
+    # the holdout's best model is a comparison, named, with how much the total would differ
+    assert clv["holdout_best_model"] == m["best_model"]
+    assert clv["difference_pct"] == pytest.approx(100 * (clv["holdout_best_total"] / clv["total"] - 1))
+    assert (clv["difference_pct"] == 0) == (m["best_model"] == "MBG/NBD")
+    # the per-customer intervals are around the run's values: the page's 8 top customers are the table's 8 top
+    top = sorted((r["clv"] for r in m["clv_interval"][:8]), reverse=True)
+    assert top == pytest.approx(list(run["clv"].nlargest(8)), rel=1e-6)
     assert sum(r["n_customers"] for r in m["holdout_by_frequency"]) == m["n_customers"]
     # the holdout total's 90 % interval brackets the best model's forecast; the actual total is the raw count
     ti = m["holdout_total_interval"][0]
