@@ -48,6 +48,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
+from ..io import shown_path
 from ..errors import DataError, ReportError
 from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..prepare import Prepared, prepare, save_prepared_table
@@ -103,6 +104,12 @@ class DataSource:
         entry = self.builtin
         return entry.describe(**dict(self.values)) if entry else Path(self.dataset).name
 
+    @property
+    def shown(self) -> str:
+        """The data set as pages show it: a built-in's name, a file's path relative to the working folder (its
+        name when outside it), never a local absolute path (:func:`segwork.io.shown_path`)."""
+        return self.dataset if self.builtin is not None else shown_path(self.dataset)
+
     def load(self, read_options: Mapping[str, Any] | None = None) -> Dataset:
         """Build or read the data set (a file: read, validated and cleaned with ``read_options``)."""
         if self.builtin is not None:
@@ -110,7 +117,10 @@ class DataSource:
                 raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply "
                                 f"to --dataset PATH, not to the built-in data set {self.dataset!r}")
             return load_dataset(self.dataset, **dict(self.values))
-        return load_dataset(self.dataset, **dict(read_options or {}))
+        data = load_dataset(self.dataset, **dict(read_options or {}))
+        if data.cleaning_report is not None:  # page 01 says where the rows came from: not a local absolute path
+            data.cleaning_report.source = self.shown
+        return data
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,8 @@ def _parameter_table(plan: ReportPlan) -> list[dict]:
             continue
         if name in plan.overrides:
             value, source = plan.effective.get(name), plan.overrides[name].origin.rstrip(":")
+            if name == "dataset" and plan.dataset is not None:  # a file: as pages show it, run.json keeps it whole
+                value = plan.dataset.shown
         else:
             defaults = {plan.declared[s][name].source for s in users}
             value = defaults.pop() if len(defaults) == 1 else "per notebook: " + ", ".join(
@@ -405,6 +417,7 @@ def run_report(
     record: dict[str, Any] = {
         "run_id": run_dir.name, "status": "running", "created": _now(), "finished": None, "seconds": None,
         "dataset": main.dataset if main else None, "dataset_label": main.label if main else "(no data set)",
+        "dataset_shown": main.shown if main else None,
         "parameters": _parameter_table(plan),
         "overrides": {k: plan.effective.get(k) for k in plan.overrides},
         "notebooks_dir": str(plan.notebooks_dir), "output": str(output), "jobs": jobs,
@@ -428,7 +441,7 @@ def run_report(
     if main is not None and loaded[main].cleaning_report is not None:
         report = loaded[main].cleaning_report
         record["cleaning"] = report.to_dict()
-        say(f"read {main.dataset}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
+        say(f"read {main.shown}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
             f"{report.customers:,} customers -> {folders[main]}")
     runfolder.write_record(run_dir, record)
     _write_history(output)
