@@ -15,7 +15,8 @@ imports it.
 
 Usage errors and unusable input print one line ``error: ...`` to stderr and
 exit with status 2: no traceback, and no library warning before it (warnings
-raised while a command runs are held back and shown only when it succeeds;
+raised while a command runs are held back and shown only when it succeeds, one
+``note: ...`` line each;
 what the user must know about the data is in the cleaning report). A failed
 report run prints one line and exits 1.
 
@@ -654,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     Warnings and library log messages raised while the command runs are held
-    back: after a success they are shown as usual; after a refusal (exit 2)
+    back: after a success each warning is one ``note: ...`` line (:func:`segwork.io.note_line`, as ``segwork
+    report`` says its notes) and log messages are shown as usual; after a refusal (exit 2)
     or a failed run (exit 1) only the one ``error:`` line is printed.
     """
     held_logs = _HeldLogs()
@@ -690,8 +692,12 @@ def main(argv: list[str] | None = None) -> int:
             status = 128 + 13  # killed by SIGPIPE, as a shell reports it
         finally:
             root.removeHandler(held_logs)
-    for w in held_warnings:  # one line each: no source line quoted under it (line="")
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line or "")
+    from .io import note_line
+
+    # one `note:` line each, as `segwork report` says its notes: no source path, line or category (they name
+    # segwork's or a library's file, nothing the user can act on); the same text once
+    for line in dict.fromkeys(note_line(w.message) for w in held_warnings):
+        print(line, file=sys.stderr)
     for record in held_logs.held:
         logging.getLogger(record.name).handle(record)
     return status

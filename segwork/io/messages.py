@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["first_line", "row_number", "plain_value", "format_example", "shown_path"]
+__all__ = ["first_line", "row_number", "plain_value", "format_example", "shown_path", "note_line"]
 
 
 def first_line(exc: BaseException) -> str:
@@ -84,3 +84,10 @@ def shown_path(path, cwd=None) -> str:
         return p.relative_to(Path(cwd) if cwd is not None else Path.cwd()).as_posix()
     except (ValueError, OSError):
         return p.name
+
+
+def note_line(message) -> str:
+    """A warning or a fit's remark as the command line prints it: ``note: <text on one line>``, without the
+    source file and line a Python warning carries (``segwork report`` and every other command say notes this way).
+    ``message``: text, a :class:`Warning` or any object; never raises."""
+    return "note: " + " ".join(str(message).split())

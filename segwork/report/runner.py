@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
-from ..io import shown_path
+from ..io import note_line, shown_path
 from ..errors import DataError, ReportError
 from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..prepare import Prepared, prepare, save_prepared_table
@@ -407,7 +407,7 @@ def run_report(
     for src, prepared in tables.items():
         save_prepared_table(prepared, folders[src] / PREPARED_TABLE_FOLDER, data=loaded[src])
         for note in prepared.notes:
-            say(f"note: preparing the customer table of {src.label}: {note}")
+            say(note_line(f"preparing the customer table of {src.label}: {note}"))
         if not prepared.record.plain:  # a model at a limit or a fallback: what the numbers rest on
             for line in prepared.record.lines():
                 say(f"CLV step of {src.label}: {line}")
@@ -466,8 +466,8 @@ def run_report(
     shown = {row["name"] for row in record["parameters"]}
     for name in plan.overrides:
         if name not in shown and name not in params_mod.RUNNER_PARAMETERS:
-            say(f"note: {name} does not apply to this run ({label}; notebooks "
-                f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored")
+            say(note_line(f"{name} does not apply to this run ({label}; notebooks "
+                          f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored"))
 
     def finished(task: NotebookTask, result: NotebookResult) -> None:
         record["notebooks"][task.index].update(result.to_record())
