@@ -409,11 +409,15 @@ def _cmd_models_build(args) -> int:
     if args.defection and args.dataset != "synthetic":
         raise DataError(f"models build: --defection plants the defection drivers in the synthetic data and does "
                         f"nothing for {args.dataset!r}; leave it out")
+    say = lambda msg: print(f"models build: {msg}", file=sys.stderr, flush=True)  # noqa: E731 - progress, as export
+    if builtin_dataset(args.dataset) is not None:  # a file is read first: a refused file stays one error line
+        say(f"loading {_dataset_words(args)} ...")
     dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                            defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
-    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin)
+    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin,
+                       progress=say)
     from .clv.margin import value_label
 
     print(f"models written to {out}; values: {value_label(args.margin)} over 12 months")
