@@ -498,8 +498,7 @@ def run_report(
         raise
     if failed is not None:
         failed_dir = _fail(run_dir, record, failed.error, started, output)
-        previous = runfolder.resolve_latest(output)
-        kept = f"{output.name}/latest still points at {previous.name}" if previous else "no earlier good run"
+        kept = _what_stays(output, record, failed_dir)
         f = failed.failure
         raise ReportError(f"{f.message}; the partial run is in {failed_dir} (marked failed); {kept}",
                           notebook=failed.name, cell=f.cell, ename=f.ename, evalue=f.evalue)
@@ -523,11 +522,13 @@ def run_report(
                           ename=type(exc).__name__, evalue=str(exc)) from exc
     _write_history(output)
     say(f"done in {record['seconds']:.1f} s: {index}")
+    shown = shown_folder(output)
     if record["pointers"]:
-        say(f"{', '.join(output.name + '/' + p for p in record['pointers'])} -> {run_dir.name}")
+        say(f"{', '.join(shown + '/' + p for p in record['pointers'])} -> {run_dir.name}")
     else:
-        say(f"not a full report ({_why_not_full(record)}): {output.name}/latest stays; every run is listed in "
-            f"{output / history.HISTORY_PAGE}")
+        tag = runfolder.dataset_tag(record.get("dataset"))
+        say(f"not a full report ({_why_not_full(record)}): {shown}/latest and {shown}/latest-{tag} stay; every run "
+            f"is listed in {shown}/{history.HISTORY_PAGE}")
     return RunResult(run_dir=run_dir, record=record, latest=latest)
 
 
@@ -583,6 +584,32 @@ def _fail(run_dir: Path, record: dict, error: str, started: float, output: Path)
     failed_dir = runfolder.mark_failed(run_dir, error)
     _write_history(output)
     return failed_dir
+
+
+def shown_folder(output: str | Path) -> str:
+    """The output folder as the console names it: relative to the working folder when under it
+    (``out/reports``), else its whole path (never just its last part, which may name another folder)."""
+    output = Path(output).resolve()
+    try:
+        return output.relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(output)
+
+
+def _what_stays(output: Path, record: dict, failed_dir: Path) -> str:
+    """After a failed run: what each pointer the run would have moved still points at, and the last good run
+    of ``output`` (any successful run, a quick look too), or that there is none, said only when true."""
+    shown = shown_folder(output)
+    parts = []
+    for name in record.get("pointers") or []:
+        target = runfolder.resolve_latest(output, name)
+        parts.append(f"{shown}/{name} still points at {target.name}" if target is not None
+                     else f"{shown}/{name} is not set (no earlier full report)")
+    if not record.get("pointers"):
+        parts.append("a quick look moves no pointer")
+    good = [e for e in history.list_runs(output) if e.status == "ok" and e.path != failed_dir]
+    parts.append(f"the last good run is {shown}/{good[-1].path.name}" if good else f"no earlier good run in {shown}")
+    return "; ".join(parts)
 
 
 def _write_history(output: Path) -> None:
