@@ -469,14 +469,21 @@ def run_report(
             say(note_line(f"{name} does not apply to this run ({label}; notebooks "
                           f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored"))
 
+    done = []
+
     def finished(task: NotebookTask, result: NotebookResult) -> None:
         record["notebooks"][task.index].update(result.to_record())
+        done.append(task.name)
+        # one at a time: [i/n] is the notebook's place, the order they run in; with --jobs they start longest
+        # first and end in any order, so the lines count what has ended instead
+        head = f"[{task.index + 1}/{n}] {result.name}" if jobs == 1 else result.name
+        tail = "" if jobs == 1 else f" ({len(done)} of {n} done)"
         if result.ok:
             extra = f", kernel start/stop {result.overhead_seconds or 0:.1f} s"
             warn = f", {result.warnings} warning(s) hidden from the page" if result.warnings else ""
-            say(f"[{task.index + 1}/{n}] {result.name}: ok in {result.seconds:.1f} s{extra}{warn}")
+            say(f"{head}: ok in {result.seconds:.1f} s{extra}{warn}{tail}")
         else:
-            say(f"[{task.index + 1}/{n}] {result.name}: FAILED after {result.seconds:.1f} s")
+            say(f"{head}: FAILED after {result.seconds:.1f} s{tail}")
         runfolder.write_record(run_dir, record)
 
     failed: NotebookResult | None = None
@@ -662,10 +669,12 @@ def _run_parallel(tasks: list[NotebookTask], jobs: int,
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
         running: dict = {}
+        started = 0
         while pending or running:
             while failed is None and pending and len(running) < jobs:
                 task = pending.pop(0)
-                say(f"[{task.index + 1}/{len(tasks)}] {task.name} started")
+                started += 1  # numbered by start order (longest first), not by the notebook's number
+                say(f"{task.name} started ({started} of {len(tasks)})")
                 running[pool.submit(run_notebook, task)] = task
             if failed is not None:
                 pending.clear()

@@ -194,6 +194,12 @@ def test_parallel_jobs_keep_notebook_order(tmp_path, make_nb, run_cli):
     assert [n["name"] for n in record["notebooks"]] == ["01_a", "02_b", "03_c"]
     html = (run / "index.html").read_text()
     assert html.index("01_a.html") < html.index("02_b.html") < html.index("03_c.html")
+    # progress lines count by start order and by what has ended, not by the notebook's number
+    started = [line for line in proc.stdout.splitlines() if " started (" in line]
+    assert [line.split(" started ")[1] for line in started] == ["(1 of 3)", "(2 of 3)", "(3 of 3)"]
+    ended = [line for line in proc.stdout.splitlines() if ": ok in " in line]
+    assert [line.rsplit("(", 1)[1] for line in ended] == ["1 of 3 done)", "2 of 3 done)", "3 of 3 done)"]
+    assert not any(line.startswith("[") for line in proc.stdout.splitlines())
 
 
 def test_report_error_carries_notebook_cell_and_error_as_fields(tmp_path, make_nb):
