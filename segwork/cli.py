@@ -528,11 +528,11 @@ def _dataset_words(args) -> str:
 
 def _export_transactions(args, random_state: int) -> int:
     """``segwork export transactions``: the data set's cleaned transactions, canonical columns, one row each."""
-    from .act.export import write_export
+    from .act.export import transaction_log, write_export
     from .datasets import load_dataset
 
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
-    out = write_export(data.transactions.reset_index(drop=True), args.output)
+    out = write_export(transaction_log(data.transactions), args.output)  # no float noise, whole quantities
     tx = data.transactions
     print(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers "
           f"({tx['date'].min():%Y-%m-%d} to {tx['date'].max():%Y-%m-%d}) written to {out}")
