@@ -239,7 +239,8 @@ def _cmd_report(args) -> int:
             print(f"  {path.stem}")
             for param in plan.declared[path.stem].values():
                 value = plan.per_notebook[path.stem].get(param.name, param.source)
-                print(f"      {param.name} = {value}" + (f"   # {param.help}" if param.help else ""))
+                allowed = f"   (one of: {', '.join(map(str, param.choices))})" if param.choices else ""
+                print(f"      {param.name} = {value}" + (f"   # {param.help}" if param.help else "") + allowed)
         return EXIT_OK
     command = "segwork report" + (" " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2
                                   and sys.argv[1] == "report" else "")
