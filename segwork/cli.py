@@ -15,7 +15,8 @@ imports it.
 
 Usage errors and unusable input print one line ``error: ...`` to stderr and
 exit with status 2: no traceback, and no library warning before it (warnings
-raised while a command runs are held back and shown only when it succeeds;
+raised while a command runs are held back and shown only when it succeeds, one
+``note: ...`` line each;
 what the user must know about the data is in the cleaning report). A failed
 report run prints one line and exits 1.
 
@@ -238,7 +239,8 @@ def _cmd_report(args) -> int:
             print(f"  {path.stem}")
             for param in plan.declared[path.stem].values():
                 value = plan.per_notebook[path.stem].get(param.name, param.source)
-                print(f"      {param.name} = {value}" + (f"   # {param.help}" if param.help else ""))
+                allowed = f"   (one of: {', '.join(map(str, param.choices))})" if param.choices else ""
+                print(f"      {param.name} = {value}" + (f"   # {param.help}" if param.help else "") + allowed)
         return EXIT_OK
     command = "segwork report" + (" " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2
                                   and sys.argv[1] == "report" else "")
@@ -408,11 +410,15 @@ def _cmd_models_build(args) -> int:
     if args.defection and args.dataset != "synthetic":
         raise DataError(f"models build: --defection plants the defection drivers in the synthetic data and does "
                         f"nothing for {args.dataset!r}; leave it out")
+    say = lambda msg: print(f"models build: {msg}", file=sys.stderr, flush=True)  # noqa: E731 - progress, as export
+    if builtin_dataset(args.dataset) is not None:  # a file is read first: a refused file stays one error line
+        say(f"loading {_dataset_words(args)} ...")
     dataset = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state,
                            defection=args.defection)
     # the manifest (and ListSegmentations) name a file by its name only: no local path goes to clients
     source = args.dataset if builtin_dataset(args.dataset) is not None else Path(args.dataset).name
-    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin)
+    out = build_models(dataset, args.output, random_state=random_state, source=source, margin=args.margin,
+                       progress=say)
     from .clv.margin import value_label
 
     print(f"models written to {out}; values: {value_label(args.margin)} over 12 months")
@@ -523,11 +529,11 @@ def _dataset_words(args) -> str:
 
 def _export_transactions(args, random_state: int) -> int:
     """``segwork export transactions``: the data set's cleaned transactions, canonical columns, one row each."""
-    from .act.export import write_export
+    from .act.export import transaction_log, write_export
     from .datasets import load_dataset
 
     data = load_dataset(args.dataset, n_customers=args.n_customers, random_state=random_state)
-    out = write_export(data.transactions.reset_index(drop=True), args.output)
+    out = write_export(transaction_log(data.transactions), args.output)  # no float noise, whole quantities
     tx = data.transactions
     print(f"{len(tx):,} transactions of {tx['customer_id'].nunique():,} customers "
           f"({tx['date'].min():%Y-%m-%d} to {tx['date'].max():%Y-%m-%d}) written to {out}")
@@ -656,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     Warnings and library log messages raised while the command runs are held
-    back: after a success they are shown as usual; after a refusal (exit 2)
+    back: after a success each warning is one ``note: ...`` line (:func:`segwork.io.note_line`, as ``segwork
+    report`` says its notes) and log messages are shown as usual; after a refusal (exit 2)
     or a failed run (exit 1) only the one ``error:`` line is printed.
     """
     held_logs = _HeldLogs()
@@ -692,8 +699,12 @@ def main(argv: list[str] | None = None) -> int:
             status = 128 + 13  # killed by SIGPIPE, as a shell reports it
         finally:
             root.removeHandler(held_logs)
-    for w in held_warnings:  # one line each: no source line quoted under it (line="")
-        warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line or "")
+    from .io import note_line
+
+    # one `note:` line each, as `segwork report` says its notes: no source path, line or category (they name
+    # segwork's or a library's file, nothing the user can act on); the same text once
+    for line in dict.fromkeys(note_line(w.message) for w in held_warnings):
+        print(line, file=sys.stderr)
     for record in held_logs.held:
         logging.getLogger(record.name).handle(record)
     return status

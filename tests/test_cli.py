@@ -110,6 +110,10 @@ def test_warnings_of_a_successful_command_are_still_shown(tmp_path):
     res = run_noisy("data", "validate", good, "--json")
     assert res.returncode == 0 and json.loads(res.stdout)["rows_kept"] == 1
     assert "Could not infer format" in res.stderr and "no default style" in res.stderr
+    # a warning is one `note:` line, as `segwork report` says its notes: no source path, line or category
+    line = next(x for x in res.stderr.splitlines() if "Could not infer format" in x)
+    assert line == "note: Could not infer format, so each element will be parsed individually"
+    assert "UserWarning" not in res.stderr and ".py:" not in res.stderr
 
 
 def test_report_usage_errors_exit_2_with_one_line(tmp_path):

@@ -255,3 +255,26 @@ def test_input_files_are_never_modified(tmp_path):
     read_transactions(path)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest and path.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in tmp_path.iterdir()) == ["retail.csv"]
+
+
+def test_example_rows_quote_ids_as_the_data_wrote_them(tmp_path):
+    """A customer_id column with a gap is read as floats by pandas (12482.0); the cleaning report's example rows
+    quote the id as the file wrote it (12482) and a missing id as "missing", not NaN."""
+    path = tmp_path / "tx.csv"
+    path.write_text("invoice_id,customer_id,date,amount\n"
+                    "1,12482,2024-01-02,5.0\nC2,12482,2024-01-03,5.0\n3,,2024-01-04,5.0\n4,12839,2024-01-05,2.5\n")
+    _tx, report = read_transactions(path)
+    examples = {r.rule: r.example for r in report.rules if r.example is not None}
+    assert examples["returns"]["customer_id"] == "12482"
+    assert examples["missing_customer_id"]["customer_id"] is None
+    text = str(report)
+    assert "customer_id=12482," in text and "customer_id=missing" in text
+    assert "12482.0" not in text and "customer_id=NaN" not in text
+
+
+def test_shown_path_is_relative_to_the_working_folder_or_the_name(tmp_path):
+    from segwork.io import shown_path
+
+    assert shown_path(tmp_path / "data" / "x.csv", cwd=tmp_path) == "data/x.csv"
+    assert shown_path(tmp_path / "x.csv", cwd=tmp_path / "elsewhere") == "x.csv"
+    assert shown_path("data/x.csv", cwd=tmp_path) == "data/x.csv"

@@ -52,7 +52,7 @@ from .clean import CLEANED_ATTR, clean_transactions, passed_the_gate
 from .dates import parse_dates
 from .layouts import (HEADER_SCAN_ROWS, LAYOUTS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, apply_layout, check_column_map,
                       check_duplicate_columns, detect_layout)
-from .messages import format_example
+from .messages import format_example, note_line, shown_path
 from .numbers import SCIENTIFIC_ID, check_one_currency, scientific_id_error
 from .read import read_file, read_transactions
 from .report import CleaningReport, Decision, RuleResult
@@ -91,6 +91,8 @@ __all__ = [
     "check_encoding_against_bom",
     "RULE_TEXT",
     "format_example",
+    "shown_path",
+    "note_line",
     "detect_layout",
     "check_duplicate_columns",
     "apply_layout",

@@ -18,6 +18,9 @@ from .numbers import check_ids_written_out, decimal_hint, to_id, to_number
 from .report import CleaningReport, Decision, RuleResult
 from .rules import RULE_TEXT, CleaningRules, implausible_dates
 
+#: Columns read as ids: an example row quotes them as the cleaned column holds them.
+_ID_COLUMNS = ("customer_id", "invoice_id")
+
 __all__ = ["clean_transactions", "CLEANED_ATTR", "passed_the_gate"]
 
 #: The key of ``DataFrame.attrs`` by which a frame :func:`clean_transactions` returned says it passed the gate
@@ -67,7 +70,7 @@ def clean_transactions(
         raise DataError(f"{source}: no transaction rows to read")
 
     df = pd.DataFrame(index=raw.index)
-    for col in ("customer_id", "invoice_id"):
+    for col in _ID_COLUMNS:
         if col in raw.columns:
             check_ids_written_out(raw[col], col, source)
     df["customer_id"] = to_id(raw["customer_id"])
@@ -98,7 +101,10 @@ def clean_transactions(
             i = mask.to_numpy().nonzero()[0][0]
             label = df.index[i]
             cols = [c for c in raw.columns if c in df.columns or c not in ("",)]
-            example = {str(c): plain_value(raw.at[label, c]) for c in cols[:8]}
+            # ids as the cleaned column holds them (12482, not the 12482.0 a column with gaps is read as; a
+            # missing id as "missing"); every other cell as the file gave it
+            example = {str(c): plain_value(df.at[label, c] if c in _ID_COLUMNS else raw.at[label, c])
+                       for c in cols[:8]}
         report.rules.append(RuleResult(rule, action, n, example))
         if n and action == "error":
             col = example_cols or "row"

@@ -8,11 +8,12 @@ or a :class:`~segwork.io.CleaningReport`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["first_line", "row_number", "plain_value", "format_example"]
+__all__ = ["first_line", "row_number", "plain_value", "format_example", "shown_path", "note_line"]
 
 
 def first_line(exc: BaseException) -> str:
@@ -68,3 +69,25 @@ def format_example(row: Mapping | str) -> str:
         parts.append(f"{key}={value}")
     text = ", ".join(parts)
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def shown_path(path, cwd=None) -> str:
+    """A file's path as pages and messages show it: relative to ``cwd`` (default: the working folder) when the
+    file lies under it, else its name alone, so that no local absolute path (``/home/ana/...``) reaches a page
+    that may be shared. A relative ``path`` is taken as it is. Never raises.
+    """
+    text = str(path)
+    p = Path(text)
+    if not p.is_absolute():
+        return text
+    try:
+        return p.relative_to(Path(cwd) if cwd is not None else Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return p.name
+
+
+def note_line(message) -> str:
+    """A warning or a fit's remark as the command line prints it: ``note: <text on one line>``, without the
+    source file and line a Python warning carries (``segwork report`` and every other command say notes this way).
+    ``message``: text, a :class:`Warning` or any object; never raises."""
+    return "note: " + " ".join(str(message).split())

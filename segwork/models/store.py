@@ -118,7 +118,8 @@ def _date_range(dataset) -> list[str]:
 @renamed_keywords(seed="random_state")
 def build_models(dataset, output: str | Path, *, random_state: int = 0, source: str | None = None,
                  horizon: int = 12, discount_rate: float = 0.01, margin: float = DEFAULT_MARGIN,
-                 transaction_model: str = DEFAULT_TRANSACTION_MODEL, defection: bool = True) -> Path:
+                 transaction_model: str = DEFAULT_TRANSACTION_MODEL, defection: bool = True,
+                 progress=None) -> Path:
     """Build the model folder the service serves, and write it atomically.
 
     Parameters
@@ -139,6 +140,8 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
         :func:`segwork.act.explain.explain_defection` on the same prepared table and relationship
         segmentation (default True; with drivers in the data this fits the time-varying Pareto/NBD). False
         leaves it out: ExplainDefection then refuses with the fix (rebuild).
+    progress: called with one line of text before each long step (fitting the CLV models, the segmentations,
+        the defection part, writing the folder); ``None`` (default): silent. ``segwork models build`` prints them.
 
     Returns the folder. Raises DataError when ``output`` is a non-empty
     folder that is not a model folder, and the data errors of
@@ -148,6 +151,8 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
     output = Path(output)
     if output.exists() and (not output.is_dir() or (any(output.iterdir()) and not (output / _MANIFEST).exists())):
         raise DataError(f"{output}: exists and is not a segwork model folder; choose a new --output folder")
+    say = progress or (lambda _line: None)
+    say(f"fitting the CLV models (purchases and spend) on {len(dataset.transactions):,} transactions ...")
     prepared = prepare(dataset, horizon=horizon, discount_rate=discount_rate, margin=margin,
                        transaction_model=transaction_model)
     table = prepared.table
@@ -157,14 +162,18 @@ def build_models(dataset, output: str | Path, *, random_state: int = 0, source: 
                         "there is nothing to serve for PredictCustomerValue; use data with repeat buyers")
     # the CLV models are fitted once, in prepare: the relationship typer and the saved models reuse that fit
     model, spend = prepared.clv.transaction_model, prepared.clv.spend_model
+    say(f"building the default segmentations of {len(table):,} customers ...")
     segmentations = default_segmentations(table, random_state=random_state, model=model)
     explanation = None
     if defection:
         from ..act.explain import explain_defection
 
+        say("explaining defection (the time-varying Pareto/NBD and each customer's reasons) ...")
+
         explanation = explain_defection(dataset, prepared=prepared, relationship=segmentations["relationship"],
                                         horizon=horizon, discount_rate=discount_rate, margin=margin)
 
+    say(f"writing the model folder {output} ...")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:

@@ -8,6 +8,12 @@ a parameter is the type of that literal. User values come from a YAML file
 from ``--dataset``; later sources win. All of them are checked here, before
 any notebook runs, so a typo fails in a second, not after ten minutes.
 
+A notebook may also name a parameter's allowed values in its metadata,
+``metadata.segwork.parameters.<name>.choices`` (a list of literals of the
+default's type that holds the default, e.g. ``{"monetary_column": {"choices":
+["revenue", "mean_amount"]}}``); any other value is refused here, with the
+allowed ones, before any notebook runs.
+
 Renamed parameters (:data:`RENAMED_PARAMETERS`, issue 18: ``seed`` is
 ``random_state``) keep working for one release, with a FutureWarning: a user
 value given under the old name (``-p seed 4``, ``seed:`` in ``-f``) is the new
@@ -67,6 +73,8 @@ class NotebookParameter:
     ``type`` is ``None`` also when the default is ``None``. ``declared_as``
     is the old name the notebook declares when it still uses one of
     :data:`RENAMED_PARAMETERS` (``name`` is then the new name), else ``""``.
+    ``choices`` are the allowed values the notebook names in
+    ``metadata.segwork.parameters.<name>.choices`` (empty: any value of the type).
     """
 
     name: str
@@ -76,6 +84,7 @@ class NotebookParameter:
     source: str
     help: str = ""
     declared_as: str = ""
+    choices: tuple = ()
 
 
 def inspect_parameters(path: str | Path) -> dict[str, NotebookParameter]:
@@ -97,11 +106,44 @@ def inspect_parameters(path: str | Path) -> dict[str, NotebookParameter]:
             default, kind = source, None
         params[name] = NotebookParameter(name=name, notebook=path.stem, default=default, type=kind,
                                          source=source, help=str(info.get("help", "") or ""))
+    for name, spec in _declared_choices(path).items():
+        if name not in params:
+            raise DataError(f"{path.name}: metadata.segwork.parameters names {name!r}, which its parameters "
+                            f"cell does not declare ({', '.join(params) or 'none'})")
+        params[name] = replace(params[name], choices=_checked_choices(path, params[name], spec))
     for old, new in RENAMED_PARAMETERS.items():
         if old in params and new not in params:
             warn_renamed(f"notebook {path.stem}", old, new, kind="parameter", stacklevel=2)
             params[new] = replace(params.pop(old), name=new, declared_as=old)
     return params
+
+
+def _declared_choices(path: Path) -> dict[str, Any]:
+    """``metadata.segwork.parameters`` of the notebook: name -> its spec (a mapping)."""
+    from .discover import notebook_metadata
+
+    specs = notebook_metadata(path).get("parameters", {})
+    if not isinstance(specs, dict) or not all(isinstance(v, dict) for v in specs.values()):
+        raise DataError(f"{path.name}: metadata.segwork.parameters must map a parameter name to a mapping like "
+                        '{"choices": ["revenue", "mean_amount"]}')
+    return specs
+
+
+def _checked_choices(path: Path, param: NotebookParameter, spec: dict) -> tuple:
+    """The allowed values of ``param`` as the notebook's metadata names them: a list of values of the default's
+    type that holds the default; else DataError naming the notebook (a mistake in the notebook, not the user's)."""
+    choices = spec.get("choices", [])
+    if not isinstance(choices, list) or not choices:
+        raise DataError(f"{path.name}: metadata.segwork.parameters.{param.name}.choices must be a non-empty list "
+                        f"of allowed values, got {choices!r}")
+    if param.type is not None and not all(type(c) is param.type for c in choices):
+        raise DataError(f"{path.name}: metadata.segwork.parameters.{param.name}.choices {choices!r} must all be "
+                        f"{_TYPE_WORDS.get(param.type, param.type.__name__)}, the type of its default "
+                        f"{param.source}")
+    if param.type is not None and param.default not in choices:
+        raise DataError(f"{path.name}: the default {param.name} = {param.source} is not among its allowed values "
+                        f"{choices!r} (metadata.segwork.parameters.{param.name}.choices)")
+    return tuple(choices)
 
 
 def renamed_overrides(overrides: dict[str, Any], origin) -> dict[str, Any]:
@@ -169,8 +211,19 @@ def check_value(param: NotebookParameter, value: Any, raw_text: str | None = Non
     """Return ``value`` converted to the parameter's type, or raise :class:`DataError`.
 
     ``raw_text`` is the text typed on the command line: for a text parameter
-    it is used as is (so ``-p label 2024`` gives ``"2024"``).
+    it is used as is (so ``-p label 2024`` gives ``"2024"``). A value outside
+    the parameter's :attr:`~NotebookParameter.choices` (when it has some) is
+    refused with the allowed values.
     """
+    checked = _checked_type(param, value, raw_text)
+    if param.choices and checked not in param.choices:
+        shown = raw_text if raw_text is not None else repr(checked)
+        raise DataError(f"parameter {param.name}: {shown!r} is not an allowed value; {param.notebook} takes "
+                        f"{' or '.join(map(str, param.choices))} ({param.name} = {param.source} by default)")
+    return checked
+
+
+def _checked_type(param: NotebookParameter, value: Any, raw_text: str | None) -> Any:
     kind = param.type
     if kind is None:
         return value

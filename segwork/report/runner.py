@@ -48,6 +48,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..datasets import DATASETS, BuiltinDataset, Dataset, load_dataset, save_prepared
+from ..io import note_line, shown_path
 from ..errors import DataError, ReportError
 from ..clv.margin import DEFAULT_MARGIN, value_label
 from ..prepare import Prepared, prepare, save_prepared_table
@@ -103,6 +104,12 @@ class DataSource:
         entry = self.builtin
         return entry.describe(**dict(self.values)) if entry else Path(self.dataset).name
 
+    @property
+    def shown(self) -> str:
+        """The data set as pages show it: a built-in's name, a file's path relative to the working folder (its
+        name when outside it), never a local absolute path (:func:`segwork.io.shown_path`)."""
+        return self.dataset if self.builtin is not None else shown_path(self.dataset)
+
     def load(self, read_options: Mapping[str, Any] | None = None) -> Dataset:
         """Build or read the data set (a file: read, validated and cleaned with ``read_options``)."""
         if self.builtin is not None:
@@ -110,7 +117,10 @@ class DataSource:
                 raise DataError(f"options for reading a file ({', '.join(sorted(read_options))}) only apply "
                                 f"to --dataset PATH, not to the built-in data set {self.dataset!r}")
             return load_dataset(self.dataset, **dict(self.values))
-        return load_dataset(self.dataset, **dict(read_options or {}))
+        data = load_dataset(self.dataset, **dict(read_options or {}))
+        if data.cleaning_report is not None:  # page 01 says where the rows came from: not a local absolute path
+            data.cleaning_report.source = self.shown
+        return data
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,8 @@ def _parameter_table(plan: ReportPlan) -> list[dict]:
             continue
         if name in plan.overrides:
             value, source = plan.effective.get(name), plan.overrides[name].origin.rstrip(":")
+            if name == "dataset" and plan.dataset is not None:  # a file: as pages show it, run.json keeps it whole
+                value = plan.dataset.shown
         else:
             defaults = {plan.declared[s][name].source for s in users}
             value = defaults.pop() if len(defaults) == 1 else "per notebook: " + ", ".join(
@@ -395,7 +407,7 @@ def run_report(
     for src, prepared in tables.items():
         save_prepared_table(prepared, folders[src] / PREPARED_TABLE_FOLDER, data=loaded[src])
         for note in prepared.notes:
-            say(f"note: preparing the customer table of {src.label}: {note}")
+            say(note_line(f"preparing the customer table of {src.label}: {note}"))
         if not prepared.record.plain:  # a model at a limit or a fallback: what the numbers rest on
             for line in prepared.record.lines():
                 say(f"CLV step of {src.label}: {line}")
@@ -405,6 +417,7 @@ def run_report(
     record: dict[str, Any] = {
         "run_id": run_dir.name, "status": "running", "created": _now(), "finished": None, "seconds": None,
         "dataset": main.dataset if main else None, "dataset_label": main.label if main else "(no data set)",
+        "dataset_shown": main.shown if main else None,
         "parameters": _parameter_table(plan),
         "overrides": {k: plan.effective.get(k) for k in plan.overrides},
         "notebooks_dir": str(plan.notebooks_dir), "output": str(output), "jobs": jobs,
@@ -428,7 +441,7 @@ def run_report(
     if main is not None and loaded[main].cleaning_report is not None:
         report = loaded[main].cleaning_report
         record["cleaning"] = report.to_dict()
-        say(f"read {main.dataset}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
+        say(f"read {main.shown}: {report.rows_kept:,} of {report.rows_read:,} rows kept, "
             f"{report.customers:,} customers -> {folders[main]}")
     runfolder.write_record(run_dir, record)
     _write_history(output)
@@ -453,17 +466,24 @@ def run_report(
     shown = {row["name"] for row in record["parameters"]}
     for name in plan.overrides:
         if name not in shown and name not in params_mod.RUNNER_PARAMETERS:
-            say(f"note: {name} does not apply to this run ({label}; notebooks "
-                f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored")
+            say(note_line(f"{name} does not apply to this run ({label}; notebooks "
+                          f"{', '.join(p.stem[:2] for p in plan.notebooks)}): ignored"))
+
+    done = []
 
     def finished(task: NotebookTask, result: NotebookResult) -> None:
         record["notebooks"][task.index].update(result.to_record())
+        done.append(task.name)
+        # one at a time: [i/n] is the notebook's place, the order they run in; with --jobs they start longest
+        # first and end in any order, so the lines count what has ended instead
+        head = f"[{task.index + 1}/{n}] {result.name}" if jobs == 1 else result.name
+        tail = "" if jobs == 1 else f" ({len(done)} of {n} done)"
         if result.ok:
             extra = f", kernel start/stop {result.overhead_seconds or 0:.1f} s"
             warn = f", {result.warnings} warning(s) hidden from the page" if result.warnings else ""
-            say(f"[{task.index + 1}/{n}] {result.name}: ok in {result.seconds:.1f} s{extra}{warn}")
+            say(f"{head}: ok in {result.seconds:.1f} s{extra}{warn}{tail}")
         else:
-            say(f"[{task.index + 1}/{n}] {result.name}: FAILED after {result.seconds:.1f} s")
+            say(f"{head}: FAILED after {result.seconds:.1f} s{tail}")
         runfolder.write_record(run_dir, record)
 
     failed: NotebookResult | None = None
@@ -485,8 +505,7 @@ def run_report(
         raise
     if failed is not None:
         failed_dir = _fail(run_dir, record, failed.error, started, output)
-        previous = runfolder.resolve_latest(output)
-        kept = f"{output.name}/latest still points at {previous.name}" if previous else "no earlier good run"
+        kept = _what_stays(output, record, failed_dir)
         f = failed.failure
         raise ReportError(f"{f.message}; the partial run is in {failed_dir} (marked failed); {kept}",
                           notebook=failed.name, cell=f.cell, ename=f.ename, evalue=f.evalue)
@@ -510,11 +529,13 @@ def run_report(
                           ename=type(exc).__name__, evalue=str(exc)) from exc
     _write_history(output)
     say(f"done in {record['seconds']:.1f} s: {index}")
+    shown = shown_folder(output)
     if record["pointers"]:
-        say(f"{', '.join(output.name + '/' + p for p in record['pointers'])} -> {run_dir.name}")
+        say(f"{', '.join(shown + '/' + p for p in record['pointers'])} -> {run_dir.name}")
     else:
-        say(f"not a full report ({_why_not_full(record)}): {output.name}/latest stays; every run is listed in "
-            f"{output / history.HISTORY_PAGE}")
+        tag = runfolder.dataset_tag(record.get("dataset"))
+        say(f"not a full report ({_why_not_full(record)}): {shown}/latest and {shown}/latest-{tag} stay; every run "
+            f"is listed in {shown}/{history.HISTORY_PAGE}")
     return RunResult(run_dir=run_dir, record=record, latest=latest)
 
 
@@ -572,6 +593,32 @@ def _fail(run_dir: Path, record: dict, error: str, started: float, output: Path)
     return failed_dir
 
 
+def shown_folder(output: str | Path) -> str:
+    """The output folder as the console names it: relative to the working folder when under it
+    (``out/reports``), else its whole path (never just its last part, which may name another folder)."""
+    output = Path(output).resolve()
+    try:
+        return output.relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(output)
+
+
+def _what_stays(output: Path, record: dict, failed_dir: Path) -> str:
+    """After a failed run: what each pointer the run would have moved still points at, and the last good run
+    of ``output`` (any successful run, a quick look too), or that there is none, said only when true."""
+    shown = shown_folder(output)
+    parts = []
+    for name in record.get("pointers") or []:
+        target = runfolder.resolve_latest(output, name)
+        parts.append(f"{shown}/{name} still points at {target.name}" if target is not None
+                     else f"{shown}/{name} is not set (no earlier full report)")
+    if not record.get("pointers"):
+        parts.append("a quick look moves no pointer")
+    good = [e for e in history.list_runs(output) if e.status == "ok" and e.path != failed_dir]
+    parts.append(f"the last good run is {shown}/{good[-1].path.name}" if good else f"no earlier good run in {shown}")
+    return "; ".join(parts)
+
+
 def _write_history(output: Path) -> None:
     """Rewrite ``<output>/index.html``, the list of runs; a failure to write it never fails a run."""
     try:
@@ -622,10 +669,12 @@ def _run_parallel(tasks: list[NotebookTask], jobs: int,
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
         running: dict = {}
+        started = 0
         while pending or running:
             while failed is None and pending and len(running) < jobs:
                 task = pending.pop(0)
-                say(f"[{task.index + 1}/{len(tasks)}] {task.name} started")
+                started += 1  # numbered by start order (longest first), not by the notebook's number
+                say(f"{task.name} started ({started} of {len(tasks)})")
                 running[pool.submit(run_notebook, task)] = task
             if failed is not None:
                 pending.clear()

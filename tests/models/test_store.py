@@ -121,6 +121,21 @@ def test_models_build_command(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+def test_models_build_says_each_long_step_on_stderr(tmp_path, capsys):
+    """Progress on stderr, as `segwork export` does: what it loads, fits and writes, before each step."""
+    out = tmp_path / "m"
+    assert main(["models", "build", "--dataset", "synthetic", "--n-customers", "300", "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    steps = [line for line in captured.err.splitlines() if not line.startswith("note: ")]  # notes: held warnings
+    assert all(line.startswith("models build: ") and line.endswith(" ...") for line in steps), steps
+    said = " | ".join(steps)
+    for words in ("loading the synthetic data (300 customers)", "fitting the CLV models", "segmentations",
+                  "explaining defection", f"writing the model folder {out}"):
+        assert words in said
+    assert said.index("loading") < said.index("fitting") < said.index("segmentations") < said.index("writing")
+    assert "models build:" not in captured.out  # stdout keeps the result lines only
+
+
 def test_models_build_from_a_file_records_its_name_not_its_path(tmp_path, crm):
     path = tmp_path / "deep" / "export.csv"
     path.parent.mkdir()

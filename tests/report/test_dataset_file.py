@@ -23,8 +23,9 @@ def test_a_mapped_semicolon_file_is_read_once_and_notebooks_see_its_cleaning_rep
     assert res.returncode == 0, res.stderr
     run = newest_run(tmp_path / "out")
     metrics = json.loads((run / "01_load" / "metrics.json").read_text())
-    # the original file's report, not that of the prepared Parquet copy
-    assert metrics == {"rows": 2, "revenue": 11.5, "source": str(export), "read": 3, "duplicates": 1,
+    # the original file's report (not that of the prepared Parquet copy), its source without the local path:
+    # the file lies outside the working folder, so its name alone
+    assert metrics == {"rows": 2, "revenue": 11.5, "source": "export.csv", "read": 3, "duplicates": 1,
                        "name": "export.csv"}
     record = json.loads((run / "run.json").read_text())
     assert record["cleaning"]["rows_kept"] == 2 and (run / "data" / "transactions.parquet").exists()
@@ -48,3 +49,25 @@ def test_reading_options_need_a_file(tmp_path, make_nb, run_cli):
     res = run_cli("report", "--dataset", "cdnow", "--sep", ";", "--notebooks", str(notebooks),
                   "--output", str(tmp_path / "out"))
     assert res.returncode == 2 and "only apply to --dataset PATH" in res.stderr
+
+
+def test_no_local_absolute_path_reaches_a_page_or_the_index(tmp_path, make_nb, run_cli):
+    """A file under the working folder is shown relative to it (page 01's "Read from", the index's "Data set",
+    the parameter table); run.json keeps the whole path."""
+    notebooks = tmp_path / "nbs"
+    make_nb(notebooks / "01_load.ipynb", PARAMS, LOAD)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "export.csv").write_bytes(EXPORT.encode("cp1252"))
+    res = run_cli("report", "--dataset", "data/export.csv", "--notebooks", str(notebooks), "--output",
+                  str(tmp_path / "out"), "--no-progress", "--map", "Kunde=customer_id", "--map", "Datum=date",
+                  "--map", "Betrag=amount", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    run = newest_run(tmp_path / "out")
+    assert json.loads((run / "01_load" / "metrics.json").read_text())["source"] == "data/export.csv"
+    index = (run / "index.html").read_text()
+    assert "<code>data/export.csv</code>" in index and str(tmp_path / "data") not in index
+    record = json.loads((run / "run.json").read_text())
+    assert record["dataset"] == str((tmp_path / "data" / "export.csv").resolve())
+    assert record["dataset_shown"] == "data/export.csv"
+    assert next(p for p in record["parameters"] if p["name"] == "dataset")["value"] == "data/export.csv"
+    assert str(tmp_path / "data") not in res.stdout

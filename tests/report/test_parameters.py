@@ -185,3 +185,42 @@ def test_cli_list_shows_notebooks_and_values(capsys, tiny_notebooks):
     assert main(["report", "--notebooks", str(tiny_notebooks), "--list", "-p", "k", "9"]) == 0
     out = capsys.readouterr().out
     assert "01_first" in out and "02_second" in out and "k = 9" in out
+
+
+CHOICES = {"segwork": {"parameters": {"monetary_column": {"choices": ["revenue", "mean_amount"]}}}}
+
+
+def test_a_notebook_names_a_parameters_allowed_values_in_its_metadata(tmp_path, make_nb):
+    path = make_nb(tmp_path / "01_x.ipynb", 'monetary_column = "revenue"\noutput_dir = "."', metadata=CHOICES)
+    declared = inspect_parameters(path)
+    assert declared["monetary_column"].choices == ("revenue", "mean_amount")
+    assert check_value(declared["monetary_column"], "mean_amount", "mean_amount") == "mean_amount"
+    with pytest.raises(DataError, match=r"monetary_column: 'bogus' is not an allowed value; 01_x takes revenue "
+                                        r"or mean_amount"):
+        check_value(declared["monetary_column"], "bogus", "bogus")
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"monetary_column": {"choices": ["total", "mean_amount"]}}, "default monetary_column = \"revenue\" is not"),
+    ({"monetary_column": {"choices": [1, 2]}}, "must all be text"),
+    ({"monetary_column": {"choices": []}}, "non-empty list"),
+    ({"monetary_kolumn": {"choices": ["revenue"]}}, "does not declare"),
+])
+def test_a_notebooks_wrong_choices_are_named_with_the_notebook(tmp_path, make_nb, spec, words):
+    path = make_nb(tmp_path / "01_x.ipynb", 'monetary_column = "revenue"\noutput_dir = "."',
+                   metadata={"segwork": {"parameters": spec}})
+    with pytest.raises(DataError, match="01_x.ipynb") as info:
+        inspect_parameters(path)
+    assert words in str(info.value)
+
+
+def test_a_value_outside_the_choices_fails_before_any_notebook_runs(tmp_path, run_cli):
+    """The shipped notebook 03 names monetary_column's values: `-p monetary_column bogus` is one error line,
+    exit 2, and no run folder."""
+    out = tmp_path / "out"
+    res = run_cli("report", "-p", "monetary_column", "bogus", "--output", str(out))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [
+        "error: parameter monetary_column: 'bogus' is not an allowed value; 03_rfm_segmentation takes revenue or "
+        'mean_amount (monetary_column = "revenue" by default)']
+    assert not out.exists()

@@ -154,6 +154,29 @@ def test_a_failing_notebook_names_the_cell_and_keeps_the_last_good_run(tmp_path,
     assert not (failed[0] / "03_after.ipynb").exists()
 
 
+def test_messages_name_the_output_folder_and_count_quick_looks_as_good_runs(tmp_path, make_nb, run_cli):
+    """`--output out/reports` is named as given (not `reports/`); after a successful quick look, a failed run
+    names it as the last good run instead of saying there is none."""
+    nbs = tmp_path / "nbs"
+    make_nb(nbs / "01_ok.ipynb", 'value = 1\noutput_dir = "."', SAVE.format("{'ok': 1}"))
+    make_nb(nbs / "02_fail.ipynb", 'value = 1\noutput_dir = "."', "raise ValueError('planted failure')")
+    look = run_cli("report", "--notebooks", str(nbs), "--output", "out/reports", "--only", "01", "--no-progress",
+                   cwd=tmp_path)
+    assert look.returncode == 0, look.stderr
+    assert "out/reports/latest and out/reports/latest-default stay" in look.stdout
+    assert "out/reports/index.html" in look.stdout
+    good = newest_run(tmp_path / "out" / "reports")
+    bad = run_cli("report", "--notebooks", str(nbs), "--output", "out/reports", "-p", "value", "2", "--no-progress",
+                  cwd=tmp_path)
+    assert bad.returncode == 1 and "planted failure" in bad.stderr
+    assert f"the last good run is out/reports/{good.name}" in bad.stderr
+    assert "no earlier good run" not in bad.stderr and "a quick look moves no pointer" in bad.stderr
+    # a full report with no good run before it: both pointers it would have moved are named as unset
+    other = run_cli("report", "--notebooks", str(nbs), "--output", "out/other", "--no-progress", cwd=tmp_path)
+    assert other.returncode == 1 and "no earlier good run in out/other" in other.stderr
+    assert "out/other/latest is not set" in other.stderr
+
+
 def test_parallel_jobs_keep_notebook_order(tmp_path, make_nb, run_cli):
     nbs = tmp_path / "nbs"
     save = SAVE.replace("json.dumps({})", "json.dumps({'value': value})")
@@ -171,6 +194,12 @@ def test_parallel_jobs_keep_notebook_order(tmp_path, make_nb, run_cli):
     assert [n["name"] for n in record["notebooks"]] == ["01_a", "02_b", "03_c"]
     html = (run / "index.html").read_text()
     assert html.index("01_a.html") < html.index("02_b.html") < html.index("03_c.html")
+    # progress lines count by start order and by what has ended, not by the notebook's number
+    started = [line for line in proc.stdout.splitlines() if " started (" in line]
+    assert [line.split(" started ")[1] for line in started] == ["(1 of 3)", "(2 of 3)", "(3 of 3)"]
+    ended = [line for line in proc.stdout.splitlines() if ": ok in " in line]
+    assert [line.rsplit("(", 1)[1] for line in ended] == ["1 of 3 done)", "2 of 3 done)", "3 of 3 done)"]
+    assert not any(line.startswith("[") for line in proc.stdout.splitlines())
 
 
 def test_report_error_carries_notebook_cell_and_error_as_fields(tmp_path, make_nb):
