@@ -45,11 +45,12 @@ def _simulated_value(kind, params, n, horizon, d, k, spend, seed):
 def test_new_customer_value_matches_simulation(kind, params):
     model = BetaGeo() if kind == "bg" else ParetoNBD()
     model.params_ = dict(params)
-    value = new_customer_value(model, 35.0, horizon=24, discount_rate=0.01, acquired_in=3)
+    # margin=1.0: the simulation sums revenue (spend per purchase), so the value compared is expected revenue
+    value = new_customer_value(model, 35.0, horizon=24, discount_rate=0.01, margin=1.0, acquired_in=3)
     mc, se = _simulated_value(kind, params, 400_000, 24, 0.01, 3, 35.0, seed=4)
     assert abs(value - mc) < 4 * se, (value, mc, se)
     # without the first purchase and without discounting: spend x expected repeat purchases
-    plain = new_customer_value(model, 1.0, horizon=24, discount_rate=0.0, include_first_purchase=False)
+    plain = new_customer_value(model, 1.0, horizon=24, discount_rate=0.0, margin=1.0, include_first_purchase=False)
     assert plain == pytest.approx(model.expected_purchases_new(24 * MONTH), rel=1e-12)
 
 
