@@ -53,7 +53,7 @@ from scipy import optimize
 from sklearn.base import BaseEstimator, clone
 
 from .._checks import check_fitted, check_level
-from ..errors import ConvergenceError, DataError, IdentificationWarning
+from ..errors import ConvergenceError, DataError, IdentificationWarning, NotFittedError
 
 __all__ = ["BaseModel", "compress", "distinct_rows", "check_identification", "PENALIZER_LADDER",
            "untried_penalty_hint", "LOG_BOUND", "RUNAWAY", "single_threaded_blas", "row_label"]
@@ -638,6 +638,11 @@ class BaseModel(BaseEstimator):
                     self._hessian(fun, self._log_params, n), lambda v: fun.value(v) * n, n, self._limit_params,
                     self._limit_note, "refit on more data, or with the smallest penalizer that converges")
             self._cov_cache = cov
+        if cov is None:  # rebuilt from saved estimates (segwork.clv.document keeps no covariance, and no data)
+            raise NotFittedError(
+                f"{type(self).__name__} has its estimates but not their covariance: it was rebuilt from saved "
+                "parameters, which keep no standard errors; fit it again on its customer table for standard "
+                "errors and intervals")
         return cov
 
     def _hessian(self, fun, logp: np.ndarray, n: float) -> np.ndarray:

@@ -85,10 +85,15 @@ def interval_problem(model, max_decades: float = MAX_INTERVAL_DECADES) -> str | 
     distribution go to extremes, so an interval from them would say nothing.
     Only the model's own parameters are judged (covariate coefficients are not).
 
-    Returns a sentence for the page, or None. Raises what ``summary()``
+    A model rebuilt from saved estimates (:mod:`segwork.clv.document`) has no
+    covariance: the sentence says so. Returns a sentence for the page, or None. Raises what ``summary()``
     raises (ConvergenceError when the fit has no covariance at its optimum;
     NotFittedError for an unfitted model).
     """
+    if getattr(model, "params_", None) and getattr(model, "_cov_cache", None) is None \
+            and getattr(model, "_fit_data", None) is None:
+        return ("the model was rebuilt from saved estimates, which keep no covariance; fit it again on its "
+                "customer table for intervals")
     table = model.summary()
     spread = (np.log10(table["upper_95"]) - np.log10(table["lower_95"])).iloc[:len(model.params_)]
     if not np.isfinite(spread).all() or spread.max() > max_decades:

@@ -79,3 +79,24 @@ def test_a_model_that_does_not_match_its_key_is_refused(table):
     fit = fit_clv(table)
     with pytest.raises(DataError, match="does not match"):
         clv_document(ClvModels(fit.transaction_model, fit.spend_model, "bgnbd"))
+
+
+def test_a_rebuilt_model_says_it_has_no_covariance_instead_of_a_numpy_error():
+    """A model rebuilt from saved estimates keeps no covariance (the document stores parameters only). summary() and
+    the interval check said 'Input must be 1- or 2-d.' (numpy) on notebook 05's page; now they say what to do."""
+    from segwork.clv import BetaGeo, interval_problem
+    from segwork.clv.document import clv_document, clv_models_from_document
+    from segwork.clv.predict import fit_clv
+    from segwork.datasets import make_crm
+    from segwork.errors import NotFittedError
+    from segwork.features import customer_table
+
+    data = make_crm(n_customers=500, random_state=1)
+    table = customer_table(data.transactions, observation_end=data.observation_end)
+    fit = fit_clv(table, transaction_model="bgnbd")
+    assert isinstance(fit.transaction_model, BetaGeo) and interval_problem(fit.transaction_model) is None
+    rebuilt = clv_models_from_document(clv_document(fit)).transaction_model
+    assert rebuilt.params_ == fit.transaction_model.params_
+    assert "rebuilt from saved estimates" in interval_problem(rebuilt)
+    with pytest.raises(NotFittedError, match="fit it again on its customer table"):
+        rebuilt.summary()
