@@ -333,8 +333,11 @@ def test_customer_lookup_shows_the_typed_customer_and_says_when_an_id_is_unknown
 
     page = report / "12_customer_lookup.html"
     assert page.exists(), f"no customer lookup page in {report}"
-    table = pd.read_parquet(report / "data" / "table" / "table.parquet")
-    margin = json.loads((report / "data" / "table" / "clv.json").read_text())["settings"]["margin"]
+    # the run's prepared customer table: data/table, or data/<n>/table when the run read several data sets
+    prepared = [report / folder for folder in json.loads((report / "run.json").read_text())["prepared_tables"]]
+    assert len(prepared) == 1, prepared
+    table = pd.read_parquet(prepared[0] / "table.parquet")
+    margin = json.loads((prepared[0] / "clv.json").read_text())["settings"]["margin"]
     browser.get(page.as_uri())
     box = browser.find_element(By.ID, "segwork-lookup-box")
     data = json.loads(browser.execute_script("return document.getElementById('segwork-lookup-data').textContent"))
