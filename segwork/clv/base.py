@@ -640,8 +640,8 @@ class BaseModel(BaseEstimator):
             self._cov_cache = cov
         if cov is None:  # rebuilt from saved estimates (segwork.clv.document keeps no covariance, and no data)
             raise NotFittedError(
-                f"{type(self).__name__} has its estimates but not their covariance: it was rebuilt from saved "
-                "parameters, which keep no standard errors; fit it again on its customer table for standard "
+                f"{type(self).__name__} has its estimates but not their covariance: the model was rebuilt from "
+                "saved estimates, which keep no covariance; fit it again on its customer table for standard "
                 "errors and intervals")
         return cov
 

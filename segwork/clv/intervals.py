@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_level, renamed_keywords
-from ..errors import ConvergenceError, DataError
+from ..errors import ConvergenceError, DataError, NotFittedError
 
 __all__ = ["parameter_draws", "sampled_models", "quantile_interval", "outcome_interval", "check_kind", "simulate_spend",
            "interval_problem", "MAX_INTERVAL_DECADES", "INTERVAL_KINDS"]
@@ -90,11 +90,12 @@ def interval_problem(model, max_decades: float = MAX_INTERVAL_DECADES) -> str | 
     raises (ConvergenceError when the fit has no covariance at its optimum;
     NotFittedError for an unfitted model).
     """
-    if getattr(model, "params_", None) and getattr(model, "_cov_cache", None) is None \
-            and getattr(model, "_fit_data", None) is None:
-        return ("the model was rebuilt from saved estimates, which keep no covariance; fit it again on its "
-                "customer table for intervals")
-    table = model.summary()
+    try:
+        table = model.summary()
+    except NotFittedError as exc:  # estimates without covariance (rebuilt from a saved document): say so
+        if not getattr(model, "params_", None):
+            raise
+        return str(exc)
     spread = (np.log10(table["upper_95"]) - np.log10(table["lower_95"])).iloc[:len(model.params_)]
     if not np.isfinite(spread).all() or spread.max() > max_decades:
         return "its parameters are too poorly identified by these data for sampled intervals"
