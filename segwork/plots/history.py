@@ -18,12 +18,13 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
+from ..features.rfm import TIME_UNITS
 from ._style import BLUE, GREY, ORANGE, RED, axes
 
-__all__ = ["p_alive_history", "plot_history_alive", "plot_heterogeneity", "DAYS_PER_WEEK"]
+__all__ = ["p_alive_history", "plot_history_alive", "plot_heterogeneity"]
 
 #: The transaction models of :func:`segwork.prepare.prepare` are fitted in weeks; the table is in days.
-DAYS_PER_WEEK = 7.0
+DAYS_PER_WEEK = TIME_UNITS["weeks"]
 
 
 def p_alive_history(model, transactions: pd.DataFrame, customers, dates, *, days_per_unit: float = DAYS_PER_WEEK

@@ -320,7 +320,7 @@ def format_frame(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | 
     return pd.DataFrame(texts, columns=labels)
 
 
-def _footnote(frame: pd.DataFrame, texts: pd.DataFrame, na_reason: str | Mapping[str, str] | None) -> str:
+def _footnote(texts: pd.DataFrame, na_reason: str | Mapping[str, str] | None) -> str:
     missing = [c for c in texts.columns if (texts[c] == DASH).any()]
     if not missing:
         return ""
@@ -331,15 +331,15 @@ def _footnote(frame: pd.DataFrame, texts: pd.DataFrame, na_reason: str | Mapping
     return f"{DASH} in {', '.join(c.strip() for c in missing)}: {reason}."
 
 
-def _static_html(texts: pd.DataFrame, numeric: list[bool], caption: str | None, note: str,
-                 first_is_header: bool) -> str:
+def _static_html(texts: pd.DataFrame, numeric: list[bool], caption: str | None, note: str) -> str:
+    """The formatted ``texts`` as an HTML table; the first column's cells are row headers."""
     num_class = {True: ' class="num"', False: ""}
     head = "".join(f"<th{num_class[num]}>{html.escape(c.strip())}</th>" for c, num in zip(texts.columns, numeric))
     rows = []
     for row in texts.itertuples(index=False):
         cells = []
         for j, (text, num) in enumerate(zip(row, numeric)):
-            tag = "th" if j == 0 and first_is_header else "td"
+            tag = "th" if j == 0 else "td"
             cells.append(f"<{tag}{num_class[num]}>{html.escape(str(text))}</{tag}>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
@@ -366,23 +366,29 @@ def table_html(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | No
     label; the footnote names the columns with an en dash); ``max_rows`` shows only the first rows and says so;
     ``style`` adds :data:`TABLE_CSS` (a page template that carries it may leave it out).
     """
-    texts = format_frame(frame, units=units, index=index, row_labels=row_labels)
+    return _texts_html(format_frame(frame, units=units, index=index, row_labels=row_labels), caption=caption,
+                       na_reason=na_reason, max_rows=max_rows, style=style)
+
+
+def _texts_html(texts: pd.DataFrame, *, caption: str | None, na_reason: str | Mapping[str, str] | None,
+                max_rows: int | None, style: bool) -> str:
+    """:func:`table_html` of a frame already formatted by :func:`format_frame`."""
     notes = []
     n = len(texts)
     if max_rows is not None and n > max_rows:
         texts = texts.head(max_rows)
         notes.append(f"First {max_rows:,} of {n:,} rows.")
-    foot = _footnote(frame, texts, na_reason)
+    foot = _footnote(texts, na_reason)
     if foot:
         notes.append(foot)
-    body = _static_html(texts, _numeric_columns(texts), caption, " ".join(notes), first_is_header=True)
+    body = _static_html(texts, _numeric_columns(texts), caption, " ".join(notes))
     return (f"<style>{TABLE_CSS}</style>" if style else "") + body
 
 
 _ITABLES_READY = False
 
 
-def _interactive_html(frame: pd.DataFrame, texts: pd.DataFrame, *, caption: str | None, filename: str,
+def _interactive_html(texts: pd.DataFrame, *, caption: str | None, filename: str,
                       note: str) -> str:
     """An itables (DataTables) table of the formatted ``texts``: searchable, sortable, CSV download."""
     from itables import to_html_datatable
@@ -433,10 +439,10 @@ def show_table(frame: pd.DataFrame | pd.Series, *, units: Mapping[str, str] | No
         init_notebook_mode(all_interactive=False, connected=False)
         _ITABLES_READY = True
     texts = format_frame(frame, units=units, index=index)
-    note = _footnote(frame, texts, na_reason).replace(f"{DASH} in", "Empty cells in", 1)
-    printed = table_html(frame, units=units, caption=caption, na_reason=na_reason, index=index,
-                         max_rows=print_rows, style=False)
+    note = _footnote(texts, na_reason).replace(f"{DASH} in", "Empty cells in", 1)
+    # the print copy: its first rows, from the same formatted texts (a list is formatted once)
+    printed = _texts_html(texts, caption=caption, na_reason=na_reason, max_rows=print_rows, style=False)
     display(HTML(f"<style>{TABLE_CSS}</style>"
-                 + _interactive_html(frame, texts, caption=caption, filename=filename, note=note)
+                 + _interactive_html(texts, caption=caption, filename=filename, note=note)
                  + f'<div class="segwork-print-only">{printed}</div>'))
 
