@@ -272,8 +272,8 @@ def fit_models(candidates: dict, frequency, recency, T) -> tuple[dict, dict]:
 MAE_TIE_TOLERANCE = 1e-5
 
 #: The rule :func:`compare_models` picks the best model by, in words (pages and the index say it).
-BEST_MODEL_RULE = ("lowest holdout MAE; MAEs within 0.001 % of the lowest are a tie, which goes to the model "
-                   "with fewer parameters, then to the lower MAE")
+BEST_MODEL_RULE = (f"lowest holdout MAE; MAEs within {MAE_TIE_TOLERANCE * 100:g} % of the lowest are a tie, which goes "
+                   "to the model with fewer parameters, then to the lower MAE")
 
 
 def compare_models(models: dict, summary: pd.DataFrame, not_converged: dict | None = None) -> pd.DataFrame:
