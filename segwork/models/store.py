@@ -107,6 +107,11 @@ class ModelStore:
     clv_record: FitRecord = field(default_factory=FitRecord)
     defection: StoredDefection | None = None
 
+    @property
+    def margin(self) -> float:
+        """The profit share of revenue the table's ``clv`` was computed with (``clv_settings["margin"]``)."""
+        return float(self.clv_settings["margin"])
+
 
 def _date_range(dataset) -> list[str]:
     start = getattr(dataset, "observation_start", None)

@@ -40,10 +40,9 @@ from ..act.retention import customer_reasons
 from ..errors import DataError
 from ..features.rfm import rfm_summary
 from ..features.table import customer_table
-from ..io import CleaningRules, clean_transactions
 from ..models.store import ModelStore
 from ..models.value import value_columns
-from .elements import add, qname, request_date, response, text_of
+from .elements import add, qname, request_date, response, text_of, through_the_gate
 from .faults import ServiceFault
 
 __all__ = ["explain_defection", "MAX_PROBLEMS_SHOWN"]
@@ -168,22 +167,11 @@ def _read(store: ModelStore, request, as_of: pd.Timestamp, refusal: _Refusal):
     return order, by_id, tx_rows, attributes, periods
 
 
-def _through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, refusal: _Refusal) -> tuple[pd.DataFrame, object]:
-    """The history customers' transactions through :func:`segwork.io.clean_transactions` under the rules ``segwork
-    score`` cleans a file with (the histories ending at asOf); a customer with a transaction after asOf or with
-    nothing the rules keep is refused."""
+def _after_as_of(tx: pd.DataFrame, as_of: pd.Timestamp, refusal: _Refusal) -> None:
+    """A customer by history with a transaction after asOf is refused (the history must end at asOf)."""
     for cid, dates in tx.loc[tx["date"] > as_of].groupby("customer_id", sort=False)["date"]:
         refusal.add(cid, f"transaction date={dates.min().date()} is after asOf {as_of.date()}; leave it out or give "
                          "a later asOf")
-    try:
-        clean, report = clean_transactions(tx, rules=CleaningRules(observation_end=as_of), source="the request",
-                                           allow_empty=True)
-    except DataError as exc:
-        raise ServiceFault("InvalidRequest", f"{WHERE}: {exc}") from None
-    for cid in pd.Index(tx["customer_id"].unique()).difference(pd.Index(clean["customer_id"].unique())):
-        refusal.add(cid, "has no transaction the cleaning rules keep (amounts above 0, dated up to asOf); give at "
-                         "least one purchase")
-    return clean, report
 
 
 def _weekly_table(doc: dict, clean: pd.DataFrame, attributes: dict, periods: list, as_of: pd.Timestamp,
@@ -264,7 +252,8 @@ def _by_history(store: ModelStore, tx_rows, attributes, periods, as_of, refusal:
     """The explained customers (DefectionExplanation.customers columns) and reasons of the customers by history."""
     tx = pd.DataFrame(tx_rows, columns=["customer_id", "date", "amount"])
     tx["date"] = pd.to_datetime(tx["date"])
-    clean, report = _through_the_gate(tx, as_of, refusal)
+    _after_as_of(tx, as_of, refusal)
+    clean, report = through_the_gate(tx, as_of, WHERE, refusal.add)
     refusal.raise_if_any()
     hist = customer_table(clean, observation_end=as_of, cleaned=report)
     typer = store.segmentations["relationship"]

@@ -12,10 +12,12 @@ import re
 import pandas as pd
 from lxml import etree
 
+from ..errors import DataError
+from ..io import CleaningRules, clean_transactions
 from .contract import TNS
 from .faults import ServiceFault
 
-__all__ = ["qname", "xs_double", "add", "response", "text_of", "request_date"]
+__all__ = ["qname", "xs_double", "add", "response", "text_of", "request_date", "through_the_gate"]
 
 
 def qname(name: str) -> str:
@@ -75,3 +77,26 @@ def request_date(text: str, field: str, where: str) -> pd.Timestamp:
     except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
         raise ServiceFault("InvalidRequest", f"{where}: {field}={text!r} is not a date; write it as an xs:date, "
                            "e.g. 2024-12-31 (a timezone such as Z or +02:00 may follow)") from None
+
+
+def through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, where: str, refuse) -> tuple[pd.DataFrame, object]:
+    """A request's transactions through the one gate, :func:`segwork.io.clean_transactions`, under the rules
+    ``segwork score`` cleans a file with (the defaults, the histories ending at ``as_of``): a purchase of amount 0
+    or a row given twice counts here as it counts there. Returns ``(transactions, report)``.
+
+    ``refuse(cid, text, kind)`` is called for each customer every one of whose transactions the rules drop
+    (``kind`` "transactions"), naming the rules that dropped the rows (the gate run on that customer's rows
+    alone). Raises :class:`ServiceFault` InvalidRequest (prefixed with ``where``) when the gate refuses the rows
+    as a whole (nothing the schema lets through should get there)."""
+    rules = CleaningRules(observation_end=as_of)
+    try:
+        clean, report = clean_transactions(tx, rules=rules, source="the request", allow_empty=True)
+    except DataError as exc:
+        raise ServiceFault("InvalidRequest", f"{where}: {exc}") from None
+    gone = pd.Index(tx["customer_id"].unique()).difference(pd.Index(clean["customer_id"].unique()))
+    for cid in gone:  # the few refused customers: which rules matched their rows
+        _, own = clean_transactions(tx[tx["customer_id"] == cid], rules=rules, source="the request", allow_empty=True)
+        why = "; ".join(f"{r.rows} with {r.description}" for r in own.rules if r.rows)
+        refuse(cid, f"has no transaction the cleaning rules keep ({why}); segwork score drops such rows too; give at "
+                    "least one purchase of an amount above 0", "transactions")
+    return clean, report

@@ -33,9 +33,8 @@ from ..clv.transaction import MAX_SPEND, check_day_limits, check_history, check_
 from ..errors import DataError
 from ..features.rfm import TIME_UNITS
 from ..features.table import customer_table
-from ..io import CleaningRules, clean_transactions
 from .defection import explain_defection
-from .elements import add, qname, request_date, response, text_of, xs_double
+from .elements import add, qname, request_date, response, text_of, through_the_gate, xs_double
 from .faults import ServiceFault
 from ..models.store import ModelStore
 from ..models.value import value_columns
@@ -114,7 +113,7 @@ def list_segmentations(store: ModelStore, request) -> etree._Element:
     _add(resp, "customers", str(len(store.table)))
     spend = "Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else "constant spend"
     _add(resp, "valueModel", f"{transaction_model_label(store.transaction_model)} + {spend}, "
-                             f"{value_label(float(store.clv_settings['margin']))} over {store.clv_settings['horizon']} "
+                             f"{value_label(store.margin)} over {store.clv_settings['horizon']} "
                              "months")
     _add_model_notes(resp, store)
     for name, seg in store.segmentations.items():
@@ -155,7 +154,7 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
     strategies: dict[str, str] = {}
     if name == "relationship" or rel is None:
         if name == "relationship":
-            summary = relationship_summary(seg, table, margin=float(store.clv_settings["margin"]))
+            summary = relationship_summary(seg, table, margin=store.margin)
             strategies = {t: f"{row.strategy}; offer: {row.offer}" for t, row in summary.iterrows()}
     else:  # the strategy of the relationship type most of the segment's customers have
         both = pd.crosstab(labels, rel.labels.astype(str).reindex(labels.index))
@@ -168,7 +167,7 @@ def get_segment_profiles(store: ModelStore, request) -> etree._Element:
     resp = _response("GetSegmentProfiles")
     _add(resp, "segmentation", name)
     _add(resp, "method", str(seg.method))
-    measure = (f"{value_label(float(store.clv_settings['margin']))} over {store.clv_settings['horizon']} months"
+    measure = (f"{value_label(store.margin)} over {store.clv_settings['horizon']} months"
                if value_col == "clv" else "revenue to date")
     _add(resp, "valueMeasure", f"mean {value_col} per customer: {measure} (the data's currency)")
     sizes, shares = seg.sizes, seg.shares
@@ -238,28 +237,6 @@ class _Problems:
         parts += [t for p, t in self.sections if p == 1]
         code = "InvalidCustomer" if self.kinds <= {"asOf", "transactions"} else "InvalidRequest"
         raise ServiceFault(code, "SegmentCustomers: " + ". ".join(parts + self.tail), limit=6000)
-
-
-def _through_the_gate(tx: pd.DataFrame, as_of: pd.Timestamp, problems: _Problems):
-    """The request's transactions through the one gate, :func:`segwork.io.clean_transactions`, under the rules
-    ``segwork score`` cleans a file with (the defaults, the histories ending at asOf): a purchase of amount 0 or
-    a row given twice counts here as it counts there. Returns ``(transactions, report)``.
-
-    A customer every one of whose transactions the rules drop has no history: said per customer with the
-    rules that dropped them (fault InvalidCustomer, as for a customer without a purchase up to asOf)."""
-    try:
-        clean, report = clean_transactions(tx, rules=CleaningRules(observation_end=as_of), source="the request",
-                                           allow_empty=True)
-    except DataError as exc:  # nothing the schema lets through should get here; said as the request's fault
-        raise ServiceFault("InvalidRequest", f"SegmentCustomers: {exc}") from None
-    gone = pd.Index(tx["customer_id"].unique()).difference(pd.Index(clean["customer_id"].unique()))
-    for cid in gone:  # the few refused customers: which rules matched their rows (the gate on their rows alone)
-        _, own = clean_transactions(tx[tx["customer_id"] == cid], rules=CleaningRules(observation_end=as_of),
-                                    source="the request", allow_empty=True)
-        why = "; ".join(f"{r.rows} with {r.description}" for r in own.rules if r.rows)
-        problems.add(cid, f"has no transaction the cleaning rules keep ({why}); segwork score drops such rows "
-                          "too; give at least one purchase of an amount above 0", "transactions")
-    return clean, report
 
 
 def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
@@ -332,7 +309,7 @@ def _customers_table(store: ModelStore, request, seg) -> pd.DataFrame:
             else:
                 tx[col] = tx[col].fillna("unknown")
         if len(tx):
-            tx, report = _through_the_gate(tx, as_of, problems)
+            tx, report = through_the_gate(tx, as_of, "SegmentCustomers", problems.add)
             if len(tx):
                 parts.append(customer_table(tx, observation_end=as_of, cleaned=report))
     if summaries:
@@ -805,7 +782,7 @@ def predict_customer_value(store: ModelStore, request) -> etree._Element:
          + (" + Gamma-Gamma" if not isinstance(store.spend_model, (int, float)) else " + constant spend"))
     _add(resp, "horizon", str(horizon))
     _add_model_notes(resp, store)
-    used = float(store.clv_settings["margin"] if margin is None else margin)
+    used = store.margin if margin is None else float(margin)
     _add(resp, "modelNote", f"clv: {value_label(used)} over {horizon} months, in the data's currency"
                             + (" (the folder's margin)" if margin is None else ""))
     for cid, row in zip(v.index, v.itertuples(index=False)):
@@ -889,7 +866,7 @@ def select_campaign_targets(store: ModelStore, request) -> etree._Element:
     # targets' value is the CLV at that margin. The folder's clv is at the folder's margin and CLV is linear in
     # the margin, so it is rescaled (a folder at margin 1 gives clv x margin, as before the one margin).
     margin = float(_text(request, "margin"))
-    stored = float(store.clv_settings["margin"])
+    stored = store.margin
     if stored <= 0:
         raise ServiceFault("InvalidRequest", f"SelectCampaignTargets: the models' CLV was computed at margin "
                            f"{stored:g}, which cannot be rescaled to margin {margin:g}; rebuild the models with a "
@@ -936,7 +913,7 @@ def get_customer_view(store: ModelStore, request) -> etree._Element:
     if cid not in store.table.index:
         raise ServiceFault("UnknownCustomer", f"GetCustomerView: no customer {cid!r} in the data the models were "
                            f"built from ({store.manifest.get('dataset')})")
-    view = customer_view(cid, store.table, store.segmentations, margin=float(store.clv_settings["margin"]))
+    view = customer_view(cid, store.table, store.segmentations, margin=store.margin)
     figures = view.figures
     relationship = view.relationship if "relationship" in store.segmentations else "unknown"
     resp = _response("GetCustomerView")
