@@ -213,7 +213,7 @@ class TransactionModel(BaseModel):
             covariates too. Missing, non-finite or constant covariates and
             unmatched customers are a DataError.
         """
-        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data"):
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data", "fit_method_"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
@@ -227,10 +227,14 @@ class TransactionModel(BaseModel):
             return self._converge(lambda m: fit_with_covariates(m, {"x": x, "tx": tx, "T": t}, w, design))
         x, tx, t, w = self._validate(frequency, recency, T, weights)
         self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
+        self._fit_histories(x, tx, t, w)
+        return self
+
+    def _fit_histories(self, x, tx, t, w) -> None:
+        """Fit on checked histories (the exact fit on the distinct histories; BetaGeo may start from a sample)."""
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
         prepared, start = self._prepare(data), self._start(data, counts)
         self._converge(lambda m: m._optimise(prepared, counts, start))
-        return self
 
     def _prepare(self, data: dict) -> dict:
         """Hook: add precomputed helpers to the compressed data (default: none)."""
