@@ -27,9 +27,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ConvergenceError
-from .base import LOG_BOUND, RUNAWAY, check_identification, compress, single_threaded_blas, untried_penalty_hint
+from .base import LOG_BOUND, RUNAWAY, check_identification, single_threaded_blas, untried_penalty_hint
 
 __all__ = ["fit_from_sample", "NEWTON_STEP_TOL"]
 
@@ -43,11 +44,13 @@ def _objective(model, data, weights):
     n = float(weights.sum())
     pen = float(model.penalizer or 0.0)
 
-    def fgh(logp):
+    def fgh(logp, hessian=True):
         theta = np.exp(logp)
-        total, g, h = model._total_hessian(theta, data, weights)
+        total, g, h = model._total_hessian(theta, data, weights, hessian=hessian)
         f = -total / n + pen * float(logp @ logp)
         g_log = -(g * theta) / n + 2 * pen * logp
+        if h is None:
+            return f, g_log, None, total
         h_log = -(np.outer(theta, theta) * h + np.diag(theta * g)) / n + 2 * pen * np.eye(len(theta))
         return f, g_log, h_log, total
 
@@ -60,7 +63,9 @@ def _newton(fgh, logp):
     A step is halved (up to 40 times) until the objective does not rise by more than its rounding
     (1e-12 relative: a mean over millions of customers is not exact to the last digit). Converged once a
     step below :data:`NEWTON_STEP_TOL` in every log parameter has been taken: Newton's method converges
-    quadratically, so the point it lands on is within about the square of that step of the optimum.
+    quadratically, so the point it lands on is within about the square of that step of the optimum. The
+    Hessian returned is the one of the point before that last step (it differs by about the step's size,
+    1e-8 relative, from the Hessian at the optimum), so the last pass needs the gradient only.
     """
     f, g, h, total = fgh(logp)
     for it in range(_MAX_NEWTON):
@@ -72,16 +77,34 @@ def _newton(fgh, logp):
         small = float(np.max(np.abs(step))) < NEWTON_STEP_TOL
         for _ in range(40):
             cand = np.clip(logp - step, -LOG_BOUND, LOG_BOUND)
-            fc, gc, hc, tc = fgh(cand)
+            # after a step that small the Hessian is that of the optimum to ~1e-8: no need to recompute it
+            fc, gc, hc, tc = fgh(cand, hessian=not small)
             if np.isfinite(fc) and fc <= f + 1e-12 * max(1.0, abs(f)):
                 break
             step = step / 2
         else:
             return logp, f, g, h, total, it, False
-        logp, f, g, h, total = cand, fc, gc, hc, tc
+        logp, f, g, total = cand, fc, gc, tc
         if small:
             return logp, f, g, h, total, it + 1, True
+        h = hc
     return logp, f, g, h, total, _MAX_NEWTON, False
+
+
+def coded_rows(x, tx, t, w) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The rows as they are (not collapsed), with each column's distinct values and codes in the layout of
+    :func:`segwork.clv.base.compress` (so the models' fast paths apply): collapsing millions of histories on
+    a day grid costs more than it saves (10M customers: 3.4M distinct histories). Codes as int32."""
+    data: dict[str, np.ndarray] = {"x": x, "tx": tx, "T": t}
+    for name, values in (("x", x), ("tx", tx), ("T", t)):
+        if name == "x" and x.max() <= min(2 ** 20, len(x)):  # whole numbers: each is its own code
+            data["x_levels"] = np.arange(int(x.max()) + 1, dtype=np.float64)
+            data["x_codes"] = x.astype(np.int32)
+            continue
+        codes, levels = pd.factorize(values)
+        data[name + "_levels"] = np.asarray(levels, dtype=np.float64)
+        data[name + "_codes"] = codes.astype(np.int32)
+    return data, w
 
 
 def fit_from_sample(model, x, tx, t, w) -> bool:
@@ -107,7 +130,9 @@ def fit_from_sample(model, x, tx, t, w) -> bool:
             start = np.log([sample.params_[k] for k in model._param_names])
         except ConvergenceError:
             start = None
-    data, counts = compress({"x": x, "tx": tx, "T": t}, w)
+    if len(live) < len(w):
+        x, tx, t, w = x[live], tx[live], t[live], w[live]
+    data, counts = coded_rows(x, tx, t, w)
     how = (f"maximum likelihood on all {n_total:,.0f} customers: Newton steps with the analytic Hessian from the "
            f"optimum of a seeded random sample of {int(m):,} rows (random_state={model.random_state!r})")
     with single_threaded_blas():
