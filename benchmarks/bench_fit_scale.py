@@ -66,3 +66,81 @@ def customers(n_tx: int, seed: int = 0, cache: Path | None = None) -> dict[str, 
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **res)
     return res
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def side_by_side(c: dict[str, np.ndarray], repeat: int = 3) -> dict:
+    """The exact fit (``BetaGeo(start_sample=None)``: L-BFGS-B on the distinct histories) and the default
+    fit, alternating in this process, best of ``repeat``; with the largest relative difference of each
+    estimate and of the log-likelihood, and the load average before each run."""
+    import warnings
+
+    from segwork.clv import BetaGeo
+
+    x, tx, T = c["frequency"], c["recency"], c["T"]
+    times: dict[str, list[float]] = {"exact": [], "default": []}
+    loads, models = [], {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(repeat):
+            for name, kw in (("exact", {"start_sample": None}), ("default", {})):
+                loads.append(_load())
+                t0 = time.perf_counter()
+                models[name] = BetaGeo(**kw).fit(x, tx, T)
+                times[name].append(time.perf_counter() - t0)
+    old, new = models["exact"], models["default"]
+    se = old.summary()["std_error"]
+    return {
+        "customers": len(x),
+        "distinct_histories": old.n_rows_,
+        "exact_s": min(times["exact"]), "default_s": min(times["default"]),
+        "ratio": min(times["exact"]) / min(times["default"]),
+        "all_s": times, "load_average": loads,
+        "params_exact": old.params_, "params_default": new.params_,
+        "max_rel_diff": {k: abs(new.params_[k] / v - 1) for k, v in old.params_.items()},
+        "diff_in_se": {k: abs(new.params_[k] - v) / se[k] for k, v in old.params_.items()},
+        "loglik_exact": old.log_likelihood_, "loglik_default": new.log_likelihood_,
+        "loglik_rel_diff": abs(new.log_likelihood_ / old.log_likelihood_ - 1),
+        "loglik_gain": new.log_likelihood_ - old.log_likelihood_,
+        "exact_iterations": old.n_iter_, "default_method": new.fit_method_,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1e7,1e8", help="transactions of bench_scale's generator (customers = / 10)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data-dir", default=str(BENCH_DIR / ".data-scale"))
+    ap.add_argument("--check", action="store_true", help="first check the customers against rfm_summary at 1e7")
+    args = ap.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    if args.check:
+        print(check_against_rfm(data_dir), flush=True)
+    rows = []
+    for n_tx in (int(float(s)) for s in args.sizes.split(",") if s.strip()):
+        c = customers(n_tx, cache=data_dir / f"fitcust-{n_tx}.npz")
+        row = side_by_side(c, args.repeat)
+        rows.append(row)
+        print(json.dumps(row, indent=1, default=float), flush=True)
+    return 0
+
+
+def check_against_rfm(data_dir: Path, n_tx: int = 10_000_000) -> str:
+    """The customers of :func:`customers` against ``rfm_summary`` of ``bench_scale.generate(n_tx)``'s files."""
+    import segwork
+
+    folder = bench_scale.generate(n_tx, data_dir / f"tx-{n_tx}")
+    rfm = segwork.rfm_summary(str(folder / "*.parquet"), observation_end=bench_scale.END, time_unit="days",
+                              engine="duckdb")
+    c = customers(n_tx, cache=data_dir / f"fitcust-{n_tx}.npz")
+    order = np.argsort(rfm.index.str[1:].astype(np.int64).to_numpy())
+    same = all(np.array_equal(rfm[k].to_numpy(float)[order] / s, c[k])
+               for k, s in (("frequency", 1), ("recency", 7), ("T", 7)))
+    return f"customers({n_tx:.0e}) {'equal' if same else 'DIFFERENT from'} rfm_summary on the generated files"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,14 +39,13 @@ class BetaGeo(TransactionModel):
         likelihood); see :mod:`segwork.clv.base`.
     start_sample: with more customers (rows with a weight) than this, the
         search starts from the optimum of a seeded uniform random sample of
-        that many rows and finishes with Newton steps (analytic Hessian) on
-        **all** customers (:mod:`segwork.clv.sample_start`): the estimates
-        are still the maximum-likelihood estimates of every customer (10M
-        customers of ``benchmarks/bench_fit_scale.py``: within 1e-6
-        relative of the L-BFGS-B fit, whose own tolerance that is), at a
-        fifth of the time. ``None``: always L-BFGS-B on the distinct
-        histories. Default 200,000; smaller data sets (e.g. CDNOW) are fitted
-        as before.
+        that many rows (then of subsamples ten times larger) and finishes
+        with Newton steps (analytic Hessian) on **all** customers
+        (:mod:`segwork.clv.sample_start`): the estimates are still the
+        maximum-likelihood estimates of every customer, to within rounding
+        (measured in ``benchmarks/bench_fit_scale.py``), at a fraction of
+        the time. ``None``: always L-BFGS-B on the distinct histories.
+        Default 100,000; smaller data sets (e.g. CDNOW) are fitted as before.
     random_state: seed of that sample (it decides only where the search
         starts).
 
@@ -74,7 +73,7 @@ class BetaGeo(TransactionModel):
     _limit_note = ("a limit of the dropout process (a -> 0: nobody leaves; b -> 0: everybody leaves at once; "
                    "a, b -> infinity: the same dropout probability for every customer)")
 
-    def __init__(self, penalizer: float = 0.0, start_sample: int | None = 200_000, random_state=0):
+    def __init__(self, penalizer: float = 0.0, start_sample: int | None = 100_000, random_state=0):
         self.penalizer = penalizer
         self.start_sample = start_sample
         self.random_state = random_state

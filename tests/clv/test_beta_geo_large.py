@@ -91,3 +91,27 @@ def test_fit_says_how_it_was_found(histories, cdnow):
 
 def test_newton_tolerance_is_stated():
     assert NEWTON_STEP_TOL == 1e-8
+
+
+def test_subsample_stage_and_its_record(histories):
+    x, tx, T = histories
+    exact = BetaGeo(start_sample=None).fit(x, tx, T)
+    staged = BetaGeo(start_sample=800, random_state=2).fit(x, tx, T)
+    assert "then of a subsample of" in staged.fit_method_  # 8,000 rows (a Bernoulli draw: about that many)
+    se = exact.summary()["std_error"]
+    for k, v in exact.params_.items():
+        assert abs(staged.params_[k] - v) < 1e-3 * se[k], k
+
+
+def test_newton_failure_falls_back_to_lbfgsb_and_says_so(histories, monkeypatch):
+    import segwork.clv.sample_start as ss
+
+    x, tx, T = histories
+    exact = BetaGeo(start_sample=None).fit(x, tx, T)
+    monkeypatch.setattr(ss, "_newton", lambda fgh, logp, stage_tol=None: (logp, np.nan, None, None, None, 0, False))
+    fell = BetaGeo(start_sample=3000).fit(x, tx, T)
+    assert "Newton steps from there did not converge" in fell.fit_method_
+    assert fell.summary().attrs["fit_method"] == fell.fit_method_
+    se = exact.summary()["std_error"]
+    for k, v in exact.params_.items():
+        assert abs(fell.params_[k] - v) < 1e-3 * se[k], k
