@@ -11,7 +11,7 @@ import pytest
 
 from segwork.clv import BetaGeo, ModifiedBetaGeo
 from segwork.clv.base import compress
-from segwork.clv.sample_start import NEWTON_STEP_TOL, coded_rows
+from segwork.clv.sample_start import NEWTON_STEP_TOL, collapse
 from segwork.clv.simulate import simulate_bg_nbd
 
 
@@ -26,11 +26,11 @@ def histories():
 def test_hessian_matches_loglik_and_differences_of_its_gradient(histories, cls, params):
     x, tx, T = histories
     data, w = compress({"x": x, "tx": tx, "T": T}, np.ones(len(x)))
-    rows, ones = coded_rows(x, tx, T, np.ones(len(x)))
+    rows, ones = collapse(x, tx, T, np.ones(len(x)))
     p = np.array(params)
     m = cls()
     total0, g0 = m._total_loglik(p, data, w)
-    for d, ww in ((data, w), (rows, ones)):  # distinct histories with counts, and every row as it is
+    for d, ww in ((data, w), (rows, ones)):  # the two ways of collapsing the histories
         total, g, h = m._total_hessian(p, d, ww)
         assert total == pytest.approx(total0, rel=1e-12)
         np.testing.assert_allclose(g, g0, rtol=1e-9, atol=1e-9 * np.abs(g0).max())
@@ -42,6 +42,18 @@ def test_hessian_matches_loglik_and_differences_of_its_gradient(histories, cls, 
         num[i] = (m._total_loglik(p + e, data, w)[1] - m._total_loglik(p - e, data, w)[1]) / (2 * e[i])
     # central differences are exact to ~1e-8 relative here; the Hessian is symmetric by construction
     np.testing.assert_allclose(h, num, rtol=1e-5, atol=1e-7 * np.abs(num).max())
+
+
+@pytest.mark.parametrize("weights", [None, "random"])
+def test_collapse_counts_the_same_histories_as_compress(histories, weights):
+    x, tx, T = histories
+    w = np.ones(len(x)) if weights is None else np.random.default_rng(0).integers(0, 4, len(x)).astype(float)
+    a, ca = compress({"x": x, "tx": tx, "T": T}, w)
+    b, cb = collapse(x, tx, T, w)
+    key = lambda d: list(zip(d["x"], d["tx"], d["T"]))  # noqa: E731
+    assert dict(zip(key(a), ca)) == dict(zip(key(b), cb))
+    for name in ("x", "tx", "T"):  # codes point at the values
+        np.testing.assert_array_equal(b[name + "_levels"][b[name + "_codes"]], b[name])
 
 
 @pytest.mark.parametrize("penalizer", [0.0, 0.01])
@@ -96,8 +108,9 @@ def test_newton_tolerance_is_stated():
 def test_subsample_stage_and_its_record(histories):
     x, tx, T = histories
     exact = BetaGeo(start_sample=None).fit(x, tx, T)
-    staged = BetaGeo(start_sample=800, random_state=2).fit(x, tx, T)
-    assert "then of a subsample of" in staged.fit_method_  # 8,000 rows (a Bernoulli draw: about that many)
+    staged = BetaGeo(start_sample=400, random_state=2).fit(x, tx, T)
+    # then a seeded subsample of about 4,000 of the distinct histories (a Bernoulli draw: about that many)
+    assert "then of a seeded subsample of" in staged.fit_method_ and "distinct histories" in staged.fit_method_
     se = exact.summary()["std_error"]
     for k, v in exact.params_.items():
         assert abs(staged.params_[k] - v) < 1e-3 * se[k], k
