@@ -200,26 +200,32 @@ def fit_from_sample(model, x, tx, t, w) -> bool:
     how = (f"maximum likelihood on all {n_total:,.0f} customers: Newton steps with the analytic Hessian from the "
            f"optimum of a seeded random sample of {int(m):,} rows (random_state={model.random_state!r})"
            + "".join(f", then of a seeded subsample of {k:,} of the {len(counts):,} distinct histories" for k in stages))
+    n = float(counts.sum())
+    if converged:
+        hint = f"{untried_penalty_hint(name)}, {model._data_hint}"
+        ran_off = tuple(p for p, v in zip(model._param_names, logp) if abs(v) > RUNAWAY)
+        fun = model._objective_factory(data, counts)
+
+        def total_objective(v):  # the optimum's value is known: one pass fewer
+            return f * n if np.array_equal(v, logp) else fun.value(v) * n
+
+        try:
+            with single_threaded_blas():
+                cov, unidentified = check_identification(
+                    f"{name}.fit", model._param_names, logp, 0.5 * (h + h.T) * n, total_objective, n,
+                    model._limit_params, model._limit_note, hint, ran_off)
+        except ConvergenceError:  # the ordinary fit below raises it again, with a penalizer hint it has tried
+            converged = False
     if not converged:
         # the ordinary fit on all customers, from the sample's optimum when there is one
         x0 = np.exp(start) if start is not None else model._start(data, counts)
         model._converge(lambda mm: mm._optimise(data, counts, x0))
-        model.fit_method_ = (f"maximum likelihood on all {n_total:,.0f} customers (L-BFGS-B on every row" + (", from the optimum of a seeded random sample of "
-                                            f"{int(m):,} rows: Newton steps from there did not converge)"
-                                            if start is not None else ": the sample fit did not converge)"))
+        model.fit_method_ = (
+            f"maximum likelihood on all {n_total:,.0f} customers (L-BFGS-B on their {len(counts):,} distinct "
+            "histories" + (f", from the optimum of a seeded random sample of {int(m):,} rows: Newton steps from "
+                           "there did not converge or met a flat likelihood)" if start is not None
+                           else ": the fit of a seeded random sample did not converge)"))
         return True
-    hint = f"{untried_penalty_hint(name)}, {model._data_hint}"
-    ran_off = tuple(p for p, v in zip(model._param_names, logp) if abs(v) > RUNAWAY)
-    n = float(counts.sum())
-    fun = model._objective_factory(data, counts)
-
-    def total_objective(v):  # the optimum's value is known: one pass fewer
-        return f * n if np.array_equal(v, logp) else fun.value(v) * n
-
-    with single_threaded_blas():
-        cov, unidentified = check_identification(
-            f"{name}.fit", model._param_names, logp, 0.5 * (h + h.T) * n, total_objective, n,
-            model._limit_params, model._limit_note, hint, ran_off)
     params = np.exp(logp)
     model.params_ = {k: float(v) for k, v in zip(model._param_names, params)}
     model.log_likelihood_ = float(total)

@@ -128,3 +128,21 @@ def test_newton_failure_falls_back_to_lbfgsb_and_says_so(histories, monkeypatch)
     se = exact.summary()["std_error"]
     for k, v in exact.params_.items():
         assert abs(fell.params_[k] - v) < 1e-3 * se[k], k
+
+
+def test_a_limit_of_the_dropout_process_is_reported_as_by_the_exact_fit():
+    # nobody leaves (as tests/clv/test_identification.py, on 3,000 customers): the Newton route meets a
+    # Hessian that is not positive definite or a flat likelihood, and the L-BFGS-B fit decides, as always
+    from segwork.errors import IdentificationWarning
+
+    rng = np.random.default_rng(3)
+    T = rng.uniform(20, 40, 3000)
+    x = rng.poisson(rng.gamma(2.0, 1 / 4.0, 3000) * T)
+    tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    with pytest.warns(IdentificationWarning, match="not identified"):
+        exact = BetaGeo(start_sample=None).fit(x, tx, T)
+    with pytest.warns(IdentificationWarning, match="not identified"):
+        fast = BetaGeo(start_sample=500).fit(x, tx, T)
+    assert set(fast.unidentified_) == set(exact.unidentified_) == {"a", "b"}
+    for k in ("r", "alpha"):
+        assert fast.params_[k] == pytest.approx(exact.params_[k], rel=1e-4), k
