@@ -159,14 +159,18 @@ def fit_from_sample(model, x, tx, t, w) -> bool:
     nothing) when there are at most ``model.start_sample`` rows, so the caller runs the ordinary fit.
     Raises ConvergenceError as the ordinary fit does.
     """
-    live = np.flatnonzero(w > 0)
+    live = w > 0
     m = model.start_sample
-    if m is None or len(live) <= m:
+    if m is None or int(live.sum()) <= m:
         return False
     name = type(model).__name__
     n_total = float(w.sum())
+    if live.all():
+        live = None  # no copies of millions of rows
+    else:
+        x, tx, t, w = x[live], tx[live], t[live], w[live]
     rng = np.random.default_rng(model.random_state)
-    pick = np.sort(rng.choice(live, size=int(m), replace=False))
+    pick = np.sort(rng.choice(len(w), size=int(m), replace=False))
     sample = type(model)(**{**model.get_params(), "start_sample": None})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sample's identification is not the fit's: checked on all below
@@ -175,8 +179,6 @@ def fit_from_sample(model, x, tx, t, w) -> bool:
             start = np.log([sample.params_[k] for k in model._param_names])
         except ConvergenceError:
             start = None
-    if len(live) < len(w):
-        x, tx, t, w = x[live], tx[live], t[live], w[live]
     data, counts = collapse(x, tx, t, w)
     stages = []
     with single_threaded_blas():

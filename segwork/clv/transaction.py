@@ -145,6 +145,8 @@ class TransactionModel(BaseModel):
         name = f"{type(self).__name__}.fit"
         x, tx, t, w, index = check_history(name, frequency, recency, T, weights)
         live = w > 0
+        if live.all():  # the usual case: no copies of millions of rows
+            live = slice(None)
         n_customers = float(w[live].sum())
         if n_customers < 2:
             raise DataError(f"{name}: needs at least 2 customers, got {n_customers:g}; fit on the whole customer base")
@@ -226,7 +228,8 @@ class TransactionModel(BaseModel):
             design = CovariateDesign(f"{type(self).__name__}.fit", covariates, index, len(x))
             return self._converge(lambda m: fit_with_covariates(m, {"x": x, "tx": tx, "T": t}, w, design))
         x, tx, t, w = self._validate(frequency, recency, T, weights)
-        self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
+        seen = t if (w > 0).all() else t[w > 0]
+        self.T_range_ = (float(seen.min()), float(seen.max()))
         self._fit_histories(x, tx, t, w)
         return self
 
