@@ -123,8 +123,17 @@ def main(argv=None) -> int:
     for n_tx in (int(float(s)) for s in args.sizes.split(",") if s.strip()):
         c = customers(n_tx, cache=data_dir / f"fitcust-{n_tx}.npz")
         row = side_by_side(c, args.repeat)
-        rows.append(row)
         print(json.dumps(row, indent=1, default=float), flush=True)
+        worst = max(row["max_rel_diff"].values())
+        rows.append({**row, "case": "BG/NBD fit (default vs L-BFGS-B)", "size": f"{row['customers']:,} customers",
+                     "segwork_s": row["default_s"], "peer": "BetaGeo(start_sample=None)", "peer_s": row["exact_s"],
+                     "check": f"parameters within {worst:.1e} relative, log-likelihood within "
+                              f"{row['loglik_rel_diff']:.1e}; load {row['load_average'][0]}"})
+    from _common import write_results
+
+    write_results("fit_scale", rows, command="python benchmarks/bench_fit_scale.py --sizes " + args.sizes,
+                  notes=["customers: bench_scale.generate's stream (customers(); --check compares with rfm_summary)",
+                         "exact and default alternate in one process, best of --repeat"])
     return 0
 
 
