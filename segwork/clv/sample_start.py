@@ -23,10 +23,10 @@ This module gets the same maximum-likelihood estimates with fewer passes:
 The samples decide only where the search starts: the estimates, log-likelihood and standard errors are
 those of every customer (``benchmarks/bench_fit_scale.py``, 1M and 10M customers: parameters within
 1.5e-7 relative of the L-BFGS-B fit, whose own tolerance that is, i.e. the same to 7 significant digits;
-log-likelihoods equal to 14 digits; 5 to 6 times faster at 10M customers on a loaded 2-core machine). When the Newton steps do
-not converge (a Hessian that is not positive definite, e.g. the dropout parameters running off towards a
-limit), the ordinary L-BFGS-B fit on all customers runs from the sample's optimum instead, and
-``fit_method_`` says so.
+log-likelihoods equal to 14 digits; 5 to 6 times faster at 10M customers on a loaded 2-core machine).
+When the Newton steps do not converge (a Hessian that is not positive definite, e.g. the dropout
+parameters running off towards a limit, or a flat likelihood), the ordinary L-BFGS-B fit on all
+customers runs from the sample's optimum instead, and ``fit_method_`` says so.
 """
 from __future__ import annotations
 
