@@ -25,7 +25,9 @@ Steps, each in its own subprocess so that each peak RSS is that step's own
   up to ``--pandas-max`` rows (default 1e7: it needs the whole log in memory).
   Check: the two frames are equal (1e-9).
 * ``BG/NBD fit``: :class:`segwork.clv.BetaGeo` on the aggregated customers
-  (weeks), fit only.
+  (weeks), fit only (the default route: above 100,000 customers the search starts
+  from a seeded sample's optimum and ends with Newton steps on all customers; its
+  side-by-side comparison with the L-BFGS-B fit is ``benchmarks/bench_fit_scale.py``).
 * ``k-means``: :func:`segwork.segment.clustering.behavioural_segmentation`
   (k chosen over 2..8 on a 50,000 sample, final k-means on every customer) on
   6 RFM columns of the aggregated customers.
@@ -212,7 +214,9 @@ def child(step: str, data: Path, work: Path) -> dict:
             t0 = time.perf_counter()
             model = BetaGeo().fit(f, r, T)
             out["seconds"] = time.perf_counter() - t0
-            out["check"] = "params " + ", ".join(f"{k} {v:.3g}" for k, v in model.params_.items())
+            out["check"] = ("params " + ", ".join(f"{k} {v:.3g}" for k, v in model.params_.items())
+                            + ("; sample start + Newton on all customers" if "Newton steps on all" in
+                               model.fit_method_ else "; L-BFGS-B on the distinct histories"))
         else:
             from segwork.segment.clustering import behavioural_segmentation
 

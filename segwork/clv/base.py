@@ -683,7 +683,9 @@ class BaseModel(BaseEstimator):
         (``exp(log estimate -+ 1.96 se(log estimate))``: the Wald interval
         computed on the log scale and transformed back). Standard errors come
         from the observed information (inverse Hessian) of the minimised
-        objective. All in each parameter's own unit.
+        objective. All in each parameter's own unit. ``attrs["fit_method"]``:
+        how the estimates were found, for a model that records it
+        (``fit_method_``, e.g. :class:`~segwork.clv.BetaGeo`).
 
         ``interval="profile"`` adds ``profile_lower_95`` and
         ``profile_upper_95``: the 95 % profile-likelihood interval of each
@@ -718,6 +720,8 @@ class BaseModel(BaseEstimator):
             },
             index=pd.Index(self._param_names, name="parameter"),
         )
+        if getattr(self, "fit_method_", None):  # how the estimates were found (e.g. BetaGeo's route)
+            out.attrs["fit_method"] = self.fit_method_
         if interval == "profile":
             bounds = [self.profile_interval(p, 0.95) for p in self._param_names]
             out["profile_lower_95"] = [lo for lo, _ in bounds]

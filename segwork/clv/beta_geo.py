@@ -37,12 +37,26 @@ class BetaGeo(TransactionModel):
     ----------
     penalizer: L2 penalty on the log parameters (0 = plain maximum
         likelihood); see :mod:`segwork.clv.base`.
+    start_sample: with more customers (rows with a weight) than this, the
+        search starts from the optimum of a seeded uniform random sample of
+        that many rows (then of subsamples ten times larger) and finishes
+        with Newton steps (analytic Hessian) on **all** customers
+        (:mod:`segwork.clv.sample_start`): the estimates are still the
+        maximum-likelihood estimates of every customer, to within rounding
+        (measured in ``benchmarks/bench_fit_scale.py``), at a fraction of
+        the time. ``None``: always L-BFGS-B on the distinct histories.
+        Default 100,000; smaller data sets (e.g. CDNOW) are fitted as before.
+    random_state: seed of that sample (it decides only where the search
+        starts).
 
     Attributes (after ``fit``)
     --------------------------
     params_: dict with ``r``, ``alpha`` (gamma purchase-rate heterogeneity;
         ``alpha`` in the data's time unit), ``a``, ``b`` (beta dropout).
     log_likelihood_: total log-likelihood.
+    fit_method_: how the estimates were found, in words (which route, how
+        many customers, the sample size and seed); also in
+        ``summary().attrs["fit_method"]``. Not set by a fit with covariates.
 
     Examples
     --------
@@ -58,6 +72,22 @@ class BetaGeo(TransactionModel):
     _limit_params = ("a", "b")
     _limit_note = ("a limit of the dropout process (a -> 0: nobody leaves; b -> 0: everybody leaves at once; "
                    "a, b -> infinity: the same dropout probability for every customer)")
+
+    def __init__(self, penalizer: float = 0.0, start_sample: int | None = 100_000, random_state=0):
+        self.penalizer = penalizer
+        self.start_sample = start_sample
+        self.random_state = random_state
+
+    def _fit_histories(self, x, tx, t, w) -> None:
+        """More than ``start_sample`` customers: start from a seeded sample's optimum and finish on all customers
+        (:func:`segwork.clv.sample_start.fit_from_sample`); otherwise the exact fit on the distinct histories."""
+        from .sample_start import fit_from_sample
+
+        if fit_from_sample(self, x, tx, t, w):
+            return
+        super()._fit_histories(x, tx, t, w)
+        self.fit_method_ = (f"maximum likelihood on all {self.n_customers_:,.0f} customers (L-BFGS-B on their "
+                            f"{self.n_rows_:,} distinct histories)")
 
     #: 0 for the BG/NBD (dropout only after repeat purchases); 1 for the MBG/NBD,
     #: where a customer may also leave right after the first purchase.
@@ -121,6 +151,99 @@ class BetaGeo(TransactionModel):
             w4x = np.bincount(ix, weights=w4, minlength=len(xl))
             g[3] = _dot(wx, psi(a + b) + psi(b + xls) - psi(b) - psi(a + b + xls)) - _dot(w4x, np.exp(-lbx))
         return float(total), g
+
+    #: Rows per block of :meth:`_total_hessian` (its temporaries stay in the CPU cache).
+    _BLOCK = 1 << 15
+
+    def _total_hessian(self, params, data, weights, hessian: bool = True):
+        """The weighted total log-likelihood, its gradient ``(4,)`` and (``hessian=True``) Hessian ``(4, 4)`` in
+        ``(r, alpha, a, b)`` (natural scale; else None), in one pass over the rows of ``data`` (``x`` per row and
+        the ``*_levels`` / ``*_codes`` of each column, as :func:`segwork.clv.base.compress` gives them; rows need
+        not be distinct), in blocks of :attr:`_BLOCK` rows.
+
+        Per customer ``l = C(x) + A3 + log(1 + exp(u))`` with ``u = A4 - A3`` (Fader, Hardie & Lee 2005, eq. 6;
+        ``C`` the gamma-function terms, ``A3 = -(r + x) log(alpha + T)``, ``A4 = log a - log(b + x - 1) -
+        (r + x) log(alpha + t_x)``), so with ``w4 = 1 / (1 + exp(-u))`` (the share of "left after the last
+        purchase"), ``w3 = 1 - w4`` and ``d = grad A3 - grad A4``: ``grad l = grad C + w3 grad A3 + w4 grad A4``
+        and ``hess l = hess C + w3 hess A3 + w4 hess A4 + w3 w4 d d'`` (the second derivative of a
+        log-sum-exp). The terms in ``T`` alone are summed per distinct ``T``. Checked against
+        :meth:`_total_loglik` and central differences of its gradient in tests/clv/test_beta_geo_large.py.
+        """
+        from scipy.special import polygamma
+
+        r, alpha, a, b = (float(v) for v in params)
+        xl, ix = data["x_levels"], data["x_codes"]
+        txl, itx = data["tx_levels"], data["tx_codes"]
+        Tl, iT = data["T_levels"], data["T_codes"]
+        xls = xl + self._shift
+        with np.errstate(all="ignore"):
+            wx = np.bincount(ix, weights=weights, minlength=len(xl))  # customers per frequency
+            wT = np.bincount(iT, weights=weights, minlength=len(Tl))  # ... per T
+            wTx = np.bincount(iT, weights=weights * data["x"], minlength=len(Tl))  # their purchases
+            n = float(wx.sum())
+            la = np.log(alpha)
+            lTl, iaTl = np.log(alpha + Tl), 1.0 / (alpha + Tl)
+            ltl, iatl = np.log(alpha + txl), 1.0 / (alpha + txl)
+            lbx = np.log(b + np.maximum(xls, 1.0) - 1.0)
+            ibx = np.exp(-lbx)
+            c4l = np.where(xls > 0, np.log(a) - lbx, -np.inf)  # log a - log(b + x - 1); no dropout yet: -inf
+            rxl = r + xl
+            # sums over rows of terms in T alone (A3 and its derivatives), per distinct T
+            rwT = r * wT + wTx  # sum of weights * (r + x) per T
+            total = (np.dot(wx, gammaln(r + xl) - gammaln(r) + r * la + gammaln(a + b) + gammaln(b + xls)
+                            - gammaln(b) - gammaln(a + b + xls)) - np.dot(rwT, lTl))
+            s_w4 = s_w4D = s_w4rE = s_w4E = s_w4rE2 = 0.0  # weighted sums of w4 (times D, (r+x) E, ...)
+            s = np.zeros(6)  # sums of w34 D^2, D d1, d1^2, D, d1, (unused)
+            w4x = np.zeros(len(xl))
+            w34x, w34Dx, w34d1x = np.zeros(len(xl)), np.zeros(len(xl)), np.zeros(len(xl))
+            for lo in range(0, len(weights), self._BLOCK):
+                sl = slice(lo, lo + self._BLOCK)
+                jx, jT, jt, wt = ix[sl], iT[sl], itx[sl], weights[sl]
+                lT = lTl[jT]
+                D = ltl[jt] - lT  # log((alpha + t_x) / (alpha + T)) <= 0
+                rx = rxl[jx]
+                u = c4l[jx] - rx * D  # A4 - A3
+                s4 = expit(u)  # w4: 0 where u = -inf
+                total += np.dot(wt, np.logaddexp(0.0, u))  # log(1 + e^u)
+                w4 = wt * s4
+                s_w4 += w4.sum()
+                s_w4D += np.dot(w4, D)
+                E = iatl[jt] - iaTl[jT]  # 1 / (alpha + t_x) - 1 / (alpha + T)
+                rE = rx * E
+                s_w4rE += np.dot(w4, rE)
+                w4x += np.bincount(jx, weights=w4, minlength=len(xl))
+                if hessian:
+                    s_w4E += np.dot(w4, E)
+                    s_w4rE2 += np.dot(w4 * rx, E * (iatl[jt] + iaTl[jT]))  # (r+x)(1/(a+tx)^2 - 1/(a+T)^2)
+                    w34 = w4 * (1.0 - s4)
+                    w34D, w34d1 = w34 * D, w34 * rE
+                    s += (np.dot(w34D, D), np.dot(w34D, rE), np.dot(w34d1, rE), w34D.sum(), w34d1.sum(), 0.0)
+                    w34x += np.bincount(jx, weights=w34, minlength=len(xl))
+                    w34Dx += np.bincount(jx, weights=w34D, minlength=len(xl))
+                    w34d1x += np.bincount(jx, weights=w34d1, minlength=len(xl))
+            psi_ab = psi(a + b) - psi(a + b + xls)
+            g = np.empty(4)
+            g[0] = np.dot(wx, psi(r + xl) - psi(r) + la) - np.dot(wT, lTl) - s_w4D
+            g[1] = r / alpha * n - np.dot(rwT, iaTl) - s_w4rE
+            g[2] = np.dot(wx, psi_ab) + s_w4 / a
+            g[3] = np.dot(wx, psi_ab + psi(b + xls) - psi(b)) - np.dot(w4x, ibx)
+            if not hessian:
+                return float(total), g, None
+            tri_ab = polygamma(1, a + b) - polygamma(1, a + b + xls)
+            h = np.zeros((4, 4))
+            h[0, 0] = np.dot(wx, polygamma(1, r + xl) - polygamma(1, r)) + s[0]
+            h[0, 1] = n / alpha - np.dot(wT, iaTl) - s_w4E + s[1]
+            h[1, 1] = -r * n / alpha ** 2 + np.dot(rwT, iaTl ** 2) + s_w4rE2 + s[2]
+            h[0, 2] = -s[3] / a
+            h[1, 2] = -s[4] / a
+            h[0, 3] = np.dot(w34Dx, ibx)
+            h[1, 3] = np.dot(w34d1x, ibx)
+            h[2, 2] = np.dot(wx, tri_ab) - s_w4 / a ** 2 + w34x.sum() / a ** 2
+            h[2, 3] = np.dot(wx, tri_ab) - np.dot(w34x, ibx) / a
+            h[3, 3] = (np.dot(wx, tri_ab + polygamma(1, b + xls) - polygamma(1, b)) + np.dot(w4x, ibx ** 2)
+                       + np.dot(w34x, ibx ** 2))
+        h = np.triu(h) + np.triu(h, 1).T
+        return float(total), g, h
 
     # ----------------------------------------------------------------- predictions
     def _log_odds_dead(self, x, tx, T):

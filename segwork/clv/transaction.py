@@ -145,6 +145,8 @@ class TransactionModel(BaseModel):
         name = f"{type(self).__name__}.fit"
         x, tx, t, w, index = check_history(name, frequency, recency, T, weights)
         live = w > 0
+        if live.all():  # the usual case: no copies of millions of rows
+            live = slice(None)
         n_customers = float(w[live].sum())
         if n_customers < 2:
             raise DataError(f"{name}: needs at least 2 customers, got {n_customers:g}; fit on the whole customer base")
@@ -213,7 +215,7 @@ class TransactionModel(BaseModel):
             covariates too. Missing, non-finite or constant covariates and
             unmatched customers are a DataError.
         """
-        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data"):
+        for attr in ("covariates_", "coef_", "_cov_full", "_theta", "_z_groups", "_fit_data", "fit_method_"):
             self.__dict__.pop(attr, None)
         if covariates is not None:
             if not self._covariate_links:
@@ -226,11 +228,16 @@ class TransactionModel(BaseModel):
             design = CovariateDesign(f"{type(self).__name__}.fit", covariates, index, len(x))
             return self._converge(lambda m: fit_with_covariates(m, {"x": x, "tx": tx, "T": t}, w, design))
         x, tx, t, w = self._validate(frequency, recency, T, weights)
-        self.T_range_ = (float(t[w > 0].min()), float(t[w > 0].max()))
+        seen = t if (w > 0).all() else t[w > 0]
+        self.T_range_ = (float(seen.min()), float(seen.max()))
+        self._fit_histories(x, tx, t, w)
+        return self
+
+    def _fit_histories(self, x, tx, t, w) -> None:
+        """Fit on checked histories (the exact fit on the distinct histories; BetaGeo may start from a sample)."""
         data, counts = compress({"x": x, "tx": tx, "T": t}, w)
         prepared, start = self._prepare(data), self._start(data, counts)
         self._converge(lambda m: m._optimise(prepared, counts, start))
-        return self
 
     def _prepare(self, data: dict) -> dict:
         """Hook: add precomputed helpers to the compressed data (default: none)."""

@@ -226,7 +226,7 @@ def test_estimator_contract(cdnow):
     from sklearn.base import clone
 
     m = BetaGeo(penalizer=0.05)
-    assert m.get_params() == {"penalizer": 0.05}
+    assert m.get_params() == {"penalizer": 0.05, "start_sample": 100_000, "random_state": 0}
     assert not hasattr(m, "params_")  # __init__ only stores the hyperparameter
     fitted = m.fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
     assert fitted is m
