@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..io import CleaningReport, CleaningRules, passed_the_gate, read_transactions
+from ..io import CleaningReport, CleaningRules, passed_the_gate, read_rows, read_transactions
 
 __all__ = ["rfm_summary", "clean_frame", "TIME_UNITS"]
 
@@ -173,6 +173,7 @@ def clean_frame(
     cleaned: bool | CleaningReport | None = None,
     columns: dict | None = None,
     where: str = "rfm_summary",
+    ordered: bool = True,
 ) -> tuple[pd.DataFrame, CleaningReport | None]:
     """The one gate of a DataFrame of transactions: ``(transactions, report)`` as :func:`segwork.io.read_transactions`
     gives them for a file (:func:`segwork.io.clean_transactions` under ``rules``, default :class:`CleaningRules`).
@@ -186,6 +187,10 @@ def clean_frame(
     are given. Giving ``cleaned`` with ``rules`` is a DataError: the rules of a frame already cleaned cannot
     apply. A frame without an ``amount`` column (summaries without money) is cleaned by the rules that need
     no amount.
+
+    ``ordered=False`` gives the rows it cleans as :func:`segwork.io.read_rows` does (the frame's order,
+    ``customer_id`` categorical: every rule and the whole report, without the sort of the canonical table)
+    for a summary that needs no order.
 
     Raises DataError as ``read_transactions`` does for a DataFrame (the source is named ``<DataFrame>``).
     """
@@ -204,7 +209,10 @@ def clean_frame(
     no_money = "amount" not in names and not {"quantity", "price"} <= names
     if no_money:  # no money to judge: the amount rules see a placeholder 1 and match no row
         frame = frame.assign(amount=1.0)
-    tx, report = read_transactions(frame, columns=columns or None, layout="canonical", rules=rules)
+    if ordered:
+        tx, report = read_transactions(frame, columns=columns or None, layout="canonical", rules=rules)
+    else:
+        tx, report = read_rows(frame, columns=columns or None, rules=rules)
     if no_money:
         tx = tx.drop(columns="amount")
     return tx, report
@@ -354,7 +362,9 @@ def rfm_summary(
     if cleaned is False:  # the gate, as for a file: canonical names from here on
         mapping = {k: v for k, v in ((customer_col, "customer_id"), (date_col, "date"), (amount_col, "amount"))
                    if k and k != v}
-        transactions, report = clean_frame(transactions, rules=rules, columns=mapping)
+        # the summary needs no order: the gate's rows unsorted, ids as codes (all rules, the whole report)
+        transactions, report = clean_frame(transactions, rules=rules, columns=mapping,
+                                           ordered=engine not in (None, "auto", "pandas"))
         customer_col, date_col, amount_col = "customer_id", "date", "amount" if amount_col else None
     else:
         transactions, report = clean_frame(transactions, rules=rules, cleaned=cleaned)

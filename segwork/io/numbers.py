@@ -18,7 +18,7 @@ from ..errors import DataError
 from .report import Decision
 
 __all__ = ["to_number", "decimal_hint", "check_one_currency", "SCIENTIFIC_ID", "scientific_id_error",
-           "check_ids_written_out", "to_id"]
+           "check_ids_written_out", "to_id", "id_codes"]
 
 
 #: The texts read as a missing value (nothing else is, not even pandas' defaults): a CSV file's cells
@@ -75,11 +75,64 @@ def check_ids_written_out(values: pd.Series, column: str, source: str) -> None:
     """
     if pd.api.types.is_numeric_dtype(values):
         return
-    text = values.dropna()
-    text = text[text.map(lambda v: isinstance(v, str))].str.strip()
-    sci = text[text.str.fullmatch(SCIENTIFIC_ID)]
-    if len(sci):
-        raise scientific_id_error(source, column, sci.iloc[0], len(sci))
+    codes, uniques = pd.factorize(values)
+    _check_distinct_ids_written_out(codes, uniques, column, source)
+
+
+def _check_distinct_ids_written_out(codes: np.ndarray, uniques, column: str, source: str) -> None:
+    """:func:`check_ids_written_out` on a factorized column (``uniques`` in order of first appearance).
+
+    Each distinct id is checked once; the rows of the ids that fail are counted with their codes.
+    """
+    u = pd.Series(uniques)
+    if not (isinstance(u.dtype, pd.StringDtype) or (u.dtype == object and len(u) and u.map(type).eq(str).all())):
+        u = u[u.map(lambda v: isinstance(v, str))]
+    if not len(u):
+        return
+    text = u.astype("string").str.strip()
+    sci = text.str.fullmatch(SCIENTIFIC_ID).fillna(False).to_numpy(dtype=bool)
+    if sci.any():
+        rows = int(np.isin(codes, u.index.to_numpy()[sci]).sum())
+        raise scientific_id_error(source, column, text[sci].iloc[0], rows)
+
+
+def id_codes(values: pd.Series, column: str, source: str) -> tuple[np.ndarray, pd.Index]:
+    """An id column as integer codes into its distinct cleaned ids: ``(codes, ids)``.
+
+    ``values``: one raw id column of ``n`` rows (text, numbers or both).
+    Returns ``codes`` (``intp``, shape ``(n,)``; ``-1`` where the id is
+    missing) and ``ids`` (``str`` Index, sorted, unique) such that
+    ``ids[codes]`` equals :func:`to_id` of ``values`` (as ``str``) row by row.
+    Raises :func:`scientific_id_error` as :func:`check_ids_written_out` does.
+
+    Each distinct raw value is hashed once (:func:`pandas.factorize`, pyarrow's
+    dictionary encoding for Arrow-backed text) and then checked and cleaned once,
+    not once per row. An object column that mixes text with other objects
+    (``True`` and ``1`` hash alike) is cleaned row by row first.
+    """
+    mixed = values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string"
+    if not mixed:
+        codes, uniques = pd.factorize(values)
+        if not pd.api.types.is_numeric_dtype(values):
+            _check_distinct_ids_written_out(codes, uniques, column, source)
+        cleaned = to_id(pd.Series(uniques))
+    else:
+        check_ids_written_out(values, column, source)
+        codes, uniques = pd.factorize(to_id(values))
+        cleaned = pd.Series(uniques, dtype="string")
+    present = cleaned.notna().to_numpy()
+    ids = pd.Index(cleaned[present].astype(str), dtype=str)
+    if ids.is_unique and present.all():
+        if ids.is_monotonic_increasing:
+            return codes.astype(np.intp, copy=False), ids
+        order = ids.argsort()
+        rank = np.empty(len(ids), dtype=np.intp)
+        rank[order] = np.arange(len(ids))
+        return np.append(rank, -1)[codes], ids[order]
+    ids = ids.unique().sort_values()
+    to_code = np.full(len(cleaned) + 1, -1, dtype=np.intp)  # the last slot answers code -1 (missing)
+    to_code[:-1][present] = ids.get_indexer(cleaned[present].astype(str))
+    return to_code[codes], ids
 
 
 def to_id(values: pd.Series) -> pd.Series:

@@ -162,10 +162,20 @@ def implausible_dates(dates: pd.Series, rules: CleaningRules | None = None) -> p
     :meth:`CleaningRules.plausible_window`.
     """
     first, last = (rules or CleaningRules()).plausible_window()
-    day = dates.dt.normalize()
-    placeholders = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(dates.dtype)
-    out = (day < first) | (day > last) | day.isin(placeholders)
-    return out.fillna(False).astype(bool)
+    if getattr(dates.dt, "tz", None) is not None:
+        day = dates.dt.normalize()
+        placeholders = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(dates.dtype)
+        out = (day < first) | (day > last) | day.isin(placeholders)
+        return out.fillna(False).astype(bool)
+    # Calendar day numbers (days since 1970-01-01, floored) compared as integers: one pass, no normalised copy.
+    values = dates.to_numpy()
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0]))
+    day = values.view(np.int64) // per_day
+    first_day, last_day = (int(np.datetime64(t.to_datetime64(), "D").astype(np.int64)) for t in (first, last))
+    placeholder_days = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(np.int64)
+    out = (day < first_day) | (day > last_day) | np.isin(day, placeholder_days)
+    out &= ~np.isnat(values)
+    return pd.Series(out, index=dates.index)
 
 #: What each cleaning rule matches, in words: rule name (a field of :class:`CleaningRules`) -> text, as the
 #: cleaning report and every engine's error name it.
