@@ -223,7 +223,9 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day:
     width = last_day - first_day + 1
     if (int(codes.max()) + 1) * width >= 2**62:
         raise DataError("rfm_summary: too many customers times days to summarise in one call; split the customers")
-    key = codes.astype(np.int64, copy=False) * width + (day - first_day)
+    # int32 keys where they fit: half the memory traffic of int64 and a faster sort
+    key_type = np.int32 if (int(codes.max()) + 1) * width < 2**31 else np.int64
+    key = codes.astype(key_type) * key_type(width) + (day - first_day).astype(key_type)
     if (key[1:] >= key[:-1]).all():  # rows sorted by customer then date: no sort needed
         new = np.r_[True, key[1:] != key[:-1]]
         return codes[new], day[new]

@@ -104,7 +104,7 @@ def clean_rows(
     codes, ids = id_codes(raw["customer_id"], "customer_id", source)
     if "invoice_id" in raw.columns:
         check_ids_written_out(raw["invoice_id"], "invoice_id", source)
-    df["customer_id"] = pd.Categorical.from_codes(codes, categories=ids)
+    df["customer_id"] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(ids), validate=False)
     fmt = date_format or ("%Y%m%d" if layout == "cdnow" else None)
     df["date"] = parse_dates(raw["date"], fmt, dayfirst, column="date", source=source,
                              decisions=report.decisions)
