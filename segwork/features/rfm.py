@@ -142,7 +142,7 @@ def _factorize_ids(ids: pd.Series, customer_col: str) -> tuple[np.ndarray, pd.In
         row = ids.index[ids.isna().to_numpy()][0]
         raise DataError(f"rfm_summary: column {customer_col!r} has a missing customer id (row {row!r}); clean with segwork.io.read_transactions")
     if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes = ids.cat.codes.to_numpy().astype(np.intp)
+        codes = ids.cat.codes.to_numpy()
         categories = ids.cat.categories
         if not categories.is_monotonic_increasing:
             order = categories.argsort()
@@ -225,7 +225,8 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day:
         raise DataError("rfm_summary: too many customers times days to summarise in one call; split the customers")
     # int32 keys where they fit: half the memory traffic of int64 and a faster sort
     key_type = np.int32 if (int(codes.max()) + 1) * width < 2**31 else np.int64
-    key = codes.astype(key_type) * key_type(width) + (day - first_day).astype(key_type)
+    key = np.multiply(codes, width, dtype=key_type, casting="unsafe")
+    np.add(key, day - first_day, out=key, casting="unsafe")  # fits: checked above
     if (key[1:] >= key[:-1]).all():  # rows sorted by customer then date: no sort needed
         new = np.r_[True, key[1:] != key[:-1]]
         return codes[new], day[new]
@@ -402,24 +403,28 @@ def _summary_of_clean(transactions: pd.DataFrame, *, observation_end, calibratio
     n = len(ids)
     in_cal = day <= cal_end
     has_holdout = not in_cal.all()  # otherwise skip the masks below
-    c_codes, c_day = (codes[in_cal], day[in_cal]) if has_holdout else (codes, day)
 
-    # First and last calibration purchase day of each customer.
-    first = np.full(n, _NO_DAY, dtype=np.int64)
-    np.minimum.at(first, c_codes, c_day)
-    last = np.full(n, -_NO_DAY, dtype=np.int64)
-    np.maximum.at(last, c_codes, c_day)
-    is_customer = first != _NO_DAY
-
-    # Purchase days: distinct (customer, day) pairs, counted in calibration and holdout.
+    # Purchase days: distinct (customer, day) pairs, sorted by customer then day; counted in calibration and
+    # holdout. Each customer's calibration pairs are one run: its first and last day are the run's ends.
     pair_cust, pair_day = _distinct_days(codes, day, first_tx, obs_end)
     if has_holdout:
         pair_in_cal = pair_day <= cal_end
-        cal_days = np.bincount(pair_cust[pair_in_cal], minlength=n)
         holdout_days = np.bincount(pair_cust[~pair_in_cal], minlength=n)
+        pair_cust, pair_day = pair_cust[pair_in_cal], pair_day[pair_in_cal]
     else:
-        cal_days = np.bincount(pair_cust, minlength=n)
         holdout_days = np.zeros(n, dtype=np.int64)
+    first = np.full(n, _NO_DAY, dtype=np.int64)
+    last = np.full(n, -_NO_DAY, dtype=np.int64)
+    cal_days = np.zeros(n, dtype=np.int64)
+    if len(pair_cust):
+        new_customer = np.empty(len(pair_cust), dtype=bool)
+        new_customer[0] = True
+        np.not_equal(pair_cust[1:], pair_cust[:-1], out=new_customer[1:])
+        starts = np.flatnonzero(new_customer)
+        ends = np.append(starts[1:], len(pair_cust)) - 1
+        who = pair_cust[starts]
+        first[who], last[who], cal_days[who] = pair_day[starts], pair_day[ends], ends - starts + 1
+    is_customer = first != _NO_DAY
     frequency = cal_days - 1
 
     columns = {

@@ -174,9 +174,10 @@ def clean_rows(
             + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
             + ". Check the column mapping and the cleaning rules"
         )
-    kept_codes = out["customer_id"].cat.codes.to_numpy()
+    bought = np.zeros(len(ids), dtype=bool)
+    bought[out["customer_id"].cat.codes.to_numpy()] = True  # kept rows have an id (missing ones cannot be kept)
     report.rows_kept = len(out)
-    report.customers = int(np.count_nonzero(np.bincount(kept_codes[kept_codes >= 0], minlength=1)))
+    report.customers = int(np.count_nonzero(bought))
     report.first_date = out["date"].min()
     report.last_date = out["date"].max()
     report.revenue = float(out["amount"].sum())
