@@ -232,7 +232,8 @@ def _distinct_days(codes: np.ndarray, day: np.ndarray, first_day: int, last_day:
         return codes[new], day[new]
     key = np.sort(key)
     key = key[np.r_[True, key[1:] != key[:-1]]]
-    return key // width, key % width + first_day
+    customer = key // width  # division by a constant is fast; the remainder is not
+    return customer, key - customer * width + first_day
 
 
 def rfm_summary(

@@ -229,7 +229,9 @@ def to_id(values: pd.Series) -> pd.Series:
             out = values.astype("Int64").astype("string")
             return out
     text = values.astype("string").str.strip()
-    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    dotted = text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+    if dotted.any():  # only a text with a '.' can be a whole float (the replacement runs in Python per value)
+        text[dotted] = text[dotted].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     return text.mask(text.isin(CSV_NULL_STRINGS))
 
 
