@@ -12,11 +12,14 @@ Lee 2005) and the ``lifetimes`` conventions:
   purchase is excluded), 0 for customers without repeat purchases.
 
 Speed: the work is a handful of vectorised passes over the rows (``bincount``,
-``minimum.at``, one integer sort) after turning customer ids into integer codes.
-The codes come for free from a categorical column and cheaply from ids already
-sorted (what :func:`segwork.io.read_transactions` and
-:func:`segwork.datasets.make_crm` return); other ids are hashed once with
-:func:`pandas.factorize`. See ``benchmarks/bench_rfm.py`` for measured figures.
+one integer sort of the (customer, day) keys) after turning customer ids into
+integer codes. The codes come for free from a categorical column and cheaply
+from ids already sorted (what :func:`segwork.io.read_transactions` and
+:func:`segwork.datasets.make_crm` return). A raw frame passes the gate
+(:func:`segwork.io.clean_rows`, every rule and the whole report) with its ids
+hashed once (:func:`segwork.io.numbers.id_codes`; ids of one width up to 8 bytes
+as 64-bit numbers) and is summarised in its own row order: the canonical sort
+would buy nothing here. See ``benchmarks/bench_rfm.py`` for measured figures.
 """
 from __future__ import annotations
 
