@@ -89,6 +89,9 @@ def _check_distinct_ids_written_out(codes: np.ndarray, uniques, column: str, sou
         u = u[u.map(lambda v: isinstance(v, str))]
     if not len(u):
         return
+    u = u[u.astype("string").str.contains("e", case=False, regex=False).fillna(False).to_numpy(dtype=bool)]
+    if not len(u):  # no id has the exponent's 'e'
+        return
     text = u.astype("string").str.strip()
     sci = text.str.fullmatch(SCIENTIFIC_ID).fillna(False).to_numpy(dtype=bool)
     if sci.any():
