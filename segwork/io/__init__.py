@@ -36,7 +36,7 @@ The package, one job per module (lowest first; a module imports only those above
 ``report``    :class:`RuleResult`, :class:`Decision`, :class:`CleaningReport`
 ``layouts``   canonical columns, :data:`LAYOUTS`, column mapping, header checks
 ``dates``     :func:`parse_dates`: one form and convention per date column
-``numbers``   :func:`to_number`: decimal marks, currencies; ids in scientific notation
+``numbers``   :func:`to_number`: decimal marks, currencies; ids in scientific notation; ids as codes
 ``text``      encodings, lines, delimiter and header of text files (:func:`text_dialect`)
 ``workbook``  Excel sheets, header rows, total rows
 ``clean``     :func:`clean_transactions`: the rules applied in order
