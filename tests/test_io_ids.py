@@ -87,9 +87,14 @@ def _frame(n: int, rng, *, in_date_order: bool) -> pd.DataFrame:
     return frame.sort_values("date", kind="stable", ignore_index=True) if in_date_order else frame
 
 
-@pytest.mark.parametrize("in_date_order", [True, False])
-def test_duplicated_rows_is_dataframe_duplicated(in_date_order):
-    frame = _frame(500, np.random.default_rng(RNG_SEED), in_date_order=in_date_order)
+@pytest.mark.parametrize("order", ["date", "customer_date", "none"])
+@pytest.mark.parametrize("categorical", [True, False])
+def test_duplicated_rows_is_dataframe_duplicated(order, categorical):
+    frame = _frame(500, np.random.default_rng(RNG_SEED), in_date_order=order == "date")
+    if order == "customer_date":
+        frame = frame.sort_values(["customer_id", "date"], kind="stable", ignore_index=True)
+    if categorical:
+        frame["customer_id"] = frame["customer_id"].astype("category")
     assert duplicated_rows(frame).equals(frame.duplicated(keep="first"))
     assert duplicated_rows(frame).any()
 

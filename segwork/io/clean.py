@@ -190,20 +190,35 @@ def _id_cell(value):
 
 
 def duplicated_rows(df: pd.DataFrame) -> pd.Series:
-    """``df.duplicated(keep="first")`` (exact duplicate rows over all columns), hashing only the candidates.
+    """``df.duplicated(keep="first")`` (exact duplicate rows over all columns), comparing only the candidates.
 
-    Rows that are exact duplicates share their ``date``: only rows whose date
-    another row has are compared (found by one comparison of neighbours when the
-    dates are in order, as in a raw log, else by hashing the dates). ``df``
-    needs a ``datetime64`` column ``date``; returns a boolean Series on its index.
+    Exact duplicates share their ``date`` (and their customer): only rows whose
+    date (customer and date) another row has are compared. They are found by
+    comparing neighbours when the rows are in date order (a raw log) or in
+    customer-then-date order (the canonical table), else neighbours after one
+    sort of the dates. ``df`` needs a ``datetime64`` column ``date``; returns a
+    boolean Series on its index.
     """
     t = df["date"].to_numpy().view(np.int64)
-    if len(t) > 1 and bool((t[1:] >= t[:-1]).all()):
+    n = len(t)
+    if n < 2:
+        return pd.Series(np.zeros(n, dtype=bool), index=df.index)
+    ids = df["customer_id"] if "customer_id" in df.columns else None
+    codes = ids.cat.codes.to_numpy() if ids is not None and isinstance(ids.dtype, pd.CategoricalDtype) else None
+    if bool((t[1:] >= t[:-1]).all()):
         same = t[1:] == t[:-1]
-        candidate = np.r_[same, False] | np.r_[False, same]
+    elif codes is not None and bool(((codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (t[1:] >= t[:-1]))).all()):
+        same = (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])
     else:
-        candidate = pd.Series(t).duplicated(keep=False).to_numpy()
-    out = np.zeros(len(df), dtype=bool)
+        order = np.argsort(t, kind="stable")
+        in_order = t[order]
+        same_sorted = in_order[1:] == in_order[:-1]
+        candidate = np.zeros(n, dtype=bool)
+        candidate[order[np.r_[same_sorted, False] | np.r_[False, same_sorted]]] = True
+        same = None
+    if same is not None:
+        candidate = np.r_[same, False] | np.r_[False, same]
+    out = np.zeros(n, dtype=bool)
     if candidate.any():
         out[candidate] = df[candidate].duplicated(keep="first").to_numpy()
     return pd.Series(out, index=df.index)
