@@ -36,11 +36,11 @@ The package, one job per module (lowest first; a module imports only those above
 ``report``    :class:`RuleResult`, :class:`Decision`, :class:`CleaningReport`
 ``layouts``   canonical columns, :data:`LAYOUTS`, column mapping, header checks
 ``dates``     :func:`parse_dates`: one form and convention per date column
-``numbers``   :func:`to_number`: decimal marks, currencies; ids in scientific notation
+``numbers``   :func:`to_number`: decimal marks, currencies; ids in scientific notation; ids as codes
 ``text``      encodings, lines, delimiter and header of text files (:func:`text_dialect`)
 ``workbook``  Excel sheets, header rows, total rows
 ``clean``     :func:`clean_transactions`: the rules applied in order
-``read``      :func:`read_transactions`: a file or DataFrame to the cleaned table
+``read``      :func:`read_transactions`: a file or DataFrame to the cleaned table (:func:`read_rows`: unordered)
 ============ ===============================================================
 
 Every public name of the modules that other segwork modules use is
@@ -48,13 +48,13 @@ re-exported here; no module imports another's private (underscore) names.
 """
 from __future__ import annotations
 
-from .clean import CLEANED_ATTR, clean_transactions, passed_the_gate
+from .clean import CLEANED_ATTR, clean_rows, clean_transactions, duplicated_rows, passed_the_gate
 from .dates import parse_dates
 from .layouts import (HEADER_SCAN_ROWS, LAYOUTS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, apply_layout, check_column_map,
                       check_duplicate_columns, detect_layout)
 from .messages import format_example, note_line, shown_path
 from .numbers import SCIENTIFIC_ID, check_one_currency, scientific_id_error
-from .read import read_file, read_transactions
+from .read import read_file, read_rows, read_transactions
 from .report import CleaningReport, Decision, RuleResult
 from .rules import (PLACEHOLDER_DATES, PLAUSIBLE_FIRST_DATE, PLAUSIBLE_FUTURE_DAYS, RULE_TEXT, Action, CleaningRules,
                     implausible_dates)
@@ -78,6 +78,9 @@ __all__ = [
     "Decision",
     "read_transactions",
     "clean_transactions",
+    "clean_rows",
+    "read_rows",
+    "duplicated_rows",
     "CSV_NULL_STRINGS",
     "CLEANED_ATTR",
     "passed_the_gate",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .clean import clean_transactions
+from .clean import clean_rows, clean_transactions
 from .layouts import apply_layout, check_column_map, check_duplicate_columns, detect_layout
 from .messages import first_line
 from .report import CleaningReport
@@ -22,7 +22,7 @@ from .rules import CleaningRules
 from .text import read_text
 from .workbook import read_workbook
 
-__all__ = ["read_transactions", "read_file"]
+__all__ = ["read_transactions", "read_rows", "read_file"]
 
 
 def read_transactions(
@@ -106,11 +106,31 @@ def read_transactions(
         The message names the file, column and value. Library warnings raised
         while reading are collected in ``report.warnings``, not emitted.
     """
+    return _with_warnings(_read_transactions, source, columns=columns, layout=layout, rules=rules, sep=sep,
+                          decimal=decimal, encoding=encoding, date_format=date_format, dayfirst=dayfirst,
+                          sheet_name=sheet_name, header_row=header_row)
+
+
+def read_rows(
+    source: pd.DataFrame, *, columns: Mapping[str, str] | None = None, rules: CleaningRules | None = None,
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """:func:`read_transactions` of a DataFrame with canonical names, without the canonical order.
+
+    Every rule and the whole report of ``read_transactions(source, columns=columns, layout="canonical",
+    rules=rules)``; the kept rows as :func:`~segwork.io.clean.clean_rows` gives them (the order of
+    ``source``, ``customer_id`` categorical) for an aggregation that needs no order: it spares the
+    sort and the 1-text-per-row id column of the canonical table. Raises as ``read_transactions``.
+    """
+    return _with_warnings(_read_transactions, source, columns=columns, layout="canonical", rules=rules, sep=None,
+                          decimal=None, encoding=None, date_format=None, dayfirst=None, sheet_name=None,
+                          clean=clean_rows)
+
+
+def _with_warnings(read, *args, **kwargs):
+    """``read(*args, **kwargs)`` with library warnings collected in ``report.warnings``, not emitted."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tx, report = _read_transactions(source, columns=columns, layout=layout, rules=rules, sep=sep,
-                                        decimal=decimal, encoding=encoding, date_format=date_format,
-                                        dayfirst=dayfirst, sheet_name=sheet_name, header_row=header_row)
+        tx, report = read(*args, **kwargs)
     for w in caught:
         if issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning)):
             continue  # about library internals, nothing the user can act on
@@ -121,7 +141,7 @@ def read_transactions(
 
 
 def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding, date_format, dayfirst,
-                       sheet_name, header_row=None):
+                       sheet_name, header_row=None, clean=None):
     rules = rules or CleaningRules()
     check_column_map(columns)
     if isinstance(source, pd.DataFrame):
@@ -140,7 +160,7 @@ def _read_transactions(source, *, columns, layout, rules, sep, decimal, encoding
     attrs = dict(raw.attrs)
     raw = apply_layout(raw, detected, columns, name)
     raw.attrs.update(attrs)
-    return clean_transactions(
+    return (clean or clean_transactions)(
         raw, rules=rules, source=name, layout=detected, date_format=date_format, dayfirst=dayfirst
     )
 

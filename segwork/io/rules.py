@@ -162,10 +162,29 @@ def implausible_dates(dates: pd.Series, rules: CleaningRules | None = None) -> p
     :meth:`CleaningRules.plausible_window`.
     """
     first, last = (rules or CleaningRules()).plausible_window()
-    day = dates.dt.normalize()
-    placeholders = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(dates.dtype)
-    out = (day < first) | (day > last) | day.isin(placeholders)
-    return out.fillna(False).astype(bool)
+    if getattr(dates.dt, "tz", None) is not None:
+        day = dates.dt.normalize()
+        placeholders = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(dates.dtype)
+        out = (day < first) | (day > last) | day.isin(placeholders)
+        return out.fillna(False).astype(bool)
+    # Calendar day numbers (days since 1970-01-01, floored) compared as integers: one pass, no normalised copy.
+    values = dates.to_numpy()
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0]))
+    first_day, last_day = (int(np.datetime64(t.to_datetime64(), "D").astype(np.int64)) for t in (first, last))
+    placeholder_days = np.array(PLACEHOLDER_DATES, dtype="datetime64[D]").astype(np.int64)
+    ticks = values.view(np.int64)
+    earliest = int(ticks.argmin()) if len(ticks) else None
+    if earliest is not None and not np.isnat(values[earliest]):  # no missing date: the range may clear all rows
+        low, high = int(ticks[earliest]) // per_day, int(ticks.max()) // per_day
+        inside = placeholder_days[(placeholder_days >= low) & (placeholder_days <= high)]
+        if first_day <= low and high <= last_day and not len(inside):
+            return pd.Series(np.zeros(len(ticks), dtype=bool), index=dates.index)
+    day = ticks // per_day
+    out = (day < first_day) | (day > last_day)
+    for placeholder in placeholder_days[(placeholder_days >= first_day) & (placeholder_days <= last_day)]:
+        out |= day == placeholder  # placeholders outside the window are caught by the range
+    out &= ~np.isnat(values)
+    return pd.Series(out, index=dates.index)
 
 #: What each cleaning rule matches, in words: rule name (a field of :class:`CleaningRules`) -> text, as the
 #: cleaning report and every engine's error name it.

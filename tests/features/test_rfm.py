@@ -75,8 +75,9 @@ def test_cdnow_sample_holdout_from_raw_file(cdnow_raw, cdnow_summary):
 
 
 def reference_summary(tx: pd.DataFrame, cal_end: pd.Timestamp, obs_end: pd.Timestamp, unit: float) -> pd.DataFrame:
-    """The RFM summary computed the slow, obvious way, one customer at a time."""
-    tx = tx.assign(day=tx["date"].dt.normalize())
+    """The RFM summary computed the slow, obvious way, one customer at a time (after the gate's default
+    rule that drops exact duplicate rows: two draws can give the same customer, time and amount)."""
+    tx = tx.drop_duplicates().assign(day=tx["date"].dt.normalize())
     tx = tx[tx["day"] <= obs_end]
     days = tx.groupby(["customer_id", "day"])["amount"].sum().reset_index()
     rows = {}

@@ -124,16 +124,16 @@ def test_a_frame_is_cleaned_once(raw, dirty, monkeypatch):
     """Every way cleans once: a raw frame in rfm_summary / customer_table, a file, and a frame the caller says
     is cleaned (the report read_transactions gave) not at all."""
     calls = []
-    real = segwork.io.clean_transactions
+    real = segwork.io.clean_rows  # the gate: clean_transactions is clean_rows in the canonical order
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    # wherever the gate is looked up (segwork.io re-exports it; io.read and the engines import it)
+    # wherever the gate is looked up (segwork.io re-exports it; io.clean, io.read and the engines import it)
     for module in [m for name, m in sys.modules.items() if name.startswith("segwork")]:
-        if getattr(module, "clean_transactions", None) is real:
-            monkeypatch.setattr(module, "clean_transactions", counting)
+        if getattr(module, "clean_rows", None) is real:
+            monkeypatch.setattr(module, "clean_rows", counting)
     for run in (lambda: rfm_summary(raw, observation_end=END), lambda: customer_table(raw, observation_end=END),
                 lambda: rfm_summary(dirty[1], observation_end=END, engine="pandas"),
                 lambda: customer_table(dirty[1], observation_end=END, engine="pandas")):
