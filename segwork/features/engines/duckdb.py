@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...io import CleaningReport, CleaningRules, RuleResult, text_lines, bom_encoding, is_wide_encoding, utf8_copy
+from ...io import SCIENTIFIC_ID, CleaningReport, CleaningRules, RuleResult, text_lines, bom_encoding, is_wide_encoding, utf8_copy
 from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
 from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
                      mapped_columns, missing_column_error, too_many_dates)
 from .sources import TransactionSource, need_engine_module
-from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
+from .sql import (DuckPlan, aggregate_sql, clean_aggregate_sql, duckdb_scan, id_needs_normalising_sql,
+                  implausible_date_sql, quote_name)
 
 __all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame",
            "DuckdbChunks"]
@@ -116,33 +117,69 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
     con = connect(threads, memory_limit)
     try:
         plan = DuckPlan(con, source, rules, columns)
-        plan.check_forms()
+        # text ids in scientific notation are looked for among the distinct ids the aggregate returns
+        plan.check_forms(ids=False)
         con.execute(f"CREATE TEMP VIEW norm AS {plan.normalised()}")
         cond = plan.conditions()
         report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
-        # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
-        row_rules = ROW_RULES
-        dropped, where = [], {}
-        for rule in row_rules:
-            where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
-            if getattr(rules, rule) == "drop":
-                dropped.append(f"({cond[rule]})")
-        counts = con.execute(f"SELECT count(*), {', '.join(f'count_if({where[r]})' for r in row_rules)} FROM norm").fetchone()
-        report.rows_read = int(counts[0])
-        if report.rows_read == 0:
+        rows_read = int(con.execute(f"SELECT count(*) FROM {plan.scan}").fetchone()[0])  # Parquet: its metadata
+        if rows_read == 0:
             raise DataError(f"{source.name}: no transaction rows to read")
-        for i, rule in enumerate(row_rules):
-            n = int(counts[i + 1])
-            example = _example(con, f"SELECT * FROM norm WHERE {where[rule]}", list(plan.select)) if n else None
+        rule_end = None
+        if rules.observation_end is not None:
+            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
+                           .astype(np.int64))
+        # One pass per hash bucket of customers (one bucket up to ROWS_PER_PASS rows, so that the hash tables of
+        # a pass stay within memory): the rules' counts, exact duplicates (one GROUP BY over every column keeps
+        # one of each and counts the copies), then per (customer, day) and per customer.
+        passes = max(1, -(-rows_read // int(ROWS_PER_PASS)))
+        dedupe = rules.duplicates != "keep"
+        actions = {r: getattr(rules, r) for r in ROW_RULES}
+
+        def aggregate(raw_id: bool) -> pd.DataFrame:
+            rows = plan.rows(every_column=dedupe, raw_id=raw_id)
+            extra = {"scientific_id": "regexp_full_match(customer_id, $pattern)"} if plan.text_ids else {}
+            if raw_id:
+                extra["id_to_normalise"] = id_needs_normalising_sql("customer_id")
+            parts = []
+            for i in range(passes):
+                bucket = rows if passes == 1 else f"SELECT * FROM ({rows}) WHERE hash(customer_id) % {passes} = {i}"
+                sql = clean_aggregate_sql(bucket, {r: cond[r] for r in ROW_RULES}, actions, dedupe=dedupe,
+                                          cal_end=obs_end if cal_end is None else cal_end, obs_end=obs_end,
+                                          rule_end=rule_end, drop_after=rules.after_observation_end == "drop",
+                                          extra=extra)
+                parts.append(con.execute(sql, {"pattern": SCIENTIFIC_ID} if plan.text_ids else None).df())
+            return pd.concat(parts, ignore_index=True)
+
+        # Text ids are read as they are: normalising every row's id costs more than the aggregate itself. When
+        # a distinct id is not its own normalised form (spaces around it, 'NA', '13085.0'), the pass is made
+        # again on normalised ids (the same result, more slowly).
+        per_customer = aggregate(raw_id=plan.text_ids)
+        if plan.text_ids and per_customer["id_to_normalise"].fillna(False).any():
+            per_customer = aggregate(raw_id=False)
+        if plan.text_ids and per_customer["scientific_id"].fillna(False).any():
+            plan.check_forms()  # names the file, the column and an id as read_transactions does
+        report.rows_read = int(per_customer["rows_read"].sum())
+        dropped = []
+        for rule in ROW_RULES:
+            n = int(per_customer[f"rule_{rule}"].fillna(0).sum())
+            if n:
+                where = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
+                example = _example(con, f"SELECT * FROM norm WHERE {where}", list(plan.select))
+            else:
+                example = None
             report.rules.append(RuleResult(rule, getattr(rules, rule), n, example))
             if n and getattr(rules, rule) == "error":
                 raise rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
+            if getattr(rules, rule) == "drop":
+                dropped.append(f"({cond[rule]})")
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
-        # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
-        # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
-        # Large inputs run in passes over disjoint sets of customers (hash buckets), so that the hash tables of
-        # one pass stay within memory; each pass re-reads only the needed columns of the files.
-        passes = max(1, -(-report.rows_read // int(ROWS_PER_PASS)))
+        per_customer = per_customer[per_customer["customer_id"].notna()]
+        after_example = lambda: _example(  # noqa: E731
+            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
+            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
+        agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
+        mixes = {}
         bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
 
         def rows_of(i: int) -> str:
@@ -150,18 +187,6 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
             if rules.duplicates == "keep":
                 return f"SELECT *, 1 AS copies FROM ({rows})"
             return f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
-        rule_end = None
-        if rules.observation_end is not None:
-            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
-                           .astype(np.int64))
-        per_customer = pd.concat([con.execute(aggregate_sql(
-            rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
-            drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
-        after_example = lambda: _example(  # noqa: E731
-            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
-            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
-        agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
-        mixes = {}
         for column in mix:
             if column in plan.select:
                 keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]

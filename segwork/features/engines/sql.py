@@ -16,7 +16,8 @@ from ...errors import DataError
 from ...io import LAYOUTS, PLACEHOLDER_DATES, SCIENTIFIC_ID, CleaningRules, detect_layout, check_one_currency, scientific_id_error
 from .sources import CSV_NULL_STRINGS, TransactionSource, csv_skip
 
-__all__ = ["DuckPlan", "duckdb_scan", "aggregate_sql", "implausible_date_sql", "quote_name"]
+__all__ = ["DuckPlan", "duckdb_scan", "aggregate_sql", "clean_aggregate_sql", "implausible_date_sql", "quote_name",
+           "id_needs_normalising_sql"]
 
 
 def quote_name(name: str) -> str:
@@ -169,12 +170,37 @@ class DuckPlan:
         cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in self.select.items())
         return f"SELECT {cols} FROM {self.scan}"
 
-    def check_forms(self) -> None:
+    @property
+    def text_ids(self) -> bool:
+        """Whether the customer id column is text (then :meth:`rows` can read it as it is, see there)."""
+        return _is_text(self.types["customer_id"])
+
+    def rows(self, *, every_column: bool, raw_id: bool = False) -> str:
+        """SQL of the normalised rows with the columns the aggregate needs.
+
+        ``every_column``: all columns of :meth:`normalised` (exact duplicates
+        are repeats in every column); else only ``customer_id``, ``date``,
+        ``amount`` and the columns of the ``returns`` rule. ``raw_id``: the
+        text id column as it is in the files, not normalised (stripped, null
+        strings, ``'13085.0'``): the same rows when no id needs it, which
+        :func:`id_needs_normalising_sql` tells from the distinct ids.
+        """
+        names = list(self.select) if every_column else [
+            c for c in ("customer_id", "date", "amount", "invoice_id", "quantity") if c in self.select]
+        exprs = {**self.select}
+        if raw_id:
+            exprs["customer_id"] = quote_name(self.raw_names[self.canon["customer_id"]])
+        return f"SELECT {', '.join(f'{exprs[n]} AS {quote_name(n)}' for n in names)} FROM {self.scan}"
+
+    def check_forms(self, ids: bool = True) -> None:
         """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix).
 
-        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``).
+        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``);
+        ``ids=False`` leaves that check of ``customer_id`` to the caller (a pass over every row).
         """
         for col in ("customer_id", "invoice_id"):
+            if col == "customer_id" and not ids:
+                continue
             if col in self.types and _is_text(self.types[col]):
                 src = quote_name(self.raw_names[self.canon[col]])
                 n, example = self.con.execute(
@@ -314,4 +340,132 @@ def aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, *, rule_e
                sum(c - n) AS dup_rows,
                coalesce(sum(n) FILTER (WHERE {after}), 0) AS after_rows
         FROM per_day GROUP BY customer_id
+    """
+
+
+_WHITESPACE_CODES = "32, 9, 10, 11, 12, 13, 160"  # the characters _trim strips, as code points
+
+
+def id_needs_normalising_sql(column: str) -> str:
+    """SQL condition: the text id in ``column`` is not what :meth:`DuckPlan.normalised` makes of it.
+
+    True for a whitespace character (those :func:`_trim` strips) at either
+    end, a ``'.'`` (``'13085.0'``) or a null string (``''``, ``'NA'`` ...);
+    false for NULL. An id for which it is false is its own normalised form.
+    """
+    c = quote_name(column)
+    nulls = ", ".join(f"'{v}'" for v in CSV_NULL_STRINGS)
+    return (f"coalesce(ascii({c}) IN ({_WHITESPACE_CODES}) OR ascii({c}[-1:]) IN ({_WHITESPACE_CODES}) "
+            f"OR contains({c}, '.') OR {c} IN ({nulls}), false)")
+
+
+def clean_aggregate_sql(rows: str, conditions: dict[str, str], actions: dict[str, str], *, dedupe: bool,
+                        cal_end: int | None, obs_end: int | None, rule_end: int | None = None,
+                        drop_after: bool = True, extra: dict[str, str] | None = None) -> str:
+    """The cleaning rules, their counts, exact duplicates and the per-customer aggregate in one pass over ``rows``.
+
+    ``rows``: SQL of the normalised rows (columns ``customer_id``, ``date``,
+    ``amount`` and whatever the ``conditions`` and duplicates need);
+    ``conditions`` / ``actions``: each row rule's SQL condition and action
+    (``"drop"`` / ``"keep"`` / ``"error"``), in the rules' order;
+    ``dedupe``: exact repeats of a row are one row (``copies`` counts them).
+    ``cal_end`` / ``obs_end`` / ``rule_end`` / ``drop_after`` as in
+    :func:`aggregate_sql`; ``extra``: more output columns (name -> SQL on
+    ``customer_id``).
+
+    One row per customer id in the rows (NULL included) with the columns of
+    :func:`aggregate_sql` over the rows the "drop" rules keep, and
+    ``rows_read`` (every row) and ``rule_<name>`` (rows counted by each row
+    rule: rows with its problem that no earlier "drop" rule took, as
+    ``read_transactions`` counts them; NULL for none).
+
+    How (three GROUP BYs, filters only on the last, which has about one row
+    per customer): each row gets a bit mask of its problems (``bad``); rows
+    the drop rules keep get the mask of their "error" rules only (0 unless
+    the caller raises) as ``key``, so that they group per (customer, day) as
+    one day; the "keep" rules' counts among them are summed per (customer,
+    day) beside. The days are then summed per (customer, key, period), where
+    ``period`` says on which side of each period end the day is; the last
+    step picks the groups of each column.
+    """
+    bits = {r: 1 << i for i, r in enumerate(conditions)}
+    live = {r: c for r, c in conditions.items() if c.strip() not in ("false", "(false)")}
+    bad = " + ".join(f"(CAST(coalesce({c}, false) AS INTEGER) * {bits[r]})" for r, c in live.items()) or "0"
+    drop = sum(bits[r] for r in live if actions[r] == "drop")
+    error = sum(bits[r] for r in live if actions[r] == "error")
+    keeps = [r for r in live if actions[r] == "keep"]
+    key = f"CASE WHEN bad & {drop} = 0 THEN bad & {error} ELSE bad END" if drop else f"bad & {error}"
+    deduped = (f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL" if dedupe
+               else f"SELECT * FROM ({rows})")
+    copies = "sum(copies)" if dedupe else "count(*)"
+    # a "keep" rule's rows among those the drop rules keep (the rows the drop rules take keep their whole mask)
+    keep_sums = "".join(f", {copies} FILTER (WHERE bad & {bits[r]} <> 0 AND bad & {drop} = 0) AS keep_{r}"
+                        for r in keeps)
+    # period bits: 4 after the rule's observation end, 2 after obs_end, 1 after cal_end (holdout)
+    period = " + ".join([f"CAST(day > {int(e)} AS INTEGER) * {b}" for e, b in ((rule_end, 4), (obs_end, 2),
+                                                                             (cal_end, 1)) if e is not None]) or "0"
+
+    def both(*conds: str) -> str:
+        conds = [c for c in conds if c and c != "true"]
+        return " AND ".join(f"({c})" for c in conds) or "true"
+
+    ok = f"key & {drop} = 0" if drop else "true"
+    kept = both(ok, "" if rule_end is None or not drop_after else "period & 4 = 0")
+    inside = both(kept, "" if obs_end is None else "period & 2 = 0")
+    cal = both(inside, "" if cal_end is None else "period & 1 = 0")
+    hold = "false" if cal_end is None or (obs_end is not None and cal_end >= obs_end) else both(inside,
+                                                                                                "period & 1 <> 0")
+    after = "false" if rule_end is None else both(ok, "period & 4 <> 0")
+    c = "c" if dedupe else "n"  # the rows (copies included) of a per-day / per-period group
+    prior, counts = 0, []
+    for r in conditions:
+        if r not in live:
+            counts.append(f"CAST(NULL AS HUGEINT) AS rule_{r}")
+        else:
+            dropped = f"sum(CASE WHEN key & {bits[r]} <> 0 AND key & {prior} = 0 THEN {c} END)"
+            counts.append((f"coalesce({dropped}, 0) + coalesce(sum(keep_{r}), 0)" if r in keeps else dropped)
+                          + f" AS rule_{r}")
+        if actions[r] == "drop":
+            prior |= bits[r]
+    more = "".join(f", {sql} AS {quote_name(name)}" for name, sql in (extra or {}).items())
+
+    def when(cond: str, value: str) -> str:  # the value where cond holds, else NULL (the aggregates skip NULL)
+        return value if cond == "true" else "NULL" if cond == "false" else f"CASE WHEN {cond} THEN {value} END"
+    # per (customer, day): the day number and the mask in one integer key (day * 64 + key, key < 64)
+    return f"""
+        WITH per_day AS (
+            SELECT customer_id, coalesce(CAST(date AS DATE) - DATE '1970-01-01', 0) * 64 + {key} AS dk,
+                   sum(amount) AS v, CAST(count(*) AS INTEGER) AS n, {"CAST(sum(copies) AS INTEGER)" if dedupe else "NULL"} AS c,
+                   min(date) AS mind,
+                   max(date) AS maxd{keep_sums}
+            FROM (SELECT *, {bad} AS bad FROM ({deduped})) GROUP BY ALL
+        ), per_period AS (
+            SELECT customer_id, key, {period} AS period,
+                   min(day) AS first_day, max(day) AS last_day, CAST(count(*) AS INTEGER) AS days, sum(v) AS v,
+                   arg_min(v, day) AS first_value, CAST(sum(n) AS INTEGER) AS n,
+                   {"CAST(sum(c) AS INTEGER)" if dedupe else "NULL"} AS c, min(mind) AS mind, max(maxd) AS maxd
+                   {"".join(f", sum(keep_{r}) AS keep_{r}" for r in keeps)}
+            FROM (SELECT *, dk & 63 AS key, (dk - (dk & 63)) // 64 AS day FROM per_day) GROUP BY customer_id, key, period
+        )
+        SELECT customer_id,
+               min({when(cal, "first_day")}) AS first_day,
+               max({when(cal, "last_day")}) AS last_day,
+               coalesce(sum({when(cal, "days")}), 0) AS cal_days,
+               coalesce(sum({when(hold, "days")}), 0) AS holdout_days,
+               coalesce(sum({when(cal, "v")}), 0) AS cal_value,
+               coalesce(arg_min(first_value, {when(cal, "first_day")}), 0) AS first_value,
+               coalesce(sum({when(hold, "v")}), 0) AS holdout_value,
+               coalesce(sum({when(inside, "n")}), 0) AS n_rows,
+               coalesce(sum({when(inside, "v")}), 0) AS revenue,
+               coalesce(sum({when(kept, "n")}), 0) AS kept_rows,
+               coalesce(sum({when(kept, "v")}), 0) AS kept_revenue,
+               min({when(kept, "mind")}) AS kept_min_date,
+               max({when(kept, "maxd")}) AS kept_max_date,
+               min({when(kept, "first_day")}) AS kept_min_day,
+               max({when(kept, "last_day")}) AS kept_max_day,
+               {f'coalesce(sum({when(ok, "c - n")}), 0)' if dedupe else "0"} AS dup_rows,
+               coalesce(sum({when(after, "n")}), 0) AS after_rows,
+               sum({c}) AS rows_read,
+               {", ".join(counts)}{more}
+        FROM per_period GROUP BY customer_id
     """
