@@ -23,8 +23,8 @@ from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, ru
 from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
                      mapped_columns, missing_column_error, too_many_dates)
 from .sources import TransactionSource, need_engine_module
-from .sql import (DuckPlan, aggregate_sql, clean_aggregate_sql, duckdb_scan, id_needs_normalising_sql,
-                  implausible_date_sql, quote_name)
+from .onepass import OnePass, id_needs_normalising_sql
+from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
 
 __all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame",
            "DuckdbChunks"]
@@ -136,6 +136,10 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
         dedupe = rules.duplicates != "keep"
         actions = {r: getattr(rules, r) for r in ROW_RULES}
 
+        one = OnePass({r: cond[r] for r in ROW_RULES}, actions, dedupe=dedupe,
+                      cal_end=obs_end if cal_end is None else cal_end, obs_end=obs_end, rule_end=rule_end,
+                      drop_after=rules.after_observation_end == "drop")
+
         def aggregate(raw_id: bool) -> pd.DataFrame:
             rows = plan.rows(every_column=dedupe, raw_id=raw_id)
             extra = {"scientific_id": "regexp_full_match(customer_id, $pattern)"} if plan.text_ids else {}
@@ -144,25 +148,22 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
             parts = []
             for i in range(passes):
                 bucket = rows if passes == 1 else f"SELECT * FROM ({rows}) WHERE hash(customer_id) % {passes} = {i}"
-                sql = clean_aggregate_sql(bucket, {r: cond[r] for r in ROW_RULES}, actions, dedupe=dedupe,
-                                          cal_end=obs_end if cal_end is None else cal_end, obs_end=obs_end,
-                                          rule_end=rule_end, drop_after=rules.after_observation_end == "drop",
-                                          extra=extra)
-                parts.append(con.execute(sql, {"pattern": SCIENTIFIC_ID} if plan.text_ids else None).df())
-            return pd.concat(parts, ignore_index=True)
+                parts.append(con.execute(one.sql(bucket, extra), {"pattern": SCIENTIFIC_ID} if plan.text_ids
+                                         else None).df())
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
         # Text ids are read as they are: normalising every row's id costs more than the aggregate itself. When
         # a distinct id is not its own normalised form (spaces around it, 'NA', '13085.0'), the pass is made
         # again on normalised ids (the same result, more slowly).
-        per_customer = aggregate(raw_id=plan.text_ids)
-        if plan.text_ids and per_customer["id_to_normalise"].fillna(False).any():
-            per_customer = aggregate(raw_id=False)
-        if plan.text_ids and per_customer["scientific_id"].fillna(False).any():
+        groups = aggregate(raw_id=plan.text_ids)
+        if plan.text_ids and groups["id_to_normalise"].fillna(False).any():
+            groups = aggregate(raw_id=False)
+        if plan.text_ids and groups["scientific_id"].fillna(False).any():
             plan.check_forms()  # names the file, the column and an id as read_transactions does
-        report.rows_read = int(per_customer["rows_read"].sum())
+        report.rows_read, counts = one.rule_counts(groups)
         dropped = []
         for rule in ROW_RULES:
-            n = int(per_customer[f"rule_{rule}"].fillna(0).sum())
+            n = counts[rule]
             if n:
                 where = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
                 example = _example(con, f"SELECT * FROM norm WHERE {where}", list(plan.select))
@@ -173,8 +174,9 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
                 raise rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
             if getattr(rules, rule) == "drop":
                 dropped.append(f"({cond[rule]})")
+        per_customer = one.per_customer(groups)
+        del groups
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
-        per_customer = per_customer[per_customer["customer_id"].notna()]
         after_example = lambda: _example(  # noqa: E731
             con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
             {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
