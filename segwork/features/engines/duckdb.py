@@ -85,6 +85,10 @@ def duckdb_readable(source: TransactionSource, *, encoding: str | None = None, t
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _day_start(day: int) -> pd.Timestamp:
+    return pd.Timestamp(np.datetime64(int(day), "D"))
+
+
 def _example(con, sql: str, cols: list[str], params: dict | None = None) -> dict | None:
     row = con.execute(sql + " LIMIT 1", params).fetchone()
     if row is None:
@@ -138,7 +142,7 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
 
         one = OnePass({r: cond[r] for r in ROW_RULES}, actions, dedupe=dedupe,
                       cal_end=obs_end if cal_end is None else cal_end, obs_end=obs_end, rule_end=rule_end,
-                      drop_after=rules.after_observation_end == "drop")
+                      drop_after=rules.after_observation_end == "drop", times=plan.date_type not in ("DATE", "TIMESTAMP"))
 
         def aggregate(raw_id: bool) -> pd.DataFrame:
             rows = plan.rows(every_column=dedupe, raw_id=raw_id)
@@ -181,6 +185,20 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
             con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
             {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
         agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
+        if not one.times:  # the first / last kept date: on the first / last kept day, with its time of day
+            report.first_date, report.last_date = _day_start(first_tx), _day_start(last_tx)
+            if plan.date_type == "TIMESTAMP":  # that day's rows first (a filter the scan applies, a materialised
+                # CTE so that the rules' conditions are not pushed below it), then the rules on them
+                for day, how in ((first_tx, "min"), (last_tx, "max")):
+                    found = con.execute(
+                        f"WITH day_rows AS MATERIALIZED (SELECT * FROM {plan.scan} WHERE {plan.date_column} >= $lo "
+                        f"AND {plan.date_column} < $hi) SELECT {how}(date) FROM ({plan.normalised('day_rows')}) "
+                        f"WHERE {survivors}", {"lo": _day_start(day).to_pydatetime(),
+                                               "hi": _day_start(day + 1).to_pydatetime()}).fetchone()[0]
+                    if how == "min":
+                        report.first_date = pd.Timestamp(found)
+                    else:
+                        report.last_date = pd.Timestamp(found)
         mixes = {}
         bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
 

@@ -46,7 +46,10 @@ class OnePass:
     are counted); ``cal_end`` / ``obs_end``: the summary's period ends,
     ``rule_end`` / ``drop_after``: the ``after_observation_end`` rule's end
     and whether it drops (day numbers, ``None`` = none), as in
-    :func:`~segwork.features.engines.sql.aggregate_sql`.
+    :func:`~segwork.features.engines.sql.aggregate_sql`; ``times=False``:
+    the first and last kept date (with their time of day) are not taken in
+    the pass (``kept_min_date`` / ``kept_max_date`` are NaT; the caller
+    finds them on the first and last kept day, two aggregates less per row).
 
     How: each row gets a bit mask of its problems (``bad``, one bit per
     rule). Rows the "drop" rules keep get only their "error" rules' bits as
@@ -60,7 +63,7 @@ class OnePass:
     """
 
     def __init__(self, conditions: dict[str, str], actions: dict[str, str], *, dedupe: bool, cal_end: int | None,
-                 obs_end: int | None, rule_end: int | None, drop_after: bool) -> None:
+                 obs_end: int | None, rule_end: int | None, drop_after: bool, times: bool = True) -> None:
         self.rules = list(conditions)
         self.bits = {r: 1 << i for i, r in enumerate(self.rules)}  # ROW_RULES: 6 rules, masks below 64
         self.live = {r: c for r, c in conditions.items() if c.strip() not in ("false", "(false)")}
@@ -69,7 +72,7 @@ class OnePass:
         self.error = sum(self.bits[r] for r in self.live if actions[r] == "error")
         self.keeps = [r for r in self.live if actions[r] == "keep"]
         self.dedupe, self.cal_end, self.obs_end = dedupe, cal_end, obs_end
-        self.rule_end, self.drop_after = rule_end, drop_after
+        self.rule_end, self.drop_after, self.times = rule_end, drop_after, times
 
     def sql(self, rows: str, extra: dict[str, str] | None = None) -> str:
         """SQL over ``rows`` (columns ``customer_id``, ``date``, ``amount`` and what the conditions and duplicates
@@ -89,18 +92,18 @@ class OnePass:
         period = " + ".join(f"CAST(day > {int(e)} AS INTEGER) * {b}" for e, b in
                             ((self.rule_end, 4), (self.obs_end, 2), (self.cal_end, 1)) if e is not None) or "0"
         more = "".join(f", {sql} AS {quote_name(name)}" for name, sql in (extra or {}).items())
+        times1 = ", min(date) AS mind, max(date) AS maxd" if self.times else ""
+        times2 = ", min(mind) AS mind, max(maxd) AS maxd" if self.times else ""
         return f"""
             WITH per_day AS (
                 SELECT customer_id, coalesce(CAST(date AS DATE) - DATE '1970-01-01', 0) * 64 + {key} AS dk,
-                       sum(amount) AS v, CAST(count(*) AS INTEGER) AS n, {copies} AS c, min(date) AS mind,
-                       max(date) AS maxd{keep_sums}
+                       sum(amount) AS v, CAST(count(*) AS INTEGER) AS n, {copies} AS c{times1}{keep_sums}
                 FROM (SELECT *, {bad} AS bad FROM ({rows})) GROUP BY ALL
             ), per_period AS (
                 SELECT customer_id, key, {period} AS period,
                        min(day) AS first_day, max(day) AS last_day, CAST(count(*) AS INTEGER) AS days, sum(v) AS v,
                        arg_min(v, day) AS first_value, CAST(sum(n) AS INTEGER) AS n,
-                       {"CAST(sum(c) AS INTEGER)" if self.dedupe else "NULL"} AS c, min(mind) AS mind,
-                       max(maxd) AS maxd{"".join(f", CAST(sum(keep_{r}) AS INTEGER) AS keep_{r}" for r in self.keeps)}
+                       {"CAST(sum(c) AS INTEGER)" if self.dedupe else "NULL"} AS c{times2}{"".join(f", CAST(sum(keep_{r}) AS INTEGER) AS keep_{r}" for r in self.keeps)}
                 FROM (SELECT *, dk & 63 AS key, (dk - (dk & 63)) // 64 AS day FROM per_day)
                 GROUP BY customer_id, key, period
             )
@@ -147,7 +150,8 @@ class OnePass:
             "holdout_value": np.where(hold, v, 0.0),
             "n_rows": np.where(inside, n, 0), "revenue": np.where(inside, v, 0.0),
             "kept_rows": np.where(kept, n, 0), "kept_revenue": np.where(kept, v, 0.0),
-            "kept_min_date": g["mind"].where(kept).to_numpy(), "kept_max_date": g["maxd"].where(kept).to_numpy(),
+            "kept_min_date": g["mind"].where(kept).to_numpy() if self.times else pd.NaT,
+            "kept_max_date": g["maxd"].where(kept).to_numpy() if self.times else pd.NaT,
             "kept_min_day": first.where(kept).to_numpy(), "kept_max_day": last.where(kept).to_numpy(),
             "dup_rows": self._rows(g) - n, "after_rows": np.where(after, n, 0),
         })

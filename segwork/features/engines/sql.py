@@ -165,9 +165,20 @@ class DuckPlan:
         self.raw_cols = [raw_names[c] for c in raw_types][:8]
 
     # The normalised rows, with the raw columns for examples.
-    def normalised(self) -> str:
+    def normalised(self, table: str | None = None) -> str:
+        """SQL of the normalised rows of the scan (or of ``table``, a relation with the scan's columns)."""
         cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in self.select.items())
-        return f"SELECT {cols} FROM {self.scan}"
+        return f"SELECT {cols} FROM {table or self.scan}"
+
+    @property
+    def date_column(self) -> str:
+        """The source's date column, quoted for SQL."""
+        return quote_name(self.raw_names[self.canon["date"]])
+
+    @property
+    def date_type(self) -> str:
+        """DuckDB's type of the source's date column, upper case (``"TIMESTAMP"``, ``"DATE"``, ``"VARCHAR"`` ...)."""
+        return self.types["date"].upper()
 
     @property
     def text_ids(self) -> bool:
