@@ -56,9 +56,9 @@ class OnePass:
     ``key`` (0 unless the caller raises), so that they group per (customer,
     day) as one purchase day; the "keep" rules' counts among them are
     summed beside. Step 1 groups the (distinct) rows per customer and
-    ``day * 64 + key`` (one integer key); step 2 per customer, key and
-    ``period`` (bits: 4 after ``rule_end``, 2 after ``obs_end``, 1 after
-    ``cal_end``), about one row per customer. No FILTER aggregate: the
+    ``day * 64 + key`` (one integer key); step 2 per customer and
+    ``key * 8 + period`` (period bits: 4 after ``rule_end``, 2 after
+    ``obs_end``, 1 after ``cal_end``), about one row per customer. No FILTER aggregate: the
     per-column choice of groups is made on step 2's rows in pandas.
     """
 
@@ -100,14 +100,15 @@ class OnePass:
                        sum(amount) AS v, CAST(count(*) AS INTEGER) AS n, {copies} AS c{times1}{keep_sums}
                 FROM (SELECT *, {bad} AS bad FROM ({rows})) GROUP BY ALL
             ), per_period AS (
-                SELECT customer_id, key, {period} AS period,
+                SELECT customer_id, kp,
                        min(day) AS first_day, max(day) AS last_day, CAST(count(*) AS INTEGER) AS days, sum(v) AS v,
                        arg_min(v, day) AS first_value, CAST(sum(n) AS INTEGER) AS n,
                        {"CAST(sum(c) AS INTEGER)" if self.dedupe else "NULL"} AS c{times2}{"".join(f", CAST(sum(keep_{r}) AS INTEGER) AS keep_{r}" for r in self.keeps)}
-                FROM (SELECT *, dk & 63 AS key, (dk - (dk & 63)) // 64 AS day FROM per_day)
-                GROUP BY customer_id, key, period
+                FROM (SELECT *, (dk & 63) * 8 + {period} AS kp FROM (
+                    SELECT *, (dk - (dk & 63)) // 64 AS day FROM per_day))
+                GROUP BY customer_id, kp
             )
-            SELECT *{more} FROM per_period ORDER BY customer_id
+            SELECT * EXCLUDE (kp), kp // 8 AS key, kp & 7 AS period{more} FROM per_period ORDER BY customer_id
         """
 
     def _rows(self, g: pd.DataFrame) -> np.ndarray:
