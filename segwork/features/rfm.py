@@ -295,7 +295,11 @@ def rfm_summary(
         a DataFrame as a file does (the one gate, :func:`clean_frame`): 0 and
         negative amounts, exact duplicate rows, ids such as ``""``, dates
         that cannot be read ... are handled the same. The cleaning report is
-        in ``result.attrs["cleaning_report"]``.
+        in ``result.attrs["cleaning_report"]``. For files whose lines are
+        unique (an export with invoice line ids),
+        ``CleaningRules(duplicates="keep")`` skips the search for exact
+        duplicates, the costliest rule on the DuckDB engine (the report's
+        duplicates count is then 0 on the DuckDB and Dask engines: not looked for).
     cleaned:
         For a DataFrame that passed the gate already (what
         :func:`segwork.io.read_transactions` returns): its

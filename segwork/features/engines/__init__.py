@@ -61,7 +61,8 @@ form and the day the histories end are decided once on all the rows; see
 :mod:`segwork.features.engines.chunks`.
 
 Modules: ``sources`` (what to read, the pandas reader), ``aggregate`` (the
-per-customer aggregate and its pandas reference), ``sql`` (the DuckDB SQL),
+per-customer aggregate and its pandas reference), ``sql`` (the DuckDB SQL), ``onepass`` (the DuckDB
+engine's one pass: rules, counts, duplicates and aggregate),
 ``duckdb``, ``dask``, ``chunks`` and ``iterator`` (the chunk iterators).
 """
 from __future__ import annotations

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...io import CleaningReport, CleaningRules, RuleResult, text_lines, bom_encoding, is_wide_encoding, utf8_copy
+from ...io import SCIENTIFIC_ID, CleaningReport, CleaningRules, RuleResult, text_lines, bom_encoding, is_wide_encoding, utf8_copy
 from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
 from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates,
                      mapped_columns, missing_column_error, too_many_dates)
 from .sources import TransactionSource, need_engine_module
+from .onepass import OnePass, id_needs_normalising_sql
 from .sql import DuckPlan, aggregate_sql, duckdb_scan, implausible_date_sql, quote_name
 
 __all__ = ["DUCKDB_CONFIG", "ROWS_PER_PASS", "connect", "duckdb_readable", "duckdb_aggregate", "duckdb_aggregate_frame",
@@ -84,6 +85,10 @@ def duckdb_readable(source: TransactionSource, *, encoding: str | None = None, t
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _day_start(day: int) -> pd.Timestamp:
+    return pd.Timestamp(np.datetime64(int(day), "D"))
+
+
 def _example(con, sql: str, cols: list[str], params: dict | None = None) -> dict | None:
     row = con.execute(sql + " LIMIT 1", params).fetchone()
     if row is None:
@@ -116,33 +121,85 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
     con = connect(threads, memory_limit)
     try:
         plan = DuckPlan(con, source, rules, columns)
-        plan.check_forms()
+        # text ids in scientific notation are looked for among the distinct ids the aggregate returns
+        plan.check_forms(ids=False)
         con.execute(f"CREATE TEMP VIEW norm AS {plan.normalised()}")
         cond = plan.conditions()
         report = CleaningReport(source=source.name, layout=plan.layout, rows_read=0)
-        # counts of the row rules in their order: each rule sees the rows the earlier "drop" rules kept
-        row_rules = ROW_RULES
-        dropped, where = [], {}
-        for rule in row_rules:
-            where[rule] = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
-            if getattr(rules, rule) == "drop":
-                dropped.append(f"({cond[rule]})")
-        counts = con.execute(f"SELECT count(*), {', '.join(f'count_if({where[r]})' for r in row_rules)} FROM norm").fetchone()
-        report.rows_read = int(counts[0])
-        if report.rows_read == 0:
+        rows_read = int(con.execute(f"SELECT count(*) FROM {plan.scan}").fetchone()[0])  # Parquet: its metadata
+        if rows_read == 0:
             raise DataError(f"{source.name}: no transaction rows to read")
-        for i, rule in enumerate(row_rules):
-            n = int(counts[i + 1])
-            example = _example(con, f"SELECT * FROM norm WHERE {where[rule]}", list(plan.select)) if n else None
+        rule_end = None
+        if rules.observation_end is not None:
+            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
+                           .astype(np.int64))
+        # One pass per hash bucket of customers (one bucket up to ROWS_PER_PASS rows, so that the hash tables of
+        # a pass stay within memory): the rules' counts, exact duplicates (one GROUP BY over every column keeps
+        # one of each and counts the copies), then per (customer, day) and per customer.
+        passes = max(1, -(-rows_read // int(ROWS_PER_PASS)))
+        dedupe = rules.duplicates != "keep"
+        actions = {r: getattr(rules, r) for r in ROW_RULES}
+
+        one = OnePass({r: cond[r] for r in ROW_RULES}, actions, dedupe=dedupe,
+                      cal_end=obs_end if cal_end is None else cal_end, obs_end=obs_end, rule_end=rule_end,
+                      drop_after=rules.after_observation_end == "drop", times=plan.date_type not in ("DATE", "TIMESTAMP"))
+
+        def aggregate(raw_id: bool) -> pd.DataFrame:
+            rows = plan.rows(every_column=dedupe, raw_id=raw_id)
+            extra = {"scientific_id": "regexp_full_match(customer_id, $pattern)"} if plan.text_ids else {}
+            if raw_id:
+                extra["id_to_normalise"] = id_needs_normalising_sql("customer_id")
+            parts = []
+            for i in range(passes):
+                bucket = rows if passes == 1 else f"SELECT * FROM ({rows}) WHERE hash(customer_id) % {passes} = {i}"
+                parts.append(con.execute(one.sql(bucket, extra), {"pattern": SCIENTIFIC_ID} if plan.text_ids
+                                         else None).df())
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+        # Text ids are read as they are: normalising every row's id costs more than the aggregate itself. When
+        # a distinct id is not its own normalised form (spaces around it, 'NA', '13085.0'), the pass is made
+        # again on normalised ids (the same result, more slowly).
+        groups = aggregate(raw_id=plan.text_ids)
+        if plan.text_ids and groups["id_to_normalise"].fillna(False).any():
+            groups = aggregate(raw_id=False)
+        if plan.text_ids and groups["scientific_id"].fillna(False).any():
+            plan.check_forms()  # names the file, the column and an id as read_transactions does
+        report.rows_read, counts = one.rule_counts(groups)
+        dropped = []
+        for rule in ROW_RULES:
+            n = counts[rule]
+            if n:
+                where = " AND ".join([f"({cond[rule]})"] + [f"NOT coalesce({k}, false)" for k in dropped])
+                example = _example(con, f"SELECT * FROM norm WHERE {where}", list(plan.select))
+            else:
+                example = None
             report.rules.append(RuleResult(rule, getattr(rules, rule), n, example))
             if n and getattr(rules, rule) == "error":
                 raise rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
+            if getattr(rules, rule) == "drop":
+                dropped.append(f"({cond[rule]})")
+        per_customer = one.per_customer(groups)
+        del groups
         survivors = " AND ".join(f"NOT coalesce({k}, false)" for k in dropped) or "true"
-        # Duplicates are exact repeats of the normalised row: one GROUP BY over every column keeps one of each
-        # and counts the copies. Everything after it runs in one pass: per (customer, day), then per customer.
-        # Large inputs run in passes over disjoint sets of customers (hash buckets), so that the hash tables of
-        # one pass stay within memory; each pass re-reads only the needed columns of the files.
-        passes = max(1, -(-report.rows_read // int(ROWS_PER_PASS)))
+        after_example = lambda: _example(  # noqa: E731
+            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
+            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
+        agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
+        if not one.times:  # the first / last kept date: on the first / last kept day, with its time of day
+            report.first_date, report.last_date = _day_start(first_tx), _day_start(last_tx)
+            if plan.date_type == "TIMESTAMP":  # that day's rows first (a filter the scan applies, a materialised
+                # CTE so that the rules' conditions are not pushed below it), then the rules on them
+                for day, how in ((first_tx, "min"), (last_tx, "max")):
+                    found = con.execute(
+                        f"WITH day_rows AS MATERIALIZED (SELECT * FROM {plan.scan} WHERE {plan.date_column} >= $lo "
+                        f"AND {plan.date_column} < $hi) SELECT {how}(date) FROM ({plan.normalised('day_rows')}) "
+                        f"WHERE {survivors}", {"lo": _day_start(day).to_pydatetime(),
+                                               "hi": _day_start(day + 1).to_pydatetime()}).fetchone()[0]
+                    if how == "min":
+                        report.first_date = pd.Timestamp(found)
+                    else:
+                        report.last_date = pd.Timestamp(found)
+        mixes = {}
         bucket = (lambda i: "") if passes == 1 else (lambda i: f" AND hash(customer_id) % {passes} = {i}")  # noqa: E731
 
         def rows_of(i: int) -> str:
@@ -150,18 +207,6 @@ def _duckdb_aggregate(source, *, rules, columns, cal_end, obs_end, mix, threads,
             if rules.duplicates == "keep":
                 return f"SELECT *, 1 AS copies FROM ({rows})"
             return f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL"
-        rule_end = None
-        if rules.observation_end is not None:
-            rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
-                           .astype(np.int64))
-        per_customer = pd.concat([con.execute(aggregate_sql(
-            rows_of(i), obs_end if cal_end is None else cal_end, obs_end, rule_end=rule_end,
-            drop_after=rules.after_observation_end == "drop")).df() for i in range(passes)], ignore_index=True)
-        after_example = lambda: _example(  # noqa: E731
-            con, f"SELECT * FROM norm WHERE {survivors} AND date >= $after", list(plan.select),
-            {"after": pd.Timestamp(np.datetime64(rule_end + 1, "D")).to_pydatetime()})
-        agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, after_example)
-        mixes = {}
         for column in mix:
             if column in plan.select:
                 keep_day = [] if rule_end is None or rules.after_observation_end != "drop" else [f"day <= {rule_end}"]

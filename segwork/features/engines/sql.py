@@ -165,16 +165,52 @@ class DuckPlan:
         self.raw_cols = [raw_names[c] for c in raw_types][:8]
 
     # The normalised rows, with the raw columns for examples.
-    def normalised(self) -> str:
+    def normalised(self, table: str | None = None) -> str:
+        """SQL of the normalised rows of the scan (or of ``table``, a relation with the scan's columns)."""
         cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in self.select.items())
-        return f"SELECT {cols} FROM {self.scan}"
+        return f"SELECT {cols} FROM {table or self.scan}"
 
-    def check_forms(self) -> None:
+    @property
+    def date_column(self) -> str:
+        """The source's date column, quoted for SQL."""
+        return quote_name(self.raw_names[self.canon["date"]])
+
+    @property
+    def date_type(self) -> str:
+        """DuckDB's type of the source's date column, upper case (``"TIMESTAMP"``, ``"DATE"``, ``"VARCHAR"`` ...)."""
+        return self.types["date"].upper()
+
+    @property
+    def text_ids(self) -> bool:
+        """Whether the customer id column is text (then :meth:`rows` can read it as it is, see there)."""
+        return _is_text(self.types["customer_id"])
+
+    def rows(self, *, every_column: bool, raw_id: bool = False) -> str:
+        """SQL of the normalised rows with the columns the aggregate needs.
+
+        ``every_column``: all columns of :meth:`normalised` (exact duplicates
+        are repeats in every column); else only ``customer_id``, ``date``,
+        ``amount`` and the columns of the ``returns`` rule. ``raw_id``: the
+        text id column as it is in the files, not normalised (stripped, null
+        strings, ``'13085.0'``): the same rows when no id needs it, which
+        :func:`id_needs_normalising_sql` tells from the distinct ids.
+        """
+        names = list(self.select) if every_column else [
+            c for c in ("customer_id", "date", "amount", "invoice_id", "quantity") if c in self.select]
+        exprs = {**self.select}
+        if raw_id:
+            exprs["customer_id"] = quote_name(self.raw_names[self.canon["customer_id"]])
+        return f"SELECT {', '.join(f'{exprs[n]} AS {quote_name(n)}' for n in names)} FROM {self.scan}"
+
+    def check_forms(self, ids: bool = True) -> None:
         """Refuse text dates or numbers that read_transactions would read but SQL cannot (named, with the fix).
 
-        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``).
+        Also refuses, as ``read_transactions`` does, text ids in scientific notation (``1.23457E+11``);
+        ``ids=False`` leaves that check of ``customer_id`` to the caller (a pass over every row).
         """
         for col in ("customer_id", "invoice_id"):
+            if col == "customer_id" and not ids:
+                continue
             if col in self.types and _is_text(self.types[col]):
                 src = quote_name(self.raw_names[self.canon[col]])
                 n, example = self.con.execute(
@@ -315,3 +351,4 @@ def aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, *, rule_e
                coalesce(sum(n) FILTER (WHERE {after}), 0) AS after_rows
         FROM per_day GROUP BY customer_id
     """
+
