@@ -24,7 +24,7 @@ from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, cle
                      mapped_columns, missing_column_error, too_many_dates)
 from .duckdb import connect
 from .sources import CSV_NULL_STRINGS, TransactionSource, need_engine_module
-from .sql import DuckPlan, aggregate_sql, quote_name
+from .sql import DuckPlan, aggregate_sql, normalised_trim_once, quote_name
 
 __all__ = ["PIECE_ROWS", "MIN_PIECE_ROWS", "BUCKET_ROWS", "dask_aggregate", "dask_client", "DaskChunks"]
 
@@ -122,7 +122,7 @@ def _piece_rows(path: str, first: int, n_rows: int, rules: CleaningRules, column
         survivors = " AND ".join(f"NOT {f}" for f, rule in zip(flags, ROW_RULES)
                                  if getattr(rules, rule) == "drop") or "true"
         marks = ", ".join(f"{expr} AS {name}" for name, expr in flags.items())
-        rows = f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket FROM ({plan.normalised()})"
+        rows = f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket FROM ({normalised_trim_once(plan)})"
         rows = (f"SELECT *, 1 AS copies FROM ({rows})" if rules.duplicates == "keep"
                 else f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL")
         con.execute(f"CREATE TEMP TABLE segwork_rows AS {rows}")
@@ -159,9 +159,10 @@ def _bucket_customers(cal: int | None, obs_end: int | None, rule_end: int | None
         # copies of one row from several pieces add up: an exact duplicate across files is still one row
         rows = ("SELECT * EXCLUDE (copies), CAST(sum(copies) AS BIGINT) AS copies FROM segwork_rows GROUP BY ALL"
                 if dedupe else "SELECT * FROM segwork_rows")
-        con.execute(f"CREATE TEMP TABLE merged AS {rows}")
-        per_customer = con.execute(aggregate_sql("SELECT * FROM merged", cal, obs_end, rule_end=rule_end,
-                                                 drop_after=drop_after)).df()
+        if mix or rule_end is not None:  # read again below: kept as a table
+            con.execute(f"CREATE TEMP TABLE merged AS {rows}")
+            rows = "SELECT * FROM merged"
+        per_customer = con.execute(aggregate_sql(rows, cal, obs_end, rule_end=rule_end, drop_after=drop_after)).df()
         mixes = {}
         keep_day = [] if rule_end is None or not drop_after else [f"day <= {int(rule_end)}"]
         inside = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
