@@ -122,7 +122,8 @@ def _piece_rows(path: str, first: int, n_rows: int, rules: CleaningRules, column
         survivors = " AND ".join(f"NOT {f}" for f, rule in zip(flags, ROW_RULES)
                                  if getattr(rules, rule) == "drop") or "true"
         marks = ", ".join(f"{expr} AS {name}" for name, expr in flags.items())
-        rows = f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket FROM ({normalised_trim_once(plan)})"
+        rows = (f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket "
+                f"FROM ({normalised_trim_once(plan)})")
         rows = (f"SELECT *, 1 AS copies FROM ({rows})" if rules.duplicates == "keep"
                 else f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL")
         con.execute(f"CREATE TEMP TABLE segwork_rows AS {rows}")
