@@ -240,17 +240,19 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
             pq.ParquetFile(f)
         except Exception as exc:  # pyarrow raises many types
             raise DataError(f"{f}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
-    con = connect(threads=1)
-    try:  # the columns of the first file, mapped: a missing column is named here, before any task runs
-        layout = DuckPlan(con, TransactionSource(str(source.files[0]), source.files[:1], "parquet"), rules,
-                          columns).layout
-    finally:
-        con.close()
     client, close = dask_client(scheduler)
     try:
+        need_engine_module("duckdb", "dask")  # the workers run DuckDB: say so as this engine's need
+        con = connect(threads=1)
+        try:  # the columns of the first file, mapped: a missing column is named here, before any task runs
+            layout = DuckPlan(con, TransactionSource(str(source.files[0]), source.files[:1], "parquet"), rules,
+                              columns).layout
+        finally:
+            con.close()
         threads = max(1, sum((client.nthreads() or {0: 1}).values()))
         total = sum(pq.ParquetFile(f).metadata.num_rows for f in source.files)
-        pieces = _pieces(source.files, min(PIECE_ROWS, max(MIN_PIECE_ROWS, -(-total // (2 * threads)))))
+        rounds = max(2, -(-total // (threads * PIECE_ROWS)))  # pieces in a multiple of the threads: no idle one
+        pieces = _pieces(source.files, min(PIECE_ROWS, max(MIN_PIECE_ROWS, -(-total // (rounds * threads)))))
         if not pieces:
             raise DataError(f"{source.name}: no transaction rows to read")
         n_buckets = max(2 * threads, -(-total // BUCKET_ROWS))
