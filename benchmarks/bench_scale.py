@@ -31,6 +31,10 @@ Steps, each in its own subprocess so that each peak RSS is that step's own
   ``rfm duckdb`` and ``rfm duckdb keep`` (``CleaningRules(duplicates="keep")``,
   the path for exports with unique invoice lines) print their ratio to it.
   The three run alternating, ``--rfm-repeat`` times (default 3), best of each.
+* ``rfm dask``: ``segwork.rfm_summary(PATH, engine="dask")`` on a ``LocalCluster``
+  of 2 worker processes (1 thread each, workers warmed), checked equal to
+  ``rfm duckdb``; transactions per second per worker core (goal 250,000) and
+  the workers' peak RSS. Up to ``--dask-max`` rows.
 * ``BG/NBD fit``: :class:`segwork.clv.BetaGeo` on the aggregated customers
   (weeks), fit only (the default route: above 100,000 customers the search starts
   from a seeded sample's optimum and ends with Newton steps on all customers; its
@@ -79,7 +83,6 @@ CHANNELS = ["app", "phone", "store", "web"]
 FILE_ROWS = 10_000_000
 MEMORY_LIMIT = "5GB"  # DuckDB's memory_limit in the steps (segwork.features.engines.DUCKDB_CONFIG)
 GENERATOR = 2  # bump when generate() changes: the data are regenerated
-STEPS = ("rfm", "fit", "kmeans", "score", "score-dask")
 PLAIN_RFM = """
     WITH per_day AS (
         SELECT customer_id, CAST(date AS DATE) AS day, sum(amount) AS v FROM read_parquet($files) GROUP BY ALL
@@ -89,6 +92,7 @@ PLAIN_RFM = """
     FROM per_day GROUP BY customer_id ORDER BY customer_id
 """  # the baseline of the rfm step: what a hand-written DuckDB query costs on the same files
 RATIO_GOALS = {"rfm duckdb": 1.5, "rfm duckdb keep": 1.1}  # at most this many times the plain query
+STEPS = ("rfm", "rfm-dask", "fit", "kmeans", "score", "score-dask")
 GOALS = {  # step -> (seconds, peak GiB) at the issue's sizes
     ("rfm duckdb", 100_000_000): (60.0, 8.0),
     ("BG/NBD fit", 100_000_000): (10.0, None),
@@ -234,6 +238,29 @@ def child(step: str, data: Path, work: Path) -> dict:
             out["check"] = "same frame as duckdb" if same else "DIFFERENT from duckdb"
         else:
             out["check"] = f"{len(rfm):,} customers"
+    elif step == "rfm dask":
+        import segwork
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        with Client(cluster) as client:
+            warm = ("segwork.features.engines", "duckdb", "pyarrow.parquet")  # imports are not throughput
+            client.run(lambda: [__import__(m) for m in warm])
+            t0 = time.perf_counter()
+            rfm = segwork.rfm_summary(glob, observation_end=END, time_unit="days", engine="dask")
+            out["seconds"] = time.perf_counter() - t0
+            workers = client.run(lambda: __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss)
+        cluster.close()
+        out["worker_peak_gib"] = max(workers.values()) / 1024 ** 2
+        out["customers"] = len(rfm)
+        if rfm_path.exists():
+            ref = pd.read_parquet(rfm_path)
+            rfm.attrs = {}
+            same = ref.index.equals(rfm.index) and np.allclose(ref.to_numpy(float), rfm.to_numpy(float), rtol=1e-9,
+                                                               atol=1e-9)
+            out["check"] = "same frame as duckdb" if same else "DIFFERENT from duckdb"
+        else:
+            out["check"] = f"{len(rfm):,} customers"
     elif step in ("BG/NBD fit", "k-means"):
         rfm = pd.read_parquet(rfm_path)
         if step == "BG/NBD fit":
@@ -362,7 +389,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", default=",".join(STEPS), help=f"steps to run (default {','.join(STEPS)})")
     ap.add_argument("--data-dir", default=str(BENCH_DIR / ".data-scale"), help="where the generated data live")
     ap.add_argument("--pandas-max", type=_size, default=10_000_000, help="largest size for the pandas RFM peer")
-    ap.add_argument("--dask-max", type=_size, default=10_000_000, help="largest size for 'score dask'")
+    ap.add_argument("--dask-max", type=_size, default=10_000_000, help="largest size for 'rfm dask' and 'score dask'")
     ap.add_argument("--quick", action="store_true", help="200,000 rows, print only")
     ap.add_argument("--rfm-repeat", type=int, default=3, help="runs of each rfm case, alternating (best kept)")
     ap.add_argument("--_child")
@@ -390,7 +417,7 @@ def main(argv=None) -> int:
         plan = []
         if "rfm" in steps or (("fit" in steps or "kmeans" in steps) and not (work / "rfm.parquet").exists()):
             plan.append("rfm")
-        plan += [s for s in ("fit", "kmeans", "score", "score-dask") if s in steps]
+        plan += [s for s in ("rfm-dask", "fit", "kmeans", "score", "score-dask") if s in steps]
         for step in plan:
             if step == "rfm":
                 best: dict = {}
@@ -413,6 +440,17 @@ def main(argv=None) -> int:
                         r = rows[-1]
                         print(f"[scale] {r['size']}: {r['case']}: {r['segwork_s'] if r['segwork_s'] is None else round(r['segwork_s'], 2)} s"
                               f" — {r['check']}", flush=True)
+            elif step == "rfm-dask":
+                if n > args.dask_max:
+                    continue
+                res = run_step("rfm dask", data, work)
+                row = _row(res, n)
+                if res.get("seconds"):
+                    row["tx_per_s_per_worker"] = n / res["seconds"] / 2
+                    row["worker_peak_gib"] = res.get("worker_peak_gib")
+                    row["check"] += (f"; {row['tx_per_s_per_worker']:,.0f} tx/s per worker core (2 workers x 1 "
+                                     f"thread; goal 250,000), worker peak RSS {res['worker_peak_gib']:.2f} GiB")
+                rows.append(row)
             elif step == "score-dask":
                 if n > args.dask_max:
                     continue
@@ -449,7 +487,7 @@ def main(argv=None) -> int:
 
 
 def _step_key(case: str) -> str:
-    return {"rfm duckdb": "rfm", "BG/NBD fit": "fit", "k-means": "kmeans", "score": "score",
+    return {"rfm duckdb": "rfm", "rfm dask": "rfm-dask", "BG/NBD fit": "fit", "k-means": "kmeans", "score": "score",
             "score dask": "score-dask"}.get(case, "rfm")
 
 

@@ -266,6 +266,41 @@ def test_dask_dirty_parquet_counts_and_scheduler_address(dask_client, dirty_csv,
         rfm_summary(dirty_csv, engine="dask")
 
 
+def test_dask_pieces_inside_row_groups_and_keep_rules_equal_pandas(dask_client, parquet_dir, monkeypatch):
+    """Pieces of 300 rows (ranges inside row groups) and 5 buckets: the copies of a row in different pieces
+    still meet (the planted duplicates are counted), and duplicates="keep" keeps them, as on pandas."""
+    from segwork.features.engines import dask as dask_engine
+
+    monkeypatch.setattr(dask_engine, "PIECE_ROWS", 300)
+    monkeypatch.setattr(dask_engine, "MIN_PIECE_ROWS", 300)
+    monkeypatch.setattr(dask_engine, "BUCKET_ROWS", 1000)
+    for rules in (CleaningRules(), CleaningRules(duplicates="keep")):
+        expected = rfm_summary(parquet_dir, engine="pandas", rules=rules, **PERIODS[2])
+        got = rfm_summary(parquet_dir, engine="dask", rules=rules, **PERIODS[2])
+        pd.testing.assert_frame_equal(got, expected)
+        # the counts of the DuckDB engine, whose SQL runs on the workers (with duplicates="keep" the pandas
+        # gate counts the duplicates it keeps; the SQL engines do not look for them)
+        on_duckdb = rfm_summary(parquet_dir, engine="duckdb", rules=rules, **PERIODS[2])
+        assert [(r.rule, r.rows) for r in got.attrs["cleaning_report"].rules] == \
+            [(r.rule, r.rows) for r in on_duckdb.attrs["cleaning_report"].rules]
+        assert _rows(got, "duplicates") == (3 if rules.duplicates == "drop" else 0)
+    table = customer_table(parquet_dir, observation_end="2024-10-31", engine="dask")
+    pd.testing.assert_frame_equal(table, customer_table(parquet_dir, observation_end="2024-10-31", engine="pandas"))
+
+
+def test_dask_error_rule_is_refused_as_on_duckdb(dask_client, dirty_csv, tmp_path):
+    raw = pd.read_csv(dirty_csv, dtype=str, keep_default_na=False)
+    raw.iloc[:9].to_parquet(tmp_path / "dirty-a.parquet", index=False)
+    raw.iloc[9:].to_parquet(tmp_path / "dirty-b.parquet", index=False)
+    rules = CleaningRules(non_positive_amount="error")
+    with pytest.raises(DataError) as on_duckdb:
+        rfm_summary(str(tmp_path / "dirty-*.parquet"), engine="duckdb", rules=rules)
+    with pytest.raises(DataError) as on_dask:
+        rfm_summary(str(tmp_path / "dirty-*.parquet"), engine="dask", rules=rules)
+    assert str(on_dask.value).split(", e.g.")[0] == str(on_duckdb.value).split(", e.g.")[0]
+    assert "2 row(s)" in str(on_dask.value)
+
+
 def test_aggregate_source_same_on_pandas_and_duckdb(parquet_dir):
     from segwork.features.rfm import aggregate_source
 

@@ -10,10 +10,12 @@ they read and clean the transactions with the rules of
 * ``engine="duckdb"`` (the default for a path) cleans and aggregates in
   DuckDB SQL straight from the files; only the per-customer result comes back
   to pandas, so the transactions never have to fit in memory;
-* ``engine="dask"`` cleans each Parquet partition on the workers of a
-  ``dask.distributed`` cluster (the active client, or ``scheduler=ADDRESS``),
-  shuffles the rows by customer and aggregates each customer on one worker;
-  only the per-customer result is collected.
+* ``engine="dask"`` runs the DuckDB engine's SQL on the workers of a
+  ``dask.distributed`` cluster (the active client, or ``scheduler=ADDRESS``):
+  each piece of the Parquet files (a range of row groups) is cleaned and
+  reduced to its distinct rows, the rows are shuffled by a hash of the
+  customer and each customer is aggregated on one worker; only the
+  per-customer result is collected.
 
 All three return the same per-customer aggregate (:class:`Aggregated`),
 from which ``rfm_summary`` and ``customer_table`` build their columns with
@@ -43,13 +45,12 @@ Inputs above :data:`ROWS_PER_PASS` rows run in passes over hash buckets of
 customers; :data:`DUCKDB_CONFIG` sets ``memory_limit`` / ``threads`` /
 ``temp_directory``.
 
-The Dask engine cleans each Parquet row group with
-:func:`segwork.io.clean_transactions` itself, so text columns are decided per
-row group (a row group whose ``1.250``-like amounts nothing proves is refused
-there even if another row group would prove them), and duplicates are judged
-on the cleaned columns, which do not include ``price`` (rows equal in every
-other column, amount included, but with different ``price`` count as
-duplicates; ``read_transactions`` and DuckDB keep both).
+The Dask engine reads and refuses what the DuckDB engine does (its SQL runs on
+every worker), with one difference: the value forms are checked per piece, so
+a ``1.250``-like amount must be proven by a ``12.50`` in the same piece
+(:data:`~segwork.features.engines.dask.PIECE_ROWS` rows at most). Exact
+duplicates are found across files and pieces (the shuffle by customer brings
+a row's copies together).
 
 Chunks of customers
 -------------------

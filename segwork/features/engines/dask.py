@@ -1,27 +1,32 @@
-"""The Dask engine: Parquet row groups cleaned on the workers of a ``dask.distributed`` cluster, shuffled by
-customer, aggregated per customer partition (with the pandas reference aggregate); only per-customer rows
-are collected.
+"""The Dask engine: DuckDB on every worker of a ``dask.distributed`` cluster.
+
+:func:`dask_aggregate` (``rfm_summary`` / ``customer_table`` on a path): pieces of the Parquet files cleaned
+and reduced to distinct rows by the DuckDB engine's SQL, shuffled by a hash of the customer, then aggregated
+per customer, each step a one-thread DuckDB connection on a worker; only per-customer rows are collected.
+:class:`DaskChunks` (``segwork score``): the log shuffled by customer, each partition cleaned by pandas.
 """
 from __future__ import annotations
 
 import logging
 import math
+import operator
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...io import (CleaningReport, CleaningRules, RuleResult, apply_layout, detect_layout, parse_dates,
-                   clean_transactions, is_wide_encoding, text_dialect)
-from .aggregate import (AGGREGATE_COLUMNS, ROW_RULES, Aggregated, close_report, day_numbers, empty_aggregate,
-                        finish_aggregate, mix_counts, pandas_aggregate_frame)
+from ...io import CleaningReport, CleaningRules, RuleResult, parse_dates, is_wide_encoding, text_dialect
+from .aggregate import ROW_RULES, Aggregated, close_report, finish_aggregate, rule_error
 from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, clean_chunk, decide_dates, last_plausible,
                      mapped_columns, missing_column_error, too_many_dates)
+from .duckdb import connect
 from .sources import CSV_NULL_STRINGS, TransactionSource, need_engine_module
+from .sql import DuckPlan, aggregate_sql, normalised_trim_once, quote_name
 
-__all__ = ["dask_aggregate", "dask_client", "DaskChunks"]
+__all__ = ["PIECE_ROWS", "MIN_PIECE_ROWS", "BUCKET_ROWS", "dask_aggregate", "dask_client", "DaskChunks"]
 
 
 def dask_client(scheduler=None, *, start_local: bool = False):
@@ -63,72 +68,165 @@ def dask_client(scheduler=None, *, start_local: bool = False):
                     f"got {type(scheduler).__name__}")
 
 
-def _clean_piece(path: str, row_group: int, layout: str, columns, rules: CleaningRules):
-    """One Parquet row group read and cleaned by read_transactions' rules (on a worker): (frame, report dict)."""
+#: Rows of one stage-1 piece at most (a range of rows of one Parquet file; DuckDB skips the row groups outside it).
+PIECE_ROWS = 2_000_000
+#: Rows of one stage-1 piece at least, unless the file is smaller (a task costs a few milliseconds to schedule).
+MIN_PIECE_ROWS = 100_000
+#: Distinct rows per customer bucket of stage 2 (about): more rows make more buckets, so that one bucket's hash
+#: tables fit a worker.
+BUCKET_ROWS = 5_000_000
+
+_RULE_COLUMN = {"missing_customer_id": "customer_id", "unparseable_date": "date", "implausible_date": "date",
+                "bad_amount": "amount", "returns": "invoice_id/quantity", "non_positive_amount": "amount"}
+
+
+def _plan_of_piece(con, path: str, first: int, n_rows: int, rules: CleaningRules, columns):
+    """The DuckDB plan of rows ``[first, first + n_rows)`` of one Parquet file (the other row groups are skipped)."""
+    plan = DuckPlan(con, TransactionSource(path, (Path(path),), "parquet"), rules, columns)
+    rel = con.read_parquet(path, file_row_number=True)
+    rel = rel.filter(f"file_row_number >= {int(first)} AND file_row_number < {int(first) + int(n_rows)}")
+    rel.project("* EXCLUDE (file_row_number)").create_view("segwork_piece")
+    plan.scan = "segwork_piece"  # the same reader, so the same column types as the plan read for the whole file
+    return plan
+
+
+def _row(con, sql: str) -> dict | None:
+    cur = con.execute(sql + " LIMIT 1")
+    found = cur.fetchall()  # the whole (one-row) result: the connection takes no other query before
+    if not found:
+        return None
+    row = found[0]
+    return {d[0]: (v.item() if isinstance(v, np.generic) else v) for d, v in zip(cur.description, row)}
+
+
+def _piece_rows(path: str, first: int, n_rows: int, rules: CleaningRules, columns, n_buckets: int):
+    """Stage 1, on a worker: one piece normalised, counted by the row rules and reduced to its distinct rows.
+
+    One pass over the piece: the normalised rows with each row rule's flag (in the rules' order) and the
+    customer's bucket, grouped to distinct rows with their number of ``copies`` (``duplicates="keep"``: every
+    row, one copy). Returns ``(buckets, stats)``: ``buckets`` a tuple of ``n_buckets`` Arrow tables (the
+    surviving rows and ``copies``, split by a hash of the customer id), ``stats`` the rows read and each row
+    rule's count and example.
+    """
+    con = connect(threads=1)  # one task per worker thread
+    try:
+        plan = _plan_of_piece(con, path, first, n_rows, rules, columns)
+        plan.check_forms()
+        cond = plan.conditions()
+        dropped, flags = [], {}
+        for i, rule in enumerate(ROW_RULES):  # each rule sees the rows the earlier "drop" rules kept
+            flags[f"segwork_r{i}"] = " AND ".join([f"coalesce({cond[rule]}, false)"]
+                                                  + [f"NOT coalesce({k}, false)" for k in dropped])
+            if getattr(rules, rule) == "drop":
+                dropped.append(f"({cond[rule]})")
+        survivors = " AND ".join(f"NOT {f}" for f, rule in zip(flags, ROW_RULES)
+                                 if getattr(rules, rule) == "drop") or "true"
+        marks = ", ".join(f"{expr} AS {name}" for name, expr in flags.items())
+        rows = (f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket "
+                f"FROM ({normalised_trim_once(plan)})")
+        rows = (f"SELECT *, 1 AS copies FROM ({rows})" if rules.duplicates == "keep"
+                else f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL")
+        con.execute(f"CREATE TEMP TABLE segwork_rows AS {rows}")
+        counts = con.execute("SELECT sum(copies), "
+                             + ", ".join(f"sum(copies) FILTER (WHERE {f})" for f in flags)
+                             + " FROM segwork_rows").fetchall()[0]
+        stats = {"rows_read": int(counts[0] or 0), "layout": plan.layout, "rules": {}}
+        hidden = ", ".join([*flags, "segwork_bucket", "copies"])
+        for f, rule, n in zip(flags, ROW_RULES, counts[1:]):
+            stats["rules"][rule] = (int(n or 0), _row(con, f"SELECT * EXCLUDE ({hidden}) FROM segwork_rows WHERE {f}")
+                                    if n else None)
+        shipped = f"SELECT * EXCLUDE ({', '.join(flags)}, segwork_bucket) FROM segwork_rows WHERE {survivors}"
+        buckets = tuple(con.sql(f"{shipped} AND segwork_bucket = {j}").to_arrow_table() for j in range(n_buckets))
+        return buckets, stats
+    except need_engine_module("duckdb", "dask").Error as exc:
+        raise DataError(f"{path}: DuckDB cannot read the file ({str(exc).strip().splitlines()[0]}); "
+                        "engine='pandas' reads more forms") from None
+    finally:
+        con.close()
+
+
+def _bucket_customers(cal: int | None, obs_end: int | None, rule_end: int | None, drop_after: bool, dedupe: bool,
+                      mix: tuple, *parts):
+    """Stage 2, on a worker: all distinct rows of a bucket of customers (from every piece) merged, then the
+    per-customer aggregate (:func:`aggregate_sql`), the mix counts and an example row after ``rule_end``."""
+    import pyarrow as pa
+
+    parts = [p for p in parts if p.num_rows]
+    if not parts:
+        return None
+    con = connect(threads=1)
+    try:
+        con.register("segwork_rows", pa.concat_tables(parts, promote_options="default"))
+        # copies of one row from several pieces add up: an exact duplicate across files is still one row
+        rows = ("SELECT * EXCLUDE (copies), CAST(sum(copies) AS BIGINT) AS copies FROM segwork_rows GROUP BY ALL"
+                if dedupe else "SELECT * FROM segwork_rows")
+        if mix or rule_end is not None:  # read again below: kept as a table
+            con.execute(f"CREATE TEMP TABLE merged AS {rows}")
+            rows = "SELECT * FROM merged"
+        per_customer = con.execute(aggregate_sql(rows, cal, obs_end, rule_end=rule_end, drop_after=drop_after)).df()
+        mixes = {}
+        keep_day = [] if rule_end is None or not drop_after else [f"day <= {int(rule_end)}"]
+        inside = keep_day + ([] if obs_end is None else [f"day <= {int(obs_end)}"])
+        cond = ("WHERE " + " AND ".join(inside)) if inside else ""
+        for column in mix:  # one count per kept (distinct) transaction line, as the DuckDB engine counts
+            mixes[column] = con.execute(
+                f"SELECT customer_id, {quote_name(column)} AS value, count(*) AS n FROM (SELECT *, "
+                f"CAST(date AS DATE) - DATE '1970-01-01' AS day FROM merged) {cond} GROUP BY ALL").df()
+        after = None
+        if rule_end is not None:
+            after = _row(con, "SELECT * EXCLUDE (copies) FROM merged "
+                              f"WHERE CAST(date AS DATE) - DATE '1970-01-01' > {int(rule_end)}")
+        return per_customer, mixes, after
+    finally:
+        con.close()
+
+
+def _pieces(files, target: int) -> list[tuple[str, int, int]]:
+    """(file, first row, rows) ranges of at most ``target`` rows, cut at row-group edges where they fall."""
     import pyarrow.parquet as pq
 
-    raw = pq.ParquetFile(path).read_row_group(row_group).to_pandas()
-    raw = apply_layout(raw, layout, columns, path)
-    if raw.empty:
-        return None, None
-    # duplicates and the observation end are decided after the shuffle, over all partitions
-    local = replace(rules, duplicates="keep", after_observation_end="keep", observation_end=None)
-    frame, report = clean_transactions(raw, rules=local, source=path, layout=layout, allow_empty=True)
-    return frame, report.to_dict()
-
-
-def _piece_frame(piece):
-    return piece[0]
-
-
-def _piece_report(piece):
-    return piece[1]
-
-
-def _customers_of_partition(part: pd.DataFrame, cal: int | None, obs_end: int | None, rule_end: int | None,
-                            drop_after: bool, dedupe: bool) -> pd.DataFrame:
-    """The per-customer columns of :func:`aggregate_sql` for one partition holding all rows of its customers."""
-    dup = part.duplicated(keep="first").to_numpy() if dedupe else np.zeros(len(part), dtype=bool)
-    ids = part["customer_id"].astype(str)
-    dup_rows = pd.Series(dup.astype(np.int64), index=ids.to_numpy()).groupby(level=0).sum()
-    rows = part[~dup]
-    day = day_numbers(rows["date"])
-    after = (day > rule_end) if rule_end is not None else np.zeros(len(rows), dtype=bool)
-    kept = ~after if (rule_end is not None and drop_after) else np.ones(len(rows), dtype=bool)
-    k = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(), "day": day,
-                      "date": rows["date"].to_numpy(), "amount": rows["amount"].to_numpy(dtype=np.float64),
-                      "after": after.astype(np.int64)})
-    g_all = k.groupby("customer_id", sort=False)
-    g = k[kept].groupby("customer_id", sort=False)
-    out = pd.DataFrame(index=dup_rows.index.rename("customer_id"))
-    out["kept_rows"] = g.size().reindex(out.index, fill_value=0).astype(np.int64)
-    out["kept_revenue"] = g["amount"].sum().reindex(out.index, fill_value=0.0)
-    out["kept_min_date"] = g["date"].min().reindex(out.index)
-    out["kept_max_date"] = g["date"].max().reindex(out.index)
-    out["kept_min_day"] = g["day"].min().reindex(out.index)
-    out["kept_max_day"] = g["day"].max().reindex(out.index)
-    out["dup_rows"] = dup_rows.astype(np.int64)
-    out["after_rows"] = g_all["after"].sum().reindex(out.index, fill_value=0).astype(np.int64)
-    clean = rows[kept]
-    agg = (pandas_aggregate_frame(clean, cal, obs_end) if len(clean) else empty_aggregate()).set_index("customer_id")
-    agg.index = agg.index.astype(str)
-    for col in AGGREGATE_COLUMNS:
-        out[col] = agg[col].reindex(out.index, fill_value=0).to_numpy()
-    return out.reset_index()
+    out = []
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        start, size = 0, 0
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            if size and size + n > target:
+                out.append((str(f), start, size))
+                start, size = start + size, 0
+            size += n
+            while size > target:  # a row group larger than a piece: ranges inside it
+                out.append((str(f), start, target))
+                start, size = start + target, size - target
+        if size:
+            out.append((str(f), start, size))
+    return out
 
 
 def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = None, columns=None,
                    cal_end: int | None = None, obs_end: int | None = None, mix=(), scheduler=None) -> Aggregated:
-    """Clean and aggregate Parquet files on a ``dask.distributed`` cluster; only per-customer rows are collected.
+    """Clean and aggregate Parquet files on a ``dask.distributed`` cluster with DuckDB on every worker.
 
-    Each Parquet row group is one partition, cleaned on a worker by
-    :func:`segwork.io.clean_transactions` (so dates and numbers are decided as
-    ``read_transactions`` decides them, per partition); rows are then
-    shuffled by customer, so that exact duplicates (which share a customer)
-    meet in one partition, and each partition aggregates its customers.
-    ``scheduler``: a ``distributed.Client``, an address, or ``None`` for the
-    active client. Raises :class:`DataError` for CSV input (write Parquet),
-    no client, or what ``read_transactions`` raises (naming the file).
+    Two stages of tasks, each a one-thread DuckDB connection on a worker:
+
+    1. each *piece* (a range of at most :data:`PIECE_ROWS` rows of one file,
+       cut at row-group edges; DuckDB reads only the row groups in it) is
+       normalised and cleaned by the DuckDB engine's SQL
+       (:class:`~segwork.features.engines.sql.DuckPlan`: the same value forms
+       read or refused, the same rule conditions in the same order), counted
+       per row rule, and reduced to its distinct rows with their number of
+       copies, split into buckets by a hash of the customer id;
+    2. each bucket (every piece's rows of the same customers) merges the
+       copies of equal rows, so exact duplicates in different files or row
+       groups are found, and runs the per-customer aggregate
+       (:func:`~segwork.features.engines.sql.aggregate_sql`).
+
+    Only the per-customer rows and the counts come back to the client. The
+    value forms are checked per piece (a ``1.250``-like amount is proven by a
+    ``12.50`` in the same piece). ``scheduler``: a ``distributed.Client``, an
+    address, or ``None`` for the active client. Raises :class:`DataError` for
+    CSV input (write Parquet), no client, or what the DuckDB engine raises
+    (naming the file).
     """
     import dask
     import pyarrow.parquet as pq
@@ -137,65 +235,62 @@ def dask_aggregate(source: TransactionSource, *, rules: CleaningRules | None = N
     if source.kind != "parquet":
         raise DataError(f"{source.name}: engine='dask' reads Parquet files (partitions); convert the CSV to Parquet "
                         "or use engine='duckdb'")
+    for f in source.files:
+        try:
+            pq.ParquetFile(f)
+        except Exception as exc:  # pyarrow raises many types
+            raise DataError(f"{f}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
     client, close = dask_client(scheduler)
-    dd = need_engine_module("dask.dataframe", "dask")
     try:
-        pieces, layout = [], None
-        for f in source.files:
-            try:
-                meta_file = pq.ParquetFile(f)
-            except Exception as exc:  # pyarrow raises many types
-                raise DataError(f"{f}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
-            names = [str(n) for n in meta_file.schema_arrow.names]
-            found = detect_layout(names)
-            if layout is None:
-                layout = found
-                apply_layout(pd.DataFrame(columns=names), layout, columns, str(f))  # names a missing column
-            pieces += [(str(f), i) for i in range(meta_file.metadata.num_row_groups)]
-        delayed_clean = dask.delayed(_clean_piece, pure=True)
-        cleaned = [delayed_clean(path, i, layout, columns, rules) for path, i in pieces]
-        frames = [dask.delayed(_piece_frame, pure=True)(c) for c in cleaned]
-        reports = [dask.delayed(_piece_report, pure=True)(c) for c in cleaned]
+        need_engine_module("duckdb", "dask")  # the workers run DuckDB: say so as this engine's need
+        con = connect(threads=1)
+        try:  # the columns of the first file, mapped: a missing column is named here, before any task runs
+            layout = DuckPlan(con, TransactionSource(str(source.files[0]), source.files[:1], "parquet"), rules,
+                              columns).layout
+        finally:
+            con.close()
+        threads = max(1, sum((client.nthreads() or {0: 1}).values()))
+        total = sum(pq.ParquetFile(f).metadata.num_rows for f in source.files)
+        rounds = max(2, -(-total // (threads * PIECE_ROWS)))  # pieces in a multiple of the threads: no idle one
+        pieces = _pieces(source.files, min(PIECE_ROWS, max(MIN_PIECE_ROWS, -(-total // (rounds * threads)))))
         if not pieces:
             raise DataError(f"{source.name}: no transaction rows to read")
-        meta, _ = _clean_piece(*pieces[0], layout, columns, rules)  # the cleaned columns and dtypes
-        if meta is None:
-            raise DataError(f"{pieces[0][0]}: no transaction rows to read")
-        meta = meta.iloc[:0]
-        ddf = dd.from_delayed(frames, meta=meta, verify_meta=False)
-        ddf = ddf.shuffle(on="customer_id", npartitions=max(1, min(len(pieces), 4 * len(client.nthreads() or [1]))))
+        n_buckets = max(2 * threads, -(-total // BUCKET_ROWS))
         rule_end = None
         if rules.observation_end is not None:
             rule_end = int(np.datetime64(pd.Timestamp(rules.observation_end).normalize().to_datetime64(), "D")
                            .astype(np.int64))
         drop_after, dedupe = rules.after_observation_end == "drop", rules.duplicates != "keep"
         cal = obs_end if cal_end is None else cal_end
-        out_meta = _customers_of_partition(meta, cal, obs_end, rule_end, drop_after, dedupe)
-        per_customer = ddf.map_partitions(_customers_of_partition, cal, obs_end, rule_end, drop_after, dedupe,
-                                          meta=out_meta)
-        mixes = [ddf.map_partitions(mix_counts, column, obs_end, rule_end, drop_after, dedupe,
-                                    meta=mix_counts(meta, column, obs_end, rule_end, drop_after, dedupe))
-                 for column in mix if column in meta.columns]
-        with warnings.catch_warnings():  # the cleaning reports are delayed objects next to the frames: say nothing
-            warnings.filterwarnings("ignore", message="Computing mixed collections")
-            results = dask.compute(per_customer, *mixes, *reports, scheduler=client.get)
+        stage1 = dask.delayed(_piece_rows, pure=True, nout=2)
+        buckets, stats = zip(*[stage1(path, first, n, rules, columns, n_buckets) for path, first, n in pieces])
+        stage2 = dask.delayed(_bucket_customers, pure=True)
+        per_bucket = [stage2(cal, obs_end, rule_end, drop_after, dedupe, tuple(mix),
+                             *[dask.delayed(operator.getitem, pure=True)(b, j) for b in buckets])
+                      for j in range(n_buckets)]
+        per_bucket, stats = dask.compute(per_bucket, list(stats), scheduler=client.get)
     finally:
         if close:
             client.close()
-    per_customer, mix_frames = results[0], results[1:1 + len(mixes)]
-    part_reports = [CleaningReport.from_dict(r) for r in results[1 + len(mixes):] if r is not None]
-    report = CleaningReport(source=source.name, layout=layout, rows_read=sum(r.rows_read for r in part_reports))
-    for rule in ROW_RULES:
-        hits = [x for r in part_reports for x in r.rules if x.rule == rule]
-        example = next((x.example for x in hits if x.example is not None), None)
-        report.rules.append(RuleResult(rule, getattr(rules, rule), sum(x.rows for x in hits), example))
-    report.decisions = list({str(d): d for r in part_reports for d in r.decisions}.values())  # each once
-    report.warnings = list(dict.fromkeys(w for r in part_reports for w in r.warnings))
+    report = CleaningReport(source=source.name, layout=layout, rows_read=sum(s["rows_read"] for s in stats))
     if report.rows_read == 0:
         raise DataError(f"{source.name}: no transaction rows to read")
-    agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end)
-    mixes_out = {column: frame for column, frame in zip([c for c in mix if c in meta.columns], mix_frames)}
-    return Aggregated(finish_aggregate(agg), first_tx, last_tx, report, mixes_out)
+    for rule in ROW_RULES:
+        n = sum(s["rules"][rule][0] for s in stats)
+        example = next((s["rules"][rule][1] for s in stats if s["rules"][rule][1] is not None), None)
+        report.rules.append(RuleResult(rule, getattr(rules, rule), n, example))
+        if n and getattr(rules, rule) == "error":
+            raise rule_error(source.name, rule, n, example, _RULE_COLUMN[rule])
+    done = [b for b in per_bucket if b is not None]
+    if not done:
+        raise DataError(f"{source.name}: no rows left after cleaning ({report.rows_read:,} read); "
+                        + "; ".join(f"{r.description}: {r.rows:,}" for r in report.rules if r.rows)
+                        + ". Check the column mapping and the cleaning rules")
+    per_customer = pd.concat([b[0] for b in done], ignore_index=True)
+    after = next((b[2] for b in done if b[2] is not None), None)
+    agg, first_tx, last_tx = close_report(report, per_customer, rules, source.name, rule_end, lambda: after)
+    mixes = {column: pd.concat([b[1][column] for b in done], ignore_index=True) for column in mix}
+    return Aggregated(finish_aggregate(agg), first_tx, last_tx, report, mixes)
 
 
 # --------------------------------------------------------------------------- chunks of customers
