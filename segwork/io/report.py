@@ -159,6 +159,8 @@ class CleaningReport:
         return out
 
     def _rule_line(self, r: RuleResult) -> str:
+        if r.rule == "duplicates" and r.action == "keep":  # CleaningRules(duplicates="keep"): not counted
+            return f"  {r.description:<36} not looked for (duplicates='keep')"
         verb = {"drop": "dropped", "keep": "kept", "error": "rejected"}[r.action]
         line = f"  {r.description:<36} {r.rows:>9,} rows {verb}"
         if r.example is not None:

@@ -59,6 +59,10 @@ class CleaningRules:
         entries). Default ``"drop"``.
     duplicates:
         Rows identical in every column to an earlier row. Default ``"drop"``.
+        ``"keep"`` does not look for them, on every engine: each row is a
+        purchase line and the report's count is 0, shown as "not looked for"
+        (for exports whose lines are unique, e.g. with an invoice line id;
+        the DuckDB and Dask engines then skip a GROUP BY over every column).
     after_observation_end:
         Rows dated after ``observation_end`` (when one is given). Default ``"drop"``.
     observation_end:

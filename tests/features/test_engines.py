@@ -278,8 +278,10 @@ def test_dask_pieces_inside_row_groups_and_keep_rules_equal_pandas(dask_client, 
         expected = rfm_summary(parquet_dir, engine="pandas", rules=rules, **PERIODS[2])
         got = rfm_summary(parquet_dir, engine="dask", rules=rules, **PERIODS[2])
         pd.testing.assert_frame_equal(got, expected)
-        # the counts of the DuckDB engine, whose SQL runs on the workers (with duplicates="keep" the pandas
-        # gate counts the duplicates it keeps; the SQL engines do not look for them)
+        # the counts of the DuckDB engine, whose SQL runs on the workers, and of pandas (with duplicates="keep"
+        # no engine looks for duplicates: 0 on all three)
+        assert [(r.rule, r.rows) for r in got.attrs["cleaning_report"].rules] == \
+            [(r.rule, r.rows) for r in expected.attrs["cleaning_report"].rules]
         on_duckdb = rfm_summary(parquet_dir, engine="duckdb", rules=rules, **PERIODS[2])
         assert [(r.rule, r.rows) for r in got.attrs["cleaning_report"].rules] == \
             [(r.rule, r.rows) for r in on_duckdb.attrs["cleaning_report"].rules]
@@ -345,11 +347,8 @@ def test_typed_parquet_one_pass_same_counts_dates_and_frame(dirty_csv, tmp_path,
     got = rfm_summary(path, engine="duckdb", rules=rules, calibration_end="2024-02-15")
     pd.testing.assert_frame_equal(got, expected)
     want, have = expected.attrs["cleaning_report"], got.attrs["cleaning_report"]
-    # duplicates="keep" is the path that does not look for duplicates (its point: no GROUP BY over every column);
-    # the out-of-core engines say 0 there, as before this test, while pandas counts the rows it keeps
-    skip = {"duplicates"} if rules.duplicates == "keep" else set()
-    assert [(r.rule, r.rows) for r in have.rules if r.rule not in skip] == \
-        [(r.rule, r.rows) for r in want.rules if r.rule not in skip]
+    # every count equal, duplicates included: under duplicates="keep" no engine looks for them (0 on both)
+    assert [(r.rule, r.rows) for r in have.rules] == [(r.rule, r.rows) for r in want.rules]
     for field in ("rows_read", "rows_kept", "customers", "first_date", "last_date"):
         assert getattr(have, field) == getattr(want, field), field
     assert have.revenue == pytest.approx(want.revenue)
