@@ -47,6 +47,7 @@ setup: $(STAMP) $(JUPYTER_STAMP)
 report: setup
 	$(BIN)/segwork report --dataset synthetic --output reports --jobs 2
 
+# --durations=15: the slowest tests are listed after the run, to keep the suite short.
 # -n auto --dist loadfile (pytest-xdist): one worker per core, a test file's tests on one worker (its
 # module-scoped fixtures, e.g. a report run or a Dask cluster, start once). Most of the time is notebook
 # kernels and single-threaded fits, so two workers on two cores nearly halve the wall time.
@@ -62,7 +63,7 @@ $(NODE_STAMP): $(NODE_CLIENT)/package-lock.json
 	else echo "note: npm not found; the node-soap client test will be skipped"; fi
 
 test: setup $(NODE_STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 
 # --no-browser: on a remote machine there is none; open the URL JupyterLab prints (with ssh -L $(PORT):localhost:$(PORT)).
 # Jupyter refuses to run as root unless told; in a container that is the usual user, so say it and allow it.

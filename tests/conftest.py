@@ -14,6 +14,17 @@ from segwork.features import customer_table
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
+#: The longest test files (a whole report in a browser, every README example), run first: `make test` gives each
+#: xdist worker whole files (--dist loadfile) in collection order, and these top-level files were collected last,
+#: so one worker ran them alone at the end while the other sat idle.
+LONGEST_FIRST = ("test_browser.py", "test_readme.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Move the tests of :data:`LONGEST_FIRST` to the front (a stable sort: the order within a file is kept)."""
+    items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST
+               else len(LONGEST_FIRST))
+
 
 @pytest.fixture
 def run_notebook(tmp_path):
