@@ -24,7 +24,7 @@ from .chunks import (MAX_DECIDED_DATES, CustomerChunks, ReadOptions, as_day, cle
                      mapped_columns, missing_column_error, too_many_dates)
 from .duckdb import connect
 from .sources import CSV_NULL_STRINGS, TransactionSource, need_engine_module
-from .sql import DuckPlan, aggregate_sql, normalised_trim_once, quote_name
+from .sql import DuckPlan, aggregate_sql, quote_name
 
 __all__ = ["PIECE_ROWS", "MIN_PIECE_ROWS", "BUCKET_ROWS", "dask_aggregate", "dask_client", "DaskChunks"]
 
@@ -123,7 +123,7 @@ def _piece_rows(path: str, first: int, n_rows: int, rules: CleaningRules, column
                                  if getattr(rules, rule) == "drop") or "true"
         marks = ", ".join(f"{expr} AS {name}" for name, expr in flags.items())
         rows = (f"SELECT *, {marks}, hash(customer_id) % {int(n_buckets)} AS segwork_bucket "
-                f"FROM ({normalised_trim_once(plan)})")
+                f"FROM ({plan.normalised()})")
         rows = (f"SELECT *, 1 AS copies FROM ({rows})" if rules.duplicates == "keep"
                 else f"SELECT *, count(*) AS copies FROM ({rows}) GROUP BY ALL")
         con.execute(f"CREATE TEMP TABLE segwork_rows AS {rows}")

@@ -166,9 +166,23 @@ class DuckPlan:
 
     # The normalised rows, with the raw columns for examples.
     def normalised(self, table: str | None = None) -> str:
-        """SQL of the normalised rows of the scan (or of ``table``, a relation with the scan's columns)."""
-        cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in self.select.items())
-        return f"SELECT {cols} FROM {table or self.scan}"
+        """SQL of the normalised rows of the scan (or of ``table``, a relation with the scan's columns).
+
+        A text id column is trimmed once, in an inner query: :func:`_id_sql` names the trimmed text three times
+        (null strings, ``'13085.0'``, the value) and DuckDB evaluates each, while the trim is most of a text id's
+        cost (2.4 s against 0.9 s per 1M string ids on one core, measured with ``CREATE TABLE AS``)."""
+        inner, select = [], dict(self.select)
+        for name in ("customer_id", "invoice_id"):
+            if name in select and _is_text(self.types[name]):
+                trimmed = _trim(quote_name(self.raw_names[self.canon[name]]))
+                alias = quote_name(f"segwork_trimmed_{name}")
+                inner.append(f"{trimmed} AS {alias}")
+                select[name] = select[name].replace(trimmed, alias)
+        source = table or self.scan
+        if inner:
+            source = f"(SELECT *, {', '.join(inner)} FROM {source})"
+        cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in select.items())
+        return f"SELECT {cols} FROM {source}"
 
     @property
     def date_column(self) -> str:
@@ -351,26 +365,3 @@ def aggregate_sql(rows: str, cal_end: int | None, obs_end: int | None, *, rule_e
                coalesce(sum(n) FILTER (WHERE {after}), 0) AS after_rows
         FROM per_day GROUP BY customer_id
     """
-
-
-def normalised_trim_once(plan: DuckPlan) -> str:
-    """``plan.normalised()`` with each id column's whitespace trimmed once, in an inner query (same rows).
-
-    The id expression (:func:`_id_sql`) names the trimmed text three times
-    (null strings, ``'13085.0'``, the value); DuckDB evaluates each, and the
-    trim is most of a text id's cost: 2.4 s against 0.9 s per 1M string ids
-    on one core (measured, ``CREATE TABLE AS``). The Dask engine's pieces use
-    it. Should :func:`_id_sql` change its form, the outer query still trims
-    (again) and the rows stay the same.
-    """
-    inner, select = [], dict(plan.select)
-    for name in ("customer_id", "invoice_id"):
-        if name in select and _is_text(plan.types[name]):
-            trimmed = _trim(quote_name(plan.raw_names[plan.canon[name]]))
-            alias = quote_name(f"segwork_trimmed_{name}")
-            inner.append(f"{trimmed} AS {alias}")
-            select[name] = select[name].replace(trimmed, alias)
-    if not inner:
-        return plan.normalised()
-    cols = ", ".join(f"{expr} AS {quote_name(name)}" for name, expr in select.items())
-    return f"SELECT {cols} FROM (SELECT *, {', '.join(inner)} FROM {plan.scan})"
