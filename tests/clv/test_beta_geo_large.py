@@ -11,7 +11,7 @@ import pytest
 
 from segwork.clv import BetaGeo, ModifiedBetaGeo
 from segwork.clv.base import compress
-from segwork.clv.sample_start import NEWTON_STEP_TOL, collapse
+from segwork.clv.sample_start import collapse
 from segwork.clv.simulate import simulate_bg_nbd
 
 
@@ -99,10 +99,6 @@ def test_fit_says_how_it_was_found(histories, cdnow):
     assert "L-BFGS-B" in small.fit_method_ and "sample" not in small.fit_method_
     assert small.summary().attrs["fit_method"] == small.fit_method_
     assert BetaGeo(start_sample=None).fit(x, tx, T).fit_method_.startswith("maximum likelihood on all 20,000")
-
-
-def test_newton_tolerance_is_stated():
-    assert NEWTON_STEP_TOL == 1e-8
 
 
 def test_subsample_stage_and_its_record(histories):
